@@ -1,0 +1,307 @@
+"""The agent desk's REST API and WebSocket: queues, tickets, replies, contacts, live updates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from agents_ui.appkeys import HUB
+from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
+from hub.accounts import AccountError, has_role
+from hub.hub import Hub
+from hub.models import Role, TicketStatus
+from hub.store import Doc, ObjectId, oid
+from hub.tickets import ACTIVE, NotFound, TicketError
+from hub.views import jsonable, message_for_desk, ticket_view
+
+STATIC = resources.files("agents_ui") / "static"
+
+
+def _hub(request: web.Request) -> Hub:
+    hub: Hub = request.app[HUB]
+    return hub
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(400, f"malformed JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise error(400, "expected a JSON object")
+    return body
+
+
+def _id(request: web.Request, name: str = "id") -> ObjectId:
+    try:
+        return oid(request.match_info[name])
+    except ValueError as exc:
+        raise error(404, str(exc)) from exc
+
+
+def _agent_public(agent: Doc) -> dict[str, Any]:
+    return {"id": str(agent["_id"]), "username": agent["username"], "name": agent.get("name"),
+            "roles": agent.get("roles", []), "capacity": agent.get("capacity"), "presence": agent.get("presence")}
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(text=(STATIC / "desk.html").read_text(encoding="utf-8"), content_type="text/html")
+
+
+async def static_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    types = {".js": "application/javascript", ".css": "text/css"}
+    suffix = name[name.rfind("."):]
+    if "/" in name or suffix not in types:
+        raise web.HTTPNotFound()
+    file = STATIC / name
+    if not file.is_file():
+        raise web.HTTPNotFound()
+    return web.Response(text=file.read_text(encoding="utf-8"), content_type=types[suffix])
+
+
+async def login(request: web.Request) -> web.Response:
+    """Log in with username and password; sets the session cookie and returns the CSRF token."""
+    if not same_origin(request) or request.content_type != "application/json":
+        raise error(403, "login must be a JSON request from this origin")
+    body = await _body(request)
+    info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+    if info is None:
+        raise error(401, "wrong username or password")
+    response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
+    set_session_cookie(request, response, info.token)
+    return response
+
+
+@requires()
+async def logout(request: web.Request) -> web.Response:
+    """End the current session."""
+    await _hub(request).accounts.logout(session_of(request).token)
+    response = web.json_response({"ok": True})
+    response.del_cookie("sb_session", path="/")
+    return response
+
+
+@requires()
+async def me(request: web.Request) -> web.Response:
+    """The logged-in user and the CSRF token to send with unsafe requests."""
+    info = session_of(request)
+    return web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
+
+
+@requires(Role.AGENT, Role.SUPERVISOR)
+async def queues(request: web.Request) -> web.Response:
+    """Queues with the number of tickets waiting for a first answer and active in each."""
+    hub = _hub(request)
+    result = []
+    for q in await hub.store.queues.find({}, sort=[("name", 1)]).to_list():
+        waiting = await hub.store.tickets.count_documents({"status": TicketStatus.NEW.value, "queue": q["name"]})
+        active = await hub.store.tickets.count_documents({"status": {"$in": ACTIVE}, "queue": q["name"]})
+        result.append({"name": q["name"], "title": q.get("title"), "waiting": waiting, "active": active})
+    return web.json_response({"queues": result})
+
+
+@requires(Role.AGENT, Role.SUPERVISOR)
+async def list_tickets(request: web.Request) -> web.Response:
+    """Tickets by status (default: active), optionally one queue or only mine (`mine=1`)."""
+    hub = _hub(request)
+    statuses = [s for s in request.query.get("status", "").split(",") if s]
+    for s in statuses:
+        if s not in TicketStatus.__members__.values():
+            raise error(400, f"unknown status {s!r}")
+    assignee = agent_of(request)["_id"] if request.query.get("mine") == "1" else None
+    tickets = await hub.tickets.list(status=statuses or None, queue=request.query.get("queue") or None,
+                                     assignee_id=assignee)
+    contact_ids = list({t["contact_id"] for t in tickets})
+    contacts = {c["_id"]: c for c in await hub.store.contacts.find(
+        {"_id": {"$in": contact_ids}}, projection={"name": 1}).to_list()}
+    views = []
+    for t in tickets:
+        view = ticket_view(t)
+        view["contact_name"] = contacts.get(t["contact_id"], {}).get("name")
+        views.append(view)
+    return web.json_response({"tickets": views})
+
+
+@requires(Role.AGENT, Role.SUPERVISOR)
+async def get_ticket(request: web.Request) -> web.Response:
+    """One ticket with its contact, conversations and full message history."""
+    hub = _hub(request)
+    try:
+        ticket = await hub.tickets.get(_id(request))
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    contact = await hub.contacts.get(ticket["contact_id"])
+    conversations = await hub.store.conversations.find({"_id": {"$in": ticket["conversation_ids"]}}).to_list()
+    messages = await hub.conversations.history(ticket["conversation_ids"])
+    previous = await hub.store.tickets.find(
+        {"contact_id": ticket["contact_id"], "_id": {"$ne": ticket["_id"]}},
+        projection={"number": 1, "subject": 1, "status": 1, "created_at": 1},
+        sort=[("contact_id", 1), ("created_at", -1)], limit=20,
+    ).to_list()
+    return web.json_response({
+        "ticket": ticket_view(ticket),
+        "contact": jsonable(contact),
+        "conversations": [jsonable({k: v for k, v in c.items() if k != "bot"}) for c in conversations],
+        "messages": [message_for_desk(m) for m in messages],
+        "other_tickets": jsonable(previous),
+    })
+
+
+@requires(Role.AGENT)
+async def reply(request: web.Request) -> web.Response:
+    """Answer the customer (or add a private note with `private: true`); optional `status` after."""
+    hub = _hub(request)
+    body = await _body(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise error(400, "text is required")
+    conversation_id = None
+    if body.get("conversation_id"):
+        try:
+            conversation_id = oid(str(body["conversation_id"]))
+        except ValueError as exc:
+            raise error(400, str(exc)) from exc
+    try:
+        message = await hub.tickets.reply(_id(request), agent_of(request), text, private=bool(body.get("private")),
+                                          conversation_id=conversation_id, then_status=body.get("status"))
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    except TicketError as exc:
+        raise error(400, str(exc)) from exc
+    return web.json_response({"message": message_for_desk(message)}, status=201)
+
+
+@requires(Role.AGENT)
+async def set_status(request: web.Request) -> web.Response:
+    """Move a ticket to another status (open, pending, solved, closed)."""
+    body = await _body(request)
+    try:
+        ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request))
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    except TicketError as exc:
+        raise error(400, str(exc)) from exc
+    return web.json_response({"ticket": ticket_view(ticket)})
+
+
+@requires(Role.AGENT)
+async def assign(request: web.Request) -> web.Response:
+    """Assign to `me`, another agent's id (supervisors), or nobody (`null`)."""
+    body = await _body(request)
+    me_ = agent_of(request)
+    target = body.get("agent_id", "me")
+    if target == "me":
+        assignee: ObjectId | None = me_["_id"]
+    elif target is None:
+        assignee = None
+    else:
+        if not has_role(me_, Role.SUPERVISOR):
+            raise error(403, "only supervisors assign tickets to others")
+        try:
+            assignee = oid(str(target))
+        except ValueError as exc:
+            raise error(400, str(exc)) from exc
+        if await _hub(request).accounts.get(assignee) is None:
+            raise error(400, "no such agent")
+    try:
+        ticket = await _hub(request).tickets.assign(_id(request), assignee, me_)
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    return web.json_response({"ticket": ticket_view(ticket)})
+
+
+@requires(Role.AGENT, Role.SUPERVISOR)
+async def get_contact(request: web.Request) -> web.Response:
+    """A customer record with every channel identity, tickets and conversations."""
+    hub = _hub(request)
+    contact = await hub.contacts.get(_id(request))
+    if contact is None:
+        raise error(404, "no such contact")
+    tickets = await hub.store.tickets.find({"contact_id": contact["_id"]}, sort=[("contact_id", 1), ("created_at", -1)],
+                                           limit=50).to_list()
+    conversations = await hub.store.conversations.find(
+        {"contact_id": contact["_id"]}, projection={"bot": 0}, sort=[("contact_id", 1), ("last_message_at", -1)],
+        limit=50).to_list()
+    return web.json_response({"contact": jsonable(contact), "tickets": [ticket_view(t) for t in tickets],
+                              "conversations": jsonable(conversations)})
+
+
+@requires(Role.SUPERVISOR)
+async def list_agents(request: web.Request) -> web.Response:
+    """Desk users with roles, capacity and presence."""
+    return web.json_response({"agents": [_agent_public(a) for a in await _hub(request).accounts.list()]})
+
+
+@requires(Role.ADMIN)
+async def create_agent(request: web.Request) -> web.Response:
+    """Create a desk user (admin only)."""
+    body = await _body(request)
+    try:
+        roles = [Role(r) for r in body.get("roles", ["agent"])]
+        agent = await _hub(request).accounts.create(str(body.get("username", "")), str(body.get("password", "")),
+                                                   name=body.get("name"), roles=roles,
+                                                   capacity=int(body.get("capacity", 5)))
+    except (AccountError, ValueError) as exc:
+        raise error(400, str(exc)) from exc
+    return web.json_response({"agent": _agent_public(agent)}, status=201)
+
+
+@requires()
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """Live desk feed: ticket changes, messages, events (agents see every queue)."""
+    hub = _hub(request)
+    agent = agent_of(request)
+    ws = web.WebSocketResponse(heartbeat=25)
+    await ws.prepare(request)
+    sub = hub.bus.subscribe()
+    await hub.accounts.set_presence(agent["_id"], "online")
+
+    async def pump() -> None:
+        while not ws.closed:
+            change = await sub.get()
+            if change.collection == "messages":
+                await ws.send_json({"type": "message", "op": change.operation,
+                                    "message": message_for_desk(change.document)})
+            elif change.collection == "tickets":
+                await ws.send_json({"type": "ticket", "op": change.operation,
+                                    "ticket": ticket_view(change.document)})
+            elif change.collection == "events":
+                await ws.send_json({"type": "event", "event": jsonable(change.document)})
+
+    task = asyncio.create_task(pump())
+    try:
+        async for _frame in ws:
+            pass
+    finally:
+        sub.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await hub.accounts.set_presence(agent["_id"], "offline")
+    return ws
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/desk", page),
+        web.get("/desk/static/{name}", static_file),
+        web.post("/api/auth/login", login),
+        web.post("/api/auth/logout", logout),
+        web.get("/api/me", me),
+        web.get("/api/queues", queues),
+        web.get("/api/tickets", list_tickets),
+        web.get("/api/tickets/{id}", get_ticket),
+        web.post("/api/tickets/{id}/reply", reply),
+        web.post("/api/tickets/{id}/status", set_status),
+        web.post("/api/tickets/{id}/assign", assign),
+        web.get("/api/contacts/{id}", get_contact),
+        web.get("/api/agents", list_agents),
+        web.post("/api/agents", create_agent),
+        web.get("/api/desk/ws", websocket),
+    ]

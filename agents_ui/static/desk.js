@@ -1,0 +1,311 @@
+/* Switchboard desk: agents' queues and tickets, live over WebSocket.
+ * All customer-provided text goes through textContent (never innerHTML).
+ * Other views (trainer workbench, supervisor dashboard) register with Desk.registerView.
+ */
+"use strict";
+
+const Desk = (() => {
+  const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, views: {} };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
+    }
+    return node;
+  }
+
+  async function api(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+                                  credentials: "same-origin" });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const err = new Error(data.error || ("HTTP " + r.status));
+      err.status = r.status;
+      throw err;
+    }
+    return data;
+  }
+
+  function hasRole(...roles) {
+    const held = (state.me && state.me.roles) || [];
+    return held.includes("admin") || roles.some((r) => held.includes(r));
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toLocaleString();
+  }
+
+  // ---- views -------------------------------------------------------------------------
+  function registerView(name, title, roles, render) {
+    state.views[name] = { title, roles, render };
+  }
+
+  function buildNav() {
+    const nav = document.getElementById("nav");
+    nav.replaceChildren(el("a", { href: "#/tickets", dataset: { nav: "tickets" } }, "Tickets"));
+    for (const [name, v] of Object.entries(state.views)) {
+      if (hasRole(...v.roles)) nav.appendChild(el("a", { href: "#/" + name, dataset: { nav: name } }, v.title));
+    }
+  }
+
+  function route() {
+    const name = (location.hash.replace(/^#\//, "") || "tickets").split("/")[0];
+    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.nav === name);
+    const extra = document.getElementById("view-extra");
+    const tickets = document.getElementById("view-tickets");
+    const view = state.views[name];
+    if (view && hasRole(...view.roles)) {
+      tickets.hidden = true;
+      extra.hidden = false;
+      extra.replaceChildren();
+      view.render(extra);
+    } else {
+      extra.hidden = true;
+      tickets.hidden = false;
+    }
+  }
+
+  // ---- auth --------------------------------------------------------------------------
+  async function boot() {
+    document.getElementById("login-form").addEventListener("submit", onLogin);
+    document.getElementById("logout").addEventListener("click", onLogout);
+    document.getElementById("reply-form").addEventListener("submit", onReply);
+    document.getElementById("reply-text").addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) onReply(e);
+    });
+    document.getElementById("status").addEventListener("change", onStatus);
+    document.getElementById("take").addEventListener("click", onTake);
+    document.getElementById("only-mine").addEventListener("change", loadTickets);
+    window.addEventListener("hashchange", route);
+    try {
+      const me = await api("GET", "/api/me");
+      await enter(me);
+    } catch (e) {
+      showLogin();
+    }
+  }
+
+  function showLogin() {
+    document.getElementById("app").hidden = true;
+    document.getElementById("login").hidden = false;
+  }
+
+  async function onLogin(e) {
+    e.preventDefault();
+    const form = e.target;
+    const err = document.getElementById("login-error");
+    err.textContent = "";
+    try {
+      const me = await api("POST", "/api/auth/login", { username: form.username.value, password: form.password.value });
+      form.password.value = "";
+      await enter(me);
+    } catch (ex) {
+      err.textContent = ex.message;
+    }
+  }
+
+  async function onLogout() {
+    try { await api("POST", "/api/auth/logout", {}); } catch (e) { /* session already gone */ }
+    if (state.ws) state.ws.close();
+    location.hash = "";
+    showLogin();
+  }
+
+  async function enter(me) {
+    state.me = me.agent;
+    state.csrf = me.csrf;
+    document.getElementById("login").hidden = true;
+    document.getElementById("app").hidden = false;
+    document.getElementById("whoami").textContent = me.agent.name + " (" + me.agent.roles.join(", ") + ")";
+    buildNav();
+    route();
+    connect();
+    if (hasRole("agent", "supervisor")) {
+      await loadQueues();
+      await loadTickets();
+      const m = location.hash.match(/^#\/tickets\/([0-9a-f]{24})/);
+      if (m) openTicket(m[1]);
+    }
+  }
+
+  // ---- live updates ---------------------------------------------------------------------
+  function connect() {
+    const url = location.origin.replace(/^http/, "ws") + "/api/desk/ws";
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    const live = document.getElementById("live");
+    ws.onopen = () => { live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1"; };
+    ws.onclose = () => {
+      live.textContent = "offline";
+      live.classList.remove("on");
+      document.body.dataset.live = "0";
+      if (state.me) setTimeout(connect, 2000);
+    };
+    ws.onmessage = (e) => {
+      const data = JSON.parse(e.data);
+      for (const fn of listeners) fn(data);
+      if (data.type === "ticket") onTicketChange(data.ticket);
+      else if (data.type === "message") onMessage(data.message, data.op);
+    };
+  }
+
+  const listeners = [];
+  function onLive(fn) { listeners.push(fn); }
+
+  let refreshTimer = null;
+  function onTicketChange(ticket) {
+    // Coalesce bursts of changes into one refresh of the lists.
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => { loadQueues(); loadTickets(); }, 150);
+    if (state.ticket && ticket.id === state.ticketId) {
+      state.ticket = ticket;
+      renderTicketHead();
+    }
+  }
+
+  function onMessage(message, op) {
+    if (!state.ticket || !state.ticket.conversation_ids.includes(message.conversation_id)) return;
+    const existing = document.querySelector(`#messages li[data-id="${message.id}"]`);
+    const item = renderMessage(message);
+    if (existing) existing.replaceWith(item);
+    else if (op === "insert") {
+      const list = document.getElementById("messages");
+      list.appendChild(item);
+      list.scrollTop = list.scrollHeight;
+    }
+  }
+
+  // ---- queues and tickets ---------------------------------------------------------------
+  async function loadQueues() {
+    const data = await api("GET", "/api/queues");
+    const list = document.getElementById("queues");
+    const all = el("li", { class: state.queue === null ? "active" : "", onclick: () => { state.queue = null; loadQueues(); loadTickets(); } },
+      "All queues");
+    list.replaceChildren(all, ...data.queues.map((q) => el("li", {
+      class: state.queue === q.name ? "active" : "", dataset: { queue: q.name },
+      onclick: () => { state.queue = q.name; loadQueues(); loadTickets(); },
+    }, el("span", {}, q.title || q.name), el("span", { class: "badge" + (q.waiting ? " new" : "") }, String(q.waiting)))));
+  }
+
+  async function loadTickets() {
+    const params = new URLSearchParams();
+    if (state.queue) params.set("queue", state.queue);
+    if (document.getElementById("only-mine").checked) params.set("mine", "1");
+    const data = await api("GET", "/api/tickets?" + params.toString());
+    const list = document.getElementById("tickets");
+    list.replaceChildren(...data.tickets.map((t) => el("li", {
+      class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
+      onclick: () => openTicket(t.id),
+    }, el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
+          el("small", { class: "muted" }, t.subject || "")),
+       el("span", { class: "badge " + t.status }, t.status))));
+  }
+
+  async function openTicket(id) {
+    state.ticketId = id;
+    if (!location.hash.startsWith("#/tickets/" + id)) history.replaceState(null, "", "#/tickets/" + id);
+    const data = await api("GET", "/api/tickets/" + id);
+    if (state.ticketId !== id) return;
+    state.ticket = data.ticket;
+    document.getElementById("empty").hidden = true;
+    document.getElementById("ticket").hidden = false;
+    renderTicketHead();
+    const list = document.getElementById("messages");
+    list.replaceChildren(...data.messages.map(renderMessage));
+    list.scrollTop = list.scrollHeight;
+    renderContact(data.contact, data.other_tickets);
+    for (const li of document.querySelectorAll("#tickets li")) li.classList.toggle("active", li.dataset.ticket === id);
+    document.getElementById("reply-text").focus();
+  }
+
+  function renderTicketHead() {
+    const t = state.ticket;
+    document.getElementById("ticket-title").textContent = "#" + t.number + " " + (t.subject || "");
+    document.getElementById("ticket-meta").textContent =
+      [t.queue, t.channel, t.reason, t.assignee_id ? "assigned" : "unassigned"].filter(Boolean).join(" · ");
+    document.getElementById("status").value = t.status;
+    document.getElementById("take").hidden = !!(t.assignee_id && t.assignee_id === state.me.id);
+  }
+
+  function renderMessage(m) {
+    const kind = m.author.kind + (m.private ? " private" : "");
+    const who = (m.author.name || m.author.kind) + " · " + fmtTime(m.created_at) + (m.private ? " · private note" : "");
+    const delivery = m.delivery && m.direction === "out" && !m.private
+      ? el("span", { class: "delivery " + m.delivery.status }, m.delivery.status + (m.delivery.error ? ": " + m.delivery.error : ""))
+      : null;
+    const files = (m.attachments || []).map((a) => a.blob_id
+      ? el("a", { href: "/api/attachments/" + a.blob_id, target: "_blank", rel: "noopener" }, "📎 " + a.filename)
+      : el("span", {}, "📎 " + a.filename));
+    return el("li", { class: kind, dataset: { id: m.id, author: m.author.kind } },
+      el("span", { class: "who" }, who), el("span", { class: "text" }, m.text), ...files, delivery);
+  }
+
+  function renderContact(c, others) {
+    const box = document.getElementById("contact");
+    if (!c) { box.replaceChildren(); return; }
+    const dl = el("dl", {},
+      el("dt", {}, "Name"), el("dd", { class: "contact-name" }, c.name || ""),
+      el("dt", {}, "Emails"), el("dd", {}, (c.emails || []).join(", ") || "—"),
+      el("dt", {}, "Phones"), el("dd", {}, (c.phones || []).join(", ") || "—"),
+      el("dt", {}, "Channels"),
+      el("dd", {}, (c.identities || []).map((i) => el("div", {}, i.channel + ": " + i.external_id + (i.verified ? " ✓" : "")))),
+      el("dt", {}, "Other tickets"),
+      el("dd", {}, (others || []).length ? others.map((t) => el("div", {},
+        el("a", { href: "#/tickets/" + t._id, onclick: () => openTicket(t._id) }, "#" + t.number), " " + (t.subject || "") + " (" + t.status + ")")) : "—"));
+    box.replaceChildren(dl);
+  }
+
+  async function onReply(e) {
+    e.preventDefault();
+    const text = document.getElementById("reply-text");
+    const priv = document.getElementById("reply-private");
+    const err = document.getElementById("reply-error");
+    err.textContent = "";
+    if (!text.value.trim() || !state.ticketId) return;
+    const button = document.getElementById("reply-send");
+    button.disabled = true;
+    try {
+      const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply", { text: text.value, private: priv.checked });
+      text.value = "";
+      priv.checked = false;
+      onMessage(data.message, "insert");
+    } catch (ex) {
+      err.textContent = ex.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function onStatus(e) {
+    try {
+      const data = await api("POST", "/api/tickets/" + state.ticketId + "/status", { status: e.target.value });
+      state.ticket = data.ticket;
+      renderTicketHead();
+    } catch (ex) {
+      document.getElementById("reply-error").textContent = ex.message;
+    }
+  }
+
+  async function onTake() {
+    const data = await api("POST", "/api/tickets/" + state.ticketId + "/assign", { agent_id: "me" });
+    state.ticket = data.ticket;
+    renderTicketHead();
+  }
+
+  document.addEventListener("DOMContentLoaded", boot);
+  return { api, el, registerView, onLive, hasRole, fmtTime, state };
+})();
+window.Desk = Desk;

@@ -1,0 +1,232 @@
+"""The built-in intent classifier: TF-IDF word + character n-grams, a linear SVM, calibrated.
+
+Why this shape: on BANKING77 (Casanueva et al. 2020, CC BY 4.0) a linear SVM on word
+1-3 grams plus char_wb 1-5 grams is as accurate as anything else we measured that
+trains in seconds and predicts in well under a millisecond. SVM scores are not
+probabilities, so we turn them into a softmax with one temperature fitted on
+cross-validated scores: the ranking stays the SVM's, and "0.4 confidence" then means
+roughly "right 40% of the time", which is what the fallback threshold needs.
+The same cross-validated probabilities are kept (`cv_proba`) so thresholds can be
+tuned on training data without touching a test set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+Progress = Callable[[float, str], None]
+
+_CONTRACTIONS = (
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'m\b"), " am"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'ll\b"), " will"),
+)
+_DIGITS = re.compile(r"\d+")
+#: Single-letter words count too ("i", "a" carry little, but "2" in "2 cards" does after normalising).
+WORD_TOKENS = r"(?u)\b\w+\b"
+
+
+def normalise(text: str) -> str:
+    """Lower-case, expand common contractions, and collapse numbers to one token.
+
+    Order numbers and amounts carry no intent, but thousands of distinct digit
+    n-grams would otherwise each pull weight in the model.
+    """
+    out = text.lower().replace("\u2019", "'")
+    for pattern, repl in _CONTRACTIONS:
+        out = pattern.sub(repl, out)
+    return _DIGITS.sub("0", out)
+
+
+@dataclass(frozen=True)
+class ClassifierParams:
+    """Hyper-parameters, chosen on BANKING77 train by cross-validation (see benchmarks/)."""
+
+    word_ngrams: tuple[int, int] = (1, 3)
+    char_ngrams: tuple[int, int] = (1, 5)
+    #: Weight of the character block relative to the word block.
+    char_weight: float = 1.5
+    C: float = 0.5
+    #: Crammer-Singer's joint multi-class SVM beat one-vs-rest by ~0.5 point on BANKING77.
+    multi_class: str = "crammer_singer"
+    #: Looser than liblinear's default: half the training time, same accuracy (measured).
+    tol: float = 1e-2
+    class_weight: str | None = None
+    #: Folds for the temperature fit (0 disables calibration: temperature stays `default_temperature`).
+    calibration_folds: int = 3
+    default_temperature: float = 5.0
+    seed: int = 0
+    #: Threads for the independent fits (calibration folds + final model).
+    n_jobs: int = 2
+
+
+class _Features:
+    """Word and character TF-IDF blocks, stacked."""
+
+    def __init__(self, params: ClassifierParams) -> None:
+        self.params = params
+        self.word = TfidfVectorizer(
+            ngram_range=params.word_ngrams,
+            sublinear_tf=True,
+            token_pattern=WORD_TOKENS,
+            preprocessor=normalise,
+            dtype=np.float32,
+        )
+        self.char = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=params.char_ngrams,
+            sublinear_tf=True,
+            preprocessor=normalise,
+            min_df=2,
+            dtype=np.float32,
+        )
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        w = self.word.fit_transform(texts)
+        try:
+            c = self.char.fit_transform(texts)
+        except ValueError:  # tiny data: no char n-gram seen twice
+            self.char.set_params(min_df=1)
+            c = self.char.fit_transform(texts)
+        return sp.hstack([w, c * self.params.char_weight], format="csr")
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack(
+            [self.word.transform(texts), self.char.transform(texts) * self.params.char_weight], format="csr"
+        )
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores * temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The softmax temperature minimising the negative log-likelihood of held-out scores."""
+
+    def nll(log_t: float) -> float:
+        p = softmax(scores, float(np.exp(log_t)))
+        return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean())
+
+    res = minimize_scalar(nll, bounds=(np.log(0.1), np.log(200.0)), method="bounded")
+    return float(np.exp(res.x))
+
+
+class IntentClassifier:
+    """Synchronous model: `fit(texts, labels)`, then `predict_ranking(text)`."""
+
+    def __init__(self, params: ClassifierParams | None = None) -> None:
+        self.params = params or ClassifierParams()
+        self.classes: list[str] = []
+        self.temperature = self.params.default_temperature
+        #: Held-out (cross-validated) probabilities of the training examples, or None.
+        self.cv_proba: np.ndarray | None = None
+        self.cv_labels: np.ndarray | None = None
+        self._features: _Features | None = None
+        self._svm: LinearSVC | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self._svm is not None
+
+    def _new_svm(self) -> LinearSVC:
+        p = self.params
+        return LinearSVC(
+            C=p.C, multi_class=p.multi_class, tol=p.tol, class_weight=p.class_weight, random_state=p.seed
+        )
+
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None
+    ) -> IntentClassifier:
+        """Train; `progress(fraction, message)` is called as each model finishes.
+
+        The calibration folds and the final model are independent, so they train in
+        `n_jobs` threads (liblinear releases the GIL while it optimises).
+        """
+        report = progress or (lambda _f, _m: None)
+        if len(texts) != len(labels):
+            raise ValueError("texts and labels differ in length")
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise ValueError("need examples of at least two intents to train")
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[label] for label in labels])
+        texts = list(texts)
+        folds = min(self.params.calibration_folds, min(Counter(labels).values()))
+        splits = []
+        if folds >= 2:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.params.seed)
+            splits = list(splitter.split(np.zeros(len(y)), y))
+        report(0.0, f"training {len(splits) + 1} models on {len(texts)} examples")
+        jobs: list[tuple[np.ndarray, np.ndarray | None]] = [(np.arange(len(y)), None), *splits]
+        results: list[tuple[_Features, LinearSVC, np.ndarray | None]] = [None] * len(jobs)  # type: ignore[list-item]
+        with ThreadPoolExecutor(max_workers=max(1, self.params.n_jobs)) as pool:
+            futures = {
+                pool.submit(self._fit_one, texts, y, tr, te, len(classes)): k
+                for k, (tr, te) in enumerate(jobs)
+            }
+            for done, future in enumerate(as_completed(futures), 1):
+                results[futures[future]] = future.result()
+                report(done / (len(jobs) + 1), f"model {done}/{len(jobs)} trained")
+        features, svm, _ = results[0]
+        if splits:
+            cv_scores = np.zeros((len(y), len(classes)))
+            for (_tr, te), (_f, _m, part) in zip(splits, results[1:], strict=True):
+                cv_scores[te] = part
+            self.temperature = fit_temperature(cv_scores, y)
+            self.cv_proba = softmax(cv_scores, self.temperature)
+            self.cv_labels = y
+        self.classes, self._features, self._svm = classes, features, svm
+        report(1.0, "done")
+        return self
+
+    def _fit_one(
+        self, texts: list[str], y: np.ndarray, train: np.ndarray, held_out: np.ndarray | None, n_classes: int
+    ) -> tuple[_Features, LinearSVC, np.ndarray | None]:
+        """One model on `train`; with `held_out`, also its scores there (unseen classes score -10)."""
+        features = _Features(self.params)
+        svm = self._new_svm().fit(features.fit_transform([texts[i] for i in train]), y[train])
+        if held_out is None:
+            return features, svm, None
+        part = svm.decision_function(features.transform([texts[i] for i in held_out]))
+        if part.ndim == 1:
+            part = np.stack([-part, part], axis=1)
+        full = np.full((len(held_out), n_classes), -10.0)
+        full[:, svm.classes_] = part
+        return features, svm, full
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in `self.classes` order."""
+        if self._svm is None or self._features is None:
+            raise RuntimeError("classifier is not trained")
+        scores = self._svm.decision_function(self._features.transform(list(texts)))
+        if scores.ndim == 1:  # binary LinearSVC returns one column
+            scores = np.stack([-scores, scores], axis=1)
+        return softmax(scores, self.temperature)
+
+    def predict_ranking(self, text: str, top: int | None = 10) -> list[tuple[str, float]]:
+        """(intent, confidence) best first."""
+        proba = self.predict_proba([text])[0]
+        order = np.argsort(-proba)
+        if top is not None:
+            order = order[:top]
+        return [(self.classes[i], float(proba[i])) for i in order]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        proba = self.predict_proba(texts)
+        return [self.classes[i] for i in proba.argmax(axis=1)]

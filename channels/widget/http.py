@@ -1,0 +1,234 @@
+"""HTTP side of the widget: session, send, list-since, WebSocket, the script and a demo page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from channels.base import ChannelContext, bad_request, read_json
+from channels.widget.identity import TokenError, Visitor, issue_token, new_anonymous, read_token, verify_user
+from hub.models import InboundMessage, OutboundMessage, Sender, SendResult
+from hub.store import ObjectId
+from hub.views import message_for_customer
+
+log = logging.getLogger(__name__)
+CHANNEL = "widget"
+MAX_TEXT = 10_000
+
+
+class WidgetSender:
+    """The store is the widget's mailbox: a stored outbound message reaches the browser
+    through the realtime bus (WebSocket) or the list-since fallback, so sending is a no-op."""
+
+    channel = CHANNEL
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return SendResult(provider_id=None)
+
+
+class WidgetChannel:
+    name = CHANNEL
+
+    def __init__(self, context: ChannelContext) -> None:
+        self.ctx = context
+        self.hub = context.hub
+        self.sites: dict[str, dict[str, Any]] = context.config.get("sites") or {"default": {}}
+        self._static = resources.files("channels.widget") / "static"
+
+    # -- wiring -------------------------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/widget.js", self.script),
+            web.get("/demo", self.demo),
+            web.post("/api/widget/session", self.session),
+            web.post("/api/widget/messages", self.post_message),
+            web.get("/api/widget/messages", self.list_messages),
+            web.get("/api/widget/ws", self.websocket),
+            web.options("/api/widget/{tail:.*}", self.preflight),
+        ]
+
+    def senders(self) -> list[WidgetSender]:
+        return [WidgetSender()]
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    # -- CORS: the widget runs on customers' own sites --------------------------------
+    def _cors(self, request: web.Request, response: web.StreamResponse, site: str | None = None) -> None:
+        origin = request.headers.get("Origin")
+        if not origin:
+            return
+        allowed: list[str] = []
+        for name, cfg in self.sites.items():
+            if site is None or name == site:
+                allowed += cfg.get("allowed_origins", ["*"])
+        if "*" in allowed or origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        response = web.Response(status=204)
+        self._cors(request, response)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    def _json(self, request: web.Request, data: Any, status: int = 200, site: str | None = None) -> web.Response:
+        response = web.json_response(data, status=status)
+        self._cors(request, response, site)
+        return response
+
+    # -- pages --------------------------------------------------------------------------
+    async def script(self, request: web.Request) -> web.Response:
+        body = (self._static / "widget.js").read_text(encoding="utf-8")
+        return web.Response(text=body, content_type="application/javascript",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    async def demo(self, request: web.Request) -> web.Response:
+        site = next(iter(self.sites))
+        body = (self._static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", site)
+        return web.Response(text=body, content_type="text/html")
+
+    # -- API ----------------------------------------------------------------------------
+    def _visitor(self, request: web.Request) -> Visitor:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        token = token or request.query.get("token", "")
+        if not token:
+            raise bad_request("missing visitor token", 401)
+        try:
+            visitor = read_token(self.ctx.secret, token)
+        except TokenError as exc:
+            raise bad_request(f"invalid visitor token: {exc}", 401) from exc
+        if visitor.site not in self.sites:
+            raise bad_request("unknown site", 401)
+        return visitor
+
+    async def session(self, request: web.Request) -> web.Response:
+        """Start or resume a visitor session; a verified user_hash links to the user's contact."""
+        body = await read_json(request, 16_384)
+        site = str(body.get("site") or "")
+        if site not in self.sites:
+            raise bad_request(f"unknown site {site!r}", 404)
+        name = _clean(body.get("name"), 200)
+        email = _clean(body.get("email"), 320)
+        user_id = _clean(body.get("user_id"), 200)
+        visitor: Visitor | None = None
+        if user_id:
+            secret = str(self.sites[site].get("identity_secret") or "")
+            if not verify_user(secret, user_id, str(body.get("user_hash") or "")):
+                raise bad_request("identity verification failed (user_hash does not match user_id)", 403)
+            visitor = Visitor(site=site, ident=f"user:{user_id}", verified=True, name=name, email=email)
+        elif body.get("token"):
+            with contextlib.suppress(TokenError):
+                previous = read_token(self.ctx.secret, str(body["token"]))
+                if previous.site == site and not previous.verified:
+                    visitor = previous
+        if visitor is None:
+            visitor = new_anonymous(site, name, email)
+        return self._json(request, {"token": issue_token(self.ctx.secret, visitor), "site": site,
+                                    "verified": visitor.verified,
+                                    "title": self.sites[site].get("title", "Chat with us")}, site=site)
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        visitor = self._visitor(request)
+        body = await read_json(request, 64_000)
+        result = await self._ingest(visitor, body)
+        return self._json(request, result, status=202, site=visitor.site)
+
+    async def _ingest(self, visitor: Visitor, body: dict[str, Any]) -> dict[str, Any]:
+        text = body.get("text")
+        client_id = body.get("client_id")
+        if not isinstance(text, str) or not text.strip():
+            raise bad_request("text is required")
+        if len(text) > MAX_TEXT:
+            raise bad_request(f"text longer than {MAX_TEXT} characters", 413)
+        if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
+            raise bad_request("client_id (8-64 characters, unique per message) is required for safe retries")
+        message = InboundMessage(
+            channel=CHANNEL,
+            external_id=f"{visitor.key}:{client_id}",
+            thread_key=visitor.key,
+            sender=Sender(external_id=visitor.key, display_name=visitor.name,
+                          email=visitor.email, verified=visitor.verified),
+            text=text.strip(),
+            inbox=visitor.site,
+        )
+        result = await self.hub.ingest(message)
+        return {"message_id": result.message_id, "conversation_id": result.conversation_id,
+                "duplicate": result.duplicate}
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """Messages of the visitor's conversations, oldest first; `after` = last id seen."""
+        visitor = self._visitor(request)
+        after = request.query.get("after")
+        if after and not ObjectId.is_valid(after):
+            raise bad_request("after must be a message id")
+        messages = await self._history(visitor, ObjectId(after) if after else None)
+        return self._json(request, {"messages": messages}, site=visitor.site)
+
+    async def _history(self, visitor: Visitor, after: ObjectId | None) -> list[dict[str, Any]]:
+        store = self.hub.store
+        convs = await store.conversations.find(
+            {"channel": CHANNEL, "thread_key": visitor.key}, projection={"_id": 1},
+            sort=[("started_at", -1)], limit=20,
+        ).to_list()
+        query: dict[str, Any] = {"conversation_id": {"$in": [c["_id"] for c in convs]}, "private": {"$ne": True}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        docs = await store.messages.find(query, sort=[("created_at", 1), ("_id", 1)], limit=1000).to_list()
+        return [message_for_customer(d) for d in docs]
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """Live feed of the visitor's messages; the browser may also send messages on it."""
+        visitor = self._visitor(request)
+        ws = web.WebSocketResponse(heartbeat=25)
+        await ws.prepare(request)
+        sub = self.hub.bus.subscribe()
+        pump = asyncio.create_task(self._pump(ws, sub, visitor))
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    body = json.loads(frame.data)
+                    if body.get("type") == "message":
+                        await ws.send_json({"type": "ack", "client_id": body.get("client_id"),
+                                            **await self._ingest(visitor, body)})
+                except web.HTTPException as exc:
+                    await ws.send_json({"type": "error", "error": exc.text})
+                except (json.JSONDecodeError, AttributeError):
+                    await ws.send_json({"type": "error", "error": "malformed frame"})
+        finally:
+            sub.close()
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        return ws
+
+    async def _pump(self, ws: web.WebSocketResponse, sub: Any, visitor: Visitor) -> None:
+        while not ws.closed:
+            change = await sub.get()
+            doc = change.document
+            if (change.collection != "messages" or doc.get("channel") != CHANNEL
+                    or doc.get("thread_key") != visitor.key or doc.get("private")):
+                continue
+            if change.operation == "insert":
+                await ws.send_json({"type": "message", "message": message_for_customer(doc)})
+
+
+def _clean(value: Any, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value[:limit] or None

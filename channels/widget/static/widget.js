@@ -1,0 +1,206 @@
+/* Switchboard chat widget.
+ *
+ * <script src="https://hub.example.com/widget.js" data-site="demo" async></script>
+ * Optional: data-user-id + data-user-hash (HMAC-SHA256 of the user id with the site's
+ * identity secret, rendered by your backend), data-name, data-email, data-open="true".
+ *
+ * The panel lives in a shadow root so the host page's CSS cannot break it. Every piece
+ * of text is inserted with textContent: nothing a customer or agent writes is parsed as HTML.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__switchboardWidget) return;
+  window.__switchboardWidget = true;
+  var base = new URL(script.src, location.href).origin;
+  var cfg = script.dataset;
+  var site = cfg.site || "default";
+  var storeKey = "switchboard:" + site + ":token";
+  var token = null;
+  var seen = {};
+  var lastId = null;
+  var ws = null;
+  var pollTimer = null;
+  var retryDelay = 1000;
+
+  var host = document.createElement("div");
+  host.id = "switchboard-widget";
+  document.body.appendChild(host);
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var style = document.createElement("style");
+  style.textContent = [
+    ":host{all:initial}",
+    ".sb-btn{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;",
+    "background:#2457d6;color:#fff;font:600 22px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px #0004;z-index:2147483000}",
+    ".sb-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;",
+    "max-height:calc(100vh - 120px);display:none;flex-direction:column;background:#fff;border-radius:12px;",
+    "box-shadow:0 8px 30px #0005;font:14px/1.4 system-ui,sans-serif;color:#1c1e21;z-index:2147483000;overflow:hidden}",
+    ".sb-panel.open{display:flex}",
+    ".sb-head{background:#2457d6;color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between}",
+    ".sb-status{font-weight:400;font-size:12px;opacity:.85}",
+    ".sb-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}",
+    ".sb-msg{max-width:80%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}",
+    ".sb-msg.in{align-self:flex-end;background:#2457d6;color:#fff;border-bottom-right-radius:3px}",
+    ".sb-msg.out{align-self:flex-start;background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:3px}",
+    ".sb-msg.system{align-self:center;background:#fff7e0;border:1px solid #f0e0b0;font-size:13px}",
+    ".sb-who{display:block;font-size:11px;opacity:.7;margin-bottom:2px}",
+    ".sb-qr{display:flex;flex-wrap:wrap;gap:6px}",
+    ".sb-qr button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:14px;padding:4px 10px;cursor:pointer}",
+    ".sb-form{display:flex;border-top:1px solid #e3e5e8}",
+    ".sb-form textarea{flex:1;border:0;padding:10px;resize:none;font:inherit;height:42px}",
+    ".sb-form button{border:0;background:#fff;color:#2457d6;font-weight:600;padding:0 14px;cursor:pointer}",
+  ].join("");
+  root.appendChild(style);
+
+  var button = el("button", "sb-btn", "\u2709");
+  button.setAttribute("aria-label", "Open chat");
+  var panel = el("div", "sb-panel");
+  panel.setAttribute("role", "dialog");
+  var head = el("div", "sb-head");
+  var title = el("span", "", "Chat with us");
+  var status = el("span", "sb-status", "connecting\u2026");
+  head.appendChild(title);
+  head.appendChild(status);
+  var log = el("div", "sb-log");
+  log.setAttribute("aria-live", "polite");
+  var form = el("form", "sb-form");
+  var input = document.createElement("textarea");
+  input.placeholder = "Type your message\u2026";
+  input.setAttribute("aria-label", "Message");
+  var send = el("button", "", "Send");
+  send.type = "submit";
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(form);
+  root.appendChild(panel);
+  root.appendChild(button);
+
+  button.addEventListener("click", function () {
+    panel.classList.toggle("open");
+    if (panel.classList.contains("open")) input.focus();
+  });
+  if (cfg.open === "true") panel.classList.add("open");
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    submit(input.value);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      submit(input.value);
+    }
+  });
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function api(method, path, body) {
+    var headers = { "Content-Type": "application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
+    return fetch(base + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      });
+  }
+
+  function clientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return String(Date.now()) + Math.random().toString(16).slice(2);
+  }
+
+  function render(m) {
+    if (seen[m.id]) return;
+    seen[m.id] = true;
+    if (!lastId || m.id > lastId) lastId = m.id;
+    var kind = m.direction === "in" ? "in" : (m.author.kind === "system" ? "system" : "out");
+    var bubble = el("div", "sb-msg " + kind);
+    bubble.dataset.author = m.author.kind;
+    if (kind === "out" && m.author.name) bubble.appendChild(el("span", "sb-who", m.author.name));
+    bubble.appendChild(document.createTextNode(m.text));
+    log.appendChild(bubble);
+    if (m.quick_replies && m.quick_replies.length) {
+      var row = el("div", "sb-qr");
+      m.quick_replies.forEach(function (q) {
+        var b = el("button", "", q.title);
+        b.type = "button";
+        b.addEventListener("click", function () { row.remove(); submit(q.payload || q.title); });
+        row.appendChild(b);
+      });
+      log.appendChild(row);
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function submit(text, attempt) {
+    text = (text || "").trim();
+    if (!text) return;
+    input.value = "";
+    var id = clientId();
+    var tries = attempt || 0;
+    (function go() {
+      api("POST", "/api/widget/messages", { text: text, client_id: id }).then(function () {
+        if (!ws || ws.readyState !== 1) poll();
+      }).catch(function () {
+        // Same client_id on retry: the hub stores the message once however often we send it.
+        if (tries++ < 5) setTimeout(go, 1000 * tries);
+        else status.textContent = "message not sent";
+      });
+    })();
+  }
+
+  function poll() {
+    return api("GET", "/api/widget/messages" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""))
+      .then(function (data) { data.messages.forEach(render); });
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(function () { poll().catch(function () {}); }, 3000);
+  }
+
+  function stopPolling() {
+    if (pollTimer) clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function connect() {
+    var url = base.replace(/^http/, "ws") + "/api/widget/ws?token=" + encodeURIComponent(token);
+    try { ws = new WebSocket(url); } catch (e) { startPolling(); return; }
+    ws.onopen = function () {
+      retryDelay = 1000;
+      status.textContent = "online";
+      stopPolling();
+      poll().catch(function () {});
+    };
+    ws.onmessage = function (e) {
+      var data = JSON.parse(e.data);
+      if (data.type === "message") render(data.message);
+    };
+    ws.onclose = function () {
+      status.textContent = "reconnecting\u2026";
+      startPolling();
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+    };
+  }
+
+  var hello = { site: site, token: localStorage.getItem(storeKey) || undefined,
+                name: cfg.name, email: cfg.email, user_id: cfg.userId, user_hash: cfg.userHash };
+  api("POST", "/api/widget/session", hello).then(function (s) {
+    token = s.token;
+    localStorage.setItem(storeKey, token);
+    title.textContent = s.title || "Chat with us";
+    host.dataset.ready = "true";
+    return poll();
+  }).then(connect).catch(function (e) {
+    status.textContent = "unavailable";
+    host.dataset.error = String(e);
+  });
+})();

@@ -1,0 +1,117 @@
+"""Desk users (agents, trainers, supervisors, admins) and their server-side sessions."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hub.models import Role, utcnow
+from hub.store import Doc, DuplicateKeyError, ObjectId, Store
+
+SESSION_DAYS = 7
+
+
+class AccountError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    token: str
+    csrf: str
+    agent: Doc
+
+
+class AccountService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._hasher = PasswordHasher()
+        #: Checked against when the username is unknown, so timing does not reveal which exist.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def create(self, username: str, password: str, *, name: str | None = None,
+                     roles: list[Role] | None = None, capacity: int = 5) -> Doc:
+        username = username.strip().lower()
+        if not username or len(password) < 8:
+            raise AccountError("a username and a password of at least 8 characters are required")
+        doc: Doc = {
+            "username": username,
+            "name": name or username,
+            "password_hash": self._hasher.hash(password),
+            "roles": [r.value for r in (roles or [Role.AGENT])],
+            "capacity": capacity,
+            "presence": "offline",
+            "created_at": utcnow(),
+        }
+        try:
+            result = await self.store.agents.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise AccountError(f"user {username!r} exists") from exc
+        doc["_id"] = result.inserted_id
+        return doc
+
+    async def ensure_admin(self) -> tuple[str, str] | None:
+        """Seed an admin on first start. Returns (username, password) when one was created."""
+        if await self.store.agents.find_one({}, projection={"_id": 1}) is not None:
+            return None
+        password = secrets.token_urlsafe(12)
+        await self.create("admin", password, name="Administrator",
+                          roles=[Role.ADMIN, Role.SUPERVISOR, Role.TRAINER, Role.AGENT])
+        return "admin", password
+
+    async def login(self, username: str, password: str) -> SessionInfo | None:
+        agent = await self.store.agents.find_one({"username": username.strip().lower()})
+        if agent is None or agent.get("disabled"):
+            self._verify(self._dummy_hash, password)
+            return None
+        if not self._verify(agent["password_hash"], password):
+            return None
+        if self._hasher.check_needs_rehash(agent["password_hash"]):
+            await self.store.agents.update_one({"_id": agent["_id"]},
+                                               {"$set": {"password_hash": self._hasher.hash(password)}})
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        await self.store.sessions.insert_one({
+            "_id": token, "agent_id": agent["_id"], "csrf": csrf, "created_at": utcnow(),
+            "expires_at": utcnow() + timedelta(days=SESSION_DAYS),
+        })
+        return SessionInfo(token, csrf, agent)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def session(self, token: str) -> SessionInfo | None:
+        """The live session for a cookie value, or None (expired sessions are refused here too)."""
+        if not token:
+            return None
+        session = await self.store.sessions.find_one({"_id": token})
+        if session is None or session["expires_at"] < utcnow():
+            return None
+        agent = await self.store.agents.find_one({"_id": session["agent_id"]})
+        if agent is None or agent.get("disabled"):
+            return None
+        return SessionInfo(token, session["csrf"], agent)
+
+    async def logout(self, token: str) -> None:
+        await self.store.sessions.delete_one({"_id": token})
+
+    async def list(self) -> list[Doc]:
+        return await self.store.agents.find({}, projection={"password_hash": 0}, sort=[("username", 1)]).to_list()
+
+    async def get(self, agent_id: ObjectId) -> Doc | None:
+        return await self.store.agents.find_one({"_id": agent_id}, projection={"password_hash": 0})
+
+    async def set_presence(self, agent_id: ObjectId, presence: str) -> None:
+        await self.store.agents.update_one({"_id": agent_id}, {"$set": {"presence": presence,
+                                                                       "presence_at": utcnow()}})
+
+
+def has_role(agent: Doc, *roles: Role) -> bool:
+    held = set(agent.get("roles", []))
+    return Role.ADMIN.value in held or any(r.value in held for r in roles)

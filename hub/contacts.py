@@ -1,0 +1,99 @@
+"""Customer records: one contact across every channel, found by per-channel identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.models import Sender, utcnow
+from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
+
+#: Channels whose external id *is* an email address or phone number, so a contact
+#: already known by that address (from another channel) is the same person.
+EMAIL_CHANNELS = frozenset({"email"})
+PHONE_CHANNELS = frozenset({"sms", "voice"})
+
+
+class ContactService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def resolve(self, channel: str, sender: Sender) -> Doc:
+        """The contact behind `sender` on `channel`, created on first contact.
+
+        Cross-channel linking happens only on addresses we can trust: the identity
+        itself (an email sender, a phone number) or an address the channel verified
+        (a Slack profile email, an HMAC-verified widget user).
+        """
+        identity = {"channel": channel, "external_id": sender.external_id}
+        found = await self.store.contacts.find_one({"identities": {"$elemMatch": identity}})
+        if found is not None:
+            return await self._refresh(found, sender)
+        email = _trusted_email(channel, sender)
+        phone = _trusted_phone(channel, sender)
+        now = utcnow()
+        new_identity = {**identity, "verified": sender.verified, "added_at": now}
+        for field, value in (("emails", email), ("phones", phone)):
+            if value is None:
+                continue
+            linked = await self.store.contacts.find_one_and_update(
+                {field: value, "merged_into": {"$exists": False}},
+                {"$addToSet": {"identities": new_identity}, "$set": {"updated_at": now}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if linked is not None:
+                return linked
+        doc: Doc = {
+            "name": sender.display_name or email or phone or sender.external_id,
+            "name_lower": (sender.display_name or "").lower(),
+            "emails": [email] if email else [],
+            "phones": [phone] if phone else [],
+            "identities": [new_identity],
+            "attributes": {},
+            "tags": [],
+            "notes": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            result = await self.store.contacts.insert_one(doc)
+        except DuplicateKeyError:
+            # Another request created it between our find and insert.
+            raced = await self.store.contacts.find_one({"identities": {"$elemMatch": identity}})
+            assert raced is not None
+            return raced
+        doc["_id"] = result.inserted_id
+        return doc
+
+    async def _refresh(self, contact: Doc, sender: Sender) -> Doc:
+        """Fill in a name or address the contact did not have yet; never overwrite."""
+        updates: dict[str, Any] = {}
+        if sender.display_name and contact.get("name") in (None, "", *contact.get("emails", [])):
+            updates["name"] = sender.display_name
+            updates["name_lower"] = sender.display_name.lower()
+        if sender.email and sender.verified and sender.email.lower() not in contact.get("emails", []):
+            await self.store.contacts.update_one(
+                {"_id": contact["_id"]}, {"$addToSet": {"emails": sender.email.lower()}}
+            )
+        if updates:
+            await self.store.contacts.update_one({"_id": contact["_id"]}, {"$set": updates})
+            contact = {**contact, **updates}
+        return contact
+
+    async def get(self, contact_id: ObjectId) -> Doc | None:
+        return await self.store.contacts.find_one({"_id": contact_id})
+
+
+def _trusted_email(channel: str, sender: Sender) -> str | None:
+    if channel in EMAIL_CHANNELS:
+        return sender.external_id.lower()
+    if sender.email and sender.verified:
+        return sender.email.lower()
+    return None
+
+
+def _trusted_phone(channel: str, sender: Sender) -> str | None:
+    if channel in PHONE_CHANNELS:
+        return sender.external_id
+    if sender.phone and sender.verified:
+        return sender.phone
+    return None

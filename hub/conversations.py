@@ -1,0 +1,115 @@
+"""Finding the conversation an inbound message continues, or opening a new one."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from hub.models import ConversationState, InboundMessage, utcnow
+from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
+
+
+def new_token() -> str:
+    """An unguessable conversation token (email reply addresses, widget links)."""
+    return secrets.token_urlsafe(12).replace("-", "x").replace("_", "y").lower()
+
+
+class ConversationService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def find_or_open(self, msg: InboundMessage, contact: Doc) -> Doc:
+        """Thread resolution in the documented order: token, ticket number, references, thread key."""
+        found = await self._by_hints(msg)
+        if found is not None:
+            return await self._reopen_if_closed(found)
+        if msg.hints.use_thread_key:
+            open_conv = await self.store.conversations.find_one(
+                {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
+            )
+            if open_conv is not None:
+                return open_conv
+        return await self._open(msg, contact)
+
+    async def _by_hints(self, msg: InboundMessage) -> Doc | None:
+        hints = msg.hints
+        if hints.conversation_token:
+            conv = await self.store.conversations.find_one({"token": hints.conversation_token})
+            if conv is not None and conv["channel"] == msg.channel:
+                return conv
+        if hints.ticket_number is not None:
+            ticket = await self.store.tickets.find_one({"number": hints.ticket_number})
+            if ticket is not None:
+                for conv_id in reversed(ticket.get("conversation_ids", [])):
+                    conv = await self.store.conversations.find_one({"_id": conv_id, "channel": msg.channel})
+                    if conv is not None:
+                        return conv
+        if hints.references:
+            refs = list(hints.references)
+            ref = await self.store.messages.find_one(
+                {"$or": [{"channel": msg.channel, "external_id": {"$in": refs}}, {"provider_id": {"$in": refs}, "channel": msg.channel}]},
+                projection={"conversation_id": 1},
+                sort=[("created_at", -1)],
+            )
+            if ref is not None:
+                return await self.store.conversations.find_one({"_id": ref["conversation_id"]})
+        return None
+
+    async def _reopen_if_closed(self, conv: Doc) -> Doc:
+        if conv.get("open"):
+            return conv
+        state = ConversationState.ESCALATED if conv.get("ticket_id") else ConversationState.BOT
+        try:
+            reopened = await self.store.conversations.find_one_and_update(
+                {"_id": conv["_id"]},
+                {"$set": {"open": True, "state": state.value, "reopened_at": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            # A newer conversation holds this thread key open: continue that one.
+            newer = await self.store.conversations.find_one(
+                {"channel": conv["channel"], "thread_key": conv["thread_key"], "open": True}
+            )
+            assert newer is not None
+            return newer
+        assert reopened is not None
+        return reopened
+
+    async def _open(self, msg: InboundMessage, contact: Doc) -> Doc:
+        now = utcnow()
+        doc: dict[str, Any] = {
+            "token": new_token(),
+            "contact_id": contact["_id"],
+            "channel": msg.channel,
+            "thread_key": msg.thread_key,
+            "inbox": msg.inbox,
+            "recipient": msg.sender.external_id,
+            "subject": msg.subject,
+            "state": ConversationState.BOT.value,
+            "open": True,
+            "bot": {"state": {}, "turns": 0},
+            "channel_data": dict(msg.reply_context),
+            "started_at": now,
+            "last_message_at": now,
+        }
+        try:
+            result = await self.store.conversations.insert_one(doc)
+        except DuplicateKeyError:
+            raced = await self.store.conversations.find_one(
+                {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
+            )
+            assert raced is not None
+            return raced
+        doc["_id"] = result.inserted_id
+        await self.store.append_event("conversation.opened", now, conversation_id=doc["_id"],
+                                      contact_id=contact["_id"], data={"channel": msg.channel})
+        return doc
+
+    async def get(self, conversation_id: ObjectId) -> Doc | None:
+        return await self.store.conversations.find_one({"_id": conversation_id})
+
+    async def history(self, conversation_ids: list[ObjectId], limit: int = 500) -> list[Doc]:
+        cursor = self.store.messages.find(
+            {"conversation_id": {"$in": conversation_ids}}, sort=[("created_at", 1), ("_id", 1)], limit=limit
+        )
+        return await cursor.to_list()

@@ -1,0 +1,79 @@
+"""The hub as one object: its services and their background loops, built from ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from hub.accounts import AccountService
+from hub.contacts import ContactService
+from hub.conversations import ConversationService
+from hub.models import InboundMessage, IngestResult
+from hub.outbox import Outbox, RetryPolicy
+from hub.pipeline import Pipeline
+from hub.ports import Bot, OutboundSender
+from hub.realtime import RealtimeBus
+from hub.store import Store
+from hub.tickets import QueueConfig, TicketService
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """Everything the channels and the desk talk to. Built once, by the composition root."""
+
+    def __init__(self, store: Store, bot: Bot, senders: dict[str, OutboundSender],
+                 queues: dict[str, QueueConfig], default_queue: str,
+                 retry: RetryPolicy | None = None, blobs: Any | None = None) -> None:
+        self.store = store
+        self.bot = bot
+        self.accounts = AccountService(store)
+        self.contacts = ContactService(store)
+        self.conversations = ConversationService(store)
+        self.outbox = Outbox(store, senders, retry)
+        self.tickets = TicketService(store, self.outbox, queues, default_queue)
+        self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot, blobs)
+        self.bus = RealtimeBus(store)
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def ingest(self, message: InboundMessage) -> IngestResult:
+        return await self.pipeline.ingest(message)
+
+    def register_sender(self, sender: OutboundSender) -> None:
+        self.outbox.senders[sender.channel] = sender
+
+    async def start(self) -> None:
+        """Indexes, seed data, then the outbox, recovery and realtime loops."""
+        await self.store.ensure_indexes()
+        await self.tickets.sync_queues()
+        self._spawn(self.bus.run(), "realtime")
+        self._spawn(self.outbox.run(), "outbox")
+        self._spawn(self.pipeline.run_recovery(), "recovery")
+        await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a background loop for the hub's lifetime (channels use this for pollers)."""
+        self._spawn(coro, name)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"hub:{name}")
+        task.add_done_callback(_log_crash)
+        self._loops.append(task)
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops.clear()
+        await self.pipeline.drain()
+        await self.outbox.stop()
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background loop %s crashed", task.get_name(), exc_info=task.exception())

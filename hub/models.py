@@ -1,0 +1,260 @@
+"""Domain values shared by every part of the hub.
+
+Only the standard library is imported here: channels, bot backends and the web
+desk map their own types onto these, never the other way round.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """One clock for the whole hub (aware, UTC, millisecond precision like BSON)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class ConversationState(enum.StrEnum):
+    BOT = "bot"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+class TicketStatus(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class AuthorKind(enum.StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Role(enum.StrEnum):
+    AGENT = "agent"
+    TRAINER = "trainer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with (or goes with) a message. `data` is dropped once stored."""
+
+    filename: str
+    content_type: str
+    data: bytes | None = None
+    size: int = 0
+    url: str | None = None
+    blob_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote an inbound message, as the channel knows them."""
+
+    external_id: str
+    display_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class ThreadHints:
+    """What a channel knows about which earlier conversation a message continues.
+
+    Resolved in this order: an explicit conversation token (e.g. an email reply
+    address), a ticket number (e.g. `[#123]` in a subject), references to external
+    ids of earlier messages on the same channel (e.g. In-Reply-To/References),
+    then the channel's thread key.
+    """
+
+    conversation_token: str | None = None
+    ticket_number: int | None = None
+    references: tuple[str, ...] = ()
+    use_thread_key: bool = True
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One customer message, normalised by a channel adapter.
+
+    `(channel, external_id)` is unique: ingesting the same pair twice stores it once.
+    `thread_key` names the channel's thread (widget visitor, Slack thread, Telegram
+    chat, phone call, SMS number, email thread root).
+    """
+
+    channel: str
+    external_id: str
+    thread_key: str
+    sender: Sender
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    received_at: datetime = field(default_factory=utcnow)
+    hints: ThreadHints = field(default_factory=ThreadHints)
+    subject: str | None = None
+    #: Automated mail, STOP keywords...: stored, shown to agents, never answered by the bot.
+    suppress_bot: bool = False
+    #: The channel's own routing scope (a mailbox, a widget site, a Slack team).
+    inbox: str | None = None
+    #: Channel-specific values kept with the message (headers, raw ids, original HTML).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the channel needs to reply in this thread (Slack channel and thread_ts, a
+    #: Telegram chat id); kept on the conversation and handed back in `OutboundMessage.metadata`.
+    reply_context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuickReply:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a channel sender is asked to deliver. Built from an outbox entry."""
+
+    outbox_id: str
+    message_id: str
+    conversation_id: str
+    channel: str
+    thread_key: str
+    recipient: str
+    text: str
+    author_kind: AuthorKind
+    author_name: str | None = None
+    quick_replies: tuple[QuickReply, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    subject: str | None = None
+    #: Our id for this message on the channel (e.g. the email Message-ID we generated).
+    external_id: str | None = None
+    ticket_number: int | None = None
+    conversation_token: str | None = None
+    inbox: str | None = None
+    #: External ids of earlier messages in the thread, oldest first (email References).
+    references: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the provider said after accepting a message."""
+
+    provider_id: str | None = None
+
+
+class SendError(Exception):
+    """An outbound provider refused or failed to take a message."""
+
+    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class DecisionKind(enum.StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    ESCALATE = "escalate"
+    SILENT = "silent"
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Entity:
+    type: str
+    value: str
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """What the bot sees of one customer message."""
+
+    text: str
+    channel: str
+    conversation_id: str
+    #: The bot's own memory of this conversation (fallback counters, pending question).
+    state: dict[str, Any] = field(default_factory=dict)
+    contact_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The bot's answer to one turn: answer, clarify, escalate (with reason and queue), or stay silent."""
+
+    kind: DecisionKind
+    text: str = ""
+    quick_replies: tuple[QuickReply, ...] = ()
+    reason: str | None = None
+    queue: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    ranking: tuple[IntentScore, ...] = ()
+    entities: tuple[Entity, ...] = ()
+    #: Replaces the conversation's bot state after this turn.
+    state: dict[str, Any] = field(default_factory=dict)
+    #: Text for the customer when escalating (e.g. "Connecting you to a person").
+    handoff_text: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The form stored with the message, so trainers and metrics can see why."""
+        return {
+            "kind": self.kind.value,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "ranking": [{"name": s.name, "confidence": round(s.confidence, 4)} for s in self.ranking[:5]],
+            "entities": [{"type": e.type, "value": e.value} for e in self.entities],
+            "reason": self.reason,
+            "queue": self.queue,
+        }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: str
+    conversation_id: str
+    contact_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    """An append-only fact: what happened when. Feeds metrics, audit and the realtime bus."""
+
+    type: str
+    at: datetime
+    conversation_id: str | None = None
+    ticket_id: str | None = None
+    message_id: str | None = None
+    contact_id: str | None = None
+    agent_id: str | None = None
+    queue: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None

@@ -1,0 +1,280 @@
+"""Outbound messages: stored first, then delivered by the channel's sender, retried with backoff.
+
+A reply is written to `messages` and `outbox` in the same transaction as whatever
+caused it, so nothing the bot or an agent said is lost if a provider is down. A
+worker claims due entries with a lease (safe with several hub processes), calls
+the channel's `OutboundSender`, and on failure reschedules with exponential
+backoff (honouring `Retry-After`) until `max_attempts`, after which the message is
+marked failed and an event tells the desk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from hub.models import AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
+from hub.ports import OutboundSender
+from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+    max_attempts: int = 8
+    lease_seconds: float = 120.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        backoff = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        backoff *= 0.8 + 0.4 * random.random()
+        return max(backoff, retry_after or 0.0)
+
+
+class Outbox:
+    def __init__(self, store: Store, senders: dict[str, OutboundSender], policy: RetryPolicy | None = None,
+                 concurrency: int = 8) -> None:
+        self.store = store
+        self.senders = senders
+        self.policy = policy or RetryPolicy()
+        self._wake = asyncio.Event()
+        self._inflight: set[ObjectId] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def post(
+        self,
+        conversation: Doc,
+        author_kind: AuthorKind,
+        text: str,
+        *,
+        session: AsyncClientSession | None = None,
+        author_id: ObjectId | None = None,
+        author_name: str | None = None,
+        quick_replies: tuple[QuickReply, ...] = (),
+        private: bool = False,
+        nlu: dict[str, Any] | None = None,
+        attachments: list[Doc] | None = None,
+    ) -> Doc:
+        """Store an outbound message (and queue it for delivery unless it is a private note)."""
+        now = utcnow()
+        message_id = ObjectId()
+        doc: Doc = {
+            "_id": message_id,
+            "conversation_id": conversation["_id"],
+            "contact_id": conversation["contact_id"],
+            "channel": conversation["channel"],
+            "thread_key": conversation["thread_key"],
+            "external_id": f"sb-{message_id}",
+            "direction": Direction.OUTBOUND.value,
+            "author": {"kind": author_kind.value, "id": author_id, "name": author_name},
+            "text": text,
+            "attachments": attachments or [],
+            "quick_replies": [{"title": q.title, "payload": q.payload} for q in quick_replies],
+            "private": private,
+            "created_at": now,
+            "delivery": {"status": "internal" if private else "queued", "attempts": 0},
+        }
+        if nlu is not None:
+            doc["nlu"] = nlu
+        await self.store.messages.insert_one(doc, session=session)
+        if not private:
+            await self.store.outbox.insert_one(
+                {
+                    "message_id": message_id,
+                    "conversation_id": conversation["_id"],
+                    "channel": conversation["channel"],
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                },
+                session=session,
+            )
+        await self.store.conversations.update_one(
+            {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session
+        )
+        return doc
+
+    def wake(self) -> None:
+        """Tell the worker new entries are due (called after a transaction commits)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The delivery loop; runs until cancelled."""
+        while True:
+            try:
+                await self._release_expired_leases()
+                claimed = await self._drain()
+            except PyMongoError as exc:
+                log.warning("outbox: database unavailable (%s); retrying", exc)
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def _drain(self) -> int:
+        claimed = 0
+        while True:
+            await self._slots.acquire()
+            entry = await self._claim()
+            if entry is None:
+                self._slots.release()
+                return claimed
+            claimed += 1
+            self._inflight.add(entry["conversation_id"])
+            task = asyncio.create_task(self._deliver(entry))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _claim(self) -> Doc | None:
+        now = utcnow()
+        return await self.store.outbox.find_one_and_update(
+            {"status": "pending", "next_attempt_at": {"$lte": now},
+             "conversation_id": {"$nin": list(self._inflight)}},
+            {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}},
+            sort=[("next_attempt_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def _release_expired_leases(self) -> None:
+        """Entries left `sending` by a crashed process become due again."""
+        await self.store.outbox.update_many(
+            {"status": "sending", "next_attempt_at": {"$lte": utcnow()}, "lease_until": {"$lt": utcnow()}},
+            {"$set": {"status": "pending"}},
+        )
+
+    async def _deliver(self, entry: Doc) -> None:
+        try:
+            await self._attempt(entry)
+        except PyMongoError as exc:
+            log.warning("outbox: could not record delivery of %s (%s); lease will expire", entry["_id"], exc)
+        except Exception:
+            log.exception("outbox: unexpected error delivering %s", entry["_id"])
+            await self._reschedule(entry, "internal error", None)
+        finally:
+            self._inflight.discard(entry["conversation_id"])
+            self._slots.release()
+            self._wake.set()
+
+    async def _attempt(self, entry: Doc) -> None:
+        sender = self.senders.get(entry["channel"])
+        outbound = await self._build(entry)
+        if outbound is None:
+            await self._fail(entry, "message or conversation vanished")
+            return
+        if sender is None:
+            await self._fail(entry, f"no sender configured for channel {entry['channel']}")
+            return
+        try:
+            result = await sender.send(outbound)
+        except SendError as exc:
+            if exc.transient and entry["attempts"] + 1 < self.policy.max_attempts:
+                await self._reschedule(entry, exc.reason, exc.retry_after)
+            else:
+                await self._fail(entry, exc.reason)
+            return
+        now = utcnow()
+        await self.store.outbox.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"status": "sent", "sent_at": now}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
+        )
+        update: Doc = {"delivery.status": "sent", "delivery.sent_at": now}
+        if result.provider_id:
+            update["provider_id"] = result.provider_id
+        await self.store.messages.update_one(
+            {"_id": entry["message_id"]}, {"$set": update, "$inc": {"delivery.attempts": 1}}
+        )
+
+    async def _reschedule(self, entry: Doc, reason: str, retry_after: float | None) -> None:
+        attempts = entry["attempts"] + 1
+        due = utcnow() + timedelta(seconds=self.policy.delay(attempts, retry_after))
+        log.info("outbox: %s failed (%s), attempt %d, retry at %s", entry["_id"], reason, attempts, due)
+        await self.store.outbox.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"status": "pending", "next_attempt_at": due, "last_error": reason, "attempts": attempts},
+             "$unset": {"lease_until": ""}},
+        )
+        await self.store.messages.update_one(
+            {"_id": entry["message_id"]},
+            {"$set": {"delivery.status": "retrying", "delivery.error": reason, "delivery.attempts": attempts}},
+        )
+
+    async def _fail(self, entry: Doc, reason: str) -> None:
+        now = utcnow()
+        log.warning("outbox: giving up on %s: %s", entry["_id"], reason)
+        await self.store.outbox.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"status": "failed", "failed_at": now, "last_error": reason},
+             "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
+        )
+        await self.store.messages.update_one(
+            {"_id": entry["message_id"]},
+            {"$set": {"delivery.status": "failed", "delivery.error": reason}},
+        )
+        await self.store.append_event("message.failed", now, message_id=entry["message_id"],
+                                      conversation_id=entry["conversation_id"], data={"reason": reason})
+
+    async def _build(self, entry: Doc) -> OutboundMessage | None:
+        message = await self.store.messages.find_one({"_id": entry["message_id"]})
+        if message is None:
+            return None
+        conversation = await self.store.conversations.find_one({"_id": message["conversation_id"]})
+        if conversation is None:
+            return None
+        ticket_number = None
+        if conversation.get("ticket_id") is not None:
+            ticket = await self.store.tickets.find_one({"_id": conversation["ticket_id"]}, {"number": 1})
+            ticket_number = ticket["number"] if ticket else None
+        references = await self._references(conversation["_id"], message["_id"])
+        return OutboundMessage(
+            outbox_id=str(entry["_id"]),
+            message_id=str(message["_id"]),
+            conversation_id=str(conversation["_id"]),
+            channel=conversation["channel"],
+            thread_key=conversation["thread_key"],
+            recipient=conversation["recipient"],
+            text=message["text"],
+            author_kind=AuthorKind(message["author"]["kind"]),
+            author_name=message["author"].get("name"),
+            quick_replies=tuple(QuickReply(q["title"], q["payload"]) for q in message.get("quick_replies", [])),
+            subject=conversation.get("subject"),
+            external_id=message.get("external_id"),
+            ticket_number=ticket_number,
+            conversation_token=conversation.get("token"),
+            inbox=conversation.get("inbox"),
+            references=references,
+            metadata=conversation.get("channel_data", {}),
+        )
+
+    async def _references(self, conversation_id: ObjectId, before: ObjectId) -> tuple[str, ...]:
+        """External ids of the thread's earlier messages, oldest first (email threading needs them)."""
+        cursor = self.store.messages.find(
+            {"conversation_id": conversation_id},
+            projection={"external_id": 1, "provider_id": 1, "direction": 1},
+            sort=[("created_at", 1)],
+            limit=50,
+        )
+        refs: list[str] = []
+        async for doc in cursor:
+            if doc["_id"] == before:
+                break
+            ref = doc.get("provider_id") if doc["direction"] == Direction.OUTBOUND.value else doc["external_id"]
+            if ref:
+                refs.append(ref)
+        return tuple(refs)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,238 @@
+"""The ingest pipeline: one normalised message in, stored once, then answered or escalated.
+
+`ingest` is what every channel calls. It returns as soon as the message is
+durably stored (so the provider's retry of an unacknowledged delivery is turned
+into a no-op by the `(channel, external_id)` unique index), and leaves a
+`pending_bot` mark that `process` clears in the same transaction that writes the
+bot's answer or the escalation. A crash between the two is healed by `recover`,
+which re-processes marked messages whose lease expired: nothing accepted is lost,
+and nothing is answered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from hub.contacts import ContactService
+from hub.conversations import ConversationService
+from hub.models import (
+    AuthorKind,
+    BotTurn,
+    ConversationState,
+    Decision,
+    DecisionKind,
+    Direction,
+    InboundMessage,
+    IngestResult,
+    utcnow,
+)
+from hub.outbox import Outbox
+from hub.ports import Bot
+from hub.store import Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.tickets import TicketService
+
+log = logging.getLogger(__name__)
+
+
+
+class Pipeline:
+    def __init__(self, store: Store, contacts: ContactService, conversations: ConversationService,
+                 tickets: TicketService, outbox: Outbox, bot: Bot, blobs: Any | None = None,
+                 lease_seconds: float = 60.0) -> None:
+        self.store = store
+        self.contacts = contacts
+        self.conversations = conversations
+        self.tickets = tickets
+        self.outbox = outbox
+        self.bot = bot
+        self.blobs = blobs
+        self.lease_seconds = lease_seconds
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def ingest(self, msg: InboundMessage) -> IngestResult:
+        """Store one inbound message exactly once and schedule the bot/ticket step."""
+        existing = await self.store.messages.find_one(
+            {"channel": msg.channel, "external_id": msg.external_id},
+            projection={"conversation_id": 1, "contact_id": 1},
+        )
+        if existing is not None:
+            return IngestResult(str(existing["_id"]), str(existing["conversation_id"]),
+                                str(existing["contact_id"]), duplicate=True)
+        contact = await self.contacts.resolve(msg.channel, msg.sender)
+        conversation = await self.conversations.find_or_open(msg, contact)
+        attachments = [await self._store_attachment(a) for a in msg.attachments]
+        now = utcnow()
+        doc: Doc = {
+            "conversation_id": conversation["_id"],
+            "contact_id": conversation["contact_id"],
+            "channel": msg.channel,
+            "thread_key": conversation["thread_key"],
+            "external_id": msg.external_id,
+            "direction": Direction.INBOUND.value,
+            "author": {"kind": AuthorKind.CUSTOMER.value, "id": contact["_id"],
+                       "name": msg.sender.display_name or contact.get("name")},
+            "text": msg.text,
+            "subject": msg.subject,
+            "attachments": attachments,
+            "created_at": now,
+            "received_at": msg.received_at,
+            "suppress_bot": msg.suppress_bot,
+            "metadata": msg.metadata,
+            "pending_bot": True,
+        }
+        try:
+            result = await self.store.messages.insert_one(doc)
+        except DuplicateKeyError:
+            # The same delivery raced us (provider retry while we were still working).
+            raced = await self.store.messages.find_one({"channel": msg.channel, "external_id": msg.external_id})
+            assert raced is not None
+            return IngestResult(str(raced["_id"]), str(raced["conversation_id"]),
+                                str(raced["contact_id"]), duplicate=True)
+        conv_update: Doc = {"last_message_at": now, "last_customer_message_at": now}
+        if msg.reply_context:
+            conv_update.update({f"channel_data.{k}": v for k, v in msg.reply_context.items()})
+        await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": conv_update})
+        self._schedule(result.inserted_id)
+        return IngestResult(str(result.inserted_id), str(conversation["_id"]), str(contact["_id"]),
+                            duplicate=False)
+
+    async def _store_attachment(self, attachment: Any) -> Doc:
+        record: Doc = {"filename": attachment.filename, "content_type": attachment.content_type,
+                       "size": attachment.size or len(attachment.data or b""), "url": attachment.url}
+        if attachment.data is not None and self.blobs is not None:
+            record["blob_id"] = await self.blobs.put(attachment.filename, attachment.content_type, attachment.data)
+        return record
+
+    def _schedule(self, message_id: ObjectId) -> None:
+        task = asyncio.create_task(self._process_logged(message_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process_logged(self, message_id: ObjectId) -> None:
+        try:
+            await self.process(message_id)
+        except PyMongoError as exc:
+            log.warning("pipeline: database error processing %s (%s); recovery will retry", message_id, exc)
+        except Exception:
+            log.exception("pipeline: processing %s failed; recovery will retry", message_id)
+
+    async def drain(self) -> None:
+        """Wait for every scheduled processing task (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def process(self, message_id: ObjectId) -> None:
+        """Decide what to do with one stored customer message; at most once per message."""
+        now = utcnow()
+        message = await self.store.messages.find_one_and_update(
+            {"_id": message_id, "pending_bot": True,
+             "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}]},
+            {"$set": {"lease_until": now + timedelta(seconds=self.lease_seconds)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if message is None:
+            return
+        conversation = await self.store.conversations.find_one({"_id": message["conversation_id"]})
+        if conversation is None:
+            await self.store.messages.update_one({"_id": message_id}, {"$unset": {"pending_bot": ""}})
+            return
+        decision: Decision | None = None
+        if conversation["state"] == ConversationState.BOT.value and not message.get("suppress_bot"):
+            decision = await self._decide(message, conversation)
+        number = None
+        if decision is not None and decision.kind is DecisionKind.ESCALATE and not conversation.get("ticket_id"):
+            number = await self.store.next_number("ticket")
+
+        async def work(session: AsyncClientSession) -> None:
+            claimed = await self.store.messages.update_one(
+                {"_id": message_id, "pending_bot": True},
+                {"$unset": {"pending_bot": "", "lease_until": ""},
+                 "$set": {"nlu": decision.as_record()} if decision else {"processed_at": utcnow()}},
+                session=session,
+            )
+            if claimed.modified_count == 0:
+                return
+            if decision is None:
+                if conversation["state"] == ConversationState.ESCALATED.value:
+                    await self.tickets.on_customer_message(conversation, session)
+                return
+            await self._apply(decision, message, conversation, number, session)
+
+        await self.store.run_in_transaction(work)
+        self.outbox.wake()
+
+    async def _decide(self, message: Doc, conversation: Doc) -> Decision:
+        bot_state = conversation.get("bot", {}).get("state", {})
+        turn = BotTurn(text=message["text"], channel=message["channel"],
+                       conversation_id=str(conversation["_id"]), state=bot_state,
+                       contact_name=message["author"].get("name"))
+        try:
+            return await self.bot.decide(turn)
+        except Exception as exc:
+            log.exception("pipeline: the bot failed on %s; escalating", message["_id"])
+            return Decision(kind=DecisionKind.ESCALATE, reason=f"bot_error: {type(exc).__name__}",
+                            state=bot_state, handoff_text="Let me pass you to a colleague who can help.")
+
+    async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
+                     session: AsyncClientSession) -> None:
+        bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent}
+        await self.store.conversations.update_one(
+            {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": {"bot.turns": 1}}, session=session
+        )
+        if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
+            await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
+                                   author_name="Bot", quick_replies=decision.quick_replies)
+            return
+        if decision.kind is not DecisionKind.ESCALATE:
+            return
+        entities = {e.type: e.value for e in decision.entities}
+        ticket = await self.tickets.escalate(
+            conversation, reason=decision.reason or "escalated", queue=decision.queue,
+            number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
+            entities=entities,
+        )
+        await self.store.messages.update_one(
+            {"_id": message["_id"]}, {"$set": {"review": {"reason": "escalated", "at": utcnow()}}}, session=session
+        )
+        text = decision.handoff_text or "I'm passing you to a colleague."
+        text = f"{text} Your ticket number is #{ticket['number']}."
+        await self.outbox.post(replace_conv(conversation, ticket), AuthorKind.SYSTEM, text, session=session,
+                               author_name="Switchboard")
+
+    async def recover(self, older_than_seconds: float = 0.0, limit: int = 500) -> int:
+        """Re-process messages left pending (crash, bot or database outage). Returns how many."""
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        cursor = self.store.messages.find(
+            {"pending_bot": True, "created_at": {"$lte": cutoff}}, projection={"_id": 1},
+            sort=[("created_at", 1)], limit=limit,
+        )
+        ids = [doc["_id"] async for doc in cursor]
+        for message_id in ids:
+            await self._process_logged(message_id)
+        return len(ids)
+
+    async def run_recovery(self, interval: float = 15.0) -> None:
+        """Background loop: messages whose processing died are retried after their lease."""
+        while True:
+            try:
+                await self.recover(older_than_seconds=self.lease_seconds)
+            except PyMongoError as exc:
+                log.warning("pipeline: recovery could not reach the database (%s)", exc)
+            await asyncio.sleep(interval)
+
+
+def replace_conv(conversation: Doc, ticket: Doc) -> Doc:
+    return {**conversation, "ticket_id": ticket["_id"]}
+
+
+def _subject(message: Doc) -> str:
+    if message.get("subject"):
+        return str(message["subject"])
+    text = " ".join(str(message.get("text", "")).split())
+    return text[:80] + ("…" if len(text) > 80 else "")
+

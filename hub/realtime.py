@@ -1,0 +1,87 @@
+"""The realtime bus: a change stream on the store fans out to in-process subscribers.
+
+Because the feed is the database's own change stream, every hub process behind a
+load balancer sees every message, ticket and event, whichever process wrote it.
+Subscribers (desk and widget WebSockets) get a bounded queue each; a slow one
+loses its oldest items rather than slowing everybody down, and re-syncs over REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from hub.store import WATCHED_COLLECTIONS, Doc, PyMongoError, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    collection: str
+    operation: str
+    document: Doc
+
+
+class Subscription:
+    def __init__(self, bus: RealtimeBus, maxsize: int) -> None:
+        self._bus = bus
+        self.queue: asyncio.Queue[Change] = asyncio.Queue(maxsize=maxsize)
+
+    def offer(self, change: Change) -> None:
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+        self.queue.put_nowait(change)
+
+    async def get(self) -> Change:
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+    async def __aiter__(self) -> AsyncIterator[Change]:
+        while True:
+            yield await self.queue.get()
+
+
+class RealtimeBus:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._subs: set[Subscription] = set()
+        self._resume_token: Any = None
+        self.ready = asyncio.Event()
+
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        sub = Subscription(self, maxsize)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    async def run(self) -> None:
+        """Follow the change stream forever, resuming after errors from the last token seen."""
+        pipeline = [{"$match": {"ns.coll": {"$in": list(WATCHED_COLLECTIONS)},
+                                "operationType": {"$in": ["insert", "update", "replace"]}}}]
+        while True:
+            try:
+                async with await self.store.db.watch(
+                    pipeline, full_document="updateLookup", resume_after=self._resume_token
+                ) as stream:
+                    self.ready.set()
+                    async for change in stream:
+                        self._resume_token = stream.resume_token
+                        doc = change.get("fullDocument")
+                        if doc is None:
+                            continue
+                        item = Change(change["ns"]["coll"], change["operationType"], doc)
+                        for sub in list(self._subs):
+                            sub.offer(item)
+            except PyMongoError as exc:
+                log.warning("realtime: change stream interrupted (%s); resuming", exc)
+                await asyncio.sleep(1.0)

@@ -1,0 +1,158 @@
+"""The conversation store: collections, indexes and the few queries the hub runs.
+
+This is the one module of `hub/` that speaks to the database driver (PyMongo's
+native asyncio API). Every query below is served by an index created in
+`ensure_indexes`; `tests/test_store_indexes.py` checks the plans.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+T = TypeVar("T")
+
+#: Collections the realtime bus follows with a change stream.
+WATCHED_COLLECTIONS = ("messages", "tickets", "events")
+
+
+def oid(value: str | ObjectId) -> ObjectId:
+    """Parse an id coming from outside; a malformed one raises `NotFound`-worthy ValueError."""
+    if isinstance(value, ObjectId):
+        return value
+    if not ObjectId.is_valid(value):
+        raise ValueError(f"not an id: {value!r}")
+    return ObjectId(value)
+
+
+class Store:
+    """Owns the client and the database; hands out collections to the hub's services."""
+
+    def __init__(self, uri: str, db_name: str = "switchboard") -> None:
+        self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            uri, tz_aware=True, serverSelectionTimeoutMS=5000, connect=False
+        )
+        self.db: AsyncDatabase[Doc] = self.client[db_name]
+        self.contacts = self.db["contacts"]
+        self.conversations = self.db["conversations"]
+        self.messages = self.db["messages"]
+        self.tickets = self.db["tickets"]
+        self.queues = self.db["queues"]
+        self.agents = self.db["agents"]
+        self.sessions = self.db["sessions"]
+        self.events = self.db["events"]
+        self.outbox = self.db["outbox"]
+        self.counters = self.db["counters"]
+        self.intents = self.db["intents"]
+        self.models = self.db["models"]
+        self.settings = self.db["settings"]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+    async def ensure_indexes(self) -> None:
+        """Create every index the hub's queries rely on (idempotent, run at start-up)."""
+        await self.contacts.create_index(
+            [("identities.channel", ASCENDING), ("identities.external_id", ASCENDING)],
+            unique=True,
+            name="identity_unique",
+        )
+        await self.contacts.create_index("emails")
+        await self.contacts.create_index("phones")
+        await self.contacts.create_index([("name_lower", ASCENDING)])
+        await self.conversations.create_index(
+            [("channel", ASCENDING), ("thread_key", ASCENDING)],
+            unique=True,
+            partialFilterExpression={"open": True},
+            name="open_thread_unique",
+        )
+        await self.conversations.create_index([("channel", ASCENDING), ("thread_key", ASCENDING)])
+        await self.conversations.create_index("token", unique=True)
+        await self.conversations.create_index([("contact_id", ASCENDING), ("last_message_at", DESCENDING)])
+        await self.conversations.create_index([("started_at", ASCENDING)])
+        await self.messages.create_index(
+            [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_external_unique"
+        )
+        await self.messages.create_index([("conversation_id", ASCENDING), ("created_at", ASCENDING)])
+        await self.messages.create_index(
+            [("pending_bot", ASCENDING), ("created_at", ASCENDING)],
+            partialFilterExpression={"pending_bot": True},
+            name="pending_bot",
+        )
+        await self.messages.create_index([("review.reason", ASCENDING), ("created_at", DESCENDING)])
+        await self.messages.create_index("provider_id", sparse=True)
+        await self.tickets.create_index("number", unique=True)
+        await self.tickets.create_index([("status", ASCENDING), ("queue", ASCENDING), ("created_at", ASCENDING)])
+        await self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])
+        await self.tickets.create_index([("contact_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.tickets.create_index("conversation_ids")
+        await self.tickets.create_index([("created_at", ASCENDING)])
+        await self.queues.create_index("name", unique=True)
+        await self.agents.create_index("username", unique=True)
+        await self.sessions.create_index("expires_at", expireAfterSeconds=0)
+        await self.events.create_index([("type", ASCENDING), ("at", ASCENDING)])
+        await self.events.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
+        await self.events.create_index([("at", ASCENDING)])
+        await self.outbox.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.outbox.create_index("message_id", unique=True)
+        await self.intents.create_index("name", unique=True)
+        await self.models.create_index([("created_at", DESCENDING)])
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncClientSession]:
+        """A multi-document transaction (a replica set, or secantusd, is required)."""
+        async with self.client.start_session() as session, await session.start_transaction():
+            yield session
+
+    async def run_in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `work` in a transaction, retrying the whole of it on transient errors."""
+        async with self.client.start_session() as session:
+            return await session.with_transaction(work)
+
+    async def next_number(self, name: str) -> int:
+        """A gap-tolerant sequence (ticket numbers people can read out on the phone)."""
+        doc = await self.counters.find_one_and_update(
+            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        assert doc is not None
+        return int(doc["seq"])
+
+    async def append_event(
+        self, event_type: str, at: datetime, session: AsyncClientSession | None = None, **fields: Any
+    ) -> ObjectId:
+        doc = {"type": event_type, "at": at, **{k: v for k, v in fields.items() if v is not None}}
+        result = await self.events.insert_one(doc, session=session)
+        return result.inserted_id
+
+
+__all__ = [
+    "WATCHED_COLLECTIONS",
+    "ConnectionFailure",
+    "Doc",
+    "DuplicateKeyError",
+    "ObjectId",
+    "OperationFailure",
+    "PyMongoError",
+    "ReturnDocument",
+    "Store",
+    "oid",
+]

@@ -1,0 +1,281 @@
+"""Tickets: escalation into queues, agent replies, status changes, SLA clocks.
+
+A ticket gathers a customer's escalated conversations (one per channel thread):
+escalating while the contact already has an active ticket links the new
+conversation to it instead of opening a second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
+from hub.outbox import Outbox
+from hub.store import Doc, ObjectId, ReturnDocument, Store
+
+ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
+
+
+class TicketError(Exception):
+    """A ticket action that cannot be done (unknown ticket, bad transition)."""
+
+
+class NotFound(TicketError):
+    pass
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    name: str
+    title: str = ""
+    #: Service level target: answered within this many seconds...
+    answer_target_seconds: int = 60
+    #: ... for this share of tickets (e.g. 0.8 for 80 % in 60 s).
+    service_level_goal: float = 0.8
+    first_response_sla_seconds: int = 3600
+    resolution_sla_seconds: int = 86400
+    #: `manual` (agents pull from the queue) or `least_busy` (auto-assign within capacity).
+    routing: str = "manual"
+    #: What a customer reply to a solved/closed ticket does: `reopen` or `new`.
+    on_reply_after_close: str = "reopen"
+
+
+class TicketService:
+    def __init__(self, store: Store, outbox: Outbox, queues: dict[str, QueueConfig], default_queue: str) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.queues = queues
+        self.default_queue = default_queue
+
+    def queue(self, name: str | None) -> QueueConfig:
+        return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
+
+    async def sync_queues(self) -> None:
+        """Mirror configured queues into the database (the desk lists them from there)."""
+        for q in self.queues.values():
+            await self.store.queues.update_one(
+                {"name": q.name},
+                {"$set": {"title": q.title or q.name, "answer_target_seconds": q.answer_target_seconds,
+                          "service_level_goal": q.service_level_goal, "routing": q.routing}},
+                upsert=True,
+            )
+
+    async def escalate(
+        self,
+        conversation: Doc,
+        *,
+        reason: str,
+        queue: str | None,
+        number: int,
+        session: AsyncClientSession,
+        subject: str | None = None,
+        intent: str | None = None,
+        entities: dict[str, str] | None = None,
+    ) -> Doc:
+        """Hand a conversation to humans: link it to the contact's active ticket or open one."""
+        now = utcnow()
+        q = self.queue(queue)
+        existing = await self.store.tickets.find_one(
+            {"contact_id": conversation["contact_id"], "status": {"$in": ACTIVE}},
+            sort=[("created_at", -1)],
+            session=session,
+        )
+        if existing is not None:
+            ticket = await self.store.tickets.find_one_and_update(
+                {"_id": existing["_id"]},
+                {"$addToSet": {"conversation_ids": conversation["_id"]},
+                 "$set": {"updated_at": now, "last_customer_message_at": now}},
+                session=session,
+                return_document=ReturnDocument.AFTER,
+            )
+            assert ticket is not None
+        else:
+            ticket = {
+                "number": number,
+                "contact_id": conversation["contact_id"],
+                "conversation_ids": [conversation["_id"]],
+                "channel": conversation["channel"],
+                "subject": subject or conversation.get("subject") or "",
+                "queue": q.name,
+                "priority": "normal",
+                "status": TicketStatus.NEW.value,
+                "assignee_id": None,
+                "reason": reason,
+                "intent": intent,
+                "entities": entities or {},
+                "created_at": now,
+                "handoff_at": now,
+                "updated_at": now,
+                "last_customer_message_at": now,
+                "sla": {
+                    "first_response_due": now + timedelta(seconds=q.first_response_sla_seconds),
+                    "resolution_due": now + timedelta(seconds=q.resolution_sla_seconds),
+                    "paused_seconds": 0,
+                },
+            }
+            result = await self.store.tickets.insert_one(ticket, session=session)
+            ticket["_id"] = result.inserted_id
+            await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
+                                          conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
+                                          queue=q.name, data={"reason": reason, "number": number})
+        await self.store.conversations.update_one(
+            {"_id": conversation["_id"]},
+            {"$set": {"state": ConversationState.ESCALATED.value, "ticket_id": ticket["_id"], "handoff_at": now}},
+            session=session,
+        )
+        await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
+                                      conversation_id=conversation["_id"], queue=ticket["queue"],
+                                      data={"reason": reason})
+        return ticket
+
+    async def queue_position(self, ticket: Doc) -> int:
+        """1-based place among tickets still waiting for a first agent answer in the same queue."""
+        ahead = await self.store.tickets.count_documents(
+            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]}}
+        )
+        return ahead + 1
+
+    async def on_customer_message(self, conversation: Doc, session: AsyncClientSession) -> Doc | None:
+        """A customer wrote in an escalated conversation: wake the ticket up."""
+        if conversation.get("ticket_id") is None:
+            return None
+        now = utcnow()
+        ticket = await self.store.tickets.find_one({"_id": conversation["ticket_id"]}, session=session)
+        if ticket is None:
+            return None
+        update: dict[str, Any] = {"$set": {"updated_at": now, "last_customer_message_at": now}}
+        status = TicketStatus(ticket["status"])
+        if status in (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus.CLOSED):
+            new_status = TicketStatus.OPEN if ticket.get("first_agent_reply_at") else TicketStatus.NEW
+            update["$set"]["status"] = new_status.value
+            update["$unset"] = {"pending_since": "", "solved_at": ""}
+            if status is TicketStatus.PENDING and ticket.get("pending_since"):
+                paused = (now - ticket["pending_since"]).total_seconds()
+                update["$inc"] = {"sla.paused_seconds": paused}
+            await self.store.append_event("ticket.reopened" if status is not TicketStatus.PENDING
+                                          else "ticket.customer_replied", now, session=session,
+                                          ticket_id=ticket["_id"], queue=ticket["queue"],
+                                          data={"from": status.value, "to": new_status.value})
+        return await self.store.tickets.find_one_and_update(
+            {"_id": ticket["_id"]}, update, session=session, return_document=ReturnDocument.AFTER
+        )
+
+    async def get(self, ticket_id: ObjectId) -> Doc:
+        ticket = await self.store.tickets.find_one({"_id": ticket_id})
+        if ticket is None:
+            raise NotFound(f"no ticket {ticket_id}")
+        return ticket
+
+    async def list(self, *, status: list[str] | None = None, queue: str | None = None,
+                   assignee_id: ObjectId | None = None, limit: int = 200) -> list[Doc]:
+        query: dict[str, Any] = {"status": {"$in": status or ACTIVE}}
+        if queue:
+            query["queue"] = queue
+        if assignee_id is not None:
+            query["assignee_id"] = assignee_id
+        cursor = self.store.tickets.find(query, sort=[("created_at", 1)], limit=limit)
+        return await cursor.to_list()
+
+    async def reply(self, ticket_id: ObjectId, agent: Doc, text: str, *, private: bool = False,
+                    conversation_id: ObjectId | None = None, then_status: str | None = None) -> Doc:
+        """An agent's answer (or private note) on the ticket's latest conversation."""
+        text = text.strip()
+        if not text:
+            raise TicketError("empty reply")
+        ticket = await self.get(ticket_id)
+        conv_ids = ticket["conversation_ids"]
+        target = conversation_id if conversation_id is not None else conv_ids[-1]
+        if target not in conv_ids:
+            raise TicketError("conversation does not belong to this ticket")
+        conversation = await self.store.conversations.find_one({"_id": target})
+        if conversation is None:
+            raise NotFound("conversation vanished")
+
+        async def work(session: AsyncClientSession) -> Doc:
+            now = utcnow()
+            message = await self.outbox.post(conversation, AuthorKind.AGENT, text, session=session,
+                                             author_id=agent["_id"], author_name=agent.get("name"), private=private)
+            update: dict[str, Any] = {"updated_at": now}
+            if not private:
+                update["last_agent_reply_at"] = now
+                if ticket.get("first_agent_reply_at") is None:
+                    update["first_agent_reply_at"] = now
+                    update["first_responder_id"] = agent["_id"]
+                    await self.store.append_event("ticket.first_response", now, session=session,
+                                                  ticket_id=ticket["_id"], agent_id=agent["_id"],
+                                                  queue=ticket["queue"])
+                if ticket["status"] == TicketStatus.NEW.value:
+                    update["status"] = TicketStatus.OPEN.value
+                if ticket.get("assignee_id") is None:
+                    update["assignee_id"] = agent["_id"]
+                    update["assigned_at"] = now
+            await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": update}, session=session)
+            await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
+                                          session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
+                                          message_id=message["_id"], queue=ticket["queue"])
+            return message
+
+        message = await self.store.run_in_transaction(work)
+        self.outbox.wake()
+        if then_status:
+            await self.set_status(ticket_id, then_status, agent)
+        return message
+
+    async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None) -> Doc:
+        try:
+            new = TicketStatus(status)
+        except ValueError as exc:
+            raise TicketError(f"unknown status {status!r}") from exc
+        ticket = await self.get(ticket_id)
+        old = TicketStatus(ticket["status"])
+        if new is old:
+            return ticket
+        now = utcnow()
+        update: dict[str, Any] = {"$set": {"status": new.value, "updated_at": now}}
+        if old is TicketStatus.PENDING and ticket.get("pending_since"):
+            update["$inc"] = {"sla.paused_seconds": (now - ticket["pending_since"]).total_seconds()}
+            update["$unset"] = {"pending_since": ""}
+        if new is TicketStatus.PENDING:
+            update["$set"]["pending_since"] = now
+        if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and ticket.get("solved_at") is None:
+            update["$set"]["solved_at"] = now
+        agent_id = agent["_id"] if agent else None
+
+        async def work(session: AsyncClientSession) -> Doc:
+            updated = await self.store.tickets.find_one_and_update(
+                {"_id": ticket_id}, update, session=session, return_document=ReturnDocument.AFTER
+            )
+            if new in (TicketStatus.SOLVED, TicketStatus.CLOSED):
+                await self.store.conversations.update_many(
+                    {"_id": {"$in": ticket["conversation_ids"]}},
+                    {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
+                    session=session,
+                )
+            await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket_id,
+                                          agent_id=agent_id, queue=ticket["queue"],
+                                          data={"from": old.value, "to": new.value})
+            assert updated is not None
+            return updated
+
+        return await self.store.run_in_transaction(work)
+
+    async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None) -> Doc:
+        now = utcnow()
+        ticket = await self.store.tickets.find_one_and_update(
+            {"_id": ticket_id, "status": {"$in": ACTIVE}},
+            {"$set": {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if ticket is None:
+            raise NotFound("no active ticket with that id")
+        await self.store.append_event("ticket.assigned", now, ticket_id=ticket_id, agent_id=assignee_id,
+                                      queue=ticket["queue"], data={"by": by["_id"] if by else None})
+        return ticket
+
+
+def waited_seconds(ticket: Doc, now: datetime) -> float:
+    return (now - ticket["handoff_at"]).total_seconds()

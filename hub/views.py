@@ -1,0 +1,53 @@
+"""Plain, JSON-ready views of stored documents for the desk and the widget.
+
+Ids become strings and datetimes ISO 8601; the customer-facing view leaves out
+private notes' existence, NLU internals and agent ids.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hub.store import Doc, ObjectId
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items() if k != "password_hash"}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+def message_for_customer(doc: Doc) -> dict[str, Any]:
+    author = doc.get("author", {})
+    return {
+        "id": str(doc["_id"]),
+        "conversation_id": str(doc["conversation_id"]),
+        "direction": doc["direction"],
+        "author": {"kind": author.get("kind"), "name": author.get("name")},
+        "text": doc.get("text", ""),
+        "quick_replies": doc.get("quick_replies", []),
+        "attachments": [{"filename": a.get("filename"), "content_type": a.get("content_type"),
+                         "size": a.get("size")} for a in doc.get("attachments", [])],
+        "created_at": doc["created_at"].isoformat(),
+    }
+
+
+def message_for_desk(doc: Doc) -> dict[str, Any]:
+    view = jsonable({k: v for k, v in doc.items() if k not in ("pending_bot", "lease_until")})
+    view["id"] = view.pop("_id")
+    return view
+
+
+def ticket_view(doc: Doc) -> dict[str, Any]:
+    view = jsonable(doc)
+    view["id"] = view.pop("_id")
+    return view

@@ -1,0 +1,128 @@
+"""The composition root: the one place concrete adapters are chosen and wired together.
+
+Nothing is created at import time; `Runtime.start` builds the database connection
+(or the embedded server), the bot, the hub, the enabled channels and the web app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from agents_ui.appkeys import EXTRAS
+from channels.base import Channel, ChannelContext
+from hub.blobs import BlobStore
+from hub.hub import Hub
+from hub.outbox import RetryPolicy
+from hub.ports import Bot
+from hub.store import Store
+from switchboard.config import Settings, ensure_secret
+from switchboard.embedded import EmbeddedServer
+from switchboard.web import build_app
+
+log = logging.getLogger(__name__)
+
+
+def bot_dir(settings: Settings) -> Path:
+    return (settings.config_dir / settings.bot.get("data_dir", "bot")).resolve()
+
+
+async def build_bot(settings: Settings, store: Store) -> Bot:
+    """The configured bot: built-in NLU trained at start-up, or a Rasa server."""
+    from bot.service import build_bot as build
+
+    backend = None
+    if settings.bot.get("backend", "builtin") == "rasa":
+        from bot.nlu.rasa import RasaNLU
+
+        backend = RasaNLU(base_url=str(settings.bot.get("rasa_url", "http://127.0.0.1:5005")))
+    return await build(bot_dir(settings), backend=backend)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    embedded: EmbeddedServer | None = None
+    store: Store | None = None
+    hub: Hub | None = None
+    channels: list[Channel] = field(default_factory=list)
+    app: web.Application | None = None
+    admin_credentials: tuple[str, str] | None = None
+
+    async def start(self, bot: Bot | None = None) -> web.Application:
+        settings = self.settings
+        ensure_secret(settings)
+        uri = settings.mongodb_uri
+        if not uri:
+            self.embedded = EmbeddedServer(settings.data_dir.resolve())
+            uri = await self.embedded.start()
+            log.info("embedded database (secantusd-py) at %s, data in %s", uri, settings.data_dir)
+        self.store = Store(uri, settings.db_name)
+        await self.store.ensure_indexes()
+        bot = bot or await build_bot(settings, self.store)
+        retry = RetryPolicy(**{k: v for k, v in settings.outbox.items()
+                               if k in RetryPolicy.__dataclass_fields__})
+        self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
+                       blobs=BlobStore(self.store))
+        routes: list[web.RouteDef] = []
+        for name, cfg in settings.channels.items():
+            if not cfg.get("enabled", True):
+                continue
+            channel = self._load_channel(name, cfg)
+            self.channels.append(channel)
+            routes += channel.routes()
+            for sender in channel.senders():
+                self.hub.register_sender(sender)
+        from agents_ui.desk import routes as desk_routes
+
+        routes += desk_routes()
+        for extra in _optional_routes(self.hub, settings):
+            routes += extra
+        self.app = build_app(self.hub, routes)
+        self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot)
+        await self.hub.start()
+        self.admin_credentials = await self.hub.accounts.ensure_admin()
+        for channel in self.channels:
+            await channel.start()
+        return self.app
+
+    def _load_channel(self, name: str, cfg: dict[str, Any]) -> Channel:
+        assert self.hub is not None
+        module = importlib.import_module(f"channels.{name}")
+        context = ChannelContext(hub=self.hub, config=cfg, public_url=self.settings.base_url,
+                                 secret=self.settings.secret, data_dir=self.settings.data_dir / name)
+        channel: Channel = module.create(context)
+        return channel
+
+    async def stop(self) -> None:
+        for channel in reversed(self.channels):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s did not stop cleanly", channel.name)
+        self.channels.clear()
+        if self.hub is not None:
+            await self.hub.stop()
+        if self.store is not None:
+            await self.store.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def _optional_routes(hub: Hub, settings: Settings) -> list[list[web.RouteDef]]:
+    """Route groups of optional UI modules (the trainer workbench, metrics), when present."""
+    groups = []
+    for module_name in ("agents_ui.trainer", "agents_ui.metrics", "agents_ui.attachments"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        groups.append(module.routes())
+    return groups

@@ -1,0 +1,129 @@
+"""The `switchboard` command: serve, nlu-eval, create-agent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from switchboard.config import ConfigError, Settings, load_settings
+
+
+def _serve_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--data-dir", type=Path, help="where the embedded database and secrets live (./var)")
+    parser.add_argument("--config", type=Path, help="configuration file (default config/switchboard.yml)")
+    parser.add_argument("--mongodb-uri", help="use this MongoDB instead of the embedded server (or MONGODB_URI)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, host=args.host, port=args.port, data_dir=args.data_dir,
+                         mongodb_uri=args.mongodb_uri)
+
+
+async def serve(settings: Settings) -> None:
+    from switchboard.bootstrap import Runtime
+
+    runtime = Runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        app = await runtime.start()
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        base = settings.base_url
+        print(f"Switchboard is running: desk {base}/desk  widget demo {base}/demo  health {base}/healthz",
+              flush=True)
+        if runtime.admin_credentials:
+            user, password = runtime.admin_credentials
+            print(f"First start: created the admin login  username: {user}  password: {password}", flush=True)
+            print("Change it after logging in; it is not shown again.", flush=True)
+        await stop.wait()
+        await runner.cleanup()
+    finally:
+        await runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_p = sub.add_parser("serve", help="run the hub (embedded database unless MONGODB_URI is set)")
+    _serve_args(serve_p)
+    serve_p.add_argument("--log-level", default="INFO")
+
+    eval_p = sub.add_parser("nlu-eval", help="train and evaluate the NLU on CSV files (text,category)")
+    from bot.nlu_eval import add_arguments
+
+    add_arguments(eval_p)
+
+    agent_p = sub.add_parser("create-agent", help="add a desk user")
+    _serve_args(agent_p)
+    agent_p.add_argument("username")
+    agent_p.add_argument("--name")
+    agent_p.add_argument("--role", action="append", choices=["agent", "trainer", "supervisor", "admin"])
+    agent_p.add_argument("--capacity", type=int, default=5)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            asyncio.run(serve(settings_from(args)))
+            return 0
+        if args.command == "nlu-eval":
+            from bot.nlu_eval import run
+
+            return asyncio.run(run(args))
+        if args.command == "create-agent":
+            return asyncio.run(_create_agent(args))
+    except ConfigError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+async def _create_agent(args: argparse.Namespace) -> int:
+    import getpass
+
+    from hub.accounts import AccountError, AccountService
+    from hub.models import Role
+    from hub.store import Store
+    from switchboard.embedded import EmbeddedServer
+
+    settings = settings_from(args)
+    embedded = None
+    uri = settings.mongodb_uri
+    if not uri:
+        embedded = EmbeddedServer(settings.data_dir.resolve())
+        uri = await embedded.start()
+    store = Store(uri, settings.db_name)
+    try:
+        await store.ensure_indexes()
+        password = getpass.getpass("Password (8+ characters): ")
+        roles = [Role(r) for r in (args.role or ["agent"])]
+        await AccountService(store).create(args.username, password, name=args.name, roles=roles,
+                                           capacity=args.capacity)
+        print(f"created {args.username} ({', '.join(r.value for r in roles)})")
+        return 0
+    except AccountError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+        if embedded:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Configuration: one YAML file (with `${ENV}` substitution) plus command-line overrides."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.tickets import QueueConfig
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "switchboard.yml"
+_ENV = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    mongodb_uri: str | None = None
+    db_name: str = "switchboard"
+    public_url: str = ""
+    secret: str = ""
+    queues: dict[str, QueueConfig] = field(default_factory=dict)
+    default_queue: str = "general"
+    bot: dict[str, Any] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outbox: dict[str, Any] = field(default_factory=dict)
+    config_dir: Path = DEFAULT_CONFIG.parent
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file, expand `${VAR:-default}`, apply non-None overrides."""
+    path = path or Path(os.environ.get("SWITCHBOARD_CONFIG", DEFAULT_CONFIG))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    raw = _expand(raw)
+    hub = raw.get("hub", {})
+    queues = {}
+    for q in raw.get("queues", [{"name": "general"}]):
+        known = {k: v for k, v in q.items() if k in QueueConfig.__dataclass_fields__}
+        queues[q["name"]] = QueueConfig(**known)
+    settings = Settings(
+        host=hub.get("host", "127.0.0.1"),
+        port=int(hub.get("port", 8080)),
+        data_dir=Path(hub.get("data_dir", "var")),
+        mongodb_uri=os.environ.get("MONGODB_URI") or hub.get("mongodb_uri") or None,
+        db_name=hub.get("db_name", "switchboard"),
+        public_url=hub.get("public_url", ""),
+        secret=os.environ.get("SWITCHBOARD_SECRET") or hub.get("secret", ""),
+        queues=queues,
+        default_queue=raw.get("default_queue", next(iter(queues))),
+        bot=raw.get("bot", {}),
+        channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
+        outbox=raw.get("outbox", {}),
+        config_dir=path.resolve().parent,
+    )
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(settings, key, value)
+    if settings.default_queue not in settings.queues:
+        raise ConfigError(f"default_queue {settings.default_queue!r} is not a configured queue")
+    return settings
+
+
+def ensure_secret(settings: Settings) -> str:
+    """The hub's signing secret: configured, or generated once and kept in the data dir."""
+    if settings.secret:
+        return settings.secret
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    settings.secret = path.read_text(encoding="utf-8").strip()
+    return settings.secret

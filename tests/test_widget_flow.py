@@ -1,0 +1,154 @@
+"""One customer question end to end through the widget channel, against a real secantusd-py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from channels.widget.identity import user_hash
+from switchboard.bootstrap import Runtime
+
+
+async def widget_session(client: TestClient[Any, Any], **extra: Any) -> str:
+    resp = await client.post("/api/widget/session", json={"site": "demo", **extra})
+    assert resp.status == 200, await resp.text()
+    return str((await resp.json())["token"])
+
+
+async def say(client: TestClient[Any, Any], token: str, text: str, client_id: str | None = None) -> dict[str, Any]:
+    resp = await client.post("/api/widget/messages", json={"text": text, "client_id": client_id or uuid.uuid4().hex},
+                             headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 202, await resp.text()
+    return dict(await resp.json())
+
+
+async def history(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
+    resp = await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200
+    return list((await resp.json())["messages"])
+
+
+async def test_widget_question_is_answered_by_the_bot(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    token = await widget_session(client)
+    await say(client, token, "what are your opening hours?")
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    messages = await history(client, token)
+    assert [m["author"]["kind"] for m in messages] == ["customer", "bot"]
+    stored = await runtime.hub.store.messages.find_one({"direction": "in"})
+    assert stored is not None and stored["nlu"]["intent"] == "opening_hours"
+    assert await runtime.hub.store.tickets.count_documents({}) == 0
+
+
+async def test_asking_for_a_human_opens_a_ticket_linked_to_the_contact(
+    client: TestClient[Any, Any], runtime: Runtime
+) -> None:
+    token = await widget_session(client, name="Dana Scully")
+    result = await say(client, token, "I want to talk to a human please")
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None
+    assert ticket["status"] == "new" and ticket["reason"] == "human_requested"
+    assert ticket["queue"] == "general" and ticket["number"] >= 1
+    assert [str(c) for c in ticket["conversation_ids"]] == [result["conversation_id"]]
+    conversation = await runtime.hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
+    assert conversation is not None and conversation["state"] == "escalated"
+    assert conversation["contact_id"] == ticket["contact_id"]
+    contact = await runtime.hub.store.contacts.find_one({"_id": ticket["contact_id"]})
+    assert contact is not None and contact["name"] == "Dana Scully"
+    texts = [m["text"] for m in await history(client, token)]
+    assert any(f"#{ticket['number']}" in t for t in texts)
+    # After handoff the bot stays silent: a new question is not answered by it.
+    await say(client, token, "what are your opening hours?")
+    await runtime.hub.pipeline.drain()
+    kinds = [m["author"]["kind"] for m in await history(client, token)]
+    assert kinds == ["customer", "system", "customer"]
+
+
+async def test_agent_reply_reaches_the_widget_websocket(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    token = await widget_session(client)
+    await say(client, token, "let me speak to an agent")
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None
+    async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
+        resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Hi, Alice here. How can I help?"},
+                                 headers={"X-CSRF-Token": agent["csrf"]})
+        assert resp.status == 201, await resp.text()
+        frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
+    assert frame["type"] == "message"
+    assert frame["message"]["text"] == "Hi, Alice here. How can I help?"
+    assert frame["message"]["author"] == {"kind": "agent", "name": "Alice"}
+    updated = await runtime.hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert updated is not None and updated["status"] == "open" and updated["first_agent_reply_at"] is not None
+
+
+async def test_private_note_never_reaches_the_customer(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    token = await widget_session(client)
+    await say(client, token, "human please")
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "customer seems upset", "private": True},
+                             headers={"X-CSRF-Token": agent["csrf"]})
+    assert resp.status == 201
+    assert "customer seems upset" not in [m["text"] for m in await history(client, token)]
+    assert await runtime.hub.store.outbox.count_documents({"message_id": {"$exists": True}}) == 1  # only the handoff
+
+
+async def test_same_message_ingested_twice_is_stored_once(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    token = await widget_session(client)
+    first = await say(client, token, "where is my order 12345", client_id="retry-0000001")
+    second = await say(client, token, "where is my order 12345", client_id="retry-0000001")
+    assert first["duplicate"] is False and second["duplicate"] is True
+    assert first["message_id"] == second["message_id"]
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    assert await runtime.hub.store.messages.count_documents({"direction": "in"}) == 1
+    assert await runtime.hub.store.messages.count_documents({"author.kind": "bot"}) == 1
+
+
+async def test_visitor_session_survives_reload_and_verified_user_links_contact(
+    client: TestClient[Any, Any], runtime: Runtime
+) -> None:
+    token = await widget_session(client)
+    await say(client, token, "hello")
+    again = await widget_session(client, token=token)
+    assert len(await history(client, again)) >= 1
+    forged = await client.post("/api/widget/session", json={"site": "demo", "user_id": "u-42", "user_hash": "00"})
+    assert forged.status == 403
+    verified = await widget_session(client, user_id="u-42", user_hash=user_hash("site-identity-secret", "u-42"),
+                                    email="fox@example.com")
+    await say(client, verified, "hi there")
+    assert runtime.hub is not None
+    contact = await runtime.hub.store.contacts.find_one({"identities.external_id": "demo:user:u-42"})
+    assert contact is not None and contact["identities"][0]["verified"] is True
+    assert contact["emails"] == ["fox@example.com"]
+
+
+async def test_bad_widget_input_gets_a_clear_4xx(client: TestClient[Any, Any]) -> None:
+    token = await widget_session(client)
+    auth = {"Authorization": f"Bearer {token}"}
+    cases = [
+        (await client.post("/api/widget/messages", data="{not json", headers=auth), 400, "malformed JSON"),
+        (await client.post("/api/widget/messages", json={"text": "", "client_id": "abcdefgh"}, headers=auth), 400,
+         "text is required"),
+        (await client.post("/api/widget/messages", json={"text": "hi"}, headers=auth), 400, "client_id"),
+        (await client.post("/api/widget/messages", json={"text": "hi", "client_id": "abcdefgh"},
+                           headers={"Authorization": "Bearer forged.token"}), 401, "invalid visitor token"),
+        (await client.post("/api/widget/session", json={"site": "nope"}), 404, "unknown site"),
+    ]
+    for resp, status, reason in cases:
+        assert resp.status == status
+        assert reason in json.loads(await resp.text())["error"]
