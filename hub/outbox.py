@@ -225,6 +225,22 @@ class Outbox:
         await self.store.append_event("message.failed", now, message_id=entry["message_id"],
                                       conversation_id=entry["conversation_id"], data={"reason": reason})
 
+    async def mark_failed_by_external_id(self, channel: str, external_id: str, reason: str) -> bool:
+        """A provider told us later that a sent message failed (an email bounce, a status callback)."""
+        message = await self.store.messages.find_one(
+            {"$or": [{"channel": channel, "external_id": external_id},
+                     {"provider_id": external_id, "channel": channel}]},
+            projection={"conversation_id": 1},
+        )
+        if message is None:
+            return False
+        await self.store.messages.update_one(
+            {"_id": message["_id"]}, {"$set": {"delivery.status": "failed", "delivery.error": reason}}
+        )
+        await self.store.append_event("message.failed", utcnow(), message_id=message["_id"],
+                                      conversation_id=message["conversation_id"], data={"reason": reason})
+        return True
+
     async def _build(self, entry: Doc) -> OutboundMessage | None:
         message = await self.store.messages.find_one({"_id": entry["message_id"]})
         if message is None:
