@@ -15,7 +15,7 @@ from agents_ui.auth import agent_of, error, requires, same_origin, session_of, s
 from hub.accounts import AccountError, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
-from hub.store import Doc, ObjectId, oid
+from hub.store import TICKETS_BY_CONTACT, Doc, ObjectId, oid
 from hub.tickets import ACTIVE, NotFound, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
 
@@ -142,7 +142,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     previous = await hub.store.tickets.find(
         {"contact_id": ticket["contact_id"], "_id": {"$ne": ticket["_id"]}},
         projection={"number": 1, "subject": 1, "status": 1, "created_at": 1},
-        sort=[("contact_id", 1), ("created_at", -1)], limit=20,
+        sort=[("contact_id", 1), ("created_at", -1)], limit=20, hint=TICKETS_BY_CONTACT,
     ).to_list()
     return web.json_response({
         "ticket": ticket_view(ticket),

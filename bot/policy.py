@@ -161,9 +161,7 @@ class DialoguePolicy:
         p = self.policy
         top = parse.ranking[0]
         options = [
-            s
-            for s in parse.ranking[: p.max_clarify_options]
-            if top.confidence - s.confidence < p.ambiguity_threshold
+            s for s in parse.ranking[: p.max_clarify_options] if top.confidence - s.confidence < p.ambiguity_threshold
         ]
         intro = self._render("utter_clarify", turn, ())
         lines = [intro.text if intro else DEFAULT_CLARIFY]
@@ -201,9 +199,7 @@ class DialoguePolicy:
         name = "utter_out_of_scope" if reason == Reason.OUT_OF_SCOPE else "utter_default"
         rendered = self._render(name, turn, ()) or self._render("utter_default", turn, ())
         text = rendered.text if rendered else DEFAULT_FALLBACK
-        return self._decision(
-            DecisionKind.ANSWER, parse, intent, confidence, reason, {"fallbacks": count}, text=text
-        )
+        return self._decision(DecisionKind.ANSWER, parse, intent, confidence, reason, {"fallbacks": count}, text=text)
 
     def _escalate(
         self,

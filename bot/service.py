@@ -76,9 +76,7 @@ def missing_responses(config: BotConfig) -> list[str]:
     """Intents the bot can recognise but has no `utter_<intent>` for (and does not escalate)."""
     p = config.policy
     handled = {p.human_request_intent, p.out_of_scope_intent, *p.escalate}
-    return [
-        i for i in config.training_data.intents if i not in handled and f"utter_{i}" not in config.responses
-    ]
+    return [i for i in config.training_data.intents if i not in handled and f"utter_{i}" not in config.responses]
 
 
 async def build_bot(

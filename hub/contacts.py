@@ -25,7 +25,7 @@ class ContactService:
         (a Slack profile email, an HMAC-verified widget user).
         """
         identity = {"channel": channel, "external_id": sender.external_id}
-        found = await self.store.contacts.find_one({"identities": {"$elemMatch": identity}})
+        found = await self._by_identity(channel, sender.external_id)
         if found is not None:
             return await self._refresh(found, sender)
         email = _trusted_email(channel, sender)
@@ -39,6 +39,7 @@ class ContactService:
                 {field: value, "merged_into": {"$exists": False}},
                 {"$addToSet": {"identities": new_identity}, "$set": {"updated_at": now}},
                 return_document=ReturnDocument.AFTER,
+                hint=[(field, 1)],
             )
             if linked is not None:
                 return linked
@@ -58,11 +59,21 @@ class ContactService:
             result = await self.store.contacts.insert_one(doc)
         except DuplicateKeyError:
             # Another request created it between our find and insert.
-            raced = await self.store.contacts.find_one({"identities": {"$elemMatch": identity}})
+            raced = await self._by_identity(channel, sender.external_id)
             assert raced is not None
             return raced
         doc["_id"] = result.inserted_id
         return doc
+
+    async def _by_identity(self, channel: str, external_id: str) -> Doc | None:
+        """Dotted-field equality uses the identity index everywhere; the element check is exact."""
+        candidates = await self.store.contacts.find(
+            {"identities.channel": channel, "identities.external_id": external_id}
+        ).to_list()
+        for contact in candidates:
+            if any(i["channel"] == channel and i["external_id"] == external_id for i in contact["identities"]):
+                return contact
+        return None
 
     async def _refresh(self, contact: Doc, sender: Sender) -> Doc:
         """Fill in a name or address the contact did not have yet; never overwrite."""

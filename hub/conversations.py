@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from hub.models import ConversationState, InboundMessage, utcnow
-from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
+from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
 
 
 def new_token() -> str:
@@ -41,18 +41,21 @@ class ConversationService:
             ticket = await self.store.tickets.find_one({"number": hints.ticket_number})
             if ticket is not None:
                 for conv_id in reversed(ticket.get("conversation_ids", [])):
-                    conv = await self.store.conversations.find_one({"_id": conv_id, "channel": msg.channel})
+                    conv = await self.store.conversations.find_one({"_id": conv_id, "channel": msg.channel},
+                                                                   hint=BY_ID)
                     if conv is not None:
                         return conv
         if hints.references:
             refs = list(hints.references)
-            ref = await self.store.messages.find_one(
-                {"$or": [{"channel": msg.channel, "external_id": {"$in": refs}}, {"provider_id": {"$in": refs}, "channel": msg.channel}]},
-                projection={"conversation_id": 1},
-                sort=[("created_at", -1)],
-            )
-            if ref is not None:
-                return await self.store.conversations.find_one({"_id": ref["conversation_id"]})
+            found = await self.store.messages.find(
+                {"channel": msg.channel, "external_id": {"$in": refs}}, projection={"conversation_id": 1,
+                                                                                  "created_at": 1}).to_list()
+            found += [m for m in await self.store.messages.find(
+                {"provider_id": {"$in": refs}}, projection={"conversation_id": 1, "created_at": 1, "channel": 1}
+            ).to_list() if m["channel"] == msg.channel]
+            if found:
+                newest = max(found, key=lambda m: m["created_at"])
+                return await self.store.conversations.find_one({"_id": newest["conversation_id"]})
         return None
 
     async def _reopen_if_closed(self, conv: Doc) -> Doc:

@@ -22,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
 from hub.ports import OutboundSender
-from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, ReturnDocument, Store
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,7 @@ class Outbox:
             {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}},
             sort=[("next_attempt_at", 1)],
             return_document=ReturnDocument.AFTER,
+            hint=OUTBOX_DUE,
         )
 
     async def _release_expired_leases(self) -> None:
@@ -152,6 +153,7 @@ class Outbox:
         await self.store.outbox.update_many(
             {"status": "sending", "next_attempt_at": {"$lte": utcnow()}, "lease_until": {"$lt": utcnow()}},
             {"$set": {"status": "pending"}},
+            hint=OUTBOX_DUE,
         )
 
     async def _deliver(self, entry: Doc) -> None:
@@ -227,11 +229,12 @@ class Outbox:
 
     async def mark_failed_by_external_id(self, channel: str, external_id: str, reason: str) -> bool:
         """A provider told us later that a sent message failed (an email bounce, a status callback)."""
-        message = await self.store.messages.find_one(
-            {"$or": [{"channel": channel, "external_id": external_id},
-                     {"provider_id": external_id, "channel": channel}]},
-            projection={"conversation_id": 1},
-        )
+        message = await self.store.messages.find_one({"channel": channel, "external_id": external_id},
+                                                     projection={"conversation_id": 1})
+        if message is None:
+            by_provider = await self.store.messages.find({"provider_id": external_id},
+                                                         projection={"conversation_id": 1, "channel": 1}).to_list()
+            message = next((m for m in by_provider if m["channel"] == channel), None)
         if message is None:
             return False
         await self.store.messages.update_one(

@@ -33,7 +33,7 @@ from hub.models import (
 )
 from hub.outbox import Outbox
 from hub.ports import Bot
-from hub.store import Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
 from hub.tickets import TicketService
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ class Pipeline:
              "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}]},
             {"$set": {"lease_until": now + timedelta(seconds=self.lease_seconds)}},
             return_document=ReturnDocument.AFTER,
+            hint=BY_ID,
         )
         if message is None:
             return
@@ -154,6 +155,7 @@ class Pipeline:
                 {"$unset": {"pending_bot": "", "lease_until": ""},
                  "$set": {"nlu": decision.as_record()} if decision else {"processed_at": utcnow()}},
                 session=session,
+                hint=BY_ID,
             )
             if claimed.modified_count == 0:
                 return

@@ -24,6 +24,15 @@ log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 T = TypeVar("T")
 
+#: Index hints for queries with predicates beyond an index's keys. MongoDB would pick the
+#: index on its own; secantusd-py's planner only does so when every filtered field is in
+#: the index, and scans otherwise. A hint is honoured by both (and fails loudly if the
+#: index is missing), so hot queries with residual filters carry one.
+BY_ID = [("_id", 1)]
+OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
+TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
+MESSAGES_BY_CONVERSATION = [("conversation_id", 1), ("created_at", 1)]
+
 #: Collections the realtime bus follows with a change stream.
 WATCHED_COLLECTIONS = ("messages", "tickets", "events")
 
@@ -40,9 +49,9 @@ def oid(value: str | ObjectId) -> ObjectId:
 class Store:
     """Owns the client and the database; hands out collections to the hub's services."""
 
-    def __init__(self, uri: str, db_name: str = "switchboard") -> None:
+    def __init__(self, uri: str, db_name: str = "switchboard", event_listeners: list[Any] | None = None) -> None:
         self.client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            uri, tz_aware=True, serverSelectionTimeoutMS=5000, connect=False
+            uri, tz_aware=True, serverSelectionTimeoutMS=5000, connect=False, event_listeners=event_listeners or []
         )
         self.db: AsyncDatabase[Doc] = self.client[db_name]
         self.contacts = self.db["contacts"]
@@ -145,6 +154,10 @@ class Store:
 
 
 __all__ = [
+    "BY_ID",
+    "MESSAGES_BY_CONVERSATION",
+    "OUTBOX_DUE",
+    "TICKETS_BY_CONTACT",
     "WATCHED_COLLECTIONS",
     "ConnectionFailure",
     "Doc",

@@ -15,7 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
 from hub.outbox import Outbox
-from hub.store import Doc, ObjectId, ReturnDocument, Store
+from hub.store import BY_ID, TICKETS_BY_CONTACT, Doc, ObjectId, ReturnDocument, Store
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -83,6 +83,7 @@ class TicketService:
             {"contact_id": conversation["contact_id"], "status": {"$in": ACTIVE}},
             sort=[("created_at", -1)],
             session=session,
+            hint=TICKETS_BY_CONTACT,
         )
         if existing is not None:
             ticket = await self.store.tickets.find_one_and_update(
@@ -269,6 +270,7 @@ class TicketService:
             {"_id": ticket_id, "status": {"$in": ACTIVE}},
             {"$set": {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}},
             return_document=ReturnDocument.AFTER,
+            hint=BY_ID,
         )
         if ticket is None:
             raise NotFound("no active ticket with that id")

@@ -53,6 +53,8 @@ class Runtime:
     channels: list[Channel] = field(default_factory=list)
     app: web.Application | None = None
     admin_credentials: tuple[str, str] | None = None
+    #: PyMongo monitoring listeners (tests use one to check every query the hub runs is indexed).
+    db_listeners: list[Any] = field(default_factory=list)
 
     async def start(self, bot: Bot | None = None) -> web.Application:
         settings = self.settings
@@ -62,7 +64,7 @@ class Runtime:
             self.embedded = EmbeddedServer(settings.data_dir.resolve())
             uri = await self.embedded.start()
             log.info("embedded database (secantusd-py) at %s, data in %s", uri, settings.data_dir)
-        self.store = Store(uri, settings.db_name)
+        self.store = Store(uri, settings.db_name, self.db_listeners)
         await self.store.ensure_indexes()
         bot = bot or await build_bot(settings, self.store)
         retry = RetryPolicy(**{k: v for k, v in settings.outbox.items()

@@ -93,8 +93,7 @@ class BuiltinNLU:
 
     def _parse(self, model: _Model, text: str) -> ParseResult:
         ranking = tuple(
-            IntentScore(name, conf)
-            for name, conf in model.classifier.predict_ranking(text, self.ranking_length)
+            IntentScore(name, conf) for name, conf in model.classifier.predict_ranking(text, self.ranking_length)
         )
         return ParseResult(text=text, ranking=ranking, entities=model.entities.extract(text))
 

@@ -28,6 +28,8 @@ from sklearn.svm import LinearSVC
 Progress = Callable[[float, str], None]
 
 _CONTRACTIONS = (
+    (re.compile(r"\bcan't\b"), "can not"),
+    (re.compile(r"\bwon't\b"), "will not"),
     (re.compile(r"n't\b"), " not"),
     (re.compile(r"'m\b"), " am"),
     (re.compile(r"'re\b"), " are"),
@@ -146,13 +148,9 @@ class IntentClassifier:
 
     def _new_svm(self) -> LinearSVC:
         p = self.params
-        return LinearSVC(
-            C=p.C, multi_class=p.multi_class, tol=p.tol, class_weight=p.class_weight, random_state=p.seed
-        )
+        return LinearSVC(C=p.C, multi_class=p.multi_class, tol=p.tol, class_weight=p.class_weight, random_state=p.seed)
 
-    def fit(
-        self, texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None
-    ) -> IntentClassifier:
+    def fit(self, texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None) -> IntentClassifier:
         """Train; `progress(fraction, message)` is called as each model finishes.
 
         The calibration folds and the final model are independent, so they train in
@@ -176,10 +174,7 @@ class IntentClassifier:
         jobs: list[tuple[np.ndarray, np.ndarray | None]] = [(np.arange(len(y)), None), *splits]
         results: list[tuple[_Features, LinearSVC, np.ndarray | None]] = [None] * len(jobs)  # type: ignore[list-item]
         with ThreadPoolExecutor(max_workers=max(1, self.params.n_jobs)) as pool:
-            futures = {
-                pool.submit(self._fit_one, texts, y, tr, te, len(classes)): k
-                for k, (tr, te) in enumerate(jobs)
-            }
+            futures = {pool.submit(self._fit_one, texts, y, tr, te, len(classes)): k for k, (tr, te) in enumerate(jobs)}
             for done, future in enumerate(as_completed(futures), 1):
                 results[futures[future]] = future.result()
                 report(done / (len(jobs) + 1), f"model {done}/{len(jobs)} trained")

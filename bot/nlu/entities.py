@@ -48,9 +48,7 @@ class EntityExtractor:
             loose = [re.escape(v) for v in ordered if not _is_acronym(v)]
             strict = [re.escape(v) for v in ordered if _is_acronym(v)]
             if loose:
-                self._lookups.append(
-                    (etype, re.compile(rf"(?<!\w)(?:{'|'.join(loose)})(?!\w)", re.IGNORECASE))
-                )
+                self._lookups.append((etype, re.compile(rf"(?<!\w)(?:{'|'.join(loose)})(?!\w)", re.IGNORECASE)))
             if strict:
                 self._lookups.append((etype, re.compile(rf"(?<!\w)(?:{'|'.join(strict)})(?!\w)")))
 

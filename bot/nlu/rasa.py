@@ -175,9 +175,7 @@ class RasaNLU:
         """Parse one message; raise `NLUUnavailable` fast when Rasa cannot answer."""
         self.breaker.before_call()
         try:
-            body = await self._request_json(
-                "POST", "/model/parse", json={"text": text}, seconds=self.parse_timeout
-            )
+            body = await self._request_json("POST", "/model/parse", json={"text": text}, seconds=self.parse_timeout)
         except NLUUnavailable as e:
             self.breaker.record_failure(str(e))
             raise
@@ -198,9 +196,7 @@ class RasaNLU:
             filename = await self._train_request(payload)
             report(0.9, f"loading model {filename}")
             model_file = f"{self.server_model_dir}/{filename}"
-            await self._request_json(
-                "PUT", "/model", json={"model_file": model_file}, seconds=self.load_timeout
-            )
+            await self._request_json("PUT", "/model", json={"model_file": model_file}, seconds=self.load_timeout)
             version = filename.removesuffix(".tar.gz")
             self.model_version = version
             self.breaker.record_success()

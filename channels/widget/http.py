@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 from channels.base import ChannelContext, bad_request, read_json
 from channels.widget.identity import TokenError, Visitor, issue_token, new_anonymous, read_token, verify_user
 from hub.models import InboundMessage, OutboundMessage, Sender, SendResult
-from hub.store import ObjectId
+from hub.store import MESSAGES_BY_CONVERSATION, ObjectId
 from hub.views import message_for_customer
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,8 @@ class WidgetChannel:
         query: dict[str, Any] = {"conversation_id": {"$in": [c["_id"] for c in convs]}, "private": {"$ne": True}}
         if after is not None:
             query["_id"] = {"$gt": after}
-        docs = await store.messages.find(query, sort=[("created_at", 1), ("_id", 1)], limit=1000).to_list()
+        docs = await store.messages.find(query, sort=[("created_at", 1), ("_id", 1)], limit=1000,
+                                         hint=MESSAGES_BY_CONVERSATION).to_list()
         return [message_for_customer(d) for d in docs]
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:

@@ -24,9 +24,7 @@ def rasa_executable() -> Path:
 
 
 @pytest.fixture(scope="session")
-def rasa_server_process(
-    rasa_executable: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RasaServer]:
+def rasa_server_process(rasa_executable: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaServer]:
     """The session's Rasa server process (no model at start), stopped at the end."""
     server = RasaServer(rasa_executable, tmp_path_factory.mktemp("rasa-server"))
     try:

@@ -47,9 +47,7 @@ async def test_train_then_parse_intent_and_regex_entity(rasa_server: str) -> Non
         result = await nlu.parse("where is my order A7654321")
         assert result.intent is not None and result.intent.name == "order_status"
         assert result.intent.confidence > 0.5
-        assert [s.confidence for s in result.ranking] == sorted(
-            (s.confidence for s in result.ranking), reverse=True
-        )
+        assert [s.confidence for s in result.ranking] == sorted((s.confidence for s in result.ranking), reverse=True)
         (order,) = [e for e in result.entities if e.type == "order_number"]
         assert (order.value, order.start, order.end) == ("A7654321", 18, 26)
 

@@ -1,0 +1,191 @@
+"""`switchboard nlu-eval`: train an NLU backend on one CSV, test on another, print one JSON line.
+
+Closed-set metrics always; open-set metrics (out-of-scope) when the test set has an
+`--oos-label` or `--holdout-intents N` hides N intents from training. Thresholds are
+tuned on the training CSV only (`bot.evaluation.tune_thresholds`) unless `--threshold`
+fixes one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from bot.evaluation import OOS, choose_holdout, load_csv, open_set_scores, to_training_data, tune_thresholds
+from bot.nlu.base import NLUBackend
+
+DATA_NOTE = "BANKING77: Casanueva et al. 2020, 'Efficient Intent Detection with Dual Sentence Encoders', CC BY 4.0"
+
+
+class EvalError(Exception):
+    """Bad arguments or data: reported as one JSON line with an `error` key, exit code 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--train", required=True, help="training CSV (columns text,category)")
+    parser.add_argument("--test", required=True, help="test CSV (same columns)")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--label-column", default="category")
+    parser.add_argument("--oos-label", help="test (and training) label that means out-of-scope")
+    parser.add_argument("--holdout-intents", type=int, default=0, help="hide N intents from training")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", choices=("builtin", "rasa"), default="builtin")
+    parser.add_argument("--tier", choices=("default", "embeddings"), default="default")
+    parser.add_argument("--rasa-url", default="http://localhost:5005")
+    parser.add_argument("--threshold", type=float, help="fallback threshold (skips tuning)")
+    parser.add_argument(
+        "--min-in-scope-accuracy",
+        type=float,
+        help="tune for the highest threshold keeping this simulated in-scope accuracy "
+        "(default: maximise in-scope accuracy + OOS recall)",
+    )
+
+
+async def _make_backend(args: argparse.Namespace) -> NLUBackend:
+    if args.tier == "embeddings":
+        raise EvalError("the embeddings tier is not available in this build (see bot/nlu/builtin.py)")
+    if args.backend == "rasa":
+        try:
+            from bot.nlu.rasa import RasaNLU
+        except ImportError as exc:
+            raise EvalError(f"the Rasa backend is not available: {exc}") from exc
+        return RasaNLU(base_url=args.rasa_url)
+    from bot.nlu.builtin import BuiltinNLU
+
+    return BuiltinNLU(ranking_length=2)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train, test, return the metrics (the command prints them as one JSON line)."""
+    try:
+        train_x, train_y = load_csv(args.train, args.text_column, args.label_column)
+        test_x, test_y = load_csv(args.test, args.text_column, args.label_column)
+    except (OSError, ValueError) as exc:
+        raise EvalError(str(exc)) from exc
+    held = choose_holdout(train_y, args.holdout_intents, args.seed) if args.holdout_intents else []
+    keep = [i for i, y in enumerate(train_y) if y not in held]
+    train_x, train_y = [train_x[i] for i in keep], [train_y[i] for i in keep]
+    oos_labels = set(held) | ({args.oos_label} if args.oos_label else set())
+    truth = [OOS if y in oos_labels else y for y in test_y]
+    open_set = any(t == OOS for t in truth)
+
+    backend = await _make_backend(args)
+    try:
+        started = time.perf_counter()
+        await backend.train(to_training_data(train_x, train_y))
+        train_seconds = time.perf_counter() - started
+        predicted, confidence, latencies = await _predict(backend, test_x)
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            await close()
+    if args.oos_label:
+        predicted = [OOS if p == args.oos_label else p for p in predicted]
+
+    result: dict[str, Any] = {
+        "backend": args.backend,
+        "tier": args.tier,
+        "n_train": len(train_x),
+        "n_test": len(test_x),
+        "n_intents": len(set(train_y)),
+        "train_seconds": round(train_seconds, 2),
+        "predict_p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        "predict_p99_ms": round(float(np.percentile(latencies, 99)), 3),
+    }
+    if not open_set:
+        result["accuracy"] = round(float(np.mean(np.asarray(predicted) == np.asarray(truth))), 4)
+        result["macro_f1"] = round(_macro_f1(truth, predicted), 4)
+        return result
+
+    threshold, tuning = await _threshold(args, backend, train_x, train_y)
+    rejected = [OOS if c < threshold else p for p, c in zip(predicted, confidence, strict=True)]
+    scores = open_set_scores(truth, predicted, confidence, threshold)
+    in_scope = [i for i, t in enumerate(truth) if t != OOS]
+    result.update(
+        accuracy=round(float(np.mean(np.asarray(rejected) == np.asarray(truth))), 4),
+        macro_f1=round(_macro_f1(truth, rejected), 4),
+        closed_accuracy=round(float(np.mean([predicted[i] == truth[i] for i in in_scope])), 4),
+        in_scope_accuracy=round(scores.in_scope_accuracy, 4),
+        oos_recall=round(scores.oos_recall, 4),
+        oos_precision=round(scores.oos_precision, 4),
+        threshold=threshold,
+        n_oos_test=len(truth) - len(in_scope),
+        held_out_intents=held,
+        seed=args.seed,
+    )
+    result.update(tuning)
+    return result
+
+
+async def _predict(backend: NLUBackend, texts: Sequence[str]) -> tuple[list[str], list[float], list[float]]:
+    predicted: list[str] = []
+    confidence: list[float] = []
+    latencies: list[float] = []
+    for text in texts:
+        started = time.perf_counter()
+        parsed = await backend.parse(text)
+        latencies.append((time.perf_counter() - started) * 1000)
+        top = parsed.intent
+        predicted.append(top.name if top else OOS)
+        confidence.append(top.confidence if top else 0.0)
+    return predicted, confidence, latencies
+
+
+async def _threshold(
+    args: argparse.Namespace, backend: NLUBackend, texts: list[str], labels: list[str]
+) -> tuple[float, dict[str, Any]]:
+    if args.threshold is not None:
+        return float(args.threshold), {"threshold_source": "argument"}
+    classifier = getattr(backend, "classifier", None)
+    if classifier is None:
+        raise EvalError("--threshold is required for backends other than builtin (tuning retrains many times)")
+    started = time.perf_counter()
+    tuning = await asyncio.to_thread(
+        tune_thresholds,
+        texts,
+        labels,
+        temperature=classifier.temperature,
+        seed=args.seed,
+        min_in_scope_accuracy=args.min_in_scope_accuracy,
+    )
+    return tuning.fallback_threshold, {
+        "threshold_source": "cv_on_train",
+        "threshold_objective": (
+            f"in_scope>={args.min_in_scope_accuracy}" if args.min_in_scope_accuracy else "balanced"
+        ),
+        "tune_seconds": round(time.perf_counter() - started, 2),
+        "ambiguity_threshold": tuning.ambiguity_threshold,
+        "simulated_in_scope_accuracy": tuning.simulated_in_scope_accuracy,
+        "simulated_oos_recall": tuning.simulated_oos_recall,
+    }
+
+
+def _macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    labels = sorted(set(truth))
+    return float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: prints one JSON line; exit 0 on success, 2 on bad input."""
+    parser = argparse.ArgumentParser(prog="switchboard nlu-eval", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        result = asyncio.run(run(args))
+    except EvalError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

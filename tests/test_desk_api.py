@@ -1,0 +1,140 @@
+"""The desk's REST API: login, sessions, CSRF, role checks on every route, OpenAPI coverage."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.test_widget_flow import say, widget_session
+
+PUBLIC = {"/healthz", "/api/openapi.json", "/api/auth/login", "/api/widget/session", "/api/widget/messages",
+          "/api/widget/ws"}
+
+
+async def test_health_reports_database(client: TestClient[Any, Any]) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_wrong_password_is_refused(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("bob", "a good long password")
+    resp = await client.post("/api/auth/login", json={"username": "bob", "password": "nope nope nope"})
+    assert resp.status == 401
+    resp = await client.post("/api/auth/login", json={"username": "nobody", "password": "nope nope nope"})
+    assert resp.status == 401
+    stored = await runtime.hub.store.agents.find_one({"username": "bob"})
+    assert stored is not None and stored["password_hash"].startswith("$argon2")
+
+
+async def test_every_protected_route_needs_a_session(client: TestClient[Any, Any]) -> None:
+    spec = await (await client.get("/api/openapi.json")).json()
+    checked = 0
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if path in PUBLIC:
+                assert "x-roles" not in op
+                continue
+            assert "x-roles" in op, f"{method.upper()} {path} has no role check"
+            url = re.sub(r"\{[^}]+\}", "0123456789abcdef01234567", path)
+            resp = await client.request(method.upper(), url, json={})
+            assert resp.status == 401, f"{method.upper()} {path} answered {resp.status} without a session"
+            checked += 1
+    assert checked >= 12
+
+
+async def test_unsafe_requests_need_the_csrf_token(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                   runtime: Runtime) -> None:
+    token = await widget_session(client)
+    await say(client, token, "human please")
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None
+    url = f"/api/tickets/{ticket['_id']}/reply"
+    assert (await client.post(url, json={"text": "x"})).status == 403
+    assert (await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": "guess"})).status == 403
+    cross = await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": agent["csrf"],
+                                                                "Origin": "https://evil.example"})
+    assert cross.status == 403
+    ok = await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": agent["csrf"]})
+    assert ok.status == 201
+
+
+async def test_roles_gate_routes(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("tess", "trainer password", roles=[Role.TRAINER])
+    csrf = await login(client, "tess", "trainer password")
+    assert (await client.get("/api/me")).status == 200
+    assert (await client.get("/api/tickets")).status == 403
+    assert (await client.get("/api/agents")).status == 403
+    resp = await client.post("/api/agents", json={"username": "x", "password": "long enough pw"},
+                             headers={"X-CSRF-Token": csrf})
+    assert resp.status == 403
+
+
+async def test_admin_creates_agents_and_logout_ends_the_session(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.admin_credentials is not None
+    user, password = runtime.admin_credentials
+    csrf = await login(client, user, password)
+    resp = await client.post("/api/agents", json={"username": "carol", "password": "carol's password",
+                                                  "roles": ["agent", "supervisor"]}, headers={"X-CSRF-Token": csrf})
+    assert resp.status == 201
+    assert (await resp.json())["agent"]["roles"] == ["agent", "supervisor"]
+    bad = await client.post("/api/agents", json={"username": "dave", "password": "short"},
+                            headers={"X-CSRF-Token": csrf})
+    assert bad.status == 400 and "8 characters" in (await bad.json())["error"]
+    assert (await client.post("/api/auth/logout", json={}, headers={"X-CSRF-Token": csrf})).status == 200
+    assert (await client.get("/api/me")).status == 401
+
+
+async def test_ticket_lifecycle_through_the_api(client: TestClient[Any, Any], agent: dict[str, Any],
+                                               runtime: Runtime) -> None:
+    token = await widget_session(client, name="Eve")
+    await say(client, token, "can I talk to a real person")
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    headers = {"X-CSRF-Token": agent["csrf"]}
+    queues = {q["name"]: q for q in (await (await client.get("/api/queues")).json())["queues"]}
+    assert queues["general"]["waiting"] == 1
+    listed = (await (await client.get("/api/tickets?queue=general")).json())["tickets"]
+    assert [t["contact_name"] for t in listed] == ["Eve"]
+    ticket_id = listed[0]["id"]
+    assert (await client.post(f"/api/tickets/{ticket_id}/assign", json={"agent_id": "me"}, headers=headers)).status == 200
+    mine = (await (await client.get("/api/tickets?mine=1")).json())["tickets"]
+    assert [t["id"] for t in mine] == [ticket_id]
+    await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "Sure, here I am", "status": "pending"},
+                      headers=headers)
+    detail = await (await client.get(f"/api/tickets/{ticket_id}")).json()
+    assert detail["ticket"]["status"] == "pending"
+    assert detail["contact"]["name"] == "Eve"
+    assert [m["author"]["kind"] for m in detail["messages"]] == ["customer", "system", "agent"]
+    # The customer answers while pending: the ticket opens again and the SLA pause is accounted.
+    await say(client, token, "thanks, one more thing")
+    await runtime.hub.pipeline.drain()
+    detail = await (await client.get(f"/api/tickets/{ticket_id}")).json()
+    assert detail["ticket"]["status"] == "open"
+    assert detail["ticket"]["sla"]["paused_seconds"] >= 0
+    solved = await client.post(f"/api/tickets/{ticket_id}/status", json={"status": "solved"}, headers=headers)
+    assert (await solved.json())["ticket"]["solved_at"] is not None
+    bad = await client.post(f"/api/tickets/{ticket_id}/status", json={"status": "teleported"}, headers=headers)
+    assert bad.status == 400
+    assert (await client.get("/api/tickets/not-an-id")).status == 404
+    # A new message after solving starts a fresh conversation with the bot.
+    await say(client, token, "what are your opening hours")
+    await runtime.hub.pipeline.drain()
+    assert await runtime.hub.store.conversations.count_documents({}) == 2
+
+
+async def test_openapi_documents_the_rest_api(client: TestClient[Any, Any]) -> None:
+    spec = await (await client.get("/api/openapi.json")).json()
+    assert spec["openapi"].startswith("3.")
+    for path in ("/api/tickets/{id}/reply", "/api/widget/messages", "/healthz", "/api/auth/login"):
+        assert path in spec["paths"]
+    assert spec["paths"]["/api/widget/messages"]["post"]["requestBody"]
