@@ -53,6 +53,8 @@ class Pipeline:
         self.blobs = blobs
         self.lease_seconds = lease_seconds
         self._tasks: set[asyncio.Task[None]] = set()
+        #: The scheduled processing task of each message still being processed (for `process_now`).
+        self._by_message: dict[ObjectId, asyncio.Task[None]] = {}
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
         """Store one inbound message exactly once and schedule the bot/ticket step."""
@@ -111,7 +113,25 @@ class Pipeline:
     def _schedule(self, message_id: ObjectId) -> None:
         task = asyncio.create_task(self._process_logged(message_id))
         self._tasks.add(task)
+        self._by_message[message_id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: self._by_message.pop(message_id, None))
+
+    async def process_now(self, message_id: ObjectId | str) -> None:
+        """Return only once this message has been processed (answered, escalated or left alone).
+
+        For channels that must answer inside the provider's HTTP response (a phone call
+        speaks the bot's reply in the TwiML it returns). `process` is at most once per
+        message, so this is safe next to the background task `ingest` scheduled: if that
+        task exists it is awaited (shielded, so a dropped request does not cancel it),
+        otherwise the message is processed here. A message already processed is a no-op.
+        """
+        key = message_id if isinstance(message_id, ObjectId) else ObjectId(message_id)
+        task = self._by_message.get(key)
+        if task is not None:
+            await asyncio.shield(task)
+            return
+        await self._process_logged(key)
 
     async def _process_logged(self, message_id: ObjectId) -> None:
         try:

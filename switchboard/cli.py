@@ -50,6 +50,7 @@ async def serve(settings: Settings) -> None:
             user, password = runtime.admin_credentials
             print(f"First start: created the admin login  username: {user}  password: {password}", flush=True)
             print("Change it after logging in; it is not shown again.", flush=True)
+        print("-- Ctrl-C stops the hub.", flush=True)
         await stop.wait()
         await runner.cleanup()
     finally:

@@ -1,0 +1,73 @@
+"""A customer in the widget and an agent in the desk, two browser contexts, live both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+
+XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\">"
+
+
+async def test_customer_and_agent_talk_live_and_markup_stays_text(
+    browser: Any, live_url: str, runtime: Runtime
+) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
+    dialogs: list[str] = []
+
+    desk_ctx = await browser.new_context()
+    desk = await desk_ctx.new_page()
+    desk.on("dialog", lambda d: dialogs.append(d.message))
+    await desk.goto(f"{live_url}/desk")
+    await desk.fill("input[name=username]", "agent1")
+    await desk.fill("input[name=password]", "agent one password")
+    await desk.click("#login-form button[type=submit]")
+    await expect(desk.locator("#whoami")).to_contain_text("Agent One")
+    await expect(desk.locator("body")).to_have_attribute("data-live", "1")
+
+    shop_ctx = await browser.new_context()
+    shop = await shop_ctx.new_page()
+    shop.on("dialog", lambda d: dialogs.append(d.message))
+    await shop.goto(f"{live_url}/demo")
+    await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+    await expect(shop.locator(".sb-status")).to_have_text("online")
+    box = shop.locator(".sb-form textarea")
+    await box.fill("Where are my shoes? I want to talk to a human " + XSS)
+    await box.press("Enter")
+    # The bot hands over; the customer sees the ticket number without reloading.
+    await expect(shop.locator(".sb-msg.system")).to_contain_text("ticket number is #")
+
+    # The new ticket shows up in the agent's list live (no reload), and opens.
+    ticket_item = desk.locator("#tickets li").first
+    await expect(ticket_item).to_contain_text("#")
+    await ticket_item.click()
+    customer_line = desk.locator("#messages li.customer .text").first
+    await expect(customer_line).to_contain_text("<script>window.__pwned = 1</script>")
+
+    await desk.fill("#reply-text", "Hello from the desk " + XSS)
+    await desk.click("#reply-send")
+    agent_bubble = shop.locator('.sb-msg.out[data-author="agent"]')
+    await expect(agent_bubble).to_contain_text("Hello from the desk <script>")
+    await expect(agent_bubble).to_contain_text("Agent One")
+
+    # The customer answers; the agent's open ticket view gets it live.
+    await box.fill("Thanks! " + XSS)
+    await box.press("Enter")
+    await expect(desk.locator("#messages li.customer .text").last).to_contain_text("Thanks! <script>")
+
+    # Markup stayed text on both sides: no element was created from it and nothing ran.
+    assert await shop.evaluate("window.__pwned") is None
+    assert await desk.evaluate("window.__pwned") is None
+    assert await desk.locator("#messages img").count() == 0
+    assert await shop.locator("#switchboard-widget img").count() == 0
+    assert dialogs == []
+
+    # A reload keeps the visitor's conversation (token in localStorage).
+    await shop.reload()
+    await expect(shop.locator(".sb-msg.in").first).to_contain_text("Where are my shoes?")
+    await desk_ctx.close()
+    await shop_ctx.close()
