@@ -261,6 +261,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     sub = hub.bus.subscribe()
     await hub.accounts.set_presence(agent["_id"], "online")
+    await hub.router.route_all()
 
     async def pump() -> None:
         while not ws.closed:

@@ -16,6 +16,7 @@ from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
 from hub.realtime import RealtimeBus
+from hub.routing import Router
 from hub.store import Store
 from hub.tickets import QueueConfig, TicketService
 
@@ -35,7 +36,10 @@ class Hub:
         self.conversations = ConversationService(store)
         self.outbox = Outbox(store, senders, retry)
         self.tickets = TicketService(store, self.outbox, queues, default_queue)
-        self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot, blobs)
+        self.router = Router(store, self.tickets)
+        self.tickets.router = self.router
+        self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,
+                                 self.router, blobs)
         self.bus = RealtimeBus(store)
         self._loops: list[asyncio.Task[None]] = []
 

@@ -33,6 +33,7 @@ from hub.models import (
 )
 from hub.outbox import Outbox
 from hub.ports import Bot
+from hub.routing import Router, describe_wait
 from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
 from hub.tickets import TicketService
 
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 class Pipeline:
     def __init__(self, store: Store, contacts: ContactService, conversations: ConversationService,
-                 tickets: TicketService, outbox: Outbox, bot: Bot, blobs: Any | None = None,
+                 tickets: TicketService, outbox: Outbox, bot: Bot, router: Router, blobs: Any | None = None,
                  lease_seconds: float = 60.0) -> None:
         self.store = store
         self.contacts = contacts
@@ -50,6 +51,7 @@ class Pipeline:
         self.tickets = tickets
         self.outbox = outbox
         self.bot = bot
+        self.router = router
         self.blobs = blobs
         self.lease_seconds = lease_seconds
         self._tasks: set[asyncio.Task[None]] = set()
@@ -169,7 +171,7 @@ class Pipeline:
         if decision is not None and decision.kind is DecisionKind.ESCALATE and not conversation.get("ticket_id"):
             number = await self.store.next_number("ticket")
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(session: AsyncClientSession) -> Doc | None:
             claimed = await self.store.messages.update_one(
                 {"_id": message_id, "pending_bot": True},
                 {"$unset": {"pending_bot": "", "lease_until": ""},
@@ -178,15 +180,17 @@ class Pipeline:
                 hint=BY_ID,
             )
             if claimed.modified_count == 0:
-                return
+                return None
             if decision is None:
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session)
-                return
-            await self._apply(decision, message, conversation, number, session)
+                return None
+            return await self._apply(decision, message, conversation, number, session)
 
-        await self.store.run_in_transaction(work)
+        ticket = await self.store.run_in_transaction(work)
         self.outbox.wake()
+        if ticket is not None:
+            await self.router.route_queue(ticket["queue"])
 
     async def _decide(self, message: Doc, conversation: Doc) -> Decision:
         bot_state = conversation.get("bot", {}).get("state", {})
@@ -201,7 +205,8 @@ class Pipeline:
                             state=bot_state, handoff_text="Let me pass you to a colleague who can help.")
 
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
-                     session: AsyncClientSession) -> None:
+                     session: AsyncClientSession) -> Doc | None:
+        """Write the decision's effects; returns the ticket when the conversation was escalated."""
         bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent}
         await self.store.conversations.update_one(
             {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": {"bot.turns": 1}}, session=session
@@ -209,9 +214,9 @@ class Pipeline:
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies)
-            return
+            return None
         if decision.kind is not DecisionKind.ESCALATE:
-            return
+            return None
         entities = {e.type: e.value for e in decision.entities}
         ticket = await self.tickets.escalate(
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
@@ -223,8 +228,13 @@ class Pipeline:
         )
         text = decision.handoff_text or "I'm passing you to a colleague."
         text = f"{text} Your ticket number is #{ticket['number']}."
+        if ticket["status"] == "new" and ticket.get("assignee_id") is None:
+            position = await self.tickets.queue_position(ticket, session)
+            estimate = await self.router.estimated_wait_seconds(ticket["queue"], position)
+            text = f"{text} {describe_wait(position, estimate)}"
         await self.outbox.post(replace_conv(conversation, ticket), AuthorKind.SYSTEM, text, session=session,
                                author_name="Switchboard")
+        return ticket
 
     async def recover(self, older_than_seconds: float = 0.0, limit: int = 500) -> int:
         """Re-process messages left pending (crash, bot or database outage). Returns how many."""

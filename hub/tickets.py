@@ -50,6 +50,8 @@ class TicketService:
         self.outbox = outbox
         self.queues = queues
         self.default_queue = default_queue
+        #: Set by the hub: re-routes a queue when an agent's capacity frees up.
+        self.router: Any = None
 
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
@@ -133,10 +135,11 @@ class TicketService:
                                       data={"reason": reason})
         return ticket
 
-    async def queue_position(self, ticket: Doc) -> int:
+    async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
         """1-based place among tickets still waiting for a first agent answer in the same queue."""
         ahead = await self.store.tickets.count_documents(
-            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]}}
+            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]}},
+            session=session,
         )
         return ahead + 1
 
@@ -262,7 +265,10 @@ class TicketService:
             assert updated is not None
             return updated
 
-        return await self.store.run_in_transaction(work)
+        updated = await self.store.run_in_transaction(work)
+        if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and self.router is not None:
+            await self.router.route_queue(ticket["queue"])
+        return updated
 
     async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None) -> Doc:
         now = utcnow()

@@ -1,0 +1,207 @@
+"""The Slack Web API calls the channel makes, through slack-sdk's AsyncWebClient.
+
+One object owns the HTTP session and the caches (the bot's own identity from
+`auth.test`, user profiles from `users.info`), so the inbound side and the sender
+share a connection pool and never look the same user up twice in a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.slack.config import SLACK_FILE_HOSTS, SlackConfig
+
+log = logging.getLogger(__name__)
+
+
+def error_code(exc: SlackApiError) -> str:
+    """Slack's `error` string (`ratelimited`, `invalid_auth`...), or "" when the body was not JSON."""
+    data = getattr(exc.response, "data", None)
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
+
+
+def status_code(exc: SlackApiError) -> int | None:
+    response = exc.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return int(status) if status is not None else None
+
+
+def header(exc: SlackApiError, name: str) -> str | None:
+    headers = getattr(exc.response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is None and isinstance(headers, dict):
+        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    return str(value) if value is not None else None
+
+
+class SlackUnavailable(Exception):
+    """Slack could not tell us who we are; the event is refused (5xx) so Slack retries it later.
+
+    Deliberately not a `SlackApiError`: Bolt turns those into a 200 with an apology,
+    which would make Slack drop the event.
+    """
+
+
+class DownloadFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the app is in its workspace (from `auth.test`): used to ignore its own messages."""
+
+    team_id: str
+    user_id: str
+    bot_id: str | None
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    real_name: str | None
+    display_name: str | None
+    #: Present only when the app has `users:read.email` and Slack chose to return it.
+    email: str | None
+    is_bot: bool = False
+
+    @property
+    def name(self) -> str | None:
+        return self.real_name or self.display_name
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str
+    ts: str
+
+
+class SlackApi:
+    def __init__(self, config: SlackConfig) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        self._identity: BotIdentity | None = None
+        self._identity_lock = asyncio.Lock()
+        self._profiles: dict[str, tuple[float, SlackProfile | None]] = {}
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _http(self) -> aiohttp.ClientSession:
+        """One session for the channel's lifetime, made on first use (inside the running loop)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds))
+            self._client = None
+        return self._session
+
+    def client(self) -> AsyncWebClient:
+        session = self._http()
+        if self._client is None:
+            # retry_handlers=[]: the hub's outbox is the one place that retries, with its backoff.
+            self._client = AsyncWebClient(token=self.config.bot_token, base_url=self.config.api_base_url,
+                                          session=session, timeout=int(self.config.timeout_seconds),
+                                          retry_handlers=[])
+        return self._client
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+        self._client = None
+
+    # -- calls ------------------------------------------------------------------------
+    async def identity(self) -> BotIdentity:
+        """The bot's own ids, asked once (`auth.test`) and kept."""
+        if self._identity is not None:
+            return self._identity
+        async with self._identity_lock:
+            if self._identity is None:
+                try:
+                    resp = await self.client().auth_test()
+                except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                    raise SlackUnavailable(f"auth.test failed: {exc}") from exc
+                self._identity = BotIdentity(team_id=str(resp.get("team_id") or ""),
+                                             user_id=str(resp.get("user_id") or ""),
+                                             bot_id=resp.get("bot_id"))
+            return self._identity
+
+    async def profile(self, user_id: str) -> SlackProfile | None:
+        """The user's name and (scope permitting) email; None when Slack can't say right now.
+
+        A missing profile never blocks a customer's message: the contact is created by
+        id and filled in on a later message.
+        """
+        now = time.monotonic()
+        cached = self._profiles.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            resp = await self.client().users_info(user=user_id)
+        except SlackApiError as exc:
+            log.warning("slack: users.info %s failed: %s", user_id, error_code(exc) or status_code(exc))
+            return None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack: users.info %s unreachable: %s", user_id, exc)
+            return None
+        user: dict[str, Any] = resp.get("user") or {}
+        prof: dict[str, Any] = user.get("profile") or {}
+        profile = SlackProfile(
+            real_name=(prof.get("real_name") or user.get("real_name") or None),
+            display_name=(prof.get("display_name") or user.get("name") or None),
+            email=prof.get("email") or None,
+            is_bot=bool(user.get("is_bot")),
+        )
+        self._profiles[user_id] = (now + self.config.profile_cache_seconds, profile)
+        return profile
+
+    async def post_message(self, channel: str, text: str, thread_ts: str | None,
+                           blocks: list[dict[str, Any]] | None) -> Posted:
+        kwargs: dict[str, Any] = {"channel": channel, "text": text}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if blocks:
+            kwargs["blocks"] = blocks
+        resp = await self.client().chat_postMessage(**kwargs)
+        return Posted(channel=str(resp.get("channel") or channel), ts=str(resp.get("ts") or ""))
+
+    def file_url(self, url: str) -> str:
+        """Where to fetch a `url_private` file: Slack's file host, or the configured base instead.
+
+        Raises DownloadFailed for any other host, so the bot token never leaves for a stranger.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in SLACK_FILE_HOSTS:
+            raise DownloadFailed(f"not a Slack file URL: {url}")
+        if self.config.file_base_url is None:
+            return url
+        base = urlsplit(self.config.file_base_url)
+        return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, ""))
+
+    async def download(self, url: str) -> bytes:
+        """A private file's bytes, fetched with the bot token (needs the `files:read` scope)."""
+        target = self.file_url(url)
+        limit = self.config.max_download_bytes
+        headers = {"Authorization": f"Bearer {self.config.bot_token}"}
+        try:
+            async with self._http().get(target, headers=headers) as resp:
+                if resp.status != 200:
+                    raise DownloadFailed(f"HTTP {resp.status}")
+                if resp.content_type == "text/html":
+                    # Slack answers a token without files:read with its sign-in page, status 200.
+                    raise DownloadFailed("Slack returned a web page instead of the file (missing files:read?)")
+                if (resp.content_length or 0) > limit:
+                    raise DownloadFailed(f"larger than {limit} bytes")
+                data = await resp.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DownloadFailed(str(exc) or type(exc).__name__) from exc
+        if len(data) > limit:
+            raise DownloadFailed(f"larger than {limit} bytes")
+        return data

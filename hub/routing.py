@@ -1,0 +1,107 @@
+"""Routing waiting tickets to agents, and telling customers where they stand.
+
+Two methods per queue, as Rocket.Chat names them: `manual` (agents pull from the
+queue) and `least_busy` (the online agent with the fewest active tickets, below
+their capacity, gets the oldest waiting ticket). Capacity is respected: an agent
+at capacity gets nothing until a ticket of theirs is solved.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from hub.models import Role, TicketStatus, utcnow
+from hub.store import Doc, ObjectId, ReturnDocument, Store
+from hub.tickets import ACTIVE, TicketService
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    def __init__(self, store: Store, tickets: TicketService) -> None:
+        self.store = store
+        self.tickets = tickets
+
+    async def route_queue(self, queue: str) -> int:
+        """Assign as many waiting tickets of a `least_busy` queue as capacity allows. Returns how many."""
+        if self.tickets.queue(queue).routing != "least_busy":
+            return 0
+        assigned = 0
+        while True:
+            waiting = await self.store.tickets.find_one(
+                {"status": TicketStatus.NEW.value, "queue": queue, "assignee_id": None},
+                sort=[("status", 1), ("queue", 1), ("created_at", 1)],
+                hint=[("status", 1), ("queue", 1), ("created_at", 1)],
+            )
+            if waiting is None:
+                return assigned
+            agent = await self._least_busy(queue)
+            if agent is None:
+                return assigned
+            now = utcnow()
+            taken = await self.store.tickets.find_one_and_update(
+                {"_id": waiting["_id"], "assignee_id": None},
+                {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}},
+                return_document=ReturnDocument.AFTER, hint=[("_id", 1)],
+            )
+            if taken is None:
+                continue  # another process took it first
+            await self.store.append_event("ticket.assigned", now, ticket_id=taken["_id"], agent_id=agent["_id"],
+                                          queue=queue, data={"by": "least_busy"})
+            assigned += 1
+
+    async def route_all(self) -> int:
+        total = 0
+        for name, queue in self.tickets.queues.items():
+            if queue.routing == "least_busy":
+                total += await self.route_queue(name)
+        return total
+
+    async def _least_busy(self, queue: str) -> Doc | None:
+        """The online agent of this queue with the most free capacity (ties: fewest active tickets)."""
+        candidates = await self.store.agents.find(
+            {"presence": "online"}, projection={"password_hash": 0}, hint=[("presence", 1)]
+        ).to_list()
+        best: tuple[int, int, Doc] | None = None
+        for agent in candidates:
+            if Role.AGENT.value not in agent.get("roles", []) or agent.get("disabled"):
+                continue
+            queues = agent.get("queues")
+            if queues and queue not in queues:
+                continue
+            active = await self.store.tickets.count_documents(
+                {"assignee_id": agent["_id"], "status": {"$in": ACTIVE}}
+            )
+            free = int(agent.get("capacity", 5)) - active
+            if free <= 0:
+                continue
+            key = (free, -active, agent)
+            if best is None or (key[0], key[1]) > (best[0], best[1]):
+                best = key
+        return best[2] if best else None
+
+    async def agent_load(self, agent_id: ObjectId) -> int:
+        return await self.store.tickets.count_documents({"assignee_id": agent_id, "status": {"$in": ACTIVE}})
+
+    async def estimated_wait_seconds(self, queue: str, position: int, sample: int = 50) -> float | None:
+        """Position × the queue's recent average wait to first agent answer (None without history)."""
+        since = utcnow() - timedelta(days=7)
+        recent = await self.store.tickets.find(
+            {"queue": queue, "first_agent_reply_at": {"$gte": since}},
+            projection={"handoff_at": 1, "first_agent_reply_at": 1},
+            sort=[("queue", 1), ("first_agent_reply_at", -1)], limit=sample,
+        ).to_list()
+        if not recent:
+            return None
+        total = sum((t["first_agent_reply_at"] - t["handoff_at"]).total_seconds() for t in recent)
+        return position * total / len(recent)
+
+
+def describe_wait(position: int, estimate: float | None) -> str:
+    """The sentence a waiting customer reads (or hears)."""
+    text = f"You are number {position} in the queue."
+    if estimate is not None:
+        minutes = max(1, round(estimate / 60))
+        text += f" Estimated wait: about {minutes} minute{'s' if minutes != 1 else ''}."
+    return text
