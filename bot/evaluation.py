@@ -284,7 +284,7 @@ def intent_report(
         for n, p_, r_, f_, s_ in zip(names, prec, rec, f1, support, strict=True)
     ]
     scores.sort(key=lambda s: (s.f1, s.intent))
-    pairs = Counter((t, str(p_)) for t, p_ in zip(lab, predicted, strict=True) if t != p_)
+    pairs = Counter((str(t), str(p_)) for t, p_ in zip(lab, predicted, strict=True) if t != p_)
     return IntentReport(
         accuracy=float((predicted == lab).mean()),
         macro_f1=float(f1_score(lab, predicted, labels=names, average="macro", zero_division=0)),

@@ -11,6 +11,7 @@ from typing import Any
 from hub.accounts import AccountService
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
+from hub.metrics import MetricsService
 from hub.models import InboundMessage, IngestResult
 from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
@@ -41,6 +42,7 @@ class Hub:
         self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,
                                  self.router, blobs)
         self.bus = RealtimeBus(store)
+        self.metrics = MetricsService(store, queues)
         self._loops: list[asyncio.Task[None]] = []
 
     async def ingest(self, message: InboundMessage) -> IngestResult:

@@ -78,7 +78,7 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
     return data.decode("cp1252", errors="replace")
 
 
-def _undo_surrogates(value: str) -> str:
+def undo_surrogates(value: str) -> str:
     """Raw 8-bit header bytes (read by the parser as surrogate escapes) decoded as UTF-8 or 1252."""
     if not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
@@ -92,7 +92,7 @@ def decode_header(value: object) -> str:
         return ""
     if isinstance(value, email.header.Header):
         value = str(value)
-    text = _undo_surrogates(str(value))
+    text = undo_surrogates(str(value))
     if "=?" not in text:
         return _unfold(text)
     try:

@@ -12,10 +12,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from channels.phone.payloads import CallWebhook
 from hub.models import utcnow
 from hub.store import Store
-
-from channels.phone.payloads import CallWebhook
 
 COLLECTION = "phone_calls"
 

@@ -74,7 +74,7 @@ class RebasedHttpClient(AsyncHttpClient):
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's HttpClient interface passes it
         allow_redirects: bool = False,
     ) -> Response:
         response = await self._transport.request(method, self.rebase(uri), params=params, data=data,

@@ -9,12 +9,11 @@ sends parts 3 and up only, never the first two again.
 
 from __future__ import annotations
 
+from channels.phone.options import with_numbered_options
+from channels.phone.optouts import OptOutBook
+from channels.phone.rest import RecipientOptedOut, TwilioMessages
 from hub.models import OutboundMessage, SendError, SendResult, utcnow
 from hub.store import DuplicateKeyError, Store
-
-from channels.phone.optouts import OptOutBook
-from channels.phone.options import with_numbered_options
-from channels.phone.rest import RecipientOptedOut, TwilioMessages
 
 CHANNEL = "sms"
 PARTS_COLLECTION = "sms_parts"

@@ -10,7 +10,6 @@ from channels.slack.config import CHANNEL, SlackConfig
 from channels.slack.events import (
     ButtonClick,
     SlackFile,
-    SlackMessage,
     clean_text,
     read_click,
     read_message,

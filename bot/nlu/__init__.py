@@ -1,0 +1,1 @@
+"""NLU backends behind one port (`bot.nlu.base.NLUBackend`)."""

@@ -1,0 +1,73 @@
+"""Addresses and Message-IDs as they appear in headers, normalised so they can be compared."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import re
+
+from channels.email.charsets import undo_surrogates, decode_header
+
+_MSGID = re.compile(r"<([^<>\s]{1,998})>")
+_BARE_ID = re.compile(r"[^\s<>,;\"]+@[^\s<>,;\"]+")
+#: Message-IDs longer than this are stored as a hash (they are index keys).
+MAX_ID = 250
+
+
+def clean_address(value: str) -> str | None:
+    """`Bob@Example.COM` → `bob@example.com`; None when it is not a usable mailbox address."""
+    text = value.strip().strip("<>").strip().lower()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or len(text) > 254 or "." not in domain.strip("."):
+        return None
+    if any(ch.isspace() or ch in "<>,;\"()[]\\" or ord(ch) < 32 for ch in text):
+        return None
+    return text
+
+
+def parse_addresses(raw: object) -> list[tuple[str | None, str]]:
+    """(display name, address) pairs of an address header; names decoded, junk entries left out."""
+    if raw is None:
+        return []
+    text = undo_surrogates(str(raw))
+    try:
+        pairs = email.utils.getaddresses([text])
+    except (ValueError, IndexError, TypeError):
+        return []
+    out: list[tuple[str | None, str]] = []
+    for name, address in pairs:
+        clean = clean_address(address)
+        if clean is None:
+            continue
+        display = decode_header(name).strip().strip('"').strip() or None
+        out.append((display, clean))
+    return out
+
+
+def normalise_id(value: str) -> str:
+    """A Message-ID without brackets or whitespace; a hash when too long for an index key."""
+    text = "".join(value.split()).strip("<>")
+    if len(text) > MAX_ID:
+        text = "sha256-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return text
+
+
+def message_ids(raw: object) -> list[str]:
+    """Every Message-ID in an In-Reply-To/References header, in order, without duplicates."""
+    if raw is None:
+        return []
+    text = undo_surrogates(str(raw))
+    found = _MSGID.findall(text) or _BARE_ID.findall(text)
+    out: list[str] = []
+    for item in found:
+        normal = normalise_id(item)
+        if normal and normal not in out:
+            out.append(normal)
+    return out
+
+
+def split_plus(address: str) -> tuple[str, str | None]:
+    """`support+abc@x` → (`support@x`, `abc`)."""
+    local, _, domain = address.rpartition("@")
+    base, plus, tag = local.partition("+")
+    return f"{base}@{domain}", (tag if plus else None)

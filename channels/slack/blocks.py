@@ -1,0 +1,91 @@
+"""What one outbound message becomes on Slack: one or more `chat.postMessage` payloads.
+
+Slack truncates `text` past 40,000 characters and refuses section blocks over
+3,000, so long replies are split at paragraph, line or word boundaries; quick
+replies become Block Kit buttons under the last part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.models import QuickReply
+
+TEXT_LIMIT = 40_000
+SECTION_LIMIT = 3_000
+BUTTONS_PER_ACTIONS_BLOCK = 25
+BUTTON_TEXT_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2_000
+MAX_BUTTONS = 20
+
+
+@dataclass(frozen=True)
+class SlackPost:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Slack's message escaping: only &, < and > are control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at the last paragraph, line or word break that fits.
+
+    A hard cut (one word longer than the limit) never splits an `&amp;`-style escape.
+    """
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = -1
+        for sep in ("\n\n", "\n", " "):
+            at = window.rfind(sep, 0, limit + 1)
+            if at > 0 and rest[:at].strip():
+                cut = at
+                break
+        if cut == -1:
+            cut = limit
+            amp = rest.rfind("&", max(0, limit - 5), limit)
+            if amp > 0 and ";" not in rest[amp:limit]:
+                cut = amp
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def render(text: str, quick_replies: tuple[QuickReply, ...] = ()) -> list[SlackPost]:
+    """The posts for one message, in order; buttons (if any) ride on the last one."""
+    parts = split_text(escape(text), TEXT_LIMIT)
+    if not parts:
+        return []
+    posts = [SlackPost(text=p) for p in parts]
+    if quick_replies:
+        last = parts[-1]
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": section}}
+            for section in split_text(last, SECTION_LIMIT)
+        ]
+        blocks += _buttons(quick_replies[:MAX_BUTTONS])
+        posts[-1] = SlackPost(text=last, blocks=blocks)
+    return posts
+
+
+def _buttons(replies: tuple[QuickReply, ...]) -> list[dict[str, Any]]:
+    buttons = [
+        {
+            "type": "button",
+            "action_id": f"sb_qr_{i}",
+            "text": {"type": "plain_text", "text": (r.title or r.payload)[:BUTTON_TEXT_LIMIT], "emoji": True},
+            "value": (r.payload or r.title)[:BUTTON_VALUE_LIMIT],
+        }
+        for i, r in enumerate(replies)
+    ]
+    return [
+        {"type": "actions", "block_id": f"sb_quick_replies_{n}", "elements": buttons[i: i + BUTTONS_PER_ACTIONS_BLOCK]}
+        for n, i in enumerate(range(0, len(buttons), BUTTONS_PER_ACTIONS_BLOCK))
+    ]

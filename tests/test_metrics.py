@@ -1,0 +1,96 @@
+"""Metric definitions computed from raw timestamps (never averages of averages)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from hub.models import Role, utcnow
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.test_widget_flow import say, widget_session
+
+
+def _ticket(n: int, queue: str, handoff_offset: float, wait: float | None, **extra: Any) -> dict[str, Any]:
+    base = utcnow() - timedelta(hours=2)
+    handoff = base + timedelta(seconds=handoff_offset)
+    doc = {"number": n, "queue": queue, "status": "open", "created_at": handoff, "handoff_at": handoff,
+           "conversation_ids": [], "contact_id": None, "sla": {"paused_seconds": 0}}
+    if wait is not None:
+        doc["first_agent_reply_at"] = handoff + timedelta(seconds=wait)
+    doc.update(extra)
+    return doc
+
+
+async def test_window_metrics_follow_the_definitions(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    t0 = utcnow() - timedelta(hours=2)
+    await hub.store.tickets.insert_many([
+        _ticket(1, "orders", 0, 10),                       # orders target 120 s
+        _ticket(2, "general", 1, 30),                      # general target 60 s
+        _ticket(3, "general", 2, 30),
+        _ticket(4, "general", 3, 90, status="solved", solved_at=t0 + timedelta(seconds=3603),
+                sla={"paused_seconds": 600}),
+        _ticket(5, "general", 4, None, status="closed", solved_at=t0 + timedelta(seconds=64)),  # abandoned
+        _ticket(6, "general", 5, None, status="new"),      # still waiting
+        _ticket(7, "general", 6, 20, csat={"score": 5}),
+        _ticket(8, "general", 7, 20, csat={"score": 2}),
+    ])
+    report = await hub.metrics.window(utcnow() - timedelta(days=1), utcnow())
+    overall, general = report["overall"], report["queues"]["general"]
+    # ASA over every answered ticket: (10 + 30 + 30 + 90 + 20 + 20) / 6, not the mean of queue means.
+    assert overall["asa_seconds"] == round(200 / 6, 4)
+    assert general["asa_seconds"] == round(190 / 5, 4)
+    assert overall["queued"] == 8 and overall["answered"] == 6 and overall["abandoned"] == 1
+    assert overall["abandonment_rate"] == round(1 / 8, 4)
+    # Service level: answered within the queue's own target (general 60 s: 4 of 5; orders 120 s: 1 of 1).
+    assert general["service_level"] == 0.8 and report["queues"]["orders"]["service_level"] == 1.0
+    assert overall["service_level"] == round(5 / 6, 4)
+    # Resolution excludes time spent pending; the abandoned ticket was closed too.
+    assert general["solved"] == 2
+    assert general["resolution_seconds_avg"] == round(((3600 - 600) + 60) / 2, 4)
+    assert overall["csat"] == 0.5 and overall["ratings"] == 2
+
+    live = await hub.metrics.live()
+    waiting = {q["queue"]: q for q in live["queues"]}
+    assert waiting["general"]["depth"] == 1 and waiting["general"]["longest_wait_seconds"] >= 7000
+
+
+async def test_bot_replies_never_count_as_first_response_and_containment(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    contained = await widget_session(client)
+    await say(client, contained, "what are your opening hours")
+    escalated = await widget_session(client)
+    await say(client, escalated, "where is my order 12345")
+    await hub.pipeline.drain()
+    await say(client, escalated, "let me talk to a human")
+    await hub.pipeline.drain()
+    ticket = await hub.store.tickets.find_one({})
+    assert ticket is not None and ticket.get("first_agent_reply_at") is None  # bot answers did not count
+    await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Hi!"},
+                      headers={"X-CSRF-Token": agent["csrf"]})
+    answered = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert answered is not None and answered["first_agent_reply_at"] >= answered["handoff_at"]
+    report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
+    assert report["bot"] == {"conversations": 2, "contained": 1, "containment": 0.5}
+    assert report["overall"]["answered"] == 1
+
+
+async def test_metrics_api_is_for_supervisors(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("sue", "supervisor pw", roles=[Role.SUPERVISOR])
+    await runtime.hub.accounts.create("al", "agent password", roles=[Role.AGENT])
+    await login(client, "al", "agent password")
+    assert (await client.get("/api/metrics/live")).status == 403
+    await login(client, "sue", "supervisor pw")
+    assert (await client.get("/api/metrics/live")).status == 200
+    daily = await (await client.get("/api/metrics/daily?days=3")).json()
+    assert len(daily["days"]) == 3
+    bad = await client.get("/api/metrics/report?from=yesterday")
+    assert bad.status == 400 and "ISO 8601" in (await bad.json())["error"]
