@@ -175,7 +175,7 @@ def _macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: prints one JSON line; exit 0 on success, 2 on bad input."""
-    parser = argparse.ArgumentParser(prog="switchboard nlu-eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="switchboard nlu-eval", description=__doc__, epilog=DATA_NOTE)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
