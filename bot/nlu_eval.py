@@ -177,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: prints one JSON line; exit 0 on success, 2 on bad input."""
     parser = argparse.ArgumentParser(prog="switchboard nlu-eval", description=__doc__, epilog=DATA_NOTE)
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    return run_parsed(parser.parse_args(argv))
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Run an already-parsed `nlu-eval` (the `switchboard` command parses its own arguments)."""
     try:
         result = asyncio.run(run(args))
     except EvalError as exc:

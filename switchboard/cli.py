@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings_from(args)))
             return 0
         if args.command == "nlu-eval":
-            from bot.nlu_eval import run
+            from bot.nlu_eval import run_parsed
 
-            return asyncio.run(run(args))
+            return run_parsed(args)
         if args.command == "create-agent":
             return asyncio.run(_create_agent(args))
     except ConfigError as exc:

@@ -83,7 +83,10 @@ async def test_agent_reply_reaches_the_widget_websocket(
         resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Hi, Alice here. How can I help?"},
                                  headers={"X-CSRF-Token": agent["csrf"]})
         assert resp.status == 201, await resp.text()
+        # The change stream may still deliver the earlier handoff notice first: skip to the reply.
         frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
+        while frame["message"]["author"]["kind"] != "agent":
+            frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
     assert frame["type"] == "message"
     assert frame["message"]["text"] == "Hi, Alice here. How can I help?"
     assert frame["message"]["author"] == {"kind": "agent", "name": "Alice"}

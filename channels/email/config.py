@@ -32,6 +32,8 @@ class ImapConfig:
     #: After ingest: `seen` flags the message \\Seen, `move` moves it to `move_to`.
     after: str = "seen"
     move_to: str = "Processed"
+    #: On first connection (or after UIDVALIDITY changed): `unseen` mail only, `all`, or `none` (new mail only).
+    backlog: str = "unseen"
     poll_seconds: float = 60.0
     #: Use IMAP IDLE (push) when the server offers it; polling stays as the fallback.
     idle: bool = True
@@ -177,6 +179,8 @@ def _imap(raw: dict[str, Any], where: str) -> ImapConfig:
     imap = ImapConfig(**values)
     if imap.after not in ("seen", "move"):
         raise EmailConfigError(f"{where}: `after` must be `seen` or `move`, not {imap.after!r}")
+    if imap.backlog not in ("unseen", "all", "none"):
+        raise EmailConfigError(f"{where}: `backlog` must be `unseen`, `all` or `none`, not {imap.backlog!r}")
     return imap
 
 

@@ -110,7 +110,7 @@ class _Body:
     defects: list[str] = field(default_factory=list)
 
 
-def _param(part: email.message.Message, name: str, header: str = "content-type") -> str | None:
+def param_of(part: email.message.Message, name: str, header: str = "content-type") -> str | None:
     try:
         value = part.get_param(name, header=header)
     except (ValueError, LookupError, UnicodeError, IndexError, TypeError):
@@ -125,7 +125,7 @@ def _param(part: email.message.Message, name: str, header: str = "content-type")
     return decode_header(value) if isinstance(value, str) else None
 
 
-def _content_type(part: email.message.Message) -> str:
+def content_type_of(part: email.message.Message) -> str:
     try:
         ctype = part.get_content_type()
     except (ValueError, IndexError, AttributeError, TypeError):
@@ -140,7 +140,7 @@ def _disposition(part: email.message.Message) -> str | None:
     return decode_header(raw).split(";", 1)[0].strip().lower() or None
 
 
-def _payload_bytes(part: email.message.Message) -> bytes:
+def payload_bytes(part: email.message.Message) -> bytes:
     try:
         data = part.get_payload(decode=True)
     except (ValueError, LookupError, UnicodeError, IndexError, TypeError, AssertionError):
@@ -154,9 +154,9 @@ def _payload_bytes(part: email.message.Message) -> bytes:
 
 
 def _part_text(part: email.message.Message) -> str:
-    text = decode_bytes(_payload_bytes(part), _param(part, "charset"))
-    if (_param(part, "format") or "").lower() == "flowed":
-        text = _unflow(text, (_param(part, "delsp") or "").lower() == "yes")
+    text = decode_bytes(payload_bytes(part), param_of(part, "charset"))
+    if (param_of(part, "format") or "").lower() == "flowed":
+        text = _unflow(text, (param_of(part, "delsp") or "").lower() == "yes")
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -178,7 +178,7 @@ def _unflow(text: str, delsp: bool) -> str:
 
 
 def _filename(part: email.message.Message, ctype: str, index: int) -> str:
-    name = _param(part, "filename", "content-disposition") or _param(part, "name") or ""
+    name = param_of(part, "filename", "content-disposition") or param_of(part, "name") or ""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*').strip(" .")[:200]
     if name:
@@ -209,7 +209,7 @@ def _inner_message(part: email.message.Message) -> tuple[bytes, str]:
             data = str(inner).encode("utf-8", errors="surrogateescape")
         subject = decode_header(inner.get("subject"))
     else:
-        data, subject = _payload_bytes(part), ""
+        data, subject = payload_bytes(part), ""
     safe = "".join(ch for ch in subject if ch.isalnum() or ch in " -_")[:80].strip() or "forwarded message"
     return data, f"{safe}.eml"
 
@@ -220,7 +220,7 @@ def _walk(part: email.message.Message, body: _Body, limits: ParseLimits, depth: 
         if "too many parts" not in body.defects:
             body.defects.append("too many parts")
         return
-    ctype = _content_type(part)
+    ctype = content_type_of(part)
     disposition = _disposition(part)
     children = part.get_payload()
     if ctype.startswith("multipart/") and isinstance(children, list):
@@ -242,7 +242,7 @@ def _walk(part: email.message.Message, body: _Body, limits: ParseLimits, depth: 
     elif ctype == "text/html" and disposition != "attachment":
         body.html.append(_part_text(part))
     else:
-        _attach(part, ctype, _payload_bytes(part), body, limits)
+        _attach(part, ctype, payload_bytes(part), body, limits)
 
 
 def _walk_alternative(subparts: list[email.message.Message], body: _Body, limits: ParseLimits, depth: int) -> None:
@@ -349,7 +349,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedEmail:
         html=html,
         attachments=tuple(body.attachments),
         dropped=tuple(body.dropped),
-        content_type=_content_type(msg),
+        content_type=content_type_of(msg),
         headers=headers,
         defects=tuple(defects),
         size=len(raw),

@@ -1,0 +1,90 @@
+"""One outbound message as a MIME mail that threads correctly in every client.
+
+- `Message-ID: <sb-<message id>@domain>`, derived from the outbox message's
+  `external_id`, so a retried send carries the same id (receivers de-duplicate)
+  and the customer's reply finds the conversation by In-Reply-To.
+- `In-Reply-To`/`References` from the thread's earlier messages.
+- `Reply-To: support+<conversation token>@domain`: threads even when the
+  customer's client drops In-Reply-To.
+- `[#123]` in the subject once a ticket exists.
+- plain text and an escaped HTML alternative; `Auto-Submitted: auto-replied`
+  on bot and system mail, so well-behaved auto-responders never answer it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from channels.email.config import MailboxConfig
+from channels.email.threading import outbound_subject
+from hub.models import AuthorKind, OutboundMessage, utcnow
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def message_id_for(message: OutboundMessage, domain: str) -> str:
+    """Our Message-ID for an outbound message, without brackets (what `SendResult.provider_id` holds)."""
+    local = message.external_id or f"sb-{message.message_id}"
+    return f"{local}@{domain}"
+
+
+def reply_address(mailbox: MailboxConfig, token: str | None) -> str:
+    return f"{mailbox.local_part}+{token}@{mailbox.domain}" if token else mailbox.address
+
+
+def _text_body(message: OutboundMessage) -> str:
+    text = message.text.strip()
+    if message.quick_replies:
+        options = "\n".join(f"  - {q.title}" for q in message.quick_replies)
+        text = f"{text}\n\nYou can reply with one of:\n{options}"
+    return text + "\n"
+
+
+def _html_body(text: str) -> str:
+    paragraphs = []
+    for block in text.strip().split("\n\n"):
+        escaped = html.escape(block)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        paragraphs.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n<body>\n'
+            + "\n".join(paragraphs) + "\n</body></html>\n")
+
+
+def _in_reply_to(references: tuple[str, ...]) -> str | None:
+    """The latest customer mail if we know it (ours start with `sb-`), else the latest of all."""
+    theirs = [r for r in references if "@" in r and not r.startswith("sb-")]
+    mail_ids = [r for r in references if "@" in r]
+    pick = (theirs or mail_ids or [None])[-1]
+    return f"<{pick}>" if pick else None
+
+
+def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str) -> EmailMessage:
+    recipient = str(message.metadata.get("reply_to") or message.recipient)
+    mail = EmailMessage()
+    mail["Message-ID"] = f"<{message_id_for(message, domain)}>"
+    mail["Date"] = format_datetime(utcnow())
+    mail["From"] = Address(display_name=mailbox.from_name or "", addr_spec=mailbox.address)
+    mail["To"] = recipient
+    mail["Reply-To"] = Address(display_name=mailbox.from_name or "",
+                               addr_spec=reply_address(mailbox, message.conversation_token))
+    mail["Subject"] = outbound_subject(message.subject, message.ticket_number)
+    in_reply_to = _in_reply_to(message.references)
+    if in_reply_to:
+        mail["In-Reply-To"] = in_reply_to
+        refs = [r for r in message.references if "@" in r]
+        if len(refs) > 20:
+            refs = [refs[0], *refs[-19:]]
+        mail["References"] = " ".join(f"<{r}>" for r in refs)
+    if message.author_kind in (AuthorKind.BOT, AuthorKind.SYSTEM):
+        mail["Auto-Submitted"] = "auto-replied"
+    mail["X-Loop"] = mailbox.address
+    if message.ticket_number:
+        mail["X-Switchboard-Ticket"] = str(message.ticket_number)
+    text = _text_body(message)
+    mail.set_content(text)
+    mail.add_alternative(_html_body(text), subtype="html")
+    return mail
