@@ -85,7 +85,7 @@ class Router:
         return await self.store.tickets.count_documents({"assignee_id": agent_id, "status": {"$in": ACTIVE}})
 
     async def estimated_wait_seconds(self, queue: str, position: int, sample: int = 50) -> float | None:
-        """Position × the queue's recent average wait to first agent answer (None without history)."""
+        """Position times the queue's recent average wait to first agent answer (None without history)."""
         since = utcnow() - timedelta(days=7)
         recent = await self.store.tickets.find(
             {"queue": queue, "first_agent_reply_at": {"$gte": since}},

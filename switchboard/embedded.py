@@ -60,25 +60,26 @@ class EmbeddedServer:
     def uri(self) -> str:
         return f"mongodb://{self.host}:{self.port}/?directConnection=true"
 
-    async def start(self, timeout: float = 60.0) -> str:
+    async def start(self, startup_seconds: float = 60.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         storage = self.data_dir / "db"
         log_handle = self.log_file.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed program, our own arguments
+        # Popen only forks and execs (no waiting), so it does not block the loop.
+        self.process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed program, our own arguments
             [find_server(), "--host", self.host, "--port", str(self.port), "--storage-path", str(storage),
              "--log-level", "WARNING"],
             stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         log_handle.close()
-        await self._wait_ready(timeout)
+        await self._wait_ready(startup_seconds)
         return self.uri
 
-    async def _wait_ready(self, timeout: float) -> None:
+    async def _wait_ready(self, startup_seconds: float) -> None:
         """Poll `ping` until the server answers (bounded; fails fast if the process died)."""
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(self.uri, serverSelectionTimeoutMS=500)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + startup_seconds
         try:
             while True:
                 assert self.process is not None
@@ -89,7 +90,7 @@ class EmbeddedServer:
                     return
                 except PyMongoError:
                     if loop.time() > deadline:
-                        raise EmbeddedError(f"secantusd-py did not answer within {timeout}s") from None
+                        raise EmbeddedError(f"secantusd-py did not answer within {startup_seconds}s") from None
                     await asyncio.sleep(0.2)
         finally:
             await client.close()

@@ -12,8 +12,14 @@ from switchboard.bootstrap import Runtime
 from tests.conftest import login
 from tests.test_widget_flow import say, widget_session
 
-PUBLIC = {"/healthz", "/api/openapi.json", "/api/auth/login", "/api/widget/session", "/api/widget/messages",
-          "/api/widget/ws"}
+PUBLIC = {
+    "/healthz",
+    "/api/openapi.json",
+    "/api/auth/login",
+    "/api/widget/session",
+    "/api/widget/messages",
+    "/api/widget/ws",
+}
 
 
 async def test_health_reports_database(client: TestClient[Any, Any]) -> None:
@@ -49,8 +55,9 @@ async def test_every_protected_route_needs_a_session(client: TestClient[Any, Any
     assert checked >= 12
 
 
-async def test_unsafe_requests_need_the_csrf_token(client: TestClient[Any, Any], agent: dict[str, Any],
-                                                   runtime: Runtime) -> None:
+async def test_unsafe_requests_need_the_csrf_token(
+    client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime
+) -> None:
     token = await widget_session(client)
     await say(client, token, "human please")
     assert runtime.hub is not None
@@ -60,8 +67,9 @@ async def test_unsafe_requests_need_the_csrf_token(client: TestClient[Any, Any],
     url = f"/api/tickets/{ticket['_id']}/reply"
     assert (await client.post(url, json={"text": "x"})).status == 403
     assert (await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": "guess"})).status == 403
-    cross = await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": agent["csrf"],
-                                                                "Origin": "https://evil.example"})
+    cross = await client.post(
+        url, json={"text": "x"}, headers={"X-CSRF-Token": agent["csrf"], "Origin": "https://evil.example"}
+    )
     assert cross.status == 403
     ok = await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": agent["csrf"]})
     assert ok.status == 201
@@ -74,8 +82,9 @@ async def test_roles_gate_routes(client: TestClient[Any, Any], runtime: Runtime)
     assert (await client.get("/api/me")).status == 200
     assert (await client.get("/api/tickets")).status == 403
     assert (await client.get("/api/agents")).status == 403
-    resp = await client.post("/api/agents", json={"username": "x", "password": "long enough pw"},
-                             headers={"X-CSRF-Token": csrf})
+    resp = await client.post(
+        "/api/agents", json={"username": "x", "password": "long enough pw"}, headers={"X-CSRF-Token": csrf}
+    )
     assert resp.status == 403
 
 
@@ -83,19 +92,24 @@ async def test_admin_creates_agents_and_logout_ends_the_session(client: TestClie
     assert runtime.admin_credentials is not None
     user, password = runtime.admin_credentials
     csrf = await login(client, user, password)
-    resp = await client.post("/api/agents", json={"username": "carol", "password": "carol's password",
-                                                  "roles": ["agent", "supervisor"]}, headers={"X-CSRF-Token": csrf})
+    resp = await client.post(
+        "/api/agents",
+        json={"username": "carol", "password": "carol's password", "roles": ["agent", "supervisor"]},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert resp.status == 201
     assert (await resp.json())["agent"]["roles"] == ["agent", "supervisor"]
-    bad = await client.post("/api/agents", json={"username": "dave", "password": "short"},
-                            headers={"X-CSRF-Token": csrf})
+    bad = await client.post(
+        "/api/agents", json={"username": "dave", "password": "short"}, headers={"X-CSRF-Token": csrf}
+    )
     assert bad.status == 400 and "8 characters" in (await bad.json())["error"]
     assert (await client.post("/api/auth/logout", json={}, headers={"X-CSRF-Token": csrf})).status == 200
     assert (await client.get("/api/me")).status == 401
 
 
-async def test_ticket_lifecycle_through_the_api(client: TestClient[Any, Any], agent: dict[str, Any],
-                                               runtime: Runtime) -> None:
+async def test_ticket_lifecycle_through_the_api(
+    client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime
+) -> None:
     token = await widget_session(client, name="Eve")
     await say(client, token, "can I talk to a real person")
     assert runtime.hub is not None
@@ -106,11 +120,14 @@ async def test_ticket_lifecycle_through_the_api(client: TestClient[Any, Any], ag
     listed = (await (await client.get("/api/tickets?queue=general")).json())["tickets"]
     assert [t["contact_name"] for t in listed] == ["Eve"]
     ticket_id = listed[0]["id"]
-    assert (await client.post(f"/api/tickets/{ticket_id}/assign", json={"agent_id": "me"}, headers=headers)).status == 200
+    assert (
+        await client.post(f"/api/tickets/{ticket_id}/assign", json={"agent_id": "me"}, headers=headers)
+    ).status == 200
     mine = (await (await client.get("/api/tickets?mine=1")).json())["tickets"]
     assert [t["id"] for t in mine] == [ticket_id]
-    await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "Sure, here I am", "status": "pending"},
-                      headers=headers)
+    await client.post(
+        f"/api/tickets/{ticket_id}/reply", json={"text": "Sure, here I am", "status": "pending"}, headers=headers
+    )
     detail = await (await client.get(f"/api/tickets/{ticket_id}")).json()
     assert detail["ticket"]["status"] == "pending"
     assert detail["contact"]["name"] == "Eve"

@@ -20,8 +20,11 @@ async def widget_session(client: TestClient[Any, Any], **extra: Any) -> str:
 
 
 async def say(client: TestClient[Any, Any], token: str, text: str, client_id: str | None = None) -> dict[str, Any]:
-    resp = await client.post("/api/widget/messages", json={"text": text, "client_id": client_id or uuid.uuid4().hex},
-                             headers={"Authorization": f"Bearer {token}"})
+    resp = await client.post(
+        "/api/widget/messages",
+        json={"text": text, "client_id": client_id or uuid.uuid4().hex},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert resp.status == 202, await resp.text()
     return dict(await resp.json())
 
@@ -80,8 +83,11 @@ async def test_agent_reply_reaches_the_widget_websocket(
     ticket = await runtime.hub.store.tickets.find_one({})
     assert ticket is not None
     async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
-        resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Hi, Alice here. How can I help?"},
-                                 headers={"X-CSRF-Token": agent["csrf"]})
+        resp = await client.post(
+            f"/api/tickets/{ticket['_id']}/reply",
+            json={"text": "Hi, Alice here. How can I help?"},
+            headers={"X-CSRF-Token": agent["csrf"]},
+        )
         assert resp.status == 201, await resp.text()
         # The change stream may still deliver the earlier handoff notice first: skip to the reply.
         frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
@@ -103,8 +109,11 @@ async def test_private_note_never_reaches_the_customer(
     await runtime.hub.pipeline.drain()
     ticket = await runtime.hub.store.tickets.find_one({})
     assert ticket is not None
-    resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "customer seems upset", "private": True},
-                             headers={"X-CSRF-Token": agent["csrf"]})
+    resp = await client.post(
+        f"/api/tickets/{ticket['_id']}/reply",
+        json={"text": "customer seems upset", "private": True},
+        headers={"X-CSRF-Token": agent["csrf"]},
+    )
     assert resp.status == 201
     assert "customer seems upset" not in [m["text"] for m in await history(client, token)]
     assert await runtime.hub.store.outbox.count_documents({"message_id": {"$exists": True}}) == 1  # only the handoff
@@ -131,8 +140,9 @@ async def test_visitor_session_survives_reload_and_verified_user_links_contact(
     assert len(await history(client, again)) >= 1
     forged = await client.post("/api/widget/session", json={"site": "demo", "user_id": "u-42", "user_hash": "00"})
     assert forged.status == 403
-    verified = await widget_session(client, user_id="u-42", user_hash=user_hash("site-identity-secret", "u-42"),
-                                    email="fox@example.com")
+    verified = await widget_session(
+        client, user_id="u-42", user_hash=user_hash("site-identity-secret", "u-42"), email="fox@example.com"
+    )
     await say(client, verified, "hi there")
     assert runtime.hub is not None
     contact = await runtime.hub.store.contacts.find_one({"identities.external_id": "demo:user:u-42"})
@@ -145,11 +155,21 @@ async def test_bad_widget_input_gets_a_clear_4xx(client: TestClient[Any, Any]) -
     auth = {"Authorization": f"Bearer {token}"}
     cases = [
         (await client.post("/api/widget/messages", data="{not json", headers=auth), 400, "malformed JSON"),
-        (await client.post("/api/widget/messages", json={"text": "", "client_id": "abcdefgh"}, headers=auth), 400,
-         "text is required"),
+        (
+            await client.post("/api/widget/messages", json={"text": "", "client_id": "abcdefgh"}, headers=auth),
+            400,
+            "text is required",
+        ),
         (await client.post("/api/widget/messages", json={"text": "hi"}, headers=auth), 400, "client_id"),
-        (await client.post("/api/widget/messages", json={"text": "hi", "client_id": "abcdefgh"},
-                           headers={"Authorization": "Bearer forged.token"}), 401, "invalid visitor token"),
+        (
+            await client.post(
+                "/api/widget/messages",
+                json={"text": "hi", "client_id": "abcdefgh"},
+                headers={"Authorization": "Bearer forged.token"},
+            ),
+            401,
+            "invalid visitor token",
+        ),
         (await client.post("/api/widget/session", json={"site": "nope"}), 404, "unknown site"),
     ]
     for resp, status, reason in cases:

@@ -6,7 +6,7 @@ import email.utils
 import hashlib
 import re
 
-from channels.email.charsets import undo_surrogates, decode_header
+from channels.email.charsets import decode_header, undo_surrogates
 
 _MSGID = re.compile(r"<([^<>\s]{1,998})>")
 _BARE_ID = re.compile(r"[^\s<>,;\"]+@[^\s<>,;\"]+")

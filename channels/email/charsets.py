@@ -9,8 +9,8 @@ returns text (with U+FFFD for what cannot be decoded) and never raises.
 from __future__ import annotations
 
 import codecs
-import email.header
 import email.errors
+import email.header
 
 #: Labels mapped to the superset codec real senders use (as browsers and mail clients do).
 _ALIASES = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import weakref
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -70,7 +71,7 @@ class SmtpListener:
         self.server: asyncio.AbstractServer | None = None
         self.port: int | None = None
         self._tls = self._tls_context()
-        self._sessions: set[SMTP] = set()
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def _tls_context(self) -> ssl.SSLContext | None:
         if not (self.config.tls_cert and self.config.tls_key):

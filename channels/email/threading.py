@@ -17,10 +17,10 @@ from channels.email.parse import ParsedEmail
 from hub.models import ThreadHints
 
 _TICKET = re.compile(r"\[#\s*(\d{1,9})\s*\]")
-#: Reply/forward prefixes of many languages and clients (Outlook's RE:/AW:/SV:, "Re[2]:", "回复：").
+#: Reply/forward prefixes of many languages and clients (Outlook RE:/AW:/SV:, "Re[2]:", full-width colons).
 _PREFIX = re.compile(
-    r"^\s*((re|aw|sv|vs|antw|antwort|odp|wg|fw|fwd|tr|rif|r|ref|res|enc|atb|vá|yanıt|ynt|на|回复|答复|回覆|转发|轉寄"
-    r"|返信|転送)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*)+",
+    r"^\s*((re|aw|sv|vs|antw|antwort|odp|wg|fw|fwd|tr|rif|r|ref|res|enc|atb|vá|yan\u0131t|ynt|на|回复|答复|回覆|转发|轉寄"
+    r"|返信|転送)\s*(\[\d+\]|\(\d+\))?\s*[:\uff1a]\s*)+",
     re.IGNORECASE,
 )
 #: Our own Message-IDs (`sb-<24 hex>@domain`), so a reply matches even before the send was recorded.

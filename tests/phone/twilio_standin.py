@@ -42,6 +42,8 @@ class ApiRequest:
     auth: tuple[str, str] | None
     form: dict[str, str]
     answered: int
+    #: The message SID the stand-in created (201 answers only).
+    sid: str | None = None
 
 
 class TwilioStandIn:
@@ -86,13 +88,13 @@ class TwilioStandIn:
             answer = self.script.pop(0)
         else:
             answer = Answer(201)
+        body = answer.body if answer.body is not None else self._resource(form)
         record = ApiRequest(request.method, request.path, request.match_info["account_sid"], auth, form,
-                            answer.status)
+                            answer.status, sid=body.get("sid") if answer.status == 201 else None)
         self.requests.append(record)
         if answer.status == 201:
             self.created.append(record)
         self._arrivals.put_nowait(record)
-        body = answer.body if answer.body is not None else self._resource(form)
         return web.json_response(body, status=answer.status, headers=answer.headers)
 
     def _resource(self, form: dict[str, str]) -> dict[str, Any]:
