@@ -22,6 +22,8 @@ class ConversationService:
         """Thread resolution in the documented order: token, ticket number, references, thread key."""
         found = await self._by_hints(msg)
         if found is not None:
+            if not found.get("open") and await self._reply_after_close(found) == "new":
+                return await self._follow_up(found, msg, contact)
             return await self._reopen_if_closed(found)
         if msg.hints.use_thread_key:
             open_conv = await self.store.conversations.find_one(
@@ -58,6 +60,28 @@ class ConversationService:
                 return await self.store.conversations.find_one({"_id": newest["conversation_id"]})
         return None
 
+    async def _reply_after_close(self, conv: Doc) -> str:
+        """The closed ticket's queue policy (`QueueConfig.on_reply_after_close`): `reopen` or `new`."""
+        if conv.get("ticket_id") is None:
+            return "reopen"
+        ticket = await self.store.tickets.find_one({"_id": conv["ticket_id"]}, projection={"queue": 1, "status": 1})
+        if ticket is None or ticket.get("status") not in ("solved", "closed"):
+            return "reopen"
+        queue = await self.store.queues.find_one({"name": ticket["queue"]}, projection={"on_reply_after_close": 1})
+        return str((queue or {}).get("on_reply_after_close") or "reopen")
+
+    async def _follow_up(self, closed: Doc, msg: InboundMessage, contact: Doc) -> Doc:
+        """A new conversation continuing a closed ticket's; `TicketService.on_customer_message` gives it a
+        new ticket linked to the old one. A second reply joins the follow-up already opened (a retry of the
+        same message does too, through the open thread key's unique index)."""
+        if closed.get("follow_up_id") is not None:
+            existing = await self.store.conversations.find_one({"_id": closed["follow_up_id"]})
+            if existing is not None and existing.get("open"):
+                return existing
+        conv = await self._open(msg, contact, follows=closed)
+        await self.store.conversations.update_one({"_id": closed["_id"]}, {"$set": {"follow_up_id": conv["_id"]}})
+        return conv
+
     async def _reopen_if_closed(self, conv: Doc) -> Doc:
         if conv.get("open"):
             return conv
@@ -78,7 +102,7 @@ class ConversationService:
         assert reopened is not None
         return reopened
 
-    async def _open(self, msg: InboundMessage, contact: Doc) -> Doc:
+    async def _open(self, msg: InboundMessage, contact: Doc, follows: Doc | None = None) -> Doc:
         now = utcnow()
         doc: dict[str, Any] = {
             "token": new_token(),
@@ -95,6 +119,9 @@ class ConversationService:
             "started_at": now,
             "last_message_at": now,
         }
+        if follows is not None:
+            doc.update(state=ConversationState.ESCALATED.value, follows_conversation_id=follows["_id"],
+                       follows_ticket_id=follows.get("ticket_id"))
         try:
             result = await self.store.conversations.insert_one(doc)
         except DuplicateKeyError:

@@ -62,7 +62,8 @@ class TicketService:
             await self.store.queues.update_one(
                 {"name": q.name},
                 {"$set": {"title": q.title or q.name, "answer_target_seconds": q.answer_target_seconds,
-                          "service_level_goal": q.service_level_goal, "routing": q.routing}},
+                          "service_level_goal": q.service_level_goal, "routing": q.routing,
+                          "on_reply_after_close": q.on_reply_after_close}},
                 upsert=True,
             )
 
@@ -146,6 +147,8 @@ class TicketService:
     async def on_customer_message(self, conversation: Doc, session: AsyncClientSession) -> Doc | None:
         """A customer wrote in an escalated conversation: wake the ticket up."""
         if conversation.get("ticket_id") is None:
+            if conversation.get("follows_ticket_id") is not None:
+                return await self._open_follow_up(conversation, session)
             return None
         now = utcnow()
         ticket = await self.store.tickets.find_one({"_id": conversation["ticket_id"]}, session=session)
@@ -167,6 +170,21 @@ class TicketService:
         return await self.store.tickets.find_one_and_update(
             {"_id": ticket["_id"]}, update, session=session, return_document=ReturnDocument.AFTER
         )
+
+    async def _open_follow_up(self, conversation: Doc, session: AsyncClientSession) -> Doc:
+        """A reply to a closed ticket whose queue says `new`: a new ticket, linked to the closed one."""
+        previous = await self.store.tickets.find_one({"_id": conversation["follows_ticket_id"]}, session=session)
+        number = await self.store.next_number("ticket")
+        ticket = await self.escalate(
+            conversation, reason="reply_after_close", queue=previous["queue"] if previous else None, number=number,
+            session=session, subject=(previous or {}).get("subject") or conversation.get("subject"),
+        )
+        if ticket["number"] == number and previous is not None:
+            await self.store.tickets.update_one(
+                {"_id": ticket["_id"]}, {"$set": {"follows_ticket_id": previous["_id"]}}, session=session
+            )
+            ticket["follows_ticket_id"] = previous["_id"]
+        return ticket
 
     async def get(self, ticket_id: ObjectId) -> Doc:
         ticket = await self.store.tickets.find_one({"_id": ticket_id})

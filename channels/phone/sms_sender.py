@@ -51,11 +51,15 @@ class SmsSender:
         customer = message.recipient
         if not our_number:
             raise SendError("this SMS conversation does not say which Twilio number to reply from", transient=False)
+        if await self.optouts.is_opted_out(customer, our_number):
+            raise SendError("recipient opted out", transient=False)
         pieces = split_text(with_numbered_options(message.text, message.quick_replies), self.max_chars)
         if len(pieces) == 1:
             return SendResult(provider_id=await self._create(customer, our_number, pieces[0]))
         sids = await self._already_sent(message.message_id)
         for index, piece in enumerate(pieces):
+            if index in sids:
+                continue
             sids[index] = await self._create(customer, our_number, piece)
             try:
                 await self.parts.insert_one({"_id": f"{message.message_id}:{index}", "message_id": message.message_id,
