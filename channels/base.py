@@ -53,7 +53,7 @@ class Channel(Protocol):
 
 def bad_request(reason: str, status: int = 400) -> web.HTTPException:
     """A 4xx whose JSON body says what was wrong with the payload."""
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
+    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 409: web.HTTPConflict,
            404: web.HTTPNotFound, 413: web.HTTPRequestEntityTooLarge, 422: web.HTTPUnprocessableEntity}[status]
     if status == 413:
         return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=json.dumps({"error": reason}),

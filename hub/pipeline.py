@@ -131,6 +131,7 @@ class Pipeline:
         key = message_id if isinstance(message_id, ObjectId) else ObjectId(message_id)
         task = self._by_message.get(key)
         if task is not None:
+            await asyncio.shield(task)
             return
         await self._process_logged(key)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
+from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.store import BY_ID, TICKETS_BY_CONTACT, Doc, ObjectId, ReturnDocument, Store
 
@@ -52,6 +52,8 @@ class TicketService:
         self.default_queue = default_queue
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
+        #: Channels that can show a rating request (buttons) when a ticket is solved.
+        self.csat_channels: frozenset[str] = frozenset({"widget"})
 
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
@@ -284,9 +286,39 @@ class TicketService:
             return updated
 
         updated = await self.store.run_in_transaction(work)
+        if new is TicketStatus.SOLVED and ticket.get("first_agent_reply_at") is not None:
+            await self._ask_for_rating(updated)
         if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and self.router is not None:
             await self.router.route_queue(ticket["queue"])
         return updated
+
+    async def _ask_for_rating(self, ticket: Doc) -> None:
+        """A CSAT request (1-5 buttons) on channels that can show it, once per ticket."""
+        conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]})
+        if conversation is None or conversation["channel"] not in self.csat_channels or ticket.get("csat_asked"):
+            return
+        await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"csat_asked": True}})
+        choices = tuple(QuickReply(str(score), f"csat:{score}") for score in range(1, 6))
+        await self.outbox.post(conversation, AuthorKind.SYSTEM,
+                               f"Your request #{ticket['number']} is solved. How happy are you with our help "
+                               "(1 = not at all, 5 = very)?", author_name="Switchboard", quick_replies=choices)
+        self.outbox.wake()
+
+    async def rate(self, ticket_id: ObjectId, score: int, comment: str | None = None) -> Doc:
+        """The customer's satisfaction rating (1-5) of a solved ticket; a later rating replaces it."""
+        if not 1 <= score <= 5:
+            raise TicketError("score must be 1 to 5")
+        now = utcnow()
+        ticket = await self.store.tickets.find_one_and_update(
+            {"_id": ticket_id, "status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]}},
+            {"$set": {"csat": {"score": score, "comment": (comment or "")[:2000], "at": now}}},
+            return_document=ReturnDocument.AFTER, hint=BY_ID,
+        )
+        if ticket is None:
+            raise NotFound("no solved ticket to rate")
+        await self.store.append_event("ticket.rated", now, ticket_id=ticket_id, queue=ticket["queue"],
+                                      data={"score": score})
+        return ticket
 
     async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None) -> Doc:
         now = utcnow()

@@ -94,3 +94,36 @@ async def test_metrics_api_is_for_supervisors(client: TestClient[Any, Any], runt
     assert len(daily["days"]) == 3
     bad = await client.get("/api/metrics/report?from=yesterday")
     assert bad.status == 400 and "ISO 8601" in (await bad.json())["error"]
+
+
+async def test_customer_rates_a_solved_ticket_from_the_widget(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    token = await widget_session(client)
+    await say(client, token, "I want a human")
+    await hub.pipeline.drain()
+    ticket = await hub.store.tickets.find_one({})
+    assert ticket is not None
+    headers = {"X-CSRF-Token": agent["csrf"]}
+    await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Done!", "status": "solved"},
+                      headers=headers)
+    messages = (await (await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {token}"}))
+                .json())["messages"]
+    request = messages[-1]
+    assert [q["payload"] for q in request["quick_replies"]] == [f"csat:{n}" for n in range(1, 6)]
+    other = await widget_session(client)
+    stolen = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 1},
+                               headers={"Authorization": f"Bearer {other}"})
+    assert stolen.status == 404
+    bad = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 9},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert bad.status == 400
+    ok = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 5},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200
+    rated = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert rated is not None and rated["csat"]["score"] == 5
+    report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
+    assert report["overall"]["csat"] == 1.0 and report["overall"]["ratings"] == 1

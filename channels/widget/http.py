@@ -15,6 +15,7 @@ from channels.base import ChannelContext, bad_request, read_json
 from channels.widget.identity import TokenError, Visitor, issue_token, new_anonymous, read_token, verify_user
 from hub.models import InboundMessage, OutboundMessage, Sender, SendResult
 from hub.store import MESSAGES_BY_CONVERSATION, ObjectId
+from hub.tickets import NotFound, TicketError
 from hub.views import message_for_customer
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class WidgetChannel:
             web.post("/api/widget/messages", self.post_message),
             web.get("/api/widget/messages", self.list_messages),
             web.get("/api/widget/ws", self.websocket),
+            web.post("/api/widget/rating", self.rating),
             web.options("/api/widget/{tail:.*}", self.preflight),
         ]
 
@@ -167,6 +169,28 @@ class WidgetChannel:
         result = await self.hub.ingest(message)
         return {"message_id": result.message_id, "conversation_id": result.conversation_id,
                 "duplicate": result.duplicate}
+
+    async def rating(self, request: web.Request) -> web.Response:
+        """Rate a solved ticket 1-5, answering the rating request message `message_id`."""
+        visitor = self._visitor(request)
+        body = await read_json(request, 8_000)
+        score, message_id = body.get("score"), str(body.get("message_id") or "")
+        if not isinstance(score, int) or not 1 <= score <= 5:
+            raise bad_request("score must be an integer from 1 to 5")
+        if not ObjectId.is_valid(message_id):
+            raise bad_request("message_id must be the id of the rating request")
+        store = self.hub.store
+        message = await store.messages.find_one({"_id": ObjectId(message_id)})
+        if message is None or message.get("thread_key") != visitor.key or message.get("channel") != CHANNEL:
+            raise bad_request("no such rating request in this conversation", 404)
+        conversation = await store.conversations.find_one({"_id": message["conversation_id"]})
+        if conversation is None or conversation.get("ticket_id") is None:
+            raise bad_request("this conversation has no ticket to rate", 404)
+        try:
+            await self.hub.tickets.rate(conversation["ticket_id"], score, _clean(body.get("comment"), 2000))
+        except TicketError as exc:
+            raise bad_request(str(exc), 409 if isinstance(exc, NotFound) else 400) from exc
+        return self._json(request, {"ok": True}, site=visitor.site)
 
     async def list_messages(self, request: web.Request) -> web.Response:
         """Messages of the visitor's conversations, oldest first; `after` = last id seen."""

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from channels.phone.optouts import Keyword, keyword_of
 from channels.phone.options import with_numbered_options
+from channels.phone.optouts import Keyword, keyword_of
 from channels.phone.sms_sender import split_text
 from hub.models import AuthorKind, QuickReply, Role
 from switchboard.bootstrap import Runtime

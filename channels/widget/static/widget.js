@@ -130,7 +130,12 @@
       m.quick_replies.forEach(function (q) {
         var b = el("button", "", q.title);
         b.type = "button";
-        b.addEventListener("click", function () { row.remove(); submit(q.payload || q.title); });
+        b.addEventListener("click", function () {
+          row.remove();
+          var csat = /^csat:([1-5])$/.exec(q.payload || "");
+          if (csat) rate(m.id, parseInt(csat[1], 10));
+          else submit(q.payload || q.title);
+        });
         row.appendChild(b);
       });
       log.appendChild(row);
@@ -153,6 +158,13 @@
         else status.textContent = "message not sent";
       });
     })();
+  }
+
+  function rate(messageId, score) {
+    api("POST", "/api/widget/rating", { message_id: messageId, score: score }).then(function () {
+      log.appendChild(el("div", "sb-msg system", "Thank you for your rating!"));
+      log.scrollTop = log.scrollHeight;
+    }).catch(function () { status.textContent = "rating not saved"; });
   }
 
   function poll() {
