@@ -19,6 +19,7 @@ PUBLIC = {
     "/api/widget/session",
     "/api/widget/messages",
     "/api/widget/ws",
+    "/api/widget/rating",
 }
 
 
