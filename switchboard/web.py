@@ -10,6 +10,7 @@ from aiohttp import web
 
 from agents_ui.appkeys import EXTRAS, HUB
 from hub.hub import Hub
+from hub.store import PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,16 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
 
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Unexpected errors become a JSON 500 with no internals; HTTP errors pass through."""
+    """Database outages become 503 + Retry-After, other surprises a JSON 500; HTTP errors pass through."""
     try:
         response = await handler(request)
     except web.HTTPException:
         raise
+    except PyMongoError as exc:
+        # Nothing was acknowledged: the client (or provider) retries and the unique keys dedupe.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return web.json_response({"error": "database unavailable, retry later"}, status=503,
+                                 headers={"Retry-After": "5"})
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)

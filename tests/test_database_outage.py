@@ -1,0 +1,91 @@
+"""The database goes away for a while: nothing accepted is lost, nothing is stored twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from switchboard.bootstrap import Runtime
+from switchboard.embedded import EmbeddedServer
+from tests.conftest import _drop, make_settings
+
+
+async def test_messages_survive_a_database_outage(tmp_path: Path, shop_bot: Any) -> None:
+    db = EmbeddedServer(tmp_path / "db")
+    uri = await db.start()
+    runtime = Runtime(make_settings(uri, tmp_path / "var"))
+    await runtime.start(bot=shop_bot)
+    try:
+        assert runtime.app is not None and runtime.hub is not None
+        async with TestClient(TestServer(runtime.app, host="127.0.0.1")) as client:
+            token = (await (await client.post("/api/widget/session", json={"site": "demo"})).json())["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            body = {"text": "what are your opening hours", "client_id": "outage-0001"}
+
+            db.stop()
+            refused = await client.post("/api/widget/messages", json=body, headers=auth)
+            assert refused.status == 503
+            assert refused.headers["Retry-After"] == "5"
+            assert "retry" in (await refused.json())["error"]
+
+            await db.start()  # same port and data directory
+            accepted = await client.post("/api/widget/messages", json=body, headers=auth)
+            assert accepted.status == 202 and (await accepted.json())["duplicate"] is False
+            again = await client.post("/api/widget/messages", json=body, headers=auth)
+            assert (await again.json())["duplicate"] is True
+            await runtime.hub.pipeline.drain()
+            await runtime.hub.pipeline.recover()
+            store = runtime.hub.store
+            assert await store.messages.count_documents({"direction": "in"}) == 1
+            assert await store.messages.count_documents({"author.kind": "bot"}) == 1
+            assert await store.messages.count_documents({"pending_bot": True}) == 0
+    finally:
+        await runtime.stop()
+        db.stop()
+
+
+class HangingBot:
+    """A fake of the Bot port that stalls until released (a process dying mid-decision)."""
+
+    def __init__(self, inner: Any) -> None:
+        import asyncio
+
+        self.inner = inner
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def decide(self, turn: Any) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return await self.inner.decide(turn)
+
+
+async def test_a_stalled_process_is_taken_over_and_the_answer_is_written_once(
+    tmp_path: Path, mongo_uri: str, shop_bot: Any
+) -> None:
+    from hub.models import InboundMessage, Sender
+
+    settings = make_settings(mongo_uri, tmp_path / "var")
+    stalled_bot = HangingBot(shop_bot)
+    stalled, healthy = Runtime(settings), Runtime(settings)
+    await stalled.start(bot=stalled_bot)
+    await healthy.start(bot=shop_bot)
+    try:
+        assert stalled.hub is not None and healthy.hub is not None
+        stalled.hub.pipeline.lease_seconds = -1  # its lease is already over when it takes the message
+        await stalled.hub.ingest(InboundMessage(channel="widget", external_id="demo:v9:1", thread_key="demo:v9",
+                                                sender=Sender("demo:v9"), text="what are your opening hours"))
+        await stalled_bot.entered.wait()
+        assert await healthy.hub.pipeline.recover() == 1
+        stalled_bot.release.set()
+        await stalled.hub.pipeline.drain()
+        store = healthy.hub.store
+        assert await store.messages.count_documents({"author.kind": "bot"}) == 1
+        assert await store.outbox.count_documents({}) == 1
+        assert await store.messages.count_documents({"pending_bot": True}) == 0
+    finally:
+        await stalled.stop()
+        await healthy.stop()
+        await _drop(settings)
