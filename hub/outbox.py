@@ -64,8 +64,13 @@ class Outbox:
         private: bool = False,
         nlu: dict[str, Any] | None = None,
         attachments: list[Doc] | None = None,
+        touch_conversation: bool = True,
     ) -> Doc:
-        """Store an outbound message (and queue it for delivery unless it is a private note)."""
+        """Store an outbound message (and queue it for delivery unless it is a private note).
+
+        `touch_conversation=False` when the caller updates the conversation itself anyway
+        (saves a write in the bot's hot path).
+        """
         now = utcnow()
         message_id = ObjectId()
         doc: Doc = {
@@ -100,9 +105,10 @@ class Outbox:
                 },
                 session=session,
             )
-        await self.store.conversations.update_one(
-            {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session
-        )
+        if touch_conversation:
+            await self.store.conversations.update_one(
+                {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session
+            )
         return doc
 
     def wake(self) -> None:
@@ -111,9 +117,13 @@ class Outbox:
 
     async def run(self) -> None:
         """The delivery loop; runs until cancelled."""
+        loop = asyncio.get_running_loop()
+        next_lease_check = 0.0
         while True:
             try:
-                await self._release_expired_leases()
+                if loop.time() >= next_lease_check:
+                    await self._release_expired_leases()
+                    next_lease_check = loop.time() + min(10.0, self.policy.lease_seconds / 4)
                 claimed = await self._drain()
             except PyMongoError as exc:
                 log.warning("outbox: database unavailable (%s); retrying", exc)

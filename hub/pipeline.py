@@ -207,13 +207,15 @@ class Pipeline:
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
                      session: AsyncClientSession) -> Doc | None:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
-        bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent}
+        bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent,
+                           "last_message_at": utcnow()}
         await self.store.conversations.update_one(
             {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": {"bot.turns": 1}}, session=session
         )
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
-                                   author_name="Bot", quick_replies=decision.quick_replies)
+                                   author_name="Bot", quick_replies=decision.quick_replies,
+                                   touch_conversation=False)
             return None
         if decision.kind is not DecisionKind.ESCALATE:
             return None
