@@ -28,7 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def error(status: int, reason: str) -> web.HTTPException:
     classes: dict[int, type[web.HTTPException]] = {
         400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
-        409: web.HTTPConflict, 422: web.HTTPUnprocessableEntity,
+        409: web.HTTPConflict, 422: web.HTTPUnprocessableEntity, 429: web.HTTPTooManyRequests,
     }
     return classes[status](text=json.dumps({"error": reason}), content_type="application/json")
 

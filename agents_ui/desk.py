@@ -12,7 +12,7 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
-from hub.accounts import AccountError, has_role
+from hub.accounts import AccountError, LockedOut, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
 from hub.store import TICKETS_BY_CONTACT, Doc, ObjectId, oid
@@ -70,7 +70,10 @@ async def login(request: web.Request) -> web.Response:
     if not same_origin(request) or request.content_type != "application/json":
         raise error(403, "login must be a JSON request from this origin")
     body = await _body(request)
-    info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+    try:
+        info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+    except LockedOut as exc:
+        raise error(429, str(exc)) from exc
     if info is None:
         raise error(401, "wrong username or password")
     response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})

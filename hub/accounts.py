@@ -13,10 +13,17 @@ from hub.models import Role, utcnow
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
 SESSION_DAYS = 7
+#: Failed logins per username within LOCKOUT_MINUTES before further attempts are refused.
+MAX_FAILURES = 5
+LOCKOUT_MINUTES = 15
 
 
 class AccountError(Exception):
     pass
+
+
+class LockedOut(AccountError):
+    """Too many failed logins for this username: try again later."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,19 @@ class AccountService:
         return "admin", password
 
     async def login(self, username: str, password: str) -> SessionInfo | None:
-        agent = await self.store.agents.find_one({"username": username.strip().lower()})
+        """A new session for valid credentials; None if wrong; `LockedOut` after repeated failures."""
+        username = username.strip().lower()[:200]
+        since = utcnow() - timedelta(minutes=LOCKOUT_MINUTES)
+        failures = await self.store.login_failures.count_documents({"username": username, "at": {"$gte": since}})
+        if failures >= MAX_FAILURES:
+            raise LockedOut(f"too many failed logins; try again in {LOCKOUT_MINUTES} minutes")
+        agent = await self.store.agents.find_one({"username": username})
         if agent is None or agent.get("disabled"):
             self._verify(self._dummy_hash, password)
+            await self._record_failure(username)
             return None
         if not self._verify(agent["password_hash"], password):
+            await self._record_failure(username)
             return None
         if self._hasher.check_needs_rehash(agent["password_hash"]):
             await self.store.agents.update_one({"_id": agent["_id"]},
@@ -79,6 +94,12 @@ class AccountService:
             "expires_at": utcnow() + timedelta(days=SESSION_DAYS),
         })
         return SessionInfo(token, csrf, agent)
+
+    async def _record_failure(self, username: str) -> None:
+        now = utcnow()
+        await self.store.login_failures.insert_one(
+            {"username": username, "at": now, "expires_at": now + timedelta(minutes=LOCKOUT_MINUTES)}
+        )
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

@@ -68,12 +68,14 @@ class RealtimeBus:
         """Follow the change stream forever, resuming after errors from the last token seen."""
         pipeline = [{"$match": {"ns.coll": {"$in": list(WATCHED_COLLECTIONS)},
                                 "operationType": {"$in": ["insert", "update", "replace"]}}}]
+        failures = 0
         while True:
             try:
                 async with await self.store.db.watch(
                     pipeline, full_document="updateLookup", resume_after=self._resume_token
                 ) as stream:
                     self.ready.set()
+                    failures = 0
                     async for change in stream:
                         self._resume_token = stream.resume_token
                         doc = change.get("fullDocument")
@@ -83,5 +85,11 @@ class RealtimeBus:
                         for sub in list(self._subs):
                             sub.offer(item)
             except PyMongoError as exc:
-                log.warning("realtime: change stream interrupted (%s); resuming", exc)
-                await asyncio.sleep(1.0)
+                failures += 1
+                if failures >= 3 and self._resume_token is not None:
+                    # The token may have fallen out of the oplog: start from now; clients re-sync over REST.
+                    log.warning("realtime: cannot resume the change stream (%s); restarting from now", exc)
+                    self._resume_token = None
+                else:
+                    log.warning("realtime: change stream interrupted (%s); resuming", exc)
+                await asyncio.sleep(min(10.0, 0.5 * 2**failures))

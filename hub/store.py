@@ -61,6 +61,7 @@ class Store:
         self.queues = self.db["queues"]
         self.agents = self.db["agents"]
         self.sessions = self.db["sessions"]
+        self.login_failures = self.db["login_failures"]
         self.events = self.db["events"]
         self.outbox = self.db["outbox"]
         self.counters = self.db["counters"]
@@ -120,6 +121,8 @@ class Store:
         await self.agents.create_index("username", unique=True)
         await self.agents.create_index("presence")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
+        await self.login_failures.create_index([("username", ASCENDING), ("at", ASCENDING)])
+        await self.login_failures.create_index("expires_at", expireAfterSeconds=0)
         await self.events.create_index([("type", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("at", ASCENDING)])
@@ -127,6 +130,11 @@ class Store:
         await self.outbox.create_index("message_id", unique=True)
         await self.intents.create_index("name", unique=True)
         await self.models.create_index([("created_at", DESCENDING)])
+        # the bot trainer's workbench (bot.versions, bot.model_sync)
+        await self.db["training_versions"].create_index("number", unique=True)
+        await self.models.create_index("number", unique=True, sparse=True)
+        await self.db["training_jobs"].create_index([("started_at", DESCENDING)])
+        await self.db["evaluations"].create_index([("created_at", DESCENDING)])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncClientSession]:

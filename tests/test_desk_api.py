@@ -156,3 +156,18 @@ async def test_openapi_documents_the_rest_api(client: TestClient[Any, Any]) -> N
     for path in ("/api/tickets/{id}/reply", "/api/widget/messages", "/healthz", "/api/auth/login"):
         assert path in spec["paths"]
     assert spec["paths"]["/api/widget/messages"]["post"]["requestBody"]
+
+
+async def test_repeated_wrong_passwords_lock_the_username(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("mallory", "the real password")
+    for _ in range(5):
+        resp = await client.post("/api/auth/login", json={"username": "mallory", "password": "guess guess"})
+        assert resp.status == 401
+    locked = await client.post("/api/auth/login", json={"username": "mallory", "password": "the real password"})
+    assert locked.status == 429 and "too many failed logins" in (await locked.json())["error"]
+    other = await runtime.hub.accounts.create("trent", "trent's password")
+    assert other is not None
+    assert (
+        await client.post("/api/auth/login", json={"username": "trent", "password": "trent's password"})
+    ).status == 200
