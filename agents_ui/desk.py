@@ -97,6 +97,19 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
 
 
+@requires()
+async def change_password(request: web.Request) -> web.Response:
+    """Change your own password (`current`, `new`); your other sessions are logged out."""
+    body = await _body(request)
+    info = session_of(request)
+    try:
+        await _hub(request).accounts.change_password(info.agent["_id"], str(body.get("current", "")),
+                                                     str(body.get("new", "")), info.token)
+    except AccountError as exc:
+        raise error(400, str(exc)) from exc
+    return web.json_response({"ok": True})
+
+
 @requires(Role.AGENT, Role.SUPERVISOR)
 async def queues(request: web.Request) -> web.Response:
     """Queues with the number of tickets waiting for a first answer and active in each."""
@@ -298,6 +311,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/auth/login", login),
         web.post("/api/auth/logout", logout),
         web.get("/api/me", me),
+        web.post("/api/me/password", change_password),
         web.get("/api/queues", queues),
         web.get("/api/tickets", list_tickets),
         web.get("/api/tickets/{id}", get_ticket),

@@ -119,6 +119,17 @@ class AccountService:
             return None
         return SessionInfo(token, session["csrf"], agent)
 
+    async def change_password(self, agent_id: ObjectId, current: str, new: str, keep_session: str) -> None:
+        """Check the current password, store the new hash, end every other session of this user."""
+        agent = await self.store.agents.find_one({"_id": agent_id})
+        if agent is None or not self._verify(agent["password_hash"], current):
+            raise AccountError("the current password is wrong")
+        if len(new) < 8:
+            raise AccountError("the new password needs at least 8 characters")
+        await self.store.agents.update_one({"_id": agent_id}, {"$set": {"password_hash": self._hasher.hash(new)}})
+        await self.store.sessions.delete_many({"agent_id": agent_id, "_id": {"$ne": keep_session}},
+                                              hint=[("agent_id", 1)])
+
     async def logout(self, token: str) -> None:
         await self.store.sessions.delete_one({"_id": token})
 

@@ -121,6 +121,7 @@ class Store:
         await self.agents.create_index("username", unique=True)
         await self.agents.create_index("presence")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
+        await self.sessions.create_index("agent_id")
         await self.login_failures.create_index([("username", ASCENDING), ("at", ASCENDING)])
         await self.login_failures.create_index("expires_at", expireAfterSeconds=0)
         await self.events.create_index([("type", ASCENDING), ("at", ASCENDING)])
@@ -132,7 +133,7 @@ class Store:
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)
         await self.db["training_versions"].create_index("number", unique=True)
-        await self.models.create_index("number", unique=True, sparse=True)
+        await self.models.create_index("number", unique=True)
         await self.db["training_jobs"].create_index([("started_at", DESCENDING)])
         await self.db["evaluations"].create_index([("created_at", DESCENDING)])
 

@@ -171,3 +171,19 @@ async def test_repeated_wrong_passwords_lock_the_username(client: TestClient[Any
     assert (
         await client.post("/api/auth/login", json={"username": "trent", "password": "trent's password"})
     ).status == 200
+
+
+async def test_changing_the_password_checks_the_old_one(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("olga", "first password")
+    csrf = await login(client, "olga", "first password")
+    headers = {"X-CSRF-Token": csrf}
+    wrong = await client.post("/api/me/password", json={"current": "nope", "new": "second password"}, headers=headers)
+    assert wrong.status == 400
+    ok = await client.post("/api/me/password", json={"current": "first password", "new": "second password"},
+                           headers=headers)
+    assert ok.status == 200
+    assert (await client.get("/api/me")).status == 200  # this session stays
+    resp = await client.post("/api/auth/login", json={"username": "olga", "password": "first password"})
+    assert resp.status == 401
+    await login(client, "olga", "second password")

@@ -305,6 +305,24 @@ const Desk = (() => {
     renderTicketHead();
   }
 
+  registerView("account", "Account", ["agent", "trainer", "supervisor"], (container) => {
+    const msg = el("p", { class: "error", role: "alert" });
+    const form = el("form", { class: "card", style: "max-width:360px;margin:24px;display:flex;flex-direction:column;gap:10px" },
+      el("h2", {}, "Change password"),
+      el("label", {}, "Current password", el("input", { name: "current", type: "password", required: true })),
+      el("label", {}, "New password (8+ characters)", el("input", { name: "new", type: "password", required: true, minlength: 8 })),
+      el("button", { type: "submit" }, "Change password"), msg);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await api("POST", "/api/me/password", { current: form.current.value, new: form.new.value });
+        form.reset();
+        msg.textContent = "Password changed.";
+      } catch (ex) { msg.textContent = ex.message; }
+    });
+    container.replaceChildren(form);
+  });
+
   document.addEventListener("DOMContentLoaded", boot);
   return { api, el, registerView, onLive, hasRole, fmtTime, state };
 })();
