@@ -48,6 +48,12 @@ class Hub:
     async def ingest(self, message: InboundMessage) -> IngestResult:
         return await self.pipeline.ingest(message)
 
+    async def is_ingested(self, channel: str, external_id: str) -> bool:
+        """Whether a delivery is stored already: lets a channel skip downloads for a provider's retry."""
+        found = await self.store.messages.find_one({"channel": channel, "external_id": external_id},
+                                                   projection={"_id": 1})
+        return found is not None
+
     def register_sender(self, sender: OutboundSender) -> None:
         self.outbox.senders[sender.channel] = sender
 

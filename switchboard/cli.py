@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 
     add_arguments(eval_p)
 
+    tg_p = sub.add_parser("telegram", help="Telegram channel tools")
+    tg_sub = tg_p.add_subparsers(dest="telegram_command", required=True)
+    hook_p = tg_sub.add_parser("set-webhook", help="point each configured bot's webhook at this hub")
+    _serve_args(hook_p)
+    from channels.telegram.cli import add_arguments as telegram_args
+
+    telegram_args(hook_p)
+
     agent_p = sub.add_parser("create-agent", help="add a desk user")
     _serve_args(agent_p)
     agent_p.add_argument("username")
@@ -86,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.nlu_eval import run_parsed
 
             return run_parsed(args)
+        if args.command == "telegram":
+            from channels.telegram.cli import run as telegram_run
+
+            return asyncio.run(telegram_run(args, settings_from(args)))
         if args.command == "create-agent":
             return asyncio.run(_create_agent(args))
     except ConfigError as exc:

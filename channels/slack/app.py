@@ -109,14 +109,17 @@ class SlackEndpoint:
 
 
 def _check_body(raw: str, content_type: str) -> None:
-    """A JSON event body, or a form with a JSON `payload` (interactivity); else a 400 saying why."""
+    """A JSON event body, or a form whose `payload` (interactivity) is a JSON object; else a 400 saying why.
+
+    Other forms (Slack's `ssl_check`) are left to Bolt.
+    """
     try:
         if content_type == "application/json" or raw.startswith("{"):
             decoded: Any = json.loads(raw)
         else:
             payload = parse_qs(raw).get("payload")
             if not payload:
-                raise bad_request("expected a JSON event or a form with a payload field")
+                return
             decoded = json.loads(payload[0])
     except json.JSONDecodeError as exc:
         raise bad_request(f"malformed JSON: {exc}") from exc

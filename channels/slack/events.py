@@ -17,6 +17,8 @@ from channels.slack.config import SlackConfig
 
 #: Message subtypes that are a person writing; everything else (edits, joins, bot posts...) is skipped.
 CUSTOMER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+#: Slack's built-in bot, which writes reminders and notices into DMs.
+SLACKBOT = "USLACKBOT"
 #: Block Kit buttons we render for quick replies carry action ids `sb_qr_<n>`.
 QUICK_REPLY_ACTION = re.compile(r"^sb_qr_\d+$")
 
@@ -151,6 +153,8 @@ def skip_reason(msg: SlackMessage, me: BotIdentity, config: SlackConfig) -> str 
         return "no author"
     if msg.user == me.user_id:
         return "our own message"
+    if msg.user == SLACKBOT:
+        return "Slackbot"
     if msg.channel_type == "im":
         return None
     if msg.event_type == "message" and config.channel_ids and msg.channel not in config.channel_ids:

@@ -93,9 +93,7 @@ class SlackInbound:
         return await self.hub.ingest(inbound)
 
     async def _already_stored(self, external_id: str) -> bool:
-        found = await self.hub.store.messages.find_one({"channel": CHANNEL, "external_id": external_id},
-                                                       projection={"_id": 1})
-        return found is not None
+        return await self.hub.is_ingested(CHANNEL, external_id)
 
     async def _files(self, files: tuple[SlackFile, ...]) -> tuple[tuple[Attachment, ...], list[dict[str, Any]]]:
         """Each shared file downloaded with the bot token, or kept as its private URL when that fails."""

@@ -12,7 +12,7 @@ from hub.blobs import BlobStore
 from hub.models import utcnow
 from switchboard.bootstrap import Runtime
 from tests.slack.conftest import PATH, PostEvent, sign
-from tests.slack.standin import SlackStandIn, fixture
+from tests.slack.standin import Failure, SlackStandIn, fixture
 
 DM_ID = "T0SHOP0001:D0CUSTDM01:1718961060.123459"
 
@@ -174,3 +174,18 @@ async def test_file_shares_are_downloaded_with_the_bot_token_or_kept_as_links(
     assert photo["url"] == "https://files.slack.com/files-pri/T0SHOP0001-F0PHOTO001/download/damaged_box.jpg"
     assert [f["downloaded"] for f in message["metadata"]["slack"]["files"]] == [True, False]
     assert {auth for _, auth in slack_api.file_requests} == {f"Bearer {slack_api.token}"}
+
+
+async def test_event_is_refused_with_5xx_while_slack_cannot_identify_us_then_kept_on_retry(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn
+) -> None:
+    slack_api.fail_next("auth.test", Failure(503))
+    payload = fixture("message_im.json")
+    refused = await post_event(payload)
+    assert refused.status == 500  # not a 200: Slack keeps the event and retries it
+    assert await inbound(slack_runtime) == []
+    retried = await post_event(payload, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
+    assert retried.status == 200
+    [message] = await inbound(slack_runtime)
+    assert message["external_id"] == DM_ID
+    assert message["metadata"]["slack"]["retry_num"] == "1"
