@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
@@ -23,6 +23,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bot.nlu.base import TrainingData
 from bot.nlu.classifier import ClassifierParams, IntentClassifier
+
+if TYPE_CHECKING:
+    from bot.nlu.embeddings import Encoder
 
 #: Label given to rejected (below-threshold or out-of-scope) predictions in metrics.
 OOS = "__oos__"
@@ -111,6 +114,7 @@ def _simulate(
     rounds: int,
     holdout_fraction: float,
     seed: int,
+    encoder: Encoder | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Per round: hide some intents, train on most of the rest, score the rest + the hidden ones.
 
@@ -135,7 +139,7 @@ def _simulate(
         counts = Counter(lab[inside])
         strat = lab[inside] if min(counts.values()) >= 2 else None
         tr, va = train_test_split(inside, test_size=0.2, random_state=seed + r, stratify=strat)
-        model = IntentClassifier(params).fit([texts[i] for i in tr], list(lab[tr]))
+        model = IntentClassifier(params, encoder).fit([texts[i] for i in tr], list(lab[tr]))
         scored = np.concatenate([va, np.flatnonzero(np.isin(lab, list(held)))])
         proba = model.predict_proba([texts[i] for i in scored])
         ordered = np.sort(proba, axis=1)
@@ -169,6 +173,7 @@ def tune_thresholds(
     seed: int = 0,
     min_in_scope_accuracy: float | None = None,
     max_clarify_share: float = 0.1,
+    encoder: Encoder | None = None,
 ) -> ThresholdTuning:
     """Fallback and ambiguity thresholds from training data alone.
 
@@ -186,7 +191,9 @@ def tune_thresholds(
     base = params or ClassifierParams()
     if temperature is not None:
         base = replace(base, calibration_folds=0, default_temperature=temperature)
-    conf, margin, correct, correct2, is_oos, n_hold = _simulate(texts, labels, base, rounds, holdout_fraction, seed)
+    conf, margin, correct, correct2, is_oos, n_hold = _simulate(
+        texts, labels, base, rounds, holdout_fraction, seed, encoder
+    )
     best_t, best_score, best = 0.05, -1.0, (0.0, 0.0)
     for t in np.round(np.arange(0.05, 1.0, 0.01), 2):
         accepted = conf >= t
@@ -265,6 +272,7 @@ def intent_report(
     seed: int = 0,
     params: ClassifierParams | None = None,
     top_confusions: int = 10,
+    encoder: Encoder | None = None,
 ) -> IntentReport:
     """Cross-validate the built-in classifier on `data`; weakest intents first."""
     texts, labels = flatten(data)
@@ -275,7 +283,7 @@ def intent_report(
     p = replace(params or ClassifierParams(), calibration_folds=0)
     predicted = np.empty(len(lab), dtype=object)
     for tr, te in StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(lab)), lab):
-        model = IntentClassifier(p).fit([texts[i] for i in tr], list(lab[tr]))
+        model = IntentClassifier(p, encoder).fit([texts[i] for i in tr], list(lab[tr]))
         predicted[te] = model.predict([texts[i] for i in te])
     names = sorted(set(labels))
     prec, rec, f1, support = precision_recall_fscore_support(lab, predicted, labels=names, zero_division=0)

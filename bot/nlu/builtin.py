@@ -2,7 +2,9 @@
 
 Training runs in a worker thread so the hub keeps serving while a model is built;
 the new model replaces the old one in a single assignment, so `parse` always sees a
-complete model. Parsing a message takes well under a millisecond and runs inline.
+complete model. Parsing a message takes about a millisecond and runs inline; with the
+accurate tier's sentence encoder (`encoder=`, see bot/nlu/embeddings.py) a parse costs a
+transformer pass, so it runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.nlu.base import NLUUnavailable, ParseResult, ProgressCallback, TrainingData
 from bot.nlu.classifier import ClassifierParams, IntentClassifier
 from bot.nlu.entities import EntityExtractor
 from hub.models import IntentScore
 
+if TYPE_CHECKING:
+    from bot.nlu.embeddings import Encoder
 
-def data_version(data: TrainingData, params: ClassifierParams) -> str:
-    """Same data and parameters -> same version id, so a retrain without changes is visible as such."""
-    blob = json.dumps(
-        [data.intents, data.regexes, data.lookups, sorted(data.annotations), repr(params)], sort_keys=True
-    )
+
+def data_version(data: TrainingData, params: ClassifierParams, encoder: str | None = None) -> str:
+    """Same data, parameters and encoder -> same version id, so a retrain without changes is visible as such."""
+    parts: list[object] = [data.intents, data.regexes, data.lookups, sorted(data.annotations), repr(params)]
+    if encoder is not None:
+        parts.append(encoder)
+    blob = json.dumps(parts, sort_keys=True)
     return "builtin-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -54,8 +61,11 @@ class BuiltinNLU:
         params: ClassifierParams | None = None,
         synonyms: Mapping[str, list[str]] | None = None,
         ranking_length: int = 10,
+        encoder: Encoder | None = None,
     ) -> None:
         self.params = params or ClassifierParams()
+        #: Sentence encoder of the accurate tier (bot/nlu/embeddings.py); None for the default tier.
+        self.encoder = encoder
         self.synonyms = dict(synonyms or {})
         self.ranking_length = ranking_length
         self._model: _Model | None = None
@@ -75,8 +85,9 @@ class BuiltinNLU:
         for intent, examples in data.intents.items():
             texts.extend(examples)
             labels.extend([intent] * len(examples))
-        classifier = IntentClassifier(self.params).fit(texts, labels, progress)
-        return _Model(classifier, EntityExtractor(data, self.synonyms), data_version(data, self.params))
+        classifier = IntentClassifier(self.params, self.encoder).fit(texts, labels, progress)
+        encoder = self.encoder.name if self.encoder is not None else None
+        return _Model(classifier, EntityExtractor(data, self.synonyms), data_version(data, self.params, encoder))
 
     async def train(self, data: TrainingData, progress: ProgressCallback | None = None) -> str:
         """Train in a worker thread and make the new model current; returns its version."""
@@ -89,6 +100,8 @@ class BuiltinNLU:
         model = self._model
         if model is None:
             raise NLUUnavailable("the built-in NLU has no trained model yet")
+        if model.classifier.encoder is not None:  # a transformer pass (~25 ms): keep it off the event loop
+            return await asyncio.to_thread(self._parse, model, text)
         return self._parse(model, text)
 
     def _parse(self, model: _Model, text: str) -> ParseResult:
