@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,30 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     return make_settings(mongo_uri, tmp_path)
 
 
+@asynccontextmanager
+async def running(settings: Settings, bot: Any) -> AsyncIterator[Runtime]:
+    """A started hub on `settings` (channels configured before), stopped and its database dropped after."""
+    rt = Runtime(settings)
+    await rt.start(bot=bot)
+    try:
+        yield rt
+    finally:
+        await rt.stop()
+        await _drop(settings)
+
+
+@asynccontextmanager
+async def http_client(rt: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
+    """An HTTP client talking to the hub over a real loopback TCP socket."""
+    assert rt.app is not None
+    async with TestClient(TestServer(rt.app, host="127.0.0.1")) as c:
+        yield c
+
+
 @pytest.fixture
 async def runtime(settings: Settings, shop_bot: Any) -> AsyncIterator[Runtime]:
-    rt = Runtime(settings)
-    await rt.start(bot=shop_bot)
-    yield rt
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, shop_bot) as rt:
+        yield rt
 
 
 async def _drop(settings: Settings) -> None:
@@ -70,10 +88,7 @@ async def _drop(settings: Settings) -> None:
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
-    """An HTTP client talking to the hub over a real loopback TCP socket."""
-    assert runtime.app is not None
-    server = TestServer(runtime.app, host="127.0.0.1")
-    async with TestClient(server) as c:
+    async with http_client(runtime) as c:
         yield c
 
 

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from hub.realtime import Subscription
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.conftest import _drop
+from tests.conftest import http_client, running
 from tests.slack.standin import SlackStandIn
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-TestTokenForStandIn"
@@ -48,17 +48,13 @@ async def slack_runtime(settings: Settings, shop_bot: Any, slack_api: SlackStand
         "api_base_url": f"{slack_api.base_url}/api/",
         "file_base_url": slack_api.base_url,
     }
-    rt = Runtime(settings)
-    await rt.start(bot=shop_bot)
-    yield rt
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, shop_bot) as rt:
+        yield rt
 
 
 @pytest.fixture
 async def slack_client(slack_runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
-    assert slack_runtime.app is not None
-    async with TestClient(TestServer(slack_runtime.app, host="127.0.0.1")) as client:
+    async with http_client(slack_runtime) as client:
         yield client
 
 

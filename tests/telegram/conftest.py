@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from hub.realtime import Subscription
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.conftest import _drop
+from tests.conftest import http_client, running
 from tests.telegram.standin import TelegramStandIn
 
 BOT_TOKEN = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -36,17 +36,13 @@ async def telegram_api() -> AsyncIterator[TelegramStandIn]:
 @pytest.fixture
 async def telegram_runtime(settings: Settings, shop_bot: Any, telegram_api: TelegramStandIn) -> AsyncIterator[Runtime]:
     settings.channels["telegram"] = telegram_config(telegram_api)
-    rt = Runtime(settings)
-    await rt.start(bot=shop_bot)
-    yield rt
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, shop_bot) as rt:
+        yield rt
 
 
 @pytest.fixture
 async def telegram_client(telegram_runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
-    assert telegram_runtime.app is not None
-    async with TestClient(TestServer(telegram_runtime.app, host="127.0.0.1")) as client:
+    async with http_client(telegram_runtime) as client:
         yield client
 
 
