@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hub.models import Sender, utcnow
@@ -10,6 +11,7 @@ from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
 #: Channels whose external id *is* an email address or phone number, so a contact
 #: already known by that address (from another channel) is the same person.
 EMAIL_CHANNELS = frozenset({"email"})
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 PHONE_CHANNELS = frozenset({"sms", "voice"})
 
 
@@ -104,7 +106,8 @@ def _trusted_email(channel: str, sender: Sender) -> str | None:
 
 def _trusted_phone(channel: str, sender: Sender) -> str | None:
     if channel in PHONE_CHANNELS:
-        return sender.external_id
+        # A withheld caller id comes as a per-call placeholder, not a number.
+        return sender.external_id if _E164.fullmatch(sender.external_id) else None
     if sender.phone and sender.verified:
         return sender.phone
     return None

@@ -130,8 +130,10 @@ class Outbox:
                 claimed = 0
             if claimed == 0:
                 self._wake.clear()
+                # asyncio.timeout rather than wait_for, which can lose a cancellation on Python 3.11.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
 
     async def _drain(self) -> int:
         claimed = 0

@@ -34,10 +34,23 @@ from hub.models import (
 from hub.outbox import Outbox
 from hub.ports import Bot
 from hub.routing import Router, describe_wait
-from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.store import (
+    BY_ID,
+    MESSAGES_BY_CONVERSATION,
+    Doc,
+    DuplicateKeyError,
+    ObjectId,
+    PyMongoError,
+    ReturnDocument,
+    Store,
+)
 from hub.tickets import TicketService
 
 log = logging.getLogger(__name__)
+
+#: Bot decision reasons that put the customer's message in the trainers' NLU inbox.
+REVIEW_REASONS = frozenset({"low_confidence", "ambiguous", "out_of_scope"})
+NOT_HELPFUL = "not_helpful"
 
 
 
@@ -212,6 +225,7 @@ class Pipeline:
         await self.store.conversations.update_one(
             {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": {"bot.turns": 1}}, session=session
         )
+        await self._mark_for_review(decision, message, session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies,
@@ -225,9 +239,6 @@ class Pipeline:
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities,
         )
-        await self.store.messages.update_one(
-            {"_id": message["_id"]}, {"$set": {"review": {"reason": "escalated", "at": utcnow()}}}, session=session
-        )
         text = decision.handoff_text or "I'm passing you to a colleague."
         text = f"{text} Your ticket number is #{ticket['number']}."
         if ticket["status"] == "new" and ticket.get("assignee_id") is None:
@@ -237,6 +248,39 @@ class Pipeline:
         await self.outbox.post(replace_conv(conversation, ticket), AuthorKind.SYSTEM, text, session=session,
                                author_name="Switchboard")
         return ticket
+
+    async def _mark_for_review(self, decision: Decision, message: Doc, session: AsyncClientSession) -> None:
+        """Put the customer message the bot was unsure about, or failed on, in the trainers' NLU inbox.
+
+        Escalations mark the message that was escalated, except "no, that didn't help":
+        there the question the unhelpful answer answered is what a trainer must label.
+        """
+        if decision.kind is DecisionKind.ESCALATE:
+            if decision.reason == NOT_HELPFUL:
+                target = await self._answered_question(message, session)
+                reason = NOT_HELPFUL
+            else:
+                target, reason = message["_id"], "escalated"
+        elif decision.reason in REVIEW_REASONS:
+            target, reason = message["_id"], str(decision.reason)
+        else:
+            return
+        if target is None:
+            return
+        await self.store.messages.update_one(
+            {"_id": target}, {"$set": {"review": {"reason": reason, "decision": decision.reason, "at": utcnow()}}},
+            session=session, hint=BY_ID,
+        )
+
+    async def _answered_question(self, message: Doc, session: AsyncClientSession) -> ObjectId | None:
+        """The customer's message before `message` in its conversation (the one the bot answered)."""
+        previous = await self.store.messages.find_one(
+            {"conversation_id": message["conversation_id"], "direction": Direction.INBOUND.value,
+             "created_at": {"$lte": message["created_at"]}, "_id": {"$ne": message["_id"]}},
+            projection={"_id": 1}, sort=[("conversation_id", 1), ("created_at", -1)],
+            hint=MESSAGES_BY_CONVERSATION, session=session,
+        )
+        return previous["_id"] if previous else None
 
     async def recover(self, older_than_seconds: float = 0.0, limit: int = 500) -> int:
         """Re-process messages left pending (crash, bot or database outage). Returns how many."""

@@ -44,8 +44,9 @@ class SmsWebhooks:
         form = await self.signature.verified_form(request)
         sms = IncomingSms.parse(form)
         keyword = keyword_of(sms.body, sms.opt_out_type)
-        if keyword is not None:
-            # Before storing: from this moment on, nothing more is sent to this number.
+        if keyword is not None and not await self._already_stored(sms.message_sid):
+            # Before storing: from this moment on, nothing more is sent to this number. A late
+            # replay of an old STOP (already stored) must not undo a START sent since.
             await self.optouts.record(sms.customer, sms.our_number, keyword is Keyword.OPT_OUT,
                                       f"keyword {sms.message_sid}")
         text, metadata = sms.body.strip(), dict(sms.metadata)
@@ -67,8 +68,14 @@ class SmsWebhooks:
             reply_context={"our_number": sms.our_number, "customer": sms.customer},
         ))
         if keyword is not None:
-            await self.optouts.mirror_on_contact(result.contact_id, keyword is Keyword.OPT_OUT)
+            opted_out = await self.optouts.is_opted_out(sms.customer, sms.our_number)
+            await self.optouts.mirror_on_contact(result.contact_id, opted_out)
         return twiml(EMPTY_TWIML)
+
+    async def _already_stored(self, message_sid: str) -> bool:
+        found = await self.hub.store.messages.find_one({"channel": CHANNEL, "external_id": message_sid},
+                                                       projection={"_id": 1})
+        return found is not None
 
     async def status(self, request: web.Request) -> web.Response:
         """A message we sent failed after Twilio accepted it: show the failure to agents."""

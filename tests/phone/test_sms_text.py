@@ -97,3 +97,19 @@ async def test_a_long_reply_is_split_and_a_retry_does_not_resend_accepted_parts(
     assert [r.answered for r in twilio_api.requests[1:]] == [201, 503, 201, 201]
     assert done["delivery"]["attempts"] == 2
     assert done["provider_id"] == twilio_api.created[1].sid  # the first part's SID
+
+
+async def test_a_late_replay_of_an_old_stop_does_not_undo_a_later_start(
+    phone: TestClient[Any, Any], phone_runtime: Runtime
+) -> None:
+    assert phone_runtime.hub is not None
+    store = phone_runtime.hub.store
+    stop = sms("STOP", "SM" + "07" * 16)
+    await text_in(phone, stop)
+    await text_in(phone, sms("START", "SM" + "08" * 16))
+    await text_in(phone, stop)  # Twilio redelivering the old STOP
+    optout = await store.db["sms_optouts"].find_one({"_id": THREAD})
+    assert optout is not None and optout["opted_out"] is False
+    assert await store.messages.count_documents({"external_id": stop["MessageSid"]}) == 1
+    contact = await store.contacts.find_one({"phones": "+14155550123"})
+    assert contact is not None and contact["attributes"]["sms_opted_out"] is False
