@@ -20,8 +20,10 @@ class ConversationService:
 
     async def find_or_open(self, msg: InboundMessage, contact: Doc) -> Doc:
         """Thread resolution in the documented order: token, ticket number, references, thread key."""
-        found = await self._by_hints(msg)
+        found = await self._by_hints(msg, contact)
         if found is not None:
+            if not found.get("open") and msg.automated:
+                return found  # an auto-reply to a closed thread is kept there and reopens nothing
             if not found.get("open") and await self._reply_after_close(found) == "new":
                 return await self._follow_up(found, msg, contact)
             return await self._reopen_if_closed(found)
@@ -33,7 +35,7 @@ class ConversationService:
                 return open_conv
         return await self._open(msg, contact)
 
-    async def _by_hints(self, msg: InboundMessage) -> Doc | None:
+    async def _by_hints(self, msg: InboundMessage, contact: Doc) -> Doc | None:
         hints = msg.hints
         if hints.conversation_token:
             conv = await self.store.conversations.find_one({"token": hints.conversation_token})
@@ -41,7 +43,9 @@ class ConversationService:
                 return conv
         if hints.ticket_number is not None:
             ticket = await self.store.tickets.find_one({"number": hints.ticket_number})
-            if ticket is not None:
+            # Only the ticket's own customer threads by number: anyone else quoting `[#123]`
+            # must not be able to write into somebody else's ticket.
+            if ticket is not None and ticket.get("contact_id") == contact["_id"]:
                 for conv_id in reversed(ticket.get("conversation_ids", [])):
                     conv = await self.store.conversations.find_one({"_id": conv_id, "channel": msg.channel},
                                                                    hint=BY_ID)

@@ -114,6 +114,8 @@ class InboundMessage:
     subject: str | None = None
     #: Automated mail, STOP keywords...: stored, shown to agents, never answered by the bot.
     suppress_bot: bool = False
+    #: Sent by a machine (an out-of-office reply, a mailing list): it never reopens a solved ticket.
+    automated: bool = False
     #: The channel's own routing scope (a mailbox, a widget site, a Slack team).
     inbox: str | None = None
     #: Channel-specific values kept with the message (headers, raw ids, original HTML).

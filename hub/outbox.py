@@ -242,13 +242,16 @@ class Outbox:
     async def mark_failed_by_external_id(self, channel: str, external_id: str, reason: str) -> bool:
         """A provider told us later that a sent message failed (an email bounce, a status callback)."""
         message = await self.store.messages.find_one({"channel": channel, "external_id": external_id},
-                                                     projection={"conversation_id": 1})
+                                                     projection={"conversation_id": 1, "delivery": 1})
         if message is None:
-            by_provider = await self.store.messages.find({"provider_id": external_id},
-                                                         projection={"conversation_id": 1, "channel": 1}).to_list()
+            by_provider = await self.store.messages.find(
+                {"provider_id": external_id}, projection={"conversation_id": 1, "channel": 1, "delivery": 1}
+            ).to_list()
             message = next((m for m in by_provider if m["channel"] == channel), None)
         if message is None:
             return False
+        if message.get("delivery", {}).get("status") == "failed":
+            return True  # the same bounce delivered twice: already recorded
         await self.store.messages.update_one(
             {"_id": message["_id"]}, {"$set": {"delivery.status": "failed", "delivery.error": reason}}
         )

@@ -99,6 +99,7 @@ class Pipeline:
             "created_at": now,
             "received_at": msg.received_at,
             "suppress_bot": msg.suppress_bot,
+            "automated": msg.automated,
             "metadata": msg.metadata,
             "pending_bot": True,
         }
@@ -196,7 +197,8 @@ class Pipeline:
                 return None
             if decision is None:
                 if conversation["state"] == ConversationState.ESCALATED.value:
-                    await self.tickets.on_customer_message(conversation, session)
+                    await self.tickets.on_customer_message(conversation, session,
+                                                           reopen=not message.get("automated"))
                 return None
             return await self._apply(decision, message, conversation, number, session)
 

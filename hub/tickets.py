@@ -146,8 +146,13 @@ class TicketService:
         )
         return ahead + 1
 
-    async def on_customer_message(self, conversation: Doc, session: AsyncClientSession) -> Doc | None:
-        """A customer wrote in an escalated conversation: wake the ticket up."""
+    async def on_customer_message(self, conversation: Doc, session: AsyncClientSession,
+                                  reopen: bool = True) -> Doc | None:
+        """A customer wrote in an escalated conversation: wake the ticket up.
+
+        `reopen=False` (an automated message such as an out-of-office reply) records the
+        activity but leaves a pending or solved ticket as it is.
+        """
         if conversation.get("ticket_id") is None:
             if conversation.get("follows_ticket_id") is not None:
                 return await self._open_follow_up(conversation, session)
@@ -158,7 +163,7 @@ class TicketService:
             return None
         update: dict[str, Any] = {"$set": {"updated_at": now, "last_customer_message_at": now}}
         status = TicketStatus(ticket["status"])
-        if status in (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus.CLOSED):
+        if reopen and status in (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus.CLOSED):
             new_status = TicketStatus.OPEN if ticket.get("first_agent_reply_at") else TicketStatus.NEW
             update["$set"]["status"] = new_status.value
             update["$unset"] = {"pending_since": "", "solved_at": ""}

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the test suite drives for real: Chromium (browser tests through
 # Playwright, never a downloaded browser), docker-compose (validates docker-compose.yml
-# without an engine) and Dovecot (a real IMAP server for the email channel).
+# without an engine), Dovecot (a real IMAP server for the email channel) and openssl
+# (test certificates for STARTTLS/TLS).
 # Installs only what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

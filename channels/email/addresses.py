@@ -6,10 +6,11 @@ import email.utils
 import hashlib
 import re
 
-from channels.email.charsets import decode_header, undo_surrogates
+from channels.email.charsets import decode_header, raw_header
 
-_MSGID = re.compile(r"<([^<>\s]{1,998})>")
+_MSGID = re.compile(r"<([^<>]{1,998})>")
 _BARE_ID = re.compile(r"[^\s<>,;\"]+@[^\s<>,;\"]+")
+_BARE_ADDRESS = re.compile(r"[^\s<>,;\"'()\[\]]+@[^\s<>,;\"'()\[\]]+")
 #: Message-IDs longer than this are stored as a hash (they are index keys).
 MAX_ID = 250
 
@@ -29,7 +30,7 @@ def parse_addresses(raw: object) -> list[tuple[str | None, str]]:
     """(display name, address) pairs of an address header; names decoded, junk entries left out."""
     if raw is None:
         return []
-    text = undo_surrogates(str(raw))
+    text = raw_header(raw)
     try:
         pairs = email.utils.getaddresses([text])
     except (ValueError, IndexError, TypeError):
@@ -41,6 +42,12 @@ def parse_addresses(raw: object) -> list[tuple[str | None, str]]:
             continue
         display = decode_header(name).strip().strip('"').strip() or None
         out.append((display, clean))
+    if not out:
+        # Broken quoting (`"Name <a@b>`) defeats the parser: take any address-looking text, as clients do.
+        for candidate in _BARE_ADDRESS.findall(text):
+            clean = clean_address(candidate)
+            if clean is not None and clean not in [a for _, a in out]:
+                out.append((None, clean))
     return out
 
 
@@ -56,7 +63,7 @@ def message_ids(raw: object) -> list[str]:
     """Every Message-ID in an In-Reply-To/References header, in order, without duplicates."""
     if raw is None:
         return []
-    text = undo_surrogates(str(raw))
+    text = raw_header(raw)
     found = _MSGID.findall(text) or _BARE_ID.findall(text)
     out: list[str] = []
     for item in found:

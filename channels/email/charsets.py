@@ -86,13 +86,29 @@ def undo_surrogates(value: str) -> str:
     return decode_bytes(raw)
 
 
+def raw_header(value: object) -> str:
+    """A header value as written, with raw 8-bit bytes decoded (UTF-8, else Windows-1252).
+
+    The lenient parser hands such headers over as surrogate escapes, or as a `Header`
+    in the `unknown-8bit` charset whose `str()` would turn every byte into U+FFFD.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        try:
+            chunks = email.header.decode_header(value)
+        except (LookupError, UnicodeError, ValueError):
+            return str(value)
+        return "".join(decode_bytes(chunk, None if charset in (None, "unknown-8bit") else charset)
+                       if isinstance(chunk, bytes) else chunk for chunk, charset in chunks)
+    return undo_surrogates(str(value))
+
+
 def decode_header(value: object) -> str:
     """An RFC 2047 header (`=?iso-8859-1?q?Gr=FC=DFe?=`) as text; malformed pieces are kept as written."""
     if value is None:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
-    text = undo_surrogates(str(value))
+    text = raw_header(value)
     if "=?" not in text:
         return _unfold(text)
     try:
@@ -105,7 +121,10 @@ def decode_header(value: object) -> str:
             out.append(chunk)
         else:
             out.append(decode_bytes(chunk, charset))
-    return _unfold("".join(out))
+    decoded = "".join(out)
+    if "\ufffd" in decoded and "\ufffd" not in text:
+        return _unfold(text)  # a broken encoded word: what was written reads better than replacement marks
+    return _unfold(decoded)
 
 
 def _unfold(text: str) -> str:

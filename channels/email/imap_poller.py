@@ -84,6 +84,20 @@ def _literal(lines: list[Any]) -> bytes | None:
     return None
 
 
+def _search_uids(lines: list[Any]) -> list[int]:
+    """UIDs of a SEARCH answer (`SEARCH 3 4`, or `3 4` once aioimaplib dropped the keyword)."""
+    uids: set[int] = set()
+    for line in lines:
+        if not isinstance(line, bytes | bytearray):
+            continue
+        tokens = bytes(line).split()
+        if tokens and tokens[0].upper() == b"SEARCH":
+            tokens = tokens[1:]
+        if tokens and all(t.isdigit() for t in tokens):
+            uids.update(int(t) for t in tokens)
+    return sorted(uids)
+
+
 def _oversized_stub(headers: bytes, size: int, limit: int) -> bytes:
     """A message too big to fetch, as its headers and a note, so agents know it exists."""
     msg = email.message_from_bytes(headers.rstrip(b"\r\n") + b"\r\n\r\n", policy=email.policy.compat32)
@@ -175,24 +189,19 @@ class ImapPoller:
         newest = (uidnext or 1) - 1
         if self.imap.backlog == "unseen":
             found = _ok(await client.uid_search("UNSEEN"), "UID SEARCH UNSEEN")
-            uids = sorted({int(n) for line in found.lines if isinstance(line, bytes) and line.startswith(b"SEARCH")
-                           for n in line.split()[1:] if n.isdigit()})
-            for uid in uids:
-                await self._process(client, uid, None)
+            uids = _search_uids(found.lines)
+            for start in range(0, len(uids), 200):
+                sizes = await self._sizes(client, ",".join(str(u) for u in uids[start:start + 200]))
+                for uid in sorted(sizes):
+                    await self._process(client, uid, sizes[uid])
             newest = max([newest, *uids])
         await self.uids.save(self.key, uidvalidity, newest)
         return newest
 
     async def _sync(self, client: aioimaplib.IMAP4, uidvalidity: int, last: int) -> int:
         """Process every message above `last`, oldest first; returns the new high-water mark."""
-        listing = _ok(await client.uid("fetch", f"{last + 1}:*", "(UID RFC822.SIZE)"), "UID FETCH")
-        pending: dict[int, int | None] = {}
-        for line in listing.lines:
-            if not isinstance(line, bytes) or b"FETCH" not in line:
-                continue
-            uid = _number(_FETCH_UID, [line])
-            if uid is not None and uid > last:
-                pending[uid] = _number(_FETCH_SIZE, [line])
+        sizes = await self._sizes(client, f"{last + 1}:*")
+        pending = {uid: size for uid, size in sizes.items() if uid > last}  # `n:*` always names the newest
         for uid in sorted(pending):
             await self._process(client, uid, pending[uid])
             last = uid
@@ -203,17 +212,36 @@ class ImapPoller:
             self.changed.notify_all()
         return last
 
+    async def _sizes(self, client: aioimaplib.IMAP4, uid_set: str) -> dict[int, int | None]:
+        """UID → size (RFC822.SIZE) of the messages in a UID set."""
+        listing = _ok(await client.uid("fetch", uid_set, "(UID RFC822.SIZE)"), "UID FETCH")
+        sizes: dict[int, int | None] = {}
+        for line in listing.lines:
+            if not isinstance(line, bytes) or b"FETCH" not in line:
+                continue
+            uid = _number(_FETCH_UID, [line])
+            if uid is not None:
+                sizes[uid] = _number(_FETCH_SIZE, [line])
+        return sizes
+
     async def _process(self, client: aioimaplib.IMAP4, uid: int, size: int | None) -> None:
-        if size is not None and size > self.max_message_bytes:
-            response = _ok(await client.uid("fetch", str(uid), "(BODY.PEEK[HEADER])"), "UID FETCH header")
-            raw = _oversized_stub(_literal(response.lines) or b"", size, self.max_message_bytes)
-            log.warning("email: IMAP %s: message UID %d is %d bytes, over the limit; ingesting its headers only",
-                        self.key, uid, size)
-        else:
-            response = _ok(await client.uid("fetch", str(uid), "(BODY.PEEK[])"), "UID FETCH")
-            raw = _literal(response.lines) or b""
+        oversized = size is not None and size > self.max_message_bytes
+        parts = "(BODY.PEEK[HEADER])" if oversized else "(BODY.PEEK[])"
+        response = _ok(await client.uid("fetch", str(uid), parts), "UID FETCH")
+        raw = _literal(response.lines) or b""
         self.fetched += 1
-        outcome = await self.receiver.receive(raw, mailbox=self.mailbox, source=f"imap:{self.mailbox.name}")
+        try:
+            if oversized:
+                log.warning("email: IMAP %s: message UID %d is %d bytes, over the limit; ingesting its headers only",
+                            self.key, uid, size)
+                raw = _oversized_stub(raw, size or 0, self.max_message_bytes)
+            outcome = await self.receiver.receive(raw, mailbox=self.mailbox, source=f"imap:{self.mailbox.name}")
+        except PyMongoError:
+            raise  # the database is down: reconnect later and fetch this message again
+        except Exception:
+            # A message this code cannot handle must not stop the mailbox: it stays unread there for a person.
+            log.exception("email: IMAP %s: UID %d could not be handled; left unread in the mailbox", self.key, uid)
+            return
         if not outcome.accepted:
             log.warning("email: IMAP %s: UID %d refused (%s); flagged so it is not fetched again",
                         self.key, uid, outcome.detail)
@@ -241,14 +269,17 @@ class ImapPoller:
             await client.wait_server_push(timeout=self.imap.idle_seconds + self.imap.timeout)
         finally:
             client.idle_done()
-        await asyncio.wait_for(idle, self.imap.timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation (shutdown).
+        async with asyncio.timeout(self.imap.timeout):
+            await idle
 
     async def _close(self, client: aioimaplib.IMAP4) -> None:
         protocol = client.protocol
         if protocol is not None and protocol.transport is not None:
             if protocol.state in ("AUTH", "SELECTED") and not protocol.has_pending_idle_command():
                 with contextlib.suppress(*_NETWORK_ERRORS):
-                    await asyncio.wait_for(client.logout(), 2.0)
+                    async with asyncio.timeout(2.0):
+                        await client.logout()
             protocol.transport.close()
         for task in list(client.tasks):
             task.cancel()

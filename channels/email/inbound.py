@@ -125,6 +125,7 @@ class Receiver:
             hints=hints_for(parsed, token, self.config.domain),
             subject=subject,
             suppress_bot=noise is not None or not mailbox.bot,
+            automated=noise is not None,
             inbox=mailbox.name,
             metadata=metadata,
             reply_context={"reply_to": parsed.reply_to if parsed.reply_to != parsed.from_address else None},

@@ -79,7 +79,7 @@ def _status_blocks(msg: email.message.Message) -> list[email.message.Message]:
     for part in msg.walk():
         if content_type_of(part) != "message/delivery-status":
             continue
-        payload = part.get_payload()
+        payload = part.get_payload() if part.is_multipart() else None
         if isinstance(payload, list):
             blocks += [b for b in payload if isinstance(b, email.message.Message)]
     return blocks
@@ -90,7 +90,7 @@ def _original_id(msg: email.message.Message, parsed: ParsedEmail) -> str | None:
     for part in msg.walk():
         ctype = content_type_of(part)
         if ctype in ("message/rfc822", "message/global", "message/global-headers"):
-            payload = part.get_payload()
+            payload = part.get_payload() if part.is_multipart() else None
             inner = payload[0] if isinstance(payload, list) and payload else None
             if isinstance(inner, email.message.Message):
                 found = message_ids(inner.get("message-id"))

@@ -140,16 +140,20 @@ def _disposition(part: email.message.Message) -> str | None:
     return decode_header(raw).split(";", 1)[0].strip().lower() or None
 
 
+_PAYLOAD_ERRORS = (ValueError, LookupError, UnicodeError, IndexError, TypeError, AssertionError)
+
+
 def payload_bytes(part: email.message.Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except (ValueError, LookupError, UnicodeError, IndexError, TypeError, AssertionError):
-        data = None
-    if isinstance(data, bytes):
-        return data
-    raw = part.get_payload()
-    if isinstance(raw, str):
-        return raw.encode("utf-8", errors="surrogateescape")
+    """A part's content with its transfer encoding undone; the raw text if that fails; never raises."""
+    for decode in (True, False):
+        try:
+            data = part.get_payload(decode=decode)
+        except _PAYLOAD_ERRORS:
+            continue
+        if isinstance(data, bytes):
+            return data
+        if isinstance(data, str):
+            return data.encode("utf-8", errors="surrogateescape")
     return b""
 
 
@@ -200,7 +204,7 @@ def _attach(part: email.message.Message, ctype: str, data: bytes, body: _Body, l
 
 def _inner_message(part: email.message.Message) -> tuple[bytes, str]:
     """A forwarded message (message/rfc822) as .eml bytes and a file name from its subject."""
-    payload = part.get_payload()
+    payload = part.get_payload() if part.is_multipart() else None
     if isinstance(payload, list) and payload and isinstance(payload[0], email.message.Message):
         inner = payload[0]
         try:
@@ -222,7 +226,7 @@ def _walk(part: email.message.Message, body: _Body, limits: ParseLimits, depth: 
         return
     ctype = content_type_of(part)
     disposition = _disposition(part)
-    children = part.get_payload()
+    children = part.get_payload() if part.is_multipart() else None
     if ctype.startswith("multipart/") and isinstance(children, list):
         subparts = [c for c in children if isinstance(c, email.message.Message)]
         if ctype == "multipart/alternative":
@@ -344,7 +348,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedEmail:
         date=_date(headers.get("date")),
         in_reply_to=tuple(message_ids(msg.get("in-reply-to"))[:5]),
         references=tuple(references),
-        text=shown,
+        text=shown[:cap],
         full_text=full[:cap],
         html=html,
         attachments=tuple(body.attachments),
