@@ -12,26 +12,12 @@ from __future__ import annotations
 from channels.phone.options import with_numbered_options
 from channels.phone.optouts import OptOutBook
 from channels.phone.rest import RecipientOptedOut, TwilioMessages
+from channels.text import split_text
 from hub.models import OutboundMessage, SendError, SendResult, utcnow
 from hub.store import DuplicateKeyError, Store
 
 CHANNEL = "sms"
 PARTS_COLLECTION = "sms_parts"
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` characters, cut at line breaks or spaces where possible."""
-    text = text.strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = max(text.rfind("\n", 0, limit + 1), text.rfind(" ", 0, limit + 1))
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text or not parts:
-        parts.append(text)
-    return parts
 
 
 class SmsSender:

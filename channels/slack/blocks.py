@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.text import split_text as shared_split
 from hub.models import QuickReply
 
 TEXT_LIMIT = 40_000
@@ -31,31 +32,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` characters, cut at the last paragraph, line or word break that fits.
+def _keep_escape_whole(text: str, cut: int) -> int:
+    """A hard cut never splits an `&amp;`-style escape."""
+    amp = text.rfind("&", max(0, cut - 5), cut)
+    return amp if amp > 0 and ";" not in text[amp:cut] else cut
 
-    A hard cut (one word longer than the limit) never splits an `&amp;`-style escape.
-    """
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[: limit + 1]
-        cut = -1
-        for sep in ("\n\n", "\n", " "):
-            at = window.rfind(sep, 0, limit + 1)
-            if at > 0 and rest[:at].strip():
-                cut = at
-                break
-        if cut == -1:
-            cut = limit
-            amp = rest.rfind("&", max(0, limit - 5), limit)
-            if amp > 0 and ";" not in rest[amp:limit]:
-                cut = amp
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
+
+def split_text(text: str, limit: int) -> list[str]:
+    return shared_split(text, limit, safe_cut=_keep_escape_whole)
 
 
 def render(text: str, quick_replies: tuple[QuickReply, ...] = ()) -> list[SlackPost]:

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from channels.phone.options import with_numbered_options
 from channels.phone.optouts import Keyword, keyword_of
-from channels.phone.sms_sender import split_text
+from channels.text import split_text
 from hub.models import AuthorKind, QuickReply, Role
 from switchboard.bootstrap import Runtime
 from tests.helpers import eventually
