@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import BotConfig, load_bot_config
@@ -14,19 +16,29 @@ from hub.models import BotTurn, Decision, IntentScore
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class _Active:
+    """What answers now: swapped in one assignment, so a turn never mixes two models' parts."""
+
+    config: BotConfig
+    dialogue: DialoguePolicy
+    model_version: str | None
+    #: Digest of the training data this model was built from (set by the model lifecycle).
+    training_digest: str | None = None
+
+
 class BotService:
     """Message in, decision out (`hub.ports.Bot`), plus training and the current model version."""
 
     def __init__(self, config: BotConfig, backend: NLUBackend, config_dir: Path | None = None) -> None:
-        self._config = config
         self._backend = backend
-        self._dialogue = DialoguePolicy(config.policy, config.responses)
+        self._active = _Active(config, DialoguePolicy(config.policy, config.responses), None)
         self._config_dir = config_dir
-        self._model_version: str | None = None
+        self._swap_lock = asyncio.Lock()
 
     @property
     def config(self) -> BotConfig:
-        return self._config
+        return self._active.config
 
     @property
     def backend(self) -> NLUBackend:
@@ -35,30 +47,59 @@ class BotService:
     @property
     def model_version(self) -> str | None:
         """Version id of the model answering now (None before the first training)."""
-        return self._model_version
+        return self._active.model_version
+
+    @property
+    def training_digest(self) -> str | None:
+        """Digest of the stored training-data version answering now (None when not from the database)."""
+        return self._active.training_digest
 
     async def train(self, progress: ProgressCallback | None = None) -> str:
         """Train the backend on the current training data; the new model answers from then on."""
-        self._model_version = await self._backend.train(self._config.training_data, progress)
-        return self._model_version
+        version = await self.apply(self.config, train=True, progress=progress)
+        assert version is not None
+        return version
 
     async def reload(self, progress: ProgressCallback | None = None) -> str:
         """Re-read the YAML files (after trainers edited them) and retrain."""
         if self._config_dir is None:
             raise RuntimeError("this BotService was not built from a directory")
-        config = load_bot_config(self._config_dir)
-        version = await self._backend.train(config.training_data, progress)
-        # swap only once the new model is ready, so answers never mix old policy and new model
-        self._config, self._dialogue = config, DialoguePolicy(config.policy, config.responses)
-        self._model_version = version
+        version = await self.apply(load_bot_config(self._config_dir), train=True, progress=progress)
+        assert version is not None
         return version
 
+    async def apply(
+        self,
+        config: BotConfig,
+        *,
+        train: bool,
+        progress: ProgressCallback | None = None,
+        training_digest: str | None = None,
+    ) -> str | None:
+        """Make `config` current: train the backend on it first when `train`, then swap.
+
+        The backend keeps answering with its old model while it trains (the built-in one
+        builds the new model in a thread and replaces it in one assignment); the answers,
+        policy and model version are swapped right after, with no await in between, so
+        a turn sees either the old bundle or the new one. `train=False` swaps only the
+        answers and policy (a shared Rasa server another process already trained).
+        """
+        async with self._swap_lock:
+            version = self._active.model_version
+            if train:
+                if isinstance(self._backend, BuiltinNLU):
+                    self._backend.synonyms = dict(config.synonyms)
+                version = await self._backend.train(config.training_data, progress)
+            self._active = _Active(config, DialoguePolicy(config.policy, config.responses), version, training_digest)
+            return version
+
     async def decide(self, turn: BotTurn) -> Decision:
-        dialogue = self._dialogue
+        active = self._active
+        dialogue = active.dialogue
         chosen = dialogue.pending_choice(turn)
         if chosen is not None:
             return chosen
-        intent = payload_intent(turn.text, list(self._config.training_data.intents))
+        intent = payload_intent(turn.text, list(active.config.training_data.intents))
         if intent is not None:
             parse = ParseResult(text=turn.text, ranking=(IntentScore(intent, 1.0),))
         elif not turn.text.strip():

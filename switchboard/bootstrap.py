@@ -33,7 +33,11 @@ def bot_dir(settings: Settings) -> Path:
 
 
 async def build_bot(settings: Settings, store: Store) -> Bot:
-    """The configured bot: built-in NLU trained at start-up, or a Rasa server."""
+    """The configured bot: built-in NLU, or a Rasa server.
+
+    Not trained here: `build_workbench` trains it on the newest published training data
+    in the database (seeded from these files on first start).
+    """
     from bot.service import build_bot as build
 
     backend = None
@@ -41,7 +45,26 @@ async def build_bot(settings: Settings, store: Store) -> Bot:
         from bot.nlu.rasa import RasaNLU
 
         backend = RasaNLU(base_url=str(settings.bot.get("rasa_url", "http://127.0.0.1:5005")))
-    return await build(bot_dir(settings), backend=backend)
+    return await build(bot_dir(settings), backend=backend, train=False)
+
+
+async def build_workbench(settings: Settings, store: Store, bot: Bot) -> Any | None:
+    """The trainer's workbench and model hot swap, for a `BotService` (other bots have none).
+
+    Runs before the hub starts: seeds the training data into the database on first start
+    and makes the bot answer with the newest published model.
+    """
+    from bot.nlu.rasa import RasaNLU
+    from bot.service import BotService
+    from bot.workbench import Workbench
+
+    if not isinstance(bot, BotService):
+        return None
+    workbench = Workbench(store, bot, queues=list(settings.queues),
+                          retrain_locally=not isinstance(bot.backend, RasaNLU),
+                          poll_seconds=float(settings.bot.get("model_poll_seconds", 30)))
+    await workbench.prepare()
+    return workbench
 
 
 @dataclass
@@ -67,6 +90,7 @@ class Runtime:
         self.store = Store(uri, settings.db_name, self.db_listeners)
         await self.store.ensure_indexes()
         bot = bot or await build_bot(settings, self.store)
+        workbench = await build_workbench(settings, self.store, bot)
         retry = RetryPolicy(**{k: v for k, v in settings.outbox.items()
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
@@ -86,8 +110,10 @@ class Runtime:
         for extra in _optional_routes(self.hub, settings):
             routes += extra
         self.app = build_app(self.hub, routes)
-        self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot)
+        self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
+        if workbench is not None:
+            workbench.start(self.hub)
         self.admin_credentials = await self.hub.accounts.ensure_admin()
         for channel in self.channels:
             await channel.start()

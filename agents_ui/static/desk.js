@@ -249,8 +249,22 @@ const Desk = (() => {
     const files = (m.attachments || []).map((a) => a.blob_id
       ? el("a", { href: "/api/attachments/" + a.blob_id, target: "_blank", rel: "noopener" }, "📎 " + a.filename)
       : el("span", {}, "📎 " + a.filename));
+    const meta = m.metadata || {};
+    const extras = [];
+    if (meta.noise) extras.push(el("span", { class: "note" }, "automated: " + meta.noise));
+    for (const d of meta.dropped_attachments || []) {
+      extras.push(el("span", { class: "note" }, "not stored: " + d.filename + " (" + d.reason + ")"));
+    }
+    if (meta.stripped && meta.original_text) {
+      const original = el("pre", { class: "original", hidden: true }, meta.original_text);
+      const toggle = el("button", { type: "button", class: "link", onclick: () => {
+        original.hidden = !original.hidden;
+        toggle.textContent = original.hidden ? "Show original" : "Hide original";
+      } }, "Show original");
+      extras.push(toggle, original);
+    }
     return el("li", { class: kind, dataset: { id: m.id, author: m.author.kind } },
-      el("span", { class: "who" }, who), el("span", { class: "text" }, m.text), ...files, delivery);
+      el("span", { class: "who" }, who), el("span", { class: "text" }, m.text), ...files, ...extras, delivery);
   }
 
   function renderContact(c, others) {
