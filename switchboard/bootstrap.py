@@ -40,11 +40,18 @@ async def build_bot(settings: Settings, store: Store) -> Bot:
     """
     from bot.service import build_bot as build
 
-    backend = None
+    backend: Any = None
     if settings.bot.get("backend", "builtin") == "rasa":
         from bot.nlu.rasa import RasaNLU
 
         backend = RasaNLU(base_url=str(settings.bot.get("rasa_url", "http://127.0.0.1:5005")))
+    elif settings.bot.get("tier", "default") == "embeddings":
+        # The accurate tier (`pip install .[embeddings]`): torch is imported only now.
+        from bot.config import load_bot_config
+        from bot.nlu.embeddings import embeddings_nlu
+
+        synonyms = load_bot_config(bot_dir(settings)).synonyms
+        backend = embeddings_nlu(cache_dir=settings.data_dir / "embeddings", synonyms=synonyms)
     return await build(bot_dir(settings), backend=backend, train=False)
 
 

@@ -25,6 +25,17 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/widget/session"): {"site": "string", "token": "string", "user_id": "string",
                                       "user_hash": "string", "name": "string", "email": "string"},
     ("POST", "/api/widget/messages"): {"text": "string", "client_id": "string"},
+    ("POST", "/api/widget/rating"): {"message_id": "string", "score": "integer", "comment": "string"},
+    ("POST", "/api/me/password"): {"current": "string", "new": "string"},
+    ("POST", "/api/trainer/intents"): {"name": "string", "examples": "array", "answers": "array", "queue": "string",
+                                       "label": "string"},
+    ("PUT", "/api/trainer/intents/{name}"): {"examples": "array", "answers": "array", "queue": "string",
+                                             "label": "string"},
+    ("POST", "/api/trainer/train"): {"version": "integer"},
+    ("POST", "/api/trainer/evaluate"): {"version": "integer"},
+    ("POST", "/api/trainer/try"): {"text": "string", "channel": "string"},
+    ("POST", "/api/trainer/inbox/{id}/label"): {"intent": "string", "out_of_scope": "boolean"},
+    ("POST", "/api/trainer/import"): {"nlu": "string", "domain": "string", "policy": "string", "message": "string"},
 }
 
 
