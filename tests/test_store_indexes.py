@@ -12,64 +12,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from pymongo import AsyncMongoClient, monitoring
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import _drop, login
 from tests.helpers import eventually
+from tests.query_plans import Recorder, collection_scans
 from tests.test_widget_flow import history, say, widget_session
-
-#: Collections whose whole content is listed on purpose (a handful of configured rows).
-LISTED_WHOLE = {"queues", "agents"}
-
-
-class Recorder(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, dict[str, Any]]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name in ("find", "findAndModify", "update", "delete", "aggregate", "count"):
-            self.commands.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-Query = tuple[str, dict[str, Any], Any, Any]
-
-
-def _queries(name: str, cmd: dict[str, Any]) -> list[Query]:
-    """(collection, filter, sort, hint) inside one recorded command."""
-    coll = cmd[name]
-    if name == "find":
-        return [(coll, cmd.get("filter", {}), cmd.get("sort"), cmd.get("hint"))]
-    if name == "findAndModify":
-        return [(coll, cmd.get("query", {}), cmd.get("sort"), cmd.get("hint"))]
-    if name == "update":
-        return [(coll, u["q"], None, u.get("hint")) for u in cmd.get("updates", [])]
-    if name == "delete":
-        return [(coll, d["q"], None, d.get("hint")) for d in cmd.get("deletes", [])]
-    if name == "aggregate":
-        stages = cmd.get("pipeline", [])
-        if any("$changeStream" in s for s in stages) or not stages or "$match" not in stages[0]:
-            return []
-        return [(coll, stages[0]["$match"], None, cmd.get("hint"))]
-    return [(coll, cmd.get("query", {}), None, cmd.get("hint"))]
-
-
-def _stages(plan: dict[str, Any]) -> list[str]:
-    found = [plan.get("stage", "")]
-    for key in ("inputStage", "outerStage", "innerStage"):
-        if key in plan:
-            found += _stages(plan[key])
-    for child in plan.get("inputStages", []):
-        found += _stages(child)
-    return found
 
 
 @pytest.fixture
@@ -112,30 +62,6 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         await eventually(delivered, what="outbox deliveries")
         await hub.pipeline.recover()
 
-    client_: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
-    db = client_[settings.db_name]
-    scans: list[str] = []
-    seen: set[str] = set()
-    try:
-        for name, cmd in list(recorder.commands):
-            if cmd.get("$db") != settings.db_name:
-                continue
-            for coll, flt, sort, hint in _queries(name, cmd):
-                if coll.startswith("attachments.") or (coll in LISTED_WHOLE and not flt):
-                    continue
-                key = f"{coll} {sorted(flt)} {sort}"
-                if key in seen:
-                    continue
-                seen.add(key)
-                explain_cmd: dict[str, Any] = {"find": coll, "filter": flt}
-                if sort:
-                    explain_cmd["sort"] = sort
-                if hint:
-                    explain_cmd["hint"] = hint
-                plan = (await db.command({"explain": explain_cmd}))["queryPlanner"]["winningPlan"]
-                if "COLLSCAN" in _stages(plan):
-                    scans.append(f"{coll}: {flt} sort={sort}")
-    finally:
-        await client_.close()
+    scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder)
     assert len(seen) >= 15, f"only {len(seen)} distinct queries recorded"
     assert scans == [], "collection scans:\n" + "\n".join(scans)

@@ -19,7 +19,7 @@ from tests.conftest import _drop
 from tests.email.conftest import EmailHub, TlsFiles, customer_mail, email_config
 from tests.email.relay import RelayStandIn
 from tests.helpers import eventually
-from tests.test_store_indexes import LISTED_WHOLE, Recorder, _queries, _stages
+from tests.query_plans import Recorder, collection_scans
 
 
 async def test_email_flows_only_run_indexed_queries(
@@ -71,27 +71,8 @@ async def test_email_flows_only_run_indexed_queries(
         assert await db.tickets.count_documents({"follows_ticket_id": ticket["_id"]}) == 1
     finally:
         await runtime.stop()
-    scans: list[str] = []
-    seen: set[str] = set()
     try:
-        for name, cmd in list(recorder.commands):
-            if cmd.get("$db") != settings.db_name:
-                continue
-            for coll, flt, sort, hint in _queries(name, cmd):
-                if coll.startswith("attachments.") or (coll in LISTED_WHOLE and not flt):
-                    continue
-                key = f"{coll} {sorted(flt)} {sort}"
-                if key in seen:
-                    continue
-                seen.add(key)
-                explain: dict[str, Any] = {"find": coll, "filter": flt}
-                if sort:
-                    explain["sort"] = sort
-                if hint:
-                    explain["hint"] = hint
-                plan = (await db.command({"explain": explain}))["queryPlanner"]["winningPlan"]
-                if "COLLSCAN" in _stages(plan):
-                    scans.append(f"{coll}: {flt} sort={sort}")
+        scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder)
     finally:
         await client.close()
         await _drop(settings)

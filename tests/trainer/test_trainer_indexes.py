@@ -6,17 +6,14 @@ the hub really sends while a trainer uses every endpoint, then explain each filt
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp.test_utils import TestClient, TestServer
-from pymongo import AsyncMongoClient
 
 from bot.service import build_bot
 from hub.models import Role
 from switchboard.bootstrap import Runtime, bot_dir
 from switchboard.config import Settings, load_settings
 from tests.conftest import _drop
-from tests.test_store_indexes import LISTED_WHOLE, Recorder, _queries, _stages
+from tests.query_plans import Recorder, collection_scans
 from tests.test_widget_flow import say, widget_session
 from tests.trainer.conftest import finished_job, make_user
 
@@ -68,31 +65,10 @@ async def test_every_workbench_query_uses_an_index(settings: Settings) -> None:
     finally:
         await runtime.stop()
 
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
-    db = mongo[settings.db_name]
-    scans: list[str] = []
-    seen: set[str] = set()
     try:
-        for name, cmd in list(recorder.commands):
-            if cmd.get("$db") != settings.db_name:
-                continue
-            for coll, flt, sort, hint in _queries(name, cmd):
-                if coll not in TRAINER_COLLECTIONS or (coll in LISTED_WHOLE and not flt):
-                    continue
-                key = f"{coll} {sorted(flt)} {sort}"
-                if key in seen:
-                    continue
-                seen.add(key)
-                explain: dict[str, Any] = {"find": coll, "filter": flt}
-                if sort:
-                    explain["sort"] = sort
-                if hint:
-                    explain["hint"] = hint
-                plan = (await db.command({"explain": explain}))["queryPlanner"]["winningPlan"]
-                if "COLLSCAN" in _stages(plan):
-                    scans.append(f"{coll}: {flt} sort={sort}")
+        scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder,
+                                             TRAINER_COLLECTIONS)
     finally:
-        await mongo.close()
         await _drop(settings)
     assert {k.split()[0] for k in seen} >= {"training_versions", "training_jobs", "evaluations", "models", "messages"}
     assert scans == [], "collection scans:\n" + "\n".join(scans)
