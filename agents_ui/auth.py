@@ -33,6 +33,17 @@ def error(status: int, reason: str) -> web.HTTPException:
     return classes[status](text=json.dumps({"error": reason}), content_type="application/json")
 
 
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(400, f"malformed JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise error(400, "expected a JSON object")
+    return body
+
+
 def same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
+from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
 from hub.accounts import AccountError, LockedOut, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
@@ -25,16 +24,6 @@ STATIC = resources.files("agents_ui") / "static"
 def _hub(request: web.Request) -> Hub:
     hub: Hub = request.app[HUB]
     return hub
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(400, f"malformed JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise error(400, "expected a JSON object")
-    return body
 
 
 def _id(request: web.Request, name: str = "id") -> ObjectId:
@@ -69,7 +58,7 @@ async def login(request: web.Request) -> web.Response:
     """Log in with username and password; sets the session cookie and returns the CSRF token."""
     if not same_origin(request) or request.content_type != "application/json":
         raise error(403, "login must be a JSON request from this origin")
-    body = await _body(request)
+    body = await json_body(request)
     try:
         info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
     except LockedOut as exc:
@@ -100,7 +89,7 @@ async def me(request: web.Request) -> web.Response:
 @requires()
 async def change_password(request: web.Request) -> web.Response:
     """Change your own password (`current`, `new`); your other sessions are logged out."""
-    body = await _body(request)
+    body = await json_body(request)
     info = session_of(request)
     try:
         await _hub(request).accounts.change_password(info.agent["_id"], str(body.get("current", "")),
@@ -173,7 +162,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     """Answer the customer (or add a private note with `private: true`); optional `status` after."""
     hub = _hub(request)
-    body = await _body(request)
+    body = await json_body(request)
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise error(400, "text is required")
@@ -196,7 +185,7 @@ async def reply(request: web.Request) -> web.Response:
 @requires(Role.AGENT)
 async def set_status(request: web.Request) -> web.Response:
     """Move a ticket to another status (open, pending, solved, closed)."""
-    body = await _body(request)
+    body = await json_body(request)
     try:
         ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request))
     except NotFound as exc:
@@ -209,7 +198,7 @@ async def set_status(request: web.Request) -> web.Response:
 @requires(Role.AGENT)
 async def assign(request: web.Request) -> web.Response:
     """Assign to `me`, another agent's id (supervisors), or nobody (`null`)."""
-    body = await _body(request)
+    body = await json_body(request)
     me_ = agent_of(request)
     target = body.get("agent_id", "me")
     if target == "me":
@@ -257,7 +246,7 @@ async def list_agents(request: web.Request) -> web.Response:
 @requires(Role.ADMIN)
 async def create_agent(request: web.Request) -> web.Response:
     """Create a desk user (admin only)."""
-    body = await _body(request)
+    body = await json_body(request)
     try:
         roles = [Role(r) for r in body.get("roles", ["agent"])]
         agent = await _hub(request).accounts.create(str(body.get("username", "")), str(body.get("password", "")),

@@ -8,7 +8,6 @@ background jobs whose progress reaches the desk WebSocket as `bot.training` even
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ import yaml
 from aiohttp import web
 
 from agents_ui.appkeys import EXTRAS
-from agents_ui.auth import agent_of, error, requires
+from agents_ui.auth import agent_of, error, json_body, requires
 from bot.diff import diff
 from bot.edits import (
     IntentExists,
@@ -50,16 +49,6 @@ def _workbench(request: web.Request) -> Workbench:
 def _author(request: web.Request) -> Author:
     agent = agent_of(request)
     return Author(str(agent["_id"]), str(agent.get("name") or agent["username"]))
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(400, f"malformed JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise error(400, "expected a JSON object")
-    return body
 
 
 def _int(value: Any, name: str) -> int | None:
@@ -143,7 +132,7 @@ async def get_intent(request: web.Request) -> web.Response:
 async def create_intent(request: web.Request) -> web.Response:
     """Add an intent (`name`, optional `examples`, `answers` [{text, channel}], `queue`, `label`)."""
     workbench = _workbench(request)
-    body = await _body(request)
+    body = await json_body(request)
     name = body.get("name")
     if not isinstance(name, str) or not INTENT_NAME.match(name):
         raise error(400, "name: letters, digits, _ and -, starting with a letter")
@@ -160,7 +149,7 @@ async def create_intent(request: web.Request) -> web.Response:
 async def update_intent_(request: web.Request) -> web.Response:
     """Replace an intent's `examples`, `answers`, `queue` ("" removes the mapping) or `label`: a new version."""
     workbench = _workbench(request)
-    body = await _body(request)
+    body = await json_body(request)
     try:
         version, changed = await workbench.edit(update_intent(_name(request), _patch(body, workbench)),
                                                 _author(request))
@@ -185,7 +174,7 @@ async def delete_intent_(request: web.Request) -> web.Response:
 @requires(Role.TRAINER)
 async def train(request: web.Request) -> web.Response:
     """Train on `version` (default: the newest) in the background; progress arrives as `bot.training` events."""
-    body = await _body(request)
+    body = await json_body(request)
     try:
         job = await _workbench(request).start_training(_int(body.get("version"), "version"), _author(request))
     except _DOMAIN_ERRORS as exc:
@@ -196,7 +185,7 @@ async def train(request: web.Request) -> web.Response:
 @requires(Role.TRAINER)
 async def evaluate(request: web.Request) -> web.Response:
     """Cross-validate `version` (default: the newest) in the background: P/R/F1 per intent, confused pairs."""
-    body = await _body(request)
+    body = await json_body(request)
     try:
         job = await _workbench(request).start_evaluation(_int(body.get("version"), "version"), _author(request))
     except _DOMAIN_ERRORS as exc:
@@ -225,7 +214,7 @@ async def get_evaluation(request: web.Request) -> web.Response:
 @requires(Role.TRAINER)
 async def try_it(request: web.Request) -> web.Response:
     """`text` (and `channel`, default widget) -> intent ranking and the decision the bot would take. Stores nothing."""
-    body = await _body(request)
+    body = await json_body(request)
     text = body.get("text")
     channel = body.get("channel") or "widget"
     if not isinstance(text, str) or not text.strip() or len(text) > 4000:
@@ -267,7 +256,7 @@ async def inbox(request: web.Request) -> web.Response:
 async def label(request: web.Request) -> web.Response:
     """Label an inbox message with `intent` (or `out_of_scope: true`): its text becomes an example."""
     workbench = _workbench(request)
-    body = await _body(request)
+    body = await json_body(request)
     intent = body.get("intent")
     if body.get("out_of_scope") is True:
         intent = workbench.bot.config.policy.out_of_scope_intent
@@ -363,7 +352,7 @@ async def export_file(request: web.Request) -> web.Response:
 async def import_yaml(request: web.Request) -> web.Response:
     """Replace the training data from Rasa YAML: `nlu` (required), `domain` and `policy` texts: a new version."""
     workbench = _workbench(request)
-    body = await _body(request)
+    body = await json_body(request)
     texts = {k: body.get(k) for k in ("nlu", "domain", "policy")}
     if not isinstance(texts["nlu"], str) or not texts["nlu"].strip():
         raise error(400, "nlu (the text of an nlu.yml) is required")

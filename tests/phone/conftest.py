@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.conftest import _drop
+from tests.conftest import http_client, running
 from tests.phone.twilio_standin import TwilioStandIn
 from tests.phone.twilio_webhooks import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
 
@@ -32,16 +32,12 @@ async def phone_runtime(settings: Settings, shop_bot: Any, twilio_api: TwilioSta
         "api_base_url": twilio_api.url,
         "timeout_seconds": 5,
     }
-    rt = Runtime(settings)
-    await rt.start(bot=shop_bot)
-    yield rt
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, shop_bot) as rt:
+        yield rt
 
 
 @pytest.fixture
 async def phone(phone_runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
     """An HTTP client reaching the hub over loopback TCP, as Twilio's requests do through the proxy."""
-    assert phone_runtime.app is not None
-    async with TestClient(TestServer(phone_runtime.app, host="127.0.0.1")) as client:
+    async with http_client(phone_runtime) as client:
         yield client

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bot.service import BotService, build_bot
 from hub.models import Role
 from switchboard.bootstrap import Runtime, bot_dir
 from switchboard.config import Settings, load_settings
-from tests.conftest import _drop, login
+from tests.conftest import http_client, login, running
 
 TRAINER_PASSWORD = "trainer password 1"
 
@@ -30,17 +30,13 @@ async def own_bot() -> BotService:
 
 @pytest.fixture
 async def trainer_runtime(settings: Settings, own_bot: BotService) -> AsyncIterator[Runtime]:
-    rt = Runtime(settings)
-    await rt.start(bot=own_bot)
-    yield rt
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, own_bot) as rt:
+        yield rt
 
 
 @pytest.fixture
 async def tclient(trainer_runtime: Runtime) -> AsyncIterator[TestClient[Any, Any]]:
-    assert trainer_runtime.app is not None
-    async with TestClient(TestServer(trainer_runtime.app, host="127.0.0.1")) as c:
+    async with http_client(trainer_runtime) as c:
         yield c
 
 
