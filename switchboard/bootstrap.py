@@ -111,11 +111,12 @@ class Runtime:
             routes += channel.routes()
             for sender in channel.senders():
                 self.hub.register_sender(sender)
+        from agents_ui.attachments import routes as attachment_routes
         from agents_ui.desk import routes as desk_routes
+        from agents_ui.metrics import routes as metrics_routes
+        from agents_ui.trainer import routes as trainer_routes
 
-        routes += desk_routes()
-        for extra in _optional_routes(self.hub, settings):
-            routes += extra
+        routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes()
         self.app = build_app(self.hub, routes)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
@@ -147,17 +148,3 @@ class Runtime:
             await self.store.close()
         if self.embedded is not None:
             self.embedded.stop()
-
-
-def _optional_routes(hub: Hub, settings: Settings) -> list[list[web.RouteDef]]:
-    """Route groups of optional UI modules (the trainer workbench, metrics), when present."""
-    groups = []
-    for module_name in ("agents_ui.trainer", "agents_ui.metrics", "agents_ui.attachments"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        groups.append(module.routes())
-    return groups
