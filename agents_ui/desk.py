@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from importlib import resources
 from typing import Any
 
@@ -38,20 +39,27 @@ def _agent_public(agent: Doc) -> dict[str, Any]:
             "roles": agent.get("roles", []), "capacity": agent.get("capacity"), "presence": agent.get("presence")}
 
 
+STATIC_TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css"}
+
+
+@functools.cache
+def _static_text(name: str) -> str | None:
+    """A file of the desk's static folder, read once per process (they ship with the package)."""
+    file = STATIC / name
+    return file.read_text(encoding="utf-8") if file.is_file() else None
+
+
 async def page(request: web.Request) -> web.Response:
-    return web.Response(text=(STATIC / "desk.html").read_text(encoding="utf-8"), content_type="text/html")
+    return web.Response(text=_static_text("desk.html"), content_type="text/html")
 
 
 async def static_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    types = {".js": "application/javascript", ".css": "text/css"}
     suffix = name[name.rfind("."):]
-    if "/" in name or suffix not in types:
+    text = _static_text(name) if "/" not in name and suffix in (".js", ".css") else None
+    if text is None:
         raise web.HTTPNotFound()
-    file = STATIC / name
-    if not file.is_file():
-        raise web.HTTPNotFound()
-    return web.Response(text=file.read_text(encoding="utf-8"), content_type=types[suffix])
+    return web.Response(text=text, content_type=STATIC_TYPES[suffix])
 
 
 async def login(request: web.Request) -> web.Response:

@@ -40,7 +40,10 @@ class WidgetChannel:
         self.ctx = context
         self.hub = context.hub
         self.sites: dict[str, dict[str, Any]] = context.config.get("sites") or {"default": {}}
-        self._static = resources.files("channels.widget") / "static"
+        static = resources.files("channels.widget") / "static"
+        # Read once: both ship with the package and are served on every page view.
+        self._script = (static / "widget.js").read_text(encoding="utf-8")
+        self._demo = (static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", next(iter(self.sites)))
 
     # -- wiring -------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
@@ -92,14 +95,11 @@ class WidgetChannel:
 
     # -- pages --------------------------------------------------------------------------
     async def script(self, request: web.Request) -> web.Response:
-        body = (self._static / "widget.js").read_text(encoding="utf-8")
-        return web.Response(text=body, content_type="application/javascript",
+        return web.Response(text=self._script, content_type="application/javascript",
                             headers={"Cache-Control": "public, max-age=300"})
 
     async def demo(self, request: web.Request) -> web.Response:
-        site = next(iter(self.sites))
-        body = (self._static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", site)
-        return web.Response(text=body, content_type="text/html")
+        return web.Response(text=self._demo, content_type="text/html")
 
     # -- API ----------------------------------------------------------------------------
     def _visitor(self, request: web.Request) -> Visitor:
