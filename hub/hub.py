@@ -12,13 +12,13 @@ from hub.accounts import AccountService
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.metrics import MetricsService
-from hub.models import InboundMessage, IngestResult
+from hub.models import InboundMessage, IngestResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
 from hub.realtime import RealtimeBus
 from hub.routing import Router
-from hub.store import Store
+from hub.store import ObjectId, Store
 from hub.tickets import QueueConfig, TicketService
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,21 @@ class Hub:
         found = await self.store.messages.find_one({"channel": channel, "external_id": external_id},
                                                    projection={"_id": 1})
         return found is not None
+
+    async def end_conversation(self, conversation_id: ObjectId) -> str:
+        """The customer ended the chat. Returns what happened: `abandoned` (still waiting for an
+        agent), `closed` (bot conversation), `kept` (an agent is on it: the agent solves it) or `none`."""
+        conversation = await self.store.conversations.find_one({"_id": conversation_id})
+        if conversation is None or not conversation.get("open"):
+            return "none"
+        if conversation.get("ticket_id") is not None:
+            return "abandoned" if await self.tickets.abandon(conversation["ticket_id"]) else "kept"
+        await self.store.conversations.update_one(
+            {"_id": conversation_id}, {"$set": {"open": False, "state": "closed", "closed_at": utcnow()}}
+        )
+        await self.store.append_event("conversation.closed", utcnow(), conversation_id=conversation_id,
+                                      data={"by": "customer"})
+        return "closed"
 
     def register_sender(self, sender: OutboundSender) -> None:
         self.outbox.senders[sender.channel] = sender

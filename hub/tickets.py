@@ -325,6 +325,25 @@ class TicketService:
                                       data={"score": score})
         return ticket
 
+    async def abandon(self, ticket_id: ObjectId) -> bool:
+        """The customer left before any agent answered: close the ticket as abandoned (metrics count it)."""
+        now = utcnow()
+        ticket = await self.store.tickets.find_one_and_update(
+            {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
+            {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "updated_at": now}},
+            return_document=ReturnDocument.AFTER, hint=BY_ID,
+        )
+        if ticket is None:
+            return False
+        await self.store.conversations.update_many(
+            {"_id": {"$in": ticket["conversation_ids"]}},
+            {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
+        )
+        await self.store.append_event("ticket.abandoned", now, ticket_id=ticket_id, queue=ticket["queue"])
+        if self.router is not None:
+            await self.router.route_queue(ticket["queue"])
+        return True
+
     async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None) -> Doc:
         now = utcnow()
         ticket = await self.store.tickets.find_one_and_update(

@@ -20,6 +20,7 @@ PUBLIC = {
     "/api/widget/messages",
     "/api/widget/ws",
     "/api/widget/rating",
+    "/api/widget/end",
 }
 
 

@@ -127,3 +127,43 @@ async def test_customer_rates_a_solved_ticket_from_the_widget(
     assert rated is not None and rated["csat"]["score"] == 5
     report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
     assert report["overall"]["csat"] == 1.0 and report["overall"]["ratings"] == 1
+
+
+async def test_ending_the_chat_while_waiting_counts_as_abandoned(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+
+    async def end(token: str) -> str:
+        resp = await client.post("/api/widget/end", json={}, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200
+        return str((await resp.json())["outcome"])
+
+    waiting = await widget_session(client)
+    answered = await widget_session(client)
+    bot_only = await widget_session(client)
+    assert await end(waiting) == "none"  # nothing open yet
+    await say(client, waiting, "I want a human")
+    await say(client, answered, "I want a human")
+    await say(client, bot_only, "what are your opening hours")
+    await hub.pipeline.drain()
+    tickets = await hub.store.tickets.find({}, sort=[("number", 1)]).to_list()
+    await client.post(f"/api/tickets/{tickets[1]['_id']}/reply", json={"text": "Hi"},
+                      headers={"X-CSRF-Token": agent["csrf"]})
+
+    assert await end(waiting) == "abandoned"
+    assert await end(answered) == "kept"
+    assert await end(bot_only) == "closed"
+    gone = await hub.store.tickets.find_one({"_id": tickets[0]["_id"]})
+    assert gone is not None and gone["status"] == "closed" and gone["abandoned_at"] is not None
+    still = await hub.store.tickets.find_one({"_id": tickets[1]["_id"]})
+    assert still is not None and still["status"] == "open"
+    report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
+    assert report["overall"]["abandoned"] == 1 and report["overall"]["abandonment_rate"] == 0.5
+    assert report["bot"]["contained"] == 1
+    # Writing again after ending starts a new conversation.
+    again = await say(client, bot_only, "hello again")
+    messages = (await (await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {bot_only}"}))
+                .json())["messages"]
+    assert again["conversation_id"] != messages[0]["conversation_id"]

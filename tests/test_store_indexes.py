@@ -60,6 +60,10 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
             return await hub.store.outbox.count_documents({"status": "sent"}) >= 3
 
         await eventually(delivered, what="outbox deliveries")
+        leaver = await widget_session(client)
+        await say(client, leaver, "I want to talk to a human")
+        await hub.pipeline.drain()
+        await client.post("/api/widget/end", json={}, headers={"Authorization": f"Bearer {leaver}"})
         await hub.pipeline.recover()
 
     scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder)

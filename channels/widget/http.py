@@ -55,6 +55,7 @@ class WidgetChannel:
             web.get("/api/widget/messages", self.list_messages),
             web.get("/api/widget/ws", self.websocket),
             web.post("/api/widget/rating", self.rating),
+            web.post("/api/widget/end", self.end),
             web.options("/api/widget/{tail:.*}", self.preflight),
         ]
 
@@ -169,6 +170,15 @@ class WidgetChannel:
         result = await self.hub.ingest(message)
         return {"message_id": result.message_id, "conversation_id": result.conversation_id,
                 "duplicate": result.duplicate}
+
+    async def end(self, request: web.Request) -> web.Response:
+        """The visitor ends the chat: a ticket still waiting for an agent counts as abandoned."""
+        visitor = self._visitor(request)
+        conv = await self.hub.store.conversations.find_one(
+            {"channel": CHANNEL, "thread_key": visitor.key, "open": True}, projection={"_id": 1}
+        )
+        outcome = await self.hub.end_conversation(conv["_id"]) if conv else "none"
+        return self._json(request, {"outcome": outcome}, site=visitor.site)
 
     async def rating(self, request: web.Request) -> web.Response:
         """Rate a solved ticket 1-5, answering the rating request message `message_id`."""

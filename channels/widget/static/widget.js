@@ -37,7 +37,8 @@
     "box-shadow:0 8px 30px #0005;font:14px/1.4 system-ui,sans-serif;color:#1c1e21;z-index:2147483000;overflow:hidden}",
     ".sb-panel.open{display:flex}",
     ".sb-head{background:#2457d6;color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between}",
-    ".sb-status{font-weight:400;font-size:12px;opacity:.85}",
+    ".sb-status{font-weight:400;font-size:12px;opacity:.85;margin-left:auto;margin-right:8px}",
+    ".sb-end{background:none;border:1px solid #fff8;color:#fff;border-radius:10px;font-size:11px;cursor:pointer}",
     ".sb-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}",
     ".sb-msg{max-width:80%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}",
     ".sb-msg.in{align-self:flex-end;background:#2457d6;color:#fff;border-bottom-right-radius:3px}",
@@ -59,8 +60,18 @@
   var head = el("div", "sb-head");
   var title = el("span", "", "Chat with us");
   var status = el("span", "sb-status", "connecting\u2026");
+  var end = el("button", "sb-end", "End chat");
+  end.type = "button";
+  end.addEventListener("click", function () {
+    if (!token) return;
+    api("POST", "/api/widget/end", {}).then(function () {
+      log.appendChild(el("div", "sb-msg system", "Chat ended. Write again any time."));
+      log.scrollTop = log.scrollHeight;
+    }).catch(function () { status.textContent = "could not end the chat"; });
+  });
   head.appendChild(title);
   head.appendChild(status);
+  head.appendChild(end);
   var log = el("div", "sb-log");
   log.setAttribute("aria-live", "polite");
   var form = el("form", "sb-form");
