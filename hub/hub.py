@@ -79,6 +79,7 @@ class Hub:
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")
+        self._spawn(self.router.run(), "routing")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

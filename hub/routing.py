@@ -8,11 +8,12 @@ at capacity gets nothing until a ticket of theirs is solved.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hub.models import Role, TicketStatus, utcnow
-from hub.store import Doc, ObjectId, ReturnDocument, Store
+from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
 from hub.tickets import ACTIVE, TicketService
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class Router:
             )
             if waiting is None:
                 return assigned
-            agent = await self._least_busy(queue)
+            agent = await self._least_busy(queue, exclude=set(waiting.get("passed_by", [])))
             if agent is None:
                 return assigned
             now = utcnow()
@@ -58,7 +59,51 @@ class Router:
                 total += await self.route_queue(name)
         return total
 
-    async def _least_busy(self, queue: str) -> Doc | None:
+    async def transfer_unanswered(self, now: datetime | None = None) -> int:
+        """Take tickets back from agents who did not answer within the queue's `auto_transfer_seconds`
+        and route them to someone else (never back to an agent who let it pass). Returns how many."""
+        now = now or utcnow()
+        moved = 0
+        for name, queue in self.tickets.queues.items():
+            if queue.routing != "least_busy" or queue.auto_transfer_seconds <= 0:
+                continue
+            cutoff = now - timedelta(seconds=queue.auto_transfer_seconds)
+            # Waiting tickets of one queue: a short list, read through the status/queue index.
+            waiting = await self.store.tickets.find(
+                {"status": TicketStatus.NEW.value, "queue": name},
+                projection={"assignee_id": 1, "assigned_at": 1},
+                hint=[("status", 1), ("queue", 1), ("created_at", 1)],
+            ).to_list()
+            for ticket in waiting:
+                if ticket.get("assignee_id") is None or ticket["assigned_at"] > cutoff:
+                    continue
+                released = await self.store.tickets.find_one_and_update(
+                    {"_id": ticket["_id"], "assignee_id": ticket["assignee_id"], "first_agent_reply_at": None},
+                    {"$set": {"assignee_id": None, "updated_at": now},
+                     "$addToSet": {"passed_by": ticket["assignee_id"]}},
+                    hint=[("_id", 1)],
+                )
+                if released is None:
+                    continue  # answered or moved meanwhile
+                await self.store.append_event("ticket.transferred", now, ticket_id=ticket["_id"],
+                                              agent_id=ticket["assignee_id"], queue=name,
+                                              data={"reason": "no answer", "after_seconds":
+                                                    queue.auto_transfer_seconds})
+                moved += 1
+            if moved:
+                await self.route_queue(name)
+        return moved
+
+    async def run(self, interval: float = 10.0) -> None:
+        """Background loop: auto-transfer of unanswered assignments."""
+        while True:
+            try:
+                await self.transfer_unanswered()
+            except PyMongoError as exc:
+                log.warning("routing: database unavailable (%s)", exc)
+            await asyncio.sleep(interval)
+
+    async def _least_busy(self, queue: str, exclude: set[ObjectId] | None = None) -> Doc | None:
         """The online agent of this queue with the most free capacity (ties: fewest active tickets)."""
         candidates = await self.store.agents.find(
             {"presence": "online"}, projection={"password_hash": 0}, hint=[("presence", 1)]
@@ -66,6 +111,8 @@ class Router:
         best: tuple[int, int, Doc] | None = None
         for agent in candidates:
             if Role.AGENT.value not in agent.get("roles", []) or agent.get("disabled"):
+                continue
+            if exclude and agent["_id"] in exclude:
                 continue
             queues = agent.get("queues")
             if queues and queue not in queues:

@@ -40,6 +40,9 @@ class QueueConfig:
     resolution_sla_seconds: int = 86400
     #: `manual` (agents pull from the queue) or `least_busy` (auto-assign within capacity).
     routing: str = "manual"
+    #: `least_busy` only: an assigned agent who has not answered within this many seconds loses the
+    #: ticket to the next agent (0 = never), as Rocket.Chat's auto-transfer does.
+    auto_transfer_seconds: int = 0
     #: What a customer reply to a solved/closed ticket does: `reopen` or `new`.
     on_reply_after_close: str = "reopen"
 

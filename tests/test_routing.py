@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from hub.models import InboundMessage, Role, Sender
+from hub.models import InboundMessage, Role, Sender, utcnow
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 
@@ -62,3 +62,38 @@ async def test_waiting_customer_is_told_position_and_estimated_wait(runtime: Run
     assert "You are number 1 in the queue." in notices[0] and "Estimated" not in notices[0]
     assert "You are number 1 in the queue. Estimated wait: about 4 minutes." in notices[1]
     assert "You are number 2 in the queue. Estimated wait: about 8 minutes." in notices[2]
+
+
+async def test_unanswered_assignment_moves_to_another_agent(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.tickets.queues["general"] = QueueConfig(name="general", routing="least_busy", auto_transfer_seconds=60)
+    a = await hub.accounts.create("amy", "amy's password", roles=[Role.AGENT], capacity=1)
+    b = await hub.accounts.create("bob", "bob's password", roles=[Role.AGENT], capacity=1)
+    for who in (a, b):
+        await hub.accounts.set_presence(who["_id"], "online")
+    ticket = await _escalate(runtime, "demo:visitor:t1")
+    first = (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})["assignee_id"]
+    assert first in (a["_id"], b["_id"])
+    other = b["_id"] if first == a["_id"] else a["_id"]
+
+    assert await hub.router.transfer_unanswered(utcnow() + timedelta(seconds=30)) == 0  # not yet due
+    assert await hub.router.transfer_unanswered(utcnow() + timedelta(seconds=120)) == 1
+    moved = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert moved is not None and moved["assignee_id"] == other and moved["passed_by"] == [first]
+
+    # The second agent lets it pass too: nobody left who has not, so it waits in the queue.
+    assert await hub.router.transfer_unanswered(utcnow() + timedelta(seconds=240)) == 1
+    waiting = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert waiting is not None and waiting["assignee_id"] is None
+    assert set(waiting["passed_by"]) == {a["_id"], b["_id"]}
+    # A third agent coming online gets it.
+    c = await hub.accounts.create("cid", "cid's password", roles=[Role.AGENT], capacity=1)
+    await hub.accounts.set_presence(c["_id"], "online")
+    await hub.router.route_all()
+    taken = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert taken is not None and taken["assignee_id"] == c["_id"]
+    # Once answered, a ticket is never taken away.
+    await hub.tickets.reply(ticket["_id"], c, "Hello!")
+    assert await hub.router.transfer_unanswered(utcnow() + timedelta(days=1)) == 0
+    assert await hub.store.events.count_documents({"type": "ticket.transferred"}) == 2
