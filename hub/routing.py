@@ -128,9 +128,6 @@ class Router:
                 best = key
         return best[2] if best else None
 
-    async def agent_load(self, agent_id: ObjectId) -> int:
-        return await self.store.tickets.count_documents({"assignee_id": agent_id, "status": {"$in": ACTIVE}})
-
     async def estimated_wait_seconds(self, queue: str, position: int, sample: int = 50) -> float | None:
         """Position times the queue's recent average wait to first agent answer (None without history)."""
         since = utcnow() - timedelta(days=7)

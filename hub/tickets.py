@@ -8,7 +8,7 @@ conversation to it instead of opening a second one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -361,6 +361,3 @@ class TicketService:
                                       queue=ticket["queue"], data={"by": by["_id"] if by else None})
         return ticket
 
-
-def waited_seconds(ticket: Doc, now: datetime) -> float:
-    return (now - ticket["handoff_at"]).total_seconds()

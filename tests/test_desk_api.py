@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
-from tests.test_widget_flow import say, widget_session
+from tests.test_widget_flow import escalate, say, widget_session
 
 PUBLIC = {
     "/healthz",
@@ -60,12 +60,7 @@ async def test_every_protected_route_needs_a_session(client: TestClient[Any, Any
 async def test_unsafe_requests_need_the_csrf_token(
     client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime
 ) -> None:
-    token = await widget_session(client)
-    await say(client, token, "human please")
-    assert runtime.hub is not None
-    await runtime.hub.pipeline.drain()
-    ticket = await runtime.hub.store.tickets.find_one({})
-    assert ticket is not None
+    _token, ticket = await escalate(client, runtime, "human please")
     url = f"/api/tickets/{ticket['_id']}/reply"
     assert (await client.post(url, json={"text": "x"})).status == 403
     assert (await client.post(url, json={"text": "x"}, headers={"X-CSRF-Token": "guess"})).status == 403

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from hub.models import Role, utcnow
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
-from tests.test_widget_flow import say, widget_session
+from tests.test_widget_flow import escalate, say, widget_session
 
 
 def _ticket(n: int, queue: str, handoff_offset: float, wait: float | None, **extra: Any) -> dict[str, Any]:
@@ -101,11 +101,7 @@ async def test_customer_rates_a_solved_ticket_from_the_widget(
 ) -> None:
     hub = runtime.hub
     assert hub is not None
-    token = await widget_session(client)
-    await say(client, token, "I want a human")
-    await hub.pipeline.drain()
-    ticket = await hub.store.tickets.find_one({})
-    assert ticket is not None
+    token, ticket = await escalate(client, runtime)
     headers = {"X-CSRF-Token": agent["csrf"]}
     await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Done!", "status": "solved"},
                       headers=headers)

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from hub.models import OutboundMessage, SendError, SendResult
 from switchboard.bootstrap import Runtime
 from tests.helpers import eventually
-from tests.test_widget_flow import say, widget_session
+from tests.test_widget_flow import escalate
 
 
 class FlakySender:
@@ -31,12 +31,8 @@ class FlakySender:
 
 
 async def _escalated_ticket(client: TestClient[Any, Any], runtime: Runtime) -> dict[str, Any]:
-    token = await widget_session(client)
-    await say(client, token, "I need a human")
+    _token, ticket = await escalate(client, runtime, "I need a human")
     assert runtime.hub is not None
-    await runtime.hub.pipeline.drain()
-    ticket = await runtime.hub.store.tickets.find_one({})
-    assert ticket is not None
     store = runtime.hub.store
 
     async def handoff_delivered() -> bool:

@@ -29,6 +29,17 @@ async def say(client: TestClient[Any, Any], token: str, text: str, client_id: st
     return dict(await resp.json())
 
 
+async def escalate(client: TestClient[Any, Any], runtime: Runtime, text: str = "I want a human") -> tuple[str, Any]:
+    """A new widget visitor asks for a person: (their token, the ticket the hub opened)."""
+    token = await widget_session(client)
+    await say(client, token, text)
+    assert runtime.hub is not None
+    await runtime.hub.pipeline.drain()
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None
+    return token, ticket
+
+
 async def history(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
     resp = await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {token}"})
     assert resp.status == 200
@@ -76,12 +87,7 @@ async def test_asking_for_a_human_opens_a_ticket_linked_to_the_contact(
 async def test_agent_reply_reaches_the_widget_websocket(
     client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
 ) -> None:
-    token = await widget_session(client)
-    await say(client, token, "let me speak to an agent")
-    assert runtime.hub is not None
-    await runtime.hub.pipeline.drain()
-    ticket = await runtime.hub.store.tickets.find_one({})
-    assert ticket is not None
+    token, ticket = await escalate(client, runtime, "let me speak to an agent")
     async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
         resp = await client.post(
             f"/api/tickets/{ticket['_id']}/reply",
@@ -103,12 +109,7 @@ async def test_agent_reply_reaches_the_widget_websocket(
 async def test_private_note_never_reaches_the_customer(
     client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
 ) -> None:
-    token = await widget_session(client)
-    await say(client, token, "human please")
-    assert runtime.hub is not None
-    await runtime.hub.pipeline.drain()
-    ticket = await runtime.hub.store.tickets.find_one({})
-    assert ticket is not None
+    token, ticket = await escalate(client, runtime, "human please")
     resp = await client.post(
         f"/api/tickets/{ticket['_id']}/reply",
         json={"text": "customer seems upset", "private": True},
