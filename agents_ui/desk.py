@@ -36,7 +36,8 @@ def _id(request: web.Request, name: str = "id") -> ObjectId:
 
 def _agent_public(agent: Doc) -> dict[str, Any]:
     return {"id": str(agent["_id"]), "username": agent["username"], "name": agent.get("name"),
-            "roles": agent.get("roles", []), "capacity": agent.get("capacity"), "presence": agent.get("presence")}
+            "roles": agent.get("roles", []), "capacity": agent.get("capacity"), "presence": agent.get("presence"),
+            "away": bool(agent.get("away"))}
 
 
 STATIC_TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css"}
@@ -105,6 +106,21 @@ async def change_password(request: web.Request) -> web.Response:
     except AccountError as exc:
         raise error(400, str(exc)) from exc
     return web.json_response({"ok": True})
+
+
+@requires()
+async def set_my_status(request: web.Request) -> web.Response:
+    """Available or away (`status`): away keeps you at the desk but routes you no new tickets."""
+    body = await json_body(request)
+    hub = _hub(request)
+    agent = agent_of(request)
+    try:
+        presence = await hub.presence.choose(agent["_id"], str(body.get("status", "")))
+    except ValueError as exc:
+        raise error(400, str(exc)) from exc
+    if presence == "online":
+        await hub.router.route_all()
+    return web.json_response({"presence": presence, "away": presence == "away"})
 
 
 @requires(Role.AGENT, Role.SUPERVISOR)
@@ -273,7 +289,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
     sub = hub.bus.subscribe()
-    await hub.accounts.set_presence(agent["_id"], "online")
+    connection = await hub.presence.connect(agent["_id"])
     await hub.router.route_all()
 
     async def pump() -> None:
@@ -297,7 +313,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await hub.accounts.set_presence(agent["_id"], "offline")
+        await hub.presence.disconnect(connection, agent["_id"])
     return ws
 
 
@@ -309,6 +325,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/auth/logout", logout),
         web.get("/api/me", me),
         web.post("/api/me/password", change_password),
+        web.post("/api/me/status", set_my_status),
         web.get("/api/queues", queues),
         web.get("/api/tickets", list_tickets),
         web.get("/api/tickets/{id}", get_ticket),

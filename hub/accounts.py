@@ -139,9 +139,6 @@ class AccountService:
     async def get(self, agent_id: ObjectId) -> Doc | None:
         return await self.store.agents.find_one({"_id": agent_id}, projection={"password_hash": 0})
 
-    async def set_presence(self, agent_id: ObjectId, presence: str) -> None:
-        await self.store.agents.update_one({"_id": agent_id}, {"$set": {"presence": presence,
-                                                                       "presence_at": utcnow()}})
 
 
 def has_role(agent: Doc, *roles: Role) -> bool:

@@ -16,6 +16,7 @@ from hub.models import InboundMessage, IngestResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
+from hub.presence import PresenceService
 from hub.realtime import RealtimeBus
 from hub.routing import Router
 from hub.store import ObjectId, Store
@@ -29,10 +30,12 @@ class Hub:
 
     def __init__(self, store: Store, bot: Bot, senders: dict[str, OutboundSender],
                  queues: dict[str, QueueConfig], default_queue: str,
-                 retry: RetryPolicy | None = None, blobs: Any | None = None) -> None:
+                 retry: RetryPolicy | None = None, blobs: Any | None = None,
+                 presence_ttl_seconds: float = 90.0) -> None:
         self.store = store
         self.bot = bot
         self.accounts = AccountService(store)
+        self.presence = PresenceService(store, presence_ttl_seconds)
         self.contacts = ContactService(store)
         self.conversations = ConversationService(store)
         self.outbox = Outbox(store, senders, retry)
@@ -80,6 +83,7 @@ class Hub:
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")
         self._spawn(self.router.run(), "routing")
+        self._spawn(self.presence.run(), "presence")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

@@ -61,6 +61,7 @@ class Store:
         self.queues = self.db["queues"]
         self.agents = self.db["agents"]
         self.sessions = self.db["sessions"]
+        self.presence = self.db["presence"]
         self.login_failures = self.db["login_failures"]
         self.events = self.db["events"]
         self.outbox = self.db["outbox"]
@@ -120,6 +121,10 @@ class Store:
         await self.queues.create_index("name", unique=True)
         await self.agents.create_index("username", unique=True)
         await self.agents.create_index("presence")
+        # hub.presence: one document per open desk connection
+        await self.presence.create_index([("agent_id", ASCENDING), ("seen_at", ASCENDING)])
+        await self.presence.create_index("instance")
+        await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
         await self.sessions.create_index("agent_id")
         await self.login_failures.create_index([("username", ASCENDING), ("at", ASCENDING)])

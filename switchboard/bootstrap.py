@@ -101,7 +101,7 @@ class Runtime:
         retry = RetryPolicy(**{k: v for k, v in settings.outbox.items()
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
-                       blobs=BlobStore(self.store))
+                       blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
         routes: list[web.RouteDef] = []
         for name, cfg in settings.channels.items():
             if not cfg.get("enabled", True):

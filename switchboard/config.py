@@ -35,6 +35,8 @@ class Settings:
     bot: dict[str, Any] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbox: dict[str, Any] = field(default_factory=dict)
+    #: A desk connection not re-stamped for this long (its process died) no longer makes its agent online.
+    presence_ttl_seconds: float = 90.0
     config_dir: Path = DEFAULT_CONFIG.parent
 
     @property
@@ -78,6 +80,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         bot=raw.get("bot", {}),
         channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
         outbox=raw.get("outbox", {}),
+        presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
         config_dir=path.resolve().parent,
     )
     for key, value in overrides.items():

@@ -27,6 +27,7 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/widget/messages"): {"text": "string", "client_id": "string"},
     ("POST", "/api/widget/rating"): {"message_id": "string", "score": "integer", "comment": "string"},
     ("POST", "/api/me/password"): {"current": "string", "new": "string"},
+    ("POST", "/api/me/status"): {"status": "string"},
     ("POST", "/api/trainer/intents"): {"name": "string", "examples": "array", "answers": "array", "queue": "string",
                                        "label": "string"},
     ("PUT", "/api/trainer/intents/{name}"): {"examples": "array", "answers": "array", "queue": "string",

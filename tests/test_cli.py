@@ -19,10 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
 
 
-async def _start(data_dir: Path, port: int) -> tuple[asyncio.subprocess.Process, list[str]]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "SWITCHBOARD_CONFIG")}
+async def start_serve(
+    data_dir: Path, port: int, *args: str, env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """`switchboard serve` as a real process, once it printed its banner: (process, banner lines)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "SWITCHBOARD_CONFIG")} | (env or {})
     proc = await asyncio.create_subprocess_exec(
-        SWITCHBOARD, "serve", "--data-dir", str(data_dir), "--port", str(port), "--log-level", "WARNING",
+        SWITCHBOARD, "serve", "--data-dir", str(data_dir), "--port", str(port), "--log-level", "WARNING", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT, env=env,
     )
     lines: list[str] = []
@@ -41,7 +44,7 @@ async def _start(data_dir: Path, port: int) -> tuple[asyncio.subprocess.Process,
             return proc, lines
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> int:
+async def stop_serve(proc: asyncio.subprocess.Process) -> int:
     proc.send_signal(signal.SIGTERM)
     return await asyncio.wait_for(proc.wait(), timeout=60)
 
@@ -49,7 +52,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
 async def test_serve_prints_the_desk_url_and_admin_login_and_keeps_data(tmp_path: Path) -> None:
     assert shutil.which(SWITCHBOARD) or Path(SWITCHBOARD).exists()
     port = free_port()
-    proc, lines = await _start(tmp_path / "var", port)
+    proc, lines = await start_serve(tmp_path / "var", port)
     try:
         output = "\n".join(lines)
         assert f"http://127.0.0.1:{port}/desk" in output
@@ -63,17 +66,17 @@ async def test_serve_prints_the_desk_url_and_admin_login_and_keeps_data(tmp_path
             login = await http.post("/api/auth/login", json={"username": user, "password": password})
             assert login.status == 200
     finally:
-        assert await _stop(proc) == 0
+        assert await stop_serve(proc) == 0
     assert (tmp_path / "var" / "db").is_dir()
 
-    proc, lines = await _start(tmp_path / "var", port)
+    proc, lines = await start_serve(tmp_path / "var", port)
     try:
         assert "password" not in "\n".join(lines)  # the admin exists already: not created or shown again
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
             login = await http.post("/api/auth/login", json={"username": user, "password": password})
             assert login.status == 200
     finally:
-        assert await _stop(proc) == 0
+        assert await stop_serve(proc) == 0
 
 
 def test_docker_compose_file_is_valid() -> None:

@@ -34,7 +34,7 @@ async def test_least_busy_routing_respects_capacity(runtime: Runtime) -> None:
     b = await hub.accounts.create("ben", "ben's password", roles=[Role.AGENT], capacity=1)
     await hub.accounts.create("off", "off's password", roles=[Role.AGENT], capacity=5)  # never online
     for agent in (a, b):
-        await hub.accounts.set_presence(agent["_id"], "online")
+        await hub.presence.connect(agent["_id"])
 
     first, second, third = [await _escalate(runtime, f"demo:visitor:{n}") for n in ("x1", "x2", "x3")]
     tickets = {t["_id"]: t for t in await hub.store.tickets.find({}).to_list()}
@@ -71,7 +71,7 @@ async def test_unanswered_assignment_moves_to_another_agent(runtime: Runtime) ->
     a = await hub.accounts.create("amy", "amy's password", roles=[Role.AGENT], capacity=1)
     b = await hub.accounts.create("bob", "bob's password", roles=[Role.AGENT], capacity=1)
     for who in (a, b):
-        await hub.accounts.set_presence(who["_id"], "online")
+        await hub.presence.connect(who["_id"])
     ticket = await _escalate(runtime, "demo:visitor:t1")
     first = (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})["assignee_id"]
     assert first in (a["_id"], b["_id"])
@@ -89,7 +89,7 @@ async def test_unanswered_assignment_moves_to_another_agent(runtime: Runtime) ->
     assert set(waiting["passed_by"]) == {a["_id"], b["_id"]}
     # A third agent coming online gets it.
     c = await hub.accounts.create("cid", "cid's password", roles=[Role.AGENT], capacity=1)
-    await hub.accounts.set_presence(c["_id"], "online")
+    await hub.presence.connect(c["_id"])
     await hub.router.route_all()
     taken = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert taken is not None and taken["assignee_id"] == c["_id"]

@@ -8,12 +8,14 @@ filter is then explained on the server and must not plan a collection scan.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hub.models import Role
+from hub.models import Role, utcnow
+from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import _drop, login
@@ -36,9 +38,17 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
     runtime, recorder = recorded
     assert runtime.app is not None and runtime.hub is not None
     hub = runtime.hub
-    await hub.accounts.create("ivy", "ivy's password", roles=[Role.AGENT, Role.SUPERVISOR])
+    ivy = await hub.accounts.create("ivy", "ivy's password", roles=[Role.AGENT, Role.SUPERVISOR])
     async with TestClient(TestServer(runtime.app, host="127.0.0.1")) as client:
         csrf = await login(client, "ivy", "ivy's password")
+        # presence: a desk connection, away and back, a heartbeat that sweeps a dead process's connection
+        desk = await client.ws_connect("/api/desk/ws")
+        for status in ("away", "available"):
+            await client.post("/api/me/status", json={"status": status}, headers={"X-CSRF-Token": csrf})
+        await hub.store.presence.insert_one({"agent_id": ivy["_id"], "instance": ObjectId(),
+                                             "seen_at": utcnow() - timedelta(hours=1)})
+        assert await hub.presence.beat() == [ivy["_id"]]
+        await desk.close()
         token = await widget_session(client)
         await say(client, token, "where is my order 12345")
         await say(client, token, "I want to talk to a human")

@@ -82,6 +82,17 @@ const Desk = (() => {
   async function boot() {
     document.getElementById("login-form").addEventListener("submit", onLogin);
     document.getElementById("logout").addEventListener("click", onLogout);
+    document.getElementById("my-status").addEventListener("change", async (e) => {
+      const chosen = e.target.value;
+      const shown = document.getElementById("status-error");
+      try {
+        await api("POST", "/api/me/status", { status: chosen });
+        shown.textContent = "";
+      } catch (err) {
+        e.target.value = chosen === "away" ? "available" : "away";
+        shown.textContent = "Status not changed: " + err.message;
+      }
+    });
     document.getElementById("reply-form").addEventListener("submit", onReply);
     document.getElementById("reply-text").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) onReply(e);
@@ -133,6 +144,9 @@ const Desk = (() => {
     buildNav();
     route();
     connect();
+    const status = document.getElementById("my-status");
+    status.hidden = !hasRole("agent");
+    status.value = me.agent.away ? "away" : "available";
     if (hasRole("agent", "supervisor")) {
       await loadQueues();
       await loadTickets();

@@ -8,8 +8,15 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
+from tests.helpers import eventually
 
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\">"
+
+
+async def _presence_is(runtime: Runtime, presence: str) -> bool:
+    assert runtime.hub is not None
+    agent = await runtime.hub.store.agents.find_one({"username": "agent1"})
+    return agent is not None and agent.get("presence") == presence
 
 
 async def test_customer_and_agent_talk_live_and_markup_stays_text(
@@ -69,5 +76,11 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     # A reload keeps the visitor's conversation (token in localStorage).
     await shop.reload()
     await expect(shop.locator(".sb-msg.in").first).to_contain_text("Where are my shoes?")
+
+    # The agent takes a break from the header menu: still connected, no longer routed to.
+    await desk.select_option("#my-status", "away")
+    await eventually(lambda: _presence_is(runtime, "away"), what="agent1 away")
+    await expect(desk.locator("#status-error")).to_have_text("")
     await desk_ctx.close()
+    await eventually(lambda: _presence_is(runtime, "offline"), what="agent1 offline once the desk is closed")
     await shop_ctx.close()

@@ -1,0 +1,148 @@
+"""Agent presence: several tabs, an agent's "away", and a hub process that dies with agents on it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from hub.models import Role
+from hub.tickets import QueueConfig
+from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
+from switchboard.embedded import free_port
+from tests.conftest import http_client, make_settings, running
+from tests.helpers import eventually
+from tests.test_cli import start_serve
+from tests.test_widget_flow import escalate
+
+
+async def _presence(runtime: Runtime, agent_id: Any) -> str | None:
+    assert runtime.hub is not None
+    doc = await runtime.hub.store.agents.find_one({"_id": agent_id}, projection={"presence": 1})
+    return None if doc is None else doc.get("presence")
+
+
+async def _connections(runtime: Runtime, agent_id: Any) -> int:
+    assert runtime.hub is not None
+    return await runtime.hub.store.presence.count_documents({"agent_id": agent_id})
+
+
+async def test_closing_one_of_two_tabs_keeps_the_agent_online(
+    runtime: Runtime, client: TestClient[Any, Any], agent: dict[str, Any]
+) -> None:
+    agent_id = agent["account"]["_id"]
+    assert await _presence(runtime, agent_id) == "offline"
+    first = await client.ws_connect("/api/desk/ws")
+    async with client.ws_connect("/api/desk/ws"):
+        await eventually(lambda: _count_is(runtime, agent_id, 2), what="two connections")
+        await eventually(lambda: _is(runtime, agent_id, "online"), what="alice online")
+        checked = await _checked_at(runtime, agent_id)
+        await first.close()
+        # once the hub has recomputed presence after the first tab's connection went away
+        await eventually(lambda: _settled(runtime, agent_id, 1, checked), what="the first tab's disconnect handled")
+        assert await _presence(runtime, agent_id) == "online"
+        checked = await _checked_at(runtime, agent_id)
+    await eventually(lambda: _settled(runtime, agent_id, 0, checked), what="the last tab's disconnect handled")
+    assert await _presence(runtime, agent_id) == "offline"
+
+
+async def _count_is(runtime: Runtime, agent_id: Any, n: int) -> bool:
+    return await _connections(runtime, agent_id) == n
+
+
+async def _checked_at(runtime: Runtime, agent_id: Any) -> Any:
+    assert runtime.hub is not None
+    return (await runtime.hub.store.agents.find_one({"_id": agent_id}) or {}).get("presence_checked_at")
+
+
+async def _settled(runtime: Runtime, agent_id: Any, connections: int, checked_before: Any) -> bool:
+    """`connections` left, and presence recomputed since `checked_before`."""
+    return await _count_is(runtime, agent_id, connections) and await _checked_at(runtime, agent_id) > checked_before
+
+
+async def test_an_away_agent_gets_no_new_tickets_until_available_again(
+    runtime: Runtime, client: TestClient[Any, Any], agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.tickets.queues["general"] = QueueConfig(name="general", routing="least_busy")
+    agent_id, csrf = agent["account"]["_id"], agent["csrf"]
+    async with client.ws_connect("/api/desk/ws"):
+        await eventually(lambda: _is(runtime, agent_id, "online"), what="the desk connection")
+        resp = await client.post("/api/me/status", json={"status": "lunch"}, headers={"X-CSRF-Token": csrf})
+        assert resp.status == 400 and "available, away" in (await resp.json())["error"]
+        resp = await client.post("/api/me/status", json={"status": "away"}, headers={"X-CSRF-Token": csrf})
+        assert resp.status == 200 and (await resp.json())["presence"] == "away"
+        me = await (await client.get("/api/me")).json()
+        assert me["agent"]["away"] is True and me["agent"]["presence"] == "away"
+
+        _token, ticket = await escalate(client, runtime)
+        assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {}).get("assignee_id") is None
+
+        resp = await client.post("/api/me/status", json={"status": "available"}, headers={"X-CSRF-Token": csrf})
+        assert (await resp.json())["presence"] == "online"
+        taken = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+        assert taken is not None and taken["assignee_id"] == agent_id
+        checked = await _checked_at(runtime, agent_id)
+    await eventually(lambda: _settled(runtime, agent_id, 0, checked), what="the disconnect handled")
+    assert await _presence(runtime, agent_id) == "offline"
+
+
+async def test_agent_on_a_killed_hub_process_goes_offline_and_is_no_longer_routed(
+    mongo_uri: str, tmp_path: Path, shop_bot: Any
+) -> None:
+    """A second hub runs as a real process; an agent's desk is connected to it; it is killed
+    with SIGKILL, so nothing of its own can mark the agent offline. The surviving hub must."""
+    ttl = 1.5
+    settings: Settings = make_settings(mongo_uri, tmp_path, presence_ttl_seconds=ttl)
+    settings.queues["general"] = QueueConfig(name="general", routing="least_busy")
+    async with running(settings, shop_bot) as survivor:
+        assert survivor.hub is not None
+        pat = await survivor.hub.accounts.create("pat", "pat's password", roles=[Role.AGENT])
+        port = free_port()
+        proc, _banner = await start_serve(
+            tmp_path / "other", port, "--mongodb-uri", mongo_uri,
+            env={"SWITCHBOARD_DB": settings.db_name, "SWITCHBOARD_PRESENCE_TTL": str(ttl)},
+        )
+        try:
+            jar = aiohttp.CookieJar(unsafe=True)  # the session cookie of a hub reached by IP address
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", cookie_jar=jar) as http:
+                resp = await http.post("/api/auth/login", json={"username": "pat", "password": "pat's password"})
+                assert resp.status == 200, await resp.text()
+                ws = await http.ws_connect("/api/desk/ws")
+                await eventually(lambda: _is(survivor, pat["_id"], "online"), what="pat online via the other hub")
+                # While the other hub lives, it keeps stamping the connection and pat stays online.
+                stamped = await survivor.hub.store.presence.find_one({"agent_id": pat["_id"]})
+                assert stamped is not None
+                await eventually(lambda: _restamped(survivor, stamped), what="a heartbeat from the other hub")
+                assert await _presence(survivor, pat["_id"]) == "online"
+
+                proc.send_signal(signal.SIGKILL)
+                await asyncio.wait_for(proc.wait(), timeout=30)
+                await eventually(lambda: _is(survivor, pat["_id"], "offline"), timeout=30,
+                                 what="pat offline after the other hub died")
+                assert await _connections(survivor, pat["_id"]) == 0
+                await ws.close()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        # A customer escalating now waits in the queue instead of going to a desk nobody watches.
+        async with http_client(survivor) as client:
+            _token, ticket = await escalate(client, survivor)
+        assert ticket.get("assignee_id") is None
+
+
+async def _is(runtime: Runtime, agent_id: Any, presence: str) -> bool:
+    return await _presence(runtime, agent_id) == presence
+
+
+async def _restamped(runtime: Runtime, before: dict[str, Any]) -> bool:
+    assert runtime.hub is not None
+    now = await runtime.hub.store.presence.find_one({"_id": before["_id"]})
+    return now is not None and now["seen_at"] > before["seen_at"]
