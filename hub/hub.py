@@ -11,6 +11,7 @@ from typing import Any
 from hub.accounts import AccountService
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
+from hub.departures import Departures
 from hub.metrics import MetricsService
 from hub.models import InboundMessage, IngestResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
@@ -35,12 +36,13 @@ class Hub:
         self.store = store
         self.bot = bot
         self.accounts = AccountService(store)
-        self.presence = PresenceService(store, presence_ttl_seconds)
         self.contacts = ContactService(store)
         self.conversations = ConversationService(store)
         self.outbox = Outbox(store, senders, retry)
         self.tickets = TicketService(store, self.outbox, queues, default_queue)
         self.router = Router(store, self.tickets)
+        self.departures = Departures(store, self.tickets)
+        self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.tickets.router = self.router
         self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,
                                  self.router, blobs)
@@ -72,6 +74,17 @@ class Hub:
                                       data={"by": "customer"})
         return "closed"
 
+    async def customer_connected(self, channel: str, thread_key: str) -> ObjectId:
+        """A channel with live connections (the chat widget) saw a customer connect: returns the
+        connection's id for `customer_disconnected`. Coming back cancels a pending abandonment."""
+        connection_id = await self.presence.customer_connected(channel, thread_key)
+        await self.departures.back(channel, thread_key)
+        return connection_id
+
+    async def customer_disconnected(self, connection_id: ObjectId, channel: str, thread_key: str) -> None:
+        """That connection closed; if it was the customer's last, a waiting ticket may be abandoned."""
+        await self.presence.customer_disconnected(connection_id, channel, thread_key)
+
     def register_sender(self, sender: OutboundSender) -> None:
         self.outbox.senders[sender.channel] = sender
 
@@ -84,6 +97,7 @@ class Hub:
         self._spawn(self.pipeline.run_recovery(), "recovery")
         self._spawn(self.router.run(), "routing")
         self._spawn(self.presence.run(), "presence")
+        self._spawn(self.departures.run(), "departures")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

@@ -1,17 +1,22 @@
-"""Agent presence from live desk connections, kept right across tabs, processes and crashes.
+"""Who is connected: agents at the desk and customers in a live chat, right across tabs, processes and crashes.
 
 Routing only hands tickets to agents marked `online`, so a wrong presence costs customers:
 an agent with two tabs must stay online when one closes, and an agent whose hub process
-died must not stay online for ever. Each open desk connection is a document that its
-process re-stamps every `ttl / 3`; any process removes connections not stamped for `ttl`
-and recomputes the owners' presence. An agent's own choice ("away" on a break) is kept
-apart from connections: connected and away means no new tickets, but still at the desk.
+died must not stay online for ever. The same holds for customers waiting in a live chat:
+one who closed the page is gone (`hub.departures` then counts their ticket as abandoned),
+one who still has another tab open is not.
+
+Each open connection is a document that its process re-stamps every `ttl / 3`; any process
+removes connections not stamped for `ttl` and recomputes what they meant. An agent's own
+choice ("away" on a break) is kept apart from connections: connected and away means no new
+tickets, but still at the desk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from pymongo.errors import PyMongoError
@@ -25,35 +30,32 @@ ONLINE, AWAY, OFFLINE = "online", "away", "offline"
 #: What an agent may choose; `offline` follows from having no connection.
 CHOICES = ("available", "away")
 
+#: What a connection belongs to: ("agent", agent id) or ("customer", "<channel>:<thread key>").
+Owner = tuple[str, ObjectId | str]
+#: Called when a customer's last live connection is gone: (channel, thread key).
+CustomerLeft = Callable[[str, str], Awaitable[None]]
+
 
 class PresenceService:
-    def __init__(self, store: Store, ttl_seconds: float = 90.0) -> None:
+    def __init__(self, store: Store, ttl_seconds: float = 90.0, on_customer_left: CustomerLeft | None = None) -> None:
         self.store = store
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.on_customer_left = on_customer_left
         #: This process: its connections are re-stamped together by `run`.
         self.instance = ObjectId()
-        #: This process's open connections (connection id -> agent id).
-        self._local: dict[ObjectId, ObjectId] = {}
+        #: This process's open connections and whom they belong to.
+        self._local: dict[ObjectId, Owner] = {}
 
+    # -- agents -------------------------------------------------------------------------
     async def connect(self, agent_id: ObjectId) -> ObjectId:
         """Record one open desk connection; returns its id for `disconnect`."""
-        connection_id = ObjectId()
-        self._local[connection_id] = agent_id
-        await self._stamp(connection_id, agent_id)
+        connection_id = await self._open(("agent", agent_id))
         await self.refresh(agent_id)
         return connection_id
 
     async def disconnect(self, connection_id: ObjectId, agent_id: ObjectId) -> None:
-        self._local.pop(connection_id, None)
-        await self.store.presence.delete_one({"_id": connection_id})
+        await self._close(connection_id)
         await self.refresh(agent_id)
-
-    async def _stamp(self, connection_id: ObjectId, agent_id: ObjectId) -> None:
-        await self.store.presence.replace_one(
-            {"_id": connection_id},
-            {"agent_id": agent_id, "instance": self.instance, "seen_at": utcnow()},
-            upsert=True,
-        )
 
     async def choose(self, agent_id: ObjectId, choice: str) -> str:
         """The agent sets `available` or `away`; returns the resulting presence."""
@@ -78,9 +80,46 @@ class PresenceService:
         await self.store.agents.update_one({"_id": agent_id}, {"$set": update})
         return presence
 
-    async def beat(self) -> list[ObjectId]:
-        """Stamp this process's connections, drop everyone's stale ones; returns agents whose
-        connections were dropped.
+    # -- customers in a live chat -------------------------------------------------------------
+    async def customer_connected(self, channel: str, thread_key: str) -> ObjectId:
+        """A customer's live connection opened (a chat page); returns its id for `customer_disconnected`."""
+        return await self._open(("customer", f"{channel}:{thread_key}"))
+
+    async def customer_disconnected(self, connection_id: ObjectId, channel: str, thread_key: str) -> None:
+        await self._close(connection_id)
+        await self._check_customer(f"{channel}:{thread_key}")
+
+    async def customer_connected_now(self, channel: str, thread_key: str) -> bool:
+        return bool(await self.store.presence.count_documents(
+            {"customer": f"{channel}:{thread_key}", "seen_at": {"$gte": utcnow() - self.ttl}}
+        ))
+
+    async def _check_customer(self, key: str) -> None:
+        channel, _, thread_key = key.partition(":")
+        if self.on_customer_left is not None and not await self.customer_connected_now(channel, thread_key):
+            await self.on_customer_left(channel, thread_key)
+
+    # -- connections ---------------------------------------------------------------------------
+    async def _open(self, owner: Owner) -> ObjectId:
+        connection_id = ObjectId()
+        self._local[connection_id] = owner
+        await self._stamp(connection_id, owner)
+        return connection_id
+
+    async def _close(self, connection_id: ObjectId) -> None:
+        self._local.pop(connection_id, None)
+        await self.store.presence.delete_one({"_id": connection_id})
+
+    async def _stamp(self, connection_id: ObjectId, owner: Owner) -> None:
+        kind, who = owner
+        field = "agent_id" if kind == "agent" else "customer"
+        await self.store.presence.replace_one(
+            {"_id": connection_id}, {field: who, "instance": self.instance, "seen_at": utcnow()}, upsert=True
+        )
+
+    async def beat(self) -> list[Owner]:
+        """Stamp this process's connections, drop everyone's stale ones; returns the owners of
+        dropped connections (agents' presence is recomputed, customers may have left).
 
         Presence of this process's agents is recomputed too: two processes refreshing one
         agent at once can leave a stale answer, and this heals it within a beat. A connection
@@ -89,19 +128,25 @@ class PresenceService:
         now = utcnow()
         stamped = await self.store.presence.update_many({"instance": self.instance}, {"$set": {"seen_at": now}})
         if stamped.matched_count < len(self._local):
-            for connection_id, agent_id in list(self._local.items()):
-                await self._stamp(connection_id, agent_id)
-        for agent_id in set(self._local.values()):
-            await self.refresh(agent_id)
+            for connection_id, owner in list(self._local.items()):
+                await self._stamp(connection_id, owner)
+        for kind, who in set(self._local.values()):
+            if kind == "agent":
+                await self.refresh(who)  # type: ignore[arg-type]
         stale: list[Doc] = await self.store.presence.find(
-            {"seen_at": {"$lt": now - self.ttl}}, projection={"agent_id": 1}
+            {"seen_at": {"$lt": now - self.ttl}}, projection={"agent_id": 1, "customer": 1}
         ).to_list()
-        agents = list({doc["agent_id"] for doc in stale})
-        if stale:
-            await self.store.presence.delete_many({"_id": {"$in": [doc["_id"] for doc in stale]}})
-            for agent_id in agents:
-                await self.refresh(agent_id)
-        return agents
+        if not stale:
+            return []
+        await self.store.presence.delete_many({"_id": {"$in": [doc["_id"] for doc in stale]}})
+        owners: set[Owner] = {("agent", d["agent_id"]) if "agent_id" in d else ("customer", d["customer"])
+                              for d in stale}
+        for kind, who in owners:
+            if kind == "agent":
+                await self.refresh(who)  # type: ignore[arg-type]
+            else:
+                await self._check_customer(str(who))
+        return sorted(owners, key=str)
 
     async def run(self) -> None:
         """Background loop: heartbeat and sweep every third of the time-to-live."""
@@ -110,7 +155,7 @@ class PresenceService:
             try:
                 dropped = await self.beat()
                 if dropped:
-                    log.info("presence: %d agent(s) lost a connection that stopped beating", len(dropped))
+                    log.info("presence: %d connection owner(s) lost a connection that stopped beating", len(dropped))
             except PyMongoError as exc:
                 log.warning("presence: database unavailable (%s)", exc)
             await asyncio.sleep(interval)

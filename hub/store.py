@@ -32,6 +32,7 @@ BY_ID = [("_id", 1)]
 OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
 TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
 MESSAGES_BY_CONVERSATION = [("conversation_id", 1), ("created_at", 1)]
+CONVERSATIONS_BY_THREAD = [("channel", 1), ("thread_key", 1)]
 
 #: Collections the realtime bus follows with a change stream.
 WATCHED_COLLECTIONS = ("messages", "tickets", "events")
@@ -100,6 +101,7 @@ class Store:
         await self.conversations.create_index("token", unique=True)
         await self.conversations.create_index([("contact_id", ASCENDING), ("last_message_at", DESCENDING)])
         await self.conversations.create_index([("started_at", ASCENDING)])
+        await self.conversations.create_index("abandon_at")  # hub.departures
         await self.messages.create_index(
             [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_external_unique"
         )
@@ -123,6 +125,7 @@ class Store:
         await self.agents.create_index("presence")
         # hub.presence: one document per open desk connection
         await self.presence.create_index([("agent_id", ASCENDING), ("seen_at", ASCENDING)])
+        await self.presence.create_index([("customer", ASCENDING), ("seen_at", ASCENDING)])
         await self.presence.create_index("instance")
         await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)

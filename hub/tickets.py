@@ -328,8 +328,11 @@ class TicketService:
                                       data={"score": score})
         return ticket
 
-    async def abandon(self, ticket_id: ObjectId) -> bool:
-        """The customer left before any agent answered: close the ticket as abandoned (metrics count it)."""
+    async def abandon(self, ticket_id: ObjectId, reason: str = "ended") -> bool:
+        """The customer left before any agent answered: close the ticket as abandoned (metrics count it).
+
+        `reason`: `ended` (the customer ended the chat) or `left` (closed the page and did not come back).
+        """
         now = utcnow()
         ticket = await self.store.tickets.find_one_and_update(
             {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
@@ -342,7 +345,8 @@ class TicketService:
             {"_id": {"$in": ticket["conversation_ids"]}},
             {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
         )
-        await self.store.append_event("ticket.abandoned", now, ticket_id=ticket_id, queue=ticket["queue"])
+        await self.store.append_event("ticket.abandoned", now, ticket_id=ticket_id, queue=ticket["queue"],
+                                      data={"reason": reason})
         if self.router is not None:
             await self.router.route_queue(ticket["queue"])
         return True

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from hub.models import Role
+from hub.models import Role, utcnow
+from hub.store import ObjectId
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
@@ -18,7 +20,7 @@ from switchboard.embedded import free_port
 from tests.conftest import http_client, make_settings, running
 from tests.helpers import eventually
 from tests.test_cli import start_serve
-from tests.test_widget_flow import escalate
+from tests.test_widget_flow import escalate, say, widget_session
 
 
 async def _presence(runtime: Runtime, agent_id: Any) -> str | None:
@@ -93,11 +95,12 @@ async def test_an_away_agent_gets_no_new_tickets_until_available_again(
     assert await _presence(runtime, agent_id) == "offline"
 
 
-async def test_agent_on_a_killed_hub_process_goes_offline_and_is_no_longer_routed(
+async def test_a_killed_hub_process_leaves_no_ghost_agent_and_no_ghost_customer(
     mongo_uri: str, tmp_path: Path, shop_bot: Any
 ) -> None:
-    """A second hub runs as a real process; an agent's desk is connected to it; it is killed
-    with SIGKILL, so nothing of its own can mark the agent offline. The surviving hub must."""
+    """A second hub runs as a real process; an agent's desk and a waiting widget visitor are
+    connected to it; it is killed with SIGKILL, so nothing of its own can record that they
+    are gone. The surviving hub must: the agent goes offline, the visitor has left."""
     ttl = 1.5
     settings: Settings = make_settings(mongo_uri, tmp_path, presence_ttl_seconds=ttl)
     settings.queues["general"] = QueueConfig(name="general", routing="least_busy")
@@ -116,6 +119,13 @@ async def test_agent_on_a_killed_hub_process_goes_offline_and_is_no_longer_route
                 assert resp.status == 200, await resp.text()
                 ws = await http.ws_connect("/api/desk/ws")
                 await eventually(lambda: _is(survivor, pat["_id"], "online"), what="pat online via the other hub")
+                visitor = (await (await http.post("/api/widget/session", json={"site": "demo"})).json())["token"]
+                bearer = {"Authorization": f"Bearer {visitor}"}
+                said = await http.post("/api/widget/messages", headers=bearer,
+                                       json={"text": "I want to talk to a human", "client_id": "crash-test-1"})
+                conversation_id = ObjectId((await said.json())["conversation_id"])
+                chat = await http.ws_connect(f"/api/widget/ws?token={visitor}")
+                await eventually(lambda: _waiting(survivor, conversation_id), what="the visitor's ticket")
                 # While the other hub lives, it keeps stamping the connection and pat stays online.
                 stamped = await survivor.hub.store.presence.find_one({"agent_id": pat["_id"]})
                 assert stamped is not None
@@ -127,15 +137,34 @@ async def test_agent_on_a_killed_hub_process_goes_offline_and_is_no_longer_route
                 await eventually(lambda: _is(survivor, pat["_id"], "offline"), timeout=30,
                                  what="pat offline after the other hub died")
                 assert await _connections(survivor, pat["_id"]) == 0
+                await eventually(lambda: _marked_left(survivor, conversation_id), timeout=30,
+                                 what="the visitor counted as gone")
+                assert await survivor.hub.departures.sweep(utcnow() + timedelta(seconds=121)) == 1
                 await ws.close()
+                await chat.close()
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
         # A customer escalating now waits in the queue instead of going to a desk nobody watches.
         async with http_client(survivor) as client:
-            _token, ticket = await escalate(client, survivor)
-        assert ticket.get("assignee_id") is None
+            token = await widget_session(client)
+            said = await say(client, token, "I want a human")
+            await survivor.hub.pipeline.drain()
+        ticket = await survivor.hub.store.tickets.find_one({"conversation_ids": ObjectId(said["conversation_id"])})
+        assert ticket is not None and ticket["status"] == "new" and ticket.get("assignee_id") is None
+
+
+async def _waiting(runtime: Runtime, conversation_id: ObjectId) -> bool:
+    assert runtime.hub is not None
+    conv = await runtime.hub.store.conversations.find_one({"_id": conversation_id})
+    return conv is not None and conv.get("ticket_id") is not None
+
+
+async def _marked_left(runtime: Runtime, conversation_id: ObjectId) -> bool:
+    assert runtime.hub is not None
+    conv = await runtime.hub.store.conversations.find_one({"_id": conversation_id})
+    return conv is not None and "abandon_at" in conv
 
 
 async def _is(runtime: Runtime, agent_id: Any, presence: str) -> bool:

@@ -47,7 +47,7 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
             await client.post("/api/me/status", json={"status": status}, headers={"X-CSRF-Token": csrf})
         await hub.store.presence.insert_one({"agent_id": ivy["_id"], "instance": ObjectId(),
                                              "seen_at": utcnow() - timedelta(hours=1)})
-        assert await hub.presence.beat() == [ivy["_id"]]
+        assert await hub.presence.beat() == [("agent", ivy["_id"])]
         await desk.close()
         token = await widget_session(client)
         await say(client, token, "where is my order 12345")
@@ -75,6 +75,19 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         await hub.pipeline.drain()
         await client.post("/api/widget/end", json={}, headers={"Authorization": f"Bearer {leaver}"})
         await hub.pipeline.recover()
+        # a visitor who closes the page while waiting, comes back by polling, then leaves for good
+        gone = await widget_session(client)
+        said = await say(client, gone, "I want to talk to a human")
+        await hub.pipeline.drain()
+        conversation = await hub.store.conversations.find_one({"_id": ObjectId(said["conversation_id"])})
+        thread = (conversation or {})["thread_key"]
+        for _ in range(2):
+            connection = await hub.customer_connected("widget", thread)
+            await hub.customer_disconnected(connection, "widget", thread)
+            await history(client, gone)
+        connection = await hub.customer_connected("widget", thread)
+        await hub.customer_disconnected(connection, "widget", thread)
+        assert await hub.departures.sweep(utcnow() + timedelta(hours=1)) == 1
 
     scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder)
     assert len(seen) >= 15, f"only {len(seen)} distinct queries recorded"

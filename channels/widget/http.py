@@ -44,6 +44,8 @@ class WidgetChannel:
         # Read once: both ship with the package and are served on every page view.
         self._script = (static / "widget.js").read_text(encoding="utf-8")
         self._demo = (static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", next(iter(self.sites)))
+        # A visitor waiting for an agent who closes every page of the chat for this long has abandoned it.
+        self.hub.departures.grace[CHANNEL] = float(context.config.get("abandon_after_seconds", 120))
 
     # -- wiring -------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
@@ -168,6 +170,7 @@ class WidgetChannel:
             inbox=visitor.site,
         )
         result = await self.hub.ingest(message)
+        await self.hub.departures.back(CHANNEL, visitor.key)
         return {"message_id": result.message_id, "conversation_id": result.conversation_id,
                 "duplicate": result.duplicate}
 
@@ -209,6 +212,7 @@ class WidgetChannel:
         if after and not ObjectId.is_valid(after):
             raise bad_request("after must be a message id")
         messages = await self._history(visitor, ObjectId(after) if after else None)
+        await self.hub.departures.back(CHANNEL, visitor.key)  # polling (no WebSocket) means here
         return self._json(request, {"messages": messages}, site=visitor.site)
 
     async def _history(self, visitor: Visitor, after: ObjectId | None) -> list[dict[str, Any]]:
@@ -230,6 +234,7 @@ class WidgetChannel:
         ws = web.WebSocketResponse(heartbeat=25)
         await ws.prepare(request)
         sub = self.hub.bus.subscribe()
+        connection = await self.hub.customer_connected(CHANNEL, visitor.key)
         pump = asyncio.create_task(self._pump(ws, sub, visitor))
         try:
             async for frame in ws:
@@ -249,6 +254,7 @@ class WidgetChannel:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            await self.hub.customer_disconnected(connection, CHANNEL, visitor.key)
         return ws
 
     async def _pump(self, ws: web.WebSocketResponse, sub: Any, visitor: Visitor) -> None:

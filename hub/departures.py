@@ -1,0 +1,82 @@
+"""Customers who leave a live chat while waiting for an agent: their tickets count as abandoned.
+
+Closing the page is how most chat customers give up. A desk that only counts an explicit
+"End chat" under-reports abandonment (a queue metric supervisors staff by) and leaves agents
+picking up tickets nobody is waiting on. A channel with live connections reports them to
+`hub.presence`; when a customer's last one is gone, their open conversation is marked
+`abandon_at` = now + the channel's grace period, long enough for moving between pages or a
+network blip to reconnect. Any hub process's sweep then closes a ticket still waiting for a
+first agent answer as abandoned; a customer who comes back in time clears the mark, and a
+ticket an agent already answered is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from pymongo.errors import PyMongoError
+
+from hub.models import utcnow
+from hub.store import BY_ID, CONVERSATIONS_BY_THREAD, Doc, Store
+from hub.tickets import TicketService
+
+log = logging.getLogger(__name__)
+
+
+class Departures:
+    def __init__(self, store: Store, tickets: TicketService) -> None:
+        self.store = store
+        self.tickets = tickets
+        #: Grace period in seconds per channel that reports live connections (absent = not tracked).
+        self.grace: dict[str, float] = {}
+
+    async def left(self, channel: str, thread_key: str) -> None:
+        """The customer's last live connection closed: start the grace period of a waiting chat."""
+        grace = self.grace.get(channel)
+        if not grace:
+            return
+        now = utcnow()
+        await self.store.conversations.update_many(
+            {"channel": channel, "thread_key": thread_key, "open": True, "ticket_id": {"$ne": None}},
+            {"$set": {"customer_left_at": now, "abandon_at": now + timedelta(seconds=grace)}},
+            hint=CONVERSATIONS_BY_THREAD,
+        )
+
+    async def back(self, channel: str, thread_key: str) -> None:
+        """The customer is here again (reconnected, polled or wrote): nothing to abandon."""
+        await self.store.conversations.update_many(
+            {"channel": channel, "thread_key": thread_key, "abandon_at": {"$exists": True}},
+            {"$unset": {"abandon_at": "", "customer_left_at": ""}},
+            hint=CONVERSATIONS_BY_THREAD,
+        )
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Abandon the waiting tickets of customers whose grace period ran out; returns how many."""
+        now = now or utcnow()
+        due: list[Doc] = await self.store.conversations.find(
+            {"abandon_at": {"$lte": now}}, projection={"abandon_at": 1, "ticket_id": 1}, limit=500
+        ).to_list()
+        abandoned = 0
+        for conversation in due:
+            # Claim it: another process's sweep, or the customer coming back, may have been first.
+            claimed = await self.store.conversations.find_one_and_update(
+                {"_id": conversation["_id"], "abandon_at": conversation["abandon_at"]},
+                {"$unset": {"abandon_at": ""}}, hint=BY_ID,
+            )
+            if claimed is None or claimed.get("ticket_id") is None:
+                continue
+            if await self.tickets.abandon(claimed["ticket_id"], reason="left"):
+                abandoned += 1
+        return abandoned
+
+    async def run(self, interval: float = 5.0) -> None:
+        """Background loop: the sweep, every `interval` seconds."""
+        while True:
+            try:
+                if count := await self.sweep():
+                    log.info("departures: %d ticket(s) abandoned by customers who left the chat", count)
+            except PyMongoError as exc:
+                log.warning("departures: database unavailable (%s)", exc)
+            await asyncio.sleep(interval)
