@@ -33,6 +33,13 @@ async def _back(runtime: Runtime, ticket: dict[str, Any]) -> bool:
     return "abandon_at" not in await _conversation(runtime, ticket)
 
 
+async def _visit_and_leave(client: TestClient[Any, Any], runtime: Runtime, token: str, ticket: dict[str, Any]) -> None:
+    """The visitor opens the chat page (its WebSocket) and closes it; returns once the hub noticed."""
+    async with client.ws_connect(f"/api/widget/ws?token={token}"):
+        pass
+    await eventually(lambda: _left(runtime, ticket), what="the departure noticed")
+
+
 async def test_closing_the_chat_page_while_waiting_abandons_the_ticket_after_the_grace(
     client: TestClient[Any, Any], runtime: Runtime
 ) -> None:
@@ -65,9 +72,7 @@ async def test_coming_back_in_time_or_polling_cancels_the_departure(
     hub = runtime.hub
     assert hub is not None
     token, ticket = await escalate(client, runtime)
-    async with client.ws_connect(f"/api/widget/ws?token={token}"):
-        pass
-    await eventually(lambda: _left(runtime, ticket), what="the departure noticed")
+    await _visit_and_leave(client, runtime, token, ticket)
     async with client.ws_connect(f"/api/widget/ws?token={token}"):
         await eventually(lambda: _back(runtime, ticket), what="the return noticed")
         assert await hub.departures.sweep(utcnow() + GRACE * 2) == 0
@@ -102,9 +107,7 @@ async def test_a_ticket_an_agent_answered_or_a_bot_chat_is_never_abandoned(
     token, ticket = await escalate(client, runtime)
     await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Hi, I am here"},
                       headers={"X-CSRF-Token": agent["csrf"]})
-    async with client.ws_connect(f"/api/widget/ws?token={token}"):
-        pass
-    await eventually(lambda: _left(runtime, ticket), what="the departure noticed")
+    await _visit_and_leave(client, runtime, token, ticket)
     assert await hub.departures.sweep(utcnow() + GRACE * 2) == 0
     kept = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert kept is not None and kept["status"] == "open" and "abandoned_at" not in kept
