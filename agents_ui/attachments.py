@@ -1,19 +1,37 @@
-"""Attachment downloads for desk users (customer files are never served to the public)."""
+"""Files in the desk: downloads of customers' files, and files agents upload to send in a reply.
+
+Customer files are never served to the public: downloads need a desk session. An upload is
+tied to its ticket (GridFS metadata), so a reply can only send files uploaded for that ticket.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import mimetypes
+from pathlib import PurePath
+from typing import Any
+
+from aiohttp import hdrs, web
 
 from agents_ui.appkeys import HUB
-from agents_ui.auth import error, requires
+from agents_ui.auth import agent_of, error, requires
 from hub.blobs import BlobStore
 from hub.models import Role
+from hub.store import Doc, ObjectId, oid
+from hub.tickets import NotFound
+
+#: Largest file an agent may attach (most providers cap near here: Slack 1 GB, Telegram bots 50 MB, MMS 5 MB).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_FILES_PER_REPLY = 10
+
+
+def _blobs(request: web.Request) -> BlobStore:
+    return BlobStore(request.app[HUB].store)
 
 
 @requires(Role.AGENT, Role.SUPERVISOR, Role.TRAINER)
 async def download(request: web.Request) -> web.Response:
     """Download an attachment by its blob id (sent as a download, never rendered inline)."""
-    found = await BlobStore(request.app[HUB].store).get(request.match_info["blob_id"])
+    found = await _blobs(request).get(request.match_info["blob_id"])
     if found is None:
         raise error(404, "no such attachment")
     data, filename, _content_type = found
@@ -22,5 +40,58 @@ async def download(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
+@requires(Role.AGENT)
+async def upload(request: web.Request) -> web.Response:
+    """Upload one file (multipart field `file`) to send with a reply on this ticket."""
+    try:
+        ticket_id = oid(request.match_info["id"])
+        await request.app[HUB].tickets.get(ticket_id)
+    except (ValueError, NotFound) as exc:
+        raise error(404, "no such ticket") from exc
+    if not request.content_type.startswith("multipart/"):
+        raise error(400, "send the file as multipart/form-data in a field named 'file'")
+    reader = await request.multipart()
+    part: Any = await reader.next()
+    while part is not None and getattr(part, "name", None) != "file":
+        part = await reader.next()
+    if part is None:
+        raise error(400, "no field named 'file' in the upload")
+    filename = PurePath((part.filename or "attachment").replace("\\", "/")).name[:200] or "attachment"
+    content_type = (part.headers.get(hdrs.CONTENT_TYPE) or mimetypes.guess_type(filename)[0]
+                    or "application/octet-stream")
+    data = bytearray()
+    while chunk := await part.read_chunk(1 << 16):
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_UPLOAD_BYTES, actual_size=len(data),
+                                                text=f'{{"error": "files are limited to {MAX_UPLOAD_BYTES} bytes"}}',
+                                                content_type="application/json")
+    if not data:
+        raise error(400, "the file is empty")
+    blob_id = await _blobs(request).put(filename, content_type, bytes(data), ticket_id=ticket_id,
+                                        uploaded_by=agent_of(request)["_id"])
+    return web.json_response({"attachment": {"blob_id": blob_id, "filename": filename,
+                                             "content_type": content_type, "size": len(data)}}, status=201)
+
+
+async def files_for_reply(request: web.Request, ticket_id: ObjectId, ids: Any) -> list[Doc]:
+    """The attachment records for a reply's `attachments` (blob ids uploaded for this ticket)."""
+    if ids is None:
+        return []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise error(400, "attachments must be a list of uploaded file ids")
+    if len(ids) > MAX_FILES_PER_REPLY:
+        raise error(400, f"at most {MAX_FILES_PER_REPLY} files per reply")
+    files = []
+    for blob_id in ids:
+        info = await _blobs(request).info(blob_id)
+        if info is None or (info.get("metadata") or {}).get("ticket_id") != ticket_id:
+            raise error(400, f"file {blob_id} was not uploaded for this ticket")
+        files.append({"filename": info["filename"], "content_type": info["metadata"].get("content_type"),
+                      "size": info["length"], "blob_id": blob_id})
+    return files
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.get("/api/attachments/{blob_id}", download)]
+    return [web.get("/api/attachments/{blob_id}", download),
+            web.post("/api/tickets/{id}/attachments", upload)]

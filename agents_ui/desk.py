@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
+from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
 from hub.accounts import AccountError, LockedOut, has_role
 from hub.hub import Hub
@@ -184,12 +185,17 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 @requires(Role.AGENT)
 async def reply(request: web.Request) -> web.Response:
-    """Answer the customer (or add a private note with `private: true`); optional `status` after."""
+    """Answer the customer (or add a private note with `private: true`); optional `status` after.
+
+    `attachments`: ids from `POST /api/tickets/{id}/attachments`, sent with the reply.
+    """
     hub = _hub(request)
     body = await json_body(request)
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise error(400, "text is required")
+    text = body.get("text", "")
+    ticket_id = _id(request)
+    files = await files_for_reply(request, ticket_id, body.get("attachments"))
+    if not isinstance(text, str) or not (text.strip() or files):
+        raise error(400, "text (or at least one uploaded file) is required")
     conversation_id = None
     if body.get("conversation_id"):
         try:
@@ -197,8 +203,9 @@ async def reply(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise error(400, str(exc)) from exc
     try:
-        message = await hub.tickets.reply(_id(request), agent_of(request), text, private=bool(body.get("private")),
-                                          conversation_id=conversation_id, then_status=body.get("status"))
+        message = await hub.tickets.reply(ticket_id, agent_of(request), text, private=bool(body.get("private")),
+                                          conversation_id=conversation_id, then_status=body.get("status"),
+                                          attachments=files)
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     except TicketError as exc:

@@ -38,7 +38,8 @@ class Hub:
         self.accounts = AccountService(store)
         self.contacts = ContactService(store)
         self.conversations = ConversationService(store)
-        self.outbox = Outbox(store, senders, retry)
+        self.blobs = blobs
+        self.outbox = Outbox(store, senders, retry, blobs=blobs)
         self.tickets = TicketService(store, self.outbox, queues, default_queue)
         self.router = Router(store, self.tickets)
         self.departures = Departures(store, self.tickets)

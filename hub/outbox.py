@@ -20,8 +20,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.models import AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
-from hub.ports import OutboundSender
+from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
+from hub.ports import FILES_BYTES, OutboundSender, file_delivery
 from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, ReturnDocument, Store
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,11 @@ class RetryPolicy:
 
 class Outbox:
     def __init__(self, store: Store, senders: dict[str, OutboundSender], policy: RetryPolicy | None = None,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, blobs: Any | None = None) -> None:
         self.store = store
         self.senders = senders
+        #: Where attachment bytes live (hub.blobs.BlobStore), for senders that take `files = "bytes"`.
+        self.blobs = blobs
         self.policy = policy or RetryPolicy()
         self._wake = asyncio.Event()
         self._inflight: set[ObjectId] = set()
@@ -183,7 +185,11 @@ class Outbox:
 
     async def _attempt(self, entry: Doc) -> None:
         sender = self.senders.get(entry["channel"])
-        outbound = await self._build(entry)
+        try:
+            outbound = await self._build(entry, with_bytes=file_delivery(sender) == FILES_BYTES)
+        except SendError as exc:
+            await self._fail(entry, exc.reason)
+            return
         if outbound is None:
             await self._fail(entry, "message or conversation vanished")
             return
@@ -259,7 +265,7 @@ class Outbox:
                                       conversation_id=message["conversation_id"], data={"reason": reason})
         return True
 
-    async def _build(self, entry: Doc) -> OutboundMessage | None:
+    async def _build(self, entry: Doc, with_bytes: bool = False) -> OutboundMessage | None:
         message = await self.store.messages.find_one({"_id": entry["message_id"]})
         if message is None:
             return None
@@ -289,7 +295,23 @@ class Outbox:
             inbox=conversation.get("inbox"),
             references=references,
             metadata=conversation.get("channel_data", {}),
+            attachments=await self._attachments(message, with_bytes),
         )
+
+    async def _attachments(self, message: Doc, with_bytes: bool) -> tuple[Attachment, ...]:
+        """The message's files; with their bytes when the sender uploads them to the provider."""
+        files = []
+        for a in message.get("attachments", []):
+            data = None
+            if with_bytes and a.get("blob_id"):
+                found = await self.blobs.get(a["blob_id"]) if self.blobs is not None else None
+                if found is None:
+                    raise SendError(f"attachment {a.get('filename')!r} is no longer stored", transient=False)
+                data = found[0]
+            files.append(Attachment(filename=a.get("filename") or "attachment",
+                                    content_type=a.get("content_type") or "application/octet-stream",
+                                    data=data, size=int(a.get("size") or 0), blob_id=a.get("blob_id")))
+        return tuple(files)
 
     async def _references(self, conversation_id: ObjectId, before: ObjectId) -> tuple[str, ...]:
         """External ids of the thread's earlier messages, oldest first (email threading needs them)."""

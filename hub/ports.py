@@ -13,11 +13,25 @@ class OutboundSender(Protocol):
 
     Raise `hub.models.SendError(transient=True, retry_after=...)` for failures worth
     retrying (timeouts, 429, 5xx) and `transient=False` for permanent refusals.
+
+    Files an agent attaches reach a sender as `OutboundMessage.attachments`. A sender says
+    how it takes them with an optional `files` attribute (see `file_delivery`): `"bytes"`
+    (the hub loads each file's `data`: email, Slack, Telegram), `"link"` (only `blob_id`:
+    the channel serves the file itself, as the widget and MMS do) or `"none"` (the default:
+    the desk refuses attachments on such a channel, e.g. a phone call).
     """
 
     channel: str
 
     async def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+FILES_NONE, FILES_LINK, FILES_BYTES = "none", "link", "bytes"
+
+
+def file_delivery(sender: OutboundSender | None) -> str:
+    """How `sender` takes attachments: "bytes", "link" or "none"."""
+    return str(getattr(sender, "files", FILES_NONE)) if sender is not None else FILES_NONE
 
 
 @runtime_checkable

@@ -33,6 +33,7 @@ OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
 TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
 MESSAGES_BY_CONVERSATION = [("conversation_id", 1), ("created_at", 1)]
 CONVERSATIONS_BY_THREAD = [("channel", 1), ("thread_key", 1)]
+MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
 
 #: Collections the realtime bus follows with a change stream.
 WATCHED_COLLECTIONS = ("messages", "tickets", "events")
@@ -113,6 +114,7 @@ class Store:
         )
         await self.messages.create_index([("review.reason", ASCENDING), ("created_at", DESCENDING)])
         await self.messages.create_index("provider_id", sparse=True)
+        await self.messages.create_index("attachments.blob_id")  # who may download a file
         await self.tickets.create_index("number", unique=True)
         await self.tickets.create_index([("status", ASCENDING), ("queue", ASCENDING), ("created_at", ASCENDING)])
         await self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])

@@ -15,6 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
+from hub.ports import FILES_NONE, file_delivery
 from hub.store import BY_ID, TICKETS_BY_CONTACT, Doc, ObjectId, ReturnDocument, Store
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
@@ -213,10 +214,15 @@ class TicketService:
         return await cursor.to_list()
 
     async def reply(self, ticket_id: ObjectId, agent: Doc, text: str, *, private: bool = False,
-                    conversation_id: ObjectId | None = None, then_status: str | None = None) -> Doc:
-        """An agent's answer (or private note) on the ticket's latest conversation."""
+                    conversation_id: ObjectId | None = None, then_status: str | None = None,
+                    attachments: list[Doc] | None = None) -> Doc:
+        """An agent's answer (or private note) on the ticket's latest conversation.
+
+        `attachments`: files already stored (`{filename, content_type, size, blob_id}`); a
+        reply may be files alone. The customer's channel must be able to carry them.
+        """
         text = text.strip()
-        if not text:
+        if not text and not attachments:
             raise TicketError("empty reply")
         ticket = await self.get(ticket_id)
         conv_ids = ticket["conversation_ids"]
@@ -226,11 +232,15 @@ class TicketService:
         conversation = await self.store.conversations.find_one({"_id": target})
         if conversation is None:
             raise NotFound("conversation vanished")
+        channel = conversation["channel"]
+        if attachments and not private and file_delivery(self.outbox.senders.get(channel)) == FILES_NONE:
+            raise TicketError(f"files cannot be sent to the customer on {channel}; add them to a private note")
 
         async def work(session: AsyncClientSession) -> Doc:
             now = utcnow()
             message = await self.outbox.post(conversation, AuthorKind.AGENT, text, session=session,
-                                             author_id=agent["_id"], author_name=agent.get("name"), private=private)
+                                             author_id=agent["_id"], author_name=agent.get("name"), private=private,
+                                             attachments=attachments)
             update: dict[str, Any] = {"updated_at": now}
             if not private:
                 update["last_agent_reply_at"] = now

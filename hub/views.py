@@ -36,7 +36,7 @@ def message_for_customer(doc: Doc) -> dict[str, Any]:
         "text": doc.get("text", ""),
         "quick_replies": doc.get("quick_replies", []),
         "attachments": [{"filename": a.get("filename"), "content_type": a.get("content_type"),
-                         "size": a.get("size")} for a in doc.get("attachments", [])],
+                         "size": a.get("size"), "id": a.get("blob_id")} for a in doc.get("attachments", [])],
         "created_at": doc["created_at"].isoformat(),
     }
 

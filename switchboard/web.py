@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/login"): {"username": "string", "password": "string"},
     ("POST", "/api/tickets/{id}/reply"): {"text": "string", "private": "boolean", "conversation_id": "string",
-                                          "status": "string"},
+                                          "status": "string", "attachments": "array"},
     ("POST", "/api/tickets/{id}/status"): {"status": "string"},
     ("POST", "/api/tickets/{id}/assign"): {"agent_id": "string"},
     ("POST", "/api/agents"): {"username": "string", "password": "string", "name": "string",

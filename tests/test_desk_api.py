@@ -21,6 +21,7 @@ PUBLIC = {
     "/api/widget/ws",
     "/api/widget/rating",
     "/api/widget/end",
+    "/api/widget/attachments/{blob_id}",  # visitor token, tested in test_attachments.py
 }
 
 

@@ -87,4 +87,11 @@ def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str) -> Em
     text = _text_body(message)
     mail.set_content(text)
     mail.add_alternative(_html_body(text), subtype="html")
+    for file in message.attachments:
+        if file.data is None:  # the hub loads bytes for senders with files = "bytes"
+            raise ValueError(f"attachment {file.filename!r} came without its bytes")
+        maintype, _, subtype = file.content_type.partition("/")
+        if not subtype or maintype in ("multipart", "message"):
+            maintype, subtype = "application", "octet-stream"
+        mail.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
     return mail

@@ -16,6 +16,7 @@ from channels.email.addresses import clean_address
 from channels.email.compose import compose, message_id_for
 from channels.email.config import EmailConfig, RelayConfig
 from hub.models import OutboundMessage, SendError, SendResult
+from hub.ports import FILES_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def _refusal(code: int, text: str, what: str) -> SendError:
 
 class EmailSender:
     channel = "email"
+    #: Agents' files go out as MIME attachments.
+    files = FILES_BYTES
 
     def __init__(self, config: EmailConfig) -> None:
         self.config = config

@@ -14,7 +14,8 @@ from aiohttp import WSMsgType, web
 from channels.base import ChannelContext, bad_request, read_json
 from channels.widget.identity import TokenError, Visitor, issue_token, new_anonymous, read_token, verify_user
 from hub.models import InboundMessage, OutboundMessage, Sender, SendResult
-from hub.store import MESSAGES_BY_CONVERSATION, ObjectId
+from hub.ports import FILES_LINK
+from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
 from hub.tickets import NotFound, TicketError
 from hub.views import message_for_customer
 
@@ -28,6 +29,8 @@ class WidgetSender:
     through the realtime bus (WebSocket) or the list-since fallback, so sending is a no-op."""
 
     channel = CHANNEL
+    #: Agents' files are downloaded by the visitor from `/api/widget/attachments/{id}`.
+    files = FILES_LINK
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return SendResult(provider_id=None)
@@ -56,6 +59,7 @@ class WidgetChannel:
             web.post("/api/widget/messages", self.post_message),
             web.get("/api/widget/messages", self.list_messages),
             web.get("/api/widget/ws", self.websocket),
+            web.get("/api/widget/attachments/{blob_id}", self.attachment),
             web.post("/api/widget/rating", self.rating),
             web.post("/api/widget/end", self.end),
             web.options("/api/widget/{tail:.*}", self.preflight),
@@ -182,6 +186,25 @@ class WidgetChannel:
         )
         outcome = await self.hub.end_conversation(conv["_id"]) if conv else "none"
         return self._json(request, {"outcome": outcome}, site=visitor.site)
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """A file an agent sent this visitor (`?token=` as links cannot carry headers); nobody else's."""
+        visitor = self._visitor(request)
+        blob_id = request.match_info["blob_id"]
+        sent = await self.hub.store.messages.find_one(
+            {"attachments.blob_id": blob_id, "channel": CHANNEL, "thread_key": visitor.key, "private": False},
+            projection={"_id": 1}, hint=MESSAGES_BY_ATTACHMENT,
+        )
+        found = await self.hub.blobs.get(blob_id) if sent is not None and self.hub.blobs is not None else None
+        if found is None:
+            raise bad_request("no such file in this conversation", 404)
+        data, filename, _content_type = found
+        safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "attachment"
+        response = web.Response(body=data, content_type="application/octet-stream",
+                                headers={"Content-Disposition": f'attachment; filename="{safe}"',
+                                         "X-Content-Type-Options": "nosniff", "Cache-Control": "private"})
+        self._cors(request, response, visitor.site)
+        return response
 
     async def rating(self, request: web.Request) -> web.Response:
         """Rate a solved ticket 1-5, answering the rating request message `message_id`."""

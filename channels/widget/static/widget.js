@@ -43,6 +43,7 @@
     ".sb-msg{max-width:80%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}",
     ".sb-msg.in{align-self:flex-end;background:#2457d6;color:#fff;border-bottom-right-radius:3px}",
     ".sb-msg.out{align-self:flex-start;background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:3px}",
+    ".sb-file{display:block;margin-top:4px;color:inherit;text-decoration:underline}",
     ".sb-msg.system{align-self:center;background:#fff7e0;border:1px solid #f0e0b0;font-size:13px}",
     ".sb-who{display:block;font-size:11px;opacity:.7;margin-bottom:2px}",
     ".sb-qr{display:flex;flex-wrap:wrap;gap:6px}",
@@ -135,6 +136,14 @@
     bubble.dataset.author = m.author.kind;
     if (kind === "out" && m.author.name) bubble.appendChild(el("span", "sb-who", m.author.name));
     bubble.appendChild(document.createTextNode(m.text));
+    (m.attachments || []).forEach(function (a) {
+      if (!a.id) return;
+      var link = el("a", "sb-file", "\uD83D\uDCCE " + a.filename);
+      link.href = base + "/api/widget/attachments/" + encodeURIComponent(a.id) + "?token=" + encodeURIComponent(token);
+      link.setAttribute("download", a.filename);
+      link.rel = "noopener";
+      bubble.appendChild(link);
+    });
     log.appendChild(bubble);
     if (m.quick_replies && m.quick_replies.length) {
       var row = el("div", "sb-qr");
