@@ -9,6 +9,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import hdrs, web
 
@@ -56,7 +57,8 @@ async def upload(request: web.Request) -> web.Response:
         part = await reader.next()
     if part is None:
         raise error(400, "no field named 'file' in the upload")
-    filename = PurePath((part.filename or "attachment").replace("\\", "/")).name[:200] or "attachment"
+    # some clients percent-encode the name (RFC 7578 allows it); never keep a client's path
+    filename = PurePath(unquote(part.filename or "attachment").replace("\\", "/")).name[:200] or "attachment"
     content_type = (part.headers.get(hdrs.CONTENT_TYPE) or mimetypes.guess_type(filename)[0]
                     or "application/octet-stream")
     data = bytearray()

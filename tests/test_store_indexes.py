@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -61,6 +62,14 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         await client.get(f"/api/contacts/{detail['contact']['_id']}")
         await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "hi", "status": "pending"},
                           headers={"X-CSRF-Token": csrf})
+        # a file for the visitor: upload, reply with it, the visitor downloads it
+        form = aiohttp.FormData()
+        form.add_field("file", b"%PDF-1.4", filename="label.pdf", content_type="application/pdf")
+        upload = await client.post(f"/api/tickets/{ticket_id}/attachments", data=form, headers={"X-CSRF-Token": csrf})
+        blob_id = (await upload.json())["attachment"]["blob_id"]
+        await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "label", "attachments": [blob_id]},
+                          headers={"X-CSRF-Token": csrf})
+        assert (await client.get(f"/api/widget/attachments/{blob_id}", params={"token": token})).status == 200
         await say(client, token, "thanks")
         await hub.pipeline.drain()
         await client.post(f"/api/tickets/{ticket_id}/status", json={"status": "solved"},

@@ -300,21 +300,37 @@ const Desk = (() => {
     e.preventDefault();
     const text = document.getElementById("reply-text");
     const priv = document.getElementById("reply-private");
+    const picker = document.getElementById("reply-files");
     const err = document.getElementById("reply-error");
     err.textContent = "";
-    if (!text.value.trim() || !state.ticketId) return;
+    if ((!text.value.trim() && !picker.files.length) || !state.ticketId) return;
     const button = document.getElementById("reply-send");
     button.disabled = true;
     try {
-      const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply", { text: text.value, private: priv.checked });
+      const attachments = [];
+      for (const file of picker.files) attachments.push(await upload(state.ticketId, file));
+      const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply",
+                             { text: text.value, private: priv.checked, attachments });
       text.value = "";
       priv.checked = false;
+      picker.value = "";
       onMessage(data.message, "insert");
     } catch (ex) {
       err.textContent = ex.message;
     } finally {
       button.disabled = false;
     }
+  }
+
+  /** Upload one file for a reply on this ticket; returns its id. */
+  async function upload(ticketId, file) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const r = await fetch("/api/tickets/" + ticketId + "/attachments", {
+      method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRF-Token": state.csrf } });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(file.name + ": " + (data.error || ("HTTP " + r.status)));
+    return data.attachment.blob_id;
   }
 
   async function onStatus(e) {

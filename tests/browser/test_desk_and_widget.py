@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
@@ -10,6 +11,7 @@ from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.helpers import eventually
 
+LABEL = b"%PDF-1.4\n% return label\n\x00\xff"
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\">"
 
 
@@ -60,6 +62,20 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     agent_bubble = shop.locator('.sb-msg.out[data-author="agent"]')
     await expect(agent_bubble).to_contain_text("Hello from the desk <script>")
     await expect(agent_bubble).to_contain_text("Agent One")
+
+    # The agent sends a file alone; the customer downloads it from the chat.
+    await desk.set_input_files("#reply-files", files=[{"name": "return label.pdf", "mimeType": "application/pdf",
+                                                        "buffer": LABEL}])
+    await desk.click("#reply-send")
+    await expect(desk.locator("#reply-error")).to_have_text("")
+    link = shop.locator(".sb-file")
+    await expect(link).to_have_text("📎 return label.pdf")
+    async with shop.expect_download() as download_info:
+        await link.click()
+    download = await download_info.value
+    assert download.suggested_filename == "return label.pdf"
+    assert Path(await download.path()).read_bytes() == LABEL
+    await expect(desk.locator("#messages li.agent a").last).to_have_text("📎 return label.pdf")
 
     # The customer answers; the agent's open ticket view gets it live.
     await box.fill("Thanks! " + XSS)

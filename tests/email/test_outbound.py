@@ -194,3 +194,36 @@ async def test_relay_over_implicit_tls(settings: Settings, tls_files: TlsFiles, 
         await email_hub.runtime.stop()
         await relay.stop()
         await _drop(settings)
+
+
+async def test_agent_files_go_out_as_mime_attachments(email_hub: EmailHub, relay: RelayStandIn) -> None:
+    await email_hub.deliver(customer_mail("Return", "I want to talk to a human please"))
+    await email_hub.settle()
+    await relay.next()  # the handoff notice
+    hub = email_hub.hub
+    ticket = await hub.store.tickets.find_one({})
+    assert ticket is not None
+    agent = await hub.accounts.create("alice", "correct horse battery", name="Alice", roles=[Role.AGENT])
+    label = b"%PDF-1.4 return label \x00\xff"
+    blob_id = await hub.blobs.put("return label.pdf", "application/pdf", label, ticket_id=ticket["_id"])
+    await hub.tickets.reply(ticket["_id"], agent, "Your return label is attached.", attachments=[
+        {"filename": "return label.pdf", "content_type": "application/pdf", "size": len(label), "blob_id": blob_id}])
+    mail = (await relay.next()).message
+    files = list(mail.iter_attachments())
+    assert [(f.get_filename(), f.get_content_type(), f.get_content()) for f in files] == [
+        ("return label.pdf", "application/pdf", label)]
+    plain = mail.get_body(("plain",))
+    assert plain is not None and "Your return label is attached." in plain.get_content()
+
+    # A file removed from storage before delivery fails that reply for good, with the reason.
+    gone = await hub.blobs.put("gone.txt", "text/plain", b"bye", ticket_id=ticket["_id"])
+    await hub.blobs.bucket.delete(ObjectId(gone))
+    message = await hub.tickets.reply(ticket["_id"], agent, "Here it is", attachments=[
+        {"filename": "gone.txt", "content_type": "text/plain", "size": 3, "blob_id": gone}])
+
+    async def failed() -> dict[str, Any] | None:
+        found = await hub.store.messages.find_one({"_id": message["_id"], "delivery.status": "failed"})
+        return found
+
+    failure = await eventually(failed, what="the reply with a vanished file failed")
+    assert "'gone.txt' is no longer stored" in failure["delivery"]["error"]

@@ -1,0 +1,116 @@
+"""Agents' files: uploaded for a ticket in the desk, sent with a reply, downloaded by that visitor only."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from agents_ui.attachments import MAX_UPLOAD_BYTES
+from switchboard.bootstrap import Runtime
+from tests.test_widget_flow import escalate, say, widget_session
+
+PDF = b"%PDF-1.4\n% a return label\n\x00\xff\xfe"
+
+
+async def _upload(client: TestClient[Any, Any], csrf: str, ticket_id: Any, data: bytes,
+                  filename: str = "label.pdf", content_type: str = "application/pdf") -> aiohttp.ClientResponse:
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=filename, content_type=content_type)
+    return await client.post(f"/api/tickets/{ticket_id}/attachments", data=form, headers={"X-CSRF-Token": csrf})
+
+
+async def test_agent_sends_a_file_and_only_that_visitor_can_download_it(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    token, ticket = await escalate(client, runtime)
+    csrf = agent["csrf"]
+    resp = await _upload(client, csrf, ticket["_id"], PDF, filename="../../etc/label.pdf")
+    assert resp.status == 201, await resp.text()
+    uploaded = (await resp.json())["attachment"]
+    assert uploaded["filename"] == "label.pdf" and uploaded["size"] == len(PDF)  # no path from the client
+
+    async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
+        resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
+                                 json={"text": "Your label", "attachments": [uploaded["blob_id"]]})
+        assert resp.status == 201, await resp.text()
+        frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
+        while frame.get("type") != "message" or frame["message"]["author"]["kind"] != "agent":
+            frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
+    assert frame["message"]["attachments"] == [{"filename": "label.pdf", "content_type": "application/pdf",
+                                                "size": len(PDF), "id": uploaded["blob_id"]}]
+
+    link = f"/api/widget/attachments/{uploaded['blob_id']}"
+    got = await client.get(link, params={"token": token})
+    assert got.status == 200 and await got.read() == PDF
+    assert got.headers["Content-Disposition"] == 'attachment; filename="label.pdf"'
+    assert got.headers["Content-Type"] == "application/octet-stream"  # never rendered inline
+    stranger = await widget_session(client)
+    assert (await client.get(link, params={"token": stranger})).status == 404
+    assert (await client.get(link)).status == 401
+    # The agent downloads it from the desk too.
+    desk = await client.get(f"/api/attachments/{uploaded['blob_id']}")
+    assert desk.status == 200 and await desk.read() == PDF
+
+
+async def test_files_only_replies_and_private_files(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    token, ticket = await escalate(client, runtime)
+    csrf = agent["csrf"]
+    first = (await (await _upload(client, csrf, ticket["_id"], PDF)).json())["attachment"]["blob_id"]
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
+                             json={"attachments": [first]})
+    assert resp.status == 201
+    assert (await resp.json())["message"]["text"] == ""
+    # A file in a private note is for agents only: the visitor cannot fetch it.
+    secret = (await (await _upload(client, csrf, ticket["_id"], b"internal", "notes.txt",
+                                   "text/plain")).json())["attachment"]["blob_id"]
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
+                             json={"text": "see file", "private": True, "attachments": [secret]})
+    assert resp.status == 201
+    assert (await client.get(f"/api/widget/attachments/{secret}", params={"token": token})).status == 404
+    assert await hub.store.outbox.count_documents({}) == 2  # the handoff notice and the file reply, never the note
+    history = await (await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {token}"})).json()
+    assert [a["id"] for m in history["messages"] for a in m["attachments"]] == [first]
+
+
+async def test_bad_uploads_and_foreign_files_are_refused_with_a_reason(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = agent["csrf"]
+    _token, ticket = await escalate(client, runtime)
+    other_visitor = await widget_session(client)
+    await say(client, other_visitor, "I want a human")
+    await hub.pipeline.drain()
+    other = await hub.store.tickets.find_one({"_id": {"$ne": ticket["_id"]}})
+    assert other is not None
+
+    assert (await _upload(client, csrf, "0123456789abcdef01234567", PDF)).status == 404
+    empty = await _upload(client, csrf, ticket["_id"], b"")
+    assert empty.status == 400 and "empty" in (await empty.json())["error"]
+    big = await _upload(client, csrf, ticket["_id"], b"x" * (MAX_UPLOAD_BYTES + 1))
+    assert big.status == 413 and str(MAX_UPLOAD_BYTES) in (await big.json())["error"]
+    as_json = await client.post(f"/api/tickets/{ticket['_id']}/attachments", json={"file": "x"},
+                                headers={"X-CSRF-Token": csrf})
+    assert as_json.status == 400 and "multipart" in (await as_json.json())["error"]
+    no_csrf = aiohttp.FormData()
+    no_csrf.add_field("file", PDF, filename="a.pdf")
+    assert (await client.post(f"/api/tickets/{ticket['_id']}/attachments", data=no_csrf)).status == 403
+
+    theirs = (await (await _upload(client, csrf, other["_id"], PDF)).json())["attachment"]["blob_id"]
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
+                             json={"text": "wrong file", "attachments": [theirs]})
+    assert resp.status == 400 and "not uploaded for this ticket" in (await resp.json())["error"]
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
+                             json={"text": "x", "attachments": "abc"})
+    assert resp.status == 400
+    assert await hub.store.messages.count_documents({"author.kind": "agent"}) == 0
