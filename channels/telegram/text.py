@@ -6,6 +6,8 @@ from channels.text import measure, utf16_units
 from channels.text import split_text as shared_split
 
 MESSAGE_LIMIT = 4096
+#: A caption on a document (or on an album) may hold at most this many UTF-16 units.
+CAPTION_LIMIT = 1024
 
 
 def utf16_len(text: str) -> int:
