@@ -8,6 +8,7 @@ from channels.base import ChannelContext
 from channels.phone.calls import COLLECTION as CALLS
 from channels.phone.calls import CallLog
 from channels.phone.config import PhoneConfig
+from channels.phone.media import MediaLinks
 from channels.phone.optouts import OptOutBook
 from channels.phone.rest import TwilioMessages
 from channels.phone.signature import TwilioSignature
@@ -33,13 +34,15 @@ class PhoneChannel:
         status_callback = self.config.public_url + SMS_STATUS_PATH if self.config.status_callbacks else None
         self.sms = SmsWebhooks(hub, signature, self.optouts)
         self.voice = VoiceWebhooks(hub, self.config, signature, self.calls)
+        # Twilio fetches MMS media from the URL it reaches the hub at, like its webhooks.
+        self.media = MediaLinks(hub, self.config.public_url, context.secret)
         self._senders: list[OutboundSender] = [
-            SmsSender(hub.store, self.api, self.optouts, self.config.sms_max_chars, status_callback),
-            VoiceSender(),
+            SmsSender(hub.store, self.api, self.optouts, self.config.sms_max_chars, status_callback, self.media),
+            VoiceSender(),  # no `files`: the desk refuses attachments on a call
         ]
 
     def routes(self) -> list[web.RouteDef]:
-        return [*self.sms.routes(), *self.voice.routes()]
+        return [*self.sms.routes(), *self.voice.routes(), *self.media.routes()]
 
     def senders(self) -> list[OutboundSender]:
         return list(self._senders)

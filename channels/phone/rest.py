@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -114,16 +115,21 @@ class TwilioMessages:
             await self._http.close()
         self._http = self._client = None
 
-    async def send(self, to: str, from_: str, body: str, status_callback: str | None) -> str:
-        """Create one message; its Twilio SID (`SM...`)."""
+    async def send(self, to: str, from_: str, body: str, status_callback: str | None,
+                   media_urls: Sequence[str] = ()) -> str:
+        """Create one message (an MMS when `media_urls` are given: text and files in one call); its SID."""
         if self._client is None:
             raise SendError("the phone channel has not started", transient=True)
         seen = _Seen()
         token = _seen.set(seen)
         extra: dict[str, Any] = {"status_callback": status_callback} if status_callback else {}
+        if media_urls:
+            extra["media_url"] = list(media_urls)  # the SDK posts one `MediaUrl` field per URL
+        if body or not media_urls:
+            extra["body"] = body  # a files-only MMS has no Body at all
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                message = await self._client.messages.create_async(to=to, from_=from_, body=body, **extra)
+                message = await self._client.messages.create_async(to=to, from_=from_, **extra)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise classify(exc, seen.retry_after) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -5,15 +5,24 @@ attempted several times. A text longer than Twilio's 1600-character limit goes o
 as several messages; the SID of each part already accepted is remembered in
 `sms_parts` (keyed by message and part), so a retry after a failure on part 3
 sends parts 3 and up only, never the first two again.
+
+Agents' files go out as MMS (`files = FILES_LINK`): the sender gets each file's
+`blob_id` and hands Twilio signed links to it (`MediaLinks`, `media.py`) as `MediaUrl`
+in the same API call as the text, so a reply with files is still one message (or,
+for a long text, the files ride on its first part).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from channels.phone.media import MediaLinks
 from channels.phone.options import with_numbered_options
 from channels.phone.optouts import OptOutBook
 from channels.phone.rest import RecipientOptedOut, TwilioMessages
 from channels.text import split_text
 from hub.models import OutboundMessage, SendError, SendResult, utcnow
+from hub.ports import FILES_LINK
 from hub.store import DuplicateKeyError, Store
 
 CHANNEL = "sms"
@@ -22,14 +31,17 @@ PARTS_COLLECTION = "sms_parts"
 
 class SmsSender:
     channel = CHANNEL
+    #: Files reach Twilio as links to the hub (`/api/phone/media/...`), not as bytes.
+    files = FILES_LINK
 
     def __init__(self, store: Store, api: TwilioMessages, optouts: OptOutBook, max_chars: int,
-                 status_callback: str | None) -> None:
+                 status_callback: str | None, media: MediaLinks) -> None:
         self.store = store
         self.api = api
         self.optouts = optouts
         self.max_chars = max_chars
         self.status_callback = status_callback
+        self.media = media
         self.parts = store.db[PARTS_COLLECTION]
 
     async def send(self, message: OutboundMessage) -> SendResult:
@@ -39,14 +51,24 @@ class SmsSender:
             raise SendError("this SMS conversation does not say which Twilio number to reply from", transient=False)
         if await self.optouts.is_opted_out(customer, our_number):
             raise SendError("recipient opted out", transient=False)
+        # Checked (count, still stored, 5 MB in all) before anything is sent: a permanent
+        # refusal never leaves half a reply on the customer's phone.
+        media = await self.media.urls_for(message.attachments) if message.attachments else []
         pieces = split_text(with_numbered_options(message.text, message.quick_replies), self.max_chars)
+        if media and not pieces:
+            pieces = [""]  # files only: one MMS without a body
         if len(pieces) == 1:
-            return SendResult(provider_id=await self._create(customer, our_number, pieces[0]))
+            return SendResult(provider_id=await self._create(customer, our_number, pieces[0], media))
         sids = await self._already_sent(message.message_id)
         for index, piece in enumerate(pieces):
             if index in sids:
                 continue
-            sids[index] = await self._create(customer, our_number, piece)
+            # The files ride on the FIRST part: its SID is the reply's provider_id, so when Twilio
+            # later reports the MMS undelivered (media it could not fetch, a carrier refusing MMS)
+            # the status callback finds the reply and the agent sees it failed; callbacks for
+            # other parts match nothing. And a refusal caused by the files (e.g. 21620, invalid
+            # media URL) then comes before any of the text went out, not after most of it.
+            sids[index] = await self._create(customer, our_number, piece, media if index == 0 else ())
             try:
                 await self.parts.insert_one({"_id": f"{message.message_id}:{index}", "message_id": message.message_id,
                                              "part": index, "sid": sids[index], "sent_at": utcnow()})
@@ -54,9 +76,9 @@ class SmsSender:
                 pass  # another attempt recorded the same part first; the SID we hold is still a sent part
         return SendResult(provider_id=sids[0])
 
-    async def _create(self, customer: str, our_number: str, body: str) -> str:
+    async def _create(self, customer: str, our_number: str, body: str, media: Sequence[str] = ()) -> str:
         try:
-            return await self.api.send(customer, our_number, body, self.status_callback)
+            return await self.api.send(customer, our_number, body, self.status_callback, media)
         except RecipientOptedOut:
             # Twilio knows of a STOP we never saw (sent before the hub was connected): remember it.
             await self.optouts.record(customer, our_number, True, "twilio 21610")

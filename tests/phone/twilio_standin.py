@@ -1,7 +1,8 @@
 """A local stand-in for Twilio's Messages API: the same HTTP the official SDK speaks, on 127.0.0.1.
 
 `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, HTTP Basic auth
-AccountSid:AuthToken, a form body with To/From/Body; it answers like Twilio does
+AccountSid:AuthToken, a form body with To/From/Body (and one `MediaUrl` field per file for
+an MMS, as the SDK sends a list); it answers like Twilio does
 (201 and the message resource as JSON, or Twilio's error JSON). Tests script the
 answers (`script`) and read what arrived (`requests`, `next_request`).
 """
@@ -40,10 +41,13 @@ class ApiRequest:
     path: str
     account_sid: str
     auth: tuple[str, str] | None
+    #: The form's fields (for a repeated field, its last value).
     form: dict[str, str]
     answered: int
     #: The message SID the stand-in created (201 answers only).
     sid: str | None = None
+    #: Every `MediaUrl` field, in order (Twilio takes up to ten, repeated under the same name).
+    media_urls: tuple[str, ...] = ()
 
 
 class TwilioStandIn:
@@ -80,7 +84,9 @@ class TwilioStandIn:
         return self._arrivals.qsize()
 
     async def create_message(self, request: web.Request) -> web.Response:
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        posted = await request.post()
+        form = {k: str(v) for k, v in posted.items()}
+        media_urls = tuple(str(v) for v in posted.getall("MediaUrl", []))
         auth = _basic_auth(request.headers.get("Authorization", ""))
         if auth != (self.account_sid, self.auth_token) or request.match_info["account_sid"] != self.account_sid:
             answer = Answer(401, fixture("api_error_20003.json"))
@@ -88,20 +94,22 @@ class TwilioStandIn:
             answer = self.script.pop(0)
         else:
             answer = Answer(201)
-        body = answer.body if answer.body is not None else self._resource(form)
+        body = answer.body if answer.body is not None else self._resource(form, len(media_urls))
         record = ApiRequest(request.method, request.path, request.match_info["account_sid"], auth, form,
-                            answer.status, sid=body.get("sid") if answer.status == 201 else None)
+                            answer.status, sid=body.get("sid") if answer.status == 201 else None,
+                            media_urls=media_urls)
         self.requests.append(record)
         if answer.status == 201:
             self.created.append(record)
         self._arrivals.put_nowait(record)
         return web.json_response(body, status=answer.status, headers=answer.headers)
 
-    def _resource(self, form: dict[str, str]) -> dict[str, Any]:
+    def _resource(self, form: dict[str, str], num_media: int) -> dict[str, Any]:
         sid = f"SM{next(self._sids):032x}"
         text = json.dumps(fixture("api_message_created.json")).replace("Messages/REPLACED", f"Messages/{sid}")
         resource: dict[str, Any] = json.loads(text)
-        resource.update(sid=sid, body=form.get("Body", ""), to=form.get("To", ""), **{"from": form.get("From", "")})
+        resource.update(sid=sid, body=form.get("Body", ""), to=form.get("To", ""), num_media=str(num_media),
+                        **{"from": form.get("From", "")})
         return resource
 
 
