@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.slack.config import SLACK_FILE_HOSTS, SlackConfig
@@ -55,6 +57,21 @@ class SlackUnavailable(Exception):
 
 class DownloadFailed(Exception):
     pass
+
+
+class UploadFailed(Exception):
+    """Slack's upload URL (step 2 of `files_upload_v2`) answered with a non-200 status.
+
+    Nothing was shared yet: only `files.completeUploadExternal` posts to the channel.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+#: How slack-sdk's `files_upload_v2` reports a failed POST to the upload URL (it keeps only the status).
+_UPLOAD_STATUS = re.compile(r"^Failed to upload a file \(status: (\d+)")
 
 
 @dataclass(frozen=True)
@@ -171,6 +188,32 @@ class SlackApi:
             kwargs["blocks"] = blocks
         resp = await self.client().chat_postMessage(**kwargs)
         return Posted(channel=str(resp.get("channel") or channel), ts=str(resp.get("ts") or ""))
+
+    async def upload_files(self, channel: str, files: Sequence[tuple[str, bytes]], thread_ts: str | None,
+                           initial_comment: str | None) -> list[str]:
+        """Share files (with an optional comment) in the thread; the ids Slack gave them.
+
+        slack-sdk's `files_upload_v2`: `files.getUploadURLExternal` and a POST of the bytes per
+        file, then one `files.completeUploadExternal`, the only step that posts to the channel
+        (scope `files:write`). A failure before it leaves nothing visible, so a retry is safe.
+        """
+        kwargs: dict[str, Any] = {
+            "file_uploads": [{"content": data, "filename": name, "title": name} for name, data in files],
+            "channel": channel,
+        }
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if initial_comment:
+            kwargs["initial_comment"] = initial_comment
+        try:
+            resp = await self.client().files_upload_v2(**kwargs)
+        except SlackRequestError as exc:
+            found = _UPLOAD_STATUS.match(str(exc))
+            if found is None:
+                raise
+            raise UploadFailed(int(found.group(1)), str(exc)) from exc
+        shared: list[dict[str, Any]] = resp.get("files") or []
+        return [str(f.get("id") or "") for f in shared]
 
     def file_url(self, url: str) -> str:
         """Where to fetch a `url_private` file: Slack's file host, or the configured base instead.

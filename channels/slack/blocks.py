@@ -2,14 +2,17 @@
 
 Slack truncates `text` past 40,000 characters and refuses section blocks over
 3,000, so long replies are split at paragraph, line or word boundaries; quick
-replies become Block Kit buttons under the last part.
+replies become Block Kit buttons under the last part. With files, the text (or its
+end, if it is long) becomes the files' `initial_comment` instead (`render_with_files`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+from channels.text import measure
 from channels.text import split_text as shared_split
 from hub.models import QuickReply
 
@@ -19,6 +22,10 @@ BUTTONS_PER_ACTIONS_BLOCK = 25
 BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2_000
 MAX_BUTTONS = 20
+#: slack-sdk sends `files.completeUploadExternal`'s arguments, the comment included, in the URL's query
+#: string, and web servers commonly refuse a request line over 8 KiB: the comment stays under this many
+#: URL-encoded characters.
+COMMENT_URL_LIMIT = 6_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,28 @@ def render(text: str, quick_replies: tuple[QuickReply, ...] = ()) -> list[SlackP
         blocks += _buttons(quick_replies[:MAX_BUTTONS])
         posts[-1] = SlackPost(text=last, blocks=blocks)
     return posts
+
+
+def url_units(ch: str) -> int:
+    """A character's length once percent-encoded in a query string (an upper bound)."""
+    return len(quote(ch, safe=""))
+
+
+def render_with_files(text: str) -> tuple[list[SlackPost], str | None]:
+    """The text of a message with files: posts to go first (usually none) and the files' comment.
+
+    The comment is the whole (escaped) text when it fits in `COMMENT_URL_LIMIT`; else its end,
+    and what comes before it is posted first, split like any long reply. None when there is no text.
+    """
+    parts = split_text(escape(text), TEXT_LIMIT)
+    if not parts:
+        return [], None
+    comment = parts.pop()
+    if measure(comment, url_units) > COMMENT_URL_LIMIT:
+        tail = shared_split(comment, COMMENT_URL_LIMIT, weight=url_units, safe_cut=_keep_escape_whole)[-1]
+        parts.append(comment[: len(comment) - len(tail)].rstrip())  # the pieces are suffixes of the text
+        comment = tail
+    return [SlackPost(text=p) for p in parts], comment
 
 
 def _buttons(replies: tuple[QuickReply, ...]) -> list[dict[str, Any]]:

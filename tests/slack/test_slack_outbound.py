@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
-from hub.models import AuthorKind, QuickReply
+from hub.models import AuthorKind, QuickReply, Role
 from hub.realtime import Subscription
 from switchboard.bootstrap import Runtime
 from tests.slack.conftest import BOT_TOKEN, PostEvent, wait_until
@@ -139,3 +140,179 @@ async def test_long_replies_are_split_under_slacks_limit_and_escaped(
     restored = "\n\n".join(parts).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     assert restored == long_text
     assert messages[-1]["delivery"]["status"] == "sent"
+
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) + b"\n%%EOF\n"
+PDF_NAME = "Rechnung 1042 (März).pdf"
+
+
+async def escalated_ticket(post_event: PostEvent, runtime: Runtime, changes: Subscription) -> dict[str, Any]:
+    """The customer asks for a person in a DM; the ticket, once the bot's handoff notice has gone out."""
+    payload = fixture("message_im.json")
+    payload["event"]["text"] = "I want to talk to a human please"
+    payload["event"]["blocks"][0]["elements"][0]["elements"][0]["text"] = "I want to talk to a human please"
+    assert (await post_event(payload)).status == 200
+    hub = runtime.hub
+    assert hub is not None
+    await hub.pipeline.drain()
+    ticket = await hub.store.tickets.find_one({"channel": "slack"})
+    assert ticket is not None
+
+    async def all_sent() -> bool:
+        return all(m["delivery"]["status"] == "sent" for m in await bot_messages(runtime))
+
+    await wait_until(changes, all_sent)
+    return ticket
+
+
+async def reply_with_file(runtime: Runtime, ticket: dict[str, Any], text: str, filename: str = PDF_NAME,
+                          data: bytes = PDF) -> dict[str, Any]:
+    """An agent's reply with a file, through the hub as the desk makes it."""
+    hub = runtime.hub
+    assert hub is not None
+    agent = await hub.accounts.create("alice", "correct horse battery", name="Alice", roles=[Role.AGENT])
+    blob_id = await hub.blobs.put(filename, "application/pdf", data, ticket_id=ticket["_id"])
+    return await hub.tickets.reply(ticket["_id"], agent, text, attachments=[
+        {"filename": filename, "content_type": "application/pdf", "size": len(data), "blob_id": blob_id}])
+
+
+async def delivery_of(runtime: Runtime, changes: Subscription, message: dict[str, Any], status: str) -> dict[str, Any]:
+    assert runtime.hub is not None
+    store = runtime.hub.store
+
+    async def reached() -> bool:
+        doc = await store.messages.find_one({"_id": message["_id"]})
+        return doc is not None and doc["delivery"]["status"] == status
+
+    await wait_until(changes, reached)
+    doc = await store.messages.find_one({"_id": message["_id"]})
+    assert doc is not None
+    return doc
+
+
+async def test_agent_reply_with_a_pdf_is_one_file_share_in_the_thread_with_the_text_as_comment(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    ticket = await escalated_ticket(post_event, slack_runtime, changes)
+    texts_before = len(slack_api.successful("chat.postMessage"))
+    message = await reply_with_file(slack_runtime, ticket, "Here is your invoice <#1042> & the receipt.")
+    shared = await asyncio.wait_for(slack_api.file_posts.get(), timeout=15)
+    sent = await delivery_of(slack_runtime, changes, message, "sent")
+
+    [upload] = shared.uploads
+    assert upload.data == PDF
+    assert upload.filename == PDF_NAME
+    assert upload.authorization is None  # the upload URL is pre-signed: the bot token stays with the Web API
+    assert shared.files == [{"id": upload.file_id, "title": PDF_NAME}]
+    assert shared.channel_id == "D0CUSTDM01"
+    assert shared.thread_ts == "1718961060.123459"
+    assert shared.initial_comment == "Here is your invoice &lt;#1042&gt; &amp; the receipt."
+    assert shared.authorization == f"Bearer {BOT_TOKEN}"
+    assert slack_api.shared == [shared]
+    assert len(slack_api.successful("chat.postMessage")) == texts_before
+    assert not any("invoice" in str(c.body.get("text")) for c in slack_api.calls if c.method == "chat.postMessage")
+    assert sent["provider_id"] == f"D0CUSTDM01:{upload.file_id}"
+    assert sent["delivery"]["attempts"] == 1
+
+
+async def test_files_only_reply_is_shared_without_a_comment(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    ticket = await escalated_ticket(post_event, slack_runtime, changes)
+    texts_before = len(slack_api.successful("chat.postMessage"))
+    message = await reply_with_file(slack_runtime, ticket, "", filename="label.pdf")
+    shared = await asyncio.wait_for(slack_api.file_posts.get(), timeout=15)
+    await delivery_of(slack_runtime, changes, message, "sent")
+
+    [completion] = slack_api.successful("files.completeUploadExternal")
+    assert "initial_comment" not in completion.body
+    assert shared.initial_comment is None
+    assert [(u.filename, u.data) for u in shared.uploads] == [("label.pdf", PDF)]
+    assert shared.channel_id == "D0CUSTDM01"
+    assert shared.thread_ts == "1718961060.123459"
+    assert len(slack_api.successful("chat.postMessage")) == texts_before
+
+
+async def test_rate_limited_file_share_then_accepted_is_posted_exactly_once(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    ticket = await escalated_ticket(post_event, slack_runtime, changes)
+    slack_api.fail_next("files.completeUploadExternal",
+                        Failure(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}))
+    message = await reply_with_file(slack_runtime, ticket, "Your invoice, as promised.")
+    sent = await delivery_of(slack_runtime, changes, message, "sent")
+
+    completions = [c for c in slack_api.calls if c.method == "files.completeUploadExternal"]
+    assert [c.status for c in completions] == [429, 200]
+    [shared] = slack_api.shared
+    assert shared.initial_comment == "Your invoice, as promised."
+    assert shared.thread_ts == "1718961060.123459"
+    [upload] = shared.uploads
+    assert upload.data == PDF
+    # The retry uploaded afresh; the first upload was never completed, so Slack discards it.
+    assert [u.completed for u in slack_api.uploads.values()] == [False, True]
+    assert not any("invoice" in str(c.body.get("text")) for c in slack_api.calls if c.method == "chat.postMessage")
+    assert sent["delivery"]["attempts"] == 2
+    assert slack_runtime.hub is not None
+    entry = await slack_runtime.hub.store.outbox.find_one({"message_id": message["_id"]})
+    assert entry is not None and entry["status"] == "sent" and "rate limit" in entry["last_error"]
+
+
+async def test_failed_upload_step_is_retried_without_posting_anything_twice(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    ticket = await escalated_ticket(post_event, slack_runtime, changes)
+    slack_api.fail_next("upload", Failure(503))
+    message = await reply_with_file(slack_runtime, ticket, "Your invoice.")
+    sent = await delivery_of(slack_runtime, changes, message, "sent")
+
+    [shared] = slack_api.shared
+    assert [u.data for u in shared.uploads] == [PDF]
+    assert len(slack_api.successful("files.completeUploadExternal")) == 1
+    assert len(slack_api.successful("files.getUploadURLExternal")) == 2
+    assert sent["delivery"]["attempts"] == 2
+
+
+async def test_a_file_over_slacks_limit_fails_at_once_with_slacks_error(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    ticket = await escalated_ticket(post_event, slack_runtime, changes)
+    slack_api.max_upload_bytes = len(PDF) - 1
+    message = await reply_with_file(slack_runtime, ticket, "Your invoice.")
+    failed = await delivery_of(slack_runtime, changes, message, "failed")
+
+    assert "file_upload_size_restricted" in failed["delivery"]["error"]
+    assert slack_runtime.hub is not None
+    entry = await slack_runtime.hub.store.outbox.find_one({"message_id": message["_id"]})
+    assert entry is not None and entry["status"] == "failed" and entry["attempts"] == 1
+    assert [c.ok for c in slack_api.calls
+            if c.method == "files.getUploadURLExternal"] == [False]
+    assert slack_api.uploads == {}
+    assert slack_api.shared == []
+    assert not [c for c in slack_api.calls if c.method == "files.completeUploadExternal"]
+    assert not any("invoice" in str(c.body.get("text")) for c in slack_api.calls if c.method == "chat.postMessage")
+
+
+async def test_a_text_too_long_for_the_files_comment_is_posted_first_and_its_end_rides_with_the_files(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    ticket = await escalated_ticket(post_event, slack_runtime, changes)
+    texts_before = len(slack_api.successful("chat.postMessage"))
+    paragraph = " ".join(["Ihre Rückerstattung & das Etikett für die Rücksendung <Nr. 1042> sind angehängt."] * 30)
+    long_text = "\n\n".join([paragraph] * 5)
+    message = await reply_with_file(slack_runtime, ticket, long_text)
+    shared = await asyncio.wait_for(slack_api.file_posts.get(), timeout=15)
+    sent = await delivery_of(slack_runtime, changes, message, "sent")
+
+    # slack-sdk puts the comment in the request URL: the stand-in, like many servers, takes 8 KiB request lines.
+    [lead] = slack_api.successful("chat.postMessage")[texts_before:]
+    comment = shared.initial_comment
+    assert comment is not None and len(quote(comment, safe="")) <= 6_000
+    assert lead.body["thread_ts"] == shared.thread_ts == "1718961060.123459"
+    escaped = long_text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped.startswith(lead.body["text"]) and escaped.endswith(comment)
+    assert escaped[len(lead.body["text"]):len(escaped) - len(comment)].strip() == ""
+    assert slack_api.shared == [shared]
+    assert [u.data for u in shared.uploads] == [PDF]
+    assert sent["provider_id"].startswith("D0CUSTDM01:1718970000.")  # the first post's ts, as for split text
+    assert sent["delivery"]["attempts"] == 1
