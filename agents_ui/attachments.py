@@ -6,12 +6,9 @@ tied to its ticket (GridFS metadata), so a reply can only send files uploaded fo
 
 from __future__ import annotations
 
-import mimetypes
-from pathlib import PurePath
 from typing import Any
-from urllib.parse import unquote
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
@@ -19,6 +16,7 @@ from hub.blobs import BlobStore
 from hub.models import Role
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound
+from switchboard.uploads import UploadError, read_upload
 
 #: Largest file an agent may attach (most providers cap near here: Slack 1 GB, Telegram bots 50 MB, MMS 5 MB).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -49,31 +47,15 @@ async def upload(request: web.Request) -> web.Response:
         await request.app[HUB].tickets.get(ticket_id)
     except (ValueError, NotFound) as exc:
         raise error(404, "no such ticket") from exc
-    if not request.content_type.startswith("multipart/"):
-        raise error(400, "send the file as multipart/form-data in a field named 'file'")
-    reader = await request.multipart()
-    part: Any = await reader.next()
-    while part is not None and getattr(part, "name", None) != "file":
-        part = await reader.next()
-    if part is None:
-        raise error(400, "no field named 'file' in the upload")
-    # some clients percent-encode the name (RFC 7578 allows it); never keep a client's path
-    filename = PurePath(unquote(part.filename or "attachment").replace("\\", "/")).name[:200] or "attachment"
-    content_type = (part.headers.get(hdrs.CONTENT_TYPE) or mimetypes.guess_type(filename)[0]
-                    or "application/octet-stream")
-    data = bytearray()
-    while chunk := await part.read_chunk(1 << 16):
-        data += chunk
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_UPLOAD_BYTES, actual_size=len(data),
-                                                text=f'{{"error": "files are limited to {MAX_UPLOAD_BYTES} bytes"}}',
-                                                content_type="application/json")
-    if not data:
-        raise error(400, "the file is empty")
-    blob_id = await _blobs(request).put(filename, content_type, bytes(data), ticket_id=ticket_id,
+    try:
+        upload = await read_upload(request, MAX_UPLOAD_BYTES)
+    except UploadError as exc:
+        raise error(exc.status, exc.reason) from exc
+    blob_id = await _blobs(request).put(upload.filename, upload.content_type, upload.data, ticket_id=ticket_id,
                                         uploaded_by=agent_of(request)["_id"])
-    return web.json_response({"attachment": {"blob_id": blob_id, "filename": filename,
-                                             "content_type": content_type, "size": len(data)}}, status=201)
+    return web.json_response({"attachment": {"blob_id": blob_id, "filename": upload.filename,
+                                             "content_type": upload.content_type, "size": len(upload.data)}},
+                             status=201)
 
 
 async def files_for_reply(request: web.Request, ticket_id: ObjectId, ids: Any) -> list[Doc]:

@@ -114,3 +114,45 @@ async def test_bad_uploads_and_foreign_files_are_refused_with_a_reason(
                              json={"text": "x", "attachments": "abc"})
     assert resp.status == 400
     assert await hub.store.messages.count_documents({"author.kind": "agent"}) == 0
+
+
+async def test_visitor_sends_a_photo_once_however_often_the_upload_is_retried(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    token, ticket = await escalate(client, runtime)
+    photo = b"\xff\xd8\xff\xe0 a broken chair \xff\xd9"
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def form(data: bytes = photo, client_id: str | None = "photo-0001", text: str | None = "it arrived broken") -> Any:
+        body = aiohttp.FormData()
+        if client_id is not None:
+            body.add_field("client_id", client_id)
+        if text is not None:
+            body.add_field("text", text)
+        body.add_field("file", data, filename="chair.jpg", content_type="image/jpeg")
+        return body
+
+    first = await client.post("/api/widget/files", data=form(), headers=bearer)
+    assert first.status == 202, await first.text()
+    again = await client.post("/api/widget/files", data=form(), headers=bearer)
+    assert (await again.json())["duplicate"] is True
+    assert await hub.store.db["attachments.files"].count_documents({}) == 1  # the retry stored nothing
+
+    detail = await (await client.get(f"/api/tickets/{ticket['_id']}")).json()
+    sent = [m for m in detail["messages"] if m["attachments"]]
+    assert len(sent) == 1 and sent[0]["text"] == "it arrived broken"
+    stored = sent[0]["attachments"][0]
+    assert (stored["filename"], stored["content_type"], stored["size"]) == ("chair.jpg", "image/jpeg", len(photo))
+    assert await (await client.get(f"/api/attachments/{stored['blob_id']}")).read() == photo
+    own = await client.get(f"/api/widget/attachments/{stored['blob_id']}", params={"token": token})
+    assert own.status == 200 and await own.read() == photo
+
+    runtime.settings.channels["widget"]["sites"]["demo"]["max_upload_bytes"] = 16
+    big = await client.post("/api/widget/files", data=form(client_id="photo-0002"), headers=bearer)
+    assert big.status == 413 and "16 bytes" in (await big.json())["error"]
+    no_id = await client.post("/api/widget/files", data=form(b"x", client_id=None), headers=bearer)
+    assert no_id.status == 400 and "client_id" in (await no_id.json())["error"]
+    assert (await client.post("/api/widget/files", data=form())).status == 401
+    assert await hub.store.messages.count_documents({"attachments.0": {"$exists": True}}) == 1

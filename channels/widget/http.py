@@ -13,15 +13,18 @@ from aiohttp import WSMsgType, web
 
 from channels.base import ChannelContext, bad_request, read_json
 from channels.widget.identity import TokenError, Visitor, issue_token, new_anonymous, read_token, verify_user
-from hub.models import InboundMessage, OutboundMessage, Sender, SendResult
+from hub.models import Attachment, InboundMessage, OutboundMessage, Sender, SendResult
 from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
 from hub.tickets import NotFound, TicketError
 from hub.views import message_for_customer
+from switchboard.uploads import UploadError, read_upload
 
 log = logging.getLogger(__name__)
 CHANNEL = "widget"
 MAX_TEXT = 10_000
+#: Largest file a visitor may send (per site: `max_upload_bytes`).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
 class WidgetSender:
@@ -57,6 +60,7 @@ class WidgetChannel:
             web.get("/demo", self.demo),
             web.post("/api/widget/session", self.session),
             web.post("/api/widget/messages", self.post_message),
+            web.post("/api/widget/files", self.post_file),
             web.get("/api/widget/messages", self.list_messages),
             web.get("/api/widget/ws", self.websocket),
             web.get("/api/widget/attachments/{blob_id}", self.attachment),
@@ -155,10 +159,25 @@ class WidgetChannel:
         result = await self._ingest(visitor, body)
         return self._json(request, result, status=202, site=visitor.site)
 
-    async def _ingest(self, visitor: Visitor, body: dict[str, Any]) -> dict[str, Any]:
-        text = body.get("text")
+    async def post_file(self, request: web.Request) -> web.Response:
+        """The visitor sends a file: multipart `file`, `client_id` (safe retries) and an optional `text`."""
+        visitor = self._visitor(request)
+        limit = int(self.sites[visitor.site].get("max_upload_bytes", MAX_UPLOAD_BYTES))
+        try:
+            upload = await read_upload(request, limit)
+        except UploadError as exc:
+            raise bad_request(exc.reason, exc.status) from exc
+        file = Attachment(filename=upload.filename, content_type=upload.content_type, data=upload.data,
+                          size=len(upload.data))
+        result = await self._ingest(visitor, {"text": upload.fields.get("text", ""),
+                                              "client_id": upload.fields.get("client_id")}, (file,))
+        return self._json(request, result, status=202, site=visitor.site)
+
+    async def _ingest(self, visitor: Visitor, body: dict[str, Any],
+                      attachments: tuple[Attachment, ...] = ()) -> dict[str, Any]:
+        text = body.get("text", "")
         client_id = body.get("client_id")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not (text.strip() or attachments):
             raise bad_request("text is required")
         if len(text) > MAX_TEXT:
             raise bad_request(f"text longer than {MAX_TEXT} characters", 413)
@@ -171,6 +190,7 @@ class WidgetChannel:
             sender=Sender(external_id=visitor.key, display_name=visitor.name,
                           email=visitor.email, verified=visitor.verified),
             text=text.strip(),
+            attachments=attachments,
             inbox=visitor.site,
         )
         result = await self.hub.ingest(message)
@@ -188,11 +208,11 @@ class WidgetChannel:
         return self._json(request, {"outcome": outcome}, site=visitor.site)
 
     async def attachment(self, request: web.Request) -> web.Response:
-        """A file an agent sent this visitor (`?token=` as links cannot carry headers); nobody else's."""
+        """A file of this visitor's chat, theirs or an agent's (`?token=`: links carry no headers); nobody else's."""
         visitor = self._visitor(request)
         blob_id = request.match_info["blob_id"]
         sent = await self.hub.store.messages.find_one(
-            {"attachments.blob_id": blob_id, "channel": CHANNEL, "thread_key": visitor.key, "private": False},
+            {"attachments.blob_id": blob_id, "channel": CHANNEL, "thread_key": visitor.key, "private": {"$ne": True}},
             projection={"_id": 1}, hint=MESSAGES_BY_ATTACHMENT,
         )
         found = await self.hub.blobs.get(blob_id) if sent is not None and self.hub.blobs is not None else None

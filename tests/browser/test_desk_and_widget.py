@@ -82,6 +82,12 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     await box.press("Enter")
     await expect(desk.locator("#messages li.customer .text").last).to_contain_text("Thanks! <script>")
 
+    # The customer sends a photo from the widget; the agent sees it in the ticket, live.
+    await shop.locator("#switchboard-widget input[type=file]").set_input_files(
+        files=[{"name": "broken chair.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0 chair"}])
+    await expect(desk.locator("#messages li.customer a").last).to_have_text("📎 broken chair.jpg")
+    await expect(shop.locator(".sb-msg.in .sb-file")).to_have_text("📎 broken chair.jpg")
+
     # Markup stayed text on both sides: no element was created from it and nothing ran.
     assert await shop.evaluate("window.__pwned") is None
     assert await desk.evaluate("window.__pwned") is None

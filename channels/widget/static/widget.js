@@ -50,6 +50,7 @@
     ".sb-qr button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:14px;padding:4px 10px;cursor:pointer}",
     ".sb-form{display:flex;border-top:1px solid #e3e5e8}",
     ".sb-form textarea{flex:1;border:0;padding:10px;resize:none;font:inherit;height:42px}",
+    ".sb-form .sb-attach{padding:0 8px;font-weight:400}",
     ".sb-form button{border:0;background:#fff;color:#2457d6;font-weight:600;padding:0 14px;cursor:pointer}",
   ].join("");
   root.appendChild(style);
@@ -81,6 +82,20 @@
   input.setAttribute("aria-label", "Message");
   var send = el("button", "", "Send");
   send.type = "submit";
+  var picker = document.createElement("input");
+  picker.type = "file";
+  picker.hidden = true;
+  var attach = el("button", "sb-attach", "\uD83D\uDCCE");
+  attach.type = "button";
+  attach.title = "Send a file";
+  attach.setAttribute("aria-label", "Send a file");
+  attach.addEventListener("click", function () { picker.click(); });
+  picker.addEventListener("change", function () {
+    if (picker.files.length) sendFile(picker.files[0]);
+    picker.value = "";
+  });
+  form.appendChild(attach);
+  form.appendChild(picker);
   form.appendChild(input);
   form.appendChild(send);
   panel.appendChild(head);
@@ -177,6 +192,29 @@
         if (tries++ < 5) setTimeout(go, 1000 * tries);
         else status.textContent = "message not sent";
       });
+    })();
+  }
+
+  function sendFile(file, attempt) {
+    var id = clientId();
+    var tries = attempt || 0;
+    (function go() {
+      var body = new FormData();
+      body.append("client_id", id);
+      body.append("file", file, file.name);
+      fetch(base + "/api/widget/files", { method: "POST", headers: { Authorization: "Bearer " + token }, body: body })
+        .then(function (r) {
+          if (r.status === 413 || r.status === 400) {
+            return r.json().then(function (d) { status.textContent = "file not sent: " + (d.error || r.status); });
+          }
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          if (!ws || ws.readyState !== 1) return poll();
+        })
+        .catch(function () {
+          // Same client_id on retry: the hub stores the file once however often we send it.
+          if (tries++ < 5) setTimeout(go, 1000 * tries);
+          else status.textContent = "file not sent";
+        });
     })();
   }
 
