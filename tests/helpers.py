@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -24,3 +24,11 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def assert_sent_after_rate_limit(runtime: Any, message_id: Any) -> None:
+    """The message's outbox entry ended `sent`, after an attempt the provider rate-limited."""
+    assert runtime.hub is not None
+    entry = await runtime.hub.store.outbox.find_one({"message_id": message_id})
+    assert entry is not None and entry["status"] == "sent", entry
+    assert "rate limit" in entry["last_error"], entry["last_error"]

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from hub.models import AuthorKind, QuickReply, Role
 from hub.realtime import Subscription
 from switchboard.bootstrap import Runtime
+from tests.helpers import assert_sent_after_rate_limit
 from tests.slack.conftest import BOT_TOKEN, PostEvent, wait_until
 from tests.slack.standin import Failure, SlackStandIn, fixture
 
@@ -67,9 +68,7 @@ async def test_rate_limited_then_accepted_is_delivered_exactly_once(
     assert delivered.body["thread_ts"] == "1718961060.123459"
     assert delivered.authorization == f"Bearer {BOT_TOKEN}"
     assert answer["delivery"]["attempts"] == 2
-    assert slack_runtime.hub is not None
-    entry = await slack_runtime.hub.store.outbox.find_one({"message_id": answer["_id"]})
-    assert entry is not None and entry["status"] == "sent" and "rate limit" in entry["last_error"]
+    await assert_sent_after_rate_limit(slack_runtime, answer["_id"])
 
 
 async def test_server_error_is_retried_and_a_permanent_refusal_is_not(
@@ -253,9 +252,7 @@ async def test_rate_limited_file_share_then_accepted_is_posted_exactly_once(
     assert [u.completed for u in slack_api.uploads.values()] == [False, True]
     assert not any("invoice" in str(c.body.get("text")) for c in slack_api.calls if c.method == "chat.postMessage")
     assert sent["delivery"]["attempts"] == 2
-    assert slack_runtime.hub is not None
-    entry = await slack_runtime.hub.store.outbox.find_one({"message_id": message["_id"]})
-    assert entry is not None and entry["status"] == "sent" and "rate limit" in entry["last_error"]
+    await assert_sent_after_rate_limit(slack_runtime, message["_id"])
 
 
 async def test_failed_upload_step_is_retried_without_posting_anything_twice(

@@ -18,6 +18,7 @@ from hub.realtime import Subscription
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
+from tests.helpers import assert_sent_after_rate_limit
 from tests.telegram.conftest import BOT_TOKEN, SECRET_TOKEN, PostUpdate, telegram_config, wait_until
 from tests.telegram.standin import Failure, TelegramStandIn, fixture, utf16_len
 
@@ -77,9 +78,7 @@ async def test_rate_limited_then_accepted_is_delivered_exactly_once(
     assert delivered.params["text"] == answer["text"]
     assert int(delivered.params["chat_id"]) == 111111111
     assert answer["delivery"]["attempts"] == 2
-    assert telegram_runtime.hub is not None
-    entry = await telegram_runtime.hub.store.outbox.find_one({"message_id": answer["_id"]})
-    assert entry is not None and entry["status"] == "sent" and "rate limit" in entry["last_error"]
+    await assert_sent_after_rate_limit(telegram_runtime, answer["_id"])
 
 
 async def test_a_blocked_bot_fails_at_once_and_server_errors_are_retried(
@@ -288,9 +287,7 @@ async def test_rate_limited_document_is_delivered_exactly_once(
     assert (document.filename, document.data, document.caption) == ("invoice-1042.pdf", PDF, None)
     assert len(telegram_api.successful("sendMessage")) == texts_before
     assert stored["provider_id"] == f"support:{CHAT_ID}:{document.message_id}"
-    assert telegram_runtime.hub is not None
-    entry = await telegram_runtime.hub.store.outbox.find_one({"message_id": message["_id"]})
-    assert entry is not None and entry["status"] == "sent" and "rate limit" in entry["last_error"]
+    await assert_sent_after_rate_limit(telegram_runtime, message["_id"])
 
 
 async def test_text_over_the_caption_limit_goes_first_then_the_file_without_caption(
