@@ -8,6 +8,7 @@ from channels.base import ChannelContext
 from channels.phone.calls import COLLECTION as CALLS
 from channels.phone.calls import CallLog
 from channels.phone.config import PhoneConfig
+from channels.phone.inbound_media import TwilioMediaFetcher
 from channels.phone.media import MediaLinks
 from channels.phone.optouts import OptOutBook
 from channels.phone.rest import TwilioMessages
@@ -32,8 +33,12 @@ class PhoneChannel:
         self.api = TwilioMessages(self.config.account_sid, self.config.auth_token, self.config.api_base_url,
                                   self.config.timeout_seconds)
         status_callback = self.config.public_url + SMS_STATUS_PATH if self.config.status_callbacks else None
-        self.sms = SmsWebhooks(hub, signature, self.optouts)
-        self.voice = VoiceWebhooks(hub, self.config, signature, self.calls)
+        # Customers' MMS media and voicemail recordings, downloaded into the hub before they are stored.
+        self.inbound_media = TwilioMediaFetcher(self.config.account_sid, self.config.auth_token,
+                                                self.config.api_base_url, max_bytes=self.config.media_max_bytes,
+                                                timeout_seconds=self.config.media_timeout_seconds)
+        self.sms = SmsWebhooks(hub, signature, self.optouts, self.inbound_media)
+        self.voice = VoiceWebhooks(hub, self.config, signature, self.calls, self.inbound_media)
         # Twilio fetches MMS media from the URL it reaches the hub at, like its webhooks.
         self.media = MediaLinks(hub, self.config.public_url, context.secret)
         self._senders: list[OutboundSender] = [
@@ -54,3 +59,4 @@ class PhoneChannel:
 
     async def stop(self) -> None:
         await self.api.stop()
+        await self.inbound_media.stop()

@@ -50,6 +50,11 @@ class PhoneConfig:
     #: Bot intents after which the call ends instead of asking "anything else?".
     end_call_intents: tuple[str, ...] = ("goodbye", "deny")
     voicemail_max_seconds: int = 120
+    #: Customers' MMS media and voicemail recordings are downloaded into the hub up to this size per
+    #: file; a larger one is kept as its Twilio URL only (`dropped_attachments`).
+    media_max_bytes: int = 10 * 1024 * 1024
+    #: Per file, redirects included. Below Twilio's 15 s webhook timeout: the webhook answers after the downloads.
+    media_timeout_seconds: float = 10.0
     texts: VoiceTexts = field(default_factory=VoiceTexts)
 
     @classmethod
@@ -83,7 +88,18 @@ class PhoneConfig:
                 max_silent_prompts=max(1, int(raw.get("max_silent_prompts", cls.max_silent_prompts))),
                 end_call_intents=tuple(raw.get("end_call_intents", cls.end_call_intents)),
                 voicemail_max_seconds=max(2, int(raw.get("voicemail_max_seconds", cls.voicemail_max_seconds))),
+                media_max_bytes=_positive(raw, "media_max_bytes", int, cls.media_max_bytes),
+                media_timeout_seconds=_positive(raw, "media_timeout_seconds", float, cls.media_timeout_seconds),
                 texts=VoiceTexts(**{k: str(v) for k, v in voice_raw.items()}),
             )
+        except PhoneConfigError:
+            raise
         except (TypeError, ValueError) as exc:
             raise PhoneConfigError(f"channels.phone: {exc}") from exc
+
+
+def _positive(raw: dict[str, Any], key: str, kind: type[int] | type[float], default: float) -> Any:
+    value = kind(raw.get(key, default))
+    if value <= 0:
+        raise PhoneConfigError(f"channels.phone.{key} must be greater than 0")
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 #: Location fields Twilio adds from the number's registration; kept for agents.
 _GEO = ("FromCity", "FromState", "FromZip", "FromCountry", "CallerCity", "CallerState", "CallerCountry")
 _MAX_MEDIA = 10
+_MEDIA_SID = re.compile(r"/Media/(ME[0-9a-fA-F]{32})/?(?:$|\?)")
 
 
 def required(form: MultiDictProxy[str], name: str, max_len: int = 64) -> str:
@@ -60,7 +62,9 @@ class IncomingSms:
         for i in range(count):
             url = required(form, f"MediaUrl{i}", 2048)
             content_type = form.get(f"MediaContentType{i}") or "application/octet-stream"
-            media.append(Attachment(filename=f"{sid}-{i}{_extension(content_type)}", content_type=content_type,
+            found = _MEDIA_SID.search(url)
+            name = found.group(1) if found else f"{sid}-{i}"  # the media SID, as Twilio names the file
+            media.append(Attachment(filename=f"{name}{_extension(content_type)}", content_type=content_type,
                                     url=url))
         twilio: dict[str, object] = {"message_sid": sid, "num_segments": form.get("NumSegments"),
                                      "num_media": count, **geo(form)}
@@ -95,6 +99,15 @@ class CallWebhook:
                                         "direction": form.get("Direction"), **geo(form)}})
 
 
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/jpg": ".jpg", "image/png": ".png", "image/gif": ".gif",
+               "image/webp": ".webp", "image/heic": ".heic", "image/bmp": ".bmp", "image/tiff": ".tif",
+               "video/mp4": ".mp4", "video/3gpp": ".3gp", "video/quicktime": ".mov", "audio/mpeg": ".mp3",
+               "audio/mp4": ".m4a", "audio/amr": ".amr", "audio/ogg": ".ogg", "audio/3gpp": ".3gp",
+               "application/pdf": ".pdf", "text/vcard": ".vcf", "text/x-vcard": ".vcf", "text/plain": ".txt",
+               "text/calendar": ".ics"}
+
+
 def _extension(content_type: str) -> str:
-    return {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "video/mp4": ".mp4",
-            "audio/mpeg": ".mp3", "application/pdf": ".pdf", "text/vcard": ".vcf"}.get(content_type.lower(), "")
+    """The file extension for a MIME type (parameters ignored); empty when unknown."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return _EXTENSIONS.get(mime) or mimetypes.guess_extension(mime, strict=False) or ""

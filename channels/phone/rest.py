@@ -5,7 +5,8 @@ is the SDK's documented extension point (an `AsyncHttpClient` given to `Client`)
 wrapping the SDK's own aiohttp transport and only moving requests to the configured
 base URL (a regional edge, a test stand-in). It also notes each response's
 `Retry-After`, which the SDK's exceptions do not carry, so a 429 is retried when
-Twilio asks.
+Twilio asks. `rebase` is also how customers' MMS media and recordings are fetched
+(`inbound_media.py`).
 """
 
 from __future__ import annotations
@@ -55,17 +56,23 @@ class _Seen:
 _seen: contextvars.ContextVar[_Seen | None] = contextvars.ContextVar("twilio_last_response", default=None)
 
 
+def rebase(url: str, base_url: str) -> str:
+    """`url`'s path and query on `base_url` (scheme, host, port and path prefix) instead of its own host."""
+    base = urlsplit(base_url.rstrip("/"))
+    parts = urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))
+
+
 class RebasedHttpClient(AsyncHttpClient):
     """Sends the SDK's requests to `base_url` instead of the `*.twilio.com` host it built."""
 
     def __init__(self, transport: AsyncTwilioHttpClient, base_url: str) -> None:
         super().__init__(logger=log, is_async=True, timeout=None)
         self._transport = transport
-        self._base = urlsplit(base_url.rstrip("/"))
+        self._base_url = base_url
 
     def rebase(self, url: str) -> str:
-        parts = urlsplit(url)
-        return urlunsplit((self._base.scheme, self._base.netloc, self._base.path + parts.path, parts.query, ""))
+        return rebase(url, self._base_url)
 
     async def request(
         self,

@@ -2,7 +2,9 @@
 
 Twilio gets its empty `<Response/>` only after `hub.ingest` returned, i.e. once the
 message is stored; replies are not put in the TwiML but sent through the Messages
-API by the outbox, so they are retried like any other channel's.
+API by the outbox, so they are retried like any other channel's. An MMS's media are
+downloaded before that (`TwilioMediaFetcher`), unless the delivery is a retry of a
+message already stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from aiohttp import web
 
 from channels.base import bad_request
+from channels.phone.inbound_media import Fetched, TwilioMediaFetcher
 from channels.phone.options import chosen_option
 from channels.phone.optouts import Keyword, OptOutBook, keyword_of
 from channels.phone.payloads import IncomingSms, required
@@ -32,10 +35,12 @@ def twiml(body: str) -> web.Response:
 
 
 class SmsWebhooks:
-    def __init__(self, hub: Hub, signature: TwilioSignature, optouts: OptOutBook) -> None:
+    def __init__(self, hub: Hub, signature: TwilioSignature, optouts: OptOutBook,
+                 media: TwilioMediaFetcher) -> None:
         self.hub = hub
         self.signature = signature
         self.optouts = optouts
+        self.media = media
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(SMS_PATH, self.incoming), web.post(SMS_STATUS_PATH, self.status)]
@@ -44,12 +49,15 @@ class SmsWebhooks:
         form = await self.signature.verified_form(request)
         sms = IncomingSms.parse(form)
         keyword = keyword_of(sms.body, sms.opt_out_type)
-        if keyword is not None and not await self._already_stored(sms.message_sid):
+        # A redelivery of a stored message is a no-op for ingest: nothing to record or download for it.
+        stored = (keyword is not None or bool(sms.media)) and await self.hub.is_ingested(CHANNEL, sms.message_sid)
+        if keyword is not None and not stored:
             # Before storing: from this moment on, nothing more is sent to this number. A late
             # replay of an old STOP (already stored) must not undo a START sent since.
             await self.optouts.record(sms.customer, sms.our_number, keyword is Keyword.OPT_OUT,
                                       f"keyword {sms.message_sid}")
-        text, metadata = sms.body.strip(), dict(sms.metadata)
+        media = Fetched(sms.media) if stored or not sms.media else await self.media.fetch(sms.media)
+        text, metadata = sms.body.strip(), media.add_to(dict(sms.metadata))
         if keyword is None and (payload := await chosen_option(self.hub.store, CHANNEL, sms.thread_key, text)):
             metadata["typed"] = text
             text = payload
@@ -61,7 +69,7 @@ class SmsWebhooks:
             thread_key=sms.thread_key,
             sender=Sender(external_id=sms.customer, phone=sms.customer),
             text=text,
-            attachments=sms.media,
+            attachments=media.attachments,
             suppress_bot=keyword is not None,
             inbox=sms.our_number,
             metadata=metadata,
@@ -71,11 +79,6 @@ class SmsWebhooks:
             opted_out = await self.optouts.is_opted_out(sms.customer, sms.our_number)
             await self.optouts.mirror_on_contact(result.contact_id, opted_out)
         return twiml(EMPTY_TWIML)
-
-    async def _already_stored(self, message_sid: str) -> bool:
-        found = await self.hub.store.messages.find_one({"channel": CHANNEL, "external_id": message_sid},
-                                                       projection={"_id": 1})
-        return found is not None
 
     async def status(self, request: web.Request) -> web.Response:
         """A message we sent failed after Twilio accepted it: show the failure to agents."""

@@ -6,7 +6,8 @@ so a retried webhook is stored once), then `Pipeline.process_now` lets the bot
 decide before the HTTP response is written, and the bot's stored reply is spoken.
 Recordings and transcriptions arrive later as their own callbacks and are ingested
 into the same conversation (idempotent on RecordingSid / TranscriptionSid), so they
-land on the ticket the handoff opened.
+land on the ticket the handoff opened. The recording's audio is downloaded into the hub
+(`TwilioMediaFetcher`) before the voicemail is stored.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from multidict import MultiDictProxy
 from channels.base import bad_request
 from channels.phone.calls import CallLog, CallRecord, Outcome
 from channels.phone.config import PhoneConfig
+from channels.phone.inbound_media import TwilioMediaFetcher
 from channels.phone.options import chosen_option, with_numbered_options
 from channels.phone.payloads import E164, CallWebhook, required
 from channels.phone.signature import TwilioSignature
@@ -43,6 +45,9 @@ CHANNEL = "voice"
 _VOICEMAIL = re.compile(r"\b(one|1|voice ?mail|message|record)\b", re.IGNORECASE)
 _CALLBACK = re.compile(r"\b(two|2|call ?back|call me)\b", re.IGNORECASE)
 _RECORDING_SID = re.compile(r"/Recordings/(RE[0-9a-fA-F]{32})")
+#: Twilio serves a recording as WAV at `RecordingUrl` + ".wav" (or MP3 at + ".mp3").
+RECORDING_EXTENSION = ".wav"
+RECORDING_CONTENT_TYPE = "audio/x-wav"
 
 
 def twiml(body: str) -> web.Response:
@@ -57,8 +62,10 @@ def _query_int(request: web.Request, name: str, upper: int) -> int:
 
 
 class VoiceWebhooks:
-    def __init__(self, hub: Hub, config: PhoneConfig, signature: TwilioSignature, calls: CallLog) -> None:
+    def __init__(self, hub: Hub, config: PhoneConfig, signature: TwilioSignature, calls: CallLog,
+                 media: TwilioMediaFetcher) -> None:
         self.hub = hub
+        self.media = media
         self.config = config
         self.texts = config.texts
         self.signature = signature
@@ -198,28 +205,47 @@ class VoiceWebhooks:
 
     # -- voicemail ----------------------------------------------------------------------------
     async def recorded(self, request: web.Request) -> web.Response:
-        """`<Record>`'s action: the voicemail is stored (once, whichever callback comes first), then goodbye."""
+        """`<Record>`'s action: the voicemail is stored if its audio can be fetched already, then goodbye."""
         form = await self.signature.verified_form(request)
-        await self._store_voicemail(form)
+        await self._store_voicemail(form, last_chance=False)
         return twiml(self.twiml.goodbye([self.texts.voicemail_thanks]))
 
     async def recording_status(self, request: web.Request) -> web.Response:
-        """Sent even when the caller hangs up during the recording (then the action is not requested)."""
+        """Sent once Twilio has processed the recording, even when the caller hung up (no action then)."""
         form = await self.signature.verified_form(request)
         if (form.get("RecordingStatus") or "completed") == "completed":
-            await self._store_voicemail(form)
+            await self._store_voicemail(form, last_chance=True)
         return web.Response(status=204)
 
-    async def _store_voicemail(self, form: MultiDictProxy[str]) -> None:
+    async def _store_voicemail(self, form: MultiDictProxy[str], *, last_chance: bool) -> None:
+        """One "Voicemail (N s)" message with the recording's audio (external id `rec:RecordingSid`).
+
+        Whichever callback comes first stores it; a later one (or a retry) downloads nothing.
+        Twilio post-processes recordings, so at `<Record>`'s action the file may not be ready:
+        if the download fails there, nothing is stored and the recording status callback (sent
+        once the file is ready, `last_chance`) stores it, with the audio or, failing that, the URL
+        and the reason. Storing a URL-only copy at the action would turn that callback into a no-op.
+        """
         call = await self._known_call(form)
         url = required(form, "RecordingUrl", 2048)
         sid = _recording_sid(form, url)
+        external_id = f"rec:{sid}"
+        if await self.hub.is_ingested(CHANNEL, external_id):
+            return
         duration = _int(form.get("RecordingDuration"))
+        recording = Attachment(filename=f"voicemail-{sid}{RECORDING_EXTENSION}",
+                               content_type=RECORDING_CONTENT_TYPE, url=url)
+        source = url if url.endswith((".wav", ".mp3")) else url + RECORDING_EXTENSION
+        fetched = await self.media.fetch([recording], fetch_from=[source])
+        if fetched.dropped and not last_chance:
+            log.info("voice: recording %s not fetched at the action (%s); the status callback will store it",
+                     sid, fetched.dropped[0]["reason"])
+            return
         await self._ingest(
-            call, f"rec:{sid}", f"Voicemail ({duration if duration is not None else '?'} s)", suppress_bot=True,
-            metadata={"twilio": {"call_sid": call.call_sid, "recording_sid": sid}, "voicemail": True,
-                      "recording_duration": duration},
-            attachments=(Attachment(filename=f"voicemail-{sid}.wav", content_type="audio/x-wav", url=url),),
+            call, external_id, f"Voicemail ({duration if duration is not None else '?'} s)", suppress_bot=True,
+            metadata=fetched.add_to({"twilio": {"call_sid": call.call_sid, "recording_sid": sid}, "voicemail": True,
+                                     "recording_duration": duration}),
+            attachments=fetched.attachments,
         )
 
     async def transcription(self, request: web.Request) -> web.Response:

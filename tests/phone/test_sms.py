@@ -134,7 +134,10 @@ async def test_a_replayed_message_sid_is_stored_and_answered_once(
     assert len(twilio_api.created) == 1
 
 
-async def test_mms_media_is_kept_as_attachments_by_url(phone: TestClient[Any, Any], phone_runtime: Runtime) -> None:
+async def test_mms_media_twilio_does_not_serve_is_kept_as_attachments_by_url(
+    phone: TestClient[Any, Any], phone_runtime: Runtime
+) -> None:
+    # The stand-in was given no file for this media URL, so it answers 404 (downloads: test_inbound_media.py).
     params = fixture("mms_incoming.json")
     await text_in(phone, params)
     assert phone_runtime.hub is not None
@@ -144,7 +147,9 @@ async def test_mms_media_is_kept_as_attachments_by_url(phone: TestClient[Any, An
     [attachment] = stored["attachments"]
     assert attachment["url"] == params["MediaUrl0"]
     assert attachment["content_type"] == "image/jpeg"
-    assert attachment["filename"].endswith(".jpg")
+    assert attachment["filename"] == params["MediaUrl0"].rsplit("/", 1)[1] + ".jpg"
+    assert "blob_id" not in attachment
+    assert [d["reason"] for d in stored["metadata"]["dropped_attachments"]] == ["HTTP 404"]
 
 
 async def test_stop_suppresses_replies_until_start(

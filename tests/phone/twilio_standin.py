@@ -5,6 +5,13 @@ AccountSid:AuthToken, a form body with To/From/Body (and one `MediaUrl` field pe
 an MMS, as the SDK sends a list); it answers like Twilio does
 (201 and the message resource as JSON, or Twilio's error JSON). Tests script the
 answers (`script`) and read what arrived (`requests`, `next_request`).
+
+It also serves customers' MMS media and call recordings (`serve_media`) at their Twilio
+paths (`GET /2010-04-01/Accounts/{AccountSid}/...`), behind the same Basic auth, either
+directly or, like Twilio, by a 307 redirect to a presigned link on a CDN: a second server
+on another port (another origin), which refuses any `Authorization` header as S3 does
+with presigned URLs. `fail_media` makes the next fetches of a path fail; every media
+request, on either server, is recorded in `media_requests`.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ import asyncio
 import base64
 import itertools
 import json
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -50,6 +59,27 @@ class ApiRequest:
     media_urls: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class MediaFile:
+    data: bytes
+    content_type: str
+    #: Answer the API request with a redirect to the CDN server (as Twilio does), instead of the bytes.
+    via_cdn: bool = False
+    #: Send the bytes chunked, without a Content-Length.
+    chunked: bool = False
+
+
+@dataclass(frozen=True)
+class MediaRequest:
+    #: "api" (the Twilio API origin, `url`) or "cdn" (the CDN origin, `cdn_url`).
+    server: str
+    path: str
+    auth: tuple[str, str] | None
+    #: Whether any `Authorization` header came (Basic or not).
+    authorization: bool
+    answered: int
+
+
 class TwilioStandIn:
     def __init__(self, account_sid: str, auth_token: str) -> None:
         self.account_sid = account_sid
@@ -57,24 +87,117 @@ class TwilioStandIn:
         self.script: list[Answer] = []
         self.requests: list[ApiRequest] = []
         self.created: list[ApiRequest] = []
+        #: Files served at their Twilio path (`/2010-04-01/Accounts/...`).
+        self.media: dict[str, MediaFile] = {}
+        #: Statuses the next fetches of a path answer with, in order, before the file is served.
+        self.media_failures: dict[str, list[int]] = {}
+        self.media_requests: list[MediaRequest] = []
+        self._cdn_links: dict[str, str] = {}
         self._arrivals: asyncio.Queue[ApiRequest] = asyncio.Queue()
         self._sids = itertools.count(1)
         self._server: TestServer | None = None
+        self._cdn: TestServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.port}"
 
+    @property
+    def cdn_url(self) -> str:
+        assert self._cdn is not None
+        return f"http://127.0.0.1:{self._cdn.port}"
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self.create_message)
+        app.router.add_get("/2010-04-01/Accounts/{account_sid}/{rest:.+}", self.get_media)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
+        cdn = web.Application()
+        cdn.router.add_get("/cdn/{token}", self.get_cdn)
+        self._cdn = TestServer(cdn, host="127.0.0.1")
+        await self._cdn.start_server()
 
     async def stop(self) -> None:
-        if self._server is not None:
-            await self._server.close()
+        for server in (self._server, self._cdn):
+            if server is not None:
+                await server.close()
+
+    # -- media and recordings ---------------------------------------------------------------
+    def serve_media(self, url_or_path: str, data: bytes, content_type: str, *, via_cdn: bool = False,
+                    chunked: bool = False) -> str:
+        """Serve `data` at the path of a Twilio URL (e.g. a webhook's `MediaUrl0`); returns the path."""
+        path = urlsplit(url_or_path).path
+        self.media[path] = MediaFile(data, content_type, via_cdn, chunked)
+        return path
+
+    def fail_media(self, url_or_path: str, *statuses: int) -> None:
+        """The next fetches of this path answer these statuses (one each), then the file is served."""
+        self.media_failures.setdefault(urlsplit(url_or_path).path, []).extend(statuses)
+
+    def media_requests_for(self, path: str) -> list[MediaRequest]:
+        """The API requests for `path` and the CDN requests they were redirected to."""
+        links = {f"/cdn/{token}" for token, target in self._cdn_links.items() if target == path}
+        return [r for r in self.media_requests if r.path == path or (r.server == "cdn" and r.path in links)]
+
+    async def get_media(self, request: web.Request) -> web.StreamResponse:
+        auth = _basic_auth(request.headers.get("Authorization", ""))
+        path = request.path
+        failures = self.media_failures.get(path)
+        found = self.media.get(path)
+        if auth != (self.account_sid, self.auth_token) or request.match_info["account_sid"] != self.account_sid:
+            response = web.json_response(fixture("api_error_20003.json"), status=401)
+        elif failures:
+            status = failures.pop(0)
+            response = web.json_response({"code": 20500, "message": "stand-in failure", "status": status},
+                                         status=status)
+        elif found is None:
+            response = web.json_response({"code": 20404, "message": "The requested resource was not found",
+                                          "status": 404}, status=404)
+        elif found.via_cdn:
+            token = secrets.token_hex(8)
+            self._cdn_links[token] = path
+            response = web.Response(status=307, headers={"Location": f"{self.cdn_url}/cdn/{token}?X-Amz-Signature=x"})
+        else:
+            return await self._send(request, "api", auth, found)
+        self._record("api", request, auth, response.status)
+        return response
+
+    async def get_cdn(self, request: web.Request) -> web.StreamResponse:
+        auth = _basic_auth(request.headers.get("Authorization", ""))
+        target = self._cdn_links.get(request.match_info["token"])
+        found = self.media.get(target) if target is not None else None
+        if "Authorization" in request.headers:
+            # S3 refuses a presigned URL that also carries an Authorization header.
+            response = web.Response(status=400, text="Only one auth mechanism allowed")
+        elif found is None:
+            response = web.Response(status=404, text="NoSuchKey")
+        else:
+            return await self._send(request, "cdn", auth, found)
+        self._record("cdn", request, auth, response.status)
+        return response
+
+    def _record(self, server: str, request: web.Request, auth: tuple[str, str] | None, status: int) -> None:
+        self.media_requests.append(MediaRequest(server, request.path, auth, "Authorization" in request.headers,
+                                                status))
+
+    async def _send(self, request: web.Request, server: str, auth: tuple[str, str] | None,
+                    found: MediaFile) -> web.StreamResponse:
+        """The file; the request is recorded first (the client may stop reading before the end)."""
+        self._record(server, request, auth, 200)
+        if not found.chunked:
+            return web.Response(body=found.data, content_type=found.content_type)
+        response = web.StreamResponse(headers={"Content-Type": found.content_type})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for start in range(0, len(found.data), 256 * 1024):
+                await response.write(found.data[start:start + 256 * 1024])
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped reading (a download over its size limit)
+        return response
 
     async def next_request(self, timeout: float = 10.0) -> ApiRequest:
         """The next request that reached the stand-in (waits on its arrival, bounded)."""
