@@ -21,7 +21,9 @@ PUBLIC = {
     "/api/widget/ws",
     "/api/widget/rating",
     "/api/widget/end",
+    "/api/widget/files",  # visitor token, tested in test_attachments.py
     "/api/widget/attachments/{blob_id}",  # visitor token, tested in test_attachments.py
+    "/api/phone/media/{blob_id}",  # signed link for Twilio, tested in tests/phone/test_mms.py
 }
 
 
