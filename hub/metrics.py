@@ -16,7 +16,7 @@ from hub.store import Doc, Store
 from hub.tickets import ACTIVE, QueueConfig
 
 TICKET_FIELDS = {"queue": 1, "status": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
-                 "solved_at": 1, "abandoned_at": 1, "sla": 1, "csat": 1}
+                 "solved_at": 1, "abandoned_at": 1, "abandon_reason": 1, "sla": 1, "csat": 1}
 
 
 @dataclass
@@ -28,6 +28,9 @@ class Tally:
     wait_seconds_total: float = 0.0
     answered_within_target: int = 0
     abandoned: int = 0
+    #: Of `abandoned`: the customer ended the chat / closed the page and did not come back.
+    abandoned_ended: int = 0
+    abandoned_left: int = 0
     solved: int = 0
     resolution_seconds_total: float = 0.0
     ratings: int = 0
@@ -46,6 +49,9 @@ class Tally:
         elif ticket.get("abandoned_at") is not None or ticket["status"] in (TicketStatus.SOLVED.value,
                                                                             TicketStatus.CLOSED.value):
             self.abandoned += 1
+            reason = ticket.get("abandon_reason") if ticket.get("abandoned_at") is not None else None
+            self.abandoned_ended += int(reason == "ended")
+            self.abandoned_left += int(reason == "left")
         if ticket.get("solved_at") is not None:
             paused = float(ticket.get("sla", {}).get("paused_seconds", 0))
             self.solved += 1
@@ -57,8 +63,8 @@ class Tally:
             self.satisfied += int(int(csat["score"]) >= 4)
 
     def merge(self, other: Tally) -> None:
-        for name in ("queued", "answered", "wait_seconds_total", "answered_within_target", "abandoned", "solved",
-                     "resolution_seconds_total", "ratings", "satisfied"):
+        for name in ("queued", "answered", "wait_seconds_total", "answered_within_target", "abandoned",
+                     "abandoned_ended", "abandoned_left", "solved", "resolution_seconds_total", "ratings", "satisfied"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.first_response += other.first_response
 
@@ -68,6 +74,9 @@ class Tally:
             "queued": self.queued,
             "answered": self.answered,
             "abandoned": self.abandoned,
+            # why: the customer ended the chat, left the page, or the ticket was closed unanswered
+            "abandoned_by": {"ended": self.abandoned_ended, "left": self.abandoned_left,
+                             "closed_unanswered": self.abandoned - self.abandoned_ended - self.abandoned_left},
             "solved": self.solved,
             "asa_seconds": _ratio(self.wait_seconds_total, self.answered),
             "first_response_p50_seconds": _percentile(frt, 0.5),

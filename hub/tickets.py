@@ -346,7 +346,8 @@ class TicketService:
         now = utcnow()
         ticket = await self.store.tickets.find_one_and_update(
             {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
-            {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "updated_at": now}},
+            {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "abandon_reason": reason,
+                      "updated_at": now}},
             return_document=ReturnDocument.AFTER, hint=BY_ID,
         )
         if ticket is None:

@@ -62,6 +62,7 @@ async def test_closing_the_chat_page_while_waiting_abandons_the_ticket_after_the
     assert event is not None and event["data"] == {"reason": "left"}
     metrics = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1))
     assert metrics["overall"]["abandoned"] == 1
+    assert metrics["overall"]["abandoned_by"] == {"ended": 0, "left": 1, "closed_unanswered": 0}
     # Swept once: a second sweep finds nothing.
     assert await hub.departures.sweep(utcnow() + GRACE * 2) == 0
 

@@ -45,6 +45,7 @@ async def test_window_metrics_follow_the_definitions(runtime: Runtime) -> None:
     assert overall["asa_seconds"] == round(200 / 6, 4)
     assert general["asa_seconds"] == round(190 / 5, 4)
     assert overall["queued"] == 8 and overall["answered"] == 6 and overall["abandoned"] == 1
+    assert overall["abandoned_by"] == {"ended": 0, "left": 0, "closed_unanswered": 1}
     assert overall["abandonment_rate"] == round(1 / 8, 4)
     # Service level: answered within the queue's own target (general 60 s: 4 of 5; orders 120 s: 1 of 1).
     assert general["service_level"] == 0.8 and report["queues"]["orders"]["service_level"] == 1.0
@@ -157,6 +158,7 @@ async def test_ending_the_chat_while_waiting_counts_as_abandoned(
     assert still is not None and still["status"] == "open"
     report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
     assert report["overall"]["abandoned"] == 1 and report["overall"]["abandonment_rate"] == 0.5
+    assert report["overall"]["abandoned_by"] == {"ended": 1, "left": 0, "closed_unanswered": 0}
     assert report["bot"]["contained"] == 1
     # Writing again after ending starts a new conversation.
     again = await say(client, bot_only, "hello again")

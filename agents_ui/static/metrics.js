@@ -37,6 +37,8 @@
          ...Object.entries(report.queues).map(([name, q]) => [name, q.queued, q.answered, secs(q.asa_seconds),
            pct(q.service_level), pct(q.abandonment_rate), secs(q.first_response_p50_seconds),
            secs(q.resolution_seconds_avg), pct(q.csat)])]),
+      el("p", { id: "abandoned-by" }, "Abandoned: " + o.abandoned_by.ended + " ended the chat, " +
+        o.abandoned_by.left + " left the page, " + o.abandoned_by.closed_unanswered + " closed unanswered"),
       el("p", { id: "bot-containment" }, "Bot containment: " + pct(report.bot.containment) + " of " +
         report.bot.conversations + " bot conversations"),
       el("h2", {}, "Last 7 days"),
