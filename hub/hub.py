@@ -19,6 +19,7 @@ from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
 from hub.presence import PresenceService
 from hub.realtime import RealtimeBus
+from hub.responses import ResponseLibrary
 from hub.routing import Router
 from hub.store import ObjectId, Store
 from hub.tickets import QueueConfig, TicketService
@@ -49,6 +50,7 @@ class Hub:
                                  self.router, blobs)
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
+        self.responses = ResponseLibrary(store)
         self._loops: list[asyncio.Task[None]] = []
 
     async def ingest(self, message: InboundMessage) -> IngestResult:

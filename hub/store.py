@@ -64,6 +64,7 @@ class Store:
         self.agents = self.db["agents"]
         self.sessions = self.db["sessions"]
         self.presence = self.db["presence"]
+        self.responses = self.db["responses"]
         self.login_failures = self.db["login_failures"]
         self.events = self.db["events"]
         self.outbox = self.db["outbox"]
@@ -129,6 +130,7 @@ class Store:
         await self.presence.create_index([("agent_id", ASCENDING), ("seen_at", ASCENDING)])
         await self.presence.create_index([("customer", ASCENDING), ("seen_at", ASCENDING)])
         await self.presence.create_index("instance")
+        await self.responses.create_index("shortcut", unique=True)  # hub.responses
         await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
         await self.sessions.create_index("agent_id")

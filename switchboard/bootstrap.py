@@ -114,9 +114,10 @@ class Runtime:
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.metrics import routes as metrics_routes
+        from agents_ui.responses import routes as response_routes
         from agents_ui.trainer import routes as trainer_routes
 
-        routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes()
+        routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         self.app = build_app(self.hub, routes)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()

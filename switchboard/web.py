@@ -28,6 +28,8 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/widget/rating"): {"message_id": "string", "score": "integer", "comment": "string"},
     ("POST", "/api/me/password"): {"current": "string", "new": "string"},
     ("POST", "/api/me/status"): {"status": "string"},
+    ("POST", "/api/responses"): {"shortcut": "string", "title": "string", "text": "string"},
+    ("PUT", "/api/responses/{id}"): {"shortcut": "string", "title": "string", "text": "string"},
     ("POST", "/api/trainer/intents"): {"name": "string", "examples": "array", "answers": "array", "queue": "string",
                                        "label": "string"},
     ("PUT", "/api/trainer/intents/{name}"): {"examples": "array", "answers": "array", "queue": "string",

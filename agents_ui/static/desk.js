@@ -98,6 +98,7 @@ const Desk = (() => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) onReply(e);
     });
     document.getElementById("status").addEventListener("change", onStatus);
+    document.getElementById("canned").addEventListener("change", onCanned);
     document.getElementById("take").addEventListener("click", onTake);
     document.getElementById("only-mine").addEventListener("change", loadTickets);
     window.addEventListener("hashchange", route);
@@ -243,6 +244,29 @@ const Desk = (() => {
     renderContact(data.contact, data.other_tickets);
     for (const li of document.querySelectorAll("#tickets li")) li.classList.toggle("active", li.dataset.ticket === id);
     document.getElementById("reply-text").focus();
+    loadCanned(id);
+  }
+
+  /** Canned responses filled for this ticket, offered in the reply box. */
+  async function loadCanned(id) {
+    const select = document.getElementById("canned");
+    const data = await api("GET", "/api/responses?ticket=" + encodeURIComponent(id)).catch(() => ({ responses: [] }));
+    if (state.ticketId !== id) return;
+    state.canned = data.responses;
+    select.replaceChildren(el("option", { value: "" }, "Insert a response…"),
+      ...data.responses.map((r, i) => el("option", { value: String(i) }, r.title + "  /" + r.shortcut)));
+    select.hidden = data.responses.length === 0;
+  }
+
+  function onCanned(e) {
+    const chosen = state.canned && state.canned[Number(e.target.value)];
+    e.target.value = "";
+    if (!chosen) return;
+    const box = document.getElementById("reply-text");
+    const at = box.selectionStart ?? box.value.length;
+    box.value = box.value.slice(0, at) + chosen.rendered + box.value.slice(box.selectionEnd ?? at);
+    box.focus();
+    box.selectionStart = box.selectionEnd = at + chosen.rendered.length;
   }
 
   function renderTicketHead() {

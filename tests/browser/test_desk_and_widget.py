@@ -25,7 +25,7 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     browser: Any, live_url: str, runtime: Runtime
 ) -> None:
     assert runtime.hub is not None
-    await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
+    agent1 = await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
     dialogs: list[str] = []
 
     desk_ctx = await browser.new_context()
@@ -77,6 +77,16 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     assert Path(await download.path()).read_bytes() == LABEL
     await expect(desk.locator("#messages li.agent a").last).to_have_text("📎 return label.pdf")
 
+    # A canned response, filled for this customer, goes into the reply box where the agent edits it.
+    assert runtime.hub is not None
+    await runtime.hub.responses.create({"shortcut": "thanks", "title": "Thanks for waiting",
+                                        "text": "Thanks for waiting, {{agent.name}} here."}, by=agent1["_id"])
+    await desk.reload()
+    await expect(desk.locator("#canned")).to_be_visible()
+    await desk.select_option("#canned", label="Thanks for waiting  /thanks")
+    await expect(desk.locator("#reply-text")).to_have_value("Thanks for waiting, Agent One here.")
+    await desk.fill("#reply-text", "")
+
     # The customer answers; the agent's open ticket view gets it live.
     await box.fill("Thanks! " + XSS)
     await box.press("Enter")
@@ -106,3 +116,32 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     await desk_ctx.close()
     await eventually(lambda: _presence_is(runtime, "offline"), what="agent1 offline once the desk is closed")
     await shop_ctx.close()
+
+
+async def test_supervisor_edits_the_canned_response_library(browser: Any, live_url: str, runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("sue", "supervisor password", name="Sue", roles=[Role.SUPERVISOR])
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await page.goto(f"{live_url}/desk#/responses")
+    await page.fill("input[name=username]", "sue")
+    await page.fill("input[name=password]", "supervisor password")
+    await page.click("#login-form button[type=submit]")
+    await page.click("#nav a[data-nav=responses]")
+    await page.fill("#response-form input[name=shortcut]", "hours")
+    await page.fill("#response-form input[name=title]", "Opening hours")
+    await page.fill("#response-form textarea[name=text]", "We are open 9 to 5.")
+    await page.click("#response-form button[type=submit]")
+    row = page.locator("#responses tr[data-shortcut=hours]")
+    await expect(row).to_contain_text("We are open 9 to 5.")
+    await row.get_by_role("button", name="Edit").click()
+    await expect(page.locator("#response-form input[name=title]")).to_have_value("Opening hours")
+    await page.fill("#response-form textarea[name=text]", "We are open 9 to 6.")
+    await page.click("#response-form button[type=submit]")
+    await expect(row).to_contain_text("We are open 9 to 6.")
+    stored = await runtime.hub.responses.list()
+    assert [(r["shortcut"], r["text"]) for r in stored] == [("hours", "We are open 9 to 6.")]
+    await row.get_by_role("button", name="Delete").click()
+    await expect(row).to_have_count(0)
+    assert await runtime.hub.responses.list() == []
+    await ctx.close()
