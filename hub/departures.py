@@ -38,19 +38,33 @@ class Departures:
         if not grace:
             return
         now = utcnow()
-        await self.store.conversations.update_many(
+        waiting: list[Doc] = await self.store.conversations.find(
             {"channel": channel, "thread_key": thread_key, "open": True, "ticket_id": {"$ne": None}},
-            {"$set": {"customer_left_at": now, "abandon_at": now + timedelta(seconds=grace)}},
-            hint=CONVERSATIONS_BY_THREAD,
-        )
+            projection={"ticket_id": 1}, hint=CONVERSATIONS_BY_THREAD,
+        ).to_list()
+        for conversation in waiting:
+            # on the ticket too, first: agents see it in the desk, live (tickets are on the change stream)
+            await self.store.tickets.update_one({"_id": conversation["ticket_id"]},
+                                                {"$set": {"customer_left_at": now}})
+            await self.store.conversations.update_one(
+                {"_id": conversation["_id"]},
+                {"$set": {"customer_left_at": now, "abandon_at": now + timedelta(seconds=grace)}},
+            )
 
     async def back(self, channel: str, thread_key: str) -> None:
         """The customer is here again (reconnected, polled or wrote): nothing to abandon."""
-        await self.store.conversations.update_many(
+        marked: list[Doc] = await self.store.conversations.find(
             {"channel": channel, "thread_key": thread_key, "abandon_at": {"$exists": True}},
-            {"$unset": {"abandon_at": "", "customer_left_at": ""}},
-            hint=CONVERSATIONS_BY_THREAD,
-        )
+            projection={"ticket_id": 1}, hint=CONVERSATIONS_BY_THREAD,
+        ).to_list()
+        for conversation in marked:
+            if conversation.get("ticket_id") is not None:
+                await self.store.tickets.update_one({"_id": conversation["ticket_id"]},
+                                                    {"$unset": {"customer_left_at": ""}})
+            # the conversation last: its mark is what the sweep acts on
+            await self.store.conversations.update_one(
+                {"_id": conversation["_id"]}, {"$unset": {"abandon_at": "", "customer_left_at": ""}}
+            )
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Abandon the waiting tickets of customers whose grace period ran out; returns how many."""

@@ -52,6 +52,8 @@ async def test_closing_the_chat_page_while_waiting_abandons_the_ticket_after_the
     await eventually(lambda: _left(runtime, ticket), what="the departure noticed")
     conv = await _conversation(runtime, ticket)
     assert conv["abandon_at"] - conv["customer_left_at"] == GRACE
+    marked = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert marked is not None and marked["customer_left_at"] == conv["customer_left_at"]  # shown in the desk
     assert not await hub.presence.customer_connected_now("widget", thread)
 
     assert await hub.departures.sweep(utcnow()) == 0  # still within the grace period
@@ -76,6 +78,7 @@ async def test_coming_back_in_time_or_polling_cancels_the_departure(
     await _visit_and_leave(client, runtime, token, ticket)
     async with client.ws_connect(f"/api/widget/ws?token={token}"):
         await eventually(lambda: _back(runtime, ticket), what="the return noticed")
+        assert "customer_left_at" not in (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})
         assert await hub.departures.sweep(utcnow() + GRACE * 2) == 0
     await eventually(lambda: _left(runtime, ticket), what="the second departure noticed")
     # A browser without WebSockets polls for messages: that is being here too.

@@ -272,8 +272,10 @@ const Desk = (() => {
   function renderTicketHead() {
     const t = state.ticket;
     document.getElementById("ticket-title").textContent = "#" + t.number + " " + (t.subject || "");
+    const left = t.customer_left_at && ["new", "open", "pending"].includes(t.status)
+      ? "customer left the chat at " + fmtTime(t.customer_left_at) : null;
     document.getElementById("ticket-meta").textContent =
-      [t.queue, t.channel, t.reason, t.assignee_id ? "assigned" : "unassigned"].filter(Boolean).join(" · ");
+      [t.queue, t.channel, t.reason, t.assignee_id ? "assigned" : "unassigned", left].filter(Boolean).join(" · ");
     document.getElementById("status").value = t.status;
     document.getElementById("take").hidden = !!(t.assignee_id && t.assignee_id === state.me.id);
   }
