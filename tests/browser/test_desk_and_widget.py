@@ -109,13 +109,16 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     await shop.reload()
     await expect(shop.locator(".sb-msg.in").first).to_contain_text("Where are my shoes?")
 
+    # The customer closes the page: the agent's open ticket says so, live.
+    await shop_ctx.close()
+    await expect(desk.locator("#ticket-meta")).to_contain_text("customer left the chat at")
+
     # The agent takes a break from the header menu: still connected, no longer routed to.
     await desk.select_option("#my-status", "away")
     await eventually(lambda: _presence_is(runtime, "away"), what="agent1 away")
     await expect(desk.locator("#status-error")).to_have_text("")
     await desk_ctx.close()
     await eventually(lambda: _presence_is(runtime, "offline"), what="agent1 offline once the desk is closed")
-    await shop_ctx.close()
 
 
 async def test_supervisor_edits_the_canned_response_library(browser: Any, live_url: str, runtime: Runtime) -> None:
