@@ -110,10 +110,18 @@ class SlackApi:
         self._identity: BotIdentity | None = None
         self._identity_lock = asyncio.Lock()
         self._profiles: dict[str, tuple[float, SlackProfile | None]] = {}
+        self._stopped = False
 
     # -- plumbing ---------------------------------------------------------------------
     def _http(self) -> aiohttp.ClientSession:
-        """One session for the channel's lifetime, made on first use (inside the running loop)."""
+        """One session for the channel's lifetime, made on first use (inside the running loop).
+
+        After `close()` a call fails as "unreachable" instead of opening a session nobody would
+        close: the hub stops channels before its outbox, so a reply still going out is retried
+        after the restart, and an event being received is left for Slack to redeliver.
+        """
+        if self._stopped:
+            raise aiohttp.ClientConnectionError("the Slack channel has stopped")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds))
             self._client = None
@@ -129,6 +137,7 @@ class SlackApi:
         return self._client
 
     async def close(self) -> None:
+        self._stopped = True
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

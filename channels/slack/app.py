@@ -1,5 +1,8 @@
 """The Slack Events API endpoint: slack-bolt's AsyncApp behind its aiohttp adapter.
 
+The same AsyncApp also serves Socket Mode (`channels/slack/socket_mode.py`): its listeners
+below are the one ingest path for events and button presses, however Slack delivers them.
+
 Bolt verifies the signing secret (and the 5-minute timestamp window), answers the
 URL-verification handshake, drops the app's own events, and routes events to the
 listeners below. `process_before_response=True` makes Bolt run a listener to the
@@ -85,6 +88,9 @@ class SlackEndpoint:
     """The aiohttp handler: size and signature checks, then Bolt."""
 
     def __init__(self, config: SlackConfig, app: AsyncApp) -> None:
+        if not config.signing_secret:
+            # An empty HMAC key is one anybody can sign with: no secret, no HTTP endpoint.
+            raise ValueError("the Slack HTTP endpoint needs channels.slack.signing_secret")
         self.app = app
         self.verifier = SignatureVerifier(signing_secret=config.signing_secret)
 

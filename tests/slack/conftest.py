@@ -20,6 +20,8 @@ from tests.conftest import http_client, running
 from tests.slack.standin import SlackStandIn
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-TestTokenForStandIn"
+#: The app-level token Socket Mode connects with (scope connections:write).
+APP_TOKEN = "xapp-1-A0SWITCHB1-3333333333-TestAppTokenForStandIn"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PATH = "/webhooks/slack/events"
 
@@ -33,7 +35,7 @@ def sign(body: bytes, timestamp: int | None = None, secret: str = SIGNING_SECRET
 
 @pytest.fixture
 async def slack_api() -> AsyncIterator[SlackStandIn]:
-    standin = SlackStandIn(BOT_TOKEN)
+    standin = SlackStandIn(BOT_TOKEN, APP_TOKEN)
     await standin.start()
     yield standin
     await standin.close()

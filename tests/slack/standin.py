@@ -2,13 +2,20 @@
 
 It checks the bot token like Slack does (`invalid_auth` with HTTP 200), records
 every call, and can be told to answer the next calls of a method with a failure
-(429 with Retry-After, 5xx, or an `ok: false` error).
+(429 with Retry-After, 5xx, or an `ok: false` error), or to hold its answers back until released.
 
 File uploads follow Slack's external upload flow (what slack-sdk's `files_upload_v2`
 does): `files.getUploadURLExternal` hands out an `upload_url` on this server and a file
 id, the bytes are POSTed there (raw or multipart; `fail_next("upload", ...)` fails that
 step), and `files.completeUploadExternal` shares the uploaded files in a channel, the
 one step that posts. Each completed share is recorded in `shared` and `file_posts`.
+
+Socket Mode: `apps.connections.open` takes only the app-level token (a bot token gets
+`not_allowed_token_type`, anything else `invalid_auth`) and hands out a single-use
+`ws://127.0.0.1:<port>/link/?ticket=...` URL. The WebSocket there says `hello`, then sends
+what the test asks for (`send_envelope`: `events_api` or `interactive` envelopes shaped like
+Slack's; `disconnect`; `drop` closes the connection from this side), and records every frame
+the app sends back: acknowledgements are awaited with `ack(envelope_id)`.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -65,6 +73,37 @@ class SharedFiles:
 
 
 @dataclass
+class SocketConnection:
+    """One Socket Mode WebSocket the app opened, numbered from 1 in the order they were opened."""
+
+    number: int
+    ws: web.WebSocketResponse
+    #: Every JSON frame the app sent on this connection, in order.
+    received: list[dict[str, Any]] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Ack:
+    """An acknowledgement the app sent: `{"envelope_id": ...}` plus an optional `payload`."""
+
+    envelope_id: str
+    frame: dict[str, Any]
+    connection: int
+
+
+@dataclass
+class Hold:
+    """Calls of one Web API method wait, once they `arrived`, until the test releases them."""
+
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class Failure:
     status: int
     body: dict[str, Any] | None = None
@@ -72,10 +111,12 @@ class Failure:
 
 
 class SlackStandIn:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, app_token: str) -> None:
         self.token = token
+        self.app_token = app_token
         self.calls: list[Call] = []
         self.failures: dict[str, list[Failure]] = {}
+        self.holds: dict[str, Hold] = {}
         self.users = {"U0CUST0001": fixture("users_info_customer.json"),
                       "U0PARTNR01": fixture("users_info_partner.json")}
         self.files: dict[str, tuple[bytes, str]] = {}
@@ -88,16 +129,27 @@ class SlackStandIn:
         self.file_posts: asyncio.Queue[SharedFiles] = asyncio.Queue()
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
+        #: Socket Mode: tickets handed out by apps.connections.open and not used yet.
+        self.tickets: set[str] = set()
+        self.connections: list[SocketConnection] = []
+        self._opened: asyncio.Queue[SocketConnection] = asyncio.Queue()
+        self.acks: list[Ack] = []
+        self._acked = asyncio.Condition()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files-pri/{tail:.*}", self._file)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
+        app.router.add_get("/link/", self._socket)
         self.server = TestServer(app, host="127.0.0.1")
 
     async def start(self) -> None:
         await self.server.start_server()
 
     async def close(self) -> None:
+        for hold in self.holds.values():
+            hold.release()
+        for connection in self.connections:
+            await connection.ws.close()
         await self.server.close()
 
     @property
@@ -106,6 +158,11 @@ class SlackStandIn:
 
     def fail_next(self, method: str, *failures: Failure) -> None:
         self.failures.setdefault(method, []).extend(failures)
+
+    def hold(self, method: str) -> Hold:
+        """Keep the answers to `method` back until `release()` (to catch the hub mid-request)."""
+        hold = self.holds[method] = Hold()
+        return hold
 
     def successful(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.ok]
@@ -119,6 +176,10 @@ class SlackStandIn:
             else:
                 body.update(dict(await request.post()))
         auth = request.headers.get("Authorization")
+        hold = self.holds.get(method)
+        if hold is not None:
+            hold.arrived.set()
+            await hold.released.wait()
         pending = self.failures.get(method)
         if pending:
             failure = pending.pop(0)
@@ -127,6 +188,10 @@ class SlackStandIn:
                 return web.Response(status=failure.status, text="<html>upstream error</html>",
                                     content_type="text/html", headers=failure.headers)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if method == "apps.connections.open":
+            answer = self._connections_open(auth)
+            self.calls.append(Call(method, request.method, auth, body, 200, ok=bool(answer.get("ok"))))
+            return web.json_response(answer)
         if auth != f"Bearer {self.token}":
             self.calls.append(Call(method, request.method, auth, body, 200, ok=False))
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -164,6 +229,91 @@ class SlackStandIn:
             return self._complete(body)
         return {"ok": False, "error": "unknown_method"}
 
+    # -- Socket Mode -----------------------------------------------------------------
+    def _connections_open(self, auth: str | None) -> dict[str, Any]:
+        """A single-use WebSocket URL for the app-level token; Slack's errors for any other token."""
+        if not auth:
+            return {"ok": False, "error": "not_authed"}
+        if auth == f"Bearer {self.token}":
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if auth != f"Bearer {self.app_token}":
+            return {"ok": False, "error": "invalid_auth"}
+        ticket = str(uuid.uuid4())
+        self.tickets.add(ticket)
+        ws_base = self.base_url.replace("http://", "ws://", 1)
+        return {"ok": True, "url": f"{ws_base}/link/?ticket={ticket}&app_id=A0SWITCHB1"}
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self.tickets:
+            return web.Response(status=401, text="invalid or used ticket")
+        self.tickets.discard(ticket)
+        ws = web.WebSocketResponse()  # answers the client's pings itself
+        await ws.prepare(request)
+        connection = SocketConnection(number=len(self.connections) + 1, ws=ws)
+        self.connections.append(connection)
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "debug_info": {"host": "applink-standin", "build_number": 1,
+                                           "approximate_connection_time": 18060},
+                            "connection_info": {"app_id": "A0SWITCHB1"}})
+        self._opened.put_nowait(connection)
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                frame = json.loads(message.data)
+                connection.received.append(frame)
+                if isinstance(frame, dict) and frame.get("envelope_id"):
+                    async with self._acked:
+                        self.acks.append(Ack(str(frame["envelope_id"]), frame, connection.number))
+                        self._acked.notify_all()
+        finally:
+            connection.closed.set()
+        return ws
+
+    async def connection(self, timeout: float = 15.0) -> SocketConnection:
+        """The next WebSocket the app opens (awaited, in order)."""
+        return await asyncio.wait_for(self._opened.get(), timeout)
+
+    @property
+    def current(self) -> SocketConnection:
+        return next(c for c in reversed(self.connections) if not c.ws.closed)
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any], *, envelope_id: str | None = None,
+                            retry_attempt: int = 0, retry_reason: str = "",
+                            connection: SocketConnection | None = None) -> str:
+        """Deliver `payload` as Slack does in Socket Mode (`events_api` or `interactive`); its envelope id."""
+        envelope_id = envelope_id or str(uuid.uuid4())
+        envelope: dict[str, Any] = {"envelope_id": envelope_id, "payload": payload, "type": kind,
+                                    "accepts_response_payload": False}
+        if kind == "events_api":
+            envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        await (connection or self.current).ws.send_json(envelope)
+        return envelope_id
+
+    async def disconnect(self, reason: str = "refresh_requested") -> SocketConnection:
+        """Tell the app this connection is being recycled, as Slack does before it closes one."""
+        connection = self.current
+        await connection.ws.send_json({"type": "disconnect", "reason": reason,
+                                       "debug_info": {"host": "applink-standin"}})
+        return connection
+
+    async def drop(self) -> SocketConnection:
+        """Close the current connection from Slack's side, without a `disconnect` first."""
+        connection = self.current
+        await connection.ws.close()
+        return connection
+
+    def acks_of(self, envelope_id: str) -> list[Ack]:
+        return [a for a in self.acks if a.envelope_id == envelope_id]
+
+    async def ack(self, envelope_id: str, count: int = 1, timeout: float = 15.0) -> list[Ack]:
+        """Wait until the app acknowledged the envelope `count` times; those acknowledgements."""
+        async with asyncio.timeout(timeout), self._acked:
+            await self._acked.wait_for(lambda: len(self.acks_of(envelope_id)) >= count)
+        return self.acks_of(envelope_id)
+
+    # -- files ------------------------------------------------------------------------
     def _upload_url(self, body: dict[str, Any]) -> dict[str, Any]:
         filename = str(body.get("filename") or "")
         try:
