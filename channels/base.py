@@ -51,6 +51,11 @@ class Channel(Protocol):
     async def stop(self) -> None: ...
 
 
+class ChannelConfigError(ValueError):
+    """A channel's configuration (or a credential its provider refused at start) is unusable;
+    `switchboard serve` prints it as a one-line error instead of a traceback."""
+
+
 def bad_request(reason: str, status: int = 400) -> web.HTTPException:
     """A 4xx whose JSON body says what was wrong with the payload."""
     cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 409: web.HTTPConflict,

@@ -15,13 +15,13 @@ from typing import Any
 from aiohttp import web
 
 from agents_ui.appkeys import EXTRAS
-from channels.base import Channel, ChannelContext
+from channels.base import Channel, ChannelConfigError, ChannelContext
 from hub.blobs import BlobStore
 from hub.hub import Hub
 from hub.outbox import RetryPolicy
 from hub.ports import Bot
 from hub.store import Store
-from switchboard.config import Settings, ensure_secret
+from switchboard.config import ConfigError, Settings, ensure_secret
 from switchboard.embedded import EmbeddedServer
 from switchboard.web import build_app
 
@@ -106,7 +106,10 @@ class Runtime:
         for name, cfg in settings.channels.items():
             if not cfg.get("enabled", True):
                 continue
-            channel = self._load_channel(name, cfg)
+            try:
+                channel = self._load_channel(name, cfg)
+            except ChannelConfigError as exc:
+                raise ConfigError(f"channels.{name}: {exc}") from exc
             self.channels.append(channel)
             routes += channel.routes()
             for sender in channel.senders():
@@ -125,7 +128,10 @@ class Runtime:
             workbench.start(self.hub)
         self.admin_credentials = await self.hub.accounts.ensure_admin()
         for channel in self.channels:
-            await channel.start()
+            try:
+                await channel.start()
+            except ChannelConfigError as exc:
+                raise ConfigError(f"channels.{channel.name}: {exc}") from exc
         return self.app
 
     def _load_channel(self, name: str, cfg: dict[str, Any]) -> Channel:
@@ -137,14 +143,17 @@ class Runtime:
         return channel
 
     async def stop(self) -> None:
+        # The hub first: its outbox finishes the sends in flight while the channels' clients are
+        # still open. A message a channel ingests meanwhile is stored and, if its bot turn does not
+        # run before the end, picked up by the recovery loop at the next start.
+        if self.hub is not None:
+            await self.hub.stop()
         for channel in reversed(self.channels):
             try:
                 await channel.stop()
             except Exception:
                 log.exception("channel %s did not stop cleanly", channel.name)
         self.channels.clear()
-        if self.hub is not None:
-            await self.hub.stop()
         if self.store is not None:
             await self.store.close()
         if self.embedded is not None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.base import ChannelConfigError
+
 DEFAULT_ACK = ("Thank you for your message. We have opened ticket #{number} for it and will get back to you "
                "as soon as we can. Please keep [#{number}] in the subject if you write again.")
 
 
-class EmailConfigError(ValueError):
+class EmailConfigError(ChannelConfigError):
     """The `channels.email` section cannot be used as written."""
 
 

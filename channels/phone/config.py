@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from channels.base import ChannelConfigError
 
-class PhoneConfigError(ValueError):
+
+class PhoneConfigError(ChannelConfigError):
     """A missing or malformed `channels.phone` setting."""
 
 

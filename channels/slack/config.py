@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.base import ChannelConfigError
+
 CHANNEL = "slack"
 DEFAULT_API_BASE = "https://slack.com/api/"
 #: Hosts Slack serves `url_private` files from; the bot token is only ever sent there.
 SLACK_FILE_HOSTS = frozenset({"files.slack.com"})
 
 
-class SlackConfigError(ValueError):
+class SlackConfigError(ChannelConfigError):
     pass
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.base import ChannelConfigError
+
 CHANNEL = "telegram"
 DEFAULT_API_BASE = "https://api.telegram.org"
 WEBHOOK_PREFIX = "/webhooks/telegram"
@@ -18,7 +20,7 @@ BOT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 
-class TelegramConfigError(ValueError):
+class TelegramConfigError(ChannelConfigError):
     pass
 
 

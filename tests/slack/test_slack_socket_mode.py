@@ -21,7 +21,7 @@ from channels.slack.config import SlackConfig, SlackConfigError
 from channels.slack.socket_mode import SlackAppTokenRefused
 from hub.blobs import BlobStore
 from switchboard.bootstrap import Runtime
-from switchboard.config import Settings
+from switchboard.config import ConfigError, Settings
 from tests.conftest import _drop, http_client, running
 from tests.helpers import eventually
 from tests.slack.conftest import APP_TOKEN, BOT_TOKEN, PATH, SIGNING_SECRET, sign
@@ -282,11 +282,12 @@ async def test_a_refused_app_token_fails_start_with_a_clear_error(settings: Sett
     settings.channels["slack"] = socket_config(slack_api, app_token=wrong)
     rt = Runtime(settings)
     try:
-        with pytest.raises(SlackAppTokenRefused) as refused:
+        with pytest.raises(ConfigError) as refused:  # `switchboard serve` prints it on one line
             await rt.start(bot=shop_bot)
     finally:
         await rt.stop()
         await _drop(settings)
+    assert isinstance(refused.value.__cause__, SlackAppTokenRefused)
     reason = str(refused.value)
     assert "channels.slack.app_token" in reason
     assert "invalid_auth" in reason
