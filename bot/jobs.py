@@ -167,20 +167,30 @@ class JobRunner:
         return str(job_id)
 
     async def _run(self, kind: str, job_id: ObjectId, training_version: int | None, work: Work) -> None:
+        """Run the work, then release the kind BEFORE writing the final status: whoever sees
+        "succeeded" or "failed" (a trainer's progress bar) may start the next job at once."""
         progress = JobProgress(self.store, job_id, kind, training_version)
         try:
             result = await work(progress.report)
         except asyncio.CancelledError:
+            self._release(kind, job_id)
             with contextlib.suppress(PyMongoError):
                 await progress.finish(FAILED, "stopped with the hub", error="hub stopped")
             raise
         except Exception as exc:  # recorded on the job and shown to the trainer, not swallowed
             log.exception("bot %s job %s failed", kind, job_id)
+            self._release(kind, job_id)
             await progress.finish(FAILED, f"failed: {exc}", error=str(exc) or type(exc).__name__)
         else:
+            self._release(kind, job_id)
             await progress.finish(SUCCEEDED, "done", result=result)
         finally:
-            self._running.pop(kind, None)
+            self._release(kind, job_id)
+
+    def _release(self, kind: str, job_id: ObjectId) -> None:
+        """Free the kind if this job still holds it (a next job may have taken it already)."""
+        if self._running.get(kind) == job_id:
+            del self._running[kind]
 
     async def get(self, job_id: str) -> JobView | None:
         if not ObjectId.is_valid(job_id):

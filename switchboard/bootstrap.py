@@ -143,17 +143,16 @@ class Runtime:
         return channel
 
     async def stop(self) -> None:
-        # The hub first: its outbox finishes the sends in flight while the channels' clients are
-        # still open. A message a channel ingests meanwhile is stored and, if its bot turn does not
-        # run before the end, picked up by the recovery loop at the next start.
-        if self.hub is not None:
-            await self.hub.stop()
+        # Channels first, so nothing new arrives while the hub drains. A send still in flight
+        # on a channel whose client is closed fails as transient and is retried after a restart.
         for channel in reversed(self.channels):
             try:
                 await channel.stop()
             except Exception:
                 log.exception("channel %s did not stop cleanly", channel.name)
         self.channels.clear()
+        if self.hub is not None:
+            await self.hub.stop()
         if self.store is not None:
             await self.store.close()
         if self.embedded is not None:

@@ -98,3 +98,14 @@ async def wait_until(sub: Subscription, check: Callable[[], Awaitable[bool]], ti
     async with asyncio.timeout(timeout):
         while not await check():
             await sub.get()
+
+
+async def assert_delivery_times_pressed(hub: Any, conversation_id: Any) -> None:
+    """The customer's press of the "Delivery times" quick reply is stored in that conversation
+    as its payload, and the bot read it as the intent it names."""
+    await hub.pipeline.drain()
+    click = await hub.store.messages.find_one({"channel": "slack", "direction": "in", "text": "/shipping_times"})
+    assert click is not None
+    assert click["conversation_id"] == conversation_id
+    assert click["metadata"]["slack"]["button"] == "Delivery times"
+    assert click["nlu"]["intent"] == "shipping_times"

@@ -10,7 +10,7 @@ from hub.models import AuthorKind, QuickReply, Role
 from hub.realtime import Subscription
 from switchboard.bootstrap import Runtime
 from tests.helpers import assert_sent_after_rate_limit
-from tests.slack.conftest import BOT_TOKEN, PostEvent, wait_until
+from tests.slack.conftest import BOT_TOKEN, PostEvent, assert_delivery_times_pressed, wait_until
 from tests.slack.standin import Failure, SlackStandIn, fixture
 
 
@@ -111,12 +111,7 @@ async def test_quick_replies_become_buttons_and_a_click_is_the_customers_answer(
 
     resp = await post_event(fixture("block_actions_quick_reply.json"), form=True)
     assert resp.status == 200, await resp.text()
-    await hub.pipeline.drain()
-    click = await hub.store.messages.find_one({"channel": "slack", "direction": "in", "text": "/shipping_times"})
-    assert click is not None
-    assert click["conversation_id"] == conversation["_id"]
-    assert click["metadata"]["slack"]["button"] == "Delivery times"
-    assert click["nlu"]["intent"] == "shipping_times"
+    await assert_delivery_times_pressed(hub, conversation["_id"])
 
 
 async def test_long_replies_are_split_under_slacks_limit_and_escaped(

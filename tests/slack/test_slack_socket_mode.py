@@ -24,7 +24,7 @@ from switchboard.bootstrap import Runtime
 from switchboard.config import ConfigError, Settings
 from tests.conftest import _drop, http_client, running
 from tests.helpers import eventually
-from tests.slack.conftest import APP_TOKEN, BOT_TOKEN, PATH, SIGNING_SECRET, sign
+from tests.slack.conftest import APP_TOKEN, BOT_TOKEN, PATH, SIGNING_SECRET, assert_delivery_times_pressed, sign
 from tests.slack.standin import Failure, SlackStandIn, SocketConnection, fixture
 
 DM_ID = "T0SHOP0001:D0CUSTDM01:1718961060.123459"
@@ -122,14 +122,8 @@ async def test_a_button_press_envelope_is_the_customers_answer_in_the_same_threa
     click_id = await slack_api.send_envelope("interactive", fixture("block_actions_quick_reply.json"))
     [ack] = await slack_api.ack(click_id)
     assert ack.frame == {"envelope_id": click_id}
-    hub = socket_runtime.hub
-    assert hub is not None
-    await hub.pipeline.drain()
-    click = await hub.store.messages.find_one({"channel": "slack", "direction": "in", "text": "/shipping_times"})
-    assert click is not None
-    assert click["conversation_id"] == first["conversation_id"]
-    assert click["metadata"]["slack"]["button"] == "Delivery times"
-    assert click["nlu"]["intent"] == "shipping_times"
+    assert socket_runtime.hub is not None
+    await assert_delivery_times_pressed(socket_runtime.hub, first["conversation_id"])
 
 
 async def test_the_same_envelope_delivered_twice_is_stored_once_with_its_files(
