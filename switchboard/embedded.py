@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
@@ -25,6 +27,26 @@ log = logging.getLogger(__name__)
 
 class EmbeddedError(Exception):
     pass
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """On Linux, a hook that makes the server get SIGTERM when the hub process dies.
+
+    `stop()` ends the server on a clean exit; this covers the unclean ones (SIGKILL, a
+    crash), which would otherwise leave an orphaned database holding its port and data
+    directory, so the next start fails. PR_SET_PDEATHSIG fires when the forking thread
+    ends: `start` runs on the event loop's thread, which lives as long as the hub.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def hook() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the hub died before the hook ran
+            os._exit(1)
+
+    return hook
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,6 +92,7 @@ class EmbeddedServer:
              "--log-level", "WARNING"],
             stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_die_with_parent(os.getpid()),  # start runs on the loop (main) thread
         )
         log_handle.close()
         await self._wait_ready(startup_seconds)

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from switchboard.embedded import free_port
+from tests.helpers import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
@@ -77,6 +78,40 @@ async def test_serve_prints_the_desk_url_and_admin_login_and_keeps_data(tmp_path
             assert login.status == 200
     finally:
         assert await stop_serve(proc) == 0
+
+
+def _servers_on(storage: Path) -> list[int]:
+    """Pids of the secantusd-py processes serving `storage` (read from /proc, Linux)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if str(storage).encode() in argv and any(b"secantusd" in a for a in argv):
+            pids.append(int(entry.name))
+    return pids
+
+
+async def test_a_killed_hub_takes_its_embedded_database_with_it(tmp_path: Path) -> None:
+    """SIGKILL leaves no clean-up to the hub: the database must not outlive it, holding the data dir."""
+    proc, _lines = await start_serve(tmp_path / "var", free_port())
+    storage = tmp_path / "var" / "db"
+    try:
+        [server] = _servers_on(storage)
+    finally:
+        proc.kill()
+        await proc.wait()
+
+    async def gone() -> bool:
+        return not _servers_on(storage)
+
+    await eventually(gone, timeout=30, what=f"the embedded database (pid {server}) to exit with the hub")
+    # and the next start works on the same data
+    proc, _lines = await start_serve(tmp_path / "var", free_port())
+    assert await stop_serve(proc) == 0
 
 
 def test_docker_compose_file_is_valid() -> None:
