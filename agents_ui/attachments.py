@@ -16,7 +16,7 @@ from hub.blobs import BlobStore
 from hub.models import Role
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound
-from switchboard.uploads import UploadError, read_upload
+from switchboard.uploads import UploadError, file_headers, read_upload
 
 #: Largest file an agent may attach (most providers cap near here: Slack 1 GB, Telegram bots 50 MB, MMS 5 MB).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -24,7 +24,8 @@ MAX_FILES_PER_REPLY = 10
 
 
 def _blobs(request: web.Request) -> BlobStore:
-    return BlobStore(request.app[HUB].store)
+    blobs: BlobStore = request.app[HUB].blobs
+    return blobs
 
 
 @requires(Role.AGENT, Role.SUPERVISOR, Role.TRAINER)
@@ -34,9 +35,7 @@ async def download(request: web.Request) -> web.Response:
     if found is None:
         raise error(404, "no such attachment")
     data, filename, _content_type = found
-    safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "attachment"
-    return web.Response(body=data, content_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+    return web.Response(body=data, content_type="application/octet-stream", headers=file_headers(filename))
 
 
 @requires(Role.AGENT)

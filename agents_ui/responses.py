@@ -9,7 +9,7 @@ from aiohttp import web
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, json_body, requires
 from hub.models import Role
-from hub.responses import ResponseError, render
+from hub.responses import ResponseError, ShortcutTaken, render
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound
 
@@ -53,7 +53,7 @@ async def create_response(request: web.Request) -> web.Response:
     try:
         doc = await request.app[HUB].responses.create(body, agent_of(request)["_id"])
     except ResponseError as exc:
-        raise error(409 if "exists" in str(exc) else 400, str(exc)) from exc
+        raise error(409 if isinstance(exc, ShortcutTaken) else 400, str(exc)) from exc
     return web.json_response({"response": _public(doc)}, status=201)
 
 
@@ -65,7 +65,7 @@ async def update_response(request: web.Request) -> web.Response:
         doc = await request.app[HUB].responses.update(_oid(request.match_info["id"], "response"), body,
                                                       agent_of(request)["_id"])
     except ResponseError as exc:
-        raise error(409 if "exists" in str(exc) else 400, str(exc)) from exc
+        raise error(409 if isinstance(exc, ShortcutTaken) else 400, str(exc)) from exc
     if doc is None:
         raise error(404, "no such response")
     return web.json_response({"response": _public(doc)})

@@ -171,26 +171,28 @@ async def delete_intent_(request: web.Request) -> web.Response:
 # -- training, evaluation, try-it --------------------------------------------------------------
 
 
-@requires(Role.TRAINER)
-async def train(request: web.Request) -> web.Response:
-    """Train on `version` (default: the newest) in the background; progress arrives as `bot.training` events."""
+async def _start_job(request: web.Request, kind: str) -> web.Response:
+    """Start a `train` or `evaluate` job on the body's `version` (default: the newest): 202 with its id."""
     body = await json_body(request)
+    workbench = _workbench(request)
+    start = workbench.start_training if kind == "train" else workbench.start_evaluation
     try:
-        job = await _workbench(request).start_training(_int(body.get("version"), "version"), _author(request))
+        job = await start(_int(body.get("version"), "version"), _author(request))
     except _DOMAIN_ERRORS as exc:
         raise _translate(exc) from exc
     return web.json_response({"job": job}, status=202)
+
+
+@requires(Role.TRAINER)
+async def train(request: web.Request) -> web.Response:
+    """Train on `version` (default: the newest) in the background; progress arrives as `bot.training` events."""
+    return await _start_job(request, "train")
 
 
 @requires(Role.TRAINER)
 async def evaluate(request: web.Request) -> web.Response:
     """Cross-validate `version` (default: the newest) in the background: P/R/F1 per intent, confused pairs."""
-    body = await json_body(request)
-    try:
-        job = await _workbench(request).start_evaluation(_int(body.get("version"), "version"), _author(request))
-    except _DOMAIN_ERRORS as exc:
-        raise _translate(exc) from exc
-    return web.json_response({"job": job}, status=202)
+    return await _start_job(request, "evaluate")
 
 
 @requires(Role.TRAINER)

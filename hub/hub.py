@@ -81,8 +81,17 @@ class Hub:
         """A channel with live connections (the chat widget) saw a customer connect: returns the
         connection's id for `customer_disconnected`. Coming back cancels a pending abandonment."""
         connection_id = await self.presence.customer_connected(channel, thread_key)
-        await self.departures.back(channel, thread_key)
+        await self.customer_seen(channel, thread_key)
         return connection_id
+
+    async def customer_seen(self, channel: str, thread_key: str) -> None:
+        """The customer is here (connected, polled, wrote): a pending abandonment is cancelled."""
+        await self.departures.back(channel, thread_key)
+
+    def track_departures(self, channel: str, grace_seconds: float) -> None:
+        """A customer of `channel` whose last live connection closed has abandoned a waiting
+        ticket after `grace_seconds` (0: never; only an explicit end counts)."""
+        self.departures.grace[channel] = grace_seconds
 
     async def customer_disconnected(self, connection_id: ObjectId, channel: str, thread_key: str) -> None:
         """That connection closed; if it was the customer's last, a waiting ticket may be abandoned."""

@@ -24,6 +24,10 @@ class ResponseError(ValueError):
     """A response that cannot be saved as given; the message says why."""
 
 
+class ShortcutTaken(ResponseError):
+    """Another response already has this shortcut."""
+
+
 class ResponseLibrary:
     def __init__(self, store: Store) -> None:
         self.collection = store.responses
@@ -37,7 +41,7 @@ class ResponseLibrary:
         try:
             result = await self.collection.insert_one(doc)
         except DuplicateKeyError as exc:
-            raise ResponseError(f"a response with shortcut {doc['shortcut']!r} exists") from exc
+            raise ShortcutTaken(f"a response with shortcut {doc['shortcut']!r} exists") from exc
         doc["_id"] = result.inserted_id
         return doc
 
@@ -48,7 +52,7 @@ class ResponseLibrary:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError as exc:
-            raise ResponseError(f"a response with shortcut {fields.get('shortcut')!r} exists") from exc
+            raise ShortcutTaken(f"a response with shortcut {fields.get('shortcut')!r} exists") from exc
 
     async def delete(self, response_id: ObjectId) -> bool:
         return (await self.collection.delete_one({"_id": response_id})).deleted_count == 1

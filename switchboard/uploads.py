@@ -1,6 +1,6 @@
-"""Reading one uploaded file from a multipart/form-data request, for the desk and the widget.
+"""Files over HTTP, for the desk and the channels: reading an upload, headers for a download.
 
-Both take files from browsers: the name is reduced to a base name (a client's path never
+Uploads come from browsers: the name is reduced to a base name (a client's path never
 reaches storage), a percent-encoded name is decoded (RFC 7578 allows it, aiohttp's client
 does it), the size is enforced while reading, and other form fields come back as text.
 """
@@ -71,3 +71,11 @@ async def _read_file(part: BodyPartReader, max_bytes: int) -> Upload:
     if not data:
         raise UploadError(400, "the file is empty")
     return Upload(filename, content_type, bytes(data))
+
+
+def file_headers(filename: str, *, inline: bool = False) -> dict[str, str]:
+    """Headers for serving a stored file: a name safe inside the quoted header, no type
+    sniffing, no shared caches. `inline` only where the content type is checked (MMS media)."""
+    safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "attachment"
+    return {"Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{safe}"',
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "private"}

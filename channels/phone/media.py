@@ -23,6 +23,7 @@ from aiohttp import web
 
 from channels.base import bad_request
 from hub.models import Attachment, SendError
+from switchboard.uploads import file_headers
 
 if TYPE_CHECKING:
     from hub.hub import Hub
@@ -102,12 +103,9 @@ class MediaLinks:
         data, filename, content_type = found
         if not _MIME.fullmatch(content_type):
             content_type = "application/octet-stream"
-        safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "attachment"
         return web.Response(body=data, headers={
             "Content-Type": content_type,
-            "Content-Disposition": f'inline; filename="{safe}"',
-            "Cache-Control": "private",
-            "X-Content-Type-Options": "nosniff",
+            **file_headers(filename, inline=True),
             # An HTML or SVG file opened from the link must not run as a page of the hub's origin.
             "Content-Security-Policy": "sandbox; default-src 'none'",
         })

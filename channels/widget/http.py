@@ -18,7 +18,7 @@ from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
 from hub.tickets import NotFound, TicketError
 from hub.views import message_for_customer
-from switchboard.uploads import UploadError, read_upload
+from switchboard.uploads import UploadError, file_headers, read_upload
 
 log = logging.getLogger(__name__)
 CHANNEL = "widget"
@@ -51,7 +51,7 @@ class WidgetChannel:
         self._script = (static / "widget.js").read_text(encoding="utf-8")
         self._demo = (static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", next(iter(self.sites)))
         # A visitor waiting for an agent who closes every page of the chat for this long has abandoned it.
-        self.hub.departures.grace[CHANNEL] = float(context.config.get("abandon_after_seconds", 120))
+        self.hub.track_departures(CHANNEL, float(context.config.get("abandon_after_seconds", 120)))
 
     # -- wiring -------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
@@ -194,7 +194,7 @@ class WidgetChannel:
             inbox=visitor.site,
         )
         result = await self.hub.ingest(message)
-        await self.hub.departures.back(CHANNEL, visitor.key)
+        await self.hub.customer_seen(CHANNEL, visitor.key)
         return {"message_id": result.message_id, "conversation_id": result.conversation_id,
                 "duplicate": result.duplicate}
 
@@ -219,10 +219,7 @@ class WidgetChannel:
         if found is None:
             raise bad_request("no such file in this conversation", 404)
         data, filename, _content_type = found
-        safe = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "attachment"
-        response = web.Response(body=data, content_type="application/octet-stream",
-                                headers={"Content-Disposition": f'attachment; filename="{safe}"',
-                                         "X-Content-Type-Options": "nosniff", "Cache-Control": "private"})
+        response = web.Response(body=data, content_type="application/octet-stream", headers=file_headers(filename))
         self._cors(request, response, visitor.site)
         return response
 
@@ -255,7 +252,7 @@ class WidgetChannel:
         if after and not ObjectId.is_valid(after):
             raise bad_request("after must be a message id")
         messages = await self._history(visitor, ObjectId(after) if after else None)
-        await self.hub.departures.back(CHANNEL, visitor.key)  # polling (no WebSocket) means here
+        await self.hub.customer_seen(CHANNEL, visitor.key)  # polling (no WebSocket) means here
         return self._json(request, {"messages": messages}, site=visitor.site)
 
     async def _history(self, visitor: Visitor, after: ObjectId | None) -> list[dict[str, Any]]:
