@@ -27,7 +27,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from switchboard.config import Settings, ensure_secret
 
@@ -139,7 +139,7 @@ def secrets_in(settings: Settings) -> set[str]:
     found = {settings.secret} if settings.secret else set()
     password = urlsplit(settings.mongodb_uri).password if settings.mongodb_uri else None
     if password:
-        found.add(password)
+        found |= {password, unquote(password)}  # as written in the URI (percent-encoded) and as sent
     for section in (settings.channels, settings.bot, settings.outbox):
         found |= set(_secret_values(section))
     return found

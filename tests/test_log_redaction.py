@@ -73,7 +73,7 @@ def test_short_values_are_not_redacted_by_value() -> None:
 def test_every_secret_in_the_settings_is_found_by_its_key_name() -> None:
     settings = Settings(
         secret="hub-signing-secret",
-        mongodb_uri="mongodb://switchboard:db-password-1@db:27017/",
+        mongodb_uri="mongodb://switchboard:db-password%401@db:27017/",
         channels={
             "telegram": {"bots": {"support": {"token": TELEGRAM, "secret_token": "tg-webhook-secret"}}},
             "slack": {"bot_token": "xoxb-1-2-3", "signing_secret": "slack-signing", "app_token": "xapp-1-2"},
@@ -86,8 +86,8 @@ def test_every_secret_in_the_settings_is_found_by_its_key_name() -> None:
         },
     )
     assert secrets_in(settings) == {
-        "hub-signing-secret", "db-password-1", TELEGRAM, "tg-webhook-secret", "xoxb-1-2-3", "slack-signing",
-        "xapp-1-2", "twilio-auth-token", "relay-password", "imap-password", "site-identity",
+        "hub-signing-secret", "db-password%401", "db-password@1", TELEGRAM, "tg-webhook-secret", "xoxb-1-2-3",
+        "slack-signing", "xapp-1-2", "twilio-auth-token", "relay-password", "imap-password", "site-identity",
         "key-one-value", "key-two-value",
     }
 
