@@ -30,7 +30,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 async def serve(settings: Settings) -> None:
     from switchboard.bootstrap import Runtime
+    from switchboard.log_redaction import install_log_redaction
 
+    install_log_redaction(settings)  # before anything logs: no credential reaches a log line
     runtime = Runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,6 +3,11 @@
 A relay that is down, times out or answers 4xx raises a transient `SendError`
 (the hub's outbox retries with backoff); a 5xx refusal of the sender, the
 recipient or the content is permanent and shows on the message as failed.
+
+A relay that refuses the hub itself (its login with 535, `MAIL FROM` with 5xx, no
+AUTH or STARTTLS where `channels.email.relay` asks for them) is a configuration
+mistake: retrying cannot fix it, so it is permanent too, with a reason that names the
+setting to check. Only a temporary refusal (454 "try again later") is retried.
 """
 
 from __future__ import annotations
@@ -31,9 +36,34 @@ def _tls_context(relay: RelayConfig) -> ssl.SSLContext | None:
     return context
 
 
+#: Where a refusal of the hub's own login or sender address is fixed.
+_CHECK_RELAY = "check channels.email.relay"
+#: `MAIL FROM` answers that mean "log in first" (RFC 4954): the relay needs credentials we did not send.
+_AUTH_REQUIRED = frozenset({530})
+
+
 def _refusal(code: int, text: str, what: str) -> SendError:
     reason = f"relay refused {what}: {code} {text}".strip()[:500]
     return SendError(reason, transient=400 <= code < 500)
+
+
+def _login_refused(code: int, text: str) -> SendError:
+    """535 (bad credentials), 534/538 (mechanism or TLS needed): permanent; 454 (temporary): retried."""
+    if 400 <= code < 500:
+        return SendError(f"relay could not check the hub's login right now: {code} {text}"[:500], transient=True)
+    return SendError(f"relay refused the hub's login: {code} {text} ({_CHECK_RELAY}.username and password)"[:500],
+                     transient=False)
+
+
+def _sender_refused(code: int, text: str, sender: str) -> SendError:
+    """A 5xx to `MAIL FROM` refuses every message we would send: the relay's settings, not this reply."""
+    if 400 <= code < 500:
+        return _refusal(code, text, f"the sender address {sender}")
+    if code in _AUTH_REQUIRED:
+        hint = f"{_CHECK_RELAY}.username and password: the relay requires a login"
+    else:
+        hint = f"{_CHECK_RELAY}.bounce_address and the mailbox address: the relay does not let the hub send as it"
+    return SendError(f"relay refused the sender address {sender}: {code} {text} ({hint})"[:500], transient=False)
 
 
 class EmailSender:
@@ -55,10 +85,11 @@ class EmailSender:
         mailbox = self.config.mailbox(message.inbox)
         mail = compose(message, mailbox, self.config.domain)
         relay = self.relay
+        sender = relay.bounce_address or mailbox.address
         try:
             await aiosmtplib.send(
                 mail,
-                sender=relay.bounce_address or mailbox.address,
+                sender=sender,
                 recipients=[recipient],
                 hostname=relay.host,
                 port=relay.port,
@@ -74,15 +105,22 @@ class EmailSender:
             first = exc.recipients[0] if exc.recipients else None
             raise (_refusal(first.code, first.message, f"recipient {recipient}") if first
                    else SendError("relay refused the recipient", transient=False)) from exc
-        except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError, aiosmtplib.SMTPRecipientRefused) as exc:
+        except aiosmtplib.SMTPSenderRefused as exc:
+            raise _sender_refused(exc.code, exc.message, sender) from exc
+        except (aiosmtplib.SMTPDataError, aiosmtplib.SMTPRecipientRefused) as exc:
             raise _refusal(exc.code, exc.message, "the message") from exc
         except aiosmtplib.SMTPAuthenticationError as exc:
-            # Wrong credentials are fixed by an administrator, not by the customer: keep retrying.
-            raise SendError(f"relay authentication failed: {exc.code} {exc.message}", transient=True) from exc
+            raise _login_refused(exc.code, exc.message) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise SendError(f"relay error {exc.code} {exc.message}"[:500], transient=True) from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except aiosmtplib.SMTPNotSupported as exc:  # e.g. SMTPUTF8 for a non-ASCII address: this message only
+            raise SendError(f"relay cannot take this message: {exc}"[:500], transient=False) from exc
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPConnectError,
+                OSError, TimeoutError) as exc:
             raise SendError(f"relay unreachable: {type(exc).__name__}: {exc}"[:500], transient=True) from exc
+        except aiosmtplib.SMTPException as exc:
+            # aiosmtplib's own refusals to go on: the relay offers no AUTH or STARTTLS that the settings ask for.
+            raise SendError(f"relay does not support what {_CHECK_RELAY} asks: {exc}"[:500], transient=False) from exc
         provider_id = message_id_for(message, self.config.domain)
         log.info("email: sent %s to %s via %s:%s", provider_id, recipient, relay.host, relay.port)
         return SendResult(provider_id=provider_id)

@@ -1,7 +1,8 @@
 """A stand-in for the outbound SMTP relay: a real aiosmtpd server on loopback (STARTTLS + AUTH required).
 
-It records every message it accepts, can refuse chosen recipients with 550, and can be
-stopped and started again on the same port to play a relay that is down for a while.
+It records every message it accepts, can refuse chosen recipients with 550, can answer
+logins with a chosen reply (`auth_answer`, e.g. a temporary 454), and can be stopped and
+started again on the same port to play a relay that is down for a while.
 """
 
 from __future__ import annotations
@@ -44,9 +45,15 @@ class RelayStandIn:
         self.server: asyncio.AbstractServer | None = None
         self.connections = 0
         self.implicit_tls = False
+        #: When set, every AUTH is refused with this reply instead of checking the credentials.
+        self.auth_answer: str | None = None
+        self.auth_attempts = 0
 
     def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
                       auth_data: Any) -> AuthResult:
+        self.auth_attempts += 1
+        if self.auth_answer is not None:
+            return AuthResult(success=False, handled=False, message=self.auth_answer)
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.username
               and auth_data.password.decode() == self.password)
         return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
