@@ -23,8 +23,9 @@ class ContactService:
         """The contact behind `sender` on `channel`, created on first contact.
 
         Cross-channel linking happens only on addresses we can trust: the identity
-        itself (an email sender, a phone number) or an address the channel verified
-        (a Slack profile email, an HMAC-verified widget user).
+        itself (an email sender, a phone number) or an email the channel verified
+        (`Sender.email_verified`: a Slack profile email, a site-signed widget JWT). An
+        address a browser merely claims never links, or anyone could attach to a customer.
         """
         identity = {"channel": channel, "external_id": sender.external_id}
         found = await self._by_identity(channel, sender.external_id)
@@ -33,7 +34,7 @@ class ContactService:
         email = _trusted_email(channel, sender)
         phone = _trusted_phone(channel, sender)
         now = utcnow()
-        new_identity = {**identity, "verified": sender.verified, "added_at": now}
+        new_identity = {**identity, "verified": sender.email_verified, "added_at": now}
         for field, value in (("emails", email), ("phones", phone)):
             if value is None:
                 continue
@@ -83,7 +84,7 @@ class ContactService:
         if sender.display_name and contact.get("name") in (None, "", *contact.get("emails", [])):
             updates["name"] = sender.display_name
             updates["name_lower"] = sender.display_name.lower()
-        if sender.email and sender.verified and sender.email.lower() not in contact.get("emails", []):
+        if sender.email and sender.email_verified and sender.email.lower() not in contact.get("emails", []):
             await self.store.contacts.update_one(
                 {"_id": contact["_id"]}, {"$addToSet": {"emails": sender.email.lower()}}
             )
@@ -99,7 +100,7 @@ class ContactService:
 def _trusted_email(channel: str, sender: Sender) -> str | None:
     if channel in EMAIL_CHANNELS:
         return sender.external_id.lower()
-    if sender.email and sender.verified:
+    if sender.email and sender.email_verified:
         return sender.email.lower()
     return None
 
@@ -108,6 +109,5 @@ def _trusted_phone(channel: str, sender: Sender) -> str | None:
     if channel in PHONE_CHANNELS:
         # A withheld caller id comes as a per-call placeholder, not a number.
         return sender.external_id if _E164.fullmatch(sender.external_id) else None
-    if sender.phone and sender.verified:
-        return sender.phone
+    # No channel proves a phone number other than the phone channels themselves.
     return None

@@ -75,7 +75,11 @@ class Sender:
     display_name: str | None = None
     email: str | None = None
     phone: str | None = None
-    verified: bool = False
+    #: The channel proved `email` belongs to this sender (a Slack account address, a site-signed
+    #: widget JWT). Only then may the address link the sender to an existing contact; a typed or
+    #: merely claimed address never does. Email and phone channels need no flag: there the
+    #: address *is* the sender's identity.
+    email_verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,24 @@ from aiohttp.test_utils import TestClient
 
 from agents_ui.attachments import MAX_UPLOAD_BYTES
 from switchboard.bootstrap import Runtime
-from tests.test_widget_flow import escalate, say, widget_session
+from tests.test_widget_flow import escalate, open_widget_ws, say, widget_session
 
 PDF = b"%PDF-1.4\n% a return label\n\x00\xff\xfe"
+
+
+async def file_link(client: TestClient[Any, Any], token: str, blob_id: str) -> aiohttp.ClientResponse:
+    """What the widget does on a click: ask for a short-lived signed link to one file."""
+    return await client.post(f"/api/widget/attachments/{blob_id}/link", headers={"Authorization": f"Bearer {token}"})
+
+
+async def download(client: TestClient[Any, Any], token: str, blob_id: str) -> aiohttp.ClientResponse:
+    """Fetch a file of the visitor's chat through a signed link (404 if it is not theirs)."""
+    link = await file_link(client, token, blob_id)
+    if link.status != 200:
+        return link
+    url = (await link.json())["url"]
+    assert token not in url
+    return await client.get(url)
 
 
 async def _upload(client: TestClient[Any, Any], csrf: str, ticket_id: Any, data: bytes,
@@ -34,7 +49,7 @@ async def test_agent_sends_a_file_and_only_that_visitor_can_download_it(
     uploaded = (await resp.json())["attachment"]
     assert uploaded["filename"] == "label.pdf" and uploaded["size"] == len(PDF)  # no path from the client
 
-    async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
+    async with await open_widget_ws(client, token) as ws:
         resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
                                  json={"text": "Your label", "attachments": [uploaded["blob_id"]]})
         assert resp.status == 201, await resp.text()
@@ -44,14 +59,17 @@ async def test_agent_sends_a_file_and_only_that_visitor_can_download_it(
     assert frame["message"]["attachments"] == [{"filename": "label.pdf", "content_type": "application/pdf",
                                                 "size": len(PDF), "id": uploaded["blob_id"]}]
 
-    link = f"/api/widget/attachments/{uploaded['blob_id']}"
-    got = await client.get(link, params={"token": token})
+    got = await download(client, token, uploaded["blob_id"])
     assert got.status == 200 and await got.read() == PDF
     assert got.headers["Content-Disposition"] == 'attachment; filename="label.pdf"'
     assert got.headers["Content-Type"] == "application/octet-stream"  # never rendered inline
+    assert got.headers["Cache-Control"] == "private, no-store"
     stranger = await widget_session(client)
-    assert (await client.get(link, params={"token": stranger})).status == 404
+    assert (await download(client, stranger, uploaded["blob_id"])).status == 404
+    link = f"/api/widget/attachments/{uploaded['blob_id']}"
     assert (await client.get(link)).status == 401
+    # A visitor token in the URL is no credential any more: only the header or a signed link.
+    assert (await client.get(link, params={"token": token})).status == 401
     # The agent downloads it from the desk too.
     desk = await client.get(f"/api/attachments/{uploaded['blob_id']}")
     assert desk.status == 200 and await desk.read() == PDF
@@ -75,7 +93,7 @@ async def test_files_only_replies_and_private_files(
     resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
                              json={"text": "see file", "private": True, "attachments": [secret]})
     assert resp.status == 201
-    assert (await client.get(f"/api/widget/attachments/{secret}", params={"token": token})).status == 404
+    assert (await download(client, token, secret)).status == 404
     assert await hub.store.outbox.count_documents({}) == 2  # the handoff notice and the file reply, never the note
     history = await (await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {token}"})).json()
     assert [a["id"] for m in history["messages"] for a in m["attachments"]] == [first]
@@ -146,7 +164,7 @@ async def test_visitor_sends_a_photo_once_however_often_the_upload_is_retried(
     stored = sent[0]["attachments"][0]
     assert (stored["filename"], stored["content_type"], stored["size"]) == ("chair.jpg", "image/jpeg", len(photo))
     assert await (await client.get(f"/api/attachments/{stored['blob_id']}")).read() == photo
-    own = await client.get(f"/api/widget/attachments/{stored['blob_id']}", params={"token": token})
+    own = await download(client, token, stored["blob_id"])
     assert own.status == 200 and await own.read() == photo
 
     runtime.settings.channels["widget"]["sites"]["demo"]["max_upload_bytes"] = 16

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from hub.models import utcnow
 from switchboard.bootstrap import Runtime
 from tests.helpers import eventually
-from tests.test_widget_flow import escalate, say, widget_session
+from tests.test_widget_flow import escalate, open_widget_ws, say, widget_session
 
 GRACE = timedelta(seconds=120)  # config/switchboard.yml: channels.widget.abandon_after_seconds
 
@@ -35,7 +35,7 @@ async def _back(runtime: Runtime, ticket: dict[str, Any]) -> bool:
 
 async def _visit_and_leave(client: TestClient[Any, Any], runtime: Runtime, token: str, ticket: dict[str, Any]) -> None:
     """The visitor opens the chat page (its WebSocket) and closes it; returns once the hub noticed."""
-    async with client.ws_connect(f"/api/widget/ws?token={token}"):
+    async with await open_widget_ws(client, token):
         pass
     await eventually(lambda: _left(runtime, ticket), what="the departure noticed")
 
@@ -47,7 +47,7 @@ async def test_closing_the_chat_page_while_waiting_abandons_the_ticket_after_the
     assert hub is not None
     token, ticket = await escalate(client, runtime)
     thread = (await _conversation(runtime, ticket))["thread_key"]
-    async with client.ws_connect(f"/api/widget/ws?token={token}"):
+    async with await open_widget_ws(client, token):
         await eventually(lambda: hub.presence.customer_connected_now("widget", thread), what="the connection")
     await eventually(lambda: _left(runtime, ticket), what="the departure noticed")
     conv = await _conversation(runtime, ticket)
@@ -76,7 +76,7 @@ async def test_coming_back_in_time_or_polling_cancels_the_departure(
     assert hub is not None
     token, ticket = await escalate(client, runtime)
     await _visit_and_leave(client, runtime, token, ticket)
-    async with client.ws_connect(f"/api/widget/ws?token={token}"):
+    async with await open_widget_ws(client, token):
         await eventually(lambda: _back(runtime, ticket), what="the return noticed")
         assert "customer_left_at" not in (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})
         assert await hub.departures.sweep(utcnow() + GRACE * 2) == 0

@@ -22,7 +22,8 @@ PUBLIC = {
     "/api/widget/rating",
     "/api/widget/end",
     "/api/widget/files",  # visitor token, tested in test_attachments.py
-    "/api/widget/attachments/{blob_id}",  # visitor token, tested in test_attachments.py
+    "/api/widget/attachments/{blob_id}",  # signed link or visitor token, tested in test_widget_tokens.py
+    "/api/widget/attachments/{blob_id}/link",  # visitor token, tested in test_widget_tokens.py
     "/api/phone/media/{blob_id}",  # signed link for Twilio, tested in tests/phone/test_mms.py
 }
 

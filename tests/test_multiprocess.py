@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import login
-from tests.test_widget_flow import say, widget_session
+from tests.test_widget_flow import open_widget_ws, say, widget_session
 
 
 async def test_reply_written_on_one_process_reaches_a_widget_on_another(
@@ -28,7 +28,7 @@ async def test_reply_written_on_one_process_reaches_a_widget_on_another(
             assert other.hub is not None
             await other.hub.pipeline.drain()
             csrf = await login(desk, "pat", "pat's password")
-            async with widget.ws_connect(f"/api/widget/ws?token={token}") as ws, \
+            async with await open_widget_ws(widget, token) as ws, \
                     desk.ws_connect("/api/desk/ws") as desk_ws:
                 tickets = (await (await desk.get("/api/tickets")).json())["tickets"]
                 assert len(tickets) == 1

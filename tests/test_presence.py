@@ -20,7 +20,7 @@ from switchboard.embedded import free_port
 from tests.conftest import http_client, make_settings, running
 from tests.helpers import eventually
 from tests.test_cli import start_serve
-from tests.test_widget_flow import escalate, say, widget_session
+from tests.test_widget_flow import escalate, open_widget_ws, say, widget_session
 
 
 async def _presence(runtime: Runtime, agent_id: Any) -> str | None:
@@ -124,7 +124,7 @@ async def test_a_killed_hub_process_leaves_no_ghost_agent_and_no_ghost_customer(
                 said = await http.post("/api/widget/messages", headers=bearer,
                                        json={"text": "I want to talk to a human", "client_id": "crash-test-1"})
                 conversation_id = ObjectId((await said.json())["conversation_id"])
-                chat = await http.ws_connect(f"/api/widget/ws?token={visitor}")
+                chat = await open_widget_ws(http, visitor)
                 await eventually(lambda: _waiting(survivor, conversation_id), what="the visitor's ticket")
                 # While the other hub lives, it keeps stamping the connection and pat stays online.
                 stamped = await survivor.hub.store.presence.find_one({"agent_id": pat["_id"]})

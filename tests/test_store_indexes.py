@@ -22,6 +22,7 @@ from switchboard.config import Settings
 from tests.conftest import _drop, login
 from tests.helpers import eventually
 from tests.query_plans import Recorder, collection_scans
+from tests.test_attachments import download
 from tests.test_widget_flow import history, say, widget_session
 
 
@@ -69,7 +70,7 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         blob_id = (await upload.json())["attachment"]["blob_id"]
         await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "label", "attachments": [blob_id]},
                           headers={"X-CSRF-Token": csrf})
-        assert (await client.get(f"/api/widget/attachments/{blob_id}", params={"token": token})).status == 200
+        assert (await download(client, token, blob_id)).status == 200
         await say(client, token, "thanks")
         await hub.pipeline.drain()
         await client.post(f"/api/tickets/{ticket_id}/status", json={"status": "solved"},

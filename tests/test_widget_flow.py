@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from channels.widget.identity import user_hash
@@ -17,6 +18,15 @@ async def widget_session(client: TestClient[Any, Any], **extra: Any) -> str:
     resp = await client.post("/api/widget/session", json={"site": "demo", **extra})
     assert resp.status == 200, await resp.text()
     return str((await resp.json())["token"])
+
+
+async def open_widget_ws(client: Any, token: str) -> aiohttp.ClientWebSocketResponse:
+    """The visitor's live feed: connect, authenticate with the first frame, wait until subscribed."""
+    ws: aiohttp.ClientWebSocketResponse = await client.ws_connect("/api/widget/ws")
+    await ws.send_json({"type": "auth", "token": token})
+    ready = await asyncio.wait_for(ws.receive_json(), timeout=10)
+    assert ready["type"] == "ready", ready
+    return ws
 
 
 async def say(client: TestClient[Any, Any], token: str, text: str, client_id: str | None = None) -> dict[str, Any]:
@@ -88,7 +98,7 @@ async def test_agent_reply_reaches_the_widget_websocket(
     client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
 ) -> None:
     token, ticket = await escalate(client, runtime, "let me speak to an agent")
-    async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
+    async with await open_widget_ws(client, token) as ws:
         resp = await client.post(
             f"/api/tickets/{ticket['_id']}/reply",
             json={"text": "Hi, Alice here. How can I help?"},
@@ -132,7 +142,7 @@ async def test_same_message_ingested_twice_is_stored_once(client: TestClient[Any
     assert await runtime.hub.store.messages.count_documents({"author.kind": "bot"}) == 1
 
 
-async def test_visitor_session_survives_reload_and_verified_user_links_contact(
+async def test_visitor_session_survives_reload_and_hashed_user_id_is_linked_without_its_email(
     client: TestClient[Any, Any], runtime: Runtime
 ) -> None:
     token = await widget_session(client)
@@ -147,8 +157,12 @@ async def test_visitor_session_survives_reload_and_verified_user_links_contact(
     await say(client, verified, "hi there")
     assert runtime.hub is not None
     contact = await runtime.hub.store.contacts.find_one({"identities.external_id": "demo:user:u-42"})
-    assert contact is not None and contact["identities"][0]["verified"] is True
-    assert contact["emails"] == ["fox@example.com"]
+    # user_hash proves the user id only: the email the browser sent is not the contact's address.
+    assert contact is not None and contact["identities"][0]["verified"] is False
+    assert contact["emails"] == []
+    again = await widget_session(client, user_id="u-42", user_hash=user_hash("site-identity-secret", "u-42"))
+    await say(client, again, "me again")
+    assert await runtime.hub.store.contacts.count_documents({"identities.external_id": "demo:user:u-42"}) == 1
 
 
 async def test_bad_widget_input_gets_a_clear_4xx(client: TestClient[Any, Any]) -> None:

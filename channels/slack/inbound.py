@@ -55,7 +55,7 @@ class SlackInbound:
                 display_name=profile.name if profile else None,
                 email=profile.email if profile else None,
                 # Slack returns an email only for a confirmed account address (users:read.email).
-                verified=bool(profile and profile.email),
+                email_verified=bool(profile and profile.email),
             ),
             text=text,
             attachments=attachments,
@@ -82,7 +82,8 @@ class SlackInbound:
             thread_key=click.thread_key,
             sender=Sender(external_id=click.sender_id,
                           display_name=(profile.name if profile else None) or click.user_name,
-                          email=profile.email if profile else None, verified=bool(profile and profile.email)),
+                          email=profile.email if profile else None,
+                          email_verified=bool(profile and profile.email)),
             text=click.value,
             received_at=received_at(click.action_ts) or utcnow(),
             inbox=click.team,

@@ -6,13 +6,26 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from channels.base import ChannelContext, bad_request, read_json
-from channels.widget.identity import TokenError, Visitor, issue_token, new_anonymous, read_token, verify_user
+from channels.widget.identity import (
+    MIN_JWT_SECRET_BYTES,
+    IdentityError,
+    TokenError,
+    Visitor,
+    issue_file_link,
+    issue_token,
+    new_anonymous,
+    read_file_link,
+    read_token,
+    verify_user,
+    verify_user_jwt,
+)
 from hub.models import Attachment, InboundMessage, OutboundMessage, Sender, SendResult
 from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
@@ -25,6 +38,17 @@ CHANNEL = "widget"
 MAX_TEXT = 10_000
 #: Largest file a visitor may send (per site: `max_upload_bytes`).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: Visitor tokens expire (`token_ttl_seconds`); the widget renews them silently at half-life.
+TOKEN_TTL_SECONDS = 24 * 3600
+#: A download link for one file lives this long (`file_link_ttl_seconds`).
+FILE_LINK_TTL_SECONDS = 600
+#: Longest lifetime (exp - iat) accepted for a site-signed user JWT (per site: `identity_jwt_max_lifetime_seconds`).
+USER_JWT_MAX_LIFETIME_SECONDS = 3600
+#: A widget WebSocket must send `{"type": "auth", "token": ...}` within this many seconds.
+WS_AUTH_TIMEOUT_SECONDS = 10.0
+#: WebSocket close codes (4000-4999 are the application's).
+WS_UNAUTHORIZED = 4401
+WS_AUTH_TIMEOUT = 4408
 
 
 class WidgetSender:
@@ -46,6 +70,14 @@ class WidgetChannel:
         self.ctx = context
         self.hub = context.hub
         self.sites: dict[str, dict[str, Any]] = context.config.get("sites") or {"default": {}}
+        self.token_ttl = int(context.config.get("token_ttl_seconds", TOKEN_TTL_SECONDS))
+        self.file_link_ttl = int(context.config.get("file_link_ttl_seconds", FILE_LINK_TTL_SECONDS))
+        self.ws_auth_timeout = float(context.config.get("ws_auth_timeout_seconds", WS_AUTH_TIMEOUT_SECONDS))
+        for name, cfg in self.sites.items():
+            secret = str(cfg.get("identity_secret") or "")
+            if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+                log.warning("widget site %r: identity_secret is %d bytes; user_jwt needs at least %d (user_hash "
+                            "still works)", name, len(secret.encode()), MIN_JWT_SECRET_BYTES)
         static = resources.files("channels.widget") / "static"
         # Read once: both ship with the package and are served on every page view.
         self._script = (static / "widget.js").read_text(encoding="utf-8")
@@ -64,6 +96,7 @@ class WidgetChannel:
             web.get("/api/widget/messages", self.list_messages),
             web.get("/api/widget/ws", self.websocket),
             web.get("/api/widget/attachments/{blob_id}", self.attachment),
+            web.post("/api/widget/attachments/{blob_id}/link", self.attachment_link),
             web.post("/api/widget/rating", self.rating),
             web.post("/api/widget/end", self.end),
             web.options("/api/widget/{tail:.*}", self.preflight),
@@ -114,11 +147,14 @@ class WidgetChannel:
 
     # -- API ----------------------------------------------------------------------------
     def _visitor(self, request: web.Request) -> Visitor:
+        """The visitor of `Authorization: Bearer <token>`; never from the URL, where tokens end up in logs."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        token = token or request.query.get("token", "")
         if not token:
-            raise bad_request("missing visitor token", 401)
+            raise bad_request("missing visitor token (Authorization: Bearer)", 401)
+        return self._read_visitor(token)
+
+    def _read_visitor(self, token: str) -> Visitor:
         try:
             visitor = read_token(self.ctx.secret, token)
         except TokenError as exc:
@@ -128,30 +164,63 @@ class WidgetChannel:
         return visitor
 
     async def session(self, request: web.Request) -> web.Response:
-        """Start or resume a visitor session; a verified user_hash links to the user's contact."""
+        """Start, resume or renew a visitor session.
+
+        Identity comes only from what the site's backend signed: a `user_jwt` (verified email
+        and name) or, legacy, `user_id` + `user_hash` (the id only; email and name unverified).
+        A still-valid `token` of an anonymous visitor is renewed for the same visitor; a
+        verified visitor's token is renewed only with `renew: true` (the page that holds it,
+        half-way through its life), so a page without the site's proof never resumes a user.
+        """
         body = await read_json(request, 16_384)
         site = str(body.get("site") or "")
         if site not in self.sites:
             raise bad_request(f"unknown site {site!r}", 404)
-        name = _clean(body.get("name"), 200)
-        email = _clean(body.get("email"), 320)
-        user_id = _clean(body.get("user_id"), 200)
-        visitor: Visitor | None = None
-        if user_id:
-            secret = str(self.sites[site].get("identity_secret") or "")
-            if not verify_user(secret, user_id, str(body.get("user_hash") or "")):
-                raise bad_request("identity verification failed (user_hash does not match user_id)", 403)
-            visitor = Visitor(site=site, ident=f"user:{user_id}", verified=True, name=name, email=email)
-        elif body.get("token"):
-            with contextlib.suppress(TokenError):
-                previous = read_token(self.ctx.secret, str(body["token"]))
-                if previous.site == site and not previous.verified:
-                    visitor = previous
+        # A renewal keeps the session it renews; a page load lets the site's proof decide who this is.
+        renew = body.get("renew") is True
+        steps = (self._renewed_visitor, self._proven_visitor) if renew else (self._proven_visitor,
+                                                                             self._renewed_visitor)
+        try:
+            visitor = steps[0](site, body) or steps[1](site, body)
+        except IdentityError as exc:
+            raise bad_request(f"identity verification failed: {exc}", 403) from exc
+        resumed = visitor is not None
         if visitor is None:
-            visitor = new_anonymous(site, name, email)
-        return self._json(request, {"token": issue_token(self.ctx.secret, visitor), "site": site,
-                                    "verified": visitor.verified,
+            visitor = new_anonymous(site, _clean(body.get("name"), 200), _clean(body.get("email"), 320))
+        return self._json(request, {"token": issue_token(self.ctx.secret, visitor, self.token_ttl),
+                                    "expires_in": self.token_ttl, "site": site, "verified": visitor.verified,
+                                    "resumed": resumed,
                                     "title": self.sites[site].get("title", "Chat with us")}, site=site)
+
+    def _proven_visitor(self, site: str, body: dict[str, Any]) -> Visitor | None:
+        """The visitor the site vouches for in this request, if it sent a proof."""
+        secret = str(self.sites[site].get("identity_secret") or "")
+        name, email = _clean(body.get("name"), 200), _clean(body.get("email"), 320)
+        if body.get("user_jwt"):
+            if not isinstance(body["user_jwt"], str):
+                raise IdentityError("user_jwt must be a string")
+            lifetime = int(self.sites[site].get("identity_jwt_max_lifetime_seconds", USER_JWT_MAX_LIFETIME_SECONDS))
+            user = verify_user_jwt(secret, body["user_jwt"], site, lifetime)
+            # What the backend signed is verified; anything else the browser adds is not.
+            return Visitor(site=site, ident=f"user:{user.user_id}", verified=True, name=user.name or name,
+                           email=user.email or email, email_verified=user.email is not None)
+        user_id = _clean(body.get("user_id"), 200)
+        if user_id:
+            if not verify_user(secret, user_id, str(body.get("user_hash") or "")):
+                raise IdentityError("user_hash does not match user_id")
+            return Visitor(site=site, ident=f"user:{user_id}", verified=True, name=name, email=email)
+        return None
+
+    def _renewed_visitor(self, site: str, body: dict[str, Any]) -> Visitor | None:
+        if not body.get("token"):
+            return None
+        try:
+            previous = read_token(self.ctx.secret, str(body["token"]))
+        except TokenError:
+            return None  # expired or forged: a new anonymous visitor
+        if previous.site != site or (previous.verified and body.get("renew") is not True):
+            return None
+        return previous
 
     async def post_message(self, request: web.Request) -> web.Response:
         visitor = self._visitor(request)
@@ -188,7 +257,7 @@ class WidgetChannel:
             external_id=f"{visitor.key}:{client_id}",
             thread_key=visitor.key,
             sender=Sender(external_id=visitor.key, display_name=visitor.name,
-                          email=visitor.email, verified=visitor.verified),
+                          email=visitor.email, email_verified=visitor.email_verified),
             text=text.strip(),
             attachments=attachments,
             inbox=visitor.site,
@@ -207,21 +276,48 @@ class WidgetChannel:
         outcome = await self.hub.end_conversation(conv["_id"]) if conv else "none"
         return self._json(request, {"outcome": outcome}, site=visitor.site)
 
-    async def attachment(self, request: web.Request) -> web.Response:
-        """A file of this visitor's chat, theirs or an agent's (`?token=`: links carry no headers); nobody else's."""
+    async def attachment_link(self, request: web.Request) -> web.Response:
+        """A short-lived download link for a file of this visitor's chat (links cannot carry headers)."""
         visitor = self._visitor(request)
         blob_id = request.match_info["blob_id"]
-        sent = await self.hub.store.messages.find_one(
-            {"attachments.blob_id": blob_id, "channel": CHANNEL, "thread_key": visitor.key, "private": {"$ne": True}},
-            projection={"_id": 1}, hint=MESSAGES_BY_ATTACHMENT,
-        )
-        found = await self.hub.blobs.get(blob_id) if sent is not None and self.hub.blobs is not None else None
+        if not await self._in_chat(visitor.key, blob_id):
+            raise bad_request("no such file in this conversation", 404)
+        link = issue_file_link(self.ctx.secret, visitor, blob_id, self.file_link_ttl)
+        return self._json(request, {"url": f"/api/widget/attachments/{blob_id}?link={link}",
+                                    "expires_in": self.file_link_ttl}, site=visitor.site)
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """A file of this visitor's chat, theirs or an agent's; nobody else's.
+
+        Authorised by a signed `?link=` from `attachment_link` (what the widget's download
+        links use) or by the visitor's `Authorization` header; never by a visitor token in the URL.
+        """
+        blob_id = request.match_info["blob_id"]
+        site: str | None = None
+        if "link" in request.query:
+            try:
+                key = read_file_link(self.ctx.secret, request.query["link"], blob_id)
+            except TokenError as exc:
+                raise bad_request(str(exc), 403) from exc
+        else:
+            visitor = self._visitor(request)
+            key, site = visitor.key, visitor.site
+        found = await self.hub.blobs.get(blob_id) if await self._in_chat(key, blob_id) and self.hub.blobs else None
         if found is None:
             raise bad_request("no such file in this conversation", 404)
         data, filename, _content_type = found
         response = web.Response(body=data, content_type="application/octet-stream", headers=file_headers(filename))
-        self._cors(request, response, visitor.site)
+        response.headers["Cache-Control"] = "private, no-store"
+        self._cors(request, response, site)
         return response
+
+    async def _in_chat(self, key: str, blob_id: str) -> bool:
+        """Whether `blob_id` is a file of a customer-visible message in the thread `key`."""
+        sent = await self.hub.store.messages.find_one(
+            {"attachments.blob_id": blob_id, "channel": CHANNEL, "thread_key": key, "private": {"$ne": True}},
+            projection={"_id": 1}, hint=MESSAGES_BY_ATTACHMENT,
+        )
+        return sent is not None
 
     async def rating(self, request: web.Request) -> web.Response:
         """Rate a solved ticket 1-5, answering the rating request message `message_id`."""
@@ -269,13 +365,24 @@ class WidgetChannel:
         return [message_for_customer(d) for d in docs]
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
-        """Live feed of the visitor's messages; the browser may also send messages on it."""
-        visitor = self._visitor(request)
+        """Live feed of the visitor's messages; the browser may also send messages on it.
+
+        The token travels in the first frame, `{"type": "auth", "token": ...}`, not in the URL.
+        Nothing else is accepted before it: a bad or missing token closes the socket with 4401,
+        silence with 4408. The socket closes (4401) when the token expires; the widget then
+        reconnects with its renewed token.
+        """
         ws = web.WebSocketResponse(heartbeat=25)
         await ws.prepare(request)
+        visitor = await self._authenticate(ws)
+        if visitor is None:
+            return ws
         sub = self.hub.bus.subscribe()
         connection = await self.hub.customer_connected(CHANNEL, visitor.key)
+        # Subscribed before "ready": whatever the client fetches after it, the feed has the rest.
+        await ws.send_json({"type": "ready", "expires_in": max(0, visitor.expires_at - int(time.time()))})
         pump = asyncio.create_task(self._pump(ws, sub, visitor))
+        expiry = asyncio.create_task(_close_at(ws, visitor.expires_at))
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -291,11 +398,35 @@ class WidgetChannel:
                     await ws.send_json({"type": "error", "error": "malformed frame"})
         finally:
             sub.close()
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            for task in (pump, expiry):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.hub.customer_disconnected(connection, CHANNEL, visitor.key)
         return ws
+
+    async def _authenticate(self, ws: web.WebSocketResponse) -> Visitor | None:
+        """The visitor of the auth frame, or None once the socket is closed with the reason."""
+        try:
+            frame = await ws.receive(timeout=self.ws_auth_timeout)
+        except TimeoutError:
+            await ws.close(code=WS_AUTH_TIMEOUT, message=b"authentication timeout: send {type: auth, token} first")
+            return None
+        if frame.type != WSMsgType.TEXT:
+            await ws.close(code=WS_UNAUTHORIZED, message=b"first frame must be {type: auth, token}")
+            return None
+        try:
+            body = json.loads(frame.data)
+            if not isinstance(body, dict) or body.get("type") != "auth" or not isinstance(body.get("token"), str):
+                raise ValueError("first frame must be {type: auth, token}")
+            visitor = self._read_visitor(body["token"])
+        except web.HTTPException as exc:
+            await ws.close(code=WS_UNAUTHORIZED, message=_reason(json.loads(exc.text or "{}").get("error", "")))
+            return None
+        except ValueError as exc:  # also JSONDecodeError
+            await ws.close(code=WS_UNAUTHORIZED, message=_reason(str(exc)))
+            return None
+        return visitor
 
     async def _pump(self, ws: web.WebSocketResponse, sub: Any, visitor: Visitor) -> None:
         while not ws.closed:
@@ -306,6 +437,17 @@ class WidgetChannel:
                 continue
             if change.operation == "insert":
                 await ws.send_json({"type": "message", "message": message_for_customer(doc)})
+
+
+async def _close_at(ws: web.WebSocketResponse, expires_at: int) -> None:
+    """A socket lives no longer than its token: the widget reconnects with the renewed one."""
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
+    await ws.close(code=WS_UNAUTHORIZED, message=b"visitor token expired")
+
+
+def _reason(text: str) -> bytes:
+    """A WebSocket close reason: at most 123 bytes of UTF-8."""
+    return text.encode()[:123]
 
 
 def _clean(value: Any, limit: int) -> str | None:

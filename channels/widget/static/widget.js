@@ -1,8 +1,13 @@
 /* Switchboard chat widget.
  *
  * <script src="https://hub.example.com/widget.js" data-site="demo" async></script>
- * Optional: data-user-id + data-user-hash (HMAC-SHA256 of the user id with the site's
- * identity secret, rendered by your backend), data-name, data-email, data-open="true".
+ * Optional: data-user-jwt (HS256 JWT your backend signs with the site's identity secret:
+ * sub, email, name, exp), or legacy data-user-id + data-user-hash (HMAC-SHA256 of the user
+ * id; email and name then stay unverified), data-name, data-email, data-open="true".
+ *
+ * The visitor token expires; it is renewed at half its life and kept in localStorage. It
+ * travels only in the Authorization header and the WebSocket's first frame, never in a URL:
+ * files are downloaded through short-lived signed links the hub hands out on click.
  *
  * The panel lives in a shadow root so the host page's CSS cannot break it. Every piece
  * of text is inserted with textContent: nothing a customer or agent writes is parsed as HTML.
@@ -22,6 +27,8 @@
   var ws = null;
   var pollTimer = null;
   var retryDelay = 1000;
+  var renewTimer = null;
+  var renewing = null;
 
   var host = document.createElement("div");
   host.id = "switchboard-widget";
@@ -132,9 +139,40 @@
     if (token) headers.Authorization = "Bearer " + token;
     return fetch(base + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
       .then(function (r) {
+        if (r.status === 401 && path !== "/api/widget/session") renew();
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json();
       });
+  }
+
+  function session(extra) {
+    var hello = { site: site, token: token || localStorage.getItem(storeKey) || undefined, name: cfg.name,
+                  email: cfg.email, user_jwt: cfg.userJwt, user_id: cfg.userId, user_hash: cfg.userHash };
+    var had = hello.token;
+    return api("POST", "/api/widget/session", Object.assign(hello, extra)).then(function (s) {
+      if (had && !s.resumed && !s.verified) {
+        // The old token expired: the team keeps that conversation, this chat starts afresh.
+        log.textContent = "";
+        seen = {};
+        lastId = null;
+        log.appendChild(el("div", "sb-msg system", "Your earlier chat session has expired. Write to start a new one."));
+      }
+      token = s.token;
+      localStorage.setItem(storeKey, token);
+      clearTimeout(renewTimer);
+      renewTimer = setTimeout(renew, Math.min(s.expires_in * 500, 2147483647));
+      host.dataset.renewals = String(Number(host.dataset.renewals || -1) + 1);
+      return s;
+    });
+  }
+
+  function renew() {
+    // One renewal at a time, however many requests saw a 401.
+    if (!renewing) {
+      renewing = session({ renew: true }).catch(function () { status.textContent = "session expired, reload the page"; })
+        .then(function () { renewing = null; });
+    }
+    return renewing;
   }
 
   function clientId() {
@@ -154,9 +192,11 @@
     (m.attachments || []).forEach(function (a) {
       if (!a.id) return;
       var link = el("a", "sb-file", "\uD83D\uDCCE " + a.filename);
-      link.href = base + "/api/widget/attachments/" + encodeURIComponent(a.id) + "?token=" + encodeURIComponent(token);
-      link.setAttribute("download", a.filename);
-      link.rel = "noopener";
+      link.href = "#";
+      link.addEventListener("click", function (e) {
+        e.preventDefault();
+        download(a);
+      });
       bubble.appendChild(link);
     });
     log.appendChild(bubble);
@@ -218,6 +258,19 @@
     })();
   }
 
+  function download(a) {
+    // A signed link for this one file, valid for minutes: the visitor token stays out of URLs.
+    api("POST", "/api/widget/attachments/" + encodeURIComponent(a.id) + "/link").then(function (d) {
+      var go = el("a");
+      go.href = base + d.url;
+      go.setAttribute("download", a.filename);
+      go.rel = "noopener";
+      root.appendChild(go);
+      go.click();
+      go.remove();
+    }).catch(function () { status.textContent = "file not available"; });
+  }
+
   function rate(messageId, score) {
     api("POST", "/api/widget/rating", { message_id: messageId, score: score }).then(function () {
       log.appendChild(el("div", "sb-msg system", "Thank you for your rating!"));
@@ -241,31 +294,28 @@
   }
 
   function connect() {
-    var url = base.replace(/^http/, "ws") + "/api/widget/ws?token=" + encodeURIComponent(token);
-    try { ws = new WebSocket(url); } catch (e) { startPolling(); return; }
-    ws.onopen = function () {
-      retryDelay = 1000;
-      status.textContent = "online";
-      stopPolling();
-      poll().catch(function () {});
-    };
+    try { ws = new WebSocket(base.replace(/^http/, "ws") + "/api/widget/ws"); } catch (e) { startPolling(); return; }
+    ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: token })); };
     ws.onmessage = function (e) {
       var data = JSON.parse(e.data);
       if (data.type === "message") render(data.message);
+      if (data.type === "ready") {
+        retryDelay = 1000;
+        status.textContent = "online";
+        stopPolling();
+        poll().catch(function () {});
+      }
     };
-    ws.onclose = function () {
+    ws.onclose = function (e) {
       status.textContent = "reconnecting\u2026";
       startPolling();
-      setTimeout(connect, retryDelay);
+      // 4401: the token expired or was refused; renew it before reconnecting.
+      (e.code === 4401 ? renew() : Promise.resolve()).then(function () { setTimeout(connect, retryDelay); });
       retryDelay = Math.min(retryDelay * 2, 30000);
     };
   }
 
-  var hello = { site: site, token: localStorage.getItem(storeKey) || undefined,
-                name: cfg.name, email: cfg.email, user_id: cfg.userId, user_hash: cfg.userHash };
-  api("POST", "/api/widget/session", hello).then(function (s) {
-    token = s.token;
-    localStorage.setItem(storeKey, token);
+  session({}).then(function (s) {
     title.textContent = s.title || "Chat with us";
     host.dataset.ready = "true";
     return poll();
