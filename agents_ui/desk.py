@@ -321,22 +321,23 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
                         info: SessionInfo) -> None:
     """Send each change this user may see (`hub.access`), after checking their session is still live.
 
-    The session is re-read before anything is sent (and when idle), so a change written after a
-    logout, a disabled account or a removed role never reaches the socket: it is closed instead.
+    The session is re-read before anything is sent, and at least every SESSION_RECHECK_SECONDS
+    even when nothing passes the filter, so a change written after a logout, a disabled account
+    or a removed role never reaches the socket (it is closed instead), and a granted role shows.
     """
-    agent = info.agent
+    loop = asyncio.get_running_loop()
+    agent, checked_at = info.agent, loop.time()
     while not ws.closed:
         try:
             batch = [await asyncio.wait_for(sub.get(), SESSION_RECHECK_SECONDS)]
         except TimeoutError:
-            batch = []  # idle: still re-check the session below
-        else:
-            while not sub.queue.empty():
-                batch.append(sub.queue.get_nowait())
-            batch = [c for c in batch if may_see_change(agent, c.collection, c.document)]
-            if not batch:
-                continue
-        live = await accounts.session(info.token)
+            batch = []
+        while not sub.queue.empty():
+            batch.append(sub.queue.get_nowait())
+        batch = [c for c in batch if may_see_change(agent, c.collection, c.document)]
+        if not batch and loop.time() - checked_at < SESSION_RECHECK_SECONDS:
+            continue  # nothing to send, and the session was checked recently
+        live, checked_at = await accounts.session(info.token), loop.time()
         if live is None:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
             return
