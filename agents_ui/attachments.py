@@ -1,6 +1,8 @@
 """Files in the desk: downloads of customers' files, and files agents upload to send in a reply.
 
-Customer files are never served to the public: downloads need a desk session. An upload is
+Customer files are never served to the public: downloads need a desk session whose role may read
+the file's ticket (`hub.access`; trainers may not), and the file must belong to a message or a
+ticket (see `_visible_file`). An upload is
 tied to its ticket (GridFS metadata), so a reply can only send files uploaded for that ticket.
 """
 
@@ -12,9 +14,9 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
+from hub.access import TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.blobs import BlobStore
-from hub.models import Role
-from hub.store import Doc, ObjectId, oid
+from hub.store import MESSAGES_BY_ATTACHMENT, Doc, ObjectId, oid
 from hub.tickets import NotFound
 from switchboard.uploads import UploadError, file_headers, read_upload
 
@@ -28,17 +30,36 @@ def _blobs(request: web.Request) -> BlobStore:
     return blobs
 
 
-@requires(Role.AGENT, Role.SUPERVISOR, Role.TRAINER)
+async def _visible_file(request: web.Request, blob_id: str) -> bool:
+    """Whether this desk user may download the file: it must belong to a message (a customer's file,
+    a reply's, a private note's) or have been uploaded for a ticket, and that message or ticket must
+    be visible to them by `hub.access`. Files stored for anything else (exports...) are never served here."""
+    agent = agent_of(request)
+    hub = request.app[HUB]
+    message = await hub.store.messages.find_one({"attachments.blob_id": blob_id}, projection={"private": 1},
+                                                hint=MESSAGES_BY_ATTACHMENT)
+    if message is not None:
+        return may_see_change(agent, "messages", message)
+    info = await _blobs(request).info(blob_id)
+    ticket_id = (info or {}).get("metadata", {}).get("ticket_id")
+    if ticket_id is None:
+        return False
+    ticket = await hub.store.tickets.find_one({"_id": ticket_id}, projection={"_id": 1, "queue": 1})
+    return ticket is not None and may_see_change(agent, "tickets", ticket)
+
+
+@requires(*TICKET_READERS)
 async def download(request: web.Request) -> web.Response:
-    """Download an attachment by its blob id (sent as a download, never rendered inline)."""
-    found = await _blobs(request).get(request.match_info["blob_id"])
+    """Download a file of a ticket you may read (sent as a download, never rendered inline)."""
+    blob_id = request.match_info["blob_id"]
+    found = await _blobs(request).get(blob_id) if await _visible_file(request, blob_id) else None
     if found is None:
         raise error(404, "no such attachment")
     data, filename, _content_type = found
     return web.Response(body=data, content_type="application/octet-stream", headers=file_headers(filename))
 
 
-@requires(Role.AGENT)
+@requires(*TICKET_WORKERS)
 async def upload(request: web.Request) -> web.Response:
     """Upload one file (multipart field `file`) to send with a reply on this ticket."""
     try:

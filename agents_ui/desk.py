@@ -8,16 +8,18 @@ import functools
 from importlib import resources
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
-from hub.accounts import AccountError, LockedOut, has_role
+from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
+from hub.accounts import AccountError, AccountService, LockedOut, SessionInfo, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
+from hub.realtime import Change, Subscription
 from hub.store import TICKETS_BY_CONTACT, Doc, ObjectId, oid
-from hub.tickets import ACTIVE, NotFound, TicketError
+from hub.tickets import ACTIVE, NotFound, NotYours, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
 
 STATIC = resources.files("agents_ui") / "static"
@@ -124,7 +126,7 @@ async def set_my_status(request: web.Request) -> web.Response:
     return web.json_response({"presence": presence, "away": presence == "away"})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(*TICKET_READERS)
 async def queues(request: web.Request) -> web.Response:
     """Queues with the number of tickets waiting for a first answer and active in each."""
     hub = _hub(request)
@@ -136,7 +138,7 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response({"queues": result})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(*TICKET_READERS)
 async def list_tickets(request: web.Request) -> web.Response:
     """Tickets by status (default: active), optionally one queue or only mine (`mine=1`)."""
     hub = _hub(request)
@@ -158,7 +160,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     return web.json_response({"tickets": views})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(*TICKET_READERS)
 async def get_ticket(request: web.Request) -> web.Response:
     """One ticket with its contact, conversations and full message history."""
     hub = _hub(request)
@@ -226,33 +228,45 @@ async def set_status(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(Role.AGENT)
+@requires(*TICKET_WORKERS, *SUPERVISORS)
 async def assign(request: web.Request) -> web.Response:
-    """Assign to `me`, another agent's id (supervisors), or nobody (`null`)."""
+    """Assign to `me` (agents take a ticket), another agent's id (supervisors), or nobody (`null`).
+
+    An agent may hand back (`null`) only a ticket assigned to them; supervisors reassign and
+    unassign any ticket, and need not be agents themselves. The assignee must hold the agent role.
+    """
+    hub = _hub(request)
     body = await json_body(request)
     me_ = agent_of(request)
+    supervisor = has_role(me_, *SUPERVISORS)
     target = body.get("agent_id", "me")
     if target == "me":
+        if not has_role(me_, *TICKET_WORKERS):
+            raise error(403, "only agents take tickets; assign it to an agent")
         assignee: ObjectId | None = me_["_id"]
     elif target is None:
         assignee = None
     else:
-        if not has_role(me_, Role.SUPERVISOR):
+        if not supervisor:
             raise error(403, "only supervisors assign tickets to others")
         try:
             assignee = oid(str(target))
         except ValueError as exc:
             raise error(400, str(exc)) from exc
-        if await _hub(request).accounts.get(assignee) is None:
-            raise error(400, "no such agent")
+        other = await hub.accounts.get(assignee)
+        if other is None or other.get("disabled") or not has_role(other, *TICKET_WORKERS):
+            raise error(400, "no such agent (the assignee must be an active user with the agent role)")
+    only_mine = me_["_id"] if assignee is None and not supervisor else None
     try:
-        ticket = await _hub(request).tickets.assign(_id(request), assignee, me_)
+        ticket = await hub.tickets.assign(_id(request), assignee, me_, if_assigned_to=only_mine)
+    except NotYours as exc:
+        raise error(403, str(exc)) from exc
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(*TICKET_READERS)
 async def get_contact(request: web.Request) -> web.Response:
     """A customer record with every channel identity, tickets and conversations."""
     hub = _hub(request)
@@ -288,30 +302,66 @@ async def create_agent(request: web.Request) -> web.Response:
     return web.json_response({"agent": _agent_public(agent)}, status=201)
 
 
+#: An idle desk socket re-checks its session this often, so a logged-out or disabled user's socket closes.
+SESSION_RECHECK_SECONDS = 30.0
+
+
+def desk_frame(change: Change) -> dict[str, Any] | None:
+    """The frame the desk receives for a change of the store (None: the desk does not show it)."""
+    if change.collection == "messages":
+        return {"type": "message", "op": change.operation, "message": message_for_desk(change.document)}
+    if change.collection == "tickets":
+        return {"type": "ticket", "op": change.operation, "ticket": ticket_view(change.document)}
+    if change.collection == "events":
+        return {"type": "event", "event": jsonable(change.document)}
+    return None
+
+
+async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: AccountService,
+                        info: SessionInfo) -> None:
+    """Send each change this user may see (`hub.access`), after checking their session is still live.
+
+    The session is re-read before anything is sent, and at least every SESSION_RECHECK_SECONDS
+    even when nothing passes the filter, so a change written after a logout, a disabled account
+    or a removed role never reaches the socket (it is closed instead), and a granted role shows.
+    """
+    loop = asyncio.get_running_loop()
+    agent, checked_at = info.agent, loop.time()
+    while not ws.closed:
+        try:
+            batch = [await asyncio.wait_for(sub.get(), SESSION_RECHECK_SECONDS)]
+        except TimeoutError:
+            batch = []
+        while not sub.queue.empty():
+            batch.append(sub.queue.get_nowait())
+        batch = [c for c in batch if may_see_change(agent, c.collection, c.document)]
+        if not batch and loop.time() - checked_at < SESSION_RECHECK_SECONDS:
+            continue  # nothing to send, and the session was checked recently
+        live, checked_at = await accounts.session(info.token), loop.time()
+        if live is None:
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            return
+        agent = live.agent
+        for change in batch:
+            frame = desk_frame(change) if may_see_change(agent, change.collection, change.document) else None
+            if frame is not None:
+                await ws.send_json(frame)
+
+
 @requires()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    """Live desk feed: ticket changes, messages, events (agents see every queue)."""
+    """Live desk feed: the ticket, message and event changes your role may read over REST (`hub.access`)."""
+    if not same_origin(request):
+        raise error(403, "the desk feed only accepts connections from the desk's own origin")
     hub = _hub(request)
-    agent = agent_of(request)
+    info = session_of(request)
+    agent = info.agent
     ws = web.WebSocketResponse(heartbeat=25)
     await ws.prepare(request)
     sub = hub.bus.subscribe()
     connection = await hub.presence.connect(agent["_id"])
     await hub.router.route_all()
-
-    async def pump() -> None:
-        while not ws.closed:
-            change = await sub.get()
-            if change.collection == "messages":
-                await ws.send_json({"type": "message", "op": change.operation,
-                                    "message": message_for_desk(change.document)})
-            elif change.collection == "tickets":
-                await ws.send_json({"type": "ticket", "op": change.operation,
-                                    "ticket": ticket_view(change.document)})
-            elif change.collection == "events":
-                await ws.send_json({"type": "event", "event": jsonable(change.document)})
-
-    task = asyncio.create_task(pump())
+    task = asyncio.create_task(_pump_visible(ws, sub, hub.accounts, info))
     try:
         async for _frame in ws:
             pass

@@ -29,6 +29,10 @@ class NotFound(TicketError):
     pass
 
 
+class NotYours(TicketError):
+    """The ticket is not assigned to the agent who tried to hand it back."""
+
+
 @dataclass(frozen=True)
 class QueueConfig:
     name: str
@@ -362,15 +366,24 @@ class TicketService:
             await self.router.route_queue(ticket["queue"])
         return True
 
-    async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None) -> Doc:
+    async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None, *,
+                     if_assigned_to: ObjectId | None = None) -> Doc:
+        """Set the assignee of an active ticket; `if_assigned_to` makes it conditional (an agent
+        handing back their own ticket), checked in the same write so a concurrent reassignment wins."""
         now = utcnow()
+        query: Doc = {"_id": ticket_id, "status": {"$in": ACTIVE}}
+        if if_assigned_to is not None:
+            query["assignee_id"] = if_assigned_to
         ticket = await self.store.tickets.find_one_and_update(
-            {"_id": ticket_id, "status": {"$in": ACTIVE}},
+            query,
             {"$set": {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}},
             return_document=ReturnDocument.AFTER,
             hint=BY_ID,
         )
         if ticket is None:
+            if if_assigned_to is not None and await self.store.tickets.find_one(
+                    {"_id": ticket_id, "status": {"$in": ACTIVE}}, projection={"_id": 1}, hint=BY_ID):
+                raise NotYours("this ticket is not assigned to you")
             raise NotFound("no active ticket with that id")
         await self.store.append_event("ticket.assigned", now, ticket_id=ticket_id, agent_id=assignee_id,
                                       queue=ticket["queue"], data={"by": by["_id"] if by else None})

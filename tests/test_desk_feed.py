@@ -1,0 +1,223 @@
+"""The desk's live feed and files show each role only what it may read over REST (`hub.access`).
+
+Absence is proven with ordering, not waiting: the change stream delivers changes in order to
+every socket, so once a socket has received a later marker change, it has already been offered
+(and, here, refused) everything written before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
+
+from agents_ui import desk
+from hub.models import Role, utcnow
+from switchboard.bootstrap import Runtime
+from tests.test_widget_flow import escalate, say
+
+FRAME_TIMEOUT = 10
+
+
+@dataclass
+class DeskUser:
+    http: aiohttp.ClientSession
+    csrf: str
+    account: dict[str, Any]
+
+    async def post(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        return await self.http.post(path, json=body, headers={"X-CSRF-Token": self.csrf})
+
+
+@pytest.fixture
+async def users(runtime: Runtime, client: TestClient[Any, Any]) -> AsyncIterator[Callable[..., Any]]:
+    """Makes logged-in desk users, each with its own cookie jar, over the same loopback server."""
+    made: list[DeskUser] = []
+
+    async def make(name: str, *roles: Role) -> DeskUser:
+        assert runtime.hub is not None
+        account = await runtime.hub.accounts.create(name, f"{name} password", roles=list(roles))
+        http = aiohttp.ClientSession(base_url=str(client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+        resp = await http.post("/api/auth/login", json={"username": name, "password": f"{name} password"})
+        assert resp.status == 200, await resp.text()
+        user = DeskUser(http, (await resp.json())["csrf"], account)
+        made.append(user)
+        return user
+
+    yield make
+    for user in made:
+        await user.http.close()
+
+
+async def frames_until(ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict[str, Any]], bool]) -> list[Any]:
+    """Every frame up to and including the first for which `done` holds."""
+    frames = []
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), FRAME_TIMEOUT)
+        assert msg.type == WSMsgType.TEXT, f"socket ended early: {msg}"
+        frames.append(msg.json())
+        if done(frames[-1]):
+            return frames
+
+
+def is_event(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda f: f["type"] == "event" and f["event"]["type"] == kind and all(
+        f["event"].get(k) == v for k, v in fields.items())
+
+
+async def test_a_trainer_socket_gets_no_ticket_message_or_note_while_an_agents_does(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    agent = await users("ann", Role.AGENT)
+    trainer = await users("tom", Role.TRAINER)
+    supervisor = await users("sue", Role.SUPERVISOR)
+    async with agent.http.ws_connect("/api/desk/ws") as a_ws, trainer.http.ws_connect("/api/desk/ws") as t_ws, \
+            supervisor.http.ws_connect("/api/desk/ws") as s_ws:
+        token, ticket = await escalate(client, runtime)
+        ticket_id = str(ticket["_id"])
+        seen = await frames_until(a_ws, lambda f: f["type"] == "ticket" and f["ticket"]["id"] == ticket_id)
+        await say(client, token, "my card 4111 was charged twice")
+        seen += await frames_until(a_ws, lambda f: f["type"] == "message" and "4111" in f["message"]["text"])
+        note = await agent.post(f"/api/tickets/{ticket_id}/reply", {"text": "internal: refund approved",
+                                                                     "private": True})
+        assert note.status == 201, await note.text()
+        seen += await frames_until(a_ws, lambda f: f["type"] == "message" and f["message"].get("private") is True)
+        assert any(f["type"] == "message" and f["message"]["text"] == "I want a human" for f in seen)
+        for_supervisor = await frames_until(s_ws, lambda f: f["type"] == "message" and f["message"].get("private"))
+        assert any(f["type"] == "ticket" for f in for_supervisor)
+
+        # A marker only trainers may see: everything above was offered to the trainer's socket before it.
+        await hub.store.append_event("bot.training", utcnow(), job_id="marker", kind="train", status="running")
+        got = await frames_until(t_ws, is_event("bot.training", job_id="marker"))
+        assert len(got) == 1, f"the trainer saw more than training progress: {got[:-1]}"
+
+        # And the agent never sees training progress: the next ticket change arrives without it.
+        assert (await agent.post(f"/api/tickets/{ticket_id}/status", {"status": "pending"})).status == 200
+        after = await frames_until(a_ws, lambda f: f["type"] == "ticket" and f["ticket"]["status"] == "pending")
+        assert not [f for f in after if f["type"] == "event" and f["event"]["type"].startswith("bot.")]
+
+
+async def test_a_foreign_origin_cannot_open_the_desk_socket(
+    client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    agent = await users("ann", Role.AGENT)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await agent.http.ws_connect("/api/desk/ws", origin="https://evil.example")
+    assert refused.value.status == 403
+    own = f"http://{client.make_url('').host}:{client.make_url('').port}"
+    async with agent.http.ws_connect("/api/desk/ws", origin=own) as ws:
+        assert not ws.closed
+
+
+async def test_logging_out_or_disabling_closes_an_open_socket_before_the_next_change(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    leaving = await users("leo", Role.AGENT)
+    disabled = await users("dan", Role.AGENT)
+    async with leaving.http.ws_connect("/api/desk/ws") as l_ws, disabled.http.ws_connect("/api/desk/ws") as d_ws:
+        assert (await leaving.post("/api/auth/logout", {})).status == 200
+        await hub.store.agents.update_one({"_id": disabled.account["_id"]}, {"$set": {"disabled": True}})
+        await escalate(client, runtime)  # a new ticket: both would have been shown it
+        for ws in (l_ws, d_ws):
+            msg = await asyncio.wait_for(ws.receive(), FRAME_TIMEOUT)
+            assert msg.type == WSMsgType.CLOSE, f"a frame reached a dead session's socket: {msg}"
+            assert msg.data == aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
+async def test_an_idle_socket_closes_once_its_session_ends(
+    users: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk, "SESSION_RECHECK_SECONDS", 0.1)
+    agent = await users("ivy", Role.AGENT)
+    async with agent.http.ws_connect("/api/desk/ws") as ws:
+        assert (await agent.post("/api/auth/logout", {})).status == 200
+        msg = await asyncio.wait_for(ws.receive(), FRAME_TIMEOUT)  # nothing else happens: the re-check closes it
+        assert msg.type == WSMsgType.CLOSE
+
+
+async def test_customer_files_only_for_roles_that_read_the_ticket(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    token, ticket = await escalate(client, runtime)
+    photo = aiohttp.FormData()
+    photo.add_field("client_id", "photo-0001")
+    photo.add_field("file", b"\xff\xd8 passport scan \xff\xd9", filename="passport.jpg", content_type="image/jpeg")
+    sent = await client.post("/api/widget/files", data=photo, headers={"Authorization": f"Bearer {token}"})
+    assert sent.status == 202, await sent.text()
+    message = await hub.store.messages.find_one({"attachments.0": {"$exists": True}})
+    assert message is not None
+    blob_id = message["attachments"][0]["blob_id"]
+
+    agent = await users("ann", Role.AGENT)
+    trainer = await users("tom", Role.TRAINER)
+    supervisor = await users("sue", Role.SUPERVISOR)
+    assert (await trainer.http.get(f"/api/attachments/{blob_id}")).status == 403
+    assert (await supervisor.http.get(f"/api/attachments/{blob_id}")).status == 200
+    got = await agent.http.get(f"/api/attachments/{blob_id}")
+    assert got.status == 200 and await got.read() == b"\xff\xd8 passport scan \xff\xd9"
+
+    # A file in a private note: agents and supervisors, never trainers (nor the visitor).
+    form = aiohttp.FormData()
+    form.add_field("file", b"internal", filename="notes.txt", content_type="text/plain")
+    up = await agent.http.post(f"/api/tickets/{ticket['_id']}/attachments", data=form,
+                               headers={"X-CSRF-Token": agent.csrf})
+    note_file = (await up.json())["attachment"]["blob_id"]
+    assert (await agent.http.get(f"/api/attachments/{note_file}")).status == 200  # uploaded, not yet sent
+    resp = await agent.post(f"/api/tickets/{ticket['_id']}/reply", {"text": "see file", "private": True,
+                                                                      "attachments": [note_file]})
+    assert resp.status == 201
+    assert (await supervisor.http.get(f"/api/attachments/{note_file}")).status == 200
+    assert (await trainer.http.get(f"/api/attachments/{note_file}")).status == 403
+    assert (await client.get(f"/api/widget/attachments/{note_file}", params={"token": token})).status == 404
+
+    # A stored file that belongs to no message and no ticket (an export, say) is not a desk download.
+    assert hub.blobs is not None
+    loose = await hub.blobs.put("export.zip", "application/zip", b"PK everything")
+    refused = await agent.http.get(f"/api/attachments/{loose}")
+    assert refused.status == 404 and "no such attachment" in (await refused.json())["error"]
+    assert (await agent.http.get("/api/attachments/not-an-id")).status == 404
+
+
+async def test_supervisors_assign_and_agents_only_take_or_hand_back_their_own(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    ann = await users("ann", Role.AGENT)
+    bob = await users("bob", Role.AGENT)
+    sue = await users("sue", Role.SUPERVISOR)  # not an agent herself
+    tom = await users("tom", Role.TRAINER)
+    _token, ticket = await escalate(client, runtime)
+    url = f"/api/tickets/{ticket['_id']}/assign"
+    ann_id = str(ann.account["_id"])
+
+    assert (await sue.post(url, {"agent_id": ann_id})).status == 200
+    assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})["assignee_id"] == ann.account["_id"]
+    refused = await bob.post(url, {"agent_id": None})  # not his ticket to hand back
+    assert refused.status == 403 and "not assigned to you" in (await refused.json())["error"]
+    assert (await bob.post(url, {"agent_id": ann_id})).status == 403  # agents do not assign others
+    assert (await tom.post(url, {"agent_id": "me"})).status == 403  # the role gate
+    taken = await sue.post(url, {"agent_id": "me"})
+    assert taken.status == 403 and "only agents take" in (await taken.json())["error"]
+    not_agent = await sue.post(url, {"agent_id": str(tom.account["_id"])})
+    assert not_agent.status == 400 and "agent role" in (await not_agent.json())["error"]
+
+    assert (await ann.post(url, {"agent_id": None})).status == 200  # her own
+    assert (await bob.post(url, {"agent_id": "me"})).status == 200
+    moved = await sue.post(url, {"agent_id": ann_id})
+    assert moved.status == 200 and (await moved.json())["ticket"]["assignee_id"] == ann_id
+    assert (await sue.post(url, {"agent_id": None})).status == 200  # supervisors unassign anyone's
+    assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})["assignee_id"] is None
+    assert await hub.store.events.count_documents({"type": "ticket.assigned"}) == 5
