@@ -180,7 +180,8 @@ async def test_customer_files_only_for_roles_that_read_the_ticket(
     assert resp.status == 201
     assert (await supervisor.http.get(f"/api/attachments/{note_file}")).status == 200
     assert (await trainer.http.get(f"/api/attachments/{note_file}")).status == 403
-    assert (await client.get(f"/api/widget/attachments/{note_file}", params={"token": token})).status == 404
+    visitor = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(f"/api/widget/attachments/{note_file}", headers=visitor)).status == 404
 
     # A stored file that belongs to no message and no ticket (an export, say) is not a desk download.
     assert hub.blobs is not None

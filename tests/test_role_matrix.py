@@ -55,6 +55,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("POST", "/api/widget/files"): (VISITOR, {401}),
     ("GET", "/api/widget/ws"): (VISITOR, {401}),
     ("GET", "/api/widget/attachments/{blob_id}"): (VISITOR, {401}),
+    ("POST", "/api/widget/attachments/{blob_id}/link"): (VISITOR, {401}),
     ("POST", "/api/widget/rating"): (VISITOR, {401}),
     ("POST", "/api/widget/end"): (VISITOR, {401}),
     ("GET", "/api/phone/media/{blob_id}"): ("MMS media for Twilio: needs a signed, expiring link", {403}),
@@ -188,8 +189,13 @@ async def call(caller: Caller, route: Route) -> int:
     """The status this caller gets; WebSockets are opened for real (the handshake's status)."""
     if route.websocket:
         try:
-            async with caller.http.ws_connect(route.url()):
-                return 101
+            async with caller.http.ws_connect(route.url()) as ws:
+                if not route.path.startswith("/api/widget/"):
+                    return 101
+                # The widget socket authenticates with its first frame: anything else is refused (4401).
+                await ws.send_json({"type": "message", "text": "hi", "client_id": "matrix-probe"})
+                await ws.receive(timeout=10)
+                return 401 if ws.close_code == 4401 else 101
         except aiohttp.WSServerHandshakeError as exc:
             return exc.status
     unsafe = route.method not in ("GET", "OPTIONS")
