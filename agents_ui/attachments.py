@@ -28,7 +28,7 @@ def _blobs(request: web.Request) -> BlobStore:
     return blobs
 
 
-@requires(Role.AGENT, Role.SUPERVISOR, Role.TRAINER)
+@requires(Role.AGENT, Role.SUPERVISOR, Role.TRAINER, scope="tickets:read")
 async def download(request: web.Request) -> web.Response:
     """Download an attachment by its blob id (sent as a download, never rendered inline)."""
     found = await _blobs(request).get(request.match_info["blob_id"])
@@ -38,7 +38,7 @@ async def download(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type="application/octet-stream", headers=file_headers(filename))
 
 
-@requires(Role.AGENT)
+@requires(Role.AGENT, scope="tickets:write")
 async def upload(request: web.Request) -> web.Response:
     """Upload one file (multipart field `file`) to send with a reply on this ticket."""
     try:

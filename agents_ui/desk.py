@@ -124,7 +124,7 @@ async def set_my_status(request: web.Request) -> web.Response:
     return web.json_response({"presence": presence, "away": presence == "away"})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(Role.AGENT, Role.SUPERVISOR, scope="tickets:read")
 async def queues(request: web.Request) -> web.Response:
     """Queues with the number of tickets waiting for a first answer and active in each."""
     hub = _hub(request)
@@ -136,7 +136,7 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response({"queues": result})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(Role.AGENT, Role.SUPERVISOR, scope="tickets:read")
 async def list_tickets(request: web.Request) -> web.Response:
     """Tickets by status (default: active), optionally one queue or only mine (`mine=1`)."""
     hub = _hub(request)
@@ -158,7 +158,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     return web.json_response({"tickets": views})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(Role.AGENT, Role.SUPERVISOR, scope="tickets:read")
 async def get_ticket(request: web.Request) -> web.Response:
     """One ticket with its contact, conversations and full message history."""
     hub = _hub(request)
@@ -183,7 +183,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     })
 
 
-@requires(Role.AGENT)
+@requires(Role.AGENT, scope="tickets:write")
 async def reply(request: web.Request) -> web.Response:
     """Answer the customer (or add a private note with `private: true`); optional `status` after.
 
@@ -213,7 +213,7 @@ async def reply(request: web.Request) -> web.Response:
     return web.json_response({"message": message_for_desk(message)}, status=201)
 
 
-@requires(Role.AGENT)
+@requires(Role.AGENT, scope="tickets:write")
 async def set_status(request: web.Request) -> web.Response:
     """Move a ticket to another status (open, pending, solved, closed)."""
     body = await json_body(request)
@@ -226,13 +226,15 @@ async def set_status(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(Role.AGENT)
+@requires(Role.AGENT, scope="tickets:write")
 async def assign(request: web.Request) -> web.Response:
     """Assign to `me`, another agent's id (supervisors), or nobody (`null`)."""
     body = await json_body(request)
     me_ = agent_of(request)
     target = body.get("agent_id", "me")
     if target == "me":
+        if me_.get("service"):
+            raise error(400, "a service token cannot take tickets; give an agent's id")
         assignee: ObjectId | None = me_["_id"]
     elif target is None:
         assignee = None
@@ -252,7 +254,7 @@ async def assign(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(Role.AGENT, Role.SUPERVISOR)
+@requires(Role.AGENT, Role.SUPERVISOR, scope="contacts")
 async def get_contact(request: web.Request) -> web.Response:
     """A customer record with every channel identity, tickets and conversations."""
     hub = _hub(request)
