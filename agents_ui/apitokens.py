@@ -11,7 +11,7 @@ from aiohttp import web
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, json_body, requires
 from hub.accounts import has_role
-from hub.apitokens import SCOPES, ApiTokenService, TokenError, token_view
+from hub.apitokens import SCOPES, ApiTokenService, TokenError, allowed_scopes, token_view
 from hub.models import Role
 from hub.store import oid
 
@@ -23,7 +23,7 @@ def _tokens(request: web.Request) -> ApiTokenService:
 
 @requires()
 async def list_tokens(request: web.Request) -> web.Response:
-    """Your API tokens (admins: every token, personal and service), newest first."""
+    """Your API tokens (admins: every token, personal and service), newest first; the scopes you may grant."""
     me = agent_of(request)
     is_admin = has_role(me, Role.ADMIN)
     docs = await _tokens(request).list(None if is_admin else me["_id"])
@@ -31,7 +31,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     names = {a["_id"]: a.get("name") or a["username"] for a in await request.app[HUB].store.agents.find(
         {"_id": {"$in": owner_ids}}, projection={"name": 1, "username": 1}).to_list()}
     return web.json_response({"tokens": [token_view(d, names.get(d.get("owner_id"))) for d in docs],
-                              "scopes": list(SCOPES)})
+                              "scopes": list(SCOPES), "my_scopes": sorted(allowed_scopes(me))})
 
 
 @requires()
