@@ -96,12 +96,12 @@ def requires(*roles: Role, scope: str | None = None) -> Callable[[Handler], Hand
 
 
 def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization")
-    if header is None:
+    """The bearer credential, if any. Other schemes (a proxy's Basic auth) are left to the proxy."""
+    kind, _, value = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer":
         return None
-    kind, _, value = header.partition(" ")
-    if kind.lower() != "bearer" or not value.strip():
-        raise error(401, "Authorization must be 'Bearer <API token>'")
+    if not value.strip():
+        raise error(401, "Authorization: Bearer needs an API token")
     return value.strip()
 
 

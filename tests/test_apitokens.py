@@ -182,3 +182,12 @@ async def test_openapi_names_the_scope_of_each_token_route(client: TestClient[An
     assert scoped[("GET", "/api/contacts/{id}")] == "contacts"
     assert scoped[("GET", "/api/metrics/live")] == "metrics"
     assert not any(p.startswith(("/api/tokens", "/api/webhooks", "/api/trainer")) for _m, p in scoped)
+
+
+async def test_other_authorization_schemes_leave_the_session_alone(client: TestClient[Any, Any],
+                                                                   agent: dict[str, Any]) -> None:
+    """A proxy's Basic auth header reaches the hub: the desk session still counts."""
+    resp = await client.get("/api/tickets", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert resp.status == 200
+    resp = await client.get("/api/tickets", headers={"Authorization": "Bearer "})
+    assert resp.status == 401
