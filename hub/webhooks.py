@@ -59,8 +59,8 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def check_url(url: object) -> str:
-    if not isinstance(url, str) or len(url) > MAX_URL:
-        raise WebhookError("url must be an http(s) URL")
+    if not isinstance(url, str) or len(url) > MAX_URL or not url.isascii() or not url.isprintable():
+        raise WebhookError(f"url must be an http(s) URL of printable ASCII (IDNA/percent-encoded), at most {MAX_URL}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("url must be an http(s) URL with a host")
@@ -104,14 +104,15 @@ class Webhooks:
 
     async def register(self, url: object, events: object, created_by: Doc, description: object = "") -> Doc:
         """A new endpoint with a fresh secret (the returned record holds it: show it once)."""
+        if description is None:
+            description = ""
+        if not isinstance(description, str) or len(description) > 200 or not description.isprintable():
+            raise WebhookError("description: at most 200 printable characters")
         doc: Doc = {
-            "_id": ObjectId(), "url": check_url(url), "events": check_events(events),
-            "description": description if isinstance(description, str) else "",
+            "_id": ObjectId(), "url": check_url(url), "events": check_events(events), "description": description,
             "secret": SECRET_PREFIX + secrets.token_urlsafe(32), "active": True,
             "created_at": utcnow(), "created_by": created_by["_id"],
         }
-        if len(doc["description"]) > 200:
-            raise WebhookError("description: at most 200 characters")
         await self.store.webhooks.insert_one(doc)
         return doc
 
@@ -139,8 +140,9 @@ class Webhooks:
             return 0
         now = utcnow()
         event_id = ObjectId()
+        # ASCII-only JSON: a lone surrogate in a customer's text travels escaped instead of failing to encode
         body = json.dumps({"id": str(event_id), "type": event, "created_at": now.isoformat(), "data": data},
-                          separators=(",", ":"), ensure_ascii=False)
+                          separators=(",", ":"))
         await self.store.outbox.insert_many([
             {"kind": "webhook", "lane": ep["_id"], "webhook_id": ep["_id"], "event": event, "event_id": event_id,
              "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}

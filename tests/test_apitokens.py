@@ -155,6 +155,8 @@ async def test_admins_see_every_token_agents_only_theirs(client: TestClient[Any,
 
 
 @pytest.mark.parametrize("body", [{"name": "", "scopes": ["tickets:read"]}, {"name": "x", "scopes": []},
+                                  {"name": "\ud800", "scopes": ["tickets:read"]}, {"name": 5, "scopes": ["metrics"]},
+                                  {"name": "x", "scopes": ["tickets:read"], "service": "yes"},
                                   {"name": "x", "scopes": ["tickets:delete"]}, {"name": "x", "scopes": "metrics"},
                                   {"name": "x", "scopes": ["tickets:read"], "expires_in_days": 0},
                                   {"name": "x", "scopes": ["tickets:read"], "expires_in_days": 2**63}])

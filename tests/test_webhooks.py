@@ -145,7 +145,10 @@ async def test_webhook_routes_are_for_admins_and_check_input(client: TestClient[
     csrf = await login(client, *runtime.admin_credentials)
     for body in ({"url": "ftp://example.org/", "events": ["ticket.created"]},
                  {"url": "https://example.org/h", "events": ["ticket.deleted"]},
-                 {"url": "https://example.org/h", "events": []}, {"url": 5, "events": ["ticket.created"]}):
+                 {"url": "https://example.org/h", "events": []}, {"url": 5, "events": ["ticket.created"]},
+                 {"url": "https://example.org/\ud800", "events": ["ticket.created"]},
+                 {"url": "https://example.org/h", "events": ["ticket.created"], "description": "x\u202ey"},
+                 {"url": "https://example.org/h", "events": ["ticket.created"], "description": 7}):
         resp = await client.post("/api/webhooks", json=body, headers={"X-CSRF-Token": csrf})
         assert resp.status == 400, body
         assert (await resp.json())["error"]
