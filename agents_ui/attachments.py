@@ -48,7 +48,7 @@ async def _visible_file(request: web.Request, blob_id: str) -> bool:
     return ticket is not None and may_see_change(agent, "tickets", ticket)
 
 
-@requires(*TICKET_READERS)
+@requires(*TICKET_READERS, scope="tickets:read")
 async def download(request: web.Request) -> web.Response:
     """Download a file of a ticket you may read (sent as a download, never rendered inline)."""
     blob_id = request.match_info["blob_id"]
@@ -59,7 +59,7 @@ async def download(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type="application/octet-stream", headers=file_headers(filename))
 
 
-@requires(*TICKET_WORKERS)
+@requires(*TICKET_WORKERS, scope="tickets:write")
 async def upload(request: web.Request) -> web.Response:
     """Upload one file (multipart field `file`) to send with a reply on this ticket."""
     try:

@@ -1,8 +1,12 @@
-"""Desk authentication at the HTTP edge: session cookie, CSRF check, role gates.
+"""Desk authentication at the HTTP edge: session cookie, CSRF check, role gates, API tokens.
 
 Sessions are server-side (the cookie carries only a random token). Every unsafe
 request must echo the session's CSRF token in `X-CSRF-Token`; the login call,
 which has no session yet, must be JSON from our own origin.
+
+An `Authorization: Bearer sbt_…` API token (hub.apitokens) is accepted instead only by
+routes that name a `scope`; it needs no CSRF token (a browser never attaches it on its
+own) and it is never taken on pages or the desk WebSocket, which name no scope.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from hub.accounts import AccountService, SessionInfo, has_role
+from hub.apitokens import SCOPES, ApiTokenService, TokenPrincipal
 from hub.models import Role
 
 COOKIE = "sb_session"
 SESSION_KEY = web.RequestKey("sb_session_info", SessionInfo)
+TOKEN_KEY = web.RequestKey("sb_api_token", TokenPrincipal)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,12 +60,22 @@ def same_origin(request: web.Request) -> bool:
     return origin == f"{request.scheme}://{request.host}"
 
 
-def requires(*roles: Role) -> Callable[[Handler], Handler]:
-    """Gate a handler on a live session (and, for unsafe methods, the CSRF token) and a role."""
+def requires(*roles: Role, scope: str | None = None) -> Callable[[Handler], Handler]:
+    """Gate a handler on a live session (and, for unsafe methods, the CSRF token) and a role.
+
+    `scope`: the API token scope that also opens this route (None: sessions only). A
+    personal token must hold the scope *and* its user the role; a service token the scope.
+    """
+    if scope is not None and scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
 
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
+            bearer = _bearer(request)
+            if bearer is not None:
+                request[SESSION_KEY] = await _token_session(request, bearer, roles, scope)
+                return await handler(request)
             accounts: AccountService = request.app[HUB].accounts
             info = await accounts.session(request.cookies.get(COOKIE, ""))
             if info is None:
@@ -73,9 +89,37 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
             return await handler(request)
 
         wrapper.__dict__["roles"] = [r.value for r in roles]
+        wrapper.__dict__["scope"] = scope
         return wrapper
 
     return decorate
+
+
+def _bearer(request: web.Request) -> str | None:
+    """The bearer credential, if any. Other schemes (a proxy's Basic auth) are left to the proxy."""
+    kind, _, value = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer":
+        return None
+    if not value.strip():
+        raise error(401, "Authorization: Bearer needs an API token")
+    return value.strip()
+
+
+async def _token_session(request: web.Request, bearer: str, roles: tuple[Role, ...],
+                         scope: str | None) -> SessionInfo:
+    """Check an API token against the route's scope (and the owner's roles); a session without CSRF."""
+    tokens: ApiTokenService = request.app[HUB].apitokens
+    principal = await tokens.authenticate(bearer)
+    if principal is None:
+        raise error(401, "API token unknown, revoked or expired")
+    if scope is None:
+        raise error(403, "this route does not accept API tokens")
+    if scope not in principal.scopes:
+        raise error(403, f"this API token lacks the scope {scope!r}")
+    if principal.agent is not None and roles and not has_role(principal.agent, *roles):
+        raise error(403, "the token owner's role does not allow this")
+    request[TOKEN_KEY] = principal
+    return SessionInfo("", "", principal.acting_as)
 
 
 def session_of(request: web.Request) -> SessionInfo:

@@ -126,7 +126,7 @@ async def set_my_status(request: web.Request) -> web.Response:
     return web.json_response({"presence": presence, "away": presence == "away"})
 
 
-@requires(*TICKET_READERS)
+@requires(*TICKET_READERS, scope="tickets:read")
 async def queues(request: web.Request) -> web.Response:
     """Queues with the number of tickets waiting for a first answer and active in each."""
     hub = _hub(request)
@@ -138,7 +138,7 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response({"queues": result})
 
 
-@requires(*TICKET_READERS)
+@requires(*TICKET_READERS, scope="tickets:read")
 async def list_tickets(request: web.Request) -> web.Response:
     """Tickets by status (default: active), optionally one queue or only mine (`mine=1`)."""
     hub = _hub(request)
@@ -160,7 +160,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     return web.json_response({"tickets": views})
 
 
-@requires(*TICKET_READERS)
+@requires(*TICKET_READERS, scope="tickets:read")
 async def get_ticket(request: web.Request) -> web.Response:
     """One ticket with its contact, conversations and full message history."""
     hub = _hub(request)
@@ -185,7 +185,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     })
 
 
-@requires(Role.AGENT)
+@requires(Role.AGENT, scope="tickets:write")
 async def reply(request: web.Request) -> web.Response:
     """Answer the customer (or add a private note with `private: true`); optional `status` after.
 
@@ -215,7 +215,7 @@ async def reply(request: web.Request) -> web.Response:
     return web.json_response({"message": message_for_desk(message)}, status=201)
 
 
-@requires(Role.AGENT)
+@requires(Role.AGENT, scope="tickets:write")
 async def set_status(request: web.Request) -> web.Response:
     """Move a ticket to another status (open, pending, solved, closed)."""
     body = await json_body(request)
@@ -228,7 +228,7 @@ async def set_status(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(*TICKET_WORKERS, *SUPERVISORS)
+@requires(*TICKET_WORKERS, *SUPERVISORS, scope="tickets:write")
 async def assign(request: web.Request) -> web.Response:
     """Assign to `me` (agents take a ticket), another agent's id (supervisors), or nobody (`null`).
 
@@ -238,9 +238,12 @@ async def assign(request: web.Request) -> web.Response:
     hub = _hub(request)
     body = await json_body(request)
     me_ = agent_of(request)
-    supervisor = has_role(me_, *SUPERVISORS)
+    # A service token (created by an admin) routes work like a supervisor does.
+    supervisor = has_role(me_, *SUPERVISORS) or bool(me_.get("service"))
     target = body.get("agent_id", "me")
     if target == "me":
+        if me_.get("service"):
+            raise error(400, "a service token cannot take tickets; give an agent's id")
         if not has_role(me_, *TICKET_WORKERS):
             raise error(403, "only agents take tickets; assign it to an agent")
         assignee: ObjectId | None = me_["_id"]
@@ -266,7 +269,7 @@ async def assign(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(*TICKET_READERS)
+@requires(*TICKET_READERS, scope="contacts")
 async def get_contact(request: web.Request) -> web.Response:
     """A customer record with every channel identity, tickets and conversations."""
     hub = _hub(request)

@@ -11,7 +11,7 @@ from agents_ui.auth import error, requires
 from hub.models import Role, utcnow
 
 
-@requires(Role.SUPERVISOR)
+@requires(Role.SUPERVISOR, scope="metrics")
 async def live(request: web.Request) -> web.Response:
     """Queue depth, longest wait and agent occupancy right now."""
     return web.json_response(await request.app[HUB].metrics.live())
@@ -27,7 +27,7 @@ def _when(value: str | None, default: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=default.tzinfo)
 
 
-@requires(Role.SUPERVISOR)
+@requires(Role.SUPERVISOR, scope="metrics")
 async def report(request: web.Request) -> web.Response:
     """ASA, service level, abandonment, first response, resolution, CSAT and bot containment for [from, to)."""
     now = utcnow()
@@ -40,7 +40,7 @@ async def report(request: web.Request) -> web.Response:
     return web.json_response(await request.app[HUB].metrics.window(start, end))
 
 
-@requires(Role.SUPERVISOR)
+@requires(Role.SUPERVISOR, scope="metrics")
 async def daily(request: web.Request) -> web.Response:
     """One row a day for the last `days` days (default 7, at most 90)."""
     try:

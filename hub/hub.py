@@ -8,7 +8,10 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
 from hub.accounts import AccountService
+from hub.apitokens import ApiTokenService
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
@@ -21,8 +24,9 @@ from hub.presence import PresenceService
 from hub.realtime import RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.routing import Router
-from hub.store import ObjectId, Store
+from hub.store import Doc, ObjectId, Store
 from hub.tickets import QueueConfig, TicketService
+from hub.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,18 @@ class Hub:
         self.tickets.router = self.router
         self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,
                                  self.router, blobs)
+        self.apitokens = ApiTokenService(store)
+        self.webhooks = Webhooks(store)
+        self.tickets.webhooks = self.pipeline.webhooks = self.webhooks
+        self.outbox.handlers["webhook"] = self.webhooks.deliver
+        self.outbox.on_message = self._message_created
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
         self.responses = ResponseLibrary(store)
         self._loops: list[asyncio.Task[None]] = []
+
+    async def _message_created(self, message: Doc, conversation: Doc, session: AsyncClientSession | None) -> None:
+        await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
 
     async def ingest(self, message: InboundMessage) -> IngestResult:
         return await self.pipeline.ingest(message)

@@ -6,6 +6,10 @@ worker claims due entries with a lease (safe with several hub processes), calls
 the channel's `OutboundSender`, and on failure reschedules with exponential
 backoff (honouring `Retry-After`) until `max_attempts`, after which the message is
 marked failed and an event tells the desk.
+
+Entries with a `kind` (webhook deliveries, hub.webhooks) go through the same claim,
+lease and backoff; a handler registered in `handlers` makes the attempt. One entry of a
+`lane` (a conversation, or a webhook endpoint) is in flight per process at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,6 +57,10 @@ class Outbox:
         self._inflight: set[ObjectId] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Attempt makers for entries of other kinds than messages: `kind` -> handler (raises SendError).
+        self.handlers: dict[str, Callable[[Doc], Awaitable[None]]] = {}
+        #: Called with each stored non-private message in its transaction (hub.webhooks' message.created).
+        self.on_message: Callable[[Doc, Doc, AsyncClientSession | None], Awaitable[None]] | None = None
 
     async def post(
         self,
@@ -111,6 +120,8 @@ class Outbox:
             await self.store.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session
             )
+        if not private and self.on_message is not None:
+            await self.on_message(doc, conversation, session)
         return doc
 
     def wake(self) -> None:
@@ -146,7 +157,7 @@ class Outbox:
                 self._slots.release()
                 return claimed
             claimed += 1
-            self._inflight.add(entry["conversation_id"])
+            self._inflight.add(_lane(entry))
             task = asyncio.create_task(self._deliver(entry))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -155,7 +166,7 @@ class Outbox:
         now = utcnow()
         return await self.store.outbox.find_one_and_update(
             {"status": "pending", "next_attempt_at": {"$lte": now},
-             "conversation_id": {"$nin": list(self._inflight)}},
+             "conversation_id": {"$nin": list(self._inflight)}, "lane": {"$nin": list(self._inflight)}},
             {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}},
             sort=[("next_attempt_at", 1)],
             return_document=ReturnDocument.AFTER,
@@ -179,11 +190,14 @@ class Outbox:
             log.exception("outbox: unexpected error delivering %s", entry["_id"])
             await self._reschedule(entry, "internal error", None)
         finally:
-            self._inflight.discard(entry["conversation_id"])
+            self._inflight.discard(_lane(entry))
             self._slots.release()
             self._wake.set()
 
     async def _attempt(self, entry: Doc) -> None:
+        if entry.get("kind"):
+            await self._attempt_other(entry)
+            return
         sender = self.senders.get(entry["channel"])
         try:
             outbound = await self._build(entry, with_bytes=file_delivery(sender) == FILES_BYTES)
@@ -216,6 +230,24 @@ class Outbox:
             {"_id": entry["message_id"]}, {"$set": update, "$inc": {"delivery.attempts": 1}}
         )
 
+    async def _attempt_other(self, entry: Doc) -> None:
+        handler = self.handlers.get(entry["kind"])
+        if handler is None:
+            await self._fail(entry, f"no handler for outbox entries of kind {entry['kind']!r}")
+            return
+        try:
+            await handler(entry)
+        except SendError as exc:
+            if exc.transient and entry["attempts"] + 1 < self.policy.max_attempts:
+                await self._reschedule(entry, exc.reason, exc.retry_after)
+            else:
+                await self._fail(entry, exc.reason)
+            return
+        await self.store.outbox.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"status": "sent", "sent_at": utcnow()}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
+        )
+
     async def _reschedule(self, entry: Doc, reason: str, retry_after: float | None) -> None:
         attempts = entry["attempts"] + 1
         due = utcnow() + timedelta(seconds=self.policy.delay(attempts, retry_after))
@@ -225,6 +257,8 @@ class Outbox:
             {"$set": {"status": "pending", "next_attempt_at": due, "last_error": reason, "attempts": attempts},
              "$unset": {"lease_until": ""}},
         )
+        if "message_id" not in entry:
+            return
         await self.store.messages.update_one(
             {"_id": entry["message_id"]},
             {"$set": {"delivery.status": "retrying", "delivery.error": reason, "delivery.attempts": attempts}},
@@ -238,6 +272,8 @@ class Outbox:
             {"$set": {"status": "failed", "failed_at": now, "last_error": reason},
              "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
+        if "message_id" not in entry:
+            return
         await self.store.messages.update_one(
             {"_id": entry["message_id"]},
             {"$set": {"delivery.status": "failed", "delivery.error": reason}},
@@ -334,3 +370,9 @@ class Outbox:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _lane(entry: Doc) -> ObjectId:
+    """What must not have two entries in flight at once: the entry's lane, else its conversation."""
+    lane: ObjectId = entry.get("lane") or entry["conversation_id"]
+    return lane

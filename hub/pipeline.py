@@ -68,6 +68,8 @@ class Pipeline:
         self.blobs = blobs
         self.lease_seconds = lease_seconds
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Set by the hub (hub.webhooks.Webhooks): customer messages announced when processed.
+        self.webhooks: Any = None
         #: The scheduled processing task of each message still being processed (for `process_now`).
         self._by_message: dict[ObjectId, asyncio.Task[None]] = {}
 
@@ -195,6 +197,8 @@ class Pipeline:
             )
             if claimed.modified_count == 0:
                 return None
+            if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
+                await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
             if decision is None:
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,

@@ -9,8 +9,11 @@ at capacity gets nothing until a ticket of theirs is solved.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime, timedelta
+
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import Role, TicketStatus, utcnow
 from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
@@ -40,17 +43,24 @@ class Router:
             agent = await self._least_busy(queue, exclude=set(waiting.get("passed_by", [])))
             if agent is None:
                 return assigned
-            now = utcnow()
-            taken = await self.store.tickets.find_one_and_update(
-                {"_id": waiting["_id"], "assignee_id": None},
-                {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}},
-                return_document=ReturnDocument.AFTER, hint=[("_id", 1)],
-            )
-            if taken is None:
+            if await self.store.run_in_transaction(functools.partial(self._take, waiting, agent, queue)) is None:
                 continue  # another process took it first
-            await self.store.append_event("ticket.assigned", now, ticket_id=taken["_id"], agent_id=agent["_id"],
-                                          queue=queue, data={"by": "least_busy"})
             assigned += 1
+
+    async def _take(self, waiting: Doc, agent: Doc, queue: str, session: AsyncClientSession) -> Doc | None:
+        """Assign one waiting ticket if still unassigned, with its event and webhook, in one transaction."""
+        now = utcnow()
+        taken = await self.store.tickets.find_one_and_update(
+            {"_id": waiting["_id"], "assignee_id": None},
+            {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}},
+            return_document=ReturnDocument.AFTER, hint=[("_id", 1)], session=session,
+        )
+        if taken is None:
+            return None
+        await self.store.append_event("ticket.assigned", now, session=session, ticket_id=taken["_id"],
+                                      agent_id=agent["_id"], queue=queue, data={"by": "least_busy"})
+        await self.tickets.notify("ticket.updated", taken, session)
+        return taken
 
     async def route_all(self) -> int:
         total = 0

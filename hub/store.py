@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -72,6 +72,9 @@ class Store:
         self.intents = self.db["intents"]
         self.models = self.db["models"]
         self.settings = self.db["settings"]
+        self.api_tokens = self.db["api_tokens"]  # hub.apitokens
+        self.webhooks = self.db["webhooks"]  # hub.webhooks: endpoints
+        self.webhook_deliveries = self.db["webhook_deliveries"]  # hub.webhooks: one record per attempt
 
     async def close(self) -> None:
         await self.client.close()
@@ -140,7 +143,13 @@ class Store:
         await self.events.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("at", ASCENDING)])
         await self.outbox.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
-        await self.outbox.create_index("message_id", unique=True)
+        await self._unique_message_per_outbox_entry()
+        await self.outbox.create_index("webhook_id", sparse=True)
+        await self.api_tokens.create_index("hash", unique=True)
+        await self.api_tokens.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.api_tokens.create_index([("created_at", DESCENDING)])
+        await self.webhooks.create_index([("events", ASCENDING), ("active", ASCENDING)])
+        await self.webhook_deliveries.create_index([("webhook_id", ASCENDING), ("at", DESCENDING)])
         await self.intents.create_index("name", unique=True)
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)
@@ -148,6 +157,18 @@ class Store:
         await self.models.create_index("number", unique=True)
         await self.db["training_jobs"].create_index([("started_at", DESCENDING)])
         await self.db["evaluations"].create_index([("created_at", DESCENDING)])
+
+    async def _unique_message_per_outbox_entry(self) -> None:
+        """One outbox entry per message; webhook entries have no message (so the index is partial).
+
+        Databases created before webhooks have a plain unique index, which would allow only
+        one entry without a message: it is replaced.
+        """
+        if "message_id_1" in await self.outbox.index_information():
+            with suppress(OperationFailure):  # another hub process starting at the same time dropped it
+                await self.outbox.drop_index("message_id_1")
+        await self.outbox.create_index("message_id", unique=True, name="message_id_unique",
+                                       partialFilterExpression={"message_id": {"$exists": True}})
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncClientSession]:

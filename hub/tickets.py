@@ -60,6 +60,8 @@ class TicketService:
         self.default_queue = default_queue
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
+        #: Set by the hub (hub.webhooks.Webhooks): ticket events queued in the transaction of each change.
+        self.webhooks: Any = None
         #: Channels that can show a rating request (buttons) when a ticket is solved.
         self.csat_channels: frozenset[str] = frozenset({"widget"})
 
@@ -136,6 +138,7 @@ class TicketService:
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
                                           queue=q.name, data={"reason": reason, "number": number})
+            await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one(
             {"_id": conversation["_id"]},
             {"$set": {"state": ConversationState.ESCALATED.value, "ticket_id": ticket["_id"], "handoff_at": now}},
@@ -182,9 +185,12 @@ class TicketService:
                                           else "ticket.customer_replied", now, session=session,
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
                                           data={"from": status.value, "to": new_status.value})
-        return await self.store.tickets.find_one_and_update(
+        updated = await self.store.tickets.find_one_and_update(
             {"_id": ticket["_id"]}, update, session=session, return_document=ReturnDocument.AFTER
         )
+        if "status" in update["$set"] and updated is not None:
+            await self.notify("ticket.updated", updated, session)
+        return updated
 
     async def _open_follow_up(self, conversation: Doc, session: AsyncClientSession) -> Doc:
         """A reply to a closed ticket whose queue says `new`: a new ticket, linked to the closed one."""
@@ -256,10 +262,12 @@ class TicketService:
                                                   queue=ticket["queue"])
                 if ticket["status"] == TicketStatus.NEW.value:
                     update["status"] = TicketStatus.OPEN.value
-                if ticket.get("assignee_id") is None:
+                if ticket.get("assignee_id") is None and not agent.get("service"):  # a service token is nobody
                     update["assignee_id"] = agent["_id"]
                     update["assigned_at"] = now
             await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": update}, session=session)
+            if "status" in update or "assignee_id" in update:
+                await self.notify("ticket.updated", {**ticket, **update}, session)
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
                                           message_id=message["_id"], queue=ticket["queue"])
@@ -305,9 +313,11 @@ class TicketService:
                                           agent_id=agent_id, queue=ticket["queue"],
                                           data={"from": old.value, "to": new.value})
             assert updated is not None
+            await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", updated, session)
             return updated
 
         updated = await self.store.run_in_transaction(work)
+        self.outbox.wake()
         if new is TicketStatus.SOLVED and ticket.get("first_agent_reply_at") is not None:
             await self._ask_for_rating(updated)
         if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and self.router is not None:
@@ -348,20 +358,30 @@ class TicketService:
         `reason`: `ended` (the customer ended the chat) or `left` (closed the page and did not come back).
         """
         now = utcnow()
-        ticket = await self.store.tickets.find_one_and_update(
-            {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
-            {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "abandon_reason": reason,
-                      "updated_at": now}},
-            return_document=ReturnDocument.AFTER, hint=BY_ID,
-        )
+
+        async def work(session: AsyncClientSession) -> Doc | None:
+            ticket = await self.store.tickets.find_one_and_update(
+                {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
+                {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "abandon_reason": reason,
+                          "updated_at": now}},
+                return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
+            )
+            if ticket is None:
+                return None
+            await self.store.conversations.update_many(
+                {"_id": {"$in": ticket["conversation_ids"]}},
+                {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
+                session=session,
+            )
+            await self.store.append_event("ticket.abandoned", now, session=session, ticket_id=ticket_id,
+                                          queue=ticket["queue"], data={"reason": reason})
+            await self.notify("ticket.updated", ticket, session)
+            return ticket
+
+        ticket = await self.store.run_in_transaction(work)
         if ticket is None:
             return False
-        await self.store.conversations.update_many(
-            {"_id": {"$in": ticket["conversation_ids"]}},
-            {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
-        )
-        await self.store.append_event("ticket.abandoned", now, ticket_id=ticket_id, queue=ticket["queue"],
-                                      data={"reason": reason})
+        self.outbox.wake()
         if self.router is not None:
             await self.router.route_queue(ticket["queue"])
         return True
@@ -374,18 +394,32 @@ class TicketService:
         query: Doc = {"_id": ticket_id, "status": {"$in": ACTIVE}}
         if if_assigned_to is not None:
             query["assignee_id"] = if_assigned_to
-        ticket = await self.store.tickets.find_one_and_update(
-            query,
-            {"$set": {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}},
-            return_document=ReturnDocument.AFTER,
-            hint=BY_ID,
-        )
+
+        async def work(session: AsyncClientSession) -> Doc | None:
+            ticket = await self.store.tickets.find_one_and_update(
+                query,
+                {"$set": {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}},
+                return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
+            )
+            if ticket is None:
+                return None
+            await self.store.append_event("ticket.assigned", now, session=session, ticket_id=ticket_id,
+                                          agent_id=assignee_id, queue=ticket["queue"],
+                                          data={"by": by["_id"] if by else None})
+            await self.notify("ticket.updated", ticket, session)
+            return ticket
+
+        ticket = await self.store.run_in_transaction(work)
         if ticket is None:
             if if_assigned_to is not None and await self.store.tickets.find_one(
                     {"_id": ticket_id, "status": {"$in": ACTIVE}}, projection={"_id": 1}, hint=BY_ID):
                 raise NotYours("this ticket is not assigned to you")
             raise NotFound("no active ticket with that id")
-        await self.store.append_event("ticket.assigned", now, ticket_id=ticket_id, agent_id=assignee_id,
-                                      queue=ticket["queue"], data={"by": by["_id"] if by else None})
+        self.outbox.wake()
         return ticket
+
+    async def notify(self, event: str, ticket: Doc, session: AsyncClientSession | None) -> None:
+        """A webhook event for this ticket change, written with it (no webhooks configured: nothing)."""
+        if self.webhooks is not None:
+            await self.webhooks.emit_ticket(event, ticket, session)
 

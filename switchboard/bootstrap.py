@@ -24,6 +24,7 @@ from hub.store import Store
 from switchboard.config import ConfigError, Settings, ensure_secret
 from switchboard.embedded import EmbeddedServer
 from switchboard.web import build_app
+from switchboard.webhook_client import AiohttpWebhookTransport
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Runtime:
     channels: list[Channel] = field(default_factory=list)
     app: web.Application | None = None
     admin_credentials: tuple[str, str] | None = None
+    webhook_transport: AiohttpWebhookTransport | None = None
     #: PyMongo monitoring listeners (tests use one to check every query the hub runs is indexed).
     db_listeners: list[Any] = field(default_factory=list)
 
@@ -102,6 +104,8 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
+        self.webhook_transport = AiohttpWebhookTransport()
+        self.hub.webhooks.transport = self.webhook_transport
         routes: list[web.RouteDef] = []
         for name, cfg in settings.channels.items():
             if not cfg.get("enabled", True):
@@ -114,13 +118,16 @@ class Runtime:
             routes += channel.routes()
             for sender in channel.senders():
                 self.hub.register_sender(sender)
+        from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.trainer import routes as trainer_routes
+        from agents_ui.webhooks import routes as webhook_routes
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
+        routes += token_routes() + webhook_routes()
         self.app = build_app(self.hub, routes)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
@@ -153,6 +160,8 @@ class Runtime:
         self.channels.clear()
         if self.hub is not None:
             await self.hub.stop()
+        if self.webhook_transport is not None:
+            await self.webhook_transport.close()
         if self.store is not None:
             await self.store.close()
         if self.embedded is not None:

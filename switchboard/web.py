@@ -28,6 +28,8 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/widget/messages"): {"text": "string", "client_id": "string"},
     ("POST", "/api/widget/rating"): {"message_id": "string", "score": "integer", "comment": "string"},
     ("POST", "/api/me/password"): {"current": "string", "new": "string"},
+    ("POST", "/api/tokens"): {"name": "string", "scopes": "array", "expires_in_days": "integer", "service": "boolean"},
+    ("POST", "/api/webhooks"): {"url": "string", "events": "array", "description": "string"},
     ("POST", "/api/me/status"): {"status": "string"},
     ("POST", "/api/responses"): {"shortcut": "string", "title": "string", "text": "string"},
     ("PUT", "/api/responses/{id}"): {"shortcut": "string", "title": "string", "text": "string"},
@@ -102,6 +104,10 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         if roles is not None:
             op["security"] = [{"session": []}]
             op["x-roles"] = roles
+            scope = getattr(route.handler, "scope", None)
+            if scope is not None:
+                op["security"].append({"apiToken": []})
+                op["x-scope"] = scope
         params = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
         if params:
             op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -115,7 +121,9 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Switchboard", "version": "0.1.0"},
         "paths": dict(sorted(paths.items())),
-        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "sb_session"}}},
+        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "sb_session"},
+                                           "apiToken": {"type": "http", "scheme": "bearer",
+                                                        "description": "An API token (sbt_…); see x-scope"}}},
     }
 
 

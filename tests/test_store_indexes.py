@@ -43,6 +43,12 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
     ivy = await hub.accounts.create("ivy", "ivy's password", roles=[Role.AGENT, Role.SUPERVISOR])
     async with TestClient(TestServer(runtime.app, host="127.0.0.1")) as client:
         csrf = await login(client, "ivy", "ivy's password")
+        # integrations: a webhook endpoint (nobody listens: deliveries fail and are retried) and an API token
+        hook = await hub.webhooks.register("http://127.0.0.1:9/hook", ["ticket.created", "message.created",
+                                                                       "ticket.updated", "ticket.solved"], ivy)
+        created = await (await client.post("/api/tokens", json={"name": "ci", "scopes": ["tickets:read"]},
+                                           headers={"X-CSRF-Token": csrf})).json()
+        await client.get("/api/tokens")
         # presence: a desk connection, away and back, a heartbeat that sweeps a dead process's connection
         desk = await client.ws_connect("/api/desk/ws")
         for status in ("away", "available"):
@@ -80,6 +86,14 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
             return await hub.store.outbox.count_documents({"status": "sent"}) >= 3
 
         await eventually(delivered, what="outbox deliveries")
+        bearer = {"Authorization": f"Bearer {created['secret']}"}
+        assert (await client.get("/api/tickets", headers=bearer)).status == 200
+
+        async def webhook_attempted() -> bool:
+            return await hub.store.webhook_deliveries.count_documents({"webhook_id": hook["_id"]}) >= 2
+
+        await eventually(webhook_attempted, what="webhook delivery attempts")
+        assert await hub.webhooks.deliveries(hook["_id"])
         leaver = await widget_session(client)
         await say(client, leaver, "I want to talk to a human")
         await hub.pipeline.drain()
