@@ -69,12 +69,18 @@ async def login(request: web.Request) -> web.Response:
     if not same_origin(request) or request.content_type != "application/json":
         raise error(403, "login must be a JSON request from this origin")
     body = await json_body(request)
+    hub = _hub(request)
+    username = str(body.get("username", ""))
+    attempted = {"username": username.strip().lower()[:200]}
     try:
-        info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+        info = await hub.accounts.login(username, str(body.get("password", "")))
     except LockedOut as exc:
+        await hub.audit.record("login.refused", ip=request.remote, details={**attempted, "reason": str(exc)})
         raise error(429, str(exc)) from exc
     if info is None:
+        await hub.audit.record("login.failed", ip=request.remote, details=attempted)
         raise error(401, "wrong username or password")
+    await hub.audit.record("login", actor=info.agent, ip=request.remote, details=attempted)
     response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
     set_session_cookie(request, response, info.token)
     return response
@@ -249,6 +255,11 @@ async def assign(request: web.Request) -> web.Response:
         ticket = await _hub(request).tickets.assign(_id(request), assignee, me_)
     except NotFound as exc:
         raise error(404, str(exc)) from exc
+    if assignee is not None and assignee != me_["_id"]:  # a supervisor's decision about someone else's work
+        other = await _hub(request).accounts.get(assignee)
+        target = {"type": "ticket", "id": ticket["_id"], "name": f"#{ticket['number']}"}
+        await _hub(request).audit.record("ticket.assigned", actor=me_, target=target, ip=request.remote,
+                                         details={"assignee": (other or {}).get("username")})
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
@@ -285,6 +296,10 @@ async def create_agent(request: web.Request) -> web.Response:
                                                    capacity=int(body.get("capacity", 5)))
     except (AccountError, ValueError) as exc:
         raise error(400, str(exc)) from exc
+    await _hub(request).audit.record(
+        "agent.created", actor=agent_of(request), target={"type": "agent", "id": agent["_id"], "name": agent["name"]},
+        ip=request.remote, details={"username": agent["username"], "roles": agent["roles"],
+                                    "capacity": agent["capacity"]})
     return web.json_response({"agent": _agent_public(agent)}, status=201)
 
 

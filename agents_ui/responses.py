@@ -28,6 +28,12 @@ def _public(doc: Doc, rendered: str | None = None) -> dict[str, Any]:
     return out
 
 
+async def _audit(request: web.Request, action: str, doc: Doc) -> None:
+    """The library is shared wording every agent sends: who changed it is on the audit trail."""
+    await request.app[HUB].audit.record(action, actor=agent_of(request), ip=request.remote,
+                                        target={"type": "response", "id": doc["_id"], "name": "/" + doc["shortcut"]})
+
+
 @requires(Role.AGENT, Role.SUPERVISOR)
 async def list_responses(request: web.Request) -> web.Response:
     """All responses; with `?ticket=<id>`, each also `rendered` for that ticket's customer and you."""
@@ -54,6 +60,7 @@ async def create_response(request: web.Request) -> web.Response:
         doc = await request.app[HUB].responses.create(body, agent_of(request)["_id"])
     except ResponseError as exc:
         raise error(409 if isinstance(exc, ShortcutTaken) else 400, str(exc)) from exc
+    await _audit(request, "response.created", doc)
     return web.json_response({"response": _public(doc)}, status=201)
 
 
@@ -68,14 +75,18 @@ async def update_response(request: web.Request) -> web.Response:
         raise error(409 if isinstance(exc, ShortcutTaken) else 400, str(exc)) from exc
     if doc is None:
         raise error(404, "no such response")
+    await _audit(request, "response.updated", doc)
     return web.json_response({"response": _public(doc)})
 
 
 @requires(Role.SUPERVISOR)
 async def delete_response(request: web.Request) -> web.Response:
     """Remove a response."""
-    if not await request.app[HUB].responses.delete(_oid(request.match_info["id"], "response")):
+    response_id = _oid(request.match_info["id"], "response")
+    doc = await request.app[HUB].store.responses.find_one({"_id": response_id}, projection={"shortcut": 1})
+    if not await request.app[HUB].responses.delete(response_id):
         raise error(404, "no such response")
+    await _audit(request, "response.deleted", doc or {"_id": response_id, "shortcut": ""})
     return web.json_response({"ok": True})
 
 

@@ -33,6 +33,8 @@ OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
 TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
 MESSAGES_BY_CONVERSATION = [("conversation_id", 1), ("created_at", 1)]
 CONVERSATIONS_BY_THREAD = [("channel", 1), ("thread_key", 1)]
+CONVERSATIONS_BY_CLOSED = [("channel", 1), ("closed_at", 1)]
+CONVERSATIONS_BY_CONTACT = [("contact_id", 1), ("last_message_at", -1)]
 MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
 
 #: Collections the realtime bus follows with a change stream.
@@ -72,6 +74,8 @@ class Store:
         self.intents = self.db["intents"]
         self.models = self.db["models"]
         self.settings = self.db["settings"]
+        self.audit = self.db["audit"]  # hub.audit: append-only
+        self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
 
     async def close(self) -> None:
         await self.client.close()
@@ -104,6 +108,7 @@ class Store:
         await self.conversations.create_index([("contact_id", ASCENDING), ("last_message_at", DESCENDING)])
         await self.conversations.create_index([("started_at", ASCENDING)])
         await self.conversations.create_index("abandon_at")  # hub.departures
+        await self.conversations.create_index([("channel", ASCENDING), ("closed_at", ASCENDING)])  # hub.retention
         await self.messages.create_index(
             [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_external_unique"
         )
@@ -142,6 +147,10 @@ class Store:
         await self.outbox.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.outbox.create_index("message_id", unique=True)
         await self.intents.create_index("name", unique=True)
+        # hub.audit: newest first, by action or by actor
+        await self.audit.create_index([("at", DESCENDING)])
+        await self.audit.create_index([("action", ASCENDING), ("at", DESCENDING)])
+        await self.audit.create_index([("actor.id", ASCENDING), ("at", DESCENDING)])
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)
         await self.db["training_versions"].create_index("number", unique=True)
@@ -178,6 +187,8 @@ class Store:
 
 __all__ = [
     "BY_ID",
+    "CONVERSATIONS_BY_CLOSED",
+    "CONVERSATIONS_BY_CONTACT",
     "MESSAGES_BY_CONVERSATION",
     "OUTBOX_DUE",
     "TICKETS_BY_CONTACT",
