@@ -91,6 +91,6 @@ class Retention:
                     total.add(await self.privacy.redact(due, detach=False))
                     await self.store.conversations.update_many({"_id": {"$in": ids}},
                                                                {"$set": {"retained_at": now}})
-                await self.lease.acquire(utcnow())  # still ours, a while longer
+                await self.lease.acquire(max(now, utcnow()))  # still ours, a while longer (never backwards)
             done[rule.channel] = {"days": rule.days, "action": rule.action, **total.as_dict()}
         return RetentionRun(True, done)
