@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from hub.store import DuplicateKeyError, ReturnDocument, Store
+from hub.store import BY_ID, DuplicateKeyError, ReturnDocument, Store
 
 
 class Lease:
@@ -28,7 +28,7 @@ class Lease:
             doc = await self.store.leases.find_one_and_update(
                 {"_id": self.name, "$or": [{"until": {"$lte": now}}, {"holder": self.holder}]},
                 {"$set": {"holder": self.holder, "until": now + timedelta(seconds=self.seconds), "taken_at": now}},
-                upsert=True, return_document=ReturnDocument.AFTER,
+                upsert=True, return_document=ReturnDocument.AFTER, hint=BY_ID,
             )
         except DuplicateKeyError:
             return False
