@@ -56,7 +56,7 @@ class Hub:
         self.metrics = MetricsService(store, queues)
         self.responses = ResponseLibrary(store)
         self.audit = AuditLog(store)
-        self.privacy = Privacy(store, blobs)
+        self.privacy = Privacy(store, blobs, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])
         self.retention_interval_seconds = 3600.0
@@ -108,25 +108,15 @@ class Hub:
 
     async def export_contact(self, contact_id: ObjectId, actor: Doc | None, ip: str | None = None) -> bytes:
         """Everything held about a contact as a zip (hub.privacy), recorded in the audit trail."""
-        data = await self.privacy.export(contact_id)
-        await self.audit.record("contact.exported", actor=actor, target={"type": "contact", "id": contact_id},
-                                ip=ip, details={"bytes": len(data)})
-        return data
+        return await self.privacy.export(contact_id, actor, ip)
 
     async def erase_contact(self, contact_id: ObjectId, actor: Doc | None, ip: str | None = None) -> Erasure:
-        """Erase a contact (hub.privacy); the audit entry names the contact by id only, with counts."""
-        erasure = await self.privacy.erase(contact_id)
-        if not erasure.already:
-            await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
-                                    ip=ip, details=erasure.removed.as_dict())
-        return erasure
+        """Erase a contact (hub.privacy), recorded in the audit trail."""
+        return await self.privacy.erase(contact_id, actor, ip)
 
-    async def apply_retention(self, now: datetime | None = None, actor: Doc | None = None) -> RetentionRun:
-        """One retention run (if this process gets the lease), audited when it changed anything."""
-        run = await self.retention.run_once(now)
-        if run.ran and run.conversations:
-            await self.audit.record("retention.run", actor=actor, details={"channels": run.done})
-        return run
+    async def apply_retention(self, now: datetime | None = None) -> RetentionRun:
+        """One retention run, if this process gets the lease (hub.retention)."""
+        return await self.retention.run_once(now)
 
     async def _retention_loop(self, interval: float) -> None:
         while True:

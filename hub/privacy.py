@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hub.audit import AuditLog
 from hub.models import utcnow
 from hub.store import (
     CONVERSATIONS_BY_CONTACT,
@@ -67,14 +68,18 @@ class Erasure:
 
 
 class Privacy:
-    def __init__(self, store: Store, blobs: Any | None) -> None:
+    def __init__(self, store: Store, blobs: Any | None, audit: AuditLog) -> None:
         self.store = store
+        self.audit = audit
         #: hub.blobs.BlobStore (None in hubs built without file storage: then there are no files).
         self.blobs = blobs
 
     # ---- export --------------------------------------------------------------------------
-    async def export(self, contact_id: ObjectId) -> bytes:
-        """A zip: `contact.json` (contact, conversations, messages, tickets with ratings) and `files/`."""
+    async def export(self, contact_id: ObjectId, actor: Doc | None = None, ip: str | None = None,
+                     via: str = "desk") -> bytes:
+        """A zip: `contact.json` (contact, conversations, messages, tickets with ratings) and `files/`.
+
+        Recorded in the audit trail (`actor` None: the command line, `via` says so)."""
         contact = await self.store.contacts.find_one({"_id": contact_id})
         if contact is None:
             raise NoSuchContact("no such contact")
@@ -110,11 +115,17 @@ class Privacy:
                 "files": files,
             }
             archive.writestr("contact.json", json.dumps(document, indent=2, ensure_ascii=False))
-        return buffer.getvalue()
+        data = buffer.getvalue()
+        await self.audit.record("contact.exported", actor=actor, target={"type": "contact", "id": contact_id},
+                                ip=ip, details={"bytes": len(data), "files": len(files), "via": via})
+        return data
 
     # ---- erase ---------------------------------------------------------------------------
-    async def erase(self, contact_id: ObjectId) -> Erasure:
-        """Erase a contact; a second call finds the tombstone and does nothing (`already`)."""
+    async def erase(self, contact_id: ObjectId, actor: Doc | None = None, ip: str | None = None,
+                    via: str = "desk") -> Erasure:
+        """Erase a contact; a second call finds the tombstone and does nothing (`already`).
+
+        The audit entry names the contact by id only, with counts: no personal data."""
         contact = await self.store.contacts.find_one({"_id": contact_id})
         if contact is None:
             raise NoSuchContact("no such contact")
@@ -141,6 +152,8 @@ class Privacy:
             "attributes": {}, "tags": [], "notes": [],
             "created_at": contact.get("created_at", now), "updated_at": now, "erased_at": now,
         })
+        await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
+                                ip=ip, details={**removed.as_dict(), "via": via})
         return Erasure(contact_id, False, removed)
 
     async def redact(self, conversations: list[Doc], *, detach: bool) -> Redaction:

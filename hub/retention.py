@@ -67,8 +67,10 @@ class Retention:
         self.batch = batch
         self.lease = Lease(store, "retention", lease_seconds, holder)
 
-    async def run_once(self, now: datetime | None = None) -> RetentionRun:
-        """Apply every rule to what is due at `now` (injectable for tests), if we get the lease."""
+    async def run_once(self, now: datetime | None = None, via: str = "schedule") -> RetentionRun:
+        """Apply every rule to what is due at `now` (injectable for tests), if we get the lease.
+
+        A run that changed anything is recorded in the audit trail (per channel counts)."""
         now = now or utcnow()
         if not self.rules or not await self.lease.acquire(now):
             return RetentionRun(False, {})
@@ -93,4 +95,7 @@ class Retention:
                                                                {"$set": {"retained_at": now}})
                 await self.lease.acquire(max(now, utcnow()))  # still ours, a while longer (never backwards)
             done[rule.channel] = {"days": rule.days, "action": rule.action, **total.as_dict()}
-        return RetentionRun(True, done)
+        result = RetentionRun(True, done)
+        if result.conversations:
+            await self.privacy.audit.record("retention.run", details={"channels": done, "via": via})
+        return result

@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, nlu-eval, create-agent."""
+"""The `switchboard` command: serve, nlu-eval, create-agent, contacts export/erase, retention run."""
 
 from __future__ import annotations
 
@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     agent_p.add_argument("--role", action="append", choices=["agent", "trainer", "supervisor", "admin"])
     agent_p.add_argument("--capacity", type=int, default=5)
 
+    from switchboard.privacy_cli import add_arguments as privacy_args
+
+    privacy_args(sub, _serve_args)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(telegram_run(args, settings_from(args)))
         if args.command == "create-agent":
             return asyncio.run(_create_agent(args))
+        if args.command in ("contacts", "retention"):
+            from switchboard.privacy_cli import run as privacy_run
+
+            return asyncio.run(privacy_run(args, settings_from(args)))
     except ConfigError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
