@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -21,13 +21,17 @@ CSV_ROWS = 50_000
 
 
 def _when(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time (UTC unless it says otherwise); a bare date `to` includes that whole day."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise error(400, f"{name}: not an ISO 8601 date or time: {value[:40]!r}") from exc
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if name == "to" and len(value) == 10:
+        parsed += timedelta(days=1)
+    return parsed
 
 
 def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -69,19 +73,21 @@ async def _with_actor(request: web.Request, query: AuditQuery) -> AuditQuery:
 
 
 async def _target_names(request: web.Request, entries: list[Doc]) -> dict[ObjectId, str]:
-    """Readable names for the agents and tickets entries point at (contacts stay ids: they may be erased)."""
+    """Today's readable names of the agents, tickets and contacts entries point at (an erased
+    contact reads "Erased contact": the trail itself keeps no customer's name)."""
     store = request.app[HUB].store
-    agent_ids, ticket_ids = set(), set()
+    wanted: dict[str, set[ObjectId]] = {"agent": set(), "ticket": set(), "contact": set()}
     for e in entries:
         target = e.get("target") or {}
-        if isinstance(target, dict) and isinstance(target.get("id"), ObjectId):
-            (agent_ids if target.get("type") == "agent" else ticket_ids if target.get("type") == "ticket"
-             else set()).add(target["id"])
+        if isinstance(target, dict) and isinstance(target.get("id"), ObjectId) and target.get("type") in wanted:
+            wanted[str(target["type"])].add(target["id"])
     names: dict[ObjectId, str] = {}
-    for a in await store.agents.find({"_id": {"$in": list(agent_ids)}}, projection={"name": 1}).to_list():
+    for a in await store.agents.find({"_id": {"$in": list(wanted["agent"])}}, projection={"name": 1}).to_list():
         names[a["_id"]] = a.get("name") or ""
-    for t in await store.tickets.find({"_id": {"$in": list(ticket_ids)}}, projection={"number": 1}).to_list():
+    for t in await store.tickets.find({"_id": {"$in": list(wanted["ticket"])}}, projection={"number": 1}).to_list():
         names[t["_id"]] = f"#{t['number']}"
+    for c in await store.contacts.find({"_id": {"$in": list(wanted["contact"])}}, projection={"name": 1}).to_list():
+        names[c["_id"]] = c.get("name") or "(no name)"
     return names
 
 
@@ -89,17 +95,24 @@ def _describe_target(target: object, names: dict[ObjectId, str]) -> str:
     if not isinstance(target, dict):
         return "" if target is None else str(target)
     kind = str(target.get("type", ""))
-    label = target.get("name") or names.get(target.get("id")) or ""
-    if kind == "contact" and not label:
-        label = str(target.get("id", ""))  # a contact may be erased: its id is all the trail may keep
+    label = names.get(target.get("id")) or target.get("name") or ("(deleted)" if target.get("id") else "")
     return f"{kind} {label}".strip()
+
+
+def _who(entry: Doc) -> str:
+    actor = entry.get("actor") or {}
+    if actor:
+        return str(actor.get("name") or actor.get("username"))
+    if (entry.get("details") or {}).get("via") == "cli":
+        return "command line"
+    return "anonymous" if entry.get("ip") else "system"
 
 
 def _view(entry: Doc, names: dict[ObjectId, str]) -> dict[str, object]:
     actor = entry.get("actor") or {}
     return {
         "id": str(entry["_id"]), "at": entry["at"].isoformat(), "action": entry["action"],
-        "actor": actor.get("name") or actor.get("username") or "system", "actor_username": actor.get("username"),
+        "actor": _who(entry), "actor_username": actor.get("username"),
         "target": _describe_target(entry.get("target"), names), "ip": entry.get("ip"),
         "details": jsonable(entry.get("details") or {}),
     }
@@ -113,7 +126,8 @@ def _cell(value: object) -> str:
 
 @requires(Role.ADMIN)
 async def list_audit(request: web.Request) -> web.Response:
-    """Newest first: `action`, `actor` (username), `from`/`to` (ISO 8601), `offset`, `limit` (≤ 200)."""
+    """Newest first: `action`, `actor` (username), `from`/`to` (ISO 8601; a date `to` is inclusive),
+    `offset`, `limit` (≤ 200)."""
     query = await _with_actor(request, query_of(request))
     audit = request.app[HUB].audit
     entries = await audit.search(query)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
@@ -16,6 +18,27 @@ def _contact_id(request: web.Request) -> ObjectId:
         return oid(request.match_info["id"])
     except ValueError as exc:
         raise error(404, "no such contact") from exc
+
+
+@requires(Role.ADMIN)
+async def find_contacts(request: web.Request) -> web.Response:
+    """Contacts for the privacy page: `q` is an email, a phone number (+…) or the start of a name."""
+    q = request.query.get("q", "").strip()
+    if not 2 <= len(q) <= 200:
+        raise error(400, "q: 2 to 200 characters")
+    contacts = request.app[HUB].store.contacts
+    projection = {"name": 1, "emails": 1, "phones": 1, "identities.channel": 1, "erased_at": 1, "created_at": 1}
+    if "@" in q:
+        found = await contacts.find({"emails": q.lower()}, projection=projection, limit=20).to_list()
+    elif q.startswith("+"):
+        found = await contacts.find({"phones": q}, projection=projection, limit=20).to_list()
+    else:
+        found = await contacts.find({"name_lower": {"$regex": "^" + re.escape(q.lower())}}, projection=projection,
+                                    limit=20, hint=[("name_lower", 1)]).to_list()
+    return web.json_response({"contacts": [{
+        "id": str(c["_id"]), "name": c.get("name"), "emails": c.get("emails", []), "phones": c.get("phones", []),
+        "channels": sorted({i["channel"] for i in c.get("identities", [])} - {"erased"}),
+        "erased": c.get("erased_at") is not None} for c in found]})
 
 
 @requires(Role.ADMIN)
@@ -46,6 +69,7 @@ async def erase_contact(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [
+        web.get("/api/admin/contacts", find_contacts),
         web.get("/api/admin/contacts/{id}/export", export_contact),
         web.post("/api/admin/contacts/{id}/erase", erase_contact),
     ]

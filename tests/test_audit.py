@@ -36,7 +36,7 @@ async def test_logins_are_recorded_with_username_and_ip(runtime: Runtime, client
     assert resp.status == 200, await resp.text()
     failed = (await resp.json())["entries"]
     assert [e["details"]["username"] for e in failed] == ["nobody", "root"]  # newest first
-    assert all(e["ip"] == "127.0.0.1" and e["actor"] == "system" for e in failed)
+    assert all(e["ip"] == "127.0.0.1" and e["actor"] == "anonymous" for e in failed)
     ok = (await (await client.get("/api/admin/audit", params={"action": "login"})).json())["entries"]
     assert [(e["actor"], e["ip"]) for e in ok] == [("Ada Admin", "127.0.0.1")]
     stored = await runtime.hub.store.audit.find({"action": "login"}).to_list()
@@ -88,6 +88,8 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
     future = (utcnow() + timedelta(days=1)).isoformat()
     later = await (await client.get("/api/admin/audit", params={"from": future})).json()
     assert later["entries"] == [] and later["total"] == 0
+    today = await (await client.get("/api/admin/audit", params={"to": utcnow().date().isoformat()})).json()
+    assert today["total"] == 7  # a bare date `to` includes that day
     for bad in ({"from": "yesterday"}, {"limit": "5000"}, {"actor": "no-such-user"}, {"offset": "-1"}):
         resp = await client.get("/api/admin/audit", params=bad)
         assert resp.status == 400 and (await resp.json())["error"], bad

@@ -105,6 +105,8 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
                        {"action": "login", "actor": "ivy", "from": "2020-01-01"}):
             assert (await client.get("/api/admin/audit", params=params)).status == 200
         assert (await client.get("/api/admin/audit.csv")).status == 200
+        for q in ("da", "dana@example.com", "+15550001"):
+            assert (await client.get("/api/admin/contacts", params={"q": q})).status == 200
         contact_id = detail["contact"]["_id"]
         assert (await client.get(f"/api/admin/contacts/{contact_id}/export")).status == 200
         assert (await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
