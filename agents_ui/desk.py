@@ -303,6 +303,52 @@ async def create_agent(request: web.Request) -> web.Response:
     return web.json_response({"agent": _agent_public(agent)}, status=201)
 
 
+@requires(Role.ADMIN)
+async def update_agent(request: web.Request) -> web.Response:
+    """Change a desk user (admin only): any of `name`, `roles`, `capacity`, `disabled`. Audited with the
+    roles before and after; an admin cannot take admin away from, or disable, themselves."""
+    body = await json_body(request)
+    agent_id = _id(request)
+    me_ = agent_of(request)
+    try:
+        roles = None if "roles" not in body else [Role(r) for r in _str_list(body["roles"], "roles")]
+        capacity = None if "capacity" not in body else _count(body["capacity"], "capacity")
+    except ValueError as exc:
+        raise error(400, str(exc)) from exc
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 200):
+        raise error(400, "name: 1 to 200 characters")
+    disabled = body.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        raise error(400, "disabled: true or false")
+    if agent_id == me_["_id"] and (disabled or (roles is not None and Role.ADMIN not in roles)):
+        raise error(400, "you cannot remove your own admin role or disable yourself")
+    changed = await _hub(request).accounts.update(agent_id, name=name.strip() if name else None, roles=roles,
+                                                  capacity=capacity, disabled=disabled)
+    if changed is None:
+        raise error(404, "no such agent")
+    before, after = changed
+    details = {k: {"from": before.get(k), "to": after.get(k)} for k in ("name", "roles", "capacity", "disabled")
+               if before.get(k) != after.get(k)}
+    action = "agent.roles_changed" if "roles" in details else "agent.updated"
+    await _hub(request).audit.record(action, actor=me_, target={"type": "agent", "id": agent_id,
+                                                               "name": after.get("name")},
+                                     ip=request.remote, details={"username": after["username"], **details})
+    return web.json_response({"agent": _agent_public(after)})
+
+
+def _str_list(value: object, name: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name}: a non-empty list of names")
+    return value
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        raise ValueError(f"{name}: a whole number from 0 to 1000")
+    return value
+
+
 @requires()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Live desk feed: ticket changes, messages, events (agents see every queue)."""
@@ -357,5 +403,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/contacts/{id}", get_contact),
         web.get("/api/agents", list_agents),
         web.post("/api/agents", create_agent),
+        web.patch("/api/agents/{id}", update_agent),
         web.get("/api/desk/ws", websocket),
     ]

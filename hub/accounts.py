@@ -139,6 +139,24 @@ class AccountService:
     async def get(self, agent_id: ObjectId) -> Doc | None:
         return await self.store.agents.find_one({"_id": agent_id}, projection={"password_hash": 0})
 
+    async def update(self, agent_id: ObjectId, *, name: str | None = None, roles: list[Role] | None = None,
+                     capacity: int | None = None, disabled: bool | None = None) -> tuple[Doc, Doc] | None:
+        """Change a desk user's name, roles, capacity or disabled flag: (before, after), or None if unknown.
+
+        Disabling ends the user's sessions at once (a leaver must not keep a desk open).
+        """
+        changes: Doc = {k: v for k, v in (("name", name), ("capacity", capacity), ("disabled", disabled))
+                        if v is not None}
+        if roles is not None:
+            changes["roles"] = [r.value for r in roles]
+        before = await self.store.agents.find_one_and_update({"_id": agent_id}, {"$set": changes},
+                                                             projection={"password_hash": 0})
+        if before is None:
+            return None
+        if disabled:
+            await self.store.sessions.delete_many({"agent_id": agent_id}, hint=[("agent_id", 1)])
+        return before, {**before, **changes}
+
 
 
 def has_role(agent: Doc, *roles: Role) -> bool:

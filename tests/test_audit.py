@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from hub.models import Role, utcnow
@@ -69,6 +70,43 @@ async def test_admin_and_supervisor_actions_are_recorded(runtime: Runtime, clien
         ["response /hi"] * 3
     assert by_action["response.deleted"]["actor"] == "Sam Super"
     assert not any(re.search(r"[0-9a-f]{24}", e["target"] + e["actor"]) for e in entries)  # names, not ids
+
+
+async def test_role_changes_are_recorded_and_only_admins_make_them(
+        runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    await _setup(runtime)
+    assert runtime.hub is not None
+    sam = await runtime.hub.store.agents.find_one({"username": "sup"})
+    assert sam is not None
+    csrf = await login(client, "sup", "a long supervisor password")
+    refused = await client.patch(f"/api/agents/{sam['_id']}", json={"roles": ["admin"]},
+                                 headers={"X-CSRF-Token": csrf})
+    assert refused.status == 403
+    csrf = await login(client, "root", "a long admin password")
+    root = await runtime.hub.store.agents.find_one({"username": "root"})
+    assert root is not None
+    for bad, says in (({"roles": ["wizard"]}, "wizard"), ({"roles": "admin"}, "roles"), ({"capacity": -1}, "capacity"),
+                      ({"capacity": 2**63}, "capacity"), ({"disabled": "yes"}, "disabled"), ({"name": ""}, "name")):
+        resp = await client.patch(f"/api/agents/{sam['_id']}", json=bad, headers={"X-CSRF-Token": csrf})
+        assert resp.status == 400 and says in (await resp.json())["error"], bad
+    own = await client.patch(f"/api/agents/{root['_id']}", json={"roles": ["agent"]}, headers={"X-CSRF-Token": csrf})
+    assert own.status == 400
+    resp = await client.patch(f"/api/agents/{sam['_id']}", json={"roles": ["agent"], "capacity": 3},
+                              headers={"X-CSRF-Token": csrf})
+    assert resp.status == 200 and (await resp.json())["agent"]["roles"] == ["agent"]
+    [entry] = (await (await client.get("/api/admin/audit", params={"action": "agent.roles_changed"})).json())["entries"]
+    assert entry["actor"] == "Ada Admin" and entry["target"] == "agent Sam Super"
+    assert entry["details"]["roles"] == {"from": ["supervisor", "agent"], "to": ["agent"]}
+    assert entry["details"]["capacity"] == {"from": 5, "to": 3}
+
+    # Disabling a user ends their sessions at once.
+    async with aiohttp.ClientSession(str(client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        await login(other, "sup", "a long supervisor password")  # type: ignore[arg-type]
+        assert (await other.get("/api/me")).status == 200
+        resp = await client.patch(f"/api/agents/{sam['_id']}", json={"disabled": True},
+                                  headers={"X-CSRF-Token": csrf})
+        assert resp.status == 200
+        assert (await other.get("/api/me")).status == 401
 
 
 async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, Any]) -> None:
