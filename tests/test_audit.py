@@ -13,8 +13,10 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from hub.models import Role, utcnow
+from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
+from tests.privacy_helpers import customer_writes
 
 
 async def _setup(runtime: Runtime) -> None:
@@ -46,6 +48,7 @@ async def test_logins_are_recorded_with_username_and_ip(runtime: Runtime, client
 
 async def test_admin_and_supervisor_actions_are_recorded(runtime: Runtime, client: TestClient[Any, Any]) -> None:
     await _setup(runtime)
+    assert runtime.hub is not None
     csrf = await login(client, "root", "a long admin password")
     created = await client.post("/api/agents", json={"username": "carol", "password": "a long password 3",
                                                      "name": "Carol", "roles": ["agent", "trainer"]},
@@ -60,6 +63,15 @@ async def test_admin_and_supervisor_actions_are_recorded(runtime: Runtime, clien
                              headers={"X-CSRF-Token": csrf})).status == 200
     assert (await client.delete(f"/api/responses/{rid}", headers={"X-CSRF-Token": csrf})).status == 200
 
+    # a supervisor hands a waiting ticket to Carol
+    result = await customer_writes(runtime, "visitor-7", "I want to talk to a human")
+    ticket = await runtime.hub.store.tickets.find_one({"contact_id": ObjectId(result.contact_id)})
+    carol = await runtime.hub.store.agents.find_one({"username": "carol"})
+    assert ticket is not None and carol is not None
+    assigned = await client.post(f"/api/tickets/{ticket['_id']}/assign", json={"agent_id": str(carol["_id"])},
+                                 headers={"X-CSRF-Token": csrf})
+    assert assigned.status == 200, await assigned.text()
+
     await login(client, "root", "a long admin password")
     entries = (await (await client.get("/api/admin/audit", params={"limit": "100"})).json())["entries"]
     by_action = {e["action"]: e for e in entries}
@@ -69,6 +81,9 @@ async def test_admin_and_supervisor_actions_are_recorded(runtime: Runtime, clien
     assert [by_action[a]["target"] for a in ("response.created", "response.updated", "response.deleted")] == \
         ["response /hi"] * 3
     assert by_action["response.deleted"]["actor"] == "Sam Super"
+    handed = by_action["ticket.assigned"]
+    assert (handed["actor"], handed["target"], handed["details"]) == ("Sam Super", f"ticket #{ticket['number']}",
+                                                                      {"assignee": "carol"})
     assert not any(re.search(r"[0-9a-f]{24}", e["target"] + e["actor"]) for e in entries)  # names, not ids
 
 

@@ -53,7 +53,12 @@ async def test_old_closed_conversations_go_once_across_two_hubs(runtime: Runtime
     recent = await _closed(runtime, "+15550000003", "widget")
     still_open = ObjectId((await customer_writes(runtime, "+15550000004", "where is my order?")).conversation_id)
     other_channel = await _closed(runtime, "+15550000005", "telegram")
-    closed_at = (await hub.store.conversations.find_one({"_id": old_widget}) or {})["closed_at"]
+    # a widget customer whose ticket was solved long ago: its subject goes with the conversation
+    helped = await customer_writes(runtime, "+15550000006", "I want to talk to a human")
+    ticket = await hub.store.tickets.find_one({"contact_id": ObjectId(helped.contact_id)})
+    assert ticket is not None and ticket["subject"]
+    await hub.tickets.set_status(ticket["_id"], "solved", None)
+    closed_at = (await hub.store.conversations.find_one({"_id": ObjectId(helped.conversation_id)}) or {})["closed_at"]
     # `recent` closed twenty days after the others (the clock is injected, not waited for)
     await hub.store.conversations.update_one({"_id": recent}, {"$set": {"closed_at": closed_at + timedelta(days=20)}})
     messages_before = await hub.store.messages.count_documents({"conversation_id": old_widget})
@@ -63,7 +68,8 @@ async def test_old_closed_conversations_go_once_across_two_hubs(runtime: Runtime
         first, second = await asyncio.gather(hub.apply_retention(now), other.apply_retention(now))
         assert sorted([first.ran, second.ran]) == [False, True]  # both ticked, one did the work
         done = first if first.ran else second
-        assert done.done["widget"]["conversations"] == 1 and done.done["sms"]["conversations"] == 1
+        assert done.done["widget"]["conversations"] == 2 and done.done["sms"]["conversations"] == 1
+        assert done.done["widget"]["tickets"] == 1
         assert done.done["widget"]["files"] == 1 and done.done["sms"]["files"] == 1
         # While the lease lasts the loser keeps losing; after it expires either may run, and finds nothing.
         loser = other if first.ran else hub
@@ -81,6 +87,8 @@ async def test_old_closed_conversations_go_once_across_two_hubs(runtime: Runtime
         assert "where is my order?" in texts, kept
     files = await hub.store.db["attachments.files"].find({}, projection={"filename": 1}).to_list()
     assert len(files) == 2  # the recent widget and the telegram conversations keep theirs
+    solved = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert solved is not None and solved["subject"] == ERASED_TEXT and solved["number"] == ticket["number"]
     runs = await hub.store.audit.find({"action": "retention.run"}).to_list()
     assert len(runs) == 1 and runs[0]["details"]["channels"]["sms"]["action"] == "delete"
 
