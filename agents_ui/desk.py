@@ -10,9 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
-from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
+from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
+from httpkit.bodies import accepts, fields_of
 from hub.accounts import AccountError, LockedOut, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
@@ -64,11 +66,12 @@ async def static_file(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type=STATIC_TYPES[suffix])
 
 
+@accepts(schemas.Login)
 async def login(request: web.Request) -> web.Response:
     """Log in with username and password; sets the session cookie and returns the CSRF token."""
     if not same_origin(request) or request.content_type != "application/json":
         raise error(403, "login must be a JSON request from this origin")
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
     except LockedOut as exc:
@@ -97,9 +100,10 @@ async def me(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.ChangePassword)
 async def change_password(request: web.Request) -> web.Response:
     """Change your own password (`current`, `new`); your other sessions are logged out."""
-    body = await json_body(request)
+    body = fields_of(request)
     info = session_of(request)
     try:
         await _hub(request).accounts.change_password(info.agent["_id"], str(body.get("current", "")),
@@ -110,9 +114,10 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.MyStatus)
 async def set_my_status(request: web.Request) -> web.Response:
     """Available or away (`status`): away keeps you at the desk but routes you no new tickets."""
-    body = await json_body(request)
+    body = fields_of(request)
     hub = _hub(request)
     agent = agent_of(request)
     try:
@@ -184,13 +189,14 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT)
+@accepts(schemas.Reply)
 async def reply(request: web.Request) -> web.Response:
     """Answer the customer (or add a private note with `private: true`); optional `status` after.
 
     `attachments`: ids from `POST /api/tickets/{id}/attachments`, sent with the reply.
     """
     hub = _hub(request)
-    body = await json_body(request)
+    body = fields_of(request)
     text = body.get("text", "")
     ticket_id = _id(request)
     files = await files_for_reply(request, ticket_id, body.get("attachments"))
@@ -214,9 +220,10 @@ async def reply(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT)
+@accepts(schemas.TicketStatus)
 async def set_status(request: web.Request) -> web.Response:
     """Move a ticket to another status (open, pending, solved, closed)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request))
     except NotFound as exc:
@@ -227,9 +234,10 @@ async def set_status(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT)
+@accepts(schemas.Assign)
 async def assign(request: web.Request) -> web.Response:
     """Assign to `me`, another agent's id (supervisors), or nobody (`null`)."""
-    body = await json_body(request)
+    body = fields_of(request)
     me_ = agent_of(request)
     target = body.get("agent_id", "me")
     if target == "me":
@@ -275,9 +283,10 @@ async def list_agents(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN)
+@accepts(schemas.NewAgent)
 async def create_agent(request: web.Request) -> web.Response:
     """Create a desk user (admin only)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         roles = [Role(r) for r in body.get("roles", ["agent"])]
         agent = await _hub(request).accounts.create(str(body.get("username", "")), str(body.get("password", "")),
