@@ -12,11 +12,11 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
+from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.blobs import BlobStore
 from hub.models import Role
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound
-from switchboard.uploads import UploadError, file_headers, read_upload
 
 #: Largest file an agent may attach (most providers cap near here: Slack 1 GB, Telegram bots 50 MB, MMS 5 MB).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, requires
+from agents_ui.auth import agent_of, requires
+from httpkit.errors import error
 from hub.audit import KNOWN_ACTIONS, AuditQuery
 from hub.models import Role
 from hub.store import Doc, ObjectId

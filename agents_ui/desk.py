@@ -10,9 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
-from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
+from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
+from httpkit.bodies import accepts, body_of, fields_of
 from hub.accounts import AccountError, LockedOut, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
@@ -64,11 +66,12 @@ async def static_file(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type=STATIC_TYPES[suffix])
 
 
+@accepts(schemas.Login)
 async def login(request: web.Request) -> web.Response:
     """Log in with username and password; sets the session cookie and returns the CSRF token."""
     if not same_origin(request) or request.content_type != "application/json":
         raise error(403, "login must be a JSON request from this origin")
-    body = await json_body(request)
+    body = fields_of(request)
     hub = _hub(request)
     username = str(body.get("username", ""))
     attempted = {"username": username.strip().lower()[:200]}
@@ -103,9 +106,10 @@ async def me(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.ChangePassword)
 async def change_password(request: web.Request) -> web.Response:
     """Change your own password (`current`, `new`); your other sessions are logged out."""
-    body = await json_body(request)
+    body = fields_of(request)
     info = session_of(request)
     try:
         await _hub(request).accounts.change_password(info.agent["_id"], str(body.get("current", "")),
@@ -116,9 +120,10 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.MyStatus)
 async def set_my_status(request: web.Request) -> web.Response:
     """Available or away (`status`): away keeps you at the desk but routes you no new tickets."""
-    body = await json_body(request)
+    body = fields_of(request)
     hub = _hub(request)
     agent = agent_of(request)
     try:
@@ -190,13 +195,14 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT)
+@accepts(schemas.Reply)
 async def reply(request: web.Request) -> web.Response:
     """Answer the customer (or add a private note with `private: true`); optional `status` after.
 
     `attachments`: ids from `POST /api/tickets/{id}/attachments`, sent with the reply.
     """
     hub = _hub(request)
-    body = await json_body(request)
+    body = fields_of(request)
     text = body.get("text", "")
     ticket_id = _id(request)
     files = await files_for_reply(request, ticket_id, body.get("attachments"))
@@ -220,9 +226,10 @@ async def reply(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT)
+@accepts(schemas.TicketStatus)
 async def set_status(request: web.Request) -> web.Response:
     """Move a ticket to another status (open, pending, solved, closed)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request))
     except NotFound as exc:
@@ -233,9 +240,10 @@ async def set_status(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT)
+@accepts(schemas.Assign)
 async def assign(request: web.Request) -> web.Response:
     """Assign to `me`, another agent's id (supervisors), or nobody (`null`)."""
-    body = await json_body(request)
+    body = fields_of(request)
     me_ = agent_of(request)
     target = body.get("agent_id", "me")
     if target == "me":
@@ -286,9 +294,10 @@ async def list_agents(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN)
+@accepts(schemas.NewAgent)
 async def create_agent(request: web.Request) -> web.Response:
     """Create a desk user (admin only)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         roles = [Role(r) for r in body.get("roles", ["agent"])]
         agent = await _hub(request).accounts.create(str(body.get("username", "")), str(body.get("password", "")),
@@ -304,27 +313,20 @@ async def create_agent(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN)
+@accepts(schemas.AgentChange)
 async def update_agent(request: web.Request) -> web.Response:
     """Change a desk user (admin only): any of `name`, `roles`, `capacity`, `disabled`. Audited with the
-    roles before and after; an admin cannot take admin away from, or disable, themselves."""
-    body = await json_body(request)
+    values before and after; an admin cannot take admin away from, or disable, themselves."""
+    body = body_of(request, schemas.AgentChange)
     agent_id = _id(request)
     me_ = agent_of(request)
-    try:
-        roles = None if "roles" not in body else [Role(r) for r in _str_list(body["roles"], "roles")]
-        capacity = None if "capacity" not in body else _count(body["capacity"], "capacity")
-    except ValueError as exc:
-        raise error(400, str(exc)) from exc
-    name = body.get("name")
-    if name is not None and (not isinstance(name, str) or not 1 <= len(name.strip()) <= 200):
-        raise error(400, "name: 1 to 200 characters")
-    disabled = body.get("disabled")
-    if disabled is not None and not isinstance(disabled, bool):
-        raise error(400, "disabled: true or false")
-    if agent_id == me_["_id"] and (disabled or (roles is not None and Role.ADMIN not in roles)):
+    if agent_id == me_["_id"] and (body.disabled or (body.roles is not None and Role.ADMIN not in body.roles)):
         raise error(400, "you cannot remove your own admin role or disable yourself")
-    changed = await _hub(request).accounts.update(agent_id, name=name.strip() if name else None, roles=roles,
-                                                  capacity=capacity, disabled=disabled)
+    name = body.name.strip() if body.name is not None else None
+    if name == "":
+        raise error(422, "name: a name is required")
+    changed = await _hub(request).accounts.update(agent_id, name=name, roles=body.roles, capacity=body.capacity,
+                                                  disabled=body.disabled)
     if changed is None:
         raise error(404, "no such agent")
     before, after = changed
@@ -335,18 +337,6 @@ async def update_agent(request: web.Request) -> web.Response:
                                                                "name": after.get("name")},
                                      ip=request.remote, details={"username": after["username"], **details})
     return web.json_response({"agent": _agent_public(after)})
-
-
-def _str_list(value: object, name: str) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{name}: a non-empty list of names")
-    return value
-
-
-def _count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
-        raise ValueError(f"{name}: a whole number from 0 to 1000")
-    return value
 
 
 @requires()

@@ -6,8 +6,11 @@ import re
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, json_body, requires
+from agents_ui.auth import agent_of, requires
+from httpkit.bodies import accepts, body_of
+from httpkit.errors import error
 from hub.models import Role
 from hub.privacy import NoSuchContact
 from hub.store import ObjectId, oid
@@ -55,10 +58,10 @@ async def export_contact(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN)
+@accepts(schemas.Erase)
 async def erase_contact(request: web.Request) -> web.Response:
     """Erase the contact for good; the body must be `{"confirm": true}`. A second erase is a no-op."""
-    body = await json_body(request)
-    if body.get("confirm") is not True:
+    if not body_of(request, schemas.Erase).confirm:
         raise error(400, 'erasure cannot be undone: send {"confirm": true}')
     try:
         erasure = await request.app[HUB].erase_contact(_contact_id(request), agent_of(request), request.remote)

@@ -6,8 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, json_body, requires
+from agents_ui.auth import agent_of, error, requires
+from httpkit.bodies import accepts, fields_of
 from hub.models import Role
 from hub.responses import ResponseError, ShortcutTaken, render
 from hub.store import Doc, ObjectId, oid
@@ -53,9 +55,10 @@ async def list_responses(request: web.Request) -> web.Response:
 
 
 @requires(Role.SUPERVISOR)
+@accepts(schemas.ResponseFields)
 async def create_response(request: web.Request) -> web.Response:
     """Add a response: `shortcut`, `title`, `text` (placeholders: see hub/responses.py)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         doc = await request.app[HUB].responses.create(body, agent_of(request)["_id"])
     except ResponseError as exc:
@@ -65,9 +68,10 @@ async def create_response(request: web.Request) -> web.Response:
 
 
 @requires(Role.SUPERVISOR)
+@accepts(schemas.ResponseFields)
 async def update_response(request: web.Request) -> web.Response:
     """Change a response's shortcut, title and text."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         doc = await request.app[HUB].responses.update(_oid(request.match_info["id"], "response"), body,
                                                       agent_of(request)["_id"])

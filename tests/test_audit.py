@@ -100,10 +100,11 @@ async def test_role_changes_are_recorded_and_only_admins_make_them(
     csrf = await login(client, "root", "a long admin password")
     root = await runtime.hub.store.agents.find_one({"username": "root"})
     assert root is not None
-    for bad, says in (({"roles": ["wizard"]}, "wizard"), ({"roles": "admin"}, "roles"), ({"capacity": -1}, "capacity"),
-                      ({"capacity": 2**63}, "capacity"), ({"disabled": "yes"}, "disabled"), ({"name": ""}, "name")):
+    for bad, says in (({"roles": ["wizard"]}, "roles"), ({"roles": "admin"}, "roles"), ({"capacity": -1}, "capacity"),
+                      ({"capacity": 2**63}, "capacity"), ({"disabled": "yes"}, "disabled"), ({"name": ""}, "name"),
+                      ({"name": "  "}, "name")):
         resp = await client.patch(f"/api/agents/{sam['_id']}", json=bad, headers={"X-CSRF-Token": csrf})
-        assert resp.status == 400 and says in (await resp.json())["error"], bad
+        assert resp.status == 422 and says in (await resp.json())["error"], bad
     own = await client.patch(f"/api/agents/{root['_id']}", json={"roles": ["agent"]}, headers={"X-CSRF-Token": csrf})
     assert own.status == 400
     resp = await client.patch(f"/api/agents/{sam['_id']}", json={"roles": ["agent"], "capacity": 3},
