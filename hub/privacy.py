@@ -184,7 +184,8 @@ class Privacy:
             {"conversation_id": {"$in": ids}},
             {"$set": {"text": ERASED_TEXT, "subject": None, "attachments": [], "quick_replies": [],
                       "redacted_at": now},
-             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": ""}},
+             # `review`: out of the trainer's inbox too (nothing left there to learn from)
+             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": ""}},
             hint=MESSAGES_BY_CONVERSATION,
         )
         await self.store.messages.update_many(

@@ -133,8 +133,13 @@ async def _create_agent(args: argparse.Namespace) -> int:
         await store.ensure_indexes()
         password = getpass.getpass("Password (8+ characters): ")
         roles = [Role(r) for r in (args.role or ["agent"])]
-        await AccountService(store).create(args.username, password, name=args.name, roles=roles,
-                                           capacity=args.capacity)
+        agent = await AccountService(store).create(args.username, password, name=args.name, roles=roles,
+                                                   capacity=args.capacity)
+        from hub.audit import AuditLog
+
+        await AuditLog(store).record("agent.created", target={"type": "agent", "id": agent["_id"],
+                                                              "name": agent["name"]},
+                                     details={"username": agent["username"], "roles": agent["roles"], "via": "cli"})
         print(f"created {args.username} ({', '.join(r.value for r in roles)})")
         return 0
     except AccountError as exc:

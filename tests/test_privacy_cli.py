@@ -84,3 +84,20 @@ async def test_retention_run_from_the_command_line(runtime: Runtime, tmp_path: P
     assert "widget: anonymise after 365 days: 1 conversation(s)" in out
     texts = {m["text"] for m in await runtime.hub.store.messages.find({"conversation_id": conversation_id}).to_list()}
     assert texts == {ERASED_TEXT}
+
+
+async def test_create_agent_from_the_command_line_is_audited(runtime: Runtime, tmp_path: Path) -> None:
+    assert runtime.hub is not None
+    config = tmp_path / "switchboard.yml"
+    config.write_text(f"hub:\n  db_name: {runtime.settings.db_name}\n", encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "switchboard.cli", "create-agent", "zoe", "--name", "Zoe", "--role", "supervisor",
+        "--config", str(config), "--mongodb-uri", str(runtime.settings.mongodb_uri), cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,  # no terminal: the password comes on stdin
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(b"zoe's long password\n"), timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert "created zoe (supervisor)" in out.decode()
+    [entry] = await runtime.hub.store.audit.find({"action": "agent.created"}).to_list()
+    assert entry["actor"] is None and entry["details"] == {"username": "zoe", "roles": ["supervisor"], "via": "cli"}
+    assert entry["target"]["name"] == "Zoe"
