@@ -118,6 +118,7 @@ async def _create_agent(args: argparse.Namespace) -> int:
     import getpass
 
     from hub.accounts import AccountError, AccountService
+    from hub.audit import AuditLog
     from hub.models import Role
     from hub.store import Store
     from switchboard.embedded import EmbeddedServer
@@ -135,8 +136,6 @@ async def _create_agent(args: argparse.Namespace) -> int:
         roles = [Role(r) for r in (args.role or ["agent"])]
         agent = await AccountService(store).create(args.username, password, name=args.name, roles=roles,
                                                    capacity=args.capacity)
-        from hub.audit import AuditLog
-
         await AuditLog(store).record("agent.created", target={"type": "agent", "id": agent["_id"],
                                                               "name": agent["name"]},
                                      details={"username": agent["username"], "roles": agent["roles"], "via": "cli"})
