@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, json_body, requires
+from agents_ui.auth import agent_of, error, requires
+from httpkit.bodies import accepts, fields_of
 from hub.accounts import has_role
 from hub.apitokens import SCOPES, ApiTokenService, TokenError, allowed_scopes, token_view
 from hub.models import Role
@@ -35,12 +37,13 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.NewToken)
 async def create_token(request: web.Request) -> web.Response:
     """Create a personal token (`name`, `scopes`, optional `expires_in_days`); admins: `service: true`.
 
     The answer holds the token itself, once: only its SHA-256 is stored.
     """
-    body = await json_body(request)
+    body = fields_of(request)
     me = agent_of(request)
     service = body.get("service", False)
     if not isinstance(service, bool):

@@ -14,11 +14,11 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
+from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.access import TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.blobs import BlobStore
 from hub.store import MESSAGES_BY_ATTACHMENT, Doc, ObjectId, oid
 from hub.tickets import NotFound
-from switchboard.uploads import UploadError, file_headers, read_upload
 
 #: Largest file an agent may attach (most providers cap near here: Slack 1 GB, Telegram bots 50 MB, MMS 5 MB).
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

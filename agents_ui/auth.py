@@ -11,7 +11,6 @@ own) and it is never taken on pages or the desk WebSocket, which name no scope.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
+from httpkit.bodies import read_object
+from httpkit.errors import error
 from hub.accounts import AccountService, SessionInfo, has_role
 from hub.apitokens import SCOPES, ApiTokenService, TokenPrincipal
 from hub.models import Role
@@ -28,29 +29,16 @@ SESSION_KEY = web.RequestKey("sb_session_info", SessionInfo)
 TOKEN_KEY = web.RequestKey("sb_api_token", TokenPrincipal)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+__all__ = ["COOKIE", "SESSION_KEY", "agent_of", "error", "json_body", "requires", "same_origin", "session_of",
+           "set_session_cookie"]
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error(status: int, reason: str) -> web.HTTPException:
-    if status == 413:  # its constructor wants sizes; the reason says them
-        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=json.dumps({"error": reason}),
-                                             content_type="application/json")
-    classes: dict[int, type[web.HTTPException]] = {
-        400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 404: web.HTTPNotFound,
-        409: web.HTTPConflict, 422: web.HTTPUnprocessableEntity, 429: web.HTTPTooManyRequests,
-    }
-    return classes[status](text=json.dumps({"error": reason}), content_type="application/json")
-
-
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise error(400, f"malformed JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise error(400, "expected a JSON object")
-    return body
+    """The request's JSON object without a schema (size- and depth-limited), or a 4xx saying why not.
+    Prefer `httpkit.bodies.accepts(Model)`: it validates and documents the body."""
+    return await read_object(request)
 
 
 def same_origin(request: web.Request) -> bool:

@@ -10,9 +10,11 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
-from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
+from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
+from httpkit.bodies import accepts, body_of, fields_of
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.accounts import AccountError, AccountService, LockedOut, SessionInfo, has_role
 from hub.hub import Hub
@@ -66,17 +68,24 @@ async def static_file(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type=STATIC_TYPES[suffix])
 
 
+@accepts(schemas.Login)
 async def login(request: web.Request) -> web.Response:
     """Log in with username and password; sets the session cookie and returns the CSRF token."""
     if not same_origin(request) or request.content_type != "application/json":
         raise error(403, "login must be a JSON request from this origin")
-    body = await json_body(request)
+    body = fields_of(request)
+    hub = _hub(request)
+    username = str(body.get("username", ""))
+    attempted = {"username": username.strip().lower()[:200]}
     try:
-        info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
+        info = await hub.accounts.login(username, str(body.get("password", "")))
     except LockedOut as exc:
+        await hub.audit.record("login.refused", ip=request.remote, details={**attempted, "reason": str(exc)})
         raise error(429, str(exc)) from exc
     if info is None:
+        await hub.audit.record("login.failed", ip=request.remote, details=attempted)
         raise error(401, "wrong username or password")
+    await hub.audit.record("login", actor=info.agent, ip=request.remote, details=attempted)
     response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
     set_session_cookie(request, response, info.token)
     return response
@@ -99,9 +108,10 @@ async def me(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.ChangePassword)
 async def change_password(request: web.Request) -> web.Response:
     """Change your own password (`current`, `new`); your other sessions are logged out."""
-    body = await json_body(request)
+    body = fields_of(request)
     info = session_of(request)
     try:
         await _hub(request).accounts.change_password(info.agent["_id"], str(body.get("current", "")),
@@ -112,9 +122,10 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @requires()
+@accepts(schemas.MyStatus)
 async def set_my_status(request: web.Request) -> web.Response:
     """Available or away (`status`): away keeps you at the desk but routes you no new tickets."""
-    body = await json_body(request)
+    body = fields_of(request)
     hub = _hub(request)
     agent = agent_of(request)
     try:
@@ -186,13 +197,14 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT, scope="tickets:write")
+@accepts(schemas.Reply)
 async def reply(request: web.Request) -> web.Response:
     """Answer the customer (or add a private note with `private: true`); optional `status` after.
 
     `attachments`: ids from `POST /api/tickets/{id}/attachments`, sent with the reply.
     """
     hub = _hub(request)
-    body = await json_body(request)
+    body = fields_of(request)
     text = body.get("text", "")
     ticket_id = _id(request)
     files = await files_for_reply(request, ticket_id, body.get("attachments"))
@@ -216,9 +228,10 @@ async def reply(request: web.Request) -> web.Response:
 
 
 @requires(Role.AGENT, scope="tickets:write")
+@accepts(schemas.TicketStatus)
 async def set_status(request: web.Request) -> web.Response:
     """Move a ticket to another status (open, pending, solved, closed)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request))
     except NotFound as exc:
@@ -229,6 +242,7 @@ async def set_status(request: web.Request) -> web.Response:
 
 
 @requires(*TICKET_WORKERS, *SUPERVISORS, scope="tickets:write")
+@accepts(schemas.Assign)
 async def assign(request: web.Request) -> web.Response:
     """Assign to `me` (agents take a ticket), another agent's id (supervisors), or nobody (`null`).
 
@@ -236,11 +250,12 @@ async def assign(request: web.Request) -> web.Response:
     unassign any ticket, and need not be agents themselves. The assignee must hold the agent role.
     """
     hub = _hub(request)
-    body = await json_body(request)
+    body = fields_of(request)
     me_ = agent_of(request)
     # A service token (created by an admin) routes work like a supervisor does.
     supervisor = has_role(me_, *SUPERVISORS) or bool(me_.get("service"))
     target = body.get("agent_id", "me")
+    other: Doc | None = None
     if target == "me":
         if me_.get("service"):
             raise error(400, "a service token cannot take tickets; give an agent's id")
@@ -266,6 +281,10 @@ async def assign(request: web.Request) -> web.Response:
         raise error(403, str(exc)) from exc
     except NotFound as exc:
         raise error(404, str(exc)) from exc
+    if other is not None:  # a supervisor's decision about someone else's work
+        target = {"type": "ticket", "id": ticket["_id"], "name": f"#{ticket['number']}"}
+        await hub.audit.record("ticket.assigned", actor=me_, target=target, ip=request.remote,
+                                         details={"assignee": (other or {}).get("username")})
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
@@ -292,9 +311,10 @@ async def list_agents(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN)
+@accepts(schemas.NewAgent)
 async def create_agent(request: web.Request) -> web.Response:
     """Create a desk user (admin only)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         roles = [Role(r) for r in body.get("roles", ["agent"])]
         agent = await _hub(request).accounts.create(str(body.get("username", "")), str(body.get("password", "")),
@@ -302,6 +322,10 @@ async def create_agent(request: web.Request) -> web.Response:
                                                    capacity=int(body.get("capacity", 5)))
     except (AccountError, ValueError) as exc:
         raise error(400, str(exc)) from exc
+    await _hub(request).audit.record(
+        "agent.created", actor=agent_of(request), target={"type": "agent", "id": agent["_id"], "name": agent["name"]},
+        ip=request.remote, details={"username": agent["username"], "roles": agent["roles"],
+                                    "capacity": agent["capacity"]})
     return web.json_response({"agent": _agent_public(agent)}, status=201)
 
 
@@ -351,6 +375,33 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
                 await ws.send_json(frame)
 
 
+@requires(Role.ADMIN)
+@accepts(schemas.AgentChange)
+async def update_agent(request: web.Request) -> web.Response:
+    """Change a desk user (admin only): any of `name`, `roles`, `capacity`, `disabled`. Audited with the
+    values before and after; an admin cannot take admin away from, or disable, themselves."""
+    body = body_of(request, schemas.AgentChange)
+    agent_id = _id(request)
+    me_ = agent_of(request)
+    if agent_id == me_["_id"] and (body.disabled or (body.roles is not None and Role.ADMIN not in body.roles)):
+        raise error(400, "you cannot remove your own admin role or disable yourself")
+    name = body.name.strip() if body.name is not None else None
+    if name == "":
+        raise error(422, "name: a name is required")
+    changed = await _hub(request).accounts.update(agent_id, name=name, roles=body.roles, capacity=body.capacity,
+                                                  disabled=body.disabled)
+    if changed is None:
+        raise error(404, "no such agent")
+    before, after = changed
+    details = {k: {"from": before.get(k), "to": after.get(k)} for k in ("name", "roles", "capacity", "disabled")
+               if before.get(k) != after.get(k)}
+    action = "agent.roles_changed" if "roles" in details else "agent.updated"
+    await _hub(request).audit.record(action, actor=me_, target={"type": "agent", "id": agent_id,
+                                                               "name": after.get("name")},
+                                     ip=request.remote, details={"username": after["username"], **details})
+    return web.json_response({"agent": _agent_public(after)})
+
+
 @requires()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Live desk feed: the ticket, message and event changes your role may read over REST (`hub.access`)."""
@@ -395,5 +446,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/contacts/{id}", get_contact),
         web.get("/api/agents", list_agents),
         web.post("/api/agents", create_agent),
+        web.patch("/api/agents/{id}", update_agent),
         web.get("/api/desk/ws", websocket),
     ]

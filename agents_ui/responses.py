@@ -6,8 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, json_body, requires
+from agents_ui.auth import agent_of, error, requires
+from httpkit.bodies import accepts, fields_of
 from hub.models import Role
 from hub.responses import ResponseError, ShortcutTaken, render
 from hub.store import Doc, ObjectId, oid
@@ -26,6 +28,12 @@ def _public(doc: Doc, rendered: str | None = None) -> dict[str, Any]:
     if rendered is not None:
         out["rendered"] = rendered
     return out
+
+
+async def _audit(request: web.Request, action: str, doc: Doc) -> None:
+    """The library is shared wording every agent sends: who changed it is on the audit trail."""
+    await request.app[HUB].audit.record(action, actor=agent_of(request), ip=request.remote,
+                                        target={"type": "response", "id": doc["_id"], "name": "/" + doc["shortcut"]})
 
 
 @requires(Role.AGENT, Role.SUPERVISOR)
@@ -47,20 +55,23 @@ async def list_responses(request: web.Request) -> web.Response:
 
 
 @requires(Role.SUPERVISOR)
+@accepts(schemas.ResponseFields)
 async def create_response(request: web.Request) -> web.Response:
     """Add a response: `shortcut`, `title`, `text` (placeholders: see hub/responses.py)."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         doc = await request.app[HUB].responses.create(body, agent_of(request)["_id"])
     except ResponseError as exc:
         raise error(409 if isinstance(exc, ShortcutTaken) else 400, str(exc)) from exc
+    await _audit(request, "response.created", doc)
     return web.json_response({"response": _public(doc)}, status=201)
 
 
 @requires(Role.SUPERVISOR)
+@accepts(schemas.ResponseFields)
 async def update_response(request: web.Request) -> web.Response:
     """Change a response's shortcut, title and text."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         doc = await request.app[HUB].responses.update(_oid(request.match_info["id"], "response"), body,
                                                       agent_of(request)["_id"])
@@ -68,14 +79,18 @@ async def update_response(request: web.Request) -> web.Response:
         raise error(409 if isinstance(exc, ShortcutTaken) else 400, str(exc)) from exc
     if doc is None:
         raise error(404, "no such response")
+    await _audit(request, "response.updated", doc)
     return web.json_response({"response": _public(doc)})
 
 
 @requires(Role.SUPERVISOR)
 async def delete_response(request: web.Request) -> web.Response:
     """Remove a response."""
-    if not await request.app[HUB].responses.delete(_oid(request.match_info["id"], "response")):
+    response_id = _oid(request.match_info["id"], "response")
+    doc = await request.app[HUB].store.responses.find_one({"_id": response_id}, projection={"shortcut": 1})
+    if not await request.app[HUB].responses.delete(response_id):
         raise error(404, "no such response")
+    await _audit(request, "response.deleted", doc or {"_id": response_id, "shortcut": ""})
     return web.json_response({"ok": True})
 
 

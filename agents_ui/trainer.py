@@ -14,8 +14,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import EXTRAS
-from agents_ui.auth import agent_of, error, json_body, requires
+from agents_ui.auth import agent_of, error, requires
 from bot.diff import diff
 from bot.edits import (
     IntentExists,
@@ -32,6 +33,7 @@ from bot.snapshot import INTENT_NAME, export_files, import_files
 from bot.training_data import TrainingDataError
 from bot.versions import Author, VersionConflict
 from bot.workbench import NotInInbox, Workbench
+from httpkit.bodies import accepts, fields_of
 from hub.models import Role
 
 FILES = ("nlu.yml", "domain.yml", "policy.yml")
@@ -129,10 +131,11 @@ async def get_intent(request: web.Request) -> web.Response:
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.NewIntent)
 async def create_intent(request: web.Request) -> web.Response:
     """Add an intent (`name`, optional `examples`, `answers` [{text, channel}], `queue`, `label`)."""
     workbench = _workbench(request)
-    body = await json_body(request)
+    body = fields_of(request)
     name = body.get("name")
     if not isinstance(name, str) or not INTENT_NAME.match(name):
         raise error(400, "name: letters, digits, _ and -, starting with a letter")
@@ -146,10 +149,11 @@ async def create_intent(request: web.Request) -> web.Response:
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.IntentChange)
 async def update_intent_(request: web.Request) -> web.Response:
     """Replace an intent's `examples`, `answers`, `queue` ("" removes the mapping) or `label`: a new version."""
     workbench = _workbench(request)
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         version, changed = await workbench.edit(update_intent(_name(request), _patch(body, workbench)),
                                                 _author(request))
@@ -173,7 +177,7 @@ async def delete_intent_(request: web.Request) -> web.Response:
 
 async def _start_job(request: web.Request, kind: str) -> web.Response:
     """Start a `train` or `evaluate` job on the body's `version` (default: the newest): 202 with its id."""
-    body = await json_body(request)
+    body = fields_of(request)
     workbench = _workbench(request)
     start = workbench.start_training if kind == "train" else workbench.start_evaluation
     try:
@@ -184,12 +188,14 @@ async def _start_job(request: web.Request, kind: str) -> web.Response:
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.TrainingJob)
 async def train(request: web.Request) -> web.Response:
     """Train on `version` (default: the newest) in the background; progress arrives as `bot.training` events."""
     return await _start_job(request, "train")
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.TrainingJob)
 async def evaluate(request: web.Request) -> web.Response:
     """Cross-validate `version` (default: the newest) in the background: P/R/F1 per intent, confused pairs."""
     return await _start_job(request, "evaluate")
@@ -214,9 +220,10 @@ async def get_evaluation(request: web.Request) -> web.Response:
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.TryText)
 async def try_it(request: web.Request) -> web.Response:
     """`text` (and `channel`, default widget) -> intent ranking and the decision the bot would take. Stores nothing."""
-    body = await json_body(request)
+    body = fields_of(request)
     text = body.get("text")
     channel = body.get("channel") or "widget"
     if not isinstance(text, str) or not text.strip() or len(text) > 4000:
@@ -255,10 +262,11 @@ async def inbox(request: web.Request) -> web.Response:
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.InboxLabel)
 async def label(request: web.Request) -> web.Response:
     """Label an inbox message with `intent` (or `out_of_scope: true`): its text becomes an example."""
     workbench = _workbench(request)
-    body = await json_body(request)
+    body = fields_of(request)
     intent = body.get("intent")
     if body.get("out_of_scope") is True:
         intent = workbench.bot.config.policy.out_of_scope_intent
@@ -351,10 +359,11 @@ async def export_file(request: web.Request) -> web.Response:
 
 
 @requires(Role.TRAINER)
+@accepts(schemas.RasaImport, max_bytes=4 * MAX_IMPORT_CHARS)
 async def import_yaml(request: web.Request) -> web.Response:
     """Replace the training data from Rasa YAML: `nlu` (required), `domain` and `policy` texts: a new version."""
     workbench = _workbench(request)
-    body = await json_body(request)
+    body = fields_of(request)
     texts = {k: body.get(k) for k in ("nlu", "domain", "policy")}
     if not isinstance(texts["nlu"], str) or not texts["nlu"].strip():
         raise error(400, "nlu (the text of an nlu.yml) is required")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agents_ui import schemas
 from agents_ui.appkeys import HUB
-from agents_ui.auth import agent_of, error, json_body, requires
+from agents_ui.auth import agent_of, error, requires
+from httpkit.bodies import accepts, fields_of
 from hub.models import Role
 from hub.store import ObjectId, oid
 from hub.webhooks import EVENTS, WebhookError, Webhooks, delivery_view, webhook_view
@@ -31,9 +33,10 @@ async def list_webhooks(request: web.Request) -> web.Response:
 
 
 @requires(Role.ADMIN)
+@accepts(schemas.NewWebhook)
 async def create_webhook(request: web.Request) -> web.Response:
     """Register an endpoint (`url`, `events`, optional `description`); the answer shows its signing secret once."""
-    body = await json_body(request)
+    body = fields_of(request)
     try:
         doc = await _webhooks(request).register(body.get("url"), body.get("events"), agent_of(request),
                                                 body.get("description", ""))

@@ -7,12 +7,14 @@ is never imported unless its channel is used.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
+
+from httpkit.bodies import read_object
+from httpkit.errors import error
 
 if TYPE_CHECKING:
     from hub.hub import Hub
@@ -57,23 +59,11 @@ class ChannelConfigError(ValueError):
 
 
 def bad_request(reason: str, status: int = 400) -> web.HTTPException:
-    """A 4xx whose JSON body says what was wrong with the payload."""
-    cls = {400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 409: web.HTTPConflict,
-           404: web.HTTPNotFound, 413: web.HTTPRequestEntityTooLarge, 422: web.HTTPUnprocessableEntity}[status]
-    if status == 413:
-        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=json.dumps({"error": reason}),
-                                             content_type="application/json")
-    return cls(text=json.dumps({"error": reason}), content_type="application/json")
+    """A 4xx whose JSON body says what was wrong with the payload (`httpkit.errors.error`)."""
+    return error(status, reason)
 
 
 async def read_json(request: web.Request, max_bytes: int = 1 << 20) -> dict[str, Any]:
-    """The request's JSON object, or a 4xx that says why not."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise bad_request("payload too large", 413)
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"malformed JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise bad_request("expected a JSON object")
-    return body
+    """The request's JSON object (size- and depth-limited, no schema), or a 4xx that says why not.
+    For provider webhooks whose payload the provider defines; our own APIs use `httpkit.bodies.accepts`."""
+    return await read_object(request, max_bytes)

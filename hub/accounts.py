@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.models import Role, utcnow
+from hub.names import MAX_COUNT, MAX_NAME, MAX_USERNAME, name_problem
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
 SESSION_DAYS = 7
@@ -24,6 +25,21 @@ class AccountError(Exception):
 
 class LockedOut(AccountError):
     """Too many failed logins for this username: try again later."""
+
+
+def _check_new_account(username: object, name: object, roles: object, capacity: object) -> None:
+    """Bounded, displayable names and a sane capacity, whoever creates the account (HTTP, CLI)."""
+    problem = name_problem(username, "username", MAX_USERNAME)
+    if problem is None and name is not None:
+        problem = name_problem(name, "name", MAX_NAME)
+    if problem is None and roles is not None and not (
+            isinstance(roles, list) and all(isinstance(r, Role) for r in roles)):
+        problem = f"roles must be some of {', '.join(r.value for r in Role)}"
+    if problem is None and (not isinstance(capacity, int) or isinstance(capacity, bool)
+                            or not 0 <= capacity <= MAX_COUNT):
+        problem = f"capacity must be an integer from 0 to {MAX_COUNT}"
+    if problem is not None:
+        raise AccountError(problem)
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,8 @@ class AccountService:
 
     async def create(self, username: str, password: str, *, name: str | None = None,
                      roles: list[Role] | None = None, capacity: int = 5) -> Doc:
-        username = username.strip().lower()
+        username = username.strip().lower() if isinstance(username, str) else username
+        _check_new_account(username, name, roles, capacity)
         if not username or len(password) < 8:
             raise AccountError("a username and a password of at least 8 characters are required")
         doc: Doc = {
@@ -138,6 +155,24 @@ class AccountService:
 
     async def get(self, agent_id: ObjectId) -> Doc | None:
         return await self.store.agents.find_one({"_id": agent_id}, projection={"password_hash": 0})
+
+    async def update(self, agent_id: ObjectId, *, name: str | None = None, roles: list[Role] | None = None,
+                     capacity: int | None = None, disabled: bool | None = None) -> tuple[Doc, Doc] | None:
+        """Change a desk user's name, roles, capacity or disabled flag: (before, after), or None if unknown.
+
+        Disabling ends the user's sessions at once (a leaver must not keep a desk open).
+        """
+        changes: Doc = {k: v for k, v in (("name", name), ("capacity", capacity), ("disabled", disabled))
+                        if v is not None}
+        if roles is not None:
+            changes["roles"] = [r.value for r in roles]
+        before = await self.store.agents.find_one_and_update({"_id": agent_id}, {"$set": changes},
+                                                             projection={"password_hash": 0})
+        if before is None:
+            return None
+        if disabled:
+            await self.store.sessions.delete_many({"agent_id": agent_id}, hint=[("agent_id", 1)])
+        return before, {**before, **changes}
 
 
 

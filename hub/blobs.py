@@ -40,3 +40,13 @@ class BlobStore:
         data = await stream.read()
         meta = stream.metadata or {}
         return data, stream.filename or "attachment", str(meta.get("content_type", "application/octet-stream"))
+
+    async def delete(self, blob_id: str) -> bool:
+        """Remove a file and its bytes (erasure, retention); False if it was not there."""
+        if not ObjectId.is_valid(blob_id):
+            return False
+        try:
+            await self.bucket.delete(ObjectId(blob_id))
+        except NoFile:
+            return False
+        return True

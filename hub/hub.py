@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.accounts import AccountService
 from hub.apitokens import ApiTokenService
+from hub.audit import AuditLog
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
@@ -21,10 +23,12 @@ from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
 from hub.presence import PresenceService
+from hub.privacy import Erasure, Privacy
 from hub.realtime import RealtimeBus
 from hub.responses import ResponseLibrary
+from hub.retention import Retention, RetentionRun
 from hub.routing import Router
-from hub.store import Doc, ObjectId, Store
+from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tickets import QueueConfig, TicketService
 from hub.webhooks import Webhooks
 
@@ -60,6 +64,11 @@ class Hub:
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
         self.responses = ResponseLibrary(store)
+        self.audit = AuditLog(store)
+        self.privacy = Privacy(store, blobs, self.audit)
+        #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
+        self.retention = Retention(store, self.privacy, [])
+        self.retention_interval_seconds = 3600.0
         self._loops: list[asyncio.Task[None]] = []
 
     async def _message_created(self, message: Doc, conversation: Doc, session: AsyncClientSession | None) -> None:
@@ -109,6 +118,26 @@ class Hub:
         """That connection closed; if it was the customer's last, a waiting ticket may be abandoned."""
         await self.presence.customer_disconnected(connection_id, channel, thread_key)
 
+    async def export_contact(self, contact_id: ObjectId, actor: Doc | None, ip: str | None = None) -> bytes:
+        """Everything held about a contact as a zip (hub.privacy), recorded in the audit trail."""
+        return await self.privacy.export(contact_id, actor, ip)
+
+    async def erase_contact(self, contact_id: ObjectId, actor: Doc | None, ip: str | None = None) -> Erasure:
+        """Erase a contact (hub.privacy), recorded in the audit trail."""
+        return await self.privacy.erase(contact_id, actor, ip)
+
+    async def apply_retention(self, now: datetime | None = None) -> RetentionRun:
+        """One retention run, if this process gets the lease (hub.retention)."""
+        return await self.retention.run_once(now)
+
+    async def _retention_loop(self, interval: float) -> None:
+        while True:
+            try:
+                await self.apply_retention()
+            except PyMongoError as exc:
+                log.warning("retention: database unavailable (%s)", exc)
+            await asyncio.sleep(interval)
+
     def register_sender(self, sender: OutboundSender) -> None:
         self.outbox.senders[sender.channel] = sender
 
@@ -122,6 +151,8 @@ class Hub:
         self._spawn(self.router.run(), "routing")
         self._spawn(self.presence.run(), "presence")
         self._spawn(self.departures.run(), "departures")
+        if self.retention.rules:
+            self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

@@ -33,6 +33,8 @@ OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
 TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
 MESSAGES_BY_CONVERSATION = [("conversation_id", 1), ("created_at", 1)]
 CONVERSATIONS_BY_THREAD = [("channel", 1), ("thread_key", 1)]
+CONVERSATIONS_BY_CLOSED = [("channel", 1), ("closed_at", 1)]
+CONVERSATIONS_BY_CONTACT = [("contact_id", 1), ("last_message_at", -1)]
 MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
 
 #: Collections the realtime bus follows with a change stream.
@@ -75,6 +77,8 @@ class Store:
         self.api_tokens = self.db["api_tokens"]  # hub.apitokens
         self.webhooks = self.db["webhooks"]  # hub.webhooks: endpoints
         self.webhook_deliveries = self.db["webhook_deliveries"]  # hub.webhooks: one record per attempt
+        self.audit = self.db["audit"]  # hub.audit: append-only
+        self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
 
     async def close(self) -> None:
         await self.client.close()
@@ -107,6 +111,7 @@ class Store:
         await self.conversations.create_index([("contact_id", ASCENDING), ("last_message_at", DESCENDING)])
         await self.conversations.create_index([("started_at", ASCENDING)])
         await self.conversations.create_index("abandon_at")  # hub.departures
+        await self.conversations.create_index([("channel", ASCENDING), ("closed_at", ASCENDING)])  # hub.retention
         await self.messages.create_index(
             [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_external_unique"
         )
@@ -151,6 +156,10 @@ class Store:
         await self.webhooks.create_index([("events", ASCENDING), ("active", ASCENDING)])
         await self.webhook_deliveries.create_index([("webhook_id", ASCENDING), ("at", DESCENDING)])
         await self.intents.create_index("name", unique=True)
+        # hub.audit: newest first, by action or by actor
+        await self.audit.create_index([("at", DESCENDING)])
+        await self.audit.create_index([("action", ASCENDING), ("at", DESCENDING)])
+        await self.audit.create_index([("actor.id", ASCENDING), ("at", DESCENDING)])
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)
         await self.db["training_versions"].create_index("number", unique=True)
@@ -199,6 +208,8 @@ class Store:
 
 __all__ = [
     "BY_ID",
+    "CONVERSATIONS_BY_CLOSED",
+    "CONVERSATIONS_BY_CONTACT",
     "MESSAGES_BY_CONVERSATION",
     "OUTBOX_DUE",
     "TICKETS_BY_CONTACT",

@@ -20,6 +20,7 @@ from hub.blobs import BlobStore
 from hub.hub import Hub
 from hub.outbox import RetryPolicy
 from hub.ports import Bot
+from hub.retention import RetentionConfigError, RetentionRule, parse_rules
 from hub.store import Store
 from switchboard.config import ConfigError, Settings, ensure_secret
 from switchboard.embedded import EmbeddedServer
@@ -75,6 +76,14 @@ async def build_workbench(settings: Settings, store: Store, bot: Bot) -> Any | N
     return workbench
 
 
+def retention_rules(settings: Settings) -> list[RetentionRule]:
+    """The configured retention rules; a bad one stops start-up with a one-line error."""
+    try:
+        return parse_rules(settings.retention)
+    except RetentionConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -106,6 +115,8 @@ class Runtime:
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
         self.webhook_transport = AiohttpWebhookTransport()
         self.hub.webhooks.transport = self.webhook_transport
+        self.hub.retention.rules = retention_rules(settings)
+        self.hub.retention_interval_seconds = settings.retention_interval_seconds
         routes: list[web.RouteDef] = []
         for name, cfg in settings.channels.items():
             if not cfg.get("enabled", True):
@@ -120,14 +131,17 @@ class Runtime:
                 self.hub.register_sender(sender)
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
+        from agents_ui.audit import routes as audit_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.metrics import routes as metrics_routes
+        from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.trainer import routes as trainer_routes
         from agents_ui.webhooks import routes as webhook_routes
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
+        routes += audit_routes() + privacy_routes()
         self.app = build_app(self.hub, routes)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()

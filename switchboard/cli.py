@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, nlu-eval, create-agent."""
+"""The `switchboard` command: serve, nlu-eval, create-agent, contacts export/erase, retention run."""
 
 from __future__ import annotations
 
@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     agent_p.add_argument("--role", action="append", choices=["agent", "trainer", "supervisor", "admin"])
     agent_p.add_argument("--capacity", type=int, default=5)
 
+    from switchboard.privacy_cli import add_arguments as privacy_args
+
+    privacy_args(sub, _serve_args)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -102,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(telegram_run(args, settings_from(args)))
         if args.command == "create-agent":
             return asyncio.run(_create_agent(args))
+        if args.command in ("contacts", "retention"):
+            from switchboard.privacy_cli import run as privacy_run
+
+            return asyncio.run(privacy_run(args, settings_from(args)))
     except ConfigError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
@@ -112,6 +120,7 @@ async def _create_agent(args: argparse.Namespace) -> int:
     import getpass
 
     from hub.accounts import AccountError, AccountService
+    from hub.audit import AuditLog
     from hub.models import Role
     from hub.store import Store
     from switchboard.embedded import EmbeddedServer
@@ -127,8 +136,11 @@ async def _create_agent(args: argparse.Namespace) -> int:
         await store.ensure_indexes()
         password = getpass.getpass("Password (8+ characters): ")
         roles = [Role(r) for r in (args.role or ["agent"])]
-        await AccountService(store).create(args.username, password, name=args.name, roles=roles,
-                                           capacity=args.capacity)
+        agent = await AccountService(store).create(args.username, password, name=args.name, roles=roles,
+                                                   capacity=args.capacity)
+        await AuditLog(store).record("agent.created", target={"type": "agent", "id": agent["_id"],
+                                                              "name": agent["name"]},
+                                     details={"username": agent["username"], "roles": agent["roles"], "via": "cli"})
         print(f"created {args.username} ({', '.join(r.value for r in roles)})")
         return 0
     except AccountError as exc:

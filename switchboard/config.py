@@ -38,6 +38,9 @@ class Settings:
     #: A desk connection not re-stamped for this long (its process died) no longer makes its agent online.
     presence_ttl_seconds: float = 90.0
     config_dir: Path = DEFAULT_CONFIG.parent
+    #: Per channel: `{days: N, action: delete|anonymise}` for closed conversations (hub.retention).
+    retention: dict[str, Any] = field(default_factory=dict)
+    retention_interval_seconds: float = 3600.0
 
     @property
     def base_url(self) -> str:
@@ -82,6 +85,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         outbox=raw.get("outbox", {}),
         presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
         config_dir=path.resolve().parent,
+        retention=raw.get("retention") or {},
+        retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
     )
     for key, value in overrides.items():
         if value is not None:

@@ -7,42 +7,15 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from agents_ui.appkeys import EXTRAS, HUB
+from httpkit.bodies import MAX_DEPTH, request_model
 from hub.hub import Hub
 from hub.store import PyMongoError
 
 log = logging.getLogger(__name__)
-
-_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("POST", "/api/auth/login"): {"username": "string", "password": "string"},
-    ("POST", "/api/tickets/{id}/reply"): {"text": "string", "private": "boolean", "conversation_id": "string",
-                                          "status": "string", "attachments": "array"},
-    ("POST", "/api/tickets/{id}/status"): {"status": "string"},
-    ("POST", "/api/tickets/{id}/assign"): {"agent_id": "string"},
-    ("POST", "/api/agents"): {"username": "string", "password": "string", "name": "string",
-                              "roles": "array", "capacity": "integer"},
-    ("POST", "/api/widget/session"): {"site": "string", "token": "string", "renew": "boolean", "user_jwt": "string",
-                                      "user_id": "string", "user_hash": "string", "name": "string",
-                                      "email": "string"},
-    ("POST", "/api/widget/messages"): {"text": "string", "client_id": "string"},
-    ("POST", "/api/widget/rating"): {"message_id": "string", "score": "integer", "comment": "string"},
-    ("POST", "/api/me/password"): {"current": "string", "new": "string"},
-    ("POST", "/api/tokens"): {"name": "string", "scopes": "array", "expires_in_days": "integer", "service": "boolean"},
-    ("POST", "/api/webhooks"): {"url": "string", "events": "array", "description": "string"},
-    ("POST", "/api/me/status"): {"status": "string"},
-    ("POST", "/api/responses"): {"shortcut": "string", "title": "string", "text": "string"},
-    ("PUT", "/api/responses/{id}"): {"shortcut": "string", "title": "string", "text": "string"},
-    ("POST", "/api/trainer/intents"): {"name": "string", "examples": "array", "answers": "array", "queue": "string",
-                                       "label": "string"},
-    ("PUT", "/api/trainer/intents/{name}"): {"examples": "array", "answers": "array", "queue": "string",
-                                             "label": "string"},
-    ("POST", "/api/trainer/train"): {"version": "integer"},
-    ("POST", "/api/trainer/evaluate"): {"version": "integer"},
-    ("POST", "/api/trainer/try"): {"text": "string", "channel": "string"},
-    ("POST", "/api/trainer/inbox/{id}/label"): {"intent": "string", "out_of_scope": "boolean"},
-    ("POST", "/api/trainer/import"): {"nlu": "string", "domain": "string", "policy": "string", "message": "string"},
-}
+REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 @web.middleware
@@ -86,9 +59,17 @@ async def healthz(request: web.Request) -> web.Response:
                              status=200 if db_ok else 503)
 
 
+ERROR_SCHEMA = {"type": "object", "required": ["error"], "additionalProperties": False,
+                "properties": {"error": {"type": "string", "description": "what was wrong, naming the field"}}}
+
+
 def openapi_document(app: web.Application) -> dict[str, Any]:
-    """OpenAPI 3.1 generated from the live router, so no REST route goes undocumented."""
+    """OpenAPI 3.1 generated from the live router, so no REST route goes undocumented; each request
+    body's schema is the pydantic model its handler validates with (`httpkit.bodies.accepts`)."""
     paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    error_response = {"description": "Client error: {\"error\": reason}",
+                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
@@ -97,8 +78,9 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         doc = (route.handler.__doc__ or "").strip().splitlines()
         op: dict[str, Any] = {
             "summary": doc[0] if doc else path,
+            "operationId": f"{route.method.lower()}{path}",
             "tags": [path.split("/")[2] if path.startswith("/api/") else "health"],
-            "responses": {"200": {"description": "OK"}, "4XX": {"description": "Client error: {\"error\": reason}"}},
+            "responses": {"2XX": {"description": "OK"}, "4XX": error_response},
         }
         roles = getattr(route.handler, "roles", None)
         if roles is not None:
@@ -108,23 +90,36 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
             if scope is not None:
                 op["security"].append({"apiToken": []})
                 op["x-scope"] = scope
-        params = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
+        params = [seg[1:-1].split(":")[0] for seg in path.split("/") if seg.startswith("{")]
         if params:
             op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                                 for p in params]
-        body = _BODIES.get((route.method, path))
-        if body:
-            op["requestBody"] = {"content": {"application/json": {"schema": {
-                "type": "object", "properties": {k: {"type": v} for k, v in body.items()}}}}}
+        model = request_model(route.handler)
+        if model is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": _component(model, schemas)}}}
+            op["responses"]["400"] = {**error_response, "description": "Malformed, non-object or too deeply "
+                                      f"nested JSON (more than {MAX_DEPTH} levels)"}
+            op["responses"]["413"] = {**error_response, "description": "Body too large"}
+            op["responses"]["422"] = {**error_response, "description": "The body does not match its schema"}
         paths.setdefault(path, {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "Switchboard", "version": "0.1.0"},
         "paths": dict(sorted(paths.items())),
-        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "sb_session"},
-                                           "apiToken": {"type": "http", "scheme": "bearer",
-                                                        "description": "An API token (sbt_…); see x-scope"}}},
+        "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "sb_session"},
+            "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token (sbt_…); see x-scope"}}},
     }
+
+
+def _component(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    """Put `model` (and the models it uses) into `components/schemas`; return a reference to it."""
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if schemas.setdefault(name, definition) != definition:
+            raise ValueError(f"two request body schemas are named {name!r}: rename one model")
+    return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -130,7 +130,7 @@ async def test_bad_uploads_and_foreign_files_are_refused_with_a_reason(
     assert resp.status == 400 and "not uploaded for this ticket" in (await resp.json())["error"]
     resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", headers={"X-CSRF-Token": csrf},
                              json={"text": "x", "attachments": "abc"})
-    assert resp.status == 400
+    assert resp.status == 422 and "attachments" in (await resp.json())["error"]
     assert await hub.store.messages.count_documents({"author.kind": "agent"}) == 0
 
 

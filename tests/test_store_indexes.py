@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.models import Role, utcnow
+from hub.retention import parse_rules
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
@@ -112,6 +113,22 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         connection = await hub.customer_connected("widget", thread)
         await hub.customer_disconnected(connection, "widget", thread)
         assert await hub.departures.sweep(utcnow() + timedelta(hours=1)) == 1
+        # an admin reads the audit trail, exports and erases a contact; retention runs over the rest
+        await hub.accounts.create("root", "root's password", roles=[Role.ADMIN])
+        csrf = await login(client, "root", "root's password")
+        for params in ({}, {"action": "login"}, {"actor": "root"}, {"from": "2020-01-01", "to": "2100-01-01"},
+                       {"action": "login", "actor": "ivy", "from": "2020-01-01"}):
+            assert (await client.get("/api/admin/audit", params=params)).status == 200
+        assert (await client.get("/api/admin/audit.csv")).status == 200
+        for q in ("da", "dana@example.com", "+15550001"):
+            assert (await client.get("/api/admin/contacts", params={"q": q})).status == 200
+        contact_id = detail["contact"]["_id"]
+        assert (await client.get(f"/api/admin/contacts/{contact_id}/export")).status == 200
+        assert (await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
+                                  headers={"X-CSRF-Token": csrf})).status == 200
+        hub.retention.rules = parse_rules({"widget": {"days": 1, "action": "anonymise"},
+                                           "email": {"days": 1, "action": "delete"}})
+        assert (await hub.apply_retention(utcnow() + timedelta(days=2))).ran
 
     scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder)
     assert len(seen) >= 15, f"only {len(seen)} distinct queries recorded"

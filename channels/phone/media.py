@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from channels.base import bad_request
+from httpkit.uploads import file_headers
 from hub.models import Attachment, SendError
-from switchboard.uploads import file_headers
 
 if TYPE_CHECKING:
     from hub.hub import Hub

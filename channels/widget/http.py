@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from channels.base import ChannelContext, bad_request, read_json
+from channels.base import ChannelContext, bad_request
+from channels.widget import schemas
 from channels.widget.identity import (
     MIN_JWT_SECRET_BYTES,
     IdentityError,
@@ -26,12 +28,13 @@ from channels.widget.identity import (
     verify_user,
     verify_user_jwt,
 )
+from httpkit.bodies import accepts, fields_of, parse_object, validate
+from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.models import Attachment, InboundMessage, OutboundMessage, Sender, SendResult
 from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
 from hub.tickets import NotFound, TicketError
 from hub.views import message_for_customer
-from switchboard.uploads import UploadError, file_headers, read_upload
 
 log = logging.getLogger(__name__)
 CHANNEL = "widget"
@@ -163,6 +166,7 @@ class WidgetChannel:
             raise bad_request("unknown site", 401)
         return visitor
 
+    @accepts(schemas.Session, max_bytes=16_384)
     async def session(self, request: web.Request) -> web.Response:
         """Start, resume or renew a visitor session.
 
@@ -172,7 +176,7 @@ class WidgetChannel:
         verified visitor's token is renewed only with `renew: true` (the page that holds it,
         half-way through its life), so a page without the site's proof never resumes a user.
         """
-        body = await read_json(request, 16_384)
+        body = fields_of(request)
         site = str(body.get("site") or "")
         if site not in self.sites:
             raise bad_request(f"unknown site {site!r}", 404)
@@ -222,9 +226,11 @@ class WidgetChannel:
             return None
         return previous
 
+    @accepts(schemas.Message, max_bytes=64_000)
     async def post_message(self, request: web.Request) -> web.Response:
+        """The visitor sends a message (`client_id` makes retries safe): 202 once stored."""
         visitor = self._visitor(request)
-        body = await read_json(request, 64_000)
+        body = fields_of(request)
         result = await self._ingest(visitor, body)
         return self._json(request, result, status=202, site=visitor.site)
 
@@ -250,8 +256,8 @@ class WidgetChannel:
             raise bad_request("text is required")
         if len(text) > MAX_TEXT:
             raise bad_request(f"text longer than {MAX_TEXT} characters", 413)
-        if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
-            raise bad_request("client_id (8-64 characters, unique per message) is required for safe retries")
+        if not isinstance(client_id, str) or not re.fullmatch(schemas.CLIENT_ID_PATTERN, client_id):
+            raise bad_request("client_id (8-64 letters, digits, - or _, one per message) is required for safe retries")
         message = InboundMessage(
             channel=CHANNEL,
             external_id=f"{visitor.key}:{client_id}",
@@ -319,10 +325,11 @@ class WidgetChannel:
         )
         return sent is not None
 
+    @accepts(schemas.Rating, max_bytes=8_000)
     async def rating(self, request: web.Request) -> web.Response:
         """Rate a solved ticket 1-5, answering the rating request message `message_id`."""
         visitor = self._visitor(request)
-        body = await read_json(request, 8_000)
+        body = fields_of(request)
         score, message_id = body.get("score"), str(body.get("message_id") or "")
         if not isinstance(score, int) or not 1 <= score <= 5:
             raise bad_request("score must be an integer from 1 to 5")
@@ -388,13 +395,14 @@ class WidgetChannel:
                 if frame.type != WSMsgType.TEXT:
                     continue
                 try:
-                    body = json.loads(frame.data)
+                    body = parse_object(frame.data)
                     if body.get("type") == "message":
+                        body = validate(schemas.Frame, body).model_dump(exclude_unset=True)
                         await ws.send_json({"type": "ack", "client_id": body.get("client_id"),
                                             **await self._ingest(visitor, body)})
                 except web.HTTPException as exc:
                     await ws.send_json({"type": "error", "error": exc.text})
-                except (json.JSONDecodeError, AttributeError):
+                except AttributeError:
                     await ws.send_json({"type": "error", "error": "malformed frame"})
         finally:
             sub.close()

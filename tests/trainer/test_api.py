@@ -89,8 +89,8 @@ async def test_intents_are_edited_in_new_versions_with_author(trainer: Api) -> N
     assert "unknown queue" in error["error"]
     await trainer.post("/api/trainer/intents", {"name": "gift_cards"}, status=409)
     await trainer.post("/api/trainer/intents", {"name": "no spaces please"}, status=400)
-    await trainer.put("/api/trainer/intents/gift_cards", {"examples": "not a list"}, status=400)
-    await trainer.put("/api/trainer/intents/gift_cards", {"answers": [{"text": 3}]}, status=400)
+    await trainer.put("/api/trainer/intents/gift_cards", {"examples": "not a list"}, status=422)
+    await trainer.put("/api/trainer/intents/gift_cards", {"answers": [{"text": 3}]}, status=422)
     await trainer.put("/api/trainer/intents/nope", {"queue": ""}, status=404)
     await trainer.get("/api/trainer/intents/nope", status=404)
     protected = await trainer.delete("/api/trainer/intents/talk_to_human", status=400)

@@ -3,6 +3,7 @@
 Uploads come from browsers: the name is reduced to a base name (a client's path never
 reaches storage), a percent-encoded name is decoded (RFC 7578 allows it, aiohttp's client
 does it), the size is enforced while reading, and other form fields come back as text.
+A malformed form (no boundary, a broken part) is a 400 with a reason, never a 500.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ async def read_upload(request: web.Request, max_bytes: int, max_field_chars: int
     """The one file in field `file` (plus text fields), or `UploadError` saying what is wrong."""
     if not request.content_type.startswith("multipart/"):
         raise UploadError(400, f"send the file as multipart/form-data in a field named {FILE_FIELD!r}")
+    try:
+        return await _read_form(request, max_bytes, max_field_chars)
+    except (ValueError, LookupError, AssertionError, UnicodeError) as exc:
+        # aiohttp's multipart reader reports a missing or bad boundary and broken parts this way.
+        raise UploadError(400, f"malformed multipart/form-data: {exc}") from exc
+
+
+async def _read_form(request: web.Request, max_bytes: int, max_field_chars: int) -> Upload:
     reader = await request.multipart()
     fields: dict[str, str] = {}
     upload: Upload | None = None

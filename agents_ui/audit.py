@@ -1,0 +1,164 @@
+"""The audit trail for admins: a filtered, paged list and a CSV export (itself recorded)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from agents_ui.appkeys import HUB
+from agents_ui.auth import agent_of, requires
+from httpkit.errors import error
+from hub.audit import KNOWN_ACTIONS, AuditQuery
+from hub.models import Role
+from hub.store import Doc, ObjectId
+from hub.views import jsonable
+
+MAX_PAGE = 200
+CSV_ROWS = 50_000
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time (UTC unless it says otherwise); a bare date `to` includes that whole day."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise error(400, f"{name}: not an ISO 8601 date or time: {value[:40]!r}") from exc
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if name == "to" and len(value) == 10:
+        parsed += timedelta(days=1)
+    return parsed
+
+
+def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise error(400, f"{name} must be a whole number") from exc
+    if not low <= number <= high:
+        raise error(400, f"{name} must be between {low} and {high}")
+    return number
+
+
+def query_of(request: web.Request, *, limit: int | None = None) -> AuditQuery:
+    """The filter from `action`, `actor` (an agent's username), `from`, `to`, `offset`, `limit`."""
+    q = request.query
+    start, end = _when(q.get("from"), "from"), _when(q.get("to"), "to")
+    if start and end and end <= start:
+        raise error(400, "`to` must be after `from`")
+    action = q.get("action") or None
+    if action is not None and len(action) > 100:
+        raise error(400, "action: at most 100 characters")
+    return AuditQuery(action=action, actor_id=None, start=start, end=end,
+                      offset=_int(q.get("offset"), "offset", 0, 0, 1_000_000),
+                      limit=limit or _int(q.get("limit"), "limit", 50, 1, MAX_PAGE))
+
+
+async def _with_actor(request: web.Request, query: AuditQuery) -> AuditQuery:
+    """Resolve `actor=<username>` (people filter by name; the trail is indexed by id)."""
+    username = request.query.get("actor")
+    if not username:
+        return query
+    found = await request.app[HUB].store.agents.find_one({"username": username.strip().lower()[:200]},
+                                                         projection={"_id": 1})
+    if found is None:
+        raise error(400, f"no desk user {username[:60]!r}")
+    return AuditQuery(query.action, found["_id"], query.start, query.end, query.offset, query.limit)
+
+
+async def _target_names(request: web.Request, entries: list[Doc]) -> dict[ObjectId, str]:
+    """Today's readable names of the agents, tickets and contacts entries point at (an erased
+    contact reads "Erased contact": the trail itself keeps no customer's name)."""
+    store = request.app[HUB].store
+    wanted: dict[str, set[ObjectId]] = {"agent": set(), "ticket": set(), "contact": set()}
+    for e in entries:
+        target = e.get("target") or {}
+        if isinstance(target, dict) and isinstance(target.get("id"), ObjectId) and target.get("type") in wanted:
+            wanted[str(target["type"])].add(target["id"])
+    names: dict[ObjectId, str] = {}
+    for a in await store.agents.find({"_id": {"$in": list(wanted["agent"])}}, projection={"name": 1}).to_list():
+        names[a["_id"]] = a.get("name") or ""
+    for t in await store.tickets.find({"_id": {"$in": list(wanted["ticket"])}}, projection={"number": 1}).to_list():
+        names[t["_id"]] = f"#{t['number']}"
+    for c in await store.contacts.find({"_id": {"$in": list(wanted["contact"])}}, projection={"name": 1}).to_list():
+        names[c["_id"]] = c.get("name") or "(no name)"
+    return names
+
+
+def _describe_target(target: object, names: dict[ObjectId, str]) -> str:
+    if not isinstance(target, dict):
+        return "" if target is None else str(target)
+    kind = str(target.get("type", ""))
+    label = names.get(target.get("id")) or target.get("name") or ("(deleted)" if target.get("id") else "")
+    return f"{kind} {label}".strip()
+
+
+def _who(entry: Doc) -> str:
+    actor = entry.get("actor") or {}
+    if actor:
+        return str(actor.get("name") or actor.get("username"))
+    if (entry.get("details") or {}).get("via") == "cli":
+        return "command line"
+    return "anonymous" if entry.get("ip") else "system"
+
+
+def _view(entry: Doc, names: dict[ObjectId, str]) -> dict[str, object]:
+    actor = entry.get("actor") or {}
+    return {
+        "id": str(entry["_id"]), "at": entry["at"].isoformat(), "action": entry["action"],
+        "actor": _who(entry), "actor_username": actor.get("username"),
+        "target": _describe_target(entry.get("target"), names), "ip": entry.get("ip"),
+        "details": jsonable(entry.get("details") or {}),
+    }
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (usernames of failed logins are anyone's text)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@requires(Role.ADMIN)
+async def list_audit(request: web.Request) -> web.Response:
+    """Newest first: `action`, `actor` (username), `from`/`to` (ISO 8601; a date `to` is inclusive),
+    `offset`, `limit` (≤ 200)."""
+    query = await _with_actor(request, query_of(request))
+    audit = request.app[HUB].audit
+    entries = await audit.search(query)
+    names = await _target_names(request, entries)
+    return web.json_response({"entries": [_view(e, names) for e in entries], "total": await audit.count(query),
+                              "offset": query.offset, "limit": query.limit, "actions": list(KNOWN_ACTIONS)})
+
+
+@requires(Role.ADMIN)
+async def export_audit(request: web.Request) -> web.Response:
+    """The same filters as a CSV file (at most 50,000 rows); the export is itself recorded."""
+    query = await _with_actor(request, query_of(request, limit=CSV_ROWS))
+    hub = request.app[HUB]
+    entries = await hub.audit.search(query)
+    names = await _target_names(request, entries)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["at", "action", "actor", "actor_username", "target", "ip", "details"])
+    for entry in entries:
+        v = _view(entry, names)
+        writer.writerow([_cell(v["at"]), _cell(v["action"]), _cell(v["actor"]), _cell(v["actor_username"]),
+                         _cell(v["target"]), _cell(v["ip"]),
+                         _cell(json.dumps(v["details"], ensure_ascii=False, sort_keys=True))])
+    await hub.audit.record("audit.exported", actor=agent_of(request), ip=request.remote,
+                           details={"rows": len(entries), **{k: v for k, v in request.query.items()
+                                                             if k in ("action", "actor", "from", "to")}})
+    return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/api/admin/audit", list_audit), web.get("/api/admin/audit.csv", export_audit)]
+

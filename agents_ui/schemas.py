@@ -1,0 +1,146 @@
+"""The JSON bodies the desk's API accepts, one model per route (`@accepts(Model)` on the handler).
+
+These models are the single source of both the validation and `/api/openapi.json`. They
+check shape and bounds; rules that need the database or the bot (a known queue, a free
+shortcut, the password policy) stay in the domain and answer 400 from there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from agents_ui.attachments import MAX_FILES_PER_REPLY
+from httpkit.fields import Body, Count, Flag, LongText, Name, Roles, Secret, Text, Token, Username
+from hub.apitokens import SCOPES
+from hub.models import Role
+from hub.webhooks import EVENTS
+
+
+# -- desk: session, self, tickets, agents ---------------------------------------------------------
+class Login(Body):
+    username: Annotated[Token, Field(min_length=1)]
+    password: Secret
+
+
+class ChangePassword(Body):
+    current: Secret
+    new: Secret
+
+
+class MyStatus(Body):
+    status: Token = Field(description="available or away")
+
+
+class Reply(Body):
+    text: Text = ""
+    private: Flag = False
+    conversation_id: Token | None = None
+    status: Token | None = Field(None, description="the ticket's status after the reply")
+    attachments: Annotated[list[Token], Field(max_length=MAX_FILES_PER_REPLY)] | None = Field(
+        None, description="ids from POST /api/tickets/{id}/attachments")
+
+
+class TicketStatus(Body):
+    status: Token
+
+
+class Assign(Body):
+    agent_id: Token | None = Field("me", description='"me", an agent\'s id (supervisors) or null for nobody')
+
+
+class NewAgent(Body):
+    username: Username
+    password: Secret
+    name: Name | None = None
+    roles: Roles = [Role.AGENT]
+    capacity: Count = Field(5, description="tickets routed to this agent at once")
+
+
+class AgentChange(Body):
+    """Only the fields sent change (an admin's role change is recorded in the audit trail)."""
+
+    name: Annotated[Name, Field(min_length=1)] | None = None
+    roles: Roles | None = None
+    capacity: Count | None = None
+    disabled: Flag | None = None
+
+
+# -- integration: API tokens and outgoing webhooks -----------------------------------------------------
+#: The domain's own tuples, so a new scope or event is accepted (and documented) without a second list.
+Scope = Literal[SCOPES]  # type: ignore[valid-type]
+WebhookEvent = Literal[EVENTS]  # type: ignore[valid-type]
+
+
+class NewToken(Body):
+    name: Annotated[Name, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=4)]
+    expires_in_days: Annotated[Count, Field(ge=1, le=3650)] | None = None
+    service: Flag = Field(False, description="a service token (admins): belongs to no user")
+
+
+class NewWebhook(Body):
+    url: Annotated[Token, Field(min_length=1, max_length=2000, pattern=r"^https?://[\x21-\x7e]+$")]
+    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=4)]
+    description: Annotated[Text, Field(max_length=200)] = ""
+
+
+# -- data protection --------------------------------------------------------------------------------
+class Erase(Body):
+    confirm: Flag = Field(False, description="must be true: erasure cannot be undone")
+
+
+# -- canned responses -------------------------------------------------------------------------------
+class ResponseFields(Body):
+    shortcut: Token
+    title: Token
+    text: Text
+
+
+# -- bot trainer ------------------------------------------------------------------------------------
+class Button(Body):
+    title: Token
+    payload: Token | None = None
+
+
+class AnswerVariant(Body):
+    """One answer variant; keys the trainer does not interpret (image, custom) are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: Text
+    channel: Token | None = None
+    buttons: Annotated[list[Button], Field(max_length=20)] | None = None
+
+
+class IntentChange(Body):
+    examples: Annotated[list[Text], Field(max_length=10_000)] | None = None
+    answers: Annotated[list[AnswerVariant], Field(max_length=100)] | None = None
+    queue: Token | None = Field(None, description='escalation queue ("" removes the mapping)')
+    label: Token | None = None
+
+
+class NewIntent(IntentChange):
+    name: Token
+
+
+class TrainingJob(Body):
+    version: Count | None = Field(None, description="training-data version (default: the newest)")
+
+
+class TryText(Body):
+    text: Text
+    channel: Token | None = None
+
+
+class InboxLabel(Body):
+    intent: Token | None = None
+    out_of_scope: Flag = False
+
+
+class RasaImport(Body):
+    nlu: LongText | None = None
+    domain: LongText | None = None
+    policy: LongText | None = None
+    message: Token | None = None

@@ -1,0 +1,45 @@
+"""The JSON bodies (and WebSocket frames) the widget API accepts; the same models feed `/api/openapi.json`.
+
+Every string is checked for valid Unicode: a visitor's name travels in their token into each
+message they send, so one lone surrogate used to break every later message of that visitor.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from httpkit.fields import Body, Email, Name, Score, Secret, Text, Token
+
+#: Part of the message's external id (`<visitor key>:<client id>`): no ':' so two visitors' ids cannot collide.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+ClientId = Annotated[Token, Field(pattern=CLIENT_ID_PATTERN)]
+
+
+class Session(Body):
+    site: Token
+    token: Secret | None = Field(None, description="the visitor token of an earlier session, to resume or renew it")
+    renew: bool = Field(False, description="renew a signed-in visitor's token (the page that holds it)")
+    user_jwt: Secret | None = Field(None, description="a JWT (HS256) the site's backend signed: sub, email, name, exp")
+    user_id: Token | None = None
+    user_hash: Token | None = Field(None, description="HMAC-SHA256 of user_id with the site's identity secret")
+    name: Name | None = None
+    email: Email | None = None
+
+
+class Message(Body):
+    text: Text = ""
+    client_id: ClientId | None = Field(None, description="8-64 letters, digits, - or _, one per message: safe retries")
+
+
+class Frame(Message):
+    """A message sent on the widget's WebSocket."""
+
+    type: Token
+
+
+class Rating(Body):
+    message_id: Token = Field(description="the rating request message")
+    score: Score
+    comment: Text | None = None

@@ -1,0 +1,248 @@
+"""Data protection: everything held about a contact, exported or erased, and conversations redacted.
+
+Erasure keeps the *shape* of the record and removes its *content*: message documents, their
+timestamps and authorship kinds stay (so ticket counts, response times and every metric over a
+past window still add up), while text, subjects, files, names, addresses and channel identities
+go. The contact keeps only a tombstone identity (`erased`/its own id) so the unique identity
+index never sees two empty identity lists, and the conversations' thread keys are replaced, so
+the next message from the same person on the same channel finds nobody and starts a fresh
+contact. Metrics are computed from tickets and events on demand (no stored aggregates) and the
+only "search index" is the contacts' name/email/phone indexes, which are emptied with the fields.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hub.audit import AuditLog
+from hub.models import utcnow
+from hub.store import (
+    CONVERSATIONS_BY_CONTACT,
+    MESSAGES_BY_CONVERSATION,
+    TICKETS_BY_CONTACT,
+    Doc,
+    ObjectId,
+    Store,
+)
+from hub.views import jsonable
+
+ERASED_TEXT = "[erased]"
+ERASED_NAME = "Erased contact"
+#: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
+_CONVERSATION_PRIVATE = ("token", "bot")
+_MESSAGE_PRIVATE = ("pending_bot", "lease_until")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class NoSuchContact(LookupError):
+    """The contact id names nobody."""
+
+
+@dataclass
+class Redaction:
+    """What one redaction removed (counts only: audit entries must not hold personal data)."""
+
+    conversations: int = 0
+    messages: int = 0
+    files: int = 0
+    tickets: int = 0
+
+    def add(self, other: Redaction) -> None:
+        for name in ("conversations", "messages", "files", "tickets"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    contact_id: ObjectId
+    already: bool
+    removed: Redaction
+
+
+class Privacy:
+    def __init__(self, store: Store, blobs: Any | None, audit: AuditLog) -> None:
+        self.store = store
+        self.audit = audit
+        #: hub.blobs.BlobStore (None in hubs built without file storage: then there are no files).
+        self.blobs = blobs
+
+    # ---- export --------------------------------------------------------------------------
+    async def export(self, contact_id: ObjectId, actor: Doc | None = None, ip: str | None = None,
+                     via: str = "desk") -> bytes:
+        """A zip: `contact.json` (contact, conversations, messages, tickets with ratings) and `files/`.
+
+        Recorded in the audit trail (`actor` None: the command line, `via` says so)."""
+        contact = await self.store.contacts.find_one({"_id": contact_id})
+        if contact is None:
+            raise NoSuchContact("no such contact")
+        conversations = await self._conversations(contact_id)
+        messages = await self._messages([c["_id"] for c in conversations])
+        tickets = await self.store.tickets.find({"contact_id": contact_id},
+                                                sort=[("contact_id", 1), ("created_at", -1)],
+                                                hint=TICKETS_BY_CONTACT).to_list()
+        agent_names = await self._agent_names({t.get("assignee_id") for t in tickets} - {None})
+        buffer = io.BytesIO()
+        files: list[dict[str, Any]] = []
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for message in messages:
+                for attachment in message.get("attachments", []):
+                    blob_id = attachment.get("blob_id")
+                    found = await self.blobs.get(blob_id) if self.blobs is not None and blob_id else None
+                    if found is None:
+                        continue
+                    data, filename, content_type = found
+                    path = f"files/{blob_id}-{_SAFE_NAME.sub('_', filename)[:100]}"
+                    archive.writestr(path, data)
+                    files.append({"path": path, "filename": filename, "content_type": content_type,
+                                  "size": len(data), "message_id": str(message["_id"])})
+            document = {
+                "exported_at": utcnow().isoformat(),
+                "contact": jsonable(contact),
+                "conversations": [jsonable({k: v for k, v in c.items() if k not in _CONVERSATION_PRIVATE})
+                                  for c in conversations],
+                "messages": [jsonable({k: v for k, v in m.items() if k not in _MESSAGE_PRIVATE}) for m in messages],
+                "tickets": [{**jsonable(t), "assignee_name": agent_names.get(t.get("assignee_id"))} for t in tickets],
+                "ratings": [{"ticket_number": t.get("number"), **jsonable(t["csat"])} for t in tickets
+                            if t.get("csat")],
+                "files": files,
+            }
+            archive.writestr("contact.json", json.dumps(document, indent=2, ensure_ascii=False))
+        data = buffer.getvalue()
+        await self.audit.record("contact.exported", actor=actor, target={"type": "contact", "id": contact_id},
+                                ip=ip, details={"bytes": len(data), "files": len(files), "via": via})
+        return data
+
+    # ---- erase ---------------------------------------------------------------------------
+    async def erase(self, contact_id: ObjectId, actor: Doc | None = None, ip: str | None = None,
+                    via: str = "desk") -> Erasure:
+        """Erase a contact; a second call finds the tombstone and does nothing (`already`).
+
+        The audit entry names the contact by id only, with counts: no personal data."""
+        contact = await self.store.contacts.find_one({"_id": contact_id})
+        if contact is None:
+            raise NoSuchContact("no such contact")
+        if contact.get("erased_at") is not None:
+            return Erasure(contact_id, True, Redaction())
+        now = utcnow()
+        conversations = await self._conversations(contact_id)
+        removed = await self.redact(conversations, detach=True)
+        tickets = await self.store.tickets.find({"contact_id": contact_id}, projection={"_id": 1, "status": 1},
+                                                sort=[("contact_id", 1), ("created_at", -1)],
+                                                hint=TICKETS_BY_CONTACT).to_list()
+        ticket_ids = [t["_id"] for t in tickets]
+        await self._redact_tickets(ticket_ids)
+        # Nobody can answer a ticket whose customer is gone: active ones are closed.
+        await self.store.tickets.update_many(
+            {"_id": {"$in": [t["_id"] for t in tickets if t["status"] in ("new", "open", "pending")]}},
+            {"$set": {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}},
+        )
+        removed.tickets = len(ticket_ids)
+        # Last, so an interrupted erasure is simply run again: the contact is the tombstone.
+        await self.store.contacts.replace_one({"_id": contact_id}, {
+            "name": ERASED_NAME, "name_lower": "", "emails": [], "phones": [],
+            "identities": [{"channel": "erased", "external_id": str(contact_id), "verified": False}],
+            "attributes": {}, "tags": [], "notes": [],
+            "created_at": contact.get("created_at", now), "updated_at": now, "erased_at": now,
+        })
+        await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
+                                ip=ip, details={**removed.as_dict(), "via": via})
+        return Erasure(contact_id, False, removed)
+
+    async def redact(self, conversations: list[Doc], *, detach: bool) -> Redaction:
+        """Replace the text of every message of `conversations`, delete their files, clear subjects.
+
+        `detach`: also cut the conversations from the channel thread (erasure: the person must not
+        come back into them), closing any still open.
+        """
+        removed = Redaction(conversations=len(conversations))
+        ids = [c["_id"] for c in conversations]
+        if not ids:
+            return removed
+        with_files = await self.store.messages.find(
+            {"conversation_id": {"$in": ids}, "attachments.0": {"$exists": True}},
+            projection={"attachments": 1}, hint=MESSAGES_BY_CONVERSATION,
+        ).to_list()
+        for message in with_files:
+            for attachment in message.get("attachments", []):
+                if self.blobs is not None and attachment.get("blob_id"):
+                    removed.files += int(await self.blobs.delete(str(attachment["blob_id"])))
+        message_ids = [m["_id"] for m in await self.store.messages.find(
+            {"conversation_id": {"$in": ids}}, projection={"_id": 1}, hint=MESSAGES_BY_CONVERSATION).to_list()]
+        removed.messages = len(message_ids)
+        await self.store.outbox.delete_many({"message_id": {"$in": message_ids}, "status": "pending"},
+                                            hint=[("message_id", 1)])
+        now = utcnow()
+        await self.store.messages.update_many(
+            {"conversation_id": {"$in": ids}},
+            {"$set": {"text": ERASED_TEXT, "subject": None, "attachments": [], "quick_replies": [],
+                      "redacted_at": now},
+             # `review`: out of the trainer's inbox too (nothing left there to learn from)
+             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": ""}},
+            hint=MESSAGES_BY_CONVERSATION,
+        )
+        await self.store.messages.update_many(
+            {"conversation_id": {"$in": ids}, "author.kind": "customer"},
+            {"$set": {"author.name": ERASED_NAME}}, hint=MESSAGES_BY_CONVERSATION,
+        )
+        for conversation in conversations:
+            changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now}
+            if detach:
+                changes["thread_key"] = f"erased:{conversation['_id']}"
+                if conversation.get("open"):
+                    changes.update(open=False, state="closed", closed_at=now)
+            await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": changes})
+            if detach:
+                await self.store.messages.update_many({"conversation_id": conversation["_id"]},
+                                                      {"$set": {"thread_key": changes["thread_key"]}},
+                                                      hint=MESSAGES_BY_CONVERSATION)
+        return removed
+
+    async def delete_conversations(self, conversations: list[Doc]) -> Redaction:
+        """Remove conversations outright with their messages and files (retention `delete`).
+
+        Tickets stay (they are the metrics' records) with their subject and rating comment redacted.
+        """
+        removed = await self.redact(conversations, detach=False)
+        ids = [c["_id"] for c in conversations]
+        await self.store.messages.delete_many({"conversation_id": {"$in": ids}}, hint=MESSAGES_BY_CONVERSATION)
+        await self.store.conversations.delete_many({"_id": {"$in": ids}})
+        return removed
+
+    async def redact_closed_tickets_of(self, conversation_ids: list[ObjectId]) -> int:
+        """Tickets linked to these conversations that are over: subject and rating comment redacted."""
+        tickets = await self.store.tickets.find(
+            {"conversation_ids": {"$in": conversation_ids}, "status": {"$in": ["solved", "closed"]}},
+            projection={"_id": 1}, hint=[("conversation_ids", 1)],
+        ).to_list()
+        await self._redact_tickets([t["_id"] for t in tickets])
+        return len(tickets)
+
+    # ---- reads -----------------------------------------------------------------------------
+    async def _conversations(self, contact_id: ObjectId) -> list[Doc]:
+        return await self.store.conversations.find({"contact_id": contact_id}, sort=[("contact_id", 1),
+                                                   ("last_message_at", -1)], hint=CONVERSATIONS_BY_CONTACT).to_list()
+
+    async def _messages(self, conversation_ids: list[ObjectId]) -> list[Doc]:
+        return await self.store.messages.find({"conversation_id": {"$in": conversation_ids}},
+                                              sort=[("conversation_id", 1), ("created_at", 1)],
+                                              hint=MESSAGES_BY_CONVERSATION).to_list()
+
+    async def _redact_tickets(self, ticket_ids: list[ObjectId]) -> None:
+        if not ticket_ids:
+            return
+        await self.store.tickets.update_many({"_id": {"$in": ticket_ids}},
+                                             {"$set": {"subject": ERASED_TEXT, "entities": {}}})
+        await self.store.tickets.update_many({"_id": {"$in": ticket_ids}, "csat.comment": {"$exists": True}},
+                                             {"$set": {"csat.comment": ""}}, hint=[("_id", 1)])
+
+    async def _agent_names(self, ids: set[ObjectId]) -> dict[ObjectId, str]:
+        agents = await self.store.agents.find({"_id": {"$in": list(ids)}}, projection={"name": 1}).to_list()
+        return {a["_id"]: a.get("name") for a in agents}

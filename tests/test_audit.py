@@ -1,0 +1,177 @@
+"""The audit trail over real HTTP: logins, admin and supervisor actions, filters, CSV, admins only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from hub.models import Role, utcnow
+from hub.store import ObjectId
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.privacy_helpers import customer_writes
+
+
+async def _setup(runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("root", "a long admin password", name="Ada Admin", roles=[Role.ADMIN])
+    await runtime.hub.accounts.create("sup", "a long supervisor password", name="Sam Super",
+                                      roles=[Role.SUPERVISOR, Role.AGENT])
+
+
+async def test_logins_are_recorded_with_username_and_ip(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    await _setup(runtime)
+    assert runtime.hub is not None
+    bad = await client.post("/api/auth/login", json={"username": "root", "password": "not the password"})
+    assert bad.status == 401
+    ghost = await client.post("/api/auth/login", json={"username": "Nobody", "password": "whatever it is"})
+    assert ghost.status == 401
+    await login(client, "root", "a long admin password")
+
+    resp = await client.get("/api/admin/audit", params={"action": "login.failed"})
+    assert resp.status == 200, await resp.text()
+    failed = (await resp.json())["entries"]
+    assert [e["details"]["username"] for e in failed] == ["nobody", "root"]  # newest first
+    assert all(e["ip"] == "127.0.0.1" and e["actor"] == "anonymous" for e in failed)
+    ok = (await (await client.get("/api/admin/audit", params={"action": "login"})).json())["entries"]
+    assert [(e["actor"], e["ip"]) for e in ok] == [("Ada Admin", "127.0.0.1")]
+    stored = await runtime.hub.store.audit.find({"action": "login"}).to_list()
+    assert "password" not in str(stored)
+
+
+async def test_admin_and_supervisor_actions_are_recorded(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    await _setup(runtime)
+    assert runtime.hub is not None
+    csrf = await login(client, "root", "a long admin password")
+    created = await client.post("/api/agents", json={"username": "carol", "password": "a long password 3",
+                                                     "name": "Carol", "roles": ["agent", "trainer"]},
+                                headers={"X-CSRF-Token": csrf})
+    assert created.status == 201
+    csrf = await login(client, "sup", "a long supervisor password")
+    response = await client.post("/api/responses", json={"shortcut": "hi", "title": "Hello", "text": "Hello!"},
+                                 headers={"X-CSRF-Token": csrf})
+    assert response.status == 201
+    rid = (await response.json())["response"]["id"]
+    assert (await client.put(f"/api/responses/{rid}", json={"shortcut": "hi", "title": "Hi", "text": "Hi!"},
+                             headers={"X-CSRF-Token": csrf})).status == 200
+    assert (await client.delete(f"/api/responses/{rid}", headers={"X-CSRF-Token": csrf})).status == 200
+
+    # a supervisor hands a waiting ticket to Carol
+    result = await customer_writes(runtime, "visitor-7", "I want to talk to a human")
+    ticket = await runtime.hub.store.tickets.find_one({"contact_id": ObjectId(result.contact_id)})
+    carol = await runtime.hub.store.agents.find_one({"username": "carol"})
+    assert ticket is not None and carol is not None
+    assigned = await client.post(f"/api/tickets/{ticket['_id']}/assign", json={"agent_id": str(carol["_id"])},
+                                 headers={"X-CSRF-Token": csrf})
+    assert assigned.status == 200, await assigned.text()
+
+    await login(client, "root", "a long admin password")
+    entries = (await (await client.get("/api/admin/audit", params={"limit": "100"})).json())["entries"]
+    by_action = {e["action"]: e for e in entries}
+    agent = by_action["agent.created"]
+    assert agent["actor"] == "Ada Admin" and agent["target"] == "agent Carol"
+    assert agent["details"]["roles"] == ["agent", "trainer"]
+    assert [by_action[a]["target"] for a in ("response.created", "response.updated", "response.deleted")] == \
+        ["response /hi"] * 3
+    assert by_action["response.deleted"]["actor"] == "Sam Super"
+    handed = by_action["ticket.assigned"]
+    assert (handed["actor"], handed["target"], handed["details"]) == ("Sam Super", f"ticket #{ticket['number']}",
+                                                                      {"assignee": "carol"})
+    assert not any(re.search(r"[0-9a-f]{24}", e["target"] + e["actor"]) for e in entries)  # names, not ids
+
+
+async def test_role_changes_are_recorded_and_only_admins_make_them(
+        runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    await _setup(runtime)
+    assert runtime.hub is not None
+    sam = await runtime.hub.store.agents.find_one({"username": "sup"})
+    assert sam is not None
+    csrf = await login(client, "sup", "a long supervisor password")
+    refused = await client.patch(f"/api/agents/{sam['_id']}", json={"roles": ["admin"]},
+                                 headers={"X-CSRF-Token": csrf})
+    assert refused.status == 403
+    csrf = await login(client, "root", "a long admin password")
+    root = await runtime.hub.store.agents.find_one({"username": "root"})
+    assert root is not None
+    for bad, says in (({"roles": ["wizard"]}, "roles"), ({"roles": "admin"}, "roles"), ({"capacity": -1}, "capacity"),
+                      ({"capacity": 2**63}, "capacity"), ({"disabled": "yes"}, "disabled"), ({"name": ""}, "name"),
+                      ({"name": "  "}, "name")):
+        resp = await client.patch(f"/api/agents/{sam['_id']}", json=bad, headers={"X-CSRF-Token": csrf})
+        assert resp.status == 422 and says in (await resp.json())["error"], bad
+    own = await client.patch(f"/api/agents/{root['_id']}", json={"roles": ["agent"]}, headers={"X-CSRF-Token": csrf})
+    assert own.status == 400
+    resp = await client.patch(f"/api/agents/{sam['_id']}", json={"roles": ["agent"], "capacity": 3},
+                              headers={"X-CSRF-Token": csrf})
+    assert resp.status == 200 and (await resp.json())["agent"]["roles"] == ["agent"]
+    [entry] = (await (await client.get("/api/admin/audit", params={"action": "agent.roles_changed"})).json())["entries"]
+    assert entry["actor"] == "Ada Admin" and entry["target"] == "agent Sam Super"
+    assert entry["details"]["roles"] == {"from": ["supervisor", "agent"], "to": ["agent"]}
+    assert entry["details"]["capacity"] == {"from": 5, "to": 3}
+
+    # Disabling a user ends their sessions at once.
+    async with aiohttp.ClientSession(str(client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        await login(other, "sup", "a long supervisor password")  # type: ignore[arg-type]
+        assert (await other.get("/api/me")).status == 200
+        resp = await client.patch(f"/api/agents/{sam['_id']}", json={"disabled": True},
+                                  headers={"X-CSRF-Token": csrf})
+        assert resp.status == 200
+        assert (await other.get("/api/me")).status == 401
+
+
+async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    await _setup(runtime)
+    assert runtime.hub is not None
+    audit = runtime.hub.audit
+    for i in range(5):
+        await audit.record("contact.exported", target={"type": "contact", "id": None}, details={"n": i})
+    await audit.record("login.failed", ip="10.0.0.9", target="=HYPERLINK(\"x\")", details={"username": "=x"})
+    await login(client, "root", "a long admin password")
+
+    page = await (await client.get("/api/admin/audit",
+                                   params={"action": "contact.exported", "limit": "2", "offset": "1"})).json()
+    assert page["total"] == 5 and [e["details"]["n"] for e in page["entries"]] == [3, 2]
+    mine = await (await client.get("/api/admin/audit", params={"actor": "root"})).json()
+    assert {e["action"] for e in mine["entries"]} == {"login"}
+    future = (utcnow() + timedelta(days=1)).isoformat()
+    later = await (await client.get("/api/admin/audit", params={"from": future})).json()
+    assert later["entries"] == [] and later["total"] == 0
+    today = await (await client.get("/api/admin/audit", params={"to": utcnow().date().isoformat()})).json()
+    assert today["total"] == 7  # a bare date `to` includes that day
+    for bad in ({"from": "yesterday"}, {"limit": "5000"}, {"actor": "no-such-user"}, {"offset": "-1"}):
+        resp = await client.get("/api/admin/audit", params=bad)
+        assert resp.status == 400 and (await resp.json())["error"], bad
+
+    resp = await client.get("/api/admin/audit.csv", params={"action": "login.failed"})
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [r["ip"] for r in rows] == ["10.0.0.9"]
+    assert rows[0]["target"] == "'=HYPERLINK(\"x\")"  # a spreadsheet shows it, never runs it
+    assert (await runtime.hub.store.audit.count_documents({"action": "audit.exported"})) == 1
+
+
+async def test_only_admins_see_the_trail(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    await _setup(runtime)
+    assert (await client.get("/api/admin/audit")).status == 401
+    await login(client, "sup", "a long supervisor password")
+    assert (await client.get("/api/admin/audit")).status == 403
+    assert (await client.get("/api/admin/audit.csv")).status == 403
+
+
+def test_the_trail_has_no_update_or_delete_path() -> None:
+    """Append-only by construction: every use of the `audit` collection in the code base is a read or an insert."""
+    root = Path(__file__).resolve().parent.parent
+    used = set()
+    for folder in ("hub", "agents_ui", "switchboard", "channels", "bot"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            used |= set(re.findall(r"store\.audit\.(\w+)\(", text))
+            if path.name == "audit.py" and path.parent.name == "hub":
+                used |= set(re.findall(r"self\.collection\.(\w+)\(", text))
+    assert used and used <= {"insert_one", "find", "count_documents", "create_index"}, used

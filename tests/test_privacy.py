@@ -1,0 +1,139 @@
+"""Data protection over real HTTP: export a contact as a zip, erase a contact (admin only, audited)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from hub.models import Role
+from hub.privacy import ERASED_NAME, ERASED_TEXT
+from hub.store import ObjectId
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.privacy_helpers import customer_writes
+
+PHOTO = bytes(range(256)) * 40
+
+
+async def _admin(runtime: Runtime, client: TestClient[Any, Any]) -> str:
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("root", "a long admin password", name="Ada Admin", roles=[Role.ADMIN])
+    return await login(client, "root", "a long admin password")
+
+
+async def _dana(runtime: Runtime) -> ObjectId:
+    """Dana asks for a human with a photo attached, so she has a ticket, messages and a file."""
+    first = await customer_writes(runtime, "visitor-dana", "I want a human, my parcel is broken",
+                                  files=(("parcel.png", PHOTO),))
+    await customer_writes(runtime, "visitor-dana", "my address is 12 Elm Street")
+    return ObjectId(first.contact_id)
+
+
+async def test_export_holds_everything_about_the_contact(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    assert runtime.hub is not None
+    await _admin(runtime, client)
+    contact_id = await _dana(runtime)
+    await customer_writes(runtime, "visitor-other", "I want a human too", name="Someone Else")
+
+    resp = await client.get(f"/api/admin/contacts/{contact_id}/export")
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    document = json.loads(archive.read("contact.json"))
+    assert document["contact"]["name"] == "Dana Scully"
+    texts = [m["text"] for m in document["messages"]]
+    assert "I want a human, my parcel is broken" in texts and "my address is 12 Elm Street" in texts
+    assert not any("Someone" in json.dumps(m) for m in document["messages"])
+    assert len(document["tickets"]) == 1 and document["tickets"][0]["subject"]
+    assert all("token" not in c for c in document["conversations"])  # the visitor's credential stays home
+    [photo] = document["files"]
+    assert photo["filename"] == "parcel.png" and archive.read(photo["path"]) == PHOTO
+
+    entries = await runtime.hub.store.audit.find({"action": "contact.exported"}).to_list()
+    assert [e["target"]["id"] for e in entries] == [contact_id]
+    assert entries[0]["actor"]["username"] == "root"
+    assert (await client.get(f"/api/admin/contacts/{ObjectId()}/export")).status == 404
+    assert (await client.get("/api/admin/contacts/not-an-id/export")).status == 404
+
+
+async def test_erase_removes_content_keeps_counts_and_is_idempotent(
+        runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await _admin(runtime, client)
+    contact_id = await _dana(runtime)
+    ticket = await hub.store.tickets.find_one({"contact_id": contact_id})
+    assert ticket is not None
+    messages_before = await hub.store.messages.count_documents({"contact_id": contact_id})
+    [blob_id] = [a["blob_id"] for m in await hub.store.messages.find({"contact_id": contact_id}).to_list()
+                 for a in m["attachments"]]
+    since = ticket["created_at"] - timedelta(hours=1)
+    report_before = await hub.metrics.window(since, since + timedelta(hours=2))
+
+    refused = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={}, headers={"X-CSRF-Token": csrf})
+    assert refused.status == 400 and "confirm" in (await refused.json())["error"]
+    resp = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
+                             headers={"X-CSRF-Token": csrf})
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["already"] is False and body["removed"]["files"] == 1 and body["removed"]["tickets"] == 1
+
+    contact = await hub.store.contacts.find_one({"_id": contact_id})
+    assert contact is not None and contact["name"] == ERASED_NAME
+    assert contact["emails"] == [] and contact["phones"] == []
+    assert all(i["channel"] == "erased" for i in contact["identities"])
+    messages = await hub.store.messages.find({"contact_id": contact_id}).to_list()
+    assert len(messages) == messages_before  # documents and timestamps stay: counts add up
+    assert {m["text"] for m in messages} == {ERASED_TEXT}
+    assert all(m["attachments"] == [] and not m.get("subject") for m in messages)
+    assert all(m["author"]["name"] == ERASED_NAME for m in messages if m["author"]["kind"] == "customer")
+    assert await hub.blobs.get(blob_id) is None
+    erased_ticket = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert erased_ticket is not None and erased_ticket["subject"] == ERASED_TEXT
+    assert erased_ticket["number"] == ticket["number"] and erased_ticket["created_at"] == ticket["created_at"]
+    report_after = await hub.metrics.window(since, since + timedelta(hours=2))
+    assert report_after["overall"]["queued"] == report_before["overall"]["queued"] == 1
+    assert report_after["bot"] == report_before["bot"]
+    dumped = json.dumps([await hub.store.contacts.find_one({"_id": contact_id}), messages,
+                         await hub.store.conversations.find({"contact_id": contact_id}).to_list()], default=str)
+    for personal in ("Dana", "Elm Street", "visitor-dana", "parcel.png", "4711"):
+        assert personal not in dumped, personal
+
+    again = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
+                              headers={"X-CSRF-Token": csrf})
+    assert again.status == 200 and (await again.json())["already"] is True
+    entries = await hub.store.audit.find({"action": "contact.erased"}).to_list()
+    assert len(entries) == 1 and entries[0]["target"]["id"] == contact_id
+    assert "Dana" not in json.dumps(entries, default=str)
+
+    # The same visitor writing again is somebody new: the identity is gone.
+    later = await customer_writes(runtime, "visitor-dana", "hello again")
+    assert ObjectId(later.contact_id) != contact_id
+    assert (await hub.store.contacts.find_one({"_id": ObjectId(later.contact_id)}) or {}).get("name") == "Dana Scully"
+
+
+async def test_two_erased_contacts_do_not_collide(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    assert runtime.hub is not None
+    one = await customer_writes(runtime, "visitor-1", "hi", name="One")
+    two = await customer_writes(runtime, "visitor-2", "hi", name="Two")
+    for result in (one, two):
+        erasure = await runtime.hub.erase_contact(ObjectId(result.contact_id), actor=None)
+        assert not erasure.already
+
+
+async def test_only_admins_export_or_erase(runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    assert runtime.hub is not None
+    contact_id = await _dana(runtime)
+    await runtime.hub.accounts.create("sup", "a long supervisor password", roles=[Role.SUPERVISOR, Role.AGENT])
+    csrf = await login(client, "sup", "a long supervisor password")
+    assert (await client.get(f"/api/admin/contacts/{contact_id}/export")).status == 403
+    resp = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
+                             headers={"X-CSRF-Token": csrf})
+    assert resp.status == 403
+    contact = await runtime.hub.store.contacts.find_one({"_id": contact_id})
+    assert contact is not None and contact["name"] == "Dana Scully"
