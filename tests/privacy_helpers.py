@@ -16,7 +16,7 @@ async def customer_writes(runtime: Runtime, external_id: str, text: str, *, chan
     assert runtime.hub is not None
     result = await runtime.hub.ingest(InboundMessage(
         channel=channel, external_id=uuid.uuid4().hex, thread_key=external_id,
-        sender=Sender(external_id=external_id, display_name=name, email=email, verified=email is not None),
+        sender=Sender(external_id=external_id, display_name=name, email=email, email_verified=email is not None),
         text=text, attachments=tuple(Attachment(filename=f, content_type="image/png", data=d, size=len(d))
                                      for f, d in files),
         subject="Order 4711 for " + name,

@@ -18,7 +18,7 @@ from hub.accounts import AccountError
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
-from tests.test_widget_flow import escalate, say, widget_session
+from tests.test_widget_flow import escalate, open_widget_ws, say, widget_session
 
 JSON = {"Content-Type": "application/json"}
 NESTED = "[" * 5_000 + "]" * 5_000  # Python's json recursed past its limit at ~1,000
@@ -55,7 +55,12 @@ async def test_deeply_nested_json_is_a_400_on_login_and_on_the_widget(client: Te
 
 async def test_deep_frames_on_the_widget_websocket_get_an_error_frame(client: TestClient[Any, Any]) -> None:
     token = await widget_session(client)
-    async with client.ws_connect(f"/api/widget/ws?token={token}") as ws:
+    async with client.ws_connect("/api/widget/ws") as first:
+        await first.send_str(NESTED)  # a deep first frame is refused like a bad token, not a crash
+        await first.receive(timeout=10)
+        assert first.close_code == 4401
+    ws = await open_widget_ws(client, token)
+    async with ws:
         await ws.send_str(NESTED)
         frame = await ws.receive_json(timeout=10)
         assert frame["type"] == "error" and "nested" in frame["error"]

@@ -71,7 +71,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("POST", "/webhooks/twilio/voice/transcription"): (WEBHOOK, {403}),
     ("POST", "/webhooks/twilio/voice/status"): (WEBHOOK, {403}),
 }
-METHODS = {"GET", "POST", "PUT", "DELETE", "OPTIONS"}
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 #: Ends the caller's session: run last for each caller.
 LOGOUT = ("POST", "/api/auth/logout")
 

@@ -424,8 +424,8 @@ class WidgetChannel:
             await ws.close(code=WS_UNAUTHORIZED, message=b"first frame must be {type: auth, token}")
             return None
         try:
-            body = json.loads(frame.data)
-            if not isinstance(body, dict) or body.get("type") != "auth" or not isinstance(body.get("token"), str):
+            body = parse_object(frame.data)  # size- and depth-checked like every body
+            if body.get("type") != "auth" or not isinstance(body.get("token"), str):
                 raise ValueError("first frame must be {type: auth, token}")
             visitor = self._read_visitor(body["token"])
         except web.HTTPException as exc:
