@@ -175,7 +175,11 @@ async def test_the_openapi_request_bodies_are_the_models_schemas(client: TestCli
     from agents_ui import schemas as desk_schemas
     from channels.widget import schemas as widget_schemas
 
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
     doc = await (await client.get("/api/openapi.json")).json()
+    validate(doc, cls=OpenAPIV31SpecValidator)  # raises on an invalid OpenAPI 3.1 document
     components = doc["components"]["schemas"]
 
     def resolved(ref: str) -> dict[str, Any]:
