@@ -100,7 +100,7 @@ def describe(exc: ValidationError, limit: int = 3) -> str:
     reasons = []
     for item in exc.errors(include_url=False, include_input=False)[:limit]:
         where = ".".join(str(p) for p in item["loc"]) or "body"
-        reasons.append(f"{where}: {item['msg']}")
+        reasons.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     more = exc.error_count() - limit
     return "; ".join(reasons) + (f" (and {more} more)" if more > 0 else "")
 
