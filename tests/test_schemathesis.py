@@ -34,12 +34,14 @@ async def _schemathesis(url: str, headers: dict[str, str], report: Path) -> tupl
     args = [ST, "run", url, "--checks", CHECKS, "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", "9",
             "--workers", "2", "--phases", "fuzzing", "--no-shrink", "--request-timeout", "20",
             "--suppress-health-check", "all", "--report", "junit", "--report-dir", str(report)]
+    report.mkdir(parents=True, exist_ok=True)
     for path in EXCLUDED:
         args += ["--exclude-path", path]
     for name, value in headers.items():
         args += ["--header", f"{name}: {value}"]
+    # Its working directory is the report's: schemathesis keeps a cache (.schemathesis/) there.
     proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+                                                stderr=asyncio.subprocess.STDOUT, cwd=report)
     out, _ = await proc.communicate()
     return proc.returncode or 0, out.decode(errors="replace")
 
