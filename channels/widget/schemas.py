@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from httpkit.fields import Body, Email, Name, Score, Secret, Text, Token
+from httpkit.fields import Body, Email, Flag, Name, Score, Secret, Text, Token
 
 
 class Session(Body):
     site: Token
     token: Secret | None = Field(None, description="the visitor token of an earlier session, to resume it")
+    renew: Flag = Field(False, description="renew `token` (used by the identity-token branch)")
+    user_jwt: Secret | None = Field(None, description="a JWT signed by the site's backend (identity-token branch)")
     user_id: Token | None = None
     user_hash: Token | None = Field(None, description="HMAC-SHA256 of user_id with the site's identity secret")
     name: Name | None = None
