@@ -359,7 +359,7 @@ async def export_file(request: web.Request) -> web.Response:
 
 
 @requires(Role.TRAINER)
-@accepts(schemas.RasaImport, max_bytes=4 * MAX_IMPORT_CHARS)
+@accepts(schemas.RasaImport, max_bytes=3 * MAX_IMPORT_CHARS)
 async def import_yaml(request: web.Request) -> web.Response:
     """Replace the training data from Rasa YAML: `nlu` (required), `domain` and `policy` texts: a new version."""
     workbench = _workbench(request)

@@ -69,19 +69,22 @@ def parse_object(raw: bytes | str, max_depth: int = MAX_DEPTH) -> dict[str, Any]
         raise error(400, f"malformed JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise error(400, "expected a JSON object")
-    _check_unicode(value, "")
+    _check_storable(value, "")
     return value
 
 
-def _check_unicode(value: Any, where: str) -> None:
-    """Lone surrogates anywhere (keys, unknown fields too) cannot be stored: refuse them up front."""
+def _check_storable(value: Any, where: str) -> None:
+    """Refuse what the database cannot store, anywhere in the body (unknown fields too): lone
+    surrogates in any string, and keys with a NUL byte or a leading `$`."""
     items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         path = f"{where}.{key}" if where else str(key)
         if any(isinstance(s, str) and SURROGATES.search(s) for s in (key, item)):
             raise error(422, f"{path}: text must be valid Unicode (no lone surrogates)")
+        if isinstance(key, str) and ("\x00" in key or key.startswith("$")):
+            raise error(422, f"{path!r}: field names may not contain NUL or start with '$'")
         if isinstance(item, dict | list):
-            _check_unicode(item, path)
+            _check_storable(item, path)
 
 
 def validate(model: type[M], value: dict[str, Any]) -> M:
@@ -97,7 +100,7 @@ def describe(exc: ValidationError, limit: int = 3) -> str:
     reasons = []
     for item in exc.errors(include_url=False, include_input=False)[:limit]:
         where = ".".join(str(p) for p in item["loc"]) or "body"
-        reasons.append(f"{where}: {item['msg']}")
+        reasons.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     more = exc.error_count() - limit
     return "; ".join(reasons) + (f" (and {more} more)" if more > 0 else "")
 

@@ -20,10 +20,13 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Database outages become 503 + Retry-After, other surprises a JSON 500; HTTP errors pass through."""
+    """Database outages become 503 + Retry-After, other surprises a JSON 500; HTTP errors pass through
+    (under /api/ always as `{"error": reason}`)."""
     try:
         response = await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json" and request.path.startswith("/api/"):
+            return _as_json(exc)  # aiohttp's own (no route, wrong method, not a WebSocket) keep the one shape
         raise
     except PyMongoError as exc:
         # Nothing was acknowledged: the client (or provider) retries and the unique keys dedupe.
@@ -34,6 +37,13 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)
     return response
+
+
+def _as_json(exc: web.HTTPException) -> web.Response:
+    reason = (exc.text or exc.reason or "").strip()
+    reason = reason.removeprefix(f"{exc.status}:").strip() or exc.reason
+    headers = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type", "content-length")}
+    return web.json_response({"error": reason}, status=exc.status, headers=headers)
 
 
 @web.middleware

@@ -13,7 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 
+from agents_ui import schemas as desk_schemas
+from channels.widget import schemas as widget_schemas
 from hub.accounts import AccountError
 from hub.models import Role
 from switchboard.bootstrap import Runtime
@@ -177,10 +181,8 @@ async def test_account_names_are_checked_for_every_caller(runtime: Runtime) -> N
 
 
 async def test_the_openapi_request_bodies_are_the_models_schemas(client: TestClient[Any, Any]) -> None:
-    from agents_ui import schemas as desk_schemas
-    from channels.widget import schemas as widget_schemas
-
     doc = await (await client.get("/api/openapi.json")).json()
+    validate(doc, cls=OpenAPIV31SpecValidator)  # raises on an invalid OpenAPI 3.1 document
     components = doc["components"]["schemas"]
 
     def resolved(ref: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from httpkit.fields import Body, Email, Name, Score, Secret, Text, Token
+from httpkit.fields import Body, Email, Flag, Name, Score, Secret, Text, Token
 
 #: Part of the message's external id (`<visitor key>:<client id>`): no ':' so two visitors' ids cannot collide.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
@@ -20,7 +20,7 @@ ClientId = Annotated[Token, Field(pattern=CLIENT_ID_PATTERN)]
 class Session(Body):
     site: Token
     token: Secret | None = Field(None, description="the visitor token of an earlier session, to resume or renew it")
-    renew: bool = Field(False, description="renew a signed-in visitor's token (the page that holds it)")
+    renew: Flag = Field(False, description="renew a signed-in visitor's token (the page that holds it)")
     user_jwt: Secret | None = Field(None, description="a JWT (HS256) the site's backend signed: sub, email, name, exp")
     user_id: Token | None = None
     user_hash: Token | None = Field(None, description="HMAC-SHA256 of user_id with the site's identity secret")

@@ -131,3 +131,15 @@ async def test_malformed_updates_get_a_400_with_a_reason(post_update: PostUpdate
         assert resp.status == 400
         assert reason in json.loads(await resp.text())["error"]
     assert await inbound(telegram_runtime) == []
+
+
+async def test_deeply_nested_updates_are_a_400_after_the_secret_check(
+    post_update: PostUpdate, telegram_runtime: Runtime
+) -> None:
+    nested = b"[" * 5_000 + b"]" * 5_000  # Python's json recursion used to make this a 500
+    deep = await post_update(b'{"update_id": 1, "message": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_001)
+    for resp in (await post_update(nested), deep):
+        assert resp.status == 400
+        assert "nested deeper than 32" in json.loads(await resp.text())["error"]
+    assert (await post_update(nested, secret=None)).status == 401  # the secret is checked before the body
+    assert await inbound(telegram_runtime) == []
