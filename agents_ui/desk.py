@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 from importlib import resources
 from typing import Any
 
@@ -13,7 +14,7 @@ from aiohttp import web
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, json_body, requires, same_origin, session_of, set_session_cookie
-from hub.accounts import AccountError, LockedOut, has_role
+from hub.accounts import AccountError, HashingBusy, Throttled, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
 from hub.store import TICKETS_BY_CONTACT, Doc, ObjectId, oid
@@ -70,14 +71,25 @@ async def login(request: web.Request) -> web.Response:
         raise error(403, "login must be a JSON request from this origin")
     body = await json_body(request)
     try:
-        info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")))
-    except LockedOut as exc:
-        raise error(429, str(exc)) from exc
+        info = await _hub(request).accounts.login(str(body.get("username", "")), str(body.get("password", "")),
+                                                  ip=request.remote or "")
+    except Throttled as exc:
+        raise retry_later(429, str(exc), exc.retry_after) from exc
+    except HashingBusy as exc:
+        raise retry_later(503, str(exc), exc.retry_after) from exc
     if info is None:
         raise error(401, "wrong username or password")
     response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
     set_session_cookie(request, response, info.token)
     return response
+
+
+def retry_later(status: int, reason: str, seconds: int) -> web.HTTPException:
+    """A 429/503 that tells the client when to try again."""
+    exc = error(status, reason) if status != 503 else web.HTTPServiceUnavailable(
+        text=json.dumps({"error": reason}), content_type="application/json")
+    exc.headers["Retry-After"] = str(seconds)
+    return exc
 
 
 @requires()
