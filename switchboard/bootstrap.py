@@ -121,7 +121,8 @@ class Runtime:
         from agents_ui.trainer import routes as trainer_routes
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
-        self.app = build_app(self.hub, routes)
+        self.app = build_app(self.hub, routes, public_url=settings.public_url,
+                             trusted_proxies=settings.trusted_proxies)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
         if workbench is not None:
