@@ -82,6 +82,7 @@ class AccountService:
         password is checked.
         """
         username = username.strip().lower()[:200]
+        self.hashing.check_room()  # a flood is turned away before it costs database work
         tickets = await self.throttle.admit(username, ip)
         agent = await self.store.agents.find_one({"username": username})
         known = agent is not None and not agent.get("disabled")

@@ -36,14 +36,18 @@ class HashingPool:
         #: Checked against when the username is unknown, so timing does not reveal which exist.
         self.dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
+    def check_room(self) -> None:
+        """Raise `HashingBusy` now if a hash would be refused, before the caller does other work."""
+        if self._pending >= self.max_pending:
+            raise HashingBusy(f"{self._pending} password checks are queued; try again in a moment")
+
     @property
     def pending(self) -> int:
         """Hash computations queued or running now."""
         return self._pending
 
     async def _run(self, fn: Callable[..., T], *args: str) -> T:
-        if self._pending >= self.max_pending:
-            raise HashingBusy(f"{self._pending} password checks are queued; try again in a moment")
+        self.check_room()
         self._pending += 1  # only the loop thread touches the counter: no lock needed
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

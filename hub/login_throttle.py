@@ -92,16 +92,15 @@ class LoginThrottle:
         The `$setOnInsert` upsert is idempotent; the `$inc` alone is atomic.
         """
         for _ in range(5):
-            try:
-                await self.collection.update_one(
-                    {"_id": key}, {"$setOnInsert": {"failures": 0, "expires_at": now + FORGET_AFTER}}, upsert=True)
-            except DuplicateKeyError:
-                pass  # a parallel attempt created it
             doc: Doc | None = await self.collection.find_one_and_update(
                 {"_id": key}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER)
             if doc is not None:
                 return doc
-            # Deleted in between by a successful login: create it again.
+            try:  # no counter yet (or a successful login just deleted it): create it, then increment
+                await self.collection.update_one(
+                    {"_id": key}, {"$setOnInsert": {"failures": 0, "expires_at": now + FORGET_AFTER}}, upsert=True)
+            except DuplicateKeyError:
+                pass  # a parallel attempt created it
         raise RuntimeError(f"login counter {key!r} could not be updated")
 
     async def failed(self, keys: list[str]) -> None:
