@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from switchboard.bootstrap import Runtime
+from switchboard.config import ConfigError, load_settings
 from tests.conftest import http_client, make_settings, running
 from tests.helpers import eventually
 
@@ -197,3 +198,22 @@ async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(mongo_uri: s
         ok = await client.post("/api/auth/login", json={"username": "paula", "password": PASSWORD}, headers=forged)
         assert ok.status == 200
         assert "Secure" not in ok.headers["Set-Cookie"]  # plain http stays plain http
+
+
+async def test_a_trusted_proxy_must_describe_exactly_one_hop(mongo_uri: str, tmp_path: Path, shop_bot: Any) -> None:
+    """A chain (a client's own X-Forwarded-For kept by `$proxy_add_x_forwarded_for`) is refused with a reason."""
+    async with running(make_settings(mongo_uri, tmp_path, trusted_proxies=["127.0.0.1"]), shop_bot) as rt, \
+            http_client(rt) as client:
+        resp = await client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})
+        assert resp.status == 400
+        assert "$remote_addr" in (await resp.json())["error"]
+        assert (await client.get("/healthz")).status == 200  # the proxy host's own health check
+
+
+def test_trusted_proxies_config(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.yml"
+    config.write_text("hub:\n  trusted_proxies: 127.0.0.1, 10.0.0.0/8\n", encoding="utf-8")
+    assert load_settings(config).trusted_proxies == ["127.0.0.1", "10.0.0.0/8"]
+    config.write_text("hub:\n  trusted_proxies: [localhost]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_settings(config)
