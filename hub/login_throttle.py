@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.models import utcnow
-from hub.store import Doc, DuplicateKeyError, ReturnDocument, Store
+from hub.store import BY_ID, Doc, DuplicateKeyError, ReturnDocument, Store
 
 #: A counter untouched for this long is forgotten (TTL index on `expires_at`).
 FORGET_AFTER = timedelta(hours=1)
@@ -123,4 +123,4 @@ class LoginThrottle:
         """Return the tickets of an attempt that was not made (refused, or the hashing pool was full)."""
         if keys:
             await self.collection.update_many(
-                {"_id": {"$in": keys}, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}})
+                {"_id": {"$in": keys}, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}}, hint=BY_ID)
