@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from hub.login_throttle import LIMITS
 from hub.models import utcnow
 from switchboard.bootstrap import Runtime
+from tests.helpers import eventually
 from tests.test_widget_flow import say, widget_session
 
 
@@ -95,11 +96,15 @@ async def test_hashing_runs_off_the_loop_and_other_requests_are_answered_meanwhi
     assert (await client.get("/healthz")).status == 200
     token = await widget_session(client)
     await say(client, token, "hello, anyone there?")  # 202: the widget is answered too
-    assert not all(task.done() for task in burst)
+    assert runtime.hub is not None
+    pool = runtime.hub.accounts.hashing
+
+    async def all_arrived() -> bool:
+        return pool.pending == pool.max_pending and sum(task.done() for task in burst) == 12 - pool.max_pending
+
+    await eventually(all_arrived, what="the pool to fill and the rest to be answered")
     hasher.gate.set()
     statuses = sorted(r.status for r in await asyncio.gather(*burst))
-    pool = runtime.hub.accounts.hashing if runtime.hub else None
-    assert pool is not None
     # At most `max_pending` checks were queued; the rest were told to come back instead of piling up.
     assert statuses.count(401) == pool.max_pending and statuses.count(503) == 12 - pool.max_pending
     assert threading.get_ident() not in hasher.threads and hasher.threads
@@ -115,8 +120,6 @@ async def test_a_busy_pool_answers_503_with_retry_after(client: TestClient[Any, 
 
     async def queue_full() -> bool:
         return runtime.hub is not None and runtime.hub.accounts.hashing.pending == len(held)
-
-    from tests.helpers import eventually
 
     await eventually(queue_full, what="the pool to fill")
     busy = await attempt(client, "one-more", "wrong password")
