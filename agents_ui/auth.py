@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agents_ui.appkeys import HUB
+from agents_ui.appkeys import HUB, PUBLIC_ORIGIN
 from httpkit.bodies import read_object
 from httpkit.errors import error
 from hub.accounts import AccountService, SessionInfo, has_role
@@ -42,10 +42,15 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 def same_origin(request: web.Request) -> bool:
+    """The browser's Origin is the hub's: its configured public URL, or what this request was sent to.
+
+    Behind a TLS proxy the request itself looks like plain http unless the proxy is trusted
+    (`switchboard.proxies`), so the public URL is what makes the check pass there.
+    """
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return origin == f"{request.scheme}://{request.host}"
+    return origin in (request.app.get(PUBLIC_ORIGIN) or None, f"{request.scheme}://{request.host}")
 
 
 def requires(*roles: Role, scope: str | None = None) -> Callable[[Handler], Handler]:
@@ -120,5 +125,7 @@ def agent_of(request: web.Request) -> dict[str, Any]:
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/",
+    """`Secure` whenever browsers reach the hub over https (public URL or a trusted proxy says so)."""
+    secure = request.secure or request.app.get(PUBLIC_ORIGIN, "").startswith("https://")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/",
                         max_age=7 * 86400)

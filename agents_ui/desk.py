@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 from importlib import resources
 from typing import Any
 
@@ -16,7 +17,7 @@ from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
 from httpkit.bodies import accepts, body_of, fields_of
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
-from hub.accounts import AccountError, AccountService, LockedOut, SessionInfo, has_role
+from hub.accounts import AccountError, AccountService, HashingBusy, SessionInfo, Throttled, has_role
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
 from hub.realtime import Change, Subscription
@@ -78,10 +79,12 @@ async def login(request: web.Request) -> web.Response:
     username = str(body.get("username", ""))
     attempted = {"username": username.strip().lower()[:200]}
     try:
-        info = await hub.accounts.login(username, str(body.get("password", "")))
-    except LockedOut as exc:
+        info = await hub.accounts.login(username, str(body.get("password", "")), ip=request.remote or "")
+    except Throttled as exc:
         await hub.audit.record("login.refused", ip=request.remote, details={**attempted, "reason": str(exc)})
-        raise error(429, str(exc)) from exc
+        raise retry_later(429, str(exc), exc.retry_after) from exc
+    except HashingBusy as exc:
+        raise retry_later(503, str(exc), exc.retry_after) from exc
     if info is None:
         await hub.audit.record("login.failed", ip=request.remote, details=attempted)
         raise error(401, "wrong username or password")
@@ -89,6 +92,14 @@ async def login(request: web.Request) -> web.Response:
     response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
     set_session_cookie(request, response, info.token)
     return response
+
+
+def retry_later(status: int, reason: str, seconds: int) -> web.HTTPException:
+    """A 429/503 that tells the client when to try again."""
+    exc = error(status, reason) if status != 503 else web.HTTPServiceUnavailable(
+        text=json.dumps({"error": reason}), content_type="application/json")
+    exc.headers["Retry-After"] = str(seconds)
+    return exc
 
 
 @requires()

@@ -1,30 +1,30 @@
-"""Desk users (agents, trainers, supervisors, admins) and their server-side sessions."""
+"""Desk users (agents, trainers, supervisors, admins) and their server-side sessions.
+
+Passwords are hashed with argon2 in a bounded thread pool (`hub.hashing`), logins are
+rate-limited per address and username (`hub.login_throttle`), and sessions are stored
+under the SHA-256 of their cookie token, so a copy of the database holds no live session.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
+from hub.hashing import HashingBusy, HashingPool
+from hub.login_throttle import LoginThrottle, Throttled
 from hub.models import Role, utcnow
 from hub.names import MAX_COUNT, MAX_NAME, MAX_USERNAME, name_problem
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
 SESSION_DAYS = 7
-#: Failed logins per username within LOCKOUT_MINUTES before further attempts are refused.
-MAX_FAILURES = 5
-LOCKOUT_MINUTES = 15
+
+__all__ = ["AccountError", "AccountService", "HashingBusy", "SessionInfo", "Throttled", "has_role"]
 
 
 class AccountError(Exception):
     pass
-
-
-class LockedOut(AccountError):
-    """Too many failed logins for this username: try again later."""
 
 
 def _check_new_account(username: object, name: object, roles: object, capacity: object) -> None:
@@ -49,12 +49,16 @@ class SessionInfo:
     agent: Doc
 
 
+def session_key(token: str) -> str:
+    """What the sessions collection is keyed by: a digest, never the cookie value itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class AccountService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, hashing: HashingPool | None = None) -> None:
         self.store = store
-        self._hasher = PasswordHasher()
-        #: Checked against when the username is unknown, so timing does not reveal which exist.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self.hashing = hashing or HashingPool()
+        self.throttle = LoginThrottle(store)
 
     async def create(self, username: str, password: str, *, name: str | None = None,
                      roles: list[Role] | None = None, capacity: int = 5) -> Doc:
@@ -65,7 +69,7 @@ class AccountService:
         doc: Doc = {
             "username": username,
             "name": name or username,
-            "password_hash": self._hasher.hash(password),
+            "password_hash": await self.hashing.hash(password),
             "roles": [r.value for r in (roles or [Role.AGENT])],
             "capacity": capacity,
             "presence": "offline",
@@ -87,48 +91,43 @@ class AccountService:
                           roles=[Role.ADMIN, Role.SUPERVISOR, Role.TRAINER, Role.AGENT])
         return "admin", password
 
-    async def login(self, username: str, password: str) -> SessionInfo | None:
-        """A new session for valid credentials; None if wrong; `LockedOut` after repeated failures."""
+    async def login(self, username: str, password: str, ip: str = "") -> SessionInfo | None:
+        """A new session for valid credentials; None if wrong.
+
+        Raises `Throttled` (too many failures from this address or for this user, see
+        `hub.login_throttle`) or `HashingBusy` (the hashing pool is full) before any
+        password is checked.
+        """
         username = username.strip().lower()[:200]
-        since = utcnow() - timedelta(minutes=LOCKOUT_MINUTES)
-        failures = await self.store.login_failures.count_documents({"username": username, "at": {"$gte": since}})
-        if failures >= MAX_FAILURES:
-            raise LockedOut(f"too many failed logins; try again in {LOCKOUT_MINUTES} minutes")
+        self.hashing.check_room()  # a flood is turned away before it costs database work
+        tickets = await self.throttle.admit(username, ip)
         agent = await self.store.agents.find_one({"username": username})
-        if agent is None or agent.get("disabled"):
-            self._verify(self._dummy_hash, password)
-            await self._record_failure(username)
+        known = agent is not None and not agent.get("disabled")
+        try:
+            ok = await self.hashing.verify(agent["password_hash"] if known else self.hashing.dummy_hash, password)
+        except HashingBusy:
+            await self.throttle.give_back(tickets)  # nothing was tried
+            raise
+        if not (known and ok):
+            await self.throttle.failed(tickets)
             return None
-        if not self._verify(agent["password_hash"], password):
-            await self._record_failure(username)
-            return None
-        if self._hasher.check_needs_rehash(agent["password_hash"]):
+        assert agent is not None
+        await self.throttle.succeeded(username, ip, tickets)
+        if self.hashing.needs_rehash(agent["password_hash"]):
             await self.store.agents.update_one({"_id": agent["_id"]},
-                                               {"$set": {"password_hash": self._hasher.hash(password)}})
+                                               {"$set": {"password_hash": await self.hashing.hash(password)}})
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         await self.store.sessions.insert_one({
-            "_id": token, "agent_id": agent["_id"], "csrf": csrf, "created_at": utcnow(),
+            "_id": session_key(token), "agent_id": agent["_id"], "csrf": csrf, "created_at": utcnow(),
             "expires_at": utcnow() + timedelta(days=SESSION_DAYS),
         })
         return SessionInfo(token, csrf, agent)
-
-    async def _record_failure(self, username: str) -> None:
-        now = utcnow()
-        await self.store.login_failures.insert_one(
-            {"username": username, "at": now, "expires_at": now + timedelta(minutes=LOCKOUT_MINUTES)}
-        )
-
-    def _verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
 
     async def session(self, token: str) -> SessionInfo | None:
         """The live session for a cookie value, or None (expired sessions are refused here too)."""
         if not token:
             return None
-        session = await self.store.sessions.find_one({"_id": token})
+        session = await self.store.sessions.find_one({"_id": session_key(token)})
         if session is None or session["expires_at"] < utcnow():
             return None
         agent = await self.store.agents.find_one({"_id": session["agent_id"]})
@@ -139,16 +138,16 @@ class AccountService:
     async def change_password(self, agent_id: ObjectId, current: str, new: str, keep_session: str) -> None:
         """Check the current password, store the new hash, end every other session of this user."""
         agent = await self.store.agents.find_one({"_id": agent_id})
-        if agent is None or not self._verify(agent["password_hash"], current):
+        if agent is None or not await self.hashing.verify(agent["password_hash"], current):
             raise AccountError("the current password is wrong")
         if len(new) < 8:
             raise AccountError("the new password needs at least 8 characters")
-        await self.store.agents.update_one({"_id": agent_id}, {"$set": {"password_hash": self._hasher.hash(new)}})
-        await self.store.sessions.delete_many({"agent_id": agent_id, "_id": {"$ne": keep_session}},
+        await self.store.agents.update_one({"_id": agent_id}, {"$set": {"password_hash": await self.hashing.hash(new)}})
+        await self.store.sessions.delete_many({"agent_id": agent_id, "_id": {"$ne": session_key(keep_session)}},
                                               hint=[("agent_id", 1)])
 
     async def logout(self, token: str) -> None:
-        await self.store.sessions.delete_one({"_id": token})
+        await self.store.sessions.delete_one({"_id": session_key(token)})
 
     async def list(self) -> list[Doc]:
         return await self.store.agents.find({}, projection={"password_hash": 0}, sort=[("username", 1)]).to_list()

@@ -173,6 +173,7 @@ class Hub:
         self._loops.clear()
         await self.pipeline.drain()
         await self.outbox.stop()
+        self.accounts.hashing.close()
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -67,7 +67,7 @@ class Store:
         self.sessions = self.db["sessions"]
         self.presence = self.db["presence"]
         self.responses = self.db["responses"]
-        self.login_failures = self.db["login_failures"]
+        self.login_throttle = self.db["login_throttle"]  # hub.login_throttle
         self.events = self.db["events"]
         self.outbox = self.db["outbox"]
         self.counters = self.db["counters"]
@@ -142,8 +142,7 @@ class Store:
         await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
         await self.sessions.create_index("agent_id")
-        await self.login_failures.create_index([("username", ASCENDING), ("at", ASCENDING)])
-        await self.login_failures.create_index("expires_at", expireAfterSeconds=0)
+        await self.login_throttle.create_index("expires_at", expireAfterSeconds=0)
         await self.events.create_index([("type", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("at", ASCENDING)])

@@ -142,7 +142,8 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes()
-        self.app = build_app(self.hub, routes)
+        self.app = build_app(self.hub, routes, public_url=settings.public_url,
+                             trusted_proxies=settings.trusted_proxies)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
         if workbench is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from hub.tickets import QueueConfig
+from switchboard.proxies import parse_proxies
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "switchboard.yml"
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
@@ -29,6 +30,8 @@ class Settings:
     mongodb_uri: str | None = None
     db_name: str = "switchboard"
     public_url: str = ""
+    #: Reverse proxies (addresses or networks) whose X-Forwarded-Proto/-Host/-For the hub believes.
+    trusted_proxies: list[str] = field(default_factory=list)
     secret: str = ""
     queues: dict[str, QueueConfig] = field(default_factory=dict)
     default_queue: str = "general"
@@ -77,6 +80,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         mongodb_uri=os.environ.get("MONGODB_URI") or hub.get("mongodb_uri") or None,
         db_name=hub.get("db_name", "switchboard"),
         public_url=hub.get("public_url", ""),
+        trusted_proxies=_proxies(hub.get("trusted_proxies")),
         secret=os.environ.get("SWITCHBOARD_SECRET") or hub.get("secret", ""),
         queues=queues,
         default_queue=raw.get("default_queue", next(iter(queues))),
@@ -94,6 +98,13 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if settings.default_queue not in settings.queues:
         raise ConfigError(f"default_queue {settings.default_queue!r} is not a configured queue")
     return settings
+
+
+def _proxies(value: Any) -> list[str]:
+    try:
+        return parse_proxies(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"hub.trusted_proxies: {exc}") from exc
 
 
 def ensure_secret(settings: Settings) -> str:

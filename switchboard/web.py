@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
+from yarl import URL
 
-from agents_ui.appkeys import EXTRAS, HUB
+from agents_ui.appkeys import EXTRAS, HUB, PUBLIC_ORIGIN
 from httpkit.bodies import MAX_DEPTH, request_model
 from hub.hub import Hub
 from hub.store import PyMongoError
+from switchboard.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -141,9 +143,15 @@ async def root(request: web.Request) -> web.Response:
     raise web.HTTPFound("/desk")
 
 
-def build_app(hub: Hub, routes: list[web.RouteDef], client_max_size: int = 25 * 1024 * 1024) -> web.Application:
-    app = web.Application(middlewares=[errors, security_headers], client_max_size=client_max_size)
+def build_app(hub: Hub, routes: list[web.RouteDef], client_max_size: int = 25 * 1024 * 1024, *,
+              public_url: str = "", trusted_proxies: list[str] | None = None) -> web.Application:
+    """The app; `public_url` is the origin browsers use, `trusted_proxies` whose X-Forwarded-* to believe."""
+    middlewares: list[Any] = [errors, security_headers]
+    if trusted_proxies:
+        middlewares.insert(0, TrustedProxies(trusted_proxies).middleware)  # first: everything sees the rewrite
+    app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[HUB] = hub
+    app[PUBLIC_ORIGIN] = str(URL(public_url).origin()) if public_url else ""
     app[EXTRAS] = {}
     app.add_routes([web.get("/", root), web.get("/healthz", healthz), web.get("/api/openapi.json", openapi)])
     app.add_routes(routes)

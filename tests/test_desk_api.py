@@ -158,7 +158,7 @@ async def test_openapi_documents_the_rest_api(client: TestClient[Any, Any]) -> N
     assert spec["paths"]["/api/widget/messages"]["post"]["requestBody"]
 
 
-async def test_repeated_wrong_passwords_lock_the_username(client: TestClient[Any, Any], runtime: Runtime) -> None:
+async def test_repeated_wrong_passwords_slow_down_this_address(client: TestClient[Any, Any], runtime: Runtime) -> None:
     assert runtime.hub is not None
     await runtime.hub.accounts.create("mallory", "the real password")
     for _ in range(5):
@@ -166,6 +166,7 @@ async def test_repeated_wrong_passwords_lock_the_username(client: TestClient[Any
         assert resp.status == 401
     locked = await client.post("/api/auth/login", json={"username": "mallory", "password": "the real password"})
     assert locked.status == 429 and "too many failed logins" in (await locked.json())["error"]
+    assert locked.headers["Retry-After"] == "1"
     other = await runtime.hub.accounts.create("trent", "trent's password")
     assert other is not None
     assert (
