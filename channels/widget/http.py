@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -52,6 +54,22 @@ WS_AUTH_TIMEOUT_SECONDS = 10.0
 #: WebSocket close codes (4000-4999 are the application's).
 WS_UNAUTHORIZED = 4401
 WS_AUTH_TIMEOUT = 4408
+
+
+VISITOR = web.RequestKey("widget_visitor", Visitor)
+WidgetHandler = Callable[["WidgetChannel", web.Request], Awaitable[web.StreamResponse]]
+
+
+def visitor_first(handler: WidgetHandler) -> WidgetHandler:
+    """Check the visitor token before the body (above `@accepts`): a caller without one gets 401,
+    whatever it sent, and learns nothing from how its body would have been parsed."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: WidgetChannel, request: web.Request) -> web.StreamResponse:
+        request[VISITOR] = self._visitor(request)
+        return await handler(self, request)
+
+    return wrapper
 
 
 class WidgetSender:
@@ -226,10 +244,11 @@ class WidgetChannel:
             return None
         return previous
 
+    @visitor_first
     @accepts(schemas.Message, max_bytes=64_000)
     async def post_message(self, request: web.Request) -> web.Response:
         """The visitor sends a message (`client_id` makes retries safe): 202 once stored."""
-        visitor = self._visitor(request)
+        visitor = request[VISITOR]
         body = fields_of(request)
         result = await self._ingest(visitor, body)
         return self._json(request, result, status=202, site=visitor.site)
@@ -325,10 +344,11 @@ class WidgetChannel:
         )
         return sent is not None
 
+    @visitor_first
     @accepts(schemas.Rating, max_bytes=8_000)
     async def rating(self, request: web.Request) -> web.Response:
         """Rate a solved ticket 1-5, answering the rating request message `message_id`."""
-        visitor = self._visitor(request)
+        visitor = request[VISITOR]
         body = fields_of(request)
         score, message_id = body.get("score"), str(body.get("message_id") or "")
         if not isinstance(score, int) or not 1 <= score <= 5:
