@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from hub.outbox import RetryPolicy
 from hub.ports import Bot
 from hub.store import Store
 from switchboard.config import ConfigError, Settings, ensure_secret
+from switchboard.database_supervisor import DatabaseSupervisor
 from switchboard.embedded import EmbeddedServer
-from switchboard.web import build_app
+from switchboard.web import DATABASE_SUPERVISOR, build_app
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,11 @@ async def build_workbench(settings: Settings, store: Store, bot: Bot) -> Any | N
 class Runtime:
     settings: Settings
     embedded: EmbeddedServer | None = None
+    #: Restarts the embedded database when it dies (None with MONGODB_URI).
+    supervisor: DatabaseSupervisor | None = None
+    #: Called with a one-line reason when the hub cannot go on (the embedded database stayed
+    #: down): `serve` exits non-zero so a process supervisor restarts it. None: stay up, report down.
+    on_fatal: Callable[[str], None] | None = None
     store: Store | None = None
     hub: Hub | None = None
     channels: list[Channel] = field(default_factory=list)
@@ -92,8 +99,11 @@ class Runtime:
         uri = settings.mongodb_uri
         if not uri:
             self.embedded = EmbeddedServer(settings.data_dir.resolve())
-            uri = await self.embedded.start()
+            uri = await self.embedded.start(lock_wait_seconds=settings.embedded_lock_wait_seconds)
             log.info("embedded database (secantusd-py) at %s, data in %s", uri, settings.data_dir)
+            self.supervisor = DatabaseSupervisor(self.embedded, settings.embedded_restart_give_up_seconds,
+                                                 on_give_up=self.on_fatal)
+            self.supervisor.start()
         self.store = Store(uri, settings.db_name, self.db_listeners)
         await self.store.ensure_indexes()
         bot = bot or await build_bot(settings, self.store)
@@ -122,6 +132,8 @@ class Runtime:
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         self.app = build_app(self.hub, routes)
+        if self.supervisor is not None:
+            self.app[DATABASE_SUPERVISOR] = self.supervisor
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
         if workbench is not None:
@@ -155,5 +167,7 @@ class Runtime:
             await self.hub.stop()
         if self.store is not None:
             await self.store.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()  # a database we stop on purpose is not restarted
         if self.embedded is not None:
             self.embedded.stop()

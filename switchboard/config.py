@@ -37,6 +37,10 @@ class Settings:
     outbox: dict[str, Any] = field(default_factory=dict)
     #: A desk connection not re-stamped for this long (its process died) no longer makes its agent online.
     presence_ttl_seconds: float = 90.0
+    #: Embedded database only: how long a crashed secantusd-py is restarted before `serve` exits non-zero.
+    embedded_restart_give_up_seconds: float = 120.0
+    #: Embedded database only: how long start-up waits for a previous server to release the storage.
+    embedded_lock_wait_seconds: float = 30.0
     config_dir: Path = DEFAULT_CONFIG.parent
 
     @property
@@ -81,6 +85,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
         outbox=raw.get("outbox", {}),
         presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
+        embedded_restart_give_up_seconds=float(hub.get("embedded_restart_give_up_seconds") or 120),
+        embedded_lock_wait_seconds=float(hub.get("embedded_lock_wait_seconds") or 30),
         config_dir=path.resolve().parent,
     )
     for key, value in overrides.items():

@@ -11,8 +11,12 @@ from aiohttp import web
 from agents_ui.appkeys import EXTRAS, HUB
 from hub.hub import Hub
 from hub.store import PyMongoError
+from switchboard.database_supervisor import DatabaseSupervisor
 
 log = logging.getLogger(__name__)
+
+#: Set by the composition root when it runs the embedded database (absent with MONGODB_URI).
+DATABASE_SUPERVISOR = web.AppKey("database_supervisor", DatabaseSupervisor)
 
 _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/login"): {"username": "string", "password": "string"},
@@ -76,7 +80,12 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness and database status."""
+    """Liveness and database status: ok, restarting (attempt, since) or down; 503 unless ok."""
+    supervisor = request.app.get(DATABASE_SUPERVISOR)
+    if supervisor is not None and supervisor.status.state != "ok":
+        status = supervisor.status
+        return web.json_response({"status": "degraded" if status.state == "restarting" else "down",
+                                  **status.as_json()}, status=503)
     hub: Hub = request.app[HUB]
     db_ok = await hub.store.ping()
     return web.json_response({"status": "ok" if db_ok else "degraded", "database": "ok" if db_ok else "down"},
