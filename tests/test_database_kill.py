@@ -19,9 +19,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
+from pymongo import monitoring
 
+from hub.models import InboundMessage, Sender
 from switchboard.bootstrap import Runtime
-from tests.conftest import http_client, make_settings
+from switchboard.config import Settings
+from tests.conftest import _drop, http_client, make_settings
 from tests.helpers import eventually
 
 VISITORS = 4
@@ -112,3 +115,43 @@ async def test_every_accepted_message_is_stored_exactly_once_across_database_kil
                           "retries": load.retries, "duplicate_replies": load.duplicates}))
     finally:
         await runtime.stop()
+
+
+class Inserts(monitoring.CommandListener):
+    """Records the `insert` commands the hub sends, with their write concern."""
+
+    def __init__(self) -> None:
+        self.inserts: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "insert":
+            self.inserts.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_the_insert_that_accepts_a_message_waits_for_the_journal_and_a_majority(
+    settings: Settings, shop_bot: Any
+) -> None:
+    """A kill lands in a window of milliseconds, so the load test alone rarely sees an unjournaled write lost;
+    this checks the write concern on the wire (secantusd-py fsyncs its journal before answering a j:true write)."""
+    recorder = Inserts()
+    runtime = Runtime(settings, db_listeners=[recorder])
+    await runtime.start(bot=shop_bot)
+    try:
+        assert runtime.hub is not None
+        result = await runtime.hub.ingest(InboundMessage(channel="widget", external_id="demo:v1:journal-1",
+                                                         thread_key="demo:v1", sender=Sender("demo:v1"),
+                                                         text="hello"))
+        [accepting] = [cmd for cmd in recorder.inserts
+                       if cmd["insert"] == "messages" and cmd["documents"][0].get("external_id") == "demo:v1:journal-1"]
+        assert str(accepting["documents"][0]["_id"]) == result.message_id
+        assert accepting["writeConcern"] == {"w": "majority", "j": True}
+        await runtime.hub.pipeline.drain()
+    finally:
+        await runtime.stop()
+        await _drop(settings)
