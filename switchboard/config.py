@@ -58,6 +58,20 @@ def _expand(value: Any) -> Any:
     return value
 
 
+def _seconds(section: dict[str, Any], key: str, default: float) -> float:
+    """A positive number of seconds from the `hub` section (empty: the default)."""
+    raw = section.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"hub.{key} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the YAML file, expand `${VAR:-default}`, apply non-None overrides."""
     path = path or Path(os.environ.get("SWITCHBOARD_CONFIG", DEFAULT_CONFIG))
@@ -85,8 +99,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
         outbox=raw.get("outbox", {}),
         presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
-        embedded_restart_give_up_seconds=float(hub.get("embedded_restart_give_up_seconds") or 120),
-        embedded_lock_wait_seconds=float(hub.get("embedded_lock_wait_seconds") or 30),
+        embedded_restart_give_up_seconds=_seconds(hub, "embedded_restart_give_up_seconds", 120),
+        embedded_lock_wait_seconds=_seconds(hub, "embedded_lock_wait_seconds", 30),
         config_dir=path.resolve().parent,
     )
     for key, value in overrides.items():

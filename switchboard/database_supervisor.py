@@ -69,11 +69,16 @@ class DatabaseSupervisor:
                 await task
 
     async def _run(self) -> None:
-        while True:
-            code = await self.server.wait_exit()
-            log.error("the embedded database (secantusd-py) exited with status %s; restarting it", code)
-            if not await self._restart():
-                return
+        try:
+            while True:
+                code = await self.server.wait_exit()
+                log.error("the embedded database (secantusd-py) exited with status %s; restarting it", code)
+                if not await self._restart():
+                    return
+        except Exception as exc:  # a bug here must not leave the hub silently without a database
+            log.exception("the embedded database supervisor failed")
+            self.status.last_error = f"supervisor failed: {exc!r}"
+            self._give_up()
 
     async def _restart(self) -> bool:
         """Restart attempts with exponential backoff until one works (True) or time is up (False)."""
@@ -87,7 +92,7 @@ class DatabaseSupervisor:
             try:
                 await self.server.start(startup_seconds=max(1.0, min(60.0, remaining)),
                                         lock_wait_seconds=max(1.0, remaining))
-            except EmbeddedError as exc:
+            except (EmbeddedError, OSError) as exc:
                 self.status.last_error = str(exc)
                 log.warning("embedded database restart attempt %d failed: %s", self.status.attempt, exc)
             else:
@@ -102,6 +107,7 @@ class DatabaseSupervisor:
 
     def _give_up(self) -> bool:
         self.status.state = "down"
+        self.status.since = self.status.since or datetime.now(UTC)
         reason = (f"the embedded database could not be restarted within {self.give_up_seconds:g}s "
                   f"({self.status.attempt} attempts); last error: {self.status.last_error}")
         log.error("%s", reason)

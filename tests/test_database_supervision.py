@@ -86,3 +86,43 @@ async def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -
     server.stop()
     assert _mode(data_dir) == 0o700 and _mode(server.storage) == 0o700
     assert {_mode(f) for f in server.storage.iterdir() if f.is_file()} == {0o600}
+
+
+async def test_a_database_that_stays_dead_is_reported_down_and_the_hub_told_to_exit(
+    tmp_path: Path, shop_bot: Any
+) -> None:
+    reasons: list[str] = []
+    runtime = Runtime(make_settings("", tmp_path / "var", mongodb_uri=None, embedded_restart_give_up_seconds=1.5),
+                      on_fatal=reasons.append)
+    await runtime.start(bot=shop_bot)
+    try:
+        assert runtime.embedded is not None and runtime.embedded.process is not None
+        storage = runtime.embedded.storage
+        storage.rename(storage.with_name("db.aside"))
+        storage.write_text("not a database")
+        os.kill(runtime.embedded.process.pid, signal.SIGKILL)
+        async with http_client(runtime) as client:
+            async def down() -> dict[str, Any] | None:
+                resp = await client.get("/healthz")
+                body: dict[str, Any] = await resp.json()
+                return body if resp.status == 503 and body["status"] == "down" else None
+
+            report = await eventually(down, timeout=30, what="/healthz to report the database down")
+        assert report["database"] == "down" and report["attempt"] >= 2 and report["since"]
+        [reason] = reasons
+        assert reason.startswith("the embedded database could not be restarted within 1.5s"), reason
+        assert "\n" not in reason
+    finally:
+        await runtime.stop()
+
+
+def test_restart_and_lock_wait_settings_must_be_positive_seconds(monkeypatch: Any) -> None:
+    from switchboard.config import ConfigError, load_settings
+
+    monkeypatch.setenv("SWITCHBOARD_EMBEDDED_LOCK_WAIT_SECONDS", "soon")
+    try:
+        load_settings()
+    except ConfigError as exc:
+        assert "hub.embedded_lock_wait_seconds must be a positive number of seconds" in str(exc)
+    else:
+        raise AssertionError("a non-number was accepted")
