@@ -106,7 +106,10 @@ class Pipeline:
             "pending_bot": True,
         }
         try:
-            result = await self.store.messages.insert_one(doc)
+            # Journaled (and majority on a replica set) before we answer "accepted": a database
+            # killed right after this returns still has the message, and the contact and
+            # conversation written before it (see store.ACCEPTED).
+            result = await self.store.accepted_messages.insert_one(doc)
         except DuplicateKeyError:
             # The same delivery raced us (provider retry while we were still working).
             raced = await self.store.messages.find_one({"channel": msg.channel, "external_id": msg.external_id})

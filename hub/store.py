@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
@@ -36,6 +36,12 @@ CONVERSATIONS_BY_THREAD = [("channel", 1), ("thread_key", 1)]
 CONVERSATIONS_BY_CLOSED = [("channel", 1), ("closed_at", 1)]
 CONVERSATIONS_BY_CONTACT = [("contact_id", 1), ("last_message_at", -1)]
 MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
+
+#: The write that makes a message "accepted": acknowledged only once it is in the journal on
+#: disk (j: secantusd-py and mongod fsync the log before answering) and, on a replica set, on
+#: a majority of members (so a failover cannot roll it back). Every write the server committed
+#: before it is covered too: the journal and the oplog are sequential.
+ACCEPTED = WriteConcern(w="majority", j=True)
 
 #: Collections the realtime bus follows with a change stream.
 WATCHED_COLLECTIONS = ("messages", "tickets", "events")
@@ -61,6 +67,8 @@ class Store:
         self.contacts = self.db["contacts"]
         self.conversations = self.db["conversations"]
         self.messages = self.db["messages"]
+        #: `messages` for the insert that accepts an inbound message (see ACCEPTED).
+        self.accepted_messages = self.messages.with_options(write_concern=ACCEPTED)
         self.tickets = self.db["tickets"]
         self.queues = self.db["queues"]
         self.agents = self.db["agents"]
@@ -206,6 +214,7 @@ class Store:
 
 
 __all__ = [
+    "ACCEPTED",
     "BY_ID",
     "CONVERSATIONS_BY_CLOSED",
     "CONVERSATIONS_BY_CONTACT",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ from hub.ports import Bot
 from hub.retention import RetentionConfigError, RetentionRule, parse_rules
 from hub.store import Store
 from switchboard.config import ConfigError, Settings, ensure_secret
+from switchboard.database_supervisor import DatabaseSupervisor
 from switchboard.embedded import EmbeddedServer
-from switchboard.web import build_app
+from switchboard.web import DATABASE_SUPERVISOR, build_app
 from switchboard.webhook_client import AiohttpWebhookTransport
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,11 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
 class Runtime:
     settings: Settings
     embedded: EmbeddedServer | None = None
+    #: Restarts the embedded database when it dies (None with MONGODB_URI).
+    supervisor: DatabaseSupervisor | None = None
+    #: Called with a one-line reason when the hub cannot go on (the embedded database stayed
+    #: down): `serve` exits non-zero so a process supervisor restarts it. None: stay up, report down.
+    on_fatal: Callable[[str], None] | None = None
     store: Store | None = None
     hub: Hub | None = None
     channels: list[Channel] = field(default_factory=list)
@@ -103,8 +110,11 @@ class Runtime:
         uri = settings.mongodb_uri
         if not uri:
             self.embedded = EmbeddedServer(settings.data_dir.resolve())
-            uri = await self.embedded.start()
+            uri = await self.embedded.start(lock_wait_seconds=settings.embedded_lock_wait_seconds)
             log.info("embedded database (secantusd-py) at %s, data in %s", uri, settings.data_dir)
+            self.supervisor = DatabaseSupervisor(self.embedded, settings.embedded_restart_give_up_seconds,
+                                                 on_give_up=self.on_fatal)
+            self.supervisor.start()
         self.store = Store(uri, settings.db_name, self.db_listeners)
         await self.store.ensure_indexes()
         bot = bot or await build_bot(settings, self.store)
@@ -144,6 +154,8 @@ class Runtime:
         routes += audit_routes() + privacy_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies)
+        if self.supervisor is not None:
+            self.app[DATABASE_SUPERVISOR] = self.supervisor
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
         if workbench is not None:
@@ -179,5 +191,7 @@ class Runtime:
             await self.webhook_transport.close()
         if self.store is not None:
             await self.store.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()  # a database we stop on purpose is not restarted
         if self.embedded is not None:
             self.embedded.stop()

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from switchboard.config import ConfigError, Settings, load_settings
+from switchboard.embedded import EmbeddedError
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:
@@ -28,13 +29,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
                          mongodb_uri=args.mongodb_uri)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Run the hub until SIGINT/SIGTERM (0), or until it cannot go on (1, with a one-line reason)."""
     from switchboard.bootstrap import Runtime
     from switchboard.log_redaction import install_log_redaction
 
     install_log_redaction(settings)  # before anything logs: no credential reaches a log line
-    runtime = Runtime(settings)
     stop = asyncio.Event()
+    fatal: list[str] = []
+
+    def give_up(reason: str) -> None:
+        fatal.append(reason)
+        stop.set()
+
+    runtime = Runtime(settings, on_fatal=give_up)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -57,6 +65,10 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
     finally:
         await runtime.stop()
+    if fatal:
+        print(f"switchboard: {fatal[0]}", file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-            asyncio.run(serve(settings_from(args)))
-            return 0
+            return asyncio.run(serve(settings_from(args)))
         if args.command == "nlu-eval":
             from bot.nlu_eval import run_parsed
 
@@ -113,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
+    except EmbeddedError as exc:  # the embedded database could not start: one line, no traceback
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 1
     return 1
 
 

@@ -40,6 +40,10 @@ class Settings:
     outbox: dict[str, Any] = field(default_factory=dict)
     #: A desk connection not re-stamped for this long (its process died) no longer makes its agent online.
     presence_ttl_seconds: float = 90.0
+    #: Embedded database only: how long a crashed secantusd-py is restarted before `serve` exits non-zero.
+    embedded_restart_give_up_seconds: float = 120.0
+    #: Embedded database only: how long start-up waits for a previous server to release the storage.
+    embedded_lock_wait_seconds: float = 30.0
     config_dir: Path = DEFAULT_CONFIG.parent
     #: Per channel: `{days: N, action: delete|anonymise}` for closed conversations (hub.retention).
     retention: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +61,20 @@ def _expand(value: Any) -> Any:
         return [_expand(v) for v in value]
     if isinstance(value, dict):
         return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def _seconds(section: dict[str, Any], key: str, default: float) -> float:
+    """A positive number of seconds from the `hub` section (empty: the default)."""
+    raw = section.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"hub.{key} must be a positive number of seconds, not {raw!r}")
     return value
 
 
@@ -88,6 +106,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
         outbox=raw.get("outbox", {}),
         presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
+        embedded_restart_give_up_seconds=_seconds(hub, "embedded_restart_give_up_seconds", 120),
+        embedded_lock_wait_seconds=_seconds(hub, "embedded_lock_wait_seconds", 30),
         config_dir=path.resolve().parent,
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),

@@ -2,6 +2,11 @@
 
 secantusdb is GPL-2.0, so it is only ever run as a separate program (the
 `embedded` extra installs it); nothing in this project imports it.
+
+Its files hold every customer conversation, so the data directory is 0700 and the
+server runs with umask 077 (its files 0600). The storage directory is locked by
+WiredTiger (a POSIX lock on `WiredTiger.lock`) for as long as a server has it open;
+`start` waits, bounded, for a previous server that is still shutting down.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import shutil
@@ -67,8 +73,56 @@ def find_server() -> str:
     return found
 
 
+def storage_holder(storage: Path) -> int | None:
+    """The pid holding WiredTiger's lock on `storage`, 0 if held by an unknown process, None if free.
+
+    WiredTiger takes a POSIX record lock on `WiredTiger.lock` for as long as the
+    storage is open; probing it with a non-blocking `lockf` tells whether a server
+    (say, the previous hub's child still shutting down) has it. The pid, for the
+    message only, comes from /proc/locks where there is one.
+    """
+    lock_file = storage / "WiredTiger.lock"
+    try:
+        fd = os.open(lock_file, os.O_RDWR)
+    except OSError:  # no storage yet, or not a directory: nobody holds it
+        return None
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return _lock_pid(lock_file) or 0
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _lock_pid(lock_file: Path) -> int | None:
+    try:
+        inode = lock_file.stat().st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        # "1: POSIX  ADVISORY  WRITE 10555 fe:00:2162728 0 0" (blocked waiters have "->" after the number)
+        if len(fields) >= 6 and "->" not in fields and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return int(fields[4])
+    return None
+
+
+def _private(path: Path, mode: int) -> None:
+    """Create `path` as a directory readable by the owner only, or tighten an existing one."""
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    path.chmod(mode)
+
+
 class EmbeddedServer:
-    """Start, wait for, and cleanly stop a secantusd-py server storing under `data_dir`."""
+    """Start, wait for, and cleanly stop a secantusd-py server storing under `data_dir`.
+
+    `start` may be called again after the server died: it reuses the same port and
+    data directory, so a connected driver reconnects on its own.
+    """
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None,
                  log_file: Path | None = None) -> None:
@@ -79,24 +133,63 @@ class EmbeddedServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def uri(self) -> str:
-        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+    def storage(self) -> Path:
+        return self.data_dir / "db"
 
-    async def start(self, startup_seconds: float = 60.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        storage = self.data_dir / "db"
-        log_handle = self.log_file.open("ab")
-        # Popen only forks and execs (no waiting), so it does not block the loop.
-        self.process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed program, our own arguments
-            [find_server(), "--host", self.host, "--port", str(self.port), "--storage-path", str(storage),
-             "--log-level", "WARNING"],
-            stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=_die_with_parent(os.getpid()),  # start runs on the loop (main) thread
-        )
-        log_handle.close()
-        await self._wait_ready(startup_seconds)
+    @property
+    def uri(self) -> str:
+        # retryWrites=false: secantusd-py records every retryable write and scans the
+        # records on each one, so writes slow down as they accumulate (issue 13). The hub
+        # does not need them: ingest is idempotent through unique keys, transactions retry
+        # on their own, and a failed outbox update only means a retry after the lease.
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true&retryWrites=false"
+
+    async def start(self, startup_seconds: float = 60.0, lock_wait_seconds: float = 30.0) -> str:
+        """Start the server (again) and return its URI once it answers `ping`."""
+        try:
+            _private(self.data_dir, 0o700)
+            _private(self.storage, 0o700)
+            for file in self.storage.iterdir():  # files written before they were made private
+                if file.is_file():
+                    file.chmod(0o600)
+        except OSError as exc:
+            raise EmbeddedError(f"cannot use {self.storage} for the database: {exc}") from exc
+        await self._wait_for_lock(lock_wait_seconds)
+        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            # Popen only forks and execs (no waiting), so it does not block the loop.
+            self.process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed program, our own arguments
+                [find_server(), "--host", self.host, "--port", str(self.port), "--storage-path", str(self.storage),
+                 "--log-level", "WARNING"],
+                stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=_die_with_parent(os.getpid()),  # start runs on the loop (main) thread
+            )
+        finally:
+            os.close(log_fd)
+        try:
+            await self._wait_ready(startup_seconds)
+        except BaseException:
+            self.kill()
+            raise
         return self.uri
+
+    async def _wait_for_lock(self, seconds: float) -> None:
+        """Wait, bounded, until no other server holds the storage (one log line if we must wait)."""
+        holder = storage_holder(self.storage)
+        if holder is None:
+            return
+        who = f" (pid {holder})" if holder else ""
+        log.warning("waiting for the previous database process%s to release %s…", who, self.storage)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (holder := storage_holder(self.storage)) is not None:
+            if loop.time() > deadline:
+                who = f" (pid {holder})" if holder else ""
+                raise EmbeddedError(f"the previous database process{who} still holds {self.storage} "
+                                    f"after {seconds:g}s; stop it and start again")
+            await asyncio.sleep(0.2)  # the lock has no event to wait on
+        log.warning("the previous database process released %s", self.storage)
 
     async def _wait_ready(self, startup_seconds: float) -> None:
         """Poll `ping` until the server answers (bounded; fails fast if the process died)."""
@@ -107,16 +200,60 @@ class EmbeddedServer:
             while True:
                 assert self.process is not None
                 if self.process.poll() is not None:
-                    raise EmbeddedError(f"secantusd-py exited with {self.process.returncode}; see {self.log_file}")
+                    raise EmbeddedError(f"secantusd-py exited with {self.process.returncode}: "
+                                        f"{self._last_log_line()} (see {self.log_file})")
                 try:
                     await client.admin.command("ping")
                     return
                 except PyMongoError:
                     if loop.time() > deadline:
-                        raise EmbeddedError(f"secantusd-py did not answer within {startup_seconds}s") from None
+                        raise EmbeddedError(f"secantusd-py did not answer within {startup_seconds:g}s") from None
                     await asyncio.sleep(0.2)
         finally:
             await client.close()
+
+    def _last_log_line(self) -> str:
+        try:
+            with self.log_file.open("rb") as handle:
+                handle.seek(max(0, self.log_file.stat().st_size - 4096))
+                lines = handle.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no output"
+
+    async def wait_exit(self) -> int:
+        """Return once the current server process has exited (its exit status).
+
+        Uses a pidfd where the platform has one (an event, no polling); else polls.
+        """
+        proc = self.process
+        if proc is None:
+            raise EmbeddedError("the embedded database is not running")
+        fd = None
+        if proc.poll() is None:
+            with contextlib.suppress(AttributeError, OSError):
+                fd = os.pidfd_open(proc.pid)
+        while fd is None:  # no pidfd here: poll
+            if proc.poll() is not None:
+                return proc.returncode
+            await asyncio.sleep(0.5)
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        try:
+            await exited
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
+        return proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the server (a start that failed half-way); its storage is recovered on the next start."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (clean WiredTiger shutdown), then SIGKILL if it hangs."""

@@ -14,10 +14,14 @@ from agents_ui.appkeys import EXTRAS, HUB, PUBLIC_ORIGIN
 from httpkit.bodies import MAX_DEPTH, request_model
 from hub.hub import Hub
 from hub.store import PyMongoError
+from switchboard.database_supervisor import DatabaseSupervisor
 from switchboard.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 REF_TEMPLATE = "#/components/schemas/{model}"
+
+#: Set by the composition root when it runs the embedded database (absent with MONGODB_URI).
+DATABASE_SUPERVISOR = web.AppKey("database_supervisor", DatabaseSupervisor)
 
 
 @web.middleware
@@ -64,7 +68,12 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness and database status."""
+    """Liveness and database status: ok, restarting (attempt, since) or down; 503 unless ok."""
+    supervisor = request.app.get(DATABASE_SUPERVISOR)
+    if supervisor is not None and supervisor.status.state != "ok":
+        status = supervisor.status
+        return web.json_response({"status": "degraded" if status.state == "restarting" else "down",
+                                  **status.as_json()}, status=503)
     hub: Hub = request.app[HUB]
     db_ok = await hub.store.ping()
     return web.json_response({"status": "ok" if db_ok else "degraded", "database": "ok" if db_ok else "down"},
