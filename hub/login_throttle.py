@@ -1,6 +1,6 @@
 """Login rate limits with exponential backoff, counted atomically in the database.
 
-Three counters limit password guessing (see docs/security/login.md):
+Three counters limit password guessing (see docs/security.md#desk-login-proxies-rate-limits-password-hashing-sessions):
 
 * per (username, client IP): a few free failures, then each further attempt must wait
   twice as long as the one before (1 s, 2 s, 4 s ... up to 15 min). It only ever slows
