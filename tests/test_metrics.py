@@ -116,7 +116,7 @@ async def test_customer_rates_a_solved_ticket_from_the_widget(
     assert stolen.status == 404
     bad = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 9},
                             headers={"Authorization": f"Bearer {token}"})
-    assert bad.status == 400
+    assert bad.status == 422 and "score" in (await bad.json())["error"]
     ok = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 5},
                            headers={"Authorization": f"Bearer {token}"})
     assert ok.status == 200

@@ -26,7 +26,7 @@ TOLERANCE_SECONDS = 300
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:
-    """What a receiver does (the example in docs/security.md#integration-api-tokens-and-webhooks): check the HMAC and the age."""
+    """What a receiver does (docs/security.md, "Outgoing webhooks"): check the HMAC and the age."""
     fields = dict(part.split("=", 1) for part in header.split(","))
     timestamp = int(fields["t"])
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

@@ -49,6 +49,7 @@ async function render(container, fresh) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const chosen = [...form.querySelectorAll("input[name=scope]:checked")].map((i) => i.value);
+    if (!chosen.length) { error.textContent = "Choose at least one scope."; return; }
     const body = { name: field("name").value, scopes: chosen };
     if (field("days").value) body.expires_in_days = Number(field("days").value);
     if (admin && field("service").checked) body.service = true;

@@ -108,7 +108,7 @@ async def subscribed(ws: ClientWebSocketResponse, runtime: Runtime) -> None:
 
     for attempt in range(20):
         marker = f"{id(ws)}-{attempt}"
-        await runtime.hub.store.append_event("test.ping", utcnow(), data={"marker": marker})
+        await runtime.hub.store.append_event("bot.ping", utcnow(), data={"marker": marker})
         try:
             async with asyncio.timeout(0.5):
                 while True:
