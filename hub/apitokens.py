@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.models import Role, utcnow
+from hub.names import choices_problem
 from hub.store import Doc, ObjectId, Store
 
 PREFIX = "sbt_"
@@ -69,11 +70,10 @@ def allowed_scopes(agent: Doc) -> set[str]:
 
 
 def check_scopes(scopes: object) -> list[str]:
-    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
-        raise TokenError(f"scopes must be a non-empty list of: {', '.join(SCOPES)}")
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown:
-        raise TokenError(f"unknown scope {unknown[0]!r}; known: {', '.join(SCOPES)}")
+    problem = choices_problem(scopes, SCOPES, "scopes")
+    if problem is not None:
+        raise TokenError(problem)
+    assert isinstance(scopes, list)
     return sorted(set(scopes))
 
 

@@ -28,3 +28,13 @@ def name_problem(value: object, what: str, max_length: int) -> str | None:
     if BIDI_CONTROLS.search(value):
         return f"{what} must not contain bidirectional control characters"
     return None
+
+
+def choices_problem(values: object, known: tuple[str, ...], what: str) -> str | None:
+    """Why `values` is not a non-empty list of some of `known` (None: it is; e.g. scopes, events)."""
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        return f"{what} must be a non-empty list of: {', '.join(known)}"
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        return f"unknown {what.rstrip('s')} {unknown[0]!r}; known: {', '.join(known)}"
+    return None

@@ -213,10 +213,7 @@ class Outbox:
         try:
             result = await sender.send(outbound)
         except SendError as exc:
-            if exc.transient and entry["attempts"] + 1 < self.policy.max_attempts:
-                await self._reschedule(entry, exc.reason, exc.retry_after)
-            else:
-                await self._fail(entry, exc.reason)
+            await self._failed_attempt(entry, exc)
             return
         now = utcnow()
         await self.store.outbox.update_one(
@@ -230,6 +227,13 @@ class Outbox:
             {"_id": entry["message_id"]}, {"$set": update, "$inc": {"delivery.attempts": 1}}
         )
 
+    async def _failed_attempt(self, entry: Doc, exc: SendError) -> None:
+        """Try again later while the error is transient and attempts remain; else the entry has failed."""
+        if exc.transient and entry["attempts"] + 1 < self.policy.max_attempts:
+            await self._reschedule(entry, exc.reason, exc.retry_after)
+        else:
+            await self._fail(entry, exc.reason)
+
     async def _attempt_other(self, entry: Doc) -> None:
         handler = self.handlers.get(entry["kind"])
         if handler is None:
@@ -238,10 +242,7 @@ class Outbox:
         try:
             await handler(entry)
         except SendError as exc:
-            if exc.transient and entry["attempts"] + 1 < self.policy.max_attempts:
-                await self._reschedule(entry, exc.reason, exc.retry_after)
-            else:
-                await self._fail(entry, exc.reason)
+            await self._failed_attempt(entry, exc)
             return
         await self.store.outbox.update_one(
             {"_id": entry["_id"]},

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import SendError, utcnow
+from hub.names import choices_problem
 from hub.store import Doc, ObjectId, Store
 from hub.views import jsonable, ticket_view
 
@@ -68,11 +69,10 @@ def check_url(url: object) -> str:
 
 
 def check_events(events: object) -> list[str]:
-    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
-        raise WebhookError(f"events must be a non-empty list of: {', '.join(EVENTS)}")
-    unknown = sorted(set(events) - set(EVENTS))
-    if unknown:
-        raise WebhookError(f"unknown event {unknown[0]!r}; known: {', '.join(EVENTS)}")
+    problem = choices_problem(events, EVENTS, "events")
+    if problem is not None:
+        raise WebhookError(problem)
+    assert isinstance(events, list)
     return sorted(set(events))
 
 
@@ -131,8 +131,11 @@ class Webhooks:
                                                                                        ("at", -1)],
                                                         limit=limit).to_list()
 
-    async def emit(self, event: str, data: dict[str, object], session: AsyncClientSession | None = None) -> int:
-        """Queue `event` for every endpoint subscribed to it, in the caller's transaction. Returns how many."""
+    async def emit(self, event: str, data: dict[str, object], session: AsyncClientSession | None = None,
+                   contact_id: ObjectId | None = None) -> int:
+        """Queue `event` for every endpoint subscribed to it, in the caller's transaction. Returns how many.
+
+        `contact_id`: whose data the body holds, so erasing that contact can find and clear it."""
         assert event in EVENTS, event
         endpoints = await self.store.webhooks.find({"events": event, "active": True}, projection={"_id": 1},
                                                    session=session).to_list()
@@ -145,19 +148,21 @@ class Webhooks:
                           separators=(",", ":"))
         await self.store.outbox.insert_many([
             {"kind": "webhook", "lane": ep["_id"], "webhook_id": ep["_id"], "event": event, "event_id": event_id,
-             "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+             "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+             **({"contact_id": contact_id} if contact_id is not None else {})}
             for ep in endpoints
         ], session=session)
         return len(endpoints)
 
     async def emit_ticket(self, event: str, ticket: Doc, session: AsyncClientSession | None = None) -> None:
-        await self.emit(event, {"ticket": ticket_payload(ticket)}, session)
+        await self.emit(event, {"ticket": ticket_payload(ticket)}, session, ticket.get("contact_id"))
 
     async def emit_message(self, message: Doc, ticket_id: ObjectId | None,
                            session: AsyncClientSession | None = None) -> None:
         if message.get("private"):
             return  # private notes stay inside the hub
-        await self.emit("message.created", {"message": message_payload(message, ticket_id)}, session)
+        await self.emit("message.created", {"message": message_payload(message, ticket_id)}, session,
+                        message.get("contact_id"))
 
     async def deliver(self, entry: Doc) -> None:
         """The outbox's handler for one attempt: sign, POST, log. Raises `SendError` unless 2xx."""

@@ -9,11 +9,15 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.embedded import EmbeddedError
+
+if TYPE_CHECKING:
+    from hub.store import Store
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:
@@ -131,23 +135,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _create_agent(args: argparse.Namespace) -> int:
+    from switchboard.admin_db import DatabaseUnreachable, admin_store
+
+    try:
+        async with admin_store(settings_from(args)) as store:
+            return await _create_agent_in(store, args)
+    except DatabaseUnreachable as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _create_agent_in(store: Store, args: argparse.Namespace) -> int:
     import getpass
 
     from hub.accounts import AccountError, AccountService
     from hub.audit import AuditLog
     from hub.models import Role
-    from hub.store import Store
-    from switchboard.embedded import EmbeddedServer
 
-    settings = settings_from(args)
-    embedded = None
-    uri = settings.mongodb_uri
-    if not uri:
-        embedded = EmbeddedServer(settings.data_dir.resolve())
-        uri = await embedded.start()
-    store = Store(uri, settings.db_name)
     try:
-        await store.ensure_indexes()
         password = getpass.getpass("Password (8+ characters): ")
         roles = [Role(r) for r in (args.role or ["agent"])]
         agent = await AccountService(store).create(args.username, password, name=args.name, roles=roles,
@@ -160,10 +165,6 @@ async def _create_agent(args: argparse.Namespace) -> int:
     except AccountError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await store.close()
-        if embedded:
-            embedded.stop()
 
 
 if __name__ == "__main__":

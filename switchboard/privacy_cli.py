@@ -17,7 +17,8 @@ from hub.audit import AuditLog
 from hub.blobs import BlobStore
 from hub.privacy import NoSuchContact, Privacy
 from hub.retention import Retention, RetentionConfigError, parse_rules
-from hub.store import PyMongoError, Store, oid
+from hub.store import PyMongoError, oid
+from switchboard.admin_db import DatabaseUnreachable, admin_store
 from switchboard.config import Settings
 
 
@@ -44,29 +45,14 @@ class CommandError(Exception):
 
 @asynccontextmanager
 async def _privacy(settings: Settings) -> AsyncIterator[Privacy]:
-    from switchboard.embedded import EmbeddedServer
-
-    embedded = None
-    uri = settings.mongodb_uri
-    if not uri:
-        embedded = EmbeddedServer(settings.data_dir.resolve())
-        uri = await embedded.start()
-    store = Store(uri, settings.db_name)
-    try:
-        if not await store.ping():
-            raise CommandError(f"cannot reach the database at {uri}")
-        await store.ensure_indexes()
+    async with admin_store(settings) as store:
         yield Privacy(store, BlobStore(store), AuditLog(store))
-    finally:
-        await store.close()
-        if embedded:
-            embedded.stop()
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return await _run(args, settings)
-    except (CommandError, NoSuchContact, RetentionConfigError) as exc:
+    except (CommandError, DatabaseUnreachable, NoSuchContact, RetentionConfigError) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 1
     except PyMongoError as exc:

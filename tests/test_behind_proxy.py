@@ -21,6 +21,7 @@ from switchboard.bootstrap import Runtime
 from switchboard.config import ConfigError, load_settings
 from tests.conftest import http_client, make_settings, running
 from tests.helpers import eventually
+from tests.tls import self_signed_certificate
 
 PASSWORD = "proxy test password"
 
@@ -35,21 +36,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with Debian's openssl (as tests/email does)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is not installed (scripts/install-system-deps.sh)", pytrace=False)
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 NGINX_CONF = """
@@ -92,7 +78,7 @@ async def nginx(tmp: Path, upstream: int, port: int | None = None) -> AsyncItera
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if binary is None:
         pytest.fail("nginx is not installed (scripts/install-system-deps.sh)", pytrace=False)
-    cert, key = _certificate(tmp)
+    cert, key = self_signed_certificate(tmp)
     port = port or _free_port()
     conf = tmp / "nginx.conf"
     # As root, nginx would hand its workers to `nobody`, who cannot enter pytest's private tmp dir.

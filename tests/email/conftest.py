@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import smtplib
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -31,6 +29,7 @@ from switchboard.config import Settings
 from tests.conftest import _drop
 from tests.email.dovecot import Dovecot
 from tests.email.relay import RelayStandIn
+from tests.tls import self_signed_certificate
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -52,17 +51,7 @@ class TlsFiles:
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """A self-signed certificate for 127.0.0.1/localhost, made with Debian's openssl."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is not installed (apt-get install -y openssl): the TLS tests need it", pytrace=False)
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     return TlsFiles(str(cert), str(key))
 
 
