@@ -31,6 +31,7 @@ from hub.store import (
 )
 from hub.views import jsonable
 
+ERASED_WEBHOOK_BODY = '{"erased":true}'
 ERASED_TEXT = "[erased]"
 ERASED_NAME = "Erased contact"
 #: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
@@ -145,6 +146,7 @@ class Privacy:
             {"$set": {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}},
         )
         removed.tickets = len(ticket_ids)
+        await self._forget_webhook_bodies(contact_id)
         # Last, so an interrupted erasure is simply run again: the contact is the tombstone.
         await self.store.contacts.replace_one({"_id": contact_id}, {
             "name": ERASED_NAME, "name_lower": "", "emails": [], "phones": [],
@@ -155,6 +157,18 @@ class Privacy:
         await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
                                 ip=ip, details={**removed.as_dict(), "via": via})
         return Erasure(contact_id, False, removed)
+
+    async def _forget_webhook_bodies(self, contact_id: ObjectId) -> None:
+        """Webhook deliveries about this contact: not yet sent ones are dropped (the receiver never
+        learns of an erased customer), sent ones keep only their metadata. By `_id` one at a time:
+        a contact has few, and an exact `_id` filter is the store's fast path."""
+        entries = await self.store.outbox.find({"contact_id": contact_id}, projection={"status": 1}).to_list()
+        for entry in entries:
+            if entry["status"] == "pending":
+                await self.store.outbox.delete_one({"_id": entry["_id"]})
+            else:
+                await self.store.outbox.update_one(
+                    {"_id": entry["_id"]}, {"$set": {"body": ERASED_WEBHOOK_BODY}, "$unset": {"contact_id": ""}})
 
     async def redact(self, conversations: list[Doc], *, detach: bool) -> Redaction:
         """Replace the text of every message of `conversations`, delete their files, clear subjects.

@@ -157,6 +157,7 @@ class Store:
         await self.outbox.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self._unique_message_per_outbox_entry()
         await self.outbox.create_index("webhook_id", sparse=True)
+        await self.outbox.create_index("contact_id", sparse=True)  # hub.privacy: erase webhook bodies
         await self.api_tokens.create_index("hash", unique=True)
         await self.api_tokens.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
         await self.api_tokens.create_index([("created_at", DESCENDING)])

@@ -137,3 +137,26 @@ async def test_only_admins_export_or_erase(runtime: Runtime, client: TestClient[
     assert resp.status == 403
     contact = await runtime.hub.store.contacts.find_one({"_id": contact_id})
     assert contact is not None and contact["name"] == "Dana Scully"
+
+
+async def test_erasure_clears_what_webhooks_would_send_or_sent_about_the_contact(
+    runtime: Runtime, client: TestClient[Any, Any]
+) -> None:
+    """Webhook bodies hold the customer's text: queued ones are dropped, delivered ones emptied."""
+    assert runtime.hub is not None
+    await _admin(runtime, client)
+    admin = await runtime.hub.store.agents.find_one({"username": "root"})
+    assert admin is not None
+    await runtime.hub.webhooks.register("http://127.0.0.1:9/hooks", ["message.created", "ticket.created"], admin)
+    contact_id = await _dana(runtime)
+    about_dana = {"kind": "webhook", "contact_id": contact_id}
+    assert await runtime.hub.store.outbox.count_documents(about_dana) >= 2
+    bodies = [e["body"] for e in await runtime.hub.store.outbox.find({"kind": "webhook"}).to_list()]
+    assert any("12 Elm Street" in b for b in bodies)
+
+    resp = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
+                             headers={"X-CSRF-Token": await login(client, "root", "a long admin password")})
+    assert resp.status == 200, await resp.text()
+    left = await runtime.hub.store.outbox.find({"kind": "webhook"}).to_list()
+    assert not any("Elm Street" in e["body"] or "Dana" in e["body"] for e in left), left
+    assert all(e["status"] != "pending" for e in left)  # nothing more about her leaves the hub
