@@ -1,6 +1,8 @@
 /* Data protection (admins): find a contact, download everything held about them, or erase them.
  * An ES module registering its view with the desk (window.Desk). Erasure asks for confirmation.
  */
+const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 const { api, el, registerView } = window.Desk;
 
 async function render(container) {
@@ -26,7 +28,8 @@ async function render(container) {
             if (!window.confirm(`Erase ${c.name}? Their messages, files and details are removed for good.`)) return;
             try {
               const r = await api("POST", "/api/admin/contacts/" + c.id + "/erase", { confirm: true });
-              done.textContent = `Erased: ${r.removed.messages} messages redacted, ${r.removed.files} files deleted.`;
+              done.textContent = `Erased: ${count(r.removed.messages, "message")} redacted, ` +
+                `${count(r.removed.files, "file")} deleted.`;
               search();
             } catch (ex) { error.textContent = ex.message; }
           } }, "Erase")]))));

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from aiohttp.test_utils import TestServer
 from switchboard.bootstrap import Runtime
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Where browser tests leave their screenshots for people to look at (ignored by git).
+SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts" / "screenshots"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-sync", "--disable-quic"]
 
@@ -34,3 +37,11 @@ async def live_url(runtime: Runtime) -> AsyncIterator[str]:
     await server.start_server()
     yield str(server.make_url("")).rstrip("/")
     await server.close()
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    """Save what the page shows now as test-artifacts/screenshots/<name>.png (full page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
@@ -11,9 +10,8 @@ from hub.models import Role
 from hub.privacy import ERASED_TEXT
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
+from tests.browser.conftest import screenshot
 from tests.privacy_helpers import customer_writes
-
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
 async def _login(page: Any, live_url: str, username: str, password: str) -> None:
@@ -52,12 +50,14 @@ async def test_admin_filters_the_trail_and_erases_a_contact(browser: Any, live_u
     await page.click("#privacy-search button[type=submit]")
     row = page.locator("#privacy-contacts tr[data-name='Erin Example']")
     await expect(row).to_contain_text("widget")
+    await screenshot(page, "privacy-search")
     async with page.expect_download() as download_info:
         await row.locator("a.export").click()
     download = await download_info.value
     assert (await download.path()) is not None and download.suggested_filename.endswith(".zip")
     await row.locator("button.erase").click()
-    await expect(page.locator("#privacy-done")).to_contain_text("1 files deleted")
+    await expect(page.locator("#privacy-done")).to_contain_text("2 messages redacted, 1 file deleted")
+    await screenshot(page, "privacy-erased")
     texts = {m["text"] for m in await runtime.hub.store.messages.find(
         {"conversation_id": ObjectId(result.conversation_id)}).to_list()}
     assert texts == {ERASED_TEXT}
@@ -70,12 +70,11 @@ async def test_admin_filters_the_trail_and_erases_a_contact(browser: Any, live_u
     await expect(erased).to_contain_text("contact Erased contact")  # a name, never an id
     await expect(table.locator("tr[data-action='contact.exported']")).to_have_count(1)
     await expect(table.locator("tr[data-action=login]").first).to_contain_text("127.0.0.1")
-    SHOTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SHOTS / "audit-trail.png"), full_page=True)
+    await screenshot(page, "audit-trail")
     await page.select_option("#audit-filters select[name=action]", "login.failed")
     await page.click("#audit-filters button[type=submit]")
     await expect(table.locator("tr")).to_have_count(1)
     await expect(table.locator("tr")).to_contain_text("sam")
     await expect(page.locator("#audit-csv")).to_have_attribute("href", "/api/admin/audit.csv?action=login.failed")
-    await page.screenshot(path=str(SHOTS / "audit-filtered.png"), full_page=True)
+    await screenshot(page, "audit-filtered")
     await context.close()

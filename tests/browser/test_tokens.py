@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -10,6 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
+from tests.browser.conftest import screenshot
 
 
 async def _tickets_status(live_url: str, token: str) -> int:
@@ -18,8 +18,7 @@ async def _tickets_status(live_url: str, token: str) -> int:
         return resp.status
 
 
-async def test_agent_creates_sees_once_and_revokes_a_token(browser: Any, live_url: str, runtime: Runtime,
-                                                           tmp_path: Path) -> None:
+async def test_agent_creates_sees_once_and_revokes_a_token(browser: Any, live_url: str, runtime: Runtime) -> None:
     assert runtime.hub is not None
     await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
@@ -46,8 +45,7 @@ async def test_agent_creates_sees_once_and_revokes_a_token(browser: Any, live_ur
     await expect(row).to_contain_text("tickets:read")
     await expect(row).to_contain_text(secret[:8])
     assert secret not in (await row.text_content() or "")  # the list shows a hint only
-    await page.screenshot(path=str(tmp_path / "tokens.png"), full_page=True)
-    print("screenshot:", tmp_path / "tokens.png")
+    await screenshot(page, "tokens-created")
     assert await _tickets_status(live_url, secret) == 200
 
     # A scope beyond the agent's roles cannot be ticked (and the hub refuses it: test_apitokens.py).
@@ -65,6 +63,6 @@ async def test_agent_creates_sees_once_and_revokes_a_token(browser: Any, live_ur
     await expect(page.locator("#tokens tbody tr")).to_contain_text("active")
     await page.locator("#tokens tbody tr button", has_text="Revoke").click()
     await expect(page.locator("#tokens tbody tr")).to_contain_text("revoked")
-    await page.screenshot(path=str(tmp_path / "tokens-revoked.png"), full_page=True)
+    await screenshot(page, "tokens-revoked")
     assert await _tickets_status(live_url, secret) == 401
     await ctx.close()

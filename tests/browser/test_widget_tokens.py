@@ -14,10 +14,10 @@ from channels.widget.identity import issue_token, read_token
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
+from tests.browser.conftest import screenshot
 from tests.conftest import make_settings
 from tests.helpers import eventually
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts" / "screenshots"
 RECEIPT = b"%PDF-1.4\n% receipt 12345\n"
 TTL = 6  # seconds: the widget renews at half-life, so twice within this test
 
@@ -85,8 +85,7 @@ async def test_widget_renews_its_token_and_downloads_by_signed_link(
     assert Path(await download.path()).read_bytes() == RECEIPT
     assert "?link=" in download.url
     await expect(page.locator(".sb-msg.out").last).to_contain_text("Here is your receipt")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / "widget-after-renewal-and-download.png"))
+    await screenshot(page, "widget-after-renewal-and-download")
 
     # No visitor token ever travelled in a URL (requests, WebSocket, the download).
     tokens = {first, renewed, await page.evaluate("localStorage.getItem('switchboard:demo:token')")}
@@ -99,7 +98,7 @@ async def test_widget_renews_its_token_and_downloads_by_signed_link(
     await expect(page.locator(".sb-msg.system")).to_have_text(
         "Your earlier chat session has expired. Write to start a new one.")
     await expect(page.locator(".sb-msg.in")).to_have_count(0)
-    await page.screenshot(path=str(SCREENSHOTS / "widget-after-expiry.png"))
+    await screenshot(page, "widget-after-expiry")
     assert runtime.hub is not None
 
     async def kept() -> bool:  # the hub still holds the old conversation for the agents
