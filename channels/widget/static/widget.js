@@ -356,7 +356,9 @@
     start.type = "submit";
     pre.appendChild(error);
     pre.appendChild(start);
-    log.style.display = form.style.display = "none";
+    pre.addEventListener("input", function () { error.textContent = ""; });
+    log.style.display = form.style.display = end.style.display = "none";
+    status.textContent = "";
     panel.appendChild(pre);
     return new Promise(function (resolve) {
       pre.addEventListener("submit", function (e) {
@@ -365,7 +367,7 @@
         Object.keys(inputs).forEach(function (k) { given[k] = inputs[k].value.trim() || undefined; });
         session(given).then(function (s) {
           pre.remove();
-          log.style.display = form.style.display = "";
+          log.style.display = form.style.display = end.style.display = "";
           resolve(s);
         }, function (err) { error.textContent = err.message; });
       });
