@@ -18,6 +18,7 @@ from agents_ui.auth import agent_of, error, requires, same_origin, session_of, s
 from httpkit.bodies import accepts, body_of, fields_of
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.accounts import AccountError, AccountService, HashingBusy, SessionInfo, Throttled, has_role
+from hub.display import DISPLAY_FIELDS, author_name, display_name
 from hub.hub import Hub
 from hub.models import Role, TicketStatus
 from hub.realtime import Change, Subscription
@@ -173,11 +174,11 @@ async def list_tickets(request: web.Request) -> web.Response:
                                      assignee_id=assignee)
     contact_ids = list({t["contact_id"] for t in tickets})
     contacts = {c["_id"]: c for c in await hub.store.contacts.find(
-        {"_id": {"$in": contact_ids}}, projection={"name": 1}).to_list()}
+        {"_id": {"$in": contact_ids}}, projection=DISPLAY_FIELDS).to_list()}
     views = []
     for t in tickets:
         view = ticket_view(t)
-        view["contact_name"] = contacts.get(t["contact_id"], {}).get("name")
+        view["contact_name"] = display_name(contacts.get(t["contact_id"]))
         views.append(view)
     return web.json_response({"tickets": views})
 
@@ -198,11 +199,15 @@ async def get_ticket(request: web.Request) -> web.Response:
         projection={"number": 1, "subject": 1, "status": 1, "created_at": 1},
         sort=[("contact_id", 1), ("created_at", -1)], limit=20, hint=TICKETS_BY_CONTACT,
     ).to_list()
+    views = [message_for_desk(m) for m in messages]
+    for view in views:
+        if view.get("author", {}).get("kind") == "customer":
+            view["author"]["name"] = author_name(view["author"].get("name"), contact)
     return web.json_response({
         "ticket": ticket_view(ticket),
-        "contact": jsonable(contact),
+        "contact": {**jsonable(contact), "display_name": display_name(contact)},
         "conversations": [jsonable({k: v for k, v in c.items() if k != "bot"}) for c in conversations],
-        "messages": [message_for_desk(m) for m in messages],
+        "messages": views,
         "other_tickets": jsonable(previous),
     })
 

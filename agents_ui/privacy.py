@@ -11,6 +11,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, requires
 from httpkit.bodies import accepts, body_of
 from httpkit.errors import error
+from hub.display import DISPLAY_FIELDS, display_name
 from hub.models import Role
 from hub.privacy import NoSuchContact
 from hub.store import ObjectId, oid
@@ -30,7 +31,7 @@ async def find_contacts(request: web.Request) -> web.Response:
     if not 2 <= len(q) <= 200:
         raise error(400, "q: 2 to 200 characters")
     contacts = request.app[HUB].store.contacts
-    projection = {"name": 1, "emails": 1, "phones": 1, "identities.channel": 1, "erased_at": 1, "created_at": 1}
+    projection = {**DISPLAY_FIELDS, "erased_at": 1, "created_at": 1}
     if "@" in q:
         found = await contacts.find({"emails": q.lower()}, projection=projection, limit=20).to_list()
     elif q.startswith("+"):
@@ -39,7 +40,7 @@ async def find_contacts(request: web.Request) -> web.Response:
         found = await contacts.find({"name_lower": {"$regex": "^" + re.escape(q.lower())}}, projection=projection,
                                     limit=20, hint=[("name_lower", 1)]).to_list()
     return web.json_response({"contacts": [{
-        "id": str(c["_id"]), "name": c.get("name"), "emails": c.get("emails", []), "phones": c.get("phones", []),
+        "id": str(c["_id"]), "name": display_name(c), "emails": c.get("emails", []), "phones": c.get("phones", []),
         "channels": sorted({i["channel"] for i in c.get("identities", [])} - {"erased"}),
         "erased": c.get("erased_at") is not None} for c in found]})
 

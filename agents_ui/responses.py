@@ -11,7 +11,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
 from httpkit.bodies import accepts, fields_of
 from hub.models import Role
-from hub.responses import ResponseError, ShortcutTaken, render
+from hub.responses import ResponseError, ShortcutTaken
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound
 
@@ -51,7 +51,7 @@ async def list_responses(request: web.Request) -> web.Response:
     customer = await hub.contacts.get(ticket["contact_id"])
     me = agent_of(request)
     return web.json_response({"responses": [
-        _public(r, render(r["text"], customer=customer, agent=me, ticket=ticket)) for r in responses]})
+        _public(r, hub.responses.render(r["text"], customer=customer, agent=me, ticket=ticket)) for r in responses]})
 
 
 @requires(Role.SUPERVISOR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hub.display import human_name
 from hub.models import Sender, utcnow
 from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
 
@@ -46,12 +47,17 @@ class ContactService:
             )
             if linked is not None:
                 return linked
+        # The name the customer gave, or none: the desk derives "Visitor N" from `number`, never from an id.
+        name = (sender.display_name or "").strip() or None
         doc: Doc = {
-            "name": sender.display_name or email or phone or sender.external_id,
-            "name_lower": (sender.display_name or "").lower(),
+            "name": name,
+            "name_lower": (name or "").lower(),
+            "number": await self.store.next_number("contact"),
             "emails": [email] if email else [],
             "phones": [phone] if phone else [],
             "identities": [new_identity],
+            # An address the customer typed (widget pre-chat form): shown to agents, never used to link.
+            **({"claimed_email": sender.email.strip().lower()} if sender.email and not email else {}),
             "attributes": {},
             "tags": [],
             "notes": [],
@@ -81,7 +87,7 @@ class ContactService:
     async def _refresh(self, contact: Doc, sender: Sender) -> Doc:
         """Fill in a name or address the contact did not have yet; never overwrite."""
         updates: dict[str, Any] = {}
-        if sender.display_name and contact.get("name") in (None, "", *contact.get("emails", [])):
+        if sender.display_name and (human_name(contact) is None or contact.get("name") in contact.get("emails", [])):
             updates["name"] = sender.display_name
             updates["name_lower"] = sender.display_name.lower()
         if sender.email and sender.email_verified and sender.email.lower() not in contact.get("emails", []):

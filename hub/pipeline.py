@@ -20,6 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
+from hub.display import human_name
 from hub.models import (
     AuthorKind,
     BotTurn,
@@ -94,7 +95,7 @@ class Pipeline:
             "external_id": msg.external_id,
             "direction": Direction.INBOUND.value,
             "author": {"kind": AuthorKind.CUSTOMER.value, "id": contact["_id"],
-                       "name": msg.sender.display_name or contact.get("name")},
+                       "name": msg.sender.display_name or human_name(contact)},
             "text": msg.text,
             "subject": msg.subject,
             "attachments": attachments,

@@ -5,6 +5,9 @@ from what the team agreed to say. A response has a `shortcut` (unique, what agen
 by), a `title` and a `text` with placeholders filled for the ticket at hand:
 `{{customer.name}}`, `{{customer.first_name}}`, `{{agent.name}}`, `{{ticket.number}}`.
 An unknown placeholder is left as written, so a typo shows instead of vanishing.
+Customer names follow hub.display: `{{customer.name}}` is never an internal id ("Visitor 4821"
+at worst) and `{{customer.first_name}}` of a customer who gave no name is `name_fallback`
+(configuration `responses.name_fallback`, default "there": "Hi there").
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hub.display import DEFAULT_NAME_FALLBACK, display_name, first_name
 from hub.models import utcnow
 from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
 
@@ -29,8 +33,10 @@ class ShortcutTaken(ResponseError):
 
 
 class ResponseLibrary:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, name_fallback: str = DEFAULT_NAME_FALLBACK) -> None:
         self.collection = store.responses
+        #: What `{{customer.first_name}}` says for a customer without a name (set from the configuration).
+        self.name_fallback = name_fallback
 
     async def list(self) -> list[Doc]:
         """Every response, by shortcut (a library of tens to hundreds: read whole)."""
@@ -58,12 +64,17 @@ class ResponseLibrary:
         return (await self.collection.delete_one({"_id": response_id})).deleted_count == 1
 
 
-def render(text: str, *, customer: Doc | None, agent: Doc | None, ticket: Doc | None) -> str:
+    def render(self, text: str, *, customer: Doc | None, agent: Doc | None, ticket: Doc | None) -> str:
+        """`render` with this desk's configured name fallback."""
+        return render(text, customer=customer, agent=agent, ticket=ticket, name_fallback=self.name_fallback)
+
+
+def render(text: str, *, customer: Doc | None, agent: Doc | None, ticket: Doc | None,
+           name_fallback: str = DEFAULT_NAME_FALLBACK) -> str:
     """The text with its placeholders filled for this ticket (unknown ones left as written)."""
-    name = str((customer or {}).get("name") or "").strip()
     values = {
-        "customer.name": name,
-        "customer.first_name": name.split()[0] if name else "",
+        "customer.name": display_name(customer) if customer is not None else name_fallback,
+        "customer.first_name": first_name(customer, name_fallback),
         "agent.name": str((agent or {}).get("name") or ""),
         "ticket.number": str((ticket or {}).get("number") or ""),
     }

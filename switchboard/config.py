@@ -48,6 +48,8 @@ class Settings:
     #: Per channel: `{days: N, action: delete|anonymise}` for closed conversations (hub.retention).
     retention: dict[str, Any] = field(default_factory=dict)
     retention_interval_seconds: float = 3600.0
+    #: Canned responses: `name_fallback` is what `{{customer.first_name}}` says for a customer without a name.
+    responses: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -111,6 +113,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         config_dir=path.resolve().parent,
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
+        responses=raw.get("responses") or {},
     )
     for key, value in overrides.items():
         if value is not None:

@@ -17,6 +17,7 @@ PUBLIC = {
     "/api/openapi.json",
     "/api/auth/login",
     "/api/widget/session",
+    "/api/widget/sites/{site}",  # a site's title and pre-chat fields, tested in test_customer_names.py
     "/api/widget/messages",
     "/api/widget/ws",
     "/api/widget/rating",

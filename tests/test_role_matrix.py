@@ -48,6 +48,8 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("GET", "/widget.js"): (PAGE, {200}),
     ("GET", "/demo"): (PAGE, {200}),
     ("POST", "/api/auth/login"): ("how a session is obtained (JSON from our origin, rate limited)", {400}),
+    ("GET", "/api/widget/sites/{site}"): ("a site's title and pre-chat form fields, what its pages show anyone",
+                                         {404}),
     ("POST", "/api/widget/session"): ("how a visitor token is obtained for a configured site", {400}),
     ("OPTIONS", "/api/widget/{tail}"): ("CORS preflight: says which sites' origins may call, holds no data", {204}),
     ("POST", "/api/widget/messages"): (VISITOR, {401}),

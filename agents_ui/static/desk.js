@@ -235,6 +235,7 @@ const Desk = (() => {
     const data = await api("GET", "/api/tickets/" + id);
     if (state.ticketId !== id) return;
     state.ticket = data.ticket;
+    state.contactName = data.contact ? data.contact.display_name : null;
     document.getElementById("empty").hidden = true;
     document.getElementById("ticket").hidden = false;
     renderTicketHead();
@@ -282,7 +283,8 @@ const Desk = (() => {
 
   function renderMessage(m) {
     const kind = m.author.kind + (m.private ? " private" : "");
-    const who = (m.author.name || m.author.kind) + " · " + fmtTime(m.created_at) + (m.private ? " · private note" : "");
+    const name = m.author.name || (m.author.kind === "customer" && state.contactName) || m.author.kind;
+    const who = name + " · " + fmtTime(m.created_at) + (m.private ? " · private note" : "");
     const delivery = m.delivery && m.direction === "out" && !m.private
       ? el("span", { class: "delivery " + m.delivery.status }, m.delivery.status + (m.delivery.error ? ": " + m.delivery.error : ""))
       : null;
@@ -307,15 +309,20 @@ const Desk = (() => {
       el("span", { class: "who" }, who), el("span", { class: "text" }, m.text), ...files, ...extras, delivery);
   }
 
+  /** Channels whose identity is an address an agent can use; others' ids mean nothing to a person. */
+  const ADDRESSED = new Set(["email", "sms", "voice"]);
+
   function renderContact(c, others) {
     const box = document.getElementById("contact");
     if (!c) { box.replaceChildren(); return; }
     const dl = el("dl", {},
-      el("dt", {}, "Name"), el("dd", { class: "contact-name" }, c.name || ""),
-      el("dt", {}, "Emails"), el("dd", {}, (c.emails || []).join(", ") || "—"),
+      el("dt", {}, "Name"), el("dd", { class: "contact-name" }, c.display_name),
+      el("dt", {}, "Emails"), el("dd", {}, [...(c.emails || []),
+        ...(c.claimed_email ? [c.claimed_email + " (unverified)"] : [])].join(", ") || "—"),
       el("dt", {}, "Phones"), el("dd", {}, (c.phones || []).join(", ") || "—"),
       el("dt", {}, "Channels"),
-      el("dd", {}, (c.identities || []).map((i) => el("div", {}, i.channel + ": " + i.external_id + (i.verified ? " ✓" : "")))),
+      el("dd", {}, (c.identities || []).map((i) => el("div", {},
+        i.channel + (ADDRESSED.has(i.channel) ? ": " + i.external_id : "") + (i.verified ? " ✓" : "")))),
       el("dt", {}, "Other tickets"),
       el("dd", {}, (others || []).length ? others.map((t) => el("div", {},
         el("a", { href: "#/tickets/" + t._id, onclick: () => openTicket(t._id) }, "#" + t.number), " " + (t.subject || "") + " (" + t.status + ")")) : "—"));

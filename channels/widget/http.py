@@ -99,6 +99,8 @@ class WidgetChannel:
             if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
                 log.warning("widget site %r: identity_secret is %d bytes; user_jwt needs at least %d (user_hash "
                             "still works)", name, len(secret.encode()), MIN_JWT_SECRET_BYTES)
+        #: Per site, the pre-chat form's fields (`{"name": mode, "email": mode}`) where it is enabled.
+        self.prechat = {name: form for name, cfg in self.sites.items() if (form := _prechat_form(name, cfg))}
         static = resources.files("channels.widget") / "static"
         # Read once: both ship with the package and are served on every page view.
         self._script = (static / "widget.js").read_text(encoding="utf-8")
@@ -111,6 +113,7 @@ class WidgetChannel:
         return [
             web.get("/widget.js", self.script),
             web.get("/demo", self.demo),
+            web.get("/api/widget/sites/{site}", self.site_settings),
             web.post("/api/widget/session", self.session),
             web.post("/api/widget/messages", self.post_message),
             web.post("/api/widget/files", self.post_file),
@@ -184,6 +187,14 @@ class WidgetChannel:
             raise bad_request("unknown site", 401)
         return visitor
 
+    async def site_settings(self, request: web.Request) -> web.Response:
+        """What the widget shows before a session: the title and the pre-chat form's fields (or null)."""
+        site = request.match_info["site"]
+        if site not in self.sites:
+            raise bad_request(f"unknown site {site!r}", 404)
+        return self._json(request, {"site": site, "title": self.sites[site].get("title", "Chat with us"),
+                                    "prechat": self.prechat.get(site)}, site=site)
+
     @accepts(schemas.Session, max_bytes=16_384)
     async def session(self, request: web.Request) -> web.Response:
         """Start, resume or renew a visitor session.
@@ -208,6 +219,10 @@ class WidgetChannel:
             raise bad_request(f"identity verification failed: {exc}", 403) from exc
         resumed = visitor is not None
         if visitor is None:
+            form = self.prechat.get(site)
+            if form is not None:
+                # A new anonymous visitor on a site with a pre-chat form: what it requires is there (else 422).
+                body = validate(schemas.prechat_form(form["name"], form["email"]), body).model_dump()
             visitor = new_anonymous(site, _clean(body.get("name"), 200), _clean(body.get("email"), 320))
         return self._json(request, {"token": issue_token(self.ctx.secret, visitor, self.token_ttl),
                                     "expires_in": self.token_ttl, "site": site, "verified": visitor.verified,
@@ -476,6 +491,18 @@ async def _close_at(ws: web.WebSocketResponse, expires_at: int) -> None:
 def _reason(text: str) -> bytes:
     """A WebSocket close reason: at most 123 bytes of UTF-8."""
     return text.encode()[:123]
+
+
+def _prechat_form(site: str, cfg: dict[str, Any]) -> dict[str, str] | None:
+    """The site's pre-chat form fields if it is enabled; a mode other than required/optional/off stops start-up."""
+    prechat = cfg.get("prechat") or {}
+    if not prechat.get("enabled"):
+        return None
+    form = {field: str(prechat.get(field, "optional")) for field in ("name", "email")}
+    for field, mode in form.items():
+        if mode not in ("required", "optional", "off"):
+            raise ValueError(f"widget site {site!r}: prechat.{field} must be required, optional or off, not {mode!r}")
+    return form
 
 
 def _clean(value: Any, limit: int) -> str | None:

@@ -6,9 +6,11 @@ message they send, so one lone surrogate used to break every later message of th
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from httpkit.fields import Body, Email, Flag, Name, Score, Secret, Text, Token
 
@@ -26,6 +28,43 @@ class Session(Body):
     user_hash: Token | None = Field(None, description="HMAC-SHA256 of user_id with the site's identity secret")
     name: Name | None = None
     email: Email | None = None
+
+
+#: How a site's pre-chat form treats a field (`channels.widget.sites.<site>.prechat`).
+PrechatMode = Literal["required", "optional", "off"]
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+def _email_shaped(value: str) -> str:
+    if not _EMAIL_SHAPE.fullmatch(value.strip()):
+        raise ValueError("must be an email address (name@example.com)")
+    return value.strip()
+
+
+_PRECHAT_FIELDS: dict[str, Any] = {
+    "name": Annotated[Name, AfterValidator(_filled)],
+    "email": Annotated[Email, AfterValidator(_email_shaped)],
+}
+
+
+@functools.lru_cache(maxsize=16)
+def prechat_form(name: PrechatMode, email: PrechatMode) -> type[BaseModel]:
+    """The session body a new anonymous visitor sends on a site with this pre-chat form:
+    a required field present and not blank, an email shaped like one (else 422 naming the field)."""
+    fields: dict[str, Any] = {}
+    for field, mode in (("name", name), ("email", email)):
+        kind = _PRECHAT_FIELDS[field]
+        if mode == "required":
+            fields[field] = (kind, ...)
+        elif mode == "optional":
+            fields[field] = (kind | None, None)
+    return create_model("PrechatForm", __base__=Session, **fields)
 
 
 class Message(Body):

@@ -5,6 +5,10 @@
  * sub, email, name, exp), or legacy data-user-id + data-user-hash (HMAC-SHA256 of the user
  * id; email and name then stay unverified), data-name, data-email, data-open="true".
  *
+ * A site may ask anonymous visitors for a name and email first (its `prechat` setting): the
+ * form shows before the first session and whenever the hub answers a session with 422 (a new
+ * visitor without what the site requires). Signed-in users never see it.
+ *
  * The visitor token expires; it is renewed at half its life and kept in localStorage. It
  * travels only in the Authorization header and the WebSocket's first frame, never in a URL:
  * files are downloaded through short-lived signed links the hub hands out on click.
@@ -59,6 +63,11 @@
     ".sb-form textarea{flex:1;border:0;padding:10px;resize:none;font:inherit;height:42px}",
     ".sb-form .sb-attach{padding:0 8px;font-weight:400}",
     ".sb-form button{border:0;background:#fff;color:#2457d6;font-weight:600;padding:0 14px;cursor:pointer}",
+    ".sb-pre{display:flex;flex-direction:column;gap:10px;padding:18px;background:#f6f7f9;flex:1}",
+    ".sb-pre label{display:flex;flex-direction:column;gap:3px;font-size:13px}",
+    ".sb-pre input{border:1px solid #c9ccd1;border-radius:6px;padding:7px 9px;font:inherit}",
+    ".sb-pre button{border:0;border-radius:6px;background:#2457d6;color:#fff;font-weight:600;padding:9px;cursor:pointer}",
+    ".sb-pre .sb-err{color:#b3261e;font-size:12px;min-height:1em}",
   ].join("");
   root.appendChild(style);
 
@@ -140,8 +149,12 @@
     return fetch(base + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
       .then(function (r) {
         if (r.status === 401 && path !== "/api/widget/session") renew();
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.json();
+        if (r.ok) return r.json();
+        return r.json().catch(function () { return {}; }).then(function (d) {
+          var err = new Error(d.error || "HTTP " + r.status);
+          err.status = r.status;
+          throw err;
+        });
       });
   }
 
@@ -315,7 +328,57 @@
     };
   }
 
-  session({}).then(function (s) {
+  /** The site's pre-chat form, if it has one, then a session with what the visitor typed. */
+  function introduce() {
+    return api("GET", "/api/widget/sites/" + encodeURIComponent(site)).then(function (s) {
+      title.textContent = s.title || "Chat with us";
+      return s.prechat ? prechat(s.prechat) : session({});
+    });
+  }
+
+  function prechat(fields) {
+    var pre = el("form", "sb-pre");
+    pre.appendChild(el("div", "", "Before we start, tell us who you are."));
+    var inputs = {};
+    [["name", "Your name", "text"], ["email", "Your email", "email"]].forEach(function (f) {
+      if (fields[f[0]] === "off") return;
+      var box = document.createElement("input");
+      box.name = f[0];
+      box.type = f[2];
+      box.required = fields[f[0]] === "required";
+      var label = el("label", "", f[1] + (box.required ? "" : " (optional)"));
+      label.appendChild(box);
+      pre.appendChild(label);
+      inputs[f[0]] = box;
+    });
+    var error = el("div", "sb-err");
+    var start = el("button", "", "Start chat");
+    start.type = "submit";
+    pre.appendChild(error);
+    pre.appendChild(start);
+    pre.addEventListener("input", function () { error.textContent = ""; });
+    log.style.display = form.style.display = end.style.display = "none";
+    status.textContent = "";
+    panel.appendChild(pre);
+    return new Promise(function (resolve) {
+      pre.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var given = {};
+        Object.keys(inputs).forEach(function (k) { given[k] = inputs[k].value.trim() || undefined; });
+        session(given).then(function (s) {
+          pre.remove();
+          log.style.display = form.style.display = end.style.display = "";
+          resolve(s);
+        }, function (err) { error.textContent = err.message; });
+      });
+    });
+  }
+
+  var known = cfg.userJwt || cfg.userHash || localStorage.getItem(storeKey);
+  (known ? session({}).catch(function (e) {
+    if (e.status === 422) return introduce();
+    throw e;
+  }) : introduce()).then(function (s) {
     title.textContent = s.title || "Chat with us";
     host.dataset.ready = "true";
     return poll();
