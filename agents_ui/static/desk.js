@@ -270,13 +270,23 @@ const Desk = (() => {
     box.selectionStart = box.selectionEnd = at + chosen.rendered.length;
   }
 
+  // Why a ticket reached a person, in words (the stored reason is a code, `bot.policy.Reason`).
+  const REASONS = {
+    human_requested: "asked for a person", repeated_fallback: "the bot did not understand twice",
+    intent_escalation: "a topic for agents", not_helpful: "the answer did not help",
+    nlu_unavailable: "the bot was unavailable", low_confidence: "the bot was unsure",
+    out_of_scope: "outside what the bot handles", ambiguous: "the bot could not tell which question",
+    reply_after_close: "replied after the ticket closed",
+  };
+  const reasonText = (code) => code ? (REASONS[code] || code.replaceAll("_", " ")) : null;
+
   function renderTicketHead() {
     const t = state.ticket;
     document.getElementById("ticket-title").textContent = "#" + t.number + " " + (t.subject || "");
     const left = t.customer_left_at && ["new", "open", "pending"].includes(t.status)
       ? "customer left the chat at " + fmtTime(t.customer_left_at) : null;
     document.getElementById("ticket-meta").textContent =
-      [t.queue, t.channel, t.reason, t.assignee_id ? "assigned" : "unassigned", left].filter(Boolean).join(" · ");
+      [t.queue, t.channel, reasonText(t.reason), t.assignee_id ? "assigned" : "unassigned", left].filter(Boolean).join(" · ");
     document.getElementById("status").value = t.status;
     document.getElementById("take").hidden = !!(t.assignee_id && t.assignee_id === state.me.id);
   }

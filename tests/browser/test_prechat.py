@@ -11,9 +11,8 @@ from playwright.async_api import expect
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
+from tests.browser.conftest import screenshot
 from tests.conftest import make_settings
-
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
 @pytest.fixture
@@ -28,7 +27,6 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
 async def test_a_pre_chat_visitor_appears_by_name_in_the_desk(browser: Any, live_url: str, runtime: Runtime) -> None:
     assert runtime.hub is not None
     await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
-    SHOTS.mkdir(exist_ok=True)
 
     shop_ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
     shop = await shop_ctx.new_page()
@@ -44,7 +42,7 @@ async def test_a_pre_chat_visitor_appears_by_name_in_the_desk(browser: Any, live
     await pre.locator("input[name=name]").fill("Grace Hopper")
     await pre.locator("input[name=email]").fill("grace@example.com")
     await expect(pre.locator(".sb-err")).to_have_text("")
-    await shop.screenshot(path=str(SHOTS / "widget-prechat.png"))
+    await screenshot(shop, "widget-prechat")
     await pre.locator("button").click()
     await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
     await expect(pre).to_have_count(0)
@@ -66,7 +64,8 @@ async def test_a_pre_chat_visitor_appears_by_name_in_the_desk(browser: Any, live
     await expect(desk.locator("#contact")).to_contain_text("grace@example.com (unverified)")
     await expect(desk.locator("#messages li.customer .who").first).to_contain_text("Grace Hopper")
     await expect(desk.locator("body")).not_to_contain_text("demo:visitor:")
-    await desk.screenshot(path=str(SHOTS / "desk-prechat-name.png"))
+    await expect(desk.locator("#ticket-meta")).to_contain_text("asked for a person")  # words, not a code
+    await screenshot(desk, "desk-prechat-name")
 
     # Reloading the shop page resumes the chat: the form is not asked again.
     await shop.reload()
