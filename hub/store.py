@@ -198,6 +198,23 @@ class Store:
         async with self.client.start_session() as session:
             return await session.with_transaction(work)
 
+    async def claim_by_id(self, collection: Any, _id: Any, condition: Doc, update: Doc,
+                          session: AsyncClientSession | None = None) -> Doc | None:
+        """`find_one_and_update({_id, **condition}, update)` returning the updated document, in the
+        shapes secantusd-py serves from its `_id` index.
+
+        Its findAndModify writes with `{_id, $and: [query]}`, which scans the whole collection (and a
+        hint walks the whole hinted index): the cost grows with the collection (benchmarks/query_cost.py).
+        An `update_one` keyed by `_id` with the condition beside it is as atomic (the condition is checked
+        in the write) and is served by the index; the read after it is an exact `{_id}` lookup. The caller
+        holds what it claimed, so reading it back after the write is safe.
+        """
+        result = await collection.update_one({"_id": _id, **condition}, update, session=session)
+        if result.matched_count == 0:
+            return None
+        doc: Doc | None = await collection.find_one({"_id": _id}, session=session)
+        return doc
+
     async def next_number(self, name: str) -> int:
         """A gap-tolerant sequence (ticket numbers people can read out on the phone)."""
         doc = await self.counters.find_one_and_update(
