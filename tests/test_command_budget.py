@@ -5,7 +5,8 @@ drained, every outbox entry is `sent`, and the realtime change stream has come b
 read that began after all of that (so it has read every change the path made). Background work
 the path causes (outbox delivery, change-stream reads, routing) is counted with it. Polls that
 found nothing (an empty change-stream `getMore`, an outbox claim that found no entry) are the
-idle cost of a running hub, per second rather than per message, and are listed apart. The
+idle cost of a running hub, per second rather than per message, and are listed apart (a claim
+that a delivery's wake-up makes and that finds nothing is among them). The
 scenario runs for two visitors and each path keeps its smaller count, so a periodic job of
 another kind landing in one window (presence, leases) does not count against the message.
 
@@ -77,6 +78,8 @@ class CommandLog(monitoring.CommandListener):
         cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
         if isinstance(cursor, dict):
             cmd.empty = not (cursor.get("nextBatch") or cursor.get("firstBatch"))
+        elif cmd.name == "findAndModify":
+            cmd.empty = event.reply.get("value") is None
         cmd.done = True
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
@@ -92,7 +95,7 @@ class CommandLog(monitoring.CommandListener):
 
 def is_idle_poll(cmd: Command) -> bool:
     """A poll that found nothing: the hub's cost per second, not per message."""
-    return bool(cmd.empty) and (cmd.name == "getMore" or (cmd.name == "find" and cmd.collection == "outbox"))
+    return bool(cmd.empty) and (cmd.name == "getMore" or cmd.collection == "outbox")
 
 
 @dataclass
