@@ -110,6 +110,11 @@ async def _ticket_take(store: Store, i: int) -> Any:
     await store.tickets.update_one({"_id": oid}, {"$set": {"assignee_id": None}})
 
 
+async def _ticket_touch(store: Store, i: int) -> Any:
+    """A customer message wakes its ticket (`Store.claim_by_id` with no condition, as hub.tickets)."""
+    assert await store.claim_by_id(store.tickets, ObjectId(f"{i:024x}"), {}, {"$set": {"updated_at": utcnow()}})
+
+
 QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
@@ -121,6 +126,7 @@ QUERIES: dict[str, Query] = {
     "tickets_by_contact": _tickets_by_contact,
     "waiting_ticket": _waiting_ticket,
     "ticket_take": _ticket_take,
+    "ticket_touch": _ticket_touch,
     "message_claim": _message_claim,
     "outbox_claim": _claim,
     "outbox_idle_claim": _idle_claim,

@@ -203,7 +203,7 @@ class Store:
     async def claim_by_id(self, collection: Any, _id: Any, condition: Doc, update: Doc,
                           session: AsyncClientSession | None = None) -> Doc | None:
         """`find_one_and_update({_id, **condition}, update)` returning the updated document, in the
-        shapes secantusd-py serves from its `_id` index.
+        shapes secantusd-py serves from its `_id` index (an empty `condition`: update one known document).
 
         Its findAndModify writes with `{_id, $and: [query]}`, which scans the whole collection (and a
         hint walks the whole hinted index): the cost grows with the collection (benchmarks/query_cost.py).

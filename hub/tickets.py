@@ -96,12 +96,11 @@ class TicketService:
         q = self.queue(queue)
         existing = await self.active_ticket(conversation["contact_id"], session)
         if existing is not None:
-            ticket = await self.store.tickets.find_one_and_update(
-                {"_id": existing["_id"]},
+            ticket = await self.store.claim_by_id(
+                self.store.tickets, existing["_id"], {},
                 {"$addToSet": {"conversation_ids": conversation["_id"]},
                  "$set": {"updated_at": now, "last_customer_message_at": now}},
                 session=session,
-                return_document=ReturnDocument.AFTER,
             )
             assert ticket is not None
         else:
@@ -180,9 +179,7 @@ class TicketService:
                                           else "ticket.customer_replied", now, session=session,
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
                                           data={"from": status.value, "to": new_status.value})
-        updated = await self.store.tickets.find_one_and_update(
-            {"_id": ticket["_id"]}, update, session=session, return_document=ReturnDocument.AFTER
-        )
+        updated = await self.store.claim_by_id(self.store.tickets, ticket["_id"], {}, update, session=session)
         if "status" in update["$set"] and updated is not None:
             await self.notify("ticket.updated", updated, session)
         return updated

@@ -4,7 +4,8 @@ Each path is counted from the request that starts it until it is quiescent: the 
 drained, every outbox entry is `sent`, and the realtime change stream has come back empty from a
 read that began after all of that (so it has read every change the path made). Background work
 the path causes (outbox delivery, change-stream reads, routing) is counted with it. Polls that
-found nothing (an empty change-stream `getMore`, an outbox claim that found no entry) are the
+found nothing (an empty change-stream `getMore`, an outbox claim that found no entry, an update
+that matched nothing such as the periodic release of expired outbox leases) are the
 idle cost of a running hub, per second rather than per message, and are listed apart (a claim
 that a delivery's wake-up makes and that finds nothing is among them). The
 scenario runs for two visitors and each path keeps its smaller count, so a periodic job of
@@ -38,7 +39,7 @@ BUDGET = {
     "bot answer, first message": 33,
     "bot answer, follow-up": 27,
     "escalation": 39,
-    "customer message, escalated": 17,
+    "customer message, escalated": 18,
     "agent reply (desk API)": 23,
 }
 
@@ -75,11 +76,14 @@ class CommandLog(monitoring.CommandListener):
             cmd = self._by_request.pop(event.request_id, None)
         if cmd is None:
             return
-        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
-        if isinstance(cursor, dict):
-            cmd.empty = not (cursor.get("nextBatch") or cursor.get("firstBatch"))
-        elif cmd.name == "findAndModify":
-            cmd.empty = event.reply.get("value") is None
+        reply = event.reply if isinstance(event.reply, dict) else {}
+        cursor = reply.get("cursor")
+        if cmd.name == "getMore" or (cmd.name == "find" and cmd.collection == "outbox"):
+            cmd.empty = isinstance(cursor, dict) and not (cursor.get("nextBatch") or cursor.get("firstBatch"))
+        elif cmd.name == "findAndModify" and cmd.collection == "outbox":
+            cmd.empty = reply.get("value") is None
+        elif cmd.name == "update":  # e.g. the outbox's periodic release of expired leases, finding none
+            cmd.empty = reply.get("n") == 0
         cmd.done = True
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
@@ -94,8 +98,9 @@ class CommandLog(monitoring.CommandListener):
 
 
 def is_idle_poll(cmd: Command) -> bool:
-    """A poll that found nothing: the hub's cost per second, not per message."""
-    return bool(cmd.empty) and (cmd.name == "getMore" or cmd.collection == "outbox")
+    """A poll that found nothing (a change-stream read, an outbox claim, an update matching nothing):
+    the hub's cost per second, not per message."""
+    return bool(cmd.empty)
 
 
 @dataclass
