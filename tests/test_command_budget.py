@@ -35,6 +35,8 @@ from tests.helpers import eventually
 from tests.test_widget_flow import say, widget_session
 
 #: Today's counts (commands that did work, per path). Targets of issue 13: 8 for a bot answer, 14 for an escalation.
+#: A path may exceed its count by TIMING_SLACK: whether the outbox re-reads a due entry it skips while its
+#: conversation has a delivery in flight, and how the change stream batches changes, depend on timing.
 BUDGET = {
     "bot answer, first message": 33,
     "bot answer, follow-up": 27,
@@ -42,6 +44,7 @@ BUDGET = {
     "customer message, escalated": 18,
     "agent reply (desk API)": 23,
 }
+TIMING_SLACK = 1
 
 
 @dataclass
@@ -192,5 +195,5 @@ async def test_database_commands_per_message_path(monitored: tuple[Runtime, Comm
     for name, measured in best.items():
         by = ", ".join(f"{k} x{v}" for k, v in Counter(measured.work).most_common())
         print(f"{name:30} {len(measured.work):>8} {BUDGET[name]:>6} {measured.polls:>10}  {by}")
-    over = {name: len(m.work) for name, m in best.items() if len(m.work) > BUDGET[name]}
+    over = {name: len(m.work) for name, m in best.items() if len(m.work) > BUDGET[name] + TIMING_SLACK}
     assert not over, f"over budget {BUDGET}: {over}"
