@@ -19,28 +19,16 @@ class DatabaseUnreachable(Exception):
     """The configured database does not answer: an expected failure, printed as one line."""
 
 
-def _running_hub_uri(settings: Settings) -> str | None:
-    """The URI of the database a hub running on the data dir uses, None when no hub runs there."""
-    from switchboard.embedded import running_record
-
-    record = running_record(settings.data_dir.resolve())
-    if record is None:
-        return None
-    if not record.server_alive:
-        raise DatabaseUnreachable(f"the hub (pid {record.hub_pid}) on {settings.data_dir} is restarting its "
-                                  "database; try again shortly")
-    return record.uri
-
-
 @asynccontextmanager
 async def admin_store(settings: Settings) -> AsyncIterator[Store]:
     """A connected store with its indexes, closed (and an embedded server we started, stopped) afterwards."""
-    from switchboard.embedded import EmbeddedServer
+    from switchboard.embedded import EmbeddedServer, running_record
 
     embedded = None
     uri = settings.mongodb_uri
     unreachable = "cannot reach the database (check --mongodb-uri / MONGODB_URI)"  # not the URI: it may hold a password
-    if not uri and (uri := _running_hub_uri(settings)):
+    if not uri and (running := running_record(settings.data_dir.resolve())) is not None:
+        uri = running.uri  # a hub runs on the data dir: its server holds the storage, so use that server
         unreachable = f"the database of the hub running on {settings.data_dir} does not answer"
     if not uri:
         embedded = EmbeddedServer(settings.data_dir.resolve(), record=False)

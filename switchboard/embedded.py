@@ -47,21 +47,10 @@ class EmbeddedError(Exception):
 
 @dataclass(frozen=True)
 class RunningRecord:
-    """What a running hub wrote about its embedded server: where it answers, and who runs it."""
+    """What a running hub wrote about its embedded server: where it answers, and its process."""
 
     uri: str
-    #: The secantusd-py process.
     pid: int
-    #: The hub process that started (and restarts) it.
-    hub_pid: int
-
-    @property
-    def server_alive(self) -> bool:
-        return _alive(self.pid)
-
-    @property
-    def hub_alive(self) -> bool:
-        return _alive(self.hub_pid)
 
 
 def _alive(pid: int) -> bool:
@@ -75,16 +64,20 @@ def _alive(pid: int) -> bool:
 
 
 def running_record(data_dir: Path) -> RunningRecord | None:
-    """The record in `data_dir`, or None if there is none (or it is unreadable, or both processes are gone)."""
+    """The record in `data_dir` of the server running on it, or None.
+
+    None too when the record is unreadable or stale: its process is gone (a killed hub leaves
+    the file behind) or nothing holds the storage (a pid reused by another program).
+    """
     try:
         doc = json.loads((data_dir / RECORD_NAME).read_text(encoding="utf-8"))
-        record = RunningRecord(uri=doc["uri"], pid=doc["pid"], hub_pid=doc.get("hub_pid", doc["pid"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        record = RunningRecord(uri=doc["uri"], pid=doc["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not (isinstance(record.uri, str) and isinstance(record.pid, int) and isinstance(record.hub_pid, int)):
+    if not (isinstance(record.uri, str) and isinstance(record.pid, int) and record.pid > 0):
         return None
-    if not (record.server_alive or record.hub_alive):
-        return None  # stale: left behind by a hub that was killed
+    if not _alive(record.pid) or storage_holder(data_dir / "db") is None:
+        return None
     return record
 
 
@@ -238,7 +231,7 @@ class EmbeddedServer:
 
     def _write_record(self, pid: int) -> None:
         """Write `embedded.json` atomically (a reader never sees half of it), readable by the owner only."""
-        doc = {"uri": self.uri, "pid": pid, "hub_pid": os.getpid()}
+        doc = {"uri": self.uri, "pid": pid}
         fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".embedded.", suffix=".tmp")  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

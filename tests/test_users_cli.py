@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
@@ -132,20 +133,22 @@ async def test_users_add_without_a_running_hub_starts_the_database_itself(tmp_pa
     # Left behind by a hub that was killed: neither process exists any more.
     dead = subprocess.Popen(["true"])  # its pid is certainly gone once reaped
     dead.wait()
-    (data_dir / "embedded.json").write_text(json.dumps({"uri": "mongodb://127.0.0.1:1/", "pid": dead.pid,
-                                                        "hub_pid": dead.pid}))
+    record = data_dir / "embedded.json"
+    record.write_text(json.dumps({"uri": "mongodb://127.0.0.1:1/", "pid": dead.pid}))
     code, out, err = await switchboard("users", "add", "carol", "--role", "supervisor", "--role", "trainer",
                                        "--capacity", "3", data_dir=data_dir)
     assert code == 0, err
     [password] = re.findall(r"^password: (\S+)  \(shown once\)$", out, re.MULTILINE)
     assert len(password) >= 16
     assert "created carol (supervisor, trainer)" in out
+    # Our own short-lived server records nothing (a stale record is left as it was, and ignored).
+    assert json.loads(record.read_text())["pid"] == dead.pid
+    # A live pid that holds no storage (a pid reused by another program) is stale too.
+    record.write_text(json.dumps({"uri": "mongodb://127.0.0.1:1/", "pid": os.getpid()}))
     code, out, err = await switchboard("users", "list", data_dir=data_dir)
     assert code == 0, err
     assert re.search(r"^carol\s+carol\s+supervisor,trainer\s+3\s+active$", out, re.MULTILINE), out
     assert (data_dir / "db").is_dir()
-    # Our own short-lived server records nothing (a stale record is left as it was, and ignored).
-    assert json.loads((data_dir / "embedded.json").read_text())["pid"] == dead.pid
 
     # The hub then starts on that data and carol logs in with the printed password.
     port = free_port()
@@ -162,6 +165,19 @@ async def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
                                         f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300",
                                         data_dir=tmp_path)
     one_line_failure(code, err, "switchboard: cannot reach the database (check --mongodb-uri / MONGODB_URI)")
+
+    # A hub's record whose server holds the storage (this test holds WiredTiger's lock the way it does)
+    # but does not answer: the command says so rather than waiting for the storage.
+    (tmp_path / "db").mkdir()
+    fd = os.open(tmp_path / "db" / "WiredTiger.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (tmp_path / "embedded.json").write_text(json.dumps({"uri": f"mongodb://127.0.0.1:{free_port()}/",
+                                                            "pid": os.getpid()}))
+        code, _out, err = await switchboard("users", "list", data_dir=tmp_path)
+    finally:
+        os.close(fd)
+    one_line_failure(code, err, f"switchboard: the database of the hub running on {tmp_path} does not answer")
 
 
 def test_admin_commands_show_only_their_own_options() -> None:
