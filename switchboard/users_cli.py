@@ -83,7 +83,7 @@ def _roles(names: list[str] | None) -> list[Role]:
     for name in names or []:
         if name not in known:
             raise CommandError(f"unknown role {name!r}; roles are {ROLES}")
-    return [known[name] for name in (names or ["agent"])]
+    return [known[name] for name in dict.fromkeys(names or ["agent"])]  # each once, in the order given
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
