@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     serve_p.add_argument("--log-level", default="INFO")
 
     eval_p = sub.add_parser("nlu-eval", help="train and evaluate the NLU on CSV files (text,category)")
-    from bot.nlu_eval import add_arguments
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["nlu-eval"]:  # it imports scikit-learn (~1.5 s): not for every admin command's start
+        from bot.nlu_eval import add_arguments
 
-    add_arguments(eval_p)
+        add_arguments(eval_p)
 
     tg_p = sub.add_parser("telegram", help="Telegram channel tools")
     tg_sub = tg_p.add_subparsers(dest="telegram_command", required=True)

@@ -237,7 +237,7 @@ class EmbeddedServer:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(doc, handle)
             os.replace(tmp, self.record_file)
-        except OSError as exc:  # admin commands then say the storage is busy; the hub itself is fine
+        except OSError as exc:  # admin commands then wait for the storage and fail in one line; the hub is fine
             log.warning("cannot record the database URI in %s: %s", self.record_file, exc)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -191,5 +191,9 @@ def test_admin_commands_show_only_their_own_options() -> None:
     add_help = subprocess.run([SWITCHBOARD, "users", "add", "--help"], capture_output=True, text=True, check=True,
                               cwd=ROOT).stdout
     assert "--password-stdin" in add_help and "--role ROLE" in add_help
+    # nlu-eval's options (scikit-learn) are only loaded for nlu-eval, and still there.
+    eval_help = subprocess.run([SWITCHBOARD, "nlu-eval", "--help"], capture_output=True, text=True, check=True,
+                               cwd=ROOT).stdout
+    assert "--train TRAIN" in eval_help and "--test TEST" in eval_help
     gone = subprocess.run([SWITCHBOARD, "create-agent", "x"], capture_output=True, text=True, check=False, cwd=ROOT)
     assert gone.returncode == 2 and "invalid choice: 'create-agent'" in gone.stderr
