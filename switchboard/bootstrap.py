@@ -26,6 +26,7 @@ from hub.store import Store
 from switchboard.config import ConfigError, Settings, ensure_secret
 from switchboard.database_supervisor import DatabaseSupervisor
 from switchboard.embedded import EmbeddedServer
+from switchboard.prometheus import Exporter, install
 from switchboard.web import DATABASE_SUPERVISOR, build_app
 from switchboard.webhook_client import AiohttpWebhookTransport
 
@@ -152,10 +153,14 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes()
+        exporter = Exporter() if settings.metrics_enabled else None
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
-                             trusted_proxies=settings.trusted_proxies)
+                             trusted_proxies=settings.trusted_proxies,
+                             observe=exporter.observe_http if exporter else None)
         if self.supervisor is not None:
             self.app[DATABASE_SUPERVISOR] = self.supervisor
+        if exporter is not None:
+            install(self.app, self.hub, exporter, self.supervisor)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
         if workbench is not None:

@@ -48,6 +48,8 @@ class Settings:
     #: Per channel: `{days: N, action: delete|anonymise}` for closed conversations (hub.retention).
     retention: dict[str, Any] = field(default_factory=dict)
     retention_interval_seconds: float = 3600.0
+    #: Serve `GET /metrics` (Prometheus; supervisors and API tokens with the `metrics` scope only).
+    metrics_enabled: bool = True
 
     @property
     def base_url(self) -> str:
@@ -111,6 +113,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         config_dir=path.resolve().parent,
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
+        metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
     )
     for key, value in overrides.items():
         if value is not None:
@@ -118,6 +121,18 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if settings.default_queue not in settings.queues:
         raise ConfigError(f"default_queue {settings.default_queue!r} is not a configured queue")
     return settings
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A yes/no setting: YAML booleans, or true/false/1/0 from an environment variable."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{key} must be true or false, not {value!r}")
 
 
 def _proxies(value: Any) -> list[str]:
