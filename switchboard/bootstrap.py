@@ -153,7 +153,7 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes()
-        exporter = Exporter() if settings.metrics_enabled else None
+        exporter = Exporter(settings.metrics_refresh_seconds) if settings.metrics_enabled else None
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -50,6 +50,8 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     #: Serve `GET /metrics` (Prometheus; supervisors and API tokens with the `metrics` scope only).
     metrics_enabled: bool = True
+    #: `/metrics` re-reads the outbox backlog and agents online at most this often (0: every scrape).
+    metrics_refresh_seconds: float = 10.0
 
     @property
     def base_url(self) -> str:
@@ -114,6 +116,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
+        metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),
     )
     for key, value in overrides.items():
         if value is not None:

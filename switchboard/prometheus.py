@@ -2,13 +2,15 @@
 
 The composition root binds `hub.telemetry` (domain counts, made after commit) to the
 counters here, and adds `observe_http` to the app. Gauges of shared state (outbox backlog,
-database, agents online) are read at scrape time by indexed counts. Each hub process has
+database, agents online) are read at scrape time by indexed counts, at most once per
+`state_refresh_seconds` (counting a large backlog is linear in it). Each hub process has
 its own registry and counters (Prometheus sums them across instances); tests run several
 hubs in one process, so nothing goes to prometheus-client's global default registry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -42,7 +44,11 @@ UNMATCHED = "unmatched"
 class Exporter:
     """One hub process's metrics: a registry, the counters the hub feeds, the scrape-time gauges."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_refresh_seconds: float = 10.0) -> None:
+        #: The backlog and agents-online counts are re-read at most this often (0: every scrape).
+        self.state_refresh_seconds = state_refresh_seconds
+        self._state_read_at: float | None = None
+        self._state_lock = asyncio.Lock()
         self.registry = registry = CollectorRegistry(auto_describe=True)
         process_collector.ProcessCollector(registry=registry)
         platform_collector.PlatformCollector(registry=registry)
@@ -95,10 +101,17 @@ class Exporter:
         try:
             up = await hub.store.ping()
             if up:
-                await self._read_store(hub)
+                async with self._state_lock:  # overlapping scrapes share one read
+                    if self._state_due():
+                        await self._read_store(hub)
+                        self._state_read_at = time.monotonic()
         except PyMongoError:
             up = False
         self.database_up.set(1 if up else 0)
+
+    def _state_due(self) -> bool:
+        last = self._state_read_at
+        return last is None or time.monotonic() - last >= self.state_refresh_seconds
 
     async def _read_store(self, hub: Hub) -> None:
         pipeline = [{"$match": {"status": {"$in": list(BACKLOG_STATUSES)}}},

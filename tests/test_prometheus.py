@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.models import OutboundMessage, Role, SendError, SendResult
 from switchboard.bootstrap import Runtime
+from switchboard.prometheus import EXPORTER
 from tests.conftest import http_client, login, make_settings, running
 from tests.helpers import eventually
 from tests.test_apitokens import bearer, make_token
@@ -65,10 +66,11 @@ async def metrics_token(client: TestClient[Any, Any], runtime: Runtime) -> str:
 
 
 async def test_counters_move_by_exactly_what_the_hub_did(client: TestClient[Any, Any], runtime: Runtime) -> None:
-    assert runtime.hub is not None
+    assert runtime.hub is not None and runtime.app is not None
     hub = runtime.hub
     token = await metrics_token(client, runtime)
     await hub.accounts.create("alice", "correct horse battery", name="Alice", roles=[Role.AGENT])
+    runtime.app[EXPORTER].state_refresh_seconds = 0  # read the backlog on every scrape
     async with bearer(client, token) as api:
         before, _ = await scrape(api)
         visitor = await widget_session(client)
