@@ -116,7 +116,9 @@ class Runtime:
             self.supervisor = DatabaseSupervisor(self.embedded, settings.embedded_restart_give_up_seconds,
                                                  on_give_up=self.on_fatal)
             self.supervisor.start()
-        self.store = Store(uri, settings.db_name, self.db_listeners)
+        exporter = Exporter(settings.metrics_refresh_seconds) if settings.metrics_enabled else None
+        listeners = [*self.db_listeners, exporter.db_listener] if exporter else self.db_listeners
+        self.store = Store(uri, settings.db_name, listeners)
         await self.store.ensure_indexes()
         bot = bot or await build_bot(settings, self.store)
         workbench = await build_workbench(settings, self.store, bot)
@@ -153,7 +155,6 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes()
-        exporter = Exporter(settings.metrics_refresh_seconds) if settings.metrics_enabled else None
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

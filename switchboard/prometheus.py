@@ -1,8 +1,8 @@
 """`GET /metrics` for operators: the hub's counts and state in Prometheus' text format.
 
 The composition root binds `hub.telemetry` (domain counts, made after commit) to the
-counters here, and adds `observe_http` to the app. Gauges of shared state (outbox backlog,
-database, agents online) are read at scrape time by indexed counts, at most once per
+counters here, adds `observe_http` to the app and `db_listener` to the database client. Gauges
+of shared state (outbox backlog, queue depth, agents online) are read at scrape time by indexed counts, at most once per
 `state_refresh_seconds` (counting a large backlog is linear in it). Each hub process has
 its own registry and counters (Prometheus sums them across instances); tests run several
 hubs in one process, so nothing goes to prometheus-client's global default registry.
@@ -26,6 +26,7 @@ from prometheus_client import (
     platform_collector,
     process_collector,
 )
+from pymongo import monitoring
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import requires
@@ -77,6 +78,15 @@ class Exporter:
                                  "(open desk WebSockets and live chats)", registry=registry)
         self.agents_online = Gauge("switchboard_agents_online", "Agents whose presence is online",
                                    registry=registry)
+        self.queue_depth = Gauge("switchboard_queue_depth", "Tickets waiting for a first agent answer",
+                                 ["queue"], registry=registry)
+        self.longest_wait = Gauge("switchboard_queue_longest_wait_seconds", "How long the oldest waiting "
+                                  "ticket has waited", ["queue"], registry=registry)
+        self.db_latency = Histogram("switchboard_database_command_duration_seconds", "Database command "
+                                    "round trips by command", ["command", "outcome"], registry=registry,
+                                    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10))
+        #: Registered with the database client (`Runtime.db_listeners`) to time every command.
+        self.db_listener = CommandTimer(self.db_latency)
 
     def record(self, name: str, labels: dict[str, str]) -> None:
         """The sink of `hub.telemetry`: one domain count (names and labels: `hub.telemetry.COUNTS`)."""
@@ -122,6 +132,9 @@ class Exporter:
         for doc in counts:
             self.backlog.labels(doc["_id"]["status"], str(doc["_id"].get("channel") or "unknown")).set(doc["n"])
         self.agents_online.set(await hub.store.agents.count_documents({"presence": "online"}))
+        for queue in await hub.metrics.queue_depths():
+            self.queue_depth.labels(queue["queue"]).set(queue["depth"])
+            self.longest_wait.labels(queue["queue"]).set(queue["longest_wait_seconds"])
 
     @web.middleware
     async def observe_http(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -144,6 +157,32 @@ class Exporter:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+#: Database commands timed under their own name; any other is `other` (bounded label values).
+KNOWN_COMMANDS = frozenset({"find", "insert", "update", "delete", "findAndModify", "aggregate", "count",
+                            "getMore", "ping", "createIndexes", "commitTransaction", "abortTransaction",
+                            "killCursors", "distinct"})
+
+
+class CommandTimer(monitoring.CommandListener):
+    """Times database commands (PyMongo's command monitoring) into a histogram by command name."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        return None
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._observe(event.command_name, "ok", event.duration_micros)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._observe(event.command_name, "error", event.duration_micros)
+
+    def _observe(self, command: str, outcome: str, micros: int) -> None:
+        name = command if command in KNOWN_COMMANDS else "other"
+        self.histogram.labels(name, outcome).observe(micros / 1e6)
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
