@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +211,18 @@ async def test_metrics_can_be_switched_off(mongo_uri: str, tmp_path: Path, shop_
     settings = make_settings(mongo_uri, tmp_path, metrics_enabled=False)
     async with running(settings, shop_bot) as rt, http_client(rt) as client:
         assert (await client.get("/metrics")).status == 404
+
+
+async def test_the_grafana_dashboard_uses_only_metrics_the_hub_exposes(client: TestClient[Any, Any],
+                                                                       runtime: Runtime) -> None:
+    """docs/grafana-switchboard.json: every switchboard_ series it queries is one /metrics serves."""
+    token = await metrics_token(client, runtime)
+    async with bearer(client, token) as api:
+        _, text = await scrape(api)
+    exposed = {family.name for family in text_string_to_metric_families(text)}
+    dashboard = json.loads((Path(__file__).parent.parent / "docs" / "grafana-switchboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    names = {name for expr in exprs for name in re.findall(r"switchboard_\w+", expr)}
+    used = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in names}
+    assert len(used) >= 12
+    assert used <= exposed, f"the dashboard queries metrics the hub does not expose: {sorted(used - exposed)}"
