@@ -9,6 +9,7 @@ direction, queue, outcome, result; never a contact, ticket or free text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -22,6 +23,7 @@ COUNTS: dict[str, tuple[str, ...]] = {
     "duplicate": ("channel",),
     "bot_decision": ("outcome",),
     "ticket": ("queue", "change"),
+    "escalation": ("queue", "reason"),
     "delivery": ("channel", "result"),
 }
 #: Decision reasons that mean the bot did not understand (it asks to rephrase or guesses).
@@ -40,6 +42,16 @@ class Telemetry:
         sink = self.sink
         if sink is not None:
             self.store.on_commit(session, lambda: sink(name, labels))
+
+
+REASON_CODE = re.compile(r"[a-z][a-z_]{0,39}")
+
+
+def reason_label(reason: str | None) -> str:
+    """An escalation reason as a label: its code (`bot_error: TypeError` -> `bot_error`); anything
+    that is not a short snake_case code is `other`, so free text never becomes a label."""
+    code = (reason or "").split(":", 1)[0].strip()
+    return code if REASON_CODE.fullmatch(code) else "other"
 
 
 def decision_outcome(decision: Decision) -> str:

@@ -17,7 +17,7 @@ from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, 
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
 from hub.store import BY_ID, TICKETS_BY_CONTACT, Doc, ObjectId, ReturnDocument, Store
-from hub.telemetry import Telemetry
+from hub.telemetry import Telemetry, reason_label
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -150,6 +150,7 @@ class TicketService:
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
+        self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
         return ticket
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:

@@ -62,6 +62,8 @@ class Exporter:
                                  registry=registry)
         self.tickets = {change: Counter(f"switchboard_tickets_{change}", f"Tickets {change}", ["queue"],
                                         registry=registry) for change in ("created", "solved", "abandoned")}
+        self.escalations = Counter("switchboard_escalations", "Conversations handed to a queue, by reason code",
+                                   ["queue", "reason"], registry=registry)
         self.deliveries = Counter("switchboard_outbox_delivery_attempts", "Outbox delivery attempts by result "
                                   "(sent, retry, failed)", ["channel", "result"], registry=registry)
         self.requests = Counter("switchboard_http_requests", "HTTP requests by route template",
@@ -98,6 +100,8 @@ class Exporter:
             self.decisions.labels(labels["outcome"]).inc()
         elif name == "ticket":
             self.tickets[labels["change"]].labels(labels["queue"]).inc()
+        elif name == "escalation":
+            self.escalations.labels(labels["queue"], labels["reason"]).inc()
         elif name == "delivery":
             self.deliveries.labels(labels["channel"], labels["result"]).inc()
 

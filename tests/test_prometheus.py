@@ -25,6 +25,8 @@ KNOWN_LABEL_VALUES = {
     "direction": {"in", "out"},
     "outcome": {"answer", "fallback", "escalate", "silent", "ok", "error"},
     "command": KNOWN_COMMANDS | {"other"},
+    "reason": {"human_requested", "intent_escalation", "not_helpful", "repeated_fallback", "no_response",
+               "nlu_unavailable", "bot_error", "email", "reply_after_close", "escalated", "other"},
     "result": {"sent", "retry", "failed"},
     "status": {"pending", "sending", "failed", "1xx", "2xx", "3xx", "4xx", "5xx"},
     "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"},
@@ -103,6 +105,8 @@ async def test_counters_move_by_exactly_what_the_hub_did(client: TestClient[Any,
         assert moved("switchboard_bot_decisions_total", outcome="escalate") == 1
         assert moved("switchboard_bot_decisions_total", outcome="fallback") == 0
         assert moved("switchboard_tickets_created_total", queue=queue) == 1
+        assert moved("switchboard_escalations_total", queue=queue, reason=ticket["reason"]) == 1
+        assert ticket["reason"] == "human_requested"
         assert moved("switchboard_tickets_solved_total", queue=queue) == 1
         assert moved("switchboard_tickets_abandoned_total", queue=queue) == 0
         assert moved("switchboard_outbox_delivery_attempts_total", channel="widget", result="sent") == 4

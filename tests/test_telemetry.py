@@ -8,7 +8,7 @@ import pytest
 from pymongo.errors import OperationFailure
 
 from hub.models import Decision, DecisionKind
-from hub.telemetry import COUNTS, Telemetry, decision_outcome
+from hub.telemetry import COUNTS, Telemetry, decision_outcome, reason_label
 from switchboard.bootstrap import Runtime
 
 
@@ -61,3 +61,15 @@ async def test_an_aborted_transaction_counts_nothing(runtime: Runtime) -> None:
 def test_decision_outcomes_are_a_fixed_set(kind: DecisionKind, reason: str | None, outcome: str) -> None:
     assert decision_outcome(Decision(kind=kind, reason=reason)) == outcome
     assert set(COUNTS["bot_decision"]) == {"outcome"}
+
+
+@pytest.mark.parametrize(("reason", "label"), [
+    ("human_requested", "human_requested"),
+    ("bot_error: TypeError", "bot_error"),
+    ("Customer said: my card number is 4111 1111", "other"),
+    ("", "other"),
+    (None, "other"),
+    ("x" * 41, "other"),
+])
+def test_escalation_reasons_become_codes_never_free_text(reason: str | None, label: str) -> None:
+    assert reason_label(reason) == label
