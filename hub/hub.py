@@ -29,6 +29,7 @@ from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
 from hub.routing import Router
 from hub.store import Doc, ObjectId, PyMongoError, Store
+from hub.telemetry import Telemetry
 from hub.tickets import QueueConfig, TicketService
 from hub.webhooks import Webhooks
 
@@ -61,6 +62,9 @@ class Hub:
         self.tickets.webhooks = self.pipeline.webhooks = self.webhooks
         self.outbox.handlers["webhook"] = self.webhooks.deliver
         self.outbox.on_message = self._message_created
+        #: What the hub counts for operators; the composition root binds `telemetry.sink` (Prometheus).
+        self.telemetry = Telemetry(store)
+        self.pipeline.telemetry = self.tickets.telemetry = self.outbox.telemetry = self.telemetry
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
         self.responses = ResponseLibrary(store)

@@ -28,6 +28,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
 from hub.ports import FILES_BYTES, OutboundSender, file_delivery
 from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class Outbox:
         self.handlers: dict[str, Callable[[Doc], Awaitable[None]]] = {}
         #: Called with each stored non-private message in its transaction (hub.webhooks' message.created).
         self.on_message: Callable[[Doc, Doc, AsyncClientSession | None], Awaitable[None]] | None = None
+        #: Counts for operators (hub.telemetry); the hub shares one with its other services.
+        self.telemetry = Telemetry(store)
 
     async def post(
         self,
@@ -221,6 +224,8 @@ class Outbox:
             {"$set": {"status": "sent", "sent_at": now}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
         update: Doc = {"delivery.status": "sent", "delivery.sent_at": now}
+        self.telemetry.count("delivery", channel=entry["channel"], result="sent")
+        self.telemetry.count("message", channel=entry["channel"], direction="out")
         if result.provider_id:
             update["provider_id"] = result.provider_id
         await self.store.messages.update_one(
@@ -248,6 +253,7 @@ class Outbox:
             {"_id": entry["_id"]},
             {"$set": {"status": "sent", "sent_at": utcnow()}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
+        self.telemetry.count("delivery", channel=_channel(entry), result="sent")
 
     async def _reschedule(self, entry: Doc, reason: str, retry_after: float | None) -> None:
         attempts = entry["attempts"] + 1
@@ -258,6 +264,7 @@ class Outbox:
             {"$set": {"status": "pending", "next_attempt_at": due, "last_error": reason, "attempts": attempts},
              "$unset": {"lease_until": ""}},
         )
+        self.telemetry.count("delivery", channel=_channel(entry), result="retry")
         if "message_id" not in entry:
             return
         await self.store.messages.update_one(
@@ -273,6 +280,7 @@ class Outbox:
             {"$set": {"status": "failed", "failed_at": now, "last_error": reason},
              "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
+        self.telemetry.count("delivery", channel=_channel(entry), result="failed")
         if "message_id" not in entry:
             return
         await self.store.messages.update_one(
@@ -371,6 +379,11 @@ class Outbox:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _channel(entry: Doc) -> str:
+    """The channel an entry goes out on; other kinds (webhooks) by their kind."""
+    return str(entry.get("channel") or entry.get("kind") or "unknown")
 
 
 def _lane(entry: Doc) -> ObjectId:

@@ -64,6 +64,8 @@ class Store:
             uri, tz_aware=True, serverSelectionTimeoutMS=5000, connect=False, event_listeners=event_listeners or []
         )
         self.db: AsyncDatabase[Doc] = self.client[db_name]
+        #: Callbacks to run once the transaction of a session (by id) commits (`on_commit`).
+        self._after_commit: dict[int, list[Callable[[], None]]] = {}
         self.contacts = self.db["contacts"]
         self.conversations = self.db["conversations"]
         self.messages = self.db["messages"]
@@ -195,8 +197,30 @@ class Store:
 
     async def run_in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run `work` in a transaction, retrying the whole of it on transient errors."""
+        callbacks: list[Callable[[], None]] = []
+
+        async def attempt(session: AsyncClientSession) -> T:
+            callbacks.clear()  # a retried attempt starts again: what the aborted one queued never happened
+            self._after_commit[id(session)] = callbacks
+            return await work(session)
+
         async with self.client.start_session() as session:
-            return await session.with_transaction(work)
+            try:
+                result = await session.with_transaction(attempt)
+            finally:
+                self._after_commit.pop(id(session), None)
+        for callback in callbacks:
+            callback()
+        return result
+
+    def on_commit(self, session: AsyncClientSession | None, callback: Callable[[], None]) -> None:
+        """Run `callback` once `session`'s transaction (from `run_in_transaction`) has committed;
+        now when there is no such transaction. For side effects outside the database (counters)."""
+        pending = self._after_commit.get(id(session)) if session is not None else None
+        if pending is None:
+            callback()
+        else:
+            pending.append(callback)
 
     async def next_number(self, name: str) -> int:
         """A gap-tolerant sequence (ticket numbers people can read out on the phone)."""

@@ -17,6 +17,7 @@ from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, 
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
 from hub.store import BY_ID, TICKETS_BY_CONTACT, Doc, ObjectId, ReturnDocument, Store
+from hub.telemetry import Telemetry, reason_label
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -64,6 +65,7 @@ class TicketService:
         self.webhooks: Any = None
         #: Channels that can show a rating request (buttons) when a ticket is solved.
         self.csat_channels: frozenset[str] = frozenset({"widget"})
+        self.telemetry = Telemetry(store)
 
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
@@ -138,6 +140,7 @@ class TicketService:
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
                                           queue=q.name, data={"reason": reason, "number": number})
+            self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one(
             {"_id": conversation["_id"]},
@@ -147,6 +150,7 @@ class TicketService:
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
+        self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
         return ticket
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
@@ -312,6 +316,8 @@ class TicketService:
             await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket_id,
                                           agent_id=agent_id, queue=ticket["queue"],
                                           data={"from": old.value, "to": new.value})
+            if new is TicketStatus.SOLVED:
+                self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
             assert updated is not None
             await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", updated, session)
             return updated
@@ -375,6 +381,7 @@ class TicketService:
             )
             await self.store.append_event("ticket.abandoned", now, session=session, ticket_id=ticket_id,
                                           queue=ticket["queue"], data={"reason": reason})
+            self.telemetry.count("ticket", session, queue=ticket["queue"], change="abandoned")
             await self.notify("ticket.updated", ticket, session)
             return ticket
 
