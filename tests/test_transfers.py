@@ -180,6 +180,16 @@ async def test_roles_agents_move_their_own_tickets_supervisors_any_and_are_audit
     assert line["metadata"]["transfer"]["summary"] == "Sam moved this to Billing"
     assert line["metadata"]["transfer"]["from_agent"] == "Bob"
 
+    # A supervisor reassigns to a colleague who is online: audited with both usernames.
+    connection = await hub.presence.connect(bob["_id"])
+    resp = await sup.post(url, json={"agent_id": str(bob["_id"])}, headers=sup_headers)
+    assert resp.status == 200, await resp.text()
+    entries = await hub.store.audit.find({"action": "ticket.transferred"}, sort=[("at", 1), ("_id", 1)]).to_list()
+    assert entries[-1]["details"]["to_agent"] == "bob" and entries[-1]["details"]["from_agent"] is None
+    line = moves(await (await sup.get(f"/api/tickets/{ticket['_id']}")).json())[-1]
+    assert line["metadata"]["transfer"]["summary"] == "Sam handed this to Bob" and line["text"] == ""
+    await hub.presence.disconnect(connection, bob["_id"])
+
     await hub.accounts.create("tess", "trainer password", roles=[Role.TRAINER])
     async with http_client(runtime) as trainer:
         csrf = await login(trainer, "tess", "trainer password")

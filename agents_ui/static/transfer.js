@@ -78,6 +78,9 @@ function mount() {
   });
   head.querySelector(".ticket-actions").appendChild(button);
   head.after(panel);
+  // Another ticket opened: this form was for the previous one.
+  new MutationObserver(() => { if (panel.dataset.ticket !== state.ticketId) panel.hidden = true; })
+    .observe(document.getElementById("ticket-title"), { childList: true, characterData: true, subtree: true });
 }
 
 mount();
