@@ -24,6 +24,7 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     """The shipped queues plus Billing, which tells a customer moved into it who has them now."""
     settings = make_settings(mongo_uri, tmp_path)
     settings.queues["billing"] = QueueConfig(name="billing", title="Billing", on_transfer_message=BILLING_HELLO)
+    settings.queues["vip"] = QueueConfig(name="vip", title="VIP", routing="least_busy")
     return settings
 
 
@@ -208,3 +209,25 @@ async def test_a_solved_ticket_cannot_be_moved(
     assert resp.status == 400 and "solved" in (await resp.json())["error"]
     assert (await client.post("/api/tickets/0123456789abcdef01234567/transfer", json={"queue": "billing"},
                               headers=headers)).status == 404
+
+
+async def test_a_waiting_ticket_moved_to_a_least_busy_queue_is_routed_there(
+    client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    vic = await hub.accounts.create("vic", "vic's long password", name="Vic", roles=[Role.AGENT])
+    await hub.store.agents.update_one({"_id": vic["_id"]}, {"$set": {"queues": ["vip"]}})
+    connection = await hub.presence.connect(vic["_id"])
+    _token, ticket = await new_ticket(client, runtime)
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/transfer", json={"queue": "vip"},
+                             headers={"X-CSRF-Token": agent["csrf"]})
+    assert resp.status == 200, await resp.text()
+    routed = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert routed is not None and routed["queue"] == "vip" and routed["assignee_id"] == vic["_id"]
+    # Vic works only VIP: handing him a General ticket is refused, saying so.
+    _token, other = await new_ticket(client, runtime, "Mallory")
+    refused = await client.post(f"/api/tickets/{other['_id']}/transfer", json={"agent_id": str(vic["_id"])},
+                                headers={"X-CSRF-Token": agent["csrf"]})
+    assert refused.status == 409 and (await refused.json())["error"] == "Vic does not work the General support queue"
+    await hub.presence.disconnect(connection, vic["_id"])
