@@ -31,6 +31,7 @@ from hub.routing import Router
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.telemetry import Telemetry
 from hub.tickets import QueueConfig, TicketService
+from hub.transfers import Transfers
 from hub.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Hub:
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
         self.responses = ResponseLibrary(store)
+        self.transfers = Transfers(store, self.tickets, self.responses)
         self.audit = AuditLog(store)
         self.privacy = Privacy(store, blobs, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.

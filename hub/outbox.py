@@ -79,6 +79,7 @@ class Outbox:
         nlu: dict[str, Any] | None = None,
         attachments: list[Doc] | None = None,
         touch_conversation: bool = True,
+        metadata: Doc | None = None,
     ) -> Doc:
         """Store an outbound message (and queue it for delivery unless it is a private note).
 
@@ -105,6 +106,8 @@ class Outbox:
         }
         if nlu is not None:
             doc["nlu"] = nlu
+        if metadata:
+            doc["metadata"] = metadata
         await self.store.messages.insert_one(doc, session=session)
         if not private:
             await self.store.outbox.insert_one(

@@ -51,6 +51,9 @@ class QueueConfig:
     auto_transfer_seconds: int = 0
     #: What a customer reply to a solved/closed ticket does: `reopen` or `new`.
     on_reply_after_close: str = "reopen"
+    #: What the customer is told when a ticket is moved into this queue (hub.transfers; canned-response
+    #: placeholders such as `{{agent.name}}`); empty: nothing, the move stays internal.
+    on_transfer_message: str = ""
 
 
 class TicketService:

@@ -291,7 +291,12 @@ const Desk = (() => {
     document.getElementById("take").hidden = !!(t.assignee_id && t.assignee_id === state.me.id);
   }
 
+  /** Other modules may draw some messages their own way (transfer.js: a move's timeline line). */
+  const messageViews = [];
+  function onRenderMessage(fn) { messageViews.push(fn); }
+
   function renderMessage(m) {
+    for (const view of messageViews) { const node = view(m); if (node) return node; }
     const kind = m.author.kind + (m.private ? " private" : "");
     const name = m.author.name || (m.author.kind === "customer" && state.contactName) || m.author.kind;
     const who = name + " · " + fmtTime(m.created_at) + (m.private ? " · private note" : "");
@@ -411,6 +416,6 @@ const Desk = (() => {
   });
 
   document.addEventListener("DOMContentLoaded", boot);
-  return { api, el, registerView, onLive, hasRole, fmtTime, state };
+  return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state };
 })();
 window.Desk = Desk;
