@@ -139,6 +139,13 @@ class Store:
         await self.tickets.create_index("conversation_ids")
         await self.tickets.create_index([("created_at", ASCENDING)])
         await self.tickets.create_index([("queue", ASCENDING), ("first_agent_reply_at", DESCENDING)])
+        # hub.ticketindex: the desk list. `keys` holds one string per facet (status, queue, assignee,
+        # channel, priority, tag; again prefixed `active.` while the ticket is active), `words` the
+        # searchable words; each list query seeds from one key and pages by ticket number or rank.
+        await self.tickets.create_index([("keys", ASCENDING), ("number", DESCENDING)])
+        await self.tickets.create_index([("keys", ASCENDING), ("wait_rank", ASCENDING)])
+        await self.tickets.create_index([("keys", ASCENDING), ("sla_rank", ASCENDING)])
+        await self.tickets.create_index([("words", ASCENDING), ("number", DESCENDING)])
         await self.queues.create_index("name", unique=True)
         await self.agents.create_index("username", unique=True)
         await self.agents.create_index("presence")
