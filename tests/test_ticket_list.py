@@ -154,3 +154,13 @@ async def test_bad_list_parameters_and_edits_are_refused(client: TestClient[Any,
         assert resp.status == 422, body
     assert (await client.patch("/api/tickets/0123456789abcdef01234567", json={"priority": "low"},
                                headers=headers)).status == 404
+
+
+async def test_an_erased_customer_is_no_longer_found(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                     runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    t = await desk(runtime)
+    assert await listed(client, "q=kettle&status=closed,new,open") == [t["ana"]["number"]]
+    await runtime.hub.privacy.erase(t["ana"]["contact_id"], actor=agent["account"])
+    for query in ("q=kettle", "q=ana%40example.com", "q=Lima"):
+        assert await listed(client, f"{query}&status=new,open,pending,solved,closed") == []
