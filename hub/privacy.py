@@ -37,7 +37,7 @@ ERASED_NAME = "Erased contact"
 #: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
 _CONVERSATION_PRIVATE = ("token", "bot")
 _MESSAGE_PRIVATE = ("pending_bot", "lease_until")
-_TICKET_PRIVATE = ("keys", "words", "wait_rank", "sla_rank")  # hub.ticketindex's list fields
+_TICKET_PRIVATE = ("keys", "words", "active_words", "wait_rank", "sla_rank")  # hub.ticketindex's list fields
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -255,7 +255,8 @@ class Privacy:
         if not ticket_ids:
             return
         await self.store.tickets.update_many({"_id": {"$in": ticket_ids}},
-                                             {"$set": {"subject": ERASED_TEXT, "entities": {}, "words": []}})
+                                             {"$set": {"subject": ERASED_TEXT, "entities": {}, "words": [],
+                                                       "active_words": []}})
         await self.store.tickets.update_many({"_id": {"$in": ticket_ids}, "csat.comment": {"$exists": True}},
                                              {"$set": {"csat.comment": ""}}, hint=[("_id", 1)])
 

@@ -146,6 +146,7 @@ class Store:
         await self.tickets.create_index([("keys", ASCENDING), ("wait_rank", ASCENDING)])
         await self.tickets.create_index([("keys", ASCENDING), ("sla_rank", ASCENDING)])
         await self.tickets.create_index([("words", ASCENDING), ("number", DESCENDING)])
+        await self.tickets.create_index([("active_words", ASCENDING), ("number", DESCENDING)])
         await self.queues.create_index("name", unique=True)
         await self.agents.create_index("username", unique=True)
         await self.agents.create_index("presence")

@@ -9,6 +9,8 @@ everything), and sorts every match before it applies a limit. So each ticket car
   ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
 * `words`: the lower-cased words of its number, subject, customer name, email, phone and every
   message (a multikey index; `secantusd-py` has no `$text` index);
+* `active_words`: the same words while the ticket is active (else empty), so the default search
+  over the live desk costs the live desk, however long the history;
 * `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number).
 
 A list query seeds from the most selective single key and checks the other conditions in
@@ -33,8 +35,8 @@ ACTIVE = (TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.
 PRIORITIES = ("low", "normal", "high", "urgent")
 SORTS = ("newest", "oldest_waiting", "sla_due")
 SLA_STATES = ("breached", "due_soon", "ok")
-#: "Due soon": the SLA falls due within this long.
-DUE_SOON = timedelta(hours=1)
+#: "Due soon": the SLA falls due within this long (a new ticket's first-response clock is often 1 h).
+DUE_SOON = timedelta(minutes=15)
 MAX_PAGE = 100
 MAX_WORDS = 2000
 #: Facet order for picking the seed key: the likelier a facet is to be selective, the earlier.
@@ -48,7 +50,8 @@ BY_KEYS_NEWEST = [("keys", 1), ("number", -1)]
 BY_KEYS_WAITING = [("keys", 1), ("wait_rank", 1)]
 BY_KEYS_SLA = [("keys", 1), ("sla_rank", 1)]
 BY_WORDS_NEWEST = [("words", 1), ("number", -1)]
-INDEX_FIELDS = ("keys", "words", "wait_rank", "sla_rank")
+BY_ACTIVE_WORDS_NEWEST = [("active_words", 1), ("number", -1)]
+INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
 
 
 def words_of(text: str | None) -> set[str]:
@@ -120,7 +123,8 @@ def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
         words |= words_of(text)
     due = sla_due(ticket)
     waiting = ticket.get("last_customer_message_at") or ticket.get("created_at")
-    return {"keys": facet_keys(ticket), "words": sorted(words)[:MAX_WORDS],
+    kept = sorted(words)[:MAX_WORDS]
+    return {"keys": facet_keys(ticket), "words": kept, "active_words": kept if ticket.get("status") in ACTIVE else [],
             "wait_rank": rank(waiting, ticket["number"]), "sla_rank": rank(due, ticket["number"])}
 
 
@@ -215,7 +219,7 @@ class TicketIndex:
             more = len(rows) > size
             return Page(page, page[-1][rank_field] if more and page else None)
         if words:
-            field_name, seed_value = "words", words[0]
+            field_name, seed_value = ("active_words" if active_only else "words"), words[0]
         else:
             field_name = "keys"
             seed_value = (f"active.{wanted[0]}" if wanted else "active") if active_only else (

@@ -99,12 +99,12 @@ async def test_filters_sorts_and_counts(client: TestClient[Any, Any], agent: dic
     assert await listed(client) == [bo, ana]
     assert await listed(client, "status=solved") == [cy]
     assert await listed(client, "status=solved&q=password") == [cy]
-    # SLA: ana's first response is overdue, bo's is due within the hour (an answer moves it to resolution)
+    # SLA: ana's first response is overdue, bo's is due within 15 minutes (an answer moves it to resolution)
     now = utcnow()
     await runtime.hub.store.tickets.update_one({"_id": t["ana"]["_id"]},
                                                {"$set": {"sla.first_response_due": now - timedelta(minutes=5)}})
     await runtime.hub.store.tickets.update_one({"_id": t["bo"]["_id"]},
-                                               {"$set": {"sla.first_response_due": now + timedelta(minutes=20)}})
+                                               {"$set": {"sla.first_response_due": now + timedelta(minutes=10)}})
     for ticket in (t["ana"], t["bo"]):
         await runtime.hub.tickets.index.refresh(ticket["_id"])
     assert await listed(client, "sla=breached") == [ana]
