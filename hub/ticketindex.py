@@ -172,6 +172,20 @@ class TicketIndex:
         if any(ticket.get(k) != v for k, v in fields.items()):
             await self.store.tickets.update_one({"_id": ticket_id}, {"$set": fields}, session=session)
 
+    async def backfill(self, batch: int = 500) -> int:
+        """Give tickets stored before the list fields existed their fields (once; a no-op after).
+
+        `{keys: None}` finds the tickets without the field through the keys index (a missing
+        field is indexed as null), so a started hub with an indexed desk pays nothing.
+        """
+        done = 0
+        while ids := [t["_id"] for t in await self.store.tickets.find(
+                {"keys": None}, projection={"_id": 1}, limit=batch).to_list()]:
+            for ticket_id in ids:
+                await self.refresh(ticket_id)
+            done += len(ids)
+        return done
+
     async def counts(self, agent_id: ObjectId) -> dict[str, Any]:
         """Active tickets per sidebar view: all, mine, unassigned, each queue (bounded by the live load)."""
         c = self.store.tickets.count_documents

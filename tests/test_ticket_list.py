@@ -164,3 +164,14 @@ async def test_an_erased_customer_is_no_longer_found(client: TestClient[Any, Any
     await runtime.hub.privacy.erase(t["ana"]["contact_id"], actor=agent["account"])
     for query in ("q=kettle", "q=ana%40example.com", "q=Lima"):
         assert await listed(client, f"{query}&status=new,open,pending,solved,closed") == []
+
+
+async def test_tickets_stored_before_the_list_fields_are_indexed_at_start(
+        client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    t = await desk(runtime)
+    await runtime.hub.store.tickets.update_many({}, {"$unset": {"keys": "", "words": "", "active_words": ""}})
+    assert await listed(client) == []
+    assert await runtime.hub.tickets.index.backfill(batch=2) == 3
+    assert await listed(client, "q=kettle") == [t["ana"]["number"]]
+    assert await runtime.hub.tickets.index.backfill() == 0
