@@ -29,6 +29,7 @@ from hub.store import (
     ObjectId,
     Store,
 )
+from hub.ticketindex import facet_keys
 from hub.views import jsonable
 
 ERASED_WEBHOOK_BODY = '{"erased":true}'
@@ -147,6 +148,11 @@ class Privacy:
             {"_id": {"$in": [t["_id"] for t in tickets if t["status"] in ("new", "open", "pending")]}},
             {"$set": {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}},
         )
+        for ticket in tickets:  # the desk list's facets follow (its words were cleared above)
+            closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
+            if closed is not None:
+                await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
+                    "keys": facet_keys(closed), "sla_rank": None, "active_words": []}})
         removed.tickets = len(ticket_ids)
         await self._forget_webhook_bodies(contact_id)
         # Last, so an interrupted erasure is simply run again: the contact is the tombstone.

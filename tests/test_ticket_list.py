@@ -9,7 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from hub.hub import Hub
 from hub.models import InboundMessage, Sender, utcnow
+from hub.ticketindex import facet_keys
 from switchboard.bootstrap import Runtime
 
 
@@ -28,6 +30,12 @@ async def open_ticket(runtime: Runtime, channel: str, who: Sender, text: str, su
     ticket = await hub.store.tickets.find_one({"_id": conversation["ticket_id"]})
     assert ticket is not None
     return ticket
+
+
+async def assert_list_fields_current(hub: Hub) -> None:
+    """Every ticket's list facets match the ticket (whoever changed it: desk, router, erasure)."""
+    async for ticket in hub.store.tickets.find({}):
+        assert ticket["keys"] == facet_keys(ticket), ticket["number"]
 
 
 async def listed(client: TestClient[Any, Any], query: str = "") -> list[int]:
@@ -117,6 +125,7 @@ async def test_filters_sorts_and_counts(client: TestClient[Any, Any], agent: dic
     assert counts["active"] == 2 and counts["mine"] == 1 and counts["unassigned"] == 1
     active_queues = [t["ana"]["queue"], t["bo"]["queue"]]
     assert counts["queues"] == {q: active_queues.count(q) for q in ("complaints", "general", "orders", "returns")}
+    await assert_list_fields_current(runtime.hub)
     # every change is in the ticket's history
     kinds = [e["type"] async for e in runtime.hub.store.events.find({"ticket_id": t["ana"]["_id"]})]
     assert "ticket.tags_changed" in kinds and "ticket.priority_changed" in kinds
@@ -164,6 +173,9 @@ async def test_an_erased_customer_is_no_longer_found(client: TestClient[Any, Any
     await runtime.hub.privacy.erase(t["ana"]["contact_id"], actor=agent["account"])
     for query in ("q=kettle", "q=ana%40example.com", "q=Lima"):
         assert await listed(client, f"{query}&status=new,open,pending,solved,closed") == []
+    assert t["ana"]["number"] not in await listed(client)  # closed by the erasure: no longer active
+    assert await listed(client, "status=closed") == [t["ana"]["number"]]
+    await assert_list_fields_current(runtime.hub)
 
 
 async def test_tickets_stored_before_the_list_fields_are_indexed_at_start(
