@@ -51,6 +51,8 @@ BY_KEYS_WAITING = [("keys", 1), ("wait_rank", 1)]
 BY_KEYS_SLA = [("keys", 1), ("sla_rank", 1)]
 BY_WORDS_NEWEST = [("words", 1), ("number", -1)]
 BY_ACTIVE_WORDS_NEWEST = [("active_words", 1), ("number", -1)]
+#: `words` is read (a search checks every word); its copy for active tickets is not.
+LIST_PROJECTION = {"active_words": 0}
 INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
 
 
@@ -225,8 +227,8 @@ class TicketIndex:
             if q.after is not None:
                 cond[rank_field] = {"$lt" if rank_field == "number" else "$gt": q.after}
             direction = -1 if rank_field == "number" else 1
-            rows = [t async for t in self.store.tickets.find(cond, sort=[("keys", 1), (rank_field, direction)])
-                    if keep(t)]
+            rows = [t async for t in self.store.tickets.find(cond, projection=LIST_PROJECTION,
+                                                             sort=[("keys", 1), (rank_field, direction)]) if keep(t)]
             if rank_field != "number":
                 rows = [t for t in rows if t.get(rank_field) is not None]
             page = rows[:size]
@@ -254,7 +256,7 @@ class TicketIndex:
             batch: list[Doc] = []
             for s in seeds:
                 batch += await self.store.tickets.find(
-                    {field_name: s, "number": {"$lt": hi, "$gte": lo}},
+                    {field_name: s, "number": {"$lt": hi, "$gte": lo}}, projection=LIST_PROJECTION,
                     sort=[(field_name, 1), ("number", -1)]).to_list()
             found += sorted((t for t in batch if keep(t)), key=lambda t: -t["number"])
             hi, window = lo, window * 2
