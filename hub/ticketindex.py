@@ -14,9 +14,11 @@ everything), and sorts every match before it applies a limit. So each ticket car
 * `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number).
 
 A list query seeds from the most selective single key and checks the other conditions in
-Python. Newest-first pages over any history walk back in windows of ticket numbers (doubling
-until the page is full), so a page costs the tickets in a window, never the whole collection.
-`oldest waiting` and `SLA due first` list active tickets only (seeded by an `active.` key).
+Python. Active tickets (the default view, and every `oldest waiting`, `SLA due first` and SLA
+state query) are seeded by an `active.` key or `active_words`: that costs the live desk.
+Newest-first pages over the history (solved, closed) walk back in windows of ticket numbers
+(doubling until the page is full), so a page costs the tickets in a window, never the whole
+collection (a rare term costs log2(tickets / 256) window lookups more).
 """
 
 from __future__ import annotations
@@ -218,31 +220,37 @@ class TicketIndex:
                 return False
             return q.sla is None or sla_state(t, now) == q.sla
 
-        if q.sort != "newest" or q.sla:  # SLA states and time orders exist for active tickets only
-            seed = f"active.{wanted[0]}" if wanted else "active"
-            if q.statuses and len(q.statuses) == 1 and q.statuses[0] in ACTIVE:
-                seed = f"status:{q.statuses[0]}" if not wanted else seed
-            rank_field = {"sla_due": "sla_rank", "oldest_waiting": "wait_rank"}.get(q.sort, "number")
-            cond: Doc = {"keys": seed}
-            if q.after is not None:
-                cond[rank_field] = {"$lt" if rank_field == "number" else "$gt": q.after}
-            direction = -1 if rank_field == "number" else 1
-            rows = [t async for t in self.store.tickets.find(cond, projection=LIST_PROJECTION,
-                                                             sort=[("keys", 1), (rank_field, direction)]) if keep(t)]
-            if rank_field != "number":
-                rows = [t for t in rows if t.get(rank_field) is not None]
-            page = rows[:size]
-            more = len(rows) > size
-            return Page(page, page[-1][rank_field] if more and page else None)
+        if active_only or q.sort != "newest" or q.sla:
+            return await self._active(q, wanted, words, keep, size)
         if words:
-            field_name, seed_value = ("active_words" if active_only else "words"), words[0]
+            field_name, seed_value = "words", words[0]
         else:
             field_name = "keys"
-            seed_value = (f"active.{wanted[0]}" if wanted else "active") if active_only else (
-                wanted[0] if wanted else f"status:{q.statuses[0]}" if len(q.statuses) == 1 else None)
-            if seed_value is None:  # several closed-ish statuses, no other filter: one pass per status
-                field_name, seed_value = "keys", None
+            seed_value = wanted[0] if wanted else f"status:{q.statuses[0]}" if len(q.statuses) == 1 else None
         return await self._newest(field_name, seed_value, q, keep, size)
+
+    async def _active(self, q: TicketQuery, wanted: list[str], words: list[str], keep: Any, size: int) -> Page:
+        """Active tickets only (the live desk, bounded by the workload however long the history):
+        every match of one seed key is read, filtered, and ordered by the chosen rank."""
+        seed_field, seed = "keys", f"active.{wanted[0]}" if wanted else "active"
+        if words:
+            seed_field, seed = "active_words", words[0]
+        elif len(q.statuses) == 1 and not wanted:
+            seed = f"status:{q.statuses[0]}"
+        rank_field = {"sla_due": "sla_rank", "oldest_waiting": "wait_rank"}.get(q.sort, "number")
+        direction = -1 if rank_field == "number" else 1
+        cond: Doc = {seed_field: seed}
+        # the cursor is a bound in the query where the seed's index holds the rank, else checked here
+        indexed_rank = "number" if seed_field == "active_words" else rank_field
+        if q.after is not None and indexed_rank == rank_field:
+            cond[rank_field] = {"$lt" if direction < 0 else "$gt": q.after}
+        rows = [t async for t in self.store.tickets.find(cond, projection=LIST_PROJECTION,
+                                                         sort=[(seed_field, 1), (indexed_rank, direction)])
+                if keep(t) and t.get(rank_field) is not None
+                and (q.after is None or (t[rank_field] - q.after) * direction > 0)]
+        rows.sort(key=lambda t: t[rank_field] * direction)
+        page = rows[:size]
+        return Page(page, page[-1][rank_field] if len(rows) > size else None)
 
     async def _newest(self, field_name: str, seed: str | None, q: TicketQuery, keep: Any, size: int) -> Page:
         """Walk back from the cursor in doubling windows of ticket numbers until the page is full."""

@@ -75,7 +75,9 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
                        {"assignee": "me"}, {"assignee": "none"}, {"channel": "widget"}, {"tag": "vip"},
                        {"priority": "high"}, {"status": "solved"}, {"status": "solved,closed"}, {"sla": "breached"},
                        {"sla": "ok", "tag": "vip"}, {"sort": "oldest_waiting"}, {"sort": "sla_due", "queue": "general"},
-                       {"size": 1, "after": 5}, {"sort": "oldest_waiting", "after": 1}):
+                       {"size": 1, "after": 5}, {"sort": "oldest_waiting", "after": 1},
+                       {"q": "order", "sort": "oldest_waiting", "after": 1}, {"q": "order", "sort": "sla_due"},
+                       {"q": "order", "status": "closed", "after": 9}, {"tag": "vip", "status": "solved,closed"}):
             assert (await client.get("/api/tickets", params=params)).status == 200
         assert (await client.get("/api/tickets/counts")).status == 200
         await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "hi", "status": "pending"},

@@ -145,6 +145,14 @@ async def test_paging_is_stable_while_tickets_arrive(client: TestClient[Any, Any
     waiting = await (await client.get("/api/tickets?size=4&sort=oldest_waiting")).json()
     rest = await (await client.get(f"/api/tickets?size=4&sort=oldest_waiting&after={waiting['next']}")).json()
     assert [t["number"] for t in waiting["tickets"] + rest["tickets"]] == sorted([*numbers, numbers[-1] + 1])
+    # a search paged in another order: the cursor is the rank, not a ticket number
+    seen: list[int] = []
+    after = ""
+    for _ in range(3):
+        page = await (await client.get(f"/api/tickets?q=hello&size=2&sort=oldest_waiting{after}")).json()
+        seen += [t["number"] for t in page["tickets"]]
+        after = f"&after={page['next']}" if page["next"] else ""
+    assert seen == numbers and after == ""
 
 
 async def test_bad_list_parameters_and_edits_are_refused(client: TestClient[Any, Any], agent: dict[str, Any],
