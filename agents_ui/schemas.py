@@ -46,6 +46,12 @@ class TicketStatus(Body):
     status: Token
 
 
+class TicketChange(Body):
+    tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]] | None = Field(
+        None, max_length=20, description="the ticket's tags (replaces them)")
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+
+
 class Assign(Body):
     agent_id: Token | None = Field("me", description='"me", an agent\'s id (supervisors) or null for nobody')
 

@@ -151,6 +151,7 @@ class Hub:
         """Indexes, seed data, then the outbox, recovery and realtime loops."""
         await self.store.ensure_indexes()
         await self.tickets.sync_queues()
+        await self.tickets.index.backfill()
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

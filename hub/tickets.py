@@ -18,6 +18,7 @@ from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
 from hub.store import BY_ID, TICKETS_BY_CONTACT, Doc, ObjectId, ReturnDocument, Store
 from hub.telemetry import Telemetry, reason_label
+from hub.ticketindex import PRIORITIES, TicketIndex
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -62,6 +63,8 @@ class TicketService:
         self.outbox = outbox
         self.queues = queues
         self.default_queue = default_queue
+        #: The desk list's search fields; `refresh` after every change to a ticket or its messages.
+        self.index = TicketIndex(store)
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
         #: Set by the hub (hub.webhooks.Webhooks): ticket events queued in the transaction of each change.
@@ -154,6 +157,7 @@ class TicketService:
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
         self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
+        await self.index.refresh(ticket["_id"], session)
         return ticket
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
@@ -197,6 +201,7 @@ class TicketService:
         )
         if "status" in update["$set"] and updated is not None:
             await self.notify("ticket.updated", updated, session)
+        await self.index.refresh(ticket["_id"], session)
         return updated
 
     async def _open_follow_up(self, conversation: Doc, session: AsyncClientSession) -> Doc:
@@ -278,6 +283,7 @@ class TicketService:
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
                                           message_id=message["_id"], queue=ticket["queue"])
+            await self.index.refresh(ticket["_id"], session)
             return message
 
         message = await self.store.run_in_transaction(work)
@@ -323,6 +329,7 @@ class TicketService:
                 self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
             assert updated is not None
             await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", updated, session)
+            await self.index.refresh(ticket_id, session)
             return updated
 
         updated = await self.store.run_in_transaction(work)
@@ -386,6 +393,7 @@ class TicketService:
                                           queue=ticket["queue"], data={"reason": reason})
             self.telemetry.count("ticket", session, queue=ticket["queue"], change="abandoned")
             await self.notify("ticket.updated", ticket, session)
+            await self.index.refresh(ticket_id, session)
             return ticket
 
         ticket = await self.store.run_in_transaction(work)
@@ -417,6 +425,7 @@ class TicketService:
                                           agent_id=assignee_id, queue=ticket["queue"],
                                           data={"by": by["_id"] if by else None})
             await self.notify("ticket.updated", ticket, session)
+            await self.index.refresh(ticket_id, session)
             return ticket
 
         ticket = await self.store.run_in_transaction(work)
@@ -427,6 +436,37 @@ class TicketService:
             raise NotFound("no active ticket with that id")
         self.outbox.wake()
         return ticket
+
+    async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
+                   priority: str | None = None) -> Doc:
+        """Set a ticket's tags and/or priority; each change is an event in the ticket's history."""
+        if priority is not None and priority not in PRIORITIES:
+            raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
+        ticket = await self.get(ticket_id)
+        now = utcnow()
+        changes: Doc = {}
+        if tags is not None:
+            clean = sorted({t.strip().lower() for t in tags if t.strip()})
+            if clean != sorted(ticket.get("tags") or []):
+                changes["tags"] = {"from": ticket.get("tags") or [], "to": clean}
+        if priority is not None and priority != (ticket.get("priority") or "normal"):
+            changes["priority"] = {"from": ticket.get("priority") or "normal", "to": priority}
+        if not changes:
+            return ticket
+
+        async def work(session: AsyncClientSession) -> Doc:
+            updated = await self.store.tickets.find_one_and_update(
+                {"_id": ticket_id}, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}},
+                return_document=ReturnDocument.AFTER, session=session)
+            assert updated is not None
+            for name, change in changes.items():
+                await self.store.append_event(f"ticket.{name}_changed", now, session=session, ticket_id=ticket_id,
+                                              agent_id=agent["_id"], queue=ticket["queue"], data=change)
+            await self.notify("ticket.updated", updated, session)
+            await self.index.refresh(ticket_id, session)
+            return updated
+
+        return await self.store.run_in_transaction(work)
 
     async def notify(self, event: str, ticket: Doc, session: AsyncClientSession | None) -> None:
         """A webhook event for this ticket change, written with it (no webhooks configured: nothing)."""

@@ -177,6 +177,7 @@ class Transfers:
                 await self.tickets.outbox.post(conversation, AuthorKind.SYSTEM, text, session=session,
                                                author_name=SYSTEM_NAME)
             await self.tickets.notify("ticket.updated", updated, session)
+            await self.tickets.index.refresh(ticket_id, session)  # the ticket list's queue/assignee keys
             return updated
 
         updated = await self.store.run_in_transaction(work)
