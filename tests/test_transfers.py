@@ -74,6 +74,10 @@ async def test_an_agent_moves_their_answered_ticket_to_another_queue_with_a_priv
     assert stored is not None
     assert stored["first_agent_reply_at"] == answered["first_agent_reply_at"]  # a transfer is not an answer
     assert stored["sla"] == answered["sla"]
+    # The desk's list follows the move: it is in Billing's view, unassigned, and no longer in General's.
+    listed = {q: [t["id"] for t in (await (await client.get("/api/tickets", params={"queue": q})).json())["tickets"]]
+              for q in ("billing", "general")}
+    assert listed == {"billing": [str(ticket["_id"])], "general": []}, listed
 
     event = await runtime.hub.store.events.find_one({"type": "ticket.transferred", "ticket_id": ticket["_id"]})
     assert event is not None
