@@ -20,9 +20,10 @@ from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_chan
 from hub.accounts import AccountError, AccountService, HashingBusy, SessionInfo, Throttled, has_role
 from hub.display import DISPLAY_FIELDS, author_name, display_name
 from hub.hub import Hub
-from hub.models import Role, TicketStatus
+from hub.models import Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
 from hub.store import TICKETS_BY_CONTACT, Doc, ObjectId, oid
+from hub.ticketindex import MAX_PAGE, PRIORITIES, SLA_STATES, SORTS, TicketQuery, sla_due, sla_state
 from hub.tickets import ACTIVE, NotFound, NotYours, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
 
@@ -161,26 +162,81 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response({"queues": result})
 
 
-@requires(*TICKET_READERS, scope="tickets:read")
-async def list_tickets(request: web.Request) -> web.Response:
-    """Tickets by status (default: active), optionally one queue or only mine (`mine=1`)."""
-    hub = _hub(request)
-    statuses = [s for s in request.query.get("status", "").split(",") if s]
+def _ticket_query(request: web.Request) -> TicketQuery:
+    """The list's query string: `q`, `status` (comma list), `queue`, `assignee` (me, none or an id; `mine=1`
+    is `assignee=me`), `channel`, `tag`, `priority`, `sla` (breached, due_soon, ok), `sort` (newest,
+    oldest_waiting, sla_due), `size` (1-100) and `after` (the `next` cursor of the previous page)."""
+    args = request.query
+    statuses = [s for s in args.get("status", "").split(",") if s]
     for s in statuses:
         if s not in TicketStatus.__members__.values():
             raise error(400, f"unknown status {s!r}")
-    assignee = agent_of(request)["_id"] if request.query.get("mine") == "1" else None
-    tickets = await hub.tickets.list(status=statuses or None, queue=request.query.get("queue") or None,
-                                     assignee_id=assignee)
-    contact_ids = list({t["contact_id"] for t in tickets})
+    assignee = args.get("assignee") or ("me" if args.get("mine") == "1" else None)
+    if assignee == "me":
+        assignee = str(agent_of(request)["_id"])
+    elif assignee not in (None, "none") and not ObjectId.is_valid(assignee):
+        raise error(400, "assignee: me, none or an agent's id")
+    choices = {"sort": SORTS, "sla": SLA_STATES, "priority": PRIORITIES}
+    for name, allowed in choices.items():
+        if args.get(name) and args[name] not in allowed:
+            raise error(400, f"{name} must be one of {', '.join(allowed)}")
+    sort = args.get("sort") or "newest"
+    if (sort != "newest" or args.get("sla")) and any(s not in ACTIVE for s in statuses):
+        raise error(400, "SLA states and the oldest-waiting and SLA orders list active tickets only")
+    try:
+        size = int(args.get("size", "25"))
+        after = int(args["after"]) if args.get("after") else None
+    except ValueError as exc:
+        raise error(400, "size and after must be whole numbers") from exc
+    if not 1 <= size <= MAX_PAGE:
+        raise error(400, f"size must be 1 to {MAX_PAGE}")
+    return TicketQuery(text=args.get("q", "")[:200], statuses=statuses, queue=args.get("queue") or None,
+                       assignee=assignee, channel=args.get("channel") or None, tag=(args.get("tag") or "").lower()
+                       or None, priority=args.get("priority") or None, sla=args.get("sla") or None, sort=sort,
+                       size=size, after=after)
+
+
+@requires(*TICKET_READERS, scope="tickets:read")
+async def list_tickets(request: web.Request) -> web.Response:
+    """A page of tickets (default: active, newest first) matching a search and filters; `next` is the cursor
+    for the following page (null on the last). See `_ticket_query` for the parameters."""
+    hub = _hub(request)
+    query = _ticket_query(request)
+    now = utcnow()
+    page = await hub.tickets.index.search(query, now)
+    contact_ids = list({t["contact_id"] for t in page.tickets})
     contacts = {c["_id"]: c for c in await hub.store.contacts.find(
         {"_id": {"$in": contact_ids}}, projection=DISPLAY_FIELDS).to_list()}
     views = []
-    for t in tickets:
+    for t in page.tickets:
         view = ticket_view(t)
         view["contact_name"] = display_name(contacts.get(t["contact_id"]))
+        view["sla_state"] = sla_state(t, now)
+        due = sla_due(t)
+        view["sla_due"] = due.isoformat() if due else None
         views.append(view)
-    return web.json_response({"tickets": views})
+    return web.json_response({"tickets": views, "next": str(page.next_cursor) if page.next_cursor else None})
+
+
+@requires(*TICKET_READERS, scope="tickets:read")
+async def ticket_counts(request: web.Request) -> web.Response:
+    """Active tickets per desk view: all, mine, unassigned and each queue."""
+    return web.json_response(await _hub(request).tickets.index.counts(agent_of(request)["_id"]))
+
+
+@requires(Role.AGENT, scope="tickets:write")
+@accepts(schemas.TicketChange)
+async def edit_ticket(request: web.Request) -> web.Response:
+    """Change a ticket's `tags` (the whole list) and/or `priority` (low, normal, high, urgent)."""
+    body = body_of(request, schemas.TicketChange)
+    try:
+        ticket = await _hub(request).tickets.edit(_id(request), agent_of(request), tags=body.tags,
+                                                  priority=body.priority)
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    except TicketError as exc:
+        raise error(422, str(exc)) from exc
+    return web.json_response({"ticket": ticket_view(ticket)})
 
 
 @requires(*TICKET_READERS, scope="tickets:read")
@@ -455,6 +511,8 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/me/status", set_my_status),
         web.get("/api/queues", queues),
         web.get("/api/tickets", list_tickets),
+        web.get("/api/tickets/counts", ticket_counts),
+        web.patch("/api/tickets/{id}", edit_ticket),
         web.get("/api/tickets/{id}", get_ticket),
         web.post("/api/tickets/{id}/reply", reply),
         web.post("/api/tickets/{id}/status", set_status),

@@ -46,8 +46,22 @@ class TicketStatus(Body):
     status: Token
 
 
+class TicketChange(Body):
+    tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]] | None = Field(
+        None, max_length=20, description="the ticket's tags (replaces them)")
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+
+
 class Assign(Body):
     agent_id: Token | None = Field("me", description='"me", an agent\'s id (supervisors) or null for nobody')
+
+
+class Transfer(Body):
+    """Where a ticket goes; without `agent_id` it waits unassigned in the queue (routing may assign it)."""
+
+    queue: Token | None = Field(None, description="the target queue's name (default: the ticket's queue)")
+    agent_id: Token | None = Field(None, description="the agent to hand it to (online, with free capacity)")
+    note: Text = Field("", description="a private note for colleagues; the customer never sees it")
 
 
 class NewAgent(Body):

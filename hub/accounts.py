@@ -173,6 +173,17 @@ class AccountService:
             await self.store.sessions.delete_many({"agent_id": agent_id}, hint=[("agent_id", 1)])
         return before, {**before, **changes}
 
+    async def reset_password(self, agent_id: ObjectId, new: str) -> bool:
+        """An admin sets a user's password (no current one needed): every session of theirs ends,
+        since a reset usually means the old password is lost or known to someone else. False if unknown."""
+        if len(new) < 8:
+            raise AccountError("the password needs at least 8 characters")
+        result = await self.store.agents.update_one({"_id": agent_id},
+                                                    {"$set": {"password_hash": await self.hashing.hash(new)}})
+        if result.matched_count == 0:
+            return False
+        await self.store.sessions.delete_many({"agent_id": agent_id}, hint=[("agent_id", 1)])
+        return True
 
 
 def has_role(agent: Doc, *roles: Role) -> bool:

@@ -23,7 +23,8 @@ AUDIT_BY_ACTOR = [("actor.id", 1), ("at", -1)]
 #: What the desk offers in its filter (other actions are recorded and searchable too).
 KNOWN_ACTIONS = (
     "login", "login.failed", "login.refused", "agent.created", "agent.roles_changed", "agent.updated",
-    "ticket.assigned",
+    "agent.password_reset",
+    "ticket.assigned", "ticket.transferred",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
     "retention.run", "audit.exported",
 )

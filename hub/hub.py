@@ -29,7 +29,9 @@ from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
 from hub.routing import Router
 from hub.store import Doc, ObjectId, PyMongoError, Store
+from hub.telemetry import Telemetry
 from hub.tickets import QueueConfig, TicketService
+from hub.transfers import Transfers
 from hub.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,13 @@ class Hub:
         self.tickets.webhooks = self.pipeline.webhooks = self.webhooks
         self.outbox.handlers["webhook"] = self.webhooks.deliver
         self.outbox.on_message = self._message_created
+        #: What the hub counts for operators; the composition root binds `telemetry.sink` (Prometheus).
+        self.telemetry = Telemetry(store)
+        self.pipeline.telemetry = self.tickets.telemetry = self.outbox.telemetry = self.telemetry
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
         self.responses = ResponseLibrary(store)
+        self.transfers = Transfers(store, self.tickets, self.responses)
         self.audit = AuditLog(store)
         self.privacy = Privacy(store, blobs, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
@@ -145,6 +151,7 @@ class Hub:
         """Indexes, seed data, then the outbox, recovery and realtime loops."""
         await self.store.ensure_indexes()
         await self.tickets.sync_queues()
+        await self.tickets.index.backfill()
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

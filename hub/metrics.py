@@ -108,16 +108,7 @@ class MetricsService:
     async def live(self) -> dict[str, Any]:
         """Right now: depth and longest wait per queue, agent occupancy."""
         now = utcnow()
-        queues = []
-        for name, q in self.queues.items():
-            waiting = await self.store.tickets.find(
-                {"status": TicketStatus.NEW.value, "queue": name}, projection={"handoff_at": 1},
-                sort=[("status", 1), ("queue", 1), ("created_at", 1)], limit=1,
-            ).to_list()
-            depth = await self.store.tickets.count_documents({"status": TicketStatus.NEW.value, "queue": name})
-            longest = (now - waiting[0]["handoff_at"]).total_seconds() if waiting else 0.0
-            queues.append({"queue": name, "title": q.title or name, "depth": depth,
-                           "longest_wait_seconds": round(longest, 1)})
+        queues = await self.queue_depths(now)
         agents = []
         total_open = total_capacity = 0
         for agent in await self.store.agents.find({}, projection={"password_hash": 0}).to_list():
@@ -131,6 +122,21 @@ class MetricsService:
                            "open": open_, "capacity": capacity, "occupancy": _ratio(open_, capacity)})
         return {"at": now.isoformat(), "queues": queues, "agents": agents,
                 "occupancy": _ratio(total_open, total_capacity)}
+
+    async def queue_depths(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Per configured queue: tickets waiting for a first agent answer, and the oldest one's wait."""
+        now = now or utcnow()
+        queues = []
+        for name, q in self.queues.items():
+            waiting = await self.store.tickets.find(
+                {"status": TicketStatus.NEW.value, "queue": name}, projection={"handoff_at": 1},
+                sort=[("status", 1), ("queue", 1), ("created_at", 1)], limit=1,
+            ).to_list()
+            depth = await self.store.tickets.count_documents({"status": TicketStatus.NEW.value, "queue": name})
+            longest = (now - waiting[0]["handoff_at"]).total_seconds() if waiting else 0.0
+            queues.append({"queue": name, "title": q.title or name, "depth": depth,
+                           "longest_wait_seconds": round(longest, 1)})
+        return queues
 
     async def window(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Tickets created and bot conversations started in [start, end)."""

@@ -28,6 +28,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
 from hub.ports import FILES_BYTES, OutboundSender, file_delivery
 from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, Store
+from hub.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class Outbox:
         self.handlers: dict[str, Callable[[Doc], Awaitable[None]]] = {}
         #: Called with each stored non-private message in its transaction (hub.webhooks' message.created).
         self.on_message: Callable[[Doc, Doc, AsyncClientSession | None], Awaitable[None]] | None = None
+        #: Counts for operators (hub.telemetry); the hub shares one with its other services.
+        self.telemetry = Telemetry(store)
 
     async def post(
         self,
@@ -76,6 +79,7 @@ class Outbox:
         nlu: dict[str, Any] | None = None,
         attachments: list[Doc] | None = None,
         touch_conversation: bool = True,
+        metadata: Doc | None = None,
     ) -> Doc:
         """Store an outbound message (and queue it for delivery unless it is a private note).
 
@@ -102,6 +106,8 @@ class Outbox:
         }
         if nlu is not None:
             doc["nlu"] = nlu
+        if metadata:
+            doc["metadata"] = metadata
         await self.store.messages.insert_one(doc, session=session)
         if not private:
             await self.store.outbox.insert_one(
@@ -235,6 +241,8 @@ class Outbox:
             {"$set": {"status": "sent", "sent_at": now}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
         update: Doc = {"delivery.status": "sent", "delivery.sent_at": now}
+        self.telemetry.count("delivery", channel=entry["channel"], result="sent")
+        self.telemetry.count("message", channel=entry["channel"], direction="out")
         if result.provider_id:
             update["provider_id"] = result.provider_id
         await self.store.messages.update_one(
@@ -262,6 +270,7 @@ class Outbox:
             {"_id": entry["_id"]},
             {"$set": {"status": "sent", "sent_at": utcnow()}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
+        self.telemetry.count("delivery", channel=_channel(entry), result="sent")
 
     async def _reschedule(self, entry: Doc, reason: str, retry_after: float | None) -> None:
         attempts = entry["attempts"] + 1
@@ -272,6 +281,7 @@ class Outbox:
             {"$set": {"status": "pending", "next_attempt_at": due, "last_error": reason, "attempts": attempts},
              "$unset": {"lease_until": ""}},
         )
+        self.telemetry.count("delivery", channel=_channel(entry), result="retry")
         if "message_id" not in entry:
             return
         await self.store.messages.update_one(
@@ -287,6 +297,7 @@ class Outbox:
             {"$set": {"status": "failed", "failed_at": now, "last_error": reason},
              "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
+        self.telemetry.count("delivery", channel=_channel(entry), result="failed")
         if "message_id" not in entry:
             return
         await self.store.messages.update_one(
@@ -385,6 +396,11 @@ class Outbox:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _channel(entry: Doc) -> str:
+    """The channel an entry goes out on; other kinds (webhooks) by their kind."""
+    return str(entry.get("channel") or entry.get("kind") or "unknown")
 
 
 def _lane(entry: Doc) -> ObjectId:

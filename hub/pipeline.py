@@ -43,6 +43,7 @@ from hub.store import (
     PyMongoError,
     Store,
 )
+from hub.telemetry import Telemetry, decision_outcome
 from hub.tickets import TicketService
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Pipeline:
         self.webhooks: Any = None
         #: The scheduled processing task of each message still being processed (for `process_now`).
         self._by_message: dict[ObjectId, asyncio.Task[None]] = {}
+        self.telemetry = Telemetry(store)
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
         """Store one inbound message exactly once and schedule the bot/ticket step."""
@@ -79,6 +81,7 @@ class Pipeline:
             projection={"conversation_id": 1, "contact_id": 1},
         )
         if existing is not None:
+            self.telemetry.count("duplicate", channel=msg.channel)
             return IngestResult(str(existing["_id"]), str(existing["conversation_id"]),
                                 str(existing["contact_id"]), duplicate=True)
         contact = await self.contacts.resolve(msg.channel, msg.sender)
@@ -113,12 +116,14 @@ class Pipeline:
             # The same delivery raced us (provider retry while we were still working).
             raced = await self.store.messages.find_one({"channel": msg.channel, "external_id": msg.external_id})
             assert raced is not None
+            self.telemetry.count("duplicate", channel=msg.channel)
             return IngestResult(str(raced["_id"]), str(raced["conversation_id"]),
                                 str(raced["contact_id"]), duplicate=True)
         conv_update: Doc = {"last_message_at": now, "last_customer_message_at": now}
         if msg.reply_context:
             conv_update.update({f"channel_data.{k}": v for k, v in msg.reply_context.items()})
         await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": conv_update})
+        self.telemetry.count("message", channel=msg.channel, direction="in")
         self._schedule(result.inserted_id)
         return IngestResult(str(result.inserted_id), str(conversation["_id"]), str(contact["_id"]),
                             duplicate=False)
@@ -232,6 +237,7 @@ class Pipeline:
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
                      session: AsyncClientSession) -> Doc | None:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
+        self.telemetry.count("bot_decision", session, outcome=decision_outcome(decision))
         bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent,
                            "last_message_at": utcnow()}
         await self.store.conversations.update_one(

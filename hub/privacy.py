@@ -29,6 +29,7 @@ from hub.store import (
     ObjectId,
     Store,
 )
+from hub.ticketindex import facet_keys
 from hub.views import jsonable
 
 ERASED_WEBHOOK_BODY = '{"erased":true}'
@@ -37,6 +38,7 @@ ERASED_NAME = "Erased contact"
 #: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
 _CONVERSATION_PRIVATE = ("token", "bot")
 _MESSAGE_PRIVATE = ("pending_bot", "lease_until")
+_TICKET_PRIVATE = ("keys", "words", "active_words", "wait_rank", "sla_rank")  # hub.ticketindex's list fields
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -110,7 +112,8 @@ class Privacy:
                 "conversations": [jsonable({k: v for k, v in c.items() if k not in _CONVERSATION_PRIVATE})
                                   for c in conversations],
                 "messages": [jsonable({k: v for k, v in m.items() if k not in _MESSAGE_PRIVATE}) for m in messages],
-                "tickets": [{**jsonable(t), "assignee_name": agent_names.get(t.get("assignee_id"))} for t in tickets],
+                "tickets": [{**jsonable({k: v for k, v in t.items() if k not in _TICKET_PRIVATE}),
+                             "assignee_name": agent_names.get(t.get("assignee_id"))} for t in tickets],
                 "ratings": [{"ticket_number": t.get("number"), **jsonable(t["csat"])} for t in tickets
                             if t.get("csat")],
                 "files": files,
@@ -145,6 +148,11 @@ class Privacy:
             {"_id": {"$in": [t["_id"] for t in tickets if t["status"] in ("new", "open", "pending")]}},
             {"$set": {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}},
         )
+        for ticket in tickets:  # the desk list's facets follow (its words were cleared above)
+            closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
+            if closed is not None:
+                await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
+                    "keys": facet_keys(closed), "sla_rank": None, "active_words": []}})
         removed.tickets = len(ticket_ids)
         await self._forget_webhook_bodies(contact_id)
         # Last, so an interrupted erasure is simply run again: the contact is the tombstone.
@@ -253,7 +261,8 @@ class Privacy:
         if not ticket_ids:
             return
         await self.store.tickets.update_many({"_id": {"$in": ticket_ids}},
-                                             {"$set": {"subject": ERASED_TEXT, "entities": {}}})
+                                             {"$set": {"subject": ERASED_TEXT, "entities": {}, "words": [],
+                                                       "active_words": []}})
         await self.store.tickets.update_many({"_id": {"$in": ticket_ids}, "csat.comment": {"$exists": True}},
                                              {"$set": {"csat.comment": ""}}, hint=[("_id", 1)])
 

@@ -61,6 +61,11 @@ class RealtimeBus:
         self._subs.add(sub)
         return sub
 
+    @property
+    def subscriber_count(self) -> int:
+        """Subscribers in this process (operators' gauge)."""
+        return len(self._subs)
+
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
 

@@ -58,6 +58,7 @@ class Router:
         await self.store.append_event("ticket.assigned", now, session=session, ticket_id=taken["_id"],
                                       agent_id=agent["_id"], queue=queue, data={"by": "least_busy"})
         await self.tickets.notify("ticket.updated", taken, session)
+        await self.tickets.index.refresh(taken["_id"], session)
         return taken
 
     async def route_all(self) -> int:
@@ -92,6 +93,7 @@ class Router:
                 )
                 if released is None:
                     continue  # answered or moved meanwhile
+                await self.tickets.index.refresh(ticket["_id"])
                 await self.store.append_event("ticket.transferred", now, ticket_id=ticket["_id"],
                                               agent_id=ticket["assignee_id"], queue=name,
                                               data={"reason": "no answer", "after_seconds":

@@ -17,6 +17,8 @@ from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, 
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
 from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
+from hub.telemetry import Telemetry, reason_label
+from hub.ticketindex import PRIORITIES, TicketIndex
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -50,6 +52,9 @@ class QueueConfig:
     auto_transfer_seconds: int = 0
     #: What a customer reply to a solved/closed ticket does: `reopen` or `new`.
     on_reply_after_close: str = "reopen"
+    #: What the customer is told when a ticket is moved into this queue (hub.transfers; canned-response
+    #: placeholders such as `{{agent.name}}`); empty: nothing, the move stays internal.
+    on_transfer_message: str = ""
 
 
 class TicketService:
@@ -58,12 +63,15 @@ class TicketService:
         self.outbox = outbox
         self.queues = queues
         self.default_queue = default_queue
+        #: The desk list's search fields; `refresh` after every change to a ticket or its messages.
+        self.index = TicketIndex(store)
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
         #: Set by the hub (hub.webhooks.Webhooks): ticket events queued in the transaction of each change.
         self.webhooks: Any = None
         #: Channels that can show a rating request (buttons) when a ticket is solved.
         self.csat_channels: frozenset[str] = frozenset({"widget"})
+        self.telemetry = Telemetry(store)
 
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
@@ -132,6 +140,7 @@ class TicketService:
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
                                           queue=q.name, data={"reason": reason, "number": number})
+            self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one(
             {"_id": conversation["_id"]},
@@ -141,6 +150,8 @@ class TicketService:
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
+        self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
+        await self.index.refresh(ticket["_id"], session)
         return ticket
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
@@ -182,6 +193,7 @@ class TicketService:
         updated = await self.store.claim_by_id(self.store.tickets, ticket["_id"], {}, update, session=session)
         if "status" in update["$set"] and updated is not None:
             await self.notify("ticket.updated", updated, session)
+        await self.index.refresh(ticket["_id"], session)
         return updated
 
     async def active_ticket(self, contact_id: ObjectId, session: AsyncClientSession | None = None) -> Doc | None:
@@ -272,6 +284,7 @@ class TicketService:
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
                                           message_id=message["_id"], queue=ticket["queue"])
+            await self.index.refresh(ticket["_id"], session)
             return message
 
         message = await self.store.run_in_transaction(work)
@@ -313,8 +326,11 @@ class TicketService:
             await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket_id,
                                           agent_id=agent_id, queue=ticket["queue"],
                                           data={"from": old.value, "to": new.value})
+            if new is TicketStatus.SOLVED:
+                self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
             assert updated is not None
             await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", updated, session)
+            await self.index.refresh(ticket_id, session)
             return updated
 
         updated = await self.store.run_in_transaction(work)
@@ -376,7 +392,9 @@ class TicketService:
             )
             await self.store.append_event("ticket.abandoned", now, session=session, ticket_id=ticket_id,
                                           queue=ticket["queue"], data={"reason": reason})
+            self.telemetry.count("ticket", session, queue=ticket["queue"], change="abandoned")
             await self.notify("ticket.updated", ticket, session)
+            await self.index.refresh(ticket_id, session)
             return ticket
 
         ticket = await self.store.run_in_transaction(work)
@@ -408,6 +426,7 @@ class TicketService:
                                           agent_id=assignee_id, queue=ticket["queue"],
                                           data={"by": by["_id"] if by else None})
             await self.notify("ticket.updated", ticket, session)
+            await self.index.refresh(ticket_id, session)
             return ticket
 
         ticket = await self.store.run_in_transaction(work)
@@ -418,6 +437,37 @@ class TicketService:
             raise NotFound("no active ticket with that id")
         self.outbox.wake()
         return ticket
+
+    async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
+                   priority: str | None = None) -> Doc:
+        """Set a ticket's tags and/or priority; each change is an event in the ticket's history."""
+        if priority is not None and priority not in PRIORITIES:
+            raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
+        ticket = await self.get(ticket_id)
+        now = utcnow()
+        changes: Doc = {}
+        if tags is not None:
+            clean = sorted({t.strip().lower() for t in tags if t.strip()})
+            if clean != sorted(ticket.get("tags") or []):
+                changes["tags"] = {"from": ticket.get("tags") or [], "to": clean}
+        if priority is not None and priority != (ticket.get("priority") or "normal"):
+            changes["priority"] = {"from": ticket.get("priority") or "normal", "to": priority}
+        if not changes:
+            return ticket
+
+        async def work(session: AsyncClientSession) -> Doc:
+            updated = await self.store.tickets.find_one_and_update(
+                {"_id": ticket_id}, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}},
+                return_document=ReturnDocument.AFTER, session=session)
+            assert updated is not None
+            for name, change in changes.items():
+                await self.store.append_event(f"ticket.{name}_changed", now, session=session, ticket_id=ticket_id,
+                                              agent_id=agent["_id"], queue=ticket["queue"], data=change)
+            await self.notify("ticket.updated", updated, session)
+            await self.index.refresh(ticket_id, session)
+            return updated
+
+        return await self.store.run_in_transaction(work)
 
     async def notify(self, event: str, ticket: Doc, session: AsyncClientSession | None) -> None:
         """A webhook event for this ticket change, written with it (no webhooks configured: nothing)."""

@@ -47,7 +47,11 @@ def message_for_desk(doc: Doc) -> dict[str, Any]:
     return view
 
 
+#: Denormalised list fields (hub.ticketindex): internal, and `keys` names agents by id.
+TICKET_INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
+
+
 def ticket_view(doc: Doc) -> dict[str, Any]:
-    view = jsonable(doc)
+    view = jsonable({k: v for k, v in doc.items() if k not in TICKET_INDEX_FIELDS})
     view["id"] = view.pop("_id")
     return view

@@ -1,7 +1,9 @@
 """The database an admin command works on, beside or without a running hub.
 
-`--mongodb-uri`, `MONGODB_URI` or the configuration name it; otherwise the embedded server
-is started on `--data-dir` (which waits, bounded, while a hub still holds that storage).
+`--mongodb-uri`, `MONGODB_URI` or the configuration name it. Otherwise, when a hub runs on
+`--data-dir`, its embedded server holds the storage (WiredTiger's lock), so the command uses
+that server through the URI the hub recorded there (`embedded.json`). With no hub running,
+the command starts the embedded server on `--data-dir` itself for as long as it runs.
 """
 
 from __future__ import annotations
@@ -19,19 +21,22 @@ class DatabaseUnreachable(Exception):
 
 @asynccontextmanager
 async def admin_store(settings: Settings) -> AsyncIterator[Store]:
-    """A connected store with its indexes, closed (and the embedded server stopped) afterwards."""
-    from switchboard.embedded import EmbeddedServer
+    """A connected store with its indexes, closed (and an embedded server we started, stopped) afterwards."""
+    from switchboard.embedded import EmbeddedServer, running_record
 
     embedded = None
     uri = settings.mongodb_uri
+    unreachable = "cannot reach the database (check --mongodb-uri / MONGODB_URI)"  # not the URI: it may hold a password
+    if not uri and (running := running_record(settings.data_dir.resolve())) is not None:
+        uri = running.uri  # a hub runs on the data dir: its server holds the storage, so use that server
+        unreachable = f"the database of the hub running on {settings.data_dir} does not answer"
     if not uri:
-        embedded = EmbeddedServer(settings.data_dir.resolve())
-        uri = await embedded.start()
+        embedded = EmbeddedServer(settings.data_dir.resolve(), record=False)
+        uri = await embedded.start(lock_wait_seconds=settings.embedded_lock_wait_seconds)
     store = Store(uri, settings.db_name)
     try:
         if not await store.ping():
-            # Not the URI itself: it may carry a password.
-            raise DatabaseUnreachable("cannot reach the database (check --mongodb-uri / MONGODB_URI)")
+            raise DatabaseUnreachable(unreachable)
         await store.ensure_indexes()
         yield store
     finally:

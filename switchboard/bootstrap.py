@@ -26,6 +26,7 @@ from hub.store import Store
 from switchboard.config import ConfigError, Settings, ensure_secret
 from switchboard.database_supervisor import DatabaseSupervisor
 from switchboard.embedded import EmbeddedServer
+from switchboard.prometheus import Exporter, install
 from switchboard.web import DATABASE_SUPERVISOR, build_app
 from switchboard.webhook_client import AiohttpWebhookTransport
 
@@ -115,7 +116,9 @@ class Runtime:
             self.supervisor = DatabaseSupervisor(self.embedded, settings.embedded_restart_give_up_seconds,
                                                  on_give_up=self.on_fatal)
             self.supervisor.start()
-        self.store = Store(uri, settings.db_name, self.db_listeners)
+        exporter = Exporter(settings.metrics_refresh_seconds) if settings.metrics_enabled else None
+        listeners = [*self.db_listeners, exporter.db_listener] if exporter else self.db_listeners
+        self.store = Store(uri, settings.db_name, listeners)
         await self.store.ensure_indexes()
         bot = bot or await build_bot(settings, self.store)
         workbench = await build_workbench(settings, self.store, bot)
@@ -149,15 +152,19 @@ class Runtime:
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.trainer import routes as trainer_routes
+        from agents_ui.transfers import routes as transfer_routes
         from agents_ui.webhooks import routes as webhook_routes
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
-        routes += audit_routes() + privacy_routes()
+        routes += audit_routes() + privacy_routes() + transfer_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
-                             trusted_proxies=settings.trusted_proxies)
+                             trusted_proxies=settings.trusted_proxies,
+                             observe=exporter.observe_http if exporter else None)
         if self.supervisor is not None:
             self.app[DATABASE_SUPERVISOR] = self.supervisor
+        if exporter is not None:
+            install(self.app, self.hub, exporter, self.supervisor)
         self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
         await self.hub.start()
         if workbench is not None:

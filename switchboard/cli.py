@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, nlu-eval, create-agent, contacts export/erase, retention run."""
+"""The `switchboard` command: serve, nlu-eval, telegram, users, contacts export/erase, retention run."""
 
 from __future__ import annotations
 
@@ -9,28 +9,30 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.embedded import EmbeddedError
 
-if TYPE_CHECKING:
-    from hub.store import Store
+
+def _admin_args(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that works on the hub's database (admin commands use only these)."""
+    parser.add_argument("--data-dir", type=Path,
+                        help="the hub's data dir (./var): its running database is used, else started here")
+    parser.add_argument("--config", type=Path, help="configuration file (default config/switchboard.yml)")
+    parser.add_argument("--mongodb-uri", help="use this MongoDB instead of the embedded server (or MONGODB_URI)")
 
 
 def _serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    parser.add_argument("--data-dir", type=Path, help="where the embedded database and secrets live (./var)")
-    parser.add_argument("--config", type=Path, help="configuration file (default config/switchboard.yml)")
-    parser.add_argument("--mongodb-uri", help="use this MongoDB instead of the embedded server (or MONGODB_URI)")
+    _admin_args(parser)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, host=args.host, port=args.port, data_dir=args.data_dir,
-                         mongodb_uri=args.mongodb_uri)
+    return load_settings(args.config, host=getattr(args, "host", None), port=getattr(args, "port", None),
+                         data_dir=args.data_dir, mongodb_uri=args.mongodb_uri)
 
 
 async def serve(settings: Settings) -> int:
@@ -83,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     serve_p.add_argument("--log-level", default="INFO")
 
     eval_p = sub.add_parser("nlu-eval", help="train and evaluate the NLU on CSV files (text,category)")
-    from bot.nlu_eval import add_arguments
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["nlu-eval"]:  # it imports scikit-learn (~1.5 s): not for every admin command's start
+        from bot.nlu_eval import add_arguments
 
-    add_arguments(eval_p)
+        add_arguments(eval_p)
 
     tg_p = sub.add_parser("telegram", help="Telegram channel tools")
     tg_sub = tg_p.add_subparsers(dest="telegram_command", required=True)
@@ -95,16 +99,13 @@ def main(argv: list[str] | None = None) -> int:
 
     telegram_args(hook_p)
 
-    agent_p = sub.add_parser("create-agent", help="add a desk user")
-    _serve_args(agent_p)
-    agent_p.add_argument("username")
-    agent_p.add_argument("--name")
-    agent_p.add_argument("--role", action="append", choices=["agent", "trainer", "supervisor", "admin"])
-    agent_p.add_argument("--capacity", type=int, default=5)
+    from switchboard.users_cli import add_arguments as users_args
+
+    users_args(sub, _admin_args)
 
     from switchboard.privacy_cli import add_arguments as privacy_args
 
-    privacy_args(sub, _serve_args)
+    privacy_args(sub, _admin_args)
 
     args = parser.parse_args(argv)
     try:
@@ -119,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             from channels.telegram.cli import run as telegram_run
 
             return asyncio.run(telegram_run(args, settings_from(args)))
-        if args.command == "create-agent":
-            return asyncio.run(_create_agent(args))
+        if args.command == "users":
+            from switchboard.users_cli import run as users_run
+
+            return asyncio.run(users_run(args, settings_from(args)))
         if args.command in ("contacts", "retention"):
             from switchboard.privacy_cli import run as privacy_run
 
@@ -132,39 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 1
     return 1
-
-
-async def _create_agent(args: argparse.Namespace) -> int:
-    from switchboard.admin_db import DatabaseUnreachable, admin_store
-
-    try:
-        async with admin_store(settings_from(args)) as store:
-            return await _create_agent_in(store, args)
-    except DatabaseUnreachable as exc:
-        print(f"switchboard: {exc}", file=sys.stderr)
-        return 1
-
-
-async def _create_agent_in(store: Store, args: argparse.Namespace) -> int:
-    import getpass
-
-    from hub.accounts import AccountError, AccountService
-    from hub.audit import AuditLog
-    from hub.models import Role
-
-    try:
-        password = getpass.getpass("Password (8+ characters): ")
-        roles = [Role(r) for r in (args.role or ["agent"])]
-        agent = await AccountService(store).create(args.username, password, name=args.name, roles=roles,
-                                                   capacity=args.capacity)
-        await AuditLog(store).record("agent.created", target={"type": "agent", "id": agent["_id"],
-                                                              "name": agent["name"]},
-                                     details={"username": agent["username"], "roles": agent["roles"], "via": "cli"})
-        print(f"created {args.username} ({', '.join(r.value for r in roles)})")
-        return 0
-    except AccountError as exc:
-        print(f"switchboard: {exc}", file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     #: Canned responses: `name_fallback` is what `{{customer.first_name}}` says for a customer without a name.
     responses: dict[str, Any] = field(default_factory=dict)
+    #: Serve `GET /metrics` (Prometheus; supervisors and API tokens with the `metrics` scope only).
+    metrics_enabled: bool = True
+    #: `/metrics` re-reads the outbox backlog and agents online at most this often (0: every scrape).
+    metrics_refresh_seconds: float = 10.0
 
     @property
     def base_url(self) -> str:
@@ -114,6 +118,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
         responses=raw.get("responses") or {},
+        metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
+        metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),
     )
     for key, value in overrides.items():
         if value is not None:
@@ -121,6 +127,18 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if settings.default_queue not in settings.queues:
         raise ConfigError(f"default_queue {settings.default_queue!r} is not a configured queue")
     return settings
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A yes/no setting: YAML booleans, or true/false/1/0 from an environment variable."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{key} must be true or false, not {value!r}")
 
 
 def _proxies(value: Any) -> list[str]:

@@ -7,6 +7,10 @@ Its files hold every customer conversation, so the data directory is 0700 and th
 server runs with umask 077 (its files 0600). The storage directory is locked by
 WiredTiger (a POSIX lock on `WiredTiger.lock`) for as long as a server has it open;
 `start` waits, bounded, for a previous server that is still shutting down.
+
+Because of that lock an admin command cannot open the storage while a hub runs, so the
+hub's server records its URI in `<data_dir>/embedded.json` (`running_record`): admin
+commands use the running hub's database instead of starting their own.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -22,7 +27,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
@@ -31,8 +38,47 @@ from pymongo.errors import PyMongoError
 log = logging.getLogger(__name__)
 
 
+RECORD_NAME = "embedded.json"
+
+
 class EmbeddedError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class RunningRecord:
+    """What a running hub wrote about its embedded server: where it answers, and its process."""
+
+    uri: str
+    pid: int
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def running_record(data_dir: Path) -> RunningRecord | None:
+    """The record in `data_dir` of the server running on it, or None.
+
+    None too when the record is unreadable or stale: its process is gone (a killed hub leaves
+    the file behind) or nothing holds the storage (a pid reused by another program).
+    """
+    try:
+        doc = json.loads((data_dir / RECORD_NAME).read_text(encoding="utf-8"))
+        record = RunningRecord(uri=doc["uri"], pid=doc["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(record.uri, str) and isinstance(record.pid, int) and record.pid > 0):
+        return None
+    if not _alive(record.pid) or storage_holder(data_dir / "db") is None:
+        return None
+    return record
 
 
 def _die_with_parent(parent: int) -> Callable[[], None] | None:
@@ -121,12 +167,15 @@ class EmbeddedServer:
     """Start, wait for, and cleanly stop a secantusd-py server storing under `data_dir`.
 
     `start` may be called again after the server died: it reuses the same port and
-    data directory, so a connected driver reconnects on its own.
+    data directory, so a connected driver reconnects on its own. With `record` (the hub's
+    server) it writes `embedded.json` once the server answers and removes it on stop; an
+    admin command's own short-lived server does not, so nothing else comes to rely on it.
     """
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None,
-                 log_file: Path | None = None) -> None:
+                 log_file: Path | None = None, record: bool = True) -> None:
         self.data_dir = data_dir
+        self.record = record
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file or data_dir / "secantusd.log"
@@ -172,7 +221,35 @@ class EmbeddedServer:
         except BaseException:
             self.kill()
             raise
+        if self.record and self.process is not None:
+            self._write_record(self.process.pid)
         return self.uri
+
+    @property
+    def record_file(self) -> Path:
+        return self.data_dir / RECORD_NAME
+
+    def _write_record(self, pid: int) -> None:
+        """Write `embedded.json` atomically (a reader never sees half of it), readable by the owner only."""
+        doc = {"uri": self.uri, "pid": pid}
+        fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".embedded.", suffix=".tmp")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle)
+            os.replace(tmp, self.record_file)
+        except OSError as exc:  # admin commands then wait for the storage and fail in one line; the hub is fine
+            log.warning("cannot record the database URI in %s: %s", self.record_file, exc)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _forget(self, pid: int) -> None:
+        """Remove `embedded.json` if it is ours (not one a newer hub on this data dir wrote meanwhile)."""
+        record = None
+        with contextlib.suppress(OSError, ValueError):
+            record = json.loads(self.record_file.read_text(encoding="utf-8"))
+        if isinstance(record, dict) and record.get("pid") == pid:
+            with contextlib.suppress(OSError):
+                self.record_file.unlink()
 
     async def _wait_for_lock(self, seconds: float) -> None:
         """Wait, bounded, until no other server holds the storage (one log line if we must wait)."""
@@ -250,6 +327,8 @@ class EmbeddedServer:
     def kill(self) -> None:
         """SIGKILL the server (a start that failed half-way); its storage is recovered on the next start."""
         proc, self.process = self.process, None
+        if proc is not None and self.record:
+            self._forget(proc.pid)
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -258,6 +337,8 @@ class EmbeddedServer:
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM (clean WiredTiger shutdown), then SIGKILL if it hangs."""
         proc, self.process = self.process, None
+        if proc is not None and self.record:
+            self._forget(proc.pid)  # first: no admin command starts on a server that is stopping
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)

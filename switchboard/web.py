@@ -153,11 +153,15 @@ async def root(request: web.Request) -> web.Response:
 
 
 def build_app(hub: Hub, routes: list[web.RouteDef], client_max_size: int = 25 * 1024 * 1024, *,
-              public_url: str = "", trusted_proxies: list[str] | None = None) -> web.Application:
-    """The app; `public_url` is the origin browsers use, `trusted_proxies` whose X-Forwarded-* to believe."""
+              public_url: str = "", trusted_proxies: list[str] | None = None,
+              observe: Any | None = None) -> web.Application:
+    """The app; `public_url` is the origin browsers use, `trusted_proxies` whose X-Forwarded-* to believe,
+    `observe` an outermost middleware that sees every request and its final status (Prometheus)."""
     middlewares: list[Any] = [errors, security_headers]
     if trusted_proxies:
         middlewares.insert(0, TrustedProxies(trusted_proxies).middleware)  # first: everything sees the rewrite
+    if observe is not None:
+        middlewares.insert(0, observe)
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[HUB] = hub
     app[PUBLIC_ORIGIN] = str(URL(public_url).origin()) if public_url else ""

@@ -86,12 +86,13 @@ async def test_retention_run_from_the_command_line(runtime: Runtime, tmp_path: P
     assert texts == {ERASED_TEXT}
 
 
-async def test_create_agent_from_the_command_line_is_audited(runtime: Runtime, tmp_path: Path) -> None:
+async def test_users_add_from_the_command_line_is_audited(runtime: Runtime, tmp_path: Path) -> None:
     assert runtime.hub is not None
     config = tmp_path / "switchboard.yml"
     config.write_text(f"hub:\n  db_name: {runtime.settings.db_name}\n", encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "switchboard.cli", "create-agent", "zoe", "--name", "Zoe", "--role", "supervisor",
+        sys.executable, "-m", "switchboard.cli", "users", "add", "zoe", "--name", "Zoe", "--role", "supervisor",
+        "--password-stdin",
         "--config", str(config), "--mongodb-uri", str(runtime.settings.mongodb_uri), cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,  # no terminal: the password comes on stdin
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -257,3 +257,8 @@ def test_the_matrix_reads_the_decorator_roles() -> None:
     assert attachments.download.roles == ["agent", "supervisor"]  # type: ignore[attr-defined]
     assert metrics.live.roles == ["supervisor"]  # type: ignore[attr-defined]
     assert trainer.train.roles == ["trainer"]  # type: ignore[attr-defined]
+    # GET /metrics (Prometheus): supervisors' sessions, or an API token with the `metrics` scope.
+    from switchboard import prometheus
+
+    assert prometheus.metrics.roles == ["supervisor"]  # type: ignore[attr-defined]
+    assert prometheus.metrics.scope == "metrics"  # type: ignore[attr-defined]

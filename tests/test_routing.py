@@ -8,6 +8,7 @@ from typing import Any
 from hub.models import InboundMessage, Role, Sender, utcnow
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
+from tests.test_ticket_list import assert_list_fields_current
 
 
 async def _escalate(runtime: Runtime, who: str) -> dict[str, Any]:
@@ -46,6 +47,7 @@ async def test_least_busy_routing_respects_capacity(runtime: Runtime) -> None:
     third_now = await hub.store.tickets.find_one({"_id": third["_id"]})
     assert third_now is not None and third_now["assignee_id"] == tickets[first["_id"]]["assignee_id"]
     assert await hub.store.events.count_documents({"type": "ticket.assigned"}) == 3
+    await assert_list_fields_current(hub)  # the desk list shows who the router assigned
 
 
 async def test_waiting_customer_is_told_position_and_estimated_wait(runtime: Runtime) -> None:
@@ -87,6 +89,7 @@ async def test_unanswered_assignment_moves_to_another_agent(runtime: Runtime) ->
     waiting = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert waiting is not None and waiting["assignee_id"] is None
     assert set(waiting["passed_by"]) == {a["_id"], b["_id"]}
+    await assert_list_fields_current(hub)
     # A third agent coming online gets it.
     c = await hub.accounts.create("cid", "cid's password", roles=[Role.AGENT], capacity=1)
     await hub.presence.connect(c["_id"])

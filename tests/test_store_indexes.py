@@ -68,6 +68,18 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         await client.get("/api/queues")
         detail = await (await client.get(f"/api/tickets/{ticket_id}")).json()
         await client.get(f"/api/contacts/{detail['contact']['_id']}")
+        # the ticket list: tags and priority, every filter, sort and search field, a second page, the counts
+        assert (await client.patch(f"/api/tickets/{ticket_id}", json={"tags": ["vip"], "priority": "high"},
+                                   headers={"X-CSRF-Token": csrf})).status == 200
+        for params in ({"q": "order"}, {"q": "order 12345", "status": "new,open,solved"}, {"queue": "general"},
+                       {"assignee": "me"}, {"assignee": "none"}, {"channel": "widget"}, {"tag": "vip"},
+                       {"priority": "high"}, {"status": "solved"}, {"status": "solved,closed"}, {"sla": "breached"},
+                       {"sla": "ok", "tag": "vip"}, {"sort": "oldest_waiting"}, {"sort": "sla_due", "queue": "general"},
+                       {"size": 1, "after": 5}, {"sort": "oldest_waiting", "after": 1},
+                       {"q": "order", "sort": "oldest_waiting", "after": 1}, {"q": "order", "sort": "sla_due"},
+                       {"q": "order", "status": "closed", "after": 9}, {"tag": "vip", "status": "solved,closed"}):
+            assert (await client.get("/api/tickets", params=params)).status == 200
+        assert (await client.get("/api/tickets/counts")).status == 200
         await client.post(f"/api/tickets/{ticket_id}/reply", json={"text": "hi", "status": "pending"},
                           headers={"X-CSRF-Token": csrf})
         # a file for the visitor: upload, reply with it, the visitor downloads it

@@ -100,7 +100,6 @@ const Desk = (() => {
     document.getElementById("status").addEventListener("change", onStatus);
     document.getElementById("canned").addEventListener("change", onCanned);
     document.getElementById("take").addEventListener("click", onTake);
-    document.getElementById("only-mine").addEventListener("change", loadTickets);
     window.addEventListener("hashchange", route);
     try {
       const me = await api("GET", "/api/me");
@@ -215,19 +214,17 @@ const Desk = (() => {
     }, el("span", {}, q.title || q.name), el("span", { class: "badge" + (q.waiting ? " new" : "") }, String(q.waiting)))));
   }
 
+  // The list itself (search, filters, paging) is ticketlist.js, mounted with useTicketList.
   async function loadTickets() {
-    const params = new URLSearchParams();
-    if (state.queue) params.set("queue", state.queue);
-    if (document.getElementById("only-mine").checked) params.set("mine", "1");
-    const data = await api("GET", "/api/tickets?" + params.toString());
-    const list = document.getElementById("tickets");
-    list.replaceChildren(...data.tickets.map((t) => el("li", {
-      class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
-      onclick: () => openTicket(t.id),
-    }, el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
-          el("small", { class: "muted" }, t.subject || "")),
-       el("span", { class: "badge " + t.status }, t.status))));
+    if (state.ticketList) await state.ticketList.reload();
   }
+
+  function useTicketList(mount) {
+    state.ticketList = mount(document.getElementById("ticket-list"), openTicket);
+  }
+
+  const headHooks = [];
+  function onTicketHead(fn) { headHooks.push(fn); }
 
   async function openTicket(id) {
     state.ticketId = id;
@@ -289,9 +286,15 @@ const Desk = (() => {
       [t.queue, t.channel, reasonText(t.reason), t.assignee_id ? "assigned" : "unassigned", left].filter(Boolean).join(" · ");
     document.getElementById("status").value = t.status;
     document.getElementById("take").hidden = !!(t.assignee_id && t.assignee_id === state.me.id);
+    for (const fn of headHooks) fn(t);
   }
 
+  /** Other modules may draw some messages their own way (transfer.js: a move's timeline line). */
+  const messageViews = [];
+  function onRenderMessage(fn) { messageViews.push(fn); }
+
   function renderMessage(m) {
+    for (const view of messageViews) { const node = view(m); if (node) return node; }
     const kind = m.author.kind + (m.private ? " private" : "");
     const name = m.author.name || (m.author.kind === "customer" && state.contactName) || m.author.kind;
     const who = name + " · " + fmtTime(m.created_at) + (m.private ? " · private note" : "");
@@ -411,6 +414,6 @@ const Desk = (() => {
   });
 
   document.addEventListener("DOMContentLoaded", boot);
-  return { api, el, registerView, onLive, hasRole, fmtTime, state };
+  return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead };
 })();
 window.Desk = Desk;

@@ -1,0 +1,97 @@
+/* The desk's ticket list: search box, filters, sort, "load more" paging and per-view counts.
+ * An ES module; desk.js hands it the list (Desk.useTicketList) and keeps the queues sidebar.
+ * The queue filter is the queue picked in the sidebar (Desk.state.queue). Text only via textContent.
+ */
+const { api, el, state } = window.Desk;
+
+const PAGE = 25;
+const SLA_WORDS = { breached: "SLA breached", due_soon: "SLA due soon", ok: null };
+
+function option(value, label) { return el("option", { value }, label); }
+
+function select(name, label, options) {
+  return el("select", { name, "aria-label": label }, ...options.map(([v, l]) => option(v, l)));
+}
+
+function mount(root, openTicket) {
+  const search = el("input", { type: "search", id: "ticket-search", name: "q", "aria-label": "Search tickets",
+                               placeholder: "Search #, name, email, phone, text" });
+  const assignee = select("assignee", "Assignee", [["", "Everyone"], ["me", "Mine"], ["none", "Unassigned"]]);
+  const status = select("status", "Status", [["", "Active"], ["new", "New"], ["open", "Open"], ["pending", "Pending"],
+                                             ["solved", "Solved"], ["closed", "Closed"],
+                                             ["new,open,pending,solved,closed", "Any status"]]);
+  const channel = select("channel", "Channel", [["", "Any channel"], ...["widget", "email", "slack", "telegram", "sms",
+                                                                         "phone"].map((c) => [c, c])]);
+  const priority = select("priority", "Priority", [["", "Any priority"], ...["urgent", "high", "normal", "low"]
+    .map((p) => [p, p])]);
+  const sla = select("sla", "SLA", [["", "Any SLA"], ["breached", "Breached"], ["due_soon", "Due soon"], ["ok", "On time"]]);
+  const sort = select("sort", "Sort", [["newest", "Newest"], ["oldest_waiting", "Oldest waiting"],
+                                       ["sla_due", "SLA due first"]]);
+  const tag = el("input", { type: "text", name: "tag", "aria-label": "Tag", placeholder: "tag", size: "8" });
+  const list = el("ul", { id: "tickets" });
+  const more = el("button", { type: "button", id: "tickets-more", hidden: true }, "Load more");
+  const error = el("p", { class: "error", role: "alert" });
+  const form = el("form", { id: "ticket-filters", class: "ticket-filters" }, search,
+                  el("div", { class: "row" }, assignee), el("div", { class: "row" }, status, channel),
+                  el("div", { class: "row" }, priority, sla), el("div", { class: "row" }, tag, sort));
+  root.replaceChildren(form, list, more, error);
+  let cursor = null;
+  let generation = 0;
+
+  function params() {
+    const p = new URLSearchParams({ size: String(PAGE) });
+    for (const field of [search, assignee, status, channel, priority, sla, sort, tag]) {
+      if (field.value.trim()) p.set(field.name, field.value.trim());
+    }
+    if (state.queue) p.set("queue", state.queue);
+    return p;
+  }
+
+  function row(t) {
+    const warn = SLA_WORDS[t.sla_state];
+    return el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
+                      onclick: () => openTicket(t.id) },
+      el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
+         el("small", { class: "muted" }, t.subject || ""),
+         (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null),
+      el("span", { class: "badges" }, t.priority && t.priority !== "normal"
+        ? el("span", { class: "badge prio " + t.priority }, t.priority) : null,
+      warn ? el("span", { class: "badge sla " + t.sla_state }, warn) : null,
+      el("span", { class: "badge " + t.status }, t.status)));
+  }
+
+  async function load(append) {
+    const mine = ++generation;
+    const p = params();
+    if (append && cursor) p.set("after", cursor);
+    try {
+      const data = await api("GET", "/api/tickets?" + p.toString());
+      if (mine !== generation) return;  // a newer search replaced this one
+      error.textContent = "";
+      const rows = data.tickets.map(row);
+      if (append) list.append(...rows); else list.replaceChildren(...rows);
+      cursor = data.next;
+      more.hidden = !cursor;
+    } catch (ex) {
+      error.textContent = ex.message;
+    }
+  }
+
+  async function counts() {
+    const c = await api("GET", "/api/tickets/counts").catch(() => null);
+    if (!c) return;
+    assignee.options[0].textContent = `Everyone (${c.active})`;
+    assignee.options[1].textContent = `Mine (${c.mine})`;
+    assignee.options[2].textContent = `Unassigned (${c.unassigned})`;
+  }
+
+  let typing = null;
+  search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(false), 250); });
+  tag.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(false), 250); });
+  form.addEventListener("submit", (e) => { e.preventDefault(); load(false); });
+  for (const s of [assignee, status, channel, priority, sla, sort]) s.addEventListener("change", () => load(false));
+  more.addEventListener("click", () => load(true));
+  return { reload: () => Promise.all([load(false), counts()]) };
+}
+
+window.Desk.useTicketList((root, openTicket) => mount(root, openTicket));

@@ -1,0 +1,276 @@
+"""The desk's ticket list: search, filters, sorts, paging and view counts, all served by indexes.
+
+Why this shape: the embedded database (`secantusd-py`) serves a query from an index only when
+every filtered field is in it, seeds a lookup from ONE equality (a `$all` or a hint walks
+everything), and sorts every match before it applies a limit. So each ticket carries
+
+* `keys`: one string per facet (`status:open`, `queue:billing`, `assignee:<id>` or `assignee:none`,
+  `channel:widget`, `priority:high`, `tag:vip`), and the same facets prefixed `active.` while the
+  ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
+* `words`: the lower-cased words of its number, subject, customer name, email, phone and every
+  message (a multikey index; `secantusd-py` has no `$text` index);
+* `active_words`: the same words while the ticket is active (else empty), so the default search
+  over the live desk costs the live desk, however long the history;
+* `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number).
+
+A list query seeds from the most selective single key and checks the other conditions in
+Python. Active tickets (the default view, and every `oldest waiting`, `SLA due first` and SLA
+state query) are seeded by an `active.` key or `active_words`: that costs the live desk.
+Newest-first pages over the history (solved, closed) walk back in windows of ticket numbers
+(doubling until the page is full), so a page costs the tickets in a window, never the whole
+collection (a rare term costs log2(tickets / 256) window lookups more).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from hub.models import TicketStatus, utcnow
+from hub.store import MESSAGES_BY_CONVERSATION, Doc, ObjectId, Store
+
+ACTIVE = (TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value)
+PRIORITIES = ("low", "normal", "high", "urgent")
+SORTS = ("newest", "oldest_waiting", "sla_due")
+SLA_STATES = ("breached", "due_soon", "ok")
+#: "Due soon": the SLA falls due within this long (a new ticket's first-response clock is often 1 h).
+DUE_SOON = timedelta(minutes=15)
+MAX_PAGE = 100
+MAX_WORDS = 2000
+#: Facet order for picking the seed key: the likelier a facet is to be selective, the earlier.
+SEED_ORDER = ("tag", "assignee", "queue", "channel", "priority", "status")
+FIRST_WINDOW = 256
+
+_WORD = re.compile(r"[^\W_]+(?:[.'@+-][^\W_]+)*", re.UNICODE)
+
+#: Index keys (kept with the indexes in `hub.store.Store.ensure_indexes`).
+BY_KEYS_NEWEST = [("keys", 1), ("number", -1)]
+BY_KEYS_WAITING = [("keys", 1), ("wait_rank", 1)]
+BY_KEYS_SLA = [("keys", 1), ("sla_rank", 1)]
+BY_WORDS_NEWEST = [("words", 1), ("number", -1)]
+BY_ACTIVE_WORDS_NEWEST = [("active_words", 1), ("number", -1)]
+#: `words` is read (a search checks every word); its copy for active tickets is not.
+LIST_PROJECTION = {"active_words": 0}
+INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
+
+
+def words_of(text: str | None) -> set[str]:
+    """Lower-cased words, plus the parts of e-mail addresses and dotted words, plus phone digits."""
+    found: set[str] = set()
+    for token in _WORD.findall((text or "").lower()):
+        found.add(token)
+        parts = [p for p in re.split(r"[.'@+-]", token) if p]
+        if len(parts) > 1:
+            found.update(parts)
+    digits = re.sub(r"\D", "", text or "")
+    if len(digits) >= 5 and re.fullmatch(r"[\d\s()+.-]+", (text or "").strip()):
+        found.add(digits)  # a phone number as typed in any format
+    return found
+
+
+def query_words(text: str) -> list[str]:
+    """The words a search box's text must all match (a phone number is one word, `#12` is 12)."""
+    text = text.strip().lstrip("#")
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 5 and re.fullmatch(r"[\d\s()+.-]+", text):
+        return [digits]
+    return sorted({w for w in _WORD.findall(text.lower())}, key=len, reverse=True)
+
+
+def rank(at: datetime | None, number: int) -> int | None:
+    """A unique, sortable integer: milliseconds since the epoch, then the ticket number."""
+    if at is None:
+        return None
+    return int(at.timestamp() * 1000) * 1_000_000 + number % 1_000_000
+
+
+def sla_due(ticket: Doc) -> datetime | None:
+    """The due time that matters now: first response until answered, then resolution."""
+    sla = ticket.get("sla") or {}
+    due = sla.get("first_response_due") if ticket.get("first_agent_reply_at") is None else sla.get("resolution_due")
+    if due is None or ticket.get("status") not in ACTIVE:
+        return None
+    return due + timedelta(seconds=float(sla.get("paused_seconds") or 0))
+
+
+def sla_state(ticket: Doc, now: datetime) -> str | None:
+    due = sla_due(ticket)
+    if due is None:
+        return None
+    if due < now:
+        return "breached"
+    return "due_soon" if due < now + DUE_SOON else "ok"
+
+
+def facet_keys(ticket: Doc) -> list[str]:
+    assignee = ticket.get("assignee_id")
+    facets = [f"status:{ticket.get('status')}", f"queue:{ticket.get('queue')}",
+              f"assignee:{assignee if assignee is not None else 'none'}", f"channel:{ticket.get('channel')}",
+              f"priority:{ticket.get('priority') or 'normal'}"]
+    facets += [f"tag:{t}" for t in ticket.get("tags") or []]
+    if ticket.get("status") in ACTIVE:
+        facets += ["active"] + [f"active.{f}" for f in facets if not f.startswith("status:")]
+    return facets
+
+
+def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
+    """The denormalised fields the list queries filter and sort on."""
+    contact = contact or {}
+    words: set[str] = {str(ticket.get("number"))}
+    for text in [ticket.get("subject"), contact.get("name"), *(contact.get("emails") or []),
+                 *(contact.get("phones") or []), *[i.get("display_name") for i in contact.get("identities") or []],
+                 *texts]:
+        words |= words_of(text)
+    due = sla_due(ticket)
+    waiting = ticket.get("last_customer_message_at") or ticket.get("created_at")
+    kept = sorted(words)[:MAX_WORDS]
+    return {"keys": facet_keys(ticket), "words": kept, "active_words": kept if ticket.get("status") in ACTIVE else [],
+            "wait_rank": rank(waiting, ticket["number"]), "sla_rank": rank(due, ticket["number"])}
+
+
+@dataclass
+class TicketQuery:
+    """What the desk asked for. `assignee`: an agent id, or "none" (unassigned)."""
+
+    text: str = ""
+    statuses: list[str] = field(default_factory=list)  # empty: active
+    queue: str | None = None
+    assignee: str | None = None
+    channel: str | None = None
+    tag: str | None = None
+    priority: str | None = None
+    sla: str | None = None
+    sort: str = "newest"
+    size: int = 25
+    after: int | None = None  # the cursor: the last row's sort value
+
+
+@dataclass
+class Page:
+    tickets: list[Doc]
+    next_cursor: int | None
+
+
+class TicketIndex:
+    """Keeps each ticket's index fields up to date and answers list queries from them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def refresh(self, ticket_id: ObjectId, session: AsyncClientSession | None = None) -> None:
+        """Recompute a ticket's index fields (after any change to it or a new message on it)."""
+        ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
+        if ticket is None:
+            return
+        contact = await self.store.contacts.find_one({"_id": ticket["contact_id"]}, session=session)
+        texts: list[str] = []
+        for conversation_id in ticket.get("conversation_ids") or []:
+            async for m in self.store.messages.find({"conversation_id": conversation_id}, projection={"text": 1},
+                                                    sort=MESSAGES_BY_CONVERSATION, session=session):
+                texts.append(m.get("text") or "")
+        fields = index_fields(ticket, contact, texts)
+        if any(ticket.get(k) != v for k, v in fields.items()):
+            await self.store.tickets.update_one({"_id": ticket_id}, {"$set": fields}, session=session)
+
+    async def backfill(self, batch: int = 500) -> int:
+        """Give tickets stored before the list fields existed their fields (once; a no-op after).
+
+        `{keys: None}` finds the tickets without the field through the keys index (a missing
+        field is indexed as null), so a started hub with an indexed desk pays nothing.
+        """
+        done = 0
+        while ids := [t["_id"] for t in await self.store.tickets.find(
+                {"keys": None}, projection={"_id": 1}, limit=batch).to_list()]:
+            for ticket_id in ids:
+                await self.refresh(ticket_id)
+            done += len(ids)
+        return done
+
+    async def counts(self, agent_id: ObjectId) -> dict[str, Any]:
+        """Active tickets per sidebar view: all, mine, unassigned, each queue (bounded by the live load)."""
+        c = self.store.tickets.count_documents
+        queues = [q["name"] async for q in self.store.queues.find({}, projection={"name": 1}, sort=[("name", 1)])]
+        return {"active": await c({"keys": "active"}),
+                "mine": await c({"keys": f"active.assignee:{agent_id}"}),
+                "unassigned": await c({"keys": "active.assignee:none"}),
+                "queues": {q: await c({"keys": f"active.queue:{q}"}) for q in queues}}
+
+    async def search(self, q: TicketQuery, now: datetime | None = None) -> Page:
+        now = now or utcnow()
+        size = max(1, min(q.size, MAX_PAGE))
+        wanted = [f"{name}:{value}" for name, value in
+                  (("tag", q.tag), ("assignee", q.assignee), ("queue", q.queue), ("channel", q.channel),
+                   ("priority", q.priority)) if value]
+        active_only = not q.statuses or set(q.statuses) <= set(ACTIVE)
+        words = query_words(q.text)
+
+        def keep(t: Doc) -> bool:
+            keys = set(t.get("keys") or [])
+            if not all(k in keys for k in wanted):
+                return False
+            if q.statuses and t.get("status") not in q.statuses:
+                return False
+            if not q.statuses and t.get("status") not in ACTIVE:
+                return False
+            if not set(words) <= set(t.get("words") or []):
+                return False
+            return q.sla is None or sla_state(t, now) == q.sla
+
+        if active_only or q.sort != "newest" or q.sla:
+            return await self._active(q, wanted, words, keep, size)
+        if words:
+            field_name, seed_value = "words", words[0]
+        else:
+            field_name = "keys"
+            seed_value = wanted[0] if wanted else f"status:{q.statuses[0]}" if len(q.statuses) == 1 else None
+        return await self._newest(field_name, seed_value, q, keep, size)
+
+    async def _active(self, q: TicketQuery, wanted: list[str], words: list[str], keep: Any, size: int) -> Page:
+        """Active tickets only (the live desk, bounded by the workload however long the history):
+        every match of one seed key is read, filtered, and ordered by the chosen rank."""
+        seed_field, seed = "keys", f"active.{wanted[0]}" if wanted else "active"
+        if words:
+            seed_field, seed = "active_words", words[0]
+        elif len(q.statuses) == 1 and not wanted:
+            seed = f"status:{q.statuses[0]}"
+        rank_field = {"sla_due": "sla_rank", "oldest_waiting": "wait_rank"}.get(q.sort, "number")
+        direction = -1 if rank_field == "number" else 1
+        cond: Doc = {seed_field: seed}
+        # the cursor is a bound in the query where the seed's index holds the rank, else checked here
+        indexed_rank = "number" if seed_field == "active_words" else rank_field
+        if q.after is not None and indexed_rank == rank_field:
+            cond[rank_field] = {"$lt" if direction < 0 else "$gt": q.after}
+        rows = [t async for t in self.store.tickets.find(cond, projection=LIST_PROJECTION,
+                                                         sort=[(seed_field, 1), (indexed_rank, direction)])
+                if keep(t) and t.get(rank_field) is not None
+                and (q.after is None or (t[rank_field] - q.after) * direction > 0)]
+        rows.sort(key=lambda t: t[rank_field] * direction)
+        page = rows[:size]
+        return Page(page, page[-1][rank_field] if len(rows) > size else None)
+
+    async def _newest(self, field_name: str, seed: str | None, q: TicketQuery, keep: Any, size: int) -> Page:
+        """Walk back from the cursor in doubling windows of ticket numbers until the page is full."""
+        top = q.after if q.after is not None else await self._next_number()
+        seeds = [seed] if seed is not None else [f"status:{s}" for s in q.statuses]
+        found: list[Doc] = []
+        window = FIRST_WINDOW
+        hi = top
+        while hi > 0 and len(found) <= size:
+            lo = max(0, hi - window)
+            batch: list[Doc] = []
+            for s in seeds:
+                batch += await self.store.tickets.find(
+                    {field_name: s, "number": {"$lt": hi, "$gte": lo}}, projection=LIST_PROJECTION,
+                    sort=[(field_name, 1), ("number", -1)]).to_list()
+            found += sorted((t for t in batch if keep(t)), key=lambda t: -t["number"])
+            hi, window = lo, window * 2
+        page = found[:size]
+        return Page(page, page[-1]["number"] if len(found) > size else None)
+
+    async def _next_number(self) -> int:
+        counter = await self.store.counters.find_one({"_id": "ticket"})
+        return int((counter or {}).get("seq", 0)) + 1
