@@ -40,9 +40,9 @@ from tests.test_widget_flow import say, widget_session
 BUDGET = {
     "bot answer, first message": 33,
     "bot answer, follow-up": 27,
-    "escalation": 39,
-    "customer message, escalated": 18,
-    "agent reply (desk API)": 23,
+    "escalation": 43,
+    "customer message, escalated": 22,
+    "agent reply (desk API)": 27,
 }
 TIMING_SLACK = 1
 
