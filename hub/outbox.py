@@ -27,7 +27,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
 from hub.ports import FILES_BYTES, OutboundSender, file_delivery
-from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, Store
 from hub.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -169,15 +169,29 @@ class Outbox:
             task.add_done_callback(self._tasks.discard)
 
     async def _claim(self) -> Doc | None:
+        """Take the most overdue entry of a lane not in flight here, or None.
+
+        Shaped for secantusd-py, whose findAndModify scans the whole collection (see
+        `Store.claim_by_id`): the due entries are read in order on the `OUTBOX_DUE` index's own
+        fields only (lanes in flight are skipped here, not in the filter), and the first free one
+        is taken with an update keyed by `_id` that re-checks it is still pending. Another process
+        taking it first makes that update match nothing, and the next due entry is tried.
+        """
         now = utcnow()
-        return await self.store.outbox.find_one_and_update(
-            {"status": "pending", "next_attempt_at": {"$lte": now},
-             "conversation_id": {"$nin": list(self._inflight)}, "lane": {"$nin": list(self._inflight)}},
-            {"$set": {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}},
-            sort=[("next_attempt_at", 1)],
-            return_document=ReturnDocument.AFTER,
-            hint=OUTBOX_DUE,
-        )
+        due = self.store.outbox.find({"status": "pending", "next_attempt_at": {"$lte": now}},
+                                     sort=[("next_attempt_at", 1)], batch_size=16)
+        try:
+            async for candidate in due:
+                if candidate.get("conversation_id") in self._inflight or candidate.get("lane") in self._inflight:
+                    continue
+                lease = {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}
+                taken = await self.store.outbox.update_one({"_id": candidate["_id"], "status": "pending"},
+                                                           {"$set": lease})
+                if taken.modified_count == 1:
+                    return {**candidate, **lease}
+        finally:
+            await due.close()
+        return None
 
     async def _release_expired_leases(self) -> None:
         """Entries left `sending` by a crashed process become due again."""

@@ -36,13 +36,11 @@ from hub.outbox import Outbox
 from hub.ports import Bot
 from hub.routing import Router, describe_wait
 from hub.store import (
-    BY_ID,
     MESSAGES_BY_CONVERSATION,
     Doc,
     DuplicateKeyError,
     ObjectId,
     PyMongoError,
-    ReturnDocument,
     Store,
 )
 from hub.telemetry import Telemetry, decision_outcome
@@ -176,15 +174,20 @@ class Pipeline:
     async def process(self, message_id: ObjectId) -> None:
         """Decide what to do with one stored customer message; at most once per message."""
         now = utcnow()
-        message = await self.store.messages.find_one_and_update(
-            {"_id": message_id, "pending_bot": True,
-             "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}]},
-            {"$set": {"lease_until": now + timedelta(seconds=self.lease_seconds)}},
-            return_document=ReturnDocument.AFTER,
-            hint=BY_ID,
-        )
-        if message is None:
+        # A lease on the message, taken by compare-and-set on the lease read: an exact `{_id}` read and an
+        # `_id` + equality update are served by secantusd-py's `_id` index, where a findAndModify or an `$or`
+        # beside the `_id` scans the collection (benchmarks/query_cost.py).
+        message = await self.store.messages.find_one({"_id": message_id})
+        if message is None or not message.get("pending_bot") or (message.get("lease_until") or now) > now:
             return
+        lease = now + timedelta(seconds=self.lease_seconds)
+        taken = await self.store.messages.update_one(
+            {"_id": message_id, "pending_bot": True, "lease_until": message.get("lease_until")},
+            {"$set": {"lease_until": lease}},
+        )
+        if taken.modified_count == 0:
+            return  # another task or process took it first
+        message["lease_until"] = lease
         conversation = await self.store.conversations.find_one({"_id": message["conversation_id"]})
         if conversation is None:
             await self.store.messages.update_one({"_id": message_id}, {"$unset": {"pending_bot": ""}})
@@ -202,7 +205,6 @@ class Pipeline:
                 {"$unset": {"pending_bot": "", "lease_until": ""},
                  "$set": {"nlu": decision.as_record()} if decision else {"processed_at": utcnow()}},
                 session=session,
-                hint=BY_ID,
             )
             if claimed.modified_count == 0:
                 return None
@@ -285,7 +287,7 @@ class Pipeline:
             return
         await self.store.messages.update_one(
             {"_id": target}, {"$set": {"review": {"reason": reason, "decision": decision.reason, "at": utcnow()}}},
-            session=session, hint=BY_ID,
+            session=session,
         )
 
     async def _answered_question(self, message: Doc, session: AsyncClientSession) -> ObjectId | None:

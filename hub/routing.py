@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import Role, TicketStatus, utcnow
-from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tickets import ACTIVE, TicketService
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ class Router:
             waiting = await self.store.tickets.find_one(
                 {"status": TicketStatus.NEW.value, "queue": queue, "assignee_id": None},
                 sort=[("status", 1), ("queue", 1), ("created_at", 1)],
-                hint=[("status", 1), ("queue", 1), ("created_at", 1)],
             )
             if waiting is None:
                 return assigned
@@ -50,10 +49,9 @@ class Router:
     async def _take(self, waiting: Doc, agent: Doc, queue: str, session: AsyncClientSession) -> Doc | None:
         """Assign one waiting ticket if still unassigned, with its event and webhook, in one transaction."""
         now = utcnow()
-        taken = await self.store.tickets.find_one_and_update(
-            {"_id": waiting["_id"], "assignee_id": None},
-            {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}},
-            return_document=ReturnDocument.AFTER, hint=[("_id", 1)], session=session,
+        taken = await self.store.claim_by_id(
+            self.store.tickets, waiting["_id"], {"assignee_id": None},
+            {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}}, session=session,
         )
         if taken is None:
             return None
@@ -83,7 +81,6 @@ class Router:
             waiting = await self.store.tickets.find(
                 {"status": TicketStatus.NEW.value, "queue": name},
                 projection={"assignee_id": 1, "assigned_at": 1},
-                hint=[("status", 1), ("queue", 1), ("created_at", 1)],
             ).to_list()
             for ticket in waiting:
                 if ticket.get("assignee_id") is None or ticket["assigned_at"] > cutoff:

@@ -32,7 +32,9 @@ T = TypeVar("T")
 #: Index hints for queries with predicates beyond an index's keys. MongoDB would pick the
 #: index on its own; secantusd-py's planner only does so when every filtered field is in
 #: the index, and scans otherwise. A hint is honoured by both (and fails loudly if the
-#: index is missing), so hot queries with residual filters carry one.
+#: index is missing), so some queries with residual filters carry one. But secantusd-py walks
+#: the whole hinted index for a hinted query: the message path's queries carry none and filter
+#: on an index's own fields instead (tests/test_query_cost.py times them as the data grows).
 BY_ID = [("_id", 1)]
 OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
 TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
@@ -234,6 +236,23 @@ class Store:
             callback()
         else:
             pending.append(callback)
+
+    async def claim_by_id(self, collection: Any, _id: Any, condition: Doc, update: Doc,
+                          session: AsyncClientSession | None = None) -> Doc | None:
+        """`find_one_and_update({_id, **condition}, update)` returning the updated document, in the
+        shapes secantusd-py serves from its `_id` index (an empty `condition`: update one known document).
+
+        Its findAndModify writes with `{_id, $and: [query]}`, which scans the whole collection (and a
+        hint walks the whole hinted index): the cost grows with the collection (benchmarks/query_cost.py).
+        An `update_one` keyed by `_id` with the condition beside it is as atomic (the condition is checked
+        in the write) and is served by the index; the read after it is an exact `{_id}` lookup. The caller
+        holds what it claimed, so reading it back after the write is safe.
+        """
+        result = await collection.update_one({"_id": _id, **condition}, update, session=session)
+        if result.matched_count == 0:
+            return None
+        doc: Doc | None = await collection.find_one({"_id": _id}, session=session)
+        return doc
 
     async def next_number(self, name: str) -> int:
         """A gap-tolerant sequence (ticket numbers people can read out on the phone)."""

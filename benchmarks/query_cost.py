@@ -1,0 +1,183 @@
+"""Time the message path's hot queries at two collection sizes: a scan shows as growth, not in `explain`.
+
+secantusd-py plans some queries as index scans in `explain` and still walks a whole index (a
+`hint`) or the whole collection (`_id` plus another condition). Timing each query against
+1,000 and 20,000 documents catches both: a query served by its index costs the same at both sizes.
+
+    python benchmarks/query_cost.py [mongodb-uri]    # default: a fresh embedded secantusd-py
+
+prints one JSON line per query: `query`, `small_ms`, `large_ms`, `ratio` (median of several runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from hub.models import utcnow
+from hub.outbox import Outbox
+from hub.store import ObjectId, Store
+from hub.tickets import TicketService
+
+SMALL, LARGE = 1_000, 20_000
+BATCH = 2_000
+RUNS = 7
+
+Query = Callable[[Store, int], Awaitable[Any]]
+
+
+def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
+    """`count` documents of one collection, numbered from `start` (key `i` makes each findable)."""
+    now = utcnow()
+    docs: list[dict[str, Any]] = []
+    for i in range(start, start + count):
+        oid = ObjectId(f"{i:024x}")
+        if kind == "conversations":
+            docs.append({"_id": oid, "channel": "widget", "thread_key": f"v{i}", "open": i % 2 == 0,
+                         "token": f"t{i}", "contact_id": ObjectId(f"{i:024x}"), "last_message_at": now})
+        elif kind == "messages":
+            docs.append({"_id": oid, "channel": "widget", "external_id": f"x{i}",
+                         "conversation_id": ObjectId(f"{i // 4:024x}"), "created_at": now, "text": "hello " * 20})
+        elif kind == "tickets":
+            docs.append({"_id": oid, "number": i, "contact_id": ObjectId(f"{i:024x}"),
+                         "status": "solved" if i % 3 else "open", "queue": "general", "created_at": now,
+                         "conversation_ids": [oid], "assignee_id": None})
+        else:  # outbox: delivered entries, what a busy hub accumulates
+            docs.append({"_id": oid, "message_id": oid, "conversation_id": ObjectId(f"{i // 4:024x}"),
+                         "channel": "widget", "status": "sent", "attempts": 1,
+                         "next_attempt_at": now - timedelta(minutes=5), "created_at": now})
+    return docs
+
+
+async def fill(store: Store, start: int, end: int) -> None:
+    """Grow each hot collection to `end` documents, in batches (bounded memory and runtime)."""
+    for kind in ("conversations", "messages", "tickets", "outbox"):
+        for first in range(start, end, BATCH):
+            await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
+
+
+async def _claim(store: Store, i: int) -> Any:
+    """The outbox worker's claim of one due entry (the real `Outbox._claim`)."""
+    await store.outbox.insert_one({"message_id": ObjectId(), "conversation_id": ObjectId(), "channel": "widget",
+                                   "status": "pending", "attempts": 0, "next_attempt_at": utcnow(),
+                                   "created_at": utcnow()})
+    claimed = await Outbox(store, {})._claim()
+    assert claimed is not None
+    await store.outbox.update_one({"_id": claimed["_id"]}, {"$set": {"status": "sent"}})
+
+
+async def _idle_claim(store: Store, i: int) -> Any:
+    """The claim the worker makes when nothing is due (once a second, on every hub)."""
+    assert await Outbox(store, {})._claim() is None
+
+
+async def _tickets_by_contact(store: Store, i: int) -> Any:
+    """The contact's active ticket, as escalation looks it up (the real `TicketService.active_ticket`)."""
+    return await TicketService(store, Outbox(store, {}), {}, "general").active_ticket(ObjectId(f"{i:024x}"))
+
+
+async def _waiting_ticket(store: Store, i: int) -> Any:
+    """The oldest unassigned ticket of a queue, as routing looks it up (same shape as hub.routing)."""
+    return await store.tickets.find_one({"status": "new", "queue": "general", "assignee_id": None},
+                                        sort=[("status", 1), ("queue", 1), ("created_at", 1)])
+
+
+async def _message_claim(store: Store, i: int) -> Any:
+    """The pipeline's lease on one stored message before it decides (the shape of hub.pipeline `process`)."""
+    oid = ObjectId(f"{i:024x}")
+    await store.messages.update_one({"_id": oid}, {"$set": {"pending_bot": True}, "$unset": {"lease_until": ""}})
+    message = await store.messages.find_one({"_id": oid})
+    assert message is not None
+    taken = await store.messages.update_one(
+        {"_id": oid, "pending_bot": True, "lease_until": message.get("lease_until")},
+        {"$set": {"lease_until": utcnow() + timedelta(seconds=60)}})
+    assert taken.modified_count == 1
+
+
+async def _ticket_take(store: Store, i: int) -> Any:
+    """Routing assigning one ticket if still unassigned (`Store.claim_by_id`, as hub.routing `_take`)."""
+    oid = ObjectId(f"{i:024x}")
+    taken = await store.claim_by_id(store.tickets, oid, {"assignee_id": None}, {"$set": {"assignee_id": oid}})
+    assert taken is not None
+    await store.tickets.update_one({"_id": oid}, {"$set": {"assignee_id": None}})
+
+
+async def _ticket_touch(store: Store, i: int) -> Any:
+    """A customer message wakes its ticket (`Store.claim_by_id` with no condition, as hub.tickets)."""
+    assert await store.claim_by_id(store.tickets, ObjectId(f"{i:024x}"), {}, {"$set": {"updated_at": utcnow()}})
+
+
+QUERIES: dict[str, Query] = {
+    "conversation_by_thread": lambda s, i: s.conversations.find_one(
+        {"channel": "widget", "thread_key": f"v{i}", "open": True}),
+    "conversation_by_id": lambda s, i: s.conversations.find_one({"_id": ObjectId(f"{i:024x}")}),
+    "message_by_external_id": lambda s, i: s.messages.find_one(
+        {"channel": "widget", "external_id": f"x{i}"}, projection={"conversation_id": 1, "contact_id": 1}),
+    "messages_by_conversation": lambda s, i: s.messages.find(
+        {"conversation_id": ObjectId(f"{i // 4:024x}")}, sort=[("created_at", 1), ("_id", 1)], limit=1000).to_list(),
+    "tickets_by_contact": _tickets_by_contact,
+    "waiting_ticket": _waiting_ticket,
+    "ticket_take": _ticket_take,
+    "ticket_touch": _ticket_touch,
+    "message_claim": _message_claim,
+    "outbox_claim": _claim,
+    "outbox_idle_claim": _idle_claim,
+}
+
+
+async def _time(store: Store, query: Query, size: int) -> float:
+    """Median milliseconds of one query over RUNS runs, each on another document of the first 1,000."""
+    await query(store, 1)  # warm the connection and the plan
+    samples = []
+    for run in range(RUNS):
+        started = time.perf_counter()
+        await query(store, (run * 37) % SMALL)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+async def measure(uri: str, db_name: str = "query_cost") -> list[dict[str, Any]]:
+    """Fill to SMALL, time every query, fill to LARGE, time again; one row per query."""
+    store = Store(uri, db_name)
+    try:
+        await store.client.drop_database(db_name)
+        await store.ensure_indexes()
+        await fill(store, 0, SMALL)
+        small = {name: await _time(store, q, SMALL) for name, q in QUERIES.items()}
+        await fill(store, SMALL, LARGE)
+        large = {name: await _time(store, q, LARGE) for name, q in QUERIES.items()}
+        await store.client.drop_database(db_name)
+    finally:
+        await store.close()
+    return [{"query": name, "small_docs": SMALL, "large_docs": LARGE, "small_ms": round(small[name], 3),
+             "large_ms": round(large[name], 3), "ratio": round(large[name] / max(small[name], 1e-6), 2)}
+            for name in QUERIES]
+
+
+async def main() -> None:
+    if len(sys.argv) > 1:
+        rows = await measure(sys.argv[1])
+    else:
+        from switchboard.embedded import EmbeddedServer
+
+        with tempfile.TemporaryDirectory() as tmp:
+            server = EmbeddedServer(Path(tmp))
+            uri = await server.start()
+            try:
+                rows = await measure(uri)
+            finally:
+                server.stop()
+    for row in rows:
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

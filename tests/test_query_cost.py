@@ -1,0 +1,24 @@
+"""The message path's hot queries cost the same with 1,000 and with 20,000 documents in their collection.
+
+secantusd-py's `explain` does not show every scan (a hint walks the whole hinted index, a findAndModify
+re-checks its query over the collection), so tests/test_store_indexes.py cannot catch them: this test
+catches a scan by its cost. Each query is timed (median of several runs, benchmarks/query_cost.py) at
+both sizes; a scan grows about twentyfold, so a ratio under 3 (or both times under a few milliseconds,
+where scheduling noise on a shared machine dominates) is flat.
+"""
+
+from __future__ import annotations
+
+from benchmarks.query_cost import QUERIES, measure
+
+#: Below this a median is scheduling noise, not work: a scan of 20,000 documents takes hundreds of ms.
+FLOOR_MS = 8.0
+
+
+async def test_hot_queries_do_not_grow_with_the_collection(mongo_uri: str) -> None:
+    rows = await measure(mongo_uri, db_name="test_query_cost")
+    assert {row["query"] for row in rows} == set(QUERIES)
+    for row in rows:
+        print(row)
+    growing = [row for row in rows if row["large_ms"] > max(3 * row["small_ms"], FLOOR_MS)]
+    assert not growing, f"cost grows with the collection (a scan): {growing}"
