@@ -53,9 +53,11 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def running(settings: Settings, bot: Any) -> AsyncIterator[Runtime]:
-    """A started hub on `settings` (channels configured before), stopped and its database dropped after."""
-    rt = Runtime(settings)
+async def running(settings: Settings, bot: Any, db_listeners: list[Any] | None = None) -> AsyncIterator[Runtime]:
+    """A started hub on `settings` (channels configured before), stopped and its database dropped after.
+
+    `db_listeners`: PyMongo command listeners (tests that count or explain the hub's queries)."""
+    rt = Runtime(settings, db_listeners=db_listeners or [])
     await rt.start(bot=bot)
     try:
         yield rt

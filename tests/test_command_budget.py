@@ -30,7 +30,7 @@ from pymongo import AsyncMongoClient, monitoring
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.conftest import _drop, login
+from tests.conftest import login, running
 from tests.helpers import eventually
 from tests.test_widget_flow import say, widget_session
 
@@ -115,11 +115,8 @@ class Measured:
 @pytest.fixture
 async def monitored(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, CommandLog]]:
     log = CommandLog()
-    rt = Runtime(settings, db_listeners=[log])
-    await rt.start(bot=shop_bot)
-    yield rt, log
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, shop_bot, db_listeners=[log]) as rt:
+        yield rt, log
 
 
 async def quiescent(rt: Runtime, log: CommandLog, observer: Any) -> None:

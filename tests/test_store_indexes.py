@@ -20,7 +20,7 @@ from hub.retention import parse_rules
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.conftest import _drop, login
+from tests.conftest import login, running
 from tests.helpers import eventually
 from tests.query_plans import Recorder, collection_scans
 from tests.test_attachments import download
@@ -30,11 +30,8 @@ from tests.test_widget_flow import history, say, widget_session
 @pytest.fixture
 async def recorded(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, Recorder]]:
     recorder = Recorder()
-    rt = Runtime(settings, db_listeners=[recorder])
-    await rt.start(bot=shop_bot)
-    yield rt, recorder
-    await rt.stop()
-    await _drop(settings)
+    async with running(settings, shop_bot, db_listeners=[recorder]) as rt:
+        yield rt, recorder
 
 
 async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder], settings: Settings) -> None:
