@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from datetime import datetime
@@ -29,6 +28,7 @@ from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
 from hub.routing import Router
 from hub.store import Doc, ObjectId, PyMongoError, Store
+from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
 from hub.tickets import QueueConfig, TicketService
 from hub.transfers import Transfers
@@ -172,11 +172,7 @@ class Hub:
         self._loops.append(task)
 
     async def stop(self) -> None:
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._loops)
         self._loops.clear()
         await self.pipeline.drain()
         await self.outbox.stop()

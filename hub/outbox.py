@@ -28,6 +28,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
 from hub.ports import FILES_BYTES, OutboundSender, file_delivery
 from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, Store
+from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -393,9 +394,7 @@ class Outbox:
         return tuple(refs)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
 
 
 def _channel(entry: Doc) -> str:

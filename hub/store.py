@@ -259,7 +259,14 @@ class Store:
         doc = await self.counters.find_one_and_update(
             {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
-        assert doc is not None
+        if doc is None:
+            # secantusd-py can answer None to racing upserts (two first contacts at once) although it
+            # applied them: the counter exists now, so take the next number (a gap, never a repeat).
+            doc = await self.counters.find_one_and_update(
+                {"_id": name}, {"$inc": {"seq": 1}}, return_document=ReturnDocument.AFTER
+            )
+        if doc is None:
+            raise OperationFailure(f"counter {name!r} could not be incremented")
         return int(doc["seq"])
 
     async def append_event(

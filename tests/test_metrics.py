@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -13,8 +13,10 @@ from tests.conftest import login
 from tests.test_widget_flow import escalate, say, widget_session
 
 
-def _ticket(n: int, queue: str, handoff_offset: float, wait: float | None, **extra: Any) -> dict[str, Any]:
-    base = utcnow() - timedelta(hours=2)
+def _ticket(n: int, queue: str, handoff_offset: float, wait: float | None, base: datetime | None = None,
+            **extra: Any) -> dict[str, Any]:
+    """`base`: the clock the caller's own times (solved_at...) are relative to; one reading, not a new one."""
+    base = base or utcnow() - timedelta(hours=2)
     handoff = base + timedelta(seconds=handoff_offset)
     doc = {"number": n, "queue": queue, "status": "open", "created_at": handoff, "handoff_at": handoff,
            "conversation_ids": [], "contact_id": None, "sla": {"paused_seconds": 0}}
@@ -32,9 +34,9 @@ async def test_window_metrics_follow_the_definitions(runtime: Runtime) -> None:
         _ticket(1, "orders", 0, 10),                       # orders target 120 s
         _ticket(2, "general", 1, 30),                      # general target 60 s
         _ticket(3, "general", 2, 30),
-        _ticket(4, "general", 3, 90, status="solved", solved_at=t0 + timedelta(seconds=3603),
+        _ticket(4, "general", 3, 90, base=t0, status="solved", solved_at=t0 + timedelta(seconds=3603),
                 sla={"paused_seconds": 600}),
-        _ticket(5, "general", 4, None, status="closed", solved_at=t0 + timedelta(seconds=64)),  # abandoned
+        _ticket(5, "general", 4, None, base=t0, status="closed", solved_at=t0 + timedelta(seconds=64)),  # abandoned
         _ticket(6, "general", 5, None, status="new"),      # still waiting
         _ticket(7, "general", 6, 20, csat={"score": 5}),
         _ticket(8, "general", 7, 20, csat={"score": 2}),
