@@ -108,6 +108,9 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     # A reload keeps the visitor's conversation (token in localStorage).
     await shop.reload()
     await expect(shop.locator(".sb-msg.in").first).to_contain_text("Where are my shoes?")
+    # The reloaded page's socket is authenticated (its first frame) before the page closes: only
+    # then is it a connection whose end means the customer left.
+    await expect(shop.locator(".sb-status")).to_have_text("online")
 
     # The customer closes the page: the agent's open ticket says so, live.
     await shop_ctx.close()
