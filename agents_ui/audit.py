@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, requires
 from httpkit.errors import error
+from httpkit.query import iso_time
 from hub.audit import KNOWN_ACTIONS, AuditQuery
 from hub.models import Role
 from hub.store import Doc, ObjectId
@@ -22,15 +23,9 @@ CSV_ROWS = 50_000
 
 
 def _when(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 time (UTC unless it says otherwise); a bare date `to` includes that whole day."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise error(400, f"{name}: not an ISO 8601 date or time: {value[:40]!r}") from exc
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if name == "to" and len(value) == 10:
+    """A query time; a bare date `to` includes that whole day."""
+    parsed = iso_time(value, name)
+    if parsed is not None and name == "to" and value is not None and len(value) == 10:
         parsed += timedelta(days=1)
     return parsed
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import error, requires
+from httpkit.query import iso_time
 from hub.models import Role, utcnow
 
 
@@ -17,22 +18,12 @@ async def live(request: web.Request) -> web.Response:
     return web.json_response(await request.app[HUB].metrics.live())
 
 
-def _when(value: str | None, default: datetime) -> datetime:
-    if not value:
-        return default
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise error(400, f"not an ISO 8601 time: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=default.tzinfo)
-
-
 @requires(Role.SUPERVISOR, scope="metrics")
 async def report(request: web.Request) -> web.Response:
     """ASA, service level, abandonment, first response, resolution, CSAT and bot containment for [from, to)."""
     now = utcnow()
-    start = _when(request.query.get("from"), now - timedelta(days=1))
-    end = _when(request.query.get("to"), now)
+    start = iso_time(request.query.get("from"), "from") or now - timedelta(days=1)
+    end = iso_time(request.query.get("to"), "to") or now
     if end <= start:
         raise error(400, "`to` must be after `from`")
     if end - start > timedelta(days=366):
