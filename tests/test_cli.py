@@ -146,7 +146,7 @@ def test_docker_compose_file_is_valid() -> None:
 
 
 async def test_a_restart_right_after_a_crash_waits_for_the_old_database(tmp_path: Path) -> None:
-    """The killed hub's database still holds its storage while it shuts down: the next start waits for it."""
+    """A start right after a crash comes up; one whose storage is still held waits for it, bounded."""
     data_dir, storage, port = tmp_path / "var", tmp_path / "var" / "db", free_port()
     proc, _lines = await start_serve(data_dir, port)
     proc.kill()
