@@ -72,7 +72,8 @@ async def _make_backend(args: argparse.Namespace) -> NLUBackend:
 
 def _embeddings_backend(cache_dir: str | None) -> NLUBackend:
     """The accurate tier, with the encoder loaded now so its start-up is not counted as predict time."""
-    from bot.nlu.embeddings import EmbeddingsUnavailable, embeddings_nlu
+    from bot.nlu.embeddings import EmbeddingsUnavailable
+    from bot.nlu.tiers import embeddings_nlu
 
     nlu = embeddings_nlu(cache_dir, ranking_length=2)
     try:

@@ -53,7 +53,7 @@ async def build_bot(settings: Settings, store: Store) -> Bot:
     elif settings.bot.get("tier", "default") == "embeddings":
         # The accurate tier (`pip install .[embeddings]`): torch is imported only now.
         from bot.config import load_bot_config
-        from bot.nlu.embeddings import embeddings_nlu
+        from bot.nlu.tiers import embeddings_nlu
 
         synonyms = load_bot_config(bot_dir(settings)).synonyms
         backend = embeddings_nlu(cache_dir=settings.data_dir / "embeddings", synonyms=synonyms)

@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "telegram":
             from channels.telegram.cli import run as telegram_run
 
-            return asyncio.run(telegram_run(args, settings_from(args)))
+            settings = settings_from(args)
+            return asyncio.run(telegram_run(args, settings.channels.get("telegram") or {}, settings.public_url))
         if args.command == "users":
             from switchboard.users_cli import run as users_run
 

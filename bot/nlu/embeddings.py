@@ -18,12 +18,9 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from bot.nlu.builtin import BuiltinNLU
 
 #: The bundled model's name, part of every cache key (another model must never reuse its vectors).
 MINILM = "all-MiniLM-L6-v2"
@@ -196,17 +193,3 @@ def default_cache_dir() -> Path:
     """`$SWITCHBOARD_CACHE_DIR/embeddings`, else `~/.cache/switchboard/embeddings`."""
     root = os.environ.get("SWITCHBOARD_CACHE_DIR") or Path.home() / ".cache" / "switchboard"
     return Path(root) / "embeddings"
-
-
-def embeddings_nlu(
-    cache_dir: Path | str | None = None,
-    synonyms: Mapping[str, list[str]] | None = None,
-    encoder: Encoder | None = None,
-    ranking_length: int = 10,
-) -> BuiltinNLU:
-    """The built-in NLU with the embedding tier switched on (MiniLM unless `encoder` is given)."""
-    from bot.nlu.builtin import BuiltinNLU
-    from bot.nlu.classifier import EMBEDDINGS_PARAMS
-
-    cached = CachedEncoder(encoder or MiniLMEncoder(), cache_dir or default_cache_dir())
-    return BuiltinNLU(EMBEDDINGS_PARAMS, synonyms=synonyms, ranking_length=ranking_length, encoder=cached)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from switchboard.config import Settings
+from collections.abc import Mapping
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,18 +20,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--public-url", help="the hub's public HTTPS URL (default: hub.public_url in the config)")
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
+async def run(args: argparse.Namespace, channel_config: Mapping[str, Any], public_url: str | None) -> int:
+    """Set each bot's webhook. The composition root hands over `channels.telegram` and `hub.public_url`."""
     from telegram.error import TelegramError
 
     from channels.telegram.bots import BotRegistry
     from channels.telegram.config import ALLOWED_UPDATES, TelegramConfig, TelegramConfigError
 
     try:
-        config = TelegramConfig.from_mapping(settings.channels.get("telegram") or {})
+        config = TelegramConfig.from_mapping(channel_config)
     except TelegramConfigError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
-    public_url = (args.public_url or settings.public_url or "").rstrip("/")
+    public_url = (args.public_url or public_url or "").rstrip("/")
     if not public_url.startswith("https://") and not public_url.startswith("http://127.0.0.1"):
         print("switchboard: Telegram only calls HTTPS webhooks; set hub.public_url (SWITCHBOARD_PUBLIC_URL) "
               "or pass --public-url https://...", file=sys.stderr)

@@ -16,7 +16,8 @@ import numpy as np
 from bot.config import load_bot_config
 from bot.nlu.builtin import BuiltinNLU
 from bot.nlu.classifier import ClassifierParams, IntentClassifier
-from bot.nlu.embeddings import CachedEncoder, EmbeddingCache, embeddings_nlu, text_key
+from bot.nlu.embeddings import CachedEncoder, EmbeddingCache, text_key
+from bot.nlu.tiers import embeddings_nlu
 from tests.bot.conftest import CONFIG_DIR
 
 

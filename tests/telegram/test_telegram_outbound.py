@@ -145,7 +145,8 @@ async def test_set_webhook_command_registers_the_url_and_secret(settings: Settin
     settings.public_url = "https://support.example.com/"
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    assert await cli.run(parser.parse_args(["--drop-pending-updates"]), settings) == 0
+    assert await cli.run(parser.parse_args(["--drop-pending-updates"]), settings.channels["telegram"],
+                         settings.public_url) == 0
     [call] = [c for c in telegram_api.calls if c.method == "setWebhook"]
     assert call.token == BOT_TOKEN
     assert call.params["url"] == "https://support.example.com/webhooks/telegram/support"
@@ -154,8 +155,9 @@ async def test_set_webhook_command_registers_the_url_and_secret(settings: Settin
     assert call.params["drop_pending_updates"] == "true"
 
     settings.public_url = "http://support.example.com"
-    assert await cli.run(parser.parse_args([]), settings) == 2
-    assert await cli.run(parser.parse_args(["--public-url", "https://x.example", "--bot", "nope"]), settings) == 2
+    assert await cli.run(parser.parse_args([]), settings.channels["telegram"], settings.public_url) == 2
+    assert await cli.run(parser.parse_args(["--public-url", "https://x.example", "--bot", "nope"]),
+                         settings.channels["telegram"], settings.public_url) == 2
     assert len([c for c in telegram_api.calls if c.method == "setWebhook"]) == 1
 
 
