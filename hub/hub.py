@@ -17,6 +17,7 @@ from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
 from hub.metrics import MetricsService
+from hub.migrations import migrate
 from hub.models import InboundMessage, IngestResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
@@ -148,10 +149,10 @@ class Hub:
         self.outbox.senders[sender.channel] = sender
 
     async def start(self) -> None:
-        """Indexes, seed data, then the outbox, recovery and realtime loops."""
+        """Indexes, schema migrations, seed data, then the outbox, recovery and realtime loops."""
         await self.store.ensure_indexes()
+        await migrate(self.store)  # before anything reads documents in an older shape
         await self.tickets.sync_queues()
-        await self.tickets.index.backfill()
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

@@ -20,8 +20,11 @@ class DatabaseUnreachable(Exception):
 
 
 @asynccontextmanager
-async def admin_store(settings: Settings) -> AsyncIterator[Store]:
-    """A connected store with its indexes, closed (and an embedded server we started, stopped) afterwards."""
+async def admin_store(settings: Settings, indexes: bool = True) -> AsyncIterator[Store]:
+    """A connected store with its indexes, closed (and an embedded server we started, stopped) afterwards.
+
+    `indexes=False` for a command that must leave the database exactly as it is (a backup).
+    """
     from switchboard.embedded import EmbeddedServer, running_record
 
     embedded = None
@@ -37,7 +40,8 @@ async def admin_store(settings: Settings) -> AsyncIterator[Store]:
     try:
         if not await store.ping():
             raise DatabaseUnreachable(unreachable)
-        await store.ensure_indexes()
+        if indexes:
+            await store.ensure_indexes()
         yield store
     finally:
         await store.close()

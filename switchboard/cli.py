@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub.migrations import SchemaTooNew
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.embedded import EmbeddedError
 
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
 
     privacy_args(sub, _admin_args)
 
+    from switchboard.backup_cli import add_arguments as backup_args
+
+    backup_args(sub, _admin_args)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -129,9 +134,16 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.privacy_cli import run as privacy_run
 
             return asyncio.run(privacy_run(args, settings_from(args)))
+        if args.command in ("backup", "restore"):
+            from switchboard.backup_cli import run as backup_run
+
+            return asyncio.run(backup_run(args, settings_from(args)))
     except ConfigError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
+    except SchemaTooNew as exc:  # this release is older than the database: one line, no traceback
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 1
     except EmbeddedError as exc:  # the embedded database could not start: one line, no traceback
         print(f"switchboard: {exc}", file=sys.stderr)
         return 1

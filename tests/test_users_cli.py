@@ -182,7 +182,7 @@ async def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
 
 def test_admin_commands_show_only_their_own_options() -> None:
     for command in (["users", "add"], ["users", "disable"], ["users", "reset-password"], ["users", "list"],
-                    ["contacts", "export"], ["retention", "run"]):
+                    ["contacts", "export"], ["retention", "run"], ["backup"], ["restore"]):
         result = subprocess.run([SWITCHBOARD, *command, "--help"], capture_output=True, text=True, check=True,
                                 cwd=ROOT)
         assert "--data-dir" in result.stdout and "--mongodb-uri" in result.stdout, result.stdout

@@ -1,0 +1,138 @@
+"""The database's schema version, and the migrations that bring an older database up to it.
+
+Every hub process runs `migrate` at start, after the indexes. The version is one document in
+`settings` (`{_id: "schema", version: N}`). A database without it but with data was written
+by a release from before versions (up to the release of 2026-11-30): version 0. An empty
+database starts at the current version.
+
+Each migration is idempotent (it only touches documents still in the old shape) and the
+version moves only after a migration finished, so a hub stopped halfway runs the rest on its
+next start: resumable. One process migrates at a time (a lease); the others wait for the
+version to arrive. A database newer than this release is refused: old code on new data would
+silently drop what it does not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hub.leases import Lease
+from hub.models import utcnow
+from hub.store import Store
+from hub.ticketindex import TicketIndex
+
+log = logging.getLogger(__name__)
+
+SCHEMA_ID = "schema"
+LEASE = "schema-migration"
+LEASE_SECONDS = 300.0
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer release than this one."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Store], Awaitable[int]]  #: returns how many documents it changed (for the log)
+
+
+async def _ticket_list_fields(store: Store) -> int:
+    """Tickets from before the searchable list get their list fields (`hub.ticketindex`)."""
+    return await TicketIndex(store).backfill()
+
+
+async def _customer_names_from_ids(store: Store) -> int:
+    """Contacts once named after their channel identity (`demo:visitor:…`) lose that name.
+
+    The desk then shows their email, phone or "Visitor N" (`hub.display`) instead of an id.
+    """
+    changed = 0
+    async for contact in store.contacts.find({"name": {"$regex": r"^[\w.-]+:visitor:"}},
+                                             projection={"name": 1, "identities": 1}):
+        ids = {i.get("external_id") for i in contact.get("identities") or []}
+        if contact.get("name") in ids:
+            result = await store.contacts.update_one({"_id": contact["_id"], "name": contact["name"]},
+                                                     {"$unset": {"name": "", "name_lower": ""}})
+            changed += result.modified_count
+    return changed
+
+
+async def _drop_old_login_counters(store: Store) -> int:
+    """`login_failures` (a hard lockout anyone could impose) gave way to `login_throttle`."""
+    if "login_failures" not in await store.db.list_collection_names():
+        return 0
+    count = await store.db["login_failures"].count_documents({})
+    await store.db.drop_collection("login_failures")
+    return count
+
+
+#: In order. Add new ones at the end with the next number; never change a released one.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
+    Migration(2, "customer names that were channel ids", _customer_names_from_ids),
+    Migration(3, "old login-failure counters dropped", _drop_old_login_counters),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+async def schema_version(store: Store) -> int | None:
+    """The stored version; None for a database that has none yet."""
+    doc = await store.settings.find_one({"_id": SCHEMA_ID})
+    return int(doc["version"]) if doc and isinstance(doc.get("version"), int) else None
+
+
+async def _is_empty(store: Store) -> bool:
+    for collection in (store.tickets, store.contacts, store.messages):
+        if await collection.find_one({}, projection={"_id": 1}) is not None:
+            return False
+    return True
+
+
+async def _set_version(store: Store, version: int) -> None:
+    await store.settings.update_one({"_id": SCHEMA_ID},
+                                    {"$set": {"version": version, "migrated_at": utcnow()}}, upsert=True)
+
+
+async def migrate(store: Store, wait_seconds: float = 600.0, poll_seconds: float = 0.5) -> list[str]:
+    """Bring the database to `SCHEMA_VERSION`; the names of the migrations this process ran."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    lease = Lease(store, LEASE, LEASE_SECONDS)
+    ran: list[str] = []
+    while True:
+        version = await schema_version(store)
+        if version is not None and version > SCHEMA_VERSION:
+            raise SchemaTooNew(f"the database has schema version {version}, written by a newer Switchboard; "
+                               f"this release knows up to {SCHEMA_VERSION}: upgrade Switchboard or restore a "
+                               f"backup made by this release")
+        if version == SCHEMA_VERSION:
+            return ran
+        if await lease.acquire(utcnow()):
+            break
+        if asyncio.get_running_loop().time() > deadline:  # another process migrates a large database
+            raise TimeoutError(f"another hub process has been migrating the database for over {wait_seconds:g}s")
+        await asyncio.sleep(poll_seconds)  # the version document has no event to wait on
+    try:
+        version = await schema_version(store)
+        if version is None:
+            version = SCHEMA_VERSION if await _is_empty(store) else 0
+            if version == SCHEMA_VERSION:
+                await _set_version(store, version)
+        for migration in MIGRATIONS:
+            if migration.version <= version:
+                continue
+            await lease.acquire(utcnow())  # extend it before each step
+            changed = await migration.apply(store)
+            await _set_version(store, migration.version)
+            log.info("database migrated to schema %d: %s (%d documents)", migration.version, migration.name, changed)
+            ran.append(migration.name)
+    finally:
+        await store.leases.update_one({"_id": LEASE, "holder": lease.holder},
+                                      {"$set": {"until": utcnow() - timedelta(seconds=1)}})
+    return ran

@@ -1,0 +1,109 @@
+"""Upgrades: a database written by the previous release is migrated on start and served.
+
+The fixture is a backup of a database the release of 2026-11-30 wrote (tests/fixtures/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.migrations import MIGRATIONS, SCHEMA_ID, SCHEMA_VERSION, SchemaTooNew, migrate, schema_version
+from hub.store import Store
+from switchboard.backup import restore_backup
+from switchboard.config import Settings
+from tests.conftest import http_client, login, running
+
+FIXTURE = Path(__file__).parent / "fixtures" / "release-2026-11-30.sbbackup"
+ADMIN_PASSWORD = "NxzDwsD3h1pcMmm5"  # the password the old release generated for that database
+
+
+@pytest.fixture
+async def old_store(settings: Settings) -> AsyncIterator[Store]:
+    """The settings' (empty) database holding what the previous release wrote."""
+    store = Store(settings.mongodb_uri or "", settings.db_name)
+    await restore_backup(store, FIXTURE)
+    yield store
+    await store.client.drop_database(settings.db_name)
+    await store.close()
+
+
+async def test_the_previous_release_has_no_schema_version_and_lacks_the_new_fields(old_store: Store) -> None:
+    """What the migrations are for (if the fixture changed, these tests would prove nothing)."""
+    assert await schema_version(old_store) is None
+    assert await old_store.tickets.count_documents({"keys": {"$exists": True}}) == 0
+    assert await old_store.contacts.count_documents({"name": {"$regex": "^demo:visitor:"}}) == 1
+    assert "login_failures" in await old_store.db.list_collection_names()
+
+
+async def test_migrations_bring_it_to_the_current_schema_once(old_store: Store) -> None:
+    ran = await migrate(old_store)
+    assert ran == [m.name for m in MIGRATIONS]
+    assert await schema_version(old_store) == SCHEMA_VERSION
+    assert await old_store.tickets.count_documents({"keys": None}) == 0
+    assert await old_store.contacts.count_documents({"name": {"$regex": "^demo:visitor:"}}) == 0
+    assert "login_failures" not in await old_store.db.list_collection_names()
+    assert await migrate(old_store) == []  # idempotent: a second start does nothing
+
+
+async def test_a_migration_stopped_halfway_finishes_on_the_next_start(old_store: Store) -> None:
+    """The first migration did part of its work and the process died before the version moved."""
+    [ticket, *_] = await old_store.tickets.find({}).to_list()
+    from hub.ticketindex import TicketIndex
+
+    await TicketIndex(old_store).refresh(ticket["_id"])
+    assert await schema_version(old_store) is None
+    assert await migrate(old_store) == [m.name for m in MIGRATIONS]
+    assert await old_store.tickets.count_documents({"keys": None}) == 0
+
+
+async def test_two_processes_starting_at_once_migrate_once(old_store: Store, settings: Settings) -> None:
+    other = Store(settings.mongodb_uri or "", settings.db_name)
+    try:
+        first, second = await asyncio.gather(migrate(old_store, poll_seconds=0.05),
+                                             migrate(other, poll_seconds=0.05))
+    finally:
+        await other.close()
+    assert sorted([first, second], key=len) == [[], [m.name for m in MIGRATIONS]]
+    assert await schema_version(old_store) == SCHEMA_VERSION
+
+
+async def test_a_database_from_a_newer_release_is_refused(old_store: Store) -> None:
+    await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION + 1}}, upsert=True)
+    with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}, written by a newer Switchboard"):
+        await migrate(old_store)
+
+
+async def test_a_fresh_database_starts_at_the_current_schema(settings: Settings) -> None:
+    store = Store(settings.mongodb_uri or "", settings.db_name)
+    try:
+        assert await migrate(store) == []
+        assert await schema_version(store) == SCHEMA_VERSION
+    finally:
+        await store.client.drop_database(settings.db_name)
+        await store.close()
+
+
+async def test_the_hub_serves_the_old_database_after_starting_on_it(old_store: Store, settings: Settings,
+                                                                   shop_bot: Any) -> None:
+    """Start the current hub on it: the old tickets are listed, searchable, and named for people."""
+    async with running(settings, shop_bot) as rt, http_client(rt) as client:
+        await login(client, "admin", ADMIN_PASSWORD)
+        solved = await (await client.get("/api/tickets", params={"status": "solved", "q": "parcel"})).json()
+        assert [t["subject"] for t in solved["tickets"]] == ["I want to talk to a human"]
+        active = await (await client.get("/api/tickets")).json()
+        [damaged] = active["tickets"]
+        detail = await (await client.get(f"/api/tickets/{damaged['id']}")).json()
+        assert detail["contact"]["display_name"] == "Chloe Martin"
+        files = [a for m in detail["messages"] for a in m.get("attachments") or []]
+        assert [f["filename"] for f in files] == ["damaged.png"]
+        photo = await client.get(f"/api/attachments/{files[0]['blob_id']}")
+        assert photo.status == 200 and (await photo.read()).startswith(b"\x89PNG")
+        assert rt.hub is not None
+        anonymous = await rt.hub.store.contacts.find_one({"identities.external_id": {"$regex": "^demo:visitor:"},
+                                                         "name": None, "emails": []})
+        assert anonymous is not None
