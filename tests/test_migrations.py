@@ -107,3 +107,23 @@ async def test_the_hub_serves_the_old_database_after_starting_on_it(old_store: S
         anonymous = await rt.hub.store.contacts.find_one({"identities.external_id": {"$regex": "^demo:visitor:"},
                                                          "name": None, "emails": []})
         assert anonymous is not None
+
+
+async def test_serve_on_a_newer_database_exits_with_one_line(tmp_path: Path) -> None:
+    from switchboard.embedded import EmbeddedServer, free_port
+    from tests.test_cli import spawn_serve, start_serve, stop_serve
+
+    data_dir = tmp_path / "var"
+    proc, _banner = await start_serve(data_dir, free_port())
+    assert await stop_serve(proc) == 0
+    server = EmbeddedServer(data_dir, record=False)
+    store = Store(await server.start(), "switchboard")
+    await store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION + 1}})
+    await store.close()
+    server.stop()
+    proc = await spawn_serve(data_dir, free_port())
+    output = (await asyncio.wait_for(proc.communicate(), timeout=120))[0].decode()
+    assert proc.returncode == 1, output
+    assert output.strip().splitlines()[-1].startswith(f"switchboard: the database has schema version "
+                                                      f"{SCHEMA_VERSION + 1}, written by a newer Switchboard")
+    assert "Traceback" not in output
