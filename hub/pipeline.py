@@ -34,7 +34,7 @@ from hub.models import (
 )
 from hub.outbox import Outbox
 from hub.ports import Bot
-from hub.routing import Router, describe_wait
+from hub.routing import Router
 from hub.store import (
     MESSAGES_BY_CONVERSATION,
     Doc,
@@ -45,6 +45,7 @@ from hub.store import (
 )
 from hub.telemetry import Telemetry, decision_outcome
 from hub.tickets import TicketService
+from hub.waitestimate import describe_wait
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import statistics
+from collections import Counter
 from datetime import datetime, timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -18,14 +20,22 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.models import Role, TicketStatus, utcnow
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tickets import ACTIVE, TicketService
+from hub.waitestimate import QueueSnapshot, estimate_wait
 
 log = logging.getLogger(__name__)
+
+#: Recent answered tickets of a queue that give its pace (handle and reaction times).
+PACE_SAMPLE = 50
+#: A queue's snapshot is reused this long: estimates move with the queue, not with every message.
+SNAPSHOT_SECONDS = 5.0
 
 
 class Router:
     def __init__(self, store: Store, tickets: TicketService) -> None:
         self.store = store
         self.tickets = tickets
+        self._snapshots: dict[str, tuple[datetime, QueueSnapshot]] = {}
+        self.snapshot_seconds = SNAPSHOT_SECONDS
 
     async def route_queue(self, queue: str) -> int:
         """Assign as many waiting tickets of a `least_busy` queue as capacity allows. Returns how many."""
@@ -137,24 +147,41 @@ class Router:
                 best = key
         return best[2] if best else None
 
-    async def estimated_wait_seconds(self, queue: str, position: int, sample: int = 50) -> float | None:
-        """Position times the queue's recent average wait to first agent answer (None without history)."""
-        since = utcnow() - timedelta(days=7)
-        recent = await self.store.tickets.find(
-            {"queue": queue, "first_agent_reply_at": {"$gte": since}},
-            projection={"handoff_at": 1, "first_agent_reply_at": 1},
-            sort=[("queue", 1), ("first_agent_reply_at", -1)], limit=sample,
+    async def queue_snapshot(self, queue: str) -> QueueSnapshot:
+        """The queue's serving capacity now and its recent pace (hub.waitestimate), at most 3 queries."""
+        cached = self._snapshots.get(queue)
+        now = utcnow()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        agents = await self.store.agents.find(
+            {"presence": "online"}, projection={"roles": 1, "disabled": 1, "queues": 1, "capacity": 1},
+            hint=[("presence", 1)],
         ).to_list()
-        if not recent:
-            return None
-        total = sum((t["first_agent_reply_at"] - t["handoff_at"]).total_seconds() for t in recent)
-        return position * total / len(recent)
+        serving = [a for a in agents if Role.AGENT.value in a.get("roles", []) and not a.get("disabled")
+                   and (not a.get("queues") or queue in a["queues"])]
+        active: Counter[ObjectId] = Counter()
+        if serving:  # their active tickets, through the list's facet keys (bounded by the live load)
+            keys = [f"active.assignee:{a['_id']}" for a in serving]
+            async for ticket in self.store.tickets.find({"keys": {"$in": keys}}, projection={"assignee_id": 1}):
+                active[ticket["assignee_id"]] += 1
+        recent = await self.store.tickets.find(
+            {"queue": queue, "first_agent_reply_at": {"$gte": now - timedelta(days=7)}},
+            projection={"handoff_at": 1, "assigned_at": 1, "first_agent_reply_at": 1, "solved_at": 1},
+            sort=[("queue", 1), ("first_agent_reply_at", -1)], limit=PACE_SAMPLE,
+        ).to_list()
+        handles = [(t["solved_at"] - t["assigned_at"]).total_seconds() for t in recent
+                   if t.get("solved_at") and t.get("assigned_at")]
+        reactions = [(t["first_agent_reply_at"] - max(t.get("assigned_at") or t["handoff_at"], t["handoff_at"]))
+                     .total_seconds() for t in recent]
+        snapshot = QueueSnapshot(
+            total_slots=sum(int(a.get("capacity", 5)) for a in serving),
+            free_slots=sum(max(0, int(a.get("capacity", 5)) - active[a["_id"]]) for a in serving),
+            handle_seconds=statistics.fmean(handles) if handles else None,
+            reaction_seconds=max(0.0, statistics.median(reactions)) if reactions else None,
+        )
+        self._snapshots[queue] = (now + timedelta(seconds=self.snapshot_seconds), snapshot)
+        return snapshot
 
-
-def describe_wait(position: int, estimate: float | None) -> str:
-    """The sentence a waiting customer reads (or hears)."""
-    text = f"You are number {position} in the queue."
-    if estimate is not None:
-        minutes = max(1, round(estimate / 60))
-        text += f" Estimated wait: about {minutes} minute{'s' if minutes != 1 else ''}."
-    return text
+    async def estimated_wait_seconds(self, queue: str, position: int) -> float | None:
+        """Seconds until an agent answers the customer at `position`; None when nobody serves the queue."""
+        return estimate_wait(position, await self.queue_snapshot(queue))

@@ -155,9 +155,10 @@ class TicketService:
         return ticket
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
-        """1-based place among tickets still waiting for a first agent answer in the same queue."""
+        """1-based place among the queue's tickets still waiting for an agent (new and unassigned)."""
         ahead = await self.store.tickets.count_documents(
-            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]}},
+            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]},
+             "assignee_id": None},
             session=session,
         )
         return ahead + 1

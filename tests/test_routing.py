@@ -50,20 +50,31 @@ async def test_least_busy_routing_respects_capacity(runtime: Runtime) -> None:
     await assert_list_fields_current(hub)  # the desk list shows who the router assigned
 
 
-async def test_waiting_customer_is_told_position_and_estimated_wait(runtime: Runtime) -> None:
+async def test_waiting_customer_is_told_position_and_an_estimate_from_the_agents_online(runtime: Runtime) -> None:
     hub = runtime.hub
     assert hub is not None
-    earlier = await _escalate(runtime, "demo:visitor:early")
-    # History for the estimate: the earlier ticket was answered 4 minutes after handoff.
-    await hub.store.tickets.update_one({"_id": earlier["_id"]}, {"$set": {
-        "status": "open", "first_agent_reply_at": earlier["handoff_at"] + timedelta(minutes=4)}})
+    hub.router.snapshot_seconds = 0  # every escalation sees the desk as it is now
+    early = await _escalate(runtime, "demo:visitor:early")  # nobody online yet
+    # The queue's pace: answered 60 s after assignment, solved 10 minutes after it.
+    handoff = early["handoff_at"]
+    await hub.store.tickets.update_one({"_id": early["_id"]}, {"$set": {
+        "status": "solved", "assigned_at": handoff, "first_agent_reply_at": handoff + timedelta(seconds=60),
+        "solved_at": handoff + timedelta(minutes=10)}})
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT], capacity=2)
+    await hub.presence.connect(ann["_id"])
+    free = await _escalate(runtime, "demo:visitor:free")  # Ann has a free slot: her reaction time
+    busy = await _escalate(runtime, "demo:visitor:busy")
+    for ticket in (free, busy):  # now Ann works both: no slot free
+        await hub.tickets.assign(ticket["_id"], ann["_id"], ann)
     await _escalate(runtime, "demo:visitor:a")
     await _escalate(runtime, "demo:visitor:b")
     notices = [m["text"] for m in await hub.store.messages.find({"author.kind": "system"}, sort=[("created_at", 1)])
                .to_list()]
-    assert "You are number 1 in the queue." in notices[0] and "Estimated" not in notices[0]
-    assert "You are number 1 in the queue. Estimated wait: about 4 minutes." in notices[1]
-    assert "You are number 2 in the queue. Estimated wait: about 8 minutes." in notices[2]
+    assert "You are number 1 in the queue. No agent is online right now" in notices[0]
+    assert "You are number 1 in the queue. Estimated wait: about 1 minute." in notices[1]
+    # 2 slots turning over every 10 minutes free one every 5: 1st in line 5 + 1, 2nd 10 + 1 minutes.
+    assert "You are number 1 in the queue. Estimated wait: about 6 minutes." in notices[3]
+    assert "You are number 2 in the queue. Estimated wait: about 11 minutes." in notices[4]
 
 
 async def test_unanswered_assignment_moves_to_another_agent(runtime: Runtime) -> None:
