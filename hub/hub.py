@@ -33,6 +33,7 @@ from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
 from hub.tickets import QueueConfig, TicketService
 from hub.transfers import Transfers
+from hub.waitannouncer import WaitAnnouncer
 from hub.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Hub:
         self.tickets = TicketService(store, self.outbox, queues, default_queue)
         self.router = Router(store, self.tickets)
         self.departures = Departures(store, self.tickets)
+        self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.tickets.router = self.router
         self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,
@@ -104,6 +106,10 @@ class Hub:
         await self.store.append_event("conversation.closed", utcnow(), conversation_id=conversation_id,
                                       data={"by": "customer"})
         return "closed"
+
+    async def waiting(self, channel: str, thread_key: str) -> Doc | None:
+        """A waiting customer's place and estimated wait now (None: not waiting), for a live channel."""
+        return await self.waits.current(channel, thread_key)
 
     async def customer_connected(self, channel: str, thread_key: str) -> ObjectId:
         """A channel with live connections (the chat widget) saw a customer connect: returns the
@@ -159,6 +165,8 @@ class Hub:
         self._spawn(self.router.run(), "routing")
         self._spawn(self.presence.run(), "presence")
         self._spawn(self.departures.run(), "departures")
+        if self.waits.interval > 0:
+            self._spawn(self.waits.run(self.bus), "wait announcements")
         if self.retention.rules:
             self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)

@@ -1,9 +1,9 @@
 """The database's schema version, and the migrations that bring an older database up to it.
 
 Every hub process runs `migrate` at start, after the indexes. The version is one document in
-`settings` (`{_id: "schema", version: N}`). A database without it but with data was written
-by a release from before versions (up to the release of 2026-11-30): version 0. An empty
-database starts at the current version.
+`settings` (`{_id: "schema", version: N}`). A database without it was written by a release
+from before versions (up to the release of 2026-11-30), or is new: version 0 either way (on an
+empty database every migration finds nothing to do).
 
 Each migration is idempotent (it only touches documents still in the old shape) and the
 version moves only after a migration finished, so a hub stopped halfway runs the rest on its
@@ -28,6 +28,9 @@ from hub.ticketindex import TicketIndex
 log = logging.getLogger(__name__)
 
 SCHEMA_ID = "schema"
+#: The comment on a migration's whole-collection read: it runs once per upgrade, not per request
+#: (tests/query_plans.py lets these scan).
+ONE_TIME = "schema migration"
 LEASE = "schema-migration"
 LEASE_SECONDS = 300.0
 
@@ -55,7 +58,7 @@ async def _customer_names_from_ids(store: Store) -> int:
     """
     changed = 0
     async for contact in store.contacts.find({"name": {"$regex": r"^[\w.-]+:visitor:"}},
-                                             projection={"name": 1, "identities": 1}):
+                                             projection={"name": 1, "identities": 1}, comment=ONE_TIME):
         ids = {i.get("external_id") for i in contact.get("identities") or []}
         if contact.get("name") in ids:
             result = await store.contacts.update_one({"_id": contact["_id"], "name": contact["name"]},
@@ -88,13 +91,6 @@ async def schema_version(store: Store) -> int | None:
     return int(doc["version"]) if doc and isinstance(doc.get("version"), int) else None
 
 
-async def _is_empty(store: Store) -> bool:
-    for collection in (store.tickets, store.contacts, store.messages):
-        if await collection.find_one({}, projection={"_id": 1}) is not None:
-            return False
-    return True
-
-
 async def _set_version(store: Store, version: int) -> None:
     await store.settings.update_one({"_id": SCHEMA_ID},
                                     {"$set": {"version": version, "migrated_at": utcnow()}}, upsert=True)
@@ -119,11 +115,7 @@ async def migrate(store: Store, wait_seconds: float = 600.0, poll_seconds: float
             raise TimeoutError(f"another hub process has been migrating the database for over {wait_seconds:g}s")
         await asyncio.sleep(poll_seconds)  # the version document has no event to wait on
     try:
-        version = await schema_version(store)
-        if version is None:
-            version = SCHEMA_VERSION if await _is_empty(store) else 0
-            if version == SCHEMA_VERSION:
-                await _set_version(store, version)
+        version = await schema_version(store) or 0
         for migration in MIGRATIONS:
             if migration.version <= version:
                 continue

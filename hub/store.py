@@ -96,6 +96,7 @@ class Store:
         self.webhook_deliveries = self.db["webhook_deliveries"]  # hub.webhooks: one record per attempt
         self.audit = self.db["audit"]  # hub.audit: append-only
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
+        self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
 
     async def close(self) -> None:
         await self.client.close()
@@ -185,6 +186,8 @@ class Store:
         await self.audit.create_index([("at", DESCENDING)])
         await self.audit.create_index([("action", ASCENDING), ("at", DESCENDING)])
         await self.audit.create_index([("actor.id", ASCENDING), ("at", DESCENDING)])
+        await self.wait_notices.create_index([("queue", ASCENDING)])
+        await self.wait_notices.create_index([("thread_key", ASCENDING), ("channel", ASCENDING)])
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)
         await self.db["training_versions"].create_index("number", unique=True)

@@ -156,12 +156,13 @@ class TicketService:
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
         """1-based place among the queue's tickets still waiting for an agent (new and unassigned)."""
-        ahead = await self.store.tickets.count_documents(
-            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]},
-             "assignee_id": None},
-            session=session,
-        )
-        return ahead + 1
+        # `assignee_id: None` in the filter would make the server scan (a null match plans no index):
+        # the queue's new tickets are read through the (status, queue, created_at) index instead.
+        earlier = await self.store.tickets.find(
+            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]}},
+            projection={"assignee_id": 1}, session=session,
+        ).to_list()
+        return sum(1 for t in earlier if t.get("assignee_id") is None) + 1
 
     async def on_customer_message(self, conversation: Doc, session: AsyncClientSession,
                                   reopen: bool = True) -> Doc | None:

@@ -48,6 +48,8 @@ class Settings:
     #: Per channel: `{days: N, action: delete|anonymise}` for closed conversations (hub.retention).
     retention: dict[str, Any] = field(default_factory=dict)
     retention_interval_seconds: float = 3600.0
+    #: Waiting customers' place and wait are re-checked at least this often (0: never, tests drive passes).
+    wait_announce_seconds: float = 15.0
     #: Canned responses: `name_fallback` is what `{{customer.first_name}}` says for a customer without a name.
     responses: dict[str, Any] = field(default_factory=dict)
     #: Serve `GET /metrics` (Prometheus; supervisors and API tokens with the `metrics` scope only).
@@ -117,6 +119,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         config_dir=path.resolve().parent,
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
+        wait_announce_seconds=float(hub.get("wait_announce_seconds", 15)),
         responses=raw.get("responses") or {},
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
         metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),

@@ -11,6 +11,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
 
+from hub.migrations import ONE_TIME
+
 #: Collections whose whole content is listed on purpose (a handful of configured rows).
 LISTED_WHOLE = {"queues", "agents", "responses"}  # small libraries an admin curates
 
@@ -83,8 +85,8 @@ async def collection_scans(uri: str, db_name: str, recorder: Recorder,
     seen: set[str] = set()
     try:
         for name, cmd in list(recorder.commands):
-            if cmd.get("$db") != db_name:
-                continue
+            if cmd.get("$db") != db_name or cmd.get("comment") == ONE_TIME:
+                continue  # another database, or a schema migration's one-time read
             for coll, flt, sort, hint in _queries(name, cmd):
                 if coll.startswith("attachments.") or (coll in LISTED_WHOLE and not flt):
                     continue

@@ -35,7 +35,7 @@ async def test_reply_written_on_one_process_reaches_a_widget_on_another(
                 await desk.post(f"/api/tickets/{tickets[0]['id']}/reply", json={"text": "Hello from process A"},
                                 headers={"X-CSRF-Token": csrf})
                 frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
-                while frame["message"]["author"]["kind"] != "agent":
+                while frame["type"] != "message" or frame["message"]["author"]["kind"] != "agent":
                     frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
                 assert frame["message"]["text"] == "Hello from process A"
                 # And the customer's next message, ingested by process B, reaches the desk on A.

@@ -105,9 +105,10 @@ async def test_agent_reply_reaches_the_widget_websocket(
             headers={"X-CSRF-Token": agent["csrf"]},
         )
         assert resp.status == 201, await resp.text()
-        # The change stream may still deliver the earlier handoff notice first: skip to the reply.
+        # The change stream may still deliver the earlier handoff notice (and the place in the
+        # queue) first: skip to the reply.
         frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
-        while frame["message"]["author"]["kind"] != "agent":
+        while frame["type"] != "message" or frame["message"]["author"]["kind"] != "agent":
             frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
     assert frame["type"] == "message"
     assert frame["message"]["text"] == "Hi, Alice here. How can I help?"

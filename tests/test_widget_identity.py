@@ -92,9 +92,9 @@ async def test_a_hashed_user_claiming_a_customers_email_never_reaches_that_custo
         await reply(client, agent["csrf"], mallory_ticket, "Hello B, how can I help?")
         # The bus delivers in order: everything B's socket got before B's own reply is all it got of Ann's.
         frames = [await asyncio.wait_for(ws.receive_json(), timeout=10)]
-        while frames[-1]["message"]["text"] != "Hello B, how can I help?":
+        while frames[-1].get("message", {}).get("text") != "Hello B, how can I help?":
             frames.append(await asyncio.wait_for(ws.receive_json(), timeout=10))
-    assert not [f for f in frames if "refund" in f["message"]["text"]]
+    assert not [f for f in frames if "refund" in str(f)]
     mallory_texts = [m["text"] for m in await history(client, mallory)]
     assert "Hello B, how can I help?" in mallory_texts
     assert not [t for t in mallory_texts if "refund" in t or "12345" in t]

@@ -423,6 +423,9 @@ class WidgetChannel:
         connection = await self.hub.customer_connected(CHANNEL, visitor.key)
         # Subscribed before "ready": whatever the client fetches after it, the feed has the rest.
         await ws.send_json({"type": "ready", "expires_in": max(0, visitor.expires_at - int(time.time()))})
+        waiting = await self.hub.waiting(CHANNEL, visitor.key)
+        if waiting is not None:
+            await ws.send_json({"type": "wait", **waiting})
         pump = asyncio.create_task(self._pump(ws, sub, visitor))
         expiry = asyncio.create_task(_close_at(ws, visitor.expires_at))
         try:
@@ -475,6 +478,12 @@ class WidgetChannel:
         while not ws.closed:
             change = await sub.get()
             doc = change.document
+            if change.collection == "events" and doc.get("type") == "queue.wait":
+                data = doc.get("data") or {}
+                if data.get("channel") == CHANNEL and data.get("thread_key") == visitor.key:
+                    await ws.send_json({"type": "wait", "position": data.get("position"),
+                                        "estimate_seconds": data.get("estimate_seconds"), "text": data.get("text")})
+                continue
             if (change.collection != "messages" or doc.get("channel") != CHANNEL
                     or doc.get("thread_key") != visitor.key or doc.get("private")):
                 continue

@@ -68,6 +68,7 @@
     ".sb-pre input{border:1px solid #c9ccd1;border-radius:6px;padding:7px 9px;font:inherit}",
     ".sb-pre button{border:0;border-radius:6px;background:#2457d6;color:#fff;font-weight:600;padding:9px;cursor:pointer}",
     ".sb-pre .sb-err{color:#b3261e;font-size:12px;min-height:1em}",
+    ".sb-wait{background:#eef3ff;border-bottom:1px solid #d5e0fb;color:#1d3f91;font-size:13px;padding:7px 14px}",
   ].join("");
   root.appendChild(style);
 
@@ -90,6 +91,10 @@
   head.appendChild(title);
   head.appendChild(status);
   head.appendChild(end);
+  // The customer's place in the queue and estimated wait, updated live while they wait.
+  var wait = el("div", "sb-wait");
+  wait.hidden = true;
+  wait.setAttribute("role", "status");
   var log = el("div", "sb-log");
   log.setAttribute("aria-live", "polite");
   var form = el("form", "sb-form");
@@ -115,6 +120,7 @@
   form.appendChild(input);
   form.appendChild(send);
   panel.appendChild(head);
+  panel.appendChild(wait);
   panel.appendChild(log);
   panel.appendChild(form);
   root.appendChild(panel);
@@ -312,6 +318,10 @@
     ws.onmessage = function (e) {
       var data = JSON.parse(e.data);
       if (data.type === "message") render(data.message);
+      if (data.type === "wait") {
+        wait.hidden = !data.position;
+        wait.textContent = data.position ? data.text : "";
+      }
       if (data.type === "ready") {
         retryDelay = 1000;
         status.textContent = "online";

@@ -1,0 +1,51 @@
+"""A waiting visitor sees their place and estimated wait in the widget, live, and after a reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
+from tests.browser.conftest import screenshot
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    """Passes every second, so an agent coming online shows without a ticket changing."""
+    return make_settings(mongo_uri, tmp_path, wait_announce_seconds=1)
+
+
+async def test_the_widget_shows_the_wait_as_the_desk_changes(browser: Any, live_url: str, runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.router.snapshot_seconds = 0
+    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
+    page = await ctx.new_page()
+    await page.goto(f"{live_url}/demo")
+    await expect(page.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+    box = page.locator(".sb-form textarea")
+    await box.fill("I want to talk to a human please")
+    await box.press("Enter")
+    wait = page.locator(".sb-wait")
+    await expect(wait).to_have_text("You are number 1 in the queue. No agent is online right now: "
+                                    "we will answer as soon as someone is back.")
+
+    ann = await hub.accounts.create("ann", "ann's password", name="Ann", roles=[Role.AGENT], capacity=2)
+    await hub.presence.connect(ann["_id"])
+    await expect(wait).to_have_text("You are number 1 in the queue. Estimated wait: about 1 minute.")
+    await screenshot(page, "widget-wait")
+
+    await page.reload()  # the place comes back with the page
+    await expect(page.locator(".sb-wait")).to_have_text("You are number 1 in the queue. "
+                                                        "Estimated wait: about 1 minute.")
+
+    [ticket] = await hub.store.tickets.find({}).to_list()
+    await hub.tickets.assign(ticket["_id"], ann["_id"], ann)
+    await expect(page.locator(".sb-wait")).to_be_hidden()  # an agent has it: no longer waiting
+    await ctx.close()

@@ -1,0 +1,104 @@
+"""Waiting customers hear their place and wait again as the queue moves (hub.waitannouncer).
+
+Each pass is run by the test (`announce`), so what happens between passes is under its control.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.hub import Hub
+from hub.models import InboundMessage, Role, Sender
+from hub.waitannouncer import MESSAGE_EVERY
+from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    """No background passes: each test runs them itself."""
+    return make_settings(mongo_uri, tmp_path, wait_announce_seconds=0)
+
+
+async def _escalate(hub: Hub, channel: str, who: str) -> dict[str, Any]:
+    await hub.ingest(InboundMessage(channel=channel, external_id=f"{who}:1", thread_key=who,
+                                    sender=Sender(who, who.title()), text="I want a human"))
+    await hub.pipeline.drain()
+    conversation = await hub.store.conversations.find_one({"thread_key": who})
+    assert conversation is not None
+    ticket = await hub.store.tickets.find_one({"conversation_ids": conversation["_id"]})
+    assert ticket is not None
+    return ticket
+
+
+async def _frames(hub: Hub, since: int) -> list[dict[str, Any]]:
+    """The `queue.wait` events after the first `since`, as (thread, position, estimate)."""
+    events = await hub.store.events.find({"type": "queue.wait"}, sort=[("_id", 1)]).to_list()
+    return [{"who": e["data"]["thread_key"], "position": e["data"]["position"],
+             "estimate": e["data"]["estimate_seconds"], "text": e["data"]["text"]} for e in events[since:]]
+
+
+async def test_widget_customers_see_their_place_move_live(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.router.snapshot_seconds = 0
+    first = await _escalate(hub, "widget", "demo:visitor:first")
+    await _escalate(hub, "widget", "demo:visitor:second")
+    assert await hub.waits.announce() == 2
+    frames = await _frames(hub, 0)
+    assert [(f["who"], f["position"], f["estimate"]) for f in frames] == [
+        ("demo:visitor:first", 1, None), ("demo:visitor:second", 2, None)]
+    assert "No agent is online right now" in frames[0]["text"]
+    assert await hub.waits.announce() == 0  # nothing moved: nothing sent
+    assert await hub.waiting("widget", "demo:visitor:second") == {
+        "position": 2, "estimate_seconds": None, "text": frames[1]["text"]}  # a reconnecting widget's view
+
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT], capacity=1)
+    await hub.presence.connect(ann["_id"])
+    assert await hub.waits.announce() == 2  # an agent is online: both get an estimate
+    online = await _frames(hub, 2)
+    assert [(f["position"], f["estimate"] is not None) for f in online] == [(1, True), (2, True)]
+    assert online[1]["estimate"] > online[0]["estimate"]
+
+    await hub.tickets.assign(first["_id"], ann["_id"], ann)  # the first customer leaves the queue
+    assert await hub.waits.announce() == 1
+    moved = await _frames(hub, 4)
+    assert [(f["who"], f["position"]) for f in moved] == [("demo:visitor:first", None), ("demo:visitor:second", 1)]
+    assert await hub.waiting("widget", "demo:visitor:first") is None
+
+
+async def test_other_channels_get_a_message_only_when_the_wait_moved_a_lot(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.router.snapshot_seconds = 0
+    ticket = await _escalate(hub, "sms", "+15550001111")
+
+    async def notices() -> list[str]:
+        docs = await hub.store.messages.find({"conversation_id": ticket["conversation_ids"][-1],
+                                              "author.kind": "system"}, sort=[("created_at", 1)]).to_list()
+        return [d["text"] for d in docs]
+
+    assert len(await notices()) == 1  # the escalation message told them: no agent online
+    await hub.waits.announce()
+    assert len(await notices()) == 1  # nothing new to say
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT], capacity=2)
+    await hub.presence.connect(ann["_id"])
+    await hub.waits.announce()
+    told = await notices()
+    assert len(told) == 2 and "Estimated wait: about 1 minute." in told[1]  # someone is online now
+    await hub.store.agents.update_one({"_id": ann["_id"]}, {"$set": {"presence": "offline"}})
+    await hub.waits.announce()
+    assert len(await notices()) == 2  # everyone left, but they were told less than ten minutes ago
+    later = await hub.store.wait_notices.find_one({"_id": ticket["_id"]})
+    assert later is not None
+    await hub.store.wait_notices.update_one({"_id": ticket["_id"]},
+                                            {"$set": {"message_at": later["message_at"] - MESSAGE_EVERY
+                                                      - timedelta(seconds=1)}})
+    await hub.waits.announce()
+    told = await notices()
+    assert len(told) == 3 and "No agent is online right now" in told[2]
