@@ -48,7 +48,7 @@ def message_for_desk(doc: Doc) -> dict[str, Any]:
 
 
 #: Denormalised list fields (hub.ticketindex): internal, and `keys` names agents by id.
-TICKET_INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
+TICKET_INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
 
 
 def ticket_view(doc: Doc) -> dict[str, Any]:

@@ -130,6 +130,7 @@ class Runtime:
         self.hub.webhooks.transport = self.webhook_transport
         self.hub.retention.rules = retention_rules(settings)
         self.hub.retention_interval_seconds = settings.retention_interval_seconds
+        self.hub.sla_calendars = settings.calendars
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
         routes: list[web.RouteDef] = []

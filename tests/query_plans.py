@@ -12,7 +12,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, monitoring
 
 #: Collections whose whole content is listed on purpose (a handful of configured rows).
-LISTED_WHOLE = {"queues", "agents", "responses"}  # small libraries an admin curates
+LISTED_WHOLE = {"queues", "agents", "responses", "calendars"}  # small libraries an admin curates
 
 
 class Recorder(monitoring.CommandListener):
