@@ -7,7 +7,7 @@ desk (agents_ui/calendars.py). Every hub process reads them through a short cach
 The watcher runs in every hub process; each round first takes the `sla` lease (hub.leases), so one
 process at a time does the work. A ticket's next warning or breach time is its indexed `sla_next`
 (hub.ticketindex keeps it with the list fields), so a round reads only the tickets that are due:
-`{sla_next: {$lte: now}}`. Each warning and breach is claimed with a conditional write on the ticket
+`{sla_next: {$gte: EPOCH, $lte: now}}`. Each warning and breach is claimed with a conditional write on the ticket
 (`sla.events.<target>_<kind>` absent), so it is emitted exactly once per ticket and target even if two
 processes overlap, written in one transaction with its `ticket.sla_warning` / `ticket.sla_breached`
 event (the ticket's history and the desk's live feed), and counted for Prometheus after commit.
@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -37,6 +37,9 @@ from hub.store import Doc, PyMongoError, Store
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = {"warning": "ticket.sla_warning", "breach": "ticket.sla_breached"}
+#: The lower bound of every `sla_next` range: without one, secantusd-py walks the index from its start,
+#: through every ticket without a due time (indexed as null), that is the whole history.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Calendars:
@@ -134,7 +137,8 @@ class SlaWatcher:
         run = SlaRun(True)
         seen: set[Any] = set()
         while True:
-            due = [t for t in await self.store.tickets.find({"sla_next": {"$lte": now}}, limit=self.batch).to_list()
+            due = [t for t in await self.store.tickets.find({"sla_next": {"$gte": EPOCH, "$lte": now}},
+                                                              limit=self.batch).to_list()
                    if t["_id"] not in seen]
             if not due:
                 return run
@@ -176,8 +180,8 @@ class SlaWatcher:
     async def next_due(self, now: datetime) -> datetime | None:
         """The nearest `sla_next` within `max_sleep_seconds` (the index's due range only)."""
         horizon = now + timedelta(seconds=self.max_sleep_seconds)
-        nearest = await self.store.tickets.find({"sla_next": {"$lte": horizon}}, projection={"sla_next": 1},
-                                                sort=[("sla_next", 1)], limit=1).to_list()
+        nearest = await self.store.tickets.find({"sla_next": {"$gte": EPOCH, "$lte": horizon}},
+                                                projection={"sla_next": 1}, sort=[("sla_next", 1)], limit=1).to_list()
         return nearest[0]["sla_next"] if nearest else None
 
     async def run(self, bus: RealtimeBus | None = None) -> None:

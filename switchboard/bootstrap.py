@@ -148,6 +148,7 @@ class Runtime:
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
+        from agents_ui.calendars import routes as calendar_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
@@ -159,6 +160,7 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
+        routes += calendar_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)
