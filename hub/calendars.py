@@ -15,12 +15,13 @@ raises `CalendarError` with a one-line reason (unknown zone, overlapping interva
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: A calendar with no open time for this many days in a row is refused (or, at run time, stops a search).
@@ -131,6 +132,12 @@ class Calendar:
 ALWAYS = Calendar("24/7", always=True)
 
 
+@functools.cache
+def _zones() -> frozenset[str]:
+    """The IANA zone names this system knows (the tzdata package, else the OS database)."""
+    return frozenset(available_timezones())
+
+
 def _utc(local: datetime, zone: ZoneInfo) -> datetime:
     """A naive local wall time in `zone` as aware UTC. A time skipped by a spring-forward change is
     read with the offset before it (02:30 in Berlin on the last Sunday of March is 03:30 CEST)."""
@@ -173,10 +180,8 @@ def parse_calendar(name: str, raw: dict[str, Any]) -> Calendar:
     if not isinstance(raw, dict):
         raise CalendarError(f"calendar {name}: expected a mapping with timezone, hours and holidays")
     tz = str(raw.get("timezone") or "UTC").strip()
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CalendarError(f"timezone: {tz!r} is not an IANA time zone (like Europe/Berlin)") from exc
+    if tz not in _zones():
+        raise CalendarError(f"timezone: {tz!r} is not an IANA time zone (like Europe/Berlin)")
     hours_raw = raw.get("hours") or {}
     if not isinstance(hours_raw, dict):
         raise CalendarError("hours: a mapping from weekday (mon..sun) to intervals")

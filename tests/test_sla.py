@@ -73,6 +73,10 @@ async def test_a_warning_then_a_breach_once_each(client: TestClient[Any, Any], a
     assert [(n, labels["kind"], labels["target"]) for n, labels in counted if n == "sla"] == [
         ("sla", "warning", "first_response"), ("sla", "breach", "first_response"),
         ("sla", "warning", "resolution"), ("sla", "breach", "resolution")]
+    exposition = prometheus.__self__.exposition().decode()  # type: ignore[attr-defined]
+    for kind in ("warnings", "breaches"):
+        for target in ("first_response", "resolution"):
+            assert f'switchboard_sla_{kind}_total{{queue="{ticket["queue"]}",target="{target}"}} 1.0' in exposition
     done = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert done is not None and done["sla_next"] is None
     # the ticket API shows the emitted events (the head's colour) and the list the state
