@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -184,3 +185,19 @@ def test_adding_and_measuring_agree(start: datetime, seconds: int, zone: str) ->
     assert cal.business_seconds_between(start, due) == pytest.approx(seconds)
     if seconds:
         assert cal.is_open(due - timedelta(microseconds=1))
+
+
+def test_configured_calendars_are_checked_at_start(tmp_path: Path) -> None:
+    from switchboard.config import ConfigError, load_settings
+
+    config = tmp_path / "switchboard.yml"
+    config.write_text('calendars:\n  office: {timezone: Europe/Berlin, hours: {mon: "09:00-17:00"}}\n'
+                      "queues:\n  - {name: general, calendar: office}\n", encoding="utf-8")
+    assert load_settings(config).queues["general"].calendar == "office"
+    config.write_text('calendars:\n  office: {timezone: Nowhere/Land, hours: {mon: "09:00-17:00"}}\n'
+                      "queues:\n  - {name: general}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="calendars.office: timezone"):
+        load_settings(config)
+    config.write_text("queues:\n  - {name: general, calendar: office}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="queues.general.calendar: no calendar named 'office'"):
+        load_settings(config)

@@ -219,3 +219,26 @@ async def test_two_hubs_emit_each_warning_and_breach_once(runtime: Runtime, sett
         assert final is not None and final["sla_next"] == final["sla"]["resolution_warn"]  # nothing else soon
     finally:
         await other.stop()
+
+
+async def test_a_transfer_recomputes_the_due_times_with_the_new_queue(runtime: Runtime) -> None:
+    """Moved to a queue with a 2-hour first response on office hours: due = start + 2 business hours
+    there (the warnings and breaches already emitted stay emitted)."""
+    hub = runtime.hub
+    assert hub is not None
+    sam = await hub.accounts.create("sam", "sam's password", name="Sam", roles=[Role.AGENT, Role.SUPERVISOR])
+    ticket = await open_ticket(runtime, "email", Sender("cy@example.com", email="cy@example.com"), "Help me")
+    t0 = ticket["sla"]["start"]
+    assert (await hub.watch_sla(t0 + 50 * MINUTE)).emitted == [(ticket["number"], "first_response", "warning")]
+    target = "complaints" if ticket["queue"] != "complaints" else "orders"
+    hub.tickets.queues[target] = dataclasses.replace(hub.tickets.queues[target], first_response_sla_seconds=7200)
+    office = {"timezone": "Asia/Tokyo", "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}
+    await hub.tickets.calendars.save("tokyo", office, [target], set(hub.tickets.queues))
+    moved = await hub.transfers.transfer(ticket["_id"], sam, queue=target, any_ticket=True)
+    tokyo = parse_calendar("tokyo", office)
+    assert moved["sla"]["calendar"] == "tokyo"
+    assert moved["sla"]["first_response_due"] == tokyo.add_business_seconds(t0, 7200)
+    assert moved["sla"]["first_response_warn"] == tokyo.add_business_seconds(t0, 7200 * 0.8)
+    assert moved["sla"]["events"] == ticket["sla"].get("events", {}) | {"first_response_warning": t0 + 50 * MINUTE}
+    stored = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert stored is not None and stored["sla_next"] == moved["sla"]["first_response_due"]  # the breach is next
