@@ -196,8 +196,8 @@ def test_configured_calendars_are_checked_at_start(tmp_path: Path) -> None:
     assert load_settings(config).queues["general"].calendar == "office"
     config.write_text('calendars:\n  office: {timezone: Nowhere/Land, hours: {mon: "09:00-17:00"}}\n'
                       "queues:\n  - {name: general}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="calendars.office: timezone"):
+    with pytest.raises(ConfigError, match=r"calendars\.office: timezone"):
         load_settings(config)
     config.write_text("queues:\n  - {name: general, calendar: office}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="queues.general.calendar: no calendar named 'office'"):
+    with pytest.raises(ConfigError, match=r"queues\.general\.calendar: no calendar named 'office'"):
         load_settings(config)
