@@ -202,6 +202,9 @@ class SlaWatcher:
                 except PyMongoError as exc:
                     log.warning("sla: database unavailable (%s)", exc)
                     wait = 5.0
+                except Exception:  # a bug must not stop the watcher for the rest of the process's life
+                    log.exception("sla: a round failed; trying again in 30 s")
+                    wait = 30.0
                 await self._sleep(wait, sub)
         finally:
             if sub is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from hub.calendars import Calendar
+from hub.calendars import ALWAYS, Calendar, CalendarError
 from hub.models import TicketStatus
 
 TARGETS = ("first_response", "resolution")
@@ -51,6 +51,10 @@ def warning_offset(queue: Targets, target_seconds: float) -> float:
 
 def start_clock(queue: Targets, calendar: Calendar, start: datetime, paused_business: float = 0.0) -> Doc:
     """The `sla` fields of a ticket whose clock started at `start` (and was paused this long)."""
+    try:
+        calendar.add_business_seconds(start, seconds_of(queue, "resolution") + paused_business)
+    except CalendarError:  # open less than the target within a year (holidays over every open day): 24/7
+        calendar = ALWAYS
     sla: Doc = {"calendar": calendar.name, "start": start, "paused_business_seconds": paused_business}
     for target in TARGETS:
         total = seconds_of(queue, target)

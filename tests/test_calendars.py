@@ -201,3 +201,12 @@ def test_configured_calendars_are_checked_at_start(tmp_path: Path) -> None:
     config.write_text("queues:\n  - {name: general, calendar: office}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"queues\.general\.calendar: no calendar named 'office'"):
         load_settings(config)
+
+
+def test_a_calendar_closed_for_a_year_falls_back_to_round_the_clock() -> None:
+    mondays = [(datetime(2026, 1, 5) + timedelta(weeks=w)).date().isoformat() for w in range(110)]
+    closed = parse_calendar("closed", {"hours": {"mon": ["09:00-17:00"]}, "holidays": mondays})
+    with pytest.raises(CalendarError, match="no open time for a year"):
+        closed.add_business_seconds(datetime(2026, 1, 1, tzinfo=UTC), HOUR)
+    sla = start_clock(Targets(), closed, datetime(2026, 1, 1, tzinfo=UTC))
+    assert sla["calendar"] == "24/7" and sla["first_response_due"] == datetime(2026, 1, 1, 1, tzinfo=UTC)
