@@ -112,6 +112,22 @@ class ResponseFields(Body):
     text: Text
 
 
+# -- business hours (SLA calendars) ---------------------------------------------------------------
+class HolidayFields(Body):
+    date: Annotated[Token, Field(description="YYYY-MM-DD")]
+    yearly: Flag = Field(False, description="the same day every year")
+    name: Annotated[Text, Field(max_length=80)] = ""
+
+
+class CalendarFields(Body):
+    timezone: Annotated[Token, Field(description="an IANA time zone, like Europe/Berlin")] = "UTC"
+    hours: dict[Annotated[Token, Field(max_length=10)], Annotated[list[Annotated[Token, Field(max_length=20)]],
+                                                                  Field(max_length=12)]] = Field(
+        default_factory=dict, description='weekday (mon..sun) -> intervals like "09:00-12:00"')
+    holidays: Annotated[list[HolidayFields], Field(max_length=400)] = Field(default_factory=list)
+    queues: Annotated[list[Token], Field(max_length=100)] = Field(default_factory=list)
+
+
 # -- bot trainer ------------------------------------------------------------------------------------
 class Button(Body):
     title: Token

@@ -24,6 +24,7 @@ from typing import Any
 
 from hub.models import utcnow
 from hub.outbox import Outbox
+from hub.sla import EPOCH, SlaWatcher
 from hub.store import ObjectId, Store
 from hub.tickets import TicketService
 
@@ -49,7 +50,9 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
         elif kind == "tickets":
             docs.append({"_id": oid, "number": i, "contact_id": ObjectId(f"{i:024x}"),
                          "status": "solved" if i % 3 else "open", "queue": "general", "created_at": now,
-                         "conversation_ids": [oid], "assignee_id": None})
+                         "conversation_ids": [oid], "assignee_id": None,
+                         # the SLA watcher's wake-up time: active tickets only, one a minute from now on
+                         **({} if i % 3 else {"sla_next": now + timedelta(minutes=i // 3)})})
         else:  # outbox: delivered entries, what a busy hub accumulates
             docs.append({"_id": oid, "message_id": oid, "conversation_id": ObjectId(f"{i // 4:024x}"),
                          "channel": "widget", "status": "sent", "attempts": 1,
@@ -115,6 +118,16 @@ async def _ticket_touch(store: Store, i: int) -> Any:
     assert await store.claim_by_id(store.tickets, ObjectId(f"{i:024x}"), {}, {"$set": {"updated_at": utcnow()}})
 
 
+async def _sla_due(store: Store, i: int) -> Any:
+    """The SLA watcher's round: the tickets whose next warning or breach is due (as hub.sla `run_once`)."""
+    return await store.tickets.find({"sla_next": {"$gte": EPOCH, "$lte": utcnow()}}, limit=200).to_list()
+
+
+async def _sla_nearest(store: Store, i: int) -> Any:
+    """The SLA watcher's wake-up time: the nearest `sla_next` within its longest sleep (the real `next_due`)."""
+    return await SlaWatcher(store, None).next_due(utcnow())
+
+
 QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
@@ -130,6 +143,8 @@ QUERIES: dict[str, Query] = {
     "message_claim": _message_claim,
     "outbox_claim": _claim,
     "outbox_idle_claim": _idle_claim,
+    "sla_due": _sla_due,
+    "sla_nearest": _sla_nearest,
 }
 
 

@@ -28,6 +28,7 @@ from hub.realtime import RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
 from hub.routing import Router
+from hub.sla import SlaRun, SlaWatcher
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
@@ -78,6 +79,10 @@ class Hub:
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])
         self.retention_interval_seconds = 3600.0
+        #: Emits SLA warnings and breaches, once across processes (hub.sla); `calendars` seeds come from
+        #: the configuration (`Hub.sla_calendars`, set by the composition root).
+        self.sla = SlaWatcher(store, self.tickets)
+        self.sla_calendars: dict[str, Any] = {}
         self._loops: list[asyncio.Task[None]] = []
 
     async def _message_created(self, message: Doc, conversation: Doc, session: AsyncClientSession | None) -> None:
@@ -143,6 +148,10 @@ class Hub:
         """One retention run, if this process gets the lease (hub.retention)."""
         return await self.retention.run_once(now)
 
+    async def watch_sla(self, now: datetime | None = None) -> SlaRun:
+        """One SLA round (warnings and breaches due at `now`), if this process gets the lease (hub.sla)."""
+        return await self.sla.run_once(now)
+
     async def _retention_loop(self, interval: float) -> None:
         while True:
             try:
@@ -159,6 +168,8 @@ class Hub:
         await self.store.ensure_indexes()
         await migrate(self.store)  # before anything reads documents in an older shape
         await self.tickets.sync_queues()
+        await self.tickets.calendars.seed(self.sla_calendars,
+                                          {q.name: q.calendar for q in self.tickets.queues.values() if q.calendar})
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")
@@ -167,6 +178,7 @@ class Hub:
         self._spawn(self.departures.run(), "departures")
         if self.waits.interval > 0:
             self._spawn(self.waits.run(self.bus), "wait announcements")
+        self._spawn(self.sla.run(self.bus), "sla")
         if self.retention.rules:
             self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)

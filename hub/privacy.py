@@ -38,7 +38,8 @@ ERASED_NAME = "Erased contact"
 #: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
 _CONVERSATION_PRIVATE = ("token", "bot")
 _MESSAGE_PRIVATE = ("pending_bot", "lease_until")
-_TICKET_PRIVATE = ("keys", "words", "active_words", "wait_rank", "sla_rank")  # hub.ticketindex's list fields
+#: hub.ticketindex's list fields
+_TICKET_PRIVATE = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -152,7 +153,7 @@ class Privacy:
             closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
             if closed is not None:
                 await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
-                    "keys": facet_keys(closed), "sla_rank": None, "active_words": []}})
+                    "keys": facet_keys(closed), "sla_rank": None, "sla_next": None, "active_words": []}})
         removed.tickets = len(ticket_ids)
         await self._forget_webhook_bodies(contact_id)
         # Last, so an interrupted erasure is simply run again: the contact is the tombstone.

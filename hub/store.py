@@ -97,6 +97,7 @@ class Store:
         self.audit = self.db["audit"]  # hub.audit: append-only
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
         self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
+        self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
 
     async def close(self) -> None:
         await self.client.close()
@@ -157,6 +158,8 @@ class Store:
         await self.tickets.create_index([("keys", ASCENDING), ("sla_rank", ASCENDING)])
         await self.tickets.create_index([("words", ASCENDING), ("number", DESCENDING)])
         await self.tickets.create_index([("active_words", ASCENDING), ("number", DESCENDING)])
+        await self.tickets.create_index("sla_next")  # hub.sla: the watcher's next warning or breach
+        await self.calendars.create_index("queues")  # hub.sla: a queue's business-hours calendar
         await self.queues.create_index("name", unique=True)
         await self.agents.create_index("username", unique=True)
         await self.agents.create_index("presence")

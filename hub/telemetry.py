@@ -25,6 +25,7 @@ COUNTS: dict[str, tuple[str, ...]] = {
     "ticket": ("queue", "change"),
     "escalation": ("queue", "reason"),
     "delivery": ("channel", "result"),
+    "sla": ("queue", "target", "kind"),  # hub.sla: kind = warning | breach
 }
 #: Decision reasons that mean the bot did not understand (it asks to rephrase or guesses).
 FALLBACK_REASONS = frozenset({"low_confidence", "ambiguous", "out_of_scope"})

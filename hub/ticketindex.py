@@ -11,7 +11,8 @@ everything), and sorts every match before it applies a limit. So each ticket car
   message (a multikey index; `secantusd-py` has no `$text` index);
 * `active_words`: the same words while the ticket is active (else empty), so the default search
   over the live desk costs the live desk, however long the history;
-* `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number).
+* `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number);
+* `sla_next`: when the SLA watcher must next look at the ticket (hub.sla; None: nothing due).
 
 A list query seeds from the most selective single key and checks the other conditions in
 Python. Active tickets (the default view, and every `oldest waiting`, `SLA due first` and SLA
@@ -31,12 +32,13 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import TicketStatus, utcnow
+from hub.slaclock import due_of, fired, live_target, next_event_at
 from hub.store import MESSAGES_BY_CONVERSATION, Doc, ObjectId, Store
 
 ACTIVE = (TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value)
 PRIORITIES = ("low", "normal", "high", "urgent")
 SORTS = ("newest", "oldest_waiting", "sla_due")
-SLA_STATES = ("breached", "due_soon", "ok")
+SLA_STATES = ("breached", "due_soon", "ok", "paused")
 #: "Due soon": the SLA falls due within this long (a new ticket's first-response clock is often 1 h).
 DUE_SOON = timedelta(minutes=15)
 MAX_PAGE = 100
@@ -55,7 +57,7 @@ BY_WORDS_NEWEST = [("words", 1), ("number", -1)]
 BY_ACTIVE_WORDS_NEWEST = [("active_words", 1), ("number", -1)]
 #: `words` is read (a search checks every word); its copy for active tickets is not.
 LIST_PROJECTION = {"active_words": 0}
-INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
+INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
 
 
 def words_of(text: str | None) -> set[str]:
@@ -89,21 +91,25 @@ def rank(at: datetime | None, number: int) -> int | None:
 
 
 def sla_due(ticket: Doc) -> datetime | None:
-    """The due time that matters now: first response until answered, then resolution."""
-    sla = ticket.get("sla") or {}
-    due = sla.get("first_response_due") if ticket.get("first_agent_reply_at") is None else sla.get("resolution_due")
-    if due is None or ticket.get("status") not in ACTIVE:
-        return None
-    return due + timedelta(seconds=float(sla.get("paused_seconds") or 0))
+    """The due time that matters now: first response until answered, then resolution (hub.slaclock)."""
+    target = live_target(ticket)
+    return due_of(ticket, target) if target else None
 
 
 def sla_state(ticket: Doc, now: datetime) -> str | None:
-    due = sla_due(ticket)
-    if due is None:
+    """`breached`, `due_soon` (past the warning time, or within DUE_SOON), `ok`, or
+    `paused` (pending, on a business-hours clock); None for a ticket that is done."""
+    target = live_target(ticket)
+    due = due_of(ticket, target) if target else None
+    if target is None or due is None:
         return None
-    if due < now:
+    if fired(ticket, target, "breach") or due < now:
         return "breached"
-    return "due_soon" if due < now + DUE_SOON else "ok"
+    if ticket.get("status") == TicketStatus.PENDING.value and "calendar" in (ticket.get("sla") or {}):
+        return "paused"
+    warn = due_of(ticket, target, "warn")
+    soon = due < now + DUE_SOON or (warn is not None and warn <= now) or fired(ticket, target, "warning")
+    return "due_soon" if soon else "ok"
 
 
 def facet_keys(ticket: Doc) -> list[str]:
@@ -129,7 +135,9 @@ def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
     waiting = ticket.get("last_customer_message_at") or ticket.get("created_at")
     kept = sorted(words)[:MAX_WORDS]
     return {"keys": facet_keys(ticket), "words": kept, "active_words": kept if ticket.get("status") in ACTIVE else [],
-            "wait_rank": rank(waiting, ticket["number"]), "sla_rank": rank(due, ticket["number"])}
+            "wait_rank": rank(waiting, ticket["number"]), "sla_rank": rank(due, ticket["number"]),
+            # when the SLA watcher (hub.sla) must look at this ticket next: its indexed wake-up time
+            "sla_next": next_event_at(ticket)}
 
 
 @dataclass

@@ -8,7 +8,6 @@ conversation to it instead of opening a second one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -16,6 +15,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
+from hub.sla import Calendars
+from hub.slaclock import resume_fields, start_clock
 from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
 from hub.telemetry import Telemetry, reason_label
 from hub.ticketindex import PRIORITIES, TicketIndex
@@ -55,6 +56,13 @@ class QueueConfig:
     #: What the customer is told when a ticket is moved into this queue (hub.transfers; canned-response
     #: placeholders such as `{{agent.name}}`); empty: nothing, the move stays internal.
     on_transfer_message: str = ""
+    #: The business-hours calendar (hub.sla) whose open time the SLA targets count; empty: 24/7. The
+    #: configuration's seed; admins change it in the desk ("Business hours").
+    calendar: str = ""
+    #: An SLA warning comes at this share of a target (0.8: 48 minutes into a 1-hour first response)...
+    sla_warning_ratio: float = 0.8
+    #: ... or, when above 0, this many business seconds before the due time.
+    sla_warning_seconds: int = 0
 
 
 class TicketService:
@@ -72,6 +80,8 @@ class TicketService:
         #: Channels that can show a rating request (buttons) when a ticket is solved.
         self.csat_channels: frozenset[str] = frozenset({"widget"})
         self.telemetry = Telemetry(store)
+        #: Queues' business-hours calendars: SLA due times count their open time (hub.sla).
+        self.calendars = Calendars(store)
 
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
@@ -102,6 +112,7 @@ class TicketService:
         """Hand a conversation to humans: link it to the contact's active ticket or open one."""
         now = utcnow()
         q = self.queue(queue)
+        calendar = await self.calendars.for_queue(q.name)
         existing = await self.active_ticket(conversation["contact_id"], session)
         if existing is not None:
             ticket = await self.store.claim_by_id(
@@ -129,11 +140,7 @@ class TicketService:
                 "handoff_at": now,
                 "updated_at": now,
                 "last_customer_message_at": now,
-                "sla": {
-                    "first_response_due": now + timedelta(seconds=q.first_response_sla_seconds),
-                    "resolution_due": now + timedelta(seconds=q.resolution_sla_seconds),
-                    "paused_seconds": 0,
-                },
+                "sla": {**start_clock(q, calendar, now), "paused_seconds": 0},
             }
             result = await self.store.tickets.insert_one(ticket, session=session)
             ticket["_id"] = result.inserted_id
@@ -188,6 +195,7 @@ class TicketService:
             if status is TicketStatus.PENDING and ticket.get("pending_since"):
                 paused = (now - ticket["pending_since"]).total_seconds()
                 update["$inc"] = {"sla.paused_seconds": paused}
+                update["$set"].update(resume_fields(ticket, await self.calendars.for_queue(ticket["queue"]), now))
             await self.store.append_event("ticket.reopened" if status is not TicketStatus.PENDING
                                           else "ticket.customer_replied", now, session=session,
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
@@ -309,6 +317,7 @@ class TicketService:
         if old is TicketStatus.PENDING and ticket.get("pending_since"):
             update["$inc"] = {"sla.paused_seconds": (now - ticket["pending_since"]).total_seconds()}
             update["$unset"] = {"pending_since": ""}
+            update["$set"].update(resume_fields(ticket, await self.calendars.for_queue(ticket["queue"]), now))
         if new is TicketStatus.PENDING:
             update["$set"]["pending_since"] = now
         if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and ticket.get("solved_at") is None:

@@ -9,8 +9,9 @@ mover's note. The customer sees none of that: they read only the target queue's
 
 The target agent must be online, work the target queue and have free capacity; otherwise the
 move is refused with the reason (never queued behind the agent's back: move the ticket to the
-queue instead, where routing or a colleague picks it up). First response and SLA clocks are
-left alone: a transfer is not an answer.
+queue instead, where routing or a colleague picks it up). A transfer is not an answer: first
+response stays unanswered. Moved to another queue, the ticket's SLA due times are recomputed with
+that queue's targets and business hours from the clock's start (hub.slaclock.transfer_fields).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.models import AuthorKind, Role, utcnow
 from hub.presence import ONLINE
 from hub.responses import ResponseLibrary
+from hub.slaclock import transfer_fields
 from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
 from hub.tickets import ACTIVE, NotFound, NotYours, TicketError, TicketService
 
@@ -145,6 +147,9 @@ class Transfers:
                                                  person(target.agent) if target else None, title),
         }
         message = self.tickets.queue(target_queue).on_transfer_message if target_queue != ticket["queue"] else ""
+        sla = transfer_fields(ticket, self.tickets.queue(target_queue),
+                              await self.tickets.calendars.for_queue(target_queue)) \
+            if target_queue != ticket["queue"] else {}
 
         async def work(session: AsyncClientSession) -> Doc | None:
             now = utcnow()
@@ -152,6 +157,7 @@ class Transfers:
                                       "transferred_at": now}
             if agent_id is not None and agent_id != current:
                 fields["assigned_at"] = now
+            fields.update(sla)
             updated = await self.store.tickets.find_one_and_update(
                 {"_id": ticket_id, "status": {"$in": ACTIVE}, "queue": ticket["queue"], "assignee_id": current},
                 {"$set": fields}, return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hub.slaclock import due_of, fired, live_target
 from hub.store import Doc, ObjectId
 
 
@@ -48,10 +49,25 @@ def message_for_desk(doc: Doc) -> dict[str, Any]:
 
 
 #: Denormalised list fields (hub.ticketindex): internal, and `keys` names agents by id.
-TICKET_INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank")
+TICKET_INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
 
 
 def ticket_view(doc: Doc) -> dict[str, Any]:
     view = jsonable({k: v for k, v in doc.items() if k not in TICKET_INDEX_FIELDS})
     view["id"] = view.pop("_id")
+    view["sla_clock"] = sla_clock(doc)
     return view
+
+
+def sla_clock(ticket: Doc) -> dict[str, Any] | None:
+    """What the desk shows of the SLA (hub.slaclock): the target running now, its due and warning
+    times, whether the warning or breach was emitted, and whether the clock is paused (pending).
+    The desk colours it against its own clock: green, amber from the warning time, red once due."""
+    target = live_target(ticket)
+    due = due_of(ticket, target) if target else None
+    if target is None or due is None:
+        return None
+    warn = due_of(ticket, target, "warn")
+    return {"target": target, "due": due.isoformat(), "warn": warn.isoformat() if warn else None,
+            "warned": fired(ticket, target, "warning") is not None, "breached": fired(ticket, target, "breach")
+            is not None, "paused": ticket.get("status") == "pending" and "calendar" in (ticket.get("sla") or {})}

@@ -35,7 +35,8 @@ from hub.views import jsonable, ticket_view
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("ticket.created", "ticket.updated", "ticket.solved", "message.created")
+EVENTS = ("ticket.created", "ticket.updated", "ticket.solved", "message.created", "ticket.sla_warning",
+          "ticket.sla_breached")
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 EVENT_HEADER = "X-Switchboard-Event"
 DELIVERY_HEADER = "X-Switchboard-Delivery"

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from hub.calendars import CalendarError, parse_calendar
 from hub.tickets import QueueConfig
 from switchboard.proxies import parse_proxies
 
@@ -56,6 +57,8 @@ class Settings:
     metrics_enabled: bool = True
     #: `/metrics` re-reads the outbox backlog and agents online at most this often (0: every scrape).
     metrics_refresh_seconds: float = 10.0
+    #: Business-hours calendars by name (hub.calendars), seeded into the database; queues name theirs.
+    calendars: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -123,6 +126,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         responses=raw.get("responses") or {},
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
         metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),
+        calendars=_calendars(raw.get("calendars"), queues),
     )
     for key, value in overrides.items():
         if value is not None:
@@ -130,6 +134,23 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     if settings.default_queue not in settings.queues:
         raise ConfigError(f"default_queue {settings.default_queue!r} is not a configured queue")
     return settings
+
+
+def _calendars(raw: Any, queues: dict[str, QueueConfig]) -> dict[str, Any]:
+    """The top-level `calendars` map, checked (a bad one stops start-up with the reason)."""
+    if raw in (None, ""):
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("calendars: a mapping from calendar name to {timezone, hours, holidays}")
+    for name, spec in raw.items():
+        try:
+            parse_calendar(str(name), spec)
+        except CalendarError as exc:
+            raise ConfigError(f"calendars.{name}: {exc}") from exc
+    for q in queues.values():
+        if q.calendar and q.calendar not in raw:
+            raise ConfigError(f"queues.{q.name}.calendar: no calendar named {q.calendar!r} under calendars")
+    return dict(raw)
 
 
 def _flag(value: Any, key: str) -> bool:

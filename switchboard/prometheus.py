@@ -64,6 +64,9 @@ class Exporter:
                                         registry=registry) for change in ("created", "solved", "abandoned")}
         self.escalations = Counter("switchboard_escalations", "Conversations handed to a queue, by reason code",
                                    ["queue", "reason"], registry=registry)
+        self.sla = {kind: Counter(f"switchboard_sla_{plural}", f"SLA {plural} emitted (once per ticket and target)",
+                                  ["queue", "target"], registry=registry)
+                    for kind, plural in (("warning", "warnings"), ("breach", "breaches"))}
         self.deliveries = Counter("switchboard_outbox_delivery_attempts", "Outbox delivery attempts by result "
                                   "(sent, retry, failed)", ["channel", "result"], registry=registry)
         self.requests = Counter("switchboard_http_requests", "HTTP requests by route template",
@@ -102,6 +105,8 @@ class Exporter:
             self.tickets[labels["change"]].labels(labels["queue"]).inc()
         elif name == "escalation":
             self.escalations.labels(labels["queue"], labels["reason"]).inc()
+        elif name == "sla":
+            self.sla[labels["kind"]].labels(labels["queue"], labels["target"]).inc()
         elif name == "delivery":
             self.deliveries.labels(labels["channel"], labels["result"]).inc()
 

@@ -31,6 +31,7 @@ KNOWN_LABEL_VALUES = {
     "status": {"pending", "sending", "failed", "1xx", "2xx", "3xx", "4xx", "5xx"},
     "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"},
     "state": {"ok", "restarting", "down"},
+    "target": {"first_response", "resolution"},  # SLA warnings and breaches (hub.sla)
 }
 
 

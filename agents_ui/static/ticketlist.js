@@ -5,7 +5,6 @@
 const { api, el, state } = window.Desk;
 
 const PAGE = 25;
-const SLA_WORDS = { breached: "SLA breached", due_soon: "SLA due soon", ok: null };
 
 function option(value, label) { return el("option", { value }, label); }
 
@@ -24,7 +23,8 @@ function mount(root, openTicket) {
                                                                          "phone"].map((c) => [c, c])]);
   const priority = select("priority", "Priority", [["", "Any priority"], ...["urgent", "high", "normal", "low"]
     .map((p) => [p, p])]);
-  const sla = select("sla", "SLA", [["", "Any SLA"], ["breached", "Breached"], ["due_soon", "Due soon"], ["ok", "On time"]]);
+  const sla = select("sla", "SLA", [["", "Any SLA"], ["breached", "Breached"], ["due_soon", "Due soon"], ["ok", "On time"],
+                                    ["paused", "Paused"]]);
   const sort = select("sort", "Sort", [["newest", "Newest"], ["oldest_waiting", "Oldest waiting"],
                                        ["sla_due", "SLA due first"]]);
   const tag = el("input", { type: "text", name: "tag", "aria-label": "Tag", placeholder: "tag", size: "8" });
@@ -48,7 +48,6 @@ function mount(root, openTicket) {
   }
 
   function row(t) {
-    const warn = SLA_WORDS[t.sla_state];
     return el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
                       onclick: () => openTicket(t.id) },
       el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
@@ -56,7 +55,7 @@ function mount(root, openTicket) {
          (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null),
       el("span", { class: "badges" }, t.priority && t.priority !== "normal"
         ? el("span", { class: "badge prio " + t.priority }, t.priority) : null,
-      warn ? el("span", { class: "badge sla " + t.sla_state }, warn) : null,
+      window.Desk.slaBadge ? window.Desk.slaBadge(t) : null,  // sla.js: time left, in colour
       el("span", { class: "badge " + t.status }, t.status)));
   }
 
