@@ -38,6 +38,8 @@ REVISION_ID = "kb_revision"
 KB_PUBLISHED = [("published", 1), ("language", 1), ("category", 1), ("title", 1)]
 KB_BY_UPDATED = [("updated_at", -1)]
 FEEDBACK_BY_VISITOR = [("article_id", 1), ("visitor", 1)]
+#: Addresses of the help center's own pages (/help/search), never an article's.
+RESERVED_SLUGS = frozenset({"search", "static", "feedback"})
 _FIELDS = ("title", "body", "category", "language", "published")
 
 
@@ -72,6 +74,8 @@ def slugify(title: str) -> str:
     """A readable address from a title: ASCII letters, digits and dashes ("Reset your PIN?" → "reset-your-pin")."""
     text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:MAX_SLUG].strip("-")
+    if slug in RESERVED_SLUGS:
+        slug += "-article"
     return slug or "article"
 
 
