@@ -96,6 +96,8 @@ class Store:
         self.webhook_deliveries = self.db["webhook_deliveries"]  # hub.webhooks: one record per attempt
         self.audit = self.db["audit"]  # hub.audit: append-only
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
+        self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
+        self.kb_feedback = self.db["kb_feedback"]  # hub.knowledge: one "was it helpful?" per visitor and article
 
     async def close(self) -> None:
         await self.client.close()
@@ -167,6 +169,11 @@ class Store:
         await self.presence.create_index([("customer", ASCENDING), ("seen_at", ASCENDING)])
         await self.presence.create_index("instance")
         await self.responses.create_index("shortcut", unique=True)  # hub.responses
+        await self.kb_articles.create_index("slug", unique=True)  # hub.knowledge
+        await self.kb_articles.create_index([("published", ASCENDING), ("language", ASCENDING),
+                                             ("category", ASCENDING), ("title", ASCENDING)])
+        await self.kb_articles.create_index([("updated_at", DESCENDING)])
+        await self.kb_feedback.create_index([("article_id", ASCENDING), ("visitor", ASCENDING)], unique=True)
         await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
         await self.sessions.create_index("agent_id")

@@ -151,6 +151,7 @@ class Runtime:
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
         from agents_ui.desk import routes as desk_routes
+        from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
@@ -161,6 +162,7 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
+        routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)
