@@ -28,7 +28,7 @@ class KbPolicy:
 
     enabled: bool = True
     #: The best article's BM25 score (bot.kb.index: title and body fields) must reach this to be offered.
-    min_score: float = 8.0
+    min_score: float = 6.0
     #: How long the bot trusts its copy of the articles before asking the store for its revision.
     revision_ttl_seconds: float = 10.0
 

