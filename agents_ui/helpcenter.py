@@ -26,7 +26,7 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import same_origin
-from httpkit.markdown import plain_text, render_html
+from httpkit.markdown import render_html, snippet
 from hub.knowledge import Article
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
@@ -148,7 +148,7 @@ async def index(request: web.Request) -> web.Response:
     cards = "".join(
         f'<section class="category"><h2>{escape(name)}</h2><ul>'
         + "".join(f'<li><a href="/help/{escape(a.slug)}">{escape(a.title)}</a>'
-                  f'<p class="muted">{escape(plain_text(a.body, 110))}</p></li>' for a in groups[name])
+                  f'<p class="muted">{escape(snippet(a.body, 110))}</p></li>' for a in groups[name])
         + "</ul></section>" for name in shown)
     if not articles:
         cards = '<p class="empty">No articles have been published yet.</p>'
@@ -181,7 +181,7 @@ async def search_page(request: web.Request) -> web.Response:
     else:
         results = '<ol class="results">' + "".join(
             f'<li><a href="/help/{escape(a.slug)}">{escape(a.title)}</a> <span class="tag">{escape(a.category)}</span>'
-            f'<p class="muted">{escape(plain_text(a.body, 200))}</p></li>' for a in found) + "</ol>"
+            f'<p class="muted">{escape(snippet(a.body, 200))}</p></li>' for a in found) + "</ol>"
     count = f"{len(found)} article{'s' if len(found) != 1 else ''}" if query else ""
     content = f"""<p class="crumbs"><a href="{_href("/help", lang=lang_param)}">Help center</a> &rsaquo; Search</p>
 <h1>Search{f" results for “{escape(query)}”" if query else ""}</h1>

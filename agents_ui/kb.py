@@ -19,7 +19,7 @@ from agents_ui.appkeys import HUB, PUBLIC_ORIGIN
 from agents_ui.auth import agent_of, error, requires
 from httpkit.bodies import accepts, body_of
 from httpkit.fields import Body, Flag, Token, no_surrogates
-from httpkit.markdown import plain_text, render_html
+from httpkit.markdown import render_html, snippet
 from hub.knowledge import MAX_BODY, MAX_CATEGORY, MAX_TITLE, Article, ArticleError
 from hub.models import Role
 
@@ -68,7 +68,7 @@ def article_json(article: Article, base: str, *, body: bool = True) -> dict[str,
     if body:
         out["body"] = article.body
     else:
-        out["snippet"] = plain_text(article.body, 160)
+        out["snippet"] = snippet(article.body, 160)
     return out
 
 

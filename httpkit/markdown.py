@@ -32,13 +32,35 @@ def render_html(markdown: str) -> str:
                      link_rel="noopener noreferrer nofollow", filter_style_properties={"text-align"})
 
 
+def snippet(markdown: str, limit: int = 160) -> str:
+    """The article's opening prose (paragraphs and list items; no headings, tables or code) as plain
+    text, cut at a word before `limit` characters: what listings show under a title."""
+    parts: list[str] = []
+    tokens = _MD.parse(markdown)
+    in_table = False
+    for i, token in enumerate(tokens):
+        if token.type in ("table_open", "table_close"):
+            in_table = token.type == "table_open"
+        if (token.type == "inline" and not in_table and i and tokens[i - 1].type == "paragraph_open"
+                and token.children is not None):
+            parts.append("".join(c.content if c.type in ("text", "code_inline") else " "
+                                 for c in token.children if c.type in ("text", "code_inline", "softbreak")))
+        if sum(len(p) for p in parts) > limit:
+            break
+    text = " ".join(" ".join(parts).split())
+    return _cut(text or plain_text(markdown), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
 def plain_text(markdown: str, limit: int | None = None) -> str:
     """The text of a Markdown body without markup, whitespace collapsed (a snippet with `limit`)."""
     text = nh3.clean(_MD.render(markdown), tags=set())
     text = _TAG.sub(" ", text)
     text = " ".join(text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
                     .replace("&#39;", "'").split())
-    if limit is not None and len(text) > limit:
-        cut = text[:limit].rsplit(" ", 1)[0].rstrip(",.;:")
-        text = cut + "…"
-    return text
+    return text if limit is None else _cut(text, limit)
