@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.kb.evaluation import load_articles, load_questions
@@ -99,3 +101,30 @@ def test_kb_eval_reads_other_files_and_says_what_is_wrong(tmp_path: Path, capsys
     assert (report["articles"], report["questions"], report["top1"], report["top3"]) == (1, 1, 1.0, 1.0)
     assert main(["kb-eval", "--questions", str(tmp_path / "missing.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+class WordHashEncoder:
+    """A small real encoder (hashed bag of words, L2-normalised) standing in for MiniLM's 384 dims."""
+
+    name = "word-hash-64"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                rows[i, zlib.crc32(word.strip(".,?!").encode()) % 64] += 1.0
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.where(norms == 0, 1, norms)
+
+
+def test_the_dense_tier_reorders_but_keeps_the_bm25_score_for_thresholds() -> None:
+    lexical = ArticleIndex(ARTICLES)
+    hybrid = ArticleIndex(ARTICLES, encoder=WordHashEncoder())
+    assert (lexical.tier, hybrid.tier) == ("bm25", "hybrid")
+    question = "when will I get my refund"
+    bm25 = {h.article.slug: h.score for h in lexical.search(question, 4)}
+    hits = hybrid.search(question, 4)
+    assert hits[0].article.slug == "refunds"
+    assert all(h.score == pytest.approx(bm25.get(h.article.slug, 0.0)) for h in hits)
+    assert all(0.0 <= h.rank_score <= 1.0 for h in hits)
+    assert [h.rank_score for h in hits] == sorted((h.rank_score for h in hits), reverse=True)
