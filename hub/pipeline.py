@@ -282,6 +282,8 @@ class Pipeline:
                 target, reason = message["_id"], "escalated"
         elif decision.reason in REVIEW_REASONS:
             target, reason = message["_id"], str(decision.reason)
+        elif decision.kb == "offered":  # no intent was confident: the trainers see it, whether the article helps
+            target, reason = message["_id"], "low_confidence"
         else:
             return
         if target is None:

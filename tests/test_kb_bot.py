@@ -10,6 +10,9 @@ from aiohttp.test_utils import TestClient
 from bot.kb.evaluation import load_articles
 from hub.models import utcnow
 from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
+from tests.conftest import running
+from tests.query_plans import Recorder, collection_scans
 from tests.test_widget_flow import history, say, widget_session
 
 #: Not covered by any intent of the starter bot (it falls back on it), answered by the alterations article.
@@ -52,6 +55,7 @@ async def test_an_article_is_offered_and_yes_counts_as_helped(client: TestClient
     assert question is not None
     assert question["nlu"]["reason"] == "article_offered" and question["nlu"]["kb"] == "offered"
     assert question["nlu"]["article"] == slug
+    assert question["review"]["reason"] == "low_confidence"  # still in the trainers' NLU inbox
 
     messages = await ask(client, runtime, token, "/affirm")  # the "Yes" button
     assert messages[-1]["author"]["kind"] == "bot" and "article" not in messages[-1]
@@ -111,3 +115,14 @@ async def test_a_newly_published_article_is_offered_once_the_revision_moved(
     finder._checked = float("-inf")  # the revision TTL (10 s in policy.yml) has passed
     messages = await ask(client, runtime, token, "do you do hemming of jeans in store")
     assert messages[-1]["article"]["title"] == "Hemming and alterations"
+
+
+async def test_the_deflection_report_reads_an_index(settings: Settings, shop_bot: Any) -> None:
+    recorder = Recorder()
+    async with running(settings, shop_bot, db_listeners=[recorder]) as rt:
+        assert rt.hub is not None
+        now = utcnow()
+        await rt.hub.metrics.article_deflection(now - timedelta(days=7), now)
+        scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder, {"messages"})
+    assert any("nlu.kb" in key for key in seen)
+    assert scans == []
