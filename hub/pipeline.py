@@ -247,7 +247,8 @@ class Pipeline:
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies,
-                                   touch_conversation=False)
+                                   touch_conversation=False,
+                                   metadata={"article": decision.article} if decision.kb == "offered" else None)
             return None
         if decision.kind is not DecisionKind.ESCALATE:
             return None

@@ -141,6 +141,9 @@ class Store:
             name="pending_bot",
         )
         await self.messages.create_index([("review.reason", ASCENDING), ("created_at", DESCENDING)])
+        # hub.metrics article deflection: only knowledge-base turns carry `nlu.kb`
+        await self.messages.create_index([("nlu.kb", ASCENDING), ("created_at", ASCENDING)], sparse=True,
+                                         name="nlu_kb")
         await self.messages.create_index("provider_id", sparse=True)
         await self.messages.create_index("attachments.blob_id")  # who may download a file
         await self.tickets.create_index("number", unique=True)

@@ -126,6 +126,9 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
+        knowledge = getattr(self.hub, "knowledge", None)  # help-center articles offered by the bot
+        if knowledge is not None and hasattr(bot, "use_knowledge"):
+            bot.use_knowledge(knowledge, settings.public_url)
         self.webhook_transport = AiohttpWebhookTransport()
         self.hub.webhooks.transport = self.webhook_transport
         self.hub.retention.rules = retention_rules(settings)
