@@ -1,7 +1,8 @@
 """The public help center: published articles as server-rendered pages anyone can read and link to.
 
 - `GET /help`: a search box and the published articles by category (`?category=`, `?lang=`).
-- `GET /help/search?q=`: the articles matching a question, best first, with a snippet.
+- `GET /help/search?q=`: the articles matching a question, best first, with the sentence that matches
+  (the bot's own retrieval, bot.kb: BM25 with stemming, the thesaurus and typo correction).
 - `GET /help/{slug}`: one article, its Markdown rendered and sanitised (httpkit.markdown), with
   "Was this article helpful? Yes / No". Unpublished and unknown articles answer 404.
 - `POST /help/{slug}/feedback`: that answer (form field `answer` yes/no, `visitor` a random token
@@ -18,14 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections import deque
 from html import escape
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import same_origin
+from bot.kb.source import ArticleFinder
 from httpkit.markdown import render_html, snippet
 from hub.knowledge import Article
 
@@ -37,21 +41,27 @@ MAX_QUERY = 200
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano",
                   "nl": "Nederlands", "pt": "Português", "pl": "Polski", "sv": "Svenska", "da": "Dansk"}
 _recent: dict[str, deque[float]] = {}
+#: The search index of each knowledge base (one per hub in this process).
+_finders: weakref.WeakKeyDictionary[Any, ArticleFinder] = weakref.WeakKeyDictionary()
 
 
 # -- search ---------------------------------------------------------------------------------------
 
-async def search(app: web.Application, query: str, *, limit: int = 20, language: str | None = None) -> list[Article]:
-    """Published articles matching `query`, best first: those whose title holds every word, then those
-    whose text holds every word (case-insensitive)."""
-    words = [w.casefold() for w in query.split() if w.strip()]
-    if not words:
+async def search(app: web.Application, query: str, *, limit: int = 20,
+                 language: str | None = None) -> list[tuple[Article, str]]:
+    """Published articles matching `query`, best first, each with the sentence that matches best:
+    the bot's retrieval (bot.kb: BM25 over title and body, stemming, the shop thesaurus, typo
+    correction), rebuilt when the knowledge base's revision moves."""
+    if not query.split():
         return []
-    articles = await app[HUB].knowledge.published(language)
-    titled = [a for a in articles if all(w in a.title.casefold() for w in words)]
-    texted = [a for a in articles if a not in titled
-              and all(w in f"{a.title} {a.category} {a.body}".casefold() for w in words)]
-    return (titled + texted)[:limit]
+    kb = app[HUB].knowledge
+    finder = _finders.get(kb)
+    if finder is None:
+        finder = _finders[kb] = ArticleFinder(kb)
+    index = await finder.index(ttl=0)  # one look at the revision per search; a rebuild only after a change
+    hits = index.search(query, k=len(index))
+    return [(hit.article, hit.snippet) for hit in hits
+            if language is None or hit.article.language == language][:limit]
 
 
 # -- pages ----------------------------------------------------------------------------------------
@@ -181,7 +191,7 @@ async def search_page(request: web.Request) -> web.Response:
     else:
         results = '<ol class="results">' + "".join(
             f'<li><a href="/help/{escape(a.slug)}">{escape(a.title)}</a> <span class="tag">{escape(a.category)}</span>'
-            f'<p class="muted">{escape(snippet(a.body, 200))}</p></li>' for a in found) + "</ol>"
+            f'<p class="muted">{escape(text or snippet(a.body, 200))}</p></li>' for a, text in found) + "</ol>"
     count = f"{len(found)} article{'s' if len(found) != 1 else ''}" if query else ""
     content = f"""<p class="crumbs"><a href="{_href("/help", lang=lang_param)}">Help center</a> &rsaquo; Search</p>
 <h1>Search{f" results for “{escape(query)}”" if query else ""}</h1>

@@ -181,7 +181,7 @@ async def links(request: web.Request) -> web.Response:
     """Published articles matching `q` (all when empty), each with its public `url`: for a reply."""
     kb = request.app[HUB].knowledge
     query = _text(request, "q")
-    found = await helpcenter.search(request.app, query, limit=10) if query else await kb.published()
+    found = [a for a, _ in await helpcenter.search(request.app, query, limit=10)] if query else await kb.published()
     base = link_base(request)
     return web.json_response({"articles": [article_json(a, base, body=False) for a in found[:20]]})
 

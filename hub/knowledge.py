@@ -124,6 +124,8 @@ class KnowledgeBase:
         self.collection = store.kb_articles
         self.feedback_votes = store.kb_feedback
         self.audit = audit
+        self._published: list[Article] = []
+        self._published_at = -1
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -165,8 +167,16 @@ class KnowledgeBase:
         return articles[:max(0, limit)]
 
     async def published(self, language: str | None = None) -> list[Article]:
-        """Every published article (of one language), by category and title: what the bot indexes."""
-        return await self.list(published_only=True, language=language, limit=1_000_000)
+        """Every published article (of one language), by category and title: what the bot indexes.
+
+        Kept in memory per revision: while nothing changed (in any process: the revision is in the
+        database), a call costs one lookup of the counter document instead of reading the articles.
+        Their `helpful` counts may lag there (answers do not bump the revision); `get` reads them fresh."""
+        revision = await self.revision()
+        if self._published_at != revision:
+            self._published = await self.list(published_only=True, limit=1_000_000)
+            self._published_at = revision
+        return [a for a in self._published if language is None or a.language == language]
 
     async def categories(self, language: str | None = None) -> list[str]:
         """The categories of published articles, sorted."""

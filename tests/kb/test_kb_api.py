@@ -138,3 +138,23 @@ async def test_agents_get_links_on_the_public_url_and_readers_answer_once(
         last = await client.post("/help/shipping-times/feedback", data=form, allow_redirects=False)
     assert last.status == 429
     helpcenter.reset_limits()
+
+
+async def test_the_help_center_lists_by_topic_and_language(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    kb = runtime.hub.knowledge
+    for title, category, language in (("Shipping times", "Orders", "en"), ("Return an item", "Returns", "en"),
+                                      ("Lieferzeiten", "Bestellungen", "de"), ("Draft", "Orders", "en")):
+        await kb.create(title=title, body=f"{title}: details.", category=category, language=language,
+                        published=title != "Draft", actor=None)
+    german = await (await client.get("/help", headers={"Accept-Language": "de-CH,de;q=0.9,en;q=0.5"})).text()
+    assert '<html lang="de">' in german and "Lieferzeiten" in german and "Shipping times" not in german
+    english = await (await client.get("/help", params={"lang": "en"})).text()
+    assert "Shipping times" in english and "Return an item" in english and "Lieferzeiten" not in english
+    assert 'hreflang="de"' in english and "Draft" not in english
+    orders = await (await client.get("/help", params={"lang": "en", "category": "Orders"})).text()
+    assert "Shipping times" in orders and "Return an item" not in orders and "All topics" in orders
+    found = await (await client.get("/help/search", params={"q": "details", "lang": "de"})).text()
+    assert "Lieferzeiten" in found and "Shipping times" not in found
+    missing = await client.get("/help/draft")
+    assert missing.status == 404 and "Article not found" in await missing.text()
