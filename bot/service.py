@@ -40,8 +40,11 @@ class BotService:
         self.articles: ArticleFinder | None = None
 
     def use_knowledge(self, source: KnowledgeSource, public_url: str | None = None) -> None:
-        """Offer published help-center articles from `source` (hub.knowledge) where the bot would fall back."""
-        self.articles = ArticleFinder(source, public_url)
+        """Offer published help-center articles from `source` (hub.knowledge) where the bot would fall back.
+
+        With the embeddings tier the backend's sentence encoder adds the dense tier to article
+        retrieval too (bot.kb.index: it reorders; `kb.min_score` stays on BM25)."""
+        self.articles = ArticleFinder(source, public_url, encoder=getattr(self._backend, "encoder", None))
 
     @property
     def config(self) -> BotConfig:

@@ -8,9 +8,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from bot.kb.evaluation import load_articles
+from bot.kb.source import ArticleFinder
 from hub.models import utcnow
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
+from tests.bot.test_kb_index import WordHashEncoder
 from tests.conftest import running
 from tests.query_plans import Recorder, collection_scans
 from tests.test_widget_flow import history, say, widget_session
@@ -126,3 +128,13 @@ async def test_the_deflection_report_reads_an_index(settings: Settings, shop_bot
         scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder, {"messages"})
     assert any("nlu.kb" in key for key in seen)
     assert scans == []
+
+
+async def test_with_an_encoder_the_finder_ranks_with_the_dense_tier(runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    await publish(runtime, "alterations", "returns")
+    finder = ArticleFinder(runtime.hub.knowledge, "https://shop.example.com/", encoder=WordHashEncoder())
+    assert (await finder.index(ttl=60)).tier == "hybrid"
+    offer = await finder.best(QUESTION, min_score=6.0, ttl=60)
+    assert offer is not None and offer["title"] == "Hemming and alterations"
+    assert offer["url"] == "https://shop.example.com/help/" + offer["slug"]

@@ -72,7 +72,10 @@ class ArticleFinder:
         index = await self.index(ttl)
         if not len(index):
             return None
-        hits: list[Hit] = index.search(question, 1)
+        if self.encoder is not None:  # the dense tier embeds the question: not on the event loop
+            hits: list[Hit] = await asyncio.to_thread(index.search, question, 1)
+        else:
+            hits = index.search(question, 1)
         if not hits or hits[0].score < min_score:
             return None
         a = hits[0].article
