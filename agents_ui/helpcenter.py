@@ -38,6 +38,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';
 FEEDBACK_PER_WINDOW = 30
 FEEDBACK_WINDOW_SECONDS = 600.0
 MAX_QUERY = 200
+#: Articles listed per topic on the front page (a topic's own page lists all of them).
+PER_TOPIC = 6
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano",
                   "nl": "Nederlands", "pt": "Português", "pl": "Polski", "sv": "Svenska", "da": "Dansk"}
 _recent: dict[str, deque[float]] = {}
@@ -155,11 +157,18 @@ async def index(request: web.Request) -> web.Response:
         f'{escape(name)} <span class="count">{len(groups[name])}</span></a>' for name in names)
     if category in groups:
         chips = f'<a class="chip" href="{_href("/help", lang=lang_param)}">All topics</a>' + chips
-    cards = "".join(
-        f'<section class="category"><h2>{escape(name)}</h2><ul>'
-        + "".join(f'<li><a href="/help/{escape(a.slug)}">{escape(a.title)}</a>'
-                  f'<p class="muted">{escape(snippet(a.body, 110))}</p></li>' for a in groups[name])
-        + "</ul></section>" for name in shown)
+    def card(name: str) -> str:
+        listed = groups[name] if category in groups else groups[name][:PER_TOPIC]
+        more = ""
+        if len(listed) < len(groups[name]):
+            more = (f'<p class="more"><a href="{_href("/help", category=name, lang=lang_param)}">'
+                    f'All {len(groups[name])} articles in {escape(name)} →</a></p>')
+        return (f'<section class="category"><h2>{escape(name)}</h2><ul>'
+                + "".join(f'<li><a href="/help/{escape(a.slug)}">{escape(a.title)}</a>'
+                          f'<p class="muted">{escape(snippet(a.body, 110))}</p></li>' for a in listed)
+                + f"</ul>{more}</section>")
+
+    cards = "".join(card(name) for name in shown)
     if not articles:
         cards = '<p class="empty">No articles have been published yet.</p>'
     hidden = f'<input type="hidden" name="lang" value="{escape(language)}">' if lang_param and language else ""

@@ -156,5 +156,13 @@ async def test_the_help_center_lists_by_topic_and_language(client: TestClient[An
     assert "Shipping times" in orders and "Return an item" not in orders and "All topics" in orders
     found = await (await client.get("/help/search", params={"q": "details", "lang": "de"})).text()
     assert "Lieferzeiten" in found and "Shipping times" not in found
+    for n in range(helpcenter.PER_TOPIC):
+        await kb.create(title=f"Order question {n}", body="More.", category="Orders", language="en", published=True,
+                        actor=None)
+    front = await (await client.get("/help", params={"lang": "en"})).text()
+    assert front.count("Order question") == helpcenter.PER_TOPIC and "All 7 articles in Orders" in front
+    assert "Shipping times" not in front  # by title: the seventh of its topic
+    topic = await (await client.get("/help", params={"lang": "en", "category": "Orders"})).text()
+    assert topic.count("Order question") == helpcenter.PER_TOPIC and "Shipping times" in topic
     missing = await client.get("/help/draft")
     assert missing.status == 404 and "Article not found" in await missing.text()
