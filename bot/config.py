@@ -23,6 +23,17 @@ POLICY_FILE = "policy.yml"
 
 
 @dataclass(frozen=True)
+class KbPolicy:
+    """Help-center articles in the bot (policy.yml `kb:`): offered when no intent is confident."""
+
+    enabled: bool = True
+    #: The best article's BM25 score (bot.kb.index: title and body fields) must reach this to be offered.
+    min_score: float = 6.0
+    #: How long the bot trusts its copy of the articles before asking the store for its revision.
+    revision_ttl_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class BotPolicy:
     """When the bot answers, asks which intent was meant, or hands over to a person."""
 
@@ -47,6 +58,7 @@ class BotPolicy:
     deny_intent: str = "deny"
     #: How many intents a clarify question offers at most.
     max_clarify_options: int = 3
+    kb: KbPolicy = field(default_factory=KbPolicy)
 
     def wants_feedback(self, channel: str) -> bool:
         return bool(self.ask_feedback.get(channel, self.ask_feedback.get("default", False)))
@@ -94,7 +106,23 @@ def parse_policy(doc: Mapping[str, Any]) -> BotPolicy:
         )
     if "smalltalk_intents" in doc:
         kwargs["smalltalk_intents"] = tuple(str(x) for x in doc["smalltalk_intents"] or ())
+    if "kb" in doc:
+        kwargs["kb"] = _parse_kb(doc["kb"] or {})
     return BotPolicy(**kwargs)
+
+
+def _parse_kb(raw: Any) -> KbPolicy:
+    if not isinstance(raw, Mapping):
+        raise TrainingDataError("policy.yml: kb must be a mapping (enabled, min_score, revision_ttl_seconds)")
+    kb = KbPolicy()
+    try:
+        min_score = float(raw.get("min_score", kb.min_score))
+        ttl = float(raw.get("revision_ttl_seconds", kb.revision_ttl_seconds))
+    except (TypeError, ValueError) as exc:
+        raise TrainingDataError("policy.yml: kb.min_score and kb.revision_ttl_seconds must be numbers") from exc
+    if min_score < 0 or ttl < 0:
+        raise TrainingDataError("policy.yml: kb.min_score and kb.revision_ttl_seconds must not be negative")
+    return KbPolicy(enabled=bool(raw.get("enabled", kb.enabled)), min_score=min_score, revision_ttl_seconds=ttl)
 
 
 def policy_to_dict(policy: BotPolicy) -> dict[str, Any]:
@@ -112,6 +140,8 @@ def policy_to_dict(policy: BotPolicy) -> dict[str, Any]:
         "smalltalk_intents": list(policy.smalltalk_intents),
         "labels": dict(policy.labels),
         "max_clarify_options": policy.max_clarify_options,
+        "kb": {"enabled": policy.kb.enabled, "min_score": policy.kb.min_score,
+               "revision_ttl_seconds": policy.kb.revision_ttl_seconds},
     }
 
 

@@ -5,14 +5,15 @@ unit-tested with fixed rankings. The conversation's memory lives in `Decision.st
 
 - ``fallbacks``: consecutive messages the bot did not understand;
 - ``clarify``: the options of a pending "Did you mean" question (intents + entities);
-- ``feedback``: the intent just answered, while "Did that help?" waits for a reply.
+- ``feedback``: the intent just answered, while "Did that help?" waits for a reply;
+- ``article``: the slug of the help-center article just offered, while its "Did that help?" waits.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.config import BotPolicy
@@ -25,6 +26,7 @@ DEFAULT_HANDOFF = "I'm passing you to a colleague, who will reply here as soon a
 DEFAULT_FEEDBACK = "Did that help?"
 DEFAULT_CLARIFY = "Did you mean:"
 CLARIFY_HINT = "Reply with the number of your choice."
+DEFAULT_KB_OFFER = "This article from our help center may answer your question:"
 
 _ORDINALS = {"one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4, "fourth": 4}
 _NUMBER_REPLY = re.compile(r"^(?:option|number|no\.?|#)?\s*(\d{1,2})\s*[.)]?$")
@@ -48,6 +50,13 @@ class Reason:
     NOT_HELPFUL = "not_helpful"
     NLU_UNAVAILABLE = "nlu_unavailable"
     NO_RESPONSE = "no_response"
+    ARTICLE_OFFERED = "article_offered"
+    ARTICLE_HELPED = "article_helped"
+    ARTICLE_NOT_HELPFUL = "article_not_helpful"
+
+
+#: Decisions a well-matching help-center article replaces with an offer of it (BotService).
+ARTICLE_OFFER_REASONS = frozenset({Reason.LOW_CONFIDENCE, Reason.OUT_OF_SCOPE, Reason.REPEATED_FALLBACK})
 
 
 def _key(text: str) -> str:
@@ -93,7 +102,7 @@ class DialoguePolicy:
         ranking = parse.ranking
         top = ranking[0] if ranking else None
         p = self.policy
-        feedback = self._feedback_reply(turn, parse, top)
+        feedback = self._article_reply(turn, parse, top) or self._feedback_reply(turn, parse, top)
         if feedback is not None:
             return feedback
         if top is None:
@@ -110,6 +119,35 @@ class DialoguePolicy:
 
     def unavailable(self, turn: BotTurn) -> Decision:
         return self._escalate(turn, None, None, Reason.NLU_UNAVAILABLE, self.policy.default_queue)
+
+    def offer_article(
+        self, turn: BotTurn, parse: ParseResult, instead: Decision, article: Mapping[str, str]
+    ) -> Decision:
+        """Offer a help-center article (title, snippet, link) where `instead` would fall back or hand over.
+
+        The offer counts as one fallback (a "No" continues that path) and asks "Did that help?".
+        `article` has slug, title, url and snippet; the text carries "title — link" for text channels.
+        """
+        p = self.policy
+        lead = self._render("utter_kb_offer", turn, ())
+        question = self._render("utter_ask_feedback", turn, ())
+        payload = {**{k: str(article[k]) for k in ("slug", "title", "url", "snippet")},
+                   "lead": lead.text if lead else DEFAULT_KB_OFFER,
+                   "question": question.text if question else DEFAULT_FEEDBACK}
+        lines = [payload["lead"], f"{payload['title']} — {payload['url']}"]
+        if payload["snippet"]:
+            lines.append(f"“{payload['snippet']}”")
+        text = "\n".join(lines) + f"\n\n{payload['question']}"
+        buttons = (question.buttons if question and question.buttons else None) or (
+            QuickReply("Yes", f"/{p.affirm_intent}"),
+            QuickReply("No", f"/{p.deny_intent}"),
+        )
+        state = {"fallbacks": int(turn.state.get("fallbacks", 0)) + 1, "article": payload["slug"]}
+        return replace(
+            self._decision(DecisionKind.ANSWER, parse, instead.intent, instead.confidence, Reason.ARTICLE_OFFERED,
+                           state, text=text, quick_replies=buttons),
+            article=payload, kb="offered",
+        )
 
     # -- paths --------------------------------------------------------------------
 
@@ -140,6 +178,23 @@ class DialoguePolicy:
         return self._decision(
             DecisionKind.ANSWER, parse, intent, confidence, reason, state, text=text, quick_replies=buttons
         )
+
+    def _article_reply(self, turn: BotTurn, parse: ParseResult, top: IntentScore | None) -> Decision | None:
+        """A yes/no to an offered article: "yes" = helped (deflected); "no" = the fallback path goes on."""
+        slug = turn.state.get("article")
+        p = self.policy
+        if not slug or top is None or top.confidence < p.fallback_threshold:
+            return None
+        if top.name not in (p.affirm_intent, p.deny_intent):
+            return None
+        article = {"slug": str(slug)}
+        if top.name == p.deny_intent:
+            return replace(self._fallback(turn, parse, Reason.ARTICLE_NOT_HELPFUL), article=article, kb="not_helpful")
+        rendered = self._render("utter_feedback_positive", turn, ())
+        text = rendered.text if rendered else "Glad I could help!"
+        decision = self._decision(DecisionKind.ANSWER, parse, top.name, top.confidence, Reason.ARTICLE_HELPED, {},
+                                  text=text)
+        return replace(decision, article=article, kb="helped")
 
     def _feedback_reply(self, turn: BotTurn, parse: ParseResult, top: IntentScore | None) -> Decision | None:
         """A yes/no to "Did that help?"; anything else is a new question."""

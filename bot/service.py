@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import BotConfig, load_bot_config
+from bot.kb.source import ArticleFinder, KnowledgeSource
 from bot.nlu.base import NLUBackend, NLUUnavailable, ParseResult, ProgressCallback
 from bot.nlu.builtin import BuiltinNLU
-from bot.policy import DialoguePolicy, payload_intent
+from bot.policy import ARTICLE_OFFER_REASONS, DialoguePolicy, payload_intent
 from hub.models import BotTurn, Decision, IntentScore
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,15 @@ class BotService:
         self._active = _Active(config, DialoguePolicy(config.policy, config.responses), None)
         self._config_dir = config_dir
         self._swap_lock = asyncio.Lock()
+        #: Help-center articles offered when no intent is confident (`use_knowledge`; none by default).
+        self.articles: ArticleFinder | None = None
+
+    def use_knowledge(self, source: KnowledgeSource, public_url: str | None = None) -> None:
+        """Offer published help-center articles from `source` (hub.knowledge) where the bot would fall back.
+
+        With the embeddings tier the backend's sentence encoder adds the dense tier to article
+        retrieval too (bot.kb.index: it reorders; `kb.min_score` stays on BM25)."""
+        self.articles = ArticleFinder(source, public_url, encoder=getattr(self._backend, "encoder", None))
 
     @property
     def config(self) -> BotConfig:
@@ -110,7 +120,17 @@ class BotService:
             except NLUUnavailable as exc:
                 log.warning("NLU unavailable for conversation %s: %s", turn.conversation_id, exc)
                 return dialogue.unavailable(turn)
-        return dialogue.decide(turn, parse)
+        decision = dialogue.decide(turn, parse)
+        kb = active.config.policy.kb
+        if self.articles is not None and kb.enabled and decision.reason in ARTICLE_OFFER_REASONS:
+            try:
+                article = await self.articles.best(turn.text, kb.min_score, kb.revision_ttl_seconds)
+            except Exception:  # the knowledge base is a bonus: without it the bot falls back as before
+                log.exception("knowledge base unavailable for conversation %s", turn.conversation_id)
+                article = None
+            if article is not None:
+                return dialogue.offer_article(turn, parse, decision, article)
+        return decision
 
 
 def missing_responses(config: BotConfig) -> list[str]:

@@ -16,6 +16,7 @@ from hub.audit import AuditLog
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
+from hub.knowledge import KnowledgeBase
 from hub.metrics import MetricsService
 from hub.migrations import migrate
 from hub.models import InboundMessage, IngestResult, utcnow
@@ -75,6 +76,8 @@ class Hub:
         self.responses = ResponseLibrary(store)
         self.transfers = Transfers(store, self.tickets, self.responses)
         self.audit = AuditLog(store)
+        #: Help-center articles (hub.knowledge): edited by trainers, served on /help, offered by the bot.
+        self.knowledge = KnowledgeBase(store, self.audit)
         self.privacy = Privacy(store, blobs, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])

@@ -228,10 +228,15 @@ class Decision:
     state: dict[str, Any] = field(default_factory=dict)
     #: Text for the customer when escalating (e.g. "Connecting you to a person").
     handoff_text: str | None = None
+    #: A help-center article offered with the answer (slug, title, url, snippet, lead, question): stored on
+    #: the bot's message so a widget can draw a card; text channels read "title — link" in `text`.
+    article: dict[str, str] | None = None
+    #: Knowledge-base event of this turn: "offered", "helped" or "not_helpful" (article deflection metric).
+    kb: str | None = None
 
     def as_record(self) -> dict[str, Any]:
         """The form stored with the message, so trainers and metrics can see why."""
-        return {
+        record: dict[str, Any] = {
             "kind": self.kind.value,
             "intent": self.intent,
             "confidence": self.confidence,
@@ -240,6 +245,11 @@ class Decision:
             "reason": self.reason,
             "queue": self.queue,
         }
+        if self.kb:  # only then: the `nlu.kb` index is sparse (hub.metrics counts article deflection from it)
+            record["kb"] = self.kb
+            if self.article:
+                record["article"] = self.article.get("slug")
+        return record
 
 
 @dataclass(frozen=True)

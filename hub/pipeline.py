@@ -248,7 +248,8 @@ class Pipeline:
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies,
-                                   touch_conversation=False)
+                                   touch_conversation=False,
+                                   metadata={"article": decision.article} if decision.kb == "offered" else None)
             return None
         if decision.kind is not DecisionKind.ESCALATE:
             return None
@@ -282,6 +283,8 @@ class Pipeline:
                 target, reason = message["_id"], "escalated"
         elif decision.reason in REVIEW_REASONS:
             target, reason = message["_id"], str(decision.reason)
+        elif decision.kb == "offered":  # no intent was confident: the trainers see it, whether the article helps
+            target, reason = message["_id"], "low_confidence"
         else:
             return
         if target is None:

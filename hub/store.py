@@ -98,6 +98,8 @@ class Store:
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
         self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
         self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
+        self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
+        self.kb_feedback = self.db["kb_feedback"]  # hub.knowledge: one "was it helpful?" per visitor and article
 
     async def close(self) -> None:
         await self.client.close()
@@ -141,6 +143,9 @@ class Store:
             name="pending_bot",
         )
         await self.messages.create_index([("review.reason", ASCENDING), ("created_at", DESCENDING)])
+        # hub.metrics article deflection: only knowledge-base turns carry `nlu.kb`
+        await self.messages.create_index([("nlu.kb", ASCENDING), ("created_at", ASCENDING)], sparse=True,
+                                         name="nlu_kb")
         await self.messages.create_index("provider_id", sparse=True)
         await self.messages.create_index("attachments.blob_id")  # who may download a file
         await self.tickets.create_index("number", unique=True)
@@ -168,6 +173,11 @@ class Store:
         await self.presence.create_index([("customer", ASCENDING), ("seen_at", ASCENDING)])
         await self.presence.create_index("instance")
         await self.responses.create_index("shortcut", unique=True)  # hub.responses
+        await self.kb_articles.create_index("slug", unique=True)  # hub.knowledge
+        await self.kb_articles.create_index([("published", ASCENDING), ("language", ASCENDING),
+                                             ("category", ASCENDING), ("title", ASCENDING)])
+        await self.kb_articles.create_index([("updated_at", DESCENDING)])
+        await self.kb_feedback.create_index([("article_id", ASCENDING), ("visitor", ASCENDING)], unique=True)
         await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
         await self.sessions.create_index("agent_id")

@@ -39,7 +39,18 @@ def message_for_customer(doc: Doc) -> dict[str, Any]:
         "attachments": [{"filename": a.get("filename"), "content_type": a.get("content_type"),
                          "size": a.get("size"), "id": a.get("blob_id")} for a in doc.get("attachments", [])],
         "created_at": doc["created_at"].isoformat(),
+        # A help-center article the bot offered (title, url, snippet, lead, question): the widget draws a card.
+        **({"article": _article_card(doc["metadata"]["article"])} if _offers_article(doc) else {}),
     }
+
+
+def _offers_article(doc: Doc) -> bool:
+    meta = doc.get("metadata")
+    return doc.get("direction") == "out" and isinstance(meta, dict) and isinstance(meta.get("article"), dict)
+
+
+def _article_card(article: dict[str, Any]) -> dict[str, str]:
+    return {k: str(article.get(k, "")) for k in ("title", "url", "snippet", "lead", "question")}
 
 
 def message_for_desk(doc: Doc) -> dict[str, Any]:

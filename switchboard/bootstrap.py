@@ -126,6 +126,9 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
+        knowledge = getattr(self.hub, "knowledge", None)  # help-center articles offered by the bot
+        if knowledge is not None and hasattr(bot, "use_knowledge"):
+            bot.use_knowledge(knowledge, settings.public_url)
         self.webhook_transport = AiohttpWebhookTransport()
         self.hub.webhooks.transport = self.webhook_transport
         self.hub.retention.rules = retention_rules(settings)
@@ -151,6 +154,7 @@ class Runtime:
         from agents_ui.audit import routes as audit_routes
         from agents_ui.calendars import routes as calendar_routes
         from agents_ui.desk import routes as desk_routes
+        from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
@@ -162,6 +166,7 @@ class Runtime:
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
+        routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, nlu-eval, telegram, users, contacts export/erase, retention run."""
+"""The `switchboard` command: serve, nlu-eval, kb-eval, telegram, users, contacts export/erase, retention run."""
 
 from __future__ import annotations
 
@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     from switchboard.users_cli import add_arguments as users_args
 
     users_args(sub, _admin_args)
+    from switchboard.kb_cli import add_arguments as kb_args
+
+    kb_args(sub)
 
     from switchboard.privacy_cli import add_arguments as privacy_args
 
@@ -121,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.nlu_eval import run_parsed
 
             return run_parsed(args)
+        if args.command == "kb-eval":
+            from switchboard.kb_cli import run as kb_run
+
+            return kb_run(args)
         if args.command == "telegram":
             from channels.telegram.cli import run as telegram_run
 

@@ -81,7 +81,8 @@ async def test_bot_replies_never_count_as_first_response_and_containment(
     answered = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert answered is not None and answered["first_agent_reply_at"] >= answered["handoff_at"]
     report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
-    assert report["bot"] == {"conversations": 2, "contained": 1, "containment": 0.5}
+    assert report["bot"] == {"conversations": 2, "contained": 1, "containment": 0.5,
+                             "articles_offered": 0, "articles_helped": 0, "article_deflection": None}
     assert report["overall"]["answered"] == 1
 
 

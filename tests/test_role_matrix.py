@@ -60,6 +60,11 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("POST", "/api/widget/attachments/{blob_id}/link"): (VISITOR, {401}),
     ("POST", "/api/widget/rating"): (VISITOR, {401}),
     ("POST", "/api/widget/end"): (VISITOR, {401}),
+    ("GET", "/help"): ("the public help center: published articles only", {200}),
+    ("GET", "/help/search"): ("the public help center's search: published articles only", {200}),
+    ("GET", "/help/{slug}"): ("a published article's public page (unknown or unpublished: 404)", {404}),
+    ("POST", "/help/{slug}/feedback"): ("a reader's 'was this helpful?': a same-origin form, rate limited, "
+                                        "counted once per visitor token", {400}),
     ("GET", "/api/phone/media/{blob_id}"): ("MMS media for Twilio: needs a signed, expiring link", {403}),
     ("POST", "/webhooks/slack/events"): (WEBHOOK, {401}),
     ("POST", "/webhooks/telegram/{bot_name}"): (WEBHOOK, {401}),
@@ -257,6 +262,9 @@ def test_the_matrix_reads_the_decorator_roles() -> None:
     assert attachments.download.roles == ["agent", "supervisor"]  # type: ignore[attr-defined]
     assert metrics.live.roles == ["supervisor"]  # type: ignore[attr-defined]
     assert trainer.train.roles == ["trainer"]  # type: ignore[attr-defined]
+    from agents_ui import kb
+
+    assert kb.create_article.roles == ["trainer"] and kb.links.roles == []  # type: ignore[attr-defined]
     # GET /metrics (Prometheus): supervisors' sessions, or an API token with the `metrics` scope.
     from switchboard import prometheus
 

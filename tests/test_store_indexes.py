@@ -135,6 +135,21 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         assert (await client.get(f"/api/admin/contacts/{contact_id}/export")).status == 200
         assert (await client.post(f"/api/admin/contacts/{contact_id}/erase", json={"confirm": True},
                                   headers={"X-CSRF-Token": csrf})).status == 200
+        # help-center articles: the admin writes and publishes, readers browse, search and answer, agents link
+        for title, category in (("Shipping times", "Orders"), ("Return an item", "Returns")):
+            article = (await (await client.post("/api/kb/articles", json={
+                "title": title, "body": "Two to three days.", "category": category, "published": True},
+                headers={"X-CSRF-Token": csrf})).json())["article"]
+        assert (await client.patch(f"/api/kb/articles/{article['id']}", json={"title": "Returns"},
+                                   headers={"X-CSRF-Token": csrf})).status == 200
+        for path, params in (("/api/kb/articles", {}), ("/api/kb/articles", {"q": "days", "published": "true"}),
+                             (f"/api/kb/articles/{article['id']}", {}), ("/api/kb/links", {"q": "ship"}),
+                             ("/help", {}), ("/help", {"category": "Orders"}), ("/help/search", {"q": "days"}),
+                             ("/help/shipping-times", {})):
+            assert (await client.get(path, params=params)).status == 200, path
+        assert (await client.post("/help/shipping-times/feedback", data={"answer": "yes", "visitor": "v" * 20},
+                                  allow_redirects=False)).status == 303
+        assert (await client.delete(f"/api/kb/articles/{article['id']}", headers={"X-CSRF-Token": csrf})).status == 200
         hub.retention.rules = parse_rules({"widget": {"days": 1, "action": "anonymise"},
                                            "email": {"days": 1, "action": "delete"}})
         assert (await hub.apply_retention(utcnow() + timedelta(days=2))).ran

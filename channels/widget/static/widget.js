@@ -57,6 +57,9 @@
     ".sb-file{display:block;margin-top:4px;color:inherit;text-decoration:underline}",
     ".sb-msg.system{align-self:center;background:#fff7e0;border:1px solid #f0e0b0;font-size:13px}",
     ".sb-who{display:block;font-size:11px;opacity:.7;margin-bottom:2px}",
+    ".sb-article{display:block;margin:6px 0;padding:8px 10px;border:1px solid #d5dcea;border-left:3px solid #2457d6;border-radius:8px;background:#fff;color:#1d2433}",
+    ".sb-article a{display:block;font-weight:600;color:#2457d6;text-decoration:underline;margin-bottom:2px}",
+    ".sb-article span{display:block;font-size:12px;color:#4a5468}",
     ".sb-qr{display:flex;flex-wrap:wrap;gap:6px}",
     ".sb-qr button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:14px;padding:4px 10px;cursor:pointer}",
     ".sb-form{display:flex;border-top:1px solid #e3e5e8}",
@@ -207,7 +210,8 @@
     var bubble = el("div", "sb-msg " + kind);
     bubble.dataset.author = m.author.kind;
     if (kind === "out" && m.author.name) bubble.appendChild(el("span", "sb-who", m.author.name));
-    bubble.appendChild(document.createTextNode(m.text));
+    if (m.article && articleUrl(m.article.url)) bubble.appendChild(articleCard(m.article));
+    else bubble.appendChild(document.createTextNode(m.text));
     (m.attachments || []).forEach(function (a) {
       if (!a.id) return;
       var link = el("a", "sb-file", "\uD83D\uDCCE " + a.filename);
@@ -235,6 +239,29 @@
       log.appendChild(row);
     }
     log.scrollTop = log.scrollHeight;
+  }
+
+  // A help-center article the bot offered: lead, a card (title as a link, snippet), the question.
+  function articleCard(a) {
+    var wrap = document.createElement("div");
+    if (a.lead) wrap.appendChild(el("div", "", a.lead));
+    var card = el("div", "sb-article");
+    var link = el("a", "", a.title);
+    link.href = articleUrl(a.url);
+    link.target = "_blank";
+    link.rel = "noopener";
+    card.appendChild(link);
+    if (a.snippet) card.appendChild(el("span", "", a.snippet));
+    wrap.appendChild(card);
+    if (a.question) wrap.appendChild(el("div", "", a.question));
+    return wrap;
+  }
+
+  // Only http(s) links, and help-center paths of this hub ("/help/...") made absolute.
+  function articleUrl(url) {
+    if (typeof url !== "string") return null;
+    if (url.charAt(0) === "/" && url.charAt(1) !== "/") return base + url;
+    return /^https?:\/\//i.test(url) ? url : null;
   }
 
   function submit(text, attempt) {
