@@ -225,7 +225,9 @@ class Pipeline:
 
     async def _decide(self, message: Doc, conversation: Doc) -> Decision:
         bot_state = conversation.get("bot", {}).get("state", {})
-        turn = BotTurn(text=message["text"], channel=message["channel"],
+        # A pressed quick reply reaches the bot as its payload (`/deny`); people see its title ("No").
+        text = (message.get("metadata") or {}).get("quick_reply") or message["text"]
+        turn = BotTurn(text=text, channel=message["channel"],
                        conversation_id=str(conversation["_id"]), state=bot_state,
                        contact_name=message["author"].get("name"))
         try:

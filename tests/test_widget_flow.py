@@ -191,3 +191,27 @@ async def test_bad_widget_input_gets_a_clear_4xx(client: TestClient[Any, Any]) -
     for resp, status, reason in cases:
         assert resp.status == status
         assert reason in json.loads(await resp.text())["error"]
+
+
+async def test_a_pressed_quick_reply_reads_as_its_title_and_acts_as_its_payload(
+        client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """The customer pressed "No" under "Did that help?": everyone reads "No", the bot reads /deny."""
+    assert runtime.hub is not None
+    token = await widget_session(client)
+    await say(client, token, "what are your opening hours?")
+    await runtime.hub.pipeline.drain()
+    [answer] = [m for m in await history(client, token) if m["author"]["kind"] == "bot"]
+    [no] = [q for q in answer["quick_replies"] if q["payload"] == "/deny"]
+    headers = {"Authorization": f"Bearer {token}"}
+    bad = await client.post("/api/widget/messages", headers=headers,
+                            json={"text": "No", "payload": "deny; drop", "client_id": uuid.uuid4().hex})
+    assert bad.status in (400, 422) and "payload" in (await bad.json())["error"]
+    resp = await client.post("/api/widget/messages", headers=headers,
+                             json={"text": no["title"], "payload": no["payload"], "client_id": uuid.uuid4().hex})
+    assert resp.status == 202, await resp.text()
+    await runtime.hub.pipeline.drain()
+    texts = [m["text"] for m in await history(client, token)]
+    assert no["title"] in texts and not [t for t in texts if t.startswith("/")]
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None and ticket["reason"] == "not_helpful"  # the bot understood "No"
+    assert not ticket["subject"].startswith("/")

@@ -301,6 +301,8 @@ class WidgetChannel:
             text=text.strip(),
             attachments=attachments,
             inbox=visitor.site,
+            # A pressed quick reply: the customer (and the desk) read its title, the bot its payload.
+            metadata={"quick_reply": body["payload"]} if isinstance(body.get("payload"), str) else {},
         )
         result = await self.hub.ingest(message)
         await self.hub.customer_seen(CHANNEL, visitor.key)

@@ -67,9 +67,15 @@ def prechat_form(name: PrechatMode, email: PrechatMode) -> type[BaseModel]:
     return create_model("PrechatForm", __base__=Session, **fields)
 
 
+#: A quick reply's payload (Rasa's `/intent` convention): what the bot reads; the customer's words are its title.
+QUICK_REPLY_PATTERN = r"^/[A-Za-z0-9_.:-]{1,100}$"
+
+
 class Message(Body):
     text: Text = ""
     client_id: ClientId | None = Field(None, description="8-64 letters, digits, - or _, one per message: safe retries")
+    payload: Annotated[str, Field(pattern=QUICK_REPLY_PATTERN)] | None = Field(
+        None, description="the payload of the quick reply the customer pressed; `text` is its title")
 
 
 class Frame(Message):

@@ -222,6 +222,9 @@
       });
       bubble.appendChild(link);
     });
+    // Quick replies answer the latest message only: older ones go (also when history is replayed
+    // after a reload), so a button is never pressed twice.
+    Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
     log.appendChild(bubble);
     if (m.quick_replies && m.quick_replies.length) {
       var row = el("div", "sb-qr");
@@ -232,7 +235,7 @@
           row.remove();
           var csat = /^csat:([1-5])$/.exec(q.payload || "");
           if (csat) rate(m.id, parseInt(csat[1], 10));
-          else submit(q.payload || q.title);
+          else submit(q.title || q.payload, 0, /^\//.test(q.payload || "") ? q.payload : undefined);
         });
         row.appendChild(b);
       });
@@ -264,14 +267,17 @@
     return /^https?:\/\//i.test(url) ? url : null;
   }
 
-  function submit(text, attempt) {
+  /** Send a message; `payload`: the pressed quick reply's, for the bot (the customer's words are `text`). */
+  function submit(text, attempt, payload) {
     text = (text || "").trim();
     if (!text) return;
     input.value = "";
     var id = clientId();
     var tries = attempt || 0;
+    var body = { text: text, client_id: id };
+    if (payload) body.payload = payload;
     (function go() {
-      api("POST", "/api/widget/messages", { text: text, client_id: id }).then(function () {
+      api("POST", "/api/widget/messages", body).then(function () {
         if (!ws || ws.readyState !== 1) poll();
       }).catch(function () {
         // Same client_id on retry: the hub stores the message once however often we send it.
