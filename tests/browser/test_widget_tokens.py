@@ -77,7 +77,7 @@ async def test_widget_renews_its_token_and_downloads_by_signed_link(
 
     await _agent_sends_file(live_url, runtime)
     link = page.locator(".sb-file")
-    await expect(link).to_have_text("📎 receipt.pdf")
+    await expect(link).to_have_text("receipt.pdf")
     async with page.expect_download() as download_info:
         await link.click()
     download = await download_info.value

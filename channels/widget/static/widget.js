@@ -64,7 +64,9 @@
     ".sb-qr button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:14px;padding:4px 10px;cursor:pointer}",
     ".sb-form{display:flex;border-top:1px solid #e3e5e8}",
     ".sb-form textarea{flex:1;border:0;padding:10px;resize:none;font:inherit;height:42px}",
-    ".sb-form .sb-attach{padding:0 8px;font-weight:400}",
+    ".sb-form .sb-attach{padding:0 8px;font-weight:400;display:flex;align-items:center}",
+    ".sb-clip{width:18px;height:18px;vertical-align:-4px;fill:none;stroke:currentColor;stroke-width:2;",
+    "stroke-linecap:round;stroke-linejoin:round}",
     ".sb-form button{border:0;background:#fff;color:#2457d6;font-weight:600;padding:0 14px;cursor:pointer}",
     ".sb-pre{display:flex;flex-direction:column;gap:10px;padding:18px;background:#f6f7f9;flex:1}",
     ".sb-pre label{display:flex;flex-direction:column;gap:3px;font-size:13px}",
@@ -109,7 +111,8 @@
   var picker = document.createElement("input");
   picker.type = "file";
   picker.hidden = true;
-  var attach = el("button", "sb-attach", "\uD83D\uDCCE");
+  var attach = el("button", "sb-attach");
+  attach.appendChild(paperclip());
   attach.type = "button";
   attach.title = "Send a file";
   attach.setAttribute("aria-label", "Send a file");
@@ -202,6 +205,19 @@
     return String(Date.now()) + Math.random().toString(16).slice(2);
   }
 
+  /** A paperclip icon drawn as SVG: an emoji glyph shows as an empty box where no emoji font is installed. */
+  function paperclip() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "sb-clip");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function render(m) {
     if (seen[m.id]) return;
     seen[m.id] = true;
@@ -214,7 +230,8 @@
     else bubble.appendChild(document.createTextNode(m.text));
     (m.attachments || []).forEach(function (a) {
       if (!a.id) return;
-      var link = el("a", "sb-file", "\uD83D\uDCCE " + a.filename);
+      var link = el("a", "sb-file", " " + a.filename);
+      link.insertBefore(paperclip(), link.firstChild);
       link.href = "#";
       link.addEventListener("click", function (e) {
         e.preventDefault();
