@@ -188,12 +188,14 @@ class WidgetChannel:
         return visitor
 
     async def site_settings(self, request: web.Request) -> web.Response:
-        """What the widget shows before a session: the title and the pre-chat form's fields (or null)."""
+        """What the widget shows before a session: title, pre-chat fields (or null), greeting, sound on/off."""
         site = request.match_info["site"]
         if site not in self.sites:
             raise bad_request(f"unknown site {site!r}", 404)
-        return self._json(request, {"site": site, "title": self.sites[site].get("title", "Chat with us"),
-                                    "prechat": self.prechat.get(site)}, site=site)
+        cfg = self.sites[site]
+        return self._json(request, {"site": site, "title": cfg.get("title", "Chat with us"),
+                                    "prechat": self.prechat.get(site), "greeting": cfg.get("greeting") or None,
+                                    "sound": bool(cfg.get("sound", False))}, site=site)
 
     @accepts(schemas.Session, max_bytes=16_384)
     async def session(self, request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@
   var storeKey = "switchboard:" + site + ":token";
   var token = null;
   var seen = {};
+  var loaded = false;  // the history is shown: later messages from others are new to the visitor
   var lastId = null;
   var ws = null;
   var pollTimer = null;
@@ -73,6 +74,10 @@
     ".sb-pre input{border:1px solid #c9ccd1;border-radius:6px;padding:7px 9px;font:inherit}",
     ".sb-pre button{border:0;border-radius:6px;background:#2457d6;color:#fff;font-weight:600;padding:9px;cursor:pointer}",
     ".sb-pre .sb-err{color:#b3261e;font-size:12px;min-height:1em}",
+    ".sb-badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#d93025;",
+    "color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;padding:0 5px;box-sizing:border-box}",
+    ".sb-greeting{align-self:flex-start;max-width:80%;padding:8px 11px;border-radius:12px;background:#fff;",
+    "border:1px solid #e3e5e8;border-bottom-left-radius:3px;white-space:pre-wrap}",
     ".sb-wait{background:#eef3ff;border-bottom:1px solid #d5e0fb;color:#1d3f91;font-size:13px;padding:7px 14px}",
   ].join("");
   root.appendChild(style);
@@ -132,9 +137,45 @@
   root.appendChild(panel);
   root.appendChild(button);
 
+  // Unread replies while the panel is closed: a count on the launcher, cleared when it opens.
+  var badge = el("span", "sb-badge");
+  badge.hidden = true;
+  badge.setAttribute("aria-live", "polite");
+  button.appendChild(badge);
+  var unread = 0;
+  var sound = false;  // off unless the site turns it on
+  function markUnread() {
+    if (panel.classList.contains("open") && !document.hidden) return;
+    unread += 1;
+    badge.textContent = String(unread);
+    badge.hidden = false;
+    button.setAttribute("aria-label", "Open chat (" + unread + " unread)");
+    if (sound) chime();
+  }
+  function clearUnread() {
+    unread = 0;
+    badge.hidden = true;
+    button.setAttribute("aria-label", "Open chat");
+  }
+  /** A short two-note chime from the Web Audio API (no sound file to host or load). */
+  function chime() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Ctx();
+      [660, 880].forEach(function (f, i) {
+        var o = ctx.createOscillator(), g = ctx.createGain();
+        o.frequency.value = f;
+        g.gain.value = 0.05;
+        o.connect(g);
+        g.connect(ctx.destination);
+        o.start(ctx.currentTime + i * 0.12);
+        o.stop(ctx.currentTime + i * 0.12 + 0.1);
+      });
+    } catch (e) { /* no audio here: the badge is enough */ }
+  }
   button.addEventListener("click", function () {
     panel.classList.toggle("open");
-    if (panel.classList.contains("open")) input.focus();
+    if (panel.classList.contains("open")) { clearUnread(); input.focus(); }
   });
   if (cfg.open === "true") panel.classList.add("open");
   form.addEventListener("submit", function (e) {
@@ -221,6 +262,7 @@
   function render(m) {
     if (seen[m.id]) return;
     seen[m.id] = true;
+    if (loaded && m.direction !== "in") markUnread();
     if (!lastId || m.id > lastId) lastId = m.id;
     var kind = m.direction === "in" ? "in" : (m.author.kind === "system" ? "system" : "out");
     var bubble = el("div", "sb-msg " + kind);
@@ -349,7 +391,7 @@
 
   function poll() {
     return api("GET", "/api/widget/messages" + (lastId ? "?after=" + encodeURIComponent(lastId) : ""))
-      .then(function (data) { data.messages.forEach(render); });
+      .then(function (data) { data.messages.forEach(render); loaded = true; });
   }
 
   function startPolling() {
@@ -389,11 +431,24 @@
   }
 
   /** The site's pre-chat form, if it has one, then a session with what the visitor typed. */
+  /** The site's settings (title, greeting, sound, pre-chat form), read once per page. */
+  var siteInfo = null;
+  function loadSite() {
+    if (!siteInfo) {
+      siteInfo = api("GET", "/api/widget/sites/" + encodeURIComponent(site)).then(function (s) {
+        title.textContent = s.title || "Chat with us";
+        sound = s.sound === true;
+        if (s.greeting && !log.querySelector(".sb-greeting")) {
+          log.insertBefore(el("div", "sb-greeting", s.greeting), log.firstChild);
+        }
+        return s;
+      });
+    }
+    return siteInfo;
+  }
+
   function introduce() {
-    return api("GET", "/api/widget/sites/" + encodeURIComponent(site)).then(function (s) {
-      title.textContent = s.title || "Chat with us";
-      return s.prechat ? prechat(s.prechat) : session({});
-    });
+    return loadSite().then(function (s) { return s.prechat ? prechat(s.prechat) : session({}); });
   }
 
   function prechat(fields) {
@@ -435,6 +490,7 @@
   }
 
   var known = cfg.userJwt || cfg.userHash || localStorage.getItem(storeKey);
+  if (known) loadSite().catch(function () { /* the greeting is optional */ });
   (known ? session({}).catch(function (e) {
     if (e.status === 422) return introduce();
     throw e;
