@@ -27,6 +27,7 @@ KNOWN_ACTIONS = (
     "ticket.assigned", "ticket.transferred",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
     "retention.run", "audit.exported",
+    "bot.threshold_set", "bot.negative_excluded", "bot.negative_included",
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from agents_ui.trainer import routes
+from agents_ui.trainer_oos import routes as oos_routes
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.test_widget_flow import say, widget_session
@@ -31,7 +32,7 @@ def _sample_path(path: str) -> str:
 async def test_every_trainer_route_needs_a_trainer_session_and_csrf(
     trainer_runtime: Runtime, tclient: TestClient[Any, Any]
 ) -> None:
-    paths = [(r.method, _sample_path(r.path)) for r in routes()]
+    paths = [(r.method, _sample_path(r.path)) for r in routes() + oos_routes()]
     assert len(paths) >= 20
     for method, path in paths:
         resp = await tclient.request(method, path, json={})
