@@ -59,7 +59,8 @@ async function render(box, r, reload) {
   const negatives = r.negatives || {};
   box.replaceChildren(
     el("h3", {}, "Out of scope: when the bot says it does not know"),
-    el("p", {}, "Default objective: keep cross-validated in-scope accuracy within " + pct(t.tolerance) +
+    el("p", {}, "Default objective: keep cross-validated in-scope accuracy within " + (t.tolerance * 100).toFixed(1) +
+      " point" + (t.tolerance === 0.01 ? "" : "s") +
       " of closed-set accuracy (" + pct(t.cv_closed_accuracy) + "), then catch as many out-of-scope messages as possible. " +
       "It picks threshold " + t.fallback_threshold.toFixed(2) +
       (t.oos_bias ? " with the out-of-scope intent damped (bias " + t.oos_bias + ")" : "") +
@@ -112,7 +113,8 @@ async function render(box, r, reload) {
     }
     await Plotly.newPlot(chart, traces, {
       height: 340, margin: { l: 60, r: 20, t: 10, b: 50 }, hovermode: "closest",
-      xaxis: { title: { text: "out-of-scope recall (held-out)" }, tickformat: ".0%", range: [0, 1.02] },
+      xaxis: { title: { text: "out-of-scope recall (held-out)" }, tickformat: ".0%",
+        range: [Math.max(0, Math.min(...curve.map(x)) - 0.05), 1.01] },
       yaxis: { title: { text: "in-scope accuracy (held-out)" }, tickformat: ".0%" },
       legend: { orientation: "h", y: -0.25 },
     }, { displayModeBar: false, responsive: true });
