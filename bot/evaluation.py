@@ -400,24 +400,28 @@ def protect_in_scope(
     tolerance: float = 0.01,
     min_in_scope_accuracy: float | None = None,
 ) -> ThresholdChoice:
-    """The default objective: `_at_bias` with the out-of-scope intent as it is, or damped as little as needed.
+    """The default objective over two knobs: the fallback threshold and a damping of the out-of-scope intent.
 
     With few examples per intent, the out-of-scope class (the built-in negatives) can take more
-    in-scope accuracy than the tolerance even at threshold 0; then its probability is scaled down
-    step by step (`OOS_BIASES`, exp(bias)) until some threshold keeps the bound; if none does,
-    the bias keeping the most in-scope accuracy wins (`reached` False).
+    in-scope accuracy than the tolerance even at threshold 0, so its probability may be scaled
+    by exp(bias) (`OOS_BIASES`, 0 down to -10). Among all (bias, threshold) pairs that keep the
+    bound, the one with the highest out-of-scope recall wins (the smallest damping on ties);
+    if none keeps it, the pair keeping the most in-scope accuracy (`reached` False).
     """
     names = list(classes)
-    best: ThresholdChoice | None = None
+    reached: ThresholdChoice | None = None
+    fallback: ThresholdChoice | None = None
     for bias in OOS_BIASES if oos_intent in names else (0.0,):
         shifted = proba if bias == 0.0 else shift_class(np.asarray(proba, dtype=float), names.index(oos_intent), bias)
         choice = _at_bias(shifted, labels, names, oos_intent, tolerance, min_in_scope_accuracy, bias)
         if choice.reached:
-            return choice
-        if best is None or choice.in_scope_accuracy > best.in_scope_accuracy + 1e-9:
-            best = choice
+            if reached is None or (choice.oos_recall or 0.0) > (reached.oos_recall or 0.0) + 1e-9:
+                reached = choice
+        elif fallback is None or choice.in_scope_accuracy > fallback.in_scope_accuracy + 1e-9:
+            fallback = choice
+    best = reached or fallback
     assert best is not None
-    return best  # unreachable: the most in-scope accuracy any bias keeps
+    return best
 
 
 def _at_bias(
