@@ -39,6 +39,16 @@ class BotPolicy:
 
     #: Below this top-intent confidence the message is a fallback.
     fallback_threshold: float = 0.45
+    #: ``fallback_threshold: auto`` (policy.yml's default): the built-in NLU picks the threshold at every
+    #: training with the default objective (`bot.evaluation.protect_in_scope`); `fallback_threshold` is the
+    #: value before the first training (and always, for a Rasa backend).
+    auto_threshold: bool = False
+    #: The default objective gives up at most this much cross-validated in-scope accuracy.
+    in_scope_tolerance: float = 0.01
+    #: Train the built-in NLU with the shipped off-topic utterances as out-of-scope examples (bot.negatives).
+    builtin_negatives: bool = True
+    #: Built-in negatives a trainer excluded (their texts).
+    excluded_negatives: tuple[str, ...] = ()
     #: When the top two intents are closer than this, ask which one was meant.
     ambiguity_threshold: float = 0.1
     #: The Nth fallback in a row escalates; the ones before ask the customer to rephrase.
@@ -83,6 +93,23 @@ _STR_KEYS = (
 def parse_policy(doc: Mapping[str, Any]) -> BotPolicy:
     """Build a `BotPolicy` from parsed ``policy.yml``; absent keys keep their defaults."""
     kwargs: dict[str, Any] = {}
+    if str(doc.get("fallback_threshold", "auto")).strip().lower() == "auto":
+        doc = {k: v for k, v in doc.items() if k != "fallback_threshold"}
+        kwargs["auto_threshold"] = True
+    if "in_scope_tolerance" in doc:
+        tolerance = float(doc["in_scope_tolerance"])
+        if not 0.0 <= tolerance <= 1.0:
+            raise TrainingDataError("policy.yml: in_scope_tolerance must be between 0 and 1")
+        kwargs["in_scope_tolerance"] = tolerance
+    if "builtin_negatives" in doc:
+        if not isinstance(doc["builtin_negatives"], bool):
+            raise TrainingDataError("policy.yml: builtin_negatives must be true or false")
+        kwargs["builtin_negatives"] = doc["builtin_negatives"]
+    if "excluded_negatives" in doc:
+        raw = doc["excluded_negatives"] or []
+        if not isinstance(raw, list):
+            raise TrainingDataError("policy.yml: excluded_negatives must be a list of texts")
+        kwargs["excluded_negatives"] = tuple(str(x) for x in raw)
     for key in _FLOAT_KEYS:
         if key in doc:
             value = float(doc[key])
@@ -127,7 +154,10 @@ def _parse_kb(raw: Any) -> KbPolicy:
 
 def policy_to_dict(policy: BotPolicy) -> dict[str, Any]:
     return {
-        "fallback_threshold": policy.fallback_threshold,
+        "fallback_threshold": "auto" if policy.auto_threshold else policy.fallback_threshold,
+        "in_scope_tolerance": policy.in_scope_tolerance,
+        "builtin_negatives": policy.builtin_negatives,
+        "excluded_negatives": list(policy.excluded_negatives),
         "ambiguity_threshold": policy.ambiguity_threshold,
         "max_consecutive_fallbacks": policy.max_consecutive_fallbacks,
         "human_request_intent": policy.human_request_intent,

@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from bot.nlu.base import TrainingData
-from bot.nlu.classifier import ClassifierParams, IntentClassifier
+from bot.nlu.classifier import ClassifierParams, IntentClassifier, shift_class
 
 if TYPE_CHECKING:
     from bot.nlu.embeddings import Encoder
@@ -283,7 +283,8 @@ def intent_report(
     p = replace(params or ClassifierParams(), calibration_folds=0)
     predicted = np.empty(len(lab), dtype=object)
     for tr, te in StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(lab)), lab):
-        model = IntentClassifier(p, encoder).fit([texts[i] for i in tr], list(lab[tr]))
+        negatives = [texts[i] in data.negatives for i in tr] if data.negatives else None
+        model = IntentClassifier(p, encoder).fit([texts[i] for i in tr], list(lab[tr]), None, negatives)
         predicted[te] = model.predict([texts[i] for i in te])
     names = sorted(set(labels))
     prec, rec, f1, support = precision_recall_fscore_support(lab, predicted, labels=names, zero_division=0)
@@ -300,3 +301,196 @@ def intent_report(
         intents=scores,
         confusions=[(a, b, n) for (a, b), n in pairs.most_common(top_confusions)],
     )
+
+
+# -- calibration -------------------------------------------------------------------
+
+#: Equal-width confidence bins of the expected calibration error.
+ECE_BINS = 15
+
+
+def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], bins: int = ECE_BINS) -> float:
+    """ECE (Guo et al. 2017): sum over bins of (share of rows) x |accuracy - mean confidence|.
+
+    Bins are `bins` equal-width intervals of the top confidence, (0, 1/bins], (1/bins, 2/bins], ...
+    (a confidence of exactly 0 goes to the first); empty bins count nothing.
+    """
+    conf = np.asarray(confidence, dtype=float)
+    hit = np.asarray(correct, dtype=float)
+    if len(conf) == 0:
+        return 0.0
+    index = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        rows = index == b
+        if rows.any():
+            total += rows.mean() * abs(hit[rows].mean() - conf[rows].mean())
+    return float(total)
+
+
+# -- the default threshold objective: protect answerable questions -----------------------
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    threshold: float
+    in_scope_accuracy: float
+    oos_recall: float | None
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The fallback threshold the default objective picked from cross-validated predictions."""
+
+    threshold: float
+    #: Log-scale shift of the out-of-scope intent's probability (0, or negative when the negatives
+    #: would otherwise take more in-scope accuracy than the tolerance at any threshold).
+    oos_bias: float
+    #: Cross-validated accuracy on in-scope examples with the out-of-scope class ignored (no rejection).
+    closed_accuracy: float
+    in_scope_accuracy: float
+    oos_recall: float | None
+    tolerance: float
+    #: False when even threshold 0 loses more in-scope accuracy than the tolerance allows.
+    reached: bool
+    n_in_scope: int
+    n_oos: int
+    ece: float
+    curve: tuple[CurvePoint, ...]
+
+    objective = "protect_in_scope"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective,
+            "tolerance": self.tolerance,
+            "fallback_threshold": self.threshold,
+            "oos_bias": self.oos_bias,
+            "cv_closed_accuracy": round(self.closed_accuracy, 4),
+            "cv_in_scope_accuracy": round(self.in_scope_accuracy, 4),
+            "cv_oos_recall": None if self.oos_recall is None else round(self.oos_recall, 4),
+            "reached": self.reached,
+            "n_in_scope": self.n_in_scope,
+            "n_oos": self.n_oos,
+            "ece": round(self.ece, 4),
+            "ece_bins": ECE_BINS,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        curve = [{"threshold": p.threshold, "in_scope_accuracy": round(p.in_scope_accuracy, 4),
+                  "oos_recall": None if p.oos_recall is None else round(p.oos_recall, 4)} for p in self.curve]
+        return {**self.summary(), "curve": curve}
+
+    def point(self, threshold: float) -> CurvePoint:
+        """The curve's point nearest to `threshold`."""
+        return min(self.curve, key=lambda p: abs(p.threshold - threshold))
+
+
+#: Thresholds on the trade-off curve: 0.00, 0.01, ..., 0.99.
+CURVE_THRESHOLDS = tuple(round(t / 100, 2) for t in range(100))
+#: Out-of-scope biases tried, in order (0 to -10 in steps of 0.25), until a threshold keeps the tolerance.
+OOS_BIASES = tuple(-i / 4 for i in range(41))
+
+
+def protect_in_scope(
+    proba: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    oos_intent: str | None,
+    tolerance: float = 0.01,
+    min_in_scope_accuracy: float | None = None,
+) -> ThresholdChoice:
+    """The default objective over two knobs: the fallback threshold and a damping of the out-of-scope intent.
+
+    With few examples per intent, the out-of-scope class (the built-in negatives) can take more
+    in-scope accuracy than the tolerance even at threshold 0, so its probability may be scaled
+    by exp(bias) (`OOS_BIASES`, 0 down to -10). Among all (bias, threshold) pairs that keep the
+    bound, the one with the highest out-of-scope recall wins (the smallest damping on ties);
+    if none keeps it, the pair keeping the most in-scope accuracy (`reached` False).
+    """
+    names = list(classes)
+    reached: ThresholdChoice | None = None
+    fallback: ThresholdChoice | None = None
+    for bias in OOS_BIASES if oos_intent in names else (0.0,):
+        shifted = proba if bias == 0.0 else shift_class(np.asarray(proba, dtype=float), names.index(oos_intent), bias)
+        choice = _at_bias(shifted, labels, names, oos_intent, tolerance, min_in_scope_accuracy, bias)
+        if choice.reached:
+            if reached is None or (choice.oos_recall or 0.0) > (reached.oos_recall or 0.0) + 1e-9:
+                reached = choice
+        elif fallback is None or choice.in_scope_accuracy > fallback.in_scope_accuracy + 1e-9:
+            fallback = choice
+    best = reached or fallback
+    assert best is not None
+    return best
+
+
+def _at_bias(
+    proba: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    oos_intent: str | None,
+    tolerance: float = 0.01,
+    min_in_scope_accuracy: float | None = None,
+    bias: float = 0.0,
+) -> ThresholdChoice:
+    """The objective at one bias, on cross-validated probabilities (`IntentClassifier.cv_proba`).
+
+    Keep in-scope accuracy within `tolerance` of closed-set accuracy (the same predictions
+    with the out-of-scope class ignored and nothing rejected), then maximise out-of-scope
+    recall: the highest threshold whose in-scope accuracy stays at or above
+    closed - tolerance (in-scope accuracy only falls as the threshold rises, recall only
+    grows). A message is rejected when its top intent is `oos_intent` or its confidence is
+    below the threshold. `min_in_scope_accuracy` replaces the bound with a fixed level.
+    """
+    proba = np.asarray(proba, dtype=float)
+    y = np.asarray(labels)
+    names = list(classes)
+    oos_col = names.index(oos_intent) if oos_intent in names else None
+    is_oos = y == oos_col if oos_col is not None else np.zeros(len(y), dtype=bool)
+    inside = ~is_oos
+    top = proba.argmax(axis=1)
+    conf = proba.max(axis=1)
+    if oos_col is not None:
+        masked = proba.copy()
+        masked[:, oos_col] = -1.0
+        closed_hits = masked.argmax(axis=1) == y
+        predicted_oos = top == oos_col
+    else:
+        closed_hits = top == y
+        predicted_oos = np.zeros(len(y), dtype=bool)
+    closed = float(closed_hits[inside].mean()) if inside.any() else 0.0
+    right = (top == y) & ~predicted_oos
+    curve: list[CurvePoint] = []
+    for t in CURVE_THRESHOLDS:
+        accepted = (conf >= t) & ~predicted_oos
+        in_acc = float((right & accepted)[inside].mean()) if inside.any() else 0.0
+        recall = float((~accepted)[is_oos].mean()) if is_oos.any() else None
+        curve.append(CurvePoint(t, in_acc, recall))
+    bound = closed - tolerance if min_in_scope_accuracy is None else min_in_scope_accuracy
+    feasible = [p for p in curve if p.in_scope_accuracy >= bound - 1e-9]
+    chosen = feasible[-1] if feasible else curve[0]
+    correct = np.where(is_oos, predicted_oos, top == y)
+    return ThresholdChoice(
+        threshold=chosen.threshold,
+        oos_bias=bias,
+        closed_accuracy=closed,
+        in_scope_accuracy=chosen.in_scope_accuracy,
+        oos_recall=chosen.oos_recall,
+        tolerance=tolerance,
+        reached=bool(feasible),
+        n_in_scope=int(inside.sum()),
+        n_oos=int(is_oos.sum()),
+        ece=expected_calibration_error(conf, correct),
+        curve=tuple(curve),
+    )
+
+
+def choose_threshold(
+    classifier: IntentClassifier, oos_intent: str | None, tolerance: float = 0.01,
+    min_in_scope_accuracy: float | None = None,
+) -> ThresholdChoice | None:
+    """The default objective on a trained classifier's held-out probabilities (None without them)."""
+    if classifier.cv_proba is None or classifier.cv_labels is None:
+        return None
+    return protect_in_scope(classifier.cv_proba, classifier.cv_labels, classifier.classes, oos_intent, tolerance,
+                            min_in_scope_accuracy)

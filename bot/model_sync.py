@@ -78,6 +78,9 @@ def training_metrics(config: BotConfig, seconds: float, bot: BotService) -> dict
         predicted = proba.argmax(axis=1)
         metrics["cv_accuracy"] = round(float((predicted == labels).mean()), 4)
         metrics["cv_macro_f1"] = round(float(f1_score(labels, predicted, average="macro", zero_division=0)), 4)
+    choice = bot.threshold
+    if choice is not None:
+        metrics["threshold"] = {**choice.summary(), "applied": config.policy.auto_threshold}
     return metrics
 
 

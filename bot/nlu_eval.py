@@ -1,9 +1,12 @@
 """`switchboard nlu-eval`: train an NLU backend on one CSV, test on another, print one JSON line.
 
 Closed-set metrics always; open-set metrics (out-of-scope) when the test set has an
-`--oos-label` or `--holdout-intents N` hides N intents from training. Thresholds are
-tuned on the training CSV only (`bot.evaluation.tune_thresholds`) unless `--threshold`
-fixes one.
+`--oos-label` or `--holdout-intents N` hides N intents from training. The built-in
+negatives (`bot.negatives`) are added to the training data as out-of-scope examples, as
+the bot does (`--no-builtin-negatives` leaves them out). Thresholds are tuned on the
+training CSV only: by default with the bot's objective (`bot.evaluation.protect_in_scope`,
+on the classifier's cross-validated probabilities), `--objective balanced` with the older
+hidden-intents simulation (`bot.evaluation.tune_thresholds`); `--threshold` fixes one.
 """
 
 from __future__ import annotations
@@ -19,8 +22,23 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score
 
-from bot.evaluation import OOS, choose_holdout, load_csv, open_set_scores, to_training_data, tune_thresholds
+from bot.evaluation import (
+    ECE_BINS,
+    OOS,
+    ThresholdChoice,
+    choose_holdout,
+    choose_threshold,
+    expected_calibration_error,
+    load_csv,
+    open_set_scores,
+    to_training_data,
+    tune_thresholds,
+)
+from bot.negatives import with_negatives
 from bot.nlu.base import NLUBackend
+
+#: The intent the built-in negatives train when the data names no out-of-scope label.
+OOS_INTENT = "out_of_scope"
 
 DATA_NOTE = "BANKING77: Casanueva et al. 2020, 'Efficient Intent Detection with Dual Sentence Encoders', CC BY 4.0"
 
@@ -47,10 +65,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threshold", type=float, help="fallback threshold (skips tuning)")
     parser.add_argument(
+        "--objective",
+        choices=("protect-in-scope", "balanced"),
+        default="protect-in-scope",
+        help="protect-in-scope (default, the bot's): cross-validated in-scope accuracy within one point of "
+        "closed-set accuracy, then the highest OOS recall; balanced: the older hidden-intents simulation, "
+        "maximising in-scope accuracy + OOS recall",
+    )
+    parser.add_argument(
         "--min-in-scope-accuracy",
         type=float,
-        help="tune for the highest threshold keeping this simulated in-scope accuracy "
-        "(default: maximise in-scope accuracy + OOS recall)",
+        help="tune for the highest threshold keeping this cross-validated (simulated, with --objective balanced) "
+        "in-scope accuracy",
+    )
+    parser.add_argument(
+        "--no-builtin-negatives",
+        dest="builtin_negatives",
+        action="store_false",
+        help="train without the built-in off-topic utterances",
     )
 
 
@@ -98,35 +130,47 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     truth = [OOS if y in oos_labels else y for y in test_y]
     open_set = any(t == OOS for t in truth)
 
+    oos_intent = args.oos_label or OOS_INTENT
+    data = to_training_data(train_x, train_y)
+    n_train = len(train_x)
+    if args.builtin_negatives:
+        data = with_negatives(data, oos_intent)
+    n_negatives = sum(len(v) for v in data.intents.values()) - n_train
+
     backend = await _make_backend(args)
     try:
         started = time.perf_counter()
-        await backend.train(to_training_data(train_x, train_y))
+        await backend.train(data)
         train_seconds = time.perf_counter() - started
+        choice, tune_seconds = _objective(args, backend, oos_intent)
         predicted, confidence, latencies = await _predict(backend, test_x)
     finally:
         close = getattr(backend, "close", None)
         if close is not None:
             await close()
-    if args.oos_label:
-        predicted = [OOS if p == args.oos_label else p for p in predicted]
+    predicted = [OOS if p == oos_intent else p for p in predicted]
+    hits = np.asarray(predicted) == np.asarray(truth)
 
     result: dict[str, Any] = {
         "backend": args.backend,
         "tier": args.tier,
-        "n_train": len(train_x),
+        "n_train": n_train,
+        "n_negatives": n_negatives,
         "n_test": len(test_x),
-        "n_intents": len(set(train_y)),
+        "n_intents": len(set(train_y) - {oos_intent}),
         "train_seconds": round(train_seconds, 2),
         "predict_p50_ms": round(float(np.percentile(latencies, 50)), 3),
         "predict_p99_ms": round(float(np.percentile(latencies, 99)), 3),
     }
+    # calibration of the top confidence: a prediction of the out-of-scope intent is right on an OOS row
+    result["ece"] = round(expected_calibration_error(confidence, hits), 4)
+    result["ece_bins"] = ECE_BINS
     if not open_set:
-        result["accuracy"] = round(float(np.mean(np.asarray(predicted) == np.asarray(truth))), 4)
+        result["accuracy"] = round(float(np.mean(hits)), 4)
         result["macro_f1"] = round(_macro_f1(truth, predicted), 4)
         return result
 
-    threshold, tuning = await _threshold(args, backend, train_x, train_y)
+    threshold, tuning = await _threshold(args, backend, train_x, train_y, choice, tune_seconds)
     rejected = [OOS if c < threshold else p for p, c in zip(predicted, confidence, strict=True)]
     scores = open_set_scores(truth, predicted, confidence, threshold)
     in_scope = [i for i, t in enumerate(truth) if t != OOS]
@@ -160,8 +204,23 @@ async def _predict(backend: NLUBackend, texts: Sequence[str]) -> tuple[list[str]
     return predicted, confidence, latencies
 
 
+def _objective(
+    args: argparse.Namespace, backend: NLUBackend, oos_intent: str
+) -> tuple[ThresholdChoice | None, float]:
+    """The bot's default objective on the built-in classifier's held-out probabilities (applies its bias)."""
+    classifier = getattr(backend, "classifier", None)
+    if classifier is None or args.threshold is not None or args.objective != "protect-in-scope":
+        return None, 0.0
+    started = time.perf_counter()
+    choice = choose_threshold(classifier, oos_intent, min_in_scope_accuracy=args.min_in_scope_accuracy)
+    if choice is not None:
+        classifier.set_oos_bias(oos_intent, choice.oos_bias)
+    return choice, time.perf_counter() - started
+
+
 async def _threshold(
-    args: argparse.Namespace, backend: NLUBackend, texts: list[str], labels: list[str]
+    args: argparse.Namespace, backend: NLUBackend, texts: list[str], labels: list[str],
+    choice: ThresholdChoice | None, tune_seconds: float,
 ) -> tuple[float, dict[str, Any]]:
     if args.threshold is not None:
         return float(args.threshold), {"threshold_source": "argument"}
@@ -169,6 +228,20 @@ async def _threshold(
     if classifier is None:
         raise EvalError("--threshold is required for backends other than builtin (tuning retrains many times)")
     started = time.perf_counter()
+    if args.objective == "protect-in-scope":
+        if choice is None:
+            raise EvalError("the classifier kept no cross-validated probabilities (too few examples per intent)")
+        summary = choice.summary()
+        objective = f"in_scope>={args.min_in_scope_accuracy}" if args.min_in_scope_accuracy else choice.objective
+        return choice.threshold, {
+            "threshold_source": "cv_on_train",
+            "threshold_objective": objective,
+            "tune_seconds": round(tune_seconds, 2),
+            "oos_bias": choice.oos_bias,
+            "cv_closed_accuracy": summary["cv_closed_accuracy"],
+            "cv_in_scope_accuracy": summary["cv_in_scope_accuracy"],
+            "cv_oos_recall": summary["cv_oos_recall"],
+        }
     tuning = await asyncio.to_thread(
         tune_thresholds,
         texts,

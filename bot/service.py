@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.config import BotConfig, load_bot_config
+from bot.evaluation import ThresholdChoice, choose_threshold
 from bot.kb.source import ArticleFinder, KnowledgeSource
+from bot.negatives import with_negatives
 from bot.nlu.base import NLUBackend, NLUUnavailable, ParseResult, ProgressCallback
 from bot.nlu.builtin import BuiltinNLU
 from bot.policy import ARTICLE_OFFER_REASONS, DialoguePolicy, payload_intent
@@ -26,6 +28,8 @@ class _Active:
     model_version: str | None
     #: Digest of the training data this model was built from (set by the model lifecycle).
     training_digest: str | None = None
+    #: What the default threshold objective found at the last training (built-in NLU only).
+    threshold: ThresholdChoice | None = None
 
 
 class BotService:
@@ -58,6 +62,11 @@ class BotService:
     def model_version(self) -> str | None:
         """Version id of the model answering now (None before the first training)."""
         return self._active.model_version
+
+    @property
+    def threshold(self) -> ThresholdChoice | None:
+        """The default objective's choice and trade-off curve at the last built-in training (None otherwise)."""
+        return self._active.threshold
 
     @property
     def training_digest(self) -> str | None:
@@ -96,12 +105,31 @@ class BotService:
         """
         async with self._swap_lock:
             version = self._active.model_version
+            choice = self._active.threshold
             if train:
+                data = config.training_data
                 if isinstance(self._backend, BuiltinNLU):
                     self._backend.synonyms = dict(config.synonyms)
-                version = await self._backend.train(config.training_data, progress)
-            self._active = _Active(config, DialoguePolicy(config.policy, config.responses), version, training_digest)
+                    p = config.policy
+                    data = with_negatives(data, p.out_of_scope_intent, enabled=p.builtin_negatives,
+                                          excluded=p.excluded_negatives)
+                version = await self._backend.train(data, progress)
+                choice = self._choose_threshold(config)
+            if choice is not None and config.policy.auto_threshold:
+                config = replace(config, policy=replace(config.policy, fallback_threshold=choice.threshold))
+            self._active = _Active(config, DialoguePolicy(config.policy, config.responses), version, training_digest,
+                                   choice)
             return version
+
+    def _choose_threshold(self, config: BotConfig) -> ThresholdChoice | None:
+        classifier = getattr(self._backend, "classifier", None)
+        if classifier is None:
+            return None
+        p = config.policy
+        choice = choose_threshold(classifier, p.out_of_scope_intent, p.in_scope_tolerance)
+        if choice is not None:
+            classifier.set_oos_bias(p.out_of_scope_intent, choice.oos_bias)
+        return choice
 
     async def decide(self, turn: BotTurn) -> Decision:
         active = self._active

@@ -18,7 +18,9 @@ from bot.evaluation import intent_report
 from bot.inbox import NLUInbox
 from bot.jobs import JobRunner
 from bot.model_sync import ModelSync
+from bot.negatives import CLASH_SIMILARITY, active, builtin, clashes, with_negatives
 from bot.nlu.base import ProgressCallback
+from bot.oos import exclude_negative, held_threshold, set_threshold, threshold_report
 from bot.service import BotService
 from bot.snapshot import TrainingSnapshot, to_config
 from bot.training_data import TrainingDataError
@@ -126,8 +128,38 @@ class Workbench:
         doc = await self.evaluations.find_one({}, sort=[("created_at", -1)])
         if doc is None:
             return None
-        return {"id": str(doc["_id"]), "training_version": doc["training_version"],
-                "created_at": doc["created_at"].isoformat(), "by": doc.get("by"), **doc["report"]}
+        report = {"id": str(doc["_id"]), "training_version": doc["training_version"],
+                  "created_at": doc["created_at"].isoformat(), "by": doc.get("by"), **doc["report"]}
+        latest = await self.versions.latest()
+        if report.get("threshold") and latest is not None and latest.snapshot is not None:
+            # the threshold the newest data holds (a trainer may have picked a point since), on the stored curve
+            report["policy_threshold"] = held_threshold(report["threshold"], latest.snapshot.policy)
+        return report
+
+    # -- out of scope: the threshold point and the built-in negatives ------------------------
+
+    async def set_threshold(self, value: float | None, author: Author) -> tuple[Version, bool]:
+        """Store a trainer's point on the trade-off curve (None: the default objective) in a new version."""
+        summary = "fallback threshold: default objective" if value is None else f"fallback threshold {value:.2f}"
+        return await self.versions.commit(set_threshold(value), author, summary)
+
+    async def exclude_negative(self, text: str, excluded: bool, author: Author) -> tuple[Version, bool]:
+        change = exclude_negative(text, excluded)
+        verb = "exclude" if excluded else "use again"
+        return await self.versions.commit(change, author, f"built-in negatives: {verb} “{_short(text)}”")
+
+    async def negative_clashes(self) -> dict[str, Any]:
+        """Built-in negatives that nearly duplicate the newest version's examples (most similar first)."""
+        version = await self.current()
+        snapshot = version.snapshot
+        assert snapshot is not None
+        config = await asyncio.to_thread(to_config, snapshot)
+        p = config.policy
+        found = await asyncio.to_thread(clashes, config.training_data, p.out_of_scope_intent,
+                                        excluded=p.excluded_negatives)
+        return {"version": version.number, "enabled": p.builtin_negatives, "similarity": CLASH_SIMILARITY,
+                "total": len(builtin()), "used": len(active(p.excluded_negatives)) if p.builtin_negatives else 0,
+                "excluded": list(p.excluded_negatives), "clashes": [c.as_dict() for c in found]}
 
     # -- overview ------------------------------------------------------------------------
 
@@ -192,13 +224,26 @@ class Workbench:
 
 
 def _report(snapshot: TrainingSnapshot) -> dict[str, Any]:
-    """Cross-validated per-intent report (a worker thread: it trains one model per fold)."""
-    data = to_config(snapshot).training_data
-    usable = type(data)(intents={k: v for k, v in data.intents.items() if len(v) >= 2})
+    """Cross-validated per-intent report and the threshold objective's trade-off curve.
+
+    Runs in a worker thread: it trains one model per fold, then one calibrated model whose
+    held-out probabilities give the curve and the calibration error. The built-in negatives
+    are in the data as the bot trains on them.
+    """
+    config = to_config(snapshot)
+    p = config.policy
+    data = with_negatives(config.training_data, p.out_of_scope_intent, enabled=p.builtin_negatives,
+                          excluded=p.excluded_negatives)
+    usable = type(data)(intents={k: v for k, v in data.intents.items() if len(v) >= 2}, negatives=data.negatives)
     if len(usable.intents) < 2:
         raise TrainingDataError("an evaluation needs at least two intents with two examples or more")
     report = intent_report(usable).as_dict()
     report["skipped_intents"] = sorted(set(data.intents) - set(usable.intents))
+    _choice, part = threshold_report(usable, p)
+    report.update(part)
+    own = sum(len(v) for v in config.training_data.intents.values())
+    report["negatives"] = {"enabled": p.builtin_negatives, "used": sum(len(v) for v in data.intents.values()) - own,
+                           "excluded": len(p.excluded_negatives)}
     return report
 
 

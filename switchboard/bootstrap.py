@@ -159,7 +159,9 @@ class Runtime:
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.trainer import routes as trainer_routes
+        from agents_ui.trainer_oos import routes as trainer_oos_routes
         from agents_ui.transfers import routes as transfer_routes
+        from agents_ui.vendor import routes as vendor_routes
         from agents_ui.webhooks import routes as webhook_routes
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
@@ -167,6 +169,7 @@ class Runtime:
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
+        routes += vendor_routes() + trainer_oos_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -45,6 +45,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("GET", "/api/openapi.json"): ("the API's description, generated from the routes", {200}),
     ("GET", "/desk"): (PAGE, {200}),
     ("GET", "/desk/static/{name}"): (PAGE, {200}),
+    ("GET", "/static/vendor/plotly.min.js"): ("third-party browser code from its Python package (charts)", {200}),
     ("GET", "/widget.js"): (PAGE, {200}),
     ("GET", "/demo"): (PAGE, {200}),
     ("POST", "/api/auth/login"): ("how a session is obtained (JSON from our origin, rate limited)", {400}),

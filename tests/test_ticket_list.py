@@ -49,7 +49,9 @@ async def desk(runtime: Runtime) -> dict[str, dict[str, Any]]:
     return {
         "ana": await open_ticket(runtime, "email", Sender("ana@example.com", display_name="Ana Lima",
                                                           email="ana@example.com"),
-                                 "My parcel with the blue kettle never arrived", subject="Missing kettle"),
+                                 # the starter bot hands this over at once (damaged_item), so the ticket's words are
+                                 # the customer's (a bot answer's digits would also match a "#3" search)
+                                 "My parcel with the blue kettle arrived broken", subject="Shattered kettle"),
         "bo": await open_ticket(runtime, "sms", Sender("+4915112345678", phone="+4915112345678"),
                                 "The invoice shows the wrong address"),
         "cy": await open_ticket(runtime, "widget", Sender("visitor-cy", display_name="Cy Young"),
@@ -62,7 +64,7 @@ async def test_search_finds_a_ticket_by_each_field(client: TestClient[Any, Any],
     t = await desk(runtime)
     ana, bo, cy = (t[k]["number"] for k in ("ana", "bo", "cy"))
     assert await listed(client, "q=kettle") == [ana]  # a word of a message
-    assert await listed(client, "q=Missing") == [ana]  # the subject
+    assert await listed(client, "q=Shattered") == [ana]  # the subject
     assert await listed(client, "q=ana%40example.com") == [ana]  # the email
     assert await listed(client, "q=Ana+Lima") == [ana]  # the customer's name
     assert await listed(client, "q=%2B49+151+1234+5678") == [bo]  # the phone, typed another way

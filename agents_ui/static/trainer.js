@@ -6,7 +6,7 @@
 (() => {
   const { api, el, registerView, onLive, fmtTime } = window.Desk;
   const TABS = [["intents", "Intents"], ["inbox", "NLU inbox"], ["try", "Try it"], ["versions", "Versions"],
-    ["evaluation", "Evaluation"], ["files", "Import / export"]];
+    ["evaluation", "Evaluation"], ["negatives", "Out of scope"], ["files", "Import / export"]];
   const CHANNELS = ["", "widget", "email", "sms", "voice", "telegram", "slack"];
   const REASONS = { low_confidence: "unsure", ambiguous: "ambiguous", out_of_scope: "out of scope",
     not_helpful: "didn't help", escalated: "escalated" };
@@ -56,7 +56,8 @@
     await guarded(loadIntentNames);
     const body = document.getElementById("trainer-body");
     const renderers = { intents: renderIntents, inbox: renderInbox, try: renderTry, versions: renderVersions,
-      evaluation: renderEvaluation, files: renderFiles };
+      evaluation: renderEvaluation, files: renderFiles,
+      negatives: (b) => window.Desk.oosReport.renderNegatives(b) };
     await guarded(() => renderers[tab](body));
   }
 
@@ -344,6 +345,9 @@
       r.confusions.length ? table(["Intent", "Taken for", "Times"], r.confusions.map((c) => el("tr", {},
         el("td", {}, c.intent), el("td", {}, c.predicted), el("td", {}, String(c.count)))), { id: "eval-confusions" })
         : el("p", { class: "muted" }, "No confusions."));
+    const oos = el("div", { id: "eval-oos" });
+    box.appendChild(oos);
+    await window.Desk.oosReport.render(oos, r, async () => { await refreshStatus(); await loadReport(box); });
   }
 
   // ---- import / export ---------------------------------------------------------------------------------

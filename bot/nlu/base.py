@@ -37,6 +37,8 @@ class TrainingData:
     lookups: dict[str, list[str]] = field(default_factory=dict)
     #: annotated entities found in examples: (intent, text, start, end, entity type).
     annotations: list[tuple[str, str, int, int, str]] = field(default_factory=list)
+    #: Examples that are built-in negatives (bot.negatives), not the trainer's: they weigh less.
+    negatives: frozenset[str] = frozenset()
 
 
 class NLUUnavailable(Exception):

@@ -85,7 +85,8 @@ class BuiltinNLU:
         for intent, examples in data.intents.items():
             texts.extend(examples)
             labels.extend([intent] * len(examples))
-        classifier = IntentClassifier(self.params, self.encoder).fit(texts, labels, progress)
+        negatives = [t in data.negatives for t in texts] if data.negatives else None
+        classifier = IntentClassifier(self.params, self.encoder).fit(texts, labels, progress, negatives)
         encoder = self.encoder.name if self.encoder is not None else None
         return _Model(classifier, EntityExtractor(data, self.synonyms), data_version(data, self.params, encoder))
 

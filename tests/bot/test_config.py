@@ -51,5 +51,5 @@ def test_policy_and_domain_are_optional(tmp_path: Path) -> None:
     (tmp_path / "nlu.yml").write_text("nlu:\n- intent: a\n  examples: |\n    - x\n")
     config = load_bot_config(tmp_path)
     assert config.training_data.intents == {"a": ["x"]}
-    assert config.policy == BotPolicy()
+    assert config.policy == BotPolicy(auto_threshold=True)  # no policy.yml: the default objective
     assert config.responses.names() == []

@@ -24,7 +24,7 @@ TRAINER_PASSWORD = "trainer password 1"
 
 @pytest.fixture
 async def own_bot() -> BotService:
-    """A fresh built-in bot on the starter data (about a third of a second to train)."""
+    """A fresh built-in bot on the starter data (1-2 s to train with the built-in negatives)."""
     return await build_bot(bot_dir(load_settings()))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from agents_ui.trainer import routes
+from agents_ui.trainer_oos import routes as oos_routes
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.test_widget_flow import say, widget_session
@@ -31,7 +32,7 @@ def _sample_path(path: str) -> str:
 async def test_every_trainer_route_needs_a_trainer_session_and_csrf(
     trainer_runtime: Runtime, tclient: TestClient[Any, Any]
 ) -> None:
-    paths = [(r.method, _sample_path(r.path)) for r in routes()]
+    paths = [(r.method, _sample_path(r.path)) for r in routes() + oos_routes()]
     assert len(paths) >= 20
     for method, path in paths:
         resp = await tclient.request(method, path, json={})
@@ -177,14 +178,14 @@ async def test_nlu_inbox_labelling_adds_the_example_and_empties_the_inbox(
     token = await widget_session(tclient)
     await say(tclient, token, "when will the courier show up")
     other = await widget_session(tclient)
-    await say(tclient, other, "is the warehouse haunted")
+    await say(tclient, other, "can you feed my goldfish")
     third = await widget_session(tclient)
     await say(tclient, third, "zxqv blorp qwfp")
     await trainer_runtime.hub.pipeline.drain()
 
     inbox = await trainer.get("/api/trainer/inbox")
     items = {i["text"]: i for i in inbox["items"]}
-    assert set(items) == {"when will the courier show up", "is the warehouse haunted", "zxqv blorp qwfp"}
+    assert set(items) == {"when will the courier show up", "can you feed my goldfish", "zxqv blorp qwfp"}
     courier = items["when will the courier show up"]
     # the starter model is unsure about all three (which kind of unsure depends on the classifier)
     unsure = {"low_confidence", "ambiguous", "out_of_scope"}
@@ -202,10 +203,10 @@ async def test_nlu_inbox_labelling_adds_the_example_and_empties_the_inbox(
     assert "inbox" in labelled["version"]["summary"]
     assert "when will the courier show up" in (await trainer.get("/api/trainer/intents/order_status"))["examples"]
     await trainer.post(f"/api/trainer/inbox/{courier['id']}/label", {"intent": "order_status"}, status=404)
-    oos = await trainer.post(f"/api/trainer/inbox/{items['is the warehouse haunted']['id']}/label",
+    oos = await trainer.post(f"/api/trainer/inbox/{items['can you feed my goldfish']['id']}/label",
                              {"out_of_scope": True})
     assert oos["intent"] == "out_of_scope"
-    assert "is the warehouse haunted" in (await trainer.get("/api/trainer/intents/out_of_scope"))["examples"]
+    assert "can you feed my goldfish" in (await trainer.get("/api/trainer/intents/out_of_scope"))["examples"]
     await trainer.post(f"/api/trainer/inbox/{items['zxqv blorp qwfp']['id']}/label", {"intent": "nope"}, status=404)
     await trainer.post(f"/api/trainer/inbox/{items['zxqv blorp qwfp']['id']}/label", {}, status=400)
     await trainer.post(f"/api/trainer/inbox/{items['zxqv blorp qwfp']['id']}/dismiss")

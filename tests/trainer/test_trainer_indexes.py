@@ -34,7 +34,7 @@ async def test_every_workbench_query_uses_an_index(settings: Settings) -> None:
             await hub.pipeline.drain()
             await say(client, token, "no")  # "Did that help?" -> no: marks the question
             await hub.pipeline.drain()
-            await say(client, await widget_session(client), "is the warehouse haunted")
+            await say(client, await widget_session(client), "can you feed my goldfish")
             await hub.pipeline.drain()
             items = (await trainer.get("/api/trainer/inbox"))["items"]
             assert len(items) == 2 and "not_helpful" in {i["reason"] for i in items}
