@@ -176,7 +176,7 @@ async def test_nlu_inbox_labelling_adds_the_example_and_empties_the_inbox(
 ) -> None:
     assert trainer_runtime.hub is not None
     token = await widget_session(tclient)
-    await say(tclient, token, "when will the courier show up")
+    await say(tclient, token, "I bought a lamp on monday, any news")
     other = await widget_session(tclient)
     await say(tclient, other, "can you feed my goldfish")
     third = await widget_session(tclient)
@@ -185,24 +185,24 @@ async def test_nlu_inbox_labelling_adds_the_example_and_empties_the_inbox(
 
     inbox = await trainer.get("/api/trainer/inbox")
     items = {i["text"]: i for i in inbox["items"]}
-    assert set(items) == {"when will the courier show up", "can you feed my goldfish", "zxqv blorp qwfp"}
-    courier = items["when will the courier show up"]
+    assert set(items) == {"I bought a lamp on monday, any news", "can you feed my goldfish", "zxqv blorp qwfp"}
+    lamp = items["I bought a lamp on monday, any news"]
     # the starter model is unsure about all three (which kind of unsure depends on the classifier)
     unsure = {"low_confidence", "ambiguous", "out_of_scope"}
-    assert courier["reason"] in unsure and courier["channel"] == "widget"
-    assert courier["ranking"] and courier["intent"] != "order_status"
+    assert lamp["reason"] in unsure and lamp["channel"] == "widget"
+    assert lamp["ranking"] and lamp["intent"] != "order_status"
     assert {i["reason"] for i in items.values()} <= unsure and sum(inbox["counts"].values()) == 3
-    reason = courier["reason"]
+    reason = lamp["reason"]
     narrowed = (await trainer.get(f"/api/trainer/inbox?reason={reason}&limit=1"))["items"]
     assert len(narrowed) == 1 and narrowed[0]["reason"] == reason
     assert (await trainer.get("/api/trainer/inbox?reason=not_helpful"))["items"] == []
     await trainer.get("/api/trainer/inbox?reason=bogus", status=400)
 
-    labelled = await trainer.post(f"/api/trainer/inbox/{courier['id']}/label", {"intent": "order_status"})
+    labelled = await trainer.post(f"/api/trainer/inbox/{lamp['id']}/label", {"intent": "order_status"})
     assert labelled["changed"] and labelled["version"]["number"] == 2
     assert "inbox" in labelled["version"]["summary"]
-    assert "when will the courier show up" in (await trainer.get("/api/trainer/intents/order_status"))["examples"]
-    await trainer.post(f"/api/trainer/inbox/{courier['id']}/label", {"intent": "order_status"}, status=404)
+    assert "I bought a lamp on monday, any news" in (await trainer.get("/api/trainer/intents/order_status"))["examples"]
+    await trainer.post(f"/api/trainer/inbox/{lamp['id']}/label", {"intent": "order_status"}, status=404)
     oos = await trainer.post(f"/api/trainer/inbox/{items['can you feed my goldfish']['id']}/label",
                              {"out_of_scope": True})
     assert oos["intent"] == "out_of_scope"
@@ -214,7 +214,7 @@ async def test_nlu_inbox_labelling_adds_the_example_and_empties_the_inbox(
     assert remaining["items"] == [] and sum(remaining["counts"].values()) == 0
     stored = await trainer_runtime.hub.store.messages.find_one({"text": "zxqv blorp qwfp"})
     assert stored is not None and stored["reviewed"]["dismissed"] is True and "review" not in stored
-    stored = await trainer_runtime.hub.store.messages.find_one({"text": "when will the courier show up"})
+    stored = await trainer_runtime.hub.store.messages.find_one({"text": "I bought a lamp on monday, any news"})
     assert stored is not None and stored["reviewed"]["intent"] == "order_status"
     assert stored["reviewed"]["version"] == 2 and stored["reviewed"]["by"]["name"] == "Tina"
 
