@@ -18,7 +18,7 @@ from tests.query_plans import Recorder, collection_scans
 from tests.test_widget_flow import history, say, widget_session
 
 #: Not covered by any intent of the starter bot (it falls back on it), answered by the alterations article.
-QUESTION = "can I get my trousers shortened in the shop"
+QUESTION = "is there a tailor to shorten my jeans"
 
 
 async def publish(runtime: Runtime, *slugs: str, published: bool = True) -> dict[str, Any]:

@@ -96,7 +96,7 @@ async def test_a_published_article_is_offered_in_the_widget_read_on_the_help_cen
     shop = await shop_ctx.new_page()
     await shop.goto(f"{live_url}/demo")
     await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
-    await shop.locator(".sb-form textarea").fill("can I get my trousers shortened in the shop")
+    await shop.locator(".sb-form textarea").fill("is there a tailor to shorten my jeans")
     await shop.locator(".sb-form textarea").press("Enter")
     card = shop.locator(".sb-article")
     await expect(card.locator("a")).to_have_text("Hemming and alterations")

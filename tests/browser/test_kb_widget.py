@@ -28,7 +28,7 @@ async def test_the_widget_offers_an_article_as_a_card_and_yes_counts(
     await page.goto(f"{live_url}/demo")
     await expect(page.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
     box = page.locator(".sb-form textarea")
-    await box.fill("can I get my trousers shortened in the shop")
+    await box.fill("is there a tailor to shorten my jeans")
     await box.press("Enter")
     card = page.locator(".sb-article")
     await expect(card.locator("a")).to_have_text("Hemming and alterations")
