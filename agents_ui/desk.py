@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from agents_ui import schemas
+from agents_ui.activity import activity_view
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
@@ -268,6 +269,21 @@ async def get_ticket(request: web.Request) -> web.Response:
     })
 
 
+async def _no_reply_meanwhile(hub: Hub, ticket_id: ObjectId, body: dict[str, Any], agent: Doc) -> None:
+    """409 when a colleague answered the customer after the newest message this agent saw (`seen_at`)."""
+    seen_at = body.get("seen_at")
+    if seen_at is None or body.get("private") or body.get("confirm"):
+        return
+    try:
+        ticket = await hub.tickets.get(ticket_id)
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    other = await hub.activity.colleague_reply_since(ticket, seen_at, agent["_id"])
+    if other is not None:
+        who = (other.get("author") or {}).get("name") or "A colleague"
+        raise error(409, f"{who} replied to the customer while you were writing; send yours anyway?")
+
+
 @requires(Role.AGENT, scope="tickets:write")
 @accepts(schemas.Reply)
 async def reply(request: web.Request) -> web.Response:
@@ -288,6 +304,7 @@ async def reply(request: web.Request) -> web.Response:
             conversation_id = oid(str(body["conversation_id"]))
         except ValueError as exc:
             raise error(400, str(exc)) from exc
+    await _no_reply_meanwhile(hub, ticket_id, body, agent_of(request))
     try:
         message = await hub.tickets.reply(ticket_id, agent_of(request), text, private=bool(body.get("private")),
                                           conversation_id=conversation_id, then_status=body.get("status"),
@@ -413,6 +430,8 @@ def desk_frame(change: Change) -> dict[str, Any] | None:
         return {"type": "ticket", "op": change.operation, "ticket": ticket_view(change.document)}
     if change.collection == "events":
         return {"type": "event", "event": jsonable(change.document)}
+    if change.collection == "ticket_activity":
+        return {"type": "activity", "activity": activity_view(change.document)}
     return None
 
 

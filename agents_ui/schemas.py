@@ -7,6 +7,7 @@ shortcut, the password policy) stay in the domain and answer 400 from there.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
@@ -40,6 +41,13 @@ class Reply(Body):
     status: Token | None = Field(None, description="the ticket's status after the reply")
     attachments: Annotated[list[Token], Field(max_length=MAX_FILES_PER_REPLY)] | None = Field(
         None, description="ids from POST /api/tickets/{id}/attachments")
+    seen_at: datetime | None = Field(
+        None, description="the newest message the agent saw; a colleague's reply after it asks first (409)")
+    confirm: Flag = Field(False, description="send even though a colleague replied after `seen_at`")
+
+
+class Activity(Body):
+    state: Literal["viewing", "typing", "left"] = Field(description="what this agent does on the ticket now")
 
 
 class TicketStatus(Body):

@@ -48,7 +48,7 @@ def may_see_event(agent: Doc, event: Doc) -> bool:
 
 def may_see_change(agent: Doc, collection: str, document: Doc) -> bool:
     """Whether a change to `document` in `collection` may be shown live to this desk user."""
-    if collection in ("tickets", "messages"):
+    if collection in ("tickets", "messages", "ticket_activity"):
         return may_read_tickets(agent)
     if collection == "events":
         return may_see_event(agent, document)

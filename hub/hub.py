@@ -11,6 +11,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.accounts import AccountService
+from hub.activity import TicketActivity
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
 from hub.contacts import ContactService
@@ -59,6 +60,7 @@ class Hub:
         self.router = Router(store, self.tickets)
         self.departures = Departures(store, self.tickets)
         self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)
+        self.activity = TicketActivity(store)
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.tickets.router = self.router
         self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,

@@ -51,7 +51,7 @@ MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
 ACCEPTED = WriteConcern(w="majority", j=True)
 
 #: Collections the realtime bus follows with a change stream.
-WATCHED_COLLECTIONS = ("messages", "tickets", "events")
+WATCHED_COLLECTIONS = ("messages", "tickets", "events", "ticket_activity")
 
 
 def oid(value: str | ObjectId) -> ObjectId:
@@ -97,6 +97,7 @@ class Store:
         self.audit = self.db["audit"]  # hub.audit: append-only
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
         self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
+        self.ticket_activity = self.db["ticket_activity"]  # hub.activity: who views / types on a ticket now
         self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
         self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
         self.kb_feedback = self.db["kb_feedback"]  # hub.knowledge: one "was it helpful?" per visitor and article
@@ -200,6 +201,8 @@ class Store:
         await self.audit.create_index([("action", ASCENDING), ("at", DESCENDING)])
         await self.audit.create_index([("actor.id", ASCENDING), ("at", DESCENDING)])
         await self.wait_notices.create_index([("queue", ASCENDING)])
+        await self.ticket_activity.create_index([("ticket_id", ASCENDING)])
+        await self.ticket_activity.create_index("expires_at", expireAfterSeconds=0)
         await self.wait_notices.create_index([("thread_key", ASCENDING), ("channel", ASCENDING)])
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)

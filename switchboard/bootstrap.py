@@ -149,6 +149,7 @@ class Runtime:
             routes += channel.routes()
             for sender in channel.senders():
                 self.hub.register_sender(sender)
+        from agents_ui.activity import routes as activity_routes
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
@@ -168,6 +169,7 @@ class Runtime:
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
+        routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += vendor_routes() + trainer_oos_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,

@@ -194,6 +194,7 @@ const Desk = (() => {
     if (!state.ticket || !state.ticket.conversation_ids.includes(message.conversation_id)) return;
     const existing = document.querySelector(`#messages li[data-id="${message.id}"]`);
     const item = renderMessage(message);
+    if (message.created_at > (state.seenAt || "")) state.seenAt = message.created_at;
     if (existing) existing.replaceWith(item);
     else if (op === "insert") {
       const list = document.getElementById("messages");
@@ -238,6 +239,7 @@ const Desk = (() => {
     renderTicketHead();
     const list = document.getElementById("messages");
     list.replaceChildren(...data.messages.map(renderMessage));
+    state.seenAt = data.messages.reduce((t, m) => (m.created_at > t ? m.created_at : t), "");
     list.scrollTop = list.scrollHeight;
     renderContact(data.contact, data.other_tickets);
     for (const li of document.querySelectorAll("#tickets li")) li.classList.toggle("active", li.dataset.ticket === id);
@@ -355,14 +357,20 @@ const Desk = (() => {
     try {
       const attachments = [];
       for (const file of picker.files) attachments.push(await upload(state.ticketId, file));
+      // `seen_at`: if a colleague answered after what this agent saw, the hub asks first (409).
+      const confirm = e.submitter && e.submitter.id === "reply-anyway";
       const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply",
-                             { text: text.value, private: priv.checked, attachments });
+                             { text: text.value, private: priv.checked, attachments,
+                               seen_at: state.seenAt || undefined, confirm });
       text.value = "";
       priv.checked = false;
       picker.value = "";
       onMessage(data.message, "insert");
     } catch (ex) {
       err.textContent = ex.message;
+      if (ex.status === 409) {  // a colleague answered meanwhile: the agent reads it, then decides
+        err.appendChild(el("button", { type: "submit", id: "reply-anyway", form: "reply-form" }, "Send anyway"));
+      }
     } finally {
       button.disabled = false;
     }

@@ -32,7 +32,7 @@ from channels.widget.identity import (
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
 from httpkit.uploads import UploadError, file_headers, read_upload
-from hub.models import Attachment, InboundMessage, OutboundMessage, Sender, SendResult
+from hub.models import Attachment, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
 from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
 from hub.tickets import NotFound, TicketError
@@ -482,6 +482,12 @@ class WidgetChannel:
         while not ws.closed:
             change = await sub.get()
             doc = change.document
+            if change.collection == "ticket_activity":
+                if visitor.key in (doc.get("thread_keys") or []):  # an agent typing to this visitor
+                    typing_until = doc.get("typing_until")
+                    await ws.send_json({"type": "typing", "name": doc.get("agent_name"),
+                                        "active": typing_until is not None and typing_until > utcnow()})
+                continue
             if change.collection == "events" and doc.get("type") == "queue.wait":
                 data = doc.get("data") or {}
                 if data.get("channel") == CHANNEL and data.get("thread_key") == visitor.key:

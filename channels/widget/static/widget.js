@@ -78,6 +78,7 @@
     "color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;padding:0 5px;box-sizing:border-box}",
     ".sb-greeting{align-self:flex-start;max-width:80%;padding:8px 11px;border-radius:12px;background:#fff;",
     "border:1px solid #e3e5e8;border-bottom-left-radius:3px;white-space:pre-wrap}",
+    ".sb-typing{font-size:12px;color:#5f6368;padding:0 14px 6px;background:#f6f7f9;font-style:italic}",
     ".sb-wait{background:#eef3ff;border-bottom:1px solid #d5e0fb;color:#1d3f91;font-size:13px;padding:7px 14px}",
   ].join("");
   root.appendChild(style);
@@ -107,6 +108,16 @@
   wait.setAttribute("role", "status");
   var log = el("div", "sb-log");
   log.setAttribute("aria-live", "polite");
+  // "Ann is typing…" while an agent writes to this visitor; gone when the reply lands or after a pause.
+  var typing = el("div", "sb-typing");
+  typing.hidden = true;
+  var typingTimer = null;
+  function showTyping(active, name) {
+    clearTimeout(typingTimer);
+    typing.hidden = !active;
+    typing.textContent = active ? (name || "An agent") + " is typing\u2026" : "";
+    if (active) typingTimer = setTimeout(function () { typing.hidden = true; }, 8000);
+  }
   var form = el("form", "sb-form");
   var input = document.createElement("textarea");
   input.placeholder = "Type your message\u2026";
@@ -133,6 +144,7 @@
   panel.appendChild(head);
   panel.appendChild(wait);
   panel.appendChild(log);
+  panel.appendChild(typing);
   panel.appendChild(form);
   root.appendChild(panel);
   root.appendChild(button);
@@ -409,7 +421,11 @@
     ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: token })); };
     ws.onmessage = function (e) {
       var data = JSON.parse(e.data);
-      if (data.type === "message") render(data.message);
+      if (data.type === "message") {
+        if (data.message.author && data.message.author.kind === "agent") showTyping(false);
+        render(data.message);
+      }
+      if (data.type === "typing") showTyping(data.active, data.name);
       if (data.type === "wait") {
         wait.hidden = !data.position;
         wait.textContent = data.position ? data.text : "";

@@ -1,0 +1,71 @@
+"""Two agents on one ticket: each sees the other viewing and typing, the customer sees the typing,
+and a reply written after a colleague's answer the agent has not seen asks first."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.test_widget_flow import escalate, open_widget_ws
+
+
+async def _next(ws: Any, kind: str, **match: Any) -> dict[str, Any]:
+    """The next frame of this type with these values (others, such as the place in the queue, are skipped)."""
+    while True:
+        frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
+        if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
+            return frame
+
+
+async def test_agents_see_each_other_and_the_customer_sees_the_typing(client: TestClient[Any, Any],
+                                                                      runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None and runtime.app is not None
+    await hub.accounts.create("alice", "alice's password", name="Alice", roles=[Role.AGENT])
+    await hub.accounts.create("bob", "bob's password", name="Bob", roles=[Role.AGENT])
+    token, ticket = await escalate(client, runtime)
+    path = f"/api/tickets/{ticket['_id']}/activity"
+    async with TestClient(TestServer(runtime.app, host="127.0.0.1")) as alice_http, \
+            TestClient(TestServer(runtime.app, host="127.0.0.1")) as bob_http:
+        alice = {"X-CSRF-Token": await login(alice_http, "alice", "alice's password")}
+        bob = {"X-CSRF-Token": await login(bob_http, "bob", "bob's password")}
+        async with bob_http.ws_connect("/api/desk/ws") as bob_desk, await open_widget_ws(client, token) as widget:
+            assert (await alice_http.post(path, json={"state": "viewing"}, headers=alice)).status == 200
+            seen = await _next(bob_desk, "activity")
+            assert seen["activity"]["agent_name"] == "Alice" and seen["activity"]["state"] == "viewing"
+            assert "agent_id" in seen["activity"] and "text" not in seen["activity"]
+            listed = await (await bob_http.get(path)).json()
+            assert [(a["agent_name"], a["state"]) for a in listed["activity"]] == [("Alice", "viewing")]
+            assert (await (await alice_http.get(path)).json())["activity"] == []  # not herself
+
+            assert (await alice_http.post(path, json={"state": "typing"}, headers=alice)).status == 200
+            assert (await _next(bob_desk, "activity"))["activity"]["state"] == "typing"
+            assert await _next(widget, "typing", active=True) == {"type": "typing", "active": True, "name": "Alice"}
+
+            assert (await alice_http.post(path, json={"state": "left"}, headers=alice)).status == 200
+            assert await _next(widget, "typing") == {"type": "typing", "active": False, "name": "Alice"}
+            assert (await (await bob_http.get(path)).json())["activity"] == []
+
+        bad = await alice_http.post(path, json={"state": "sleeping"}, headers=alice)
+        assert bad.status in (400, 422) and "state" in (await bad.json())["error"]
+
+        # Bob answers; Alice, who saw only the messages before it, is asked first.
+        seen_at = ticket["created_at"].isoformat()  # what Alice saw: up to the handoff
+        reply = f"/api/tickets/{ticket['_id']}/reply"
+        assert (await bob_http.post(reply, json={"text": "Bob here, on it."}, headers=bob)).status == 201
+        late = await alice_http.post(reply, json={"text": "Alice here!", "seen_at": seen_at}, headers=alice)
+        assert late.status == 409
+        assert (await late.json())["error"] == ("Bob replied to the customer while you were writing; "
+                                                "send yours anyway?")
+        note = await alice_http.post(reply, json={"text": "leaving it to Bob", "private": True, "seen_at": seen_at},
+                                     headers=alice)
+        assert note.status == 201  # a private note never collides with the customer's conversation
+        anyway = await alice_http.post(reply, json={"text": "Alice here!", "seen_at": seen_at, "confirm": True},
+                                       headers=alice)
+        assert anyway.status == 201
+        assert await hub.store.messages.count_documents({"text": "Alice here!"}) == 1
