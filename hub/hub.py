@@ -13,6 +13,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.accounts import AccountService
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
+from hub.contactbook import ContactBook
+from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
@@ -72,6 +74,8 @@ class Hub:
         self.transfers = Transfers(store, self.tickets, self.responses)
         self.audit = AuditLog(store)
         self.privacy = Privacy(store, blobs, self.audit)
+        self.contactbook = ContactBook(store, self.tickets.index, self.audit)  # contact page, search, merges
+        self.merges = ContactMerges(store, self.contactbook, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])
         self.retention_interval_seconds = 3600.0
@@ -152,6 +156,7 @@ class Hub:
         await self.store.ensure_indexes()
         await self.tickets.sync_queues()
         await self.tickets.index.backfill()
+        await self.contactbook.backfill()
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

@@ -117,6 +117,8 @@ class Store:
         await self.contacts.create_index("emails")
         await self.contacts.create_index("phones")
         await self.contacts.create_index([("name_lower", ASCENDING)])
+        # hub.contactbook: contact search seeds from one key and pages back by contact number
+        await self.contacts.create_index([("search_keys", ASCENDING), ("number", DESCENDING)])
         await self.conversations.create_index(
             [("channel", ASCENDING), ("thread_key", ASCENDING)],
             unique=True,

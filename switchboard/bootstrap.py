@@ -147,6 +147,7 @@ class Runtime:
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
+        from agents_ui.contacts import routes as contact_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
@@ -158,6 +159,7 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
+        routes += contact_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)
