@@ -46,6 +46,7 @@ ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 TAG = re.compile(r"^[\w][\w .:-]{0,39}$")
+_PLAIN_WORD = re.compile(r"[^\W\d_]+")
 
 #: How each channel is named to agents.
 CHANNEL_LABELS = {"email": "Email", "widget": "Web chat", "slack": "Slack", "telegram": "Telegram", "sms": "SMS",
@@ -132,17 +133,30 @@ def _prefixes(word: str) -> set[str]:
     return {word[:n] for n in range(MIN_PREFIX, min(len(word), MAX_PREFIX) + 1)}
 
 
+def _name_words(text: str | None) -> list[str]:
+    return list(dict.fromkeys(_PLAIN_WORD.findall((text or "").lower())))[:4]
+
+
+def _pairs(words: list[str]) -> set[str]:
+    """"ana s" ... "ana silva", "silva a" ... "silva ana": a first and a last name typed together seed one key,
+    so two common words with a rare combination cost their few matches, not every Silva."""
+    return {f"{a} {b[:n]}" for a in words for b in words if a != b for n in range(1, min(len(b), MAX_PREFIX) + 1)}
+
+
 def search_keys(contact: Doc) -> list[str]:
-    """The contact's search keys: words and their prefixes, whole addresses, phone digits and their endings."""
+    """The contact's search keys: words and their prefixes, pairs of name words, whole addresses (and their
+    prefixes up to the domain), phone digits and their endings."""
     if contact.get("merged_into") is not None or contact.get("erased_at") is not None:
         return [TOMBSTONE_KEY]
-    texts = [contact.get("name"), contact.get("claimed_email"), *(contact.get("emails") or [])]
-    texts += [i.get("display_name") for i in visible_identities(contact)]
+    names = [contact.get("name"), *[i.get("display_name") for i in visible_identities(contact)]]
+    addresses = [contact.get("claimed_email"), *(contact.get("emails") or [])]
     keys: set[str] = set()
-    for text in texts:
+    for text in names:
+        keys |= _pairs(_name_words(text))
+    for text in names + addresses:
         for word in words_of(text):
             keys.add(word)
-            keys |= _prefixes(word)
+            keys |= _prefixes(word[:word.index("@") + 1] if "@" in word else word)
     for phone in [*(contact.get("phones") or []),
                   *[i.get("external_id") for i in visible_identities(contact) if i.get("channel") in ("sms", "voice")]]:
         digits = re.sub(r"\D", "", str(phone or ""))
@@ -152,6 +166,14 @@ def search_keys(contact: Doc) -> list[str]:
     if isinstance(number, int):
         keys.add(str(number))  # "Visitor 4821" is found by 4821
     return sorted(keys, key=lambda k: (len(k), k))[:MAX_KEYS]
+
+
+def pair_seed(text: str) -> str | None:
+    """The pair key of the first two words typed, when they are plain words (a name)."""
+    if re.search(r"[@+\d]", text):
+        return None
+    words = _PLAIN_WORD.findall(text.lower())
+    return f"{words[0]} {words[1][:MAX_PREFIX]}" if len(words) >= 2 and words[0] != words[1] else None
 
 
 def query_keys(text: str) -> list[str]:
@@ -225,7 +247,13 @@ class ContactBook:
         keys = query_keys(text)
         if not keys:
             return SearchPage([], None)
-        seed, rest = keys[0], set(keys[1:])
+        rest = set(keys)
+        for seed in filter(None, (pair_seed(text), keys[0])):
+            # one index probe: a miss answers at once instead of walking every window
+            if await self.store.contacts.find_one({"search_keys": seed}, projection={"_id": 1}) is not None:
+                break
+        else:
+            return SearchPage([], None)
         top = after if after is not None else await self._next_number()
         found: list[Doc] = []
         window, hi = FIRST_WINDOW, top
