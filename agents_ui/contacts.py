@@ -31,6 +31,7 @@ from hub.contactbook import (
 from hub.display import display_name
 from hub.hub import Hub
 from hub.models import Role
+from hub.names import MAX_COUNT, SURROGATES
 from hub.store import Doc, ObjectId, oid
 from hub.views import jsonable
 
@@ -110,6 +111,8 @@ async def search_contacts(request: web.Request) -> web.Response:
     """Contacts whose name, email, phone or channel name match every word of `q`, newest first; `size` (1-50)
     and `after` (the previous page's `next`) page through them."""
     q = request.query.get("q", "")[:200]
+    if SURROGATES.search(q):
+        raise error(400, "q: text must be valid Unicode")
     try:
         size = int(request.query.get("size", "20"))
         after = int(request.query["after"]) if request.query.get("after") else None
@@ -117,6 +120,8 @@ async def search_contacts(request: web.Request) -> web.Response:
         raise error(400, "size and after must be whole numbers") from exc
     if not 1 <= size <= 50:
         raise error(400, "size must be 1 to 50")
+    if after is not None and not 0 <= after <= MAX_COUNT:
+        raise error(400, "after: the `next` cursor of the previous page")
     page = await _hub(request).contactbook.search(q, size, after)
     return web.json_response({
         "contacts": [{"id": str(c["_id"]), "display_name": display_name(c), "emails": c.get("emails", []),

@@ -76,7 +76,7 @@ def contact(number: int, rng: random.Random, slim: bool = False) -> dict[str, An
     external = {"email": email, "sms": phone, "widget": f"shop:visitor:{number:x}", "telegram": str(10_000 + number)}
     doc: dict[str, Any] = {
         "_id": ObjectId(), "number": number, "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-        "emails": [email] if channel != "sms" else [], "phones": [phone] if channel == "sms" else [],
+        "emails": [email], "phones": [phone],  # the address a channel gave or an agent added
         "identities": [{"channel": channel, "external_id": external[channel], "verified": False, "added_at": now}],
         "attributes": {}, "tags": [], "notes": [], "created_at": now, "updated_at": now,
     }

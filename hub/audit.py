@@ -26,6 +26,7 @@ KNOWN_ACTIONS = (
     "agent.password_reset",
     "ticket.assigned", "ticket.transferred",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
+    "contact.updated", "contact.merged",
     "retention.run", "audit.exported",
 )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.audit import AuditLog
@@ -361,10 +361,15 @@ class ContactBook:
         changes["search_keys"] = search_keys(updated)
         await self.store.contacts.update_one({"_id": cid}, {"$set": {**changes, "updated_at": updated["updated_at"]}})
         await self._refresh_tickets(cid)
-        shown = {k: {"from": contact.get(k), "to": changes[k]} for k in
-                 ("name", "emails", "phones", "attributes", "tags") if k in changes}
-        await self.audit.record("contact.updated", actor=actor, ip=ip, details=shown,
-                                target={"type": "contact", "id": cid, "name": display_name(updated)})
+        # Which fields changed, never their values: the trail is append-only and must not keep what an
+        # erasure removes (the desk shows the contact's current name beside the entry).
+        fields = [k for k in ("name", "emails", "phones", "attributes", "tags") if k in changes]
+        details: Doc = {"fields": fields}
+        if "attributes" in changes:
+            before, after = contact.get("attributes") or {}, changes["attributes"]
+            details["attributes"] = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        await self.audit.record("contact.updated", actor=actor, ip=ip, details=details,
+                                target={"type": "contact", "id": cid})
         return {**updated, "search_keys": changes["search_keys"]}
 
     async def _not_held_elsewhere(self, field: str, value: str, contact_id: ObjectId) -> None:
@@ -457,8 +462,11 @@ def _newest_first(message: Doc) -> tuple[float, str]:
 
 
 def _parse_cursor(value: str) -> tuple[datetime, ObjectId]:
+    at, _, mid = value.partition("|")
     try:
-        at, _, mid = value.partition("|")
-        return datetime.fromisoformat(at), ObjectId(mid)
-    except (ValueError, TypeError) as exc:
+        when = datetime.fromisoformat(at)
+    except ValueError as exc:
         raise ContactError("before: the `next` cursor of the previous page") from exc
+    if not ObjectId.is_valid(mid):
+        raise ContactError("before: the `next` cursor of the previous page")
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)), ObjectId(mid)

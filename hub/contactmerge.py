@@ -130,8 +130,8 @@ class ContactMerges:
         survivor = await self.book.live(survivor_id)
         await self.audit.record(
             "contact.merged", actor=actor, ip=ip,
-            target={"type": "contact", "id": survivor_id, "name": display_name(survivor)},
-            details={"merged": str(other_id), "merged_name": display_name(plan.other), "tickets": len(tickets),
+            target={"type": "contact", "id": survivor_id},  # ids only: the trail outlives an erasure
+            details={"merged": str(other_id), "tickets": len(tickets),
                      "conversations": moved.conversations + straggler.conversations,
                      "identities": plan.identities, "tickets_reindexed": len(refreshed)})
         return Merged(survivor, other_id, tickets, moved.conversations + straggler.conversations)
