@@ -31,7 +31,7 @@ from hub.contactbook import (
 from hub.display import display_name
 from hub.hub import Hub
 from hub.models import Role
-from hub.names import MAX_COUNT, SURROGATES
+from hub.names import SURROGATES
 from hub.store import Doc, ObjectId, oid
 from hub.views import jsonable
 
@@ -39,7 +39,8 @@ from hub.views import jsonable
 CONTACT_EDITORS: tuple[Role, ...] = (Role.AGENT, Role.SUPERVISOR)
 
 AttributeValue = Annotated[str, Strict(), Field(max_length=500), AfterValidator(no_surrogates)]
-AttributeKey = Annotated[str, Strict(), Field(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+#: Attribute names are checked by the domain (lower-case letters, digits and _: 400 with the reason).
+AttributeKey = Annotated[str, Strict(), Field(max_length=40)]
 ContactTag = Annotated[str, Strict(), Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]
 
 
@@ -115,20 +116,20 @@ async def search_contacts(request: web.Request) -> web.Response:
         raise error(400, "q: text must be valid Unicode")
     try:
         size = int(request.query.get("size", "20"))
-        after = int(request.query["after"]) if request.query.get("after") else None
     except ValueError as exc:
-        raise error(400, "size and after must be whole numbers") from exc
+        raise error(400, "size must be a whole number") from exc
     if not 1 <= size <= 50:
         raise error(400, "size must be 1 to 50")
-    if after is not None and not 0 <= after <= MAX_COUNT:
-        raise error(400, "after: the `next` cursor of the previous page")
-    page = await _hub(request).contactbook.search(q, size, after)
+    try:
+        page = await _hub(request).contactbook.search(q, size, request.query.get("after") or None)
+    except ContactError as exc:
+        raise _failed(exc) from exc
     return web.json_response({
         "contacts": [{"id": str(c["_id"]), "display_name": display_name(c), "emails": c.get("emails", []),
                       "phones": c.get("phones", []),
                       "identities": [identity_view(i, c) for i in visible_identities(c)],
                       "tags": c.get("tags") or []} for c in page.contacts],
-        "next": str(page.next_cursor) if page.next_cursor is not None else None})
+        "next": page.next_cursor})
 
 
 @requires(*TICKET_READERS, scope="contacts")

@@ -203,7 +203,7 @@ def note_view(note: Doc) -> dict[str, Any]:
 @dataclass
 class SearchPage:
     contacts: list[Doc]
-    next_cursor: int | None
+    next_cursor: str | None
 
 
 @dataclass
@@ -241,20 +241,33 @@ class ContactBook:
         return contact
 
     # ---- search ------------------------------------------------------------------------------
-    async def search(self, text: str, size: int = 20, after: int | None = None) -> SearchPage:
-        """Contacts matching every word of `text` (name, email, phone, channel name), newest first."""
+    async def search(self, text: str, size: int = 20, after: str | None = None) -> SearchPage:
+        """Contacts matching every word of `text` (name, email, phone, channel name), newest first.
+
+        `after`: the previous page's `next_cursor` (the last contact number, `p`-prefixed when the pages
+        are seeded by the pair of name words, so every page of one search walks the same key)."""
         size = max(1, min(size, MAX_PAGE))
         keys = query_keys(text)
         if not keys:
             return SearchPage([], None)
         rest = set(keys)
-        for seed in filter(None, (pair_seed(text), keys[0])):
-            # one index probe: a miss answers at once instead of walking every window
-            if await self.store.contacts.find_one({"search_keys": seed}, projection={"_id": 1}) is not None:
-                break
-        else:
-            return SearchPage([], None)
-        top = after if after is not None else await self._next_number()
+        pair = pair_seed(text)
+        if after is not None:
+            digits = after[1:] if after.startswith("p") else after
+            if not digits.isdigit() or len(digits) > 10:
+                raise ContactError("after: the `next` cursor of the previous page")
+            by_pair = after.startswith("p") and pair is not None
+            return await self._walk(pair if by_pair and pair else keys[0], rest, int(digits), size, by_pair)
+        top = await self._next_number()
+        if pair is not None:  # a first and last name typed together: their pair key, if any contact has it
+            page = await self._walk(pair, rest, top, size, True)
+            if page.contacts:
+                return page
+        return await self._walk(keys[0], rest, top, size, False)
+
+    async def _walk(self, seed: str, rest: set[str], top: int, size: int, by_pair: bool) -> SearchPage:
+        """Contacts with `seed` and every key of `rest`, numbers below `top`, in doubling windows of numbers
+        (each window one index range; a miss costs log2(contacts / 512) of them, never a scan)."""
         found: list[Doc] = []
         window, hi = FIRST_WINDOW, top
         while hi > 0 and len(found) <= size:
@@ -266,7 +279,8 @@ class ContactBook:
                             key=lambda c: -int(c["number"]))
             hi, window = lo, window * 2
         page = found[:size]
-        return SearchPage(page, int(page[-1]["number"]) if len(found) > size else None)
+        cursor = f"{'p' if by_pair else ''}{int(page[-1]['number'])}" if len(found) > size else None
+        return SearchPage(page, cursor)
 
     async def _next_number(self) -> int:
         counter = await self.store.counters.find_one({"_id": "contact"})

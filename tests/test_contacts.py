@@ -49,6 +49,7 @@ async def test_search_by_name_prefix_email_phone_and_channel_name(
     assert sorted(await found(client, "ana")) == ["Ana Lima", "Ana Souza"]
     assert await found(client, "lim") == ["Ana Lima"]  # a prefix, as it is typed
     assert await found(client, "ana lima") == ["Ana Lima"]  # every word must match
+    assert await found(client, "an lima") == ["Ana Lima"]  # the first word still being a prefix
     assert await found(client, "ANA.LIMA@example.com") == ["Ana Lima"]
     assert await found(client, "+49 151 1234 5678") == ["+4915112345678"]
     assert await found(client, "12345678") == ["+4915112345678"]  # the end of the number
@@ -61,17 +62,23 @@ async def test_search_pages_with_a_cursor(client: TestClient[Any, Any], agent: d
                                           runtime: Runtime) -> None:
     for i in range(5):
         await say(runtime, "email", Sender(f"smith{i}@example.com", display_name=f"Jo Smith {i}"), "hello")
-    seen: list[str] = []
-    after = None
-    while True:
-        params = {"q": "smith", "size": "2", **({"after": after} if after else {})}
-        body = await (await client.get("/api/contacts", params=params)).json()
-        seen += [c["display_name"] for c in body["contacts"]]
-        after = body["next"]
-        if after is None:
-            break
-    assert seen == [f"Jo Smith {i}" for i in reversed(range(5))]  # newest first, each once
-    assert (await client.get("/api/contacts", params={"q": "x", "size": "0"})).status == 400
+    await say(runtime, "email", Sender("jo@example.com", display_name="Jo Smithers"), "hello")
+    everyone = ["Jo Smithers", *[f"Jo Smith {i}" for i in reversed(range(5))]]  # "smith" starts "Smithers" too
+    # two name words: the first whole, the second its beginning ("smith jo" is not "Smithers, Jo")
+    for q, expected in (("smith", everyone), ("jo smith", everyone), ("smith jo", everyone[1:])):
+        seen: list[str] = []
+        after = None
+        while True:
+            params = {"q": q, "size": "2", **({"after": after} if after else {})}
+            body = await (await client.get("/api/contacts", params=params)).json()
+            seen += [c["display_name"] for c in body["contacts"]]
+            after = body["next"]
+            if after is None:
+                break
+        assert seen == expected, q  # newest first, each once, across pages
+    assert await found(client, "smithers") == ["Jo Smithers"]
+    for bad in ({"q": "x", "size": "0"}, {"q": "smith", "after": "p-1"}, {"q": "smith", "after": "9" * 30}):
+        assert (await client.get("/api/contacts", params=bad)).status == 400
 
 
 async def test_the_page_shows_handles_never_internal_ids(client: TestClient[Any, Any], agent: dict[str, Any],
