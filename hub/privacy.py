@@ -165,6 +165,9 @@ class Privacy:
         })
         await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
                                 ip=ip, details={**removed.as_dict(), "via": via})
+        # Records merged into this one (hub.contactmerge) keep the name, notes and addresses they had: erased too.
+        for merged in await self.store.contacts.find({"merged_into": contact_id}, projection={"_id": 1}).to_list():
+            await self.erase(merged["_id"], actor, ip, via)
         return Erasure(contact_id, False, removed)
 
     async def _forget_webhook_bodies(self, contact_id: ObjectId) -> None:

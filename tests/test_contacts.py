@@ -279,3 +279,16 @@ async def test_two_different_verified_identities_are_never_merged(
     for bad in ({"other_id": "nope"}, {}, {"other_id": str(ObjectId())}):
         resp = await boss.post(f"/api/contacts/{one}/merge", json=bad, headers={"X-CSRF-Token": boss_csrf})
         assert resp.status in (400, 422), (bad, resp.status)
+
+
+async def test_erasing_a_contact_erases_the_records_merged_into_it(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    kept = ObjectId(await say(runtime, "email", Sender("eve@example.com", display_name="Eve Adams"), "hello"))
+    gone = ObjectId(await say(runtime, "telegram", Sender("4242", display_name="Eve on Telegram"), "hi"))
+    await hub.contactbook.add_note(gone, {"name": "Alice"}, "lives at 1 Main Street")
+    await hub.merges.merge(kept, gone, {"name": "Sam", "username": "sam"})
+    await hub.erase_contact(kept, None)
+    tombstone = await hub.store.contacts.find_one({"_id": gone})
+    assert tombstone is not None and tombstone["erased_at"] is not None
+    assert "Eve" not in str(tombstone) and "Main Street" not in str(tombstone) and "4242" not in str(tombstone)
