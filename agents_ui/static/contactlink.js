@@ -14,7 +14,7 @@ onTicketHead((t) => {
     return;
   }
   shown = { ticket: t.id, contact: t.contact_id };
-  const title = document.getElementById("ticket-title");
+  const title = document.getElementById("ticket-title");  // a row of its own under the title and actions
   if (title && !link.isConnected) title.after(link);
   link.href = "#/contacts/" + t.contact_id;
   link.textContent = state.contactName || "Customer";

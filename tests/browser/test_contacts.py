@@ -39,6 +39,7 @@ async def test_a_supervisor_merges_an_email_and_a_web_chat_contact_into_one_time
     # from the ticket, the customer's name in the header leads to the contact page
     await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
     await expect(page.locator("#ticket-contact")).to_have_text("Mia Wong")
+    await screenshot(page, "desk-ticket-contact-link")
     await page.locator("#ticket-contact").click()
     await expect(page.locator("#contact-name")).to_have_text("Mia Wong")
     await expect(page.locator("#contact-identities")).to_contain_text("Email mia.wong@example.com")
