@@ -377,22 +377,6 @@ async def assign(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(*TICKET_READERS, scope="contacts")
-async def get_contact(request: web.Request) -> web.Response:
-    """A customer record with every channel identity, tickets and conversations."""
-    hub = _hub(request)
-    contact = await hub.contacts.get(_id(request))
-    if contact is None:
-        raise error(404, "no such contact")
-    tickets = await hub.store.tickets.find({"contact_id": contact["_id"]}, sort=[("contact_id", 1), ("created_at", -1)],
-                                           limit=50).to_list()
-    conversations = await hub.store.conversations.find(
-        {"contact_id": contact["_id"]}, projection={"bot": 0}, sort=[("contact_id", 1), ("last_message_at", -1)],
-        limit=50).to_list()
-    return web.json_response({"contact": jsonable(contact), "tickets": [ticket_view(t) for t in tickets],
-                              "conversations": jsonable(conversations)})
-
-
 @requires(Role.SUPERVISOR)
 async def list_agents(request: web.Request) -> web.Response:
     """Desk users with roles, capacity and presence."""
@@ -536,7 +520,6 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/tickets/{id}/reply", reply),
         web.post("/api/tickets/{id}/status", set_status),
         web.post("/api/tickets/{id}/assign", assign),
-        web.get("/api/contacts/{id}", get_contact),
         web.get("/api/agents", list_agents),
         web.post("/api/agents", create_agent),
         web.patch("/api/agents/{id}", update_agent),

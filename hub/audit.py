@@ -29,6 +29,7 @@ KNOWN_ACTIONS = (
     "retention.run", "audit.exported", "calendar.saved", "calendar.deleted",
     "kb.article_created", "kb.article_updated", "kb.article_published", "kb.article_unpublished", "kb.article_deleted",
     "bot.threshold_set", "bot.negative_excluded", "bot.negative_included",
+    "contact.updated", "contact.merged",
 )
 
 

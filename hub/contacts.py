@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hub.contactbook import ADDRESSED, search_keys, verified_conflict, visible_identities
 from hub.display import human_name
 from hub.models import Sender, utcnow
-from hub.store import Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
+from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
 #: Channels whose external id *is* an email address or phone number, so a contact
 #: already known by that address (from another channel) is the same person.
@@ -36,15 +37,12 @@ class ContactService:
         phone = _trusted_phone(channel, sender)
         now = utcnow()
         new_identity = {**identity, "verified": sender.email_verified, "added_at": now}
+        if sender.display_name and channel not in ADDRESSED:
+            new_identity["display_name"] = sender.display_name.strip()[:200]  # the handle agents recognise
         for field, value in (("emails", email), ("phones", phone)):
             if value is None:
                 continue
-            linked = await self.store.contacts.find_one_and_update(
-                {field: value, "merged_into": {"$exists": False}},
-                {"$addToSet": {"identities": new_identity}, "$set": {"updated_at": now}},
-                return_document=ReturnDocument.AFTER,
-                hint=[(field, 1)],
-            )
+            linked = await self._link(field, value, new_identity, now)
             if linked is not None:
                 return linked
         # The name the customer gave, or none: the desk derives "Visitor N" from `number`, never from an id.
@@ -64,6 +62,7 @@ class ContactService:
             "created_at": now,
             "updated_at": now,
         }
+        doc["search_keys"] = search_keys(doc)
         try:
             result = await self.store.contacts.insert_one(doc)
         except DuplicateKeyError:
@@ -73,6 +72,26 @@ class ContactService:
             return raced
         doc["_id"] = result.inserted_id
         return doc
+
+    async def _link(self, field: str, value: str, identity: Doc, now: Any) -> Doc | None:
+        """Add `identity` to the live contact known by this trusted address, unless that contact holds a
+        different verified identity of the same kind: two proofs are two people, never merged automatically."""
+        for candidate in await self.store.contacts.find({field: value}).to_list():
+            if candidate.get("merged_into") is not None or candidate.get("erased_at") is not None:
+                continue
+            if verified_conflict(visible_identities(candidate), [identity]):
+                continue
+            await self.store.contacts.update_one({"_id": candidate["_id"]}, {
+                "$addToSet": {"identities": identity}, "$set": {"updated_at": now}})
+            linked = {**candidate, "identities": [*candidate.get("identities", []), identity]}
+            await self._reindex(linked)
+            return linked
+        return None
+
+    async def _reindex(self, contact: Doc) -> None:
+        keys = search_keys(contact)
+        if keys != contact.get("search_keys"):
+            await self.store.contacts.update_one({"_id": contact["_id"]}, {"$set": {"search_keys": keys}})
 
     async def _by_identity(self, channel: str, external_id: str) -> Doc | None:
         """Dotted-field equality uses the identity index everywhere; the element check is exact."""
@@ -94,13 +113,22 @@ class ContactService:
             await self.store.contacts.update_one(
                 {"_id": contact["_id"]}, {"$addToSet": {"emails": sender.email.lower()}}
             )
+            contact = {**contact, "emails": [*contact.get("emails", []), sender.email.lower()]}
+            updates["search_keys"] = search_keys({**contact, **updates})
         if updates:
+            updates.setdefault("search_keys", search_keys({**contact, **updates}))
             await self.store.contacts.update_one({"_id": contact["_id"]}, {"$set": updates})
             contact = {**contact, **updates}
         return contact
 
     async def get(self, contact_id: ObjectId) -> Doc | None:
-        return await self.store.contacts.find_one({"_id": contact_id})
+        """The contact, or the one it was merged into (a merged-away id resolves to the survivor)."""
+        contact = await self.store.contacts.find_one({"_id": contact_id})
+        hops = 0
+        while contact is not None and contact.get("merged_into") is not None and hops < 10:
+            contact = await self.store.contacts.find_one({"_id": contact["merged_into"]})
+            hops += 1
+        return contact
 
 
 def _trusted_email(channel: str, sender: Sender) -> str | None:

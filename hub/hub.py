@@ -14,6 +14,8 @@ from hub.accounts import AccountService
 from hub.activity import TicketActivity
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
+from hub.contactbook import ContactBook
+from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
@@ -81,6 +83,8 @@ class Hub:
         #: Help-center articles (hub.knowledge): edited by trainers, served on /help, offered by the bot.
         self.knowledge = KnowledgeBase(store, self.audit)
         self.privacy = Privacy(store, blobs, self.audit)
+        self.contactbook = ContactBook(store, self.tickets.index, self.audit)  # contact page, search, merges
+        self.merges = ContactMerges(store, self.contactbook, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])
         self.retention_interval_seconds = 3600.0

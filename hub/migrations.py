@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from hub.audit import AuditLog
+from hub.contactbook import ContactBook
 from hub.leases import Lease
 from hub.models import utcnow
 from hub.store import Store
@@ -76,11 +78,17 @@ async def _drop_old_login_counters(store: Store) -> int:
     return count
 
 
+async def _contact_search_keys(store: Store) -> int:
+    """Contacts from before contact search get their search keys and a visitor number (`hub.contactbook`)."""
+    return await ContactBook(store, TicketIndex(store), AuditLog(store)).backfill()
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
     Migration(2, "customer names that were channel ids", _customer_names_from_ids),
     Migration(3, "old login-failure counters dropped", _drop_old_login_counters),
+    Migration(4, "contact search keys and visitor numbers", _contact_search_keys),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

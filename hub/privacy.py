@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hub.audit import AuditLog
+from hub.contactbook import TOMBSTONE_KEY
 from hub.models import utcnow
 from hub.store import (
     CONVERSATIONS_BY_CONTACT,
@@ -160,11 +161,14 @@ class Privacy:
         await self.store.contacts.replace_one({"_id": contact_id}, {
             "name": ERASED_NAME, "name_lower": "", "emails": [], "phones": [],
             "identities": [{"channel": "erased", "external_id": str(contact_id), "verified": False}],
-            "attributes": {}, "tags": [], "notes": [],
+            "attributes": {}, "tags": [], "notes": [], "search_keys": [TOMBSTONE_KEY],
             "created_at": contact.get("created_at", now), "updated_at": now, "erased_at": now,
         })
         await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
                                 ip=ip, details={**removed.as_dict(), "via": via})
+        # Records merged into this one (hub.contactmerge) keep the name, notes and addresses they had: erased too.
+        for merged in await self.store.contacts.find({"merged_into": contact_id}, projection={"_id": 1}).to_list():
+            await self.erase(merged["_id"], actor, ip, via)
         return Erasure(contact_id, False, removed)
 
     async def _forget_webhook_bodies(self, contact_id: ObjectId) -> None:

@@ -122,6 +122,9 @@ class Store:
         await self.contacts.create_index("emails")
         await self.contacts.create_index("phones")
         await self.contacts.create_index([("name_lower", ASCENDING)])
+        # hub.contactbook: contact search seeds from one key and pages back by contact number
+        await self.contacts.create_index([("search_keys", ASCENDING), ("number", DESCENDING)])
+        await self.contacts.create_index("merged_into", sparse=True)  # hub.privacy: erase what was merged in
         await self.conversations.create_index(
             [("channel", ASCENDING), ("thread_key", ASCENDING)],
             unique=True,

@@ -154,6 +154,7 @@ class Runtime:
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
         from agents_ui.calendars import routes as calendar_routes
+        from agents_ui.contacts import routes as contact_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
@@ -172,6 +173,7 @@ class Runtime:
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += vendor_routes() + trainer_oos_routes()
+        routes += contact_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hub.models import Role, utcnow
+from hub.models import Role, Sender, utcnow
 from hub.retention import parse_rules
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
@@ -25,6 +25,23 @@ from tests.helpers import eventually
 from tests.query_plans import Recorder, collection_scans
 from tests.test_attachments import download
 from tests.test_widget_flow import history, say, widget_session
+
+
+async def contact_record(client: TestClient[Any, Any], hub: Any, contact_id: str, csrf: str) -> None:
+    """The contact page's calls: search, timeline pages, an edit, a note, a merge (hub.contactbook)."""
+    unsafe = {"X-CSRF-Token": csrf}
+    for q in ("dana", "dana@example.com", "+49 151 1234", "order"):
+        assert (await client.get("/api/contacts", params={"q": q, "size": 1})).status == 200
+    page = await (await client.get(f"/api/contacts/{contact_id}/timeline", params={"size": 2})).json()
+    assert (await client.get(f"/api/contacts/{contact_id}/timeline", params={"before": page["next"]})).status == 200
+    assert (await client.patch(f"/api/contacts/{contact_id}", json={"name": "Dana", "email": "dana@example.com"},
+                               headers=unsafe)).status == 200
+    assert (await client.post(f"/api/contacts/{contact_id}/notes", json={"text": "n"}, headers=unsafe)).status == 201
+    other = await hub.contacts.resolve("sms", Sender("+4915112345678"))
+    assert (await client.get(f"/api/contacts/{contact_id}/merge", params={"other": str(other["_id"])})).status == 200
+    assert (await client.post(f"/api/contacts/{contact_id}/merge", json={"other_id": str(other["_id"])},
+                              headers=unsafe)).status == 200
+    assert (await client.get(f"/api/contacts/{other['_id']}")).status == 200
 
 
 @pytest.fixture
@@ -65,6 +82,7 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         await client.get("/api/queues")
         detail = await (await client.get(f"/api/tickets/{ticket_id}")).json()
         await client.get(f"/api/contacts/{detail['contact']['_id']}")
+        await contact_record(client, hub, detail["contact"]["_id"], csrf)
         # the ticket list: tags and priority, every filter, sort and search field, a second page, the counts
         assert (await client.patch(f"/api/tickets/{ticket_id}", json={"tags": ["vip"], "priority": "high"},
                                    headers={"X-CSRF-Token": csrf})).status == 200

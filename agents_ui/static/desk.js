@@ -422,6 +422,7 @@ const Desk = (() => {
   });
 
   document.addEventListener("DOMContentLoaded", boot);
-  return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead };
+  return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead,
+           openTicket };
 })();
 window.Desk = Desk;

@@ -1,0 +1,79 @@
+"""A supervisor finds a customer who wrote by email and again from the web chat, merges the two contacts,
+and sees one timeline with both conversations; the merged-away contact's link leads to the survivor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role, Sender
+from switchboard.bootstrap import Runtime
+from tests.browser.conftest import screenshot
+from tests.browser.test_transfer import log_in
+from tests.conftest import http_client
+from tests.test_ticket_list import open_ticket
+from tests.test_widget_flow import say, widget_session
+
+
+async def test_a_supervisor_merges_an_email_and_a_web_chat_contact_into_one_timeline(
+    browser: Any, live_url: str, runtime: Runtime
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("sam", "sam's long password", name="Sam Boss", roles=[Role.SUPERVISOR])
+    ticket = await open_ticket(runtime, "email", Sender("mia.wong@example.com", display_name="Mia Wong"),
+                               "My parcel 4471 never arrived", subject="Missing parcel 4471")
+    async with http_client(runtime) as client:
+        token = await widget_session(client, name="Mia W")
+        await say(client, token, "Hi, I wrote by email about parcel 4471")
+        await say(client, token, "I want to talk to a human")
+        await hub.pipeline.drain()
+    chat = await hub.store.conversations.find_one({"channel": "widget"})
+    assert chat is not None and chat["contact_id"] != ticket["contact_id"]
+    await hub.contactbook.add_note(ticket["contact_id"], {"name": "Sam Boss"}, "VIP since 2019; prefers email")
+    await hub.contactbook.edit(ticket["contact_id"], {"name": "Sam Boss", "username": "sam"},
+                               attributes={"plan": "gold", "city": "Lisbon"}, tags=["vip"])
+
+    page = await log_in(browser, live_url, "sam", "sam's long password")
+    # from the ticket, the customer's name in the header leads to the contact page
+    await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
+    await expect(page.locator("#ticket-contact")).to_have_text("Mia Wong")
+    await screenshot(page, "desk-ticket-contact-link")
+    await page.locator("#ticket-contact").click()
+    await expect(page.locator("#contact-name")).to_have_text("Mia Wong")
+    await expect(page.locator("#contact-identities")).to_contain_text("Email mia.wong@example.com")
+    await expect(page.locator("#timeline")).to_contain_text("My parcel 4471 never arrived")
+    await expect(page.locator("#timeline .timeline-group")).to_have_count(1)
+    await expect(page.locator("#contact-notes")).to_contain_text("VIP since 2019")
+    await screenshot(page, "contact-page")
+
+    # contact search: both records are found by the name
+    await page.locator('#nav a[data-nav="contacts"]').click()
+    await page.locator("#contact-search").fill("mia")
+    await expect(page.locator("#contact-search-results li")).to_have_count(2)
+    await expect(page.locator("#contact-search-results")).to_contain_text("Web chat Mia W")
+    await screenshot(page, "contact-search")
+
+    # merge the web chat contact into the email one
+    await page.locator("#contact-search-results li", has_text="Mia Wong").click()
+    await page.locator("#contact-merge-open").click()
+    await page.locator("#merge-search").fill("mia w")
+    await page.locator("#merge-search-results li", has_text="Mia W").click()
+    await expect(page.locator("#merge-summary")).to_contain_text("Moves 1 channel identity, 1 conversation and "
+                                                                 "1 ticket to Mia Wong")
+    await screenshot(page, "contact-merge-dialog")
+    await page.locator("#merge-confirm").click()
+    await expect(page.locator("#merge-dialog")).to_have_count(0)
+    await expect(page.locator("#contact-identities li")).to_have_count(2)
+    await expect(page.locator("#timeline .timeline-group")).to_have_count(2)
+    await expect(page.locator("#timeline .timeline-group .channel")).to_have_text(["Web chat", "Email"])
+    await expect(page.locator("#timeline")).to_contain_text("I wrote by email about parcel 4471")
+    await expect(page.locator("#timeline")).to_contain_text("My parcel 4471 never arrived")
+    await screenshot(page, "contact-merged-timeline")
+
+    # the merged-away contact's address still works: it shows the survivor
+    await page.goto(f"{live_url}/desk#/contacts/{chat['contact_id']}")
+    await expect(page.locator("#contact-redirected")).to_contain_text("was merged into this contact")
+    await expect(page.locator("#contact-name")).to_have_text("Mia Wong")
+    await page.context.close()
