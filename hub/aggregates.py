@@ -116,6 +116,8 @@ class Aggregates:
         self.overlap = timedelta(seconds=overlap_seconds)
         self.settle = timedelta(seconds=settle_seconds)
         self.lease = Lease(store, LEASE, lease_seconds)
+        #: Applies redone because another process changed the same contribution first.
+        self.conflicts = 0
         #: Events this process has applied recently (the overlap re-reads them): id -> at.
         self._seen: dict[ObjectId, datetime] = {}
 
@@ -184,6 +186,7 @@ class Aggregates:
             try:
                 return await self.store.run_in_transaction(work)
             except Conflict:
+                self.conflicts += 1
                 continue
         raise RuntimeError(f"aggregates: {source} kept changing under us")
 
