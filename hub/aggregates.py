@@ -5,7 +5,8 @@ Storage (docs/metrics.md, "Aggregates"):
 - `metric_hours`: one document per (hour, queue, channel, agent, intent, tags) with summed counters
   `c.*` (and histogram bins `c.fr_<i>`, `c.rs_<i>`): the fine buckets, read for combined filters.
 - `metric_rollups`: the same counters rolled up per hour (`g: h`) and per day (`g: d`) and one dimension
-  (`dim`: all, queue, channel, agent, intent, tag; `val` its value): what a range with at most one filter reads.
+  (`dim`: all, queue, channel, agent, intent, tag; `val` its value): what a range with at most one filter reads;
+  `dim: agents` holds every agent's counters in one document per hour and day (`c.<agent id>.<counter>`).
 - `metric_contributions`: per ticket (`t:<id>`) and bot conversation (`c:<id>`) the parts it has added
   to the buckets (`hub.metricdefs`) and a version `v`.
 
@@ -94,6 +95,10 @@ def bucket_increments(parts: Parts) -> tuple[dict[str, tuple[Doc, Counters]], di
             cells += [(g, "all", None, t), (g, "queue", queue, t), (g, "channel", channel, t), (g, "agent", agent, t),
                       (g, "intent", intent, t)]
             cells += [(g, "tag", tag, t) for tag in tags]
+            if agent is not None:  # every agent's counters in one document per hour and day: the agent table
+                add(rollups, json.dumps([g, "agents", None, t.isoformat()], separators=(",", ":")),
+                    {"g": g, "dim": "agents", "val": None, "t": t},
+                    {f"{agent}.{name}": value for name, value in counters.items()})
         for g, dim, val, t in cells:
             add(rollups, json.dumps([g, dim, val, t.isoformat()], separators=(",", ":")),
                 {"g": g, "dim": dim, "val": val, "t": t}, counters)
@@ -107,6 +112,19 @@ def _updates(increments: dict[str, tuple[Doc, Counters]]) -> list[UpdateOne]:
         if inc:
             ops.append(UpdateOne({"_id": _id}, {"$inc": inc, "$setOnInsert": fields}, upsert=True))
     return ops
+
+
+def _nested(counters: Counters) -> Doc:
+    """`{"a.b": 1}` as `{"a": {"b": 1}}` (what `$inc` on `c.a.b` makes), zeros left out."""
+    out: Doc = {}
+    for name, value in counters.items():
+        if value:
+            head, _, tail = name.partition(".")
+            if tail:
+                out.setdefault(head, {})[tail] = value
+            else:
+                out[head] = value
+    return out
 
 
 class Aggregates:
@@ -315,8 +333,8 @@ class Aggregates:
 
     @staticmethod
     async def _insert(collection: Any, increments: dict[str, tuple[Doc, Counters]], batch: int) -> int:
-        docs: Iterable[Doc] = ({"_id": _id, **fields, "c": {k: v for k, v in counters.items() if v}}
-                               for _id, (fields, counters) in increments.items())
+        docs: Iterable[Doc] = ({"_id": _id, **fields, "c": _nested(counters)} for _id, (fields, counters)
+                               in increments.items())
         chunk: list[Doc] = []
         count = 0
         for doc in docs:
