@@ -212,8 +212,10 @@ class Aggregates:
     # ---- the batch job ---------------------------------------------------------------------------
 
     async def catch_up(self, until: datetime | None = None, fenced: bool = True) -> int:
-        """Apply every ticket and conversation named by events up to `until` (default now - settle).
-        Returns how many records changed the buckets."""
+        """Apply every ticket and conversation named by events up to `until` (default now - settle), if
+        this process gets (or holds) the batch job's lease. Returns how many records changed the buckets."""
+        if fenced and not await self.lease.acquire(utcnow()):
+            return 0  # another process does it
         until = until or utcnow() - self.settle
         state = await self.store.db[STATE].find_one({"_id": "events"})
         cursor_from = state["at"] - self.overlap if state else EPOCH
@@ -255,8 +257,7 @@ class Aggregates:
         """Every `interval` seconds, if this process holds the lease: catch up with the event log."""
         while True:
             try:
-                if await self.lease.acquire(utcnow()):
-                    await self.catch_up()
+                await self.catch_up()
             except LeaseLost:
                 log.info("aggregates: the lease went to another holder (a rebuild); pausing")
             except PyMongoError as exc:
