@@ -131,7 +131,9 @@ async def test_history_refuses_bad_ranges_and_non_supervisors(client: TestClient
                            ({"from": "2026-05-02", "to": "2026-05-01"}, "after"),
                            ({"from": "2025-01-01", "to": "2026-05-01"}, "366 days"),
                            ({"bucket": "week"}, "bucket"),
-                           ({"agent": "nobody"}, "no agent")):
+                           ({"agent": "nobody"}, "no agent"),
+                           ({"to": "0001-01-01"}, "out of range"),
+                           ({"from": "9999-12-31T23:30", "to": "9999-12-31T23:59"}, "out of range")):
         resp = await client.get("/api/metrics/history", params=params)
         assert resp.status == 400 and reason in (await resp.json())["error"], params
 
