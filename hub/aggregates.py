@@ -266,7 +266,7 @@ class Aggregates:
 
     # ---- rebuild -----------------------------------------------------------------------------------
 
-    async def rebuild(self, since: datetime | None = None, *, batch: int = 5000) -> dict[str, int]:
+    async def rebuild(self, since: datetime | None = None, *, batch: int = 1000) -> dict[str, int]:
         """Recompute the buckets from the raw records: all of them, or the hours from `since` (a UTC day) on.
 
         Holds the batch job's lease while it runs (the running hubs' batch jobs pause); records changed
