@@ -26,7 +26,7 @@ KNOWN_ACTIONS = (
     "agent.password_reset",
     "ticket.assigned", "ticket.transferred",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
-    "retention.run", "audit.exported", "calendar.saved", "calendar.deleted",
+    "retention.run", "audit.exported", "metrics.rebuilt", "calendar.saved", "calendar.deleted",
     "kb.article_created", "kb.article_updated", "kb.article_published", "kb.article_unpublished", "kb.article_deleted",
     "bot.threshold_set", "bot.negative_excluded", "bot.negative_included",
     "contact.updated", "contact.merged",

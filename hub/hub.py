@@ -12,6 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.accounts import AccountService
 from hub.activity import TicketActivity
+from hub.aggregates import Aggregates
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
 from hub.contactbook import ContactBook
@@ -19,6 +20,7 @@ from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
+from hub.history import HistoryService
 from hub.knowledge import KnowledgeBase
 from hub.metrics import MetricsService
 from hub.migrations import migrate
@@ -77,6 +79,10 @@ class Hub:
         self.pipeline.telemetry = self.tickets.telemetry = self.outbox.telemetry = self.telemetry
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
+        self.history = HistoryService(store, queues)
+        self.aggregates = Aggregates(store, self.history)
+        #: How often the history's aggregates catch up with the event log (0: never in this process).
+        self.aggregate_interval_seconds = 5.0
         self.responses = ResponseLibrary(store)
         self.transfers = Transfers(store, self.tickets, self.responses)
         self.audit = AuditLog(store)
@@ -188,6 +194,8 @@ class Hub:
         if self.waits.interval > 0:
             self._spawn(self.waits.run(self.bus), "wait announcements")
         self._spawn(self.sla.run(self.bus), "sla")
+        if self.aggregate_interval_seconds > 0:
+            self._spawn(self.aggregates.run(self.aggregate_interval_seconds), "aggregates")
         if self.retention.rules:
             self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)

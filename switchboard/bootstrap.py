@@ -135,6 +135,7 @@ class Runtime:
         self.hub.retention_interval_seconds = settings.retention_interval_seconds
         self.hub.waits.interval = settings.wait_announce_seconds
         self.hub.sla_calendars = settings.calendars
+        self.hub.aggregate_interval_seconds = settings.metrics_aggregate_seconds
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
         routes: list[web.RouteDef] = []
@@ -156,6 +157,7 @@ class Runtime:
         from agents_ui.calendars import routes as calendar_routes
         from agents_ui.contacts import routes as contact_routes
         from agents_ui.desk import routes as desk_routes
+        from agents_ui.history import routes as history_routes
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
@@ -174,6 +176,7 @@ class Runtime:
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += vendor_routes() + trainer_oos_routes()
         routes += contact_routes()
+        routes += history_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -59,6 +59,8 @@ class Settings:
     metrics_refresh_seconds: float = 10.0
     #: Business-hours calendars by name (hub.calendars), seeded into the database; queues name theirs.
     calendars: dict[str, Any] = field(default_factory=dict)
+    #: The history's aggregates catch up with the event log this often (0: not in this process; hub.aggregates).
+    metrics_aggregate_seconds: float = 5.0
 
     @property
     def base_url(self) -> str:
@@ -127,6 +129,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
         metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),
         calendars=_calendars(raw.get("calendars"), queues),
+        metrics_aggregate_seconds=float((hub.get("metrics") or {}).get("aggregate_seconds", 5)),
     )
     for key, value in overrides.items():
         if value is not None:
