@@ -151,13 +151,16 @@ class Runtime:
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
+        from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.trainer import routes as trainer_routes
         from agents_ui.transfers import routes as transfer_routes
+        from agents_ui.vendor import routes as vendor_routes
         from agents_ui.webhooks import routes as webhook_routes
 
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
+        routes += supervisor_routes() + vendor_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

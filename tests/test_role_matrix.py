@@ -47,6 +47,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("GET", "/desk/static/{name}"): (PAGE, {200}),
     ("GET", "/widget.js"): (PAGE, {200}),
     ("GET", "/demo"): (PAGE, {200}),
+    ("GET", "/static/vendor/plotly.min.js"): ("the charting library's public bundle (plotly package), no data", {200}),
     ("POST", "/api/auth/login"): ("how a session is obtained (JSON from our origin, rate limited)", {400}),
     ("GET", "/api/widget/sites/{site}"): ("a site's title and pre-chat form fields, what its pages show anyone",
                                          {404}),
