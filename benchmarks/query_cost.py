@@ -24,6 +24,7 @@ from typing import Any
 
 from hub.models import utcnow
 from hub.outbox import Outbox
+from hub.slawatch import at_risk
 from hub.store import ObjectId, Store
 from hub.tickets import TicketService
 
@@ -130,6 +131,8 @@ QUERIES: dict[str, Query] = {
     "message_claim": _message_claim,
     "outbox_claim": _claim,
     "outbox_idle_claim": _idle_claim,
+    # the supervisor's live view: tickets about to breach SLA (hub.slawatch); a scan would walk every ticket
+    "tickets_at_risk": lambda s, i: at_risk(s),
 }
 
 
