@@ -11,11 +11,13 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.accounts import AccountService
+from hub.aggregates import Aggregates
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
+from hub.history import HistoryService
 from hub.metrics import MetricsService
 from hub.models import InboundMessage, IngestResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
@@ -68,6 +70,10 @@ class Hub:
         self.pipeline.telemetry = self.tickets.telemetry = self.outbox.telemetry = self.telemetry
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
+        self.history = HistoryService(store, queues)
+        self.aggregates = Aggregates(store, self.history)
+        #: How often the history's aggregates catch up with the event log (0: never in this process).
+        self.aggregate_interval_seconds = 5.0
         self.responses = ResponseLibrary(store)
         self.transfers = Transfers(store, self.tickets, self.responses)
         self.audit = AuditLog(store)
@@ -158,6 +164,8 @@ class Hub:
         self._spawn(self.router.run(), "routing")
         self._spawn(self.presence.run(), "presence")
         self._spawn(self.departures.run(), "departures")
+        if self.aggregate_interval_seconds > 0:
+            self._spawn(self.aggregates.run(self.aggregate_interval_seconds), "aggregates")
         if self.retention.rules:
             self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)

@@ -237,11 +237,14 @@ class Pipeline:
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
                      session: AsyncClientSession) -> Doc | None:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
-        self.telemetry.count("bot_decision", session, outcome=decision_outcome(decision))
+        outcome = decision_outcome(decision)
+        self.telemetry.count("bot_decision", session, outcome=outcome)
         bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent,
                            "last_message_at": utcnow()}
+        # the history's fallback rate (hub.metricdefs) counts fallbacks per conversation, in the same write
+        turns: Doc = {"bot.turns": 1, "bot.fallbacks": 1} if outcome == "fallback" else {"bot.turns": 1}
         await self.store.conversations.update_one(
-            {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": {"bot.turns": 1}}, session=session
+            {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": turns}, session=session
         )
         await self._mark_for_review(decision, message, session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:

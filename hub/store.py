@@ -127,6 +127,7 @@ class Store:
         await self.conversations.create_index("token", unique=True)
         await self.conversations.create_index([("contact_id", ASCENDING), ("last_message_at", DESCENDING)])
         await self.conversations.create_index([("started_at", ASCENDING)])
+        await self.conversations.create_index([("open", ASCENDING), ("started_at", ASCENDING)])  # hub.history bot_open
         await self.conversations.create_index("abandon_at")  # hub.departures
         await self.conversations.create_index([("channel", ASCENDING), ("closed_at", ASCENDING)])  # hub.retention
         await self.messages.create_index(
@@ -191,6 +192,13 @@ class Store:
         await self.models.create_index("number", unique=True)
         await self.db["training_jobs"].create_index([("started_at", DESCENDING)])
         await self.db["evaluations"].create_index([("created_at", DESCENDING)])
+
+        # hub.aggregates: the history's buckets (rolled up by dimension and day; fine per hour)
+        await self.db["metric_rollups"].create_index([("dim", ASCENDING), ("val", ASCENDING), ("g", ASCENDING),
+                                                      ("t", ASCENDING)])
+        await self.db["metric_hours"].create_index([("t", ASCENDING)])
+        await self.db["metric_hours"].create_index([("agent", ASCENDING), ("t", ASCENDING)])
+        await self.db["metric_hours"].create_index([("queue", ASCENDING), ("t", ASCENDING)])
 
     async def _unique_message_per_outbox_entry(self) -> None:
         """One outbox entry per message; webhook entries have no message (so the index is partial).

@@ -130,6 +130,7 @@ class Runtime:
         self.hub.webhooks.transport = self.webhook_transport
         self.hub.retention.rules = retention_rules(settings)
         self.hub.retention_interval_seconds = settings.retention_interval_seconds
+        self.hub.aggregate_interval_seconds = settings.metrics_aggregate_seconds
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
         routes: list[web.RouteDef] = []
@@ -148,6 +149,7 @@ class Runtime:
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
         from agents_ui.desk import routes as desk_routes
+        from agents_ui.history import routes as history_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
@@ -160,6 +162,7 @@ class Runtime:
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
+        routes += history_routes()
         routes += supervisor_routes() + vendor_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,

@@ -54,6 +54,8 @@ class Settings:
     metrics_enabled: bool = True
     #: `/metrics` re-reads the outbox backlog and agents online at most this often (0: every scrape).
     metrics_refresh_seconds: float = 10.0
+    #: The history's aggregates catch up with the event log this often (0: not in this process; hub.aggregates).
+    metrics_aggregate_seconds: float = 5.0
 
     @property
     def base_url(self) -> str:
@@ -120,6 +122,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         responses=raw.get("responses") or {},
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
         metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),
+        metrics_aggregate_seconds=float((hub.get("metrics") or {}).get("aggregate_seconds", 5)),
     )
     for key, value in overrides.items():
         if value is not None:

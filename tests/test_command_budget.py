@@ -115,6 +115,9 @@ class Measured:
 @pytest.fixture
 async def monitored(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, CommandLog]]:
     log = CommandLog()
+    # The history's aggregates are a batch job every few seconds, not part of any path: one tick applies
+    # every ticket changed since the last (docs/ingest.md, "The history's aggregates"); off here.
+    settings.metrics_aggregate_seconds = 0
     async with running(settings, shop_bot, db_listeners=[log]) as rt:
         yield rt, log
 

@@ -1,0 +1,327 @@
+"""Incremental history aggregates: hour buckets kept up to date, exactly once across hub processes.
+
+Storage (docs/metrics.md, "Aggregates"):
+
+- `metric_hours`: one document per (hour, queue, channel, agent, intent, tags) with summed counters
+  `c.*` (and histogram bins `c.fr_<i>`, `c.rs_<i>`): the fine buckets, read for combined filters.
+- `metric_rollups`: the same counters rolled up per day and one dimension (`dim`: all, queue, channel,
+  agent, intent, tag; `val` its value) and per hour for all: what a range with at most one filter reads.
+- `metric_contributions`: per ticket (`t:<id>`) and bot conversation (`c:<id>`) the parts it has added
+  to the buckets (`hub.metricdefs`) and a version `v`.
+
+Exactly once: applying a record recomputes its contribution from the record, and in ONE transaction
+`$inc`s the buckets by the difference to the stored contribution and replaces the stored contribution,
+guarded by its version (`update_one({_id, v: old})`, or an insert for a first one that a concurrent
+insert makes fail). Two processes applying the same record at once: one commits, the other's guard or
+write conflict aborts its whole transaction (bucket increments included) and it recomputes from the
+new state, finding no difference. Applying again is a no-op, so re-reading events is harmless.
+
+What to apply comes from the event log (`events`, written with every ticket change already): a batch
+job (`run`), held by one process at a time through a lease, reads the events since its watermark
+(minus an overlap for transactions that committed late), and applies each ticket and conversation
+they name. The message path writes nothing more (tests/test_command_budget.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import UpdateOne
+
+from hub.history import CONVERSATION_FIELDS, HOURS, ROLLUPS, TICKET_FIELDS, HistoryService
+from hub.leases import Lease
+from hub.metricdefs import (
+    Counters,
+    Parts,
+    conversation_parts,
+    day_of,
+    delta,
+    floor_day,
+    merge_into,
+    parts_from_doc,
+    parts_to_doc,
+    ticket_parts,
+)
+from hub.models import utcnow
+from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, PyMongoError, Store
+
+log = logging.getLogger(__name__)
+
+CONTRIBUTIONS = "metric_contributions"
+STATE = "metric_state"
+LEASE = "metrics.aggregates"
+PAGE = 2000
+#: Events that close a ticket's conversations (so their bot contribution may change too).
+CLOSING = frozenset({"ticket.solved", "ticket.closed", "ticket.abandoned"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Conflict(Exception):
+    """Another process changed the contribution first: this attempt is discarded and redone."""
+
+
+class LeaseLost(Exception):
+    """The batch job's lease went to another holder (a rebuild took it): stop applying."""
+
+
+def _hours_id(key: tuple[Any, ...]) -> str:
+    return json.dumps([key[0], *key[1:5], list(key[5])], separators=(",", ":"))
+
+
+def bucket_increments(parts: Parts) -> tuple[dict[str, tuple[Doc, Counters]], dict[str, tuple[Doc, Counters]]]:
+    """The fine (`metric_hours`) and rolled-up (`metric_rollups`) documents `parts` add to: id -> (fields, counters)."""
+    hours: dict[str, tuple[Doc, Counters]] = {}
+    rollups: dict[str, tuple[Doc, Counters]] = {}
+
+    def add(target: dict[str, tuple[Doc, Counters]], _id: str, fields: Doc, counters: Counters) -> None:
+        slot = target.setdefault(_id, (fields, {}))[1]
+        for name, value in counters.items():
+            slot[name] = slot.get(name, 0) + value
+
+    for key, counters in parts.items():
+        hour = datetime.fromisoformat(key[0])
+        queue, channel, agent, intent, tags = key[1:]
+        add(hours, _hours_id(key), {"t": hour, "queue": queue, "channel": channel, "agent": agent,
+                                    "intent": intent, "tags": list(tags)}, counters)
+        day = day_of(key[0])
+        cells: list[tuple[str, str, Any, datetime]] = [("h", "all", None, hour), ("d", "all", None, day),
+                                                       ("d", "queue", queue, day), ("d", "channel", channel, day),
+                                                       ("d", "agent", agent, day), ("d", "intent", intent, day)]
+        cells += [("d", "tag", tag, day) for tag in tags]
+        for g, dim, val, t in cells:
+            add(rollups, json.dumps([g, dim, val, t.isoformat()], separators=(",", ":")),
+                {"g": g, "dim": dim, "val": val, "t": t}, counters)
+    return hours, rollups
+
+
+def _updates(increments: dict[str, tuple[Doc, Counters]]) -> list[UpdateOne]:
+    ops = []
+    for _id, (fields, counters) in increments.items():
+        inc = {f"c.{name}": value for name, value in counters.items() if value}
+        if inc:
+            ops.append(UpdateOne({"_id": _id}, {"$inc": inc, "$setOnInsert": fields}, upsert=True))
+    return ops
+
+
+class Aggregates:
+    def __init__(self, store: Store, history: HistoryService, *, overlap_seconds: float = 60.0,
+                 settle_seconds: float = 1.0, lease_seconds: float = 60.0) -> None:
+        self.store = store
+        self.history = history
+        self.overlap = timedelta(seconds=overlap_seconds)
+        self.settle = timedelta(seconds=settle_seconds)
+        self.lease = Lease(store, LEASE, lease_seconds)
+        #: Events this process has applied recently (the overlap re-reads them): id -> at.
+        self._seen: dict[ObjectId, datetime] = {}
+
+    @property
+    def hours(self) -> Any:
+        return self.store.db[HOURS]
+
+    @property
+    def rollups(self) -> Any:
+        return self.store.db[ROLLUPS]
+
+    @property
+    def contributions(self) -> Any:
+        return self.store.db[CONTRIBUTIONS]
+
+    # ---- one record ------------------------------------------------------------------------------
+
+    async def apply_ticket(self, ticket_id: ObjectId, fenced: bool = False) -> bool:
+        """Bring the buckets in line with this ticket as it is now; True if anything changed.
+
+        `fenced`: only while this process holds the batch job's lease (checked by a write to the lease
+        in the same transaction, so a rebuild taking the lease aborts an apply that overlaps it)."""
+        async def compute(session: Any) -> Parts:
+            ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection=TICKET_FIELDS, session=session)
+            return ticket_parts(ticket, self.history.target(ticket.get("queue"))) if ticket else {}
+        return await self._apply(f"t:{ticket_id}", compute, fenced)
+
+    async def apply_conversation(self, conversation_id: ObjectId, fenced: bool = False) -> bool:
+        async def compute(session: Any) -> Parts:
+            conv = await self.store.conversations.find_one({"_id": conversation_id}, projection=CONVERSATION_FIELDS,
+                                                           session=session)
+            return conversation_parts(conv) if conv else {}
+        return await self._apply(f"c:{conversation_id}", compute, fenced)
+
+    async def _apply(self, source: str, compute: Any, fenced: bool) -> bool:
+        async def work(session: Any) -> bool:
+            if fenced:
+                held = await self.store.leases.update_one({"_id": LEASE, "holder": self.lease.holder},
+                                                          {"$inc": {"applied": 1}}, session=session)
+                if held.matched_count == 0:
+                    raise LeaseLost(source)
+            new = await compute(session)
+            stored = await self.contributions.find_one({"_id": source}, session=session)
+            old = parts_from_doc(stored["parts"]) if stored else {}
+            change = delta(old, new)
+            if not change:
+                return False
+            hours, rollups = bucket_increments(change)
+            await self.hours.bulk_write(_updates(hours), ordered=False, session=session)
+            await self.rollups.bulk_write(_updates(rollups), ordered=False, session=session)
+            if stored is None:
+                try:
+                    await self.contributions.insert_one({"_id": source, "v": 1, "parts": parts_to_doc(new)},
+                                                        session=session)
+                except DuplicateKeyError as exc:
+                    raise Conflict(source) from exc
+            else:
+                done = await self.contributions.update_one(
+                    {"_id": source, "v": stored["v"]}, {"$set": {"v": stored["v"] + 1, "parts": parts_to_doc(new)}},
+                    session=session)
+                if done.matched_count == 0:
+                    raise Conflict(source)
+            return True
+
+        for _ in range(10):
+            try:
+                return await self.store.run_in_transaction(work)
+            except Conflict:
+                continue
+        raise RuntimeError(f"aggregates: {source} kept changing under us")
+
+    # ---- the batch job ---------------------------------------------------------------------------
+
+    async def catch_up(self, until: datetime | None = None, fenced: bool = True) -> int:
+        """Apply every ticket and conversation named by events up to `until` (default now - settle).
+        Returns how many records changed the buckets."""
+        until = until or utcnow() - self.settle
+        state = await self.store.db[STATE].find_one({"_id": "events"})
+        cursor_from = state["at"] - self.overlap if state else EPOCH
+        changed = 0
+        while True:
+            page = await self.store.events.find(
+                {"at": {"$gte": cursor_from, "$lt": until}},
+                projection={"type": 1, "at": 1, "ticket_id": 1, "conversation_id": 1},
+                sort=[("at", 1)], limit=PAGE).to_list()
+            tickets: dict[ObjectId, bool] = {}
+            conversations: set[ObjectId] = set()
+            for event in page:
+                if event["_id"] in self._seen:
+                    continue
+                if event.get("ticket_id") is not None:
+                    tickets[event["ticket_id"]] = tickets.get(event["ticket_id"], False) or event["type"] in CLOSING
+                if event.get("conversation_id") is not None and event["type"] != "conversation.opened":
+                    conversations.add(event["conversation_id"])
+            for ticket_id, closing in tickets.items():
+                changed += await self.apply_ticket(ticket_id, fenced)
+                if closing:
+                    ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection={"conversation_ids": 1},
+                                                               hint=BY_ID)
+                    conversations.update((ticket or {}).get("conversation_ids") or [])
+            for conversation_id in conversations:
+                changed += await self.apply_conversation(conversation_id, fenced)
+            for event in page:
+                self._seen[event["_id"]] = event["at"]
+            if len(page) < PAGE:
+                break
+            last = page[-1]["at"]
+            cursor_from = last if last > cursor_from else cursor_from + timedelta(milliseconds=1)
+        await self.store.db[STATE].update_one({"_id": "events"}, {"$set": {"at": until}}, upsert=True)
+        horizon = until - 2 * self.overlap
+        self._seen = {k: at for k, at in self._seen.items() if at >= horizon}
+        return changed
+
+    async def run(self, interval: float) -> None:
+        """Every `interval` seconds, if this process holds the lease: catch up with the event log."""
+        while True:
+            try:
+                if await self.lease.acquire(utcnow()):
+                    await self.catch_up()
+            except LeaseLost:
+                log.info("aggregates: the lease went to another holder (a rebuild); pausing")
+            except PyMongoError as exc:
+                log.warning("aggregates: database unavailable (%s)", exc)
+            await asyncio.sleep(interval)
+
+    # ---- rebuild -----------------------------------------------------------------------------------
+
+    async def rebuild(self, since: datetime | None = None, *, batch: int = 5000) -> dict[str, int]:
+        """Recompute the buckets from the raw records: all of them, or the hours from `since` (a UTC day) on.
+
+        Holds the batch job's lease while it runs (the running hubs' batch jobs pause); records changed
+        meanwhile are applied by the batch job after it, from the event log. Returns what it wrote."""
+        started = utcnow()
+        await self._take_lease()
+        since = floor_day(since) if since else None
+        try:
+            total: Parts = {}
+            contributions: list[Doc] = []
+            kept = 0
+            old_docs: dict[str, list[Doc]] = {}
+            if since is not None:
+                async for doc in self.contributions.find({}, projection={"parts": 1}):
+                    early = [p for p in doc["parts"] if datetime.fromisoformat(p["k"][0]) < since]
+                    if early:
+                        old_docs[doc["_id"]] = early
+            await self.contributions.delete_many({})
+            if since is None:
+                await self.hours.delete_many({})
+                await self.rollups.delete_many({})
+            else:
+                await self.hours.delete_many({"t": {"$gte": since}})
+                await self.rollups.delete_many({"t": {"$gte": since}})
+
+            async def flush() -> None:
+                nonlocal contributions
+                if contributions:
+                    await self.contributions.insert_many(contributions, ordered=False)
+                    contributions = []
+
+            async def take(source: str, parts: Parts) -> None:
+                nonlocal kept
+                recent = {k: c for k, c in parts.items() if since is None or datetime.fromisoformat(k[0]) >= since}
+                merge_into(total, recent)
+                stored = parts_to_doc(recent) + old_docs.pop(source, [])
+                if stored:
+                    contributions.append({"_id": source, "v": 1, "parts": stored})
+                    kept += 1
+                if len(contributions) >= batch:
+                    await flush()
+                    await self._take_lease()
+
+            async for ticket in self.store.tickets.find({}, projection=TICKET_FIELDS):
+                await take(f"t:{ticket['_id']}", ticket_parts(ticket, self.history.target(ticket.get("queue"))))
+            async for conv in self.store.conversations.find({"closed_at": {"$ne": None}},
+                                                            projection=CONVERSATION_FIELDS):
+                await take(f"c:{conv['_id']}", conversation_parts(conv))
+            for source, early in old_docs.items():  # records gone since: keep what they added before `since`
+                contributions.append({"_id": source, "v": 1, "parts": early})
+            await flush()
+            hours, rollups = bucket_increments(total)
+            written = await self._insert(self.hours, hours, batch) + await self._insert(self.rollups, rollups, batch)
+            await self.store.db[STATE].update_one({"_id": "events"}, {"$set": {"at": started}}, upsert=True)
+        finally:
+            await self.store.leases.update_one({"_id": LEASE, "holder": self.lease.holder},
+                                               {"$set": {"until": utcnow()}})
+        return {"records": kept, "buckets": written}
+
+    async def _take_lease(self) -> None:
+        """Take the batch job's lease from whoever holds it (a hub's batch job stops at its next apply)."""
+        await self.store.leases.update_one(
+            {"_id": LEASE}, {"$set": {"holder": self.lease.holder, "until": utcnow() + timedelta(minutes=10),
+                                      "taken_at": utcnow()}}, upsert=True)
+
+    @staticmethod
+    async def _insert(collection: Any, increments: dict[str, tuple[Doc, Counters]], batch: int) -> int:
+        docs: Iterable[Doc] = ({"_id": _id, **fields, "c": {k: v for k, v in counters.items() if v}}
+                               for _id, (fields, counters) in increments.items())
+        chunk: list[Doc] = []
+        count = 0
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= batch:
+                await collection.insert_many(chunk, ordered=False)
+                count += len(chunk)
+                chunk = []
+        if chunk:
+            await collection.insert_many(chunk, ordered=False)
+            count += len(chunk)
+        return count

@@ -1,0 +1,325 @@
+"""The supervisor's history: any range, bucketed by hour or day, filtered by queue, channel, agent, intent, tag.
+
+`HistoryService.query` reads the pre-aggregated buckets (`hub.aggregates`); `HistoryService.raw`
+computes the same answer from the raw ticket and conversation records (exact percentiles). Both
+sum the contributions defined in `hub.metricdefs`. Definitions: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub.metricdefs import (
+    ALPHA,
+    PERCENTILE_ERROR,
+    Counters,
+    Parts,
+    ceil_hour,
+    conversation_parts,
+    exact_percentile,
+    floor_day,
+    histogram_percentile,
+    hour_of,
+    ticket_parts,
+)
+from hub.store import Doc, Store
+from hub.tickets import ACTIVE, QueueConfig
+
+MAX_RANGE = timedelta(days=366)
+FILTERS = ("queue", "channel", "agent", "intent", "tag")
+COUNTERS = ("opened", "escalated", "solved", "abandoned", "answered", "bot_contained", "bot_closed", "fallbacks",
+            "bot_messages", "csat_ratings", "csat_satisfied")
+ROLLUPS = "metric_rollups"
+HOURS = "metric_hours"
+
+TICKET_FIELDS = {"queue": 1, "channel": 1, "intent": 1, "tags": 1, "assignee_id": 1, "first_responder_id": 1,
+                 "status": 1, "reason": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
+                 "solved_at": 1, "abandoned_at": 1, "abandon_reason": 1, "sla.paused_seconds": 1, "csat": 1}
+CONVERSATION_FIELDS = {"channel": 1, "open": 1, "closed_at": 1, "handoff_at": 1, "ticket_id": 1, "bot": 1}
+
+
+class HistoryError(ValueError):
+    """A request the history cannot answer (bad range, unknown agent): a 400."""
+
+
+@dataclass
+class Filters:
+    queue: str | None = None
+    channel: str | None = None
+    agent: str | None = None  # the agent's id (str); the API takes a username
+    intent: str | None = None
+    tag: str | None = None
+
+    def given(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in FILTERS if getattr(self, name)}
+
+    def match(self, queue: Any, channel: Any, agent: Any, intent: Any, tags: Iterable[str]) -> bool:
+        return ((self.queue is None or queue == self.queue) and (self.channel is None or channel == self.channel)
+                and (self.agent is None or agent == self.agent) and (self.intent is None or intent == self.intent)
+                and (self.tag is None or self.tag in tags))
+
+
+@dataclass
+class Tally:
+    """Summed counters plus, for the raw computation, the exact durations."""
+
+    c: Counters = field(default_factory=dict)
+    fr: list[float] | None = None
+    rs: list[float] | None = None
+
+    def add(self, counters: Mapping[str, float]) -> None:
+        for name, value in counters.items():
+            self.c[name] = self.c.get(name, 0) + value
+
+    def bins(self, prefix: str) -> dict[int, float]:
+        return {int(name[len(prefix):]): v for name, v in self.c.items() if name.startswith(prefix) and v}
+
+    def percentile(self, kind: str, q: float) -> float | None:
+        exact = self.fr if kind == "fr" else self.rs
+        if exact is not None:
+            value = exact_percentile(exact, q)
+            return None if value is None else round(value, 3)
+        return histogram_percentile(self.bins(f"{kind}_"), q)
+
+    def count(self, name: str) -> int:
+        return round(self.c.get(name, 0))
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def series_row(t: datetime, tally: Tally) -> dict[str, Any]:
+    row: dict[str, Any] = {"t": t.isoformat()}
+    for name in COUNTERS:
+        row[name] = tally.count(name)
+    row.update(first_response_p50=tally.percentile("fr", 0.5), first_response_p90=tally.percentile("fr", 0.9),
+               resolution_p50=tally.percentile("rs", 0.5), resolution_p90=tally.percentile("rs", 0.9),
+               service_level=_ratio(tally.c.get("within_target", 0), tally.c.get("answered", 0)))
+    return row
+
+
+def totals_of(tally: Tally, bot_open: int) -> dict[str, Any]:
+    c = tally.c
+    out: dict[str, Any] = {name: tally.count(name) for name in COUNTERS}
+    out.update(
+        asa_seconds=_ratio(c.get("wait_sum", 0), c.get("answered", 0)),
+        service_level=_ratio(c.get("within_target", 0), c.get("answered", 0)),
+        first_response_p50=tally.percentile("fr", 0.5), first_response_p90=tally.percentile("fr", 0.9),
+        resolution_p50=tally.percentile("rs", 0.5), resolution_p90=tally.percentile("rs", 0.9),
+        resolution_avg=_ratio(c.get("res_sum", 0), c.get("solved", 0)),
+        abandoned_by_reason={"ended": tally.count("ab_ended"), "left": tally.count("ab_left"),
+                             "closed_unanswered": tally.count("ab_unanswered")},
+        abandonment_rate=_ratio(c.get("abandoned", 0), c.get("opened", 0)),
+        bot_containment=_ratio(c.get("bot_contained", 0), c.get("bot_closed", 0)),
+        bot_open=bot_open,
+        fallback_rate=_ratio(c.get("fallbacks", 0), c.get("bot_messages", 0)),
+        csat=_ratio(c.get("csat_satisfied", 0), c.get("csat_ratings", 0)),
+        article_deflection=None,
+    )
+    return out
+
+
+class HistoryService:
+    def __init__(self, store: Store, queues: dict[str, QueueConfig]) -> None:
+        self.store = store
+        self.queues = queues
+
+    def target(self, queue: str | None) -> float:
+        q = self.queues.get(queue or "")
+        return q.answer_target_seconds if q else 60
+
+    # ---- the request -------------------------------------------------------------------------
+
+    async def resolve(self, start: datetime, end: datetime, bucket: str | None,
+                      filters: Mapping[str, str | None]) -> tuple[datetime, datetime, str, Filters]:
+        """Check and align a request: whole hours, at most a year, a known agent (by username)."""
+        if end <= start:
+            raise HistoryError("`to` must be after `from`")
+        if end - start > MAX_RANGE:
+            raise HistoryError("ranges longer than 366 days are not served")
+        start, end = hour_of(start), ceil_hour(end)
+        bucket = bucket or ("hour" if end - start <= timedelta(days=2) else "day")
+        if bucket not in ("hour", "day"):
+            raise HistoryError("bucket must be `hour` or `day`")
+        chosen = Filters(**{k: (v or None) for k, v in filters.items() if k in FILTERS})
+        if chosen.agent:
+            agent = await self.store.agents.find_one({"username": chosen.agent}, projection={"_id": 1})
+            if agent is None:
+                raise HistoryError(f"no agent {chosen.agent!r}")
+            chosen.agent = str(agent["_id"])
+        return start, end, bucket, chosen
+
+    # ---- from the buckets ----------------------------------------------------------------------
+
+    async def query(self, start: datetime, end: datetime, bucket: str | None = None,
+                    filters: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+        start, end, bucket, chosen = await self.resolve(start, end, bucket, filters or {})
+        series: dict[datetime, Tally] = {}
+        agents: dict[str, Tally] = {}
+        given = chosen.given()
+        d0 = floor_day(start) if floor_day(start) == start else floor_day(start) + timedelta(days=1)
+        d1 = floor_day(end)
+        segments: list[tuple[datetime, datetime, str]] = []
+        if bucket == "day" and d0 < d1:
+            segments = [(start, d0, "hour"), (d0, d1, "day"), (d1, end, "hour")]
+        else:
+            segments = [(start, end, "hour")]
+        rollups, hours = self.store.db[ROLLUPS], self.store.db[HOURS]
+        for a, b, kind in segments:
+            if a >= b:
+                continue
+            span = {"$gte": a, "$lt": b}
+            if len(given) <= 1 and (kind == "day" or not given):
+                dim, val = next(iter(given.items())) if given else ("all", None)
+                g = "d" if kind == "day" else "h"
+                async for doc in rollups.find({"dim": dim, "val": val, "g": g, "t": span}, projection={"t": 1, "c": 1}):
+                    self._add(series, bucket, doc["t"], doc["c"])
+                    if dim == "agent":
+                        agents.setdefault(val, Tally()).add(doc["c"])
+                if not given and kind == "day":
+                    async for doc in rollups.find({"dim": "agent", "g": "d", "t": span}, projection={"val": 1, "c": 1}):
+                        if doc.get("val"):
+                            agents.setdefault(doc["val"], Tally()).add(doc["c"])
+                if dim == "agent" or (not given and kind == "day"):
+                    continue
+                # one filter other than the agent (or the hours around the whole days): the agent table
+                # comes from the hour buckets
+                async for doc in hours.find(self._hour_query(chosen, span), projection={"agent": 1, "c": 1}):
+                    if doc.get("agent"):
+                        agents.setdefault(doc["agent"], Tally()).add(doc["c"])
+                continue
+            async for doc in hours.find(self._hour_query(chosen, span), projection={"t": 1, "agent": 1, "c": 1}):
+                self._add(series, bucket, doc["t"], doc["c"])
+                if doc.get("agent"):
+                    agents.setdefault(doc["agent"], Tally()).add(doc["c"])
+        return await self._answer(start, end, bucket, chosen, series, agents)
+
+    @staticmethod
+    def _hour_query(chosen: Filters, span: dict[str, datetime]) -> Doc:
+        query: Doc = {"t": span}
+        for name, value in chosen.given().items():
+            query["tags" if name == "tag" else name] = value
+        return query
+
+    @staticmethod
+    def _add(series: dict[datetime, Tally], bucket: str, t: datetime, counters: Mapping[str, float]) -> None:
+        key = floor_day(t) if bucket == "day" else hour_of(t)
+        series.setdefault(key, Tally()).add(counters)
+
+    # ---- from the raw records ------------------------------------------------------------------
+
+    async def raw(self, start: datetime, end: datetime, bucket: str | None = None,
+                  filters: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+        """The same answer computed from every ticket and conversation (exact percentiles)."""
+        start, end, bucket, chosen = await self.resolve(start, end, bucket, filters or {})
+        series: dict[datetime, Tally] = {}
+        agents: dict[str, Tally] = {}
+        values: dict[tuple[str, Any], list[float]] = {}
+
+        def take(parts: Parts) -> None:
+            for key, counters in parts.items():
+                t = datetime.fromisoformat(key[0])
+                if not (start <= t < end) or not chosen.match(*key[1:]):
+                    continue
+                series_key = floor_day(t) if bucket == "day" else t
+                tally = series.setdefault(series_key, Tally(fr=[], rs=[]))
+                tally.add(counters)
+                agent = key[3]
+                agent_tally = agents.setdefault(agent, Tally(fr=[], rs=[])) if agent else None
+                if agent_tally is not None:
+                    agent_tally.add(counters)
+                for kind in ("fr", "rs"):
+                    for value in values.pop((kind, key), []):
+                        getattr(tally, kind).append(value)
+                        if agent_tally is not None:
+                            getattr(agent_tally, kind).append(value)
+
+        async for ticket in self.store.tickets.find({"created_at": {"$lt": end}}, projection=TICKET_FIELDS):
+            values.clear()
+            take(ticket_parts(ticket, self.target(ticket.get("queue")), values))
+        async for conv in self.store.conversations.find({"started_at": {"$lt": end}}, projection=CONVERSATION_FIELDS):
+            take(conversation_parts(conv))
+        return await self._answer(start, end, bucket, chosen, series, agents, exact=True)
+
+    # ---- the answer ------------------------------------------------------------------------------
+
+    async def _answer(self, start: datetime, end: datetime, bucket: str, chosen: Filters,
+                      series: dict[datetime, Tally], agents: dict[str, Tally], exact: bool = False) -> dict[str, Any]:
+        step = timedelta(days=1) if bucket == "day" else timedelta(hours=1)
+        t = floor_day(start) if bucket == "day" else start
+        rows = []
+        total = Tally(fr=[] if exact else None, rs=[] if exact else None)
+        while t < end:
+            tally = series.get(t) or Tally(fr=[] if exact else None, rs=[] if exact else None)
+            rows.append(series_row(t, tally))
+            total.add(tally.c)
+            if exact:
+                assert total.fr is not None and total.rs is not None
+                total.fr += tally.fr or []
+                total.rs += tally.rs or []
+            t += step
+        return {
+            "from": start.isoformat(), "to": end.isoformat(), "bucket": bucket,
+            "filters": {name: value for name, value in
+                        {**chosen.given(), **({"agent": await self._username(chosen.agent)} if chosen.agent else {})
+                         }.items()},
+            "series": rows,
+            "totals": totals_of(total, await self.bot_open(start, end, chosen)),
+            "agents": await self._agent_rows(agents),
+            "percentile_error": "exact (raw records)" if exact else PERCENTILE_ERROR,
+            "percentile_relative_error": 0.0 if exact else ALPHA,
+        }
+
+    async def _username(self, agent_id: str) -> str | None:
+        from hub.store import oid
+
+        agent = await self.store.agents.find_one({"_id": oid(agent_id)}, projection={"username": 1})
+        return agent.get("username") if agent else None
+
+    async def bot_open(self, start: datetime, end: datetime, chosen: Filters) -> int:
+        """Bot conversations started in the range and still open (left out of containment)."""
+        if chosen.queue or chosen.agent or chosen.tag:
+            return 0
+        count = 0
+        async for conv in self.store.conversations.find(
+                {"open": True, "started_at": {"$gte": start, "$lt": end}},
+                projection={"state": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}):
+            bot = conv.get("bot") or {}
+            if conv.get("state") != "bot" or not bot.get("turns"):
+                continue
+            if (chosen.channel and conv.get("channel") != chosen.channel) or (
+                    chosen.intent and bot.get("last_intent") != chosen.intent):
+                continue
+            count += 1
+        return count
+
+    async def _agent_rows(self, agents: dict[str, Tally]) -> list[dict[str, Any]]:
+        from hub.store import oid
+
+        if not agents:
+            return []
+        ids = [oid(a) for a in agents]
+        people = {str(a["_id"]): a async for a in self.store.agents.find(
+            {"_id": {"$in": ids}}, projection={"username": 1, "name": 1, "capacity": 1})}
+        open_now: dict[str, int] = {}
+        async for ticket in self.store.tickets.find({"status": {"$in": ACTIVE}, "assignee_id": {"$in": ids}},
+                                                    projection={"assignee_id": 1}):
+            key = str(ticket["assignee_id"])
+            open_now[key] = open_now.get(key, 0) + 1
+        rows = []
+        for agent_id, tally in agents.items():
+            person = people.get(agent_id)
+            if person is None:
+                continue
+            rows.append({"agent": person.get("username"), "name": person.get("name") or person.get("username"),
+                         "handled": tally.count("solved"), "answered": tally.count("answered"),
+                         "first_response_p50": tally.percentile("fr", 0.5),
+                         "resolution_p50": tally.percentile("rs", 0.5),
+                         "csat": _ratio(tally.c.get("csat_satisfied", 0), tally.c.get("csat_ratings", 0)),
+                         "occupancy": _ratio(open_now.get(agent_id, 0), int(person.get("capacity") or 0))})
+        rows.sort(key=lambda r: (-r["handled"], r["agent"] or ""))
+        return rows

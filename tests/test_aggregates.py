@@ -1,0 +1,170 @@
+"""Aggregates against the raw computation: a random history applied incrementally (in any order, with
+intermediate states, twice over) and rebuilt gives the raw answer (counts exact, percentiles within the
+stated error); two OS processes applying the same records at once never double-count."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hub.aggregates import Aggregates
+from hub.history import COUNTERS, HistoryService
+from hub.metricdefs import ALPHA
+from hub.store import Store
+from hub.tickets import QueueConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 1, tzinfo=UTC)
+QUEUES = {"general": QueueConfig("general", answer_target_seconds=60),
+          "orders": QueueConfig("orders", answer_target_seconds=300)}
+AGENTS = [(ObjectId(), "ann"), (ObjectId(), "ben"), (ObjectId(), "cat")]
+_dbs = itertools.count()
+
+durations = st.one_of(st.floats(min_value=0, max_value=2), st.floats(min_value=1, max_value=200_000))
+
+
+@st.composite
+def tickets(draw: Any) -> dict[str, Any]:
+    created = START + timedelta(minutes=draw(st.integers(0, 6 * 24 * 60)))
+    doc: dict[str, Any] = {
+        "_id": ObjectId(), "queue": draw(st.sampled_from(sorted(QUEUES))),
+        "channel": draw(st.sampled_from(["widget", "email"])), "intent": draw(st.sampled_from([None, "refund", "order"])),
+        "tags": draw(st.lists(st.sampled_from(["vip", "bug", "billing"]), unique=True, max_size=2)),
+        "reason": draw(st.sampled_from(["human_requested", "email"])), "status": "new",
+        "created_at": created, "handoff_at": created, "assignee_id": draw(st.sampled_from([None, *[a for a, _ in AGENTS]])),
+        "sla": {"paused_seconds": 0},
+    }
+    fate = draw(st.sampled_from(["waiting", "answered", "solved", "abandoned", "closed_unanswered"]))
+    if fate in ("answered", "solved"):
+        doc["first_agent_reply_at"] = created + timedelta(seconds=draw(durations))
+        doc["first_responder_id"] = draw(st.sampled_from([a for a, _ in AGENTS]))
+        doc["status"] = "open"
+    if fate in ("solved", "closed_unanswered"):
+        doc["status"] = "solved"
+        doc["solved_at"] = created + timedelta(seconds=draw(durations) + 2 * 86400 * draw(st.integers(0, 1)))
+        doc["sla"] = {"paused_seconds": draw(st.sampled_from([0, 0, 30]))}
+        if draw(st.booleans()):
+            doc["csat"] = {"score": draw(st.integers(1, 5)), "at": doc["solved_at"] + timedelta(minutes=5)}
+    if fate == "abandoned":
+        doc.update(status="closed", abandoned_at=created + timedelta(seconds=draw(durations)),
+                   abandon_reason=draw(st.sampled_from(["ended", "left"])))
+    return doc
+
+
+@st.composite
+def conversations(draw: Any) -> dict[str, Any]:
+    started = START + timedelta(minutes=draw(st.integers(0, 6 * 24 * 60)))
+    closed = draw(st.booleans())
+    doc: dict[str, Any] = {"_id": ObjectId(), "channel": draw(st.sampled_from(["widget", "telegram"])),
+                           "thread_key": str(ObjectId()), "token": str(ObjectId()),
+                           "started_at": started, "open": not closed, "state": "closed" if closed else "bot",
+                           "bot": {"turns": draw(st.integers(0, 4)), "fallbacks": draw(st.integers(0, 1)),
+                                   "last_intent": draw(st.sampled_from([None, "refund"]))}}
+    if closed:
+        doc["closed_at"] = started + timedelta(minutes=draw(st.integers(1, 3000)))
+    if draw(st.booleans()):
+        doc["handoff_at"] = started
+    return doc
+
+
+def intermediate(ticket: dict[str, Any]) -> dict[str, Any]:
+    """An earlier state of the ticket: still waiting, no agent."""
+    keep = {k: v for k, v in ticket.items() if k not in ("first_agent_reply_at", "first_responder_id", "solved_at",
+                                                          "csat", "abandoned_at", "abandon_reason")}
+    return {**keep, "status": "new", "assignee_id": None}
+
+
+def close_enough(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= max(0.5, abs(b) * ALPHA * 1.000001) + 0.002
+
+
+def assert_same(agg: dict[str, Any], raw: dict[str, Any]) -> None:
+    assert [r["t"] for r in agg["series"]] == [r["t"] for r in raw["series"]]
+    for a, r in zip(agg["series"], raw["series"], strict=True):
+        assert {k: a[k] for k in COUNTERS} == {k: r[k] for k in COUNTERS}, a["t"]
+        assert a["service_level"] == r["service_level"]
+        for name in ("first_response_p50", "first_response_p90", "resolution_p50", "resolution_p90"):
+            assert close_enough(a[name], r[name]), (name, a[name], r[name])
+    ta, tr = agg["totals"], raw["totals"]
+    for name in (*COUNTERS, "abandoned_by_reason", "service_level", "bot_containment", "fallback_rate", "csat",
+                 "bot_open"):
+        assert ta[name] == tr[name], name
+    assert close_enough(ta["asa_seconds"], tr["asa_seconds"])
+    assert [(x["agent"], x["handled"], x["csat"]) for x in agg["agents"]] == \
+        [(x["agent"], x["handled"], x["csat"]) for x in raw["agents"]]
+
+
+async def _scenario(uri: str, ticket_docs: list[dict[str, Any]], conv_docs: list[dict[str, Any]],
+                    order: list[int], ranges: list[tuple[int, int, str | None, dict[str, str]]], since_day: int) -> None:
+    store = Store(uri, f"test_agg_{next(_dbs)}")
+    try:
+        await store.ensure_indexes()
+        await store.agents.insert_many([{"_id": i, "username": u, "name": u.title(), "roles": ["agent"],
+                                         "capacity": 4} for i, u in AGENTS])
+        history = HistoryService(store, QUEUES)
+        aggregates = Aggregates(store, history)
+        for number, t in enumerate(ticket_docs, 1):
+            t["number"] = number
+        if ticket_docs:
+            await store.tickets.insert_many([intermediate(t) for t in ticket_docs])
+        if conv_docs:
+            await store.conversations.insert_many(conv_docs)
+        for t in ticket_docs:  # the earlier states, applied
+            await aggregates.apply_ticket(t["_id"])
+        for t in ticket_docs:
+            await store.tickets.replace_one({"_id": t["_id"]}, t)
+        for i in order:  # the final states in any order, some twice
+            if i < len(ticket_docs):
+                await aggregates.apply_ticket(ticket_docs[i]["_id"])
+            elif i - len(ticket_docs) < len(conv_docs):
+                await aggregates.apply_conversation(conv_docs[i - len(ticket_docs)]["_id"])
+        for t in ticket_docs:
+            await aggregates.apply_ticket(t["_id"])
+        for c in conv_docs:
+            await aggregates.apply_conversation(c["_id"])
+
+        async def check() -> None:
+            for a, b, bucket, filters in ranges:
+                start, end = START + timedelta(hours=a), START + timedelta(hours=a + b)
+                assert_same(await history.query(start, end, bucket, filters), await history.raw(start, end, bucket,
+                                                                                                 filters))
+
+        await check()
+        await aggregates.rebuild(START + timedelta(days=since_day))
+        await check()
+        await aggregates.rebuild()
+        await check()
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.close()
+
+
+filters = st.dictionaries(st.sampled_from(["queue", "channel", "agent", "intent", "tag"]),
+                          st.just("x"), max_size=2).map(
+    lambda d: {k: {"queue": "general", "channel": "widget", "agent": "ann", "intent": "refund", "tag": "vip"}[k]
+               for k in d})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(st.lists(tickets(), max_size=14), st.lists(conversations(), max_size=6),
+       st.lists(st.integers(0, 19), max_size=30),
+       st.lists(st.tuples(st.integers(0, 200), st.integers(1, 24 * 9), st.sampled_from([None, "hour", "day"]), filters),
+                min_size=1, max_size=3),
+       st.integers(0, 8))
+def test_random_history_aggregates_equal_the_raw_computation(
+    mongo_uri: str, ticket_docs: list[dict[str, Any]], conv_docs: list[dict[str, Any]], order: list[int],
+    ranges: list[tuple[int, int, str | None, dict[str, str]]], since_day: int,
+) -> None:
+    asyncio.run(_scenario(mongo_uri, ticket_docs, conv_docs, order, ranges, since_day))
