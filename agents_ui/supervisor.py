@@ -36,7 +36,7 @@ async def filter_options(request: web.Request) -> web.Response:
     configured = hub.tickets.queues
     queues = [{"value": name, "label": q.title or name, "answer_target_seconds": q.answer_target_seconds,
                "service_level_goal": q.service_level_goal} for name, q in sorted(configured.items())]
-    agents = [{"value": str(a["_id"]), "label": a.get("name") or a.get("username")}
+    agents = [{"value": a["username"], "label": a.get("name") or a["username"]}
               for a in await hub.accounts.list() if "agent" in a.get("roles", [])]
     intents = [{"value": i["name"], "label": i["name"]}
                for i in await hub.store.intents.find({}, projection={"name": 1}, sort=[("name", 1)]).to_list()]

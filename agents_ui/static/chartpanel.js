@@ -27,11 +27,14 @@ const attached = (node) => (value) => new Promise((resolve) => {
   check();
 });
 
+/** The largest y value of the traces (whole counts below 8 get one tick each, never 0.2 of a ticket). */
+const top = (traces) => Math.max(0, ...traces.flatMap((t) => (t.y || []).filter((v) => typeof v === "number")));
+
 const FONT = { family: "system-ui, sans-serif", size: 12 };
 
 /**
  * A chart card. `spec`: {id, title, def (a DEFS key), traces, xTitle, yTitle, yRange?, shapes?, barmode?, height?,
- * csv (href)}.
+ * counts? (y holds whole numbers), csv (href)}.
  * Returns the card at once; the chart is drawn when plotly is loaded (card.dataset.drawn = "1").
  */
 export function chartPanel(spec) {
@@ -52,7 +55,8 @@ export function chartPanel(spec) {
     const layout = {
       font: FONT, height: spec.height || 300, margin: { l: 64, r: 16, t: 36, b: 48 },
       xaxis: { title: { text: spec.xTitle || "" }, automargin: true },
-      yaxis: { title: { text: spec.yTitle || "" }, rangemode: "tozero", automargin: true, range: spec.yRange },
+      yaxis: { title: { text: spec.yTitle || "" }, rangemode: "tozero", automargin: true, range: spec.yRange,
+               ...(spec.counts && top(spec.traces) <= 8 ? { tick0: 0, dtick: 1 } : {}) },
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, shapes: spec.shapes || [],
       barmode: spec.barmode, hovermode: "x unified", paper_bgcolor: "#fff", plot_bgcolor: "#fff",
     };

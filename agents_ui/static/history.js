@@ -6,7 +6,17 @@ import { agentsTable, totalsTable } from "./historytables.js";
 import { DOCS, pct } from "./metricdefs.js";
 
 const { el, api, registerView } = window.Desk;
-const minutes = (v) => (v === null || v === undefined ? null : Math.round(v / 6) / 10);
+const UNITS = [[120, 1, "Seconds"], [7200, 60, "Minutes"], [Infinity, 3600, "Hours"]];
+
+/** p50 and p90 of one duration over time, in the unit that suits its largest value. */
+function durationChart(id, title, def, key, s, x, xTitle, csv) {
+  const values = s.flatMap((p) => [p[key + "_p50"], p[key + "_p90"]]).filter((v) => v !== null && v !== undefined);
+  const [, divisor, unit] = UNITS.find(([limit]) => Math.max(0, ...values) < limit);
+  const trace = (q, dash) => ({ type: "scatter", mode: "lines+markers", name: q, x, connectgaps: false,
+    y: s.map((p) => (p[key + "_" + q] === null || p[key + "_" + q] === undefined ? null
+      : Math.round((p[key + "_" + q] / divisor) * 10) / 10)), line: { dash } });
+  return chartPanel({ id, title, def, csv, xTitle, yTitle: unit, traces: [trace("p50", "solid"), trace("p90", "dot")] });
+}
 const percent = (v) => (v === null || v === undefined ? null : Math.round(v * 1000) / 10);
 
 /** The charts of one answer of GET /api/metrics/history (`q`: the filter query it was asked with). */
@@ -22,28 +32,24 @@ export function charts(data, q, options) {
   const goals = [...new Set(queues.map((o) => o.service_level_goal))];
   const goal = goals.length ? Math.max(...goals) : null;
   const target = queues.length === 1 ? queues[0].answer_target_seconds + " s" : "each queue's target";
-  const t = data.totals;
-  const by = t.abandoned_by_reason || {};
+  const by = data.totals.abandoned_by_reason || {};
   const ratio = (n, d) => (d ? n / d : null);
   return [
     chartPanel({ id: "chart-volume", title: "Volume", def: "opened", csv: series, xTitle, yTitle: "Tickets",
-      barmode: "group", traces: [bar("opened", "Opened"), bar("escalated", "Escalated"), bar("solved", "Solved"),
+      barmode: "group", counts: true, traces: [bar("opened", "Opened"), bar("escalated", "Escalated"), bar("solved", "Solved"),
         bar("abandoned", "Abandoned")] }),
-    chartPanel({ id: "chart-response", title: "First response and resolution", def: "first_response", csv: series,
-      xTitle, yTitle: "Minutes", traces: [
-        line("first_response_p50", "First response p50", minutes), line("first_response_p90", "First response p90",
-          minutes, { line: { dash: "dot" } }),
-        line("resolution_p50", "Resolution p50", minutes), line("resolution_p90", "Resolution p90", minutes,
-          { line: { dash: "dot" } })] }),
+    durationChart("chart-first-response", "First response time", "first_response", "first_response", s, x,
+      xTitle, series),
+    durationChart("chart-resolution", "Resolution time", "resolution", "resolution", s, x, xTitle, series),
     chartPanel({ id: "chart-service-level", title: "Service level (answered within " + target + ")",
       def: "service_level", csv: series, xTitle, yTitle: "% of answered", yRange: [0, 105],
       traces: [line("service_level", "Service level", percent),
         ...(goal === null ? [] : [{ type: "scatter", mode: "lines", name: "Goal " + pct(goal), x,
           y: x.map(() => goal * 100), line: { dash: "dash", color: "#c0392b" }, hoverinfo: "skip" }])] }),
     chartPanel({ id: "chart-abandonment", title: "Abandonment by reason", def: "abandoned",
-      csv: csvHref(q, "totals"), xTitle: "Reason", yTitle: "Tickets", traces: [{ type: "bar", name: "Abandoned",
+      csv: csvHref(q, "totals"), xTitle: "Reason", yTitle: "Tickets", counts: true, traces: [{ type: "bar", name: "Abandoned",
         x: ["Ended the chat", "Left the page", "Closed unanswered"],
-        y: [by.ended || 0, by.left || 0, Math.max(0, (t.abandoned || 0) - (by.ended || 0) - (by.left || 0))],
+        y: [by.ended || 0, by.left || 0, by.closed_unanswered || 0],
         marker: { color: ["#e67e22", "#d35400", "#95a5a6"] } }] }),
     chartPanel({ id: "chart-bot", title: "Bot containment and fallback rate", def: "bot_containment", csv: series,
       xTitle, yTitle: "%", yRange: [0, 105], traces: [

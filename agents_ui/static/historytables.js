@@ -7,10 +7,11 @@ const { el } = window.Desk;
 
 const TOTALS = [
   ["opened", "Opened", num], ["escalated", "Escalated", num], ["solved", "Solved", num],
-  ["abandoned", "Abandoned", num], ["answered", "Answered", num], ["asa_seconds", "Average speed of answer", secs],
+  ["abandoned", "Abandoned", num], ["abandonment_rate", "Abandonment rate", pct], ["answered", "Answered", num], ["asa_seconds", "Average speed of answer", secs],
   ["service_level", "Service level", pct], ["first_response_p50", "First response p50", secs],
   ["first_response_p90", "First response p90", secs], ["resolution_p50", "Resolution p50", secs],
-  ["resolution_p90", "Resolution p90", secs], ["bot_containment", "Bot containment", pct],
+  ["resolution_p90", "Resolution p90", secs], ["resolution_avg", "Resolution average", secs],
+  ["bot_containment", "Bot containment", pct],
   ["bot_open", "Bot conversations still open", num], ["fallback_rate", "Bot fallback rate", pct],
   ["csat", "CSAT", pct], ["article_deflection", "Article deflection", pct],
 ];

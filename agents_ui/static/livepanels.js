@@ -13,10 +13,12 @@ export async function lastHours(now = new Date()) {
   const data = await api("GET", "/api/metrics/history?" + new URLSearchParams(q));
   const x = data.series.map((p) => p.t);
   const trace = (key, name) => ({ type: "scatter", mode: "lines+markers", name, x, y: data.series.map((p) => p[key]) });
-  return chartPanel({ id: "chart-last-hours", title: "Last " + HOURS + " hours", def: "opened",
-    csv: csvHref(q, "series"), xTitle: "Hour (UTC)", yTitle: "Tickets",
+  const card = chartPanel({ id: "chart-last-hours", title: "Last " + HOURS + " hours", def: "opened",
+    csv: csvHref(q, "series"), xTitle: "Hour (UTC)", yTitle: "Tickets", counts: true,
     traces: [trace("opened", "Opened"), trace("escalated", "Escalated"), trace("solved", "Solved"),
       trace("abandoned", "Abandoned")] });
+  card.dataset.opened = String(data.totals.opened);
+  return card;
 }
 
 /** Open tickets whose SLA falls due within 15 minutes or has passed, most overdue first. */

@@ -1,11 +1,13 @@
 /* Supervisor live view: queues and agents now, the last hours, tickets about to breach SLA, agents' load,
  * the last 24 hours and a 7-day trend. It redraws itself on every ticket change the desk WebSocket brings
- * (coalesced), and once a minute for the clocks that move without an event (waits, SLA due times). */
+ * (coalesced; again 7 s later for the chart of the last hours, read from the aggregates that catch up every
+ * 5 s), and once a minute for the clocks that move without an event (waits, SLA due times). */
 import { explain, pct, secs } from "./metricdefs.js";
 import { agentLoad, atRisk, lastHours } from "./livepanels.js";
 
 const { api, el, registerView, onLive } = window.Desk;
 const REFRESH_MS = 60000;
+const AGGREGATES_MS = 7000;
 let root = null;
 let timer = null;
 let ticking = null;
@@ -62,9 +64,14 @@ function refreshSoon(delay) {
   timer = setTimeout(() => { if (root && root.isConnected) render(root); }, delay);
 }
 
+let settled = null;
 onLive((event) => {
   if (!root || !root.isConnected || event.type !== "ticket") return;
   refreshSoon(300);
+  // the chart of the last hours reads the aggregates, which catch up with the change within
+  // hub.metrics.aggregate_seconds (5 s): draw it once more after that
+  clearTimeout(settled);
+  settled = setTimeout(() => refreshSoon(0), AGGREGATES_MS);
 });
 registerView("dashboard", "Live", ["supervisor"], (container) => {
   render(container);
