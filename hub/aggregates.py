@@ -4,8 +4,8 @@ Storage (docs/metrics.md, "Aggregates"):
 
 - `metric_hours`: one document per (hour, queue, channel, agent, intent, tags) with summed counters
   `c.*` (and histogram bins `c.fr_<i>`, `c.rs_<i>`): the fine buckets, read for combined filters.
-- `metric_rollups`: the same counters rolled up per day and one dimension (`dim`: all, queue, channel,
-  agent, intent, tag; `val` its value) and per hour for all: what a range with at most one filter reads.
+- `metric_rollups`: the same counters rolled up per hour (`g: h`) and per day (`g: d`) and one dimension
+  (`dim`: all, queue, channel, agent, intent, tag; `val` its value): what a range with at most one filter reads.
 - `metric_contributions`: per ticket (`t:<id>`) and bot conversation (`c:<id>`) the parts it has added
   to the buckets (`hub.metricdefs`) and a version `v`.
 
@@ -89,10 +89,11 @@ def bucket_increments(parts: Parts) -> tuple[dict[str, tuple[Doc, Counters]], di
         add(hours, _hours_id(key), {"t": hour, "queue": queue, "channel": channel, "agent": agent,
                                     "intent": intent, "tags": list(tags)}, counters)
         day = day_of(key[0])
-        cells: list[tuple[str, str, Any, datetime]] = [("h", "all", None, hour), ("d", "all", None, day),
-                                                       ("d", "queue", queue, day), ("d", "channel", channel, day),
-                                                       ("d", "agent", agent, day), ("d", "intent", intent, day)]
-        cells += [("d", "tag", tag, day) for tag in tags]
+        cells: list[tuple[str, str, Any, datetime]] = []
+        for g, t in (("h", hour), ("d", day)):
+            cells += [(g, "all", None, t), (g, "queue", queue, t), (g, "channel", channel, t), (g, "agent", agent, t),
+                      (g, "intent", intent, t)]
+            cells += [(g, "tag", tag, t) for tag in tags]
         for g, dim, val, t in cells:
             add(rollups, json.dumps([g, dim, val, t.isoformat()], separators=(",", ":")),
                 {"g": g, "dim": dim, "val": val, "t": t}, counters)
@@ -116,6 +117,8 @@ class Aggregates:
         self.overlap = timedelta(seconds=overlap_seconds)
         self.settle = timedelta(seconds=settle_seconds)
         self.lease = Lease(store, LEASE, lease_seconds)
+        #: Applies redone because another process changed the same contribution first.
+        self.conflicts = 0
         #: Events this process has applied recently (the overlap re-reads them): id -> at.
         self._seen: dict[ObjectId, datetime] = {}
 
@@ -184,6 +187,7 @@ class Aggregates:
             try:
                 return await self.store.run_in_transaction(work)
             except Conflict:
+                self.conflicts += 1
                 continue
         raise RuntimeError(f"aggregates: {source} kept changing under us")
 

@@ -26,7 +26,7 @@ KNOWN_ACTIONS = (
     "agent.password_reset",
     "ticket.assigned", "ticket.transferred",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
-    "retention.run", "audit.exported",
+    "retention.run", "audit.exported", "metrics.rebuilt",
 )
 
 

@@ -173,21 +173,22 @@ class HistoryService:
             if a >= b:
                 continue
             span = {"$gte": a, "$lt": b}
-            if len(given) <= 1 and (kind == "day" or not given):
+            g = "d" if kind == "day" else "h"
+            if len(given) <= 1:
+                # at most one filter: the rollups of that dimension (or of all) for the series ...
                 dim, val = next(iter(given.items())) if given else ("all", None)
-                g = "d" if kind == "day" else "h"
                 async for doc in rollups.find({"dim": dim, "val": val, "g": g, "t": span}, projection={"t": 1, "c": 1}):
                     self._add(series, bucket, doc["t"], doc["c"])
                     if dim == "agent":
                         agents.setdefault(val, Tally()).add(doc["c"])
-                if not given and kind == "day":
-                    async for doc in rollups.find({"dim": "agent", "g": "d", "t": span}, projection={"val": 1, "c": 1}):
+                if dim == "agent":
+                    continue
+                if not given:  # ... and the agents' rollups for the agent table
+                    async for doc in rollups.find({"dim": "agent", "g": g, "t": span}, projection={"val": 1, "c": 1}):
                         if doc.get("val"):
                             agents.setdefault(doc["val"], Tally()).add(doc["c"])
-                if dim == "agent" or (not given and kind == "day"):
                     continue
-                # one filter other than the agent (or the hours around the whole days): the agent table
-                # comes from the hour buckets
+                # one filter other than the agent: the agent table comes from the fine buckets
                 async for doc in hours.find(self._hour_query(chosen, span), projection={"agent": 1, "c": 1}):
                     if doc.get("agent"):
                         agents.setdefault(doc["agent"], Tally()).add(doc["c"])
@@ -286,10 +287,10 @@ class HistoryService:
             return 0
         count = 0
         async for conv in self.store.conversations.find(
-                {"open": True, "started_at": {"$gte": start, "$lt": end}},
-                projection={"state": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}):
+                {"state": "bot", "started_at": {"$gte": start, "$lt": end}},
+                projection={"open": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}):
             bot = conv.get("bot") or {}
-            if conv.get("state") != "bot" or not bot.get("turns"):
+            if not conv.get("open") or not bot.get("turns"):
                 continue
             if (chosen.channel and conv.get("channel") != chosen.channel) or (
                     chosen.intent and bot.get("last_intent") != chosen.intent):

@@ -127,7 +127,7 @@ class Store:
         await self.conversations.create_index("token", unique=True)
         await self.conversations.create_index([("contact_id", ASCENDING), ("last_message_at", DESCENDING)])
         await self.conversations.create_index([("started_at", ASCENDING)])
-        await self.conversations.create_index([("open", ASCENDING), ("started_at", ASCENDING)])  # hub.history bot_open
+        await self.conversations.create_index([("state", ASCENDING), ("started_at", ASCENDING)])  # hub.history bot_open
         await self.conversations.create_index("abandon_at")  # hub.departures
         await self.conversations.create_index([("channel", ASCENDING), ("closed_at", ASCENDING)])  # hub.retention
         await self.messages.create_index(

@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
     privacy_args(sub, _admin_args)
 
+    from switchboard.metrics_cli import add_arguments as metrics_args
+
+    metrics_args(sub, _admin_args)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -124,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.users_cli import run as users_run
 
             return asyncio.run(users_run(args, settings_from(args)))
+        if args.command == "metrics":
+            from switchboard.metrics_cli import run as metrics_run
+
+            return asyncio.run(metrics_run(args, settings_from(args)))
         if args.command in ("contacts", "retention"):
             from switchboard.privacy_cli import run as privacy_run
 

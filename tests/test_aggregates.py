@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -37,10 +38,12 @@ def tickets(draw: Any) -> dict[str, Any]:
     created = START + timedelta(minutes=draw(st.integers(0, 6 * 24 * 60)))
     doc: dict[str, Any] = {
         "_id": ObjectId(), "queue": draw(st.sampled_from(sorted(QUEUES))),
-        "channel": draw(st.sampled_from(["widget", "email"])), "intent": draw(st.sampled_from([None, "refund", "order"])),
+        "channel": draw(st.sampled_from(["widget", "email"])),
+        "intent": draw(st.sampled_from([None, "refund", "order"])),
         "tags": draw(st.lists(st.sampled_from(["vip", "bug", "billing"]), unique=True, max_size=2)),
         "reason": draw(st.sampled_from(["human_requested", "email"])), "status": "new",
-        "created_at": created, "handoff_at": created, "assignee_id": draw(st.sampled_from([None, *[a for a, _ in AGENTS]])),
+        "created_at": created, "handoff_at": created,
+        "assignee_id": draw(st.sampled_from([None, *[a for a, _ in AGENTS]])),
         "sla": {"paused_seconds": 0},
     }
     fate = draw(st.sampled_from(["waiting", "answered", "solved", "abandoned", "closed_unanswered"]))
@@ -76,6 +79,22 @@ def conversations(draw: Any) -> dict[str, Any]:
     return doc
 
 
+def sample_ticket(rng: random.Random) -> dict[str, Any]:
+    """A solved or answered ticket with a rating, of fixed shape (the concurrency test's data)."""
+    created = START + timedelta(minutes=rng.randint(0, 6 * 24 * 60))
+    reply = created + timedelta(seconds=rng.uniform(0.5, 5000))
+    doc: dict[str, Any] = {
+        "_id": ObjectId(), "queue": rng.choice(sorted(QUEUES)), "channel": rng.choice(["widget", "email"]),
+        "intent": rng.choice([None, "refund"]), "tags": rng.sample(["vip", "bug"], rng.randint(0, 2)),
+        "reason": "human_requested", "status": "open", "created_at": created, "handoff_at": created,
+        "assignee_id": AGENTS[rng.randint(0, 2)][0], "first_responder_id": AGENTS[rng.randint(0, 2)][0],
+        "first_agent_reply_at": reply, "sla": {"paused_seconds": 0}}
+    if rng.random() < 0.7:
+        doc.update(status="solved", solved_at=reply + timedelta(seconds=rng.uniform(1, 90_000)),
+                   csat={"score": rng.randint(1, 5), "at": reply + timedelta(days=1)})
+    return doc
+
+
 def intermediate(ticket: dict[str, Any]) -> dict[str, Any]:
     """An earlier state of the ticket: still waiting, no agent."""
     keep = {k: v for k, v in ticket.items() if k not in ("first_agent_reply_at", "first_responder_id", "solved_at",
@@ -106,7 +125,8 @@ def assert_same(agg: dict[str, Any], raw: dict[str, Any]) -> None:
 
 
 async def _scenario(uri: str, ticket_docs: list[dict[str, Any]], conv_docs: list[dict[str, Any]],
-                    order: list[int], ranges: list[tuple[int, int, str | None, dict[str, str]]], since_day: int) -> None:
+                    order: list[int], ranges: list[tuple[int, int, str | None, dict[str, str]]],
+                    since_day: int) -> None:
     store = Store(uri, f"test_agg_{next(_dbs)}")
     try:
         await store.ensure_indexes()
@@ -168,3 +188,44 @@ def test_random_history_aggregates_equal_the_raw_computation(
     ranges: list[tuple[int, int, str | None, dict[str, str]]], since_day: int,
 ) -> None:
     asyncio.run(_scenario(mongo_uri, ticket_docs, conv_docs, order, ranges, since_day))
+
+
+async def test_two_processes_applying_at_once_never_double_count(mongo_uri: str) -> None:
+    store = Store(mongo_uri, f"test_agg_mp_{next(_dbs)}")
+    try:
+        await store.ensure_indexes()
+        await store.agents.insert_many([{"_id": i, "username": u, "name": u, "roles": ["agent"]} for i, u in AGENTS])
+        rng_docs = [sample_ticket(random.Random(n)) for n in range(40)]
+        for number, t in enumerate(rng_docs, 1):
+            t["number"] = number
+        await store.tickets.insert_many([intermediate(t) for t in rng_docs])
+        history = HistoryService(store, QUEUES)
+        aggregates = Aggregates(store, history)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.aggregates_worker", mongo_uri, store.db.name, cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert worker.stdin is not None and worker.stdout is not None
+        assert (await asyncio.wait_for(worker.stdout.readline(), 30)).strip() == b"ready"
+        worker.stdin.write(b"go\n")
+        await worker.stdin.drain()
+        changed = 0
+        for round_ in range(3):  # meanwhile this process applies too, and moves the tickets to their final states
+            for t in reversed(rng_docs):
+                if round_ == 1:
+                    await store.tickets.replace_one({"_id": t["_id"]}, t)
+                changed += await aggregates.apply_ticket(t["_id"])
+        line = (await asyncio.wait_for(worker.stdout.readline(), 120)).decode().split()
+        print("conflicts redone here:", aggregates.conflicts)
+        assert line[0] == "done" and await worker.wait() == 0
+        other_changed = int(line[1])
+        assert changed + other_changed >= len(rng_docs)  # each did real work, not just one of them
+        for t in rng_docs:  # whoever applied last may have seen an earlier state: bring all up to date
+            await aggregates.apply_ticket(t["_id"])
+        start, end = START, START + timedelta(days=9)
+        agg, raw = await history.query(start, end, "day"), await history.raw(start, end, "day")
+        assert_same(agg, raw)
+        assert agg["totals"]["opened"] == len(rng_docs)
+        assert await store.db["metric_contributions"].count_documents({}) == len(rng_docs)
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.close()
