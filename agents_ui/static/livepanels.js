@@ -21,13 +21,14 @@ export async function lastHours(now = new Date()) {
   return card;
 }
 
-/** Open tickets whose SLA falls due within 15 minutes or has passed, most overdue first. */
-export async function atRisk() {
-  const data = await api("GET", "/api/metrics/at-risk?minutes=15");
+/** Open tickets whose SLA falls due within 15 minutes or has passed, most overdue first.
+ * `titles`: a promise of {queue name: title} (the live answer's queues), for the queue column. */
+export async function atRisk(titles) {
+  const [data, title] = await Promise.all([api("GET", "/api/metrics/at-risk?minutes=15"), titles]);
   const rows = data.tickets.map((t) => el("tr", { class: t.breached ? "breached" : "due-soon",
     dataset: { ticket: t.id } },
     el("td", {}, el("a", { href: "#/tickets/" + t.id }, "#" + t.number)), el("td", {}, t.subject),
-    el("td", {}, t.customer), el("td", {}, t.queue), el("td", {}, t.assignee || "unassigned"),
+    el("td", {}, t.customer), el("td", {}, title[t.queue] || t.queue), el("td", {}, t.assignee || "unassigned"),
     el("td", {}, t.clock === "first_response" ? "first response" : "resolution"),
     el("td", { title: explain("sla_due") }, t.breached ? "overdue by " + secs(-t.seconds_left)
       : "in " + secs(t.seconds_left))));

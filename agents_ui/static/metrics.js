@@ -24,9 +24,11 @@ function table(headers, rows, id) {
 async function render(container) {
   root = container;
   const mine = ++drawing;
+  const asked = api("GET", "/api/metrics/live");
+  const titles = asked.then((l) => Object.fromEntries(l.queues.map((q) => [q.queue, q.title])));
   const [live, report, daily, hours, risk] = await Promise.all([
-    api("GET", "/api/metrics/live"), api("GET", "/api/metrics/report"), api("GET", "/api/metrics/daily?days=7"),
-    lastHours().catch(unavailable("the last hours")), atRisk().catch(unavailable("tickets at risk")),
+    asked, api("GET", "/api/metrics/report"), api("GET", "/api/metrics/daily?days=7"),
+    lastHours().catch(unavailable("the last hours")), atRisk(titles).catch(unavailable("tickets at risk")),
   ]);
   if (root !== container || mine !== drawing) return;
   const o = report.overall;

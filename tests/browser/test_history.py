@@ -233,6 +233,7 @@ async def test_live_view_changes_by_itself_when_a_customer_is_escalated(browser:
     risky = desk.locator(f"#at-risk tr[data-ticket='{ticket['_id']}']")
     await expect(risky).to_contain_text("Al Agent")
     await expect(risky).to_contain_text("first response")
+    await expect(risky).to_contain_text("General support")  # the queue's title, as the table above
     await screenshot(desk, "live-view")
     await shop_ctx.close()
     await desk_ctx.close()
