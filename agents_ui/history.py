@@ -20,13 +20,15 @@ TABLES = ("series", "agents", "totals")
 
 async def _history(request: web.Request) -> dict[str, Any]:
     now = utcnow()
-    end = iso_time(request.query.get("to"), "to") or now
-    start = iso_time(request.query.get("from"), "from") or end - timedelta(days=1)
     filters = {name: request.query.get(name) for name in FILTERS}
     try:
+        end = iso_time(request.query.get("to"), "to") or now
+        start = iso_time(request.query.get("from"), "from") or end - timedelta(days=1)
         return await request.app[HUB].history.query(start, end, request.query.get("bucket") or None, filters)
     except HistoryError as exc:
         raise error(400, str(exc)) from exc
+    except OverflowError as exc:  # a range at the ends of the calendar (year 1 or 9999)
+        raise error(400, "from/to: out of range") from exc
 
 
 @requires(Role.SUPERVISOR, scope="metrics")

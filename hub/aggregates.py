@@ -5,7 +5,8 @@ Storage (docs/metrics.md, "Aggregates"):
 - `metric_hours`: one document per (hour, queue, channel, agent, intent, tags) with summed counters
   `c.*` (and histogram bins `c.fr_<i>`, `c.rs_<i>`): the fine buckets, read for combined filters.
 - `metric_rollups`: the same counters rolled up per hour (`g: h`) and per day (`g: d`) and one dimension
-  (`dim`: all, queue, channel, agent, intent, tag; `val` its value): what a range with at most one filter reads.
+  (`dim`: all, queue, channel, agent, intent, tag; `val` its value): what a range with at most one filter reads;
+  `dim: agents` holds every agent's counters in one document per hour and day (`c.<agent id>.<counter>`).
 - `metric_contributions`: per ticket (`t:<id>`) and bot conversation (`c:<id>`) the parts it has added
   to the buckets (`hub.metricdefs`) and a version `v`.
 
@@ -94,6 +95,10 @@ def bucket_increments(parts: Parts) -> tuple[dict[str, tuple[Doc, Counters]], di
             cells += [(g, "all", None, t), (g, "queue", queue, t), (g, "channel", channel, t), (g, "agent", agent, t),
                       (g, "intent", intent, t)]
             cells += [(g, "tag", tag, t) for tag in tags]
+            if agent is not None:  # every agent's counters in one document per hour and day: the agent table
+                add(rollups, json.dumps([g, "agents", None, t.isoformat()], separators=(",", ":")),
+                    {"g": g, "dim": "agents", "val": None, "t": t},
+                    {f"{agent}.{name}": value for name, value in counters.items()})
         for g, dim, val, t in cells:
             add(rollups, json.dumps([g, dim, val, t.isoformat()], separators=(",", ":")),
                 {"g": g, "dim": dim, "val": val, "t": t}, counters)
@@ -107,6 +112,19 @@ def _updates(increments: dict[str, tuple[Doc, Counters]]) -> list[UpdateOne]:
         if inc:
             ops.append(UpdateOne({"_id": _id}, {"$inc": inc, "$setOnInsert": fields}, upsert=True))
     return ops
+
+
+def _nested(counters: Counters) -> Doc:
+    """`{"a.b": 1}` as `{"a": {"b": 1}}` (what `$inc` on `c.a.b` makes), zeros left out."""
+    out: Doc = {}
+    for name, value in counters.items():
+        if value:
+            head, _, tail = name.partition(".")
+            if tail:
+                out.setdefault(head, {})[tail] = value
+            else:
+                out[head] = value
+    return out
 
 
 class Aggregates:
@@ -194,8 +212,10 @@ class Aggregates:
     # ---- the batch job ---------------------------------------------------------------------------
 
     async def catch_up(self, until: datetime | None = None, fenced: bool = True) -> int:
-        """Apply every ticket and conversation named by events up to `until` (default now - settle).
-        Returns how many records changed the buckets."""
+        """Apply every ticket and conversation named by events up to `until` (default now - settle), if
+        this process gets (or holds) the batch job's lease. Returns how many records changed the buckets."""
+        if fenced and not await self.lease.acquire(utcnow()):
+            return 0  # another process does it
         until = until or utcnow() - self.settle
         state = await self.store.db[STATE].find_one({"_id": "events"})
         cursor_from = state["at"] - self.overlap if state else EPOCH
@@ -237,8 +257,7 @@ class Aggregates:
         """Every `interval` seconds, if this process holds the lease: catch up with the event log."""
         while True:
             try:
-                if await self.lease.acquire(utcnow()):
-                    await self.catch_up()
+                await self.catch_up()
             except LeaseLost:
                 log.info("aggregates: the lease went to another holder (a rebuild); pausing")
             except PyMongoError as exc:
@@ -247,7 +266,7 @@ class Aggregates:
 
     # ---- rebuild -----------------------------------------------------------------------------------
 
-    async def rebuild(self, since: datetime | None = None, *, batch: int = 5000) -> dict[str, int]:
+    async def rebuild(self, since: datetime | None = None, *, batch: int = 1000) -> dict[str, int]:
         """Recompute the buckets from the raw records: all of them, or the hours from `since` (a UTC day) on.
 
         Holds the batch job's lease while it runs (the running hubs' batch jobs pause); records changed
@@ -315,8 +334,8 @@ class Aggregates:
 
     @staticmethod
     async def _insert(collection: Any, increments: dict[str, tuple[Doc, Counters]], batch: int) -> int:
-        docs: Iterable[Doc] = ({"_id": _id, **fields, "c": {k: v for k, v in counters.items() if v}}
-                               for _id, (fields, counters) in increments.items())
+        docs: Iterable[Doc] = ({"_id": _id, **fields, "c": _nested(counters)} for _id, (fields, counters)
+                               in increments.items())
         chunk: list[Doc] = []
         count = 0
         for doc in docs:

@@ -175,18 +175,21 @@ class HistoryService:
             span = {"$gte": a, "$lt": b}
             g = "d" if kind == "day" else "h"
             if len(given) <= 1:
-                # at most one filter: the rollups of that dimension (or of all) for the series ...
+                # at most one filter: the rollups of that dimension (or of all) for the series, and without a
+                # filter the agents' rollup (all agents in one document an hour or a day), in one query
                 dim, val = next(iter(given.items())) if given else ("all", None)
-                async for doc in rollups.find({"dim": dim, "val": val, "g": g, "t": span}, projection={"t": 1, "c": 1}):
+                query: Doc = {"dim": dim, "val": val, "g": g, "t": span}
+                if not given:
+                    query["dim"] = {"$in": ["all", "agents"]}
+                async for doc in rollups.find(query, projection={"dim": 1, "t": 1, "c": 1}):
+                    if doc["dim"] == "agents":
+                        for agent, counters in doc["c"].items():
+                            agents.setdefault(agent, Tally()).add(counters)
+                        continue
                     self._add(series, bucket, doc["t"], doc["c"])
                     if dim == "agent":
                         agents.setdefault(val, Tally()).add(doc["c"])
-                if dim == "agent":
-                    continue
-                if not given:  # ... and the agents' rollups for the agent table
-                    async for doc in rollups.find({"dim": "agent", "g": g, "t": span}, projection={"val": 1, "c": 1}):
-                        if doc.get("val"):
-                            agents.setdefault(doc["val"], Tally()).add(doc["c"])
+                if dim == "agent" or not given:
                     continue
                 # one filter other than the agent: the agent table comes from the fine buckets
                 async for doc in hours.find(self._hour_query(chosen, span), projection={"agent": 1, "c": 1}):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.metricdefs import conversation_parts
 from hub.models import TicketStatus, utcnow
 from hub.store import Doc, Store
 from hub.tickets import ACTIVE, QueueConfig
@@ -158,17 +159,22 @@ class MetricsService:
         }
 
     async def bot_containment(self, start: datetime, end: datetime) -> dict[str, Any]:
-        """Conversations the bot took part in, and the share it finished without a handoff."""
-        bot_conversations = contained = 0
-        cursor = self.store.conversations.find({"started_at": {"$gte": start, "$lt": end}},
-                                               projection={"bot.turns": 1, "handoff_at": 1})
+        """Bot conversations closed in the window and the share closed without a handoff (hub.metricdefs);
+        conversations still open with the bot are left out and counted apart (`open`)."""
+        closed = contained = 0
+        cursor = self.store.conversations.find({"closed_at": {"$gte": start, "$lt": end}},
+                                               projection={"bot": 1, "handoff_at": 1, "ticket_id": 1, "open": 1,
+                                                           "closed_at": 1, "channel": 1})
         async for conv in cursor:
-            if not conv.get("bot", {}).get("turns"):
-                continue
-            bot_conversations += 1
-            contained += int(conv.get("handoff_at") is None)
-        return {"conversations": bot_conversations, "contained": contained,
-                "containment": _ratio(contained, bot_conversations)}
+            for counters in conversation_parts(conv).values():
+                closed += int(counters.get("bot_closed", 0))
+                contained += int(counters.get("bot_contained", 0))
+        still_open = 0
+        async for conv in self.store.conversations.find({"state": "bot", "started_at": {"$gte": start, "$lt": end}},
+                                                        projection={"open": 1, "bot.turns": 1}):
+            still_open += int(bool(conv.get("open")) and bool((conv.get("bot") or {}).get("turns")))
+        return {"conversations": closed, "contained": contained, "containment": _ratio(contained, closed),
+                "open": still_open}
 
     async def daily(self, days: int, end: datetime | None = None) -> list[dict[str, Any]]:
         """One window a day, oldest first (the supervisor's trend table)."""

@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
     metrics_args(sub, _admin_args)
 
+    from switchboard.bench_cli import add_arguments as bench_args
+
+    bench_args(sub, _admin_args)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -128,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.users_cli import run as users_run
 
             return asyncio.run(users_run(args, settings_from(args)))
+        if args.command == "bench":
+            from switchboard.bench_cli import run as bench_run
+
+            return bench_run(args)
         if args.command == "metrics":
             from switchboard.metrics_cli import run as metrics_run
 

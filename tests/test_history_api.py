@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from hub.models import Role, utcnow
 from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
 from tests.conftest import login
 from tests.test_privacy_cli import switchboard
 from tests.test_widget_flow import say, widget_session
@@ -130,7 +131,9 @@ async def test_history_refuses_bad_ranges_and_non_supervisors(client: TestClient
                            ({"from": "2026-05-02", "to": "2026-05-01"}, "after"),
                            ({"from": "2025-01-01", "to": "2026-05-01"}, "366 days"),
                            ({"bucket": "week"}, "bucket"),
-                           ({"agent": "nobody"}, "no agent")):
+                           ({"agent": "nobody"}, "no agent"),
+                           ({"to": "0001-01-01"}, "out of range"),
+                           ({"from": "9999-12-31T23:30", "to": "9999-12-31T23:59"}, "out of range")):
         resp = await client.get("/api/metrics/history", params=params)
         assert resp.status == 400 and reason in (await resp.json())["error"], params
 
@@ -160,3 +163,22 @@ async def test_rebuild_from_the_command_line_beside_a_running_hub(
     assert again["totals"] == before["totals"]
     code, _, err = await switchboard(runtime, tmp_path, "metrics", "rebuild", "--from", "yesterday")
     assert code == 2 and "invalid fromisoformat value" in err
+
+
+async def test_one_hub_at_a_time_runs_the_batch_job(
+    client: TestClient[Any, Any], runtime: Runtime, settings: Settings, shop_bot: Any
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    other = Runtime(settings)
+    await other.start(bot=shop_bot)
+    try:
+        assert other.hub is not None
+        await _desk_day(client, runtime)  # ends with this hub's batch job catching up (it holds the lease)
+        assert await other.hub.aggregates.catch_up(until=utcnow() + timedelta(seconds=1)) == 0  # not the holder
+        await hub.store.leases.update_one({"_id": "metrics.aggregates"}, {"$set": {"until": utcnow()}})  # expired
+        assert await other.hub.aggregates.catch_up(until=utcnow() + timedelta(seconds=1)) == 0  # took over: no change
+        history = await other.hub.history.query(utcnow() - timedelta(hours=3), utcnow() + timedelta(hours=1))
+        assert history["totals"]["opened"] == 3 and history["totals"]["solved"] == 2
+    finally:
+        await other.stop()

@@ -81,8 +81,15 @@ async def test_bot_replies_never_count_as_first_response_and_containment(
     answered = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert answered is not None and answered["first_agent_reply_at"] >= answered["handoff_at"]
     report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
-    assert report["bot"] == {"conversations": 2, "contained": 1, "containment": 0.5}
+    # both chats are still going: not contained yet, shown apart (the escalated one is no longer the bot's)
+    assert report["bot"] == {"conversations": 0, "contained": 0, "containment": None, "open": 1}
     assert report["overall"]["answered"] == 1
+    ended = await client.post("/api/widget/end", json={}, headers={"Authorization": f"Bearer {contained}"})
+    assert ended.status == 200
+    await client.post(f"/api/tickets/{ticket['_id']}/status", json={"status": "solved"},
+                      headers={"X-CSRF-Token": agent["csrf"]})
+    report = await hub.metrics.window(utcnow() - timedelta(hours=1), utcnow() + timedelta(seconds=1))
+    assert report["bot"] == {"conversations": 2, "contained": 1, "containment": 0.5, "open": 0}
 
 
 async def test_metrics_api_is_for_supervisors(client: TestClient[Any, Any], runtime: Runtime) -> None:
