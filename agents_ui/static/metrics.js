@@ -53,7 +53,8 @@ async function render(container) {
     el("p", { id: "abandoned-by" }, "Abandoned: " + o.abandoned_by.ended + " ended the chat, " +
       o.abandoned_by.left + " left the page, " + o.abandoned_by.closed_unanswered + " closed unanswered"),
     el("p", { id: "bot-containment", title: explain("bot_containment") }, "Bot containment: " +
-      pct(report.bot.containment) + " of " + report.bot.conversations + " bot conversations"),
+      pct(report.bot.containment) + " of " + report.bot.conversations + " bot conversations closed" +
+      (report.bot.open ? " (" + report.bot.open + " still open, not counted)" : "")),
     el("h2", {}, "Last 7 days"),
     table([["Day"], ["Queued"], ["ASA", "asa_seconds"], ["Service level", "service_level"],
       ["Abandonment", "abandoned"], ["Bot containment", "bot_containment"]],
