@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -113,3 +115,21 @@ async def test_plotly_bundle_is_served_from_the_installed_package_with_long_cach
     assert gzip.decompress(await packed.read()) == shipped
     again = await client.get("/static/vendor/plotly.min.js", headers={"If-None-Match": etag})
     assert again.status == 304
+
+
+async def test_every_history_figure_has_a_definition_on_the_page(client: TestClient[Any, Any],
+                                                                 runtime: Runtime) -> None:
+    """The page explains each figure the history API serves (agents_ui/static/metricdefs.js `DEFS`), so a
+    figure added to the API without its words fails here."""
+    await _supervisor(runtime, client)
+    resp = await client.get("/api/metrics/history")
+    assert resp.status == 200, await resp.text()
+    data = await resp.json()
+    source = (Path(__file__).parent.parent / "agents_ui" / "static" / "metricdefs.js").read_text()
+    defined = set(re.findall(r"^  (\w+): \"", source, flags=re.M))
+    served = {k for k in data["totals"] if not isinstance(data["totals"][k], dict)}
+    served |= {k for k in data["series"][0] if k != "t"} if data["series"] else set()
+    tables = source + (Path(__file__).parent.parent / "agents_ui" / "static" / "historytables.js").read_text()
+    shown = set(re.findall(r"\[\"(\w+)\", \"", tables))
+    assert served - defined == set(), f"figures without a definition: {sorted(served - defined)}"
+    assert {"handled", "occupancy", "csat", "first_response_p50", "resolution_p50"} <= defined & shown
