@@ -70,8 +70,9 @@ WEEK = {1: 4, 2: 2, 3: 6, 4: 3, 5: 5, 6: 1}
 
 
 async def _seed_week(runtime: Runtime) -> None:
-    """Tickets of the six days before today, stored as the hub stores them, then the aggregates rebuilt from
-    the raw records (`switchboard metrics rebuild`): answered after 30 s times i, solved an hour later, rated."""
+    """Tickets and bot chats of the six days before today, stored as the hub stores them, then the aggregates
+    rebuilt from the raw records (`switchboard metrics rebuild`): answered after 30 s times i, solved an hour
+    later, rated."""
     assert runtime.hub is not None
     al = await runtime.hub.store.agents.find_one({"username": "al"})
     assert al is not None
@@ -89,6 +90,17 @@ async def _seed_week(runtime: Runtime) -> None:
                          "solved_at": created + timedelta(hours=1), "sla": {"paused_seconds": 0},
                          "csat": {"score": 5 if i % 2 == 0 else 2, "at": created + timedelta(hours=1)}})
     await runtime.hub.store.tickets.insert_many(docs)
+    # and each day three chats with the bot, closed: two it finished itself, one it handed over
+    chats = []
+    for days in WEEK:
+        for i in range(3):
+            started = today - timedelta(days=days) + timedelta(hours=9, minutes=i)
+            chats.append({"channel": "widget", "thread_key": f"seed-{days}-{i}", "token": f"seed-{days}-{i}",
+                          "open": False, "state": "closed", "started_at": started, "last_message_at": started,
+                          "closed_at": started + timedelta(minutes=5),
+                          "handoff_at": started + timedelta(minutes=2) if i == 2 else None,
+                          "bot": {"turns": 4, "fallbacks": 1, "last_intent": "opening_hours"}})
+    await runtime.hub.store.conversations.insert_many(chats)
     await runtime.hub.aggregates.rebuild()
 
 
@@ -147,6 +159,8 @@ async def test_history_draws_its_charts_and_exports_what_it_shows(browser: Any, 
     # each chart's CSV is the series it was drawn from: one row a day, the known counts
     series = _rows(await _download(page, page.locator("#chart-volume a.csv")))
     assert [int(r["opened"]) for r in series] == [WEEK[d] for d in range(6, 0, -1)] + [3]
+    assert [(int(r["bot_contained"]), int(r["bot_closed"]), int(r["fallbacks"]), int(r["bot_messages"]))
+            for r in series[:6]] == [(2, 3, 3, 12)] * 6
     # the agents' CSV holds exactly the rows and raw values the table shows
     exported = _rows(await _download(page, page.locator("a[data-csv=agents]")))
     shown = [dict(zip(await row.locator("td").evaluate_all("cells => cells.map(c => c.dataset.column)"),
