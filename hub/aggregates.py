@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.errors import AutoReconnect, BulkWriteError
 
 from hub.history import CONVERSATION_FIELDS, HOURS, ROLLUPS, TICKET_FIELDS, HistoryService
 from hub.leases import Lease
@@ -266,7 +267,7 @@ class Aggregates:
 
     # ---- rebuild -----------------------------------------------------------------------------------
 
-    async def rebuild(self, since: datetime | None = None, *, batch: int = 1000) -> dict[str, int]:
+    async def rebuild(self, since: datetime | None = None, *, batch: int = 500) -> dict[str, int]:
         """Recompute the buckets from the raw records: all of them, or the hours from `since` (a UTC day) on.
 
         Holds the batch job's lease while it runs (the running hubs' batch jobs pause); records changed
@@ -295,7 +296,7 @@ class Aggregates:
             async def flush() -> None:
                 nonlocal contributions
                 if contributions:
-                    await self.contributions.insert_many(contributions, ordered=False)
+                    await _insert_chunk(self.contributions, contributions)
                     contributions = []
 
             async def take(source: str, parts: Parts) -> None:
@@ -341,10 +342,29 @@ class Aggregates:
         for doc in docs:
             chunk.append(doc)
             if len(chunk) >= batch:
-                await collection.insert_many(chunk, ordered=False)
+                await _insert_chunk(collection, chunk)
                 count += len(chunk)
                 chunk = []
         if chunk:
-            await collection.insert_many(chunk, ordered=False)
+            await _insert_chunk(collection, chunk)
             count += len(chunk)
         return count
+
+
+async def _insert_chunk(collection: Any, docs: list[Doc], attempts: int = 5) -> None:
+    """Insert documents with deterministic ids, again after a dropped connection: the ones the failed attempt
+    wrote come back as duplicates of themselves, which is what they are."""
+    for attempt in range(attempts):
+        try:
+            await collection.insert_many(docs, ordered=False)
+            return
+        except BulkWriteError as exc:
+            if all(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])) and \
+                    not exc.details.get("writeConcernErrors"):
+                return
+            raise
+        except AutoReconnect:
+            if attempt == attempts - 1:
+                raise
+            log.warning("aggregates: rebuild lost the database connection; retrying a batch")
+            await asyncio.sleep(1 + attempt)

@@ -7,6 +7,7 @@ sum the contributions defined in `hub.metricdefs`. Definitions: docs/metrics.md.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -176,19 +177,18 @@ class HistoryService:
             g = "d" if kind == "day" else "h"
             if len(given) <= 1:
                 # at most one filter: the rollups of that dimension (or of all) for the series, and without a
-                # filter the agents' rollup (all agents in one document an hour or a day), in one query
+                # filter the agents' rollup (all agents in one document an hour or a day); equality on every
+                # field before `t` (secantusd-py walks the whole index for an `$in` there)
                 dim, val = next(iter(given.items())) if given else ("all", None)
-                query: Doc = {"dim": dim, "val": val, "g": g, "t": span}
-                if not given:
-                    query["dim"] = {"$in": ["all", "agents"]}
-                async for doc in rollups.find(query, projection={"dim": 1, "t": 1, "c": 1}):
-                    if doc["dim"] == "agents":
-                        for agent, counters in doc["c"].items():
-                            agents.setdefault(agent, Tally()).add(counters)
-                        continue
+                async for doc in rollups.find({"dim": dim, "val": val, "g": g, "t": span}, projection={"t": 1, "c": 1}):
                     self._add(series, bucket, doc["t"], doc["c"])
                     if dim == "agent":
                         agents.setdefault(val, Tally()).add(doc["c"])
+                if not given:
+                    async for doc in rollups.find({"dim": "agents", "val": None, "g": g, "t": span},
+                                                  projection={"c": 1}):
+                        for agent, counters in doc["c"].items():
+                            agents.setdefault(agent, Tally()).add(counters)
                 if dim == "agent" or not given:
                     continue
                 # one filter other than the agent: the agent table comes from the fine buckets
@@ -309,11 +309,10 @@ class HistoryService:
         ids = [oid(a) for a in agents]
         people = {str(a["_id"]): a async for a in self.store.agents.find(
             {"_id": {"$in": ids}}, projection={"username": 1, "name": 1, "capacity": 1})}
-        open_now: dict[str, int] = {}
-        async for ticket in self.store.tickets.find({"status": {"$in": ACTIVE}, "assignee_id": {"$in": ids}},
-                                                    projection={"assignee_id": 1}):
-            key = str(ticket["assignee_id"])
-            open_now[key] = open_now.get(key, 0) + 1
+        # per agent, the live view's count (`(assignee_id, status)` index; an `$in` of agents is walked whole)
+        counts = await asyncio.gather(*(self.store.tickets.count_documents(
+            {"assignee_id": agent_id, "status": {"$in": ACTIVE}}) for agent_id in ids))
+        open_now = {str(agent_id): n for agent_id, n in zip(ids, counts, strict=True)}
         rows = []
         for agent_id, tally in agents.items():
             person = people.get(agent_id)
