@@ -1,40 +1,39 @@
-"""Third-party browser code, served from the Python packages that ship it (never copied into the repo).
+"""Third-party browser code the hub serves from installed packages (never a CDN, never a copy in the repo).
 
-`GET /static/vendor/plotly.min.js`: plotly.js from the `plotly` wheel (``plotly/package_data``),
-read once per process through importlib.resources and cached by browsers for a day.
+`GET /static/vendor/plotly.min.js`: the bundle the `plotly` PyPI wheel ships
+(`plotly/package_data/plotly.min.js`), read once through importlib.resources, gzipped once, and
+served with an ETag naming the package version and a week's public cache.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
-from importlib import resources
+import gzip
+import importlib.metadata
+import importlib.resources
+from functools import cache
 
 from aiohttp import web
 
-#: URL path -> (package, resource path inside it).
-VENDORED = {"plotly.min.js": ("plotly", "package_data/plotly.min.js")}
+CACHE_CONTROL = "public, max-age=604800"
 
 
-@functools.cache
-def _read(name: str) -> bytes | None:
-    package, path = VENDORED[name]
-    try:
-        return (resources.files(package) / path).read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError):
-        return None
+@cache
+def _plotly() -> tuple[bytes, bytes, str]:
+    raw = (importlib.resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    return raw, gzip.compress(raw, 6), f'"plotly-{importlib.metadata.version("plotly")}"'
 
 
-def _handler(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def vendor_file(_request: web.Request) -> web.Response:
-        body = _read(name)
-        if body is None:
-            raise web.HTTPNotFound()
-        return web.Response(body=body, content_type="application/javascript", charset="utf-8",
-                            headers={"Cache-Control": "public, max-age=86400"})
-
-    return vendor_file
+async def plotly_js(request: web.Request) -> web.Response:
+    """The plotly.js bundle of the installed `plotly` package (public: library code, no data)."""
+    raw, packed, etag = _plotly()
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return web.Response(body=packed, content_type="text/javascript", headers=headers)
+    return web.Response(body=raw, content_type="text/javascript", headers=headers)
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.get(f"/static/vendor/{name}", _handler(name)) for name in VENDORED]
+    return [web.get("/static/vendor/plotly.min.js", plotly_js)]

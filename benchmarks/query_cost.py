@@ -25,6 +25,7 @@ from typing import Any
 from hub.models import utcnow
 from hub.outbox import Outbox
 from hub.sla import EPOCH, SlaWatcher
+from hub.slawatch import at_risk
 from hub.store import ObjectId, Store
 from hub.tickets import TicketService
 
@@ -145,6 +146,8 @@ QUERIES: dict[str, Query] = {
     "outbox_idle_claim": _idle_claim,
     "sla_due": _sla_due,
     "sla_nearest": _sla_nearest,
+    # the supervisor's live view: tickets about to breach SLA (hub.slawatch); a scan would walk every ticket
+    "tickets_at_risk": lambda s, i: at_risk(s),
 }
 
 

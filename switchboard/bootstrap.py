@@ -162,6 +162,7 @@ class Runtime:
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
+        from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.trainer import routes as trainer_routes
         from agents_ui.trainer_oos import routes as trainer_oos_routes
         from agents_ui.transfers import routes as transfer_routes
@@ -174,9 +175,10 @@ class Runtime:
         routes += calendar_routes()
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
-        routes += vendor_routes() + trainer_oos_routes()
+        routes += trainer_oos_routes()
         routes += contact_routes()
         routes += history_routes()
+        routes += supervisor_routes() + vendor_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -77,6 +77,9 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         await say(client, token, "I want to talk to a human")
         await hub.pipeline.drain()
         await history(client, token)
+        # a supervisor's live view and history filters
+        for path in ("/api/metrics/at-risk?minutes=120", "/api/metrics/filters"):
+            assert (await client.get(path)).status == 200
         tickets = (await (await client.get("/api/tickets")).json())["tickets"]
         ticket_id = tickets[0]["id"]
         await client.get("/api/queues")
