@@ -181,7 +181,7 @@ class Hub:
     async def start(self) -> None:
         """Indexes, schema migrations, seed data, then the outbox, recovery and realtime loops."""
         await self.store.ensure_indexes()
-        await migrate(self.store)  # before anything reads documents in an older shape
+        await migrate(self.store, self.tickets.queues)  # before anything reads documents in an older shape
         await self.tickets.sync_queues()
         await self.tickets.calendars.seed(self.sla_calendars,
                                           {q.name: q.calendar for q in self.tickets.queues.values() if q.calendar})

@@ -104,6 +104,10 @@ async def test_the_hub_serves_the_old_database_after_starting_on_it(old_store: S
         assert [f["filename"] for f in files] == ["damaged.png"]
         photo = await client.get(f"/api/attachments/{files[0]['blob_id']}")
         assert photo.status == 200 and (await photo.read()).startswith(b"\x89PNG")
+        # The supervisor history counts the old tickets (migration 5 built its buckets).
+        history = await (await client.get("/api/metrics/history", params={
+            "from": "2026-12-01T00:00:00+00:00", "to": "2026-12-03T00:00:00+00:00"})).json()
+        assert history["totals"]["escalated"] == 2 and history["totals"]["solved"] == 1
         assert rt.hub is not None
         anonymous = await rt.hub.store.contacts.find_one({"identities.external_id": {"$regex": "^demo:visitor:"},
                                                          "name": None, "emails": []})
