@@ -1,14 +1,14 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 SWITCHBOARD_CONFIG=/app/config/switchboard.yml
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY hub ./hub
 COPY channels ./channels
 COPY bot ./bot
 COPY agents_ui ./agents_ui
 COPY switchboard ./switchboard
 COPY config ./config
-RUN pip install --no-cache-dir . && useradd --system --home /data switchboard && mkdir -p /data \
+RUN pip install --no-cache-dir -c requirements.lock . && useradd --system --home /data switchboard && mkdir -p /data \
     && chown switchboard /data
 USER switchboard
 EXPOSE 8080

@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench-nlu clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[embedded,test]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[embedded,test]'
 	touch $(STAMP)
 
 ## Set up and run the hub on its embedded database (no MongoDB install needed).
