@@ -133,7 +133,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     oos_intent = args.oos_label or OOS_INTENT
     data = to_training_data(train_x, train_y)
     n_train = len(train_x)
-    if args.builtin_negatives:
+    if args.builtin_negatives and args.backend == "builtin":  # a Rasa server trains on its own data only
         data = with_negatives(data, oos_intent)
     n_negatives = sum(len(v) for v in data.intents.values()) - n_train
 

@@ -50,7 +50,7 @@ from hub.metricdefs import (
     ticket_parts,
 )
 from hub.models import utcnow
-from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, PyMongoError, Store
+from hub.store import BY_ID, ONE_TIME, Doc, DuplicateKeyError, ObjectId, PyMongoError, Store
 
 log = logging.getLogger(__name__)
 
@@ -281,14 +281,14 @@ class Aggregates:
             kept = 0
             old_docs: dict[str, list[Doc]] = {}
             if since is not None:
-                async for doc in self.contributions.find({}, projection={"parts": 1}):
+                async for doc in self.contributions.find({}, projection={"parts": 1}, comment=ONE_TIME):
                     early = [p for p in doc["parts"] if datetime.fromisoformat(p["k"][0]) < since]
                     if early:
                         old_docs[doc["_id"]] = early
-            await self.contributions.delete_many({})
+            await self.contributions.delete_many({}, comment=ONE_TIME)
             if since is None:
-                await self.hours.delete_many({})
-                await self.rollups.delete_many({})
+                await self.hours.delete_many({}, comment=ONE_TIME)
+                await self.rollups.delete_many({}, comment=ONE_TIME)
             else:
                 await self.hours.delete_many({"t": {"$gte": since}})
                 await self.rollups.delete_many({"t": {"$gte": since}})
@@ -311,10 +311,10 @@ class Aggregates:
                     await flush()
                     await self._take_lease()
 
-            async for ticket in self.store.tickets.find({}, projection=TICKET_FIELDS):
+            async for ticket in self.store.tickets.find({}, projection=TICKET_FIELDS, comment=ONE_TIME):
                 await take(f"t:{ticket['_id']}", ticket_parts(ticket, self.history.target(ticket.get("queue"))))
             async for conv in self.store.conversations.find({"closed_at": {"$ne": None}},
-                                                            projection=CONVERSATION_FIELDS):
+                                                            projection=CONVERSATION_FIELDS, comment=ONE_TIME):
                 await take(f"c:{conv['_id']}", conversation_parts(conv))
             for source, early in old_docs.items():  # records gone since: keep what they added before `since`
                 contributions.append({"_id": source, "v": 1, "parts": early})

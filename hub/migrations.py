@@ -26,16 +26,14 @@ from hub.contactbook import ContactBook
 from hub.history import HistoryService
 from hub.leases import Lease
 from hub.models import utcnow
-from hub.store import Store
+from hub.store import ONE_TIME, Store
 from hub.ticketindex import TicketIndex
 from hub.tickets import QueueConfig
 
 log = logging.getLogger(__name__)
 
 SCHEMA_ID = "schema"
-#: The comment on a migration's whole-collection read: it runs once per upgrade, not per request
-#: (tests/query_plans.py lets these scan).
-ONE_TIME = "schema migration"
+
 LEASE = "schema-migration"
 LEASE_SECONDS = 300.0
 

@@ -51,6 +51,10 @@ MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
 ACCEPTED = WriteConcern(w="majority", j=True)
 
 #: Collections the realtime bus follows with a change stream.
+#: The comment on a read or delete that walks a whole collection once on purpose (a schema migration, a
+#: rebuild of the metrics), never per request: tests/query_plans.py lets these scan.
+ONE_TIME = "one-time whole-collection pass"
+
 WATCHED_COLLECTIONS = ("messages", "tickets", "events", "ticket_activity")
 
 
@@ -313,6 +317,7 @@ __all__ = [
     "CONVERSATIONS_BY_CLOSED",
     "CONVERSATIONS_BY_CONTACT",
     "MESSAGES_BY_CONVERSATION",
+    "ONE_TIME",
     "OUTBOX_DUE",
     "TICKETS_BY_CONTACT",
     "WATCHED_COLLECTIONS",

@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
 
-from hub.migrations import ONE_TIME
+from hub.store import ONE_TIME
 
 #: Collections whose whole content is listed on purpose (a handful of configured rows).
 LISTED_WHOLE = {"queues", "agents", "responses", "calendars"}  # small libraries an admin curates
@@ -86,7 +86,7 @@ async def collection_scans(uri: str, db_name: str, recorder: Recorder,
     try:
         for name, cmd in list(recorder.commands):
             if cmd.get("$db") != db_name or cmd.get("comment") == ONE_TIME:
-                continue  # another database, or a schema migration's one-time read
+                continue  # another database, or a one-time pass (migration, rebuild)
             for coll, flt, sort, hint in _queries(name, cmd):
                 if coll.startswith("attachments.") or (coll in LISTED_WHOLE and not flt):
                     continue

@@ -84,9 +84,13 @@ async def test_a_model_trained_in_one_process_is_answering_in_the_other(
             assert bot_a.training_digest == bot_b.training_digest
             ranking_a = (await bot_a.backend.parse("a voucher as a present")).ranking
             ranking_b = (await bot_b.backend.parse("a voucher as a present")).ranking
-            # (same ranking; confidences equal up to floating-point noise of multi-threaded maths)
-            assert [s.name for s in ranking_a] == [s.name for s in ranking_b]
-            assert all(abs(x.confidence - y.confidence) < 1e-3 for x, y in zip(ranking_a, ranking_b, strict=True))
+            # (same intents with the same confidences up to floating-point noise of multi-threaded maths,
+            # so the same order wherever two confidences are not within that noise of each other)
+            conf_a = {x.name: x.confidence for x in ranking_a}
+            conf_b = {x.name: x.confidence for x in ranking_b}
+            assert conf_a.keys() == conf_b.keys()
+            assert all(abs(conf_a[name] - conf_b[name]) < 1e-3 for name in conf_a)
+            assert [x.name for x in ranking_a[:3]] == [x.name for x in ranking_b[:3]]
     finally:
         await second.stop()
         await first.stop()
