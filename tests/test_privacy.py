@@ -28,7 +28,7 @@ async def _admin(runtime: Runtime, client: TestClient[Any, Any]) -> str:
 
 async def _dana(runtime: Runtime) -> ObjectId:
     """Dana asks for a human with a photo attached, so she has a ticket, messages and a file."""
-    first = await customer_writes(runtime, "visitor-dana", "I want a human, my parcel is broken",
+    first = await customer_writes(runtime, "visitor-dana", "I want to talk to a human, my parcel is broken",
                                   files=(("parcel.png", PHOTO),))
     await customer_writes(runtime, "visitor-dana", "my address is 12 Elm Street")
     return ObjectId(first.contact_id)
@@ -47,7 +47,7 @@ async def test_export_holds_everything_about_the_contact(runtime: Runtime, clien
     document = json.loads(archive.read("contact.json"))
     assert document["contact"]["name"] == "Dana Scully"
     texts = [m["text"] for m in document["messages"]]
-    assert "I want a human, my parcel is broken" in texts and "my address is 12 Elm Street" in texts
+    assert "I want to talk to a human, my parcel is broken" in texts and "my address is 12 Elm Street" in texts
     assert not any("Someone" in json.dumps(m) for m in document["messages"])
     assert len(document["tickets"]) == 1 and document["tickets"][0]["subject"]
     assert all("token" not in c for c in document["conversations"])  # the visitor's credential stays home
