@@ -92,6 +92,10 @@ async def test_merging_moves_the_conversations_tells_the_customer_and_closes_the
     await say(client, token, "Thanks!")
     await hub.pipeline.drain()
     assert "Thanks!" in [m["text"] for m in (await detail(client, chat["_id"]))["messages"]]
+    # retention reaching the moved email conversation redacts the merged ticket's subject too
+    assert await hub.privacy.redact_closed_tickets_of(email["conversation_ids"]) == 1
+    redacted = await hub.store.tickets.find_one({"_id": email["_id"]})
+    assert redacted is not None and redacted["subject"] != "Missing parcel 4471"
 
 
 async def test_merges_that_make_no_sense_are_refused_with_the_reason(
