@@ -26,7 +26,9 @@ function ticketLabel(t) {
 async function search(results, text, error, confirmBox) {
   const ticket = state.ticket;
   const params = new URLSearchParams({ size: "20", status: "new,open,pending,solved" });
-  if (text.trim()) params.set("q", text.trim().replace(/^#/, ""));
+  // Nothing typed: the customer's tickets, found by their name (the list searches customer names too).
+  const q = text.trim().replace(/^#/, "") || state.contactName || "";
+  if (q) params.set("q", q);
   let data;
   try {
     data = await api("GET", "/api/tickets?" + params);
