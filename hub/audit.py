@@ -24,7 +24,7 @@ AUDIT_BY_ACTOR = [("actor.id", 1), ("at", -1)]
 KNOWN_ACTIONS = (
     "login", "login.failed", "login.refused", "agent.created", "agent.roles_changed", "agent.updated",
     "agent.password_reset",
-    "ticket.assigned", "ticket.transferred",
+    "ticket.assigned", "ticket.transferred", "ticket.merged", "ticket.split",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
     "retention.run", "audit.exported", "metrics.rebuilt", "calendar.saved", "calendar.deleted",
     "kb.article_created", "kb.article_updated", "kb.article_published", "kb.article_unpublished", "kb.article_deleted",

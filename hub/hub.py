@@ -38,6 +38,7 @@ from hub.sla import SlaRun, SlaWatcher
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
+from hub.ticketmerge import TicketMerges
 from hub.tickets import QueueConfig, TicketService
 from hub.transfers import Transfers
 from hub.waitannouncer import WaitAnnouncer
@@ -85,6 +86,7 @@ class Hub:
         self.aggregate_interval_seconds = 5.0
         self.responses = ResponseLibrary(store)
         self.transfers = Transfers(store, self.tickets, self.responses)
+        self.ticket_merges = TicketMerges(store, self.tickets)  # merge a ticket into another, split one out
         self.audit = AuditLog(store)
         #: Help-center articles (hub.knowledge): edited by trainers, served on /help, offered by the bot.
         self.knowledge = KnowledgeBase(store, self.audit)

@@ -249,6 +249,10 @@ class Privacy:
             {"conversation_ids": {"$in": conversation_ids}, "status": {"$in": ["solved", "closed"]}},
             projection={"_id": 1}, hint=[("conversation_ids", 1)],
         ).to_list()
+        # a ticket merged into another (hub.ticketmerge) keeps its old conversations' ids aside; it is closed
+        tickets += await self.store.tickets.find(
+            {"merged_conversation_ids": {"$in": conversation_ids}}, projection={"_id": 1},
+            hint=[("merged_conversation_ids", 1)]).to_list()
         await self._redact_tickets([t["_id"] for t in tickets])
         return len(tickets)
 

@@ -162,6 +162,7 @@ class Store:
         await self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])
         await self.tickets.create_index([("contact_id", ASCENDING), ("created_at", DESCENDING)])
         await self.tickets.create_index("conversation_ids")
+        await self.tickets.create_index("merged_conversation_ids", sparse=True)  # hub.privacy: merged tickets
         await self.tickets.create_index([("created_at", ASCENDING)])
         await self.tickets.create_index([("queue", ASCENDING), ("first_agent_reply_at", DESCENDING)])
         # hub.ticketindex: the desk list. `keys` holds one string per facet (status, queue, assignee,

@@ -36,6 +36,12 @@ class NotYours(TicketError):
     """The ticket is not assigned to the agent who tried to hand it back."""
 
 
+def refuse_merged(ticket: Doc) -> None:
+    """A ticket merged into another (hub.ticketmerge) is closed for good: its work goes on there."""
+    if ticket.get("merged_into") is not None:
+        raise TicketError(f"#{ticket['number']} was merged into #{ticket.get('merged_into_number')}: work there")
+
+
 @dataclass(frozen=True)
 class QueueConfig:
     name: str
@@ -258,6 +264,7 @@ class TicketService:
         if not text and not attachments:
             raise TicketError("empty reply")
         ticket = await self.get(ticket_id)
+        refuse_merged(ticket)
         conv_ids = ticket["conversation_ids"]
         target = conversation_id if conversation_id is not None else conv_ids[-1]
         if target not in conv_ids:
@@ -309,6 +316,7 @@ class TicketService:
         except ValueError as exc:
             raise TicketError(f"unknown status {status!r}") from exc
         ticket = await self.get(ticket_id)
+        refuse_merged(ticket)
         old = TicketStatus(ticket["status"])
         if new is old:
             return ticket

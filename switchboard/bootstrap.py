@@ -163,6 +163,7 @@ class Runtime:
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.supervisor import routes as supervisor_routes
+        from agents_ui.ticketmerge import routes as ticket_merge_routes
         from agents_ui.trainer import routes as trainer_routes
         from agents_ui.trainer_oos import routes as trainer_oos_routes
         from agents_ui.transfers import routes as transfer_routes
@@ -178,6 +179,7 @@ class Runtime:
         routes += trainer_oos_routes()
         routes += contact_routes()
         routes += history_routes()
+        routes += ticket_merge_routes()  # merge a ticket into another, split a message out
         routes += supervisor_routes() + vendor_routes()
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,

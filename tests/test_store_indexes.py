@@ -110,6 +110,16 @@ async def test_every_hub_query_uses_an_index(recorded: tuple[Runtime, Recorder],
         assert (await download(client, token, blob_id)).status == 200
         await say(client, token, "thanks")
         await hub.pipeline.drain()
+        # ticket split and merge (hub.ticketmerge): the thanks out into a new ticket, merged back by number
+        thanks = next(m for m in (await (await client.get(f"/api/tickets/{ticket_id}")).json())["messages"]
+                      if m["text"] == "thanks")
+        split = await client.post(f"/api/tickets/{ticket_id}/split", json={"message_id": thanks["id"]},
+                                  headers={"X-CSRF-Token": csrf})
+        assert split.status == 201, await split.text()
+        number = (await (await client.get(f"/api/tickets/{ticket_id}")).json())["ticket"]["number"]
+        merge = await client.post(f"/api/tickets/{(await split.json())['ticket']['id']}/merge",
+                                  json={"into": str(number)}, headers={"X-CSRF-Token": csrf})
+        assert merge.status == 200, await merge.text()
         await client.post(f"/api/tickets/{ticket_id}/status", json={"status": "solved"},
                           headers={"X-CSRF-Token": csrf})
 
