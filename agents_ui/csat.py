@@ -4,6 +4,8 @@ Mail security scanners open every link in a mail before the customer does, so th
 nothing: it shows the request with the linked score preselected, an optional comment and a
 "Send rating" button. The rating is recorded by that form's POST (same-origin, the token again),
 once per ticket: after it, the page says thank you and offers no form (a second POST is refused).
+`Referrer-Policy: same-origin`: the token never leaves in a Referer, yet the form's POST carries
+an Origin (with `no-referrer` Chromium sends `Origin: null`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _page(title: str, content: str, status: int = 200) -> web.Response:
 </html>"""
     return web.Response(text=html, status=status, content_type="text/html",
                         headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
-                                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+                                 "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 
 
 def _message(title: str, text: str, status: int) -> web.Response:
@@ -116,12 +118,13 @@ async def submit(request: web.Request) -> web.Response:
         return _message("Not sent", "The score must be a number from 1 to 5.", 400)
     comment = str(form.get("comment") or "")[:MAX_COMMENT]
     try:
-        rated = await request.app[HUB].tickets.rate(ticket["_id"], int(raw), comment, channel="email")
+        await request.app[HUB].tickets.rate(ticket["_id"], int(raw), comment, channel="email")
     except AlreadyRated:
         return _message("Already rated", "This request has been rated already. Thank you!", 409)
     except TicketError as exc:
         return _message("Not sent", str(exc).capitalize() + ".", 409)
-    return _thanks(rated)
+    # Post/redirect/get: a reload shows the thanks rather than sending the form again.
+    raise web.HTTPSeeOther(f"/csat/{request.match_info['token']}")
 
 
 def routes() -> list[web.RouteDef]:
