@@ -406,19 +406,25 @@ class TicketService:
                                       data={"score": score, "channel": channel})
         return ticket
 
-    async def rate_from_thread(self, channel: str, thread_key: str, score: int, *, reply: bool = True) -> str:
+    async def rate_from_thread(self, channel: str, thread_key: str, score: int, *, typed: bool = False,
+                               reply: bool = True) -> str:
         """A rating pressed or typed on a messaging channel, for the thread's latest ticket.
 
         Returns `rated`, `already` (refused: the ticket has its rating) or `none` (no rating was asked
-        for: the caller treats the input as an ordinary message). `reply`: thank the customer there.
+        for: the caller treats the input as an ordinary message). `typed` (an SMS digit): only while
+        the ticket's conversation is the thread's latest and closed, so a digit answering a newer
+        conversation (a bot's numbered options) stays a message. `reply`: thank the customer there.
         """
         conversations = await self.store.conversations.find(
-            {"channel": channel, "thread_key": thread_key}, projection={"ticket_id": 1},
+            {"channel": channel, "thread_key": thread_key}, projection={"ticket_id": 1, "open": 1},
         ).to_list(None)
         with_ticket = [c for c in conversations if c.get("ticket_id") is not None]
         if not with_ticket:
             return "none"
         latest = max(with_ticket, key=lambda c: c["ticket_id"])
+        newest = max(conversations, key=lambda c: c["_id"])
+        if typed and (newest["_id"] != latest["_id"] or newest.get("open")):
+            return "none"
         ticket = await self.store.tickets.find_one({"_id": latest["ticket_id"]},
                                                    projection={"csat": 1, "csat_asked": 1, "status": 1})
         if (ticket is None or not ticket.get("csat_asked")

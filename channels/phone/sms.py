@@ -62,7 +62,7 @@ class SmsWebhooks:
         score = sms_score(text) if keyword is None and not sms.media else None
         if score is not None:
             # "Reply 1-5" to a CSAT request: the solved ticket's rating, neither reopening it nor for the bot.
-            if await self.hub.tickets.rate_from_thread(CHANNEL, sms.thread_key, score) != "none":
+            if await self.hub.tickets.rate_from_thread(CHANNEL, sms.thread_key, score, typed=True) != "none":
                 return twiml(EMPTY_TWIML)
         if keyword is None and (payload := await chosen_option(self.hub.store, CHANNEL, sms.thread_key, text)):
             metadata["typed"] = text

@@ -59,3 +59,9 @@ async def test_a_digit_reply_to_the_rating_request_is_the_rating_and_a_second_is
     await text_in(phone, sms("It arrived broken", "SM" + "e" * 32))
     await hub.pipeline.drain()
     assert await store.messages.find_one({"channel": "sms", "direction": "in", "text": "It arrived broken"})
+    # ... and so is a digit from then on: it answers the newer conversation, not the rated ticket.
+    await text_in(phone, sms("3", "SM" + "f" * 32))
+    await hub.pipeline.drain()
+    assert await store.messages.find_one({"channel": "sms", "direction": "in", "text": "3"}) is not None
+    final = await store.tickets.find_one({"_id": ticket["_id"]})
+    assert final is not None and final["csat"]["score"] == 4
