@@ -15,7 +15,7 @@ Figures are counted in the hour the thing happened (event time, UTC):
   ticket reopens and set again by the next solve); resolution = solved - created - time pending.
 - `abandoned` (+ `ab_ended` / `ab_left`) at `abandoned_at`; a ticket solved or closed without any
   agent answer counts as abandoned `ab_unanswered` at its solve.
-- `csat_ratings` / `csat_satisfied` (score 4-5) at the rating (a later rating replaces the earlier).
+- `csat_ratings` / `csat_satisfied` (score 4-5) at the rating (one rating per ticket, hub.csat).
 - Bot conversations (at least one bot turn) count at their LAST close: `bot_closed`, and
   `bot_contained` when never handed to a human; `bot_messages` (bot turns) and `fallbacks` with them.
   Open ones contribute nothing (the history shows them apart as `bot_open`).

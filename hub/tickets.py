@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub.csat import CsatLinks
 from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
@@ -30,6 +31,10 @@ class TicketError(Exception):
 
 class NotFound(TicketError):
     pass
+
+
+class AlreadyRated(TicketError):
+    """The ticket has its rating already: one rating per ticket, from any channel."""
 
 
 class NotYours(TicketError):
@@ -83,8 +88,10 @@ class TicketService:
         self.router: Any = None
         #: Set by the hub (hub.webhooks.Webhooks): ticket events queued in the transaction of each change.
         self.webhooks: Any = None
-        #: Channels that can show a rating request (buttons) when a ticket is solved.
-        self.csat_channels: frozenset[str] = frozenset({"widget"})
+        #: Channels that can carry a rating request when a ticket is solved (hub.csat).
+        self.csat_channels: frozenset[str] = frozenset({"widget", "slack", "telegram", "sms", "email"})
+        #: Set by the composition root: signs the email rating links (hub.csat.CsatLinks).
+        self.csat_links: CsatLinks | None = None
         self.telemetry = Telemetry(store)
         #: Queues' business-hours calendars: SLA due times count their open time (hub.sla).
         self.calendars = Calendars(store)
@@ -361,32 +368,89 @@ class TicketService:
         return updated
 
     async def _ask_for_rating(self, ticket: Doc) -> None:
-        """A CSAT request (1-5 buttons) on channels that can show it, once per ticket."""
+        """A CSAT request on the ticket's latest channel if it can carry one, once per ticket (hub.csat).
+
+        Buttons (`csat:N` quick replies) on the widget, Slack and Telegram; "Reply 1-5" on SMS; on
+        email the same quick replies, which the email channel renders as signed one-click links.
+        """
         conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]})
         if conversation is None or conversation["channel"] not in self.csat_channels or ticket.get("csat_asked"):
             return
         await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"csat_asked": True}})
+        question = (f"Your request #{ticket['number']} is solved. How happy are you with our help "
+                    "(1 = not at all, 5 = very)?")
         choices = tuple(QuickReply(str(score), f"csat:{score}") for score in range(1, 6))
-        await self.outbox.post(conversation, AuthorKind.SYSTEM,
-                               f"Your request #{ticket['number']} is solved. How happy are you with our help "
-                               "(1 = not at all, 5 = very)?", author_name="Switchboard", quick_replies=choices)
+        if conversation["channel"] == "sms":
+            question, choices = question + " Reply with a number from 1 to 5.", ()
+        await self.outbox.post(conversation, AuthorKind.SYSTEM, question, author_name="Switchboard",
+                               quick_replies=choices)
         self.outbox.wake()
 
-    async def rate(self, ticket_id: ObjectId, score: int, comment: str | None = None) -> Doc:
-        """The customer's satisfaction rating (1-5) of a solved ticket; a later rating replaces it."""
+    async def rate(self, ticket_id: ObjectId, score: int, comment: str | None = None,
+                   channel: str | None = None) -> Doc:
+        """The customer's satisfaction rating (1-5) of a solved ticket, once: a second one is refused.
+
+        One conditional update (`csat` still null), so two ratings at once from two channels
+        cannot both count. `channel`: where the rating came from (kept on the rating).
+        """
         if not 1 <= score <= 5:
             raise TicketError("score must be 1 to 5")
         now = utcnow()
+        rating: Doc = {"score": score, "comment": (comment or "").strip()[:2000], "at": now}
+        if channel:
+            rating["channel"] = channel
         ticket = await self.store.tickets.find_one_and_update(
-            {"_id": ticket_id, "status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]}},
-            {"$set": {"csat": {"score": score, "comment": (comment or "")[:2000], "at": now}}},
+            {"_id": ticket_id, "status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]},
+             "csat": None},
+            {"$set": {"csat": rating}},
             return_document=ReturnDocument.AFTER, hint=BY_ID,
         )
         if ticket is None:
+            current = await self.store.tickets.find_one({"_id": ticket_id}, projection={"csat": 1})
+            if current is not None and current.get("csat"):
+                raise AlreadyRated("this request has been rated already; thank you")
             raise NotFound("no solved ticket to rate")
         await self.store.append_event("ticket.rated", now, ticket_id=ticket_id, queue=ticket["queue"],
-                                      data={"score": score})
+                                      data={"score": score, "channel": channel})
         return ticket
+
+    async def rate_from_thread(self, channel: str, thread_key: str, score: int, *, typed: bool = False,
+                               reply: bool = True) -> str:
+        """A rating pressed or typed on a messaging channel, for the thread's latest ticket.
+
+        Returns `rated`, `already` (refused: the ticket has its rating) or `none` (no rating was asked
+        for: the caller treats the input as an ordinary message). `typed` (an SMS digit): only while
+        the ticket's conversation is the thread's latest and closed, so a digit answering a newer
+        conversation (a bot's numbered options) stays a message. `reply`: thank the customer there.
+        """
+        conversations = await self.store.conversations.find(
+            {"channel": channel, "thread_key": thread_key}, projection={"ticket_id": 1, "open": 1},
+        ).to_list(None)
+        with_ticket = [c for c in conversations if c.get("ticket_id") is not None]
+        if not with_ticket:
+            return "none"
+        latest = max(with_ticket, key=lambda c: c["ticket_id"])
+        newest = max(conversations, key=lambda c: c["_id"])
+        if typed and (newest["_id"] != latest["_id"] or newest.get("open")):
+            return "none"
+        ticket = await self.store.tickets.find_one({"_id": latest["ticket_id"]},
+                                                   projection={"csat": 1, "csat_asked": 1, "status": 1})
+        if (ticket is None or not ticket.get("csat_asked")
+                or ticket.get("status") not in (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)):
+            return "none"
+        try:
+            if ticket.get("csat"):
+                raise AlreadyRated("rated already")
+            await self.rate(ticket["_id"], score, channel=channel)
+            outcome, text = "rated", "Thank you for your rating!"
+        except AlreadyRated:
+            outcome, text = "already", "This request has been rated already. Thank you!"
+        if reply:
+            conversation = await self.store.conversations.find_one({"_id": latest["_id"]})
+            if conversation is not None:
+                await self.outbox.post(conversation, AuthorKind.SYSTEM, text, author_name="Switchboard")
+                self.outbox.wake()
+        return outcome
 
     async def abandon(self, ticket_id: ObjectId, reason: str = "ended") -> bool:
         """The customer left before any agent answered: close the ticket as abandoned (metrics count it).

@@ -18,6 +18,7 @@ from aiohttp import web
 from agents_ui.appkeys import EXTRAS
 from channels.base import Channel, ChannelConfigError, ChannelContext
 from hub.blobs import BlobStore
+from hub.csat import CsatLinks
 from hub.hub import Hub
 from hub.outbox import RetryPolicy
 from hub.ports import Bot
@@ -135,6 +136,7 @@ class Runtime:
         self.hub.retention_interval_seconds = settings.retention_interval_seconds
         self.hub.waits.interval = settings.wait_announce_seconds
         self.hub.sla_calendars = settings.calendars
+        self.hub.tickets.csat_links = CsatLinks(settings.secret, settings.base_url)  # email rating links
         self.hub.aggregate_interval_seconds = settings.metrics_aggregate_seconds
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
@@ -156,6 +158,7 @@ class Runtime:
         from agents_ui.audit import routes as audit_routes
         from agents_ui.calendars import routes as calendar_routes
         from agents_ui.contacts import routes as contact_routes
+        from agents_ui.csat import routes as csat_routes
         from agents_ui.desk import routes as desk_routes
         from agents_ui.history import routes as history_routes
         from agents_ui.kb import routes as kb_routes
@@ -181,6 +184,7 @@ class Runtime:
         routes += history_routes()
         routes += ticket_merge_routes()  # merge a ticket into another, split a message out
         routes += supervisor_routes() + vendor_routes()
+        routes += csat_routes()  # the public page an email rating link opens
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

@@ -66,6 +66,10 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("GET", "/help/{slug}"): ("a published article's public page (unknown or unpublished: 404)", {404}),
     ("POST", "/help/{slug}/feedback"): ("a reader's 'was this helpful?': a same-origin form, rate limited, "
                                         "counted once per visitor token", {400}),
+    ("GET", "/csat/{token}"): ("an email rating link's page: needs a signed, expiring link; shows the form only, "
+                               "records nothing", {404}),
+    ("POST", "/csat/{token}"): ("an email rating link's form: needs the signed link, same-origin, one rating per "
+                                "ticket", {404}),
     ("GET", "/api/phone/media/{blob_id}"): ("MMS media for Twilio: needs a signed, expiring link", {403}),
     ("POST", "/webhooks/slack/events"): (WEBHOOK, {401}),
     ("POST", "/webhooks/telegram/{bot_name}"): (WEBHOOK, {401}),

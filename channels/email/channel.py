@@ -14,6 +14,7 @@ from channels.email.imap_poller import ImapPoller, UidStore
 from channels.email.inbound import CHANNEL, Receiver
 from channels.email.sender import EmailSender
 from channels.email.smtp_server import InboundHandler, SmtpListener
+from hub.csat import CsatLinks
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ class EmailChannel:
         self.hub = context.hub
         self.config: EmailConfig = parse_config(context.config)
         self.receiver = Receiver(self.hub, self.config)
-        self.sender = EmailSender(self.config)
+        links = CsatLinks(context.secret, context.public_url) if context.secret else None  # CSAT links
+        self.sender = EmailSender(self.config, links)
         self.listener: SmtpListener | None = None
         if self.config.listener.enabled:
             handler = InboundHandler(self.receiver, self.receiver.directory)

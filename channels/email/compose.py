@@ -21,6 +21,7 @@ from email.utils import format_datetime
 
 from channels.email.config import MailboxConfig
 from channels.email.threading import outbound_subject
+from hub.csat import CsatLinks, score_of
 from hub.models import AuthorKind, OutboundMessage, utcnow
 
 _URL = re.compile(r"https?://[^\s<>\"]+")
@@ -36,9 +37,27 @@ def reply_address(mailbox: MailboxConfig, token: str | None) -> str:
     return f"{mailbox.local_part}+{token}@{mailbox.domain}" if token else mailbox.address
 
 
-def _text_body(message: OutboundMessage) -> str:
+#: How each score reads next to its link in a rating request.
+SCORE_WORDS = {1: "not at all happy", 2: "not happy", 3: "okay", 4: "happy", 5: "very happy"}
+
+
+def _rating_links(message: OutboundMessage, links: CsatLinks | None) -> str | None:
+    """A rating request's `csat:N` quick replies as one signed link per score (hub.csat)."""
+    scores = [score_of(q.payload) for q in message.quick_replies]
+    if links is None or message.ticket_number is None or not scores or None in scores:
+        return None
+    lines = [f"  {score} - {SCORE_WORDS[score]}: {links.url(message.ticket_number, score)}"
+             for score in scores if score is not None]
+    return "Choose your score (one click opens a page where you confirm it and may add a comment):\n" + \
+        "\n".join(lines)
+
+
+def _text_body(message: OutboundMessage, links: CsatLinks | None = None) -> str:
     text = message.text.strip()
-    if message.quick_replies:
+    rating = _rating_links(message, links)
+    if rating is not None:
+        text = f"{text}\n\n{rating}"
+    elif message.quick_replies:
         options = "\n".join(f"  - {q.title}" for q in message.quick_replies)
         text = f"{text}\n\nYou can reply with one of:\n{options}"
     return text + "\n"
@@ -62,7 +81,8 @@ def _in_reply_to(references: tuple[str, ...]) -> str | None:
     return f"<{pick}>" if pick else None
 
 
-def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str) -> EmailMessage:
+def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str,
+            csat_links: CsatLinks | None = None) -> EmailMessage:
     recipient = str(message.metadata.get("reply_to") or message.recipient)
     mail = EmailMessage()
     mail["Message-ID"] = f"<{message_id_for(message, domain)}>"
@@ -84,7 +104,7 @@ def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str) -> Em
     mail["X-Loop"] = mailbox.address
     if message.ticket_number:
         mail["X-Switchboard-Ticket"] = str(message.ticket_number)
-    text = _text_body(message)
+    text = _text_body(message, csat_links)
     mail.set_content(text)
     mail.add_alternative(_html_body(text), subtype="html")
     for file in message.attachments:

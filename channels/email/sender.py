@@ -20,6 +20,7 @@ import aiosmtplib
 from channels.email.addresses import clean_address
 from channels.email.compose import compose, message_id_for
 from channels.email.config import EmailConfig, RelayConfig
+from hub.csat import CsatLinks
 from hub.models import OutboundMessage, SendError, SendResult
 from hub.ports import FILES_BYTES
 
@@ -71,8 +72,10 @@ class EmailSender:
     #: Agents' files go out as MIME attachments.
     files = FILES_BYTES
 
-    def __init__(self, config: EmailConfig) -> None:
+    def __init__(self, config: EmailConfig, csat_links: CsatLinks | None = None) -> None:
         self.config = config
+        #: Signs the one-click rating links of a CSAT request (hub.csat); None: the scores as plain options.
+        self.csat_links = csat_links
         self.relay = config.relay
         self._tls = _tls_context(config.relay) if config.relay else None
 
@@ -83,7 +86,7 @@ class EmailSender:
         if recipient is None:
             raise SendError(f"not a deliverable address: {message.recipient!r}", transient=False)
         mailbox = self.config.mailbox(message.inbox)
-        mail = compose(message, mailbox, self.config.domain)
+        mail = compose(message, mailbox, self.config.domain, self.csat_links)
         relay = self.relay
         sender = relay.bounce_address or mailbox.address
         try:

@@ -19,6 +19,7 @@ from channels.phone.options import chosen_option
 from channels.phone.optouts import Keyword, OptOutBook, keyword_of
 from channels.phone.payloads import IncomingSms, required
 from channels.phone.signature import TwilioSignature
+from hub.csat import sms_score
 from hub.hub import Hub
 from hub.models import InboundMessage, Sender
 
@@ -58,6 +59,11 @@ class SmsWebhooks:
                                       f"keyword {sms.message_sid}")
         media = Fetched(sms.media) if stored or not sms.media else await self.media.fetch(sms.media)
         text, metadata = sms.body.strip(), media.add_to(dict(sms.metadata))
+        score = sms_score(text) if keyword is None and not sms.media else None
+        if score is not None:
+            # "Reply 1-5" to a CSAT request: the solved ticket's rating, neither reopening it nor for the bot.
+            if await self.hub.tickets.rate_from_thread(CHANNEL, sms.thread_key, score, typed=True) != "none":
+                return twiml(EMPTY_TWIML)
         if keyword is None and (payload := await chosen_option(self.hub.store, CHANNEL, sms.thread_key, text)):
             metadata["typed"] = text
             text = payload

@@ -16,6 +16,7 @@ from channels.slack.events import (
     received_at,
     skip_reason,
 )
+from hub.csat import score_of
 from hub.hub import Hub
 from hub.models import Attachment, InboundMessage, IngestResult, Sender, utcnow
 
@@ -71,9 +72,15 @@ class SlackInbound:
         )
         return await self.hub.ingest(inbound)
 
-    async def on_button_click(self, body: dict[str, Any]) -> IngestResult:
-        """A quick-reply button press is the customer's answer, ingested like a typed message."""
+    async def on_button_click(self, body: dict[str, Any]) -> IngestResult | None:
+        """A quick-reply button press is the customer's answer, ingested like a typed message.
+
+        A CSAT button (`csat:N`) is the solved ticket's rating instead (hub.csat): None.
+        """
         click: ButtonClick = read_click(body)
+        score = score_of(click.value)
+        if score is not None and await self.hub.tickets.rate_from_thread(CHANNEL, click.thread_key, score) != "none":
+            return None
         profile = await self.api.profile(click.user)
         root = click.thread_ts or click.message_ts
         inbound = InboundMessage(

@@ -20,6 +20,7 @@ from channels.telegram.bots import BotRegistry, TelegramBot
 from channels.telegram.config import CHANNEL, TelegramConfig
 from channels.telegram.files import fetch_files
 from channels.telegram.updates import CustomerUpdate, MalformedUpdate, read_update
+from hub.csat import score_of
 from hub.hub import Hub
 from hub.models import InboundMessage, Sender, utcnow
 
@@ -51,6 +52,12 @@ class TelegramWebhook:
         external_id = f"{bot.name}:{update_id}"
         if await self._already_stored(external_id):
             return web.json_response({"ok": True, "duplicate": True})
+        score = score_of(parsed.text) if parsed.callback_query_id else None
+        if score is not None:  # a CSAT button: the ticket's rating (hub.csat), not a message for the bot
+            outcome = await self.hub.tickets.rate_from_thread(CHANNEL, f"{bot.name}:{parsed.chat_id}", score)
+            if outcome != "none":
+                await _stop_spinner(bot, parsed.callback_query_id)
+                return web.json_response({"ok": True, "rating": outcome})
         result = await self.hub.ingest(await self._inbound(bot, parsed, external_id, update_id))
         if parsed.callback_query_id and not result.duplicate:
             await _stop_spinner(bot, parsed.callback_query_id)

@@ -32,10 +32,10 @@ from channels.widget.identity import (
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
 from httpkit.uploads import UploadError, file_headers, read_upload
-from hub.models import Attachment, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
+from hub.models import Attachment, AuthorKind, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
 from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
-from hub.tickets import NotFound, TicketError
+from hub.tickets import AlreadyRated, NotFound, TicketError
 from hub.views import message_for_customer
 
 log = logging.getLogger(__name__)
@@ -382,9 +382,14 @@ class WidgetChannel:
         if conversation is None or conversation.get("ticket_id") is None:
             raise bad_request("this conversation has no ticket to rate", 404)
         try:
-            await self.hub.tickets.rate(conversation["ticket_id"], score, _clean(body.get("comment"), 2000))
+            await self.hub.tickets.rate(conversation["ticket_id"], score, _clean(body.get("comment"), 2000),
+                                        channel=CHANNEL)
         except TicketError as exc:
-            raise bad_request(str(exc), 409 if isinstance(exc, NotFound) else 400) from exc
+            raise bad_request(str(exc), 409 if isinstance(exc, NotFound | AlreadyRated) else 400) from exc
+        # The thanks is the thread's latest message, so a reload shows no rating buttons again.
+        await self.hub.outbox.post(conversation, AuthorKind.SYSTEM, "Thank you for your rating!",
+                                   author_name="Switchboard")
+        self.hub.outbox.wake()
         return self._json(request, {"ok": True}, site=visitor.site)
 
     async def list_messages(self, request: web.Request) -> web.Response:

@@ -395,10 +395,10 @@
   }
 
   function rate(messageId, score) {
-    api("POST", "/api/widget/rating", { message_id: messageId, score: score }).then(function () {
-      log.appendChild(el("div", "sb-msg system", "Thank you for your rating!"));
-      log.scrollTop = log.scrollHeight;
-    }).catch(function () { status.textContent = "rating not saved"; });
+    // The hub's thanks arrives as the thread's next message (it replaces the buttons, also after a reload).
+    api("POST", "/api/widget/rating", { message_id: messageId, score: score }).catch(function () {
+      status.textContent = "rating not saved (a request is rated once)";
+    });
   }
 
   function poll() {

@@ -1,0 +1,71 @@
+"""One rating per ticket (hub.csat): refused a second time on the widget, and atomic across channels."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from hub.csat import CsatLinks, LinkError, score_of, sms_score
+from hub.tickets import AlreadyRated
+from switchboard.bootstrap import Runtime
+from tests.test_widget_flow import escalate
+
+
+async def test_widget_rating_is_once_and_a_reload_shows_no_buttons_again(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    token, ticket = await escalate(client, runtime)
+    auth = {"Authorization": f"Bearer {token}"}
+    await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Done!", "status": "solved"},
+                      headers={"X-CSRF-Token": agent["csrf"]})
+    request = (await (await client.get("/api/widget/messages", headers=auth)).json())["messages"][-1]
+    assert [q["payload"] for q in request["quick_replies"]] == [f"csat:{n}" for n in range(1, 6)]
+
+    ok = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 3,
+                                                       "comment": "Took a while"}, headers=auth)
+    assert ok.status == 200
+    again = await client.post("/api/widget/rating", json={"message_id": request["id"], "score": 5}, headers=auth)
+    assert again.status == 409 and "rated already" in (await again.json())["error"]
+    rated = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert rated is not None
+    assert {k: rated["csat"][k] for k in ("score", "comment", "channel")} == {
+        "score": 3, "comment": "Took a while", "channel": "widget"}
+    # After a reload the latest message is the thanks, without buttons: nothing to press again.
+    latest = (await (await client.get("/api/widget/messages", headers=auth)).json())["messages"][-1]
+    assert latest["text"] == "Thank you for your rating!" and not latest.get("quick_replies")
+
+
+async def test_two_ratings_at_once_from_two_channels_count_once(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    _token, ticket = await escalate(client, runtime)
+    await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Done!", "status": "solved"},
+                      headers={"X-CSRF-Token": agent["csrf"]})
+    results = await asyncio.gather(*(hub.tickets.rate(ticket["_id"], score, channel=channel)
+                                     for score, channel in ((5, "email"), (1, "widget"), (2, "sms"))),
+                                   return_exceptions=True)
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert sum(isinstance(r, AlreadyRated) for r in results) == 2
+    assert await hub.store.events.count_documents({"type": "ticket.rated", "ticket_id": ticket["_id"]}) == 1
+
+
+def test_payloads_digits_and_links_read_strictly() -> None:
+    assert [score_of(p) for p in ("csat:1", "csat:5", "csat:0", "csat:6", "csat:", "/affirm", None)] == [
+        1, 5, None, None, None, None, None]
+    assert [sms_score(t) for t in ("4", " 5. ", "0", "6", "45", "4 stars", "")] == [4, 5, None, None, None, None,
+                                                                                     None]
+    links = CsatLinks("s" * 32, "https://help.example.com/")
+    url = links.url(42, 3)
+    assert url.startswith("https://help.example.com/csat/")
+    assert links.verify(url.rsplit("/", 1)[1]) == (42, 3)
+    other = CsatLinks("t" * 32, "https://help.example.com")
+    for bad in (other.token(42, 3), "not-a-token", links.token(42, 3, now=0)):
+        with pytest.raises(LinkError):
+            links.verify(bad)
