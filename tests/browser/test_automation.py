@@ -63,3 +63,41 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     await expect(page.locator("#ticket-meta")).to_contain_text("orders")
     await screenshot(page, "desk-automation-run")
     await page.context.close()
+
+
+async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any, live_url: str,
+                                                                   runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    sam = await hub.accounts.create("sam", "sam's long password", name="Sam", roles=[Role.SUPERVISOR])
+    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    await hub.responses.create({"shortcut": "resend", "title": "Invoice resent",
+                                "text": "Hi {{customer.first_name}}, I have sent the invoice again."}, by=sam["_id"])
+    ticket = await open_ticket(runtime, "email", Sender("kay@example.com", email="kay@example.com",
+                                                        display_name="Kay Mills"), "My invoice is missing")
+    boss = await log_in(browser, live_url, "sam", "sam's long password")
+    await boss.locator("#nav a[data-nav=macros]").click()
+    form = boss.locator("form.macro[data-macro=new]")
+    await form.locator("input[name=name]").fill("Invoice resent")
+    await form.locator("select[name=status]").select_option("pending")
+    await form.locator("input[name=tags]").fill("invoice")
+    await form.locator("input[name=response]").fill("resend")
+    await form.locator("button[type=submit]").click()
+    await expect(boss.locator("form.macro[data-macro='Invoice resent']")).to_be_visible()
+    await screenshot(boss, "desk-macro-editor")
+    await boss.context.close()
+
+    page = await log_in(browser, live_url, "alice", "alice's long password")
+    await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
+    await page.locator("#take").click()
+    await expect(page.locator("#take")).to_be_hidden()
+    await page.locator("#macro").select_option(label="Invoice resent")
+    await expect(page.locator("#reply-text")).to_have_value("Hi Kay, I have sent the invoice again.")
+    await expect(page.locator("#ticket-tags")).to_have_value("invoice")
+
+    async def pending() -> bool:
+        return (await hub.tickets.get(ticket["_id"]))["status"] == "pending"
+
+    await eventually(pending, what="the macro's status")
+    await screenshot(page, "desk-macro-applied")
+    await page.context.close()
