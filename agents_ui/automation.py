@@ -21,7 +21,7 @@ from hub.models import Role
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound, TicketError
 
-Event = Literal["ticket.created", "customer.replied", "ticket.sla_warning", "csat.received"]
+Event = Literal["ticket.created", "customer.replied", "ticket.sla_warning", "csat.received", "ticket.idle"]
 Tags = list[Token]
 
 
@@ -58,6 +58,7 @@ class RuleFields(Body):
     name: Name = Field(min_length=1)
     enabled: Flag = True
     event: Event
+    idle_hours: int | None = Field(default=None, ge=1, le=720, description="ticket.idle: hours without a change")
     conditions: Conditions = Field(default_factory=Conditions)
     actions: Actions
 
@@ -76,6 +77,7 @@ def _oid(value: str, what: str) -> ObjectId:
 
 def _rule(doc: Doc) -> dict[str, Any]:
     return {"id": str(doc["_id"]), "name": doc["name"], "enabled": doc["enabled"], "event": doc["event"],
+            "idle_hours": doc.get("idle_hours"),
             "conditions": doc["conditions"], "actions": doc["actions"]}
 
 

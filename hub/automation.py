@@ -3,7 +3,8 @@
 A **rule** (collection `automation_rules`, edited by admins) names an event, conditions and actions:
 
 - events: `ticket.created`, `customer.replied` (a customer wrote on an escalated ticket),
-  `ticket.sla_warning` (hub.sla), `csat.received` (a rating);
+  `ticket.sla_warning` (hub.sla), `csat.received` (a rating), `ticket.idle` (an active ticket unchanged for
+  the rule's `idle_hours`: a sweep every `idle_interval_seconds` reads those tickets by (status, updated_at));
 - conditions, all of which must hold: `channels`, `queues` (any of), `tags` (all on the ticket),
   `text` (in the subject or the triggering message, case-insensitive), `attribute` + `value` (the
   customer's attribute equals), `business_hours` (`open`/`closed`: the queue's calendar now);
@@ -11,13 +12,13 @@ A **rule** (collection `automation_rules`, edited by admins) names an event, con
   `tags` (added), `priority`, `status` (macros only), `response` (a canned response's shortcut: sent to the
   customer by a rule, put in the reply box by a macro), `note` (a private note), `notify` (a desk event).
 
-Runs are driven by the realtime bus (every hub process sees every `events` and `messages` insert). The
-enabled rules are cached in memory and re-read when an `automation.rules_changed` event passes, so with
-no rule the bus traffic costs no database command. A matching event is claimed with an insert into
-`automation_runs` whose `_id` is (rule, event): a duplicate key means another process has it, so each
-rule runs once per event across processes. Loop guard: events and lines the automation writes carry
-`by: "automation"` and are never triggers, and a ticket gets at most `max_runs_per_minute` runs a minute.
-Each run writes one private line on the ticket ("Automation 'VIP email' tagged vip and moved this to
+Runs are driven by the realtime bus (every hub process sees every `events` and `messages` insert). The enabled
+rules are cached in memory and re-read when an `automation.rules_changed` event passes, so with no rule the
+bus traffic costs no database command. A matching event is claimed with an insert into `automation_runs` whose
+`_id` is (rule, event): a duplicate key means another process has it, so each rule runs once per event across
+processes (an idle ticket: once per rule and quiet spell). Loop guard: events and lines the automation writes
+carry `by: "automation"` and are never triggers, and a ticket gets at most `max_runs_per_minute` runs a
+minute. Each run writes one private line on the ticket ("Automation 'VIP email' tagged vip and moved this to
 Billing") and a `ticket.automation` event.
 
 A **macro** (collection `macros`, edited by admins and supervisors) is a set of actions an agent applies to
@@ -29,22 +30,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.realtime import Change, RealtimeBus
 from hub.responses import ResponseLibrary
+from hub.sla import EPOCH
 from hub.store import Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
 from hub.ticketindex import PRIORITIES
-from hub.tickets import TicketError, TicketService
+from hub.tickets import ACTIVE, TicketError, TicketService
 from hub.transfers import Transfers, person
 
 log = logging.getLogger(__name__)
 
 #: Rule event -> the stored event type that triggers it (customer.replied comes from `messages`).
 EVENTS = {"ticket.created": "ticket.created", "customer.replied": None,
-          "ticket.sla_warning": "ticket.sla_warning", "csat.received": "ticket.rated"}
+          "ticket.sla_warning": "ticket.sla_warning", "csat.received": "ticket.rated", "ticket.idle": None}
 TRIGGERS = {stored: name for name, stored in EVENTS.items() if stored}
 STATUSES = tuple(s.value for s in TicketStatus)
 AUTOMATION = "automation"
@@ -95,12 +97,13 @@ def _tags(raw: Any) -> list[str]:
 
 class Automation:
     def __init__(self, store: Store, tickets: TicketService, transfers: Transfers, responses: ResponseLibrary,
-                 max_runs_per_minute: int = 10) -> None:
+                 max_runs_per_minute: int = 10, idle_interval_seconds: float = 60.0) -> None:
         self.store = store
         self.tickets = tickets
         self.transfers = transfers
         self.responses = responses
         self.max_runs_per_minute = max_runs_per_minute
+        self.idle_interval_seconds = idle_interval_seconds
         self._rules: list[Doc] = []  # the enabled rules, cached
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -159,7 +162,12 @@ class Automation:
         name = str(fields.get("name") or "").strip()
         if not name:
             raise AutomationError("name: required")
-        doc = {"name": name, "enabled": bool(fields.get("enabled", True)), "event": event,
+        idle_hours = fields.get("idle_hours")
+        if (event == "ticket.idle") != (idle_hours is not None):
+            raise AutomationError("idle_hours: required for ticket.idle (1-720), and only there")
+        if idle_hours is not None and not 1 <= int(idle_hours) <= 720:
+            raise AutomationError("idle_hours: 1-720")
+        doc = {"name": name, "enabled": bool(fields.get("enabled", True)), "event": event, "idle_hours": idle_hours,
                "conditions": self._conditions(fields.get("conditions") or {}),
                "actions": (await self._actions(fields.get("actions") or {}, macro=False)).as_doc(),
                "updated_at": utcnow()}
@@ -291,6 +299,7 @@ class Automation:
     async def run(self, bus: RealtimeBus) -> None:
         """Follow the bus for the hub's lifetime; each triggering change is handled in its own task."""
         sub = bus.subscribe(maxsize=5000)
+        idle = asyncio.create_task(self._idle_loop(), name="hub:automation idle")
         try:
             await self.load()
             while True:
@@ -305,6 +314,35 @@ class Automation:
                 task.add_done_callback(self._tasks.discard)
         finally:
             sub.close()
+            idle.cancel()
+
+    async def _idle_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.idle_interval_seconds)
+            if any(r["event"] == "ticket.idle" for r in self._rules):
+                try:
+                    await self.sweep_idle()
+                except PyMongoError as exc:
+                    log.warning("automation: idle sweep, database unavailable (%s)", exc)
+
+    async def sweep_idle(self, now: datetime | None = None) -> list[tuple[str, int]]:
+        """Run each `ticket.idle` rule on the active tickets unchanged for its `idle_hours` at `now`; returns
+        (rule, ticket number) of the runs this process made. A ticket is claimed per quiet spell (its
+        `updated_at`), so racing sweeps run a rule once, and again only after the ticket changed and went quiet."""
+        now = now or utcnow()
+        ran: list[tuple[str, int]] = []
+        for rule in [r for r in self._rules if r["event"] == "ticket.idle"]:
+            cutoff = now - timedelta(hours=float(rule.get("idle_hours") or 24))
+            idle = await self.store.tickets.find(
+                {"status": {"$in": ACTIVE}, "updated_at": {"$gte": EPOCH, "$lte": cutoff}}, limit=500).to_list()
+            for ticket in idle:
+                if not await self._matches(rule["conditions"], ticket, ""):
+                    continue
+                spell = f"{ticket['_id']}@{ticket['updated_at'].isoformat()}"
+                if await self._claim(rule, spell, ticket["_id"]):
+                    await self._run(rule, ticket)
+                    ran.append((rule["name"], ticket["number"]))
+        return ran
 
     def _trigger(self, change: Change) -> tuple[str, ObjectId, Doc] | None:
         """(rule event, trigger id, document) of a change that can trigger rules, else None."""
@@ -383,7 +421,7 @@ class Automation:
                 return False
         return True
 
-    async def _claim(self, rule: Doc, trigger_id: ObjectId, ticket_id: ObjectId) -> bool:
+    async def _claim(self, rule: Doc, trigger_id: ObjectId | str, ticket_id: ObjectId) -> bool:
         """Take this (rule, event) for this process; False: another process has it, or the ticket had its
         `max_runs_per_minute` runs (the loop guard's brake)."""
         now = utcnow()

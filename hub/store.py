@@ -174,6 +174,7 @@ class Store:
         await self.tickets.create_index("sla_next")  # hub.sla: the watcher's next warning or breach
         await self.automation_rules.create_index("enabled")  # hub.automation: the cache's read
         await self.automation_runs.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])  # the loop guard
+        await self.tickets.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])  # automation: idle
         await self.calendars.create_index("queues")  # hub.sla: a queue's business-hours calendar
         await self.queues.create_index("name", unique=True)
         await self.agents.create_index("username", unique=True)

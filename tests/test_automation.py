@@ -3,6 +3,8 @@ ticket (tags, queue, the timeline line), once per event across two hub instances
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,39 @@ async def test_a_macro_applies_in_one_click(runtime: Runtime, client: TestClient
     # agents apply macros; they do not write them
     assert (await client.post("/api/macros", json={"name": "x", "actions": {"tags": ["y"]}},
                               headers=headers)).status == 403
+
+
+async def test_an_idle_rule_runs_once_per_quiet_spell_across_two_hubs(runtime: Runtime, settings: Settings,
+                                                                      shop_bot: Any) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await hub.automation.save_rule({"name": "Nudge", "event": "ticket.idle", "idle_hours": 4,
+                                    "actions": {"priority": "high"}})
+    other = Runtime(settings)
+    await other.start(bot=shop_bot)
+    try:
+        assert other.hub is not None
+        await eventually(lambda: _has_rules(other), what="the other hub's rule cache")
+        ticket = await open_ticket(runtime, "email", Sender("oz@example.com", email="oz@example.com"), "Hello")
+        at = ticket["updated_at"]
+        assert await hub.automation.sweep_idle(at + timedelta(hours=3)) == []
+        first, second = await asyncio.gather(hub.automation.sweep_idle(at + timedelta(hours=5)),
+                                             other.hub.automation.sweep_idle(at + timedelta(hours=5)))
+        assert sorted(first + second) == [("Nudge", ticket["number"])]
+        done = await hub.tickets.get(ticket["_id"])
+        assert done["priority"] == "high"
+        assert await automation_lines(runtime, ticket) == ["Automation 'Nudge' set priority high"]
+        # the run changed the ticket; a later sweep before a new quiet spell has passed finds nothing to do
+        assert await hub.automation.sweep_idle(done["updated_at"] + timedelta(hours=1)) == []
+    finally:
+        await other.stop()
+
+
+async def test_an_idle_rule_needs_its_hours(runtime: Runtime, client: TestClient[Any, Any],
+                                            admin: dict[str, str]) -> None:
+    body = {"name": "Nudge", "event": "ticket.idle", "actions": {"priority": "high"}}
+    resp = await client.post("/api/admin/automation", json=body, headers=admin)
+    assert resp.status == 400 and "idle_hours" in await resp.text()
+    resp = await client.post("/api/admin/automation", json={**body, "idle_hours": 0}, headers=admin)
+    assert resp.status == 422 and "idle_hours" in await resp.text()
+    assert (await client.post("/api/admin/automation", json={**body, "idle_hours": 8}, headers=admin)).status == 201

@@ -5,7 +5,7 @@
 const { api, el, registerView, onRenderMessage, fmtTime } = window.Desk;
 
 const EVENTS = [["ticket.created", "A ticket is created"], ["customer.replied", "The customer replies"],
-                ["ticket.sla_warning", "An SLA warning fires"], ["csat.received", "A rating arrives"]];
+                ["ticket.sla_warning", "An SLA warning fires"], ["csat.received", "A rating arrives"], ["ticket.idle", "The ticket is idle"]];
 const list = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
 
 /* A run's private line on the ticket: "Automation 'Invoices' tagged billing and moved this to Orders". */
@@ -32,6 +32,8 @@ function ruleForm(rule, queues, reload) {
       el("div", { class: "row" }, input("name", "Name", rule.name, { required: true }),
         el("label", {}, "When", el("select", { name: "event", "aria-label": "Event" },
           ...EVENTS.map(([v, t]) => el("option", { value: v, selected: v === rule.event }, t)))),
+        input("idle_hours", "Idle for (hours)", rule.idle_hours ? String(rule.idle_hours) : "",
+              { type: "number", min: "1", max: "720", placeholder: "idle only" }),
         el("label", { class: "check" }, el("input", { type: "checkbox", name: "enabled", checked: rule.enabled }),
            " enabled")),
       el("strong", {}, "If (all that are filled in)"),
@@ -67,6 +69,7 @@ function ruleForm(rule, queues, reload) {
     const f = form.elements, v = (n) => f[n].value.trim();
     const body = {
       name: v("name"), enabled: f.enabled.checked, event: f.event.value,
+      idle_hours: f.event.value === "ticket.idle" && v("idle_hours") ? Number(v("idle_hours")) : null,
       conditions: { channels: list(v("channels")), queues: v("cond-queue") ? [v("cond-queue")] : [],
                     tags: list(v("cond-tags")), text: v("text"), attribute: v("attribute"), value: v("value"),
                     business_hours: v("business_hours") || null },
