@@ -290,7 +290,8 @@ class Automation:
             out.done.append("added a note")
         if actions.notify:
             await self.store.append_event("ticket.automation_notice", utcnow(), ticket_id=ticket_id,
-                                          queue=ticket["queue"], data={"text": actions.notify, "by": AUTOMATION})
+                                          queue=ticket["queue"],
+                                          data={"text": actions.notify, "number": ticket["number"], "by": AUTOMATION})
             out.done.append("notified the desk")
         out.ticket = ticket
         return out

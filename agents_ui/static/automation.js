@@ -2,7 +2,7 @@
  * leave on tickets. An ES module registered with Desk.registerView; talks to /api/admin/automation.
  * Text only via textContent.
  */
-const { api, el, registerView, onRenderMessage, fmtTime } = window.Desk;
+const { api, el, registerView, onRenderMessage, onLive, fmtTime } = window.Desk;
 
 const EVENTS = [["ticket.created", "A ticket is created"], ["customer.replied", "The customer replies"],
                 ["ticket.sla_warning", "An SLA warning fires"], ["csat.received", "A rating arrives"], ["ticket.idle", "The ticket is idle"]];
@@ -15,6 +15,18 @@ onRenderMessage((m) => {
   return el("li", { class: "move automation", dataset: { id: m.id, author: "automation" } },
     el("span", { class: "who" }, fmtTime(m.created_at) + " · private"),
     el("span", { class: "text" }, run.summary));
+});
+
+/* A rule's "notify the desk": a dismissable note beside the SLA alerts, for everyone who may see the ticket. */
+onLive((frame) => {
+  if (frame.type !== "event" || frame.event.type !== "ticket.automation_notice") return;
+  const data = frame.event.data || {};
+  const box = document.getElementById("sla-alerts");
+  if (!box) return;
+  const item = el("button", { type: "button", title: "Dismiss", class: "sla-alert warning automation-notice",
+                              onclick: () => item.remove() }, "#" + (data.number ?? "?") + ": " + (data.text || ""));
+  box.prepend(item);
+  setTimeout(() => item.remove(), 60000);
 });
 
 function ruleForm(rule, queues, reload) {

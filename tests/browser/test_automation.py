@@ -19,7 +19,7 @@ from tests.conftest import make_settings
 from tests.helpers import eventually
 from tests.test_ticket_list import open_ticket
 
-LINE = "Automation 'Invoices' tagged billing and moved this to Orders"
+LINE = "Automation 'Invoices' tagged billing, moved this to Orders and notified the desk"
 
 
 @pytest.fixture
@@ -42,6 +42,7 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     await form.locator("input[name=text]").fill("invoice")
     await form.locator("input[name=tags]").fill("billing")
     await form.locator("select[name=queue]").select_option("orders")
+    await form.locator("input[name=notify]").fill("An invoice question came in")
     await screenshot(page, "desk-automation-rule")
     await form.locator("button[type=submit]").click()
     await expect(page.locator("form.rule[data-rule=Invoices]")).to_be_visible()
@@ -61,6 +62,8 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     await expect(page.locator("#messages li.automation .text")).to_have_text(LINE)
     await expect(page.locator("#ticket-tags")).to_have_value("billing")
     await expect(page.locator("#ticket-meta")).to_contain_text("orders")
+    await expect(page.locator("#sla-alerts .automation-notice")).to_have_text(
+        f"#{ticket['number']}: An invoice question came in")
     await screenshot(page, "desk-automation-run")
     await page.context.close()
 
