@@ -334,8 +334,9 @@ class Automation:
         ran: list[tuple[str, int]] = []
         for rule in [r for r in self._rules if r["event"] == "ticket.idle"]:
             cutoff = now - timedelta(hours=float(rule.get("idle_hours") or 24))
-            idle = await self.store.tickets.find(
-                {"status": {"$in": ACTIVE}, "updated_at": {"$gte": EPOCH, "$lte": cutoff}}, limit=500).to_list()
+            # one status at a time: secantusd-py plans `$in` plus a range on the compound index as a scan
+            idle = [t for status in ACTIVE for t in await self.store.tickets.find(
+                {"status": status, "updated_at": {"$gte": EPOCH, "$lte": cutoff}}, limit=500).to_list()]
             for ticket in idle:
                 if not await self._matches(rule["conditions"], ticket, ""):
                     continue
