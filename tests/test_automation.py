@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hub.models import Role, Sender
+from hub.models import InboundMessage, Role, Sender
 from hub.realtime import Change
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
@@ -215,3 +215,45 @@ async def test_an_idle_rule_needs_its_hours(runtime: Runtime, client: TestClient
     resp = await client.post("/api/admin/automation", json={**body, "idle_hours": 0}, headers=admin)
     assert resp.status == 422 and "idle_hours" in await resp.text()
     assert (await client.post("/api/admin/automation", json={**body, "idle_hours": 8}, headers=admin)).status == 201
+
+
+async def test_conditions_on_customer_attribute_business_hours_queue_and_tags(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    ticket = await open_ticket(runtime, "email", Sender("pat@example.com", email="pat@example.com"), "Hi")
+    await hub.store.contacts.update_one({"_id": ticket["contact_id"]}, {"$set": {"attributes": {"plan": "gold"}}})
+    ticket = await hub.tickets.edit(ticket["_id"], {"_id": None}, tags=["vip", "eu"])
+    match = hub.automation._matches
+    assert await match({"attribute": "plan", "value": "gold"}, ticket, "")
+    assert not await match({"attribute": "plan", "value": "free"}, ticket, "")
+    assert await match({"business_hours": "open"}, ticket, "")  # a queue without a calendar runs 24/7
+    assert not await match({"business_hours": "closed"}, ticket, "")
+    assert await match({"queues": ["general"], "tags": ["vip"], "channels": ["email"]}, ticket, "")
+    assert not await match({"tags": ["vip", "us"]}, ticket, "")
+    assert not await match({"channels": ["widget"]}, ticket, "")
+    assert await match({"text": "refund"}, ticket, "Where is my REFUND?")
+
+
+async def test_customer_replies_and_ratings_trigger_their_rules(runtime: Runtime) -> None:
+    """Through the real bus: a customer's later message runs the `customer.replied` rule, a rating the
+    `csat.received` one; the customer's first words (which opened the ticket) do not count as a reply."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.automation.save_rule({"name": "Chaser", "event": "customer.replied",
+                                    "conditions": {"text": "still waiting"}, "actions": {"priority": "urgent"}})
+    await hub.automation.save_rule({"name": "Rated", "event": "csat.received", "actions": {"tags": ["rated"]}})
+    who = Sender("ray@example.com", email="ray@example.com")
+    ticket = await open_ticket(runtime, "email", who, "My order is late")
+    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]})
+    assert conversation is not None
+    await hub.ingest(InboundMessage(channel="email", external_id="later-1", thread_key=conversation["thread_key"],
+                                    sender=who, text="I am still waiting!"))
+    await hub.pipeline.drain()
+    chased = await settled(runtime, ticket)
+    assert chased["priority"] == "urgent"
+    await hub.tickets.set_status(ticket["_id"], "solved", None)
+    await hub.tickets.rate(ticket["_id"], 2)
+    rated = await settled(runtime, ticket, lines=2)
+    assert "rated" in rated["tags"]
+    assert await automation_lines(runtime, ticket) == ["Automation 'Chaser' set priority urgent",
+                                                       "Automation 'Rated' tagged rated"]
