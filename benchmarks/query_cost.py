@@ -51,6 +51,7 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
         elif kind == "tickets":
             docs.append({"_id": oid, "number": i, "contact_id": ObjectId(f"{i:024x}"),
                          "status": "solved" if i % 3 else "open", "queue": "general", "created_at": now,
+                         "updated_at": now,
                          "conversation_ids": [oid], "assignee_id": None,
                          # the SLA watcher's wake-up time: active tickets only, one a minute from now on
                          **({} if i % 3 else {"sla_next": now + timedelta(minutes=i // 3)})})
@@ -129,6 +130,13 @@ async def _sla_nearest(store: Store, i: int) -> Any:
     return await SlaWatcher(store, None).next_due(utcnow())
 
 
+async def _automation_idle(store: Store, i: int) -> Any:
+    """The automation's idle sweep: active tickets unchanged for 4 hours (as hub.automation `sweep_idle`)."""
+    cutoff = utcnow() - timedelta(hours=4)
+    return [t for status in ("new", "open", "pending") for t in await store.tickets.find(
+        {"status": status, "updated_at": {"$gte": EPOCH, "$lte": cutoff}}, limit=500).to_list()]
+
+
 QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
@@ -146,6 +154,7 @@ QUERIES: dict[str, Query] = {
     "outbox_idle_claim": _idle_claim,
     "sla_due": _sla_due,
     "sla_nearest": _sla_nearest,
+    "automation_idle": _automation_idle,
     # the supervisor's live view: tickets about to breach SLA (hub.slawatch); a scan would walk every ticket
     "tickets_at_risk": lambda s, i: at_risk(s),
 }

@@ -30,6 +30,7 @@ KNOWN_ACTIONS = (
     "kb.article_created", "kb.article_updated", "kb.article_published", "kb.article_unpublished", "kb.article_deleted",
     "bot.threshold_set", "bot.negative_excluded", "bot.negative_included",
     "contact.updated", "contact.merged",
+    "automation.rule_saved", "automation.rule_deleted", "automation.macro_saved", "automation.macro_deleted",
 )
 
 

@@ -15,6 +15,7 @@ from hub.activity import TicketActivity
 from hub.aggregates import Aggregates
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
+from hub.automation import Automation
 from hub.contactbook import ContactBook
 from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
@@ -88,6 +89,8 @@ class Hub:
         self.transfers = Transfers(store, self.tickets, self.responses)
         self.ticket_merges = TicketMerges(store, self.tickets)  # merge a ticket into another, split one out
         self.audit = AuditLog(store)
+        #: Admins' automation rules (run once per event across processes) and agents' macros (hub.automation).
+        self.automation = Automation(store, self.tickets, self.transfers, self.responses)
         #: Help-center articles (hub.knowledge): edited by trainers, served on /help, offered by the bot.
         self.knowledge = KnowledgeBase(store, self.audit)
         self.privacy = Privacy(store, blobs, self.audit)
@@ -196,6 +199,7 @@ class Hub:
         if self.waits.interval > 0:
             self._spawn(self.waits.run(self.bus), "wait announcements")
         self._spawn(self.sla.run(self.bus), "sla")
+        self._spawn(self.automation.run(self.bus), "automation")
         if self.aggregate_interval_seconds > 0:
             self._spawn(self.aggregates.run(self.aggregate_interval_seconds), "aggregates")
         if self.retention.rules:
@@ -214,6 +218,7 @@ class Hub:
     async def stop(self) -> None:
         await cancel_and_wait(self._loops)
         self._loops.clear()
+        await self.automation.stop()
         await self.pipeline.drain()
         await self.outbox.stop()
         self.accounts.hashing.close()

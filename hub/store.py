@@ -104,6 +104,9 @@ class Store:
         self.ticket_activity = self.db["ticket_activity"]  # hub.activity: who views / types on a ticket now
         self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
         self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
+        self.automation_rules = self.db["automation_rules"]  # hub.automation: admins' rules
+        self.automation_runs = self.db["automation_runs"]  # hub.automation: one per (rule, event), the claim
+        self.macros = self.db["macros"]  # hub.automation: agents' one-click actions
         self.kb_feedback = self.db["kb_feedback"]  # hub.knowledge: one "was it helpful?" per visitor and article
 
     async def close(self) -> None:
@@ -174,6 +177,9 @@ class Store:
         await self.tickets.create_index([("words", ASCENDING), ("number", DESCENDING)])
         await self.tickets.create_index([("active_words", ASCENDING), ("number", DESCENDING)])
         await self.tickets.create_index("sla_next")  # hub.sla: the watcher's next warning or breach
+        await self.automation_rules.create_index("enabled")  # hub.automation: the cache's read
+        await self.automation_runs.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])  # the loop guard
+        await self.tickets.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])  # automation: idle
         await self.calendars.create_index("queues")  # hub.sla: a queue's business-hours calendar
         await self.queues.create_index("name", unique=True)
         await self.agents.create_index("username", unique=True)

@@ -114,10 +114,12 @@ class Transfers:
         return Load(agent, active)
 
     async def transfer(self, ticket_id: ObjectId, by: Doc, *, queue: str | None = None,
-                       agent_id: ObjectId | None = None, note: str = "", any_ticket: bool = False) -> Doc:
+                       agent_id: ObjectId | None = None, note: str = "", any_ticket: bool = False,
+                       line: bool = True) -> Doc:
         """Move the ticket to `queue` (default: where it is) and `agent_id` (None: unassigned, it waits in
         the queue). `any_ticket`: a supervisor's move; otherwise only a ticket that is the mover's own
-        or nobody's may be moved. Returns the updated ticket."""
+        or nobody's may be moved. `line=False`: no timeline line of its own (an automation run writes one line
+        for all it did). Returns the updated ticket."""
         ticket = await self.tickets.get(ticket_id)
         if ticket["status"] not in ACTIVE:
             raise TicketError(f"only an active ticket can be moved (this one is {ticket['status']})")
@@ -168,14 +170,14 @@ class Transfers:
                                                                    session=session)
             if conversation is None:
                 raise NotFound("the ticket's conversation vanished")
-            line = await self.tickets.outbox.post(conversation, AuthorKind.AGENT, note.strip(), session=session,
-                                                  author_id=by["_id"], author_name=person(by), private=True,
-                                                  metadata={"transfer": move})
+            posted = await self.tickets.outbox.post(
+                conversation, AuthorKind.AGENT, note.strip(), session=session, author_id=by["_id"],
+                author_name=person(by), private=True, metadata={"transfer": move}) if line else None
             await self.store.append_event(
                 "ticket.transferred", now, session=session, ticket_id=ticket_id, agent_id=by["_id"],
-                queue=target_queue, message_id=line["_id"],
+                queue=target_queue, message_id=posted["_id"] if posted else None,
                 data={"from_queue": ticket["queue"], "to_queue": target_queue, "from_agent_id": current,
-                      "to_agent_id": agent_id, "by": by["_id"], "note": bool(note.strip())})
+                      "to_agent_id": agent_id, "by": by.get("by", by["_id"]), "note": bool(note.strip())})
             if message:
                 customer = await self.store.contacts.find_one({"_id": ticket["contact_id"]}, session=session)
                 text = self.responses.render(message, customer=customer, agent=target.agent if target else None,

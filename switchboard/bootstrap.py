@@ -156,6 +156,7 @@ class Runtime:
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
+        from agents_ui.automation import routes as automation_routes
         from agents_ui.calendars import routes as calendar_routes
         from agents_ui.contacts import routes as contact_routes
         from agents_ui.csat import routes as csat_routes
@@ -177,6 +178,7 @@ class Runtime:
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
+        routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += trainer_oos_routes()
