@@ -48,12 +48,18 @@ async function render(box, r, reload) {
       " · out-of-scope recall " + pct(p.oos_recall);
   };
   const save = async (value) => {
+    let message;
+    let failed = false;
     try {
       const saved = await api("PUT", "/api/trainer/threshold", { threshold: value });
-      say(status, saved.changed ? "Saved in version " + saved.version.number + "; train to put it live."
-        : "Nothing changed.");
-      if (reload) await reload();
-    } catch (ex) { say(status, ex.message, true); }
+      message = saved.changed ? "Saved in version " + saved.version.number + "; train to put it live."
+        : "Nothing changed.";
+      if (reload) await reload();  // redraws the report: the message goes into the new one
+    } catch (ex) {
+      message = ex.message;
+      failed = true;
+    }
+    say(document.getElementById("oos-status") || status, message, failed);
   };
   const chart = el("div", { id: "oos-curve", class: "oos-curve" });
   const negatives = r.negatives || {};
