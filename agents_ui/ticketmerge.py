@@ -8,6 +8,9 @@ recorded in the audit trail (`ticket.merged`, `ticket.split`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from aiohttp import web
 from pydantic import Field
 
@@ -42,6 +45,19 @@ def _ticket_id(request: web.Request) -> ObjectId:
         raise error(404, "no such ticket") from exc
 
 
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A merge or split the hub refuses: 404 unknown ticket, 409 refused move, 400 bad request."""
+    try:
+        yield
+    except NotFound as exc:
+        raise error(404, str(exc)) from exc
+    except MergeRefused as exc:
+        raise error(409, str(exc)) from exc
+    except TicketError as exc:
+        raise error(400, str(exc)) from exc
+
+
 @requires(*TICKET_WORKERS, *SUPERVISORS, scope="tickets:write")
 @accepts(Merge)
 async def merge(request: web.Request) -> web.Response:
@@ -49,16 +65,10 @@ async def merge(request: web.Request) -> web.Response:
     hub: Hub = request.app[HUB]
     body = body_of(request, Merge)
     me = agent_of(request)
-    try:
+    with _refusals():
         source = await hub.tickets.get(_ticket_id(request))
         target = await hub.ticket_merges.find(body.into)
         survivor, merged = await hub.ticket_merges.merge(source["_id"], target["_id"], me)
-    except NotFound as exc:
-        raise error(404, str(exc)) from exc
-    except MergeRefused as exc:
-        raise error(409, str(exc)) from exc
-    except TicketError as exc:
-        raise error(400, str(exc)) from exc
     await hub.audit.record(
         "ticket.merged", actor=me, ip=request.remote,
         target={"type": "ticket", "id": merged["_id"], "name": f"#{merged['number']}"},
@@ -78,14 +88,8 @@ async def split(request: web.Request) -> web.Response:
         message_id = oid(body.message_id)
     except ValueError as exc:
         raise error(400, "no such message (message_id is not a message's id)") from exc
-    try:
+    with _refusals():
         new, original = await hub.ticket_merges.split(ticket_id, message_id, me)
-    except NotFound as exc:
-        raise error(404, str(exc)) from exc
-    except MergeRefused as exc:
-        raise error(409, str(exc)) from exc
-    except TicketError as exc:
-        raise error(400, str(exc)) from exc
     await hub.audit.record(
         "ticket.split", actor=me, ip=request.remote,
         target={"type": "ticket", "id": original["_id"], "name": f"#{original['number']}"},
