@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from channels.base import ChannelContext, bad_request
-from channels.widget import schemas
+from channels.widget import i18n, schemas
 from channels.widget.identity import (
     MIN_JWT_SECRET_BYTES,
     IdentityError,
@@ -101,9 +101,13 @@ class WidgetChannel:
                             "still works)", name, len(secret.encode()), MIN_JWT_SECRET_BYTES)
         #: Per site, the pre-chat form's fields (`{"name": mode, "email": mode}`) where it is enabled.
         self.prechat = {name: form for name, cfg in self.sites.items() if (form := _prechat_form(name, cfg))}
+        for name, cfg in self.sites.items():  # a wrong text key or placeholder stops start-up, with the reason
+            i18n.validate_texts(cfg.get("texts"), f"widget site {name!r}: texts")
         static = resources.files("channels.widget") / "static"
-        # Read once: both ship with the package and are served on every page view.
-        self._script = (static / "widget.js").read_text(encoding="utf-8")
+        # Read once: both ship with the package and are served on every page view. The English
+        # texts travel inside the script: what it shows if the site's texts cannot be fetched.
+        self._script = (static / "widget.js").read_text(encoding="utf-8").replace(
+            "/*{{english}}*/{}", json.dumps(i18n.catalogs()[i18n.FALLBACK], ensure_ascii=False))
         self._demo = (static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", next(iter(self.sites)))
         # A visitor waiting for an agent who closes every page of the chat for this long has abandoned it.
         self.hub.track_departures(CHANNEL, float(context.config.get("abandon_after_seconds", 120)))
@@ -188,14 +192,36 @@ class WidgetChannel:
         return visitor
 
     async def site_settings(self, request: web.Request) -> web.Response:
-        """What the widget shows before a session: title, pre-chat fields (or null), greeting, sound on/off."""
+        """What the widget shows before a session: its texts in the visitor's language, pre-chat fields
+        (or null), greeting, sound on/off, the largest file it takes.
+
+        `?lang=` is the browser's `navigator.languages`, comma-separated (else `Accept-Language`
+        decides); the answer's `locale` is the best catalog for it (de-AT -> de, unknown -> en) and
+        `texts` every text, key by key: the site's overrides, the language's catalog, English.
+        """
         site = request.match_info["site"]
         if site not in self.sites:
             raise bad_request(f"unknown site {site!r}", 404)
         cfg = self.sites[site]
-        return self._json(request, {"site": site, "title": cfg.get("title", "Chat with us"),
+        overrides = self._texts(site, cfg)
+        wanted = i18n.preferences(request.query.get("lang", "")[:500], request.headers.get("Accept-Language"))
+        locale = i18n.negotiate(wanted, i18n.languages(overrides))
+        texts = i18n.texts_for(locale, overrides, {"header.title": cfg["title"]} if cfg.get("title") else None)
+        return self._json(request, {"site": site, "title": texts["header.title"], "locale": locale,
+                                    "dir": i18n.direction(locale), "texts": texts,
                                     "prechat": self.prechat.get(site), "greeting": cfg.get("greeting") or None,
-                                    "sound": bool(cfg.get("sound", False))}, site=site)
+                                    "sound": bool(cfg.get("sound", False)),
+                                    "max_upload_bytes": int(cfg.get("max_upload_bytes", MAX_UPLOAD_BYTES))},
+                          site=site)
+
+    def _texts(self, site: str, cfg: dict[str, Any]) -> dict[str, dict[str, i18n.Message]]:
+        """The site's text overrides; a wrong setting (checked at start-up and when an admin saves it) is
+        logged and left out rather than breaking the widget."""
+        try:
+            return i18n.validate_texts(cfg.get("texts"), f"widget site {site!r}: texts")
+        except i18n.TextsError as exc:
+            log.warning("%s; the widget uses its catalog texts", exc)
+            return {}
 
     @accepts(schemas.Session, max_bytes=16_384)
     async def session(self, request: web.Request) -> web.Response:

@@ -13,6 +13,11 @@
  * travels only in the Authorization header and the WebSocket's first frame, never in a URL:
  * files are downloaded through short-lived signed links the hub hands out on click.
  *
+ * Its own words come from the hub's message catalogs (channels/widget/locales) in the visitor's
+ * language (navigator.languages; English for a key or language without a catalog), with the
+ * site's overrides: GET /api/widget/sites/{site}?lang=... answers `locale`, `dir` and `texts`.
+ * Plural forms by Intl.PluralRules, numbers by Intl.NumberFormat, times by Intl.DateTimeFormat.
+ *
  * The panel lives in a shadow root so the host page's CSS cannot break it. Every piece
  * of text is inserted with textContent: nothing a customer or agent writes is parsed as HTML.
  */
@@ -34,10 +39,14 @@
   var retryDelay = 1000;
   var renewTimer = null;
   var renewing = null;
+  // The English texts (filled in by the hub when it serves this script), then the visitor's language.
+  var english = /*{{english}}*/{};
+  var texts = english;
+  var locale = "en";
+  var maxUpload = 0;
 
   var host = document.createElement("div");
   host.id = "switchboard-widget";
-  document.body.appendChild(host);
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
   var style = document.createElement("style");
   style.textContent = [
@@ -80,24 +89,24 @@
     "border:1px solid #e3e5e8;border-bottom-left-radius:3px;white-space:pre-wrap}",
     ".sb-typing{font-size:12px;color:#5f6368;padding:0 14px 6px;background:#f6f7f9;font-style:italic}",
     ".sb-wait{background:#eef3ff;border-bottom:1px solid #d5e0fb;color:#1d3f91;font-size:13px;padding:7px 14px}",
+    ".sb-msg[data-time]::after{content:attr(data-time);display:block;font-size:10px;opacity:.65;text-align:end;margin-top:2px}",
   ].join("");
   root.appendChild(style);
 
   var button = el("button", "sb-btn", "\u2709");
-  button.setAttribute("aria-label", "Open chat");
   var panel = el("div", "sb-panel");
   panel.setAttribute("role", "dialog");
   var head = el("div", "sb-head");
-  var title = el("span", "", "Chat with us");
-  var status = el("span", "sb-status", "connecting\u2026");
-  var end = el("button", "sb-end", "End chat");
+  var title = el("span");
+  var status = el("span", "sb-status");
+  var end = el("button", "sb-end");
   end.type = "button";
   end.addEventListener("click", function () {
     if (!token) return;
     api("POST", "/api/widget/end", {}).then(function () {
-      log.appendChild(el("div", "sb-msg system", "Chat ended. Write again any time."));
+      log.appendChild(el("div", "sb-msg system", t("chat.ended")));
       log.scrollTop = log.scrollHeight;
-    }).catch(function () { status.textContent = "could not end the chat"; });
+    }).catch(function () { status.textContent = t("status.endFailed"); });
   });
   head.appendChild(title);
   head.appendChild(status);
@@ -115,14 +124,12 @@
   function showTyping(active, name) {
     clearTimeout(typingTimer);
     typing.hidden = !active;
-    typing.textContent = active ? (name || "An agent") + " is typing\u2026" : "";
+    typing.textContent = active ? (name ? t("typing.named", { name: name }) : t("typing.agent")) : "";
     if (active) typingTimer = setTimeout(function () { typing.hidden = true; }, 8000);
   }
   var form = el("form", "sb-form");
   var input = document.createElement("textarea");
-  input.placeholder = "Type your message\u2026";
-  input.setAttribute("aria-label", "Message");
-  var send = el("button", "", "Send");
+  var send = el("button");
   send.type = "submit";
   var picker = document.createElement("input");
   picker.type = "file";
@@ -130,8 +137,6 @@
   var attach = el("button", "sb-attach");
   attach.appendChild(paperclip());
   attach.type = "button";
-  attach.title = "Send a file";
-  attach.setAttribute("aria-label", "Send a file");
   attach.addEventListener("click", function () { picker.click(); });
   picker.addEventListener("change", function () {
     if (picker.files.length) sendFile(picker.files[0]);
@@ -149,6 +154,62 @@
   root.appendChild(panel);
   root.appendChild(button);
 
+  /** The site's texts in the visitor's language on every fixed part; then the widget shows. */
+  function applyTexts(s) {
+    if (s && s.texts) texts = s.texts;
+    if (s && s.locale) locale = s.locale;
+    maxUpload = (s && s.max_upload_bytes) || 0;
+    host.lang = panel.lang = locale;
+    host.dir = panel.dir = (s && s.dir) || "ltr";
+    button.setAttribute("aria-label", t("launcher.open"));
+    title.textContent = t("header.title");
+    panel.setAttribute("aria-label", t("header.title"));
+    status.textContent = t("status.connecting");
+    end.textContent = t("chat.end");
+    input.placeholder = t("composer.placeholder");
+    input.setAttribute("aria-label", t("composer.label"));
+    send.textContent = t("composer.send");
+    attach.title = t("composer.attach");
+    attach.setAttribute("aria-label", t("composer.attach"));
+    if (!host.parentNode) document.body.appendChild(host);
+  }
+
+  /** Text `key` in the visitor's language, `{name}` placeholders filled from `params` (numbers in the
+   *  visitor's format); a plural text takes the form Intl.PluralRules picks for `params.count`. */
+  function t(key, params) {
+    var message = texts[key] !== undefined ? texts[key] : english[key];
+    if (message === undefined) return key;
+    params = params || {};
+    if (typeof message === "object") {
+      var form = intl("PluralRules").select(params.count);
+      message = message[form] !== undefined ? message[form] : message.other;
+    }
+    return String(message).replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, function (all, name) {
+      if (!Object.prototype.hasOwnProperty.call(params, name)) return all;
+      var value = params[name];
+      return typeof value === "number" ? intl("NumberFormat").format(value) : String(value);
+    });
+  }
+
+  /** An Intl formatter for the visitor's language (English where the browser does not know it). */
+  function intl(kind, options) {
+    try { return new Intl[kind](locale, options); } catch (e) { return new Intl[kind]("en", options); }
+  }
+
+  /** A file size limit for people: "10 MB", "500 kB" in the visitor's format. */
+  function size(bytes) {
+    var mb = bytes >= 1048576;
+    return intl("NumberFormat", { style: "unit", unit: mb ? "megabyte" : "kilobyte", maximumFractionDigits: 1 })
+      .format(bytes / (mb ? 1048576 : 1024));
+  }
+
+  /** The waiting customer's place and estimated wait, in their language. */
+  function waitText(data) {
+    var text = t("wait.position", { position: data.position }) + " ";
+    if (data.estimate_seconds === null || data.estimate_seconds === undefined) return text + t("wait.noAgent");
+    return text + t("wait.estimate", { count: Math.max(1, Math.round(data.estimate_seconds / 60)) });
+  }
+
   // Unread replies while the panel is closed: a count on the launcher, cleared when it opens.
   var badge = el("span", "sb-badge");
   badge.hidden = true;
@@ -161,13 +222,13 @@
     unread += 1;
     badge.textContent = String(unread);
     badge.hidden = false;
-    button.setAttribute("aria-label", "Open chat (" + unread + " unread)");
+    button.setAttribute("aria-label", t("launcher.unread", { count: unread }));
     if (sound) chime();
   }
   function clearUnread() {
     unread = 0;
     badge.hidden = true;
-    button.setAttribute("aria-label", "Open chat");
+    button.setAttribute("aria-label", t("launcher.open"));
   }
   /** A short two-note chime from the Web Audio API (no sound file to host or load). */
   function chime() {
@@ -233,7 +294,7 @@
         log.textContent = "";
         seen = {};
         lastId = null;
-        log.appendChild(el("div", "sb-msg system", "Your earlier chat session has expired. Write to start a new one."));
+        log.appendChild(el("div", "sb-msg system", t("chat.expired")));
       }
       token = s.token;
       localStorage.setItem(storeKey, token);
@@ -247,7 +308,7 @@
   function renew() {
     // One renewal at a time, however many requests saw a 401.
     if (!renewing) {
-      renewing = session({ renew: true }).catch(function () { status.textContent = "session expired, reload the page"; })
+      renewing = session({ renew: true }).catch(function () { status.textContent = t("status.sessionExpired"); })
         .then(function () { renewing = null; });
     }
     return renewing;
@@ -279,6 +340,11 @@
     var kind = m.direction === "in" ? "in" : (m.author.kind === "system" ? "system" : "out");
     var bubble = el("div", "sb-msg " + kind);
     bubble.dataset.author = m.author.kind;
+    var at = new Date(m.created_at);
+    if (!isNaN(at)) {  // drawn by CSS (::after), so it is no part of the message's text
+      bubble.dataset.time = intl("DateTimeFormat", { timeStyle: "short" }).format(at);
+      bubble.title = intl("DateTimeFormat", { dateStyle: "full", timeStyle: "short" }).format(at);
+    }
     if (kind === "out" && m.author.name) bubble.appendChild(el("span", "sb-who", m.author.name));
     if (m.article && articleUrl(m.article.url)) bubble.appendChild(articleCard(m.article));
     else bubble.appendChild(document.createTextNode(m.text));
@@ -353,12 +419,16 @@
       }).catch(function () {
         // Same client_id on retry: the hub stores the message once however often we send it.
         if (tries++ < 5) setTimeout(go, 1000 * tries);
-        else status.textContent = "message not sent";
+        else status.textContent = t("status.messageNotSent");
       });
     })();
   }
 
   function sendFile(file, attempt) {
+    if (maxUpload && file.size > maxUpload) {
+      status.textContent = t("status.fileTooLarge", { size: size(maxUpload) });
+      return;
+    }
     var id = clientId();
     var tries = attempt || 0;
     (function go() {
@@ -367,8 +437,13 @@
       body.append("file", file, file.name);
       fetch(base + "/api/widget/files", { method: "POST", headers: { Authorization: "Bearer " + token }, body: body })
         .then(function (r) {
+          if (r.status === 413 && maxUpload) {
+            status.textContent = t("status.fileTooLarge", { size: size(maxUpload) });
+            return;
+          }
           if (r.status === 413 || r.status === 400) {
-            return r.json().then(function (d) { status.textContent = "file not sent: " + (d.error || r.status); });
+            status.textContent = t("status.fileNotSent");
+            return;
           }
           if (!r.ok) throw new Error("HTTP " + r.status);
           if (!ws || ws.readyState !== 1) return poll();
@@ -376,7 +451,7 @@
         .catch(function () {
           // Same client_id on retry: the hub stores the file once however often we send it.
           if (tries++ < 5) setTimeout(go, 1000 * tries);
-          else status.textContent = "file not sent";
+          else status.textContent = t("status.fileNotSent");
         });
     })();
   }
@@ -391,13 +466,13 @@
       root.appendChild(go);
       go.click();
       go.remove();
-    }).catch(function () { status.textContent = "file not available"; });
+    }).catch(function () { status.textContent = t("status.fileUnavailable"); });
   }
 
   function rate(messageId, score) {
     // The hub's thanks arrives as the thread's next message (it replaces the buttons, also after a reload).
     api("POST", "/api/widget/rating", { message_id: messageId, score: score }).catch(function () {
-      status.textContent = "rating not saved (a request is rated once)";
+      status.textContent = t("status.ratingNotSaved");
     });
   }
 
@@ -428,17 +503,17 @@
       if (data.type === "typing") showTyping(data.active, data.name);
       if (data.type === "wait") {
         wait.hidden = !data.position;
-        wait.textContent = data.position ? data.text : "";
+        wait.textContent = data.position ? waitText(data) : "";
       }
       if (data.type === "ready") {
         retryDelay = 1000;
-        status.textContent = "online";
+        status.textContent = t("status.online");
         stopPolling();
         poll().catch(function () {});
       }
     };
     ws.onclose = function (e) {
-      status.textContent = "reconnecting\u2026";
+      status.textContent = t("status.reconnecting");
       startPolling();
       // 4401: the token expired or was refused; renew it before reconnecting.
       (e.code === 4401 ? renew() : Promise.resolve()).then(function () { setTimeout(connect, retryDelay); });
@@ -446,13 +521,15 @@
     };
   }
 
-  /** The site's pre-chat form, if it has one, then a session with what the visitor typed. */
-  /** The site's settings (title, greeting, sound, pre-chat form), read once per page. */
+  /** The site's settings (texts in the visitor's language, greeting, sound, pre-chat form), read once per page. */
   var siteInfo = null;
   function loadSite() {
     if (!siteInfo) {
-      siteInfo = api("GET", "/api/widget/sites/" + encodeURIComponent(site)).then(function (s) {
-        title.textContent = s.title || "Chat with us";
+      var langs = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language])
+        .filter(Boolean).join(",");
+      var url = "/api/widget/sites/" + encodeURIComponent(site) + "?lang=" + encodeURIComponent(langs);
+      siteInfo = api("GET", url).then(function (s) {
+        applyTexts(s);
         sound = s.sound === true;
         if (s.greeting && !log.querySelector(".sb-greeting")) {
           log.insertBefore(el("div", "sb-greeting", s.greeting), log.firstChild);
@@ -463,27 +540,28 @@
     return siteInfo;
   }
 
+  /** The site's pre-chat form, if it has one, then a session with what the visitor typed. */
   function introduce() {
     return loadSite().then(function (s) { return s.prechat ? prechat(s.prechat) : session({}); });
   }
 
   function prechat(fields) {
     var pre = el("form", "sb-pre");
-    pre.appendChild(el("div", "", "Before we start, tell us who you are."));
+    pre.appendChild(el("div", "", t("prechat.intro")));
     var inputs = {};
-    [["name", "Your name", "text"], ["email", "Your email", "email"]].forEach(function (f) {
+    [["name", t("prechat.name"), "text"], ["email", t("prechat.email"), "email"]].forEach(function (f) {
       if (fields[f[0]] === "off") return;
       var box = document.createElement("input");
       box.name = f[0];
       box.type = f[2];
       box.required = fields[f[0]] === "required";
-      var label = el("label", "", f[1] + (box.required ? "" : " (optional)"));
+      var label = el("label", "", box.required ? f[1] : t("prechat.optional", { label: f[1] }));
       label.appendChild(box);
       pre.appendChild(label);
       inputs[f[0]] = box;
     });
     var error = el("div", "sb-err");
-    var start = el("button", "", "Start chat");
+    var start = el("button", "", t("prechat.start"));
     start.type = "submit";
     pre.appendChild(error);
     pre.appendChild(start);
@@ -500,22 +578,28 @@
           pre.remove();
           log.style.display = form.style.display = end.style.display = "";
           resolve(s);
-        }, function (err) { error.textContent = err.message; });
+        }, function (err) {
+          // The hub names the wrong field ("name: must not be blank"); the visitor reads it in their language.
+          var which = /(^|; )name\b/.test(err.message) ? "prechat.nameMissing"
+            : /(^|; )email\b/.test(err.message) ? "prechat.emailInvalid" : "prechat.failed";
+          error.textContent = t(which);
+        });
       });
     });
   }
 
   var known = cfg.userJwt || cfg.userHash || localStorage.getItem(storeKey);
-  if (known) loadSite().catch(function () { /* the greeting is optional */ });
-  (known ? session({}).catch(function (e) {
-    if (e.status === 422) return introduce();
-    throw e;
-  }) : introduce()).then(function (s) {
-    title.textContent = s.title || "Chat with us";
+  // The texts first (English if the site cannot be read), so nothing shows in the wrong language.
+  loadSite().catch(function () { applyTexts(null); }).then(function () {
+    return known ? session({}).catch(function (e) {
+      if (e.status === 422) return introduce();
+      throw e;
+    }) : introduce();
+  }).then(function () {
     host.dataset.ready = "true";
     return poll();
   }).then(connect).catch(function (e) {
-    status.textContent = "unavailable";
+    status.textContent = t("status.unavailable");
     host.dataset.error = String(e);
   });
 })();
