@@ -22,11 +22,12 @@ GERMAN_WEEKDAY = re.compile(r"^(Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Sams
 @pytest.fixture
 def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     """The demo site with a pre-chat form (name required, email optional), one Spanish text of its own,
-    and a wait announcer passing every second."""
+    files up to 2 kB, and a wait announcer passing every second."""
     settings = make_settings(mongo_uri, tmp_path, wait_announce_seconds=1)
     site = settings.channels["widget"]["sites"]["demo"]
     site["prechat"] = {"enabled": True, "name": "required", "email": "optional"}
     site["texts"] = {"es": {"prechat.start": "¡Empecemos!"}}
+    site["max_upload_bytes"] = 2048
     return settings
 
 
@@ -80,8 +81,13 @@ async def test_the_widget_speaks_the_browsers_language(browser: Any, live_url: s
     mine = page.locator(".sb-msg.in").first
     await expect(mine).to_have_attribute("data-time", re.compile(r"^\d{2}:\d{2}$"))  # 24-hour clock
     await expect(mine).to_have_attribute("title", GERMAN_WEEKDAY)
-    await screenshot(page, "widget-language-de")
     [german_ticket] = await hub.store.tickets.find({}).to_list()
+    await hub.activity.report(german_ticket, ann, "typing")
+    await expect(page.locator(".sb-typing")).to_have_text("Ann schreibt …")
+    await screenshot(page, "widget-language-de")
+    await page.locator(".sb-form input[type=file]").set_input_files(
+        {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" + b"0" * 4096})
+    await expect(page.locator(".sb-status")).to_have_text("Datei nicht gesendet: größer als 2 kB")
     await ctx.close()
 
     # French (fr-FR -> fr): the form, the chat, an unread agent reply with its plural.
