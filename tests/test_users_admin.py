@@ -190,6 +190,11 @@ async def test_bad_input_and_who_may_administer_users(
     assert unknown.status == 400 and "nowhere" in (await unknown.json())["error"]
     edit = await client.patch(f"/api/agents/{sam['_id']}", json={"queues": ["nowhere"]}, headers=admin)
     assert edit.status == 400
+    edit = await client.patch(f"/api/agents/{sam['_id']}", json={"queues": ["orders"], "capacity": 2}, headers=admin)
+    assert edit.status == 200 and (await edit.json())["agent"]["queues"] == ["orders"]
+    [updated] = await audit(client, "agent.updated")
+    assert updated["details"]["queues"] == {"from": [], "to": ["orders"]}
+    assert updated["details"]["capacity"] == {"from": 5, "to": 2}
     assert await runtime.hub.store.agents.count_documents({"username": "tim"}) == 0
     own = await client.patch(f"/api/agents/{root['_id']}", json={"disabled": True}, headers=admin)
     assert own.status == 400
