@@ -141,6 +141,8 @@ async def reset_password(request: web.Request) -> web.Response:
     one-time link, shown this once, where they choose a new one."""
     hub = _hub(request)
     agent_id = _agent_id(request)
+    if agent_id == agent_of(request)["_id"]:  # it would log this very tab out, link and all
+        raise error(400, "change your own password under Account")
     target = await hub.accounts.get(agent_id)
     if target is None:
         raise error(404, "no such agent")

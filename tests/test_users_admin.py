@@ -198,6 +198,8 @@ async def test_bad_input_and_who_may_administer_users(
     assert await runtime.hub.store.agents.count_documents({"username": "tim"}) == 0
     own = await client.patch(f"/api/agents/{root['_id']}", json={"disabled": True}, headers=admin)
     assert own.status == 400
+    own = await client.post(f"/api/agents/{root['_id']}/password-link", json={}, headers=admin)
+    assert own.status == 400 and "Account" in (await own.json())["error"]
     for body in ({}, {"token": ""}, {"token": "x", "password": 5}):
         resp = await client.post("/api/password-links/use", json=body)
         assert resp.status == 422, body

@@ -23,8 +23,8 @@ export function userTable(agents, queueTitle, actions, me) {
     el("td", {}, a.last_login_at ? fmtTime(a.last_login_at) : "never"),
     el("td", { class: "user-actions" },
       el("button", { type: "button", class: "link", "data-action": "edit", onclick: () => actions.edit(a) }, "Edit"),
-      el("button", { type: "button", class: "link", "data-action": "reset", onclick: () => actions.reset(a) },
-        "Reset password"),
+      a.id === me ? null : el("button", { type: "button", class: "link", "data-action": "reset",
+        onclick: () => actions.reset(a) }, "Reset password"),
       a.id === me ? null : el("button", { type: "button", class: "link", "data-action": "toggle",
         onclick: () => actions.toggle(a) }, a.disabled ? "Enable" : "Disable"))));
   return el("table", { id: "users" },
