@@ -16,9 +16,10 @@ from agents_ui.activity import activity_view
 from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
+from agents_ui.users import agent_public
 from httpkit.bodies import accepts, body_of, fields_of
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
-from hub.accounts import AccountError, AccountService, HashingBusy, SessionInfo, Throttled, has_role
+from hub.accounts import SESSIONS_ENDED, AccountError, AccountService, HashingBusy, SessionInfo, Throttled, has_role
 from hub.display import DISPLAY_FIELDS, author_name, display_name
 from hub.hub import Hub
 from hub.models import Role, TicketStatus, utcnow
@@ -41,12 +42,6 @@ def _id(request: web.Request, name: str = "id") -> ObjectId:
         return oid(request.match_info[name])
     except ValueError as exc:
         raise error(404, str(exc)) from exc
-
-
-def _agent_public(agent: Doc) -> dict[str, Any]:
-    return {"id": str(agent["_id"]), "username": agent["username"], "name": agent.get("name"),
-            "roles": agent.get("roles", []), "capacity": agent.get("capacity"), "presence": agent.get("presence"),
-            "away": bool(agent.get("away"))}
 
 
 STATIC_TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css"}
@@ -92,7 +87,7 @@ async def login(request: web.Request) -> web.Response:
         await hub.audit.record("login.failed", ip=request.remote, details=attempted)
         raise error(401, "wrong username or password")
     await hub.audit.record("login", actor=info.agent, ip=request.remote, details=attempted)
-    response = web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
+    response = web.json_response({"agent": agent_public(info.agent), "csrf": info.csrf})
     set_session_cookie(request, response, info.token)
     return response
 
@@ -118,7 +113,7 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """The logged-in user and the CSRF token to send with unsafe requests."""
     info = session_of(request)
-    return web.json_response({"agent": _agent_public(info.agent), "csrf": info.csrf})
+    return web.json_response({"agent": agent_public(info.agent), "csrf": info.csrf})
 
 
 @requires()
@@ -156,7 +151,11 @@ async def queues(request: web.Request) -> web.Response:
     """Queues with the number of tickets waiting for a first answer and active in each."""
     hub = _hub(request)
     result = []
+    me_ = agent_of(request)  # an agent who serves some queues only sees those in the desk's queue pane
+    served = me_.get("queues") if not has_role(me_, *SUPERVISORS) else None
     for q in await hub.store.queues.find({}, sort=[("name", 1)]).to_list():
+        if served and q["name"] not in served:
+            continue
         waiting = await hub.store.tickets.count_documents({"status": TicketStatus.NEW.value, "queue": q["name"]})
         active = await hub.store.tickets.count_documents({"status": {"$in": ACTIVE}, "queue": q["name"]})
         result.append({"name": q["name"], "title": q.get("title"), "waiting": waiting, "active": active})
@@ -377,31 +376,6 @@ async def assign(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket_view(ticket)})
 
 
-@requires(Role.SUPERVISOR)
-async def list_agents(request: web.Request) -> web.Response:
-    """Desk users with roles, capacity and presence."""
-    return web.json_response({"agents": [_agent_public(a) for a in await _hub(request).accounts.list()]})
-
-
-@requires(Role.ADMIN)
-@accepts(schemas.NewAgent)
-async def create_agent(request: web.Request) -> web.Response:
-    """Create a desk user (admin only)."""
-    body = fields_of(request)
-    try:
-        roles = [Role(r) for r in body.get("roles", ["agent"])]
-        agent = await _hub(request).accounts.create(str(body.get("username", "")), str(body.get("password", "")),
-                                                   name=body.get("name"), roles=roles,
-                                                   capacity=int(body.get("capacity", 5)))
-    except (AccountError, ValueError) as exc:
-        raise error(400, str(exc)) from exc
-    await _hub(request).audit.record(
-        "agent.created", actor=agent_of(request), target={"type": "agent", "id": agent["_id"], "name": agent["name"]},
-        ip=request.remote, details={"username": agent["username"], "roles": agent["roles"],
-                                    "capacity": agent["capacity"]})
-    return web.json_response({"agent": _agent_public(agent)}, status=201)
-
-
 #: An idle desk socket re-checks its session this often, so a logged-out or disabled user's socket closes.
 SESSION_RECHECK_SECONDS = 30.0
 
@@ -436,8 +410,10 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
             batch = []
         while not sub.queue.empty():
             batch.append(sub.queue.get_nowait())
+        ended = any(c.collection == "events" and c.document.get("type") == SESSIONS_ENDED
+                    and c.document.get("agent_id") == agent["_id"] for c in batch)  # e.g. disabled: check now
         batch = [c for c in batch if may_see_change(agent, c.collection, c.document)]
-        if not batch and loop.time() - checked_at < SESSION_RECHECK_SECONDS:
+        if not batch and not ended and loop.time() - checked_at < SESSION_RECHECK_SECONDS:
             continue  # nothing to send, and the session was checked recently
         live, checked_at = await accounts.session(info.token), loop.time()
         if live is None:
@@ -448,33 +424,6 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
             frame = desk_frame(change) if may_see_change(agent, change.collection, change.document) else None
             if frame is not None:
                 await ws.send_json(frame)
-
-
-@requires(Role.ADMIN)
-@accepts(schemas.AgentChange)
-async def update_agent(request: web.Request) -> web.Response:
-    """Change a desk user (admin only): any of `name`, `roles`, `capacity`, `disabled`. Audited with the
-    values before and after; an admin cannot take admin away from, or disable, themselves."""
-    body = body_of(request, schemas.AgentChange)
-    agent_id = _id(request)
-    me_ = agent_of(request)
-    if agent_id == me_["_id"] and (body.disabled or (body.roles is not None and Role.ADMIN not in body.roles)):
-        raise error(400, "you cannot remove your own admin role or disable yourself")
-    name = body.name.strip() if body.name is not None else None
-    if name == "":
-        raise error(422, "name: a name is required")
-    changed = await _hub(request).accounts.update(agent_id, name=name, roles=body.roles, capacity=body.capacity,
-                                                  disabled=body.disabled)
-    if changed is None:
-        raise error(404, "no such agent")
-    before, after = changed
-    details = {k: {"from": before.get(k), "to": after.get(k)} for k in ("name", "roles", "capacity", "disabled")
-               if before.get(k) != after.get(k)}
-    action = "agent.roles_changed" if "roles" in details else "agent.updated"
-    await _hub(request).audit.record(action, actor=me_, target={"type": "agent", "id": agent_id,
-                                                               "name": after.get("name")},
-                                     ip=request.remote, details={"username": after["username"], **details})
-    return web.json_response({"agent": _agent_public(after)})
 
 
 @requires()
@@ -520,8 +469,5 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/tickets/{id}/reply", reply),
         web.post("/api/tickets/{id}/status", set_status),
         web.post("/api/tickets/{id}/assign", assign),
-        web.get("/api/agents", list_agents),
-        web.post("/api/agents", create_agent),
-        web.patch("/api/agents/{id}", update_agent),
         web.get("/api/desk/ws", websocket),
     ]

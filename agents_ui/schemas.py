@@ -72,12 +72,17 @@ class Transfer(Body):
     note: Text = Field("", description="a private note for colleagues; the customer never sees it")
 
 
+#: The queues a user serves (names from GET /api/queues; empty: every queue).
+QueueNames = Annotated[list[Annotated[Token, Field(min_length=1, max_length=100)]], Field(max_length=100)]
+
+
 class NewAgent(Body):
     username: Username
-    password: Secret
+    password: Secret | None = Field(None, description="omit it: the answer carries a one-time setup link instead")
     name: Name | None = None
     roles: Roles = [Role.AGENT]
     capacity: Count = Field(5, description="tickets routed to this agent at once")
+    queues: QueueNames = Field([], description="the queues routing gives this user tickets of (empty: all)")
 
 
 class AgentChange(Body):
@@ -86,7 +91,17 @@ class AgentChange(Body):
     name: Annotated[Name, Field(min_length=1)] | None = None
     roles: Roles | None = None
     capacity: Count | None = None
-    disabled: Flag | None = None
+    queues: QueueNames | None = None
+    disabled: Flag | None = Field(None, description="true: sessions end at once, active tickets go back to the queue")
+
+
+class PasswordLink(Body):
+    token: Annotated[Token, Field(min_length=1)]
+
+
+class PasswordFromLink(Body):
+    token: Annotated[Token, Field(min_length=1)]
+    password: Secret
 
 
 # -- integration: API tokens and outgoing webhooks -----------------------------------------------------

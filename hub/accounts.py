@@ -19,8 +19,13 @@ from hub.names import MAX_COUNT, MAX_NAME, MAX_USERNAME, name_problem
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
 SESSION_DAYS = 7
+MIN_PASSWORD = 8
+#: The event (in `events`, which every hub process's change stream follows) that tells the desk sockets
+#: of `agent_id` to re-check their session at once: a disabled user's open desk is logged out live.
+SESSIONS_ENDED = "agent.sessions_ended"
 
-__all__ = ["AccountError", "AccountService", "HashingBusy", "SessionInfo", "Throttled", "has_role"]
+__all__ = ["MIN_PASSWORD", "SESSIONS_ENDED", "AccountError", "AccountService", "HashingBusy", "SessionInfo",
+           "Throttled", "has_role"]
 
 
 class AccountError(Exception):
@@ -60,18 +65,21 @@ class AccountService:
         self.hashing = hashing or HashingPool()
         self.throttle = LoginThrottle(store)
 
-    async def create(self, username: str, password: str, *, name: str | None = None,
-                     roles: list[Role] | None = None, capacity: int = 5) -> Doc:
+    async def create(self, username: str, password: str | None, *, name: str | None = None,
+                     roles: list[Role] | None = None, capacity: int = 5, queues: list[str] | None = None) -> Doc:
+        """A new desk user. `password=None`: none yet, so no login until one is set through a one-time
+        link (`hub.useradmin`). `queues`: the queues routing gives them tickets of (empty: every queue)."""
         username = username.strip().lower() if isinstance(username, str) else username
         _check_new_account(username, name, roles, capacity)
-        if not username or len(password) < 8:
-            raise AccountError("a username and a password of at least 8 characters are required")
+        if not username or (password is not None and len(password) < MIN_PASSWORD):
+            raise AccountError(f"a username and a password of at least {MIN_PASSWORD} characters are required")
         doc: Doc = {
             "username": username,
             "name": name or username,
-            "password_hash": await self.hashing.hash(password),
+            "password_hash": await self.hashing.hash(password) if password is not None else None,
             "roles": [r.value for r in (roles or [Role.AGENT])],
             "capacity": capacity,
+            "queues": sorted(set(queues or [])),
             "presence": "offline",
             "created_at": utcnow(),
         }
@@ -102,7 +110,7 @@ class AccountService:
         self.hashing.check_room()  # a flood is turned away before it costs database work
         tickets = await self.throttle.admit(username, ip)
         agent = await self.store.agents.find_one({"username": username})
-        known = agent is not None and not agent.get("disabled")
+        known = agent is not None and not agent.get("disabled") and bool(agent.get("password_hash"))
         try:
             ok = await self.hashing.verify(agent["password_hash"] if known else self.hashing.dummy_hash, password)
         except HashingBusy:
@@ -113,9 +121,10 @@ class AccountService:
             return None
         assert agent is not None
         await self.throttle.succeeded(username, ip, tickets)
+        seen: Doc = {"last_login_at": utcnow()}
         if self.hashing.needs_rehash(agent["password_hash"]):
-            await self.store.agents.update_one({"_id": agent["_id"]},
-                                               {"$set": {"password_hash": await self.hashing.hash(password)}})
+            seen["password_hash"] = await self.hashing.hash(password)
+        await self.store.agents.update_one({"_id": agent["_id"]}, {"$set": seen})
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         await self.store.sessions.insert_one({
             "_id": session_key(token), "agent_id": agent["_id"], "csrf": csrf, "created_at": utcnow(),
@@ -138,13 +147,22 @@ class AccountService:
     async def change_password(self, agent_id: ObjectId, current: str, new: str, keep_session: str) -> None:
         """Check the current password, store the new hash, end every other session of this user."""
         agent = await self.store.agents.find_one({"_id": agent_id})
-        if agent is None or not await self.hashing.verify(agent["password_hash"], current):
+        if agent is None or not agent.get("password_hash") or \
+                not await self.hashing.verify(agent["password_hash"], current):
             raise AccountError("the current password is wrong")
-        if len(new) < 8:
-            raise AccountError("the new password needs at least 8 characters")
+        if len(new) < MIN_PASSWORD:
+            raise AccountError(f"the new password needs at least {MIN_PASSWORD} characters")
         await self.store.agents.update_one({"_id": agent_id}, {"$set": {"password_hash": await self.hashing.hash(new)}})
-        await self.store.sessions.delete_many({"agent_id": agent_id, "_id": {"$ne": session_key(keep_session)}},
-                                              hint=[("agent_id", 1)])
+        await self.end_sessions(agent_id, keep=keep_session)
+
+    async def end_sessions(self, agent_id: ObjectId, keep: str | None = None) -> None:
+        """Delete the user's sessions (but `keep`) and tell every hub process's desk sockets of theirs
+        to re-check at once (`SESSIONS_ENDED`): an open desk tab of an ended session is logged out live."""
+        query: Doc = {"agent_id": agent_id}
+        if keep is not None:
+            query["_id"] = {"$ne": session_key(keep)}
+        await self.store.sessions.delete_many(query, hint=[("agent_id", 1)])
+        await self.store.append_event(SESSIONS_ENDED, utcnow(), agent_id=agent_id)
 
     async def logout(self, token: str) -> None:
         await self.store.sessions.delete_one({"_id": session_key(token)})
@@ -156,8 +174,9 @@ class AccountService:
         return await self.store.agents.find_one({"_id": agent_id}, projection={"password_hash": 0})
 
     async def update(self, agent_id: ObjectId, *, name: str | None = None, roles: list[Role] | None = None,
-                     capacity: int | None = None, disabled: bool | None = None) -> tuple[Doc, Doc] | None:
-        """Change a desk user's name, roles, capacity or disabled flag: (before, after), or None if unknown.
+                     capacity: int | None = None, disabled: bool | None = None,
+                     queues: list[str] | None = None) -> tuple[Doc, Doc] | None:
+        """Change a desk user's name, roles, capacity, queues or disabled flag: (before, after), or None if unknown.
 
         Disabling ends the user's sessions at once (a leaver must not keep a desk open).
         """
@@ -165,24 +184,26 @@ class AccountService:
                         if v is not None}
         if roles is not None:
             changes["roles"] = [r.value for r in roles]
+        if queues is not None:
+            changes["queues"] = sorted(set(queues))
         before = await self.store.agents.find_one_and_update({"_id": agent_id}, {"$set": changes},
                                                              projection={"password_hash": 0})
         if before is None:
             return None
         if disabled:
-            await self.store.sessions.delete_many({"agent_id": agent_id}, hint=[("agent_id", 1)])
+            await self.end_sessions(agent_id)
         return before, {**before, **changes}
 
     async def reset_password(self, agent_id: ObjectId, new: str) -> bool:
         """An admin sets a user's password (no current one needed): every session of theirs ends,
         since a reset usually means the old password is lost or known to someone else. False if unknown."""
-        if len(new) < 8:
-            raise AccountError("the password needs at least 8 characters")
+        if len(new) < MIN_PASSWORD:
+            raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
         result = await self.store.agents.update_one({"_id": agent_id},
                                                     {"$set": {"password_hash": await self.hashing.hash(new)}})
         if result.matched_count == 0:
             return False
-        await self.store.sessions.delete_many({"agent_id": agent_id}, hint=[("agent_id", 1)])
+        await self.end_sessions(agent_id)
         return True
 
 

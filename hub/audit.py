@@ -23,7 +23,7 @@ AUDIT_BY_ACTOR = [("actor.id", 1), ("at", -1)]
 #: What the desk offers in its filter (other actions are recorded and searchable too).
 KNOWN_ACTIONS = (
     "login", "login.failed", "login.refused", "agent.created", "agent.roles_changed", "agent.updated",
-    "agent.password_reset",
+    "agent.password_reset", "agent.password_set", "agent.disabled", "agent.enabled",
     "ticket.assigned", "ticket.transferred", "ticket.merged", "ticket.split",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
     "retention.run", "audit.exported", "metrics.rebuilt", "calendar.saved", "calendar.deleted",

@@ -42,6 +42,7 @@ from hub.telemetry import Telemetry
 from hub.ticketmerge import TicketMerges
 from hub.tickets import QueueConfig, TicketService
 from hub.transfers import Transfers
+from hub.useradmin import UserAdmin
 from hub.waitannouncer import WaitAnnouncer
 from hub.webhooks import Webhooks
 
@@ -87,6 +88,7 @@ class Hub:
         self.aggregate_interval_seconds = 5.0
         self.responses = ResponseLibrary(store)
         self.transfers = Transfers(store, self.tickets, self.responses)
+        self.users = UserAdmin(store, self.accounts, self.transfers)  # setup links, disabling hands work back
         self.ticket_merges = TicketMerges(store, self.tickets)  # merge a ticket into another, split one out
         self.audit = AuditLog(store)
         #: Admins' automation rules (run once per event across processes) and agents' macros (hub.automation).

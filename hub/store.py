@@ -197,6 +197,8 @@ class Store:
         await self.presence.create_index("seen_at")
         await self.sessions.create_index("expires_at", expireAfterSeconds=0)
         await self.sessions.create_index("agent_id")
+        await self.db["password_links"].create_index("agent_id")  # hub.useradmin: one live link per user
+        await self.db["password_links"].create_index("expires_at", expireAfterSeconds=0)
         await self.login_throttle.create_index("expires_at", expireAfterSeconds=0)
         await self.events.create_index([("type", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])

@@ -171,13 +171,14 @@ class Runtime:
         from agents_ui.trainer import routes as trainer_routes
         from agents_ui.trainer_oos import routes as trainer_oos_routes
         from agents_ui.transfers import routes as transfer_routes
+        from agents_ui.users import routes as user_routes
         from agents_ui.vendor import routes as vendor_routes
         from agents_ui.webhooks import routes as webhook_routes
-
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
+        routes += user_routes()  # desk users: create with a one-time link, edit, disable (hub.useradmin)
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages

@@ -25,6 +25,8 @@ PUBLIC = {
     "/api/widget/files",  # visitor token, tested in test_attachments.py
     "/api/widget/attachments/{blob_id}",  # signed link or visitor token, tested in test_widget_tokens.py
     "/api/widget/attachments/{blob_id}/link",  # visitor token, tested in test_widget_tokens.py
+    "/api/password-links/check",  # a one-time link's token, tested in test_users_admin.py
+    "/api/password-links/use",  # a one-time link's token, tested in test_users_admin.py
     "/api/phone/media/{blob_id}",  # signed link for Twilio, tested in tests/phone/test_mms.py
 }
 

@@ -70,6 +70,12 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
                                "records nothing", {404}),
     ("POST", "/csat/{token}"): ("an email rating link's form: needs the signed link, same-origin, one rating per "
                                 "ticket", {404}),
+    ("GET", "/desk/set-password"): ("the page a one-time password link opens; the token stays in the fragment",
+                                    {200}),
+    ("POST", "/api/password-links/check"): ("whether a one-time password link works: needs its random token",
+                                            {400}),
+    ("POST", "/api/password-links/use"): ("choose a password through a one-time link: needs its random token, once",
+                                          {400}),
     ("GET", "/api/phone/media/{blob_id}"): ("MMS media for Twilio: needs a signed, expiring link", {403}),
     ("POST", "/webhooks/slack/events"): (WEBHOOK, {401}),
     ("POST", "/webhooks/telegram/{bot_name}"): (WEBHOOK, {401}),

@@ -162,11 +162,11 @@ const Desk = (() => {
     state.ws = ws;
     const live = document.getElementById("live");
     ws.onopen = () => { live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1"; };
-    ws.onclose = () => {
+    ws.onclose = (e) => {  // 1008: the hub ended this session (logged out elsewhere, disabled): back to login
       live.textContent = "offline";
       live.classList.remove("on");
       document.body.dataset.live = "0";
-      if (state.me) setTimeout(connect, 2000);
+      if (e.code === 1008) { state.me = null; showLogin(); } else if (state.me) setTimeout(connect, 2000);
     };
     ws.onmessage = (e) => {
       const data = JSON.parse(e.data);
