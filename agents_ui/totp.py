@@ -84,8 +84,8 @@ async def status(request: web.Request) -> web.Response:
 
 @requires(enrolling=True)
 async def setup(request: web.Request) -> web.Response:
-    """Start enrolling: a new secret (text, otpauth URI and an SVG QR code), shown this once; it takes
-    effect when confirmed with a code."""
+    """Start enrolling: a new `secret` (text for manual entry), its otpauth `uri` and `qr`, the QR code as
+    an SVG `data:` URI; shown this once, it takes effect when confirmed with a code."""
     try:
         return web.json_response(await _hub(request).totp.begin(agent_of(request)))
     except TotpError as exc:

@@ -1,8 +1,9 @@
 """Two-factor sign-in: time-based one-time passwords (RFC 6238, computed by pyotp) and recovery codes.
 
-* Enrolment: `begin` stores a new secret as *pending* and hands it out once (text, otpauth URI and a QR
-  code); `confirm` with a current code turns it on and returns eight single-use recovery codes, which
-  are kept only as SHA-256 digests. After that the secret is never returned by any call.
+* Enrolment: `begin` stores a new secret as *pending* and hands it out once (text, otpauth URI and a
+  QR code as an SVG `data:` URI); `confirm` with a current code turns it on and returns eight
+  single-use recovery codes, which are kept only as SHA-256 digests. After that the secret is
+  never returned by any call.
 * Login: a user with TOTP on gets no session from the password alone, only an opaque pending-login
   token (kept as a digest, five minutes, five tries); the code step is rate limited by the login
   throttle (its own counters, `totp:<username>`), and a code is accepted once: the accepted time step is
@@ -72,10 +73,10 @@ def new_recovery_codes() -> tuple[list[str], list[str]]:
     return codes, [_digest(_normalise(c)) for c in codes]
 
 
-def qr_svg(uri: str) -> str:
-    """The otpauth URI as an SVG QR code (segno), without an XML declaration so it can be inlined."""
-    svg: str = segno.make(uri, error="m").svg_inline(scale=4, border=2, title="QR code for your authenticator app")
-    return svg
+def qr_image(uri: str) -> str:
+    """The otpauth URI as an SVG QR code (segno) in a `data:` URI, for an <img> (no markup to insert)."""
+    image: str = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    return image
 
 
 def check_roles(roles: object) -> list[str]:
@@ -141,7 +142,7 @@ class TotpService:
         await self.collection.update_one({"_id": agent["_id"]},
                                          {"$set": {"pending_secret": secret, "pending_at": utcnow()}}, upsert=True)
         uri = pyotp.TOTP(secret).provisioning_uri(name=agent["username"], issuer_name=ISSUER)
-        return {"secret": secret, "uri": uri, "qr_svg": qr_svg(uri)}
+        return {"secret": secret, "uri": uri, "qr": qr_image(uri)}
 
     async def confirm(self, agent: Doc, code: str) -> list[str]:
         """Turn TOTP on with a current code for the pending secret; the recovery codes (shown once)."""
