@@ -113,8 +113,8 @@ class TotpService:
     async def set_required_roles(self, roles: list[str]) -> tuple[list[str], list[str]]:
         """Store the roles that must use TOTP: (before, after)."""
         after = check_roles(roles)
-        before = await self.store.settings.find_one_and_update({"_id": POLICY_ID}, {"$set": {"roles": after}},
-                                                               upsert=True)
+        before = await self.store.settings.find_one({"_id": POLICY_ID})
+        await self.store.settings.update_one({"_id": POLICY_ID}, {"$set": {"roles": after}}, upsert=True)
         self._policy = None
         return list((before or {}).get("roles", [])), after
 

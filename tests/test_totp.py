@@ -23,6 +23,7 @@ from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import ConfigError, Settings, load_settings
 from tests.conftest import ROOT, http_client, login, running
+from tests.query_plans import Recorder, collection_scans
 
 #: A fixed moment in the middle of a 30-second step.
 NOW = 1_790_000_015.0
@@ -265,3 +266,35 @@ def test_the_configured_roles_are_checked(tmp_path: Path) -> None:
     config.write_text("auth:\n  require_totp_roles: [boss]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"auth\.require_totp_roles"):
         load_settings(config)
+
+
+async def test_every_two_factor_query_uses_an_index(settings: Settings, shop_bot: Any) -> None:
+    recorder = Recorder()
+    async with running(settings, shop_bot, db_listeners=[recorder]) as rt, http_client(rt) as client:
+        assert rt.hub is not None
+        pin_clocks(rt)
+        await rt.hub.accounts.create("root", "root password", roles=[Role.ADMIN])
+        await rt.hub.accounts.create("alice", PASSWORD, roles=[Role.AGENT])
+        csrf = await login(client, "alice", PASSWORD)
+        secret, recovery = await enrol(client, csrf)
+        assert (await client.get("/api/me/totp")).status == 200
+        await logout(client, csrf)
+        pending = (await password_step(client, "alice"))["pending"]
+        assert (await code_step(client, pending, "000000"))[0] == 401
+        status_code, body = await code_step(client, pending, recovery[0])
+        assert status_code == 200
+        resp = await client.post("/api/me/totp/recovery-codes", json={"code": code(secret, 1)},
+                                 headers={"X-CSRF-Token": body["csrf"]})
+        assert resp.status == 200
+        await logout(client, body["csrf"])
+        admin_csrf = await login(client, "root", "root password")
+        alice = await rt.hub.accounts.get((await rt.hub.store.agents.find_one({"username": "alice"}))["_id"])
+        assert alice is not None
+        assert (await client.post(f"/api/admin/users/{alice['_id']}/totp/reset",
+                                  headers={"X-CSRF-Token": admin_csrf})).status == 200
+        assert (await client.put("/api/admin/totp-policy", json={"roles": ["supervisor"]},
+                                 headers={"X-CSRF-Token": admin_csrf})).status == 200
+        scans, seen = await collection_scans(settings.mongodb_uri or "", settings.db_name, recorder,
+                                             {"totp", "login_pending", "settings", "agents", "sessions"})
+    # Everything else is keyed by `_id` (the enrolment, codes, the pending login, the policy).
+    assert "login_pending ['agent_id'] None" in seen and scans == [], "collection scans:\n" + "\n".join(scans)
