@@ -31,7 +31,7 @@ class CommandError(Exception):
 
 def add_arguments(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """The `users` command group (`common` adds the database/config options)."""
-    users = sub.add_parser("users", help="add, disable, enable, list desk users; reset a password")
+    users = sub.add_parser("users", help="add, disable, enable, list desk users; reset a password or TOTP")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add a desk user (a password is generated unless --password-stdin)")
     add.add_argument("username")
