@@ -53,11 +53,13 @@ def same_origin(request: web.Request) -> bool:
     return origin in (request.app.get(PUBLIC_ORIGIN) or None, f"{request.scheme}://{request.host}")
 
 
-def requires(*roles: Role, scope: str | None = None) -> Callable[[Handler], Handler]:
+def requires(*roles: Role, scope: str | None = None, enrolling: bool = False) -> Callable[[Handler], Handler]:
     """Gate a handler on a live session (and, for unsafe methods, the CSRF token) and a role.
 
     `scope`: the API token scope that also opens this route (None: sessions only). A
     personal token must hold the scope *and* its user the role; a service token the scope.
+    `enrolling`: open to a user whose role requires two-factor sign-in before they have enrolled
+    (hub.totp); every other route answers them 403 "two-factor enrolment required".
     """
     if scope is not None and scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
@@ -76,6 +78,8 @@ def requires(*roles: Role, scope: str | None = None) -> Callable[[Handler], Hand
             if request.method in UNSAFE:
                 if request.headers.get("X-CSRF-Token") != info.csrf or not same_origin(request):
                     raise error(403, "CSRF token missing or wrong")
+            if not enrolling and await request.app[HUB].totp.enrolment_required(info.agent):
+                raise error(403, "two-factor enrolment required")
             if roles and not has_role(info.agent, *roles):
                 raise error(403, "your role does not allow this")
             request[SESSION_KEY] = info

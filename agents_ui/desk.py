@@ -19,7 +19,16 @@ from agents_ui.auth import agent_of, error, requires, same_origin, session_of, s
 from agents_ui.users import agent_public
 from httpkit.bodies import accepts, body_of, fields_of
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
-from hub.accounts import SESSIONS_ENDED, AccountError, AccountService, HashingBusy, SessionInfo, Throttled, has_role
+from hub.accounts import (
+    SESSIONS_ENDED,
+    AccountError,
+    AccountService,
+    HashingBusy,
+    SecondFactorRequired,
+    SessionInfo,
+    Throttled,
+    has_role,
+)
 from hub.display import DISPLAY_FIELDS, author_name, display_name
 from hub.hub import Hub
 from hub.models import Role, TicketStatus, utcnow
@@ -83,11 +92,21 @@ async def login(request: web.Request) -> web.Response:
         raise retry_later(429, str(exc), exc.retry_after) from exc
     except HashingBusy as exc:
         raise retry_later(503, str(exc), exc.retry_after) from exc
+    except SecondFactorRequired as needed:  # no session yet: the code step (agents_ui.totp) opens it
+        challenge = await hub.totp.challenge(needed.agent)
+        return web.json_response({"second_factor": "totp", "pending": challenge.token,
+                                  "expires_in": challenge.expires_in})
     if info is None:
         await hub.audit.record("login.failed", ip=request.remote, details=attempted)
         raise error(401, "wrong username or password")
     await hub.audit.record("login", actor=info.agent, ip=request.remote, details=attempted)
-    response = web.json_response({"agent": agent_public(info.agent), "csrf": info.csrf})
+    return await session_response(request, info)
+
+
+async def session_response(request: web.Request, info: SessionInfo) -> web.Response:
+    """The logged-in user, the CSRF token, whether they must enrol in two-factor sign-in; the cookie set."""
+    response = web.json_response({"agent": agent_public(info.agent), "csrf": info.csrf,
+                                  "enrolment_required": await _hub(request).totp.enrolment_required(info.agent)})
     set_session_cookie(request, response, info.token)
     return response
 
@@ -100,7 +119,7 @@ def retry_later(status: int, reason: str, seconds: int) -> web.HTTPException:
     return exc
 
 
-@requires()
+@requires(enrolling=True)
 async def logout(request: web.Request) -> web.Response:
     """End the current session."""
     await _hub(request).accounts.logout(session_of(request).token)
@@ -109,11 +128,13 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-@requires()
+@requires(enrolling=True)
 async def me(request: web.Request) -> web.Response:
-    """The logged-in user and the CSRF token to send with unsafe requests."""
+    """The logged-in user, the CSRF token to send with unsafe requests and whether they must enrol in
+    two-factor sign-in before anything else (`enrolment_required`)."""
     info = session_of(request)
-    return web.json_response({"agent": agent_public(info.agent), "csrf": info.csrf})
+    return web.json_response({"agent": agent_public(info.agent), "csrf": info.csrf,
+                              "enrolment_required": await _hub(request).totp.enrolment_required(info.agent)})
 
 
 @requires()

@@ -48,7 +48,7 @@ def agent_public(agent: Doc) -> dict[str, Any]:
             "roles": agent.get("roles", []), "capacity": agent.get("capacity"), "presence": agent.get("presence"),
             "away": bool(agent.get("away")), "queues": agent.get("queues") or [],
             "disabled": bool(agent.get("disabled")), "last_login_at": _when(agent.get("last_login_at")),
-            "password_pending": agent.get("password_pending")}
+            "password_pending": agent.get("password_pending"), "totp": bool(agent.get("totp_enabled"))}
 
 
 def _link_view(request: web.Request, link: PasswordLink) -> dict[str, Any]:

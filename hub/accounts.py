@@ -24,12 +24,20 @@ MIN_PASSWORD = 8
 #: of `agent_id` to re-check their session at once: a disabled user's open desk is logged out live.
 SESSIONS_ENDED = "agent.sessions_ended"
 
-__all__ = ["MIN_PASSWORD", "SESSIONS_ENDED", "AccountError", "AccountService", "HashingBusy", "SessionInfo",
-           "Throttled", "has_role"]
+__all__ = ["MIN_PASSWORD", "SESSIONS_ENDED", "AccountError", "AccountService", "HashingBusy",
+           "SecondFactorRequired", "SessionInfo", "Throttled", "has_role"]
 
 
 class AccountError(Exception):
     pass
+
+
+class SecondFactorRequired(Exception):
+    """The password was right, but this user signs in with a code too (hub.totp): no session yet."""
+
+    def __init__(self, agent: Doc) -> None:
+        super().__init__("a one-time code is required")
+        self.agent = agent
 
 
 def _check_new_account(username: object, name: object, roles: object, capacity: object) -> None:
@@ -104,7 +112,8 @@ class AccountService:
 
         Raises `Throttled` (too many failures from this address or for this user, see
         `hub.login_throttle`) or `HashingBusy` (the hashing pool is full) before any
-        password is checked.
+        password is checked, and `SecondFactorRequired` for a right password of a user with
+        TOTP on (hub.totp: the session comes with the code step).
         """
         username = username.strip().lower()[:200]
         self.hashing.check_room()  # a flood is turned away before it costs database work
@@ -121,16 +130,29 @@ class AccountService:
             return None
         assert agent is not None
         await self.throttle.succeeded(username, ip, tickets)
-        seen: Doc = {"last_login_at": utcnow()}
         if self.hashing.needs_rehash(agent["password_hash"]):
-            seen["password_hash"] = await self.hashing.hash(password)
-        await self.store.agents.update_one({"_id": agent["_id"]}, {"$set": seen})
+            await self.store.agents.update_one({"_id": agent["_id"]},
+                                               {"$set": {"password_hash": await self.hashing.hash(password)}})
+        if agent.get("totp_enabled"):
+            raise SecondFactorRequired(agent)
+        return await self.open_session(agent)
+
+    async def open_session(self, agent: Doc) -> SessionInfo:
+        """A session for a user whose credentials were checked."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         await self.store.sessions.insert_one({
             "_id": session_key(token), "agent_id": agent["_id"], "csrf": csrf, "created_at": utcnow(),
             "expires_at": utcnow() + timedelta(days=SESSION_DAYS),
         })
+        await self.store.agents.update_one({"_id": agent["_id"]}, {"$set": {"last_login_at": utcnow()}})
         return SessionInfo(token, csrf, agent)
+
+    async def check_password(self, agent_id: ObjectId, password: str) -> bool:
+        """Is this the user's password? (Re-authentication for a sensitive change of their own.)"""
+        agent = await self.store.agents.find_one({"_id": agent_id}, projection={"password_hash": 1})
+        if agent is None or not agent.get("password_hash"):
+            return False
+        return await self.hashing.verify(agent["password_hash"], password)
 
     async def session(self, token: str) -> SessionInfo | None:
         """The live session for a cookie value, or None (expired sessions are refused here too)."""

@@ -41,6 +41,7 @@ from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
 from hub.ticketmerge import TicketMerges
 from hub.tickets import QueueConfig, TicketService
+from hub.totp import TotpService
 from hub.transfers import Transfers
 from hub.useradmin import UserAdmin
 from hub.waitannouncer import WaitAnnouncer
@@ -59,6 +60,7 @@ class Hub:
         self.store = store
         self.bot = bot
         self.accounts = AccountService(store)
+        self.totp = TotpService(store, self.accounts.throttle)  # two-factor sign-in (hub.totp)
         self.contacts = ContactService(store)
         self.conversations = ConversationService(store)
         self.blobs = blobs

@@ -108,6 +108,8 @@ class Store:
         self.automation_runs = self.db["automation_runs"]  # hub.automation: one per (rule, event), the claim
         self.macros = self.db["macros"]  # hub.automation: agents' one-click actions
         self.kb_feedback = self.db["kb_feedback"]  # hub.knowledge: one "was it helpful?" per visitor and article
+        self.totp = self.db["totp"]  # hub.totp: each user's secret, last accepted step, recovery code digests
+        self.login_pending = self.db["login_pending"]  # hub.totp: logins waiting for their code (_id: digest)
 
     async def close(self) -> None:
         await self.client.close()
@@ -200,6 +202,8 @@ class Store:
         await self.db["password_links"].create_index("agent_id")  # hub.useradmin: one live link per user
         await self.db["password_links"].create_index("expires_at", expireAfterSeconds=0)
         await self.login_throttle.create_index("expires_at", expireAfterSeconds=0)
+        await self.login_pending.create_index("expires_at", expireAfterSeconds=0)  # hub.totp
+        await self.login_pending.create_index("agent_id")
         await self.events.create_index([("type", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         await self.events.create_index([("at", ASCENDING)])

@@ -138,6 +138,7 @@ class Runtime:
         self.hub.sla_calendars = settings.calendars
         self.hub.tickets.csat_links = CsatLinks(settings.secret, settings.base_url)  # email rating links
         self.hub.aggregate_interval_seconds = settings.metrics_aggregate_seconds
+        await self.hub.totp.seed_policy(settings.require_totp_roles)  # auth.require_totp_roles, on first start
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
         routes: list[web.RouteDef] = []
@@ -168,6 +169,7 @@ class Runtime:
         from agents_ui.responses import routes as response_routes
         from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.ticketmerge import routes as ticket_merge_routes
+        from agents_ui.totp import routes as totp_routes
         from agents_ui.trainer import routes as trainer_routes
         from agents_ui.trainer_oos import routes as trainer_oos_routes
         from agents_ui.transfers import routes as transfer_routes
@@ -188,6 +190,7 @@ class Runtime:
         routes += ticket_merge_routes()  # merge a ticket into another, split a message out
         routes += supervisor_routes() + vendor_routes()
         routes += csat_routes()  # the public page an email rating link opens
+        routes += totp_routes()  # two-factor sign-in: the login's code step, enrolment, admins' reset and policy
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

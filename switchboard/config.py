@@ -13,6 +13,7 @@ import yaml
 
 from hub.calendars import CalendarError, parse_calendar
 from hub.tickets import QueueConfig
+from hub.totp import TotpError, check_roles
 from switchboard.proxies import parse_proxies
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "switchboard.yml"
@@ -61,6 +62,8 @@ class Settings:
     calendars: dict[str, Any] = field(default_factory=dict)
     #: The history's aggregates catch up with the event log this often (0: not in this process; hub.aggregates).
     metrics_aggregate_seconds: float = 5.0
+    #: Roles whose users must sign in with a one-time code (hub.totp); seeded on first start, then the desk's.
+    require_totp_roles: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -130,6 +133,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),
         calendars=_calendars(raw.get("calendars"), queues),
         metrics_aggregate_seconds=float((hub.get("metrics") or {}).get("aggregate_seconds", 5)),
+        require_totp_roles=_totp_roles((raw.get("auth") or {}).get("require_totp_roles")),
     )
     for key, value in overrides.items():
         if value is not None:
@@ -173,6 +177,13 @@ def _proxies(value: Any) -> list[str]:
         return parse_proxies(value)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"hub.trusted_proxies: {exc}") from exc
+
+
+def _totp_roles(value: Any) -> list[str]:
+    try:
+        return check_roles(value if value is not None else [])
+    except TotpError as exc:
+        raise ConfigError(f"auth.require_totp_roles: {exc}") from exc
 
 
 def ensure_secret(settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""`switchboard users add|disable|enable|reset-password|list`: desk users from a shell.
+"""`switchboard users add|disable|enable|reset-password|reset-totp|list`: desk users from a shell.
 
 They work beside a running hub (through `admin_store`), never prompt (a password comes as one
 line on stdin with `--password-stdin`, or is generated and printed once), record every change
@@ -15,8 +15,10 @@ from typing import TextIO
 
 from hub.accounts import AccountError, AccountService
 from hub.audit import AuditLog
+from hub.login_throttle import LoginThrottle
 from hub.models import Role
 from hub.store import Doc, PyMongoError, Store
+from hub.totp import TotpService
 from switchboard.admin_db import DatabaseUnreachable, admin_store
 from switchboard.config import Settings
 
@@ -29,7 +31,7 @@ class CommandError(Exception):
 
 def add_arguments(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """The `users` command group (`common` adds the database/config options)."""
-    users = sub.add_parser("users", help="add, disable, enable, list desk users; reset a password")
+    users = sub.add_parser("users", help="add, disable, enable, list desk users; reset a password or TOTP")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add a desk user (a password is generated unless --password-stdin)")
     add.add_argument("username")
@@ -49,6 +51,10 @@ def add_arguments(sub: argparse._SubParsersAction, common: Callable[[argparse.Ar
     reset.add_argument("username")
     _password_arg(reset)
     common(reset)
+    reset_totp = users_sub.add_parser("reset-totp", help="turn a user's two-factor sign-in off (a lost phone); "
+                                                         "they enrol again if their role requires it")
+    reset_totp.add_argument("username")
+    common(reset_totp)
     common(users_sub.add_parser("list", help="every desk user with roles, capacity and state"))
 
 
@@ -112,6 +118,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"reset the password of {agent['username']}; their sessions ended")
         if generated:
             print(f"password: {password}  (shown once)")
+        return 0
+    if command == "reset-totp":
+        async with admin_store(settings) as store:
+            agent = await _find(store, args.username)
+            was_on = await TotpService(store, LoginThrottle(store)).remove(agent["_id"])
+            await AuditLog(store).record("totp.reset", target=_target(agent), details={
+                "username": agent["username"], "was_enabled": was_on, "via": "cli"})
+        print(f"reset the two-factor sign-in of {agent['username']}" + ("" if was_on else " (it was not on)"))
         return 0
     if command in ("disable", "enable"):
         async with admin_store(settings) as store:

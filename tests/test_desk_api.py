@@ -16,6 +16,7 @@ PUBLIC = {
     "/healthz",
     "/api/openapi.json",
     "/api/auth/login",
+    "/api/auth/login/code",  # the code step: needs a right password's pending token (tests/test_totp.py)
     "/api/widget/session",
     "/api/widget/sites/{site}",  # a site's title and pre-chat fields, tested in test_customer_names.py
     "/api/widget/messages",

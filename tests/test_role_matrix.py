@@ -49,6 +49,8 @@ PUBLIC: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("GET", "/demo"): (PAGE, {200}),
     ("GET", "/static/vendor/plotly.min.js"): ("the charting library's public bundle (plotly package), no data", {200}),
     ("POST", "/api/auth/login"): ("how a session is obtained (JSON from our origin, rate limited)", {400}),
+    ("POST", "/api/auth/login/code"): ("the login's code step: needs a right password's pending token "
+                                       "(JSON from our origin, rate limited)", {400}),
     ("GET", "/api/widget/sites/{site}"): ("a site's title and pre-chat form fields, what its pages show anyone",
                                          {404}),
     ("POST", "/api/widget/session"): ("how a visitor token is obtained for a configured site", {400}),

@@ -6,6 +6,8 @@
 
 const Desk = (() => {
   const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, views: {} };
+  // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
+  const hooks = { secondFactor: null, enrol: null, account: [] };
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -122,6 +124,7 @@ const Desk = (() => {
     try {
       const me = await api("POST", "/api/auth/login", { username: form.username.value, password: form.password.value });
       form.password.value = "";
+      if (me.second_factor && hooks.secondFactor) return hooks.secondFactor(me);
       await enter(me);
     } catch (ex) {
       err.textContent = ex.message;
@@ -141,6 +144,7 @@ const Desk = (() => {
     document.getElementById("login").hidden = true;
     document.getElementById("app").hidden = false;
     document.getElementById("whoami").textContent = me.agent.name + " (" + me.agent.roles.join(", ") + ")";
+    if (me.enrolment_required && hooks.enrol) return hooks.enrol(me);  // before anything else
     buildNav();
     route();
     connect();
@@ -418,11 +422,11 @@ const Desk = (() => {
         msg.textContent = "Password changed.";
       } catch (ex) { msg.textContent = ex.message; }
     });
-    container.replaceChildren(form);
+    container.replaceChildren(form, ...hooks.account.map((panel) => panel()));
   });
 
   document.addEventListener("DOMContentLoaded", boot);
   return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead,
-           openTicket };
+           openTicket, enter, showLogin, hooks };
 })();
 window.Desk = Desk;

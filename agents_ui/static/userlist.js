@@ -11,7 +11,7 @@ function state(a) {
   return el("span", { class: "badge" }, "offline");
 }
 
-/** `actions`: { edit(agent), reset(agent), toggle(agent) }; `queueTitle(name)`: a queue's title. */
+/** `actions`: { edit(agent), reset(agent), resetTotp(agent), toggle(agent) }; `queueTitle(name)`: a queue's title. */
 export function userTable(agents, queueTitle, actions, me) {
   const rows = agents.map((a) => el("tr", { dataset: { user: a.username }, class: a.disabled ? "disabled" : "" },
     el("td", {}, a.name || a.username),
@@ -25,6 +25,8 @@ export function userTable(agents, queueTitle, actions, me) {
       el("button", { type: "button", class: "link", "data-action": "edit", onclick: () => actions.edit(a) }, "Edit"),
       a.id === me ? null : el("button", { type: "button", class: "link", "data-action": "reset",
         onclick: () => actions.reset(a) }, "Reset password"),
+      a.id === me || !a.totp ? null : el("button", { type: "button", class: "link", "data-action": "reset-totp",
+        onclick: () => actions.resetTotp(a) }, "Reset two-factor"),
       a.id === me ? null : el("button", { type: "button", class: "link", "data-action": "toggle",
         onclick: () => actions.toggle(a) }, a.disabled ? "Enable" : "Disable"))));
   return el("table", { id: "users" },

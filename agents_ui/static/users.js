@@ -34,6 +34,12 @@ async function render(container, notice) {
       try { again(await api("POST", `/api/agents/${a.id}/password-link`, {})); }
       catch (ex) { error.textContent = ex.message; }
     },
+    resetTotp: async (a) => {
+      if (!window.confirm(`Turn off two-factor sign-in for ${a.name}? They sign in with their password alone ` +
+        "until they set it up again (at once, if a role of theirs requires it).")) return;
+      try { await api("POST", `/api/admin/users/${a.id}/totp/reset`, {}); again(); }
+      catch (ex) { error.textContent = ex.message; }
+    },
     toggle: async (a) => {
       if (!a.disabled && !window.confirm(`Disable ${a.name}? They are logged out at once and their open tickets ` +
         "go back to their queues.")) return;
