@@ -17,10 +17,9 @@ DESTINATION = "Slack channel ID (C…) or user ID (U…) the app can post to"
 def paste_urls(raw: dict[str, Any], public_url: str) -> list[PasteUrl]:
     path = str(raw.get("path") or SlackConfig.path)
     note = "api.slack.com/apps > your app"
-    return [PasteUrl("Event Subscriptions: Request URL", public_url + path, f"{note} > Event Subscriptions"),
-            PasteUrl("Interactivity & Shortcuts: Request URL", public_url + path, f"{note} > Interactivity"),
-            PasteUrl("Socket Mode (instead of the URLs)", "socket_mode: true + app_token",
-                     "for a hub Slack cannot reach: no public URL needed")]
+    socket = "; or turn on Socket Mode (socket_mode + app_token) for a hub Slack cannot reach: then no URL"
+    return [PasteUrl("Event Subscriptions: Request URL", public_url + path, f"{note} > Event Subscriptions{socket}"),
+            PasteUrl("Interactivity & Shortcuts: Request URL", public_url + path, f"{note} > Interactivity")]
 
 
 async def check(raw: dict[str, Any], public_url: str) -> list[CheckLine]:
