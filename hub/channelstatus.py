@@ -1,7 +1,7 @@
 """What each channel last did, for the admins' Channels page, at no cost on the message paths.
 
 The hub's telemetry (`hub.telemetry`) tells this tracker of every message stored in and delivered
-out, and the outbox of every failed delivery attempt; the tracker keeps the newest of each per
+out, and the outbox (and adapters) of every failed attempt; the tracker keeps the newest of each per
 channel in memory and writes them, at most every `interval` seconds and only when something
 changed, to one small document per channel (`channel_status`, `_id` = the hub channel name), so
 that every hub process's news shows. Timestamps are merged with `$max`: a process that writes
@@ -44,8 +44,9 @@ class ChannelStatus:
         field = "last_in" if labels.get("direction") == "in" else "last_out"
         self._news.setdefault(labels.get("channel", "unknown"), {})[field] = utcnow()
 
-    def delivery_failed(self, channel: str, reason: str) -> None:
-        """An outbox attempt on `channel` failed (retried later or given up)."""
+    def error(self, channel: str, reason: str) -> None:
+        """Something on `channel` failed: an outbox attempt (retried later or given up), or an adapter's
+        connection to its provider (an IMAP login, say)."""
         news = self._news.setdefault(channel, {})
         news["last_error"] = reason[:MAX_REASON]
         news["last_error_at"] = utcnow()

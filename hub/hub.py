@@ -83,7 +83,7 @@ class Hub:
         self.pipeline.telemetry = self.tickets.telemetry = self.outbox.telemetry = self.telemetry
         self.channel_status = ChannelStatus(store)  # the admins' Channels page: last in/out/error per channel
         self.telemetry.observers.append(self.channel_status.observe)
-        self.outbox.on_failure = self.channel_status.delivery_failed
+        self.outbox.on_failure = self.channel_status.error
         self.channel_tests = ChannelTests(store, self.contacts, self.outbox)  # admins' "send a test"
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)

@@ -150,6 +150,8 @@ class ImapPoller:
                 delay = min(300.0, 2.0 ** min(failures, 8))
                 log.warning("email: IMAP %s: %s: %s; reconnecting in %.0f s", self.key, type(exc).__name__, exc,
                             delay)
+                self.receiver.hub.channel_status.error("email", f"IMAP {self.mailbox.name}: {type(exc).__name__}: "
+                                                                f"{exc}")
                 await asyncio.sleep(delay)
             else:
                 failures = 0
