@@ -11,9 +11,9 @@ import aiosmtplib
 from channels.base import ChannelConfigError, CheckLine, PasteUrl, TestTarget
 from channels.email.addresses import clean_address
 from channels.email.config import EmailConfig, ImapConfig, RelayConfig, parse_config
-from channels.email.imap_poller import _NETWORK_ERRORS, imap_client, imap_ssl_context
+from channels.email.imap_poller import NETWORK_ERRORS, imap_client, imap_ssl_context
 from channels.email.inbound import CHANNEL
-from channels.email.sender import _tls_context
+from channels.email.sender import relay_tls_context
 
 DESTINATION = "Email address"
 SENDER = "From mailbox (name; empty: the first)"
@@ -59,7 +59,7 @@ async def check(raw: dict[str, Any], public_url: str) -> list[CheckLine]:
 async def _relay(relay: RelayConfig) -> CheckLine:
     what = f"SMTP relay {relay.host}:{relay.port}"
     client = aiosmtplib.SMTP(hostname=relay.host, port=relay.port, use_tls=relay.security == "tls",
-                             start_tls=relay.security == "starttls", tls_context=_tls_context(relay),
+                             start_tls=relay.security == "starttls", tls_context=relay_tls_context(relay),
                              timeout=relay.timeout, local_hostname=relay.local_hostname)
     try:
         await client.connect()
@@ -91,7 +91,7 @@ async def _imap(name: str, imap: ImapConfig) -> CheckLine:
                 return CheckLine(what, False, "the server refused the login")
             await client.logout()
         return CheckLine(what, True, "logged in")
-    except (*_NETWORK_ERRORS, TimeoutError) as exc:
+    except (*NETWORK_ERRORS, TimeoutError) as exc:
         return CheckLine(what, False, f"cannot reach the server: {type(exc).__name__}")
     finally:
         if client.protocol is not None and client.protocol.transport is not None:

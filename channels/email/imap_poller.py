@@ -34,7 +34,7 @@ _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
-_NETWORK_ERRORS = (OSError, TimeoutError, aioimaplib.AioImapException)
+NETWORK_ERRORS = (OSError, TimeoutError, aioimaplib.AioImapException)
 
 
 class ImapError(Exception):
@@ -145,7 +145,7 @@ class ImapPoller:
         while True:
             try:
                 await self._session()
-            except (*_NETWORK_ERRORS, ImapError, PyMongoError) as exc:
+            except (*NETWORK_ERRORS, ImapError, PyMongoError) as exc:
                 failures += 1
                 delay = min(300.0, 2.0 ** min(failures, 8))
                 log.warning("email: IMAP %s: %s: %s; reconnecting in %.0f s", self.key, type(exc).__name__, exc,
@@ -285,7 +285,7 @@ class ImapPoller:
         protocol = client.protocol
         if protocol is not None and protocol.transport is not None:
             if protocol.state in ("AUTH", "SELECTED") and not protocol.has_pending_idle_command():
-                with contextlib.suppress(*_NETWORK_ERRORS):
+                with contextlib.suppress(*NETWORK_ERRORS):
                     async with asyncio.timeout(2.0):
                         await client.logout()
             protocol.transport.close()
