@@ -67,3 +67,32 @@ async def read_json(request: web.Request, max_bytes: int = 1 << 20) -> dict[str,
     """The request's JSON object (size- and depth-limited, no schema), or a 4xx that says why not.
     For provider webhooks whose payload the provider defines; our own APIs use `httpkit.bodies.accepts`."""
     return await read_object(request, max_bytes)
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One result of an admin's credential check: what was checked, whether it passed, and why (never a secret)."""
+
+    what: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class PasteUrl:
+    """A URL (or address) an admin pastes into a provider's console, and where it goes."""
+
+    label: str
+    value: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TestTarget:
+    """Where an admin's test message goes: the conversation fields its channel's sender reads."""
+
+    channel: str
+    recipient: str
+    thread_key: str
+    channel_data: dict[str, Any] = field(default_factory=dict)
+    inbox: str | None = None

@@ -32,6 +32,7 @@ KNOWN_ACTIONS = (
     "contact.updated", "contact.merged",
     "automation.rule_saved", "automation.rule_deleted", "automation.macro_saved", "automation.macro_deleted",
     "totp.enabled", "totp.disabled", "totp.reset", "totp.recovery_renewed", "totp.policy_changed",
+    "channel.secret_set", "channel.secret_cleared", "channel.checked", "channel.test_sent",
 )
 
 

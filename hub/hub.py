@@ -16,6 +16,8 @@ from hub.aggregates import Aggregates
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
 from hub.automation import Automation
+from hub.channelstatus import ChannelStatus
+from hub.channeltest import ChannelTests
 from hub.contactbook import ContactBook
 from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
@@ -82,6 +84,10 @@ class Hub:
         #: What the hub counts for operators; the composition root binds `telemetry.sink` (Prometheus).
         self.telemetry = Telemetry(store)
         self.pipeline.telemetry = self.tickets.telemetry = self.outbox.telemetry = self.telemetry
+        self.channel_status = ChannelStatus(store)  # the admins' Channels page: last in/out/error per channel
+        self.telemetry.observers.append(self.channel_status.observe)
+        self.outbox.on_failure = self.channel_status.error
+        self.channel_tests = ChannelTests(store, self.contacts, self.outbox)  # admins' "send a test"
         self.bus = RealtimeBus(store)
         self.metrics = MetricsService(store, queues)
         self.history = HistoryService(store, queues)
@@ -203,6 +209,8 @@ class Hub:
         if self.waits.interval > 0:
             self._spawn(self.waits.run(self.bus), "wait announcements")
         self._spawn(self.sla.run(self.bus), "sla")
+        if self.channel_status.interval > 0:
+            self._spawn(self.channel_status.run(), "channel status")
         self._spawn(self.automation.run(self.bus), "automation")
         if self.aggregate_interval_seconds > 0:
             self._spawn(self.aggregates.run(self.aggregate_interval_seconds), "aggregates")

@@ -65,6 +65,8 @@ class Outbox:
         self.on_message: Callable[[Doc, Doc, AsyncClientSession | None], Awaitable[None]] | None = None
         #: Counts for operators (hub.telemetry); the hub shares one with its other services.
         self.telemetry = Telemetry(store)
+        #: Told of each failed delivery attempt of a message: (channel, reason) (hub.channelstatus).
+        self.on_failure: Callable[[str, str], None] | None = None
 
     async def post(
         self,
@@ -283,6 +285,7 @@ class Outbox:
              "$unset": {"lease_until": ""}},
         )
         self.telemetry.count("delivery", channel=_channel(entry), result="retry")
+        self._failed(entry, reason)
         if "message_id" not in entry:
             return
         await self.store.messages.update_one(
@@ -299,6 +302,7 @@ class Outbox:
              "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
         self.telemetry.count("delivery", channel=_channel(entry), result="failed")
+        self._failed(entry, reason)
         if "message_id" not in entry:
             return
         await self.store.messages.update_one(
@@ -307,6 +311,10 @@ class Outbox:
         )
         await self.store.append_event("message.failed", now, message_id=entry["message_id"],
                                       conversation_id=entry["conversation_id"], data={"reason": reason})
+
+    def _failed(self, entry: Doc, reason: str) -> None:
+        if self.on_failure is not None and entry.get("channel") and not entry.get("kind"):
+            self.on_failure(str(entry["channel"]), reason)
 
     async def mark_failed_by_external_id(self, channel: str, external_id: str, reason: str) -> bool:
         """A provider told us later that a sent message failed (an email bounce, a status callback)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -37,12 +38,14 @@ class Telemetry:
     def __init__(self, store: Store, sink: Sink | None = None) -> None:
         self.store = store
         self.sink = sink
+        #: Also told of every count, after commit (hub.channelstatus: what each channel last did).
+        self.observers: list[Sink] = []
 
     def count(self, name: str, session: AsyncClientSession | None = None, **labels: str) -> None:
         """One occurrence of `name` (see COUNTS); inside a transaction, counted when it commits."""
-        sink = self.sink
-        if sink is not None:
-            self.store.on_commit(session, lambda: sink(name, labels))
+        for sink in (self.sink, *self.observers):
+            if sink is not None:
+                self.store.on_commit(session, partial(sink, name, labels))
 
 
 REASON_CODE = re.compile(r"[a-z][a-z_]{0,39}")

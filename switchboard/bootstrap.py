@@ -24,6 +24,7 @@ from hub.outbox import RetryPolicy
 from hub.ports import Bot
 from hub.retention import RetentionConfigError, RetentionRule, parse_rules
 from hub.store import Store
+from switchboard import channels_admin
 from switchboard.config import ConfigError, Settings, ensure_secret
 from switchboard.database_supervisor import DatabaseSupervisor
 from switchboard.embedded import EmbeddedServer
@@ -103,6 +104,8 @@ class Runtime:
     app: web.Application | None = None
     admin_credentials: tuple[str, str] | None = None
     webhook_transport: AiohttpWebhookTransport | None = None
+    #: Each configured channel's section with the secrets admins stored in the desk (switchboard.channel_secrets).
+    channel_configs: channels_admin.LoadedChannels = field(default_factory=channels_admin.LoadedChannels)
     #: PyMongo monitoring listeners (tests use one to check every query the hub runs is indexed).
     db_listeners: list[Any] = field(default_factory=list)
 
@@ -142,7 +145,8 @@ class Runtime:
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
         routes: list[web.RouteDef] = []
-        for name, cfg in settings.channels.items():
+        self.channel_configs = await channels_admin.load_channel_configs(self.store, settings)  # + desk secrets
+        for name, cfg in self.channel_configs.sections.items():
             if not cfg.get("enabled", True):
                 continue
             try:
@@ -191,6 +195,7 @@ class Runtime:
         routes += supervisor_routes() + vendor_routes()
         routes += csat_routes()  # the public page an email rating link opens
         routes += totp_routes()  # two-factor sign-in: the login's code step, enrolment, admins' reset and policy
+        routes += channels_admin.routes()  # the admins' Channels page: status, URLs, checks, secrets
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)

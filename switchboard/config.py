@@ -35,6 +35,8 @@ class Settings:
     #: Reverse proxies (addresses or networks) whose X-Forwarded-Proto/-Host/-For the hub believes.
     trusted_proxies: list[str] = field(default_factory=list)
     secret: str = ""
+    #: SWITCHBOARD_SECRET_KEY: encrypts the channel secrets admins store in the desk (switchboard.channel_secrets).
+    secret_key: str = ""
     queues: dict[str, QueueConfig] = field(default_factory=dict)
     default_queue: str = "general"
     bot: dict[str, Any] = field(default_factory=dict)
@@ -116,6 +118,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         public_url=hub.get("public_url", ""),
         trusted_proxies=_proxies(hub.get("trusted_proxies")),
         secret=os.environ.get("SWITCHBOARD_SECRET") or hub.get("secret", ""),
+        secret_key=os.environ.get("SWITCHBOARD_SECRET_KEY", ""),
         queues=queues,
         default_queue=raw.get("default_queue", next(iter(queues))),
         bot=raw.get("bot", {}),

@@ -136,7 +136,7 @@ def _args(args: Any) -> Iterator[Any]:
 
 def secrets_in(settings: Settings) -> set[str]:
     """Every secret value in the loaded settings, found by key name, so new config keys are covered too."""
-    found = {settings.secret} if settings.secret else set()
+    found = {s for s in (settings.secret, settings.secret_key) if s}
     password = urlsplit(settings.mongodb_uri).password if settings.mongodb_uri else None
     if password:
         found |= {password, unquote(password)}  # as written in the URI (percent-encoded) and as sent
@@ -183,3 +183,10 @@ def install_log_redaction(settings: Settings) -> RedactionHandle:
     handle = RedactionHandle(Redactor(secrets_in(settings)), logging.getLogRecordFactory())
     logging.setLogRecordFactory(handle.factory)
     return handle
+
+
+def redact_also(*secrets: str) -> None:
+    """Add secrets learnt after start-up (channel secrets stored in the database) to the installed redactor."""
+    handle = getattr(logging.getLogRecordFactory(), "__self__", None)
+    if isinstance(handle, RedactionHandle):
+        handle.redactor.add(*secrets)

@@ -34,7 +34,7 @@ _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
-_NETWORK_ERRORS = (OSError, TimeoutError, aioimaplib.AioImapException)
+NETWORK_ERRORS = (OSError, TimeoutError, aioimaplib.AioImapException)
 
 
 class ImapError(Exception):
@@ -109,6 +109,17 @@ def _oversized_stub(headers: bytes, size: int, limit: int) -> bytes:
     return msg.as_bytes()
 
 
+def imap_ssl_context(imap: ImapConfig) -> ssl.SSLContext | None:
+    return ssl.create_default_context(cafile=imap.ca_file or None) if imap.tls else None
+
+
+def imap_client(imap: ImapConfig, context: ssl.SSLContext | None) -> aioimaplib.IMAP4:
+    """The client the poller (and the admins' credential check) connects with."""
+    if context is not None:
+        return aioimaplib.IMAP4_SSL(imap.host, imap.port, timeout=imap.timeout, ssl_context=context)
+    return aioimaplib.IMAP4(imap.host, imap.port, timeout=imap.timeout)
+
+
 class ImapPoller:
     def __init__(self, mailbox: MailboxConfig, receiver: Receiver, uids: UidStore, max_message_bytes: int) -> None:
         assert mailbox.imap is not None
@@ -126,9 +137,7 @@ class ImapPoller:
         self._ssl = self._ssl_context()
 
     def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.imap.tls:
-            return None
-        return ssl.create_default_context(cafile=self.imap.ca_file or None)
+        return imap_ssl_context(self.imap)
 
     async def run(self) -> None:
         """Connect, catch up, wait for more; reconnect with backoff after any network or database error."""
@@ -136,11 +145,13 @@ class ImapPoller:
         while True:
             try:
                 await self._session()
-            except (*_NETWORK_ERRORS, ImapError, PyMongoError) as exc:
+            except (*NETWORK_ERRORS, ImapError, PyMongoError) as exc:
                 failures += 1
                 delay = min(300.0, 2.0 ** min(failures, 8))
                 log.warning("email: IMAP %s: %s: %s; reconnecting in %.0f s", self.key, type(exc).__name__, exc,
                             delay)
+                self.receiver.hub.channel_status.error("email", f"IMAP {self.mailbox.name}: {type(exc).__name__}: "
+                                                                f"{exc}")
                 await asyncio.sleep(delay)
             else:
                 failures = 0
@@ -151,10 +162,7 @@ class ImapPoller:
             await self.changed.wait_for(lambda: predicate(self))
 
     def _client(self) -> aioimaplib.IMAP4:
-        if self._ssl is not None:
-            return aioimaplib.IMAP4_SSL(self.imap.host, self.imap.port, timeout=self.imap.timeout,
-                                        ssl_context=self._ssl)
-        return aioimaplib.IMAP4(self.imap.host, self.imap.port, timeout=self.imap.timeout)
+        return imap_client(self.imap, self._ssl)
 
     async def _session(self) -> None:
         client = self._client()
@@ -277,7 +285,7 @@ class ImapPoller:
         protocol = client.protocol
         if protocol is not None and protocol.transport is not None:
             if protocol.state in ("AUTH", "SELECTED") and not protocol.has_pending_idle_command():
-                with contextlib.suppress(*_NETWORK_ERRORS):
+                with contextlib.suppress(*NETWORK_ERRORS):
                     async with asyncio.timeout(2.0):
                         await client.logout()
             protocol.transport.close()

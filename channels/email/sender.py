@@ -27,7 +27,7 @@ from hub.ports import FILES_BYTES
 log = logging.getLogger(__name__)
 
 
-def _tls_context(relay: RelayConfig) -> ssl.SSLContext | None:
+def relay_tls_context(relay: RelayConfig) -> ssl.SSLContext | None:
     if relay.security == "none":
         return None
     context = ssl.create_default_context(cafile=relay.ca_file or None)
@@ -77,7 +77,7 @@ class EmailSender:
         #: Signs the one-click rating links of a CSAT request (hub.csat); None: the scores as plain options.
         self.csat_links = csat_links
         self.relay = config.relay
-        self._tls = _tls_context(config.relay) if config.relay else None
+        self._tls = relay_tls_context(config.relay) if config.relay else None
 
     async def send(self, message: OutboundMessage) -> SendResult:
         if self.relay is None:

@@ -168,6 +168,8 @@ async def test_wrong_imap_password_is_retried_and_logged_not_crashing(
 
         await eventually(logged, what="the failed login logged")
         assert not any(task.done() for task in email_hub.channel._tasks)  # still trying, with backoff
+        status, _ = await email_hub.hub.channel_status.read(["email"], [])  # the admins' Channels page shows it
+        assert "IMAP support: ImapError: LOGIN failed" in status["email"]["last_error"]
     finally:
         await email_hub.runtime.stop()
         await _drop(settings)

@@ -111,6 +111,7 @@ class TwilioStandIn:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self.create_message)
+        app.router.add_get("/2010-04-01/Accounts/{account_sid}.json", self.fetch_account)
         app.router.add_get("/2010-04-01/Accounts/{account_sid}/{rest:.+}", self.get_media)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
@@ -205,6 +206,15 @@ class TwilioStandIn:
 
     def pending(self) -> int:
         return self._arrivals.qsize()
+
+    async def fetch_account(self, request: web.Request) -> web.Response:
+        """The account resource (the hub's credential check fetches it); 401 with Twilio's error otherwise."""
+        auth = _basic_auth(request.headers.get("Authorization", ""))
+        if auth != (self.account_sid, self.auth_token) or request.match_info["account_sid"] != self.account_sid:
+            return web.json_response(fixture("api_error_20003.json"), status=401)
+        return web.json_response({"sid": self.account_sid, "friendly_name": "Shop support", "status": "active",
+                                  "type": "Full", "date_created": "Mon, 01 Jan 2024 00:00:00 +0000",
+                                  "uri": f"/2010-04-01/Accounts/{self.account_sid}.json"})
 
     async def create_message(self, request: web.Request) -> web.Response:
         posted = await request.post()
