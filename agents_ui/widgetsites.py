@@ -14,11 +14,11 @@ import json
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field
 
 from agents_ui.appkeys import EXTRAS, HUB
 from agents_ui.auth import agent_of, error, requires
-from httpkit.bodies import accepts, body_of
+from httpkit.bodies import accepts, body_of, parse_object, validate
 from httpkit.fields import Body, Flag, Text
 from hub import sitebook
 from hub.models import Role
@@ -170,12 +170,9 @@ async def preview(request: web.Request) -> web.Response:
     `?look=<JSON of SiteLook>` if given (the desk's editor), else the saved one. Nothing is sent from it."""
     name = _name(request)
     saved = _book(request).sites.get(name) or {}
-    try:
-        raw = json.loads(request.query["look"]) if "look" in request.query else \
-            {k: saved[k] for k in ("title", "colors", "greeting", "prechat", "texts") if saved.get(k) is not None}
-        look = SiteLook.model_validate(raw)
-    except (ValueError, ValidationError) as exc:
-        raise error(422, f"look: {exc}".splitlines()[0]) from exc
+    raw = parse_object(request.query["look"]) if "look" in request.query else \
+        {k: saved[k] for k in ("title", "colors", "greeting", "prechat", "texts") if saved.get(k) is not None}
+    look = validate(SiteLook, raw)
     settings = {"site": name, "title": look.title, "colors": look.colors.model_dump(),
                 "greeting": look.greeting or None, "texts": look.texts, "sound": False,
                 "prechat": look.prechat.model_dump(exclude={"enabled"}) if look.prechat.enabled else None}

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.models import utcnow
-from hub.realtime import RealtimeBus
+from hub.realtime import Change, RealtimeBus
 from hub.store import Doc, PyMongoError, Store
 
 log = logging.getLogger(__name__)
@@ -204,15 +204,19 @@ class SiteBook:
 
     async def run(self, bus: RealtimeBus) -> None:
         """Reload whenever any process changed a site (its event on the bus); for the hub's lifetime."""
-        sub = bus.subscribe(maxsize=100)
+        sub = bus.subscribe(maxsize=100, accept=_is_sites_change)
+        first = True  # reload once at once: what changed between the first load and this subscription
         try:
             while True:
-                change = await sub.get()
-                if change.collection == "events" and change.document.get("type") == SITES_CHANGED:
-                    try:
-                        await self.load()
-                    except PyMongoError as exc:
-                        log.warning("widget sites: reload failed (%s); keeping the sites in memory", exc)
+                if not first:
+                    await sub.get()
+                    while not sub.queue.empty():  # a burst of changes: one reload
+                        sub.queue.get_nowait()
+                first = False
+                try:
+                    await self.load()
+                except PyMongoError as exc:
+                    log.warning("widget sites: reload failed (%s); keeping the sites in memory", exc)
         finally:
             sub.close()
 
@@ -265,6 +269,10 @@ class SiteBook:
 
     async def stop(self) -> None:
         return None
+
+
+def _is_sites_change(change: Change) -> bool:
+    return change.collection == "events" and change.document.get("type") == SITES_CHANGED
 
 
 def _yaml_secret(cfg: Any) -> Doc:

@@ -172,7 +172,10 @@ async def test_the_preview_page_shows_the_unsaved_look(client: TestClient[Any, A
     saved = await (await client.get("/desk/widget-preview/acme")).text()
     assert "Acme help" in saved and "#aa3300" in saved
     bad = await client.get("/desk/widget-preview/acme", params={"look": '{"colors": {"primary": "nope"}}'})
-    assert bad.status == 422
+    assert bad.status == 422 and "colors.primary" in (await bad.json())["error"]
+    for look in ("[" * 1500, "not json", "[1]"):
+        bad = await client.get("/desk/widget-preview/acme", params={"look": look})
+        assert bad.status == 400, look
 
 
 async def test_config_apply_diffs_and_applies_sites(runtime: Runtime) -> None:
@@ -192,6 +195,15 @@ async def test_config_apply_diffs_and_applies_sites(runtime: Runtime) -> None:
     assert book.sites["demo"]["title"] == "Demo" and book.identity_secrets("demo") == ["n" * 40]
     assert await sitebook.apply(book, {"acme": GOOD}, prune=True) == ["- widget site demo"]
     assert set(book.sites) == {"acme"}
+    # `switchboard config apply` beside a running hub: its own book on the same database; the hub follows
+    assert runtime.store is not None
+    cli = SiteBook(runtime.store)
+    await cli.load()
+    assert await sitebook.apply(cli, {"acme": {**GOOD, "title": "From the file"}}) == ["~ widget site acme: title"]
+
+    async def followed() -> bool | None:
+        return book.sites["acme"]["title"] == "From the file" or None
+    await eventually(followed, what="the running hub's sites after config apply")
     try:
         sitebook.diff(book, {"acme": {**GOOD, "colors": {"primary": "blue"}}})
     except SiteError as exc:

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -72,6 +72,17 @@ def visitor_first(handler: WidgetHandler) -> WidgetHandler:
     return wrapper
 
 
+class SiteSource(Protocol):
+    """Where the widget reads its sites (the composition root hands in `hub.sitebook.SiteBook`): memory only."""
+
+    #: site name -> settings (title, allowed_origins, prechat, colors, greeting, texts, ...).
+    sites: dict[str, dict[str, Any]]
+
+    def identity_secrets(self, name: str) -> list[str]:
+        """The keys a site's user JWTs and user_hash values are checked with, current first."""
+        ...
+
+
 class WidgetSender:
     """The store is the widget's mailbox: a stored outbound message reaches the browser
     through the realtime bus (WebSocket) or the list-since fallback, so sending is a no-op."""
@@ -92,7 +103,7 @@ class WidgetChannel:
         self.hub = context.hub
         #: The widget sites, kept in memory by the hub (`hub.sitebook.SiteBook`, handed in by the composition
         #: root): admins create and edit them in the desk; every read here is memory, never the database.
-        self.book = context.extra["sites"]
+        self.book: SiteSource = context.extra["sites"]
         self.token_ttl = int(context.config.get("token_ttl_seconds", TOKEN_TTL_SECONDS))
         self.file_link_ttl = int(context.config.get("file_link_ttl_seconds", FILE_LINK_TTL_SECONDS))
         self.ws_auth_timeout = float(context.config.get("ws_auth_timeout_seconds", WS_AUTH_TIMEOUT_SECONDS))
@@ -111,8 +122,7 @@ class WidgetChannel:
     @property
     def sites(self) -> dict[str, dict[str, Any]]:
         """name -> settings of every widget site, as the hub holds them now."""
-        sites: dict[str, dict[str, Any]] = self.book.sites
-        return sites
+        return self.book.sites
 
     def prechat(self, site: str) -> dict[str, str] | None:
         """The site's pre-chat form fields (`{"name": mode, "email": mode}`) if it is enabled."""
