@@ -43,7 +43,7 @@ SECRET_BYTES = 32
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
-TEXT_KEY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+TEXT_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 MAX_TITLE = 80
 MAX_GREETING = 1000
 MAX_ORIGINS = 50

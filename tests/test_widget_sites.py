@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 from aiohttp.test_utils import TestClient
 
+from channels.widget.identity import user_hash as legacy_hash
 from hub import sitebook
 from hub.models import Role
 from hub.sitebook import SiteBook, SiteError
@@ -146,13 +147,19 @@ async def test_the_secret_is_shown_once_and_rotation_keeps_the_old_one_for_the_g
     resp = await client.post("/api/admin/widget-sites/acme/secret", json={"grace_seconds": 3600}, headers=headers)
     second = (await resp.json())["identity_secret"]
     assert second != first and (await resp.json())["site"]["previous_secret_valid_until"]
-    for key in (second, first):  # the new key, and the old one during the grace
+    for key in (second, first):  # the new key, and the old one during the grace, for JWTs and legacy hashes
         ok = await client.post("/api/widget/session", json={"site": "acme", "user_jwt": user_jwt(key, "u-2")})
         assert ok.status == 200, await ok.text()
+        hashed = await client.post("/api/widget/session", json={"site": "acme", "user_id": "u-3",
+                                                                 "user_hash": legacy_hash(key, "u-3")})
+        assert hashed.status == 200 and (await hashed.json())["verified"] is True
     resp = await client.post("/api/admin/widget-sites/acme/secret", json={"grace_seconds": 0}, headers=headers)
     third = (await resp.json())["identity_secret"]
     old = await client.post("/api/widget/session", json={"site": "acme", "user_jwt": user_jwt(second)})
     assert old.status == 403 and "signature does not match" in (await old.json())["error"]
+    old = await client.post("/api/widget/session", json={"site": "acme", "user_id": "u-3",
+                                                         "user_hash": legacy_hash(second, "u-3")})
+    assert old.status == 403
     assert (await client.post("/api/widget/session", json={"site": "acme", "user_jwt": user_jwt(third)})).status == 200
     bad = await client.post("/api/admin/widget-sites/acme/secret", json={"grace_seconds": -1}, headers=headers)
     assert bad.status == 422
