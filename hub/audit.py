@@ -33,6 +33,7 @@ KNOWN_ACTIONS = (
     "automation.rule_saved", "automation.rule_deleted", "automation.macro_saved", "automation.macro_deleted",
     "totp.enabled", "totp.disabled", "totp.reset", "totp.recovery_renewed", "totp.policy_changed",
     "channel.secret_set", "channel.secret_cleared", "channel.checked", "channel.test_sent",
+    "widget_site.created", "widget_site.updated", "widget_site.deleted", "widget_site.secret_rotated",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +28,14 @@ class Change:
 
 
 class Subscription:
-    def __init__(self, bus: RealtimeBus, maxsize: int) -> None:
+    def __init__(self, bus: RealtimeBus, maxsize: int, accept: Callable[[Change], bool] | None = None) -> None:
         self._bus = bus
         self.queue: asyncio.Queue[Change] = asyncio.Queue(maxsize=maxsize)
+        self._accept = accept
 
     def offer(self, change: Change) -> None:
+        if self._accept is not None and not self._accept(change):
+            return  # not wanted: the subscriber's task is not even woken
         if self.queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()
@@ -56,8 +59,9 @@ class RealtimeBus:
         self._resume_token: Any = None
         self.ready = asyncio.Event()
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None) -> Subscription:
+        """A queue of the changes from now on (only those `accept` returns true for, if given)."""
+        sub = Subscription(self, maxsize, accept)
         self._subs.add(sub)
         return sub
 

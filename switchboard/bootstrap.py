@@ -17,12 +17,14 @@ from aiohttp import web
 
 from agents_ui.appkeys import EXTRAS
 from channels.base import Channel, ChannelConfigError, ChannelContext
+from channels.widget.i18n import validate_texts as widget_texts_check
 from hub.blobs import BlobStore
 from hub.csat import CsatLinks
 from hub.hub import Hub
 from hub.outbox import RetryPolicy
 from hub.ports import Bot
 from hub.retention import RetentionConfigError, RetentionRule, parse_rules
+from hub.sitebook import SiteBook, SiteError
 from hub.store import Store
 from switchboard import channels_admin
 from switchboard.config import ConfigError, Settings, ensure_secret
@@ -108,6 +110,8 @@ class Runtime:
     channel_configs: channels_admin.LoadedChannels = field(default_factory=channels_admin.LoadedChannels)
     #: PyMongo monitoring listeners (tests use one to check every query the hub runs is indexed).
     db_listeners: list[Any] = field(default_factory=list)
+    #: The widget sites (hub.sitebook), in memory; the widget channel and the admin API read them.
+    sites: SiteBook | None = None
 
     async def start(self, bot: Bot | None = None) -> web.Application:
         settings = self.settings
@@ -144,6 +148,7 @@ class Runtime:
         await self.hub.totp.seed_policy(settings.require_totp_roles)  # auth.require_totp_roles, on first start
         if settings.responses.get("name_fallback") is not None:
             self.hub.responses.name_fallback = str(settings.responses["name_fallback"])
+        self.sites = await self.seed_sites()
         routes: list[web.RouteDef] = []
         self.channel_configs = await channels_admin.load_channel_configs(self.store, settings)  # + desk secrets
         for name, cfg in self.channel_configs.sections.items():
@@ -180,6 +185,8 @@ class Runtime:
         from agents_ui.users import routes as user_routes
         from agents_ui.vendor import routes as vendor_routes
         from agents_ui.webhooks import routes as webhook_routes
+        from agents_ui.widgetsites import routes as widget_site_routes
+
         routes += desk_routes() + metrics_routes() + trainer_routes() + attachment_routes() + response_routes()
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
@@ -196,6 +203,7 @@ class Runtime:
         routes += csat_routes()  # the public page an email rating link opens
         routes += totp_routes()  # two-factor sign-in: the login's code step, enrolment, admins' reset and policy
         routes += channels_admin.routes()  # the admins' Channels page: status, URLs, checks, secrets
+        routes += widget_site_routes()  # admins' widget sites, snippet and live preview
         self.app = build_app(self.hub, routes, public_url=settings.public_url,
                              trusted_proxies=settings.trusted_proxies,
                              observe=exporter.observe_http if exporter else None)
@@ -203,8 +211,9 @@ class Runtime:
             self.app[DATABASE_SUPERVISOR] = self.supervisor
         if exporter is not None:
             install(self.app, self.hub, exporter, self.supervisor)
-        self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench)
+        self.app[EXTRAS].update(settings=settings, runtime=self, bot=bot, workbench=workbench, sites=self.sites)
         await self.hub.start()
+        self.hub.spawn(self.sites.run(self.hub.bus), "widget sites")
         if workbench is not None:
             workbench.start(self.hub)
         self.admin_credentials = await self.hub.accounts.ensure_admin()
@@ -215,11 +224,24 @@ class Runtime:
                 raise ConfigError(f"channels.{channel.name}: {exc}") from exc
         return self.app
 
+    async def seed_sites(self) -> SiteBook:
+        """The widget sites: `channels.widget.sites` seeds the database on first start, then all are in memory."""
+        assert self.store is not None
+        widget = self.settings.channels.get("widget") or {}
+        book = SiteBook(self.store, texts_check=widget_texts_check)
+        try:
+            await book.seed(widget.get("sites") or ({"default": {}} if widget and widget.get("enabled", True) else {}))
+        except SiteError as exc:
+            raise ConfigError(f"channels.widget.sites: {exc}") from exc
+        await book.load()
+        return book
+
     def _load_channel(self, name: str, cfg: dict[str, Any]) -> Channel:
         assert self.hub is not None
         module = importlib.import_module(f"channels.{name}")
         context = ChannelContext(hub=self.hub, config=cfg, public_url=self.settings.base_url,
-                                 secret=self.settings.secret, data_dir=self.settings.data_dir / name)
+                                 secret=self.settings.secret, data_dir=self.settings.data_dir / name,
+                                 extra={"sites": self.sites})
         channel: Channel = module.create(context)
         return channel
 

@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient, monitoring
 from hub.store import ONE_TIME
 
 #: Collections whose whole content is listed on purpose (a handful of configured rows).
-LISTED_WHOLE = {"queues", "agents", "responses", "calendars"}  # small libraries an admin curates
+LISTED_WHOLE = {"queues", "agents", "responses", "calendars", "widget_sites"}  # small libraries an admin curates
 
 
 class Recorder(monitoring.CommandListener):

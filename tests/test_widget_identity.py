@@ -148,11 +148,12 @@ async def test_a_bad_user_jwt_is_refused_with_a_reason(
 async def test_a_short_identity_secret_is_refused_for_user_jwt(
     client: TestClient[Any, Any], runtime: Runtime
 ) -> None:
-    runtime.settings.channels["widget"]["sites"]["demo"]["identity_secret"] = "short-secret"
+    assert runtime.sites is not None
+    runtime.sites.sites["demo"]["identity_secret"] = "short-secret"  # as a YAML of old could set
     with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):  # PyJWT warns the site's backend too
         weak = signed({"sub": "a"}, secret="short-secret")
     resp = await client.post("/api/widget/session", json={"site": "demo", "user_jwt": weak})
     assert resp.status == 403 and "at least 32 bytes" in (await resp.json())["error"]
-    runtime.settings.channels["widget"]["sites"]["demo"]["identity_secret"] = ""
+    runtime.sites.sites["demo"]["identity_secret"] = ""
     resp = await client.post("/api/widget/session", json={"site": "demo", "user_jwt": signed({"sub": "a"})})
     assert resp.status == 403 and "not configured" in (await resp.json())["error"]

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -72,6 +72,17 @@ def visitor_first(handler: WidgetHandler) -> WidgetHandler:
     return wrapper
 
 
+class SiteSource(Protocol):
+    """Where the widget reads its sites (the composition root hands in `hub.sitebook.SiteBook`): memory only."""
+
+    #: site name -> settings (title, allowed_origins, prechat, colors, greeting, texts, ...).
+    sites: dict[str, dict[str, Any]]
+
+    def identity_secrets(self, name: str) -> list[str]:
+        """The keys a site's user JWTs and user_hash values are checked with, current first."""
+        ...
+
+
 class WidgetSender:
     """The store is the widget's mailbox: a stored outbound message reaches the browser
     through the realtime bus (WebSocket) or the list-since fallback, so sending is a no-op."""
@@ -90,7 +101,9 @@ class WidgetChannel:
     def __init__(self, context: ChannelContext) -> None:
         self.ctx = context
         self.hub = context.hub
-        self.sites: dict[str, dict[str, Any]] = context.config.get("sites") or {"default": {}}
+        #: The widget sites, kept in memory by the hub (`hub.sitebook.SiteBook`, handed in by the composition
+        #: root): admins create and edit them in the desk; every read here is memory, never the database.
+        self.book: SiteSource = context.extra["sites"]
         self.token_ttl = int(context.config.get("token_ttl_seconds", TOKEN_TTL_SECONDS))
         self.file_link_ttl = int(context.config.get("file_link_ttl_seconds", FILE_LINK_TTL_SECONDS))
         self.ws_auth_timeout = float(context.config.get("ws_auth_timeout_seconds", WS_AUTH_TIMEOUT_SECONDS))
@@ -99,18 +112,24 @@ class WidgetChannel:
             if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
                 log.warning("widget site %r: identity_secret is %d bytes; user_jwt needs at least %d (user_hash "
                             "still works)", name, len(secret.encode()), MIN_JWT_SECRET_BYTES)
-        #: Per site, the pre-chat form's fields (`{"name": mode, "email": mode}`) where it is enabled.
-        self.prechat = {name: form for name, cfg in self.sites.items() if (form := _prechat_form(name, cfg))}
-        for name, cfg in self.sites.items():  # a wrong text key or placeholder stops start-up, with the reason
-            i18n.validate_texts(cfg.get("texts"), f"widget site {name!r}: texts")
         static = resources.files("channels.widget") / "static"
         # Read once: both ship with the package and are served on every page view. The English
         # texts travel inside the script: what it shows if the site's texts cannot be fetched.
+        # (Sites' text overrides are checked where they are stored: hub.sitebook with i18n.validate_texts.)
         self._script = (static / "widget.js").read_text(encoding="utf-8").replace(
             "/*{{english}}*/{}", json.dumps(i18n.catalogs()[i18n.FALLBACK], ensure_ascii=False))
-        self._demo = (static / "demo.html").read_text(encoding="utf-8").replace("{{site}}", next(iter(self.sites)))
+        self._demo = (static / "demo.html").read_text(encoding="utf-8")
         # A visitor waiting for an agent who closes every page of the chat for this long has abandoned it.
         self.hub.track_departures(CHANNEL, float(context.config.get("abandon_after_seconds", 120)))
+
+    @property
+    def sites(self) -> dict[str, dict[str, Any]]:
+        """name -> settings of every widget site, as the hub holds them now."""
+        return self.book.sites
+
+    def prechat(self, site: str) -> dict[str, str] | None:
+        """The site's pre-chat form fields (`{"name": mode, "email": mode}`) if it is enabled."""
+        return _prechat_form(site, self.sites.get(site) or {})
 
     # -- wiring -------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
@@ -171,7 +190,8 @@ class WidgetChannel:
                             headers={"Cache-Control": "public, max-age=300"})
 
     async def demo(self, request: web.Request) -> web.Response:
-        return web.Response(text=self._demo, content_type="text/html")
+        site = next(iter(self.sites), "default")
+        return web.Response(text=self._demo.replace("{{site}}", site), content_type="text/html")
 
     # -- API ----------------------------------------------------------------------------
     def _visitor(self, request: web.Request) -> Visitor:
@@ -209,8 +229,8 @@ class WidgetChannel:
         texts = i18n.texts_for(locale, overrides, {"header.title": cfg["title"]} if cfg.get("title") else None)
         return self._json(request, {"site": site, "title": texts["header.title"], "locale": locale,
                                     "dir": i18n.direction(locale), "texts": texts,
-                                    "prechat": self.prechat.get(site), "greeting": cfg.get("greeting") or None,
-                                    "sound": bool(cfg.get("sound", False)),
+                                    "prechat": self.prechat(site), "greeting": cfg.get("greeting") or None,
+                                    "sound": bool(cfg.get("sound", False)), "colors": cfg.get("colors") or {},
                                     "max_upload_bytes": int(cfg.get("max_upload_bytes", MAX_UPLOAD_BYTES))},
                           site=site)
 
@@ -247,7 +267,7 @@ class WidgetChannel:
             raise bad_request(f"identity verification failed: {exc}", 403) from exc
         resumed = visitor is not None
         if visitor is None:
-            form = self.prechat.get(site)
+            form = self.prechat(site)
             if form is not None:
                 # A new anonymous visitor on a site with a pre-chat form: what it requires is there (else 422).
                 body = validate(schemas.prechat_form(form["name"], form["email"]), body).model_dump()
@@ -259,19 +279,19 @@ class WidgetChannel:
 
     def _proven_visitor(self, site: str, body: dict[str, Any]) -> Visitor | None:
         """The visitor the site vouches for in this request, if it sent a proof."""
-        secret = str(self.sites[site].get("identity_secret") or "")
+        keys = self.book.identity_secrets(site)
         name, email = _clean(body.get("name"), 200), _clean(body.get("email"), 320)
         if body.get("user_jwt"):
             if not isinstance(body["user_jwt"], str):
                 raise IdentityError("user_jwt must be a string")
             lifetime = int(self.sites[site].get("identity_jwt_max_lifetime_seconds", USER_JWT_MAX_LIFETIME_SECONDS))
-            user = verify_user_jwt(secret, body["user_jwt"], site, lifetime)
+            user = _first_verified(keys, lambda key: verify_user_jwt(key, body["user_jwt"], site, lifetime))
             # What the backend signed is verified; anything else the browser adds is not.
             return Visitor(site=site, ident=f"user:{user.user_id}", verified=True, name=user.name or name,
                            email=user.email or email, email_verified=user.email is not None)
         user_id = _clean(body.get("user_id"), 200)
         if user_id:
-            if not verify_user(secret, user_id, str(body.get("user_hash") or "")):
+            if not any(verify_user(key, user_id, str(body.get("user_hash") or "")) for key in keys):
                 raise IdentityError("user_hash does not match user_id")
             return Visitor(site=site, ident=f"user:{user_id}", verified=True, name=name, email=email)
         return None
@@ -553,6 +573,19 @@ def _prechat_form(site: str, cfg: dict[str, Any]) -> dict[str, str] | None:
         if mode not in ("required", "optional", "off"):
             raise ValueError(f"widget site {site!r}: prechat.{field} must be required, optional or off, not {mode!r}")
     return form
+
+
+def _first_verified(keys: list[str], verify: Callable[[str], Any]) -> Any:
+    """What `verify` returns for the first key that proves the token (current secret, then the previous one
+    during its rotation grace); the current key's refusal when none does."""
+    first: IdentityError | None = None
+    for key in keys or [""]:
+        try:
+            return verify(key)
+        except IdentityError as exc:
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 def _clean(value: Any, limit: int) -> str | None:

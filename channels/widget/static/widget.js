@@ -9,6 +9,10 @@
  * form shows before the first session and whenever the hub answers a session with 422 (a new
  * visitor without what the site requires). Signed-in users never see it.
  *
+ * A site's `colors.primary` (from its settings) colours the launcher, header and buttons. With
+ * data-preview (the desk's live preview: the site's settings as JSON) nothing is sent: the panel
+ * only shows how the widget looks.
+ *
  * The visitor token expires; it is renewed at half its life and kept in localStorage. It
  * travels only in the Authorization header and the WebSocket's first frame, never in a URL:
  * files are downloaded through short-lived signed links the hub hands out on click.
@@ -29,6 +33,8 @@
   var base = new URL(script.src, location.href).origin;
   var cfg = script.dataset;
   var site = cfg.site || "default";
+  var preview = null;
+  try { preview = cfg.preview ? JSON.parse(cfg.preview) : null; } catch (e) { preview = null; }
   var storeKey = "switchboard:" + site + ":token";
   var token = null;
   var seen = {};
@@ -52,36 +58,36 @@
   style.textContent = [
     ":host{all:initial}",
     ".sb-btn{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;",
-    "background:#2457d6;color:#fff;font:600 22px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px #0004;z-index:2147483000}",
+    "background:var(--sb-primary,#2457d6);color:#fff;font:600 22px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px #0004;z-index:2147483000}",
     ".sb-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;",
     "max-height:calc(100vh - 120px);display:none;flex-direction:column;background:#fff;border-radius:12px;",
     "box-shadow:0 8px 30px #0005;font:14px/1.4 system-ui,sans-serif;color:#1c1e21;z-index:2147483000;overflow:hidden}",
     ".sb-panel.open{display:flex}",
-    ".sb-head{background:#2457d6;color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between}",
+    ".sb-head{background:var(--sb-primary,#2457d6);color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between}",
     ".sb-status{font-weight:400;font-size:12px;opacity:.85;margin-left:auto;margin-right:8px}",
     ".sb-end{background:none;border:1px solid #fff8;color:#fff;border-radius:10px;font-size:11px;cursor:pointer}",
     ".sb-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}",
     ".sb-msg{max-width:80%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}",
-    ".sb-msg.in{align-self:flex-end;background:#2457d6;color:#fff;border-bottom-right-radius:3px}",
+    ".sb-msg.in{align-self:flex-end;background:var(--sb-primary,#2457d6);color:#fff;border-bottom-right-radius:3px}",
     ".sb-msg.out{align-self:flex-start;background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:3px}",
     ".sb-file{display:block;margin-top:4px;color:inherit;text-decoration:underline}",
     ".sb-msg.system{align-self:center;background:#fff7e0;border:1px solid #f0e0b0;font-size:13px}",
     ".sb-who{display:block;font-size:11px;opacity:.7;margin-bottom:2px}",
-    ".sb-article{display:block;margin:6px 0;padding:8px 10px;border:1px solid #d5dcea;border-left:3px solid #2457d6;border-radius:8px;background:#fff;color:#1d2433}",
-    ".sb-article a{display:block;font-weight:600;color:#2457d6;text-decoration:underline;margin-bottom:2px}",
+    ".sb-article{display:block;margin:6px 0;padding:8px 10px;border:1px solid #d5dcea;border-left:3px solid var(--sb-primary,#2457d6);border-radius:8px;background:#fff;color:#1d2433}",
+    ".sb-article a{display:block;font-weight:600;color:var(--sb-primary,#2457d6);text-decoration:underline;margin-bottom:2px}",
     ".sb-article span{display:block;font-size:12px;color:#4a5468}",
     ".sb-qr{display:flex;flex-wrap:wrap;gap:6px}",
-    ".sb-qr button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:14px;padding:4px 10px;cursor:pointer}",
+    ".sb-qr button{border:1px solid var(--sb-primary,#2457d6);background:#fff;color:var(--sb-primary,#2457d6);border-radius:14px;padding:4px 10px;cursor:pointer}",
     ".sb-form{display:flex;border-top:1px solid #e3e5e8}",
     ".sb-form textarea{flex:1;border:0;padding:10px;resize:none;font:inherit;height:42px}",
     ".sb-form .sb-attach{padding:0 8px;font-weight:400;display:flex;align-items:center}",
     ".sb-clip{width:18px;height:18px;vertical-align:-4px;fill:none;stroke:currentColor;stroke-width:2;",
     "stroke-linecap:round;stroke-linejoin:round}",
-    ".sb-form button{border:0;background:#fff;color:#2457d6;font-weight:600;padding:0 14px;cursor:pointer}",
+    ".sb-form button{border:0;background:#fff;color:var(--sb-primary,#2457d6);font-weight:600;padding:0 14px;cursor:pointer}",
     ".sb-pre{display:flex;flex-direction:column;gap:10px;padding:18px;background:#f6f7f9;flex:1}",
     ".sb-pre label{display:flex;flex-direction:column;gap:3px;font-size:13px}",
     ".sb-pre input{border:1px solid #c9ccd1;border-radius:6px;padding:7px 9px;font:inherit}",
-    ".sb-pre button{border:0;border-radius:6px;background:#2457d6;color:#fff;font-weight:600;padding:9px;cursor:pointer}",
+    ".sb-pre button{border:0;border-radius:6px;background:var(--sb-primary,#2457d6);color:#fff;font-weight:600;padding:9px;cursor:pointer}",
     ".sb-pre .sb-err{color:#b3261e;font-size:12px;min-height:1em}",
     ".sb-badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#d93025;",
     "color:#fff;font:600 12px/20px system-ui,sans-serif;text-align:center;padding:0 5px;box-sizing:border-box}",
@@ -270,6 +276,7 @@
   }
 
   function api(method, path, body) {
+    if (preview) return Promise.reject(new Error("preview: nothing is sent"));
     var headers = { "Content-Type": "application/json" };
     if (token) headers.Authorization = "Bearer " + token;
     return fetch(base + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
@@ -528,8 +535,11 @@
       var langs = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language])
         .filter(Boolean).join(",");
       var url = "/api/widget/sites/" + encodeURIComponent(site) + "?lang=" + encodeURIComponent(langs);
-      siteInfo = api("GET", url).then(function (s) {
+      var settings = preview ? Promise.resolve(preview) : api("GET", url);
+      siteInfo = settings.then(function (s) {
         applyTexts(s);
+        if (preview && s.title) title.textContent = s.title;
+        if (s.colors && /^#[0-9a-fA-F]{3,6}$/.test(s.colors.primary || "")) host.style.setProperty("--sb-primary", s.colors.primary);
         sound = s.sound === true;
         if (s.greeting && !log.querySelector(".sb-greeting")) {
           log.insertBefore(el("div", "sb-greeting", s.greeting), log.firstChild);
@@ -588,6 +598,15 @@
     });
   }
 
+  if (preview) {
+    loadSite().then(function (s) {
+      status.textContent = "preview";
+      end.style.display = "none";
+      if (s.prechat) prechat(s.prechat);
+      host.dataset.ready = "true";
+    });
+    return;
+  }
   var known = cfg.userJwt || cfg.userHash || localStorage.getItem(storeKey);
   // The texts first (English if the site cannot be read), so nothing shows in the wrong language.
   loadSite().catch(function () { applyTexts(null); }).then(function () {
