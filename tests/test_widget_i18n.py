@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from channels.base import ChannelContext
 from channels.widget import i18n
-from channels.widget.http import WidgetChannel
+from switchboard.config import ConfigError
 from tests.conftest import http_client, make_settings, running
 
 
@@ -75,11 +74,13 @@ def test_overrides_for_every_language_and_per_language_in_one_mapping() -> None:
     assert i18n.texts_for("es", texts)["chat.end"] == "Finalizar chat"
 
 
-def test_a_site_with_a_wrong_text_key_does_not_start() -> None:
-    context = ChannelContext(hub=None, config={"sites": {"shop": {"texts": {"de": {"header.titel": "Hallo"}}}}},  # type: ignore[arg-type]
-                             public_url="http://hub.test", secret="s")
-    with pytest.raises(i18n.TextsError, match=r"widget site 'shop': texts.de: unknown text key 'header.titel'"):
-        WidgetChannel(context)
+async def test_a_site_with_a_wrong_text_key_does_not_start(mongo_uri: str, tmp_path: Path, shop_bot: Any) -> None:
+    """The site book (seeding from YAML, the desk, `config apply`) checks overrides with the widget's catalogs."""
+    settings = make_settings(mongo_uri, tmp_path)
+    settings.channels["widget"]["sites"]["demo"]["texts"] = {"de": {"header.titel": "Hallo"}}
+    with pytest.raises(ConfigError, match=r"site 'demo': texts.de: unknown text key 'header.titel'"):
+        async with running(settings, shop_bot):
+            pass
 
 
 async def test_the_site_settings_speak_the_visitors_language_with_the_sites_overrides(
