@@ -40,7 +40,8 @@ function urlList(card) {
     })));
 }
 
-function checkSection(card) {
+/** `head`: the card's heading, whose badge follows the check (the most recent contact with the provider). */
+function checkSection(card, head) {
   const result = el("ul", { class: "channel-check", role: "status" });
   const last = card.last_check;
   const lastLine = el("p", { class: "muted" }, last
@@ -54,6 +55,8 @@ function checkSection(card) {
       result.replaceChildren(...data.lines.map((l) => el("li", { class: l.ok ? "ok" : "bad" },
         (l.ok ? "✓ " : "✗ ") + l.what + ": " + l.detail)));
       lastLine.textContent = "Checked just now: " + (data.ok ? "ok" : "failed") + ".";
+      const shown = head.querySelector(".channel-badge");
+      if (shown) shown.replaceWith(badge({ ...card, connected: data.ok }));
     } catch (ex) {
       result.replaceChildren(el("li", { class: "bad" }, ex.message));
     }
@@ -105,5 +108,5 @@ export function channelCard(card, page, reload) {
       .map((t) => el("th", { scope: "col" }, t)))),
     el("tbody", {}, ...statusRows(card)));
   return el("article", { class: "channel-card", dataset: { channel: card.name } }, head, table, urlList(card),
-    card.test ? checkSection(card) : null, testForm(card, reload), secretsSection(card, page, reload));
+    card.test ? checkSection(card, head) : null, testForm(card, reload), secretsSection(card, page, reload));
 }

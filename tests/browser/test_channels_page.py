@@ -68,6 +68,7 @@ async def test_the_channels_page_checks_credentials_sends_a_test_and_keeps_secre
     await expect(slack.locator("tr[data-field=bot_token] td.secret-set")).to_contain_text("set here")
     await slack.locator("button.check-credentials").click()
     await expect(slack.locator("ul.channel-check li.bad")).to_contain_text("invalid_auth")
+    await expect(slack.locator(".channel-badge")).to_have_text("failing")  # the latest contact failed
     html = await page.content()
     assert WRONG not in html and BOT_TOKEN not in html
     await page.set_viewport_size({"width": 1280, "height": 2300})  # the desk scrolls inside: show every card
