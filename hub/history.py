@@ -7,6 +7,7 @@ sum the contributions defined in `hub.metricdefs`. Definitions: docs/metrics.md.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,12 +48,18 @@ async def active_by_agent(store: Store) -> dict[Any, int]:
     `(status, queue, created_at)` index, reading the active tickets' assignees only (a count per agent
     with `status: {$in}` walks every ticket the agent ever had on `(assignee_id, status)`)."""
     counts: dict[Any, int] = {}
-    for status in ACTIVE:
-        async for ticket in store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1}):
+    found = await asyncio.gather(*(store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1})
+                                   .to_list() for status in ACTIVE))
+    for tickets in found:
+        for ticket in tickets:
             assignee = ticket.get("assignee_id")
             if assignee is not None:
                 counts[assignee] = counts.get(assignee, 0) + 1
     return counts
+
+
+async def _none() -> None:
+    return None
 
 
 class HistoryError(ValueError):
@@ -308,14 +315,16 @@ class HistoryService:
                 total.fr += tally.fr or []
                 total.rs += tally.rs or []
             t += step
+        # three independent reads at once (no shared state)
+        username, bot_open, agent_rows = await asyncio.gather(
+            self._username(chosen.agent) if chosen.agent else _none(), self.bot_open(start, end, chosen),
+            self._agent_rows(agents))
         return {
             "from": start.isoformat(), "to": end.isoformat(), "bucket": bucket,
-            "filters": {name: value for name, value in
-                        {**chosen.given(), **({"agent": await self._username(chosen.agent)} if chosen.agent else {})
-                         }.items()},
+            "filters": {**chosen.given(), **({"agent": username} if chosen.agent else {})},
             "series": rows,
-            "totals": totals_of(total, await self.bot_open(start, end, chosen)),
-            "agents": await self._agent_rows(agents),
+            "totals": totals_of(total, bot_open),
+            "agents": agent_rows,
             "percentile_error": "exact (raw records)" if exact else PERCENTILE_ERROR,
             "percentile_relative_error": 0.0 if exact else ALPHA,
         }
