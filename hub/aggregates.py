@@ -6,7 +6,8 @@ Storage (docs/metrics.md, "Aggregates"):
   `c.*` (and histogram bins `c.fr_<i>`, `c.rs_<i>`): the fine buckets, read for combined filters.
 - `metric_rollups`: the same counters rolled up per hour (`g: h`) and per day (`g: d`) and one dimension
   (`dim`: all, queue, channel, agent, intent, tag; `val` its value): what a range with at most one filter reads;
-  `dim: agents` holds every agent's counters in one document per hour and day (`c.<agent id>.<counter>`).
+  `dim: agents` holds every agent's counters in one document per hour, day and aligned block of 4, 16 and
+  64 days (`g: d4`, `d16`, `d64`; `c.<agent id>.<counter>`): a 90-day agent table reads about a dozen.
 - `metric_contributions`: per ticket (`t:<id>`) and bot conversation (`c:<id>`) the parts it has added
   to the buckets (`hub.metricdefs`) and a version `v`.
 
@@ -38,8 +39,10 @@ from pymongo.errors import AutoReconnect, BulkWriteError
 from hub.history import CONVERSATION_FIELDS, HOURS, ROLLUPS, TICKET_FIELDS, HistoryService
 from hub.leases import Lease
 from hub.metricdefs import (
+    BLOCK_DAYS,
     Counters,
     Parts,
+    block_of,
     conversation_parts,
     day_of,
     delta,
@@ -92,11 +95,12 @@ def bucket_increments(parts: Parts) -> tuple[dict[str, tuple[Doc, Counters]], di
                                     "intent": intent, "tags": list(tags)}, counters)
         day = day_of(key[0])
         cells: list[tuple[str, str, Any, datetime]] = []
-        for g, t in (("h", hour), ("d", day)):
-            cells += [(g, "all", None, t), (g, "queue", queue, t), (g, "channel", channel, t), (g, "agent", agent, t),
-                      (g, "intent", intent, t)]
-            cells += [(g, "tag", tag, t) for tag in tags]
-            if agent is not None:  # every agent's counters in one document per hour and day: the agent table
+        for g, t in (("h", hour), ("d", day), *((f"d{size}", block_of(day, size)) for size in BLOCK_DAYS)):
+            if g in ("h", "d"):
+                cells += [(g, "all", None, t), (g, "queue", queue, t), (g, "channel", channel, t),
+                          (g, "agent", agent, t), (g, "intent", intent, t)]
+                cells += [(g, "tag", tag, t) for tag in tags]
+            if agent is not None:  # every agent's counters in one document per hour, day and block: the agent table
                 add(rollups, json.dumps([g, "agents", None, t.isoformat()], separators=(",", ":")),
                     {"g": g, "dim": "agents", "val": None, "t": t},
                     {f"{agent}.{name}": value for name, value in counters.items()})
@@ -268,13 +272,15 @@ class Aggregates:
     # ---- rebuild -----------------------------------------------------------------------------------
 
     async def rebuild(self, since: datetime | None = None, *, batch: int = 500) -> dict[str, int]:
-        """Recompute the buckets from the raw records: all of them, or the hours from `since` (a UTC day) on.
+        """Recompute the buckets from the raw records: all of them, or the hours from `since` on (widened to the
+        first day of the 64-day block that holds it).
 
         Holds the batch job's lease while it runs (the running hubs' batch jobs pause); records changed
         meanwhile are applied by the batch job after it, from the event log. Returns what it wrote."""
         started = utcnow()
         await self._take_lease()
-        since = floor_day(since) if since else None
+        # from the start of the largest block holding `since`: the blocks' documents are rebuilt whole
+        since = block_of(floor_day(since), max(BLOCK_DAYS)) if since else None
         try:
             total: Parts = {}
             contributions: list[Doc] = []
@@ -349,6 +355,25 @@ class Aggregates:
             await _insert_chunk(collection, chunk)
             count += len(chunk)
         return count
+
+
+async def agent_blocks_from_days(store: Store, batch: int = 500) -> int:
+    """Write the `agents` rollups' 4/16/64-day blocks as the sums of its day documents (what
+    `bucket_increments` adds to them, for buckets built before the blocks existed). Returns the blocks written."""
+    rollups = store.db[ROLLUPS]
+    await rollups.delete_many({"dim": "agents", "g": {"$in": [f"d{size}" for size in BLOCK_DAYS]}}, comment=ONE_TIME)
+    blocks: dict[str, tuple[Doc, Counters]] = {}
+    async for doc in rollups.find({"dim": "agents", "val": None, "g": "d"}, projection={"t": 1, "c": 1},
+                                  comment=ONE_TIME):
+        day = doc["t"] if doc["t"].tzinfo else doc["t"].replace(tzinfo=UTC)
+        flat = {f"{agent}.{name}": value for agent, counters in doc["c"].items() for name, value in counters.items()}
+        for size in BLOCK_DAYS:
+            t = block_of(day, size)
+            slot = blocks.setdefault(json.dumps([f"d{size}", "agents", None, t.isoformat()], separators=(",", ":")),
+                                     ({"g": f"d{size}", "dim": "agents", "val": None, "t": t}, {}))[1]
+            for name, value in flat.items():
+                slot[name] = slot.get(name, 0) + value
+    return await Aggregates._insert(rollups, blocks, batch)
 
 
 async def _insert_chunk(collection: Any, docs: list[Doc], attempts: int = 5) -> None:

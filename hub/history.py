@@ -20,6 +20,7 @@ from hub.metricdefs import (
     Parts,
     ceil_hour,
     conversation_parts,
+    day_blocks,
     exact_percentile,
     floor_day,
     histogram_percentile,
@@ -40,6 +41,25 @@ TICKET_FIELDS = {"queue": 1, "channel": 1, "intent": 1, "tags": 1, "assignee_id"
                  "status": 1, "reason": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
                  "solved_at": 1, "abandoned_at": 1, "abandon_reason": 1, "sla.paused_seconds": 1, "csat": 1}
 CONVERSATION_FIELDS = {"channel": 1, "open": 1, "closed_at": 1, "handoff_at": 1, "ticket_id": 1, "bot": 1}
+
+
+async def active_by_agent(store: Store) -> dict[Any, int]:
+    """Active tickets (new, open, pending) per assignee: one equality query per status on the
+    `(status, queue, created_at)` index, reading the active tickets' assignees only (a count per agent
+    with `status: {$in}` walks every ticket the agent ever had on `(assignee_id, status)`)."""
+    counts: dict[Any, int] = {}
+    found = await asyncio.gather(*(store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1})
+                                   .to_list() for status in ACTIVE))
+    for tickets in found:
+        for ticket in tickets:
+            assignee = ticket.get("assignee_id")
+            if assignee is not None:
+                counts[assignee] = counts.get(assignee, 0) + 1
+    return counts
+
+
+async def _none() -> None:
+    return None
 
 
 class HistoryError(ValueError):
@@ -70,13 +90,22 @@ class Tally:
     c: Counters = field(default_factory=dict)
     fr: list[float] | None = None
     rs: list[float] | None = None
+    _bins: dict[str, dict[int, float]] | None = field(default=None, repr=False, compare=False)
 
     def add(self, counters: Mapping[str, float]) -> None:
+        c = self.c
+        get = c.get
         for name, value in counters.items():
-            self.c[name] = self.c.get(name, 0) + value
+            c[name] = get(name, 0) + value
+        self._bins = None
 
     def bins(self, prefix: str) -> dict[int, float]:
-        return {int(name[len(prefix):]): v for name, v in self.c.items() if name.startswith(prefix) and v}
+        if self._bins is None:  # both histograms in one pass over the counters, kept until the next add
+            self._bins = {"fr_": {}, "rs_": {}}
+            for name, v in self.c.items():
+                if v and name[:3] in self._bins:
+                    self._bins[name[:3]][int(name[3:])] = v
+        return self._bins[prefix]
 
     def percentile(self, kind: str, q: float) -> float | None:
         exact = self.fr if kind == "fr" else self.rs
@@ -185,10 +214,7 @@ class HistoryService:
                     if dim == "agent":
                         agents.setdefault(val, Tally()).add(doc["c"])
                 if not given:
-                    async for doc in rollups.find({"dim": "agents", "val": None, "g": g, "t": span},
-                                                  projection={"c": 1}):
-                        for agent, counters in doc["c"].items():
-                            agents.setdefault(agent, Tally()).add(counters)
+                    await self._add_agents(agents, a, b, kind)
                 if dim == "agent" or not given:
                     continue
                 # one filter other than the agent: the agent table comes from the fine buckets
@@ -201,6 +227,29 @@ class HistoryService:
                 if doc.get("agent"):
                     agents.setdefault(doc["agent"], Tally()).add(doc["c"])
         return await self._answer(start, end, bucket, chosen, series, agents)
+
+    async def _add_agents(self, agents: dict[str, Tally], a: datetime, b: datetime, kind: str) -> None:
+        """Every agent's counters over [a, b) from the `agents` rollups: hours, or whole days as the fewest aligned
+        4/16/64-day blocks (a 90-day table reads about a dozen documents, one range query per run of a size)."""
+        runs: list[tuple[str, datetime, datetime]] = []
+        if kind == "day":
+            for size, day in day_blocks(a, b):
+                g = "d" if size == 1 else f"d{size}"
+                if runs and runs[-1][0] == g:
+                    runs[-1] = (g, runs[-1][1], day + timedelta(days=size))
+                else:
+                    runs.append((g, day, day + timedelta(days=size)))
+        else:
+            runs.append(("h", a, b))
+        rollups = self.store.db[ROLLUPS]
+        for g, lo, hi in runs:
+            async for doc in rollups.find({"dim": "agents", "val": None, "g": g, "t": {"$gte": lo, "$lt": hi}},
+                                          projection={"c": 1}):
+                for agent, counters in doc["c"].items():
+                    tally = agents.get(agent)
+                    if tally is None:
+                        agents[agent] = tally = Tally()
+                    tally.add(counters)
 
     @staticmethod
     def _hour_query(chosen: Filters, span: dict[str, datetime]) -> Doc:
@@ -266,14 +315,16 @@ class HistoryService:
                 total.fr += tally.fr or []
                 total.rs += tally.rs or []
             t += step
+        # three independent reads at once (no shared state)
+        username, bot_open, agent_rows = await asyncio.gather(
+            self._username(chosen.agent) if chosen.agent else _none(), self.bot_open(start, end, chosen),
+            self._agent_rows(agents))
         return {
             "from": start.isoformat(), "to": end.isoformat(), "bucket": bucket,
-            "filters": {name: value for name, value in
-                        {**chosen.given(), **({"agent": await self._username(chosen.agent)} if chosen.agent else {})
-                         }.items()},
+            "filters": {**chosen.given(), **({"agent": username} if chosen.agent else {})},
             "series": rows,
-            "totals": totals_of(total, await self.bot_open(start, end, chosen)),
-            "agents": await self._agent_rows(agents),
+            "totals": totals_of(total, bot_open),
+            "agents": agent_rows,
             "percentile_error": "exact (raw records)" if exact else PERCENTILE_ERROR,
             "percentile_relative_error": 0.0 if exact else ALPHA,
         }
@@ -309,10 +360,8 @@ class HistoryService:
         ids = [oid(a) for a in agents]
         people = {str(a["_id"]): a async for a in self.store.agents.find(
             {"_id": {"$in": ids}}, projection={"username": 1, "name": 1, "capacity": 1})}
-        # per agent, the live view's count (`(assignee_id, status)` index; an `$in` of agents is walked whole)
-        counts = await asyncio.gather(*(self.store.tickets.count_documents(
-            {"assignee_id": agent_id, "status": {"$in": ACTIVE}}) for agent_id in ids))
-        open_now = {str(agent_id): n for agent_id, n in zip(ids, counts, strict=True)}
+        active = await active_by_agent(self.store)
+        open_now = {str(agent_id): active.get(agent_id, 0) for agent_id in ids}
         rows = []
         for agent_id, tally in agents.items():
             person = people.get(agent_id)

@@ -201,6 +201,29 @@ def floor_day(at: datetime) -> datetime:
     return hour_of(at).replace(hour=0)
 
 
+#: The coarse rollups of the agent table: blocks of 4, 16 and 64 days, aligned on 1970-01-01 (`g` "d4" ...).
+BLOCK_DAYS = (4, 16, 64)
+_EPOCH_DAY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def block_of(day: datetime, size: int) -> datetime:
+    """The first day of the `size`-day block that holds `day` (a UTC midnight)."""
+    index = (day - _EPOCH_DAY).days
+    return _EPOCH_DAY + timedelta(days=index - index % size)
+
+
+def day_blocks(start: datetime, end: datetime) -> list[tuple[int, datetime]]:
+    """Whole days [start, end) (UTC midnights) as the fewest aligned blocks: (days, first day), in order."""
+    out: list[tuple[int, datetime]] = []
+    day = start
+    while day < end:
+        size = next(s for s in (*reversed(BLOCK_DAYS), 1)
+                    if s == 1 or (block_of(day, s) == day and day + timedelta(days=s) <= end))
+        out.append((size, day))
+        day += timedelta(days=size)
+    return out
+
+
 def ceil_hour(at: datetime) -> datetime:
     floor = hour_of(at)
     return floor if floor == at else floor + timedelta(hours=1)

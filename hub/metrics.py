@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.history import active_by_agent
 from hub.metricdefs import conversation_parts
 from hub.models import TicketStatus, utcnow
 from hub.store import Doc, Store
-from hub.tickets import ACTIVE, QueueConfig
+from hub.tickets import QueueConfig
 
 TICKET_FIELDS = {"queue": 1, "status": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
                  "solved_at": 1, "abandoned_at": 1, "abandon_reason": 1, "sla": 1, "csat": 1}
@@ -112,10 +113,11 @@ class MetricsService:
         queues = await self.queue_depths(now)
         agents = []
         total_open = total_capacity = 0
+        active = await active_by_agent(self.store)
         for agent in await self.store.agents.find({}, projection={"password_hash": 0}).to_list():
             if "agent" not in agent.get("roles", []):
                 continue
-            open_ = await self.store.tickets.count_documents({"assignee_id": agent["_id"], "status": {"$in": ACTIVE}})
+            open_ = active.get(agent["_id"], 0)
             capacity = int(agent.get("capacity", 0))
             total_open += open_
             total_capacity += capacity

@@ -96,6 +96,14 @@ async def _metric_buckets(store: Store, queues: dict[str, QueueConfig]) -> int:
     return sum(written.values())
 
 
+async def _agent_blocks(store: Store, queues: dict[str, QueueConfig]) -> int:
+    """The agent table's 4/16/64-day blocks (`hub.aggregates`), summed from its day buckets (idempotent:
+    the blocks are dropped and written again; the batch job keeps them up to date after this)."""
+    from hub.aggregates import agent_blocks_from_days
+
+    return await agent_blocks_from_days(store)
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
@@ -103,6 +111,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "old login-failure counters dropped", _drop_old_login_counters),
     Migration(4, "contact search keys and visitor numbers", _contact_search_keys),
     Migration(5, "supervisor history buckets from the records so far", _metric_buckets),
+    Migration(6, "agent table blocks of 4, 16 and 64 days from the day buckets", _agent_blocks),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
