@@ -31,6 +31,7 @@ KNOWN_ACTIONS = (
     "bot.threshold_set", "bot.negative_excluded", "bot.negative_included",
     "contact.updated", "contact.merged",
     "automation.rule_saved", "automation.rule_deleted", "automation.macro_saved", "automation.macro_deleted",
+    "queue.created", "queue.updated", "queue.deleted", "config.applied",
 )
 
 

@@ -165,6 +165,7 @@ class Runtime:
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
+        from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.ticketmerge import routes as ticket_merge_routes
@@ -178,6 +179,7 @@ class Runtime:
         routes += token_routes() + webhook_routes()
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
+        routes += queue_admin_routes()  # queues and routing (hub.queuebook)
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
