@@ -66,7 +66,7 @@ class Hub:
         self.tickets = TicketService(store, self.outbox, dict(queues), default_queue)  # live: hub.queuebook
         #: The configuration's queues (seeds) apart from the live definitions the queue book keeps fresh.
         self.configured_queues = dict(queues)
-        self.queuebook = QueueBook(store, self.tickets)
+        self.queuebook = QueueBook(store, self.tickets.queues, default_queue, self.tickets.calendars)
         self.router = Router(store, self.tickets)
         self.departures = Departures(store, self.tickets)
         self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)

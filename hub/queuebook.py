@@ -87,11 +87,15 @@ def check(q: QueueConfig, names: set[str]) -> None:
 
 
 class QueueBook:
-    def __init__(self, store: Store, tickets: Any) -> None:
+    def __init__(self, store: Store, live: dict[str, QueueConfig] | None = None, default_queue: str = "",
+                 calendars: Any = None) -> None:
         self.store = store
-        self.tickets = tickets
-        #: The live definitions: the very dict TicketService, metrics and history read (updated in place).
-        self.live: dict[str, QueueConfig] = tickets.queues
+        #: The live definitions: in the hub, the very dict TicketService, metrics and history read
+        #: (updated in place); a command line's own dict otherwise.
+        self.live: dict[str, QueueConfig] = {} if live is None else live
+        self.default_queue = default_queue
+        #: hub.sla.Calendars whose cache is dropped on a reload (a queue may have changed calendar).
+        self.calendars = calendars
 
     # -- start-up ----------------------------------------------------------------------------------
     async def seed(self, configured: dict[str, QueueConfig]) -> list[str]:
@@ -124,7 +128,8 @@ class QueueBook:
         if fresh:
             self.live.clear()
             self.live.update(fresh)
-        self.tickets.calendars._loaded_at = None  # a queue may have changed calendar
+        if self.calendars is not None:
+            self.calendars._loaded_at = None  # a queue may have changed calendar
         return self.live
 
     async def run(self, bus: Any) -> None:
@@ -205,7 +210,7 @@ class QueueBook:
     async def delete(self, name: str) -> Doc:
         """Remove a queue; refused while it has open tickets, is the default or another queue's fallback."""
         before = await self.get(name)
-        if name == self.tickets.default_queue:
+        if name == self.default_queue:
             raise QueueError(f"{name!r} is the default queue (default_queue in the configuration)")
         falling = sorted(q.name for q in self.live.values() if q.fallback_queue == name)
         if falling:
@@ -224,7 +229,7 @@ class QueueBook:
 
     async def _changed(self) -> None:
         await self.load()
-        await self.store.append_event(QUEUES_CHANGED, utcnow(), data={"by": "queuebook"})
+        await announce(self.store)
 
     async def _move_calendar(self, name: str, calendar: str) -> None:
         await self.store.calendars.update_many({"queues": name}, {"$pull": {"queues": name}})
@@ -254,6 +259,11 @@ class QueueBook:
                                      f"give them another queue first")
                 plan.append((agent["_id"], [n for n in queues if n != name]))
         return plan
+
+
+async def announce(store: Store) -> None:
+    """Tell every hub process to re-read its queues (and its calendars' cache), through the event log."""
+    await store.append_event(QUEUES_CHANGED, utcnow(), data={"by": "queuebook"})
 
 
 def members_of(name: str, agents: list[Doc]) -> list[str]:
