@@ -147,8 +147,9 @@ class QueueBook:
     async def list(self) -> list[Doc]:
         """Every queue as the admin page shows it: definition, calendar, members, open tickets."""
         await self.load()
-        agents = await self.store.agents.find({}, projection={"username": 1, "name": 1, "queues": 1,
-                                                              "disabled": 1}).to_list()
+        agents = [a for a in await self.store.agents.find({}, projection={"username": 1, "queues": 1, "roles": 1,
+                                                                          "disabled": 1}).to_list()
+                  if "agent" in (a.get("roles") or [])]
         result = []
         for q in self.live.values():
             result.append({**self.describe(q), "members": members_of(q.name, agents),
