@@ -107,6 +107,7 @@ async def update_queue(request: web.Request) -> web.Response:
     except QueueError as exc:
         raise error(400, str(exc)) from exc
     await _record(request, "queue.updated", name, before, after)
+    await request.app[HUB].router.route_queue(name)  # now auto-assigned, or new members: the waiting tickets go
     return web.json_response({"queue": after})
 
 

@@ -64,6 +64,8 @@ class QueuesSection:
         names = set(current) | set(items)
         calendars = {c["_id"] async for c in store.calendars.find({}, projection={"_id": 1})}
         calendars |= self.new_calendars
+        serve_all = {a["username"] async for a in store.agents.find({}, projection={"username": 1, "queues": 1})
+                     if not a.get("queues")}
         changes = []
         for name, values in items.items():
             before = current.get(name)
@@ -76,8 +78,14 @@ class QueuesSection:
                 raise SectionError(f"queues.{name}: {exc}") from exc
             if q.calendar and q.calendar not in calendars:
                 raise SectionError(f"queues.{name}.calendar: no calendar named {q.calendar!r}")
-            after = {**{k: getattr(q, k) for k in values if k != "members"},
-                     **({"members": sorted(values["members"])} if "members" in values else {})}
+            if "members" in values:
+                try:
+                    await book.check_members(name, values["members"])
+                except QueueError as exc:
+                    raise SectionError(f"queues.{name}.{exc}") from exc
+            after = {k: getattr(q, k) for k in values if k != "members"}
+            if "members" in values:  # an agent with no queue list serves every queue already: not listed
+                after["members"] = sorted(set(values["members"]) - serve_all)
             if before is None:
                 changes.append(Change(self.name, name, "added", field_changes(None, after), values))
             elif diffs := field_changes(before, after):

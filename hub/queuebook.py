@@ -27,7 +27,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from hub.models import utcnow
-from hub.store import Doc, Store
+from hub.store import Doc, PyMongoError, Store
 from hub.tickets import ACTIVE, QueueConfig
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,10 @@ class QueueBook:
             while True:
                 change = await sub.get()
                 if change.collection == "events" and change.document.get("type") == QUEUES_CHANGED:
-                    await self.load()
+                    try:
+                        await self.load()
+                    except PyMongoError as exc:  # the next change (or restart) reads them again
+                        log.warning("queue book: database unavailable (%s); keeping the queues as they were", exc)
         finally:
             sub.close()
 
@@ -243,6 +246,11 @@ class QueueBook:
         missing = sorted(set(usernames) - found)
         if missing:
             raise QueueError(f"members: no user named {', '.join(missing)}")
+
+    async def check_members(self, name: str, usernames: list[str]) -> None:
+        """Raises QueueError when these members cannot be set (an unknown user, someone's last queue)."""
+        await self._check_members(usernames)
+        await self._member_plan(name, usernames)
 
     async def _member_plan(self, name: str, usernames: list[str]) -> list[tuple[Any, list[str]]]:
         """The agents' new lists that make exactly these agents list the queue. An agent with no list

@@ -133,6 +133,7 @@ class TicketService:
         """Hand a conversation to humans: link it to the contact's active ticket or open one."""
         now = utcnow()
         q = await self.landing_queue(queue, session)
+        asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
         calendar = await self.calendars.for_queue(q.name)
         existing = await self.active_ticket(conversation["contact_id"], session)
         if existing is not None:
@@ -167,7 +168,9 @@ class TicketService:
             ticket["_id"] = result.inserted_id
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
-                                          queue=q.name, data={"reason": reason, "number": number})
+                                          queue=q.name, data={"reason": reason, "number": number,
+                                                              **({"fallback_from": asked} if asked != q.name
+                                                                 else {})})
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one(

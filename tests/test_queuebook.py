@@ -3,10 +3,15 @@ followed by every hub process; escalation and routing follow the edited definiti
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub.audit import AuditLog
+from hub.configdiff import FieldChange, SectionError
+from hub.configsections import QueuesSection
 from hub.models import Role
 from hub.queuebook import QUEUES_CHANGED
 from switchboard.bootstrap import Runtime
@@ -149,6 +154,8 @@ async def test_escalation_follows_an_edited_routing_mode_and_fallback(
     _, after = await escalate(client, runtime)
     landed = await hub.store.tickets.find_one({"_id": after["_id"]})
     assert landed is not None and landed["queue"] == "orders" and landed["assignee_id"] == ann["_id"]
+    created = await hub.store.events.find_one({"type": "ticket.created", "ticket_id": after["_id"]})
+    assert created is not None and created["data"]["fallback_from"] == "general"
 
     # Once a general agent is online, general keeps its tickets again.
     ben = await _agent(runtime, "ben", ["general"])
@@ -156,4 +163,42 @@ async def test_escalation_follows_an_edited_routing_mode_and_fallback(
     _, third = await escalate(client, runtime)
     assert third["queue"] == "general"
 
+    # Switching general to auto-assign hands its waiting tickets to its online member at once.
+    assert (await client.patch("/api/admin/queues/general", headers=headers,
+                               json={"routing": "least_busy"})).status == 200
+    for waiting in (before, third):
+        now = await hub.store.tickets.find_one({"_id": waiting["_id"]})
+        assert now is not None and now["assignee_id"] == ben["_id"]
 
+
+
+
+async def test_config_sections_set_members_and_refuse_before_writing(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await _agent(runtime, "ann", ["orders"])
+    audit = AuditLog(hub.store)
+    section = QueuesSection("general")
+    changes = await section.diff(hub.store, [{"name": "returns", "members": ["ann", "admin"]}], prune=False)
+    # admin has no queue list (serves every queue): only ann joins
+    assert [(c.key, c.kind, c.fields) for c in changes] == [
+        ("returns", "changed", (FieldChange("members", [], ["ann"]),))]
+    await section.apply(hub.store, changes, audit)
+    ann = await hub.store.agents.find_one({"username": "ann"})
+    assert ann is not None and ann["queues"] == ["orders", "returns"]
+    assert await section.diff(hub.store, [{"name": "returns", "members": ["ann"]}], prune=False) == []
+
+    with pytest.raises(SectionError, match=re.escape("queues.orders.members: no user named nobody")):
+        await section.diff(hub.store, [{"name": "orders", "members": ["nobody"]}], prune=False)
+    with pytest.raises(SectionError, match=re.escape("queues.general: the default queue cannot be removed")):
+        await section.diff(hub.store, [{"name": "orders"}], prune=True)
+    with pytest.raises(SectionError, match=re.escape("queues.orders.colour: not a queue field")):
+        await section.diff(hub.store, [{"name": "orders", "colour": "red"}], prune=False)
+    pruned = await section.diff(hub.store, [{"name": n} for n in ("general", "orders", "returns")], prune=True)
+    assert [(c.key, c.kind) for c in pruned] == [("complaints", "removed")]
+    await section.apply(hub.store, pruned, audit)
+    await eventually(lambda: _gone(hub, "complaints"), what="the hub following the removal")
+
+
+async def _gone(hub: Any, name: str) -> bool:
+    return name not in hub.tickets.queues
