@@ -127,6 +127,8 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
+        if workbench is not None:
+            workbench.queues = self.hub.tickets.queues  # the live queues: one created in the desk is known
         knowledge = getattr(self.hub, "knowledge", None)  # help-center articles offered by the bot
         if knowledge is not None and hasattr(bot, "use_knowledge"):
             bot.use_knowledge(knowledge, settings.public_url)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from agents_ui.appkeys import EXTRAS
 from hub.audit import AuditLog
 from hub.configdiff import FieldChange, SectionError
 from hub.configsections import QueuesSection
@@ -117,6 +118,7 @@ async def test_admin_api_validates_audits_and_refuses_deleting_a_queue_with_open
     ann = await runtime.hub.store.agents.find_one({"username": "ann"})
     assert ann is not None and ann["queues"] == ["orders", "vip"]  # the agent's own list is the membership
     assert runtime.hub.tickets.queues["vip"].fallback_queue == "general"
+    assert runtime.app is not None and "vip" in runtime.app[EXTRAS]["workbench"].queues  # the bot may escalate there
 
     changed = await client.patch("/api/admin/queues/vip", headers=headers, json={"title": "Premium", "members": []})
     assert changed.status == 200
