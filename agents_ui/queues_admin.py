@@ -37,6 +37,8 @@ class QueueFields(Body):
         None, description="manual: agents pull; least_busy: auto-assign to the online member with most free capacity")
     auto_transfer_seconds: Count | None = Field(
         None, description="least_busy: an assigned agent who has not answered this long loses the ticket (0: never)")
+    max_per_agent: Count | None = Field(
+        None, description="least_busy: at most this many active tickets of this queue per agent (0: their capacity)")
     answer_target_seconds: Seconds | None = None
     service_level_goal: Share | None = Field(None, description="share of tickets answered within the target")
     first_response_sla_seconds: Seconds | None = None

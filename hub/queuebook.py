@@ -76,7 +76,7 @@ def check(q: QueueConfig, names: set[str]) -> None:
     for key in ("answer_target_seconds", "first_response_sla_seconds", "resolution_sla_seconds"):
         if getattr(q, key) <= 0:
             raise QueueError(f"{key}: a positive number of seconds")
-    for key in ("auto_transfer_seconds", "sla_warning_seconds"):
+    for key in ("auto_transfer_seconds", "sla_warning_seconds", "max_per_agent"):
         if getattr(q, key) < 0:
             raise QueueError(f"{key}: zero (off) or a positive number of seconds")
     if q.fallback_queue:

@@ -62,6 +62,9 @@ class QueueConfig:
     #: `least_busy` only: an assigned agent who has not answered within this many seconds loses the
     #: ticket to the next agent (0 = never), as Rocket.Chat's auto-transfer does.
     auto_transfer_seconds: int = 0
+    #: `least_busy` only: auto-assignment gives one agent at most this many active tickets of this queue
+    #: (their own `capacity` still caps all their tickets); 0: only their capacity.
+    max_per_agent: int = 0
     #: What a customer reply to a solved/closed ticket does: `reopen` or `new`.
     on_reply_after_close: str = "reopen"
     #: What the customer is told when a ticket is moved into this queue (hub.transfers; canned-response

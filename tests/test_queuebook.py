@@ -175,6 +175,28 @@ async def test_escalation_follows_an_edited_routing_mode_and_fallback(
 
 
 
+async def test_a_queue_caps_how_many_of_its_tickets_one_agent_is_given(
+        runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    headers = await _admin(runtime, client)
+    ann = await _agent(runtime, "ann", ["general"])  # capacity 5
+    await hub.presence.connect(ann["_id"])
+    resp = await client.patch("/api/admin/queues/general", headers=headers,
+                              json={"routing": "least_busy", "max_per_agent": 1})
+    assert resp.status == 200 and (await resp.json())["queue"]["max_per_agent"] == 1
+    _, first = await escalate(client, runtime)
+    _, second = await escalate(client, runtime)
+    tickets = {t["_id"]: t for t in await hub.store.tickets.find({}).to_list()}
+    assert tickets[first["_id"]]["assignee_id"] == ann["_id"]
+    assert tickets[second["_id"]]["assignee_id"] is None  # Ann has capacity left, but not for general
+    ben = await _agent(runtime, "ben", ["general"])
+    await hub.presence.connect(ben["_id"])
+    await hub.router.route_queue("general")
+    now = await hub.store.tickets.find_one({"_id": second["_id"]})
+    assert now is not None and now["assignee_id"] == ben["_id"]
+
+
 async def test_config_sections_set_members_and_refuse_before_writing(runtime: Runtime) -> None:
     hub = runtime.hub
     assert hub is not None

@@ -26,7 +26,8 @@ function text(name, label, value, placeholder) {
  * `onSaved(queue)`: told the queue as saved (a new queue reloads the page instead). */
 export function queueForm(queue, data, reload, onSaved) {
   const fresh = !queue;
-  const q = queue || { name: "", title: "", routing: "manual", auto_transfer_seconds: 0, answer_target_seconds: 60,
+  const q = queue || { name: "", title: "", routing: "manual", auto_transfer_seconds: 0, max_per_agent: 0,
+                       answer_target_seconds: 60,
                        service_level_goal: 0.8, first_response_sla_seconds: 3600, resolution_sla_seconds: 86400,
                        calendar: "", fallback_queue: "", escalation_message: "", on_transfer_message: "",
                        on_reply_after_close: "reopen", members: [], all_queue_agents: [], open_tickets: 0 };
@@ -49,6 +50,8 @@ export function queueForm(queue, data, reload, onSaved) {
       select("routing", "Mode", ROUTING, q.routing),
       number("auto_transfer_seconds", "Auto-assign: pass an unanswered ticket on after (seconds, 0 = never)",
              q.auto_transfer_seconds, { min: "0" }),
+      number("max_per_agent", "Auto-assign: at most this many of this queue's tickets per agent (0 = their capacity)",
+             q.max_per_agent, { min: "0" }),
       select("fallback_queue", "When no member is online, send new tickets to",
              [["", "nobody else (they wait here)"], ...others.map((o) => [o.name, o.title || o.name])],
              q.fallback_queue),
@@ -78,7 +81,8 @@ export function queueForm(queue, data, reload, onSaved) {
     const f = form.elements;
     const body = {
       title: f.title.value.trim(), routing: f.routing.value,
-      auto_transfer_seconds: Number(f.auto_transfer_seconds.value), fallback_queue: f.fallback_queue.value,
+      auto_transfer_seconds: Number(f.auto_transfer_seconds.value), max_per_agent: Number(f.max_per_agent.value),
+      fallback_queue: f.fallback_queue.value,
       members: [...form.querySelectorAll("input[name=member]:checked")].map((c) => c.value),
       answer_target_seconds: Number(f.answer_target_seconds.value),
       service_level_goal: Number(f.service_level_goal.value) / 100,
