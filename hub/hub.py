@@ -195,6 +195,7 @@ class Hub:
         await self.tickets.calendars.seed(self.sla_calendars, {q.name: q.calendar for q in
                                                                self.configured_queues.values() if q.calendar})
         await self.queuebook.load()
+        self.queuebook.follow(self.bus)  # every process re-reads the queues when one changes them
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")
@@ -205,7 +206,6 @@ class Hub:
             self._spawn(self.waits.run(self.bus), "wait announcements")
         self._spawn(self.sla.run(self.bus), "sla")
         self._spawn(self.automation.run(self.bus), "automation")
-        self._spawn(self.queuebook.run(self.bus), "queue book")
         if self.aggregate_interval_seconds > 0:
             self._spawn(self.aggregates.run(self.aggregate_interval_seconds), "aggregates")
         if self.retention.rules:

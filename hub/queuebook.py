@@ -16,11 +16,13 @@ Two facts live elsewhere, with one source of truth each:
 Every process keeps the definitions in memory (`TicketService.queues`, one dict shared with the
 metrics and the history), so escalation and routing read no queue from the database. A change
 re-reads the book and appends a `queues.changed` event: every other process re-reads its copy
-when that event passes on its realtime bus (the change stream), as automation rules do.
+when that event passes on its realtime bus (the change stream), through a hook on the bus
+(`RealtimeBus.on_event`) rather than a subscriber woken up by every message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import asdict, fields
@@ -96,6 +98,7 @@ class QueueBook:
         self.default_queue = default_queue
         #: hub.sla.Calendars whose cache is dropped on a reload (a queue may have changed calendar).
         self.calendars = calendars
+        self._reloads: set[asyncio.Task[None]] = set()
 
     # -- start-up ----------------------------------------------------------------------------------
     async def seed(self, configured: dict[str, QueueConfig]) -> list[str]:
@@ -132,19 +135,21 @@ class QueueBook:
             self.calendars._loaded_at = None  # a queue may have changed calendar
         return self.live
 
-    async def run(self, bus: Any) -> None:
-        """Follow other processes' changes (their `queues.changed` events) for the hub's lifetime."""
-        sub = bus.subscribe(maxsize=100)
+    def follow(self, bus: Any) -> None:
+        """Re-read the definitions whenever any process announces a change (its `queues.changed` event on
+        the change stream): a hook on the bus, not a subscriber woken up by every message."""
+        bus.on_event(QUEUES_CHANGED, lambda _event: self._reload_soon())
+
+    def _reload_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self) -> None:
         try:
-            while True:
-                change = await sub.get()
-                if change.collection == "events" and change.document.get("type") == QUEUES_CHANGED:
-                    try:
-                        await self.load()
-                    except PyMongoError as exc:  # the next change (or restart) reads them again
-                        log.warning("queue book: database unavailable (%s); keeping the queues as they were", exc)
-        finally:
-            sub.close()
+            await self.load()
+        except PyMongoError as exc:  # the next change (or a restart) reads them again
+            log.warning("queue book: database unavailable (%s); keeping the queues as they were", exc)
 
     # -- reading -----------------------------------------------------------------------------------
     async def list(self) -> list[Doc]:
@@ -278,12 +283,4 @@ async def announce(store: Store) -> None:
 def members_of(name: str, agents: list[Doc]) -> list[str]:
     """The usernames that list this queue (agents with no list serve every queue and are shown apart)."""
     return sorted(a["username"] for a in agents if name in (a.get("queues") or []))
-
-
-def escalation_target(q: QueueConfig, queues: dict[str, QueueConfig], online: Any) -> QueueConfig:
-    """The queue a ticket lands in: `q`, or its fallback (followed once) when `online(q.name)` is false."""
-    if q.fallback_queue and q.fallback_queue in queues and not online(q.name):
-        return queues[q.fallback_queue]
-    return q
-
 
