@@ -57,7 +57,8 @@ class Workbench:
                  poll_seconds: float = 30.0) -> None:
         self.store = store
         self.bot = bot
-        self.queues = set(queues)
+        #: The queues an intent may escalate to (the composition root hands the hub's live ones: hub.queuebook).
+        self.queues: Collection[str] = set(queues)
         self.versions = TrainingVersions(store)
         self.models = ModelSync(store, self.versions, bot, retrain_locally=retrain_locally,
                                 poll_seconds=poll_seconds)

@@ -34,6 +34,7 @@ KNOWN_ACTIONS = (
     "totp.enabled", "totp.disabled", "totp.reset", "totp.recovery_renewed", "totp.policy_changed",
     "channel.secret_set", "channel.secret_cleared", "channel.checked", "channel.test_sent",
     "widget_site.created", "widget_site.updated", "widget_site.deleted", "widget_site.secret_rotated",
+    "queue.created", "queue.updated", "queue.deleted", "config.applied",
 )
 
 

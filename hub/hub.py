@@ -33,6 +33,7 @@ from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
 from hub.presence import PresenceService
 from hub.privacy import Erasure, Privacy
+from hub.queuebook import QueueBook
 from hub.realtime import RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
@@ -67,7 +68,10 @@ class Hub:
         self.conversations = ConversationService(store)
         self.blobs = blobs
         self.outbox = Outbox(store, senders, retry, blobs=blobs)
-        self.tickets = TicketService(store, self.outbox, queues, default_queue)
+        self.tickets = TicketService(store, self.outbox, dict(queues), default_queue)  # live: hub.queuebook
+        #: The configuration's queues (seeds) apart from the live definitions the queue book keeps fresh.
+        self.configured_queues = dict(queues)
+        self.queuebook = QueueBook(store, self.tickets.queues, default_queue, self.tickets.calendars)
         self.router = Router(store, self.tickets)
         self.departures = Departures(store, self.tickets)
         self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)
@@ -89,8 +93,8 @@ class Hub:
         self.outbox.on_failure = self.channel_status.error
         self.channel_tests = ChannelTests(store, self.contacts, self.outbox)  # admins' "send a test"
         self.bus = RealtimeBus(store)
-        self.metrics = MetricsService(store, queues)
-        self.history = HistoryService(store, queues)
+        self.metrics = MetricsService(store, self.tickets.queues)
+        self.history = HistoryService(store, self.tickets.queues)
         self.aggregates = Aggregates(store, self.history)
         #: How often the history's aggregates catch up with the event log (0: never in this process).
         self.aggregate_interval_seconds = 5.0
@@ -196,10 +200,12 @@ class Hub:
     async def start(self) -> None:
         """Indexes, schema migrations, seed data, then the outbox, recovery and realtime loops."""
         await self.store.ensure_indexes()
-        await migrate(self.store, self.tickets.queues)  # before anything reads documents in an older shape
-        await self.tickets.sync_queues()
-        await self.tickets.calendars.seed(self.sla_calendars,
-                                          {q.name: q.calendar for q in self.tickets.queues.values() if q.calendar})
+        await migrate(self.store, self.configured_queues)  # before anything reads documents in an older shape
+        await self.queuebook.seed(self.configured_queues)  # queues this database never saw; edits win
+        await self.tickets.calendars.seed(self.sla_calendars, {q.name: q.calendar for q in
+                                                               self.configured_queues.values() if q.calendar})
+        await self.queuebook.load()
+        self.queuebook.follow(self.bus)  # every process re-reads the queues when one changes them
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

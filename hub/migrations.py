@@ -26,6 +26,7 @@ from hub.contactbook import ContactBook
 from hub.history import HistoryService
 from hub.leases import Lease
 from hub.models import utcnow
+from hub.queuebook import SEED_ID, stored_fields
 from hub.store import ONE_TIME, Store
 from hub.ticketindex import TicketIndex
 from hub.tickets import QueueConfig
@@ -104,6 +105,24 @@ async def _agent_blocks(store: Store, queues: dict[str, QueueConfig]) -> int:
     return await agent_blocks_from_days(store)
 
 
+async def _queue_definitions(store: Store, queues: dict[str, QueueConfig]) -> int:
+    """Queues stored before the queue book held only what the desk listed (title, targets, routing) and
+    were re-written from the configuration at every start: the configuration's definition fills in the
+    other fields, and the stored names count as seeded (the book never re-seeds them)."""
+    changed = 0
+    names = []
+    async for doc in store.queues.find({}):
+        names.append(doc["name"])
+        q = queues.get(doc["name"]) or QueueConfig(name=doc["name"])
+        missing = {k: v for k, v in stored_fields(q).items() if k not in doc}
+        if missing:
+            await store.queues.update_one({"_id": doc["_id"]}, {"$set": missing})
+            changed += 1
+    if names:
+        await store.settings.update_one({"_id": SEED_ID}, {"$addToSet": {"names": {"$each": names}}}, upsert=True)
+    return changed
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
@@ -112,6 +131,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "contact search keys and visitor numbers", _contact_search_keys),
     Migration(5, "supervisor history buckets from the records so far", _metric_buckets),
     Migration(6, "agent table blocks of 4, 16 and 64 days from the day buckets", _agent_blocks),
+    Migration(7, "queue definitions in the database (hub.queuebook)", _queue_definitions),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -264,7 +264,8 @@ class Pipeline:
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities,
         )
-        text = decision.handoff_text or "I'm passing you to a colleague."
+        told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
+        text = told or decision.handoff_text or "I'm passing you to a colleague."
         text = f"{text} Your ticket number is #{ticket['number']}."
         if ticket["status"] == "new" and ticket.get("assignee_id") is None:
             position = await self.tickets.queue_position(ticket, session)

@@ -58,6 +58,9 @@ class RealtimeBus:
         self._subs: set[Subscription] = set()
         self._resume_token: Any = None
         self.ready = asyncio.Event()
+        #: Event type -> callbacks called (synchronously, in the stream's loop) for each such event: for
+        #: rare events (a setting changed) that need no subscriber woken up by every change.
+        self._event_hooks: dict[str, list[Callable[[Doc], None]]] = {}
 
     def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None) -> Subscription:
         """A queue of the changes from now on (only those `accept` returns true for, if given)."""
@@ -69,6 +72,10 @@ class RealtimeBus:
     def subscriber_count(self) -> int:
         """Subscribers in this process (operators' gauge)."""
         return len(self._subs)
+
+    def on_event(self, event_type: str, callback: Callable[[Doc], None]) -> None:
+        """Call `callback(event)` whenever an event of this type passes (any process wrote it)."""
+        self._event_hooks.setdefault(event_type, []).append(callback)
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
@@ -93,6 +100,9 @@ class RealtimeBus:
                         item = Change(change["ns"]["coll"], change["operationType"], doc)
                         for sub in list(self._subs):
                             sub.offer(item)
+                        if item.collection == "events" and self._event_hooks:
+                            for hook in self._event_hooks.get(doc.get("type"), ()):
+                                hook(doc)
             except PyMongoError as exc:
                 failures += 1
                 if failures >= 3 and self._resume_token is not None:

@@ -140,6 +140,11 @@ class Router:
                 {"assignee_id": agent["_id"], "status": {"$in": ACTIVE}}
             )
             free = int(agent.get("capacity", 5)) - active
+            cap = self.tickets.queue(queue).max_per_agent
+            if cap > 0 and free > 0:  # the queue's own cap on one agent's share of it
+                mine = await self.store.tickets.count_documents(
+                    {"assignee_id": agent["_id"], "status": {"$in": ACTIVE}, "queue": queue})
+                free = min(free, cap - mine)
             if free <= 0:
                 continue
             key = (free, -active, agent)

@@ -62,6 +62,9 @@ class QueueConfig:
     #: `least_busy` only: an assigned agent who has not answered within this many seconds loses the
     #: ticket to the next agent (0 = never), as Rocket.Chat's auto-transfer does.
     auto_transfer_seconds: int = 0
+    #: `least_busy` only: auto-assignment gives one agent at most this many active tickets of this queue
+    #: (their own `capacity` still caps all their tickets); 0: only their capacity.
+    max_per_agent: int = 0
     #: What a customer reply to a solved/closed ticket does: `reopen` or `new`.
     on_reply_after_close: str = "reopen"
     #: What the customer is told when a ticket is moved into this queue (hub.transfers; canned-response
@@ -74,6 +77,12 @@ class QueueConfig:
     sla_warning_ratio: float = 0.8
     #: ... or, when above 0, this many business seconds before the due time.
     sla_warning_seconds: int = 0
+    #: A ticket escalated here while no agent serving this queue is online lands in this queue instead
+    #: (followed once; empty: it waits here).
+    fallback_queue: str = ""
+    #: What the customer is told when their conversation is escalated into this queue (before the ticket
+    #: number and the wait); empty: the bot's own handoff text.
+    escalation_message: str = ""
 
 
 class TicketService:
@@ -99,16 +108,18 @@ class TicketService:
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
 
-    async def sync_queues(self) -> None:
-        """Mirror configured queues into the database (the desk lists them from there)."""
-        for q in self.queues.values():
-            await self.store.queues.update_one(
-                {"name": q.name},
-                {"$set": {"title": q.title or q.name, "answer_target_seconds": q.answer_target_seconds,
-                          "service_level_goal": q.service_level_goal, "routing": q.routing,
-                          "on_reply_after_close": q.on_reply_after_close}},
-                upsert=True,
-            )
+    async def landing_queue(self, name: str | None, session: AsyncClientSession | None = None) -> QueueConfig:
+        """The queue an escalation lands in: the asked one, or its fallback when nobody serving it is
+        online (one read of the online agents, only for a queue that has a fallback)."""
+        q = self.queue(name)
+        if not q.fallback_queue or q.fallback_queue not in self.queues:
+            return q
+        async for agent in self.store.agents.find({"presence": "online"}, projection={"roles": 1, "disabled": 1,
+                                                  "queues": 1}, hint=[("presence", 1)], session=session):
+            if "agent" in agent.get("roles", []) and not agent.get("disabled") \
+                    and (not agent.get("queues") or q.name in agent["queues"]):
+                return q
+        return self.queues[q.fallback_queue]
 
     async def escalate(
         self,
@@ -124,7 +135,8 @@ class TicketService:
     ) -> Doc:
         """Hand a conversation to humans: link it to the contact's active ticket or open one."""
         now = utcnow()
-        q = self.queue(queue)
+        q = await self.landing_queue(queue, session)
+        asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
         calendar = await self.calendars.for_queue(q.name)
         existing = await self.active_ticket(conversation["contact_id"], session)
         if existing is not None:
@@ -159,7 +171,9 @@ class TicketService:
             ticket["_id"] = result.inserted_id
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
-                                          queue=q.name, data={"reason": reason, "number": number})
+                                          queue=q.name, data={"reason": reason, "number": number,
+                                                              **({"fallback_from": asked} if asked != q.name
+                                                                 else {})})
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one(

@@ -134,6 +134,8 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
+        if workbench is not None:
+            workbench.queues = self.hub.tickets.queues  # the live queues: one created in the desk is known
         knowledge = getattr(self.hub, "knowledge", None)  # help-center articles offered by the bot
         if knowledge is not None and hasattr(bot, "use_knowledge"):
             bot.use_knowledge(knowledge, settings.public_url)
@@ -175,6 +177,7 @@ class Runtime:
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.privacy import routes as privacy_routes
+        from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.ticketmerge import routes as ticket_merge_routes
@@ -192,6 +195,7 @@ class Runtime:
         routes += audit_routes() + privacy_routes() + transfer_routes()
         routes += calendar_routes()
         routes += user_routes()  # desk users: create with a one-time link, edit, disable (hub.useradmin)
+        routes += queue_admin_routes()  # queues and routing (hub.queuebook)
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages

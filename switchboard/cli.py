@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     from switchboard.users_cli import add_arguments as users_args
 
     users_args(sub, _admin_args)
+    from switchboard.config_cli import add_arguments as config_args
+
+    config_args(sub, _admin_args)
     from switchboard.kb_cli import add_arguments as kb_args
 
     kb_args(sub)
@@ -145,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.users_cli import run as users_run
 
             return asyncio.run(users_run(args, settings_from(args)))
+        if args.command == "config":
+            from switchboard.config_cli import run as config_run
+
+            return asyncio.run(config_run(args, settings_from(args)))
         if args.command == "bench":
             from switchboard.bench_cli import run as bench_run
 

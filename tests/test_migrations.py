@@ -132,3 +132,17 @@ async def test_serve_on_a_newer_database_exits_with_one_line(tmp_path: Path) -> 
     assert output.strip().splitlines()[-1].startswith(f"switchboard: the database has schema version "
                                                       f"{SCHEMA_VERSION + 1}, written by a newer Switchboard")
     assert "Traceback" not in output
+
+
+async def test_queues_of_the_previous_release_become_full_definitions_that_seeding_leaves_alone(
+        old_store: Store, settings: Settings) -> None:
+    """Migration 7: the old release stored part of each queue and rewrote it from the configuration at every
+    start; now the configuration fills in the rest once, and the names count as seeded."""
+    [old] = [q async for q in old_store.queues.find({"name": "orders"})]
+    assert "fallback_queue" not in old and "resolution_sla_seconds" not in old
+    await migrate(old_store, settings.queues)
+    orders = await old_store.queues.find_one({"name": "orders"})
+    assert orders is not None and orders["fallback_queue"] == "" and orders["escalation_message"] == ""
+    assert orders["answer_target_seconds"] == settings.queues["orders"].answer_target_seconds
+    seeded = await old_store.settings.find_one({"_id": "queue_seed"})
+    assert seeded is not None and "orders" in seeded["names"]
