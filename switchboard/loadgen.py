@@ -214,6 +214,7 @@ class Visitor:
         self.conversation_id: str | None = None
         self.turns = 0
         self.closing = False
+        self.retries = 0  # sends and sessions tried again after a failure (on the other hub when there are two)
 
     @property
     def url(self) -> str:
@@ -243,6 +244,7 @@ class Visitor:
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{path}: no hub accepted it for {SEND_RETRY_SECONDS:.0f} s")
+            self.retries += 1
             self.fail_over()
             await asyncio.sleep(0.3)  # back off before the retry, as the widget does
 
@@ -626,6 +628,7 @@ async def bench_soak(minutes: float, rate: float, uri: str | None = None, db_nam
                 for task in restart:
                     await task
             finally:
+                retried = sum(v.retries for v in crowd.all)
                 await crowd.close()
         lost, duplicated = await db.check(tally.sent.client_ids)
     finally:
@@ -633,7 +636,7 @@ async def bench_soak(minutes: float, rate: float, uri: str | None = None, db_nam
         cluster.stop()
     return {"bench": "soak", "hubs": 2, "minutes": minutes, "offered_per_s": rate,
             "sent": len(tally.sent.client_ids), "answered": tally.answered, "unanswered": tally.unanswered,
-            "send_failed": tally.sent.failed, "lost": lost, "duplicated": duplicated,
+            "send_failed": tally.sent.failed, "retried_sends": retried, "lost": lost, "duplicated": duplicated,
             "killed_at_s": killed.get("at"), "restart_s": round(killed.get("restart_s", 0.0), 1) or None,
             "p50_ms": percentile(tally.answer_ms, 50), "p99_ms": percentile(tally.answer_ms, 99),
             "total_seconds": round(time.perf_counter() - started, 1)}
