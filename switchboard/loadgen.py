@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
 import math
 import os
 import random
 import secrets
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -37,16 +39,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 from pymongo import AsyncMongoClient
 
 FAQ = ["what are your opening hours", "how much is shipping", "how do I reset my password",
        "can I return these shoes", "where is my order 12345", "do you ship abroad", "how can I pay"]
 ESCALATE = ["I want to talk to a human", "can I speak to an agent please", "transfer me to a human"]
 SITE = "demo"
+SUPPORT_ADDRESS = "support@bench.test"
 AGENT_USER = "bench-agent"
 ANSWER_TIMEOUT = 30.0
 SEND_RETRY_SECONDS = 60.0
@@ -125,8 +130,11 @@ class HubProcess:
 class Cluster:
     """A fresh embedded database in a temporary directory and `hubs` hub processes sharing it."""
 
-    def __init__(self, hubs: int = 1, uri: str | None = None, db_name: str | None = None) -> None:
+    def __init__(self, hubs: int = 1, uri: str | None = None, db_name: str | None = None,
+                 mail: MailSink | None = None) -> None:
         self.count = hubs
+        self.mail = mail
+        self.smtp_port = 0
         self.given_uri = uri
         self.db_name = db_name or f"bench{secrets.token_hex(3)}"
         self.tmp = Path(tempfile.mkdtemp(prefix="switchboard-load-"))
@@ -146,6 +154,9 @@ class Cluster:
         # Shared by the hubs: the database's name, and the secret that signs visitor tokens.
         secret = secrets.token_urlsafe(24)
         config = REPO / "config" / "switchboard.yml"
+        if self.mail is not None:
+            self.smtp_port = free_port()
+            config = self._email_config(config)
         self.hubs = [HubProcess(self.tmp, f"hub{n}", self.uri, self.db_name, secret, config, free_port())
                      for n in range(self.count)]
         self.hubs[0].start()
@@ -155,6 +166,20 @@ class Cluster:
         for hub in self.hubs[1:]:
             await hub.wait_ready()
         await self._add_agent(self.uri, config)
+
+    def _email_config(self, base: Path) -> Path:
+        """The repository's configuration plus the email channel: the hub's SMTP listener on a free port, and
+        its relay pointed at this generator's mail sink (where the bot's email answers arrive)."""
+        assert self.mail is not None
+        raw = yaml.safe_load(base.read_text(encoding="utf-8"))
+        raw.setdefault("bot", {})["data_dir"] = str((base.parent / raw["bot"].get("data_dir", "bot")).resolve())
+        raw.setdefault("channels", {})["email"] = {
+            "mailboxes": {"support": {"address": SUPPORT_ADDRESS, "from_name": "Support", "bot": True}},
+            "smtp_listener": {"enabled": True, "host": "127.0.0.1", "port": self.smtp_port},
+            "relay": {"host": "127.0.0.1", "port": self.mail.port, "security": "none"}}
+        path = self.tmp / "switchboard.yml"
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        return path
 
     async def _add_agent(self, uri: str, config: Path) -> None:
         proc = await asyncio.create_subprocess_exec(
@@ -196,6 +221,9 @@ class Tally:
     unanswered: int = 0
     escalations: int = 0
     last_answer: float = 0.0
+    emails: list[str] = field(default_factory=list)  # Message-ID keys of the customers' emails
+    email_ms: list[float] = field(default_factory=list)
+    email_unanswered: int = 0
 
 
 class Visitor:
@@ -329,6 +357,73 @@ class Visitor:
                 await self.socket_task
 
 
+class MailSink:
+    """The hub's SMTP relay in a bench: receives the bot's email answers and matches them to the questions
+    by the `In-Reply-To`/`References` message ids (aiosmtpd on its own thread)."""
+
+    def __init__(self) -> None:
+        from switchboard.embedded import free_port
+
+        self.port = free_port()
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.controller: Any = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.loop = asyncio.get_running_loop()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # aiosmtpd hook
+        now = time.perf_counter()
+        mail = email.message_from_bytes(envelope.original_content or envelope.content)
+        ids = f"{mail.get('In-Reply-To', '')} {mail.get('References', '')}"
+        for key in list(self.waiting):
+            if key in ids and self.loop is not None:
+                future = self.waiting.pop(key)
+                self.loop.call_soon_threadsafe(lambda f=future: f.done() or f.set_result(now))
+        return "250 OK"
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+
+async def send_email(smtp_port: int, mail: MailSink, text: str, tally: Tally) -> None:
+    """One customer email over SMTP to the hub's listener; the answer is the bot's reply reaching the sink."""
+    key = uuid.uuid4().hex
+    tally.emails.append(key)
+    message = EmailMessage()
+    message["From"] = f"Customer {key[:6]} <c{key[:12]}@customers.test>"
+    message["To"] = SUPPORT_ADDRESS
+    message["Subject"] = text
+    message["Message-ID"] = f"<{key}@customers.test>"
+    message.set_content(text)
+    answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    mail.waiting[key] = answer
+    t0 = time.perf_counter()
+
+    def deliver() -> None:
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
+            smtp.send_message(message)
+
+    try:
+        await asyncio.to_thread(deliver)
+    except (OSError, smtplib.SMTPException):
+        tally.sent.failed += 1
+        return
+    try:
+        done = await asyncio.wait_for(answer, ANSWER_TIMEOUT)
+    except TimeoutError:
+        tally.email_unanswered += 1
+        return
+    tally.answered += 1
+    tally.last_answer = max(tally.last_answer, done)
+    tally.email_ms.append((done - t0) * 1000)
+
+
 class Agent:
     """A desk agent: polls the ticket list, answers each new ticket of a bench visitor once."""
 
@@ -380,9 +475,11 @@ class Crowd:
     """The customers of a run: a pool of idle visitors, new ones on demand, a realistic mix of what they say."""
 
     def __init__(self, http: aiohttp.ClientSession, urls: list[str], agent: Agent | None, rng: random.Random,
-                 escalate_share: float = 0.1, faq_turns: int = 3) -> None:
+                 escalate_share: float = 0.1, faq_turns: int = 3, mail: MailSink | None = None, smtp_port: int = 0,
+                 email_share: float = 0.05) -> None:
         self.http, self.urls, self.agent, self.rng = http, urls, agent, rng
         self.escalate_share, self.faq_turns = escalate_share, faq_turns
+        self.mail, self.smtp_port, self.email_share = mail, smtp_port, email_share
         self.idle: deque[Visitor] = deque()
         self.all: list[Visitor] = []
         self.started = 0
@@ -397,7 +494,11 @@ class Crowd:
         return visitor
 
     async def turn(self, tally: Tally) -> None:
-        """One customer message: a FAQ question (answered by the bot), or an escalation that an agent answers."""
+        """One customer message: a FAQ question (answered by the bot), an escalation that an agent answers,
+        or an email over SMTP (answered by the bot by email)."""
+        if self.mail is not None and self.rng.random() < self.email_share:
+            await send_email(self.smtp_port, self.mail, self.rng.choice(FAQ), tally)
+            return
         try:
             visitor = await self.visitor()
         except (TimeoutError, RuntimeError, aiohttp.ClientError, OSError):
@@ -458,6 +559,17 @@ class Database:
         lost = sum(1 for c in wanted if c not in counts)
         duplicated = sum(n - 1 for n in counts.values() if n > 1) + (len(client_ids) - len(wanted))
         return lost, duplicated
+
+    async def check_emails(self, keys: list[str]) -> tuple[int, int]:
+        """(lost, duplicated) of the customers' emails (by Message-ID) among the stored email messages."""
+        wanted = set(keys)
+        counts: dict[str, int] = {}
+        async for doc in self.db["messages"].find({"channel": "email", "direction": "in"},
+                                                  projection={"external_id": 1, "_id": 0}):
+            key = str(doc.get("external_id", "")).strip("<>").split("@", 1)[0]
+            if key in wanted:
+                counts[key] = counts.get(key, 0) + 1
+        return sum(1 for k in wanted if k not in counts), sum(n - 1 for n in counts.values() if n > 1)
 
     async def close(self) -> None:
         await self.client.close()
@@ -534,7 +646,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     end = time.perf_counter()
     after = await db.commands() if db else None
     span = max((tally.last_answer or end) - t0, 1e-6)
-    sent = len(tally.sent.client_ids)
+    sent = len(tally.sent.client_ids) + len(tally.emails)
     result: dict[str, Any] = {
         "step": step.name, "offered_per_s": step.rate, "concurrency": step.concurrency, "seconds": seconds,
         "sent": sent, "answered": tally.answered, "unanswered": tally.unanswered,
@@ -543,18 +655,22 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "p50_ms": percentile(tally.answer_ms, 50), "p95_ms": percentile(tally.answer_ms, 95),
         "p99_ms": percentile(tally.answer_ms, 99),
         "agent_reply_p50_ms": percentile(tally.agent_ms, 50), "agent_reply_p99_ms": percentile(tally.agent_ms, 99),
+        "emails": len(tally.emails), "email_answer_p50_ms": percentile(tally.email_ms, 50),
+        "email_answer_p99_ms": percentile(tally.email_ms, 99), "email_unanswered": tally.email_unanswered,
         "lost": None, "duplicated": None, "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
     }
     if db is not None and before is not None and after is not None:
         result["db_commands_per_message"] = round((after - before) / max(sent, 1), 1)
-        result["lost"], result["duplicated"] = await db.check(tally.sent.client_ids)
+        lost, duplicated = await db.check(tally.sent.client_ids)
+        email_lost, email_duplicated = await db.check_emails(tally.emails)
+        result["lost"], result["duplicated"] = lost + email_lost, duplicated + email_duplicated
         raw = await db.raw_inserts_per_s()
         result["raw_inserts_per_s"] = raw
         result["ratio"] = round(result["achieved_per_s"] / raw, 4) if raw else None
     return result
 
 
-DEFAULT_STEPS = "5,10,20,40,c20"
+DEFAULT_STEPS = "5,10,20,c20,40"  # the overload step last: its backlog would spill into the next
 
 
 async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb_uri: str | None,
@@ -562,8 +678,11 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
                      seed: int = 1) -> None:
     """Run the steps one after another (on a fresh embedded database and hub unless `url`), emitting a line each."""
     cluster: Cluster | None = None
-    if url is None:
-        cluster = Cluster(hubs=1, db_name=db_name)
+    mail: MailSink | None = None
+    if url is None:  # a fresh hub with the email channel: its SMTP listener, its relay into our sink
+        mail = MailSink()
+        mail.start()
+        cluster = Cluster(hubs=1, db_name=db_name, mail=mail)
         _progress(f"starting a fresh embedded database and a hub in {cluster.tmp}")
         await cluster.start()
         urls, uri, agent = cluster.urls, cluster.uri, (AGENT_USER, cluster.agent_password)
@@ -576,7 +695,8 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
             desk = Agent(http, urls[0], *agent) if agent else None
             if desk is not None:
                 await desk.start()
-            crowd = Crowd(http, urls, desk, random.Random(seed))
+            crowd = Crowd(http, urls, desk, random.Random(seed), mail=mail,
+                          smtp_port=cluster.smtp_port if cluster else 0)
             try:
                 for step in steps:
                     _progress(f"step {step.name}: {seconds:.0f} s")
@@ -590,6 +710,8 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
             await db.close()
         if cluster is not None:
             cluster.stop()
+        if mail is not None:
+            mail.stop()
 
 
 async def bench_soak(minutes: float, rate: float, uri: str | None = None, db_name: str | None = None,
