@@ -62,6 +62,15 @@ def _progress(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None when it is gone or unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(samples: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100), None without samples."""
     if not samples:
@@ -194,6 +203,12 @@ class Cluster:
     @property
     def urls(self) -> list[str]:
         return [h.url for h in self.hubs]
+
+    def pids(self) -> dict[str, list[int]]:
+        """The processes whose CPU a step reports: the hubs and the embedded database server."""
+        hubs = [h.proc.pid for h in self.hubs if h.proc is not None]
+        db = [self.server.process.pid] if self.server is not None and self.server.process is not None else []
+        return {"hub": hubs, "db": db}
 
     def stop(self) -> None:
         for hub in self.hubs:
@@ -636,8 +651,17 @@ def parse_steps(text: str) -> list[Step]:
     return steps
 
 
-async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float) -> dict[str, Any]:
+def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
+    out = {name: sum(cpu_seconds(p) or 0.0 for p in group) for name, group in pids.items()}
+    times = os.times()
+    out["generator"] = times.user + times.system
+    return out
+
+
+async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float,
+                   pids: dict[str, list[int]] | None = None) -> dict[str, Any]:
     tally = Tally()
+    cpu_before = _cpu(pids or {})
     before = await db.commands() if db else None
     if step.rate is not None:
         t0 = await open_loop(crowd, step.rate, seconds, tally)
@@ -645,6 +669,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         t0 = await closed_loop(crowd, step.concurrency or 1, seconds, tally)
     end = time.perf_counter()
     after = await db.commands() if db else None
+    cpu_after = _cpu(pids or {})
     span = max((tally.last_answer or end) - t0, 1e-6)
     sent = len(tally.sent.client_ids) + len(tally.emails)
     result: dict[str, Any] = {
@@ -658,6 +683,9 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "emails": len(tally.emails), "email_answer_p50_ms": percentile(tally.email_ms, 50),
         "email_answer_p99_ms": percentile(tally.email_ms, 99), "email_unanswered": tally.email_unanswered,
         "lost": None, "duplicated": None, "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
+        # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.
+        **{f"{name}_cpu_percent": round((cpu_after[name] - cpu_before[name]) / (end - t0) * 100)
+           for name in cpu_before},
     }
     if db is not None and before is not None and after is not None:
         result["db_commands_per_message"] = round((after - before) / max(sent, 1), 1)
@@ -700,7 +728,7 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
             try:
                 for step in steps:
                     _progress(f"step {step.name}: {seconds:.0f} s")
-                    emit(await run_step(step, crowd, db, seconds))
+                    emit(await run_step(step, crowd, db, seconds, cluster.pids() if cluster else None))
             finally:
                 await crowd.close()
                 if desk is not None:
