@@ -46,6 +46,7 @@ from typing import Any
 import aiohttp
 import yaml
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 FAQ = ["what are your opening hours", "how much is shipping", "how do I reset my password",
        "can I return these shoes", "where is my order 12345", "do you ship abroad", "how can I pay"]
@@ -210,7 +211,11 @@ class Cluster:
         db = [self.server.process.pid] if self.server is not None and self.server.process is not None else []
         return {"hub": hubs, "db": db}
 
-    def stop(self) -> None:
+    def stop(self, failed: bool = False) -> None:
+        if failed:  # what the database and the hubs said last, before their directory is removed
+            for log in [self.tmp / "db" / "secantusd.log", *(h.log for h in self.hubs)]:
+                with contextlib.suppress(OSError):
+                    _progress(f"{log.name}: ...{log.read_text(errors='replace')[-1500:]}")
         for hub in self.hubs:
             hub.stop()
         if self.server is not None:
@@ -223,6 +228,7 @@ class Sent:
     """What the generator sent, by client id: checked against the database at the end."""
 
     client_ids: list[str] = field(default_factory=list)
+    acked: set[str] = field(default_factory=set)  # client ids a hub answered 202 for (or Message-IDs 250)
     failed: int = 0  # gave up after SEND_RETRY_SECONDS of failures (still counted: lost if not stored)
     retries: int = 0
 
@@ -351,6 +357,7 @@ class Visitor:
         except (TimeoutError, RuntimeError):
             tally.sent.failed += 1
             return None
+        tally.sent.acked.add(client_id)
         self.conversation_id = result.get("conversation_id") or self.conversation_id
         self.turns += 1
         try:
@@ -429,6 +436,7 @@ async def send_email(smtp_port: int, mail: MailSink, text: str, tally: Tally) ->
     except (OSError, smtplib.SMTPException):
         tally.sent.failed += 1
         return
+    tally.sent.acked.add(key)
     try:
         done = await asyncio.wait_for(answer, ANSWER_TIMEOUT)
     except TimeoutError:
@@ -548,8 +556,15 @@ class Database:
         self.db = self.client[db_name]
 
     async def commands(self) -> int:
-        status = await self.client.admin.command("serverStatus")
-        return sum(int(v) for v in (status.get("opcounters") or {}).values())
+        for attempt in range(5):  # a dropped pooled connection (the server under overload) is retried
+            try:
+                status = await self.client.admin.command("serverStatus")
+                return sum(int(v) for v in (status.get("opcounters") or {}).values())
+            except PyMongoError:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(1.0)  # back off before the next attempt
+        raise AssertionError("unreachable")
 
     async def wait_quiet(self, most_seconds: float = 90.0, idle_per_s: float = 40.0) -> float:
         """Wait until the server is nearly idle (two one-second windows under `idle_per_s` commands: the hubs'
@@ -576,8 +591,8 @@ class Database:
         await scratch.drop()
         return round(rate, 1)
 
-    async def check(self, client_ids: list[str]) -> tuple[int, int]:
-        """(lost, duplicated) of these client ids among the stored widget messages."""
+    async def check(self, client_ids: list[str]) -> tuple[set[str], int]:
+        """(the missing ones, how many duplicates) of these client ids among the stored widget messages."""
         wanted = set(client_ids)
         counts: dict[str, int] = {}
         async for doc in self.db["messages"].find({"channel": "widget", "direction": "in"},
@@ -585,12 +600,11 @@ class Database:
             client_id = str(doc.get("external_id", "")).rsplit(":", 1)[-1]
             if client_id in wanted:
                 counts[client_id] = counts.get(client_id, 0) + 1
-        lost = sum(1 for c in wanted if c not in counts)
         duplicated = sum(n - 1 for n in counts.values() if n > 1) + (len(client_ids) - len(wanted))
-        return lost, duplicated
+        return {c for c in wanted if c not in counts}, duplicated
 
-    async def check_emails(self, keys: list[str]) -> tuple[int, int]:
-        """(lost, duplicated) of the customers' emails (by Message-ID) among the stored email messages."""
+    async def check_emails(self, keys: list[str]) -> tuple[set[str], int]:
+        """(the missing ones, how many duplicates) of the customers' emails (by Message-ID) among the stored ones."""
         wanted = set(keys)
         counts: dict[str, int] = {}
         async for doc in self.db["messages"].find({"channel": "email", "direction": "in"},
@@ -598,7 +612,7 @@ class Database:
             key = str(doc.get("external_id", "")).strip("<>").split("@", 1)[0]
             if key in wanted:
                 counts[key] = counts.get(key, 0) + 1
-        return sum(1 for k in wanted if k not in counts), sum(n - 1 for n in counts.values() if n > 1)
+        return {k for k in wanted if k not in counts}, sum(n - 1 for n in counts.values() if n > 1)
 
     async def close(self) -> None:
         await self.client.close()
@@ -686,8 +700,12 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     # The step's backlog (answers still being written, outbox, aggregates) is worked off before anything else:
     # its commands are the step's, the raw insert rate is the server's own (not what is left of it beside the
     # hub), and the next step starts clean.
-    quiet = await db.wait_quiet() if db else None
-    after = await db.commands() if db else None
+    try:
+        quiet = await db.wait_quiet() if db else None
+        after = await db.commands() if db else None
+    except PyMongoError as exc:  # the line is still printed, with what could not be measured left null
+        _progress(f"the database did not answer after the step: {exc}")
+        quiet = after = None
     span = max((tally.last_answer or end) - t0, 1e-6)
     sent = len(tally.sent.client_ids) + len(tally.emails)
     result: dict[str, Any] = {
@@ -700,7 +718,8 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "agent_reply_p50_ms": percentile(tally.agent_ms, 50), "agent_reply_p99_ms": percentile(tally.agent_ms, 99),
         "emails": len(tally.emails), "email_answer_p50_ms": percentile(tally.email_ms, 50),
         "email_answer_p99_ms": percentile(tally.email_ms, 99), "email_unanswered": tally.email_unanswered,
-        "lost": None, "duplicated": None, "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
+        "lost": None, "lost_acknowledged": None, "duplicated": None,
+        "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
         # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.
         **{f"{name}_cpu_percent": round((cpu_after[name] - cpu_before[name]) / (end - t0) * 100)
            for name in cpu_before},
@@ -708,10 +727,18 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     if db is not None and before is not None and after is not None:
         result["db_commands_per_message"] = round((after - before) / max(sent, 1), 1)
         result["quiet_after_s"] = quiet
-        lost, duplicated = await db.check(tally.sent.client_ids)
-        email_lost, email_duplicated = await db.check_emails(tally.emails)
-        result["lost"], result["duplicated"] = lost + email_lost, duplicated + email_duplicated
-        raw = await db.raw_inserts_per_s()
+        try:
+            missing, duplicated = await db.check(tally.sent.client_ids)
+            missing_emails, email_duplicated = await db.check_emails(tally.emails)
+            raw = await db.raw_inserts_per_s()
+        except PyMongoError as exc:
+            result["error"] = f"database: {exc}"[:300]
+            return result
+        missing |= missing_emails
+        result["lost"], result["duplicated"] = len(missing), duplicated + email_duplicated
+        # Of those, acknowledged by a hub (202 / SMTP 250): a hub said "stored" and it is not. The rest are sends the
+        # customer gave up on after a minute of failures (`send_failed`): refused, not silently dropped.
+        result["lost_acknowledged"] = len(missing & tally.sent.acked)
         result["raw_inserts_per_s"] = raw
         result["ratio"] = round(result["achieved_per_s"] / raw, 4) if raw else None
     return result
@@ -756,7 +783,7 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
         if db is not None:
             await db.close()
         if cluster is not None:
-            cluster.stop()
+            cluster.stop(failed=sys.exc_info()[0] is not None)
         if mail is not None:
             mail.stop()
 
@@ -799,7 +826,8 @@ async def bench_soak(minutes: float, rate: float, uri: str | None = None, db_nam
             finally:
                 retried = sum(v.retries for v in crowd.all)
                 await crowd.close()
-        lost, duplicated = await db.check(tally.sent.client_ids)
+        missing, duplicated = await db.check(tally.sent.client_ids)
+        lost = len(missing)
     finally:
         await db.close()
         cluster.stop()
