@@ -56,6 +56,7 @@ SUPPORT_ADDRESS = "support@bench.test"
 AGENT_USER = "bench-agent"
 ANSWER_TIMEOUT = 30.0
 SEND_RETRY_SECONDS = 60.0
+SOAK_PATIENCE = 300.0
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -250,8 +251,9 @@ class Tally:
 class Visitor:
     """One widget customer: a session, a WebSocket for what the hub sends, HTTP posts for what they say."""
 
-    def __init__(self, http: aiohttp.ClientSession, urls: list[str], home: int) -> None:
-        self.http, self.urls, self.home = http, urls, home
+    def __init__(self, http: aiohttp.ClientSession, urls: list[str], home: int,
+                 patience: float = SEND_RETRY_SECONDS) -> None:
+        self.http, self.urls, self.home, self.patience = http, urls, home, patience
         self.token = ""
         self.seen: set[str] = set()
         self.last_id: str | None = None
@@ -276,10 +278,10 @@ class Visitor:
         body = await self._post("/api/widget/session", {"site": SITE})
         self.token = body["token"]
         self.socket_task = asyncio.create_task(self._socket())
-        await asyncio.wait_for(self.ready.wait(), ANSWER_TIMEOUT)
+        await asyncio.wait_for(self.ready.wait(), max(ANSWER_TIMEOUT, self.patience))
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        deadline = time.monotonic() + SEND_RETRY_SECONDS
+        deadline = time.monotonic() + self.patience
         while True:
             try:
                 headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -292,7 +294,7 @@ class Visitor:
             except (aiohttp.ClientError, OSError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{path}: no hub accepted it for {SEND_RETRY_SECONDS:.0f} s")
+                raise TimeoutError(f"{path}: no hub accepted it for {self.patience:.0f} s")
             self.retries += 1
             self.fail_over()
             await asyncio.sleep(0.3)  # back off before the retry, as the widget does
@@ -499,10 +501,11 @@ class Crowd:
 
     def __init__(self, http: aiohttp.ClientSession, urls: list[str], agent: Agent | None, rng: random.Random,
                  escalate_share: float = 0.1, faq_turns: int = 3, mail: MailSink | None = None, smtp_port: int = 0,
-                 email_share: float = 0.05) -> None:
+                 email_share: float = 0.05, patience: float = SEND_RETRY_SECONDS) -> None:
         self.http, self.urls, self.agent, self.rng = http, urls, agent, rng
         self.escalate_share, self.faq_turns = escalate_share, faq_turns
         self.mail, self.smtp_port, self.email_share = mail, smtp_port, email_share
+        self.patience = patience  # how long a customer keeps retrying a send before giving up
         self.idle: deque[Visitor] = deque()
         self.all: list[Visitor] = []
         self.started = 0
@@ -510,7 +513,7 @@ class Crowd:
     async def visitor(self) -> Visitor:
         if self.idle:
             return self.idle.popleft()
-        visitor = Visitor(self.http, self.urls, self.started)
+        visitor = Visitor(self.http, self.urls, self.started, self.patience)
         self.started += 1
         self.all.append(visitor)
         await visitor.start()
@@ -818,7 +821,8 @@ async def bench_soak(minutes: float, rate: float, uri: str | None = None, db_nam
     tally = Tally()
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            crowd = Crowd(http, cluster.urls, None, random.Random(seed))
+            # Customers keep retrying (as the widget does while its page is open) across the kill and restart.
+            crowd = Crowd(http, cluster.urls, None, random.Random(seed), patience=SOAK_PATIENCE)
             try:
                 await open_loop(crowd, rate, seconds, tally, during=kill_in_the_middle)
                 for task in restart:
@@ -827,13 +831,14 @@ async def bench_soak(minutes: float, rate: float, uri: str | None = None, db_nam
                 retried = sum(v.retries for v in crowd.all)
                 await crowd.close()
         missing, duplicated = await db.check(tally.sent.client_ids)
-        lost = len(missing)
+        lost, lost_acknowledged = len(missing), len(missing & tally.sent.acked)
     finally:
         await db.close()
         cluster.stop()
     return {"bench": "soak", "hubs": 2, "minutes": minutes, "offered_per_s": rate,
             "sent": len(tally.sent.client_ids), "answered": tally.answered, "unanswered": tally.unanswered,
-            "send_failed": tally.sent.failed, "retried_sends": retried, "lost": lost, "duplicated": duplicated,
+            "send_failed": tally.sent.failed, "retried_sends": retried, "lost": lost,
+            "lost_acknowledged": lost_acknowledged, "duplicated": duplicated,
             "killed_at_s": killed.get("at"), "restart_s": round(killed.get("restart_s", 0.0), 1) or None,
             "p50_ms": percentile(tally.answer_ms, 50), "p99_ms": percentile(tally.answer_ms, 99),
             "total_seconds": round(time.perf_counter() - started, 1)}
