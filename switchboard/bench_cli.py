@@ -50,9 +50,16 @@ def add_arguments(sub: argparse._SubParsersAction, _common: Callable[[argparse.A
     reports.add_argument("--days", type=int, default=90, help="over this many days up to now (default 90)")
     reports.add_argument("--runs", type=int, default=5, help="timed runs per query (default 5)")
     reports.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    from switchboard.load_cli import add_arguments as load_args
+
+    load_args(bench_sub)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bench_command in ("load", "soak"):
+        from switchboard.load_cli import run as load_run
+
+        return load_run(args)
     if args.tickets < 1 or not 1 <= args.days <= 366 or args.runs < 1:
         print("switchboard: --tickets ≥ 1, --days 1..366 and --runs ≥ 1", file=sys.stderr)
         return 2

@@ -1,0 +1,70 @@
+"""`switchboard bench load` and `switchboard bench soak`: the hub under a realistic load (docs/performance.md).
+
+The generator (switchboard/loadgen.py) is this process; every hub is a `switchboard serve` subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from switchboard import loadgen
+
+
+def add_arguments(bench_sub: argparse._SubParsersAction) -> None:
+    load = bench_sub.add_parser(
+        "load", help="drive the widget (HTTP + WebSocket) and the desk API at fixed rates and a closed-loop step; "
+                     "one JSON line per step")
+    load.add_argument("--steps", default=loadgen.DEFAULT_STEPS,
+                      help=f"comma list: messages a second (open loop) or cN (N customers, closed loop); "
+                           f"default {loadgen.DEFAULT_STEPS}")
+    load.add_argument("--seconds", type=float, default=45.0, help="length of each step (default 45)")
+    load.add_argument("--url", help="drive this running hub instead of starting a fresh one")
+    load.add_argument("--mongodb-uri", help="with --url: its database, for lost/duplicated and the command counts")
+    load.add_argument("--db-name", default="switchboard", help="with --url: the hub's database name")
+    load.add_argument("--agent", help="with --url: a desk login USER that answers escalations; its password in "
+                                      "BENCH_AGENT_PASSWORD (without it, no escalations)")
+    load.add_argument("--seed", type=int, default=1, help="random seed of the message mix (default 1)")
+    soak = bench_sub.add_parser(
+        "soak", help="a steady rate across two hub processes on one database, one SIGKILLed and restarted "
+                     "half-way; one JSON line (lost and duplicated must be 0)")
+    soak.add_argument("--minutes", type=float, default=3.0, help="length (default 3)")
+    soak.add_argument("--rate", type=float, default=5.0, help="messages a second (default 5)")
+    soak.add_argument("--mongodb-uri", help="use this database server instead of a fresh embedded one")
+    soak.add_argument("--seed", type=int, default=1, help="random seed of the message mix (default 1)")
+
+
+def _emit(line: dict[str, Any]) -> None:
+    print(json.dumps(line), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.bench_command == "soak":
+        if not 0 < args.minutes <= 60 or not 0 < args.rate <= 1000:
+            print("switchboard: --minutes 0-60 and --rate 0-1000", file=sys.stderr)
+            return 2
+        result = asyncio.run(loadgen.bench_soak(args.minutes, args.rate, uri=args.mongodb_uri, seed=args.seed))
+        _emit(result)
+        return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
+    try:
+        steps = loadgen.parse_steps(args.steps)
+    except ValueError as exc:
+        print(f"switchboard: --steps: {exc}", file=sys.stderr)
+        return 2
+    if args.seconds <= 0:
+        print("switchboard: --seconds must be above zero", file=sys.stderr)
+        return 2
+    agent = None
+    if args.url and args.agent:
+        password = os.environ.get("BENCH_AGENT_PASSWORD", "")
+        if not password:
+            print("switchboard: --agent needs BENCH_AGENT_PASSWORD", file=sys.stderr)
+            return 2
+        agent = (args.agent, password)
+    asyncio.run(loadgen.bench_load(steps, args.seconds, args.url, args.mongodb_uri, args.db_name, agent, _emit,
+                                   seed=args.seed))
+    return 0
