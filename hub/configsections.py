@@ -1,4 +1,4 @@
-"""The `queues` and `calendars` sections of `switchboard config apply` (hub.configdiff).
+"""The `queues`, `calendars` and `channels.widget.sites` sections of `switchboard config apply` (hub.configdiff).
 
 `queues`: a list of queues in the configuration's shape (`name` plus any QueueConfig field, a
 `calendar` name, and optionally `members`, a list of usernames). A queue the database lacks is
@@ -11,13 +11,16 @@ keeps the queues it serves. With `prune`, items the database has and the file la
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from typing import Any
 
 from hub.audit import AuditLog
 from hub.calendars import CalendarError, parse_calendar
-from hub.configdiff import Change, SectionError, field_changes
+from hub.configdiff import Change, FieldChange, SectionError, field_changes, path
 from hub.queuebook import QueueBook, QueueError, announce, check
+from hub.sitebook import SiteBook, SiteError, check_name, site_fields
+from hub.sitebook import apply as apply_sites
 from hub.sla import Calendars, _stored
 from hub.store import Store
 from hub.tickets import QueueConfig
@@ -160,3 +163,61 @@ class CalendarsSection:
                                         "via": VIA})
         if changes:
             await announce(store)  # every hub drops its calendars' cache
+
+
+class WidgetSitesSection:
+    """`channels.widget.sites`: a mapping from site name to its settings (hub.sitebook). A site the database
+    lacks is added; one it has is compared on what the desk edits (title, origins, colours, greeting,
+    pre-chat form, text overrides) and an identity secret the file sets. Secret values never appear in the
+    diff. With `prune`, sites the file lacks are removed."""
+
+    name = "channels.widget.sites"
+
+    def __init__(self, texts_check: Callable[[Any, str], Any] | None = None) -> None:
+        self.texts_check = texts_check  # the widget's check of text overrides (handed in by the root)
+
+    def desired(self, raw: dict[str, Any]) -> Any | None:
+        return path(raw, self.name)
+
+    async def _book(self, store: Store) -> SiteBook:
+        book = SiteBook(store, texts_check=self.texts_check)
+        await book.load()
+        return book
+
+    async def diff(self, store: Store, desired: Any, prune: bool) -> list[Change]:
+        if not isinstance(desired, dict):
+            raise SectionError(f"{self.name}: a mapping from site name to its settings")
+        book = await self._book(store)
+        changes = []
+        for name, raw in desired.items():
+            try:
+                after = site_fields(book.normalise(raw or {}, check_name(str(name))))
+            except SiteError as exc:
+                raise SectionError(f"{self.name}.{name}: {exc}") from exc
+            secret = str((raw or {}).get("identity_secret") or "")
+            before = book.sites.get(str(name))
+            if before is None:
+                diffs = field_changes(None, after)
+                diffs += (FieldChange("identity_secret", None, "(set)"),) if secret else ()
+                changes.append(Change(self.name, str(name), "added", diffs, raw or {}))
+                continue
+            diffs = field_changes(site_fields(before), after)
+            if secret and secret != before.get("identity_secret"):
+                diffs += (FieldChange("identity_secret", "(set)", "(replaced)"),)
+            if diffs:
+                changes.append(Change(self.name, str(name), "changed", diffs, raw or {}))
+        if prune:
+            changes += [Change(self.name, n, "removed") for n in sorted(set(book.sites) - {str(k) for k in desired})]
+        return changes
+
+    async def apply(self, store: Store, changes: list[Change], audit: AuditLog) -> None:
+        book = await self._book(store)
+        wanted = {c.key: c.value for c in changes if c.kind != "removed"}
+        await apply_sites(book, wanted)
+        for change in changes:
+            if change.kind == "removed":
+                await book.delete(change.key)
+            action = {"added": "widget_site.created", "changed": "widget_site.updated",
+                      "removed": "widget_site.deleted"}[change.kind]
+            await audit.record(action, target={"type": "widget_site", "id": change.key, "name": change.key},
+                               details={"fields": [f.field for f in change.fields], "via": VIA})

@@ -304,6 +304,11 @@ def _yaml_secret(cfg: Any) -> Doc:
 
 
 # -- `switchboard config apply`: the sites section ------------------------------------------------------
+def site_fields(cfg: Doc) -> Doc:
+    """What the desk edits of a site, in comparable form (for `config apply`'s field-level diff)."""
+    return _comparable(cfg)
+
+
 def _comparable(cfg: Doc) -> Doc:
     return {k: cfg.get(k) for k in EDITABLE}
 

@@ -1,4 +1,4 @@
-"""`switchboard config apply FILE [--dry-run] [--prune]`: a configuration file's queues and calendars into
+"""`switchboard config apply FILE [--dry-run] [--prune]`: a configuration file's queues, calendars and widget sites into
 the database, beside a running hub (through `admin_store`).
 
 The file has the configuration's shape (config/switchboard.yml: `queues`, `calendars`, with `${ENV}`
@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
+from channels.widget.i18n import validate_texts as widget_texts_check
 from hub.audit import AuditLog
 from hub.configdiff import Change, ConfigSection, SectionError, render
-from hub.configsections import CalendarsSection, QueuesSection
+from hub.configsections import CalendarsSection, QueuesSection, WidgetSitesSection
 from hub.store import PyMongoError
 from switchboard.admin_db import DatabaseUnreachable, admin_store
 from switchboard.config import Settings, _expand
@@ -32,17 +33,19 @@ from switchboard.config import Settings, _expand
 def sections(settings: Settings) -> list[ConfigSection]:
     """The sections `config apply` knows, in the order they are applied."""
     queues = QueuesSection(settings.default_queue)
-    return [CalendarsSection(queues), queues]
+    return [CalendarsSection(queues), queues, WidgetSitesSection(texts_check=widget_texts_check)]
 
 
 def add_arguments(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    config = sub.add_parser("config", help="apply a configuration file's queues and calendars to the database")
+    config = sub.add_parser("config", help="apply a configuration file's queues, calendars and widget sites "
+                                           "to the database")
     config_sub = config.add_subparsers(dest="config_command", required=True)
-    apply = config_sub.add_parser("apply", help="show what FILE changes (queues, calendars), then apply it")
+    apply = config_sub.add_parser("apply", help="show what FILE changes (queues, calendars, widget sites), "
+                                                "then apply it")
     apply.add_argument("file", type=Path, help="a YAML file in the configuration's shape")
     apply.add_argument("--dry-run", action="store_true", help="only show the changes; write nothing")
     apply.add_argument("--prune", action="store_true",
-                       help="also remove the queues and calendars that the file's sections do not list")
+                       help="also remove the queues, calendars and widget sites that the file's sections do not list")
     common(apply)
 
 

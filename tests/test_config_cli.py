@@ -29,6 +29,14 @@ queues:
   - name: vip
     title: VIP
     answer_target_seconds: 20
+channels:
+  widget:
+    sites:
+      shop:
+        title: Acme help
+        allowed_origins: ["https://shop.example.com"]
+        identity_secret: "a-secret-of-at-least-thirty-two-bytes!!"
+        texts: {de: {composer.send: Los}}
 """
 
 
@@ -61,7 +69,9 @@ async def test_config_apply_shows_a_dry_run_diff_then_applies_beside_a_running_h
             assert '    calendar: "" -> "office"' in lines
             assert "+ queues vip (added)" in lines and "    answer_target_seconds: 20" in lines
             assert not any("queues general" in line for line in lines)  # as the file says already: unchanged
-            assert lines[-1] == "3 change(s); dry run: nothing written"
+            assert "+ channels.widget.sites shop (added)" in lines and '    title: "Acme help"' in lines
+            assert "    identity_secret: \"(set)\"" in lines and "thirty-two" not in out  # never the value
+            assert lines[-1] == "4 change(s); dry run: nothing written"
             assert await queues(admin) == before  # nothing written
 
             code, out, err = await switchboard("config", "apply", str(path), data_dir=data_dir)
@@ -71,6 +81,10 @@ async def test_config_apply_shows_a_dry_run_diff_then_applies_beside_a_running_h
             assert after["orders"]["routing"] == "least_busy" and after["orders"]["calendar"] == "office"
             assert after["orders"]["escalation_message"] == "Our parcel team will answer you."
             assert after["vip"]["answer_target_seconds"] == 20
+            async with admin.get("/api/widget/sites/shop", params={"lang": "de"}) as response:
+                assert response.status == 200  # the running hub follows the new site at once
+                site = await response.json()
+            assert site["title"] == "Acme help" and site["texts"]["composer.send"] == "Los"
             async with admin.get("/api/admin/audit", params={"action": "queue.updated"}) as response:
                 [entry] = (await response.json())["entries"]
             assert entry["details"]["via"] == "cli"
