@@ -46,7 +46,7 @@ from hub.ticketmerge import TicketMerges
 from hub.tickets import QueueConfig, TicketService
 from hub.totp import TotpService
 from hub.transfers import Transfers
-from hub.useradmin import UserAdmin
+from hub.useradmin import RELEASE_REQUESTED, UserAdmin
 from hub.waitannouncer import WaitAnnouncer
 from hub.webhooks import Webhooks
 
@@ -206,6 +206,8 @@ class Hub:
                                                                self.configured_queues.values() if q.calendar})
         await self.queuebook.load()
         self.queuebook.follow(self.bus)  # every process re-reads the queues when one changes them
+        self.bus.on_event(RELEASE_REQUESTED, lambda event: self._spawn(self.users.release_requested(event),
+                                                                        "release a disabled user's tickets"))
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.accounts import MIN_PASSWORD, AccountError, AccountService
+from hub.leases import Lease
 from hub.models import Role, utcnow
 from hub.store import Doc, ObjectId, Store
 from hub.tickets import ACTIVE, NotFound, TicketError
@@ -25,6 +26,11 @@ from hub.transfers import MovedMeanwhile, Transfers
 
 #: How long a setup or reset link stays valid.
 LINK_HOURS = 72
+#: Written by `switchboard users disable` (a command with no hub of its own): one running hub process
+#: (under a lease) hands the disabled user's active tickets back to their queues.
+RELEASE_REQUESTED = "agent.release_requested"
+#: Who released them, on the tickets' timelines.
+COMMAND_LINE = {"_id": None, "name": "An admin (command line)", "service": True, "by": "cli"}
 #: `purpose` of a link: a new user's first password, or an admin's reset.
 SETUP, RESET = "setup", "reset"
 
@@ -113,6 +119,16 @@ class UserAdmin:
                                                                   "$unset": {"password_pending": ""}})
         await self.accounts.end_sessions(agent["_id"])
         return agent
+
+    async def release_requested(self, event: Doc) -> None:
+        """`RELEASE_REQUESTED` reached this process: if the user is still disabled and no other process took
+        the job, hand their tickets back."""
+        agent_id = event.get("agent_id")
+        agent = await self.store.agents.find_one({"_id": agent_id}) if agent_id is not None else None
+        if agent is None or not agent.get("disabled"):
+            return
+        if await Lease(self.store, f"release:{agent_id}", 300).acquire(utcnow()):
+            await self.release_tickets(agent, COMMAND_LINE)
 
     async def release_tickets(self, agent: Doc, by: Doc) -> int:
         """Put the user's active tickets back in their queues, unassigned (a timeline line says so);

@@ -16,9 +16,10 @@ from typing import TextIO
 from hub.accounts import AccountError, AccountService
 from hub.audit import AuditLog
 from hub.login_throttle import LoginThrottle
-from hub.models import Role
+from hub.models import Role, utcnow
 from hub.store import Doc, PyMongoError, Store
 from hub.totp import TotpService
+from hub.useradmin import RELEASE_REQUESTED
 from switchboard.admin_db import DatabaseUnreachable, admin_store
 from switchboard.config import Settings
 
@@ -138,7 +139,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 await AuditLog(store).record("agent.updated", target=_target(after), details={
                     "username": after["username"], "disabled": {"from": before.get("disabled"),
                                                                 "to": after.get("disabled")}, "via": "cli"})
-        print(f"{command}d {after['username']}" + ("; their sessions ended" if command == "disable" else ""))
+            if command == "disable":  # a running hub hands their active tickets back to the queues
+                await store.append_event(RELEASE_REQUESTED, utcnow(), agent_id=after["_id"])
+        print(f"{command}d {after['username']}" + ("; their sessions ended and a running hub hands their "
+                                                   "tickets back" if command == "disable" else ""))
         return 0
     async with admin_store(settings) as store:
         users = await AccountService(store).list()

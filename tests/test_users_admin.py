@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import hashlib
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from agents_ui import desk
 from hub.models import Role, utcnow
 from hub.tickets import QueueConfig
+from switchboard import users_cli
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import http_client, login, make_settings
@@ -216,3 +218,27 @@ async def test_bad_input_and_who_may_administer_users(
             resp = await getattr(other, method)(path, json=body, headers=csrf)
             assert resp.status == 403, path
 
+
+
+async def test_a_user_disabled_from_the_command_line_has_their_tickets_handed_back_by_the_running_hub(
+        runtime: Runtime, client: TestClient[Any, Any], settings: Settings,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`switchboard users disable` has no hub of its own: the running hub (one process, by a lease) does it."""
+    hub = runtime.hub
+    assert hub is not None
+    quinn = await hub.accounts.create("quinn", "quinn's password", name="Quinn", roles=[Role.AGENT])
+    _token, ticket = await new_ticket(client, runtime, "Grace Hopper")
+    await hub.tickets.assign(ticket["_id"], quinn["_id"], None)
+    parser = argparse.ArgumentParser()
+    users_cli.add_arguments(parser.add_subparsers(dest="command"), lambda _p: None)
+    assert await users_cli.run(parser.parse_args(["users", "disable", "quinn"]), settings) == 0
+    assert "disabled quinn; their sessions ended and a running hub hands their tickets back" in capsys.readouterr().out
+
+    async def unassigned() -> bool:
+        doc = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+        return doc is not None and doc.get("assignee_id") is None and doc["queue"] == ticket["queue"]
+
+    await eventually(unassigned, what="the ticket back in its queue, unassigned")
+    lines = [m for m in await hub.store.messages.find({"conversation_id": {"$in": ticket["conversation_ids"]}}
+                                                       ).to_list() if "transfer" in (m.get("metadata") or {})]
+    assert [m["author"]["name"] for m in lines] == ["An admin (command line)"]  # once, by one process

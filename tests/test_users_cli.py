@@ -71,7 +71,7 @@ async def test_users_commands_work_beside_a_running_hub(tmp_path: Path) -> None:
             assert await me(alice) == 200
             code, out, err = await switchboard("users", "disable", "alice", data_dir=data_dir)
             assert code == 0, err
-            assert out.strip() == "disabled alice; their sessions ended"
+            assert out.strip() == "disabled alice; their sessions ended and a running hub hands their tickets back"
             assert await me(alice) == 401  # her open session ended at once
             assert await login(alice, "alice", "alice's long password") == 401
 
