@@ -133,6 +133,7 @@ const Desk = (() => {
 
   async function onLogout() {
     try { await api("POST", "/api/auth/logout", {}); } catch (e) { /* session already gone */ }
+    state.me = null;  // so the socket's close does not reconnect
     if (state.ws) state.ws.close();
     location.hash = "";
     showLogin();

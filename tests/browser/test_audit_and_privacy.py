@@ -40,6 +40,7 @@ async def test_admin_filters_the_trail_and_erases_a_contact(browser: Any, live_u
     await expect(page.locator("#nav a[data-nav=responses]")).to_be_visible()
     assert await page.locator("#nav a[data-nav=audit]").count() == 0
     await page.click("#logout")
+    await expect(page.locator("#login-form")).to_be_visible()  # logged out (before navigating away)
 
     await _login(page, live_url, "root", "a long admin password")
     await expect(page.locator("#whoami")).to_contain_text("Ada Admin")
