@@ -127,7 +127,8 @@ class UserAdmin:
         agent = await self.store.agents.find_one({"_id": agent_id}) if agent_id is not None else None
         if agent is None or not agent.get("disabled"):
             return
-        if await Lease(self.store, f"release:{agent_id}", 300).acquire(utcnow()):
+        # keyed by the event: a later disable of the same user (after an enable) is its own job
+        if await Lease(self.store, f"release:{event.get('_id', agent_id)}", 300).acquire(utcnow()):
             await self.release_tickets(agent, COMMAND_LINE)
 
     async def release_tickets(self, agent: Doc, by: Doc) -> int:
