@@ -7,12 +7,11 @@ under the SHA-256 of their cookie token, so a copy of the database holds no live
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from hub.hashing import HashingBusy, HashingPool
+from hub.hashing import HashingBusy, HashingPool, token_digest
 from hub.login_throttle import LoginThrottle, Throttled
 from hub.models import Role, utcnow
 from hub.names import MAX_COUNT, MAX_NAME, MAX_USERNAME, name_problem
@@ -64,7 +63,7 @@ class SessionInfo:
 
 def session_key(token: str) -> str:
     """What the sessions collection is keyed by: a digest, never the cookie value itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return token_digest(token)
 
 
 class AccountService:

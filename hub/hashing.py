@@ -10,6 +10,7 @@ once and the caller answers "try again shortly" instead of piling up.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,3 +72,9 @@ class HashingPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def token_digest(token: str) -> str:
+    """How a random bearer secret (session cookie, setup link, pending login, recovery code) is stored:
+    its SHA-256, so a database copy holds nothing that can be presented. (Passwords: `HashingPool`.)"""
+    return hashlib.sha256(token.encode()).hexdigest()

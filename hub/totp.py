@@ -17,7 +17,6 @@ only the account the session already loaded; the secret itself lives in the `tot
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
@@ -27,6 +26,7 @@ from datetime import timedelta
 import pyotp
 import segno
 
+from hub.hashing import token_digest
 from hub.login_throttle import LoginThrottle
 from hub.models import Role, utcnow
 from hub.store import Doc, ObjectId, Store
@@ -59,8 +59,7 @@ class LoginChallenge:
     expires_in: int
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+_digest = token_digest
 
 
 def _normalise(code: str) -> str:

@@ -12,12 +12,12 @@ where routing and colleagues pick them up.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.accounts import MIN_PASSWORD, AccountError, AccountService
+from hub.hashing import token_digest
 from hub.leases import Lease
 from hub.models import Role, utcnow
 from hub.store import Doc, ObjectId, Store
@@ -47,7 +47,7 @@ class PasswordLink:
 
 
 def link_key(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return token_digest(token)
 
 
 class UserAdmin:
