@@ -107,6 +107,15 @@ async def _message_claim(store: Store, i: int) -> Any:
     assert taken.modified_count == 1
 
 
+async def _bot_turn(store: Store, i: int) -> Any:
+    """The bot's turn on its conversation, guarded against a repeat (the shape of hub.pipeline `_answer`)."""
+    oid, mark = ObjectId(f"{i:024x}"), ObjectId()
+    done = await store.conversations.update_one(
+        {"_id": oid, "bot.last_message_id": {"$ne": mark}},
+        {"$set": {"bot.last_message_id": mark}, "$inc": {"bot.turns": 1}, "$max": {"last_message_at": utcnow()}})
+    assert done.modified_count == 1
+
+
 async def _ticket_take(store: Store, i: int) -> Any:
     """Routing assigning one ticket if still unassigned (`Store.claim_by_id`, as hub.routing `_take`)."""
     oid = ObjectId(f"{i:024x}")
@@ -150,6 +159,7 @@ QUERIES: dict[str, Query] = {
     "ticket_take": _ticket_take,
     "ticket_touch": _ticket_touch,
     "message_claim": _message_claim,
+    "bot_turn": _bot_turn,
     "outbox_claim": _claim,
     "outbox_idle_claim": _idle_claim,
     "sla_due": _sla_due,

@@ -35,6 +35,16 @@ class ConversationService:
                 return open_conv
         return await self._open(msg, contact)
 
+    async def find_open(self, msg: InboundMessage) -> Doc | None:
+        """The open conversation a message with no threading hints continues on its thread key (one
+        read, no write): the common case, tried before `find_or_open`, which may open or reopen one."""
+        hints = msg.hints
+        if hints.conversation_token or hints.ticket_number is not None or hints.references or not hints.use_thread_key:
+            return None
+        found: Doc | None = await self.store.conversations.find_one(
+            {"channel": msg.channel, "thread_key": msg.thread_key, "open": True})
+        return found
+
     async def _by_hints(self, msg: InboundMessage, contact: Doc) -> Doc | None:
         hints = msg.hints
         if hints.conversation_token:

@@ -123,7 +123,11 @@ class Hub:
         await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
 
     async def ingest(self, message: InboundMessage) -> IngestResult:
-        return await self.pipeline.ingest(message)
+        """Store a customer's message (hub.pipeline); one who had left a waiting chat is back."""
+        result = await self.pipeline.ingest(message)
+        if result.customer_was_away:
+            await self.departures.back(message.channel, message.thread_key)
+        return result
 
     async def is_ingested(self, channel: str, external_id: str) -> bool:
         """Whether a delivery is stored already: lets a channel skip downloads for a provider's retry."""
@@ -206,6 +210,8 @@ class Hub:
                                                                self.configured_queues.values() if q.calendar})
         await self.queuebook.load()
         self.queuebook.follow(self.bus)  # every process re-reads the queues when one changes them
+        await self.webhooks.load()  # endpoints' subscriptions, in memory: asked on every message
+        self.webhooks.follow(self.bus)
         self.bus.on_event(RELEASE_REQUESTED, lambda event: self._spawn(self.users.release_requested(event),
                                                                         "release a disabled user's tickets"))
         self._spawn(self.bus.run(), "realtime")

@@ -258,6 +258,8 @@ class IngestResult:
     conversation_id: str
     contact_id: str
     duplicate: bool
+    #: The conversation was marked as left by its customer (hub.departures): writing is coming back.
+    customer_was_away: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
-from hub.ports import FILES_BYTES, OutboundSender, file_delivery
+from hub.ports import FILES_BYTES, OutboundSender, delivered_by_store, file_delivery
 from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, Store
 from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
@@ -83,21 +83,30 @@ class Outbox:
         attachments: list[Doc] | None = None,
         touch_conversation: bool = True,
         metadata: Doc | None = None,
+        external_id: str | None = None,
     ) -> Doc:
         """Store an outbound message (and queue it for delivery unless it is a private note).
 
         `touch_conversation=False` when the caller updates the conversation itself anyway
-        (saves a write in the bot's hot path).
+        (saves a write in the bot's hot path). `external_id`: a key the caller derives from what
+        caused the message (the bot's answer to one customer message), so that writing it twice
+        raises `DuplicateKeyError` on the messages' unique `(channel, external_id)` index.
+        A channel whose delivery is the store itself (`hub.ports.delivered_by_store`: the widget)
+        gets the message written as sent, with no outbox entry.
         """
         now = utcnow()
         message_id = ObjectId()
+        by_store = not private and delivered_by_store(self.senders.get(conversation["channel"]))
+        delivery: Doc = {"status": "internal" if private else "queued", "attempts": 0}
+        if by_store:
+            delivery = {"status": "sent", "attempts": 1, "sent_at": now}
         doc: Doc = {
             "_id": message_id,
             "conversation_id": conversation["_id"],
             "contact_id": conversation["contact_id"],
             "channel": conversation["channel"],
             "thread_key": conversation["thread_key"],
-            "external_id": f"sb-{message_id}",
+            "external_id": external_id or f"sb-{message_id}",
             "direction": Direction.OUTBOUND.value,
             "author": {"kind": author_kind.value, "id": author_id, "name": author_name},
             "text": text,
@@ -105,14 +114,17 @@ class Outbox:
             "quick_replies": [{"title": q.title, "payload": q.payload} for q in quick_replies],
             "private": private,
             "created_at": now,
-            "delivery": {"status": "internal" if private else "queued", "attempts": 0},
+            "delivery": delivery,
         }
         if nlu is not None:
             doc["nlu"] = nlu
         if metadata:
             doc["metadata"] = metadata
         await self.store.messages.insert_one(doc, session=session)
-        if not private:
+        if by_store:  # counted when the caller's transaction commits, if there is one
+            self.telemetry.count("delivery", session, channel=conversation["channel"], result="sent")
+            self.telemetry.count("message", session, channel=conversation["channel"], direction="out")
+        elif not private:
             await self.store.outbox.insert_one(
                 {
                     "message_id": message_id,

@@ -76,20 +76,24 @@ class Pipeline:
         self.telemetry = Telemetry(store)
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
-        """Store one inbound message exactly once and schedule the bot/ticket step."""
-        existing = await self.store.messages.find_one(
-            {"channel": msg.channel, "external_id": msg.external_id},
-            projection={"conversation_id": 1, "contact_id": 1},
-        )
-        if existing is not None:
-            self.telemetry.count("duplicate", channel=msg.channel)
-            return IngestResult(str(existing["_id"]), str(existing["conversation_id"]),
-                                str(existing["contact_id"]), duplicate=True)
+        """Store one inbound message exactly once and schedule the bot/ticket step.
+
+        The common case costs three commands: the contact, the open conversation of the thread, the
+        message. The `(channel, external_id)` unique index turns a provider's retry into a duplicate;
+        a read for it first is made only when resolving the thread would write (open, reopen or
+        follow up a conversation), so that a retry never opens anything.
+        """
         contact = await self.contacts.resolve(msg.channel, msg.sender)
-        conversation = await self.conversations.find_or_open(msg, contact)
+        conversation = await self.conversations.find_open(msg)
+        if conversation is None:
+            existing = await self._stored(msg)
+            if existing is not None:
+                return existing
+            conversation = await self.conversations.find_or_open(msg, contact)
         attachments = [await self._store_attachment(a) for a in msg.attachments]
         now = utcnow()
         doc: Doc = {
+            "_id": ObjectId(),
             "conversation_id": conversation["_id"],
             "contact_id": conversation["contact_id"],
             "channel": msg.channel,
@@ -107,27 +111,38 @@ class Pipeline:
             "automated": msg.automated,
             "metadata": msg.metadata,
             "pending_bot": True,
+            # This process's lease, taken with the insert: the task scheduled below needs no read and no
+            # compare-and-set; `recover` takes the message over once the lease has run out.
+            "lease_until": now + timedelta(seconds=self.lease_seconds),
         }
+        if msg.reply_context:  # written to the conversation by `process`, with its other changes
+            doc["reply_context"] = dict(msg.reply_context)
         try:
             # Journaled (and majority on a replica set) before we answer "accepted": a database
             # killed right after this returns still has the message, and the contact and
             # conversation written before it (see store.ACCEPTED).
-            result = await self.store.accepted_messages.insert_one(doc)
+            await self.store.accepted_messages.insert_one(doc)
         except DuplicateKeyError:
             # The same delivery raced us (provider retry while we were still working).
-            raced = await self.store.messages.find_one({"channel": msg.channel, "external_id": msg.external_id})
+            raced = await self._stored(msg)
             assert raced is not None
-            self.telemetry.count("duplicate", channel=msg.channel)
-            return IngestResult(str(raced["_id"]), str(raced["conversation_id"]),
-                                str(raced["contact_id"]), duplicate=True)
-        conv_update: Doc = {"last_message_at": now, "last_customer_message_at": now}
-        if msg.reply_context:
-            conv_update.update({f"channel_data.{k}": v for k, v in msg.reply_context.items()})
-        await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": conv_update})
+            return raced
         self.telemetry.count("message", channel=msg.channel, direction="in")
-        self._schedule(result.inserted_id)
-        return IngestResult(str(result.inserted_id), str(conversation["_id"]), str(contact["_id"]),
-                            duplicate=False)
+        self._schedule(doc["_id"], doc, conversation)
+        return IngestResult(str(doc["_id"]), str(conversation["_id"]), str(contact["_id"]), duplicate=False,
+                            customer_was_away=conversation.get("abandon_at") is not None)
+
+    async def _stored(self, msg: InboundMessage) -> IngestResult | None:
+        """The result of the earlier delivery of this message, if it is stored already."""
+        existing = await self.store.messages.find_one(
+            {"channel": msg.channel, "external_id": msg.external_id},
+            projection={"conversation_id": 1, "contact_id": 1},
+        )
+        if existing is None:
+            return None
+        self.telemetry.count("duplicate", channel=msg.channel)
+        return IngestResult(str(existing["_id"]), str(existing["conversation_id"]),
+                            str(existing["contact_id"]), duplicate=True)
 
     async def _store_attachment(self, attachment: Any) -> Doc:
         record: Doc = {"filename": attachment.filename, "content_type": attachment.content_type,
@@ -136,8 +151,8 @@ class Pipeline:
             record["blob_id"] = await self.blobs.put(attachment.filename, attachment.content_type, attachment.data)
         return record
 
-    def _schedule(self, message_id: ObjectId) -> None:
-        task = asyncio.create_task(self._process_logged(message_id))
+    def _schedule(self, message_id: ObjectId, message: Doc, conversation: Doc) -> None:
+        task = asyncio.create_task(self._process_logged(message_id, (message, conversation)))
         self._tasks.add(task)
         self._by_message[message_id] = task
         task.add_done_callback(self._tasks.discard)
@@ -159,9 +174,9 @@ class Pipeline:
             return
         await self._process_logged(key)
 
-    async def _process_logged(self, message_id: ObjectId) -> None:
+    async def _process_logged(self, message_id: ObjectId, leased: tuple[Doc, Doc] | None = None) -> None:
         try:
-            await self.process(message_id)
+            await self.process(message_id, leased)
         except PyMongoError as exc:
             log.warning("pipeline: database error processing %s (%s); recovery will retry", message_id, exc)
         except Exception:
@@ -172,30 +187,26 @@ class Pipeline:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def process(self, message_id: ObjectId) -> None:
-        """Decide what to do with one stored customer message; at most once per message."""
-        now = utcnow()
-        # A lease on the message, taken by compare-and-set on the lease read: an exact `{_id}` read and an
-        # `_id` + equality update are served by secantusd-py's `_id` index, where a findAndModify or an `$or`
-        # beside the `_id` scans the collection (benchmarks/query_cost.py).
-        message = await self.store.messages.find_one({"_id": message_id})
-        if message is None or not message.get("pending_bot") or (message.get("lease_until") or now) > now:
-            return
-        lease = now + timedelta(seconds=self.lease_seconds)
-        taken = await self.store.messages.update_one(
-            {"_id": message_id, "pending_bot": True, "lease_until": message.get("lease_until")},
-            {"$set": {"lease_until": lease}},
-        )
-        if taken.modified_count == 0:
-            return  # another task or process took it first
-        message["lease_until"] = lease
-        conversation = await self.store.conversations.find_one({"_id": message["conversation_id"]})
-        if conversation is None:
-            await self.store.messages.update_one({"_id": message_id}, {"$unset": {"pending_bot": ""}})
-            return
+    async def process(self, message_id: ObjectId, leased: tuple[Doc, Doc] | None = None) -> None:
+        """Decide what to do with one stored customer message; at most once per message.
+
+        `leased`: the message and its conversation as `ingest` just wrote and read them, under the
+        lease it took with the insert (nothing to read again). Without it (recovery), the lease is
+        taken here.
+        """
+        if leased is not None:
+            message, conversation = leased
+        else:
+            taken = await self._take(message_id)
+            if taken is None:
+                return
+            message, conversation = taken
         decision: Decision | None = None
         if conversation["state"] == ConversationState.BOT.value and not message.get("suppress_bot"):
             decision = await self._decide(message, conversation)
+        if self._lean(decision, conversation):
+            await self._answer(message, conversation, decision)
+            return
         number = None
         if decision is not None and decision.kind is DecisionKind.ESCALATE and not conversation.get("ticket_id"):
             number = await self.store.next_number("ticket")
@@ -204,7 +215,7 @@ class Pipeline:
             claimed = await self.store.messages.update_one(
                 {"_id": message_id, "pending_bot": True},
                 {"$unset": {"pending_bot": "", "lease_until": ""},
-                 "$set": {"nlu": decision.as_record()} if decision else {"processed_at": utcnow()}},
+                 "$set": self._processed(message, decision)},
                 session=session,
             )
             if claimed.modified_count == 0:
@@ -212,6 +223,8 @@ class Pipeline:
             if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
                 await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
             if decision is None:
+                await self.store.conversations.update_one({"_id": conversation["_id"]},
+                                                          _arrival(message), session=session)
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"))
@@ -222,6 +235,81 @@ class Pipeline:
         self.outbox.wake()
         if ticket is not None:
             await self.router.route_queue(ticket["queue"])
+
+    async def _take(self, message_id: ObjectId) -> tuple[Doc, Doc] | None:
+        """The lease on a message left pending, and its conversation; None if not due or taken by another.
+
+        Compare-and-set on the lease read: an exact `{_id}` read and an `_id` + equality update are
+        served by secantusd-py's `_id` index, where a findAndModify or an `$or` beside the `_id` scans
+        the collection (benchmarks/query_cost.py)."""
+        now = utcnow()
+        message = await self.store.messages.find_one({"_id": message_id})
+        if message is None or not message.get("pending_bot") or (message.get("lease_until") or now) > now:
+            return None
+        lease = now + timedelta(seconds=self.lease_seconds)
+        taken = await self.store.messages.update_one(
+            {"_id": message_id, "pending_bot": True, "lease_until": message.get("lease_until")},
+            {"$set": {"lease_until": lease}},
+        )
+        if taken.modified_count == 0:
+            return None  # another task or process took it first
+        message["lease_until"] = lease
+        conversation = await self.store.conversations.find_one({"_id": message["conversation_id"]})
+        if conversation is None:
+            await self.store.messages.update_one({"_id": message_id}, {"$unset": {"pending_bot": ""}})
+            return None
+        return message, conversation
+
+    def _lean(self, decision: Decision | None, conversation: Doc) -> bool:
+        """Whether the bot's answer (or silence) can be written without a transaction: nothing but the
+        answer, the conversation and the message's mark change, and no webhook endpoint takes messages
+        (their entries must exist exactly when the message's change does)."""
+        if decision is None or decision.kind is DecisionKind.ESCALATE or conversation.get("ticket_id"):
+            return False
+        return self.webhooks is not None and self.webhooks.subscribed("message.created") is False
+
+    async def _answer(self, message: Doc, conversation: Doc, decision: Decision) -> None:
+        """The bot's answer in three single-document writes, each safe to repeat, the mark last.
+
+        1. the answer, keyed `sb-answer-<message id>` in the messages' unique `(channel, external_id)`
+           index: a second attempt (a process that stalled past its lease while another took the message
+           over, a crash before the mark) raises `DuplicateKeyError` and writes nothing;
+        2. the conversation: bot state and counts, guarded by `bot.last_message_id` so a repeat does not
+           count the turn twice;
+        3. the message's mark (`pending_bot` cleared, the NLU record): the commit point. A crash before
+           it leaves the message to `recover`, which decides again and finds 1 and 2 done.
+        Residual: a repeat after 2 decides from the bot state 2 wrote (one answer still goes out).
+        """
+        outcome = decision_outcome(decision)
+        self.telemetry.count("bot_decision", outcome=outcome)
+        if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
+            try:
+                await self.outbox.post(conversation, AuthorKind.BOT, decision.text, author_name="Bot",
+                                       quick_replies=decision.quick_replies, touch_conversation=False,
+                                       metadata={"article": decision.article} if decision.kb == "offered" else None,
+                                       external_id=f"sb-answer-{message['_id']}")
+            except DuplicateKeyError:
+                log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
+        update = _arrival(message, self._bot_fields(decision, message), answered=True)
+        update["$inc"] = _turns(outcome)
+        await self.store.conversations.update_one(
+            {"_id": conversation["_id"], "bot.last_message_id": {"$ne": message["_id"]}}, update)
+        marked = self._processed(message, decision)
+        review = self._review_of(decision)
+        if review is not None:
+            marked["review"] = review
+        await self.store.messages.update_one({"_id": message["_id"], "pending_bot": True},
+                                             {"$unset": {"pending_bot": "", "lease_until": ""}, "$set": marked})
+        self.outbox.wake()
+
+    @staticmethod
+    def _processed(message: Doc, decision: Decision | None) -> Doc:
+        return {"nlu": decision.as_record()} if decision else {"processed_at": utcnow()}
+
+    @staticmethod
+    def _bot_fields(decision: Decision, message: Doc) -> Doc:
+        return {"bot.state": decision.state, "bot.last_intent": decision.intent,
+                "bot.last_message_id": message["_id"]}
 
     async def _decide(self, message: Doc, conversation: Doc) -> Decision:
         bot_state = conversation.get("bot", {}).get("state", {})
@@ -242,13 +330,9 @@ class Pipeline:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
         outcome = decision_outcome(decision)
         self.telemetry.count("bot_decision", session, outcome=outcome)
-        bot_update: Doc = {"bot.state": decision.state, "bot.last_intent": decision.intent,
-                           "last_message_at": utcnow()}
-        # the history's fallback rate (hub.metricdefs) counts fallbacks per conversation, in the same write
-        turns: Doc = {"bot.turns": 1, "bot.fallbacks": 1} if outcome == "fallback" else {"bot.turns": 1}
-        await self.store.conversations.update_one(
-            {"_id": conversation["_id"]}, {"$set": bot_update, "$inc": turns}, session=session
-        )
+        update = _arrival(message, self._bot_fields(decision, message), answered=True)
+        update["$inc"] = _turns(outcome)
+        await self.store.conversations.update_one({"_id": conversation["_id"]}, update, session=session)
         await self._mark_for_review(decision, message, session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
@@ -275,30 +359,35 @@ class Pipeline:
                                author_name="Switchboard")
         return ticket
 
-    async def _mark_for_review(self, decision: Decision, message: Doc, session: AsyncClientSession) -> None:
-        """Put the customer message the bot was unsure about, or failed on, in the trainers' NLU inbox.
+    @staticmethod
+    def _review_of(decision: Decision) -> Doc | None:
+        """The trainers' NLU inbox entry for the message the bot was unsure about, or failed on (None: none).
 
-        Escalations mark the message that was escalated, except "no, that didn't help":
-        there the question the unhelpful answer answered is what a trainer must label.
-        """
+        Escalations mark the message that was escalated, except "no, that didn't help": there the
+        question the unhelpful answer answered is what a trainer must label (`_mark_for_review`)."""
         if decision.kind is DecisionKind.ESCALATE:
-            if decision.reason == NOT_HELPFUL:
-                target = await self._answered_question(message, session)
-                reason = NOT_HELPFUL
-            else:
-                target, reason = message["_id"], "escalated"
+            reason = "escalated"
         elif decision.reason in REVIEW_REASONS:
-            target, reason = message["_id"], str(decision.reason)
+            reason = str(decision.reason)
         elif decision.kb == "offered":  # no intent was confident: the trainers see it, whether the article helps
-            target, reason = message["_id"], "low_confidence"
+            reason = "low_confidence"
         else:
+            return None
+        return {"reason": reason, "decision": decision.reason, "at": utcnow()}
+
+    async def _mark_for_review(self, decision: Decision, message: Doc, session: AsyncClientSession) -> None:
+        """The review mark of a decision written in a transaction (the lean path folds it into the message's
+        mark); "no, that didn't help" marks the question the unhelpful answer answered."""
+        review = self._review_of(decision)
+        if review is None:
             return
+        target: ObjectId | None = message["_id"]
+        if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
+            target = await self._answered_question(message, session)
+            review["reason"] = NOT_HELPFUL
         if target is None:
             return
-        await self.store.messages.update_one(
-            {"_id": target}, {"$set": {"review": {"reason": reason, "decision": decision.reason, "at": utcnow()}}},
-            session=session,
-        )
+        await self.store.messages.update_one({"_id": target}, {"$set": {"review": review}}, session=session)
 
     async def _answered_question(self, message: Doc, session: AsyncClientSession) -> ObjectId | None:
         """The customer's message before `message` in its conversation (the one the bot answered)."""
@@ -330,6 +419,23 @@ class Pipeline:
             except PyMongoError as exc:
                 log.warning("pipeline: recovery could not reach the database (%s)", exc)
             await asyncio.sleep(interval)
+
+
+def _arrival(message: Doc, sets: Doc | None = None, answered: bool = False) -> Doc:
+    """The conversation's update for a customer message's arrival, made with the other changes its processing
+    makes (`$max`: a message processed late, by recovery, never moves the times back; `answered`: the bot's
+    answer is the conversation's last message)."""
+    fields = {**{f"channel_data.{k}": v for k, v in (message.get("reply_context") or {}).items()}, **(sets or {})}
+    update: Doc = {"$max": {"last_message_at": utcnow() if answered else message["created_at"],
+                            "last_customer_message_at": message["created_at"]}}
+    if fields:
+        update["$set"] = fields
+    return update
+
+
+def _turns(outcome: str) -> Doc:
+    """The bot's turn counts; the history's fallback rate (hub.metricdefs) counts fallbacks per conversation."""
+    return {"bot.turns": 1, "bot.fallbacks": 1} if outcome == "fallback" else {"bot.turns": 1}
 
 
 def replace_conv(conversation: Doc, ticket: Doc) -> Doc:

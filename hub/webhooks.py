@@ -17,20 +17,21 @@ and each attempt is logged in `webhook_deliveries`. Private notes never leave th
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import secrets
 import time
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import SendError, utcnow
 from hub.names import choices_problem
-from hub.store import Doc, ObjectId, Store
+from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.views import jsonable, ticket_view
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ EVENT_HEADER = "X-Switchboard-Event"
 DELIVERY_HEADER = "X-Switchboard-Delivery"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix that marks secrets, not a secret)
 MAX_URL = 2000
+#: The event any process writes when it registers or removes an endpoint (every process re-reads them).
+WEBHOOKS_CHANGED = "webhooks.changed"
 
 
 class WebhookError(Exception):
@@ -102,6 +105,55 @@ class Webhooks:
         self.store = store
         #: Set by the composition root (an HTTP client adapter); without one, deliveries fail and are logged.
         self.transport: WebhookTransport | None = None
+        #: event -> the active endpoints subscribed to it, once `load`ed: every message and ticket change
+        #: asks, and most desks have no endpoint at all, so the answer comes from memory (None: read the
+        #: database each time, as a hub that was never started does). Kept fresh in every process by the
+        #: `webhooks.changed` event (`follow`).
+        self._subscribed: dict[str, list[ObjectId]] | None = None
+        self._reloads: set[asyncio.Task[None]] = set()
+
+    async def load(self) -> None:
+        """Read the active endpoints' subscriptions into memory."""
+        subscribed: dict[str, list[ObjectId]] = {event: [] for event in EVENTS}
+        async for endpoint in self.store.webhooks.find({"active": True}, projection={"events": 1},
+                                                       sort=[("created_at", 1)]):
+            for event in endpoint.get("events", []):
+                subscribed.setdefault(event, []).append(endpoint["_id"])
+        self._subscribed = subscribed
+
+    def follow(self, bus: Any) -> None:
+        """Re-read the subscriptions whenever any process registers or removes an endpoint."""
+        bus.on_event(WEBHOOKS_CHANGED, lambda _event: self._reload_soon())
+
+    def _reload_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self) -> None:
+        try:
+            await self.load()
+        except PyMongoError as exc:  # keep the last known subscriptions; the next change reads them again
+            log.warning("webhooks: database unavailable (%s); keeping the subscriptions as they were", exc)
+
+    async def _changed(self) -> None:
+        """This process sees its own change at once; the others through the event."""
+        await self.store.append_event(WEBHOOKS_CHANGED, utcnow())
+        if self._subscribed is not None:
+            await self.load()
+
+    def subscribed(self, event: str) -> bool | None:
+        """Whether any endpoint takes `event`, from memory (None: not known without a read)."""
+        if self._subscribed is None:
+            return None
+        return bool(self._subscribed.get(event))
+
+    async def _endpoints(self, event: str, session: AsyncClientSession | None) -> list[ObjectId]:
+        if self._subscribed is not None:
+            return list(self._subscribed.get(event, []))
+        found = await self.store.webhooks.find({"events": event, "active": True}, projection={"_id": 1},
+                                               session=session).to_list()
+        return [ep["_id"] for ep in found]
 
     async def register(self, url: object, events: object, created_by: Doc, description: object = "") -> Doc:
         """A new endpoint with a fresh secret (the returned record holds it: show it once)."""
@@ -115,6 +167,7 @@ class Webhooks:
             "created_at": utcnow(), "created_by": created_by["_id"],
         }
         await self.store.webhooks.insert_one(doc)
+        await self._changed()
         return doc
 
     async def list(self) -> list[Doc]:
@@ -125,6 +178,8 @@ class Webhooks:
         """Deactivate (kept for its delivery log); deliveries not yet made are given up."""
         result = await self.store.webhooks.update_one({"_id": webhook_id, "active": True},
                                                       {"$set": {"active": False, "removed_at": utcnow()}})
+        if result.modified_count == 1:
+            await self._changed()
         return result.modified_count == 1
 
     async def deliveries(self, webhook_id: ObjectId, limit: int = 200) -> list[Doc]:
@@ -138,8 +193,7 @@ class Webhooks:
 
         `contact_id`: whose data the body holds, so erasing that contact can find and clear it."""
         assert event in EVENTS, event
-        endpoints = await self.store.webhooks.find({"events": event, "active": True}, projection={"_id": 1},
-                                                   session=session).to_list()
+        endpoints = await self._endpoints(event, session)
         if not endpoints:
             return 0
         now = utcnow()
@@ -148,7 +202,7 @@ class Webhooks:
         body = json.dumps({"id": str(event_id), "type": event, "created_at": now.isoformat(), "data": data},
                           separators=(",", ":"))
         await self.store.outbox.insert_many([
-            {"kind": "webhook", "lane": ep["_id"], "webhook_id": ep["_id"], "event": event, "event_id": event_id,
+            {"kind": "webhook", "lane": ep, "webhook_id": ep, "event": event, "event_id": event_id,
              "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
              **({"contact_id": contact_id} if contact_id is not None else {})}
             for ep in endpoints

@@ -38,11 +38,11 @@ from tests.test_widget_flow import say, widget_session
 #: A path may exceed its count by TIMING_SLACK: whether the outbox re-reads a due entry it skips while its
 #: conversation has a delivery in flight, and how the change stream batches changes, depend on timing.
 BUDGET = {
-    "bot answer, first message": 33,
-    "bot answer, follow-up": 27,
-    "escalation": 50,  # +7 since the live wait (docs/ingest.md)
-    "customer message, escalated": 22,
-    "agent reply (desk API)": 32,  # +5 since the live wait
+    "bot answer, first message": 17,
+    "bot answer, follow-up": 9,
+    "escalation": 30,
+    "customer message, escalated": 15,
+    "agent reply (desk API)": 21,
 }
 TIMING_SLACK = 1
 

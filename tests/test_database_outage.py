@@ -83,8 +83,12 @@ async def test_a_stalled_process_is_taken_over_and_the_answer_is_written_once(
         await stalled.hub.pipeline.drain()
         store = healthy.hub.store
         assert await store.messages.count_documents({"author.kind": "bot"}) == 1
-        assert await store.outbox.count_documents({}) == 1
+        answers = await store.messages.find({"author.kind": "bot"}).to_list()
+        assert [a["delivery"]["status"] for a in answers] == ["sent"]  # the widget's: delivered by being stored
+        assert await store.outbox.count_documents({}) == 0
         assert await store.messages.count_documents({"pending_bot": True}) == 0
+        conversation = await store.conversations.find_one({"thread_key": "demo:v9"})
+        assert conversation is not None and conversation["bot"]["turns"] == 1  # the repeat did not count twice
     finally:
         await stalled.stop()
         await healthy.stop()

@@ -174,8 +174,15 @@ async def test_two_hub_processes_produce_and_deliver_each_event_once(runtime: Ru
     try:
         assert other.app is not None and other.hub is not None
         async with serving(receiver) as url, TestClient(TestServer(other.app, host="127.0.0.1")) as widget:
+            assert other.hub.webhooks.subscribed("ticket.created") is False  # from memory, loaded at start
             hook = await runtime.hub.webhooks.register(url, ["ticket.created", "message.created"], admin)
             receiver.secret = hook["secret"]
+            assert runtime.hub.webhooks.subscribed("ticket.created") is True  # the registering process: at once
+
+            async def followed() -> bool:  # the other process: by the `webhooks.changed` event
+                return other.hub.webhooks.subscribed("message.created") is True
+
+            await eventually(followed, what="the other hub to learn of the new endpoint")
             for n in range(4):
                 await say(widget, await widget_session(widget), f"human please, visitor {n}")
             await other.hub.pipeline.drain()
@@ -186,6 +193,12 @@ async def test_two_hub_processes_produce_and_deliver_each_event_once(runtime: Ru
                 return queued > 0 and queued == done
 
             await eventually(all_delivered, timeout=30, what="every webhook delivered")
+            assert await runtime.hub.webhooks.remove(hook["_id"])
+
+            async def forgotten() -> bool:
+                return other.hub.webhooks.subscribed("message.created") is False
+
+            await eventually(forgotten, what="the other hub to drop the removed endpoint")
     finally:
         await other.stop()
     kinds = Counter(e["type"] for e in receiver.accepted)

@@ -128,7 +128,13 @@ async def test_private_note_never_reaches_the_customer(
     )
     assert resp.status == 201
     assert "customer seems upset" not in [m["text"] for m in await history(client, token)]
-    assert await runtime.hub.store.outbox.count_documents({"message_id": {"$exists": True}}) == 1  # only the handoff
+    note = await runtime.hub.store.messages.find_one({"text": "customer seems upset"})
+    assert note is not None and note["delivery"]["status"] == "internal"
+    # The widget's messages are delivered by being stored; the note is the only one never marked sent.
+    outbound = await runtime.hub.store.messages.find({"direction": "out"}).to_list()
+    assert [m["delivery"]["status"] for m in outbound if m["private"]] == ["internal"]
+    assert all(m["delivery"]["status"] == "sent" for m in outbound if not m["private"])
+    assert await runtime.hub.store.outbox.count_documents({}) == 0
 
 
 async def test_same_message_ingested_twice_is_stored_once(client: TestClient[Any, Any], runtime: Runtime) -> None:

@@ -90,6 +90,8 @@ class WidgetSender:
     channel = CHANNEL
     #: Agents' files are downloaded by the visitor from `/api/widget/attachments/{id}`.
     files = FILES_LINK
+    #: Stored is delivered: the hub writes the message as sent and queues no outbox entry (hub.ports).
+    delivers_by_store = True
 
     async def send(self, message: OutboundMessage) -> SendResult:
         return SendResult(provider_id=None)
@@ -352,8 +354,7 @@ class WidgetChannel:
             # A pressed quick reply: the customer (and the desk) read its title, the bot its payload.
             metadata={"quick_reply": body["payload"]} if isinstance(body.get("payload"), str) else {},
         )
-        result = await self.hub.ingest(message)
-        await self.hub.customer_seen(CHANNEL, visitor.key)
+        result = await self.hub.ingest(message)  # a visitor who had left a waiting chat is back (hub.ingest)
         return {"message_id": result.message_id, "conversation_id": result.conversation_id,
                 "duplicate": result.duplicate}
 

@@ -40,4 +40,4 @@ async def test_process_now_twice_or_after_the_background_task_answers_once(runti
     assert stored is not None
     assert await hub.store.messages.count_documents({"conversation_id": stored["conversation_id"],
                                                      "direction": "out"}) == 1
-    assert await hub.store.outbox.count_documents({}) == 1
+    assert await hub.store.outbox.count_documents({}) == 0  # the widget's answer is delivered by being stored
