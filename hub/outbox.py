@@ -83,14 +83,13 @@ class Outbox:
         attachments: list[Doc] | None = None,
         touch_conversation: bool = True,
         metadata: Doc | None = None,
-        external_id: str | None = None,
+        answer_to: ObjectId | None = None,
     ) -> Doc:
         """Store an outbound message (and queue it for delivery unless it is a private note).
 
         `touch_conversation=False` when the caller updates the conversation itself anyway
-        (saves a write in the bot's hot path). `external_id`: a key the caller derives from what
-        caused the message (the bot's answer to one customer message), so that writing it twice
-        raises `DuplicateKeyError` on the messages' unique `(channel, external_id)` index.
+        (saves a write in the bot's hot path). `answer_to`: the customer message this one answers (the
+        bot's answer), unique among messages, so that writing the answer twice raises `DuplicateKeyError`.
         A channel whose delivery is the store itself (`hub.ports.delivered_by_store`: the widget)
         gets the message written as sent, with no outbox entry.
         """
@@ -106,7 +105,7 @@ class Outbox:
             "contact_id": conversation["contact_id"],
             "channel": conversation["channel"],
             "thread_key": conversation["thread_key"],
-            "external_id": external_id or f"sb-{message_id}",
+            "external_id": f"sb-{message_id}",
             "direction": Direction.OUTBOUND.value,
             "author": {"kind": author_kind.value, "id": author_id, "name": author_name},
             "text": text,
@@ -120,6 +119,8 @@ class Outbox:
             doc["nlu"] = nlu
         if metadata:
             doc["metadata"] = metadata
+        if answer_to is not None:
+            doc["answer_to"] = answer_to
         await self.store.messages.insert_one(doc, session=session)
         if by_store:  # counted when the caller's transaction commits, if there is one
             self.telemetry.count("delivery", session, channel=conversation["channel"], result="sent")
@@ -137,6 +138,8 @@ class Outbox:
                 },
                 session=session,
             )
+            if session is None:  # written already: deliver it now (a transaction's caller wakes after commit)
+                self.wake()
         if touch_conversation:
             await self.store.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session

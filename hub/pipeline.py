@@ -215,7 +215,7 @@ class Pipeline:
             claimed = await self.store.messages.update_one(
                 {"_id": message_id, "pending_bot": True},
                 {"$unset": {"pending_bot": "", "lease_until": ""},
-                 "$set": self._processed(message, decision)},
+                 "$set": self._marked(message, decision)},
                 session=session,
             )
             if claimed.modified_count == 0:
@@ -271,8 +271,8 @@ class Pipeline:
     async def _answer(self, message: Doc, conversation: Doc, decision: Decision) -> None:
         """The bot's answer in three single-document writes, each safe to repeat, the mark last.
 
-        1. the answer, keyed `sb-answer-<message id>` in the messages' unique `(channel, external_id)`
-           index: a second attempt (a process that stalled past its lease while another took the message
+        1. the answer, with `answer_to` = the message's id, unique among messages (index `one_answer`):
+           a second attempt (a process that stalled past its lease while another took the message
            over, a crash before the mark) raises `DuplicateKeyError` and writes nothing;
         2. the conversation: bot state and counts, guarded by `bot.last_message_id` so a repeat does not
            count the turn twice;
@@ -287,20 +287,16 @@ class Pipeline:
                 await self.outbox.post(conversation, AuthorKind.BOT, decision.text, author_name="Bot",
                                        quick_replies=decision.quick_replies, touch_conversation=False,
                                        metadata={"article": decision.article} if decision.kb == "offered" else None,
-                                       external_id=f"sb-answer-{message['_id']}")
+                                       answer_to=message["_id"])
             except DuplicateKeyError:
                 log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
         update = _arrival(message, self._bot_fields(decision, message), answered=True)
         update["$inc"] = _turns(outcome)
         await self.store.conversations.update_one(
             {"_id": conversation["_id"], "bot.last_message_id": {"$ne": message["_id"]}}, update)
-        marked = self._processed(message, decision)
-        review = self._review_of(decision)
-        if review is not None:
-            marked["review"] = review
         await self.store.messages.update_one({"_id": message["_id"], "pending_bot": True},
-                                             {"$unset": {"pending_bot": "", "lease_until": ""}, "$set": marked})
-        self.outbox.wake()
+                                             {"$unset": {"pending_bot": "", "lease_until": ""},
+                                              "$set": self._marked(message, decision)})
 
     @staticmethod
     def _processed(message: Doc, decision: Decision | None) -> Doc:
@@ -332,12 +328,14 @@ class Pipeline:
         self.telemetry.count("bot_decision", session, outcome=outcome)
         update = _arrival(message, self._bot_fields(decision, message), answered=True)
         update["$inc"] = _turns(outcome)
-        await self.store.conversations.update_one({"_id": conversation["_id"]}, update, session=session)
-        await self._mark_for_review(decision, message, session)
+        if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
+            await self._mark_unhelpful(decision, message, session)
+        if decision.kind is not DecisionKind.ESCALATE:
+            await self.store.conversations.update_one({"_id": conversation["_id"]}, update, session=session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies,
-                                   touch_conversation=False,
+                                   touch_conversation=False, answer_to=message["_id"],
                                    metadata={"article": decision.article} if decision.kb == "offered" else None)
             return None
         if decision.kind is not DecisionKind.ESCALATE:
@@ -346,7 +344,7 @@ class Pipeline:
         ticket = await self.tickets.escalate(
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
-            entities=entities,
+            entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
         )
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."
@@ -356,7 +354,7 @@ class Pipeline:
             estimate = await self.router.estimated_wait_seconds(ticket["queue"], position)
             text = f"{text} {describe_wait(position, estimate)}"
         await self.outbox.post(replace_conv(conversation, ticket), AuthorKind.SYSTEM, text, session=session,
-                               author_name="Switchboard")
+                               author_name="Switchboard", touch_conversation=False)  # the handoff's write set it
         return ticket
 
     @staticmethod
@@ -364,7 +362,7 @@ class Pipeline:
         """The trainers' NLU inbox entry for the message the bot was unsure about, or failed on (None: none).
 
         Escalations mark the message that was escalated, except "no, that didn't help": there the
-        question the unhelpful answer answered is what a trainer must label (`_mark_for_review`)."""
+        question the unhelpful answer answered is what a trainer must label (`_mark_unhelpful`)."""
         if decision.kind is DecisionKind.ESCALATE:
             reason = "escalated"
         elif decision.reason in REVIEW_REASONS:
@@ -375,18 +373,24 @@ class Pipeline:
             return None
         return {"reason": reason, "decision": decision.reason, "at": utcnow()}
 
-    async def _mark_for_review(self, decision: Decision, message: Doc, session: AsyncClientSession) -> None:
-        """The review mark of a decision written in a transaction (the lean path folds it into the message's
-        mark); "no, that didn't help" marks the question the unhelpful answer answered."""
+    @classmethod
+    def _marked(cls, message: Doc, decision: Decision | None) -> Doc:
+        """What the message's own mark sets: the NLU record and, unless it belongs on the question an
+        unhelpful answer answered (`_mark_unhelpful`), its review entry, in the same write."""
+        marked = cls._processed(message, decision)
+        review = cls._review_of(decision) if decision is not None else None
+        if review is not None and not (decision is not None and decision.kind is DecisionKind.ESCALATE
+                                       and decision.reason == NOT_HELPFUL):
+            marked["review"] = review
+        return marked
+
+    async def _mark_unhelpful(self, decision: Decision, message: Doc, session: AsyncClientSession) -> None:
+        """ "No, that didn't help": the question the unhelpful answer answered goes to the trainers' inbox."""
         review = self._review_of(decision)
-        if review is None:
+        target = await self._answered_question(message, session)
+        if review is None or target is None:
             return
-        target: ObjectId | None = message["_id"]
-        if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
-            target = await self._answered_question(message, session)
-            review["reason"] = NOT_HELPFUL
-        if target is None:
-            return
+        review["reason"] = NOT_HELPFUL
         await self.store.messages.update_one({"_id": target}, {"$set": {"review": review}}, session=session)
 
     async def _answered_question(self, message: Doc, session: AsyncClientSession) -> ObjectId | None:

@@ -156,6 +156,9 @@ class Store:
             partialFilterExpression={"pending_bot": True},
             name="pending_bot",
         )
+        # hub.pipeline: one bot answer per customer message, even when two processes answer it (a lease ran out)
+        await self.messages.create_index("answer_to", unique=True, name="one_answer",
+                                         partialFilterExpression={"answer_to": {"$exists": True}})
         await self.messages.create_index([("review.reason", ASCENDING), ("created_at", DESCENDING)])
         # hub.metrics article deflection: only knowledge-base turns carry `nlu.kb`
         await self.messages.create_index([("nlu.kb", ASCENDING), ("created_at", ASCENDING)], sparse=True,
@@ -215,6 +218,7 @@ class Store:
         await self.api_tokens.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
         await self.api_tokens.create_index([("created_at", DESCENDING)])
         await self.webhooks.create_index([("events", ASCENDING), ("active", ASCENDING)])
+        await self.webhooks.create_index([("active", ASCENDING), ("created_at", ASCENDING)])  # loaded at start
         await self.webhook_deliveries.create_index([("webhook_id", ASCENDING), ("at", DESCENDING)])
         await self.intents.create_index("name", unique=True)
         # hub.audit: newest first, by action or by actor

@@ -132,8 +132,12 @@ class TicketService:
         subject: str | None = None,
         intent: str | None = None,
         entities: dict[str, str] | None = None,
+        conversation_update: Doc | None = None,
     ) -> Doc:
-        """Hand a conversation to humans: link it to the contact's active ticket or open one."""
+        """Hand a conversation to humans: link it to the contact's active ticket or open one.
+
+        `conversation_update`: what the caller changes on the conversation besides the handoff (the bot's
+        turn), made in the handoff's one write; it may not `$set` the handoff's own fields."""
         now = utcnow()
         q = await self.landing_queue(queue, session)
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
@@ -176,11 +180,10 @@ class TicketService:
                                                                  else {})})
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
-        await self.store.conversations.update_one(
-            {"_id": conversation["_id"]},
-            {"$set": {"state": ConversationState.ESCALATED.value, "ticket_id": ticket["_id"], "handoff_at": now}},
-            session=session,
-        )
+        handoff = {**(conversation_update or {})}
+        handoff["$set"] = {**handoff.get("$set", {}), "state": ConversationState.ESCALATED.value,
+                           "ticket_id": ticket["_id"], "handoff_at": now}
+        await self.store.conversations.update_one({"_id": conversation["_id"]}, handoff, session=session)
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
