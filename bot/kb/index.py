@@ -36,6 +36,8 @@ import yaml
 from markdown_it import MarkdownIt
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from bot.kb.analysis import normalise
+
 #: Title (with the category) counts this many times a body match. Measured on the evaluation set
 #: (bot/kb/evalset, `switchboard kb-eval`); see docs/bot.md.
 TITLE_WEIGHT = 2.0
@@ -105,8 +107,9 @@ def _stemmer() -> Any:
 
 
 def words(text: str) -> list[str]:
-    """Lowercased words, apostrophes dropped ("don't" -> "dont")."""
-    return [w.removesuffix("'s").replace("'", "") for w in _WORD.findall(text.lower().replace("\u2019", "'"))]
+    """Lowercased words, normalised (bot.kb.analysis: "didn't" -> "do not", "bought" -> "buy",
+    "color" -> "colour")."""
+    return [n for w in _WORD.findall(text.lower().replace("\u2019", "'")) for n in normalise(w)]
 
 
 def tokens(text: str) -> list[str]:
