@@ -30,7 +30,8 @@ _IRREGULAR_NOT = {"won't": "will not", "can't": "can not", "shan't": "shall not"
 #: Past tenses and participles of common irregular English verbs -> the base form.
 _IRREGULAR = {
     "arose": "arise", "arisen": "arise", "ate": "eat", "eaten": "eat", "began": "begin", "begun": "begin",
-    "bent": "bend", "bitten": "bite", "blew": "blow", "blown": "blow", "bought": "buy", "brought": "bring", "broke": "break", "broken": "break",
+    "bent": "bend", "bitten": "bite", "blew": "blow", "blown": "blow",
+    "bought": "buy", "brought": "bring", "broke": "break", "broken": "break",
     "built": "build", "burnt": "burn", "caught": "catch", "chose": "choose", "chosen": "choose",
     "came": "come", "dealt": "deal", "did": "do", "does": "do", "done": "do", "drew": "draw", "drawn": "draw",
     "drank": "drink", "drunk": "drink", "drove": "drive", "driven": "drive", "fallen": "fall",
