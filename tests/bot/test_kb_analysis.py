@@ -70,7 +70,8 @@ def test_without_normalisation_these_words_would_not_match() -> None:
 
 
 def test_the_best_section_ranks_an_article_but_the_threshold_score_stays_title_and_body() -> None:
-    long_body = "General words about delivery. " * 30 + "\n\n## Customs\n\nImport duties for Norway are paid on arrival."
+    long_body = ("General words about delivery. " * 30
+                 + "\n\n## Customs\n\nImport duties for Norway are paid on arrival.")
     articles = [article("intl", "International delivery", long_body, "Delivery"),
                 article("times", "Delivery times", "Delivery takes 2 days for Norway orders and 1 day at home.",
                         "Delivery")]
