@@ -11,6 +11,7 @@ general English, not written for any article or question.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 #: Apostrophe-less contractions customers type ("dont", "wheres"); words that are also English
 #: words in their own right ("ill", "wed", "id", "its", "were", "well", "shell") are left alone.
@@ -103,9 +104,15 @@ def expand_contraction(word: str) -> str:
 def normalise(word: str) -> list[str]:
     """The words a lowercased word stands for: contraction expanded, irregular verb to its base
     form, American spelling to British ("bought" -> ["buy"], "didn't" -> ["do", "not"])."""
+    return list(word_forms(word))
+
+
+@lru_cache(maxsize=65536)  # a language has few words and every article and question repeats them
+def word_forms(word: str) -> tuple[str, ...]:
+    """`normalise` as a tuple, cached: what the tokenizer calls for every word."""
     out = []
     for w in expand_contraction(word).split():
         w = w.removesuffix("'s").replace("'", "")
         if w:
             out.append(_spelling(_IRREGULAR.get(w, w)))
-    return out
+    return tuple(out)

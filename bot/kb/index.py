@@ -40,7 +40,7 @@ import yaml
 from markdown_it import MarkdownIt
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from bot.kb.analysis import normalise
+from bot.kb.analysis import word_forms
 
 #: Title (with the category) counts this many times a body match. Measured on the evaluation set
 #: (bot/kb/evalset, `switchboard kb-eval`); see docs/bot.md.
@@ -117,7 +117,7 @@ def _stemmer() -> Any:
 def words(text: str) -> list[str]:
     """Lowercased words, normalised (bot.kb.analysis: "didn't" -> "do not", "bought" -> "buy",
     "color" -> "colour")."""
-    return [n for w in _WORD.findall(text.lower().replace("\u2019", "'")) for n in normalise(w)]
+    return [n for w in _WORD.findall(text.lower().replace("\u2019", "'")) for n in word_forms(w)]
 
 
 def tokens(text: str) -> list[str]:
@@ -264,6 +264,11 @@ class ArticleIndex:
         return [Hit(self.articles[i], float(bm25[i]), self.snippet(int(i), q), float(rank[i]))
                 for i in order if rank[i] > 0]
 
+    @staticmethod
+    @lru_cache(maxsize=8192)
+    def _sentence_tokens(sentence: str) -> frozenset[str]:
+        return frozenset(tokens(sentence))
+
     def snippet(self, i: int, query_tokens: set[str]) -> str:
         """The body sentence of article `i` sharing the most idf-weighted stems with the query."""
         sentences = self._sentences[i]
@@ -271,7 +276,7 @@ class ArticleIndex:
             return ""
         best, best_score = sentences[0], 0.0
         for s in sentences:
-            score = sum(self._idf.get(t, 0.0) for t in set(tokens(s)) & query_tokens)
+            score = sum(self._idf.get(t, 0.0) for t in self._sentence_tokens(s) & query_tokens)
             if score > best_score:
                 best, best_score = s, score
         if len(best) <= SNIPPET_CHARS:
