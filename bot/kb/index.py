@@ -91,7 +91,8 @@ class Hit:
     #: BM25 score (title and body fields combined); what `min_score` thresholds compare against.
     score: float
     snippet: str
-    #: The ranking score: equal to `score` with BM25 alone, the hybrid score with the dense tier.
+    #: The ranking score: `score` plus SECTION_WEIGHT x the best section with BM25 alone, the hybrid
+    #: score with the dense tier.
     rank_score: float = 0.0
 
 
