@@ -2,18 +2,22 @@
 
 Lexical tier (always on): Okapi BM25 from `bm25s`, two fields scored apart and added,
 ``score = title_weight * BM25(title + category) + BM25(body)``, so a question that names
-the article's subject outranks one whose words only occur somewhere in a long body.
-Tokens: lowercased words, English stop words dropped (bm25s's list), Snowball stemming
-(PyStemmer), so "refunded", "refunds" and "refunding" all meet "refund". Markdown is
-rendered to plain text (markdown-it-py) before indexing: link targets, emphasis marks and
-table pipes are not words.
+the article's subject outranks one whose words only occur somewhere in a long body. The
+ranking adds the best section of the article: ``rank = score + SECTION_WEIGHT * max over
+sections BM25(title + section)`` (sections split at Markdown headings), so a question about
+one part of a long article is not diluted by the rest of its body.
+Tokens: lowercased words normalised by bot.kb.analysis (contractions, irregular verbs,
+American spelling), English stop words dropped (scikit-learn's list), Snowball stemming
+(PyStemmer), so "refunded", "refunds" and "refunding" all meet "refund", and "bought" meets
+"buy". Markdown is rendered to plain text (markdown-it-py) before indexing: link targets,
+emphasis marks and table pipes are not words.
 
 Dense tier (optional, `pip install .[embeddings]`): with an `Encoder` (bot.nlu.embeddings),
 ``hybrid = bm25 / max_bm25 * (1 - dense_weight) + dense_weight * cosine`` over the same
 articles; the BM25 part is scaled by the best BM25 score of the query so both halves lie
-in [0, 1]. The score a caller thresholds on (`Hit.score`) is always the raw BM25 score,
-so one `min_score` means the same with or without the dense tier; the dense tier only
-reorders.
+in [0, 1]. The score a caller thresholds on (`Hit.score`) is always the title-and-body BM25
+score, so one `min_score` means the same with or without the dense tier and the section term;
+those only reorder.
 
 The snippet is the body sentence sharing the most (idf-weighted) stems with the query.
 """
@@ -36,16 +40,22 @@ import yaml
 from markdown_it import MarkdownIt
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from bot.kb.analysis import word_forms
+
 #: Title (with the category) counts this many times a body match. Measured on the evaluation set
 #: (bot/kb/evalset, `switchboard kb-eval`); see docs/bot.md.
 TITLE_WEIGHT = 2.0
 #: Okapi BM25 parameters (the library's defaults, the usual ones).
 K1 = 1.5
 B = 0.75
+#: The best section's BM25 counts this much in the ranking (not in `Hit.score`). Chosen on the
+#: evaluation set by cross-validation (0, 0.5, 1; see docs/bot.md).
+SECTION_WEIGHT = 0.5
 SNIPPET_CHARS = 220
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_HEADING = re.compile(r"\n(?=#{1,6} )")
 _STOP = frozenset(ENGLISH_STOP_WORDS) | {
     "hi", "hello", "hey", "please", "thanks", "thank", "pls", "plz", "im", "ive", "id", "dont", "doesnt", "didnt",
     "cant", "wont", "isnt", "arent", "wasnt", "havent", "youre", "theyre", "thats",
@@ -81,7 +91,8 @@ class Hit:
     #: BM25 score (title and body fields combined); what `min_score` thresholds compare against.
     score: float
     snippet: str
-    #: The ranking score: equal to `score` with BM25 alone, the hybrid score with the dense tier.
+    #: The ranking score: `score` plus SECTION_WEIGHT x the best section with BM25 alone, the hybrid
+    #: score with the dense tier.
     rank_score: float = 0.0
 
 
@@ -105,8 +116,9 @@ def _stemmer() -> Any:
 
 
 def words(text: str) -> list[str]:
-    """Lowercased words, apostrophes dropped ("don't" -> "dont")."""
-    return [w.removesuffix("'s").replace("'", "") for w in _WORD.findall(text.lower().replace("\u2019", "'"))]
+    """Lowercased words, normalised (bot.kb.analysis: "didn't" -> "do not", "bought" -> "buy",
+    "color" -> "colour")."""
+    return [n for w in _WORD.findall(text.lower().replace("\u2019", "'")) for n in word_forms(w)]
 
 
 def tokens(text: str) -> list[str]:
@@ -138,6 +150,15 @@ class ArticleIndex:
         bodies = [tokens(" ".join(s)) for s in self._sentences]
         self._title = self._bm25(titles)
         self._body = self._bm25(bodies)
+        sections, owner = [], []
+        for i, a in enumerate(indexed):
+            for part in _HEADING.split(a.body or ""):
+                text = markdown_text(part)
+                if text.strip():
+                    sections.append(tokens(f"{a.title} {text}"))
+                    owner.append(i)
+        self._sections = self._bm25(sections)
+        self._owner = np.array(owner, dtype=np.intp)
         n = len(indexed)
         df: dict[str, int] = {}
         for doc in bodies:
@@ -200,32 +221,54 @@ class ArticleIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every article for `query`: title field weighted, thesaurus terms at EXPANSION_WEIGHT."""
+        return self._scores(self.query_terms(query))
+
+    def section_scores(self, query: str) -> np.ndarray:
+        """The BM25 score of each article's best section (title + the text under one heading)."""
+        return self._section_scores(self.query_terms(query))
+
+    def _weighted(self, index: bm25s.BM25, terms: tuple[list[str], list[str]], size: int) -> np.ndarray:
+        total = np.zeros(size, dtype=np.float32)
+        for words_, factor in zip(terms, (1.0, EXPANSION_WEIGHT), strict=True):
+            known = [t for t in words_ if t in index.vocab_dict]
+            if known:
+                total += factor * index.get_scores(known)
+        return total
+
+    def _scores(self, terms: tuple[list[str], list[str]]) -> np.ndarray:
         n = len(self.articles)
-        total = np.zeros(len(self._sentences), dtype=np.float32)
         if not n or self._title is None or self._body is None:
-            return total[:n]
-        own, extra = self.query_terms(query)
-        for terms, factor in ((own, 1.0), (extra, EXPANSION_WEIGHT)):
-            for index, weight in ((self._title, self.title_weight), (self._body, 1.0)):
-                known = [t for t in terms if t in index.vocab_dict]
-                if known:
-                    total += factor * weight * index.get_scores(known)
+            return np.zeros(n, dtype=np.float32)
+        size = len(self._sentences)
+        total = self.title_weight * self._weighted(self._title, terms, size) + self._weighted(self._body, terms, size)
         return total[:n]
+
+    def _section_scores(self, terms: tuple[list[str], list[str]]) -> np.ndarray:
+        n = len(self.articles)
+        best = np.zeros(len(self._sentences), dtype=np.float32)
+        if n and self._sections is not None:
+            np.maximum.at(best, self._owner, self._weighted(self._sections, terms, len(self._owner)))
+        return best[:n]
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         """The `k` best articles for `query`, best first, with a snippet; articles scoring 0 left out."""
-        bm25 = self.scores(query)
-        rank = bm25.astype(np.float64)
+        terms = self.query_terms(query)
+        bm25 = self._scores(terms)
+        rank = bm25.astype(np.float64) + SECTION_WEIGHT * self._section_scores(terms)
         if self._vectors is not None and self._encoder is not None and query.strip():
-            top = float(bm25.max()) if len(bm25) else 0.0
-            lexical = bm25 / top if top > 0 else bm25
+            top = float(rank.max()) if len(rank) else 0.0
+            lexical = rank / top if top > 0 else rank
             dense = self._vectors @ self._encoder.encode([query])[0]
             rank = (1 - self.dense_weight) * lexical + self.dense_weight * np.clip(dense, 0.0, 1.0)
         order = np.argsort(-rank, kind="stable")[:k]
-        own, extra = self.query_terms(query)
-        q = set(own) | set(extra)
+        q = set(terms[0]) | set(terms[1])
         return [Hit(self.articles[i], float(bm25[i]), self.snippet(int(i), q), float(rank[i]))
                 for i in order if rank[i] > 0]
+
+    @staticmethod
+    @lru_cache(maxsize=8192)
+    def _sentence_tokens(sentence: str) -> frozenset[str]:
+        return frozenset(tokens(sentence))
 
     def snippet(self, i: int, query_tokens: set[str]) -> str:
         """The body sentence of article `i` sharing the most idf-weighted stems with the query."""
@@ -234,7 +277,7 @@ class ArticleIndex:
             return ""
         best, best_score = sentences[0], 0.0
         for s in sentences:
-            score = sum(self._idf.get(t, 0.0) for t in set(tokens(s)) & query_tokens)
+            score = sum(self._idf.get(t, 0.0) for t in self._sentence_tokens(s) & query_tokens)
             if score > best_score:
                 best, best_score = s, score
         if len(best) <= SNIPPET_CHARS:
