@@ -75,6 +75,7 @@ class WaitAnnouncer:
         self._threads: dict[Any, str] = {}
         self._full_at: datetime | None = None  # when the next pass must read everything again
         self._lease_until: datetime | None = None
+        self._retry_at: datetime | None = None  # not the holder: when to try for the lease again
 
     async def announce(self, now: datetime | None = None, queues: set[str] | None = None) -> int:
         """A pass reading these queues' lines and notices (default: all); how many customers were told."""
@@ -136,7 +137,8 @@ class WaitAnnouncer:
 
     async def _tell(self, ticket: Doc, queue: str, position: int, estimate: float | None, now: datetime) -> bool:
         """Record the ticket's place and wait; tell the customer if worth it. True if they were told."""
-        notice = self._notices.get(ticket["_id"])
+        stored = self._notices.get(ticket["_id"])
+        notice = stored if stored is not None and stored.get("queue") == queue else None  # moved: told anew
         after = (position, round(estimate) if estimate is not None else None)
         live = ticket.get("channel") in LIVE_CHANNELS
         if notice is not None and (notice["position"], notice.get("estimate_seconds")) == after and (
@@ -155,7 +157,7 @@ class WaitAnnouncer:
                        and (notice.get("message_at") is None or now - notice["message_at"] >= MESSAGE_EVERY))
         told = False
         if live:  # the banner: a new ticket's too (its message is no banner), the thread key read at most once
-            thread_key = (notice or {}).get("thread_key") or await self._thread_key(ids[-1])
+            thread_key = (stored or {}).get("thread_key") or await self._thread_key(ids[-1])
             if thread_key is None:
                 return False
             update["thread_key"] = thread_key
@@ -172,7 +174,7 @@ class WaitAnnouncer:
                           message_at=now, told_position=position, told_estimate=after[1])
             told = True
         await self.store.wait_notices.update_one({"_id": ticket["_id"]}, {"$set": update}, upsert=True)
-        self._notices[ticket["_id"]] = {**(notice or {}), **update, "_id": ticket["_id"]}
+        self._notices[ticket["_id"]] = {**(stored or {}), **update, "_id": ticket["_id"]}  # as `$set` leaves it
         return told
 
     async def _thread_key(self, conversation_id: Any) -> str | None:
@@ -207,8 +209,11 @@ class WaitAnnouncer:
             return True
         if self._lease_until is None or now >= self._lease_until:
             self._forget()
+            if self._retry_at is not None and now < self._retry_at:
+                return False  # another process has it: try again every `interval`, not on every change
         held = await self.lease.acquire(now)
         self._lease_until = now + timedelta(seconds=self.lease.seconds) if held else None
+        self._retry_at = None if held else now + timedelta(seconds=self.interval)
         return held
 
     def _forget(self) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo import ReturnDocument
 
 from hub.hub import Hub
 from hub.models import InboundMessage, Role, Sender
@@ -159,3 +160,20 @@ async def test_a_new_lease_holder_starts_from_the_notices(runtime: Runtime) -> N
     assert await successor.announce_changes() == 1
     assert [(f["who"], f["position"]) for f in await _frames(hub, 2)] == [
         ("demo:visitor:first", None), ("demo:visitor:second", 1)]
+
+
+async def test_a_customer_moved_to_another_queue_takes_their_place_there(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await _escalate(hub, "widget", "demo:visitor:first")
+    moving = await _escalate(hub, "widget", "demo:visitor:second")
+    assert await hub.waits.announce() == 2
+    moved = await hub.store.tickets.find_one_and_update({"_id": moving["_id"]}, {"$set": {"queue": "orders"}},
+                                                        return_document=ReturnDocument.AFTER)
+    hub.waits.ticket_changed(moved)
+    assert await hub.waits.announce_changes() == 1
+    assert [(f["who"], f["position"]) for f in await _frames(hub, 2)] == [
+        ("demo:visitor:second", None), ("demo:visitor:second", 1)]  # out of one line, first in the other
+    assert await hub.waiting("widget", "demo:visitor:second") == {
+        "position": 1, "estimate_seconds": None, "text": (await _frames(hub, 3))[0]["text"]}
+    assert (await hub.store.wait_notices.find_one({"_id": moving["_id"]}) or {}).get("queue") == "orders"
