@@ -10,13 +10,21 @@ told is kept in `wait_notices` (not on the ticket: desks would re-render on ever
   (by half of itself and five minutes, or nobody / somebody is online now), at most every ten
   minutes, so nobody is flooded.
 
-A pass runs in one process at a time (a lease), when a ticket changes anywhere (the change
-stream) and at least every `interval` seconds (agents come online, time passes).
+Passes run in one process at a time (a lease), the only writer of `wait_notices`. Every
+`interval` seconds (agents come online, time passes) a full pass reads each queue's line and
+notices from the database. In between, a ticket change (the change stream) wakes a pass that
+reads nothing: the process keeps each line and its notices in memory and moves the changed
+tickets in them, so a pass costs only what it tells (a `queue.wait` event, a notice written or
+deleted). A customer appended at the end moves nobody else, and the escalation message already
+told them their place: only their notice is written (and the widget's banner frame). The
+collection stays the durable copy: `current` reads it for reconnecting customers, and a process
+that takes the lease (or a pass that failed) starts from it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +32,7 @@ from typing import Any
 from hub.leases import Lease
 from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.outbox import Outbox
-from hub.realtime import RealtimeBus
+from hub.realtime import Change, RealtimeBus
 from hub.routing import Router
 from hub.store import Doc, PyMongoError, Store
 from hub.tickets import TicketService
@@ -41,6 +49,8 @@ MESSAGE_EVERY = timedelta(minutes=10)
 MIN_PASS_GAP_SECONDS = 1.0
 #: Tickets whose status/assignee/queue the process remembers (forgotten all at once beyond this).
 SEEN_LIMIT = 50_000
+#: What a pass needs of a waiting ticket (kept in memory for each queue's line).
+LINE_FIELDS = ("queue", "status", "assignee_id", "channel", "conversation_ids", "created_at")
 
 
 class WaitAnnouncer:
@@ -56,29 +66,64 @@ class WaitAnnouncer:
         #: Queues whose waiting line may have moved since the last pass, and what moves it per ticket.
         self._dirty: set[str] = set()
         self._seen: dict[Any, tuple[Any, ...]] = {}
+        #: The tickets whose status/assignee/queue changed since the last pass: their latest state.
+        self._changed: dict[Any, Doc] = {}
+        #: As of the last pass (the lease holder's copy): each queue's waiting line, and every notice.
+        self._lines: dict[str, list[Doc]] = {}
+        self._notices: dict[Any, Doc] = {}
+        #: A live conversation's thread key, from its messages on the change stream (saves a read).
+        self._threads: dict[Any, str] = {}
+        self._full_at: datetime | None = None  # when the next pass must read everything again
         self._lease_until: datetime | None = None
+        self._retry_at: datetime | None = None  # not the holder: when to try for the lease again
 
     async def announce(self, now: datetime | None = None, queues: set[str] | None = None) -> int:
-        """One pass over these queues (default: all); how many customers were told something new."""
+        """A pass reading these queues' lines and notices (default: all); how many customers were told."""
         now = now or utcnow()
         told = 0
         for queue in list(self.tickets.queues):
             if queues is None or queue in queues:
-                told += await self._announce_queue(queue, now)
+                told += await self._read_queue(queue, now)
         return told
 
-    async def _announce_queue(self, queue: str, now: datetime) -> int:
-        waiting = [t for t in await self.store.tickets.find(  # unassigned checked here: a null match scans
+    async def announce_changes(self, now: datetime | None = None) -> int:
+        """A pass over the queues the changed tickets moved, from memory (a queue not read yet is read)."""
+        now = now or utcnow()
+        changed, self._changed = self._changed, {}
+        queues, self._dirty = self._dirty, set()
+        for queue, line in self._lines.items():
+            kept = [t for t in line if t["_id"] not in changed]
+            joined = [t for t in changed.values() if _waits_in(t, queue)]
+            if joined or len(kept) != len(line):
+                queues.add(queue)
+                self._lines[queue] = sorted(kept + joined, key=_line_order) if joined else kept
+        told = 0
+        for queue in list(self.tickets.queues):
+            if queue in queues:
+                told += await (self._settle(queue, now) if queue in self._lines else self._read_queue(queue, now))
+        return told
+
+    async def _read_queue(self, queue: str, now: datetime) -> int:
+        self._lines[queue] = [t for t in await self.store.tickets.find(  # unassigned checked here: a null match scans
             {"status": TicketStatus.NEW.value, "queue": queue},
-            projection={"channel": 1, "conversation_ids": 1, "created_at": 1, "assignee_id": 1},
+            projection=dict.fromkeys(LINE_FIELDS, 1),
             sort=[("status", 1), ("queue", 1), ("created_at", 1)],
         ).to_list() if t.get("assignee_id") is None]
-        notices = {n["_id"]: n async for n in self.store.wait_notices.find({"queue": queue})}
-        for notice_id in notices.keys() - {t["_id"] for t in waiting}:  # answered, assigned, moved or gone
-            notice = notices[notice_id]
+        for notice_id in [k for k, n in self._notices.items() if n.get("queue") == queue]:
+            del self._notices[notice_id]
+        self._notices.update({n["_id"]: n async for n in self.store.wait_notices.find({"queue": queue})})
+        return await self._settle(queue, now)
+
+    async def _settle(self, queue: str, now: datetime) -> int:
+        """Tell the queue's line (as remembered) their places; forget those no longer in it."""
+        waiting = self._lines[queue]
+        ids = {t["_id"] for t in waiting}
+        for notice in [n for n in self._notices.values() if n.get("queue") == queue and n["_id"] not in ids]:
+            # answered, assigned, moved or gone
             if notice.get("channel") in LIVE_CHANNELS:
                 await self._publish(notice, None, None, now)
-            await self.store.wait_notices.delete_one({"_id": notice_id})
+            await self.store.wait_notices.delete_one({"_id": notice["_id"]})
+            del self._notices[notice["_id"]]
         if not waiting:
             return 0
         snapshot = await self.router.queue_snapshot(queue)
@@ -86,48 +131,60 @@ class WaitAnnouncer:
         for index, ticket in enumerate(waiting):
             position = index + 1
             estimate = estimate_wait(position, snapshot)
-            if await self._tell(ticket, queue, notices.get(ticket["_id"]), position, estimate, now):
+            if await self._tell(ticket, queue, position, estimate, now):
                 reached += 1
         return reached
 
-    async def _tell(self, ticket: Doc, queue: str, notice: Doc | None, position: int, estimate: float | None,
-                    now: datetime) -> bool:
+    async def _tell(self, ticket: Doc, queue: str, position: int, estimate: float | None, now: datetime) -> bool:
         """Record the ticket's place and wait; tell the customer if worth it. True if they were told."""
+        stored = self._notices.get(ticket["_id"])
+        notice = stored if stored is not None and stored.get("queue") == queue else None  # moved: told anew
         after = (position, round(estimate) if estimate is not None else None)
         live = ticket.get("channel") in LIVE_CHANNELS
         if notice is not None and (notice["position"], notice.get("estimate_seconds")) == after and (
                 live or (notice["told_position"], notice.get("told_estimate")) == after):
             return False
+        ids = ticket.get("conversation_ids") or []
+        if not ids:
+            return False
         update: Doc = {"queue": queue, "position": position, "estimate_seconds": after[1],
                        "channel": ticket.get("channel"), "updated_at": now}
         if notice is None:  # the escalation message just told them this
-            update.update(told_position=position, told_estimate=after[1])
+            update.update(told_position=position, told_estimate=after[1], conversation_id=ids[-1])
         message_due = (not live and notice is not None
                        and changed_enough((notice["told_position"], notice.get("told_estimate")), after,
                                           share=MESSAGE_SHARE, floor_seconds=MESSAGE_FLOOR_SECONDS)
                        and (notice.get("message_at") is None or now - notice["message_at"] >= MESSAGE_EVERY))
         told = False
-        if live or message_due or notice is None:
-            conversation = await self._conversation(ticket)
+        if live:  # the banner: a new ticket's too (its message is no banner), the thread key read at most once
+            thread_key = (stored or {}).get("thread_key") or await self._thread_key(ids[-1])
+            if thread_key is None:
+                return False
+            update["thread_key"] = thread_key
+            await self._publish({**update, "_id": ticket["_id"]}, position, after[1], now,
+                                 describe_wait(position, estimate))
+            told = True
+        elif message_due:
+            conversation = await self.store.conversations.find_one({"_id": ids[-1]})
             if conversation is None:
                 return False
-            update.update(thread_key=conversation.get("thread_key"), conversation_id=conversation["_id"])
-            text = describe_wait(position, estimate)
-            if live:
-                await self._publish({**update, "_id": ticket["_id"]}, position, after[1], now, text)
-                told = True
-            elif message_due:
-                await self.outbox.post(conversation, AuthorKind.SYSTEM, text, author_name="Switchboard")
-                update.update(message_at=now, told_position=position, told_estimate=after[1])
-                told = True
+            await self.outbox.post(conversation, AuthorKind.SYSTEM, describe_wait(position, estimate),
+                                   author_name="Switchboard")
+            update.update(thread_key=conversation.get("thread_key"), conversation_id=conversation["_id"],
+                          message_at=now, told_position=position, told_estimate=after[1])
+            told = True
         await self.store.wait_notices.update_one({"_id": ticket["_id"]}, {"$set": update}, upsert=True)
+        self._notices[ticket["_id"]] = {**(stored or {}), **update, "_id": ticket["_id"]}  # as `$set` leaves it
         return told
 
-    async def _conversation(self, ticket: Doc) -> Doc | None:
-        ids = ticket.get("conversation_ids") or []
-        if not ids:
-            return None
-        return await self.store.conversations.find_one({"_id": ids[-1]})
+    async def _thread_key(self, conversation_id: Any) -> str | None:
+        """A live conversation's thread key: seen on its messages' way past, else read."""
+        thread_key = self._threads.get(conversation_id)
+        if thread_key is None:
+            conversation = await self.store.conversations.find_one({"_id": conversation_id},
+                                                                   projection={"thread_key": 1})
+            thread_key = conversation.get("thread_key") if conversation is not None else None
+        return thread_key
 
     async def _publish(self, notice: Doc, position: int | None, estimate: int | None, now: datetime,
                        text: str | None = None) -> None:
@@ -144,13 +201,28 @@ class WaitAnnouncer:
                 "text": describe_wait(notice["position"], notice.get("estimate_seconds"))}
 
     async def _hold_lease(self) -> bool:
-        """Whether this process runs the passes: the lease is renewed once half of it has gone by."""
+        """Whether this process runs the passes: the lease is renewed once half of it has gone by.
+
+        A process that did not hold it all along forgets what it remembers: another may have written."""
         now = utcnow()
         if self._lease_until is not None and now < self._lease_until - timedelta(seconds=self.lease.seconds / 2):
             return True
+        if self._lease_until is None or now >= self._lease_until:
+            self._forget()
+            if self._retry_at is not None and now < self._retry_at:
+                return False  # another process has it: try again every `interval`, not on every change
         held = await self.lease.acquire(now)
         self._lease_until = now + timedelta(seconds=self.lease.seconds) if held else None
+        self._retry_at = None if held else now + timedelta(seconds=self.interval)
         return held
+
+    def _forget(self) -> None:
+        """The next pass reads every line and notice from the database."""
+        self._lines.clear()
+        self._notices.clear()
+        self._changed.clear()
+        self._dirty.clear()
+        self._full_at = None
 
     def ticket_changed(self, ticket: Doc) -> None:
         """A ticket changed somewhere: its queue's line moved if its status, assignee or queue did."""
@@ -161,38 +233,77 @@ class WaitAnnouncer:
         if len(self._seen) > SEEN_LIMIT:
             self._seen.clear()
         self._seen[ticket.get("_id")] = key
+        if len(self._changed) > SEEN_LIMIT:  # nobody took them (not the lease holder): read it all if ever
+            self._forget()
+        self._changed[ticket.get("_id")] = {k: ticket[k] for k in ("_id", *LINE_FIELDS) if k in ticket}
         self._dirty.update(q for q in (key[2], before[2] if before else None) if isinstance(q, str))
         self._wake.set()
 
+    def message_seen(self, message: Doc) -> None:
+        """A live channel's message went by: remember its conversation's thread key for a new ticket's banner."""
+        if len(self._threads) > SEEN_LIMIT:
+            self._threads.clear()
+        if message.get("thread_key") is not None:
+            self._threads[message.get("conversation_id")] = message["thread_key"]
+
     async def run(self, bus: RealtimeBus) -> None:
-        """Passes while this process holds the lease: over the queues that moved, and all every `interval`."""
+        """Passes while this process holds the lease: over what moved, and over everything every `interval`."""
         watcher = asyncio.create_task(self._watch(bus))
-        queues: set[str] | None = None  # the first pass looks at every queue
         try:
             while True:
                 try:
-                    if await self._hold_lease():
-                        await self.announce(queues=queues)
+                    await self._pass()
                 except PyMongoError as exc:
                     log.warning("wait announcements: database unavailable (%s)", exc)
+                    self._forget()  # what was written is uncertain: the collection says
                 await asyncio.sleep(MIN_PASS_GAP_SECONDS)  # rate limit: a busy desk changes tickets all the time
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-                    queues = set(self._dirty)
-                except TimeoutError:
-                    queues = None  # time passed, agents came and went: everyone's wait may have moved
+                # a full pass is due every `interval` even while tickets keep changing (agents come and go)
+                due = self.interval if self._full_at is None else (self._full_at - utcnow()).total_seconds()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, due))
                 self._wake.clear()
-                self._dirty.clear()
         finally:
             watcher.cancel()
 
+    async def _pass(self) -> None:
+        if not await self._hold_lease():
+            self._changed.clear()
+            self._dirty.clear()
+            return
+        now = utcnow()
+        if self._full_at is None or now >= self._full_at:
+            self._changed.clear()  # the reads below see them
+            self._dirty.clear()
+            self._full_at = now + timedelta(seconds=self.interval)
+            await self.announce(now)
+        else:
+            await self.announce_changes(now)
+
     async def _watch(self, bus: RealtimeBus) -> None:
-        sub = bus.subscribe(maxsize=1000)
+        sub = bus.subscribe(maxsize=1000, accept=_wanted)
         try:
             while True:
                 change = await sub.get()
                 if change.collection == "tickets":
                     self.ticket_changed(change.document)
+                else:
+                    self.message_seen(change.document)
         finally:
             sub.close()
 
+
+def _wanted(change: Change) -> bool:
+    """Ticket changes, and new messages of live channels (their thread keys)."""
+    return change.collection == "tickets" or (
+        change.collection == "messages" and change.operation == "insert"
+        and change.document.get("channel") in LIVE_CHANNELS)
+
+
+def _waits_in(ticket: Doc, queue: str) -> bool:
+    """Whether the ticket is in the queue's line: new and unassigned (what the full pass reads)."""
+    return (ticket.get("status") == TicketStatus.NEW.value and ticket.get("assignee_id") is None
+            and ticket.get("queue") == queue)
+
+
+def _line_order(ticket: Doc) -> tuple[Any, Any]:
+    return ticket["created_at"], ticket["_id"]

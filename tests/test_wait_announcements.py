@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo import ReturnDocument
 
 from hub.hub import Hub
 from hub.models import InboundMessage, Role, Sender
-from hub.waitannouncer import MESSAGE_EVERY
+from hub.waitannouncer import MESSAGE_EVERY, WaitAnnouncer
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import make_settings
@@ -102,3 +103,77 @@ async def test_other_channels_get_a_message_only_when_the_wait_moved_a_lot(runti
     await hub.waits.announce()
     told = await notices()
     assert len(told) == 3 and "No agent is online right now" in told[2]
+
+
+async def test_a_pass_on_changes_moves_the_line_it_remembers(runtime: Runtime) -> None:
+    """Between full passes the line and notices are the process's own: an appended customer is
+    recorded without telling anyone else, someone ahead leaving moves those behind, and what the
+    changes never said is caught by the next full pass, which reads the collection again."""
+    hub = runtime.hub
+    assert hub is not None
+    first = await _escalate(hub, "widget", "demo:visitor:first")
+    assert await hub.waits.announce() == 1  # the full pass: the widget's banner
+    second = await _escalate(hub, "widget", "demo:visitor:second")
+    sms = await _escalate(hub, "sms", "+15550002222")
+    for ticket in (second, sms):  # what the change stream brings
+        hub.waits.ticket_changed(ticket)
+    assert await hub.waits.announce_changes() == 1  # the second's banner; the first has not moved
+    assert [(f["who"], f["position"]) for f in await _frames(hub, 1)] == [("demo:visitor:second", 2)]
+    notices = {n["_id"]: n for n in await hub.store.wait_notices.find({}).to_list()}
+    assert {k: (n["position"], n["told_position"]) for k, n in notices.items()} == {
+        first["_id"]: (1, 1), second["_id"]: (2, 2), sms["_id"]: (3, 3)}  # the escalation message told the SMS one
+    assert await hub.waiting("widget", "demo:visitor:second") is not None  # a reconnecting widget's view
+
+    hub.waits.ticket_changed(await hub.tickets.assign(first["_id"], None, None))  # still waiting: nobody moves
+    assert await hub.waits.announce_changes() == 0
+    assert len(await _frames(hub, 0)) == 2
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT])
+    moved = await hub.tickets.assign(first["_id"], ann["_id"], ann)  # the first customer leaves the queue
+    hub.waits.ticket_changed(moved)
+    assert await hub.waits.announce_changes() == 1
+    assert [(f["who"], f["position"]) for f in await _frames(hub, 2)] == [
+        ("demo:visitor:first", None), ("demo:visitor:second", 1)]
+    assert await hub.waiting("widget", "demo:visitor:first") is None
+    assert (await hub.store.wait_notices.find_one({"_id": sms["_id"]}) or {}).get("position") == 2
+
+    # a change the pass never heard of (another writer, a dropped change): the full pass reads it
+    await hub.store.tickets.update_one({"_id": second["_id"]}, {"$set": {"status": "open"}})
+    assert await hub.waits.announce_changes() == 0
+    assert await hub.waiting("widget", "demo:visitor:second") is not None
+    await hub.waits.announce()
+    assert [(f["who"], f["position"]) for f in await _frames(hub, 4)] == [("demo:visitor:second", None)]
+    assert await hub.waiting("widget", "demo:visitor:second") is None
+    assert (await hub.store.wait_notices.find_one({"_id": sms["_id"]}) or {}).get("position") == 1
+
+
+async def test_a_new_lease_holder_starts_from_the_notices(runtime: Runtime) -> None:
+    """The collection is the durable copy: a process taking over tells nobody again what they were told."""
+    hub = runtime.hub
+    assert hub is not None
+    first = await _escalate(hub, "widget", "demo:visitor:first")
+    await _escalate(hub, "widget", "demo:visitor:second")
+    assert await hub.waits.announce() == 2
+    successor = WaitAnnouncer(hub.store, hub.tickets, hub.router, hub.outbox)
+    assert await successor.announce() == 0
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT])
+    successor.ticket_changed(await hub.tickets.assign(first["_id"], ann["_id"], ann))
+    assert await successor.announce_changes() == 1
+    assert [(f["who"], f["position"]) for f in await _frames(hub, 2)] == [
+        ("demo:visitor:first", None), ("demo:visitor:second", 1)]
+
+
+async def test_a_customer_moved_to_another_queue_takes_their_place_there(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await _escalate(hub, "widget", "demo:visitor:first")
+    moving = await _escalate(hub, "widget", "demo:visitor:second")
+    assert await hub.waits.announce() == 2
+    moved = await hub.store.tickets.find_one_and_update({"_id": moving["_id"]}, {"$set": {"queue": "orders"}},
+                                                        return_document=ReturnDocument.AFTER)
+    hub.waits.ticket_changed(moved)
+    assert await hub.waits.announce_changes() == 1
+    assert [(f["who"], f["position"]) for f in await _frames(hub, 2)] == [
+        ("demo:visitor:second", None), ("demo:visitor:second", 1)]  # out of one line, first in the other
+    assert await hub.waiting("widget", "demo:visitor:second") == {
+        "position": 1, "estimate_seconds": None, "text": (await _frames(hub, 3))[0]["text"]}
+    assert (await hub.store.wait_notices.find_one({"_id": moving["_id"]}) or {}).get("queue") == "orders"

@@ -1,0 +1,95 @@
+"""The running wait announcer: a ticket change costs only what it tells (hub.waitannouncer).
+
+Full passes are a minute apart here, so every pass after the first is one a ticket change woke:
+the test watches the hub's database commands to show those passes read nothing, while the
+customers still see the line move.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+
+from hub.hub import Hub
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
+from tests.conftest import make_settings, running
+from tests.helpers import eventually
+from tests.test_wait_announcements import _escalate, _frames
+
+
+@dataclass
+class Reads(monitoring.CommandListener):
+    """The hub's finds, as (collection, filter, projection)."""
+
+    finds: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            with self._lock:
+                self.finds.append((str(event.command["find"]), dict(event.command.get("filter") or {}),
+                                   dict(event.command.get("projection") or {})))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    return make_settings(mongo_uri, tmp_path, wait_announce_seconds=60)
+
+
+@pytest.fixture
+async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, Reads]]:
+    reads = Reads()
+    async with running(settings, shop_bot, db_listeners=[reads]) as rt:
+        yield rt, reads
+
+
+async def _positions(hub: Hub, since: int, expected: list[tuple[str, int | None]]) -> None:
+    async def arrived() -> bool:
+        return [(f["who"], f["position"]) for f in await _frames(hub, since)] == expected
+
+    await eventually(arrived, what=f"the frames {expected}")
+
+
+async def test_passes_woken_by_changes_read_nothing(watched: tuple[Runtime, Reads]) -> None:
+    rt, reads = watched
+    hub = rt.hub
+    assert hub is not None
+    first = await _escalate(hub, "widget", "demo:visitor:first")
+    await _positions(hub, 0, [("demo:visitor:first", 1)])  # the first full pass is over by now
+    mark = len(reads.finds)
+
+    await _escalate(hub, "widget", "demo:visitor:second")
+    sms = await _escalate(hub, "sms", "+15550003333")
+
+    async def noticed() -> bool:
+        return await hub.store.wait_notices.count_documents({}) == 3
+
+    await eventually(noticed, what="the appended customers' notices")
+    await _positions(hub, 1, [("demo:visitor:second", 2)])  # the first, still first, is not told again
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT])
+    await hub.tickets.assign(first["_id"], ann["_id"], ann)
+    await _positions(hub, 1, [("demo:visitor:second", 2), ("demo:visitor:first", None), ("demo:visitor:second", 1)])
+
+    async def sms_moved() -> bool:
+        return (await hub.store.wait_notices.find_one({"_id": sms["_id"]}) or {}).get("position") == 2
+
+    await eventually(sms_moved, what="the SMS customer's place")
+    assert await hub.waiting("widget", "demo:visitor:second") is not None  # the durable copy, for reconnects
+    after = reads.finds[mark:]
+    assert [f for f in after if f[0] == "wait_notices" and "queue" in f[1]] == []  # no queue's notices read
+    assert [f for f in after if f[0] == "tickets" and set(f[1]) == {"status", "queue"}] == []  # no line read
+    assert [f for f in after if f[0] == "conversations" and f[2] == {"thread_key": 1}] == []  # seen on the stream
