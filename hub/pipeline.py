@@ -214,7 +214,7 @@ class Pipeline:
             if decision is None:
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
-                                                           reopen=not message.get("automated"))
+                                                           reopen=not message.get("automated"), message=message)
                 return None
             return await self._apply(decision, message, conversation, number, session)
 
