@@ -8,11 +8,16 @@ everything), and sorts every match before it applies a limit. So each ticket car
   `channel:widget`, `priority:high`, `tag:vip`), and the same facets prefixed `active.` while the
   ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
 * `words`: the lower-cased words of its number, subject, customer name, email, phone and every
-  message (a multikey index; `secantusd-py` has no `$text` index);
+  message but the hub's own notices (a multikey index; `secantusd-py` has no `$text` index);
 * `active_words`: the same words while the ticket is active (else empty), so the default search
   over the live desk costs the live desk, however long the history;
 * `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number);
 * `sla_next`: when the SLA watcher must next look at the ticket (hub.sla; None: nothing due).
+
+Each write to a ticket keeps these fields itself (`index_update`): the keys, ranks and `sla_next` are
+functions of the ticket document, computed from the one the write leaves, and a new message's words
+join with `$addToSet`. So the message paths pay no command for them; `TicketIndex.refresh`, which
+re-reads the ticket, its contact and every message, is for the rare paths (contact edits, merges).
 
 A list query seeds from the most selective single key and checks the other conditions in
 Python. Active tickets (the default view, and every `oldest waiting`, `SLA due first` and SLA
