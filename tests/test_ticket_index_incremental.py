@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from hub.hub import Hub
 from hub.models import InboundMessage, Sender, ThreadHints, utcnow
-from hub.store import Doc, ObjectId
+from hub.store import Doc, ObjectId, ReturnDocument
 from hub.ticketindex import ACTIVE, INDEX_FIELDS, MAX_WORDS, WORD_FIELDS, applied, index_fields, index_update
 from switchboard.bootstrap import Runtime
 
@@ -121,3 +121,25 @@ def test_past_max_words_the_alphabetically_first_are_kept_as_a_refresh_keeps_the
         full = index_fields({**base, "status": status}, None, texts)
         assert len(after["words"]) == MAX_WORDS
         assert {k: sorted(after[k]) if k in WORD_FIELDS else after[k] for k in full} == full, status
+
+
+async def test_a_write_folded_from_an_older_copy_is_put_right_by_settle(runtime: Runtime) -> None:
+    """A path that read the ticket before its transaction (set_status, edit, transfer, routing) checks the
+    document its write returns: a change that landed in between does not leave stale keys behind."""
+    hub = runtime.hub
+    assert hub is not None
+    thread = uuid.uuid4().hex
+    await say(hub, thread, "I want to talk to a human", Sender("visitor-cy", display_name="Cy"))
+    conversation = await hub.store.conversations.find_one({"thread_key": thread})
+    assert conversation is not None
+    tid = conversation["ticket_id"]
+    older = await hub.store.tickets.find_one({"_id": tid})
+    assert older is not None
+    someone = ObjectId()
+    await hub.tickets.assign(tid, someone, None)  # lands between the read and the write below
+    written = await hub.store.tickets.find_one_and_update(
+        {"_id": tid}, index_update(older, {"$set": {"priority": "high"}}), return_document=ReturnDocument.AFTER)
+    assert "active.assignee:none" in written["keys"]  # folded from the older copy: stale
+    settled = await hub.tickets.index.settle(written)
+    assert f"active.assignee:{someone}" in settled["keys"] and "active.priority:high" in settled["keys"]
+    await assert_same_as_refresh(hub, tid, "settled")
