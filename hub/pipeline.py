@@ -227,7 +227,7 @@ class Pipeline:
                                                           _arrival(message), session=session)
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
-                                                           reopen=not message.get("automated"))
+                                                           reopen=not message.get("automated"), message=message)
                 return None
             return await self._apply(decision, message, conversation, number, session)
 

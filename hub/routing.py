@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import Role, TicketStatus, utcnow
-from hub.store import Doc, ObjectId, PyMongoError, Store
+from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, TicketService
 from hub.waitestimate import QueueSnapshot, estimate_wait
 
@@ -59,16 +60,17 @@ class Router:
     async def _take(self, waiting: Doc, agent: Doc, queue: str, session: AsyncClientSession) -> Doc | None:
         """Assign one waiting ticket if still unassigned, with its event and webhook, in one transaction."""
         now = utcnow()
-        taken = await self.store.claim_by_id(
+        claimed = await self.store.claim_by_id(
             self.store.tickets, waiting["_id"], {"assignee_id": None},
-            {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}}, session=session,
+            index_update(waiting, {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}}),
+            session=session,
         )
-        if taken is None:
+        if claimed is None:
             return None
+        taken = await self.tickets.index.settle(claimed, session)  # `waiting` was read before the transaction
         await self.store.append_event("ticket.assigned", now, session=session, ticket_id=taken["_id"],
                                       agent_id=agent["_id"], queue=queue, data={"by": "least_busy"})
         await self.tickets.notify("ticket.updated", taken, session)
-        await self.tickets.index.refresh(taken["_id"], session)
         return taken
 
     async def route_all(self) -> int:
@@ -99,11 +101,11 @@ class Router:
                     {"_id": ticket["_id"], "assignee_id": ticket["assignee_id"], "first_agent_reply_at": None},
                     {"$set": {"assignee_id": None, "updated_at": now},
                      "$addToSet": {"passed_by": ticket["assignee_id"]}},
-                    hint=[("_id", 1)],
+                    hint=[("_id", 1)], return_document=ReturnDocument.AFTER,
                 )
                 if released is None:
                     continue  # answered or moved meanwhile
-                await self.tickets.index.refresh(ticket["_id"])
+                await self.tickets.index.settle(released)  # its assignee keys
                 await self.store.append_event("ticket.transferred", now, ticket_id=ticket["_id"],
                                               agent_id=ticket["assignee_id"], queue=name,
                                               data={"reason": "no answer", "after_seconds":

@@ -154,12 +154,14 @@ class SlaWatcher:
 
         async def work(session: AsyncClientSession) -> list[tuple[int, str, str]]:
             done = []
+            latest = ticket
             for at, target, kind in events:
                 flag = f"sla.events.{target}_{kind}"
                 claimed = await self.store.claim_by_id(self.store.tickets, ticket["_id"], {flag: {"$exists": False}},
                                                        {"$set": {flag: now}}, session=session)
                 if claimed is None:
                     continue  # another round emitted it
+                latest = claimed
                 await self.store.append_event(EVENT_TYPES[kind], now, session=session, ticket_id=ticket["_id"],
                                               queue=ticket["queue"],
                                               data={"target": target, "due": at if kind == "breach" else
@@ -167,12 +169,11 @@ class SlaWatcher:
                                                     "number": ticket["number"]})
                 self.tickets.telemetry.count("sla", session, queue=ticket["queue"], target=target, kind=kind)
                 done.append((int(ticket["number"]), target, kind))
-            await self.tickets.index.refresh(ticket["_id"], session)
+            # the next wake-up (`sla_next`) and the SLA rank follow the flags just set
+            latest = await self.tickets.index.settle(latest, session)
             if done:
-                updated = await self.store.tickets.find_one({"_id": ticket["_id"]}, session=session)
-                if updated is not None:
-                    await self.tickets.notify("ticket.sla_breached" if any(d[2] == "breach" for d in done)
-                                              else "ticket.sla_warning", updated, session)
+                await self.tickets.notify("ticket.sla_breached" if any(d[2] == "breach" for d in done)
+                                          else "ticket.sla_warning", latest, session)
             return done
 
         return await self.store.run_in_transaction(work)

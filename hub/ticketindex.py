@@ -8,11 +8,16 @@ everything), and sorts every match before it applies a limit. So each ticket car
   `channel:widget`, `priority:high`, `tag:vip`), and the same facets prefixed `active.` while the
   ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
 * `words`: the lower-cased words of its number, subject, customer name, email, phone and every
-  message (a multikey index; `secantusd-py` has no `$text` index);
+  message but the hub's own notices (a multikey index; `secantusd-py` has no `$text` index);
 * `active_words`: the same words while the ticket is active (else empty), so the default search
   over the live desk costs the live desk, however long the history;
 * `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number);
 * `sla_next`: when the SLA watcher must next look at the ticket (hub.sla; None: nothing due).
+
+Each write to a ticket keeps these fields itself (`index_update`): the keys, ranks and `sla_next` are
+functions of the ticket document, computed from the one the write leaves, and a new message's words
+join with `$addToSet`. So the message paths pay no command for them; `TicketIndex.refresh`, which
+re-reads the ticket, its contact and every message, is for the rare paths (contact edits, merges).
 
 A list query seeds from the most selective single key and checks the other conditions in
 Python. Active tickets (the default view, and every `oldest waiting`, `SLA due first` and SLA
@@ -24,14 +29,16 @@ collection (a rare term costs log2(tickets / 256) window lookups more).
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.models import TicketStatus, utcnow
+from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.slaclock import due_of, fired, live_target, next_event_at
 from hub.store import MESSAGES_BY_CONVERSATION, Doc, ObjectId, Store
 
@@ -58,6 +65,9 @@ BY_ACTIVE_WORDS_NEWEST = [("active_words", 1), ("number", -1)]
 #: `words` is read (a search checks every word); its copy for active tickets is not.
 LIST_PROJECTION = {"active_words": 0}
 INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
+#: Compared as sets: an incremental `$addToSet` appends where a full refresh sorts.
+WORD_FIELDS = ("words", "active_words")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def words_of(text: str | None) -> set[str]:
@@ -84,10 +94,13 @@ def query_words(text: str) -> list[str]:
 
 
 def rank(at: datetime | None, number: int) -> int | None:
-    """A unique, sortable integer: milliseconds since the epoch, then the ticket number."""
+    """A unique, sortable integer: milliseconds since the epoch, then the ticket number.
+
+    Whole milliseconds by integer arithmetic: a time held in memory (with microseconds) and the same
+    time read back from the database (milliseconds) give the same rank."""
     if at is None:
         return None
-    return int(at.timestamp() * 1000) * 1_000_000 + number % 1_000_000
+    return (at - EPOCH) // timedelta(milliseconds=1) * 1_000_000 + number % 1_000_000
 
 
 def sla_due(ticket: Doc) -> datetime | None:
@@ -123,21 +136,111 @@ def facet_keys(ticket: Doc) -> list[str]:
     return facets
 
 
-def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
-    """The denormalised fields the list queries filter and sort on."""
+def searchable(message: Doc) -> bool:
+    """Whether a message's words are a ticket's words: not the hub's own notices (author `system`: the
+    ticket number and wait announcements, rating requests, transfer notices), which every ticket has in
+    the same words and which are posted without a write to the ticket to fold their words into."""
+    return (message.get("author") or {}).get("kind") != AuthorKind.SYSTEM.value
+
+
+def contact_texts(contact: Doc | None) -> list[str | None]:
+    """The customer's searchable texts: name, e-mail addresses, phone numbers, identities' names."""
     contact = contact or {}
-    words: set[str] = {str(ticket.get("number"))}
-    for text in [ticket.get("subject"), contact.get("name"), *(contact.get("emails") or []),
-                 *(contact.get("phones") or []), *[i.get("display_name") for i in contact.get("identities") or []],
-                 *texts]:
-        words |= words_of(text)
+    return [contact.get("name"), *(contact.get("emails") or []), *(contact.get("phones") or []),
+            *[i.get("display_name") for i in contact.get("identities") or []]]
+
+
+def derived_fields(ticket: Doc) -> Doc:
+    """The index fields that are functions of the ticket document alone (no contact, no messages):
+    a write can `$set` them computed from the document it leaves (`index_update`)."""
     due = sla_due(ticket)
     waiting = ticket.get("last_customer_message_at") or ticket.get("created_at")
-    kept = sorted(words)[:MAX_WORDS]
-    return {"keys": facet_keys(ticket), "words": kept, "active_words": kept if ticket.get("status") in ACTIVE else [],
-            "wait_rank": rank(waiting, ticket["number"]), "sla_rank": rank(due, ticket["number"]),
+    return {"keys": facet_keys(ticket), "wait_rank": rank(waiting, ticket["number"]),
+            "sla_rank": rank(due, ticket["number"]),
             # when the SLA watcher (hub.sla) must look at this ticket next: its indexed wake-up time
             "sla_next": next_event_at(ticket)}
+
+
+def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
+    """The denormalised fields the list queries filter and sort on (all of them, from scratch)."""
+    words: set[str] = {str(ticket.get("number"))}
+    for text in [ticket.get("subject"), *contact_texts(contact), *texts]:
+        words |= words_of(text)
+    kept = sorted(words)[:MAX_WORDS]
+    return {**derived_fields(ticket), "words": kept,
+            "active_words": kept if ticket.get("status") in ACTIVE else []}
+
+
+def same_fields(ticket: Doc, fields: Doc) -> bool:
+    """Whether the ticket holds these index fields already (words in any order)."""
+    return all(sorted(ticket.get(k) or []) == sorted(v) if k in WORD_FIELDS else ticket.get(k) == v
+               for k, v in fields.items())
+
+
+def applied(ticket: Doc, update: Doc) -> Doc:
+    """The ticket as `update` (`$set`, `$unset`, `$inc`, `$addToSet`; dotted paths) leaves it: what the
+    derived fields are computed from, without reading the document back."""
+    after = copy.deepcopy(ticket)
+
+    def parent(path: str) -> tuple[Doc, str]:
+        *heads, last = path.split(".")
+        node = after
+        for head in heads:
+            node = node.setdefault(head, {})
+        return node, last
+
+    for path, value in (update.get("$set") or {}).items():
+        node, last = parent(path)
+        node[last] = value
+    for path in update.get("$unset") or {}:
+        node, last = parent(path)
+        node.pop(last, None)
+    for path, value in (update.get("$inc") or {}).items():
+        node, last = parent(path)
+        node[last] = (node.get(last) or 0) + value
+    for path, value in (update.get("$addToSet") or {}).items():
+        node, last = parent(path)
+        items = list(node.get(last) or [])
+        items += [v for v in (value["$each"] if isinstance(value, dict) and "$each" in value else [value])
+                  if v not in items]
+        node[last] = items
+    return after
+
+
+def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = ()) -> Doc:
+    """`update` with the ticket's index fields folded in, so the write a path makes anyway keeps them:
+    the derived fields as the update leaves the ticket (`$set` where they change), and the words of
+    `texts` (new messages) added with `$addToSet`, to `active_words` too while the ticket is active.
+
+    `ticket` must be the document the update applies to (read in the same transaction; a caller
+    holding an older copy checks the written document with `TicketIndex.settle`). Leaving the active
+    statuses empties `active_words`; coming back fills it with `words`. Past MAX_WORDS the kept words
+    are the alphabetically first ones, as `index_fields` keeps them (`$set`, the rare long ticket).
+    """
+    after = applied(ticket, update)
+    out: Doc = {op: dict(fields) for op, fields in update.items()}
+    sets: Doc = out.setdefault("$set", {})
+    sets.update({k: v for k, v in derived_fields(after).items() if ticket.get(k) != v})
+    had = list(ticket.get("words") or [])
+    new: set[str] = set()
+    for text in texts:
+        new |= words_of(text)
+    new -= set(had)
+    was_active, active = ticket.get("status") in ACTIVE, after.get("status") in ACTIVE
+    if len(had) + len(new) > MAX_WORDS:
+        words = sorted(set(had) | new)[:MAX_WORDS]
+        sets["words"] = words
+        sets["active_words"] = words if active else []
+    else:
+        if new:
+            out.setdefault("$addToSet", {})["words"] = {"$each": sorted(new)}
+        if active and not was_active:
+            sets["active_words"] = had + sorted(new)
+        elif active and new:
+            out["$addToSet"]["active_words"] = {"$each": sorted(new)}
+        elif not active and ticket.get("active_words"):
+            sets["active_words"] = []
+    return {op: fields for op, fields in out.items() if fields}
 
 
 @dataclass
@@ -170,19 +273,45 @@ class TicketIndex:
         self.store = store
 
     async def refresh(self, ticket_id: ObjectId, session: AsyncClientSession | None = None) -> None:
-        """Recompute a ticket's index fields (after any change to it or a new message on it)."""
+        """Recompute a ticket's index fields from scratch: its contact and every message (4 commands, and
+        the messages read grow with the conversation). For the rare paths (a contact edited or merged,
+        tickets merged, a migration); the message paths fold the fields into their own write
+        (`index_update`)."""
         ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
         if ticket is None:
             return
         contact = await self.store.contacts.find_one({"_id": ticket["contact_id"]}, session=session)
-        texts: list[str] = []
-        for conversation_id in ticket.get("conversation_ids") or []:
-            async for m in self.store.messages.find({"conversation_id": conversation_id}, projection={"text": 1},
-                                                    sort=MESSAGES_BY_CONVERSATION, session=session):
-                texts.append(m.get("text") or "")
+        texts = await self.texts(ticket.get("conversation_ids") or [], session)
         fields = index_fields(ticket, contact, texts)
-        if any(ticket.get(k) != v for k, v in fields.items()):
+        if not same_fields(ticket, fields):
             await self.store.tickets.update_one({"_id": ticket_id}, {"$set": fields}, session=session)
+
+    async def texts(self, conversation_ids: list[ObjectId], session: AsyncClientSession | None = None
+                    ) -> list[str]:
+        """The texts of the messages of these conversations that make a ticket's words (one read per
+        conversation): the customer's, the bot's and the agents' (notes too), not the hub's own notices."""
+        texts: list[str] = []
+        for conversation_id in conversation_ids:
+            async for m in self.store.messages.find({"conversation_id": conversation_id},
+                                                    projection={"text": 1, "author.kind": 1},
+                                                    sort=MESSAGES_BY_CONVERSATION, session=session):
+                if searchable(m):
+                    texts.append(m.get("text") or "")
+        return texts
+
+    async def settle(self, written: Doc, session: AsyncClientSession | None = None) -> Doc:
+        """Check a document a write returned (`ReturnDocument.AFTER`, `claim_by_id`) whose index fields
+        were folded in from an older copy: a change that landed between that copy and the write leaves
+        them stale, and one more update puts them right (rare; nothing when they hold)."""
+        fields = derived_fields(written)
+        active_words = list(written.get("words") or []) if written.get("status") in ACTIVE else []
+        if set(written.get("active_words") or []) != set(active_words):
+            fields["active_words"] = active_words
+        stale = {k: v for k, v in fields.items() if written.get(k) != v}
+        if stale:
+            await self.store.tickets.update_one({"_id": written["_id"]}, {"$set": stale}, session=session)
+            written = {**written, **stale}
+        return written
 
     async def backfill(self, batch: int = 500) -> int:
         """Give tickets stored before the list fields existed their fields (once; a no-op after).

@@ -20,7 +20,7 @@ from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
 from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
 from hub.telemetry import Telemetry, reason_label
-from hub.ticketindex import PRIORITIES, TicketIndex
+from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -91,7 +91,8 @@ class TicketService:
         self.outbox = outbox
         self.queues = queues
         self.default_queue = default_queue
-        #: The desk list's search fields; `refresh` after every change to a ticket or its messages.
+        #: The desk list's search fields: each write below folds them in (`index_update`); `refresh` recomputes
+        #: them from scratch for the rare paths (contact edits, merges).
         self.index = TicketIndex(store)
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
@@ -143,14 +144,13 @@ class TicketService:
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
         calendar = await self.calendars.for_queue(q.name)
         existing = await self.active_ticket(conversation["contact_id"], session)
+        # the conversation's messages so far (the customer's and the bot's) become the ticket's words
+        texts = await self.index.texts([conversation["_id"]], session)
         if existing is not None:
-            ticket = await self.store.claim_by_id(
-                self.store.tickets, existing["_id"], {},
-                {"$addToSet": {"conversation_ids": conversation["_id"]},
-                 "$set": {"updated_at": now, "last_customer_message_at": now}},
-                session=session,
-            )
-            assert ticket is not None
+            update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
+                                             "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
+            await self.store.tickets.update_one({"_id": existing["_id"]}, update, session=session)
+            ticket = applied(existing, update)  # read in this transaction: what the write left
         else:
             ticket = {
                 "number": number,
@@ -171,6 +171,8 @@ class TicketService:
                 "last_customer_message_at": now,
                 "sla": {**start_clock(q, calendar, now), "paused_seconds": 0},
             }
+            contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
+            ticket.update(index_fields(ticket, contact, texts))
             result = await self.store.tickets.insert_one(ticket, session=session)
             ticket["_id"] = result.inserted_id
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
@@ -188,7 +190,6 @@ class TicketService:
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
         self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
-        await self.index.refresh(ticket["_id"], session)
         return ticket
 
     async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
@@ -202,11 +203,13 @@ class TicketService:
         return sum(1 for t in earlier if t.get("assignee_id") is None) + 1
 
     async def on_customer_message(self, conversation: Doc, session: AsyncClientSession,
-                                  reopen: bool = True) -> Doc | None:
+                                  reopen: bool = True, message: Doc | None = None) -> Doc | None:
         """A customer wrote in an escalated conversation: wake the ticket up.
 
         `reopen=False` (an automated message such as an out-of-office reply) records the
-        activity but leaves a pending or solved ticket as it is.
+        activity but leaves a pending or solved ticket as it is. `message`: the customer's message,
+        whose words join the ticket's in the same write (without it the ticket's words are recomputed
+        from every message, `TicketIndex.refresh`: 4 more commands).
         """
         if conversation.get("ticket_id") is None:
             if conversation.get("follows_ticket_id") is not None:
@@ -230,10 +233,15 @@ class TicketService:
                                           else "ticket.customer_replied", now, session=session,
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
                                           data={"from": status.value, "to": new_status.value})
-        updated = await self.store.claim_by_id(self.store.tickets, ticket["_id"], {}, update, session=session)
-        if "status" in update["$set"] and updated is not None:
+        update = index_update(ticket, update, [message.get("text")] if message is not None else [])
+        written = await self.store.tickets.update_one({"_id": ticket["_id"]}, update, session=session)
+        if written.matched_count == 0:
+            return None
+        updated = applied(ticket, update)  # read in this transaction: what the write left
+        if "status" in update["$set"]:
             await self.notify("ticket.updated", updated, session)
-        await self.index.refresh(ticket["_id"], session)
+        if message is None:
+            await self.index.refresh(ticket["_id"], session)
         return updated
 
     async def active_ticket(self, contact_id: ObjectId, session: AsyncClientSession | None = None) -> Doc | None:
@@ -287,20 +295,23 @@ class TicketService:
         text = text.strip()
         if not text and not attachments:
             raise TicketError("empty reply")
-        ticket = await self.get(ticket_id)
-        refuse_merged(ticket)
-        conv_ids = ticket["conversation_ids"]
-        target = conversation_id if conversation_id is not None else conv_ids[-1]
-        if target not in conv_ids:
-            raise TicketError("conversation does not belong to this ticket")
-        conversation = await self.store.conversations.find_one({"_id": target})
-        if conversation is None:
-            raise NotFound("conversation vanished")
-        channel = conversation["channel"]
-        if attachments and not private and file_delivery(self.outbox.senders.get(channel)) == FILES_NONE:
-            raise TicketError(f"files cannot be sent to the customer on {channel}; add them to a private note")
 
         async def work(session: AsyncClientSession) -> Doc:
+            # read in the transaction: the index fields folded into the ticket's write are computed from it
+            ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
+            if ticket is None:
+                raise NotFound(f"no ticket {ticket_id}")
+            refuse_merged(ticket)
+            conv_ids = ticket["conversation_ids"]
+            target = conversation_id if conversation_id is not None else conv_ids[-1]
+            if target not in conv_ids:
+                raise TicketError("conversation does not belong to this ticket")
+            conversation = await self.store.conversations.find_one({"_id": target}, session=session)
+            if conversation is None:
+                raise NotFound("conversation vanished")
+            channel = conversation["channel"]
+            if attachments and not private and file_delivery(self.outbox.senders.get(channel)) == FILES_NONE:
+                raise TicketError(f"files cannot be sent to the customer on {channel}; add them to a private note")
             now = utcnow()
             message = await self.outbox.post(conversation, AuthorKind.AGENT, text, session=session,
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
@@ -319,13 +330,13 @@ class TicketService:
                 if ticket.get("assignee_id") is None and not agent.get("service"):  # a service token is nobody
                     update["assignee_id"] = agent["_id"]
                     update["assigned_at"] = now
-            await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": update}, session=session)
+            await self.store.tickets.update_one({"_id": ticket["_id"]}, index_update(ticket, {"$set": update}, [text]),
+                                                session=session)
             if "status" in update or "assignee_id" in update:
                 await self.notify("ticket.updated", {**ticket, **update}, session)
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
                                           message_id=message["_id"], queue=ticket["queue"])
-            await self.index.refresh(ticket["_id"], session)
             return message
 
         message = await self.store.run_in_transaction(work)
@@ -354,12 +365,15 @@ class TicketService:
             update["$set"]["pending_since"] = now
         if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and ticket.get("solved_at") is None:
             update["$set"]["solved_at"] = now
+        update = index_update(ticket, update)
         agent_id = agent["_id"] if agent else None
 
         async def work(session: AsyncClientSession) -> Doc:
-            updated = await self.store.tickets.find_one_and_update(
+            written = await self.store.tickets.find_one_and_update(
                 {"_id": ticket_id}, update, session=session, return_document=ReturnDocument.AFTER
             )
+            assert written is not None
+            updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
             if new in (TicketStatus.SOLVED, TicketStatus.CLOSED):
                 await self.store.conversations.update_many(
                     {"_id": {"$in": ticket["conversation_ids"]}},
@@ -371,9 +385,7 @@ class TicketService:
                                           data={"from": old.value, "to": new.value})
             if new is TicketStatus.SOLVED:
                 self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
-            assert updated is not None
             await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", updated, session)
-            await self.index.refresh(ticket_id, session)
             return updated
 
         updated = await self.store.run_in_transaction(work)
@@ -477,14 +489,16 @@ class TicketService:
         now = utcnow()
 
         async def work(session: AsyncClientSession) -> Doc | None:
-            ticket = await self.store.tickets.find_one_and_update(
+            # a closed ticket has no SLA rank or wake-up and no active words; its facets are settled below
+            written = await self.store.tickets.find_one_and_update(
                 {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
                 {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "abandon_reason": reason,
-                          "updated_at": now}},
+                          "updated_at": now, "sla_rank": None, "sla_next": None, "active_words": []}},
                 return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
             )
-            if ticket is None:
+            if written is None:
                 return None
+            ticket = await self.index.settle(written, session)
             await self.store.conversations.update_many(
                 {"_id": {"$in": ticket["conversation_ids"]}},
                 {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
@@ -494,7 +508,6 @@ class TicketService:
                                           queue=ticket["queue"], data={"reason": reason})
             self.telemetry.count("ticket", session, queue=ticket["queue"], change="abandoned")
             await self.notify("ticket.updated", ticket, session)
-            await self.index.refresh(ticket_id, session)
             return ticket
 
         ticket = await self.store.run_in_transaction(work)
@@ -515,18 +528,21 @@ class TicketService:
             query["assignee_id"] = if_assigned_to
 
         async def work(session: AsyncClientSession) -> Doc | None:
-            ticket = await self.store.tickets.find_one_and_update(
-                query,
-                {"$set": {"assignee_id": assignee_id, "assigned_at": now, "updated_at": now}},
-                return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
-            )
-            if ticket is None:
+            # read, then written on the same conditions (an `_id` update checks them in the write): the new
+            # assignee's list keys go into that write
+            current = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
+            if current is None or current.get("status") not in ACTIVE or \
+                    (if_assigned_to is not None and current.get("assignee_id") != if_assigned_to):
                 return None
+            update = index_update(current, {"$set": {"assignee_id": assignee_id, "assigned_at": now,
+                                                     "updated_at": now}})
+            if (await self.store.tickets.update_one(query, update, session=session)).matched_count == 0:
+                return None
+            ticket = applied(current, update)
             await self.store.append_event("ticket.assigned", now, session=session, ticket_id=ticket_id,
                                           agent_id=assignee_id, queue=ticket["queue"],
                                           data={"by": by["_id"] if by else None})
             await self.notify("ticket.updated", ticket, session)
-            await self.index.refresh(ticket_id, session)
             return ticket
 
         ticket = await self.store.run_in_transaction(work)
@@ -555,16 +571,17 @@ class TicketService:
         if not changes:
             return ticket
 
+        update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}})
+
         async def work(session: AsyncClientSession) -> Doc:
-            updated = await self.store.tickets.find_one_and_update(
-                {"_id": ticket_id}, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}},
-                return_document=ReturnDocument.AFTER, session=session)
-            assert updated is not None
+            written = await self.store.tickets.find_one_and_update(
+                {"_id": ticket_id}, update, return_document=ReturnDocument.AFTER, session=session)
+            assert written is not None
+            updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
             for name, change in changes.items():
                 await self.store.append_event(f"ticket.{name}_changed", now, session=session, ticket_id=ticket_id,
                                               agent_id=agent["_id"], queue=ticket["queue"], data=change)
             await self.notify("ticket.updated", updated, session)
-            await self.index.refresh(ticket_id, session)
             return updated
 
         return await self.store.run_in_transaction(work)

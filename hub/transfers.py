@@ -26,6 +26,7 @@ from hub.presence import ONLINE
 from hub.responses import ResponseLibrary
 from hub.slaclock import transfer_fields
 from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
+from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, NotFound, NotYours, TicketError, TicketService
 
 #: The name a configured transfer message is sent under (as the CSAT request is).
@@ -160,12 +161,15 @@ class Transfers:
             if agent_id is not None and agent_id != current:
                 fields["assigned_at"] = now
             fields.update(sla)
-            updated = await self.store.tickets.find_one_and_update(
+            # the list's queue/assignee keys and SLA ranks, and the words of the timeline note, in this write
+            written = await self.store.tickets.find_one_and_update(
                 {"_id": ticket_id, "status": {"$in": ACTIVE}, "queue": ticket["queue"], "assignee_id": current},
-                {"$set": fields}, return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
+                index_update(ticket, {"$set": fields}, [note] if line else []),
+                return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
             )
-            if updated is None:
+            if written is None:
                 return None
+            updated = await self.tickets.index.settle(written, session)  # `ticket` was read before the transaction
             conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]},
                                                                    session=session)
             if conversation is None:
@@ -185,7 +189,6 @@ class Transfers:
                 await self.tickets.outbox.post(conversation, AuthorKind.SYSTEM, text, session=session,
                                                author_name=SYSTEM_NAME)
             await self.tickets.notify("ticket.updated", updated, session)
-            await self.tickets.index.refresh(ticket_id, session)  # the ticket list's queue/assignee keys
             return updated
 
         updated = await self.store.run_in_transaction(work)
