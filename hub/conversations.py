@@ -14,12 +14,21 @@ def new_token() -> str:
     return secrets.token_urlsafe(12).replace("-", "x").replace("_", "y").lower()
 
 
+def plain(msg: InboundMessage) -> bool:
+    """A message with no threading hints, resolved by its thread key alone."""
+    hints = msg.hints
+    return (hints.use_thread_key and not hints.conversation_token and hints.ticket_number is None
+            and not hints.references)
+
+
 class ConversationService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def find_or_open(self, msg: InboundMessage, contact: Doc) -> Doc:
-        """Thread resolution in the documented order: token, ticket number, references, thread key."""
+    async def find_or_open(self, msg: InboundMessage, contact: Doc, thread_checked: bool = False) -> Doc:
+        """Thread resolution in the documented order: token, ticket number, references, thread key.
+
+        `thread_checked`: `find_open` just found no open conversation on the thread key (not read again)."""
         found = await self._by_hints(msg, contact)
         if found is not None:
             if not found.get("open") and msg.automated:
@@ -27,7 +36,7 @@ class ConversationService:
             if not found.get("open") and await self._reply_after_close(found) == "new":
                 return await self._follow_up(found, msg, contact)
             return await self._reopen_if_closed(found)
-        if msg.hints.use_thread_key:
+        if msg.hints.use_thread_key and not thread_checked:
             open_conv = await self.store.conversations.find_one(
                 {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
             )
@@ -38,8 +47,7 @@ class ConversationService:
     async def find_open(self, msg: InboundMessage) -> Doc | None:
         """The open conversation a message with no threading hints continues on its thread key (one
         read, no write): the common case, tried before `find_or_open`, which may open or reopen one."""
-        hints = msg.hints
-        if hints.conversation_token or hints.ticket_number is not None or hints.references or not hints.use_thread_key:
+        if not plain(msg):
             return None
         found: Doc | None = await self.store.conversations.find_one(
             {"channel": msg.channel, "thread_key": msg.thread_key, "open": True})

@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.contacts import ContactService
-from hub.conversations import ConversationService
+from hub.conversations import ConversationService, plain
 from hub.display import human_name
 from hub.models import (
     AuthorKind,
@@ -89,7 +89,7 @@ class Pipeline:
             existing = await self._stored(msg)
             if existing is not None:
                 return existing
-            conversation = await self.conversations.find_or_open(msg, contact)
+            conversation = await self.conversations.find_or_open(msg, contact, thread_checked=plain(msg))
         attachments = [await self._store_attachment(a) for a in msg.attachments]
         now = utcnow()
         doc: Doc = {
@@ -128,7 +128,7 @@ class Pipeline:
             assert raced is not None
             return raced
         self.telemetry.count("message", channel=msg.channel, direction="in")
-        self._schedule(doc["_id"], doc, conversation)
+        self._schedule(doc["_id"], doc, conversation, contact)
         return IngestResult(str(doc["_id"]), str(conversation["_id"]), str(contact["_id"]), duplicate=False,
                             customer_was_away=conversation.get("abandon_at") is not None)
 
@@ -151,8 +151,8 @@ class Pipeline:
             record["blob_id"] = await self.blobs.put(attachment.filename, attachment.content_type, attachment.data)
         return record
 
-    def _schedule(self, message_id: ObjectId, message: Doc, conversation: Doc) -> None:
-        task = asyncio.create_task(self._process_logged(message_id, (message, conversation)))
+    def _schedule(self, message_id: ObjectId, message: Doc, conversation: Doc, contact: Doc) -> None:
+        task = asyncio.create_task(self._process_logged(message_id, (message, conversation, contact)))
         self._tasks.add(task)
         self._by_message[message_id] = task
         task.add_done_callback(self._tasks.discard)
@@ -174,7 +174,7 @@ class Pipeline:
             return
         await self._process_logged(key)
 
-    async def _process_logged(self, message_id: ObjectId, leased: tuple[Doc, Doc] | None = None) -> None:
+    async def _process_logged(self, message_id: ObjectId, leased: tuple[Doc, Doc, Doc | None] | None = None) -> None:
         try:
             await self.process(message_id, leased)
         except PyMongoError as exc:
@@ -187,20 +187,20 @@ class Pipeline:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def process(self, message_id: ObjectId, leased: tuple[Doc, Doc] | None = None) -> None:
+    async def process(self, message_id: ObjectId, leased: tuple[Doc, Doc, Doc | None] | None = None) -> None:
         """Decide what to do with one stored customer message; at most once per message.
 
-        `leased`: the message and its conversation as `ingest` just wrote and read them, under the
-        lease it took with the insert (nothing to read again). Without it (recovery), the lease is
-        taken here.
+        `leased`: the message, its conversation and its sender's contact as `ingest` just wrote and read
+        them, under the lease it took with the insert (nothing to read again). Without it (recovery), the
+        lease is taken here.
         """
         if leased is not None:
-            message, conversation = leased
+            message, conversation, contact = leased
         else:
             taken = await self._take(message_id)
             if taken is None:
                 return
-            message, conversation = taken
+            (message, conversation), contact = taken, None
         decision: Decision | None = None
         if conversation["state"] == ConversationState.BOT.value and not message.get("suppress_bot"):
             decision = await self._decide(message, conversation)
@@ -229,7 +229,7 @@ class Pipeline:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
                 return None
-            return await self._apply(decision, message, conversation, number, session)
+            return await self._apply(decision, message, conversation, number, session, contact)
 
         ticket = await self.store.run_in_transaction(work)
         self.outbox.wake()
@@ -322,7 +322,7 @@ class Pipeline:
                             state=bot_state, handoff_text="Let me pass you to a colleague who can help.")
 
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
-                     session: AsyncClientSession) -> Doc | None:
+                     session: AsyncClientSession, contact: Doc | None = None) -> Doc | None:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
         outcome = decision_outcome(decision)
         self.telemetry.count("bot_decision", session, outcome=outcome)
@@ -345,6 +345,7 @@ class Pipeline:
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
+            contact=contact,
         )
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."

@@ -134,11 +134,13 @@ class TicketService:
         intent: str | None = None,
         entities: dict[str, str] | None = None,
         conversation_update: Doc | None = None,
+        contact: Doc | None = None,
     ) -> Doc:
         """Hand a conversation to humans: link it to the contact's active ticket or open one.
 
         `conversation_update`: what the caller changes on the conversation besides the handoff (the bot's
-        turn), made in the handoff's one write; it may not `$set` the handoff's own fields."""
+        turn), made in the handoff's one write; it may not `$set` the handoff's own fields. `contact`: the
+        conversation's contact if the caller holds it (the pipeline read it on ingest), else it is read."""
         now = utcnow()
         q = await self.landing_queue(queue, session)
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
@@ -171,7 +173,8 @@ class TicketService:
                 "last_customer_message_at": now,
                 "sla": {**start_clock(q, calendar, now), "paused_seconds": 0},
             }
-            contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
+            if contact is None or contact.get("_id") != conversation["contact_id"]:
+                contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
             ticket.update(index_fields(ticket, contact, texts))
             result = await self.store.tickets.insert_one(ticket, session=session)
             ticket["_id"] = result.inserted_id
