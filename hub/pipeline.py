@@ -80,15 +80,16 @@ class Pipeline:
 
         The common case costs three commands: the contact, the open conversation of the thread, the
         message. The `(channel, external_id)` unique index turns a provider's retry into a duplicate;
-        a read for it first is made only when resolving the thread would write (open, reopen or
-        follow up a conversation), so that a retry never opens anything.
+        a read for it first is made only when something would be written before the message (a
+        conversation opened, reopened or followed up, a file stored), so that a retry writes nothing.
         """
         contact = await self.contacts.resolve(msg.channel, msg.sender)
         conversation = await self.conversations.find_open(msg)
-        if conversation is None:
+        if conversation is None or msg.attachments:  # a retry must not open a conversation nor store a file
             existing = await self._stored(msg)
             if existing is not None:
                 return existing
+        if conversation is None:
             conversation = await self.conversations.find_or_open(msg, contact, thread_checked=plain(msg))
         attachments = [await self._store_attachment(a) for a in msg.attachments]
         now = utcnow()
