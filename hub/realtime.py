@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 #: Default pause between two change-stream reads: what one message writes within it comes back in one
 #: read. The added delay is at most this, and only for a change following another (docs/realtime.md).
-READ_GAP_SECONDS = 0.025
+READ_GAP_SECONDS = 0.05
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from hub.calendars import CalendarError, parse_calendar
+from hub.realtime import READ_GAP_SECONDS
 from hub.tickets import QueueConfig
 from hub.totp import TotpError, check_roles
 from switchboard.proxies import parse_proxies
@@ -64,6 +65,8 @@ class Settings:
     calendars: dict[str, Any] = field(default_factory=dict)
     #: The history's aggregates catch up with the event log this often (0: not in this process; hub.aggregates).
     metrics_aggregate_seconds: float = 5.0
+    #: The realtime bus's pause between two change-stream reads (hub.realtime; 0: none, a read per change).
+    realtime_read_gap_seconds: float = READ_GAP_SECONDS
     #: Roles whose users must sign in with a one-time code (hub.totp); seeded on first start, then the desk's.
     require_totp_roles: list[str] = field(default_factory=list)
 
@@ -93,6 +96,19 @@ def _seconds(section: dict[str, Any], key: str, default: float) -> float:
         value = -1.0
     if not value > 0:
         raise ConfigError(f"hub.{key} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _gap(raw: Any) -> float:
+    """`hub.realtime_read_gap_seconds`: zero or a short pause (empty: the default)."""
+    if raw in (None, ""):
+        return READ_GAP_SECONDS
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ConfigError(f"hub.realtime_read_gap_seconds must be between 0 and 1, not {raw!r}")
     return value
 
 
@@ -137,6 +153,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         calendars=_calendars(raw.get("calendars"), queues),
         metrics_aggregate_seconds=float((hub.get("metrics") or {}).get("aggregate_seconds", 5)),
         require_totp_roles=_totp_roles((raw.get("auth") or {}).get("require_totp_roles")),
+        realtime_read_gap_seconds=_gap(hub.get("realtime_read_gap_seconds")),
     )
     for key, value in overrides.items():
         if value is not None:
