@@ -21,7 +21,7 @@ from channels.widget.i18n import validate_texts as widget_texts_check
 from hub.blobs import BlobStore
 from hub.csat import CsatLinks
 from hub.hub import Hub
-from hub.outbox import POLL_SECONDS, RetryPolicy
+from hub.outbox import RetryPolicy
 from hub.ports import Bot
 from hub.retention import RetentionConfigError, RetentionRule, parse_rules
 from hub.sitebook import SiteBook, SiteError
@@ -83,19 +83,6 @@ async def build_workbench(settings: Settings, store: Store, bot: Bot) -> Any | N
     return workbench
 
 
-def _poll_seconds(raw: Any) -> float:
-    """`outbox.poll_seconds`: how often an idle outbox worker looks for entries nobody woke it for."""
-    if raw in (None, ""):
-        return POLL_SECONDS
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = -1.0
-    if not value > 0:
-        raise ConfigError(f"outbox.poll_seconds must be a positive number of seconds, not {raw!r}")
-    return value
-
-
 def retention_rules(settings: Settings) -> list[RetentionRule]:
     """The configured retention rules; a bad one stops start-up with a one-line error."""
     try:
@@ -147,7 +134,7 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
-        self.hub.outbox.poll_seconds = _poll_seconds(settings.outbox.get("poll_seconds"))
+        self.hub.outbox.poll_seconds = settings.outbox_poll_seconds
         self.hub.bus.read_gap_seconds = settings.realtime_read_gap_seconds
         if workbench is not None:
             workbench.queues = self.hub.tickets.queues  # the live queues: one created in the desk is known

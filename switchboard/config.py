@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from hub.calendars import CalendarError, parse_calendar
+from hub.outbox import POLL_SECONDS
 from hub.realtime import READ_GAP_SECONDS
 from hub.tickets import QueueConfig
 from hub.totp import TotpError, check_roles
@@ -43,6 +44,8 @@ class Settings:
     bot: dict[str, Any] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbox: dict[str, Any] = field(default_factory=dict)
+    #: `outbox.poll_seconds`: how often an idle outbox worker looks for entries nobody woke it for (hub.outbox).
+    outbox_poll_seconds: float = POLL_SECONDS
     #: A desk connection not re-stamped for this long (its process died) no longer makes its agent online.
     presence_ttl_seconds: float = 90.0
     #: Embedded database only: how long a crashed secantusd-py is restarted before `serve` exits non-zero.
@@ -112,6 +115,14 @@ def _gap(raw: Any) -> float:
     return value
 
 
+def _outbox_poll(raw: Any) -> float:
+    """`outbox.poll_seconds`: a positive number of seconds (empty: the default)."""
+    try:
+        return _seconds({"poll_seconds": raw}, "poll_seconds", POLL_SECONDS)
+    except ConfigError:
+        raise ConfigError(f"outbox.poll_seconds must be a positive number of seconds, not {raw!r}") from None
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the YAML file, expand `${VAR:-default}`, apply non-None overrides."""
     path = path or Path(os.environ.get("SWITCHBOARD_CONFIG", DEFAULT_CONFIG))
@@ -140,6 +151,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         bot=raw.get("bot", {}),
         channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
         outbox=raw.get("outbox", {}),
+        outbox_poll_seconds=_outbox_poll((raw.get("outbox") or {}).get("poll_seconds")),
         presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
         embedded_restart_give_up_seconds=_seconds(hub, "embedded_restart_give_up_seconds", 120),
         embedded_lock_wait_seconds=_seconds(hub, "embedded_lock_wait_seconds", 30),

@@ -7,7 +7,7 @@ the path causes (outbox delivery, change-stream reads, routing) is counted with 
 found nothing (an empty change-stream `getMore`, an outbox claim that found no entry, an update
 that matched nothing such as the periodic release of expired outbox leases) are the
 idle cost of a running hub, per second rather than per message, and are listed apart (a claim
-that a delivery's wake-up makes and that finds nothing is among them). The
+that a wake-up makes and that finds nothing is among them). The
 scenario runs for two visitors and each path keeps its smaller count, so a periodic job of
 another kind landing in one window (presence, leases) does not count against the message.
 
@@ -38,11 +38,11 @@ from tests.test_widget_flow import say, widget_session
 #: A path may exceed its count by TIMING_SLACK: whether the outbox re-reads a due entry it skips while its
 #: conversation has a delivery in flight, and how the change stream batches changes, depend on timing.
 BUDGET = {
-    "bot answer, first message": 33,
-    "bot answer, follow-up": 27,
-    "escalation": 50,  # +7 since the live wait (docs/ingest.md)
-    "customer message, escalated": 22,
-    "agent reply (desk API)": 32,  # +5 since the live wait
+    "bot answer, first message": 29,  # -4 since the change stream is read in batches (docs/ingest.md)
+    "bot answer, follow-up": 25,  # -2 likewise
+    "escalation": 49,  # +7 since the live wait, -1 the batched reads
+    "customer message, escalated": 21,  # -1 the batched reads
+    "agent reply (desk API)": 32,  # +5 since the live wait; the batched reads took it from 33 to 32
 }
 TIMING_SLACK = 1
 

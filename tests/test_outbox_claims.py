@@ -13,13 +13,16 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pymongo import monitoring
 
 from hub.models import SendError, utcnow
-from hub.outbox import Outbox, RetryPolicy
+from hub.outbox import POLL_SECONDS, Outbox, RetryPolicy
+from hub.realtime import READ_GAP_SECONDS
 from hub.store import Doc, ObjectId, Store
+from switchboard.config import ConfigError, load_settings
 from tests.helpers import eventually
 
 _dbs = itertools.count()
@@ -206,3 +209,18 @@ async def test_an_entry_nobody_woke_the_worker_for_goes_at_the_next_poll(store: 
 
         await eventually(sent, what="the entry sent by the idle poll")
         assert handler.calls == [entry]
+
+
+def test_the_poll_and_the_realtime_gap_are_settings(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.yml"
+    config.write_text("hub:\n  realtime_read_gap_seconds: 0\noutbox:\n  poll_seconds: 2.5\n  max_attempts: 3\n")
+    settings = load_settings(config)
+    assert settings.outbox_poll_seconds == 2.5 and settings.realtime_read_gap_seconds == 0.0
+    config.write_text("outbox:\n  max_attempts: 3\n")
+    settings = load_settings(config)
+    assert settings.outbox_poll_seconds == POLL_SECONDS and settings.realtime_read_gap_seconds == READ_GAP_SECONDS
+    for text, says in (("outbox:\n  poll_seconds: 0\n", "outbox.poll_seconds must be a positive number"),
+                       ("hub:\n  realtime_read_gap_seconds: soon\n", "realtime_read_gap_seconds must be between")):
+        config.write_text(text)
+        with pytest.raises(ConfigError, match=says):
+            load_settings(config)
