@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
 #: After a database error, the worker tries again this soon.
 ERROR_RETRY_SECONDS = 1.0
-#: A retry's wake-up comes this long after its due time (BSON dates are milliseconds; the read must see it due).
+#: A retry's wake-up comes this long after its due time, so that the read's clock (`utcnow`) is surely past it.
 RETRY_MARGIN_SECONDS = 0.01
 #: Due entries read per round trip of a claim (more than the free slots: entries of busy lanes are skipped).
 CLAIM_BATCH = 16
@@ -225,8 +225,13 @@ class Outbox:
                 if busy:
                     self._waiting_lanes |= busy
                     continue
-                result = await self.store.outbox.update_one({"_id": candidate["_id"], "status": "pending"},
-                                                            {"$set": lease})
+                try:
+                    result = await self.store.outbox.update_one({"_id": candidate["_id"], "status": "pending"},
+                                                                {"$set": lease})
+                except PyMongoError:
+                    if not taken:
+                        raise
+                    return taken, False  # what is leased and marked in flight must be delivered: go with it
                 if result.modified_count != 1:
                     continue
                 entry = {**candidate, **lease}
