@@ -74,14 +74,14 @@ async def _claim(store: Store, i: int) -> Any:
     await store.outbox.insert_one({"message_id": ObjectId(), "conversation_id": ObjectId(), "channel": "widget",
                                    "status": "pending", "attempts": 0, "next_attempt_at": utcnow(),
                                    "created_at": utcnow()})
-    claimed = await Outbox(store, {})._claim()
-    assert claimed is not None
-    await store.outbox.update_one({"_id": claimed["_id"]}, {"$set": {"status": "sent"}})
+    claimed, _seen_all = await Outbox(store, {})._claim()
+    assert len(claimed) == 1
+    await store.outbox.update_one({"_id": claimed[0]["_id"]}, {"$set": {"status": "sent"}})
 
 
 async def _idle_claim(store: Store, i: int) -> Any:
-    """The claim the worker makes when nothing is due (once a second, on every hub)."""
-    assert await Outbox(store, {})._claim() is None
+    """The claim the worker makes when nothing is due (every `outbox.poll_seconds`, on every hub)."""
+    assert await Outbox(store, {})._claim() == ([], True)
 
 
 async def _tickets_by_contact(store: Store, i: int) -> Any:

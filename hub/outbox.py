@@ -10,6 +10,12 @@ marked failed and an event tells the desk.
 Entries with a `kind` (webhook deliveries, hub.webhooks) go through the same claim,
 lease and backoff; a handler registered in `handlers` makes the attempt. One entry of a
 `lane` (a conversation, or a webhook endpoint) is in flight per process at a time.
+
+The worker reads due entries only when there may be some (docs/ingest.md, "Outbox claims"):
+when `wake()` says a commit queued entries, when a delivery ends whose lane has a due entry
+waiting (or that frees a slot a full pass wanted), when a retry this process scheduled comes
+due, and otherwise every `poll_seconds` (entries queued by processes that did not wake it, and
+retries of a process that stopped). One read claims up to as many entries as slots are free.
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ from hub.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
+#: How often an idle worker looks for due entries nobody woke it for (other processes' entries, their retries).
+POLL_SECONDS = 5.0
+#: After a database error, the worker tries again this soon.
+ERROR_RETRY_SECONDS = 1.0
+#: A retry's wake-up comes this long after its due time, so that the read's clock (`utcnow`) is surely past it.
+RETRY_MARGIN_SECONDS = 0.01
+#: Due entries read per round trip of a claim (more than the free slots: entries of busy lanes are skipped).
+CLAIM_BATCH = 16
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -49,15 +64,22 @@ class RetryPolicy:
 
 class Outbox:
     def __init__(self, store: Store, senders: dict[str, OutboundSender], policy: RetryPolicy | None = None,
-                 concurrency: int = 8, blobs: Any | None = None) -> None:
+                 concurrency: int = 8, blobs: Any | None = None, poll_seconds: float = POLL_SECONDS) -> None:
         self.store = store
         self.senders = senders
         #: Where attachment bytes live (hub.blobs.BlobStore), for senders that take `files = "bytes"`.
         self.blobs = blobs
         self.policy = policy or RetryPolicy()
+        #: How often an idle worker reads due entries without being woken (`outbox.poll_seconds`).
+        self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._inflight: set[ObjectId] = set()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._running = 0  # deliveries in flight in this process (at most `concurrency`)
+        #: Lanes in flight for which the last pass skipped a due entry: their delivery's end wakes the worker.
+        self._waiting_lanes: set[ObjectId] = set()
+        self._slots_wanted = False  # the last pass stopped with every slot taken: a delivery's end wakes it
+        self._retry_timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         #: Attempt makers for entries of other kinds than messages: `kind` -> handler (raises SendError).
         self.handlers: dict[str, Callable[[Doc], Awaitable[None]]] = {}
@@ -153,63 +175,88 @@ class Outbox:
         self._wake.set()
 
     async def run(self) -> None:
-        """The delivery loop; runs until cancelled."""
+        """The delivery loop; runs until cancelled. Each pass reads due entries once (more only while
+        the read fills every free slot), then the worker sleeps until woken or `poll_seconds` pass."""
         loop = asyncio.get_running_loop()
         next_lease_check = 0.0
         while True:
+            self._wake.clear()  # before the read: a commit during the pass makes another pass
+            sleep = self.poll_seconds
             try:
                 if loop.time() >= next_lease_check:
                     await self._release_expired_leases()
                     next_lease_check = loop.time() + min(10.0, self.policy.lease_seconds / 4)
-                claimed = await self._drain()
+                await self._drain()
             except PyMongoError as exc:
                 log.warning("outbox: database unavailable (%s); retrying", exc)
-                claimed = 0
-            if claimed == 0:
-                self._wake.clear()
-                # asyncio.timeout rather than wait_for, which can lose a cancellation on Python 3.11.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await self._wake.wait()
+                sleep = min(sleep, ERROR_RETRY_SECONDS)
+            # asyncio.timeout rather than wait_for, which can lose a cancellation on Python 3.11.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(sleep):
+                    await self._wake.wait()
 
     async def _drain(self) -> int:
+        """Claim due entries into the free slots and start their deliveries; returns how many."""
+        self._waiting_lanes.clear()
+        self._slots_wanted = False
         claimed = 0
         while True:
-            await self._slots.acquire()
-            entry = await self._claim()
-            if entry is None:
-                self._slots.release()
+            free = self.concurrency - self._running
+            if free <= 0:
+                self._slots_wanted = True
                 return claimed
-            claimed += 1
-            self._inflight.add(_lane(entry))
-            task = asyncio.create_task(self._deliver(entry))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            entries, seen_all = await self._claim(free)
+            for entry in entries:
+                self._running += 1
+                task = asyncio.create_task(self._deliver(entry))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            claimed += len(entries)
+            if seen_all:
+                return claimed
 
-    async def _claim(self) -> Doc | None:
-        """Take the most overdue entry of a lane not in flight here, or None.
+    async def _claim(self, limit: int = 1) -> tuple[list[Doc], bool]:
+        """Take up to `limit` of the most overdue entries of lanes not in flight here, one per lane.
+
+        Returns them (leased, their lanes marked in flight) and whether every due entry was read:
+        False when the read stopped at `limit`, so more may be due.
 
         Shaped for secantusd-py, whose findAndModify scans the whole collection (see
         `Store.claim_by_id`): the due entries are read in order on the `OUTBOX_DUE` index's own
-        fields only (lanes in flight are skipped here, not in the filter), and the first free one
-        is taken with an update keyed by `_id` that re-checks it is still pending. Another process
-        taking it first makes that update match nothing, and the next due entry is tried.
+        fields only (lanes in flight are skipped here, not in the filter), and each free one is
+        taken with an update keyed by `_id` that re-checks it is still pending. Another process
+        taking it first makes that update match nothing, and the next due entry is tried. A
+        skipped entry's lane is remembered: when its delivery ends, the worker looks again.
         """
         now = utcnow()
+        lease = {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}
+        taken: list[Doc] = []
         due = self.store.outbox.find({"status": "pending", "next_attempt_at": {"$lte": now}},
-                                     sort=[("next_attempt_at", 1)], batch_size=16)
+                                     sort=[("next_attempt_at", 1)], batch_size=max(limit, CLAIM_BATCH))
         try:
             async for candidate in due:
-                if candidate.get("conversation_id") in self._inflight or candidate.get("lane") in self._inflight:
+                busy = {key for key in (candidate.get("conversation_id"), candidate.get("lane"))
+                        if key is not None and key in self._inflight}
+                if busy:
+                    self._waiting_lanes |= busy
                     continue
-                lease = {"status": "sending", "lease_until": now + timedelta(seconds=self.policy.lease_seconds)}
-                taken = await self.store.outbox.update_one({"_id": candidate["_id"], "status": "pending"},
-                                                           {"$set": lease})
-                if taken.modified_count == 1:
-                    return {**candidate, **lease}
+                try:
+                    result = await self.store.outbox.update_one({"_id": candidate["_id"], "status": "pending"},
+                                                                {"$set": lease})
+                except PyMongoError:
+                    if not taken:
+                        raise
+                    return taken, False  # what is leased and marked in flight must be delivered: go with it
+                if result.modified_count != 1:
+                    continue
+                entry = {**candidate, **lease}
+                self._inflight.add(_lane(entry))
+                taken.append(entry)
+                if len(taken) >= limit:
+                    return taken, False
         finally:
             await due.close()
-        return None
+        return taken, True
 
     async def _release_expired_leases(self) -> None:
         """Entries left `sending` by a crashed process become due again."""
@@ -228,9 +275,13 @@ class Outbox:
             log.exception("outbox: unexpected error delivering %s", entry["_id"])
             await self._reschedule(entry, "internal error", None)
         finally:
-            self._inflight.discard(_lane(entry))
-            self._slots.release()
-            self._wake.set()
+            lane = _lane(entry)
+            self._inflight.discard(lane)
+            self._running -= 1
+            if self._slots_wanted or lane in self._waiting_lanes:  # else the last pass left nothing due here
+                self._slots_wanted = False
+                self._waiting_lanes.discard(lane)
+                self._wake.set()
 
     async def _attempt(self, entry: Doc) -> None:
         if entry.get("kind"):
@@ -292,13 +343,15 @@ class Outbox:
 
     async def _reschedule(self, entry: Doc, reason: str, retry_after: float | None) -> None:
         attempts = entry["attempts"] + 1
-        due = utcnow() + timedelta(seconds=self.policy.delay(attempts, retry_after))
+        delay = self.policy.delay(attempts, retry_after)
+        due = utcnow() + timedelta(seconds=delay)
         log.info("outbox: %s failed (%s), attempt %d, retry at %s", entry["_id"], reason, attempts, due)
         await self.store.outbox.update_one(
             {"_id": entry["_id"]},
             {"$set": {"status": "pending", "next_attempt_at": due, "last_error": reason, "attempts": attempts},
              "$unset": {"lease_until": ""}},
         )
+        self._wake_after(delay + RETRY_MARGIN_SECONDS)
         self.telemetry.count("delivery", channel=_channel(entry), result="retry")
         self._failed(entry, reason)
         if "message_id" not in entry:
@@ -416,7 +469,21 @@ class Outbox:
                 refs.append(ref)
         return tuple(refs)
 
+    def _wake_after(self, seconds: float) -> None:
+        """Wake the worker when a retry this process scheduled comes due (no poll needed for it)."""
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._retry_timers.discard(handle)
+            self._wake.set()
+
+        handle = loop.call_later(seconds, fire)
+        self._retry_timers.add(handle)
+
     async def stop(self) -> None:
+        for handle in self._retry_timers:
+            handle.cancel()
+        self._retry_timers.clear()
         await cancel_and_wait(list(self._tasks))
 
 

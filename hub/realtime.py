@@ -19,6 +19,10 @@ from hub.store import WATCHED_COLLECTIONS, Doc, PyMongoError, Store
 
 log = logging.getLogger(__name__)
 
+#: Default pause between two change-stream reads: what one message writes within it comes back in one
+#: read. The added delay is at most this, and only for a change following another (docs/realtime.md).
+READ_GAP_SECONDS = 0.05
+
 
 @dataclass(frozen=True)
 class Change:
@@ -53,8 +57,10 @@ class Subscription:
 
 
 class RealtimeBus:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, read_gap_seconds: float = READ_GAP_SECONDS) -> None:
         self.store = store
+        #: The pause after each change-stream read before the next (docs/realtime.md, "Reads").
+        self.read_gap_seconds = read_gap_seconds
         self._subs: set[Subscription] = set()
         self._resume_token: Any = None
         self.ready = asyncio.Event()
@@ -92,17 +98,7 @@ class RealtimeBus:
                 ) as stream:
                     self.ready.set()
                     failures = 0
-                    async for change in stream:
-                        self._resume_token = stream.resume_token
-                        doc = change.get("fullDocument")
-                        if doc is None:
-                            continue
-                        item = Change(change["ns"]["coll"], change["operationType"], doc)
-                        for sub in list(self._subs):
-                            sub.offer(item)
-                        if item.collection == "events" and self._event_hooks:
-                            for hook in self._event_hooks.get(doc.get("type"), ()):
-                                hook(doc)
+                    await self._follow(stream)
             except PyMongoError as exc:
                 failures += 1
                 if failures >= 3 and self._resume_token is not None:
@@ -112,3 +108,46 @@ class RealtimeBus:
                 else:
                     log.warning("realtime: change stream interrupted (%s); resuming", exc)
                 await asyncio.sleep(min(10.0, 0.5 * 2**failures))
+
+    async def _follow(self, stream: Any) -> None:
+        """Read the stream one batch at a time, at most one read (`getMore`) per `read_gap_seconds`.
+
+        The server answers a waiting `getMore` as soon as one change exists, so without the gap the
+        writes of one message (the customer's message, the pipeline's lease, the bot's answer, its
+        delivery status) come back in as many reads. After each read the bus pauses before the
+        next; what was written meanwhile comes back together. A change written while the stream was
+        idle (its read waiting on the server) is still pushed at once: only a change following
+        another within the gap waits, at most the gap.
+        """
+        while stream.alive:
+            change = await stream.try_next()  # at most one getMore, when nothing is buffered
+            if stream.resume_token is not None:  # an empty read may move it on too (postBatchResumeToken)
+                self._resume_token = stream.resume_token
+            if change is not None:
+                self._dispatch(change)
+                if _buffered(stream):
+                    continue  # the rest of this read's batch first
+            if self.read_gap_seconds > 0:
+                await asyncio.sleep(self.read_gap_seconds)
+
+    def _dispatch(self, change: Doc) -> None:
+        doc = change.get("fullDocument")
+        if doc is None:
+            return
+        item = Change(change["ns"]["coll"], change["operationType"], doc)
+        for sub in list(self._subs):
+            sub.offer(item)
+        if item.collection == "events" and self._event_hooks:
+            for hook in self._event_hooks.get(doc.get("type"), ()):
+                hook(doc)
+
+
+def _buffered(stream: Any) -> bool:
+    """Whether the stream still holds changes of its last read (the next `try_next` makes no `getMore`).
+
+    PyMongo has no public call for this; its own `ChangeStream.try_next` asks the cursor the same way.
+    Unknown (a PyMongo without it): True, so the bus reads as it did before the gap rather than pausing
+    after every change (tests/test_realtime.py fails then).
+    """
+    has_next = getattr(getattr(stream, "_cursor", None), "_has_next", None)
+    return bool(has_next()) if callable(has_next) else True

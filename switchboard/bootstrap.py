@@ -134,6 +134,8 @@ class Runtime:
                                if k in RetryPolicy.__dataclass_fields__})
         self.hub = Hub(self.store, bot, {}, settings.queues, settings.default_queue, retry,
                        blobs=BlobStore(self.store), presence_ttl_seconds=settings.presence_ttl_seconds)
+        self.hub.outbox.poll_seconds = settings.outbox_poll_seconds
+        self.hub.bus.read_gap_seconds = settings.realtime_read_gap_seconds
         if workbench is not None:
             workbench.queues = self.hub.tickets.queues  # the live queues: one created in the desk is known
         knowledge = getattr(self.hub, "knowledge", None)  # help-center articles offered by the bot

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from hub.calendars import CalendarError, parse_calendar
+from hub.outbox import POLL_SECONDS
+from hub.realtime import READ_GAP_SECONDS
 from hub.tickets import QueueConfig
 from hub.totp import TotpError, check_roles
 from switchboard.proxies import parse_proxies
@@ -42,6 +44,8 @@ class Settings:
     bot: dict[str, Any] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     outbox: dict[str, Any] = field(default_factory=dict)
+    #: `outbox.poll_seconds`: how often an idle outbox worker looks for entries nobody woke it for (hub.outbox).
+    outbox_poll_seconds: float = POLL_SECONDS
     #: A desk connection not re-stamped for this long (its process died) no longer makes its agent online.
     presence_ttl_seconds: float = 90.0
     #: Embedded database only: how long a crashed secantusd-py is restarted before `serve` exits non-zero.
@@ -64,6 +68,8 @@ class Settings:
     calendars: dict[str, Any] = field(default_factory=dict)
     #: The history's aggregates catch up with the event log this often (0: not in this process; hub.aggregates).
     metrics_aggregate_seconds: float = 5.0
+    #: The realtime bus's pause between two change-stream reads (hub.realtime; 0: none, a read per change).
+    realtime_read_gap_seconds: float = READ_GAP_SECONDS
     #: Roles whose users must sign in with a one-time code (hub.totp); seeded on first start, then the desk's.
     require_totp_roles: list[str] = field(default_factory=list)
 
@@ -96,6 +102,27 @@ def _seconds(section: dict[str, Any], key: str, default: float) -> float:
     return value
 
 
+def _gap(raw: Any) -> float:
+    """`hub.realtime_read_gap_seconds`: zero or a short pause (empty: the default)."""
+    if raw in (None, ""):
+        return READ_GAP_SECONDS
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ConfigError(f"hub.realtime_read_gap_seconds must be between 0 and 1, not {raw!r}")
+    return value
+
+
+def _outbox_poll(raw: Any) -> float:
+    """`outbox.poll_seconds`: a positive number of seconds (empty: the default)."""
+    try:
+        return _seconds({"poll_seconds": raw}, "poll_seconds", POLL_SECONDS)
+    except ConfigError:
+        raise ConfigError(f"outbox.poll_seconds must be a positive number of seconds, not {raw!r}") from None
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read the YAML file, expand `${VAR:-default}`, apply non-None overrides."""
     path = path or Path(os.environ.get("SWITCHBOARD_CONFIG", DEFAULT_CONFIG))
@@ -124,6 +151,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         bot=raw.get("bot", {}),
         channels={k: v or {} for k, v in (raw.get("channels") or {}).items()},
         outbox=raw.get("outbox", {}),
+        outbox_poll_seconds=_outbox_poll((raw.get("outbox") or {}).get("poll_seconds")),
         presence_ttl_seconds=float(hub.get("presence_ttl_seconds", 90)),
         embedded_restart_give_up_seconds=_seconds(hub, "embedded_restart_give_up_seconds", 120),
         embedded_lock_wait_seconds=_seconds(hub, "embedded_lock_wait_seconds", 30),
@@ -137,6 +165,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         calendars=_calendars(raw.get("calendars"), queues),
         metrics_aggregate_seconds=float((hub.get("metrics") or {}).get("aggregate_seconds", 5)),
         require_totp_roles=_totp_roles((raw.get("auth") or {}).get("require_totp_roles")),
+        realtime_read_gap_seconds=_gap(hub.get("realtime_read_gap_seconds")),
     )
     for key, value in overrides.items():
         if value is not None:

@@ -7,7 +7,7 @@ the path causes (outbox delivery, change-stream reads, routing) is counted with 
 found nothing (an empty change-stream `getMore`, an outbox claim that found no entry, an update
 that matched nothing such as the periodic release of expired outbox leases) are the
 idle cost of a running hub, per second rather than per message, and are listed apart (a claim
-that a delivery's wake-up makes and that finds nothing is among them). The
+that a wake-up makes and that finds nothing is among them). The
 scenario runs for two visitors and each path keeps its smaller count, so a periodic job of
 another kind landing in one window (presence, leases) does not count against the message.
 
