@@ -150,6 +150,10 @@ QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
     "conversation_by_id": lambda s, i: s.conversations.find_one({"_id": ObjectId(f"{i:024x}")}),
+    # a widget visitor (re)connecting or leaving: the thread's conversations (hub.departures `_thread`)
+    "thread_conversations": lambda s, i: s.conversations.find(
+        {"channel": "widget", "thread_key": f"v{i}"}, projection={"ticket_id": 1, "open": 1, "abandon_at": 1}
+    ).to_list(),
     "message_by_external_id": lambda s, i: s.messages.find_one(
         {"channel": "widget", "external_id": f"x{i}"}, projection={"conversation_id": 1, "contact_id": 1}),
     "messages_by_conversation": lambda s, i: s.messages.find(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pymongo.errors import PyMongoError
 
 from hub.models import utcnow
-from hub.store import BY_ID, CONVERSATIONS_BY_THREAD, Doc, Store
+from hub.store import Doc, Store
 from hub.tickets import TicketService
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,8 @@ class Departures:
         if not grace:
             return
         now = utcnow()
-        waiting: list[Doc] = await self.store.conversations.find(
-            {"channel": channel, "thread_key": thread_key, "open": True, "ticket_id": {"$ne": None}},
-            projection={"ticket_id": 1}, hint=CONVERSATIONS_BY_THREAD,
-        ).to_list()
+        waiting = [c for c in await self._thread(channel, thread_key)
+                   if c.get("open") and c.get("ticket_id") is not None]
         for conversation in waiting:
             # on the ticket too, first: agents see it in the desk, live (tickets are on the change stream)
             await self.store.tickets.update_one({"_id": conversation["ticket_id"]},
@@ -53,10 +51,7 @@ class Departures:
 
     async def back(self, channel: str, thread_key: str) -> None:
         """The customer is here again (reconnected, polled or wrote): nothing to abandon."""
-        marked: list[Doc] = await self.store.conversations.find(
-            {"channel": channel, "thread_key": thread_key, "abandon_at": {"$exists": True}},
-            projection={"ticket_id": 1}, hint=CONVERSATIONS_BY_THREAD,
-        ).to_list()
+        marked = [c for c in await self._thread(channel, thread_key) if "abandon_at" in c]
         for conversation in marked:
             if conversation.get("ticket_id") is not None:
                 await self.store.tickets.update_one({"_id": conversation["ticket_id"]},
@@ -65,6 +60,15 @@ class Departures:
             await self.store.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$unset": {"abandon_at": "", "customer_left_at": ""}}
             )
+
+    async def _thread(self, channel: str, thread_key: str) -> list[Doc]:
+        """The thread's conversations, filtered on the (channel, thread_key) index's own fields and checked here:
+        secantusd-py walks a whole hinted index and plans extra conditions as a scan (a thread has few)."""
+        found: list[Doc] = await self.store.conversations.find(
+            {"channel": channel, "thread_key": thread_key},
+            projection={"ticket_id": 1, "open": 1, "abandon_at": 1},
+        ).to_list()
+        return found
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Abandon the waiting tickets of customers whose grace period ran out; returns how many."""
@@ -75,10 +79,9 @@ class Departures:
         abandoned = 0
         for conversation in due:
             # Claim it: another process's sweep, or the customer coming back, may have been first.
-            claimed = await self.store.conversations.find_one_and_update(
-                {"_id": conversation["_id"], "abandon_at": conversation["abandon_at"]},
-                {"$unset": {"abandon_at": ""}}, hint=BY_ID,
-            )
+            claimed = await self.store.claim_by_id(self.store.conversations, conversation["_id"],
+                                                   {"abandon_at": conversation["abandon_at"]},
+                                                   {"$unset": {"abandon_at": ""}})
             if claimed is None or claimed.get("ticket_id") is None:
                 continue
             if await self.tickets.abandon(claimed["ticket_id"], reason="left"):

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from channels.widget.identity import user_hash
 from switchboard.bootstrap import Runtime
+from tests.helpers import eventually
 
 
 async def widget_session(client: TestClient[Any, Any], **extra: Any) -> str:
@@ -221,3 +222,24 @@ async def test_a_pressed_quick_reply_reads_as_its_title_and_acts_as_its_payload(
     ticket = await runtime.hub.store.tickets.find_one({})
     assert ticket is not None and ticket["reason"] == "not_helpful"  # the bot understood "No"
     assert not ticket["subject"].startswith("/")
+
+
+async def test_visitors_who_leave_at_once_leave_no_subscription_nor_presence(client: TestClient[Any, Any],
+                                                                              runtime: Runtime) -> None:
+    """Under load a widget gives up and reconnects: a socket closed right after its auth frame, before or while
+    the hub answers "ready", must release its realtime subscription and its presence like any other."""
+    assert runtime.hub is not None
+    hub = runtime.hub
+    token = await widget_session(client)
+    before = hub.bus.subscriber_count
+    for _ in range(10):
+        ws = await client.ws_connect("/api/widget/ws")
+        await ws.send_json({"type": "auth", "token": token})
+        await ws.close()
+    stayed = await open_widget_ws(client, token)  # one that gets its "ready", then leaves
+    await stayed.close()
+
+    async def released() -> bool:
+        return hub.bus.subscriber_count == before and await hub.store.presence.count_documents({}) == 0
+
+    await eventually(released, what="every subscription and presence record released")

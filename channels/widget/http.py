@@ -477,14 +477,16 @@ class WidgetChannel:
             return ws
         sub = self.hub.bus.subscribe()
         connection = await self.hub.customer_connected(CHANNEL, visitor.key)
-        # Subscribed before "ready": whatever the client fetches after it, the feed has the rest.
-        await ws.send_json({"type": "ready", "expires_in": max(0, visitor.expires_at - int(time.time()))})
-        waiting = await self.hub.waiting(CHANNEL, visitor.key)
-        if waiting is not None:
-            await ws.send_json({"type": "wait", **waiting})
-        pump = asyncio.create_task(self._pump(ws, sub, visitor))
-        expiry = asyncio.create_task(_close_at(ws, visitor.expires_at))
+        pump = expiry = None
         try:
+            # Subscribed before "ready": whatever the client fetches after it, the feed has the rest. A client
+            # gone already (it gave up under load) ends here, its subscription and presence released below.
+            await ws.send_json({"type": "ready", "expires_in": max(0, visitor.expires_at - int(time.time()))})
+            waiting = await self.hub.waiting(CHANNEL, visitor.key)
+            if waiting is not None:
+                await ws.send_json({"type": "wait", **waiting})
+            pump = asyncio.create_task(self._pump(ws, sub, visitor))
+            expiry = asyncio.create_task(_close_at(ws, visitor.expires_at))
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
                     continue
@@ -498,9 +500,13 @@ class WidgetChannel:
                     await ws.send_json({"type": "error", "error": exc.text})
                 except AttributeError:
                     await ws.send_json({"type": "error", "error": "malformed frame"})
+        except ConnectionResetError:  # aiohttp's ClientConnectionResetError: the visitor left while we wrote
+            pass
         finally:
             sub.close()
             for task in (pump, expiry):
+                if task is None:
+                    continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
