@@ -34,14 +34,15 @@ from tests.conftest import login, running
 from tests.helpers import eventually
 from tests.test_widget_flow import say, widget_session
 
-#: Today's counts (commands that did work, per path). Targets of issue 13: 8 for a bot answer, 14 for an escalation.
+#: Today's counts (commands that did work, per path; the most seen in quiet and loaded runs, where the change
+#: stream's batching varies). Targets of issue 13: 8 for a bot answer, 14 for an escalation.
 #: A path may exceed its count by TIMING_SLACK: whether the outbox re-reads a due entry it skips while its
 #: conversation has a delivery in flight, and how the change stream batches changes, depend on timing.
 BUDGET = {
-    "bot answer, first message": 16,
-    "bot answer, follow-up": 9,
-    "escalation": 20,
-    "customer message, escalated": 10,
+    "bot answer, first message": 13,
+    "bot answer, follow-up": 8,  # issue 13's target for a bot answer
+    "escalation": 20,  # target 14: not met (docs/ingest.md says what is left)
+    "customer message, escalated": 9,
     "agent reply (desk API)": 14,
 }
 TIMING_SLACK = 1
