@@ -4,8 +4,9 @@ rate of the last thousand with the first (issue 13: within 20 %).
     PYTHONPATH=$PWD .venv/bin/python benchmarks/ingest_growth.py [--messages 20000] [--concurrency 16]
 
 A hub on a private secantusd-py server (fresh, in a temporary directory), the shop bot, the widget channel:
-`concurrency` customers write at once, each waiting for its message to be stored (`Hub.ingest`), while the
-pipeline answers in the background; every 1,000 stored messages, the rate since the previous thousand is
+`concurrency` customers write at once (each lane a line of customers, every one writing ten messages, one
+after the other), each waiting for its message to be stored (`Hub.ingest`), while the pipeline answers in
+the background; every 1,000 stored messages, the rate since the previous thousand is
 taken with the backlog of unanswered messages drained first, so each block's rate counts its answers. One
 JSON line per block, then a summary line with `first_per_s`, `last_per_s` and `last_vs_first`.
 """
@@ -82,18 +83,21 @@ async def run(messages: int, concurrency: int, profile: bool = False) -> list[di
         rows: list[dict[str, Any]] = []
         counter = itertools.count()
         rng = random.Random(13)
+        sent = [0] * concurrency  # messages each lane of customers has sent
         try:
             for block in range(messages // BLOCK):
                 started = time.perf_counter()
 
-                async def customer(counter: Iterator[int], end: int) -> None:
+                async def customer(lane: int, counter: Iterator[int], end: int) -> None:
+                    """One line of customers one after the other (a customer's messages are never concurrent)."""
                     while (i := next(counter)) < end:
-                        visitor = f"demo:growth:{i // MESSAGES_PER_VISITOR}"
+                        visitor = f"demo:growth:{lane}:{sent[lane] // MESSAGES_PER_VISITOR}"
+                        sent[lane] += 1
                         await hub.ingest(InboundMessage(channel="widget", external_id=f"{visitor}:{i}",
                                                         thread_key=visitor, sender=Sender(visitor),
                                                         text=rng.choice(QUESTIONS), inbox="demo"))
 
-                await asyncio.gather(*(customer(counter, (block + 1) * BLOCK) for _ in range(concurrency)))
+                await asyncio.gather(*(customer(lane, counter, (block + 1) * BLOCK) for lane in range(concurrency)))
                 await hub.pipeline.drain()
                 counter = itertools.count((block + 1) * BLOCK)
                 seconds = time.perf_counter() - started
