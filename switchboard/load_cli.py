@@ -1,4 +1,4 @@
-"""`switchboard bench load` and `switchboard bench soak`: the hub under a realistic load (docs/performance.md).
+"""`switchboard bench load`, `bench soak` and `bench rasa`: the hub under a realistic load (docs/performance.md).
 
 The generator (switchboard/loadgen.py) is this process; every hub is a `switchboard serve` subprocess.
 """
@@ -60,23 +60,16 @@ def run(args: argparse.Namespace) -> int:
         return 0 if result["lost"] == 0 and result["duplicated"] == 0 else 1
     try:
         steps = loadgen.parse_steps(args.steps)
-        if args.seconds <= 0:
-            raise ValueError("--seconds must be above zero")
-    except ValueError as exc:
-        print(f"switchboard: --steps: {exc}", file=sys.stderr)
-        return 2
-    if args.bench_command == "rasa":
-        from switchboard import rasa_bench
-
-        return rasa_bench.run(args.steps, args.seconds, args.rasa_url, args.seed, _emit)
-    try:
-        steps = loadgen.parse_steps(args.steps)
     except ValueError as exc:
         print(f"switchboard: --steps: {exc}", file=sys.stderr)
         return 2
     if args.seconds <= 0:
         print("switchboard: --seconds must be above zero", file=sys.stderr)
         return 2
+    if args.bench_command == "rasa":
+        from switchboard import rasa_bench
+
+        return rasa_bench.run(steps, args.seconds, args.rasa_url, args.seed, _emit)
     agent = None
     if args.url and args.agent:
         password = os.environ.get("BENCH_AGENT_PASSWORD", "")

@@ -34,7 +34,6 @@ from bot.nlu.rasa import DEFAULT_CONFIG_PATH, build_training_yaml
 from switchboard import loadgen
 from switchboard.rasa_server import RasaServer, ensure_rasa_venv
 
-DEFAULT_STEPS = "5,c10"
 ARM_FIELDS = ("sent", "answered", "unanswered", "send_failed", "achieved_per_s", "p50_ms", "p95_ms", "p99_ms")
 FALLBACK_TEXT = "Sorry, I did not get that. Could you rephrase?"
 REST_PATH = "/webhooks/rest/webhook"
@@ -217,10 +216,10 @@ async def bench_rasa(steps: list[loadgen.Step], seconds: float, rasa_url: str | 
     }
 
 
-def run(steps_text: str, seconds: float, rasa_url: str | None, seed: int,
+def run(steps: list[loadgen.Step], seconds: float, rasa_url: str | None, seed: int,
         emit: Callable[[dict[str, Any]], None]) -> int:
     """The command: one JSON line; exit 1 when any arm left a message unanswered or failed a send."""
-    result = asyncio.run(bench_rasa(loadgen.parse_steps(steps_text), seconds, rasa_url, seed))
+    result = asyncio.run(bench_rasa(steps, seconds, rasa_url, seed))
     emit(result)
     misses = sum(arm["unanswered"] + arm["send_failed"] for step in result["steps"]
                  for arm in (step["hub_builtin"], step["hub_rasa"], step["rasa_rest"]))
