@@ -56,7 +56,7 @@ def add_arguments(sub: argparse._SubParsersAction, _common: Callable[[argparse.A
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.bench_command in ("load", "soak"):
+    if args.bench_command in ("load", "soak", "rasa"):
         from switchboard.load_cli import run as load_run
 
         return load_run(args)

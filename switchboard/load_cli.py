@@ -1,4 +1,4 @@
-"""`switchboard bench load` and `switchboard bench soak`: the hub under a realistic load (docs/performance.md).
+"""`switchboard bench load`, `bench soak` and `bench rasa`: the hub under a realistic load (docs/performance.md).
 
 The generator (switchboard/loadgen.py) is this process; every hub is a `switchboard serve` subprocess.
 """
@@ -36,6 +36,14 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:
     soak.add_argument("--rate", type=float, default=5.0, help="messages a second (default 5)")
     soak.add_argument("--mongodb-uri", help="use this database server instead of a fresh embedded one")
     soak.add_argument("--seed", type=int, default=1, help="random seed of the message mix (default 1)")
+    rasa = bench_sub.add_parser(
+        "rasa", help="the same FAQ load against the hub with its built-in NLU, the hub with the Rasa backend and "
+                     "a Rasa server's own REST channel; one JSON line")
+    rasa.add_argument("--steps", default="5,c10", help="comma list as for `bench load` (default 5,c10)")
+    rasa.add_argument("--seconds", type=float, default=30.0, help="length of each step in each arm (default 30)")
+    rasa.add_argument("--rasa-url", help="a running Rasa 3 server (`rasa run --enable-api`, REST channel on) to "
+                                         "train and use instead of starting one from the cached venv")
+    rasa.add_argument("--seed", type=int, default=1, help="random seed of the questions (default 1)")
 
 
 def _emit(line: dict[str, Any]) -> None:
@@ -58,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0:
         print("switchboard: --seconds must be above zero", file=sys.stderr)
         return 2
+    if args.bench_command == "rasa":
+        from switchboard import rasa_bench
+
+        return rasa_bench.run(steps, args.seconds, args.rasa_url, args.seed, _emit)
     agent = None
     if args.url and args.agent:
         password = os.environ.get("BENCH_AGENT_PASSWORD", "")

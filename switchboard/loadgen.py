@@ -85,8 +85,10 @@ def percentile(samples: list[float], q: float) -> float | None:
 class HubProcess:
     """One `switchboard serve` subprocess on a database URI; killed and restarted by the soak."""
 
-    def __init__(self, work: Path, name: str, uri: str, db_name: str, secret: str, config: Path, port: int) -> None:
+    def __init__(self, work: Path, name: str, uri: str, db_name: str, secret: str, config: Path, port: int,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.name, self.uri, self.db_name, self.secret = name, uri, db_name, secret
+        self.extra_env = dict(extra_env or {})  # e.g. SWITCHBOARD_NLU=rasa and RASA_URL (switchboard bench rasa)
         self.config, self.port = config, port
         self.data_dir = work / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +100,7 @@ class HubProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "MONGODB_URI": self.uri, "SWITCHBOARD_SECRET": self.secret,
+        return {**os.environ, **self.extra_env, "MONGODB_URI": self.uri, "SWITCHBOARD_SECRET": self.secret,
                 "SWITCHBOARD_DB": self.db_name, "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
@@ -142,8 +144,9 @@ class Cluster:
     """A fresh embedded database in a temporary directory and `hubs` hub processes sharing it."""
 
     def __init__(self, hubs: int = 1, uri: str | None = None, db_name: str | None = None,
-                 mail: MailSink | None = None) -> None:
+                 mail: MailSink | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.count = hubs
+        self.extra_env = extra_env
         self.mail = mail
         self.smtp_port = 0
         self.given_uri = uri
@@ -168,7 +171,8 @@ class Cluster:
         if self.mail is not None:
             self.smtp_port = free_port()
             config = self._email_config(config)
-        self.hubs = [HubProcess(self.tmp, f"hub{n}", self.uri, self.db_name, secret, config, free_port())
+        self.hubs = [HubProcess(self.tmp, f"hub{n}", self.uri, self.db_name, secret, config, free_port(),
+                                self.extra_env)
                      for n in range(self.count)]
         self.hubs[0].start()
         await self.hubs[0].wait_ready()  # the first one creates the indexes and seeds the bot alone

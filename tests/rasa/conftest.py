@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rasa.server import RasaServer, ensure_rasa_venv
+from switchboard.rasa_server import RasaServer, ensure_rasa_venv
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import pytest
 
 from bot.nlu.base import NLUUnavailable
 from bot.nlu.rasa import RasaNLU
+from switchboard.rasa_server import RasaServer
 from tests.rasa.data import shop_data
-from tests.rasa.server import RasaServer
 
 # The first test may install the Rasa venv (minutes, once): allow for it.
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1800)]

@@ -13,8 +13,8 @@ from aiohttp import web
 from bot.nlu.base import NLUUnavailable
 from bot.nlu.rasa import DEFAULT_CONFIG_PATH, CircuitBreaker, RasaNLU, build_training_yaml
 from hub.models import Entity, IntentScore
+from switchboard.rasa_server import free_loopback_port
 from tests.rasa.data import shop_data
-from tests.rasa.server import free_loopback_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

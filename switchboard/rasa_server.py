@@ -1,4 +1,7 @@
-"""Runs a real Rasa 3.6 server (from the cached venv made by scripts/rasa-venv.sh) for tests."""
+"""Runs a real Rasa 3.6 server (from the cached venv made by scripts/rasa-venv.sh).
+
+Used by the Rasa tests (tests/rasa/) and by `switchboard bench rasa` (switchboard/rasa_bench.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 VENV_SCRIPT = REPO / "scripts" / "rasa-venv.sh"
 
 #: Keeps Rasa (and the libraries it loads) from reaching for the network.
@@ -28,8 +31,8 @@ OFFLINE_ENV = {
 
 def ensure_rasa_venv(timeout: float = 3600.0) -> Path:
     """Run scripts/rasa-venv.sh (a quick no-op once cached) and return the `rasa` executable."""
-    proc = subprocess.run(
-        ["bash", str(VENV_SCRIPT)],
+    proc = subprocess.run(  # noqa: S603 - our own script
+        ["bash", str(VENV_SCRIPT)],  # noqa: S607 - bash from PATH, as the tests always ran it
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -54,12 +57,15 @@ def free_loopback_port() -> int:
 class RasaServer:
     """One `rasa run --enable-api` process on a loopback port, in its own working dir.
 
-    It starts with no model. Models trained through the API land in `workdir/models`,
+    It starts with no model (with `rest_channel`, Rasa's REST input channel is on too).
+    Models trained through the API land in `workdir/models`,
     and a restart loads the newest of them (`--model models`), as a real deployment would.
     """
 
-    def __init__(self, rasa: Path, workdir: Path, port: int | None = None, token: str | None = None) -> None:
+    def __init__(self, rasa: Path, workdir: Path, port: int | None = None, token: str | None = None,
+                 rest_channel: bool = False) -> None:
         self.rasa = rasa
+        self.rest_channel = rest_channel  # also serve Rasa's own REST channel, /webhooks/rest/webhook
         self.workdir = workdir
         self.port = port or free_loopback_port()
         self.token = token
@@ -86,8 +92,11 @@ class RasaServer:
         cmd += ["--model", "models"]
         if self.token:
             cmd += ["--auth-token", self.token]
+        if self.rest_channel:
+            (self.workdir / "credentials.yml").write_text("rest: {}\n", encoding="utf-8")
+            cmd += ["--credentials", "credentials.yml"]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - the cached venv's rasa, our arguments
                 cmd,
                 cwd=self.workdir,
                 env=env,
