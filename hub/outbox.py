@@ -346,8 +346,9 @@ class Outbox:
         delay = self.policy.delay(attempts, retry_after)
         due = utcnow() + timedelta(seconds=delay)
         log.info("outbox: %s failed (%s), attempt %d, retry at %s", entry["_id"], reason, attempts, due)
+        # Only while still ours: an entry given up meanwhile (its contact erased, hub.privacy) stays given up.
         await self.store.outbox.update_one(
-            {"_id": entry["_id"]},
+            {"_id": entry["_id"], "status": "sending"},
             {"$set": {"status": "pending", "next_attempt_at": due, "last_error": reason, "attempts": attempts},
              "$unset": {"lease_until": ""}},
         )

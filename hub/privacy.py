@@ -173,15 +173,20 @@ class Privacy:
 
     async def _forget_webhook_bodies(self, contact_id: ObjectId) -> None:
         """Webhook deliveries about this contact: not yet sent ones are dropped (the receiver never
-        learns of an erased customer), sent ones keep only their metadata. By `_id` one at a time:
-        a contact has few, and an exact `_id` filter is the store's fast path."""
+        learns of an erased customer), sent ones keep only their metadata. One being attempted right
+        now is given up (`failed`), so a failed attempt cannot put it back in the queue (the outbox
+        reschedules only what is still `sending`). By `_id` one at a time: a contact has few, and an
+        exact `_id` filter is the store's fast path."""
         entries = await self.store.outbox.find({"contact_id": contact_id}, projection={"status": 1}).to_list()
         for entry in entries:
             if entry["status"] == "pending":
                 await self.store.outbox.delete_one({"_id": entry["_id"]})
-            else:
-                await self.store.outbox.update_one(
-                    {"_id": entry["_id"]}, {"$set": {"body": ERASED_WEBHOOK_BODY}, "$unset": {"contact_id": ""}})
+                continue
+            update: Doc = {"body": ERASED_WEBHOOK_BODY}
+            if entry["status"] == "sending":
+                update.update(status="failed", last_error="contact erased")
+            await self.store.outbox.update_one({"_id": entry["_id"]},
+                                               {"$set": update, "$unset": {"contact_id": ""}})
 
     async def redact(self, conversations: list[Doc], *, detach: bool) -> Redaction:
         """Replace the text of every message of `conversations`, delete their files, clear subjects.
