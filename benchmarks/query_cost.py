@@ -15,11 +15,9 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from hub.models import utcnow
@@ -207,15 +205,10 @@ async def main() -> None:
     if len(sys.argv) > 1:
         rows = await measure(sys.argv[1])
     else:
-        from switchboard.embedded import EmbeddedServer
+        from switchboard.embedded import fresh_server
 
-        with tempfile.TemporaryDirectory() as tmp:
-            server = EmbeddedServer(Path(tmp))
-            uri = await server.start()
-            try:
-                rows = await measure(uri)
-            finally:
-                server.stop()
+        async with fresh_server() as uri:
+            rows = await measure(uri)
     for row in rows:
         print(json.dumps(row))
 

@@ -37,9 +37,7 @@ class ConversationService:
                 return await self._follow_up(found, msg, contact)
             return await self._reopen_if_closed(found)
         if msg.hints.use_thread_key and not thread_checked:
-            open_conv = await self.store.conversations.find_one(
-                {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
-            )
+            open_conv = await self._open_on_thread(msg)
             if open_conv is not None:
                 return open_conv
         return await self._open(msg, contact)
@@ -47,8 +45,9 @@ class ConversationService:
     async def find_open(self, msg: InboundMessage) -> Doc | None:
         """The open conversation a message with no threading hints continues on its thread key (one
         read, no write): the common case, tried before `find_or_open`, which may open or reopen one."""
-        if not plain(msg):
-            return None
+        return await self._open_on_thread(msg) if plain(msg) else None
+
+    async def _open_on_thread(self, msg: InboundMessage) -> Doc | None:
         found: Doc | None = await self.store.conversations.find_one(
             {"channel": msg.channel, "thread_key": msg.thread_key, "open": True})
         return found

@@ -22,14 +22,13 @@ when that event passes on its realtime bus (the change stream), through a hook o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import asdict, fields
 from typing import Any
 
 from hub.models import utcnow
-from hub.store import Doc, PyMongoError, Store
+from hub.store import Doc, Store
 from hub.tickets import ACTIVE, QueueConfig
 
 log = logging.getLogger(__name__)
@@ -98,7 +97,6 @@ class QueueBook:
         self.default_queue = default_queue
         #: hub.sla.Calendars whose cache is dropped on a reload (a queue may have changed calendar).
         self.calendars = calendars
-        self._reloads: set[asyncio.Task[None]] = set()
 
     # -- start-up ----------------------------------------------------------------------------------
     async def seed(self, configured: dict[str, QueueConfig]) -> list[str]:
@@ -138,18 +136,7 @@ class QueueBook:
     def follow(self, bus: Any) -> None:
         """Re-read the definitions whenever any process announces a change (its `queues.changed` event on
         the change stream): a hook on the bus, not a subscriber woken up by every message."""
-        bus.on_event(QUEUES_CHANGED, lambda _event: self._reload_soon())
-
-    def _reload_soon(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._reload())
-        self._reloads.add(task)
-        task.add_done_callback(self._reloads.discard)
-
-    async def _reload(self) -> None:
-        try:
-            await self.load()
-        except PyMongoError as exc:  # the next change (or a restart) reads them again
-            log.warning("queue book: database unavailable (%s); keeping the queues as they were", exc)
+        bus.reload_on(QUEUES_CHANGED, self.load, "queue book")
 
     # -- reading -----------------------------------------------------------------------------------
     async def list(self) -> list[Doc]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,7 @@ class RealtimeBus:
         #: Event type -> callbacks called (synchronously, in the stream's loop) for each such event: for
         #: rare events (a setting changed) that need no subscriber woken up by every change.
         self._event_hooks: dict[str, list[Callable[[Doc], None]]] = {}
+        self._reloads: set[asyncio.Task[None]] = set()
 
     def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None) -> Subscription:
         """A queue of the changes from now on (only those `accept` returns true for, if given)."""
@@ -82,6 +83,23 @@ class RealtimeBus:
     def on_event(self, event_type: str, callback: Callable[[Doc], None]) -> None:
         """Call `callback(event)` whenever an event of this type passes (any process wrote it)."""
         self._event_hooks.setdefault(event_type, []).append(callback)
+
+    def reload_on(self, event_type: str, load: Callable[[], Awaitable[Any]], what: str) -> None:
+        """Run `load()` (re-read something every process keeps in memory) whenever an event of this type
+        passes; a database error keeps what was loaded (the next such event, or a restart, reads it again)."""
+
+        async def reload() -> None:
+            try:
+                await load()
+            except PyMongoError as exc:
+                log.warning("%s: database unavailable (%s); keeping what was loaded", what, exc)
+
+        def spawn(_event: Doc) -> None:
+            task = asyncio.get_running_loop().create_task(reload())
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+        self.on_event(event_type, spawn)
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)

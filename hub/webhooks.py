@@ -17,7 +17,6 @@ and each attempt is logged in `webhook_deliveries`. Private notes never leave th
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -31,7 +30,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import SendError, utcnow
 from hub.names import choices_problem
-from hub.store import Doc, ObjectId, PyMongoError, Store
+from hub.store import Doc, ObjectId, Store
 from hub.views import jsonable, ticket_view
 
 log = logging.getLogger(__name__)
@@ -110,7 +109,6 @@ class Webhooks:
         #: database each time, as a hub that was never started does). Kept fresh in every process by the
         #: `webhooks.changed` event (`follow`).
         self._subscribed: dict[str, list[ObjectId]] | None = None
-        self._reloads: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         """Read the active endpoints' subscriptions into memory."""
@@ -123,18 +121,7 @@ class Webhooks:
 
     def follow(self, bus: Any) -> None:
         """Re-read the subscriptions whenever any process registers or removes an endpoint."""
-        bus.on_event(WEBHOOKS_CHANGED, lambda _event: self._reload_soon())
-
-    def _reload_soon(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._reload())
-        self._reloads.add(task)
-        task.add_done_callback(self._reloads.discard)
-
-    async def _reload(self) -> None:
-        try:
-            await self.load()
-        except PyMongoError as exc:  # keep the last known subscriptions; the next change reads them again
-            log.warning("webhooks: database unavailable (%s); keeping the subscriptions as they were", exc)
+        bus.reload_on(WEBHOOKS_CHANGED, self.load, "webhooks")
 
     async def _changed(self) -> None:
         """This process sees its own change at once; the others through the event."""

@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -354,3 +354,16 @@ class EmbeddedServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def fresh_server() -> AsyncIterator[str]:
+    """The URI of a fresh embedded server in a temporary directory, stopped and removed afterwards
+    (benchmarks that measure on an empty database)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedServer(Path(tmp))
+        uri = await server.start()
+        try:
+            yield uri
+        finally:
+            server.stop()
