@@ -359,12 +359,17 @@ class Pipeline:
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."
         text = f"{text} Your ticket number is #{ticket['number']}."
+        metadata = None
         if ticket["status"] == "new" and ticket.get("assignee_id") is None:
             position = await self.tickets.queue_position(ticket, session)
             estimate = await self.router.estimated_wait_seconds(ticket["queue"], position)
             text = f"{text} {describe_wait(position, estimate)}"
+            # the wait it tells, as data: the widget shows its banner from this message (hub.waitannouncer)
+            metadata = {"wait": {"ticket_id": ticket["_id"], "position": position,
+                                 "estimate_seconds": round(estimate) if estimate is not None else None}}
         await self.outbox.post(replace_conv(conversation, ticket), AuthorKind.SYSTEM, text, session=session,
-                               author_name="Switchboard", touch_conversation=False)  # the handoff's write set it
+                               author_name="Switchboard", touch_conversation=False,  # the handoff's write set it
+                               metadata=metadata)
         return ticket
 
     @staticmethod
