@@ -59,6 +59,8 @@ class Router:
         self._pace: dict[str, _Pace] = {}
         #: The active tickets the cached capacities counted, and their assignees (dropped with them).
         self._counted: dict[ObjectId, ObjectId] = {}
+        self._generation = 0  # moved on by every drop: a read that overlapped one is not kept
+        self._reading = 0  # capacity reads in flight
         self.snapshot_seconds = SNAPSHOT_SECONDS
 
     async def route_queue(self, queue: str) -> int:
@@ -191,26 +193,31 @@ class Router:
                              handle_seconds=pace.handle_seconds, reaction_seconds=pace.reaction_seconds)
 
     async def _read_capacity(self, queue: str, now: datetime) -> _Capacity:
-        agents = await self.store.agents.find(
-            {"presence": "online"}, projection={"roles": 1, "disabled": 1, "queues": 1, "capacity": 1},
-            hint=[("presence", 1)],
-        ).to_list()
-        serving = [a for a in agents if Role.AGENT.value in a.get("roles", []) and not a.get("disabled")
-                   and (not a.get("queues") or queue in a["queues"])]
-        active: Counter[ObjectId] = Counter()
-        counted: dict[ObjectId, ObjectId] = {}
-        if serving:  # their active tickets, through the list's facet keys (bounded by the live load)
-            keys = [f"active.assignee:{a['_id']}" for a in serving]
-            async for ticket in self.store.tickets.find({"keys": {"$in": keys}}, projection={"assignee_id": 1}):
-                active[ticket["assignee_id"]] += 1
-                counted[ticket["_id"]] = ticket["assignee_id"]
+        generation = self._generation
+        self._reading += 1
+        try:
+            agents = await self.store.agents.find(
+                {"presence": "online"}, projection={"roles": 1, "disabled": 1, "queues": 1, "capacity": 1},
+                hint=[("presence", 1)],
+            ).to_list()
+            serving = [a for a in agents if Role.AGENT.value in a.get("roles", []) and not a.get("disabled")
+                       and (not a.get("queues") or queue in a["queues"])]
+            active: Counter[ObjectId] = Counter()
+            counted: dict[ObjectId, ObjectId] = {}
+            if serving:  # their active tickets, through the list's facet keys (bounded by the live load)
+                keys = [f"active.assignee:{a['_id']}" for a in serving]
+                async for ticket in self.store.tickets.find({"keys": {"$in": keys}}, projection={"assignee_id": 1}):
+                    active[ticket["assignee_id"]] += 1
+                    counted[ticket["_id"]] = ticket["assignee_id"]
+        finally:
+            self._reading -= 1
         capacity = _Capacity(
             until=now + timedelta(seconds=self.snapshot_seconds),
             total_slots=sum(int(a.get("capacity", 5)) for a in serving),
             free_slots=sum(max(0, int(a.get("capacity", 5)) - active[a["_id"]]) for a in serving),
             serving=frozenset(a["_id"] for a in serving),
         )
-        if self.snapshot_seconds > 0:
+        if self.snapshot_seconds > 0 and generation == self._generation:  # no change came in while reading
             self._capacity[queue] = capacity
             self._counted.update(counted)
         return capacity
@@ -239,18 +246,19 @@ class Router:
 
     def ticket_changed(self, ticket: Doc) -> None:
         """Whether a serving agent's count of active tickets moved: then the capacities are read again."""
-        if not self._capacity:
-            return
         assignee, active = ticket.get("assignee_id"), ticket.get("status") in ACTIVE
         counted = self._counted.get(ticket.get("_id"))
         if counted is not None:
             moved = counted != assignee or not active
+        elif self._reading:  # who serves is not known yet: any assigned ticket may count
+            moved = assignee is not None
         else:
             moved = active and assignee is not None and any(assignee in c.serving for c in self._capacity.values())
         if moved:
             self.forget_capacity()
 
     def forget_capacity(self) -> None:
+        self._generation += 1
         self._capacity.clear()
         self._counted.clear()
 
