@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from hub.hashing import HashingBusy, HashingPool, token_digest
 from hub.login_throttle import LoginThrottle, Throttled
-from hub.models import Role, utcnow
+from hub.models import AGENTS_CHANGED, Role, utcnow
 from hub.names import MAX_COUNT, MAX_NAME, MAX_USERNAME, name_problem
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
@@ -211,6 +211,8 @@ class AccountService:
                                                              projection={"password_hash": 0})
         if before is None:
             return None
+        if {"capacity", "disabled", "roles", "queues"} & changes.keys():  # the wait estimates' serving capacity
+            await self.store.append_event(AGENTS_CHANGED, utcnow(), agent_id=agent_id)
         if disabled:
             await self.end_sessions(agent_id)
         return before, {**before, **changes}

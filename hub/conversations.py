@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from hub.convwords import opened
 from hub.models import ConversationState, InboundMessage, utcnow
 from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
 
@@ -140,7 +141,9 @@ class ConversationService:
             "started_at": now,
             "last_message_at": now,
         }
-        if follows is not None:
+        if follows is None:
+            doc.update(opened())  # the words of its messages, for the ticket it may become (hub.convwords)
+        else:
             doc.update(state=ConversationState.ESCALATED.value, follows_conversation_id=follows["_id"],
                        follows_ticket_id=follows.get("ticket_id"))
         try:

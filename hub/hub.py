@@ -212,6 +212,7 @@ class Hub:
         self.queuebook.follow(self.bus)  # every process re-reads the queues when one changes them
         await self.webhooks.load()  # endpoints' subscriptions, in memory: asked on every message
         self.webhooks.follow(self.bus)
+        self.router.follow(self.bus)  # the estimate's cached capacities, dropped when they change
         self.bus.on_event(RELEASE_REQUESTED, lambda event: self._spawn(self.users.release_requested(event),
                                                                         "release a disabled user's tickets"))
         self._spawn(self.bus.run(), "realtime")

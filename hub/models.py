@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+#: Event written when an agent's presence, capacity, queues, roles or disabled flag changes: every process
+#: drops what it keeps of the desk's serving capacity (hub.routing, the wait estimate).
+AGENTS_CHANGED = "agents.changed"
+
 
 def utcnow() -> datetime:
     """One clock for the whole hub (aware, UTC, millisecond precision like BSON)."""

@@ -20,6 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.contacts import ContactService
 from hub.conversations import ConversationService, plain
+from hub.convwords import merged, words_update
 from hub.display import human_name
 from hub.models import (
     AuthorKind,
@@ -223,9 +224,11 @@ class Pipeline:
                 return None
             if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
                 await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
-            if decision is None:
-                await self.store.conversations.update_one({"_id": conversation["_id"]},
-                                                          _arrival(message), session=session)
+            if decision is None:  # a bot conversation keeps its words for its ticket (hub.convwords)
+                await self.store.conversations.update_one(
+                    {"_id": conversation["_id"]}, merged(_arrival(message), words_update(conversation, [
+                        message.get("text")] if conversation["state"] == ConversationState.BOT.value else [])),
+                    session=session)
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
@@ -293,6 +296,8 @@ class Pipeline:
                 log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
         update = _arrival(message, self._bot_fields(decision, message), answered=True)
         update["$inc"] = _turns(outcome)
+        answered = decision.text if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) else None
+        update = merged(update, words_update(conversation, [message.get("text"), answered]))
         await self.store.conversations.update_one(
             {"_id": conversation["_id"], "bot.last_message_id": {"$ne": message["_id"]}}, update)
         await self.store.messages.update_one({"_id": message["_id"], "pending_bot": True},
@@ -332,6 +337,9 @@ class Pipeline:
         if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
             await self._mark_unhelpful(decision, message, session)
         if decision.kind is not DecisionKind.ESCALATE:
+            update = merged(update, words_update(conversation, [
+                message.get("text"), decision.text if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY)
+                else None]))
             await self.store.conversations.update_one({"_id": conversation["_id"]}, update, session=session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
@@ -346,17 +354,22 @@ class Pipeline:
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
-            contact=contact,
+            contact=contact, message=message,
         )
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."
         text = f"{text} Your ticket number is #{ticket['number']}."
+        metadata = None
         if ticket["status"] == "new" and ticket.get("assignee_id") is None:
             position = await self.tickets.queue_position(ticket, session)
             estimate = await self.router.estimated_wait_seconds(ticket["queue"], position)
             text = f"{text} {describe_wait(position, estimate)}"
+            # the wait it tells, as data: the widget shows its banner from this message (hub.waitannouncer)
+            metadata = {"wait": {"ticket_id": ticket["_id"], "position": position,
+                                 "estimate_seconds": round(estimate) if estimate is not None else None}}
         await self.outbox.post(replace_conv(conversation, ticket), AuthorKind.SYSTEM, text, session=session,
-                               author_name="Switchboard", touch_conversation=False)  # the handoff's write set it
+                               author_name="Switchboard", touch_conversation=False,  # the handoff's write set it
+                               metadata=metadata)
         return ticket
 
     @staticmethod

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 
-from hub.models import utcnow
+from hub.models import AGENTS_CHANGED, utcnow
 from hub.store import Doc, ObjectId, Store
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ class PresenceService:
         if agent.get("presence") != presence:
             update["presence_at"] = now  # since when: what supervisors see
         await self.store.agents.update_one({"_id": agent_id}, {"$set": update})
+        if agent.get("presence") != presence:  # every process's wait estimates count the agents online
+            await self.store.append_event(AGENTS_CHANGED, now, agent_id=agent_id, data={"presence": presence})
         return presence
 
     # -- customers in a live chat -------------------------------------------------------------

@@ -67,6 +67,7 @@ class RealtimeBus:
         #: Event type -> callbacks called (synchronously, in the stream's loop) for each such event: for
         #: rare events (a setting changed) that need no subscriber woken up by every change.
         self._event_hooks: dict[str, list[Callable[[Doc], None]]] = {}
+        self._change_hooks: dict[str, list[Callable[[Doc], None]]] = {}
         self._reloads: set[asyncio.Task[None]] = set()
 
     def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None) -> Subscription:
@@ -83,6 +84,11 @@ class RealtimeBus:
     def on_event(self, event_type: str, callback: Callable[[Doc], None]) -> None:
         """Call `callback(event)` whenever an event of this type passes (any process wrote it)."""
         self._event_hooks.setdefault(event_type, []).append(callback)
+
+    def on_change(self, collection: str, callback: Callable[[Doc], None]) -> None:
+        """Call `callback(document)` for every change of a collection the bus follows (any process wrote it),
+        synchronously as it passes: for caches kept in memory, no task or queue per watcher."""
+        self._change_hooks.setdefault(collection, []).append(callback)
 
     def reload_on(self, event_type: str, load: Callable[[], Awaitable[Any]], what: str) -> None:
         """Run `load()` (re-read something every process keeps in memory) whenever an event of this type
@@ -155,6 +161,8 @@ class RealtimeBus:
         item = Change(change["ns"]["coll"], change["operationType"], doc)
         for sub in list(self._subs):
             sub.offer(item)
+        for change_hook in self._change_hooks.get(item.collection, ()):
+            change_hook(doc)
         if item.collection == "events" and self._event_hooks:
             for hook in self._event_hooks.get(doc.get("type"), ()):
                 hook(doc)

@@ -13,11 +13,13 @@ import functools
 import logging
 import statistics
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.models import Role, TicketStatus, utcnow
+from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
 from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, TicketService
@@ -27,15 +29,38 @@ log = logging.getLogger(__name__)
 
 #: Recent answered tickets of a queue that give its pace (handle and reaction times).
 PACE_SAMPLE = 50
-#: A queue's snapshot is reused this long: estimates move with the queue, not with every message.
-SNAPSHOT_SECONDS = 5.0
+#: A queue's snapshot is reused at most this long. Its serving capacity is dropped sooner, as soon as it
+#: changes (`follow`: an agent's presence or settings, an assignment of a serving agent, any process); its
+#: pace, a mean over the last PACE_SAMPLE answered tickets that one more ticket moves little, is this stale
+#: at most. Estimates move with the queue, and an escalation rarely pays these reads.
+SNAPSHOT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _Capacity:
+    until: datetime
+    total_slots: int
+    free_slots: int
+    serving: frozenset[ObjectId]
+
+
+@dataclass(frozen=True)
+class _Pace:
+    until: datetime
+    handle_seconds: float | None
+    reaction_seconds: float | None
 
 
 class Router:
     def __init__(self, store: Store, tickets: TicketService) -> None:
         self.store = store
         self.tickets = tickets
-        self._snapshots: dict[str, tuple[datetime, QueueSnapshot]] = {}
+        self._capacity: dict[str, _Capacity] = {}
+        self._pace: dict[str, _Pace] = {}
+        #: The active tickets the cached capacities counted, and their assignees (dropped with them).
+        self._counted: dict[ObjectId, ObjectId] = {}
+        self._generation = 0  # moved on by every drop: a read that overlapped one is not kept
+        self._reading = 0  # capacity reads in flight
         self.snapshot_seconds = SNAPSHOT_SECONDS
 
     async def route_queue(self, queue: str) -> int:
@@ -155,22 +180,49 @@ class Router:
         return best[2] if best else None
 
     async def queue_snapshot(self, queue: str) -> QueueSnapshot:
-        """The queue's serving capacity now and its recent pace (hub.waitestimate), at most 3 queries."""
-        cached = self._snapshots.get(queue)
+        """The queue's serving capacity now and its recent pace (hub.waitestimate), at most 3 queries,
+        none while both are cached (`SNAPSHOT_SECONDS`)."""
         now = utcnow()
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        agents = await self.store.agents.find(
-            {"presence": "online"}, projection={"roles": 1, "disabled": 1, "queues": 1, "capacity": 1},
-            hint=[("presence", 1)],
-        ).to_list()
-        serving = [a for a in agents if Role.AGENT.value in a.get("roles", []) and not a.get("disabled")
-                   and (not a.get("queues") or queue in a["queues"])]
-        active: Counter[ObjectId] = Counter()
-        if serving:  # their active tickets, through the list's facet keys (bounded by the live load)
-            keys = [f"active.assignee:{a['_id']}" for a in serving]
-            async for ticket in self.store.tickets.find({"keys": {"$in": keys}}, projection={"assignee_id": 1}):
-                active[ticket["assignee_id"]] += 1
+        capacity = self._capacity.get(queue)
+        if capacity is None or capacity.until <= now:
+            capacity = await self._read_capacity(queue, now)
+        pace = self._pace.get(queue)
+        if pace is None or pace.until <= now:
+            pace = await self._read_pace(queue, now)
+        return QueueSnapshot(total_slots=capacity.total_slots, free_slots=capacity.free_slots,
+                             handle_seconds=pace.handle_seconds, reaction_seconds=pace.reaction_seconds)
+
+    async def _read_capacity(self, queue: str, now: datetime) -> _Capacity:
+        generation = self._generation
+        self._reading += 1
+        try:
+            agents = await self.store.agents.find(
+                {"presence": "online"}, projection={"roles": 1, "disabled": 1, "queues": 1, "capacity": 1},
+                hint=[("presence", 1)],
+            ).to_list()
+            serving = [a for a in agents if Role.AGENT.value in a.get("roles", []) and not a.get("disabled")
+                       and (not a.get("queues") or queue in a["queues"])]
+            active: Counter[ObjectId] = Counter()
+            counted: dict[ObjectId, ObjectId] = {}
+            if serving:  # their active tickets, through the list's facet keys (bounded by the live load)
+                keys = [f"active.assignee:{a['_id']}" for a in serving]
+                async for ticket in self.store.tickets.find({"keys": {"$in": keys}}, projection={"assignee_id": 1}):
+                    active[ticket["assignee_id"]] += 1
+                    counted[ticket["_id"]] = ticket["assignee_id"]
+        finally:
+            self._reading -= 1
+        capacity = _Capacity(
+            until=now + timedelta(seconds=self.snapshot_seconds),
+            total_slots=sum(int(a.get("capacity", 5)) for a in serving),
+            free_slots=sum(max(0, int(a.get("capacity", 5)) - active[a["_id"]]) for a in serving),
+            serving=frozenset(a["_id"] for a in serving),
+        )
+        if self.snapshot_seconds > 0 and generation == self._generation:  # no change came in while reading
+            self._capacity[queue] = capacity
+            self._counted.update(counted)
+        return capacity
+
+    async def _read_pace(self, queue: str, now: datetime) -> _Pace:
         recent = await self.store.tickets.find(
             {"queue": queue, "first_agent_reply_at": {"$gte": now - timedelta(days=7)}},
             projection={"handoff_at": 1, "assigned_at": 1, "first_agent_reply_at": 1, "solved_at": 1},
@@ -180,14 +232,35 @@ class Router:
                    if t.get("solved_at") and t.get("assigned_at")]
         reactions = [(t["first_agent_reply_at"] - max(t.get("assigned_at") or t["handoff_at"], t["handoff_at"]))
                      .total_seconds() for t in recent]
-        snapshot = QueueSnapshot(
-            total_slots=sum(int(a.get("capacity", 5)) for a in serving),
-            free_slots=sum(max(0, int(a.get("capacity", 5)) - active[a["_id"]]) for a in serving),
-            handle_seconds=statistics.fmean(handles) if handles else None,
-            reaction_seconds=max(0.0, statistics.median(reactions)) if reactions else None,
-        )
-        self._snapshots[queue] = (now + timedelta(seconds=self.snapshot_seconds), snapshot)
-        return snapshot
+        pace = _Pace(until=now + timedelta(seconds=self.snapshot_seconds),
+                     handle_seconds=statistics.fmean(handles) if handles else None,
+                     reaction_seconds=max(0.0, statistics.median(reactions)) if reactions else None)
+        self._pace[queue] = pace
+        return pace
+
+    def follow(self, bus: Any) -> None:
+        """Drop the cached capacities when they change, whichever process changed them: an agent's presence
+        or settings (`AGENTS_CHANGED`), a ticket of a serving agent assigned, moved or ended."""
+        bus.on_event(AGENTS_CHANGED, lambda _event: self.forget_capacity())
+        bus.on_change("tickets", self.ticket_changed)
+
+    def ticket_changed(self, ticket: Doc) -> None:
+        """Whether a serving agent's count of active tickets moved: then the capacities are read again."""
+        assignee, active = ticket.get("assignee_id"), ticket.get("status") in ACTIVE
+        counted = self._counted.get(ticket.get("_id"))
+        if counted is not None:
+            moved = counted != assignee or not active
+        elif self._reading:  # who serves is not known yet: any assigned ticket may count
+            moved = assignee is not None
+        else:
+            moved = active and assignee is not None and any(assignee in c.serving for c in self._capacity.values())
+        if moved:
+            self.forget_capacity()
+
+    def forget_capacity(self) -> None:
+        self._generation += 1
+        self._capacity.clear()
+        self._counted.clear()
 
     async def estimated_wait_seconds(self, queue: str, position: int) -> float | None:
         """Seconds until an agent answers the customer at `position`; None when nobody serves the queue."""

@@ -24,6 +24,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
+from hub.numbers import NumberBlocks
+
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
@@ -79,6 +81,8 @@ class Store:
         self._after_commit: dict[int, list[Callable[[], None]]] = {}
         #: Events appended inside each `run_in_transaction` session, written together before it commits.
         self._events: dict[int, list[Doc]] = {}
+        #: Ticket and contact numbers come from blocks reserved with one command (hub.numbers).
+        self.numbers = NumberBlocks(self._increment)
         self.contacts = self.db["contacts"]
         self.conversations = self.db["conversations"]
         self.messages = self.db["messages"]
@@ -315,15 +319,20 @@ class Store:
         return doc
 
     async def next_number(self, name: str) -> int:
-        """A gap-tolerant sequence (ticket numbers people can read out on the phone)."""
+        """A gap-tolerant sequence (ticket numbers people can read out on the phone), unique across
+        processes; tickets and contacts are handed out from blocks (hub.numbers)."""
+        return await self.numbers.take(name)
+
+    async def _increment(self, name: str, by: int) -> int:
+        """Add `by` to a counter; its new value."""
         doc = await self.counters.find_one_and_update(
-            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": name}, {"$inc": {"seq": by}}, upsert=True, return_document=ReturnDocument.AFTER
         )
         if doc is None:
             # secantusd-py can answer None to racing upserts (two first contacts at once) although it
-            # applied them: the counter exists now, so take the next number (a gap, never a repeat).
+            # applied them: the counter exists now, so take the next numbers (a gap, never a repeat).
             doc = await self.counters.find_one_and_update(
-                {"_id": name}, {"$inc": {"seq": 1}}, return_document=ReturnDocument.AFTER
+                {"_id": name}, {"$inc": {"seq": by}}, return_document=ReturnDocument.AFTER
             )
         if doc is None:
             raise OperationFailure(f"counter {name!r} could not be incremented")

@@ -16,7 +16,9 @@ notices from the database. In between, a ticket change (the change stream) wakes
 reads nothing: the process keeps each line and its notices in memory and moves the changed
 tickets in them, so a pass costs only what it tells (a `queue.wait` event, a notice written or
 deleted). A customer appended at the end moves nobody else, and the escalation message already
-told them their place: only their notice is written (and the widget's banner frame). The
+told them their place: only their notice is written. That message carries the place and wait as
+data (`metadata.wait`) and the widget's socket shows the banner from it, so no `queue.wait` event
+is written for them while what they were told holds (seen on the change stream: `message_seen`). The
 collection stays the durable copy: `current` reads it for reconnecting customers, and a process
 that takes the lease (or a pass that failed) starts from it again.
 """
@@ -73,6 +75,8 @@ class WaitAnnouncer:
         self._notices: dict[Any, Doc] = {}
         #: A live conversation's thread key, from its messages on the change stream (saves a read).
         self._threads: dict[Any, str] = {}
+        #: New tickets whose escalation message showed the banner (its `wait`): (position, estimate).
+        self._shown: dict[Any, tuple[Any, Any]] = {}
         self._full_at: datetime | None = None  # when the next pass must read everything again
         self._lease_until: datetime | None = None
         self._retry_at: datetime | None = None  # not the holder: when to try for the lease again
@@ -156,13 +160,15 @@ class WaitAnnouncer:
                                           share=MESSAGE_SHARE, floor_seconds=MESSAGE_FLOOR_SECONDS)
                        and (notice.get("message_at") is None or now - notice["message_at"] >= MESSAGE_EVERY))
         told = False
-        if live:  # the banner: a new ticket's too (its message is no banner), the thread key read at most once
+        if live:  # the banner, the thread key read at most once
             thread_key = (stored or {}).get("thread_key") or await self._thread_key(ids[-1])
             if thread_key is None:
                 return False
             update["thread_key"] = thread_key
-            await self._publish({**update, "_id": ticket["_id"]}, position, after[1], now,
-                                 describe_wait(position, estimate))
+            shown = self._shown.pop(ticket["_id"], None)
+            if not (notice is None and shown == after):  # else the escalation message showed it (its `wait`)
+                await self._publish({**update, "_id": ticket["_id"]}, position, after[1], now,
+                                     describe_wait(position, estimate))
             told = True
         elif message_due:
             conversation = await self.store.conversations.find_one({"_id": ids[-1]})
@@ -240,11 +246,17 @@ class WaitAnnouncer:
         self._wake.set()
 
     def message_seen(self, message: Doc) -> None:
-        """A live channel's message went by: remember its conversation's thread key for a new ticket's banner."""
+        """A live channel's message went by: remember its conversation's thread key for a new ticket's banner,
+        and the banner an escalation message showed (its `metadata.wait`, the widget shows it from there)."""
         if len(self._threads) > SEEN_LIMIT:
             self._threads.clear()
         if message.get("thread_key") is not None:
             self._threads[message.get("conversation_id")] = message["thread_key"]
+        wait = (message.get("metadata") or {}).get("wait")
+        if isinstance(wait, dict) and wait.get("ticket_id") is not None:
+            if len(self._shown) > SEEN_LIMIT:
+                self._shown.clear()
+            self._shown[wait["ticket_id"]] = (wait.get("position"), wait.get("estimate_seconds"))
 
     async def run(self, bus: RealtimeBus) -> None:
         """Passes while this process holds the lease: over what moved, and over everything every `interval`."""

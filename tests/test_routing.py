@@ -8,6 +8,7 @@ from typing import Any
 from hub.models import InboundMessage, Role, Sender, utcnow
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
+from tests.helpers import eventually
 from tests.test_ticket_list import assert_list_fields_current
 
 
@@ -75,6 +76,30 @@ async def test_waiting_customer_is_told_position_and_an_estimate_from_the_agents
     # 2 slots turning over every 10 minutes free one every 5: 1st in line 5 + 1, 2nd 10 + 1 minutes.
     assert "You are number 1 in the queue. Estimated wait: about 6 minutes." in notices[3]
     assert "You are number 2 in the queue. Estimated wait: about 11 minutes." in notices[4]
+
+
+async def test_the_cached_capacity_follows_agents_and_assignments(runtime: Runtime) -> None:
+    """The estimate's serving capacity is cached (a minute at most) but dropped as soon as it changes: an agent
+    coming online or leaving (agents.changed), their settings edited, a ticket of theirs assigned."""
+    hub = runtime.hub
+    assert hub is not None
+    assert hub.router.snapshot_seconds >= 60  # long enough that only the invalidation explains what follows
+
+    async def slots(total: int, free: int) -> bool:
+        snapshot = await hub.router.queue_snapshot("general")
+        return (snapshot.total_slots, snapshot.free_slots) == (total, free)
+
+    waiting = await _escalate(runtime, "demo:visitor:cached")  # nobody online: cached with no slot
+    assert await slots(0, 0)
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT], capacity=2)
+    connection = await hub.presence.connect(ann["_id"])
+    await eventually(lambda: slots(2, 2), what="Ann online in the estimate")
+    await hub.tickets.assign(waiting["_id"], ann["_id"], ann)
+    await eventually(lambda: slots(2, 1), what="Ann's ticket taking a slot")
+    await hub.accounts.update(ann["_id"], capacity=3)
+    await eventually(lambda: slots(3, 2), what="Ann's new capacity")
+    await hub.presence.disconnect(connection, ann["_id"])
+    await eventually(lambda: slots(0, 0), what="Ann gone from the estimate")
 
 
 async def test_unanswered_assignment_moves_to_another_agent(runtime: Runtime) -> None:

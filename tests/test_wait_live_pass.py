@@ -22,7 +22,7 @@ from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import make_settings, running
 from tests.helpers import eventually
-from tests.test_wait_announcements import _escalate, _frames
+from tests.test_wait_announcements import _escalate
 
 
 @dataclass
@@ -57,6 +57,16 @@ async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runt
         yield rt, reads
 
 
+async def _frames(hub: Hub, since: int) -> list[dict[str, Any]]:
+    """The banner frames a widget customer is sent (channels/widget/http.py), after the first `since`: the
+    escalation message's wait (a new ticket's place, told with the message) and the `queue.wait` events."""
+    shown = [(m["_id"], m["thread_key"], m["metadata"]["wait"]["position"]) for m in await hub.store.messages.find(
+        {"channel": "widget", "metadata.wait": {"$exists": True}}).to_list()]
+    events = [(e["_id"], e["data"]["thread_key"], e["data"]["position"])
+              for e in await hub.store.events.find({"type": "queue.wait"}).to_list()]
+    return [{"who": who, "position": position} for _id, who, position in sorted(shown + events)[since:]]
+
+
 async def _positions(hub: Hub, since: int, expected: list[tuple[str, int | None]]) -> None:
     async def arrived() -> bool:
         return [(f["who"], f["position"]) for f in await _frames(hub, since)] == expected
@@ -80,6 +90,8 @@ async def test_passes_woken_by_changes_read_nothing(watched: tuple[Runtime, Read
 
     await eventually(noticed, what="the appended customers' notices")
     await _positions(hub, 1, [("demo:visitor:second", 2)])  # the first, still first, is not told again
+    # a new customer's banner is their escalation message's: the passes wrote no frame for them
+    assert await hub.store.events.count_documents({"type": "queue.wait"}) == 0
     ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT])
     await hub.tickets.assign(first["_id"], ann["_id"], ann)
     await _positions(hub, 1, [("demo:visitor:second", 2), ("demo:visitor:first", None), ("demo:visitor:second", 1)])

@@ -37,6 +37,7 @@ from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
 from hub.tickets import AlreadyRated, NotFound, TicketError
 from hub.views import message_for_customer
+from hub.waitestimate import describe_wait
 
 log = logging.getLogger(__name__)
 CHANNEL = "widget"
@@ -557,6 +558,11 @@ class WidgetChannel:
                 continue
             if change.operation == "insert":
                 await ws.send_json({"type": "message", "message": message_for_customer(doc)})
+                wait = (doc.get("metadata") or {}).get("wait")
+                if isinstance(wait, dict) and doc.get("direction") == "out":  # an escalation told the wait: the banner
+                    await ws.send_json({"type": "wait", "position": wait.get("position"),
+                                        "estimate_seconds": wait.get("estimate_seconds"),
+                                        "text": describe_wait(wait.get("position"), wait.get("estimate_seconds"))})
 
 
 async def _close_at(ws: web.WebSocketResponse, expires_at: int) -> None:
