@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,6 +64,9 @@ PAGE = 2000
 #: Events that close a ticket's conversations (so their bot contribution may change too).
 CLOSING = frozenset({"ticket.solved", "ticket.closed", "ticket.abandoned"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Events that change no record the buckets count: a conversation opened (counted when it closes) and a waiting
+#: customer's place in the line (hub.waitannouncer writes it as an event for the widget; the ticket is untouched).
+UNCOUNTED = frozenset({"conversation.opened", "queue.wait"})
 
 
 class Conflict(Exception):
@@ -164,49 +167,63 @@ class Aggregates:
 
         `fenced`: only while this process holds the batch job's lease (checked by a write to the lease
         in the same transaction, so a rebuild taking the lease aborts an apply that overlaps it)."""
-        async def compute(session: Any) -> Parts:
-            ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection=TICKET_FIELDS, session=session)
+        async def compute() -> Parts | None:
+            ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection=TICKET_FIELDS)
             return ticket_parts(ticket, self.history.target(ticket.get("queue"))) if ticket else {}
         return await self._apply(f"t:{ticket_id}", compute, fenced)
 
     async def apply_conversation(self, conversation_id: ObjectId, fenced: bool = False) -> bool:
-        async def compute(session: Any) -> Parts:
-            conv = await self.store.conversations.find_one({"_id": conversation_id}, projection=CONVERSATION_FIELDS,
-                                                           session=session)
+        async def compute() -> Parts | None:
+            conv = await self.store.conversations.find_one({"_id": conversation_id}, projection=CONVERSATION_FIELDS)
+            if conv is not None and conv.get("closed_at") is None:
+                # Never closed (`closed_at` is never unset, a reopened conversation keeps it): it counts nowhere
+                # yet and has nothing to count, so its contribution need not be read. Most events name such one.
+                return None
             return conversation_parts(conv) if conv else {}
         return await self._apply(f"c:{conversation_id}", compute, fenced)
 
-    async def _apply(self, source: str, compute: Any, fenced: bool) -> bool:
-        async def work(session: Any) -> bool:
-            if fenced:
-                held = await self.store.leases.update_one({"_id": LEASE, "holder": self.lease.holder},
-                                                          {"$inc": {"applied": 1}}, session=session)
-                if held.matched_count == 0:
-                    raise LeaseLost(source)
-            new = await compute(session)
-            stored = await self.contributions.find_one({"_id": source}, session=session)
+    async def _apply(self, source: str, compute: Callable[[], Awaitable[Parts | None]], fenced: bool) -> bool:
+        """The record and its stored contribution are read outside any transaction, and one is opened only
+        when they differ: most records the event log names changed nothing the buckets count (a ticket's wait
+        notice, a message), and such a look costs two reads instead of a transaction of four commands. The
+        transaction's writes stay exact without reading inside it: the contribution's write is guarded by the
+        version read (or by its `_id` for a first one), so a contribution changed in between (another process, a
+        rebuild) aborts the whole transaction and the apply is redone from fresh reads; a record changed after
+        it was read has an event of its own, applied by a later pass."""
+        for _ in range(10):
+            new = await compute()
+            if new is None:
+                return False
+            stored = await self.contributions.find_one({"_id": source})
             old = parts_from_doc(stored["parts"]) if stored else {}
             change = delta(old, new)
             if not change:
                 return False
-            hours, rollups = bucket_increments(change)
-            await self.hours.bulk_write(_updates(hours), ordered=False, session=session)
-            await self.rollups.bulk_write(_updates(rollups), ordered=False, session=session)
-            if stored is None:
-                try:
-                    await self.contributions.insert_one({"_id": source, "v": 1, "parts": parts_to_doc(new)},
-                                                        session=session)
-                except DuplicateKeyError as exc:
-                    raise Conflict(source) from exc
-            else:
-                done = await self.contributions.update_one(
-                    {"_id": source, "v": stored["v"]}, {"$set": {"v": stored["v"] + 1, "parts": parts_to_doc(new)}},
-                    session=session)
-                if done.matched_count == 0:
-                    raise Conflict(source)
-            return True
 
-        for _ in range(10):
+            async def work(session: Any, new: Parts = new, stored: Doc | None = stored,
+                           change: Parts = change) -> bool:
+                if fenced:
+                    held = await self.store.leases.update_one({"_id": LEASE, "holder": self.lease.holder},
+                                                              {"$inc": {"applied": 1}}, session=session)
+                    if held.matched_count == 0:
+                        raise LeaseLost(source)
+                hours, rollups = bucket_increments(change)
+                await self.hours.bulk_write(_updates(hours), ordered=False, session=session)
+                await self.rollups.bulk_write(_updates(rollups), ordered=False, session=session)
+                if stored is None:
+                    try:
+                        await self.contributions.insert_one({"_id": source, "v": 1, "parts": parts_to_doc(new)},
+                                                            session=session)
+                    except DuplicateKeyError as exc:
+                        raise Conflict(source) from exc
+                else:
+                    done = await self.contributions.update_one(
+                        {"_id": source, "v": stored["v"]},
+                        {"$set": {"v": stored["v"] + 1, "parts": parts_to_doc(new)}}, session=session)
+                    if done.matched_count == 0:
+                        raise Conflict(source)
+                return True
+
             try:
                 return await self.store.run_in_transaction(work)
             except Conflict:
@@ -233,11 +250,11 @@ class Aggregates:
             tickets: dict[ObjectId, bool] = {}
             conversations: set[ObjectId] = set()
             for event in page:
-                if event["_id"] in self._seen:
+                if event["_id"] in self._seen or event["type"] in UNCOUNTED:
                     continue
                 if event.get("ticket_id") is not None:
                     tickets[event["ticket_id"]] = tickets.get(event["ticket_id"], False) or event["type"] in CLOSING
-                if event.get("conversation_id") is not None and event["type"] != "conversation.opened":
+                if event.get("conversation_id") is not None:
                     conversations.add(event["conversation_id"])
             for ticket_id, closing in tickets.items():
                 changed += await self.apply_ticket(ticket_id, fenced)
