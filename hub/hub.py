@@ -94,6 +94,7 @@ class Hub:
         self.webhooks = Webhooks(store)
         self.tickets.webhooks = self.pipeline.webhooks = self.webhooks
         self.outbox.handlers["webhook"] = self.webhooks.deliver
+        self.webhooks.on_queued = self.outbox.wake
         self.outbox.on_message = self._message_created
         #: What the hub counts for operators; the composition root binds `telemetry.sink` (Prometheus).
         self.telemetry = Telemetry(store)

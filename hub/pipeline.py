@@ -236,7 +236,6 @@ class Pipeline:
             return await self._apply(decision, message, conversation, number, session, contact)
 
         ticket = await self.store.run_in_transaction(work)
-        self.outbox.wake()
         if ticket is not None:
             await self.router.route_queue(ticket["queue"])
 

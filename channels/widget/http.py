@@ -436,7 +436,6 @@ class WidgetChannel:
         # The thanks is the thread's latest message, so a reload shows no rating buttons again.
         await self.hub.outbox.post(conversation, AuthorKind.SYSTEM, "Thank you for your rating!",
                                    author_name="Switchboard")
-        self.hub.outbox.wake()
         return self._json(request, {"ok": True}, site=visitor.site)
 
     async def list_messages(self, request: web.Request) -> web.Response:
