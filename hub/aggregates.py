@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,13 +62,41 @@ CONTRIBUTIONS = "metric_contributions"
 STATE = "metric_state"
 LEASE = "metrics.aggregates"
 PAGE = 2000
+#: Records applied together in one transaction by the batch job (`_apply_all`).
+BATCH = 100
 #: Events that close a ticket's conversations (so their bot contribution may change too).
 CLOSING = frozenset({"ticket.solved", "ticket.closed", "ticket.abandoned"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Events that change no record the buckets count: a conversation opened (counted when it closes) and a waiting
+#: customer's place in the line (hub.waitannouncer writes it as an event for the widget; the ticket is untouched).
+UNCOUNTED = frozenset({"conversation.opened", "queue.wait"})
 
 
 class Conflict(Exception):
     """Another process changed the contribution first: this attempt is discarded and redone."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A ticket (`t:<id>`) or conversation (`c:<id>`) and how to compute its contribution now (None: it has
+    none and never had one)."""
+
+    source: str
+    compute: Callable[[], Awaitable[Parts | None]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What applying a record writes: its new parts, the stored contribution they replace, the difference."""
+
+    record: Record
+    new: Parts
+    stored: Doc | None
+    delta: Parts
+
+    @property
+    def version(self) -> int:
+        return int(self.stored["v"]) if self.stored is not None else 0
 
 
 class LeaseLost(Exception):
@@ -164,55 +193,102 @@ class Aggregates:
 
         `fenced`: only while this process holds the batch job's lease (checked by a write to the lease
         in the same transaction, so a rebuild taking the lease aborts an apply that overlaps it)."""
-        async def compute(session: Any) -> Parts:
-            ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection=TICKET_FIELDS, session=session)
-            return ticket_parts(ticket, self.history.target(ticket.get("queue"))) if ticket else {}
-        return await self._apply(f"t:{ticket_id}", compute, fenced)
+        return await self._apply(self._ticket(ticket_id), fenced)
 
     async def apply_conversation(self, conversation_id: ObjectId, fenced: bool = False) -> bool:
-        async def compute(session: Any) -> Parts:
-            conv = await self.store.conversations.find_one({"_id": conversation_id}, projection=CONVERSATION_FIELDS,
-                                                           session=session)
-            return conversation_parts(conv) if conv else {}
-        return await self._apply(f"c:{conversation_id}", compute, fenced)
+        return await self._apply(self._conversation(conversation_id), fenced)
 
-    async def _apply(self, source: str, compute: Any, fenced: bool) -> bool:
+    def _ticket(self, ticket_id: ObjectId) -> Record:
+        async def compute() -> Parts | None:
+            ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection=TICKET_FIELDS)
+            return ticket_parts(ticket, self.history.target(ticket.get("queue"))) if ticket else {}
+        return Record(f"t:{ticket_id}", compute)
+
+    def _conversation(self, conversation_id: ObjectId) -> Record:
+        async def compute() -> Parts | None:
+            conv = await self.store.conversations.find_one({"_id": conversation_id}, projection=CONVERSATION_FIELDS)
+            if conv is not None and conv.get("closed_at") is None:
+                # Never closed (`closed_at` is never unset, a reopened conversation keeps it): it counts nowhere
+                # yet and has nothing to count, so its contribution need not be read. Most events name such one.
+                return None
+            return conversation_parts(conv) if conv else {}
+        return Record(f"c:{conversation_id}", compute)
+
+    async def _look(self, record: Record) -> Change | None:
+        """What applying `record` would write, read outside any transaction; None if nothing.
+
+        Most records the event log names changed nothing the buckets count (a ticket's wait notice, a
+        message): such a look costs one or two reads and no transaction. The writes stay exact without
+        reading inside their transaction: each contribution's write is guarded by the version read (or by
+        its `_id` for a first one), so a contribution changed in between (another process, a rebuild)
+        aborts the whole transaction and the record is looked at again; a record changed after it was read
+        has an event of its own, applied by a later pass."""
+        new = await record.compute()
+        if new is None:
+            return None
+        stored = await self.contributions.find_one({"_id": record.source})
+        change = delta(parts_from_doc(stored["parts"]) if stored else {}, new)
+        return Change(record, new, stored, change) if change else None
+
+    async def _write(self, changes: list[Change], fenced: bool) -> bool:
+        """One transaction: the fence, every change's bucket increments summed, their contributions."""
+        total: Parts = {}
+        for change in changes:
+            merge_into(total, change.delta)
+        hours, rollups = bucket_increments(total)
+        fresh = [c for c in changes if c.stored is None]
+        kept = [c for c in changes if c.stored is not None]
+
         async def work(session: Any) -> bool:
             if fenced:
                 held = await self.store.leases.update_one({"_id": LEASE, "holder": self.lease.holder},
-                                                          {"$inc": {"applied": 1}}, session=session)
+                                                          {"$inc": {"applied": len(changes)}}, session=session)
                 if held.matched_count == 0:
-                    raise LeaseLost(source)
-            new = await compute(session)
-            stored = await self.contributions.find_one({"_id": source}, session=session)
-            old = parts_from_doc(stored["parts"]) if stored else {}
-            change = delta(old, new)
-            if not change:
-                return False
-            hours, rollups = bucket_increments(change)
+                    raise LeaseLost(changes[0].record.source)
             await self.hours.bulk_write(_updates(hours), ordered=False, session=session)
             await self.rollups.bulk_write(_updates(rollups), ordered=False, session=session)
-            if stored is None:
+            if fresh:
                 try:
-                    await self.contributions.insert_one({"_id": source, "v": 1, "parts": parts_to_doc(new)},
-                                                        session=session)
-                except DuplicateKeyError as exc:
-                    raise Conflict(source) from exc
-            else:
-                done = await self.contributions.update_one(
-                    {"_id": source, "v": stored["v"]}, {"$set": {"v": stored["v"] + 1, "parts": parts_to_doc(new)}},
-                    session=session)
-                if done.matched_count == 0:
-                    raise Conflict(source)
+                    await self.contributions.insert_many(
+                        [{"_id": c.record.source, "v": 1, "parts": parts_to_doc(c.new)} for c in fresh],
+                        ordered=False, session=session)
+                except (DuplicateKeyError, BulkWriteError) as exc:
+                    raise Conflict(fresh[0].record.source) from exc
+            if kept:
+                done = await self.contributions.bulk_write([
+                    UpdateOne({"_id": c.record.source, "v": c.version},
+                              {"$set": {"v": c.version + 1, "parts": parts_to_doc(c.new)}})
+                    for c in kept], ordered=False, session=session)
+                if done.matched_count != len(kept):
+                    raise Conflict(kept[0].record.source)
             return True
 
+        return await self.store.run_in_transaction(work)
+
+    async def _apply(self, record: Record, fenced: bool) -> bool:
         for _ in range(10):
+            change = await self._look(record)
+            if change is None:
+                return False
             try:
-                return await self.store.run_in_transaction(work)
+                return await self._write([change], fenced)
             except Conflict:
                 self.conflicts += 1
-                continue
-        raise RuntimeError(f"aggregates: {source} kept changing under us")
+        raise RuntimeError(f"aggregates: {record.source} kept changing under us")
+
+    async def _apply_all(self, records: list[Record], fenced: bool) -> int:
+        """Apply several records in one transaction (a batch pass names a few dozen every few seconds: one fence,
+        one write per bucket collection and the contributions', one commit, instead of five commands each).
+        A conflict on any of them aborts it all; each is then applied on its own. Returns how many changed."""
+        changes = [c for c in [await self._look(r) for r in records] if c is not None]
+        if not changes:
+            return 0
+        try:
+            await self._write(changes, fenced)
+        except Conflict:
+            self.conflicts += 1
+            return sum([await self._apply(c.record, fenced) for c in changes])
+        return len(changes)
 
     # ---- the batch job ---------------------------------------------------------------------------
 
@@ -233,20 +309,20 @@ class Aggregates:
             tickets: dict[ObjectId, bool] = {}
             conversations: set[ObjectId] = set()
             for event in page:
-                if event["_id"] in self._seen:
+                if event["_id"] in self._seen or event["type"] in UNCOUNTED:
                     continue
                 if event.get("ticket_id") is not None:
                     tickets[event["ticket_id"]] = tickets.get(event["ticket_id"], False) or event["type"] in CLOSING
-                if event.get("conversation_id") is not None and event["type"] != "conversation.opened":
+                if event.get("conversation_id") is not None:
                     conversations.add(event["conversation_id"])
             for ticket_id, closing in tickets.items():
-                changed += await self.apply_ticket(ticket_id, fenced)
                 if closing:
                     ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection={"conversation_ids": 1},
                                                                hint=BY_ID)
                     conversations.update((ticket or {}).get("conversation_ids") or [])
-            for conversation_id in conversations:
-                changed += await self.apply_conversation(conversation_id, fenced)
+            records = [self._ticket(t) for t in tickets] + [self._conversation(c) for c in conversations]
+            for at in range(0, len(records), BATCH):
+                changed += await self._apply_all(records[at:at + BATCH], fenced)
             for event in page:
                 self._seen[event["_id"]] = event["at"]
             if len(page) < PAGE:

@@ -40,7 +40,6 @@ class ChannelTests:
         message = await self.outbox.post(conversation, AuthorKind.SYSTEM, TEXT.format(name=actor.get("name")
                                                                                        or actor.get("username")),
                                          author_name="Switchboard", touch_conversation=False)
-        self.outbox.wake()
         return message
 
     async def delivery(self, message_id: ObjectId) -> Doc | None:

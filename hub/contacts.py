@@ -22,7 +22,13 @@ class ContactService:
         self.store = store
 
     async def resolve(self, channel: str, sender: Sender) -> Doc:
-        """The contact behind `sender` on `channel`, created on first contact.
+        """The contact behind `sender` on `channel`, created on first contact (see `resolve_new`)."""
+        contact, _created = await self.resolve_new(channel, sender)
+        return contact
+
+    async def resolve_new(self, channel: str, sender: Sender) -> tuple[Doc, bool]:
+        """The contact behind `sender` on `channel`, and whether this call created it (then nothing this sender
+        sent can be stored yet: ingest resolves the contact before it stores anything).
 
         Cross-channel linking happens only on addresses we can trust: the identity
         itself (an email sender, a phone number) or an email the channel verified
@@ -32,7 +38,7 @@ class ContactService:
         identity = {"channel": channel, "external_id": sender.external_id}
         found = await self._by_identity(channel, sender.external_id)
         if found is not None:
-            return await self._refresh(found, sender)
+            return await self._refresh(found, sender), False
         email = _trusted_email(channel, sender)
         phone = _trusted_phone(channel, sender)
         now = utcnow()
@@ -44,7 +50,7 @@ class ContactService:
                 continue
             linked = await self._link(field, value, new_identity, now)
             if linked is not None:
-                return linked
+                return linked, False
         # The name the customer gave, or none: the desk derives "Visitor N" from `number`, never from an id.
         name = (sender.display_name or "").strip() or None
         doc: Doc = {
@@ -69,9 +75,9 @@ class ContactService:
             # Another request created it between our find and insert.
             raced = await self._by_identity(channel, sender.external_id)
             assert raced is not None
-            return raced
+            return raced, False
         doc["_id"] = result.inserted_id
-        return doc
+        return doc, True
 
     async def _link(self, field: str, value: str, identity: Doc, now: Any) -> Doc | None:
         """Add `identity` to the live contact known by this trusted address, unless that contact holds a

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from pymongo.errors import PyMongoError
@@ -32,14 +33,19 @@ class Departures:
         #: Grace period in seconds per channel that reports live connections (absent = not tracked).
         self.grace: dict[str, float] = {}
 
-    async def left(self, channel: str, thread_key: str) -> None:
-        """The customer's last live connection closed: start the grace period of a waiting chat."""
+    async def left(self, channel: str, thread_key: str,
+                   still_here: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """A live connection of the customer closed: if it was the last (`still_here` says no) and a chat of
+        theirs waits on a ticket, start its grace period. The thread is read first and `still_here` (a count
+        of the connections left) asked only when something waits: the close of a bot-only chat costs one read."""
         grace = self.grace.get(channel)
         if not grace:
             return
-        now = utcnow()
         waiting = [c for c in await self._thread(channel, thread_key)
                    if c.get("open") and c.get("ticket_id") is not None]
+        if not waiting or (still_here is not None and await still_here()):
+            return
+        now = utcnow()
         for conversation in waiting:
             # on the ticket too, first: agents see it in the desk, live (tickets are on the change stream)
             await self.store.tickets.update_one({"_id": conversation["ticket_id"]},
@@ -49,9 +55,11 @@ class Departures:
                 {"$set": {"customer_left_at": now, "abandon_at": now + timedelta(seconds=grace)}},
             )
 
-    async def back(self, channel: str, thread_key: str) -> None:
-        """The customer is here again (reconnected, polled or wrote): nothing to abandon."""
-        marked = [c for c in await self._thread(channel, thread_key) if "abandon_at" in c]
+    async def back(self, channel: str, thread_key: str) -> bool:
+        """The customer is here again (reconnected, polled or wrote): nothing to abandon. Returns whether a
+        conversation of the thread is linked to a ticket (only then can the customer be waiting for an agent)."""
+        thread = await self._thread(channel, thread_key)
+        marked = [c for c in thread if "abandon_at" in c]
         for conversation in marked:
             if conversation.get("ticket_id") is not None:
                 await self.store.tickets.update_one({"_id": conversation["ticket_id"]},
@@ -60,6 +68,7 @@ class Departures:
             await self.store.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$unset": {"abandon_at": "", "customer_left_at": ""}}
             )
+        return any(c.get("ticket_id") is not None for c in thread)
 
     async def _thread(self, channel: str, thread_key: str) -> list[Doc]:
         """The thread's conversations, filtered on the (channel, thread_key) index's own fields and checked here:

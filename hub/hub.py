@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,15 @@ from hub.webhooks import Webhooks
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LiveConnection:
+    """A customer's open live connection (`Hub.customer_connected`), handed back to `customer_disconnected`."""
+
+    id: ObjectId
+    #: What the customer should see on connecting when waiting for an agent (`Hub.waiting`), else None.
+    wait: Doc | None = None
+
+
 class Hub:
     """Everything the channels and the desk talk to. Built once, by the composition root."""
 
@@ -84,6 +94,7 @@ class Hub:
         self.webhooks = Webhooks(store)
         self.tickets.webhooks = self.pipeline.webhooks = self.webhooks
         self.outbox.handlers["webhook"] = self.webhooks.deliver
+        self.webhooks.on_queued = self.outbox.wake
         self.outbox.on_message = self._message_created
         #: What the hub counts for operators; the composition root binds `telemetry.sink` (Prometheus).
         self.telemetry = Telemetry(store)
@@ -154,12 +165,14 @@ class Hub:
         """A waiting customer's place and estimated wait now (None: not waiting), for a live channel."""
         return await self.waits.current(channel, thread_key)
 
-    async def customer_connected(self, channel: str, thread_key: str) -> ObjectId:
+    async def customer_connected(self, channel: str, thread_key: str) -> LiveConnection:
         """A channel with live connections (the chat widget) saw a customer connect: returns the
-        connection's id for `customer_disconnected`. Coming back cancels a pending abandonment."""
+        connection for `customer_disconnected`, with the wait to show. Coming back cancels a pending
+        abandonment. The wait's notice is read only when a conversation of the thread has a ticket (read
+        by the same query that looks for an abandonment to cancel): most visitors never wait."""
         connection_id = await self.presence.customer_connected(channel, thread_key)
-        await self.customer_seen(channel, thread_key)
-        return connection_id
+        ticketed = await self.departures.back(channel, thread_key)
+        return LiveConnection(connection_id, await self.waiting(channel, thread_key) if ticketed else None)
 
     async def customer_seen(self, channel: str, thread_key: str) -> None:
         """The customer is here (connected, polled, wrote): a pending abandonment is cancelled."""
@@ -170,9 +183,9 @@ class Hub:
         ticket after `grace_seconds` (0: never; only an explicit end counts)."""
         self.departures.grace[channel] = grace_seconds
 
-    async def customer_disconnected(self, connection_id: ObjectId, channel: str, thread_key: str) -> None:
+    async def customer_disconnected(self, connection: LiveConnection, channel: str, thread_key: str) -> None:
         """That connection closed; if it was the customer's last, a waiting ticket may be abandoned."""
-        await self.presence.customer_disconnected(connection_id, channel, thread_key)
+        await self.presence.customer_disconnected(connection.id, channel, thread_key)
 
     async def export_contact(self, contact_id: ObjectId, actor: Doc | None, ip: str | None = None) -> bytes:
         """Everything held about a contact as a zip (hub.privacy), recorded in the audit trail."""

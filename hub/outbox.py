@@ -160,8 +160,7 @@ class Outbox:
                 },
                 session=session,
             )
-            if session is None:  # written already: deliver it now (a transaction's caller wakes after commit)
-                self.wake()
+            self.store.on_commit(session, self.wake)  # now, or once the caller's transaction has committed
         if touch_conversation:
             await self.store.conversations.update_one(
                 {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session

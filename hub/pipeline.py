@@ -82,11 +82,14 @@ class Pipeline:
         The common case costs three commands: the contact, the open conversation of the thread, the
         message. The `(channel, external_id)` unique index turns a provider's retry into a duplicate;
         a read for it first is made only when something would be written before the message (a
-        conversation opened, reopened or followed up, a file stored), so that a retry writes nothing.
+        conversation opened, reopened or followed up, a file stored), so that a retry writes nothing,
+        and not for a sender's first message, whose contact this call created: a retry of a delivery
+        that got as far as storing anything would have found that contact.
         """
-        contact = await self.contacts.resolve(msg.channel, msg.sender)
+        contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
         conversation = await self.conversations.find_open(msg)
-        if conversation is None or msg.attachments:  # a retry must not open a conversation nor store a file
+        # A retry must not open a conversation nor store a file.
+        if (conversation is None and not new_contact) or msg.attachments:
             existing = await self._stored(msg)
             if existing is not None:
                 return existing
@@ -236,7 +239,6 @@ class Pipeline:
             return await self._apply(decision, message, conversation, number, session, contact)
 
         ticket = await self.store.run_in_transaction(work)
-        self.outbox.wake()
         if ticket is not None:
             await self.router.route_queue(ticket["queue"])
 

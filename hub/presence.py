@@ -32,8 +32,12 @@ CHOICES = ("available", "away")
 
 #: What a connection belongs to: ("agent", agent id) or ("customer", "<channel>:<thread key>").
 Owner = tuple[str, ObjectId | str]
-#: Called when a customer's last live connection is gone: (channel, thread key).
-CustomerLeft = Callable[[str, str], Awaitable[None]]
+#: Whether the customer still has a live connection (asked only when it matters, see `CustomerLeft`).
+StillHere = Callable[[], Awaitable[bool]]
+#: Called when one of a customer's live connections is gone: (channel, thread key, still here?). The callee
+#: asks `still_here` only if the customer's leaving would change something (a waiting chat): most visitors
+#: never wait, and their socket's close then costs no count of the connections left.
+CustomerLeft = Callable[[str, str, StillHere], Awaitable[None]]
 
 
 class PresenceService:
@@ -98,8 +102,9 @@ class PresenceService:
 
     async def _check_customer(self, key: str) -> None:
         channel, _, thread_key = key.partition(":")
-        if self.on_customer_left is not None and not await self.customer_connected_now(channel, thread_key):
-            await self.on_customer_left(channel, thread_key)
+        if self.on_customer_left is not None:
+            await self.on_customer_left(channel, thread_key,
+                                        lambda: self.customer_connected_now(channel, thread_key))
 
     # -- connections ---------------------------------------------------------------------------
     async def _open(self, owner: Owner) -> ObjectId:

@@ -134,7 +134,6 @@ class TicketMerges:
             return survivor, merged
 
         result = await self.store.run_in_transaction(work)
-        self.tickets.outbox.wake()
         return result
 
     async def split(self, ticket_id: ObjectId, message_id: ObjectId, by: Doc) -> tuple[Doc, Doc]:

@@ -360,7 +360,6 @@ class TicketService:
             return message
 
         message = await self.store.run_in_transaction(work)
-        self.outbox.wake()
         if then_status:
             await self.set_status(ticket_id, then_status, agent)
         return message
@@ -409,7 +408,6 @@ class TicketService:
             return updated
 
         updated = await self.store.run_in_transaction(work)
-        self.outbox.wake()
         if new is TicketStatus.SOLVED and ticket.get("first_agent_reply_at") is not None:
             await self._ask_for_rating(updated)
         if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and self.router is not None:
@@ -433,7 +431,6 @@ class TicketService:
             question, choices = question + " Reply with a number from 1 to 5.", ()
         await self.outbox.post(conversation, AuthorKind.SYSTEM, question, author_name="Switchboard",
                                quick_replies=choices)
-        self.outbox.wake()
 
     async def rate(self, ticket_id: ObjectId, score: int, comment: str | None = None,
                    channel: str | None = None) -> Doc:
@@ -498,7 +495,6 @@ class TicketService:
             conversation = await self.store.conversations.find_one({"_id": latest["_id"]})
             if conversation is not None:
                 await self.outbox.post(conversation, AuthorKind.SYSTEM, text, author_name="Switchboard")
-                self.outbox.wake()
         return outcome
 
     async def abandon(self, ticket_id: ObjectId, reason: str = "ended") -> bool:
@@ -533,7 +529,6 @@ class TicketService:
         ticket = await self.store.run_in_transaction(work)
         if ticket is None:
             return False
-        self.outbox.wake()
         if self.router is not None:
             await self.router.route_queue(ticket["queue"])
         return True
@@ -571,7 +566,6 @@ class TicketService:
                     {"_id": ticket_id, "status": {"$in": ACTIVE}}, projection={"_id": 1}, hint=BY_ID):
                 raise NotYours("this ticket is not assigned to you")
             raise NotFound("no active ticket with that id")
-        self.outbox.wake()
         return ticket
 
     async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,

@@ -194,7 +194,6 @@ class Transfers:
         updated = await self.store.run_in_transaction(work)
         if updated is None:
             raise MovedMeanwhile("someone else moved this ticket just now: look at it again")
-        self.tickets.outbox.wake()
         if self.tickets.router is not None:  # the target queue may route it; the old holder has room again
             await self.tickets.router.route_all()
         return updated

@@ -23,6 +23,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -109,6 +110,9 @@ class Webhooks:
         #: database each time, as a hub that was never started does). Kept fresh in every process by the
         #: `webhooks.changed` event (`follow`).
         self._subscribed: dict[str, list[ObjectId]] | None = None
+        #: Told when deliveries were queued (once the caller's transaction has committed): the outbox's `wake`,
+        #: set by the hub, so it reads due entries only when there may be some.
+        self.on_queued: Callable[[], None] | None = None
 
     async def load(self) -> None:
         """Read the active endpoints' subscriptions into memory."""
@@ -194,6 +198,8 @@ class Webhooks:
              **({"contact_id": contact_id} if contact_id is not None else {})}
             for ep in endpoints
         ], session=session)
+        if self.on_queued is not None:
+            self.store.on_commit(session, self.on_queued)
         return len(endpoints)
 
     async def emit_ticket(self, event: str, ticket: Doc, session: AsyncClientSession | None = None) -> None:

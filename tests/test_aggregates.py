@@ -229,3 +229,40 @@ async def test_two_processes_applying_at_once_never_double_count(mongo_uri: str)
     finally:
         await store.client.drop_database(store.db.name)
         await store.close()
+
+
+async def test_a_batch_pass_whose_record_changed_under_it_still_counts_each_once(mongo_uri: str) -> None:
+    """The batch job applies a pass's records in one transaction (`Aggregates._apply_all`). A contribution that
+    another applier wrote between the look and that transaction aborts it all; every record is then applied on
+    its own, and the buckets still equal the raw computation."""
+    store = Store(mongo_uri, f"test_agg_batch_{next(_dbs)}")
+    try:
+        await store.ensure_indexes()
+        await store.agents.insert_many([{"_id": i, "username": u, "name": u, "roles": ["agent"]} for i, u in AGENTS])
+        docs = [sample_ticket(random.Random(100 + n)) for n in range(12)]
+        for number, t in enumerate(docs, 1):
+            t["number"] = number
+        await store.tickets.insert_many(docs)
+        history = HistoryService(store, QUEUES)
+        aggregates = Aggregates(store, history)
+        rival = Aggregates(store, history)  # another process's applier
+        look = aggregates._look
+        raced: list[str] = []
+
+        async def look_then_race(record: Any) -> Any:
+            change = await look(record)
+            if not raced:  # the first record's contribution is written by the rival after our look
+                raced.append(record.source)
+                await rival.apply_ticket(docs[0]["_id"])
+            return change
+
+        aggregates._look = look_then_race  # type: ignore[method-assign]
+        changed = await aggregates._apply_all([aggregates._ticket(t["_id"]) for t in docs], fenced=False)
+        assert raced == [f"t:{docs[0]['_id']}"] and aggregates.conflicts == 1
+        assert changed == len(docs) - 1  # the rival's record had nothing left to change
+        start, end = START, START + timedelta(days=9)
+        assert_same(await history.query(start, end, "day"), await history.raw(start, end, "day"))
+        assert await store.db["metric_contributions"].count_documents({}) == len(docs)
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.close()

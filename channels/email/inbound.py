@@ -154,6 +154,5 @@ class Receiver:
 
         ticket = await store.run_in_transaction(work)
         if ticket is not None:
-            self.hub.outbox.wake()
             log.info("email: conversation %s opened ticket #%s in %s (bot off for mailbox %s)", conv_id,
                      ticket["number"], ticket["queue"], mailbox.name)

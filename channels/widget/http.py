@@ -437,7 +437,6 @@ class WidgetChannel:
         # The thanks is the thread's latest message, so a reload shows no rating buttons again.
         await self.hub.outbox.post(conversation, AuthorKind.SYSTEM, "Thank you for your rating!",
                                    author_name="Switchboard")
-        self.hub.outbox.wake()
         return self._json(request, {"ok": True}, site=visitor.site)
 
     async def list_messages(self, request: web.Request) -> web.Response:
@@ -483,9 +482,8 @@ class WidgetChannel:
             # Subscribed before "ready": whatever the client fetches after it, the feed has the rest. A client
             # gone already (it gave up under load) ends here, its subscription and presence released below.
             await ws.send_json({"type": "ready", "expires_in": max(0, visitor.expires_at - int(time.time()))})
-            waiting = await self.hub.waiting(CHANNEL, visitor.key)
-            if waiting is not None:
-                await ws.send_json({"type": "wait", **waiting})
+            if connection.wait is not None:  # read with the connection, only for a chat linked to a ticket
+                await ws.send_json({"type": "wait", **connection.wait})
             pump = asyncio.create_task(self._pump(ws, sub, visitor))
             expiry = asyncio.create_task(_close_at(ws, visitor.expires_at))
             async for frame in ws:
