@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from hub.departures import Departures
 from hub.models import utcnow
 from hub.outbox import Outbox
 from hub.sla import EPOCH, SlaWatcher
@@ -144,6 +145,12 @@ async def _automation_idle(store: Store, i: int) -> Any:
         {"status": status, "updated_at": {"$gte": EPOCH, "$lte": cutoff}}, limit=500).to_list()]
 
 
+async def _departures_sweep(store: Store, i: int) -> Any:
+    """The departures sweep (every 5 s, on every hub), over conversations nobody left (the real `sweep`)."""
+    tickets = TicketService(store, Outbox(store, {}), {}, "general")
+    assert await Departures(store, tickets).sweep() == 0
+
+
 QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
@@ -167,6 +174,7 @@ QUERIES: dict[str, Query] = {
     "sla_due": _sla_due,
     "sla_nearest": _sla_nearest,
     "automation_idle": _automation_idle,
+    "departures_sweep": _departures_sweep,
     # the supervisor's live view: tickets about to breach SLA (hub.slawatch); a scan would walk every ticket
     "tickets_at_risk": lambda s, i: at_risk(s),
 }
