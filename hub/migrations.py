@@ -147,6 +147,12 @@ async def _set_version(store: Store, version: int) -> None:
                                     {"$set": {"version": version, "migrated_at": utcnow()}}, upsert=True)
 
 
+async def mark_current(store: Store) -> None:
+    """Record that the database is already in this release's shape (a bulk load that writes every field the
+    migrations would add, like `switchboard bench reports`' seed): a hub started on it migrates nothing."""
+    await _set_version(store, SCHEMA_VERSION)
+
+
 async def migrate(store: Store, queues: dict[str, QueueConfig] | None = None, wait_seconds: float = 600.0,
                   poll_seconds: float = 0.5) -> list[str]:
     """Bring the database to `SCHEMA_VERSION`; the names of the migrations this process ran."""
