@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,9 @@ COUNTERS = ("opened", "escalated", "solved", "abandoned", "answered", "bot_conta
             "bot_messages", "csat_ratings", "csat_satisfied")
 ROLLUPS = "metric_rollups"
 HOURS = "metric_hours"
+#: Documents per reply of the history's reads: a year of day rollups, the active tickets or the open bot
+#: conversations in one round trip (the driver's first batch is 101 documents, then a `getMore` each).
+BATCH = 1000
 
 TICKET_FIELDS = {"queue": 1, "channel": 1, "intent": 1, "tags": 1, "assignee_id": 1, "first_responder_id": 1,
                  "status": 1, "reason": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
@@ -49,7 +52,8 @@ async def active_by_agent(store: Store) -> dict[Any, int]:
     `(status, queue, created_at)` index, reading the active tickets' assignees only (a count per agent
     with `status: {$in}` walks every ticket the agent ever had on `(assignee_id, status)`)."""
     counts: dict[Any, int] = {}
-    found = await asyncio.gather(*(store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1})
+    found = await asyncio.gather(*(store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1},
+                                                       batch_size=BATCH)
                                    .to_list() for status in ACTIVE))
     for tickets in found:
         for ticket in tickets:
@@ -216,7 +220,7 @@ class HistoryService:
         else:
             segments = [(start, end, "hour")]
         segments = [(a, b, kind) for a, b, kind in segments if a < b]
-        reads: list[Awaitable[None]] = []
+        reads: list[Coroutine[Any, Any, None]] = []
         # No projections on the bucket reads: the documents hold little besides `t` and `c`, and secantusd-py
         # re-encodes every projected document field by field (twice the server's time of a plain read).
         if len(given) <= 1:
@@ -231,11 +235,14 @@ class HistoryService:
                 reads += [self._read_hours(None, agents, bucket, chosen, a, b) for a, b, _kind in segments]
         else:
             reads += [self._read_hours(series, agents, bucket, chosen, a, b) for a, b, _kind in segments]
+        # one read per segment and table at once: the database works on the next while this process sums the
+        # last (each series row is summed from one segment, in cursor order, so the figures do not change)
+        tasks = [asyncio.ensure_future(read) for read in reads]
         try:
-            # one read per segment and table at once: the database works on the next while this process sums
-            # the last (the order of the sums does not matter: they are sums)
-            await asyncio.gather(*reads)
-        except BaseException:
+            await asyncio.gather(*tasks)
+        except BaseException:  # a failed read (the database is down): the others stop too, the error goes up
+            for task in tasks:
+                await _cancel(task)
             await _cancel(side)
             raise
         return await self._answer(start, end, bucket, chosen, series, agents, side=side)
@@ -243,14 +250,15 @@ class HistoryService:
     async def _read_rollups(self, series: dict[datetime, Tally], agents: dict[str, Tally], bucket: str, dim: str,
                             val: str | None, a: datetime, b: datetime, kind: str) -> None:
         g = "d" if kind == "day" else "h"
-        async for doc in self.store.db[ROLLUPS].find({"dim": dim, "val": val, "g": g, "t": {"$gte": a, "$lt": b}}):
+        async for doc in self.store.db[ROLLUPS].find({"dim": dim, "val": val, "g": g, "t": {"$gte": a, "$lt": b}},
+                                                     batch_size=BATCH):
             self._add(series, bucket, doc["t"], doc["c"])
             if dim == "agent":
                 agents.setdefault(val, Tally()).add(doc["c"])  # type: ignore[arg-type]
 
     async def _read_hours(self, series: dict[datetime, Tally] | None, agents: dict[str, Tally], bucket: str,
                           chosen: Filters, a: datetime, b: datetime) -> None:
-        async for doc in self.store.db[HOURS].find(self._hour_query(chosen, {"$gte": a, "$lt": b})):
+        async for doc in self.store.db[HOURS].find(self._hour_query(chosen, {"$gte": a, "$lt": b}), batch_size=BATCH):
             if series is not None:
                 self._add(series, bucket, doc["t"], doc["c"])
             if doc.get("agent"):
@@ -382,7 +390,7 @@ class HistoryService:
         count = 0
         async for conv in self.store.conversations.find(
                 {"state": "bot", "started_at": {"$gte": start, "$lt": end}},
-                projection={"open": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}):
+                projection={"open": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}, batch_size=BATCH):
             bot = conv.get("bot") or {}
             if not conv.get("open") or not bot.get("turns"):
                 continue

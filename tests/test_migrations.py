@@ -18,6 +18,7 @@ from hub.migrations import (
     SCHEMA_VERSION,
     UNUSED_EVENT_INDEXES,
     SchemaTooNew,
+    mark_current,
     migrate,
     schema_version,
 )
@@ -87,6 +88,15 @@ async def test_a_database_from_a_newer_release_is_refused(old_store: Store) -> N
     await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION + 1}}, upsert=True)
     with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}, written by a newer Switchboard"):
         await migrate(old_store)
+
+
+async def test_a_database_marked_current_is_not_migrated(old_store: Store) -> None:
+    """What a bulk load in the current shape does (`switchboard bench reports`): the old documents stay as they
+    are, since marking promises they are already in the current shape."""
+    await mark_current(old_store)
+    assert await schema_version(old_store) == SCHEMA_VERSION
+    assert await migrate(old_store) == []
+    assert await old_store.tickets.count_documents({"keys": {"$exists": True}}) == 0
 
 
 async def test_a_fresh_database_starts_at_the_current_schema(settings: Settings) -> None:
