@@ -8,7 +8,8 @@ sum the contributions defined in `hub.metricdefs`. Definitions: docs/metrics.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,9 @@ COUNTERS = ("opened", "escalated", "solved", "abandoned", "answered", "bot_conta
             "bot_messages", "csat_ratings", "csat_satisfied")
 ROLLUPS = "metric_rollups"
 HOURS = "metric_hours"
+#: Documents per reply of the history's reads: a year of day rollups, the active tickets or the open bot
+#: conversations in one round trip (the driver's first batch is 101 documents, then a `getMore` each).
+BATCH = 1000
 
 TICKET_FIELDS = {"queue": 1, "channel": 1, "intent": 1, "tags": 1, "assignee_id": 1, "first_responder_id": 1,
                  "status": 1, "reason": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
@@ -48,7 +52,8 @@ async def active_by_agent(store: Store) -> dict[Any, int]:
     `(status, queue, created_at)` index, reading the active tickets' assignees only (a count per agent
     with `status: {$in}` walks every ticket the agent ever had on `(assignee_id, status)`)."""
     counts: dict[Any, int] = {}
-    found = await asyncio.gather(*(store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1})
+    found = await asyncio.gather(*(store.tickets.find({"status": status}, projection={"_id": 0, "assignee_id": 1},
+                                                       batch_size=BATCH)
                                    .to_list() for status in ACTIVE))
     for tickets in found:
         for ticket in tickets:
@@ -60,6 +65,12 @@ async def active_by_agent(store: Store) -> dict[Any, int]:
 
 async def _none() -> None:
     return None
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 class HistoryError(ValueError):
@@ -94,17 +105,25 @@ class Tally:
 
     def add(self, counters: Mapping[str, float]) -> None:
         c = self.c
-        get = c.get
-        for name, value in counters.items():
-            c[name] = get(name, 0) + value
+        if not c:  # the first bucket of a row (often its only one): a copy, at C speed
+            self.c = dict(counters)
+        else:
+            get = c.get
+            for name, value in counters.items():
+                c[name] = get(name, 0) + value
         self._bins = None
 
     def bins(self, prefix: str) -> dict[int, float]:
         if self._bins is None:  # both histograms in one pass over the counters, kept until the next add
-            self._bins = {"fr_": {}, "rs_": {}}
+            fr: dict[int, float] = {}
+            rs: dict[int, float] = {}
             for name, v in self.c.items():
-                if v and name[:3] in self._bins:
-                    self._bins[name[:3]][int(name[3:])] = v
+                if v and name[2:3] == "_":
+                    if name[:2] == "fr":
+                        fr[int(name[3:])] = v
+                    elif name[:2] == "rs":
+                        rs[int(name[3:])] = v
+            self._bins = {"fr_": fr, "rs_": rs}
         return self._bins[prefix]
 
     def percentile(self, kind: str, q: float) -> float | None:
@@ -188,6 +207,8 @@ class HistoryService:
     async def query(self, start: datetime, end: datetime, bucket: str | None = None,
                     filters: Mapping[str, str | None] | None = None) -> dict[str, Any]:
         start, end, bucket, chosen = await self.resolve(start, end, bucket, filters or {})
+        # the reads that do not depend on the buckets start now and run while the buckets are read and summed
+        side = self._side_reads(start, end, chosen)
         series: dict[datetime, Tally] = {}
         agents: dict[str, Tally] = {}
         given = chosen.given()
@@ -198,35 +219,50 @@ class HistoryService:
             segments = [(start, d0, "hour"), (d0, d1, "day"), (d1, end, "hour")]
         else:
             segments = [(start, end, "hour")]
-        rollups, hours = self.store.db[ROLLUPS], self.store.db[HOURS]
-        for a, b, kind in segments:
-            if a >= b:
-                continue
-            span = {"$gte": a, "$lt": b}
-            g = "d" if kind == "day" else "h"
-            if len(given) <= 1:
-                # at most one filter: the rollups of that dimension (or of all) for the series, and without a
-                # filter the agents' rollup (all agents in one document an hour or a day); equality on every
-                # field before `t` (secantusd-py walks the whole index for an `$in` there)
-                dim, val = next(iter(given.items())) if given else ("all", None)
-                async for doc in rollups.find({"dim": dim, "val": val, "g": g, "t": span}, projection={"t": 1, "c": 1}):
-                    self._add(series, bucket, doc["t"], doc["c"])
-                    if dim == "agent":
-                        agents.setdefault(val, Tally()).add(doc["c"])
-                if not given:
-                    await self._add_agents(agents, a, b, kind)
-                if dim == "agent" or not given:
-                    continue
-                # one filter other than the agent: the agent table comes from the fine buckets
-                async for doc in hours.find(self._hour_query(chosen, span), projection={"agent": 1, "c": 1}):
-                    if doc.get("agent"):
-                        agents.setdefault(doc["agent"], Tally()).add(doc["c"])
-                continue
-            async for doc in hours.find(self._hour_query(chosen, span), projection={"t": 1, "agent": 1, "c": 1}):
+        segments = [(a, b, kind) for a, b, kind in segments if a < b]
+        reads: list[Coroutine[Any, Any, None]] = []
+        # No projections on the bucket reads: the documents hold little besides `t` and `c`, and secantusd-py
+        # re-encodes every projected document field by field (twice the server's time of a plain read).
+        if len(given) <= 1:
+            # at most one filter: the rollups of that dimension (or of all) for the series, and without a filter
+            # the agents' rollup (all agents in one document an hour or a day, or a block of days); equality on
+            # every field before `t` (secantusd-py walks the whole index for an `$in` there)
+            dim, val = next(iter(given.items())) if given else ("all", None)
+            reads += [self._read_rollups(series, agents, bucket, dim, val, a, b, kind) for a, b, kind in segments]
+            if not given:
+                reads += [self._add_agents(agents, a, b, kind) for a, b, kind in segments]
+            elif dim != "agent":  # one filter other than the agent: the agent table comes from the fine buckets
+                reads += [self._read_hours(None, agents, bucket, chosen, a, b) for a, b, _kind in segments]
+        else:
+            reads += [self._read_hours(series, agents, bucket, chosen, a, b) for a, b, _kind in segments]
+        # one read per segment and table at once: the database works on the next while this process sums the
+        # last (each series row is summed from one segment, in cursor order, so the figures do not change)
+        tasks = [asyncio.ensure_future(read) for read in reads]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:  # a failed read (the database is down): the others stop too, the error goes up
+            for task in tasks:
+                await _cancel(task)
+            await _cancel(side)
+            raise
+        return await self._answer(start, end, bucket, chosen, series, agents, side=side)
+
+    async def _read_rollups(self, series: dict[datetime, Tally], agents: dict[str, Tally], bucket: str, dim: str,
+                            val: str | None, a: datetime, b: datetime, kind: str) -> None:
+        g = "d" if kind == "day" else "h"
+        async for doc in self.store.db[ROLLUPS].find({"dim": dim, "val": val, "g": g, "t": {"$gte": a, "$lt": b}},
+                                                     batch_size=BATCH):
+            self._add(series, bucket, doc["t"], doc["c"])
+            if dim == "agent":
+                agents.setdefault(val, Tally()).add(doc["c"])  # type: ignore[arg-type]
+
+    async def _read_hours(self, series: dict[datetime, Tally] | None, agents: dict[str, Tally], bucket: str,
+                          chosen: Filters, a: datetime, b: datetime) -> None:
+        async for doc in self.store.db[HOURS].find(self._hour_query(chosen, {"$gte": a, "$lt": b}), batch_size=BATCH):
+            if series is not None:
                 self._add(series, bucket, doc["t"], doc["c"])
-                if doc.get("agent"):
-                    agents.setdefault(doc["agent"], Tally()).add(doc["c"])
-        return await self._answer(start, end, bucket, chosen, series, agents)
+            if doc.get("agent"):
+                agents.setdefault(doc["agent"], Tally()).add(doc["c"])
 
     async def _add_agents(self, agents: dict[str, Tally], a: datetime, b: datetime, kind: str) -> None:
         """Every agent's counters over [a, b) from the `agents` rollups: hours, or whole days as the fewest aligned
@@ -242,14 +278,16 @@ class HistoryService:
         else:
             runs.append(("h", a, b))
         rollups = self.store.db[ROLLUPS]
-        for g, lo, hi in runs:
-            async for doc in rollups.find({"dim": "agents", "val": None, "g": g, "t": {"$gte": lo, "$lt": hi}},
-                                          projection={"c": 1}):
+
+        async def read(g: str, lo: datetime, hi: datetime) -> None:
+            async for doc in rollups.find({"dim": "agents", "val": None, "g": g, "t": {"$gte": lo, "$lt": hi}}):
                 for agent, counters in doc["c"].items():
                     tally = agents.get(agent)
                     if tally is None:
                         agents[agent] = tally = Tally()
                     tally.add(counters)
+
+        await asyncio.gather(*(read(g, lo, hi) for g, lo, hi in runs))
 
     @staticmethod
     def _hour_query(chosen: Filters, span: dict[str, datetime]) -> Doc:
@@ -300,31 +338,41 @@ class HistoryService:
 
     # ---- the answer ------------------------------------------------------------------------------
 
-    async def _answer(self, start: datetime, end: datetime, bucket: str, chosen: Filters,
-                      series: dict[datetime, Tally], agents: dict[str, Tally], exact: bool = False) -> dict[str, Any]:
-        step = timedelta(days=1) if bucket == "day" else timedelta(hours=1)
-        t = floor_day(start) if bucket == "day" else start
-        rows = []
-        total = Tally(fr=[] if exact else None, rs=[] if exact else None)
-        while t < end:
-            tally = series.get(t) or Tally(fr=[] if exact else None, rs=[] if exact else None)
-            rows.append(series_row(t, tally))
-            total.add(tally.c)
-            if exact:
-                assert total.fr is not None and total.rs is not None
-                total.fr += tally.fr or []
-                total.rs += tally.rs or []
-            t += step
-        # three independent reads at once (no shared state)
-        username, bot_open, agent_rows = await asyncio.gather(
+    def _side_reads(self, start: datetime, end: datetime, chosen: Filters) -> asyncio.Future[Any]:
+        """The answer's reads that need no bucket (the agent's name, the open bot conversations, the active tickets
+        per agent for occupancy), started at once: (username, bot_open, active)."""
+        return asyncio.ensure_future(asyncio.gather(
             self._username(chosen.agent) if chosen.agent else _none(), self.bot_open(start, end, chosen),
-            self._agent_rows(agents))
+            active_by_agent(self.store)))
+
+    async def _answer(self, start: datetime, end: datetime, bucket: str, chosen: Filters,
+                      series: dict[datetime, Tally], agents: dict[str, Tally], exact: bool = False,
+                      side: asyncio.Future[Any] | None = None) -> dict[str, Any]:
+        side = side or self._side_reads(start, end, chosen)
+        try:
+            step = timedelta(days=1) if bucket == "day" else timedelta(hours=1)
+            t = floor_day(start) if bucket == "day" else start
+            rows = []
+            total = Tally(fr=[] if exact else None, rs=[] if exact else None)
+            while t < end:
+                tally = series.get(t) or Tally(fr=[] if exact else None, rs=[] if exact else None)
+                rows.append(series_row(t, tally))
+                total.add(tally.c)
+                if exact:
+                    assert total.fr is not None and total.rs is not None
+                    total.fr += tally.fr or []
+                    total.rs += tally.rs or []
+                t += step
+        except BaseException:
+            await _cancel(side)
+            raise
+        username, bot_open, active = await side
         return {
             "from": start.isoformat(), "to": end.isoformat(), "bucket": bucket,
             "filters": {**chosen.given(), **({"agent": username} if chosen.agent else {})},
             "series": rows,
             "totals": totals_of(total, bot_open),
-            "agents": agent_rows,
+            "agents": await self._agent_rows(agents, active),
             "percentile_error": "exact (raw records)" if exact else PERCENTILE_ERROR,
             "percentile_relative_error": 0.0 if exact else ALPHA,
         }
@@ -342,7 +390,7 @@ class HistoryService:
         count = 0
         async for conv in self.store.conversations.find(
                 {"state": "bot", "started_at": {"$gte": start, "$lt": end}},
-                projection={"open": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}):
+                projection={"open": 1, "bot.turns": 1, "bot.last_intent": 1, "channel": 1}, batch_size=BATCH):
             bot = conv.get("bot") or {}
             if not conv.get("open") or not bot.get("turns"):
                 continue
@@ -352,7 +400,7 @@ class HistoryService:
             count += 1
         return count
 
-    async def _agent_rows(self, agents: dict[str, Tally]) -> list[dict[str, Any]]:
+    async def _agent_rows(self, agents: dict[str, Tally], active: dict[Any, int]) -> list[dict[str, Any]]:
         from hub.store import oid
 
         if not agents:
@@ -360,7 +408,6 @@ class HistoryService:
         ids = [oid(a) for a in agents]
         people = {str(a["_id"]): a async for a in self.store.agents.find(
             {"_id": {"$in": ids}}, projection={"username": 1, "name": 1, "capacity": 1})}
-        active = await active_by_agent(self.store)
         open_now = {str(agent_id): active.get(agent_id, 0) for agent_id in ids}
         rows = []
         for agent_id, tally in agents.items():

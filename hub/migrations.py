@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
+
+from pymongo.errors import OperationFailure
 
 from hub.aggregates import Aggregates
 from hub.audit import AuditLog
@@ -34,6 +37,7 @@ from hub.tickets import QueueConfig
 log = logging.getLogger(__name__)
 
 SCHEMA_ID = "schema"
+UNUSED_EVENT_INDEXES = ("type_1_at_1", "ticket_id_1_at_1")
 
 LEASE = "schema-migration"
 LEASE_SECONDS = 300.0
@@ -123,6 +127,20 @@ async def _queue_definitions(store: Store, queues: dict[str, QueueConfig]) -> in
     return changed
 
 
+async def _unused_event_indexes(store: Store, queues: dict[str, QueueConfig]) -> int:
+    """The event log's `(type, at)` and `(ticket_id, at)` indexes: no query reads the log by type or by ticket
+    (the aggregates' batch job reads it by time, the realtime bus through the change stream), and every
+    ticket and conversation change writes events."""
+    dropped = 0
+    existing = await store.events.index_information()
+    for name in UNUSED_EVENT_INDEXES:
+        if name in existing:
+            with suppress(OperationFailure):  # another hub process starting at the same time dropped it
+                await store.events.drop_index(name)
+                dropped += 1
+    return dropped
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
@@ -132,6 +150,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "supervisor history buckets from the records so far", _metric_buckets),
     Migration(6, "agent table blocks of 4, 16 and 64 days from the day buckets", _agent_blocks),
     Migration(7, "queue definitions in the database (hub.queuebook)", _queue_definitions),
+    Migration(8, "unused event-log indexes dropped", _unused_event_indexes),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -145,6 +164,12 @@ async def schema_version(store: Store) -> int | None:
 async def _set_version(store: Store, version: int) -> None:
     await store.settings.update_one({"_id": SCHEMA_ID},
                                     {"$set": {"version": version, "migrated_at": utcnow()}}, upsert=True)
+
+
+async def mark_current(store: Store) -> None:
+    """Record that the database is already in this release's shape (a bulk load that writes every field the
+    migrations would add, like `switchboard bench reports`' seed): a hub started on it migrates nothing."""
+    await _set_version(store, SCHEMA_VERSION)
 
 
 async def migrate(store: Store, queues: dict[str, QueueConfig] | None = None, wait_seconds: float = 600.0,

@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from hub.migrations import MIGRATIONS, SCHEMA_ID, SCHEMA_VERSION, SchemaTooNew, migrate, schema_version
+from hub.migrations import (
+    MIGRATIONS,
+    SCHEMA_ID,
+    SCHEMA_VERSION,
+    UNUSED_EVENT_INDEXES,
+    SchemaTooNew,
+    mark_current,
+    migrate,
+    schema_version,
+)
 from hub.store import Store
 from switchboard.backup import restore_backup
 from switchboard.config import Settings
@@ -41,12 +50,15 @@ async def test_the_previous_release_has_no_schema_version_and_lacks_the_new_fiel
 
 
 async def test_migrations_bring_it_to_the_current_schema_once(old_store: Store) -> None:
+    for keys in ([("type", 1), ("at", 1)], [("ticket_id", 1), ("at", 1)]):  # what the old release's start built
+        await old_store.events.create_index(keys)
     ran = await migrate(old_store)
     assert ran == [m.name for m in MIGRATIONS]
     assert await schema_version(old_store) == SCHEMA_VERSION
     assert await old_store.tickets.count_documents({"keys": None}) == 0
     assert await old_store.contacts.count_documents({"name": {"$regex": "^demo:visitor:"}}) == 0
     assert "login_failures" not in await old_store.db.list_collection_names()
+    assert not set(UNUSED_EVENT_INDEXES) & set(await old_store.events.index_information())
     assert await migrate(old_store) == []  # idempotent: a second start does nothing
 
 
@@ -76,6 +88,15 @@ async def test_a_database_from_a_newer_release_is_refused(old_store: Store) -> N
     await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": SCHEMA_VERSION + 1}}, upsert=True)
     with pytest.raises(SchemaTooNew, match=f"schema version {SCHEMA_VERSION + 1}, written by a newer Switchboard"):
         await migrate(old_store)
+
+
+async def test_a_database_marked_current_is_not_migrated(old_store: Store) -> None:
+    """What a bulk load in the current shape does (`switchboard bench reports`): the old documents stay as they
+    are, since marking promises they are already in the current shape."""
+    await mark_current(old_store)
+    assert await schema_version(old_store) == SCHEMA_VERSION
+    assert await migrate(old_store) == []
+    assert await old_store.tickets.count_documents({"keys": {"$exists": True}}) == 0
 
 
 async def test_a_fresh_database_starts_at_the_current_schema(settings: Settings) -> None:
