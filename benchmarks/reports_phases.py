@@ -23,12 +23,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bson import ObjectId
 from pymongo import monitoring
 
 from hub.models import Role, utcnow
 from hub.store import Store
-from switchboard.bench_cli import AGENT_COUNT, SUPERVISOR_PASSWORD, seed
+from switchboard.bench_cli import SUPERVISOR_PASSWORD, seed, seed_agents
 from switchboard.bootstrap import Runtime
 from switchboard.config import load_settings
 from switchboard.embedded import EmbeddedServer
@@ -63,10 +62,7 @@ async def phases(tickets: int, path: Path) -> None:
                                  db_name="bench")
         settings.metrics_aggregate_seconds = 0
         store = Store(uri, settings.db_name)
-        agents = [ObjectId() for _ in range(AGENT_COUNT)]
-        await store.agents.insert_many([
-            {"_id": a, "username": f"agent{n:02d}", "name": f"Agent {n}", "password_hash": "!", "roles": ["agent"],
-             "capacity": 6, "presence": "offline", "created_at": utcnow()} for n, a in enumerate(agents)])
+        agents = await seed_agents(store)
         t0 = time.perf_counter()
         out["counts"] = await seed(store, list(settings.queues), tickets, 90, random.Random(1), agents)
         out["seed_s"] = round(time.perf_counter() - t0, 1)

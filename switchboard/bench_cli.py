@@ -109,6 +109,15 @@ class Seeder:
                 await self.writing.pop(0)
 
 
+async def seed_agents(store: Any) -> list[ObjectId]:
+    """AGENT_COUNT offline agents who cannot sign in (the seeded tickets' assignees); their ids."""
+    agents = [ObjectId() for _ in range(AGENT_COUNT)]
+    await store.agents.insert_many([
+        {"_id": a, "username": f"agent{n:02d}", "name": f"Agent {n}", "password_hash": "!", "roles": ["agent"],
+         "capacity": 6, "presence": "offline", "created_at": utcnow()} for n, a in enumerate(agents)])
+    return agents
+
+
 async def seed(store: Any, queues: list[str], tickets: int, days: int, rng: random.Random,
                agents: list[ObjectId]) -> dict[str, int]:
     """`tickets` tickets over the last `days` days, each with its contact, conversation, messages and events,
@@ -248,10 +257,7 @@ async def bench_reports(tickets: int, days: int, runs: int, seed_value: int) -> 
             settings.metrics_aggregate_seconds = 0  # the buckets come from the rebuild below
             # Bulk load first, indexes after (the hub builds them when it starts): far fewer index updates.
             store = Store(uri, settings.db_name)
-            agents = [ObjectId() for _ in range(AGENT_COUNT)]
-            await store.agents.insert_many([
-                {"_id": a, "username": f"agent{n:02d}", "name": f"Agent {n}", "password_hash": "!", "roles": ["agent"],
-                 "capacity": 6, "presence": "offline", "created_at": utcnow()} for n, a in enumerate(agents)])
+            agents = await seed_agents(store)
             t0 = time.perf_counter()
             counts = await seed(store, list(settings.queues), tickets, days, rng, agents)
             seed_seconds = time.perf_counter() - t0
