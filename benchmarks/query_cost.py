@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from hub.departures import Departures
+from hub.history import Filters, HistoryService, tickets_per_assignee
 from hub.models import utcnow
 from hub.outbox import Outbox
 from hub.sla import EPOCH, SlaWatcher
@@ -177,6 +178,12 @@ QUERIES: dict[str, Query] = {
     "departures_sweep": _departures_sweep,
     # the supervisor's live view: tickets about to breach SLA (hub.slawatch); a scan would walk every ticket
     "tickets_at_risk": lambda s, i: at_risk(s),
+    # the history's occupancy: active tickets per agent, grouped by the database, one status at a time (none
+    # is pending here: an index finds none at once, a scan reads every ticket)
+    "pending_per_assignee": lambda s, i: tickets_per_assignee(s, "pending"),
+    # the history's open bot chats, counted on (state, started_at) (none here: same reasoning)
+    "history_bot_open": lambda s, i: HistoryService(s, {}).bot_open(utcnow() - timedelta(days=90), utcnow(),
+                                                                     Filters()),
 }
 
 

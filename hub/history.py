@@ -53,17 +53,18 @@ async def active_by_agent(store: Store) -> dict[Any, int]:
     ticket the agent ever had on `(assignee_id, status)`; reading the active tickets to count them here cost
     the database three times as much at 200,000 tickets, for 370 active ones.)"""
     counts: dict[Any, int] = {}
-
-    async def count(status: str) -> list[Doc]:
-        cursor = await store.tickets.aggregate([{"$match": {"status": status}},
-                                                {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}}])
-        return await cursor.to_list()
-
-    for groups in await asyncio.gather(*(count(status) for status in ACTIVE)):
-        for group in groups:
-            if group["_id"] is not None:
-                counts[group["_id"]] = counts.get(group["_id"], 0) + group["n"]
+    for groups in await asyncio.gather(*(tickets_per_assignee(store, status) for status in ACTIVE)):
+        for assignee, n in groups.items():
+            if assignee is not None:
+                counts[assignee] = counts.get(assignee, 0) + n
     return counts
+
+
+async def tickets_per_assignee(store: Store, status: str) -> dict[Any, int]:
+    """Tickets of one status per assignee (None: unassigned), grouped by the database."""
+    cursor = await store.tickets.aggregate([{"$match": {"status": status}},
+                                            {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}}])
+    return {group["_id"]: group["n"] async for group in cursor}
 
 
 async def _none() -> None:
@@ -369,8 +370,9 @@ class HistoryService:
             t = floor_day(start) if bucket == "day" else start
             rows = []
             total = Tally(fr=[] if exact else None, rs=[] if exact else None)
+            empty = Tally(fr=[] if exact else None, rs=[] if exact else None)  # every row without data (never added to)
             while t < end:
-                tally = series.get(t) or Tally(fr=[] if exact else None, rs=[] if exact else None)
+                tally = series.get(t) or empty
                 rows.append(series_row(t, tally))
                 total.merge(tally)
                 if exact:
