@@ -94,8 +94,10 @@ class CounterVector:
         columns, numbers = COLUMNS.bins(histogram)
         if not numbers:
             return None
-        cumulative = self._cumulative.get(histogram)
-        if cumulative is None:
+        cached = self._cumulative.get(histogram)
+        if cached is not None and len(cached) == len(columns):
+            cumulative = cached
+        else:  # kept until the next addition, or until another vector's new bins change the columns
             self._fit()
             cumulative = self._cumulative[histogram] = np.cumsum(self.v[columns])
         total = float(cumulative[-1])

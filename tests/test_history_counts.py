@@ -65,6 +65,17 @@ def test_vector_percentiles_read_the_bins_as_the_definition_does(rows: list[dict
         assert vector.percentile(kind, q) == histogram_percentile(bins, q), (kind, bins)
 
 
+def test_a_percentile_read_again_after_other_vectors_added_new_bins() -> None:
+    """Columns are shared by every vector of the process: a bin first seen later (here below the first vector's
+    bins, so the histograms' column order changes) must not shift what a vector read before."""
+    first, other = CounterVector(), CounterVector()
+    first.add({"rs_1110": 1, "rs_1120": 3})
+    before = first.percentile("rs", 0.5)
+    other.add({"rs_1105": 2})
+    assert first.percentile("rs", 0.5) == before == histogram_percentile({1110: 1, 1120: 3}, 0.5)
+    assert other.percentile("rs", 0.5) == histogram_percentile({1105: 2}, 0.5)
+
+
 async def test_open_bot_chats_and_active_tickets_are_counted_by_the_database(mongo_uri: str) -> None:
     store = Store(mongo_uri, f"test_history_counts_{next(_dbs)}")
     try:
