@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.countervector import CounterVector
 from hub.metricdefs import (
@@ -37,6 +37,7 @@ COUNTERS = ("opened", "escalated", "solved", "abandoned", "answered", "bot_conta
             "bot_messages", "csat_ratings", "csat_satisfied")
 ROLLUPS = "metric_rollups"
 HOURS = "metric_hours"
+T = TypeVar("T")
 #: Documents per reply of the history's bucket reads: a year of day rollups in one round trip (the driver's
 #: first batch is 101 documents, then a `getMore` each).
 BATCH = 1000
@@ -148,11 +149,11 @@ class _Exact:
         return out
 
 
-def _tally(tallies: dict[Any, Tally], key: Any) -> Tally:
-    """The tally of `key`, created when first needed (not built and dropped on every bucket)."""
+def _tally(tallies: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
+    """The tally of `key`, made when first needed (not built and dropped on every bucket, as `setdefault` would)."""
     tally = tallies.get(key)
     if tally is None:
-        tallies[key] = tally = Tally()
+        tallies[key] = tally = make()
     return tally
 
 
@@ -273,7 +274,7 @@ class HistoryService:
                                                      batch_size=BATCH):
             self._add(series, bucket, doc["t"], doc["c"])
             if dim == "agent":
-                _tally(agents, val).add(doc["c"])  # type: ignore[arg-type]
+                _tally(agents, val, Tally).add(doc["c"])
 
     async def _read_hours(self, series: dict[datetime, Tally] | None, agents: dict[str, Tally], bucket: str,
                           chosen: Filters, a: datetime, b: datetime) -> None:
@@ -281,7 +282,7 @@ class HistoryService:
             if series is not None:
                 self._add(series, bucket, doc["t"], doc["c"])
             if doc.get("agent"):
-                _tally(agents, doc["agent"]).add(doc["c"])
+                _tally(agents, doc["agent"], Tally).add(doc["c"])
 
     async def _add_agents(self, agents: dict[str, Tally], a: datetime, b: datetime, kind: str) -> None:
         """Every agent's counters over [a, b) from the `agents` rollups: hours, or whole days as the fewest aligned
@@ -301,7 +302,7 @@ class HistoryService:
         async def read(g: str, lo: datetime, hi: datetime) -> None:
             async for doc in rollups.find({"dim": "agents", "val": None, "g": g, "t": {"$gte": lo, "$lt": hi}}):
                 for agent, counters in doc["c"].items():
-                    _tally(agents, agent).add(counters)
+                    _tally(agents, agent, Tally).add(counters)
 
         await asyncio.gather(*(read(g, lo, hi) for g, lo, hi in runs))
 
@@ -314,7 +315,7 @@ class HistoryService:
 
     @staticmethod
     def _add(series: dict[datetime, Tally], bucket: str, t: datetime, counters: Mapping[str, float]) -> None:
-        _tally(series, floor_day(t) if bucket == "day" else hour_of(t)).add(counters)
+        _tally(series, floor_day(t) if bucket == "day" else hour_of(t), Tally).add(counters)
 
     # ---- from the raw records ------------------------------------------------------------------
 
@@ -332,10 +333,10 @@ class HistoryService:
                 if not (start <= t < end) or not chosen.match(*key[1:]):
                     continue
                 series_key = floor_day(t) if bucket == "day" else t
-                tally = series.get(series_key) or series.setdefault(series_key, _Exact())
+                tally = _tally(series, series_key, _Exact)
                 tally.add(counters)
                 agent = key[3]
-                agent_tally = (agents.get(agent) or agents.setdefault(agent, _Exact())) if agent else None
+                agent_tally = _tally(agents, agent, _Exact) if agent else None
                 if agent_tally is not None:
                     agent_tally.add(counters)
                 for kind in ("fr", "rs"):
