@@ -9,7 +9,10 @@ after the other), each waiting for its message to be stored (`Hub.ingest`), whil
 the background; every 1,000 stored messages, the rate since the previous thousand is
 taken with the backlog of unanswered messages drained first, so each block's rate counts its answers. One
 JSON line per block, with the CPU the hub and the server spent per message (`hub_cpu_ms`, `db_cpu_ms`,
-from /proc: the shared machine's load moves the rate much more than these) and the load average.
+from /proc: the shared machine's load moves the rate much more than these), the share of the block's wall
+time each process was on a CPU (`hub_busy_percent`, `db_busy_percent`: the server is single-threaded for
+commands, so a block slowed by costlier work shows it near 100 % with more CPU per message, a block slowed
+by a stall shows it well below) and the load average.
 
 Two comparisons in the same run tell the hub's growth from the server's and the machine's:
 - raw writes (benchmarks/raw_writes.py) into `messages` with the hub's indexes and into an `_id`-only
@@ -92,6 +95,11 @@ def cpu_ms_per_message(before: float | None, after: float | None) -> float | Non
     return None if before is None or after is None else round((after - before) * 1000 / BLOCK, 2)
 
 
+def busy_percent(cpu_ms_per_message: float | None, seconds: float) -> float | None:
+    """A block's CPU time as a share of its wall time, in % of one core."""
+    return None if cpu_ms_per_message is None else round(cpu_ms_per_message * BLOCK / 1000 / seconds * 100, 1)
+
+
 class Lanes:
     """`concurrency` lines of customers: in each, one customer after another writes ten messages, each
     waiting for the previous to be stored (a customer's messages are never concurrent)."""
@@ -124,9 +132,10 @@ async def timed_block(hub: Any, lanes: Lanes, db_pid: int) -> dict[str, Any]:
     hub_cpu, db_cpu = time.process_time(), process_cpu_seconds(db_pid)
     await lanes.block(hub, BLOCK)
     seconds = time.perf_counter() - started
-    return {"per_s": round(BLOCK / seconds, 1),
-            "hub_cpu_ms": cpu_ms_per_message(hub_cpu, time.process_time()),
-            "db_cpu_ms": cpu_ms_per_message(db_cpu, process_cpu_seconds(db_pid)),
+    hub_ms = cpu_ms_per_message(hub_cpu, time.process_time())
+    db_ms = cpu_ms_per_message(db_cpu, process_cpu_seconds(db_pid))
+    return {"per_s": round(BLOCK / seconds, 1), "hub_cpu_ms": hub_ms, "db_cpu_ms": db_ms,
+            "hub_busy_percent": busy_percent(hub_ms, seconds), "db_busy_percent": busy_percent(db_ms, seconds),
             "load": round(os.getloadavg()[0], 2)}
 
 
