@@ -187,6 +187,11 @@ class Pipeline:
         except Exception:
             log.exception("pipeline: processing %s failed; recovery will retry", message_id)
 
+    @property
+    def in_flight(self) -> int:
+        """Messages this process stored and has not finished processing: the backlog behind the database."""
+        return len(self._tasks)
+
     async def drain(self) -> None:
         """Wait for every scheduled processing task (tests and shutdown)."""
         while self._tasks:
