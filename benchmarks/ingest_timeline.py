@@ -4,7 +4,7 @@
 
 The same hub, bot and customers as `benchmarks/ingest_growth.py` (16 lanes of customers, every 1,000
 messages the backlog drained), on a fresh secantusd-py server. Once a second, one JSON line:
-`stored` (customer messages stored that second), `db_cpu` and `hub_cpu` (seconds of CPU each process
+`sent` (customer messages handed to `Hub.ingest` that second), `db_cpu` and `hub_cpu` (seconds of CPU each process
 used that second: the server runs commands one at a time, so below ~1.0 with work waiting means it was
 held up, not busy), `db_written_mb` (the server's bytes written, /proc/PID/io), `io_pressure_ms` (how
 long some task on the machine waited for I/O that second, /proc/pressure/io), `fsync_ms` (one fsync of
@@ -88,7 +88,7 @@ async def run(messages: int, concurrency: int) -> None:
             while not done.is_set():
                 await asyncio.sleep(1)
                 now = readings()
-                print(json.dumps({"t": round(time.perf_counter() - started), "stored": now[0] - last[0],
+                print(json.dumps({"t": round(time.perf_counter() - started), "sent": now[0] - last[0],
                                   "db_cpu": _delta(now[1], last[1]), "hub_cpu": _delta(now[2], last[2]),
                                   "db_written_mb": _delta(now[3], last[3], 1e-6, 1),
                                   "io_pressure_ms": _delta(now[4], last[4], 1e-3, 0),
