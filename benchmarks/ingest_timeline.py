@@ -8,7 +8,9 @@ messages the backlog drained), on a fresh secantusd-py server. Once a second, on
 used that second: the server runs commands one at a time, so below ~1.0 with work waiting means it was
 held up, not busy), `db_written_mb` (the server's bytes written, /proc/PID/io), `io_pressure_ms` (how
 long some task on the machine waited for I/O that second, /proc/pressure/io), `fsync_ms` (one fsync of
-a small file beside the database) and `in_processing` (messages stored but not yet answered).
+a small file beside the database), `in_processing` (messages stored but not yet answered) and `checkpoint`
+(WiredTiger finished a checkpoint that second: its `WiredTiger.turtle` was rewritten; the server runs one every
+`SECANTUS_CHECKPOINT_SECONDS`, default 60).
 
 A stall (docs/performance.md, "No slowdown as data grows") shows as a stretch of seconds with `db_cpu`
 well below 1.0 while `in_processing` stays up.
@@ -61,6 +63,14 @@ def fsync_ms(path: Path) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
+def modified_ns(path: Path) -> int | None:
+    """When the file was last written (None while it does not exist)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def _delta(now: float | None, before: float | None, scale: float = 1.0, digits: int = 2) -> float | None:
     return None if now is None or before is None else round((now - before) * scale, digits)
 
@@ -80,8 +90,11 @@ async def run(messages: int, concurrency: int) -> None:
         lanes = Lanes(concurrency, "timeline")
         done = asyncio.Event()
 
-        def readings() -> tuple[int, float | None, float, int | None, int | None]:
-            return sum(lanes.sent), process_cpu_seconds(pid), time.process_time(), bytes_written(pid), io_pressure_us()
+        turtle = server.storage / "WiredTiger.turtle"  # rewritten by every checkpoint
+
+        def readings() -> tuple[int, float | None, float, int | None, int | None, int | None]:
+            return (sum(lanes.sent), process_cpu_seconds(pid), time.process_time(), bytes_written(pid),
+                    io_pressure_us(), modified_ns(turtle))
 
         async def sample() -> None:
             started, last = time.perf_counter(), readings()
@@ -93,7 +106,8 @@ async def run(messages: int, concurrency: int) -> None:
                                   "db_written_mb": _delta(now[3], last[3], 1e-6, 1),
                                   "io_pressure_ms": _delta(now[4], last[4], 1e-3, 0),
                                   "fsync_ms": await asyncio.to_thread(fsync_ms, Path(tmp) / "fsync-probe"),
-                                  "in_processing": hub.pipeline.in_flight}), flush=True)
+                                  "in_processing": hub.pipeline.in_flight,
+                                  "checkpoint": now[5] != last[5]}), flush=True)
                 last = now
 
         sampler = asyncio.create_task(sample())

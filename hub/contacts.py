@@ -36,11 +36,14 @@ class ContactService:
         address a browser merely claims never links, or anyone could attach to a customer.
         """
         identity = {"channel": channel, "external_id": sender.external_id}
-        found = await self._by_identity(channel, sender.external_id)
-        if found is not None:
-            return await self._refresh(found, sender), False
         email = _trusted_email(channel, sender)
         phone = _trusted_phone(channel, sender)
+        # A sender the channel believes new is inserted straight away (its identity's unique index answers a
+        # wrong belief), unless a trusted address may link it to a contact known on another channel.
+        if not (sender.probably_new and email is None and phone is None):
+            found = await self._by_identity(channel, sender.external_id)
+            if found is not None:
+                return await self._refresh(found, sender), False
         now = utcnow()
         new_identity = {**identity, "verified": sender.email_verified, "added_at": now}
         if sender.display_name and channel not in ADDRESSED:
@@ -72,10 +75,10 @@ class ContactService:
         try:
             result = await self.store.contacts.insert_one(doc)
         except DuplicateKeyError:
-            # Another request created it between our find and insert.
+            # Known after all (`Sender.probably_new` was wrong), or another request created it since our find.
             raced = await self._by_identity(channel, sender.external_id)
             assert raced is not None
-            return raced, False
+            return await self._refresh(raced, sender), False
         doc["_id"] = result.inserted_id
         return doc, True
 

@@ -29,7 +29,9 @@ class ConversationService:
     async def find_or_open(self, msg: InboundMessage, contact: Doc, thread_checked: bool = False) -> Doc:
         """Thread resolution in the documented order: token, ticket number, references, thread key.
 
-        `thread_checked`: `find_open` just found no open conversation on the thread key (not read again)."""
+        `thread_checked`: the thread key is not read (again): `find_open` just found no open conversation on
+        it, or the sender's contact was created just now. Opening one answers a thread left open after all
+        through the open thread's unique index (`_open`)."""
         found = await self._by_hints(msg, contact)
         if found is not None:
             if not found.get("open") and msg.automated:

@@ -84,6 +84,10 @@ class Sender:
     #: merely claimed address never does. Email and phone channels need no flag: there the
     #: address *is* the sender's identity.
     email_verified: bool = False
+    #: The channel believes this sender never wrote before (a widget that has sent nothing from this
+    #: browser): the contact is inserted without a read first (one command instead of two). A wrong
+    #: belief costs the failed insert and the read; the identity's unique index keeps one contact.
+    probably_new: bool = False
 
 
 @dataclass(frozen=True)

@@ -80,14 +80,19 @@ class Pipeline:
         """Store one inbound message exactly once and schedule the bot/ticket step.
 
         The common case costs three commands: the contact, the open conversation of the thread, the
-        message. The `(channel, external_id)` unique index turns a provider's retry into a duplicate;
-        a read for it first is made only when something would be written before the message (a
-        conversation opened, reopened or followed up, a file stored), so that a retry writes nothing,
-        and not for a sender's first message, whose contact this call created: a retry of a delivery
-        that got as far as storing anything would have found that contact.
+        message. A sender's first message costs the contact's insert (a read first unless the channel
+        believes the sender new, `Sender.probably_new`), the conversation's insert (no read:
+        `ConversationService.find_or_open` with `thread_checked`) and the message. The
+        `(channel, external_id)` unique index turns a provider's retry into a duplicate; a read for it first is
+        made only when something would be written before the message (a conversation opened, reopened or
+        followed up, a file stored), so that a retry writes nothing, and not for a sender's first message, whose
+        contact this call created: a retry of a delivery that got as far as storing anything would have found
+        that contact.
         """
         contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
-        conversation = await self.conversations.find_open(msg)
+        # A contact created just now has no conversation to continue: the open thread's unique index
+        # answers the rare exception (a thread left open by a contact that no longer holds this identity).
+        conversation = None if new_contact else await self.conversations.find_open(msg)
         # A retry must not open a conversation nor store a file.
         if (conversation is None and not new_contact) or msg.attachments:
             existing = await self._stored(msg)

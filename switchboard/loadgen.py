@@ -359,7 +359,9 @@ class Visitor:
         self.pending = (time.time(), answer)
         t0 = time.perf_counter()
         try:
-            result = await self._post("/api/widget/messages", {"text": text, "client_id": client_id})
+            # As the widget does: the first message of a session it made says so (`first`).
+            body = {"text": text, "client_id": client_id, **({"first": True} if self.turns == 0 else {})}
+            result = await self._post("/api/widget/messages", body)
         except (TimeoutError, RuntimeError):
             tally.sent.failed += 1
             return None

@@ -292,3 +292,38 @@ async def test_erasing_a_contact_erases_the_records_merged_into_it(runtime: Runt
     tombstone = await hub.store.contacts.find_one({"_id": gone})
     assert tombstone is not None and tombstone["erased_at"] is not None
     assert "Eve" not in str(tombstone) and "Main Street" not in str(tombstone) and "4242" not in str(tombstone)
+
+
+async def test_a_new_sender_on_a_thread_left_open_continues_it(runtime: Runtime) -> None:
+    """A first message skips the read of its thread (its contact was created just now); the open thread's
+    unique index still finds the conversation a thread holds open (here a group chat's second member)."""
+    hub = runtime.hub
+    assert hub is not None
+    first = await say(runtime, "telegram", Sender("5001", display_name="Ada"), "hello", thread="group-9")
+    second = await say(runtime, "telegram", Sender("5002", display_name="Bo"), "me too", thread="group-9")
+    assert first != second  # two people, two contacts
+    open_convs = await hub.store.conversations.find({"channel": "telegram", "thread_key": "group-9"}).to_list()
+    assert len(open_convs) == 1 and open_convs[0]["open"]
+    texts = [m["text"] for m in await hub.store.messages.find(
+        {"conversation_id": open_convs[0]["_id"], "direction": "in"}).to_list()]
+    assert sorted(texts) == ["hello", "me too"]
+
+
+async def test_a_sender_wrongly_believed_new_keeps_one_contact(runtime: Runtime) -> None:
+    """`Sender.probably_new` skips the read before the contact's insert; a wrong belief (a visitor already
+    known, say from another tab) lands on the known contact, fills in a name it lacked, and never links past
+    a trusted address."""
+    hub = runtime.hub
+    assert hub is not None
+    key = "demo:visitor:Wq81kd0Zr2mPq7Ts"
+    known = await say(runtime, "widget", Sender(key), "hi")
+    again = await say(runtime, "widget", Sender(key, display_name="Rosa Diaz", probably_new=True), "hello again")
+    assert again == known
+    holders = await hub.store.contacts.find({"identities.external_id": key}).to_list()
+    assert [str(c["_id"]) for c in holders] == [known] and holders[0]["name"] == "Rosa Diaz"
+    fresh = await say(runtime, "widget", Sender("demo:visitor:Nx0c3vLq8sPe2Ua1", probably_new=True), "first")
+    assert fresh != known  # a new visitor: a new contact, made by the insert alone
+    by_mail = await say(runtime, "email", Sender("rosa@example.com", display_name="Rosa"), "by mail")
+    verified = await say(runtime, "widget", Sender("demo:visitor:Hq2e7Rb0Zt5yKm3W", email="rosa@example.com",
+                                                   email_verified=True, probably_new=True), "signed in")
+    assert verified == by_mail  # a trusted address still links: the belief is not acted on

@@ -30,10 +30,12 @@ async def open_widget_ws(client: Any, token: str) -> aiohttp.ClientWebSocketResp
     return ws
 
 
-async def say(client: TestClient[Any, Any], token: str, text: str, client_id: str | None = None) -> dict[str, Any]:
+async def say(client: TestClient[Any, Any], token: str, text: str, client_id: str | None = None,
+              first: bool = False) -> dict[str, Any]:
+    """Post as the widget does (`first`: the first message of a session it made)."""
     resp = await client.post(
         "/api/widget/messages",
-        json={"text": text, "client_id": client_id or uuid.uuid4().hex},
+        json={"text": text, "client_id": client_id or uuid.uuid4().hex, **({"first": True} if first else {})},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert resp.status == 202, await resp.text()

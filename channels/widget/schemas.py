@@ -76,6 +76,8 @@ class Message(Body):
     client_id: ClientId | None = Field(None, description="8-64 letters, digits, - or _, one per message: safe retries")
     payload: Annotated[str, Field(pattern=QUICK_REPLY_PATTERN)] | None = Field(
         None, description="the payload of the quick reply the customer pressed; `text` is its title")
+    first: bool = Field(False, description="this browser has sent nothing yet: the hub creates the visitor's contact "
+                                           "without looking for it first (a wrong guess only costs a read)")
 
 
 class Frame(Message):

@@ -30,6 +30,9 @@ async def test_greeting_quick_replies_and_unread_count(browser: Any, live_url: s
     assert hub is not None
     ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
     page = await ctx.new_page()
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda r: sent.append(r.post_data_json)
+            if r.method == "POST" and r.url.endswith("/api/widget/messages") else None)
     await page.goto(f"{live_url}/demo")
     widget = page.locator("#switchboard-widget")
     await expect(widget).to_have_attribute("data-ready", "true")
@@ -43,6 +46,8 @@ async def test_greeting_quick_replies_and_unread_count(browser: Any, live_url: s
     await expect(page.locator(".sb-msg.in").last).to_have_text("No")  # the words, never "/deny"
     await expect(page.locator(".sb-msg.system")).to_contain_text("ticket number is #")
     await expect(page.locator(".sb-qr")).to_have_count(0)
+    # The page made this visitor: its first message says so (the hub inserts the contact without a read first).
+    assert [body.get("first") for body in sent] == [True, None]
     await page.reload()  # the history comes back without buttons to press again
     await expect(widget).to_have_attribute("data-ready", "true")
     await expect(page.locator(".sb-msg.in").last).to_have_text("No")

@@ -40,6 +40,9 @@
   var seen = {};
   var loaded = false;  // the history is shown: later messages from others are new to the visitor
   var lastId = null;
+  // This page made the visitor (a new anonymous session): its first message says so, and the hub creates
+  // the contact without looking for it first.
+  var fresh = false;
   var ws = null;
   var pollTimer = null;
   var retryDelay = 1000;
@@ -304,6 +307,7 @@
         log.appendChild(el("div", "sb-msg system", t("chat.expired")));
       }
       token = s.token;
+      fresh = !s.resumed && !s.verified;
       localStorage.setItem(storeKey, token);
       clearTimeout(renewTimer);
       renewTimer = setTimeout(renew, Math.min(s.expires_in * 500, 2147483647));
@@ -420,6 +424,8 @@
     var tries = attempt || 0;
     var body = { text: text, client_id: id };
     if (payload) body.payload = payload;
+    if (fresh) body.first = true;
+    fresh = false;
     (function go() {
       api("POST", "/api/widget/messages", body).then(function () {
         if (!ws || ws.readyState !== 1) poll();
