@@ -444,6 +444,7 @@
     }
     var id = clientId();
     var tries = attempt || 0;
+    fresh = false;  // a file as the first message creates the contact too
     (function go() {
       var body = new FormData();
       body.append("client_id", id);
