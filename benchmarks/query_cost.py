@@ -84,6 +84,12 @@ async def _idle_claim(store: Store, i: int) -> Any:
     assert await Outbox(store, {})._claim() == ([], True)
 
 
+async def _lane_ahead(store: Store, i: int) -> Any:
+    """Before a delivery: an unsent entry of the same conversation queued before it (the real `Outbox._ahead`)."""
+    entry = await store.outbox.find_one({"_id": ObjectId(f"{i:024x}")})
+    assert entry is not None and await Outbox(store, {})._ahead(entry) is None  # its conversation's are all sent
+
+
 async def _tickets_by_contact(store: Store, i: int) -> Any:
     """The contact's active ticket, as escalation looks it up (the real `TicketService.active_ticket`)."""
     return await TicketService(store, Outbox(store, {}), {}, "general").active_ticket(ObjectId(f"{i:024x}"))
@@ -172,6 +178,7 @@ QUERIES: dict[str, Query] = {
     "bot_turn": _bot_turn,
     "outbox_claim": _claim,
     "outbox_idle_claim": _idle_claim,
+    "outbox_lane_ahead": _lane_ahead,
     "sla_due": _sla_due,
     "sla_nearest": _sla_nearest,
     "automation_idle": _automation_idle,

@@ -11,6 +11,14 @@ Entries with a `kind` (webhook deliveries, hub.webhooks) go through the same cla
 lease and backoff; a handler registered in `handlers` makes the attempt. One entry of a
 `lane` (a conversation, or a webhook endpoint) is in flight per process at a time.
 
+A conversation's messages go out in the order they were queued, across processes and retries
+(`_ahead`): before sending, the worker looks for an unsent entry of the same conversation queued
+before this one (another process's delivery in flight, a retry waiting for its time). If there is
+one, this entry is put back, due when that one is (or in `HOLD_SECONDS` while it is in flight), and
+is sent only once every earlier entry is sent or has failed for good. Webhook deliveries keep their
+per-process lanes only (an endpoint receives each event with its time and id, so order is theirs to
+restore).
+
 The worker reads due entries only when there may be some (docs/ingest.md, "Outbox claims"):
 when `wake()` says a commit queued entries, when a delivery ends whose lane has a due entry
 waiting (or that frees a slot a full pass wanted), when a retry this process scheduled comes
@@ -47,6 +55,12 @@ ERROR_RETRY_SECONDS = 1.0
 RETRY_MARGIN_SECONDS = 0.01
 #: Due entries read per round trip of a claim (more than the free slots: entries of busy lanes are skipped).
 CLAIM_BATCH = 16
+#: An entry behind one of its conversation's that another process is sending looks again this soon (and
+#: then each time twice as late, up to the idle poll): a delivery takes a fraction of a second, a
+#: crashed process's lease two minutes.
+HOLD_SECONDS = 0.5
+#: Outbox states of an entry not yet delivered nor given up.
+UNSENT = ("pending", "sending")
 
 
 @dataclass(frozen=True)
@@ -261,7 +275,7 @@ class Outbox:
         """Entries left `sending` by a crashed process become due again."""
         await self.store.outbox.update_many(
             {"status": "sending", "next_attempt_at": {"$lte": utcnow()}, "lease_until": {"$lt": utcnow()}},
-            {"$set": {"status": "pending"}},
+            {"$set": {"status": "pending", "released": True}},  # its attempt may have reached the provider
             hint=OUTBOX_DUE,
         )
 
@@ -285,6 +299,10 @@ class Outbox:
     async def _attempt(self, entry: Doc) -> None:
         if entry.get("kind"):
             await self._attempt_other(entry)
+            return
+        ahead = await self._ahead(entry)
+        if ahead is not None:
+            await self._hold(entry, ahead)
             return
         sender = self.senders.get(entry["channel"])
         try:
@@ -339,6 +357,35 @@ class Outbox:
             {"$set": {"status": "sent", "sent_at": utcnow()}, "$inc": {"attempts": 1}, "$unset": {"lease_until": ""}},
         )
         self.telemetry.count("delivery", channel=_channel(entry), result="sent")
+
+    async def _ahead(self, entry: Doc) -> Doc | None:
+        """The first unsent entry of the entry's conversation queued before it, if any (one indexed read).
+
+        Queued order is `(created_at, _id)`: a total order, so two entries never wait for each other."""
+        mine = (entry["created_at"], entry["_id"])
+        unsent = self.store.outbox.find(
+            {"conversation_id": entry["conversation_id"], "status": {"$in": list(UNSENT)}},
+            projection={"created_at": 1, "status": 1, "next_attempt_at": 1},
+        )
+        earlier = [e async for e in unsent if (e["created_at"], e["_id"]) < mine]
+        return min(earlier, key=lambda e: (e["created_at"], e["_id"]), default=None)
+
+    async def _hold(self, entry: Doc, ahead: Doc) -> None:
+        """Put the entry back until the one ahead of it may have gone: its due time if it waits for a
+        retry, else (in flight elsewhere) a short, growing pause. Neither an attempt nor an error."""
+        holds = int(entry.get("holds") or 0)
+        pause = min(HOLD_SECONDS * 2**holds, self.poll_seconds)
+        now = utcnow()
+        due = now + timedelta(seconds=pause)
+        if ahead["status"] == "pending":
+            due = max(due, ahead["next_attempt_at"] + timedelta(seconds=RETRY_MARGIN_SECONDS))
+        log.debug("outbox: %s waits for %s of its conversation (%s)", entry["_id"], ahead["_id"], ahead["status"])
+        await self.store.outbox.update_one(
+            {"_id": entry["_id"], "status": "sending"},
+            {"$set": {"status": "pending", "next_attempt_at": due}, "$inc": {"holds": 1},
+             "$unset": {"lease_until": ""}},
+        )
+        self._wake_after((due - now).total_seconds() + RETRY_MARGIN_SECONDS)
 
     async def _reschedule(self, entry: Doc, reason: str, retry_after: float | None) -> None:
         attempts = entry["attempts"] + 1
@@ -435,6 +482,7 @@ class Outbox:
             references=references,
             metadata=conversation.get("channel_data", {}),
             attachments=await self._attachments(message, with_bytes),
+            maybe_delivered_since=entry["created_at"] if entry.get("attempts") or entry.get("released") else None,
         )
 
     async def _attachments(self, message: Doc, with_bytes: bool) -> tuple[Attachment, ...]:

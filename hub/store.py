@@ -220,6 +220,8 @@ class Store:
         await self._unique_message_per_outbox_entry()
         await self.outbox.create_index("webhook_id", sparse=True)
         await self.outbox.create_index("contact_id", sparse=True)  # hub.privacy: erase webhook bodies
+        # hub.outbox: a conversation's unsent entries, so that its messages go out in order
+        await self.outbox.create_index([("conversation_id", ASCENDING), ("status", ASCENDING)])
         await self.api_tokens.create_index("hash", unique=True)
         await self.api_tokens.create_index([("owner_id", ASCENDING), ("created_at", DESCENDING)])
         await self.api_tokens.create_index([("created_at", DESCENDING)])
