@@ -167,6 +167,10 @@ class OutboundMessage:
     #: External ids of earlier messages in the thread, oldest first (email References).
     references: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Set when an earlier attempt may have reached the provider (it failed without a clear refusal, or
+    #: its process stopped while sending): when the message was queued. A sender that can ask the
+    #: provider what it already holds does so before sending again (Slack); the others send again.
+    maybe_delivered_since: datetime | None = None
 
 
 @dataclass(frozen=True)

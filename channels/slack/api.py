@@ -96,6 +96,10 @@ class SlackProfile:
         return self.real_name or self.display_name
 
 
+#: The metadata event type of the hub's own posts (message metadata, `chat.postMessage`'s `metadata`).
+MARK_EVENT = "switchboard_outbound"
+
+
 @dataclass(frozen=True)
 class Posted:
     channel: str
@@ -189,14 +193,46 @@ class SlackApi:
         return profile
 
     async def post_message(self, channel: str, text: str, thread_ts: str | None,
-                           blocks: list[dict[str, Any]] | None) -> Posted:
+                           blocks: list[dict[str, Any]] | None, mark: tuple[str, int] | None = None) -> Posted:
+        """Post one message; `mark` (outbox entry, part) rides along as the message's metadata, for
+        `posted_parts` to find after an attempt whose answer was lost."""
         kwargs: dict[str, Any] = {"channel": channel, "text": text}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         if blocks:
             kwargs["blocks"] = blocks
+        if mark is not None:
+            kwargs["metadata"] = {"event_type": MARK_EVENT, "event_payload": {"outbox_id": mark[0], "part": mark[1]}}
         resp = await self.client().chat_postMessage(**kwargs)
         return Posted(channel=str(resp.get("channel") or channel), ts=str(resp.get("ts") or ""))
+
+    async def posted_parts(self, channel: str, thread_ts: str | None, outbox_id: str, since: float) -> list[str]:
+        """The `ts` of the parts of an outbox entry Slack already holds, in part order, stopping at the
+        first missing part (`conversations.replies` in a thread, else `conversations.history`, since
+        `since`, with the messages' metadata). Needs the history scopes the channel asks for anyway."""
+        args: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "oldest": f"{since:.6f}",
+                                "limit": 200}
+        found: dict[int, str] = {}
+        cursor: str | None = None
+        for _page in range(10):  # a thread's last 2,000 messages since the entry was queued: more is not a chat
+            if cursor:
+                args["cursor"] = cursor
+            if thread_ts:
+                resp = await self.client().conversations_replies(ts=thread_ts, **args)
+            else:
+                resp = await self.client().conversations_history(**args)
+            for m in resp.get("messages") or []:
+                meta = m.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == MARK_EVENT and payload.get("outbox_id") == outbox_id:
+                    found.setdefault(int(payload.get("part") or 0), str(m.get("ts") or ""))
+            cursor = ((resp.get("response_metadata") or {}).get("next_cursor")) or None
+            if not cursor:
+                break
+        parts: list[str] = []
+        while len(parts) in found:
+            parts.append(found[len(parts)])
+        return parts
 
     async def upload_files(self, channel: str, files: Sequence[tuple[str, bytes]], thread_ts: str | None,
                            initial_comment: str | None) -> list[str]:

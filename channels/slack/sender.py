@@ -23,6 +23,8 @@ from hub.ports import FILES_BYTES
 
 log = logging.getLogger(__name__)
 
+#: The lookup of an earlier attempt's posts starts this long before the entry was queued (clocks differ).
+RECALL_MARGIN_SECONDS = 300.0
 #: Slack `error` codes worth another try; any other refusal is final.
 TRANSIENT_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout", "team_added_to_org"})
@@ -45,16 +47,43 @@ class SlackSender:
         posts = render(message.text, message.quick_replies)
         if not posts:
             raise SendError("empty message", transient=False)
+        await self._recall(message, channel, thread_ts)
         done = await self._post(message.outbox_id, channel, thread_ts, posts)
         self._posted.pop(message.outbox_id, None)
         return SendResult(provider_id=f"{channel}:{done[0]}")
+
+    async def _recall(self, message: OutboundMessage, channel: str, thread_ts: str | None) -> None:
+        """After an attempt whose outcome is unknown (its answer lost, its process stopped), ask Slack
+        which parts it already holds (found by their metadata), so that the retry posts only the rest.
+
+        Slack's `chat.postMessage` takes no idempotency key; this lookup is what makes the retry safe.
+        It runs on retries only (one call each). If Slack cannot answer (a refusal such as a missing
+        history scope) the retry posts again: at least once."""
+        if message.maybe_delivered_since is None:
+            return
+        since = message.maybe_delivered_since.timestamp() - RECALL_MARGIN_SECONDS
+        try:
+            parts = await self.api.posted_parts(channel, thread_ts, message.outbox_id, since)
+        except SlackApiError as exc:
+            error = _send_error(exc, "the lookup of an earlier attempt")
+            if error.transient:
+                raise error from exc
+            log.warning("slack: cannot check whether outbox %s was posted (%s); posting again",
+                        message.outbox_id, error.reason)
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(f"Slack unreachable: {exc or type(exc).__name__}", transient=True) from exc
+        if len(parts) > len(self._posted.get(message.outbox_id, [])):  # a part whose answer was lost
+            log.info("slack: outbox %s: %d part(s) already posted by an earlier attempt", message.outbox_id, len(parts))
+            self._posted[message.outbox_id] = parts
 
     async def _post(self, outbox_id: str, channel: str, thread_ts: str | None, posts: list[SlackPost]) -> list[str]:
         """Post the parts not yet posted for this outbox entry; the `ts` of every part posted so far."""
         done = self._posted.setdefault(outbox_id, [])
         for post in posts[len(done):]:
             try:
-                posted = await self.api.post_message(channel, post.text, thread_ts, post.blocks or None)
+                posted = await self.api.post_message(channel, post.text, thread_ts, post.blocks or None,
+                                                     mark=(outbox_id, len(done)))
             except SlackApiError as exc:
                 error = _send_error(exc)
                 if not error.transient:
@@ -81,6 +110,8 @@ class SlackSender:
         if message.quick_replies:
             log.warning("slack: quick replies are not sent with files (outbox %s)", message.outbox_id)
         leading, comment = render_with_files(message.text)
+        if leading:
+            await self._recall(message, channel, thread_ts)
         done = await self._post(message.outbox_id, channel, thread_ts, leading) if leading else []
         try:
             file_ids = await self.api.upload_files(channel, files, thread_ts, comment)

@@ -10,6 +10,11 @@ id, the bytes are POSTed there (raw or multipart; `fail_next("upload", ...)` fai
 step), and `files.completeUploadExternal` shares the uploaded files in a channel, the
 one step that posts. Each completed share is recorded in `shared` and `file_posts`.
 
+What `chat.postMessage` posted (with its `metadata`) can be read back with
+`conversations.history` and `conversations.replies` (`oldest`, `limit`, cursor, and the metadata
+only with `include_all_metadata`, as Slack does). `Failure(after_accepting=True)` carries the call
+out and fails only its answer: a post Slack accepted whose answer was lost.
+
 Socket Mode: `apps.connections.open` takes only the app-level token (a bot token gets
 `not_allowed_token_type`, anything else `invalid_auth`) and hands out a single-use
 `ws://127.0.0.1:<port>/link/?ticket=...` URL. The WebSocket there says `hello`, then sends
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +114,8 @@ class Failure:
     status: int
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: The call is carried out (a message posted) and only its answer fails: an answer lost on the way back.
+    after_accepting: bool = False
 
 
 class SlackStandIn:
@@ -122,6 +130,8 @@ class SlackStandIn:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.file_requests: list[tuple[str, str | None]] = []
         self.posted: asyncio.Queue[Call] = asyncio.Queue()
+        #: What `chat.postMessage` posted, per channel, with its metadata (read by `conversations.*`).
+        self.channel_messages: dict[str, list[dict[str, Any]]] = {}
         #: Slack's per-file limit; `files.getUploadURLExternal` refuses a larger `length`.
         self.max_upload_bytes = 1024 * 1024 * 1024
         self.uploads: dict[str, Upload] = {}
@@ -183,6 +193,8 @@ class SlackStandIn:
         pending = self.failures.get(method)
         if pending:
             failure = pending.pop(0)
+            if failure.after_accepting:
+                self._answer(method, body)
             self.calls.append(Call(method, request.method, auth, body, failure.status, ok=False))
             if failure.body is None:
                 return web.Response(status=failure.status, text="<html>upstream error</html>",
@@ -221,13 +233,42 @@ class SlackStandIn:
                 message["thread_ts"] = body["thread_ts"]
             if body.get("blocks"):
                 message["blocks"] = body["blocks"]
+            metadata = body.get("metadata")
+            if isinstance(metadata, str):  # a form body carries it JSON-encoded (slack-sdk sends JSON)
+                metadata = json.loads(metadata)
+            self.channel_messages.setdefault(body["channel"], []).append(
+                {**message, "metadata": metadata, "_posted_at": time.time()})
             return {"ok": True, "channel": body["channel"], "ts": ts, "message": message,
                     "response_metadata": {"warnings": []}}
+        if method in ("conversations.replies", "conversations.history"):
+            return self._history(method, body)
         if method == "files.getUploadURLExternal":
             return self._upload_url(body)
         if method == "files.completeUploadExternal":
             return self._complete(body)
         return {"ok": False, "error": "unknown_method"}
+
+    def _history(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages (`conversations.history`) or one thread's (`conversations.replies`, `ts`),
+        from `oldest`, oldest first, `limit` per page with a cursor; metadata only with `include_all_metadata`."""
+        channel = str(body.get("channel") or "")
+        if channel not in self.channel_messages and not body.get("ts"):
+            return {"ok": False, "error": "channel_not_found"}
+        messages = self.channel_messages.get(channel, [])
+        if method == "conversations.replies":
+            messages = [m for m in messages if m.get("thread_ts") == body.get("ts")]
+        # Slack's ts is the posting time; the stand-in's are fixed numbers, so `oldest` is held against when
+        # each was posted
+        oldest = float(body.get("oldest") or 0)
+        messages = [m for m in messages if m["_posted_at"] >= oldest]
+        start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+        page = messages[start:start + limit]
+        with_metadata = str(body.get("include_all_metadata")).lower() in ("true", "1")
+        out = [{k: v for k, v in m.items() if not k.startswith("_") and (k != "metadata" or (with_metadata and v))}
+               for m in page]
+        more = start + limit < len(messages)
+        return {"ok": True, "messages": out, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     # -- Socket Mode -----------------------------------------------------------------
     def _connections_open(self, auth: str | None) -> dict[str, Any]:

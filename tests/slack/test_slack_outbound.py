@@ -78,6 +78,8 @@ async def test_server_error_is_retried_and_a_permanent_refusal_is_not(
     conversation = await start_dm(post_event, slack_runtime)
     await wait_delivery(slack_runtime, changes, "sent")
     assert [c.status for c in slack_api.calls if c.method == "chat.postMessage"] == [503, 200]
+    # the retry asked Slack first, found nothing of this entry, and posted
+    assert [c.ok for c in slack_api.calls if c.method == "conversations.replies"] == [True]
 
     slack_api.fail_next("chat.postMessage", Failure(200, {"ok": False, "error": "channel_not_found"}))
     assert slack_runtime.hub is not None
@@ -88,6 +90,26 @@ async def test_server_error_is_retried_and_a_permanent_refusal_is_not(
     failed = messages[-1]
     assert "channel_not_found" in failed["delivery"]["error"]
     assert [c.status for c in slack_api.calls if c.method == "chat.postMessage"] == [503, 200, 200]
+
+
+async def test_a_post_slack_accepted_whose_answer_was_lost_is_not_posted_again(
+    post_event: PostEvent, slack_runtime: Runtime, slack_api: SlackStandIn, changes: Subscription
+) -> None:
+    # Slack posts the answer, then its HTTP answer fails: the outbox cannot tell it was posted.
+    slack_api.fail_next("chat.postMessage", Failure(503, after_accepting=True))
+    await start_dm(post_event, slack_runtime)
+    [answer] = await wait_delivery(slack_runtime, changes, "sent")
+    posts = [c for c in slack_api.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in posts] == [503]  # never posted a second time
+    mark = posts[0].body["metadata"]  # slack-sdk posts chat.postMessage as JSON
+    assert mark == {"event_type": "switchboard_outbound",
+                    "event_payload": {"outbox_id": mark["event_payload"]["outbox_id"], "part": 0}}
+    [lookup] = [c for c in slack_api.calls if c.method == "conversations.replies"]
+    assert lookup.ok and lookup.body["ts"] == "1718961060.123459" and lookup.body["channel"] == "D0CUSTDM01"
+    [held] = slack_api.channel_messages["D0CUSTDM01"]  # the customer's thread holds the answer once
+    assert held["text"] == answer["text"]
+    assert answer["provider_id"] == f"D0CUSTDM01:{held['ts']}"
+    assert answer["delivery"]["attempts"] == 2
 
 
 async def test_quick_replies_become_buttons_and_a_click_is_the_customers_answer(
