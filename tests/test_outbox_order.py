@@ -1,4 +1,5 @@
-"""A conversation's messages reach the customer in the order they were queued, across processes and retries.
+"""A conversation's messages reach the customer in the order they were queued, across processes and retries,
+and a retry whose earlier attempt may have reached the provider is told so.
 
 Two `Outbox` objects on one database stand for two hub processes: each has its own in-flight lanes,
 timers and slots, and they share only what is in the database, as two processes do. The sender is an
@@ -11,10 +12,11 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
-from hub.models import AuthorKind, OutboundMessage, SendError, SendResult
+from hub.models import AuthorKind, OutboundMessage, SendError, SendResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
 from hub.store import Doc, ObjectId, Store
 from tests.helpers import eventually
@@ -172,3 +174,27 @@ async def test_ahead_is_the_earliest_unsent_entry_queued_before(store: Store) ->
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_send_whose_outcome_is_unknown_is_retried_with_that_said(store: Store) -> None:
+    """A process stopped mid-send (its lease ran out) or a failed attempt: the next attempt is told that the
+    provider may hold the message already (`maybe_delivered_since`), for senders that can check (Slack)."""
+    outbox = Outbox(store, {"test": Sender()})
+    conversation = await _conversation(store)
+    fresh = await outbox.post(conversation, AuthorKind.AGENT, "fresh")
+    stopped = await outbox.post(conversation, AuthorKind.AGENT, "stopped mid-send")
+    failed = await outbox.post(conversation, AuthorKind.AGENT, "failed once")
+    await store.outbox.update_one({"message_id": stopped["_id"]},
+                                  {"$set": {"status": "sending", "lease_until": utcnow() - timedelta(seconds=1)}})
+    await store.outbox.update_one({"message_id": failed["_id"]}, {"$set": {"attempts": 1}})
+    await outbox._release_expired_leases()
+    built = {}
+    for doc in (fresh, stopped, failed):
+        entry = await store.outbox.find_one({"message_id": doc["_id"]})
+        assert entry is not None and entry["status"] == "pending"
+        message = await outbox._build(entry)
+        assert message is not None
+        built[doc["text"]] = (message.maybe_delivered_since, entry["created_at"])
+    assert built["fresh"][0] is None
+    assert built["stopped mid-send"][0] == built["stopped mid-send"][1]
+    assert built["failed once"][0] == built["failed once"][1]
