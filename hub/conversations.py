@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from hub.convwords import opened
 from hub.models import ConversationState, InboundMessage, utcnow
 from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
 
@@ -143,9 +142,7 @@ class ConversationService:
             "started_at": now,
             "last_message_at": now,
         }
-        if follows is None:
-            doc.update(opened())  # the words of its messages, for the ticket it may become (hub.convwords)
-        else:
+        if follows is not None:
             doc.update(state=ConversationState.ESCALATED.value, follows_conversation_id=follows["_id"],
                        follows_ticket_id=follows.get("ticket_id"))
         try:

@@ -20,7 +20,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.contacts import ContactService
 from hub.conversations import ConversationService, plain
-from hub.convwords import merged, words_update
 from hub.display import human_name
 from hub.models import (
     AuthorKind,
@@ -237,11 +236,9 @@ class Pipeline:
                 return None
             if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
                 await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
-            if decision is None:  # a bot conversation keeps its words for its ticket (hub.convwords)
-                await self.store.conversations.update_one(
-                    {"_id": conversation["_id"]}, merged(_arrival(message), words_update(conversation, [
-                        message.get("text")] if conversation["state"] == ConversationState.BOT.value else [])),
-                    session=session)
+            if decision is None:
+                await self.store.conversations.update_one({"_id": conversation["_id"]}, _arrival(message),
+                                                          session=session)
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
@@ -308,8 +305,6 @@ class Pipeline:
                 log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
         update = _arrival(message, self._bot_fields(decision, message), answered=True)
         update["$inc"] = _turns(outcome)
-        answered = decision.text if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) else None
-        update = merged(update, words_update(conversation, [message.get("text"), answered]))
         await self.store.conversations.update_one(
             {"_id": conversation["_id"], "bot.last_message_id": {"$ne": message["_id"]}}, update)
         await self.store.messages.update_one({"_id": message["_id"], "pending_bot": True},
@@ -349,9 +344,6 @@ class Pipeline:
         if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
             await self._mark_unhelpful(decision, message, session)
         if decision.kind is not DecisionKind.ESCALATE:
-            update = merged(update, words_update(conversation, [
-                message.get("text"), decision.text if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY)
-                else None]))
             await self.store.conversations.update_one({"_id": conversation["_id"]}, update, session=session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
@@ -366,7 +358,7 @@ class Pipeline:
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
-            contact=contact, message=message,
+            contact=contact,
         )
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."

@@ -161,10 +161,9 @@ def derived_fields(ticket: Doc) -> Doc:
             "sla_next": next_event_at(ticket)}
 
 
-def index_fields(ticket: Doc, contact: Doc | None, texts: list[str], words_known: Iterable[str] = ()) -> Doc:
-    """The denormalised fields the list queries filter and sort on (all of them, from scratch).
-    `words_known`: words already taken from texts by `words_of` (a conversation's, `conversation_words`)."""
-    words: set[str] = {str(ticket.get("number")), *words_known}
+def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
+    """The denormalised fields the list queries filter and sort on (all of them, from scratch)."""
+    words: set[str] = {str(ticket.get("number"))}
     for text in [ticket.get("subject"), *contact_texts(contact), *texts]:
         words |= words_of(text)
     kept = sorted(words)[:MAX_WORDS]
@@ -208,7 +207,7 @@ def applied(ticket: Doc, update: Doc) -> Doc:
     return after
 
 
-def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = (), words_known: Iterable[str] = ()) -> Doc:
+def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = ()) -> Doc:
     """`update` with the ticket's index fields folded in, so the write a path makes anyway keeps them:
     the derived fields as the update leaves the ticket (`$set` where they change), and the words of
     `texts` (new messages) added with `$addToSet`, to `active_words` too while the ticket is active.
@@ -223,7 +222,7 @@ def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = (), wor
     sets: Doc = out.setdefault("$set", {})
     sets.update({k: v for k, v in derived_fields(after).items() if ticket.get(k) != v})
     had = list(ticket.get("words") or [])
-    new: set[str] = set(words_known)
+    new: set[str] = set()
     for text in texts:
         new |= words_of(text)
     new -= set(had)

@@ -12,7 +12,6 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.convwords import conversation_words
 from hub.csat import CsatLinks
 from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
@@ -136,16 +135,13 @@ class TicketService:
         entities: dict[str, str] | None = None,
         conversation_update: Doc | None = None,
         contact: Doc | None = None,
-        message: Doc | None = None,
     ) -> Doc:
         """Hand a conversation to humans: link it to the contact's active ticket or open one.
 
         `conversation_update`: what the caller changes on the conversation besides the handoff (the bot's
         turn), made in the handoff's one write; it may not `$set` the handoff's own fields. `contact`: the
         conversation's contact if the caller holds it (the pipeline read it on ingest), else it is read.
-        `message`: the customer's message being escalated, when the caller holds the conversation as read
-        with it: the words the conversation keeps (hub.convwords) and the message's become the ticket's,
-        unless the conversation changed since (then, as without them, its messages are read)."""
+        The conversation's messages so far are read once for the ticket's search words."""
         now = utcnow()
         q = await self.landing_queue(queue, session)
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
@@ -155,21 +151,13 @@ class TicketService:
         handoff = {**(conversation_update or {})}
         handoff["$set"] = {**handoff.get("$set", {}), "state": ConversationState.ESCALATED.value,
                            "ticket_id": ticket_id, "handoff_at": now}
-        handoff["$unset"] = {**handoff.get("$unset", {}), "words": ""}  # the ticket's words from now on
+        # conversations opened by a release of 2026-12-02/03 kept their words for this (docs/ingest.md)
+        handoff["$unset"] = {**handoff.get("$unset", {}), "words": "", "words_seq": ""}
         # the conversation's messages so far (the customer's and the bot's) become the ticket's words
-        kept = conversation_words(conversation) if message is not None else None
-        texts: list[str] = []
-        if kept is not None and (await self.store.conversations.update_one(
-                {"_id": conversation["_id"], "words_seq": conversation.get("words_seq")}, handoff,
-                session=session)).matched_count:
-            texts = [(message or {}).get("text") or ""]  # the conversation's words as read, and this message's
-        else:
-            kept = None
-            texts = await self.index.texts([conversation["_id"]], session)
+        texts = await self.index.texts([conversation["_id"]], session)
         if existing is not None:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
-                                             "$set": {"updated_at": now, "last_customer_message_at": now}}, texts,
-                                  kept or ())
+                                             "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
             await self.store.tickets.update_one({"_id": existing["_id"]}, update, session=session)
             ticket = applied(existing, update)  # read in this transaction: what the write left
         else:
@@ -195,7 +183,7 @@ class TicketService:
             }
             if contact is None or contact.get("_id") != conversation["contact_id"]:
                 contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
-            ticket.update(index_fields(ticket, contact, texts, kept or ()))
+            ticket.update(index_fields(ticket, contact, texts))
             await self.store.tickets.insert_one(ticket, session=session)
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
@@ -204,8 +192,7 @@ class TicketService:
                                                                  else {})})
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
-        if kept is None:  # not written above
-            await self.store.conversations.update_one({"_id": conversation["_id"]}, handoff, session=session)
+        await self.store.conversations.update_one({"_id": conversation["_id"]}, handoff, session=session)
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
                                       data={"reason": reason})
