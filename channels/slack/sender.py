@@ -57,8 +57,8 @@ class SlackSender:
         which parts it already holds (found by their metadata), so that the retry posts only the rest.
 
         Slack's `chat.postMessage` takes no idempotency key; this lookup is what makes the retry safe.
-        It runs on retries only (one call each). If Slack cannot answer (a refusal such as a missing
-        history scope) the retry posts again: at least once."""
+        It runs on retries only (one call each, a page more per 200 messages posted since). If Slack
+        cannot answer (a refusal such as a missing history scope) the retry posts again: at least once."""
         if message.maybe_delivered_since is None:
             return
         since = message.maybe_delivered_since.timestamp() - RECALL_MARGIN_SECONDS
