@@ -95,6 +95,7 @@ class Hub:
         self.tickets.webhooks = self.pipeline.webhooks = self.webhooks
         self.outbox.handlers["webhook"] = self.webhooks.deliver
         self.webhooks.on_queued = self.outbox.wake
+        self.webhooks.entry_marks = self.outbox.spill_mark
         self.outbox.on_message = self._message_created
         #: What the hub counts for operators; the composition root binds `telemetry.sink` (Prometheus).
         self.telemetry = Telemetry(store)
@@ -228,6 +229,7 @@ class Hub:
         self.router.follow(self.bus)  # the estimate's cached capacities, dropped when they change
         self.bus.on_event(RELEASE_REQUESTED, lambda event: self._spawn(self.users.release_requested(event),
                                                                         "release a disabled user's tickets"))
+        self.outbox.follow_spills(self.bus)  # before the stream opens: its filter includes them
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")

@@ -22,8 +22,9 @@ restore).
 The worker reads due entries only when there may be some (docs/ingest.md, "Outbox claims"):
 when `wake()` says a commit queued entries, when a delivery ends whose lane has a due entry
 waiting (or that frees a slot a full pass wanted), when a retry this process scheduled comes
-due, and otherwise every `poll_seconds` (entries queued by processes that did not wake it, and
-retries of a process that stopped). One read claims up to as many entries as slots are free.
+due, when another process queues an entry it cannot send at once (`spill_mark`, seen on the change
+stream), and otherwise every `poll_seconds` (retries of a process that stopped, entries whose wake was
+missed while the change stream was down). One read claims up to as many entries as slots are free.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import Attachment, AuthorKind, Direction, OutboundMessage, QuickReply, SendError, utcnow
 from hub.ports import FILES_BYTES, OutboundSender, delivered_by_store, file_delivery
+from hub.realtime import RealtimeBus
 from hub.store import OUTBOX_DUE, Doc, ObjectId, PyMongoError, Store
 from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
@@ -103,6 +105,25 @@ class Outbox:
         self.telemetry = Telemetry(store)
         #: Told of each failed delivery attempt of a message: (channel, reason) (hub.channelstatus).
         self.on_failure: Callable[[str, str], None] | None = None
+        self._worker_up = False  # `run` is going in this process
+        #: Passes the worker has made (each: claim what is due into the free slots), for tests and debugging.
+        self.passes = 0
+
+    def spill_mark(self) -> Doc:
+        """Fields for an entry this process queues: `spill: true` when its own worker will not take it at
+        once (no worker here, as in a command-line tool, or every slot busy).
+
+        Other processes' workers follow such inserts on their change stream (`follow_spills`) and claim
+        them, instead of finding them at their next idle poll. An entry this process will send itself at
+        once is not marked, so it wakes nobody else: no claim read in every other process per message.
+        """
+        if self._worker_up and self._running < self.concurrency:
+            return {}
+        return {"spill": True}
+
+    def follow_spills(self, bus: RealtimeBus) -> None:
+        """Wake this worker when another process queues an entry it cannot send at once (`spill_mark`)."""
+        bus.on_insert("outbox", {"spill": True}, lambda _entry: self.wake())
 
     async def post(
         self,
@@ -171,6 +192,7 @@ class Outbox:
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
+                    **self.spill_mark(),
                 },
                 session=session,
             )
@@ -190,6 +212,13 @@ class Outbox:
     async def run(self) -> None:
         """The delivery loop; runs until cancelled. Each pass reads due entries once (more only while
         the read fills every free slot), then the worker sleeps until woken or `poll_seconds` pass."""
+        self._worker_up = True
+        try:
+            await self._passes()
+        finally:
+            self._worker_up = False
+
+    async def _passes(self) -> None:
         loop = asyncio.get_running_loop()
         next_lease_check = 0.0
         while True:
@@ -200,6 +229,7 @@ class Outbox:
                     await self._release_expired_leases()
                     next_lease_check = loop.time() + min(10.0, self.policy.lease_seconds / 4)
                 await self._drain()
+                self.passes += 1
             except PyMongoError as exc:
                 log.warning("outbox: database unavailable (%s); retrying", exc)
                 sleep = min(sleep, ERROR_RETRY_SECONDS)

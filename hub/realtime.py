@@ -68,6 +68,9 @@ class RealtimeBus:
         #: rare events (a setting changed) that need no subscriber woken up by every change.
         self._event_hooks: dict[str, list[Callable[[Doc], None]]] = {}
         self._change_hooks: dict[str, list[Callable[[Doc], None]]] = {}
+        #: (collection, condition on the inserted document, callback): inserts into collections the bus does
+        #: not otherwise follow, read with the same stream (`on_insert`).
+        self._insert_hooks: list[tuple[str, Doc, Callable[[Doc], None]]] = []
         self._reloads: set[asyncio.Task[None]] = set()
 
     def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None) -> Subscription:
@@ -89,6 +92,12 @@ class RealtimeBus:
         """Call `callback(document)` for every change of a collection the bus follows (any process wrote it),
         synchronously as it passes: for caches kept in memory, no task or queue per watcher."""
         self._change_hooks.setdefault(collection, []).append(callback)
+
+    def on_insert(self, collection: str, condition: Doc, callback: Callable[[Doc], None]) -> None:
+        """Call `callback(document)` for each document inserted into `collection` (any process) whose fields
+        equal `condition`'s: the server filters, so other inserts cost the stream nothing. Register before
+        `run`: the stream's filter is built when it opens."""
+        self._insert_hooks.append((collection, dict(condition), callback))
 
     def reload_on(self, event_type: str, load: Callable[[], Awaitable[Any]], what: str) -> None:
         """Run `load()` (re-read something every process keeps in memory) whenever an event of this type
@@ -112,8 +121,7 @@ class RealtimeBus:
 
     async def run(self) -> None:
         """Follow the change stream forever, resuming after errors from the last token seen."""
-        pipeline = [{"$match": {"ns.coll": {"$in": list(WATCHED_COLLECTIONS)},
-                                "operationType": {"$in": ["insert", "update", "replace"]}}}]
+        pipeline = [{"$match": self._filter()}]
         failures = 0
         while True:
             try:
@@ -132,6 +140,17 @@ class RealtimeBus:
                 else:
                     log.warning("realtime: change stream interrupted (%s); resuming", exc)
                 await asyncio.sleep(min(10.0, 0.5 * 2**failures))
+
+    def _filter(self) -> Doc:
+        """The stream's `$match`: changes to the followed collections, and the inserts asked for by `on_insert`."""
+        followed: Doc = {"ns.coll": {"$in": list(WATCHED_COLLECTIONS)},
+                         "operationType": {"$in": ["insert", "update", "replace"]}}
+        if not self._insert_hooks:
+            return followed
+        inserts = [{"ns.coll": collection, "operationType": "insert",
+                    **{f"fullDocument.{field}": value for field, value in condition.items()}}
+                   for collection, condition, _ in self._insert_hooks]
+        return {"$or": [followed, *inserts]}
 
     async def _follow(self, stream: Any) -> None:
         """Read the stream one batch at a time, at most one read (`getMore`) per `read_gap_seconds`.
@@ -159,6 +178,11 @@ class RealtimeBus:
         if doc is None:
             return
         item = Change(change["ns"]["coll"], change["operationType"], doc)
+        if item.collection not in WATCHED_COLLECTIONS:  # an insert asked for by `on_insert`, for its hooks only
+            for collection, condition, callback in self._insert_hooks:
+                if collection == item.collection and all(doc.get(k) == v for k, v in condition.items()):
+                    callback(doc)
+            return
         for sub in list(self._subs):
             sub.offer(item)
         for change_hook in self._change_hooks.get(item.collection, ()):

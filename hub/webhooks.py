@@ -113,6 +113,9 @@ class Webhooks:
         #: Told when deliveries were queued (once the caller's transaction has committed): the outbox's `wake`,
         #: set by the hub, so it reads due entries only when there may be some.
         self.on_queued: Callable[[], None] | None = None
+        #: Extra fields for each queued entry: the outbox's `spill_mark` (set by the hub), so that another
+        #: process's worker takes it when this one's cannot at once.
+        self.entry_marks: Callable[[], Doc] = dict
 
     async def load(self) -> None:
         """Read the active endpoints' subscriptions into memory."""
@@ -195,7 +198,7 @@ class Webhooks:
         await self.store.outbox.insert_many([
             {"kind": "webhook", "lane": ep, "webhook_id": ep, "event": event, "event_id": event_id,
              "body": body, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-             **({"contact_id": contact_id} if contact_id is not None else {})}
+             **({"contact_id": contact_id} if contact_id is not None else {}), **self.entry_marks()}
             for ep in endpoints
         ], session=session)
         if self.on_queued is not None:
