@@ -20,11 +20,15 @@ join with `$addToSet`. So the message paths pay no command for them; `TicketInde
 re-reads the ticket, its contact and every message, is for the rare paths (contact edits, merges).
 
 A list query seeds from the most selective single key and checks the other conditions in
-Python. Active tickets (the default view, and every `oldest waiting`, `SLA due first` and SLA
-state query) are seeded by an `active.` key or `active_words`: that costs the live desk.
-Newest-first pages over the history (solved, closed) walk back in windows of ticket numbers
-(doubling until the page is full), so a page costs the tickets in a window, never the whole
-collection (a rare term costs log2(tickets / 256) window lookups more).
+Python. Active tickets are seeded by an `active.` key or `active_words`. Every `oldest waiting`,
+`SLA due first` and SLA state query reads all of the seed's matches: that costs the live desk.
+Newest-first pages walk back in windows of ticket numbers (doubling until the page is full), so a
+page costs the tickets in a window: over the history (solved, closed), never the whole collection
+(a rare term costs log2(tickets / 256) window lookups more); over the live desk (the default view,
+loaded on every view change), first a window of the page's size + 1, and after `ACTIVE_WINDOWS`
+every remaining active match at once (a busy desk's newest tickets fill the page from the first
+window; a quiet one costs its few active tickets). Before 2026-12-03 that view read every active
+ticket: 95 ms of the embedded server's CPU per 100-ticket page at 400 active, 43 ms now.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ MAX_WORDS = 2000
 #: Facet order for picking the seed key: the likelier a facet is to be selective, the earlier.
 SEED_ORDER = ("tag", "assignee", "queue", "channel", "priority", "status")
 FIRST_WINDOW = 256
+#: The live desk's newest-first view reads this many windows of ticket numbers (the page's size + 1, then
+#: doubling) before it reads every remaining active match at once (bounded by the live workload).
+ACTIVE_WINDOWS = 3
 
 _WORD = re.compile(r"[^\W_]+(?:[.'@+-][^\W_]+)*", re.UNICODE)
 
@@ -357,6 +364,10 @@ class TicketIndex:
                 return False
             return q.sla is None or sla_state(t, now) == q.sla
 
+        if active_only and q.sort == "newest" and not q.sla:  # the desk's default view
+            seed_field, seed = self._active_seed(q, wanted, words)
+            return await self._newest(seed_field, seed, q, keep, size, first_window=size + 1,
+                                      windows=ACTIVE_WINDOWS)
         if active_only or q.sort != "newest" or q.sla:
             return await self._active(q, wanted, words, keep, size)
         if words:
@@ -366,14 +377,21 @@ class TicketIndex:
             seed_value = wanted[0] if wanted else f"status:{q.statuses[0]}" if len(q.statuses) == 1 else None
         return await self._newest(field_name, seed_value, q, keep, size)
 
+    @staticmethod
+    def _active_seed(q: TicketQuery, wanted: list[str], words: list[str]) -> tuple[str, str]:
+        """The field and value whose matches are active tickets only, the most selective one at hand."""
+        if words:
+            return "active_words", words[0]
+        if wanted:
+            return "keys", f"active.{wanted[0]}"
+        if len(q.statuses) == 1:
+            return "keys", f"status:{q.statuses[0]}"
+        return "keys", "active"
+
     async def _active(self, q: TicketQuery, wanted: list[str], words: list[str], keep: Any, size: int) -> Page:
         """Active tickets only (the live desk, bounded by the workload however long the history):
         every match of one seed key is read, filtered, and ordered by the chosen rank."""
-        seed_field, seed = "keys", f"active.{wanted[0]}" if wanted else "active"
-        if words:
-            seed_field, seed = "active_words", words[0]
-        elif len(q.statuses) == 1 and not wanted:
-            seed = f"status:{q.statuses[0]}"
+        seed_field, seed = self._active_seed(q, wanted, words)
         rank_field = {"sla_due": "sla_rank", "oldest_waiting": "wait_rank"}.get(q.sort, "number")
         direction = -1 if rank_field == "number" else 1
         cond: Doc = {seed_field: seed}
@@ -389,22 +407,29 @@ class TicketIndex:
         page = rows[:size]
         return Page(page, page[-1][rank_field] if len(rows) > size else None)
 
-    async def _newest(self, field_name: str, seed: str | None, q: TicketQuery, keep: Any, size: int) -> Page:
-        """Walk back from the cursor in doubling windows of ticket numbers until the page is full."""
+    async def _newest(self, field_name: str, seed: str | None, q: TicketQuery, keep: Any, size: int,
+                      first_window: int = FIRST_WINDOW, windows: int | None = None) -> Page:
+        """Walk back from the cursor in doubling windows of ticket numbers until the page is full.
+
+        `windows`: after that many, read every remaining match below the last window at once: for a
+        seed whose matches are bounded anyway (active tickets), so that a quiet desk with a long history
+        costs one more read rather than a window per doubling down to ticket 1.
+        """
         top = q.after if q.after is not None else await self._next_number()
         seeds = [seed] if seed is not None else [f"status:{s}" for s in q.statuses]
         found: list[Doc] = []
-        window = FIRST_WINDOW
+        window = first_window
         hi = top
+        walked = 0
         while hi > 0 and len(found) <= size:
-            lo = max(0, hi - window)
+            lo = 0 if windows is not None and walked >= windows else max(0, hi - window)
             batch: list[Doc] = []
             for s in seeds:
                 batch += await self.store.tickets.find(
                     {field_name: s, "number": {"$lt": hi, "$gte": lo}}, projection=LIST_PROJECTION,
                     sort=[(field_name, 1), ("number", -1)]).to_list()
             found += sorted((t for t in batch if keep(t)), key=lambda t: -t["number"])
-            hi, window = lo, window * 2
+            hi, window, walked = lo, window * 2, walked + 1
         page = found[:size]
         return Page(page, page[-1]["number"] if len(found) > size else None)
 

@@ -1,0 +1,101 @@
+"""The desk's default view (active tickets, newest first) reads about a page, however many tickets are active.
+
+An agent's list is loaded on every view change and refreshed while tickets arrive; reading every active
+ticket for each load made it cost the live workload (at 400 active tickets the embedded server spent
+95 ms per 100-ticket page, 43 ms at 100; `docs/performance.md`). Counted here with PyMongo command
+monitoring on a real secantusd-py: the documents the server returned.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+
+from hub.models import utcnow
+from hub.store import Doc, ObjectId, Store
+from hub.ticketindex import TicketIndex, TicketQuery, index_fields
+
+_dbs = itertools.count()
+
+
+@dataclass
+class Returned(monitoring.CommandListener):
+    """Documents the server returned for reads of `tickets` (first batches and getMores)."""
+
+    docs: int = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        cursor = (event.reply or {}).get("cursor") or {}
+        if str(cursor.get("ns", "")).endswith(".tickets"):
+            self.docs += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def desk(mongo_uri: str) -> AsyncIterator[tuple[TicketIndex, Returned]]:
+    returned = Returned()
+    store = Store(mongo_uri, f"test_ticket_list_cost_{next(_dbs)}", [returned])
+    await store.ensure_indexes()
+    try:
+        yield TicketIndex(store), returned
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.client.close()
+
+
+def _ticket(number: int, status: str) -> Doc:
+    now = utcnow()
+    doc: Doc = {"_id": ObjectId(), "number": number, "contact_id": ObjectId(), "conversation_ids": [],
+                "channel": "widget", "subject": f"question {number}", "queue": "general", "priority": "normal",
+                "tags": [], "status": status, "assignee_id": None, "created_at": now,
+                "last_customer_message_at": now, "sla": {}}
+    return {**doc, **index_fields(doc, None, [])}
+
+
+async def _seed(index: TicketIndex, statuses: list[str]) -> None:
+    await index.store.tickets.insert_many([_ticket(n, s) for n, s in enumerate(statuses, start=1)])
+    await index.store.counters.update_one({"_id": "ticket"}, {"$set": {"seq": len(statuses)}}, upsert=True)
+
+
+async def _pages(index: TicketIndex, size: int) -> list[list[int]]:
+    pages, after = [], None
+    while True:
+        page = await index.search(TicketQuery(size=size, after=after))
+        pages.append([t["number"] for t in page.tickets])
+        if page.next_cursor is None:
+            return pages
+        after = page.next_cursor
+
+
+async def test_a_page_of_a_busy_desk_reads_a_page_not_every_active_ticket(desk: Any) -> None:
+    index, returned = desk
+    await _seed(index, ["solved"] * 50 + ["open"] * 400)  # the newest 400 are active
+
+    page = await index.search(TicketQuery(size=25))
+
+    assert [t["number"] for t in page.tickets] == list(range(450, 425, -1))
+    assert page.next_cursor == 426
+    assert returned.docs <= 26  # the page and one more; every active ticket was 400
+
+
+async def test_a_quiet_desk_with_a_long_history_pages_every_active_ticket_in_order(desk: Any) -> None:
+    index, returned = desk
+    active = {3, 17, 40, 41, 90, 150, 151, 152, 300, 598}  # scattered among 600 tickets, the rest closed
+    await _seed(index, ["pending" if n in active else "closed" for n in range(1, 601)])
+
+    pages = await _pages(index, size=4)
+
+    assert pages == [[598, 300, 152, 151], [150, 90, 41, 40], [17, 3]]
+    # each page: a few windows of numbers, then every remaining active ticket below them (bounded by the
+    # live desk), never the closed history
+    assert returned.docs <= 3 * len(active)
