@@ -3,10 +3,51 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from hub.store import Doc, ObjectId, Store
+
 T = TypeVar("T")
+_scratch = itertools.count()
+
+
+@asynccontextmanager
+async def scratch_store(mongo_uri: str, prefix: str, listeners: Sequence[Any] = ()) -> AsyncIterator[Store]:
+    """A `Store` on a database of its own (indexes made), dropped afterwards; `listeners`: PyMongo
+    command listeners, for tests that count what the server was asked."""
+    store = Store(mongo_uri, f"{prefix}_{next(_scratch)}", list(listeners))
+    await store.ensure_indexes()
+    try:
+        yield store
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.client.close()
+
+
+async def bare_conversation(store: Store, channel: str = "test") -> Doc:
+    """An open conversation with just the fields the outbox reads (no contact or messages behind it)."""
+    oid = ObjectId()
+    doc: Doc = {"_id": oid, "channel": channel, "contact_id": ObjectId(), "thread_key": f"t-{oid}",
+                "recipient": f"customer-{oid}", "open": True, "token": f"k-{oid}"}
+    await store.conversations.insert_one(doc)
+    return doc
+
+
+async def outbox_entry(store: Store, text: str) -> Doc:
+    """The outbox entry of the (only) message with this text."""
+    message = await store.messages.find_one({"text": text})
+    assert message is not None, text
+    entry = await store.outbox.find_one({"message_id": message["_id"]})
+    assert entry is not None, text
+    return entry
+
+
+async def holds(value: bool) -> bool:
+    """A condition already computed, for `eventually(lambda: holds(...))` on state kept in memory."""
+    return value
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 10.0, what: str = "condition") -> T:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -18,10 +17,9 @@ import pytest
 
 from hub.models import AuthorKind, OutboundMessage, SendError, SendResult, utcnow
 from hub.outbox import Outbox, RetryPolicy
-from hub.store import Doc, ObjectId, Store
-from tests.helpers import eventually
+from hub.store import ObjectId, Store
+from tests.helpers import bare_conversation, eventually, holds, outbox_entry, scratch_store
 
-_dbs = itertools.count()
 NO_POLL = 3600.0  # the tests' waits never reach an idle poll: what happens was woken
 
 
@@ -49,21 +47,8 @@ class Sender:
 
 @pytest.fixture
 async def store(mongo_uri: str) -> AsyncIterator[Store]:
-    store = Store(mongo_uri, f"test_outbox_order_{next(_dbs)}")
-    await store.ensure_indexes()
-    try:
+    async with scratch_store(mongo_uri, "test_outbox_order") as store:
         yield store
-    finally:
-        await store.client.drop_database(store.db.name)
-        await store.client.close()
-
-
-async def _conversation(store: Store) -> Doc:
-    oid = ObjectId()
-    doc: Doc = {"_id": oid, "channel": "test", "contact_id": ObjectId(), "thread_key": f"t-{oid}",
-                "recipient": f"customer-{oid}", "open": True, "token": f"k-{oid}"}
-    await store.conversations.insert_one(doc)
-    return doc
 
 
 @contextlib.asynccontextmanager
@@ -81,14 +66,6 @@ async def running(*outboxes: Outbox) -> AsyncIterator[None]:
             await o.stop()
 
 
-async def _status(store: Store, text: str) -> Doc:
-    message = await store.messages.find_one({"text": text})
-    assert message is not None
-    entry = await store.outbox.find_one({"message_id": message["_id"]})
-    assert entry is not None
-    return entry
-
-
 async def _all_done(store: Store) -> bool:
     return await store.outbox.count_documents({"status": {"$in": ["pending", "sending"]}}) == 0
 
@@ -97,44 +74,44 @@ async def test_a_second_process_does_not_send_past_a_message_the_first_is_sendin
     sender = Sender()
     sender.gate = asyncio.Event()
     first = Outbox(store, {"test": sender}, poll_seconds=NO_POLL)
-    conversation = await _conversation(store)
+    conversation = await bare_conversation(store)
     for text in ("one", "two", "three"):
         await first.post(conversation, AuthorKind.AGENT, text)
     async with running(first):
-        await eventually(lambda: _true(sender.attempted == ["one"]), what="process 1 sending 'one'")
+        await eventually(lambda: holds(sender.attempted == ["one"]), what="process 1 sending 'one'")
         second = Outbox(store, {"test": sender}, poll_seconds=NO_POLL)
         async with running(second):  # its first pass finds 'two' due and its lane free in that process
 
             async def two_held() -> bool:
-                return int((await _status(store, "two")).get("holds") or 0) >= 1
+                return int((await outbox_entry(store, "two")).get("holds") or 0) >= 1
 
             await eventually(two_held, what="process 2 putting 'two' back behind 'one'")
             assert sender.attempted == ["one"]  # nothing went past the message in flight
-            assert (await _status(store, "two"))["status"] == "pending"
+            assert (await outbox_entry(store, "two"))["status"] == "pending"
             sender.gate.set()
             await eventually(lambda: _all_done(store), what="all three sent")
     assert sender.accepted == ["one", "two", "three"]
-    assert [(await _status(store, t))["status"] for t in ("one", "two", "three")] == ["sent"] * 3
-    assert (await _status(store, "one"))["attempts"] == 1  # a hold is not an attempt
-    assert (await _status(store, "two"))["attempts"] == 1
+    assert [(await outbox_entry(store, t))["status"] for t in ("one", "two", "three")] == ["sent"] * 3
+    assert (await outbox_entry(store, "one"))["attempts"] == 1  # a hold is not an attempt
+    assert (await outbox_entry(store, "two"))["attempts"] == 1
 
 
 async def test_a_message_waiting_for_a_retry_keeps_the_ones_after_it_waiting(store: Store) -> None:
     sender = Sender()
     sender.refuse["one"] = SendError("provider busy", transient=True)
     outbox = Outbox(store, {"test": sender}, RetryPolicy(base_seconds=0.3, max_seconds=0.3), poll_seconds=NO_POLL)
-    conversation = await _conversation(store)
-    other = await _conversation(store)
+    conversation = await bare_conversation(store)
+    other = await bare_conversation(store)
     async with running(outbox):
         await outbox.post(conversation, AuthorKind.AGENT, "one")
-        await eventually(lambda: _true(sender.attempted == ["one"]), what="the first attempt, refused")
+        await eventually(lambda: holds(sender.attempted == ["one"]), what="the first attempt, refused")
         await outbox.post(conversation, AuthorKind.AGENT, "two")
         await outbox.post(other, AuthorKind.AGENT, "elsewhere")  # another conversation is not held up
-        await eventually(lambda: _true("elsewhere" in sender.accepted), what="the other conversation's message")
+        await eventually(lambda: holds("elsewhere" in sender.accepted), what="the other conversation's message")
         await eventually(lambda: _all_done(store), what="the retry and what waited for it")
     assert [t for t in sender.accepted if t != "elsewhere"] == ["one", "two"]
     assert sender.attempted.count("two") == 1  # held without an attempt while 'one' waited
-    one = await _status(store, "one")
+    one = await outbox_entry(store, "one")
     assert one["attempts"] == 2 and one["status"] == "sent"
 
 
@@ -142,19 +119,19 @@ async def test_a_message_that_failed_for_good_does_not_hold_the_rest(store: Stor
     sender = Sender()
     sender.refuse["one"] = SendError("recipient blocked the bot", transient=False)
     outbox = Outbox(store, {"test": sender}, poll_seconds=NO_POLL)
-    conversation = await _conversation(store)
+    conversation = await bare_conversation(store)
     async with running(outbox):
         for text in ("one", "two"):
             await outbox.post(conversation, AuthorKind.AGENT, text)
         await eventually(lambda: _all_done(store), what="both settled")
     assert sender.accepted == ["two"]
-    assert (await _status(store, "one"))["status"] == "failed"
-    assert (await _status(store, "two"))["status"] == "sent"
+    assert (await outbox_entry(store, "one"))["status"] == "failed"
+    assert (await outbox_entry(store, "two"))["status"] == "sent"
 
 
 async def test_ahead_is_the_earliest_unsent_entry_queued_before(store: Store) -> None:
     outbox = Outbox(store, {"test": Sender()})
-    conversation = await _conversation(store)
+    conversation = await bare_conversation(store)
     docs = [await outbox.post(conversation, AuthorKind.AGENT, t) for t in ("a", "b", "c")]
     entries = [await store.outbox.find_one({"message_id": d["_id"]}) for d in docs]
     assert all(e is not None for e in entries)
@@ -172,15 +149,12 @@ async def test_ahead_is_the_earliest_unsent_entry_queued_before(store: Store) ->
     assert await outbox._ahead(c) is None
 
 
-async def _true(value: bool) -> bool:
-    return value
-
 
 async def test_a_send_whose_outcome_is_unknown_is_retried_with_that_said(store: Store) -> None:
     """A process stopped mid-send (its lease ran out) or a failed attempt: the next attempt is told that the
     provider may hold the message already (`maybe_delivered_since`), for senders that can check (Slack)."""
     outbox = Outbox(store, {"test": Sender()})
-    conversation = await _conversation(store)
+    conversation = await bare_conversation(store)
     fresh = await outbox.post(conversation, AuthorKind.AGENT, "fresh")
     stopped = await outbox.post(conversation, AuthorKind.AGENT, "stopped mid-send")
     failed = await outbox.post(conversation, AuthorKind.AGENT, "failed once")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,10 +16,9 @@ import pytest
 from hub.models import AuthorKind, OutboundMessage, SendResult
 from hub.outbox import Outbox
 from hub.realtime import RealtimeBus
-from hub.store import Doc, ObjectId, Store
-from tests.helpers import eventually
+from hub.store import Store
+from tests.helpers import bare_conversation, eventually, holds, outbox_entry, scratch_store
 
-_dbs = itertools.count()
 NO_POLL = 3600.0
 
 
@@ -43,21 +41,8 @@ class Sender:
 
 @pytest.fixture
 async def store(mongo_uri: str) -> AsyncIterator[Store]:
-    store = Store(mongo_uri, f"test_outbox_spill_{next(_dbs)}")
-    await store.ensure_indexes()
-    try:
+    async with scratch_store(mongo_uri, "test_outbox_spill") as store:
         yield store
-    finally:
-        await store.client.drop_database(store.db.name)
-        await store.client.close()
-
-
-async def _conversation(store: Store) -> Doc:
-    oid = ObjectId()
-    doc: Doc = {"_id": oid, "channel": "test", "contact_id": ObjectId(), "thread_key": f"t-{oid}",
-                "recipient": f"customer-{oid}", "open": True, "token": f"k-{oid}"}
-    await store.conversations.insert_one(doc)
-    return doc
 
 
 @contextlib.asynccontextmanager
@@ -73,7 +58,7 @@ async def process(store: Store, name: str, log: list[tuple[str, str]], concurren
         outbox.follow_spills(bus)
         tasks = [asyncio.create_task(bus.run()), asyncio.create_task(outbox.run())]
         await asyncio.wait_for(bus.ready.wait(), timeout=10)
-        await eventually(lambda: _true(outbox.passes >= 1), what=f"{name}'s first pass")  # then only wakes
+        await eventually(lambda: holds(outbox.passes >= 1), what=f"{name}'s first pass")  # then only wakes
     try:
         yield outbox, sender
     finally:
@@ -85,27 +70,19 @@ async def process(store: Store, name: str, log: list[tuple[str, str]], concurren
         await outbox.stop()
 
 
-async def _entry(store: Store, text: str) -> Doc:
-    message = await store.messages.find_one({"text": text})
-    assert message is not None
-    entry = await store.outbox.find_one({"message_id": message["_id"]})
-    assert entry is not None
-    return entry
-
-
 async def test_an_entry_queued_where_no_worker_runs_is_sent_by_another_process(store: Store) -> None:
     log: list[tuple[str, str]] = []
     bus = RealtimeBus(store)
     seen = bus.subscribe()  # a desk socket's feed on the serving process
     async with process(store, "serve", log, bus=bus), process(store, "tool", log, worker=False) as (tool, _):
-        await tool.post(await _conversation(store), AuthorKind.AGENT, "from a tool")
-        assert (await _entry(store, "from a tool")).get("spill") is True
-        await eventually(lambda: _true(log == [("serve", "from a tool")]), what="the serving process sending it")
+        await tool.post(await bare_conversation(store), AuthorKind.AGENT, "from a tool")
+        assert (await outbox_entry(store, "from a tool")).get("spill") is True
+        await eventually(lambda: holds(log == [("serve", "from a tool")]), what="the serving process sending it")
 
         changes = []
         while not any(c.collection == "messages" and c.document["delivery"]["status"] == "sent" for c in changes):
             changes.append(await asyncio.wait_for(seen.get(), timeout=10))  # up to the message's delivery status
-    assert (await _entry(store, "from a tool"))["status"] == "sent"
+    assert (await outbox_entry(store, "from a tool"))["status"] == "sent"
     assert [c.collection for c in changes] == ["messages"] * len(changes)  # the outbox entry woke the worker only
 
 
@@ -113,14 +90,14 @@ async def test_a_process_with_every_slot_busy_lets_another_send(store: Store) ->
     log: list[tuple[str, str]] = []
     async with process(store, "busy", log, concurrency=1) as (busy, slow), process(store, "idle", log):
         slow.gate = asyncio.Event()  # the busy process's provider hangs on its first send
-        await busy.post(await _conversation(store), AuthorKind.AGENT, "first")
+        await busy.post(await bare_conversation(store), AuthorKind.AGENT, "first")
         await eventually(lambda: _status_is(store, "first", "sending"), what="the busy process taking 'first'")
-        assert (await _entry(store, "first")).get("spill") is None  # it had a free slot: nobody else woken
+        assert (await outbox_entry(store, "first")).get("spill") is None  # it had a free slot: nobody else woken
 
-        await busy.post(await _conversation(store), AuthorKind.AGENT, "second")  # its only slot is taken
-        assert (await _entry(store, "second")).get("spill") is True
-        await eventually(lambda: _true(log == [("idle", "second")]), what="the idle process sending 'second'")
-        assert (await _entry(store, "first"))["status"] == "sending"  # still waiting on the slow provider
+        await busy.post(await bare_conversation(store), AuthorKind.AGENT, "second")  # its only slot is taken
+        assert (await outbox_entry(store, "second")).get("spill") is True
+        await eventually(lambda: holds(log == [("idle", "second")]), what="the idle process sending 'second'")
+        assert (await outbox_entry(store, "first"))["status"] == "sending"  # still waiting on the slow provider
         slow.gate.set()
         await eventually(lambda: _status_is(store, "first", "sent"), what="'first' sent once its provider answers")
     assert sorted(log) == [("busy", "first"), ("idle", "second")]
@@ -129,15 +106,12 @@ async def test_a_process_with_every_slot_busy_lets_another_send(store: Store) ->
 async def test_an_entry_its_own_process_sends_at_once_is_not_spilled(store: Store) -> None:
     log: list[tuple[str, str]] = []
     async with process(store, "one", log) as (one, _), process(store, "two", log):
-        await one.post(await _conversation(store), AuthorKind.AGENT, "mine")
+        await one.post(await bare_conversation(store), AuthorKind.AGENT, "mine")
         await eventually(lambda: _status_is(store, "mine", "sent"), what="'mine' sent")
-    assert "spill" not in await _entry(store, "mine")
+    assert "spill" not in await outbox_entry(store, "mine")
     assert log == [("one", "mine")]
 
 
 async def _status_is(store: Store, text: str, status: str) -> bool:
-    return (await _entry(store, text))["status"] == status
+    return (await outbox_entry(store, text))["status"] == status
 
-
-async def _true(value: bool) -> bool:
-    return value

@@ -8,7 +8,6 @@ monitoring on a real secantusd-py: the documents the server returned.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +16,9 @@ import pytest
 from pymongo import monitoring
 
 from hub.models import utcnow
-from hub.store import Doc, ObjectId, Store
+from hub.store import Doc, ObjectId
 from hub.ticketindex import TicketIndex, TicketQuery, index_fields
-
-_dbs = itertools.count()
+from tests.helpers import scratch_store
 
 
 @dataclass
@@ -44,13 +42,8 @@ class Returned(monitoring.CommandListener):
 @pytest.fixture
 async def desk(mongo_uri: str) -> AsyncIterator[tuple[TicketIndex, Returned]]:
     returned = Returned()
-    store = Store(mongo_uri, f"test_ticket_list_cost_{next(_dbs)}", [returned])
-    await store.ensure_indexes()
-    try:
+    async with scratch_store(mongo_uri, "test_ticket_list_cost", [returned]) as store:
         yield TicketIndex(store), returned
-    finally:
-        await store.client.drop_database(store.db.name)
-        await store.client.close()
 
 
 def _ticket(number: int, status: str) -> Doc:
