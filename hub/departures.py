@@ -33,6 +33,8 @@ class Departures:
         self.tickets = tickets
         #: Grace period in seconds per channel that reports live connections (absent = not tracked).
         self.grace: dict[str, float] = {}
+        #: Whether the customer (channel, thread key) has a live connection now (`PresenceService`; set by the hub).
+        self.connected_now: Callable[[str, str], Awaitable[bool]] | None = None
 
     async def left(self, channel: str, thread_key: str,
                    still_here: Callable[[], Awaitable[bool]] | None = None) -> None:
@@ -90,7 +92,8 @@ class Departures:
         """
         now = now or utcnow()
         due: list[Doc] = await self.store.conversations.find(
-            {"abandon_at": {"$gte": EPOCH, "$lte": now}}, projection={"abandon_at": 1, "ticket_id": 1}, limit=500
+            {"abandon_at": {"$gte": EPOCH, "$lte": now}},
+            projection={"abandon_at": 1, "ticket_id": 1, "channel": 1, "thread_key": 1}, limit=500
         ).to_list()
         abandoned = 0
         for conversation in due:
@@ -100,9 +103,22 @@ class Departures:
                                                    {"$unset": {"abandon_at": ""}})
             if claimed is None or claimed.get("ticket_id") is None:
                 continue
+            if await self._still_here(conversation):
+                continue
             if await self.tickets.abandon(claimed["ticket_id"], reason="left"):
                 abandoned += 1
         return abandoned
+
+    async def _still_here(self, conversation: Doc) -> bool:
+        """A tab that was open when the customer's last known connection closed, but not yet counted (its chat
+        was handed to a person a moment before, `PresenceService.customer_waiting`), is counted now: the
+        customer did not leave, and the marks of the departure go."""
+        if self.connected_now is None or not await self.connected_now(conversation["channel"],
+                                                                       conversation["thread_key"]):
+            return False
+        await self.store.tickets.update_one({"_id": conversation["ticket_id"]}, {"$unset": {"customer_left_at": ""}})
+        await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$unset": {"customer_left_at": ""}})
+        return True
 
     async def run(self, interval: float = 5.0) -> None:
         """Background loop: the sweep, every `interval` seconds."""

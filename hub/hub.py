@@ -87,6 +87,7 @@ class Hub:
         self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)
         self.activity = TicketActivity(store)
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
+        self.departures.connected_now = self.presence.customer_connected_now
         self.tickets.router = self.router
         self.pipeline = Pipeline(store, self.contacts, self.conversations, self.tickets, self.outbox, bot,
                                  self.router, blobs)
@@ -169,11 +170,17 @@ class Hub:
     async def customer_connected(self, channel: str, thread_key: str) -> LiveConnection:
         """A channel with live connections (the chat widget) saw a customer connect: returns the
         connection for `customer_disconnected`, with the wait to show. Coming back cancels a pending
-        abandonment. The wait's notice is read only when a conversation of the thread has a ticket (read
-        by the same query that looks for an abandonment to cancel): most visitors never wait."""
-        connection_id = await self.presence.customer_connected(channel, thread_key)
+        abandonment. The connection is written, and the wait's notice read, only when a conversation of the
+        thread has a ticket (seen by the same query that looks for an abandonment to cancel): most visitors
+        never wait. One handed to a person while connected is written then (`customer_waiting`)."""
         ticketed = await self.departures.back(channel, thread_key)
+        connection_id = await self.presence.customer_connected(channel, thread_key, waiting=ticketed)
         return LiveConnection(connection_id, await self.waiting(channel, thread_key) if ticketed else None)
+
+    async def customer_waiting(self, connection: LiveConnection) -> None:
+        """The connection's chat was handed to a person (its channel saw the `conversation.handoff` event):
+        from now on its closing, or another tab's, must know it is open."""
+        await self.presence.customer_waiting(connection.id)
 
     async def customer_seen(self, channel: str, thread_key: str) -> None:
         """The customer is here (connected, polled, wrote): a pending abandonment is cancelled."""

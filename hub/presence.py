@@ -10,6 +10,11 @@ Each open connection is a document that its process re-stamps every `ttl / 3`; a
 removes connections not stamped for `ttl` and recomputes what they meant. An agent's own
 choice ("away" on a break) is kept apart from connections: connected and away means no new
 tickets, but still at the desk.
+
+A customer's connection is written only once it can matter: when a chat of theirs is linked to a
+ticket (on connecting, or when the chat is handed to a person while the page is open,
+`customer_waiting`). Most visitors only talk to the bot, and nobody counts their connections: the
+document's insert and delete were two writes per visit for nothing (docs/ingest.md, "A widget visit").
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class PresenceService:
         self.instance = ObjectId()
         #: This process's open connections and whom they belong to.
         self._local: dict[ObjectId, Owner] = {}
+        #: Those of them written to the store (every agent's; a customer's once it can be waiting).
+        self._stamped: set[ObjectId] = set()
 
     # -- agents -------------------------------------------------------------------------
     async def connect(self, agent_id: ObjectId) -> ObjectId:
@@ -87,9 +94,20 @@ class PresenceService:
         return presence
 
     # -- customers in a live chat -------------------------------------------------------------
-    async def customer_connected(self, channel: str, thread_key: str) -> ObjectId:
-        """A customer's live connection opened (a chat page); returns its id for `customer_disconnected`."""
-        return await self._open(("customer", f"{channel}:{thread_key}"))
+    async def customer_connected(self, channel: str, thread_key: str, *, waiting: bool = True) -> ObjectId:
+        """A customer's live connection opened (a chat page); returns its id for `customer_disconnected`.
+        `waiting`: a chat of the thread is linked to a ticket; if not, the connection is only remembered here
+        until `customer_waiting` says it is (nothing counts a bot chat's connections)."""
+        return await self._open(("customer", f"{channel}:{thread_key}"), stamp=waiting)
+
+    async def customer_waiting(self, connection_id: ObjectId) -> bool:
+        """The connection's chat was handed to a person while it was open: write it, so that closing another
+        tab counts it. Returns whether it was written now (False: already written, or closed)."""
+        owner = self._local.get(connection_id)
+        if owner is None or connection_id in self._stamped:
+            return False
+        await self._stamp(connection_id, owner)
+        return True
 
     async def customer_disconnected(self, connection_id: ObjectId, channel: str, thread_key: str) -> None:
         await self._close(connection_id)
@@ -107,22 +125,28 @@ class PresenceService:
                                         lambda: self.customer_connected_now(channel, thread_key))
 
     # -- connections ---------------------------------------------------------------------------
-    async def _open(self, owner: Owner) -> ObjectId:
+    async def _open(self, owner: Owner, *, stamp: bool = True) -> ObjectId:
         connection_id = ObjectId()
         self._local[connection_id] = owner
-        await self._stamp(connection_id, owner)
+        if stamp:
+            await self._stamp(connection_id, owner)
         return connection_id
 
     async def _close(self, connection_id: ObjectId) -> None:
         self._local.pop(connection_id, None)
-        await self.store.presence.delete_one({"_id": connection_id})
+        if connection_id in self._stamped:
+            self._stamped.discard(connection_id)
+            await self.store.presence.delete_one({"_id": connection_id})
 
     async def _stamp(self, connection_id: ObjectId, owner: Owner) -> None:
         kind, who = owner
         field = "agent_id" if kind == "agent" else "customer"
+        self._stamped.add(connection_id)
         await self.store.presence.replace_one(
             {"_id": connection_id}, {field: who, "instance": self.instance, "seen_at": utcnow()}, upsert=True
         )
+        if connection_id not in self._local:  # closed while this was written: its delete may have gone first
+            await self.store.presence.delete_one({"_id": connection_id})
 
     async def beat(self) -> list[Owner]:
         """Stamp this process's connections, drop everyone's stale ones; returns the owners of
@@ -134,9 +158,10 @@ class PresenceService:
         """
         now = utcnow()
         stamped = await self.store.presence.update_many({"instance": self.instance}, {"$set": {"seen_at": now}})
-        if stamped.matched_count < len(self._local):
-            for connection_id, owner in list(self._local.items()):
-                await self._stamp(connection_id, owner)
+        if stamped.matched_count < len(self._stamped):
+            for connection_id in list(self._stamped):
+                if (owner := self._local.get(connection_id)) is not None:
+                    await self._stamp(connection_id, owner)
         for kind, who in set(self._local.values()):
             if kind == "agent":
                 await self.refresh(who)  # type: ignore[arg-type]

@@ -193,8 +193,10 @@ class TicketService:
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one({"_id": conversation["_id"]}, handoff, session=session)
+        # the thread: a live channel's open connections to it learn the customer now waits (Hub.customer_waiting)
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
+                                      channel=conversation["channel"], thread_key=conversation["thread_key"],
                                       data={"reason": reason})
         self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
         return ticket

@@ -218,10 +218,11 @@ async def test_database_commands_per_message_path(monitored: tuple[Runtime, Comm
 #: a waiting customer) and close (presence, abandonment). Today's counts; docs/ingest.md, "A widget visit".
 VISIT_BUDGET = {
     "widget session (POST)": 0,
-    "socket open, bot chat": 2,  # upsert presence, find conversations (an abandonment to cancel? a ticket?); was 3
-    "socket close, bot chat": 2,  # delete presence, find conversations (anything waiting?); was 3
-    "socket open, waiting": 3,  # the bot chat's, plus find wait_notices (the banner)
-    # the bot chat's, plus count presence (another tab?), update tickets and conversations, getMore (the ticket)
+    # find conversations (an abandonment to cancel? a ticket?); was 3, then 2 with the presence upsert
+    "socket open, bot chat": 1,
+    "socket close, bot chat": 1,  # find conversations (anything waiting?); was 3, then 2 with the presence delete
+    "socket open, waiting": 3,  # find conversations, upsert presence (counted by other tabs), find wait_notices
+    # delete presence, find conversations, count presence (another tab?), update tickets and conversations, getMore
     "socket close, waiting": 6,
 }
 

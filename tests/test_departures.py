@@ -125,3 +125,67 @@ async def test_a_ticket_an_agent_answered_or_a_bot_chat_is_never_abandoned(
     await hub.customer_disconnected(connection, "widget", bot_chat["thread_key"])
     bot_chat = await hub.store.conversations.find_one({"_id": bot_chat["_id"]})
     assert bot_chat is not None and bot_chat["open"] is True and "abandon_at" not in bot_chat
+
+
+async def test_a_bot_chat_writes_no_connection_until_it_is_handed_to_a_person(
+    client: TestClient[Any, Any], runtime: Runtime
+) -> None:
+    """Nobody counts a bot chat's connections: its tabs are written when the chat escalates, and then
+    closing one of two tabs is not leaving."""
+    hub = runtime.hub
+    assert hub is not None
+    token = await widget_session(client)
+    await say(client, token, "what are your opening hours")
+    await hub.pipeline.drain()
+    async with await open_widget_ws(client, token) as first, await open_widget_ws(client, token):
+        assert await hub.store.presence.count_documents({"customer": {"$exists": True}}) == 0
+        await say(client, token, "I want a human")
+        await hub.pipeline.drain()
+        ticket = await hub.store.tickets.find_one({})
+        assert ticket is not None
+        thread = (await _conversation(runtime, ticket))["thread_key"]
+
+        async def both_written() -> bool:
+            return await hub.store.presence.count_documents({"customer": f"widget:{thread}"}) == 2
+
+        await eventually(both_written, what="both tabs written on the handoff")
+        await first.close()
+        await eventually(lambda: _one_left(runtime, thread), what="the first tab's close")
+        assert await _back(runtime, ticket)  # the other tab is open: not a departure
+    await eventually(lambda: _left(runtime, ticket), what="the last tab's close")
+    assert await hub.store.presence.count_documents({}) == 0
+
+
+async def _one_left(runtime: Runtime, thread: str) -> bool:
+    assert runtime.hub is not None
+    return await runtime.hub.store.presence.count_documents({"customer": f"widget:{thread}"}) == 1
+
+
+async def test_a_tab_counted_late_keeps_the_ticket_from_being_abandoned(
+    client: TestClient[Any, Any], runtime: Runtime
+) -> None:
+    """A tab open since the bot chat, whose handoff it had not seen yet when the customer's other tab closed:
+    the departure is marked, but the sweep counts the tab by then and abandons nothing."""
+    hub = runtime.hub
+    assert hub is not None
+    token = await widget_session(client)
+    await say(client, token, "what are your opening hours")
+    await hub.pipeline.drain()
+    thread = (await hub.store.conversations.find_one({"channel": "widget"}) or {})["thread_key"]
+    early = await hub.customer_connected("widget", thread)  # a bot chat: not written
+    await say(client, token, "I want a human")
+    await hub.pipeline.drain()
+    ticket = await hub.store.tickets.find_one({})
+    assert ticket is not None
+    other = await hub.customer_connected("widget", thread)  # opened after the handoff: written
+    await hub.customer_disconnected(other, "widget", thread)
+    assert await _left(runtime, ticket)  # the early tab was not counted yet
+    await hub.customer_waiting(early)  # its socket sees the handoff now
+    assert await hub.departures.sweep(utcnow() + GRACE * 2) == 0
+    kept = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert kept is not None and kept["status"] == "new" and "customer_left_at" not in kept
+    assert await _back(runtime, ticket)
+    assert "customer_left_at" not in await _conversation(runtime, ticket)
+    await hub.customer_disconnected(early, "widget", thread)
+    assert await _left(runtime, ticket)
+    assert await hub.departures.sweep(utcnow() + GRACE * 2) == 1

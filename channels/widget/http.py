@@ -32,6 +32,7 @@ from channels.widget.identity import (
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
 from httpkit.uploads import UploadError, file_headers, read_upload
+from hub.hub import LiveConnection
 from hub.models import Attachment, AuthorKind, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
 from hub.ports import FILES_LINK
 from hub.store import MESSAGES_BY_ATTACHMENT, MESSAGES_BY_CONVERSATION, ObjectId
@@ -485,7 +486,7 @@ class WidgetChannel:
             await ws.send_json({"type": "ready", "expires_in": max(0, visitor.expires_at - int(time.time()))})
             if connection.wait is not None:  # read with the connection, only for a chat linked to a ticket
                 await ws.send_json({"type": "wait", **connection.wait})
-            pump = asyncio.create_task(self._pump(ws, sub, visitor))
+            pump = asyncio.create_task(self._pump(ws, sub, visitor, connection))
             expiry = asyncio.create_task(_close_at(ws, visitor.expires_at))
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -536,10 +537,14 @@ class WidgetChannel:
             return None
         return visitor
 
-    async def _pump(self, ws: web.WebSocketResponse, sub: Any, visitor: Visitor) -> None:
+    async def _pump(self, ws: web.WebSocketResponse, sub: Any, visitor: Visitor, connection: LiveConnection) -> None:
         while not ws.closed:
             change = await sub.get()
             doc = change.document
+            if change.collection == "events" and doc.get("type") == "conversation.handoff":
+                if doc.get("channel") == CHANNEL and doc.get("thread_key") == visitor.key:
+                    await self.hub.customer_waiting(connection)  # now a closing tab must count this one
+                continue
             if change.collection == "ticket_activity":
                 if visitor.key in (doc.get("thread_keys") or []):  # an agent typing to this visitor
                     typing_until = doc.get("typing_until")
