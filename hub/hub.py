@@ -167,13 +167,14 @@ class Hub:
         """A waiting customer's place and estimated wait now (None: not waiting), for a live channel."""
         return await self.waits.current(channel, thread_key)
 
-    async def customer_connected(self, channel: str, thread_key: str) -> LiveConnection:
+    async def customer_connected(self, channel: str, thread_key: str, *, new: bool = False) -> LiveConnection:
         """A channel with live connections (the chat widget) saw a customer connect: returns the
         connection for `customer_disconnected`, with the wait to show. Coming back cancels a pending
         abandonment. The connection is written, and the wait's notice read, only when a conversation of the
         thread has a ticket (seen by the same query that looks for an abandonment to cancel): most visitors
-        never wait. One handed to a person while connected is written then (`customer_waiting`)."""
-        ticketed = await self.departures.back(channel, thread_key)
+        never wait. One handed to a person while connected is written then (`customer_waiting`). `new`: the
+        channel knows the thread has nothing yet (a session its page just made), so nothing is read."""
+        ticketed = False if new else await self.departures.back(channel, thread_key)
         connection_id = await self.presence.customer_connected(channel, thread_key, waiting=ticketed)
         return LiveConnection(connection_id, await self.waiting(channel, thread_key) if ticketed else None)
 

@@ -110,8 +110,12 @@ class PresenceService:
         return True
 
     async def customer_disconnected(self, connection_id: ObjectId, channel: str, thread_key: str) -> None:
+        """That connection closed. One never written saw no chat of the thread handed to a person (on connecting,
+        or since, `customer_waiting`): nothing of this customer's waits, and nothing is read."""
+        written = connection_id in self._stamped
         await self._close(connection_id)
-        await self._check_customer(f"{channel}:{thread_key}")
+        if written:
+            await self._check_customer(f"{channel}:{thread_key}")
 
     async def customer_connected_now(self, channel: str, thread_key: str) -> bool:
         return bool(await self.store.presence.count_documents(

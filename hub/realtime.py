@@ -48,6 +48,13 @@ class Subscription:
     async def get(self) -> Change:
         return await self.queue.get()
 
+    def drain(self) -> list[Change]:
+        """The changes offered and not yet taken, without waiting (for a subscriber that stops)."""
+        taken: list[Change] = []
+        while not self.queue.empty():
+            taken.append(self.queue.get_nowait())
+        return taken
+
     def close(self) -> None:
         self._bus.unsubscribe(self)
 

@@ -309,7 +309,9 @@ class Visitor:
             try:
                 async with self.http.ws_connect(self.url.replace("http", "ws", 1) + "/api/widget/ws",
                                                 heartbeat=20) as ws:
-                    await ws.send_json({"type": "auth", "token": self.token})
+                    # as the widget does: a session it made, with nothing sent yet, is `fresh` (no chat to resume)
+                    fresh = {"fresh": True} if first and not self.turns else {}
+                    await ws.send_json({"type": "auth", "token": self.token, **fresh})
                     async for frame in ws:
                         if frame.type != aiohttp.WSMsgType.TEXT:
                             break

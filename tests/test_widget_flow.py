@@ -21,10 +21,11 @@ async def widget_session(client: TestClient[Any, Any], **extra: Any) -> str:
     return str((await resp.json())["token"])
 
 
-async def open_widget_ws(client: Any, token: str) -> aiohttp.ClientWebSocketResponse:
-    """The visitor's live feed: connect, authenticate with the first frame, wait until subscribed."""
+async def open_widget_ws(client: Any, token: str, fresh: bool = False) -> aiohttp.ClientWebSocketResponse:
+    """The visitor's live feed: connect, authenticate with the first frame, wait until subscribed (`fresh`: as the
+    widget says for a session its page made, before the visitor sent anything)."""
     ws: aiohttp.ClientWebSocketResponse = await client.ws_connect("/api/widget/ws")
-    await ws.send_json({"type": "auth", "token": token})
+    await ws.send_json({"type": "auth", "token": token, **({"fresh": True} if fresh else {})})
     ready = await asyncio.wait_for(ws.receive_json(), timeout=10)
     assert ready["type"] == "ready", ready
     return ws

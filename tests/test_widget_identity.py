@@ -16,6 +16,7 @@ from hub.models import Sender
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import make_settings
+from tests.helpers import eventually
 from tests.test_widget_flow import history, open_widget_ws, say
 
 SECRET = "a-site-identity-secret-of-32-bytes-or-more"
@@ -157,3 +158,24 @@ async def test_a_short_identity_secret_is_refused_for_user_jwt(
     runtime.sites.sites["demo"]["identity_secret"] = ""
     resp = await client.post("/api/widget/session", json={"site": "demo", "user_jwt": signed({"sub": "a"})})
     assert resp.status == 403 and "not configured" in (await resp.json())["error"]
+
+
+async def test_a_signed_in_user_is_never_taken_for_a_new_visitor(client: TestClient[Any, Any],
+                                                                   runtime: Runtime) -> None:
+    """The widget says `fresh` for a session its page just made; a signed-in user's chat outlives any page (another
+    device may be waiting on an agent), so the hub still looks: the new page shows the wait and is counted there."""
+    assert runtime.hub is not None
+    phone = await session(client, user_jwt=signed({"sub": "u-9", "name": "Ada"}))
+    await say(client, phone, "I want to talk to a human please")
+    await runtime.hub.pipeline.drain()
+    store = runtime.hub.store
+
+    async def told() -> bool:  # the wait announcer saw the handoff go by: the new socket will not
+        return await store.wait_notices.count_documents({"thread_key": "demo:user:u-9"}) == 1
+
+    await eventually(told, what="the wait notice")
+    laptop = await session(client, user_jwt=signed({"sub": "u-9", "name": "Ada"}))
+    async with await open_widget_ws(client, laptop, fresh=True) as ws:
+        frame = await asyncio.wait_for(ws.receive_json(), timeout=10)  # sent before the feed starts
+        assert frame["type"] == "wait" and frame["position"] == 1, frame
+        assert await runtime.hub.store.presence.count_documents({"customer": "widget:demo:user:u-9"}) == 1

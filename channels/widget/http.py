@@ -474,11 +474,12 @@ class WidgetChannel:
         """
         ws = web.WebSocketResponse(heartbeat=25)
         await ws.prepare(request)
-        visitor = await self._authenticate(ws)
-        if visitor is None:
+        auth = await self._authenticate(ws)
+        if auth is None:
             return ws
+        visitor, fresh = auth
         sub = self.hub.bus.subscribe()
-        connection = await self.hub.customer_connected(CHANNEL, visitor.key)
+        connection = await self.hub.customer_connected(CHANNEL, visitor.key, new=fresh)
         pump = expiry = None
         try:
             # Subscribed before "ready": whatever the client fetches after it, the feed has the rest. A client
@@ -511,11 +512,14 @@ class WidgetChannel:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if any(_handed_over(change, visitor.key) for change in sub.drain()):  # not pumped before the close
+                await self.hub.customer_waiting(connection)
             await self.hub.customer_disconnected(connection, CHANNEL, visitor.key)
         return ws
 
-    async def _authenticate(self, ws: web.WebSocketResponse) -> Visitor | None:
-        """The visitor of the auth frame, or None once the socket is closed with the reason."""
+    async def _authenticate(self, ws: web.WebSocketResponse) -> tuple[Visitor, bool] | None:
+        """The visitor of the auth frame and whether it says the session is new (`schemas.Auth.fresh`), or None
+        once the socket is closed with the reason."""
         try:
             frame = await ws.receive(timeout=self.ws_auth_timeout)
         except TimeoutError:
@@ -528,22 +532,23 @@ class WidgetChannel:
             body = parse_object(frame.data)  # size- and depth-checked like every body
             if body.get("type") != "auth" or not isinstance(body.get("token"), str):
                 raise ValueError("first frame must be {type: auth, token}")
-            visitor = self._read_visitor(body["token"])
+            auth = validate(schemas.Auth, body)
+            visitor = self._read_visitor(auth.token)
         except web.HTTPException as exc:
             await ws.close(code=WS_UNAUTHORIZED, message=_reason(json.loads(exc.text or "{}").get("error", "")))
             return None
         except ValueError as exc:  # also JSONDecodeError
             await ws.close(code=WS_UNAUTHORIZED, message=_reason(str(exc)))
             return None
-        return visitor
+        # a signed-in user's thread outlives any one page's session (other devices): never new
+        return visitor, auth.fresh and not visitor.verified
 
     async def _pump(self, ws: web.WebSocketResponse, sub: Any, visitor: Visitor, connection: LiveConnection) -> None:
         while not ws.closed:
             change = await sub.get()
             doc = change.document
-            if change.collection == "events" and doc.get("type") == "conversation.handoff":
-                if doc.get("channel") == CHANNEL and doc.get("thread_key") == visitor.key:
-                    await self.hub.customer_waiting(connection)  # now a closing tab must count this one
+            if _handed_over(change, visitor.key):
+                await self.hub.customer_waiting(connection)  # now a closing tab must count this one
                 continue
             if change.collection == "ticket_activity":
                 if visitor.key in (doc.get("thread_keys") or []):  # an agent typing to this visitor
@@ -567,6 +572,13 @@ class WidgetChannel:
                     await ws.send_json({"type": "wait", "position": wait.get("position"),
                                         "estimate_seconds": wait.get("estimate_seconds"),
                                         "text": describe_wait(wait.get("position"), wait.get("estimate_seconds"))})
+
+
+def _handed_over(change: Any, thread_key: str) -> bool:
+    """Whether the change is the handoff of a chat of this visitor's to a person (`conversation.handoff`)."""
+    doc = change.document
+    return bool(change.collection == "events" and doc.get("type") == "conversation.handoff"
+                and doc.get("channel") == CHANNEL and doc.get("thread_key") == thread_key)
 
 
 async def _close_at(ws: web.WebSocketResponse, expires_at: int) -> None:

@@ -80,6 +80,16 @@ class Message(Body):
                                            "without looking for it first (a wrong guess only costs a read)")
 
 
+class Auth(Body):
+    """The first frame on the widget's WebSocket: nothing else is accepted before it."""
+
+    type: Literal["auth"]
+    token: Secret = Field(description="the visitor token from POST /api/widget/session")
+    fresh: Flag = Field(False, description="this page made the visitor's session and has sent nothing yet: the hub "
+                                           "does not look for a chat to resume (a wrong claim only hides the "
+                                           "visitor's own wait banner)")
+
+
 class Frame(Message):
     """A message sent on the widget's WebSocket."""
 

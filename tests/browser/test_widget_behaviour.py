@@ -3,6 +3,7 @@ words and go once answered, an unread count while the panel is closed, and no so
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,20 @@ async def test_greeting_quick_replies_and_unread_count(browser: Any, live_url: s
     sent: list[dict[str, Any]] = []
     page.on("request", lambda r: sent.append(r.post_data_json)
             if r.method == "POST" and r.url.endswith("/api/widget/messages") else None)
+    history_reads: list[str] = []
+    page.on("request", lambda r: history_reads.append(r.url)
+            if r.method == "GET" and "/api/widget/messages" in r.url else None)
+    auth_frames: list[dict[str, Any]] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: auth_frames.append(json.loads(payload))
+                                          if '"auth"' in str(payload) else None))
     await page.goto(f"{live_url}/demo")
     widget = page.locator("#switchboard-widget")
     await expect(widget).to_have_attribute("data-ready", "true")
     await expect(page.locator(".sb-greeting")).to_have_text(GREETING)
+    await expect(page.locator(".sb-status")).to_have_text("online")  # the socket is ready
+    # A visitor this page just made has no history: nothing is fetched, and the socket says so (the hub reads
+    # nothing for it).
+    assert history_reads == [] and [frame.get("fresh") for frame in auth_frames] == [True]
     box = page.locator(".sb-form textarea")
     await box.fill("what are your opening hours?")
     await box.press("Enter")
@@ -51,6 +62,8 @@ async def test_greeting_quick_replies_and_unread_count(browser: Any, live_url: s
     await page.reload()  # the history comes back without buttons to press again
     await expect(widget).to_have_attribute("data-ready", "true")
     await expect(page.locator(".sb-msg.in").last).to_have_text("No")
+    await expect(page.locator(".sb-status")).to_have_text("online")
+    assert history_reads and [frame.get("fresh") for frame in auth_frames] == [True, None]  # resumed: not new
     await expect(page.locator(".sb-qr")).to_have_count(0)
     await expect(page.locator(".sb-greeting")).to_have_text(GREETING)
     await expect(page.locator("body")).not_to_contain_text("/deny")

@@ -507,7 +507,9 @@
 
   function connect() {
     try { ws = new WebSocket(base.replace(/^http/, "ws") + "/api/widget/ws"); } catch (e) { startPolling(); return; }
-    ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: token })); };
+    // A session this page made, with nothing sent yet, has no chat to resume: the hub reads nothing for it.
+    ws.onopen = function () { ws.send(JSON.stringify(fresh ? { type: "auth", token: token, fresh: true }
+                                                           : { type: "auth", token: token })); };
     ws.onmessage = function (e) {
       var data = JSON.parse(e.data);
       if (data.type === "message") {
@@ -523,7 +525,7 @@
         retryDelay = 1000;
         status.textContent = t("status.online");
         stopPolling();
-        poll().catch(function () {});
+        if (!fresh) poll().catch(function () {});  // what came before the socket; a new visitor has nothing yet
       }
     };
     ws.onclose = function (e) {
@@ -623,7 +625,9 @@
     }) : introduce();
   }).then(function () {
     host.dataset.ready = "true";
-    return poll();
+    if (!fresh) return poll();
+    loaded = true;  // a visitor this page just made has no history to load
+    return null;
   }).then(connect).catch(function (e) {
     status.textContent = t("status.unavailable");
     host.dataset.error = String(e);
