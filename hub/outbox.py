@@ -106,18 +106,24 @@ class Outbox:
         #: Told of each failed delivery attempt of a message: (channel, reason) (hub.channelstatus).
         self.on_failure: Callable[[str, str], None] | None = None
         self._worker_up = False  # `run` is going in this process
+        #: Entries queued here without a spill mark since the worker's last pass began: slots they will take.
+        self._promised = 0
         #: Passes the worker has made (each: claim what is due into the free slots), for tests and debugging.
         self.passes = 0
 
     def spill_mark(self) -> Doc:
         """Fields for an entry this process queues: `spill: true` when its own worker will not take it at
-        once (no worker here, as in a command-line tool, or every slot busy).
+        once (no worker here, as in a command-line tool, or every slot busy or promised to entries queued
+        before it: a burst larger than the free slots spills its excess).
 
         Other processes' workers follow such inserts on their change stream (`follow_spills`) and claim
         them, instead of finding them at their next idle poll. An entry this process will send itself at
         once is not marked, so it wakes nobody else: no claim read in every other process per message.
+        An entry counted here whose insert is then abandoned (a transaction aborted) only makes the next
+        ones spill sooner, until the worker's next pass.
         """
-        if self._worker_up and self._running < self.concurrency:
+        if self._worker_up and self._running + self._promised < self.concurrency:
+            self._promised += 1
             return {}
         return {"spill": True}
 
@@ -242,6 +248,7 @@ class Outbox:
         """Claim due entries into the free slots and start their deliveries; returns how many."""
         self._waiting_lanes.clear()
         self._slots_wanted = False
+        self._promised = 0  # what was queued unmarked is due now: this pass claims it, or finds the slots full
         claimed = 0
         while True:
             free = self.concurrency - self._running

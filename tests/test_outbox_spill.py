@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,23 @@ async def test_an_entry_its_own_process_sends_at_once_is_not_spilled(store: Stor
 async def _status_is(store: Store, text: str, status: str) -> bool:
     return (await outbox_entry(store, text))["status"] == status
 
+
+
+async def test_a_burst_larger_than_the_free_slots_spills_its_excess(store: Store) -> None:
+    """Three replies queued in one transaction on a process with two free slots: the third is marked at once (the
+    first two have the slots), and another process sends it while the first two wait on a slow provider."""
+    log: list[tuple[str, str]] = []
+    async with process(store, "busy", log, concurrency=2) as (busy, slow), process(store, "idle", log):
+        slow.gate = asyncio.Event()
+        conversations = [await bare_conversation(store) for _ in range(3)]
+
+        async def burst(session: Any) -> None:
+            for n, conversation in enumerate(conversations):
+                await busy.post(conversation, AuthorKind.AGENT, f"reply {n}", session=session)
+
+        await store.run_in_transaction(burst)
+        assert [(await outbox_entry(store, f"reply {n}")).get("spill") for n in range(3)] == [None, None, True]
+        await eventually(lambda: holds(log == [("idle", "reply 2")]), what="the idle process sending the excess")
+        slow.gate.set()
+        await eventually(lambda: holds(len(log) == 3), what="the busy process's two sent")
+    assert sorted(log) == [("busy", "reply 0"), ("busy", "reply 1"), ("idle", "reply 2")]
