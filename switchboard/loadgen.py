@@ -458,7 +458,9 @@ async def send_email(smtp_port: int, mail: MailSink, text: str, tally: Tally) ->
 
 
 class Agent:
-    """A desk agent: polls the ticket list, answers each new ticket of a bench visitor once."""
+    """A desk agent: polls the ticket list, answers each new ticket of a bench visitor once and solves it with
+    that reply ("send and solve": the customer is done), so the desk's active tickets are the chats in flight,
+    as on a staffed desk, not every escalation of the run."""
 
     def __init__(self, http: aiohttp.ClientSession, url: str, username: str, password: str) -> None:
         self.http, self.url, self.username, self.password = http, url, username, password
@@ -493,7 +495,7 @@ class Agent:
             self.replied.add(ticket["id"])
             visitor.agent_posted = time.perf_counter()
             async with self.http.post(self.url + f"/api/tickets/{ticket['id']}/reply",
-                                      json={"text": "Hello, I am looking into it now."},
+                                      json={"text": "Hello, I have sorted this out for you.", "status": "solved"},
                                       headers={"X-CSRF-Token": self.csrf}) as resp:
                 await resp.read()
 
@@ -590,6 +592,10 @@ class Database:
             quiet = quiet + 1 if now - last - 1 < idle_per_s else 0
             last = now
         return round(time.perf_counter() - t0, 1)
+
+    async def active_tickets(self) -> int:
+        """The desk's active tickets (new, open, pending): what the agent's list and the live wait work on."""
+        return await self.db.tickets.count_documents({"status": {"$in": ["new", "open", "pending"]}})
 
     async def raw_inserts_per_s(self, seconds: float = 3.0) -> float:
         scratch = self.db["bench_scratch"]
@@ -741,6 +747,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         try:
             missing, duplicated = await db.check(tally.sent.client_ids)
             missing_emails, email_duplicated = await db.check_emails(tally.emails)
+            result["active_tickets"] = await db.active_tickets()
             raw = await db.raw_inserts_per_s()
         except PyMongoError as exc:
             result["error"] = f"database: {exc}"[:300]
