@@ -54,7 +54,7 @@ from hub.metricdefs import (
     ticket_parts,
 )
 from hub.models import utcnow
-from hub.store import BY_ID, ONE_TIME, Doc, DuplicateKeyError, ObjectId, PyMongoError, Store
+from hub.store import ONE_TIME, Doc, DuplicateKeyError, ObjectId, PyMongoError, Store
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +317,7 @@ class Aggregates:
                     conversations.add(event["conversation_id"])
             for ticket_id, closing in tickets.items():
                 if closing:
-                    ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection={"conversation_ids": 1},
-                                                               hint=BY_ID)
+                    ticket = await self.store.tickets.find_one({"_id": ticket_id}, projection={"conversation_ids": 1})
                     conversations.update((ticket or {}).get("conversation_ids") or [])
             records = [self._ticket(t) for t in tickets] + [self._conversation(c) for c in conversations]
             for at in range(0, len(records), BATCH):

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from hub.models import ConversationState, InboundMessage, utcnow
-from hub.store import BY_ID, Doc, DuplicateKeyError, ObjectId, ReturnDocument, Store
+from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 
 
 def new_token() -> str:
@@ -66,9 +66,8 @@ class ConversationService:
             # must not be able to write into somebody else's ticket.
             if ticket is not None and ticket.get("contact_id") == contact["_id"]:
                 for conv_id in reversed(ticket.get("conversation_ids", [])):
-                    conv = await self.store.conversations.find_one({"_id": conv_id, "channel": msg.channel},
-                                                                   hint=BY_ID)
-                    if conv is not None:
+                    conv = await self.store.conversations.find_one({"_id": conv_id})  # `_id` alone: no scan
+                    if conv is not None and conv["channel"] == msg.channel:
                         return conv
         if hints.references:
             refs = list(hints.references)
@@ -110,10 +109,9 @@ class ConversationService:
             return conv
         state = ConversationState.ESCALATED if conv.get("ticket_id") else ConversationState.BOT
         try:
-            reopened = await self.store.conversations.find_one_and_update(
-                {"_id": conv["_id"]},
+            reopened = await self.store.claim_by_id(
+                self.store.conversations, conv["_id"], {},
                 {"$set": {"open": True, "state": state.value, "reopened_at": utcnow()}},
-                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
             # A newer conversation holds this thread key open: continue that one.

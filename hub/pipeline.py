@@ -36,7 +36,6 @@ from hub.outbox import Outbox
 from hub.ports import Bot
 from hub.routing import Router
 from hub.store import (
-    MESSAGES_BY_CONVERSATION,
     Doc,
     DuplicateKeyError,
     ObjectId,
@@ -413,14 +412,17 @@ class Pipeline:
         await self.store.messages.update_one({"_id": target}, {"$set": {"review": review}}, session=session)
 
     async def _answered_question(self, message: Doc, session: AsyncClientSession) -> ObjectId | None:
-        """The customer's message before `message` in its conversation (the one the bot answered)."""
-        previous = await self.store.messages.find_one(
-            {"conversation_id": message["conversation_id"], "direction": Direction.INBOUND.value,
-             "created_at": {"$lte": message["created_at"]}, "_id": {"$ne": message["_id"]}},
-            projection={"_id": 1}, sort=[("conversation_id", 1), ("created_at", -1)],
-            hint=MESSAGES_BY_CONVERSATION, session=session,
-        )
-        return previous["_id"] if previous else None
+        """The customer's message before `message` in its conversation (the one the bot answered).
+
+        Filtered on the conversation index's own fields, newest first, the rest checked here (a few messages
+        back): secantusd-py walks a hinted index whole and plans other fields as a scan."""
+        async for previous in self.store.messages.find(
+                {"conversation_id": message["conversation_id"], "created_at": {"$lte": message["created_at"]}},
+                projection={"_id": 1, "direction": 1}, sort=[("conversation_id", 1), ("created_at", -1)],
+                session=session):
+            if previous["_id"] != message["_id"] and previous.get("direction") == Direction.INBOUND.value:
+                return ObjectId(previous["_id"])
+        return None
 
     async def recover(self, older_than_seconds: float = 0.0, limit: int = 500) -> int:
         """Re-process messages left pending (crash, bot or database outage). Returns how many."""

@@ -20,7 +20,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
-from hub.store import Doc, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, TicketService
 from hub.waitestimate import QueueSnapshot, estimate_wait
@@ -122,11 +122,11 @@ class Router:
             for ticket in waiting:
                 if ticket.get("assignee_id") is None or ticket["assigned_at"] > cutoff:
                     continue
-                released = await self.store.tickets.find_one_and_update(
-                    {"_id": ticket["_id"], "assignee_id": ticket["assignee_id"], "first_agent_reply_at": None},
+                released = await self.store.claim_by_id(
+                    self.store.tickets, ticket["_id"],
+                    {"assignee_id": ticket["assignee_id"], "first_agent_reply_at": None},
                     {"$set": {"assignee_id": None, "updated_at": now},
                      "$addToSet": {"passed_by": ticket["assignee_id"]}},
-                    hint=[("_id", 1)], return_document=ReturnDocument.AFTER,
                 )
                 if released is None:
                     continue  # answered or moved meanwhile

@@ -18,7 +18,7 @@ from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
 from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
-from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
+from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
 from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
 
@@ -377,9 +377,7 @@ class TicketService:
         agent_id = agent["_id"] if agent else None
 
         async def work(session: AsyncClientSession) -> Doc:
-            written = await self.store.tickets.find_one_and_update(
-                {"_id": ticket_id}, update, session=session, return_document=ReturnDocument.AFTER
-            )
+            written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
             assert written is not None
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
             if new in (TicketStatus.SOLVED, TicketStatus.CLOSED):
@@ -434,11 +432,10 @@ class TicketService:
         rating: Doc = {"score": score, "comment": (comment or "").strip()[:2000], "at": now}
         if channel:
             rating["channel"] = channel
-        ticket = await self.store.tickets.find_one_and_update(
-            {"_id": ticket_id, "status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]},
-             "csat": None},
+        ticket = await self.store.claim_by_id(
+            self.store.tickets, ticket_id,
+            {"status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]}, "csat": None},
             {"$set": {"csat": rating}},
-            return_document=ReturnDocument.AFTER, hint=BY_ID,
         )
         if ticket is None:
             current = await self.store.tickets.find_one({"_id": ticket_id}, projection={"csat": 1})
@@ -495,11 +492,11 @@ class TicketService:
 
         async def work(session: AsyncClientSession) -> Doc | None:
             # a closed ticket has no SLA rank or wake-up and no active words; its facets are settled below
-            written = await self.store.tickets.find_one_and_update(
-                {"_id": ticket_id, "status": TicketStatus.NEW.value, "first_agent_reply_at": None},
+            written = await self.store.claim_by_id(
+                self.store.tickets, ticket_id, {"status": TicketStatus.NEW.value, "first_agent_reply_at": None},
                 {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "abandon_reason": reason,
                           "updated_at": now, "sla_rank": None, "sla_next": None, "active_words": []}},
-                return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
+                session,
             )
             if written is None:
                 return None
@@ -551,9 +548,10 @@ class TicketService:
 
         ticket = await self.store.run_in_transaction(work)
         if ticket is None:
-            if if_assigned_to is not None and await self.store.tickets.find_one(
-                    {"_id": ticket_id, "status": {"$in": ACTIVE}}, projection={"_id": 1}, hint=BY_ID):
-                raise NotYours("this ticket is not assigned to you")
+            if if_assigned_to is not None:
+                current = await self.store.tickets.find_one({"_id": ticket_id}, projection={"status": 1})
+                if current is not None and current["status"] in ACTIVE:
+                    raise NotYours("this ticket is not assigned to you")
             raise NotFound("no active ticket with that id")
         return ticket
 
@@ -577,8 +575,7 @@ class TicketService:
         update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}})
 
         async def work(session: AsyncClientSession) -> Doc:
-            written = await self.store.tickets.find_one_and_update(
-                {"_id": ticket_id}, update, return_document=ReturnDocument.AFTER, session=session)
+            written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
             assert written is not None
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
             for name, change in changes.items():

@@ -25,7 +25,7 @@ from hub.models import AuthorKind, Role, utcnow
 from hub.presence import ONLINE
 from hub.responses import ResponseLibrary
 from hub.slaclock import transfer_fields
-from hub.store import BY_ID, Doc, ObjectId, ReturnDocument, Store
+from hub.store import Doc, ObjectId, Store
 from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, NotFound, NotYours, TicketError, TicketService
 
@@ -162,10 +162,10 @@ class Transfers:
                 fields["assigned_at"] = now
             fields.update(sla)
             # the list's queue/assignee keys and SLA ranks, and the words of the timeline note, in this write
-            written = await self.store.tickets.find_one_and_update(
-                {"_id": ticket_id, "status": {"$in": ACTIVE}, "queue": ticket["queue"], "assignee_id": current},
-                index_update(ticket, {"$set": fields}, [note] if line else []),
-                return_document=ReturnDocument.AFTER, hint=BY_ID, session=session,
+            written = await self.store.claim_by_id(
+                self.store.tickets, ticket_id,
+                {"status": {"$in": ACTIVE}, "queue": ticket["queue"], "assignee_id": current},
+                index_update(ticket, {"$set": fields}, [note] if line else []), session,
             )
             if written is None:
                 return None

@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from channels.widget.identity import user_hash
+from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.helpers import eventually
 
@@ -246,3 +247,29 @@ async def test_visitors_who_leave_at_once_leave_no_subscription_nor_presence(cli
         return hub.bus.subscriber_count == before and await hub.store.presence.count_documents({}) == 0
 
     await eventually(released, what="every subscription and presence record released")
+
+
+async def test_the_history_after_a_message_has_only_what_came_later(client: TestClient[Any, Any],
+                                                                   runtime: Runtime) -> None:
+    """A polling widget (no WebSocket) asks for what came after the last message it shows: the later ones, in
+    order, never an earlier one, never an agent's private note."""
+    assert runtime.hub is not None
+    token = await widget_session(client)
+    await say(client, token, "what are your opening hours?")
+    await runtime.hub.pipeline.drain()
+    first = await history(client, token)
+    assert len(first) == 2  # the question, the bot's answer
+    await say(client, token, "I want to talk to a human please")
+    await runtime.hub.pipeline.drain()
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None
+    ann = await runtime.hub.accounts.create("ann", "ann's password", name="Ann", roles=[Role.AGENT])
+    await runtime.hub.tickets.reply(ticket["_id"], ann, "internal: check the order", private=True)
+    resp = await client.get("/api/widget/messages", params={"after": first[-1]["id"]},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200
+    later = (await resp.json())["messages"]
+    assert later[0]["text"] == "I want to talk to a human please"
+    assert len(later) == 2 and all(m["id"] > first[-1]["id"] for m in later)
+    assert all("internal" not in m["text"] for m in later)
+    assert [m["id"] for m in await history(client, token)] == [m["id"] for m in first + later]
