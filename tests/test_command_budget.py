@@ -159,6 +159,11 @@ async def measure(rt: Runtime, log: CommandLog, observer: Any, action: Any) -> M
     await action()
     await quiescent(rt, log, observer)
     window = log.commands[start:]
+
+    async def answered() -> bool:  # an idle poll still in flight is told from work by its answer
+        return all(c.done for c in window)
+
+    await eventually(answered, what="the window's commands answered")
     return Measured([f"{c.name} {c.collection}".strip() for c in window if not is_idle_poll(c)],
                     sum(1 for c in window if is_idle_poll(c)))
 

@@ -56,10 +56,10 @@ USER_JWT_MAX_LIFETIME_SECONDS = 3600
 WS_AUTH_TIMEOUT_SECONDS = 10.0
 #: WebSocket close codes (4000-4999 are the application's).
 WS_UNAUTHORIZED = 4401
+WS_AUTH_TIMEOUT = 4408
 #: How far before the time in the last seen message's id the history is read again (`after`): its `created_at`
 #: and another process's ids may differ from that time by clock skew; the ids decide what is newer.
 AFTER_MARGIN = timedelta(seconds=60)
-WS_AUTH_TIMEOUT = 4408
 
 
 VISITOR = web.RequestKey("widget_visitor", Visitor)
