@@ -421,7 +421,8 @@ class Pipeline:
                 projection={"_id": 1, "direction": 1}, sort=[("conversation_id", 1), ("created_at", -1)],
                 session=session):
             if previous["_id"] != message["_id"] and previous.get("direction") == Direction.INBOUND.value:
-                return ObjectId(previous["_id"])
+                answered: ObjectId = previous["_id"]
+                return answered
         return None
 
     async def recover(self, older_than_seconds: float = 0.0, limit: int = 500) -> int:

@@ -48,6 +48,8 @@ import yaml
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from hub.tickets import ACTIVE
+
 FAQ = ["what are your opening hours", "how much is shipping", "how do I reset my password",
        "can I return these shoes", "where is my order 12345", "do you ship abroad", "how can I pay"]
 ESCALATE = ["I want to talk to a human", "can I speak to an agent please", "transfer me to a human"]
@@ -595,7 +597,7 @@ class Database:
 
     async def active_tickets(self) -> int:
         """The desk's active tickets (new, open, pending): what the agent's list and the live wait work on."""
-        return await self.db.tickets.count_documents({"status": {"$in": ["new", "open", "pending"]}})
+        return await self.db.tickets.count_documents({"status": {"$in": ACTIVE}})
 
     async def raw_inserts_per_s(self, seconds: float = 3.0) -> float:
         scratch = self.db["bench_scratch"]
