@@ -10,11 +10,16 @@ Three counters limit password guessing (see docs/security.md#desk-login-proxies-
   addresses; one address alone cannot exhaust it, because its own pair counter stops it
   first, and even many addresses delay the real user by at most the cap.
 
-Every attempt takes a numbered ticket with one `find_one_and_update` + `$inc` on the
-counter document (created if missing) *before* the password is checked, so parallel attempts are
-serialised by the database, across hub processes too: of 50 simultaneous guesses only
-the tickets within the budget (or past their backoff time) go on to verification; the
-others give their ticket back and are refused with the time to wait.
+Every attempt takes a numbered ticket on each counter *before* the password is checked, with
+an update keyed by `_id` that carries its own condition, so parallel attempts are serialised by
+the database, across hub processes too: within the free budget the `$inc` applies only while
+`failures` is below it; past it, only on the exact count read (the ticket whose backoff time has
+come). Of 50 simultaneous guesses only the tickets within the budget (or past their backoff
+time) go on to verification; the others take none and are refused with the time to wait.
+
+No `find_one_and_update`: secantusd-py's findAndModify scans the whole collection (0.2 s a login
+at 1,000 counters, 2.6 s at 20,000: benchmarks/query_cost.py `login_attempt`), and a
+credential-stuffing run is exactly what fills this collection.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.models import utcnow
-from hub.store import BY_ID, Doc, DuplicateKeyError, ReturnDocument, Store
+from hub.store import BY_ID, DuplicateKeyError, Store
 
 #: A counter untouched for this long is forgotten (TTL index on `expires_at`).
 FORGET_AFTER = timedelta(hours=1)
+#: Rounds of read and conditional write one attempt makes on a counter raced by others.
+MAX_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -72,36 +79,51 @@ class LoginThrottle:
         for limit in self.limits:
             key = limit.key(username, ip)
             now = self.clock()
-            doc = await self._take_ticket(key, now)
-            taken.append(key)
-            over = doc["failures"] - limit.free
-            if over <= 0:
-                continue
-            allowed_at = doc.get("last_failure_at", now) + timedelta(seconds=limit.delay(over))
-            if now < allowed_at:
+            allowed_at = await self._take_ticket(limit, key, now)
+            if allowed_at is not None:
                 await self.give_back(taken)
                 raise Throttled(max(1, math.ceil((allowed_at - now).total_seconds())))
+            taken.append(key)
         return taken
 
-    async def _take_ticket(self, key: str, now: datetime) -> Doc:
-        """`$inc` the counter (created first if missing); the document after the increment.
+    async def _take_ticket(self, limit: Limit, key: str, now: datetime) -> datetime | None:
+        """Count this attempt on `key` if it may be made now: None, else when it may (nothing counted).
 
-        Creating and incrementing are two steps on purpose: a single upserting
-        `find_one_and_update` raced by parallel first attempts can fail or (secantusd-py)
-        return nothing after incrementing, and a retry would then count one attempt twice.
-        The `$setOnInsert` upsert is idempotent; the `$inc` alone is atomic.
+        Every write is an `update_one` keyed by `_id` with its condition beside it, atomic and
+        served by the `_id` index. Within the free budget: `$inc` while `failures < free` (one
+        command; of parallel attempts exactly the budget's worth match). Past it: read the counter,
+        and if the next ticket's backoff has run out, `$inc` only if the count is still the one read
+        (another attempt taking that ticket first makes it match nothing: read again). A counter
+        missing (first attempt, or reset by a successful login) is created with an idempotent
+        `$setOnInsert` upsert, so a retry never counts one attempt twice.
         """
-        for _ in range(5):
-            doc: Doc | None = await self.collection.find_one_and_update(
-                {"_id": key}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER)
-            if doc is not None:
-                return doc
-            try:  # no counter yet (or a successful login just deleted it): create it, then increment
-                await self.collection.update_one(
-                    {"_id": key}, {"$setOnInsert": {"failures": 0, "expires_at": now + FORGET_AFTER}}, upsert=True)
-            except DuplicateKeyError:
-                pass  # a parallel attempt created it
-        raise RuntimeError(f"login counter {key!r} could not be updated")
+        for _ in range(MAX_TRIES):
+            free = await self.collection.update_one({"_id": key, "failures": {"$lt": limit.free}},
+                                                    {"$inc": {"failures": 1}})
+            if free.modified_count:
+                return None
+            doc = await self.collection.find_one({"_id": key})
+            if doc is None:  # no counter yet: create it, then count
+                try:
+                    await self.collection.update_one(
+                        {"_id": key}, {"$setOnInsert": {"failures": 0, "expires_at": now + FORGET_AFTER}},
+                        upsert=True)
+                except DuplicateKeyError:
+                    pass  # a parallel attempt created it
+                continue
+            count = int(doc["failures"])
+            if count < limit.free:
+                continue  # tickets were given back meanwhile: the budget has room again
+            wait = timedelta(seconds=limit.delay(count + 1 - limit.free))
+            allowed_at: datetime = doc.get("last_failure_at", now) + wait
+            if now < allowed_at:
+                return allowed_at
+            if (await self.collection.update_one({"_id": key, "failures": count},
+                                                 {"$inc": {"failures": 1}})).modified_count:
+                return None
+        # Many attempts on one counter at the same moment kept taking the ticket first: that is a
+        # burst of guesses, and this one is refused like the others (it counted nothing).
+        return now + timedelta(seconds=limit.base_seconds)
 
     async def failed(self, keys: list[str]) -> None:
         """The admitted attempt was wrong: its tickets stay, and the backoff counts from now."""
