@@ -17,7 +17,7 @@ from agents_ui.auth import agent_of, error, requires
 from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.access import TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.blobs import BlobStore
-from hub.store import MESSAGES_BY_ATTACHMENT, Doc, ObjectId, oid
+from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound
 
 #: Largest file an agent may attach (most providers cap near here: Slack 1 GB, Telegram bots 50 MB, MMS 5 MB).
@@ -36,10 +36,9 @@ async def _visible_file(request: web.Request, blob_id: str) -> bool:
     be visible to them by `hub.access`. Files stored for anything else (exports...) are never served here."""
     agent = agent_of(request)
     hub = request.app[HUB]
-    message = await hub.store.messages.find_one({"attachments.blob_id": blob_id}, projection={"private": 1},
-                                                hint=MESSAGES_BY_ATTACHMENT)
-    if message is not None:
-        return may_see_change(agent, "messages", message)
+    messages = await hub.store.messages_with_file(blob_id)
+    if messages:
+        return any(may_see_change(agent, "messages", message) for message in messages)
     info = await _blobs(request).info(blob_id)
     ticket_id = (info or {}).get("metadata", {}).get("ticket_id")
     if ticket_id is None:

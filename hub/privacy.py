@@ -23,9 +23,7 @@ from hub.audit import AuditLog
 from hub.contactbook import TOMBSTONE_KEY
 from hub.models import utcnow
 from hub.store import (
-    CONVERSATIONS_BY_CONTACT,
     MESSAGES_BY_CONVERSATION,
-    TICKETS_BY_CONTACT,
     Doc,
     ObjectId,
     Store,
@@ -91,8 +89,7 @@ class Privacy:
         conversations = await self._conversations(contact_id)
         messages = await self._messages([c["_id"] for c in conversations])
         tickets = await self.store.tickets.find({"contact_id": contact_id},
-                                                sort=[("contact_id", 1), ("created_at", -1)],
-                                                hint=TICKETS_BY_CONTACT).to_list()
+                                                sort=[("contact_id", 1), ("created_at", -1)]).to_list()
         agent_names = await self._agent_names({t.get("assignee_id") for t in tickets} - {None})
         buffer = io.BytesIO()
         files: list[dict[str, Any]] = []
@@ -141,8 +138,7 @@ class Privacy:
         conversations = await self._conversations(contact_id)
         removed = await self.redact(conversations, detach=True)
         tickets = await self.store.tickets.find({"contact_id": contact_id}, projection={"_id": 1, "status": 1},
-                                                sort=[("contact_id", 1), ("created_at", -1)],
-                                                hint=TICKETS_BY_CONTACT).to_list()
+                                                sort=[("contact_id", 1), ("created_at", -1)]).to_list()
         ticket_ids = [t["_id"] for t in tickets]
         await self._redact_tickets(ticket_ids)
         # Nobody can answer a ticket whose customer is gone: active ones are closed.
@@ -198,16 +194,13 @@ class Privacy:
         ids = [c["_id"] for c in conversations]
         if not ids:
             return removed
-        with_files = await self.store.messages.find(
-            {"conversation_id": {"$in": ids}, "attachments.0": {"$exists": True}},
-            projection={"attachments": 1}, hint=MESSAGES_BY_CONVERSATION,
-        ).to_list()
-        for message in with_files:
+        messages = await self.store.messages.find({"conversation_id": {"$in": ids}},
+                                                  projection={"attachments.blob_id": 1}).to_list()
+        for message in messages:
             for attachment in message.get("attachments", []):
                 if self.blobs is not None and attachment.get("blob_id"):
                     removed.files += int(await self.blobs.delete(str(attachment["blob_id"])))
-        message_ids = [m["_id"] for m in await self.store.messages.find(
-            {"conversation_id": {"$in": ids}}, projection={"_id": 1}, hint=MESSAGES_BY_CONVERSATION).to_list()]
+        message_ids = [m["_id"] for m in messages]
         removed.messages = len(message_ids)
         await self.store.outbox.delete_many({"message_id": {"$in": message_ids}, "status": "pending"},
                                             hint=[("message_id", 1)])
@@ -250,26 +243,23 @@ class Privacy:
 
     async def redact_closed_tickets_of(self, conversation_ids: list[ObjectId]) -> int:
         """Tickets linked to these conversations that are over: subject and rating comment redacted."""
-        tickets = await self.store.tickets.find(
-            {"conversation_ids": {"$in": conversation_ids}, "status": {"$in": ["solved", "closed"]}},
-            projection={"_id": 1}, hint=[("conversation_ids", 1)],
-        ).to_list()
+        tickets = [t for t in await self.store.tickets.find(
+            {"conversation_ids": {"$in": conversation_ids}}, projection={"status": 1}).to_list()
+            if t.get("status") in ("solved", "closed")]
         # a ticket merged into another (hub.ticketmerge) keeps its old conversations' ids aside; it is closed
         tickets += await self.store.tickets.find(
-            {"merged_conversation_ids": {"$in": conversation_ids}}, projection={"_id": 1},
-            hint=[("merged_conversation_ids", 1)]).to_list()
+            {"merged_conversation_ids": {"$in": conversation_ids}}, projection={"_id": 1}).to_list()
         await self._redact_tickets([t["_id"] for t in tickets])
         return len(tickets)
 
     # ---- reads -----------------------------------------------------------------------------
     async def _conversations(self, contact_id: ObjectId) -> list[Doc]:
         return await self.store.conversations.find({"contact_id": contact_id}, sort=[("contact_id", 1),
-                                                   ("last_message_at", -1)], hint=CONVERSATIONS_BY_CONTACT).to_list()
+                                                   ("last_message_at", -1)]).to_list()
 
     async def _messages(self, conversation_ids: list[ObjectId]) -> list[Doc]:
         return await self.store.messages.find({"conversation_id": {"$in": conversation_ids}},
-                                              sort=[("conversation_id", 1), ("created_at", 1)],
-                                              hint=MESSAGES_BY_CONVERSATION).to_list()
+                                              sort=[("conversation_id", 1), ("created_at", 1)]).to_list()
 
     async def _redact_tickets(self, ticket_ids: list[ObjectId]) -> None:
         if not ticket_ids:

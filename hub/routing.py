@@ -152,8 +152,7 @@ class Router:
     async def _least_busy(self, queue: str, exclude: set[ObjectId] | None = None) -> Doc | None:
         """The online agent of this queue with the most free capacity (ties: fewest active tickets)."""
         candidates = await self.store.agents.find(
-            {"presence": "online"}, projection={"password_hash": 0}, hint=[("presence", 1)]
-        ).to_list()
+            {"presence": "online"}, projection={"password_hash": 0}).to_list()
         best: tuple[int, int, Doc] | None = None
         for agent in candidates:
             if Role.AGENT.value not in agent.get("roles", []) or agent.get("disabled"):
@@ -198,7 +197,6 @@ class Router:
         try:
             agents = await self.store.agents.find(
                 {"presence": "online"}, projection={"roles": 1, "disabled": 1, "queues": 1, "capacity": 1},
-                hint=[("presence", 1)],
             ).to_list()
             serving = [a for a in agents if Role.AGENT.value in a.get("roles", []) and not a.get("disabled")
                        and (not a.get("queues") or queue in a["queues"])]

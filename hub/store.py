@@ -34,9 +34,11 @@ T = TypeVar("T")
 #: Index hints for queries with predicates beyond an index's keys. MongoDB would pick the
 #: index on its own; secantusd-py's planner only does so when every filtered field is in
 #: the index, and scans otherwise. A hint is honoured by both (and fails loudly if the
-#: index is missing), so some queries with residual filters carry one. But secantusd-py walks
-#: the whole hinted index for a hinted query: the message path's queries carry none and filter
-#: on an index's own fields instead (tests/test_query_cost.py times them as the data grows).
+#: index is missing), so some updates and deletes with residual filters carry one. But
+#: secantusd-py walks the whole hinted index for a hinted *find* (a find by `_id` 0.9 ms
+#: unhinted, 650 ms hinted at 20,000 documents), while hinted updates and deletes stay flat:
+#: no find carries a hint, each filters on an index's own fields and checks the rest in
+#: Python (tests/test_query_cost.py times them as the data grows).
 BY_ID = [("_id", 1)]
 OUTBOX_DUE = [("status", 1), ("next_attempt_at", 1)]
 TICKETS_BY_CONTACT = [("contact_id", 1), ("created_at", -1)]
@@ -44,7 +46,8 @@ MESSAGES_BY_CONVERSATION = [("conversation_id", 1), ("created_at", 1)]
 CONVERSATIONS_BY_THREAD = [("channel", 1), ("thread_key", 1)]
 CONVERSATIONS_BY_CLOSED = [("channel", 1), ("closed_at", 1)]
 CONVERSATIONS_BY_CONTACT = [("contact_id", 1), ("last_message_at", -1)]
-MESSAGES_BY_ATTACHMENT = [("attachments.blob_id", 1)]
+#: A file is attached to one message; a forwarded or re-sent one to a few more.
+MAX_FILE_HOLDERS = 50
 
 #: The write that makes a message "accepted": acknowledged only once it is in the journal on
 #: disk (j: secantusd-py and mongod fsync the log before answering) and, on a replica set, on
@@ -152,7 +155,7 @@ class Store:
         await self.conversations.create_index([("started_at", ASCENDING)])
         await self.conversations.create_index([("state", ASCENDING), ("started_at", ASCENDING)])  # hub.history bot_open
         await self.conversations.create_index("abandon_at")  # hub.departures
-        await self.conversations.create_index([("channel", ASCENDING), ("closed_at", ASCENDING)])  # hub.retention
+        await self.conversations.create_index(CONVERSATIONS_BY_CLOSED)  # hub.retention
         await self.messages.create_index(
             [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_external_unique"
         )
@@ -319,6 +322,15 @@ class Store:
             return None
         doc: Doc | None = await collection.find_one({"_id": _id}, session=session)
         return doc
+
+    async def messages_with_file(self, blob_id: str) -> list[Doc]:
+        """The messages holding the file `blob_id` (normally one): who may download it is decided from them.
+
+        Filtered on the `attachments.blob_id` index's own field, with no hint: secantusd-py walks a whole
+        hinted index for a find (1.1 s at 20,000 messages, benchmarks/query_cost.py `attachment_owner`)."""
+        return await self.messages.find({"attachments.blob_id": blob_id},
+                                        projection={"channel": 1, "thread_key": 1, "private": 1},
+                                        limit=MAX_FILE_HOLDERS).to_list()
 
     async def next_number(self, name: str) -> int:
         """A gap-tolerant sequence (ticket numbers people can read out on the phone), unique across

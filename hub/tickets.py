@@ -116,7 +116,7 @@ class TicketService:
         if not q.fallback_queue or q.fallback_queue not in self.queues:
             return q
         async for agent in self.store.agents.find({"presence": "online"}, projection={"roles": 1, "disabled": 1,
-                                                  "queues": 1}, hint=[("presence", 1)], session=session):
+                                                  "queues": 1}, session=session):
             if "agent" in agent.get("roles", []) and not agent.get("disabled") \
                     and (not agent.get("queues") or q.name in agent["queues"]):
                 return q

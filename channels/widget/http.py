@@ -36,7 +36,7 @@ from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.hub import LiveConnection
 from hub.models import Attachment, AuthorKind, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
 from hub.ports import FILES_LINK
-from hub.store import MESSAGES_BY_ATTACHMENT, ObjectId
+from hub.store import ObjectId
 from hub.tickets import AlreadyRated, NotFound, TicketError
 from hub.views import message_for_customer
 from hub.waitestimate import describe_wait
@@ -411,11 +411,8 @@ class WidgetChannel:
 
     async def _in_chat(self, key: str, blob_id: str) -> bool:
         """Whether `blob_id` is a file of a customer-visible message in the thread `key`."""
-        sent = await self.hub.store.messages.find_one(
-            {"attachments.blob_id": blob_id, "channel": CHANNEL, "thread_key": key, "private": {"$ne": True}},
-            projection={"_id": 1}, hint=MESSAGES_BY_ATTACHMENT,
-        )
-        return sent is not None
+        return any(m.get("channel") == CHANNEL and m.get("thread_key") == key and not m.get("private")
+                   for m in await self.hub.store.messages_with_file(blob_id))
 
     @visitor_first
     @accepts(schemas.Rating, max_bytes=8_000)
