@@ -2,8 +2,9 @@
 
 Rules come from configuration (`retention.<channel>: {days, action}`). The job runs in every
 hub process, but each tick first takes the `retention` lease (hub.leases), so across processes
-sharing a database only one does the work at a time; the selection skips what a previous run
-already handled, so a run that dies half-way is finished by the next.
+sharing a database only one does the work at a time. Each run starts where the last one stopped
+(a mark per channel in `settings`) and skips what was already handled, so a run that dies
+half-way is finished by the next.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from typing import Any
 from hub.leases import Lease
 from hub.models import utcnow
 from hub.privacy import Privacy, Redaction
-from hub.store import CONVERSATIONS_BY_CLOSED, Store
+from hub.store import CONVERSATIONS_BY_CLOSED, Doc, Store
 
 ACTIONS = ("delete", "anonymise")
+#: How much of the past one read of the conversations covers.
+DAY = timedelta(days=1)
+#: The `settings` document holding where each channel's last run stopped.
+MARK_ID = "retention"
 
 
 class RetentionConfigError(ValueError):
@@ -76,26 +81,60 @@ class Retention:
             return RetentionRun(False, {})
         done: dict[str, dict[str, Any]] = {}
         for rule in self.rules:
-            total = Redaction()
-            while True:
-                due = await self.store.conversations.find(
-                    {"channel": rule.channel, "closed_at": {"$lt": now - timedelta(days=rule.days)}, "open": False,
-                     "retained_at": {"$exists": False}},
-                    projection={"_id": 1, "open": 1}, limit=self.batch, hint=CONVERSATIONS_BY_CLOSED,
-                ).to_list()
-                if not due:
-                    break
-                ids = [c["_id"] for c in due]
-                total.tickets += await self.privacy.redact_closed_tickets_of(ids)
-                if rule.action == "delete":
-                    total.add(await self.privacy.delete_conversations(due))
-                else:
-                    total.add(await self.privacy.redact(due, detach=False))
-                    await self.store.conversations.update_many({"_id": {"$in": ids}},
-                                                               {"$set": {"retained_at": now}})
-                await self.lease.acquire(max(now, utcnow()))  # still ours, a while longer (never backwards)
+            total = await self._apply(rule, now)
             done[rule.channel] = {"days": rule.days, "action": rule.action, **total.as_dict()}
         result = RetentionRun(True, done)
         if result.conversations:
             await self.privacy.audit.record("retention.run", details={"channels": done, "via": via})
         return result
+
+    async def _apply(self, rule: RetentionRule, now: datetime) -> Redaction:
+        """Retain what the rule's channel closed between the last run's cutoff and this one's, a day at a time.
+
+        Each day is one range of the `(channel, closed_at)` index, read whole (secantusd-py reads a range
+        whole even under a limit, and plans a filter with any other field as a scan): a run reads only the
+        conversations closed since the last one, never again those it already did. What a day holds still
+        open (reopened) is left: closing it again moves its `closed_at` past the mark. The mark moves after
+        each day is done, so a run that dies half-way leaves its day to the next run (already retained
+        conversations are skipped)."""
+        cutoff = now - timedelta(days=rule.days)
+        total = Redaction()
+        day = await self._done_before(rule.channel) or await self._oldest(rule.channel, cutoff)
+        while day is not None and day < cutoff:
+            until = min(day + DAY, cutoff)
+            closed = await self.store.conversations.find(
+                {"channel": rule.channel, "closed_at": {"$gte": day, "$lt": until}},
+                projection={"_id": 1, "open": 1, "retained_at": 1}).to_list()
+            due = [c for c in closed if not c.get("open") and c.get("retained_at") is None]
+            for first in range(0, len(due), self.batch):
+                total.add(await self._retain(rule, due[first:first + self.batch], now))
+                await self.lease.acquire(max(now, utcnow()))  # still ours, a while longer (never backwards)
+            await self.store.settings.update_one({"_id": MARK_ID}, {"$max": {f"done_before.{rule.channel}": until}},
+                                                 upsert=True)
+            day = until
+        return total
+
+    async def _retain(self, rule: RetentionRule, due: list[Doc], now: datetime) -> Redaction:
+        ids = [c["_id"] for c in due]
+        tickets = await self.privacy.redact_closed_tickets_of(ids)
+        if rule.action == "delete":
+            removed = await self.privacy.delete_conversations(due)
+        else:
+            removed = await self.privacy.redact(due, detach=False)
+            await self.store.conversations.update_many({"_id": {"$in": ids}}, {"$set": {"retained_at": now}})
+        removed.tickets += tickets
+        return removed
+
+    async def _done_before(self, channel: str) -> datetime | None:
+        """Where the channel's last run stopped: everything closed before it was retained."""
+        mark = await self.store.settings.find_one({"_id": MARK_ID})
+        done = ((mark or {}).get("done_before") or {}).get(channel)
+        return done if isinstance(done, datetime) else None
+
+    async def _oldest(self, channel: str, cutoff: datetime) -> datetime | None:
+        """The first run on a channel starts at its oldest closed conversation (one read of the whole range,
+        once: the mark is kept from then on)."""
+        first = await self.store.conversations.find(
+            {"channel": channel, "closed_at": {"$lt": cutoff}}, projection={"closed_at": 1},
+            sort=CONVERSATIONS_BY_CLOSED, limit=1).to_list()
+        return first[0]["closed_at"] if first else None
