@@ -13,7 +13,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, requires
 from httpkit.errors import error
 from httpkit.query import iso_time
-from hub.audit import KNOWN_ACTIONS, AuditQuery
+from hub.audit import KNOWN_ACTIONS, AuditPage, AuditQuery, BadCursor
 from hub.models import Role
 from hub.store import Doc, ObjectId
 from hub.views import jsonable
@@ -43,7 +43,8 @@ def _int(value: str | None, name: str, default: int, low: int, high: int) -> int
 
 
 def query_of(request: web.Request, *, limit: int | None = None) -> AuditQuery:
-    """The filter from `action`, `actor` (an agent's username), `from`, `to`, `offset`, `limit`."""
+    """The filter from `action`, `actor` (an agent's username), `from`, `to`, `after` (the previous page's
+    `next_cursor`), `limit`."""
     q = request.query
     start, end = _when(q.get("from"), "from"), _when(q.get("to"), "to")
     if start and end and end <= start:
@@ -51,8 +52,10 @@ def query_of(request: web.Request, *, limit: int | None = None) -> AuditQuery:
     action = q.get("action") or None
     if action is not None and len(action) > 100:
         raise error(400, "action: at most 100 characters")
-    return AuditQuery(action=action, actor_id=None, start=start, end=end,
-                      offset=_int(q.get("offset"), "offset", 0, 0, 1_000_000),
+    after = q.get("after") or None
+    if after is not None and len(after) > 60:
+        raise error(400, "after: the `next_cursor` of the previous page")
+    return AuditQuery(action=action, actor_id=None, start=start, end=end, after=after,
                       limit=limit or _int(q.get("limit"), "limit", 50, 1, MAX_PAGE))
 
 
@@ -65,7 +68,7 @@ async def _with_actor(request: web.Request, query: AuditQuery) -> AuditQuery:
                                                          projection={"_id": 1})
     if found is None:
         raise error(400, f"no desk user {username[:60]!r}")
-    return AuditQuery(query.action, found["_id"], query.start, query.end, query.offset, query.limit)
+    return AuditQuery(query.action, found["_id"], query.start, query.end, query.after, query.limit)
 
 
 async def _target_names(request: web.Request, entries: list[Doc]) -> dict[ObjectId, str]:
@@ -120,16 +123,22 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+async def _page(request: web.Request, query: AuditQuery) -> AuditPage:
+    try:
+        return await request.app[HUB].audit.page(query)
+    except BadCursor as exc:
+        raise error(400, str(exc)) from exc
+
+
 @requires(Role.ADMIN)
 async def list_audit(request: web.Request) -> web.Response:
     """Newest first: `action`, `actor` (username), `from`/`to` (ISO 8601; a date `to` is inclusive),
-    `offset`, `limit` (≤ 200)."""
+    `limit` (≤ 200), `after` (the previous page's `next_cursor`, for the older entries; none when it is null)."""
     query = await _with_actor(request, query_of(request))
-    audit = request.app[HUB].audit
-    entries = await audit.search(query)
-    names = await _target_names(request, entries)
-    return web.json_response({"entries": [_view(e, names) for e in entries], "total": await audit.count(query),
-                              "offset": query.offset, "limit": query.limit, "actions": list(KNOWN_ACTIONS)})
+    page = await _page(request, query)
+    names = await _target_names(request, page.entries)
+    return web.json_response({"entries": [_view(e, names) for e in page.entries], "next_cursor": page.next_cursor,
+                              "limit": query.limit, "actions": list(KNOWN_ACTIONS)})
 
 
 @requires(Role.ADMIN)
@@ -137,7 +146,7 @@ async def export_audit(request: web.Request) -> web.Response:
     """The same filters as a CSV file (at most 50,000 rows); the export is itself recorded."""
     query = await _with_actor(request, query_of(request, limit=CSV_ROWS))
     hub = request.app[HUB]
-    entries = await hub.audit.search(query)
+    entries = (await _page(request, query)).entries
     names = await _target_names(request, entries)
     out = io.StringIO()
     writer = csv.writer(out)

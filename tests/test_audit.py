@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
+from hub.audit import AuditQuery, BadCursor
 from hub.models import Role, utcnow
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
@@ -134,17 +136,24 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
     await audit.record("login.failed", ip="10.0.0.9", target="=HYPERLINK(\"x\")", details={"username": "=x"})
     await login(client, "root", "a long admin password")
 
-    page = await (await client.get("/api/admin/audit",
-                                   params={"action": "contact.exported", "limit": "2", "offset": "1"})).json()
-    assert page["total"] == 5 and [e["details"]["n"] for e in page["entries"]] == [3, 2]
+    pages, after = [], None
+    while True:  # pages of two by cursor, newest first, each entry once
+        page = await (await client.get("/api/admin/audit", params={
+            "action": "contact.exported", "limit": "2", **({"after": after} if after else {})})).json()
+        pages.append([e["details"]["n"] for e in page["entries"]])
+        after = page["next_cursor"]
+        if after is None:
+            break
+    assert pages == [[4, 3], [2, 1], [0]]
     mine = await (await client.get("/api/admin/audit", params={"actor": "root"})).json()
-    assert {e["action"] for e in mine["entries"]} == {"login"}
+    assert {e["action"] for e in mine["entries"]} == {"login"} and mine["next_cursor"] is None
     future = (utcnow() + timedelta(days=1)).isoformat()
     later = await (await client.get("/api/admin/audit", params={"from": future})).json()
-    assert later["entries"] == [] and later["total"] == 0
+    assert later["entries"] == [] and later["next_cursor"] is None
     today = await (await client.get("/api/admin/audit", params={"to": utcnow().date().isoformat()})).json()
-    assert today["total"] == 7  # a bare date `to` includes that day
-    for bad in ({"from": "yesterday"}, {"limit": "5000"}, {"actor": "no-such-user"}, {"offset": "-1"}):
+    assert len(today["entries"]) == 7  # a bare date `to` includes that day
+    for bad in ({"from": "yesterday"}, {"limit": "5000"}, {"actor": "no-such-user"}, {"after": "-1"},
+                {"after": "12-zz"}):
         resp = await client.get("/api/admin/audit", params=bad)
         assert resp.status == 400 and (await resp.json())["error"], bad
 
@@ -154,6 +163,34 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
     assert [r["ip"] for r in rows] == ["10.0.0.9"]
     assert rows[0]["target"] == "'=HYPERLINK(\"x\")"  # a spreadsheet shows it, never runs it
     assert (await runtime.hub.store.audit.count_documents({"action": "audit.exported"})) == 1
+
+
+async def test_pages_reach_back_in_widening_spans_each_entry_once(runtime: Runtime) -> None:
+    """Entries seconds, hours, days and years old, two in the same millisecond: pages of two by cursor walk
+    them newest first, each once; an action and an actor together keep only the entries with both."""
+    assert runtime.hub is not None
+    audit, now = runtime.hub.audit, utcnow()
+    ada, bob = ObjectId(), ObjectId()
+    ages = [timedelta(seconds=5), timedelta(seconds=5), timedelta(minutes=3), timedelta(hours=5),
+            timedelta(days=2), timedelta(days=400), timedelta(days=1500)]
+    for n, age in enumerate(ages):  # written directly: the trail's own API stamps the time itself
+        await runtime.hub.store.audit.insert_one({
+            "_id": ObjectId(f"{10 - n:024x}") if n < 2 else ObjectId(), "at": now - age, "action": "agent.updated",
+            "actor": {"id": bob if n % 3 == 0 else ada, "username": "x", "name": "X"}, "target": None,
+            "details": {"n": n}})
+    pages, after = [], None
+    while True:
+        page = await audit.page(AuditQuery(action="agent.updated", after=after, limit=2))
+        pages.append([e["details"]["n"] for e in page.entries])
+        if (after := page.next_cursor) is None:
+            break
+    assert pages == [[0, 1], [2, 3], [4, 5], [6]]  # same millisecond: the larger _id first
+    bobs = await audit.page(AuditQuery(action="agent.updated", actor_id=bob, limit=50))
+    assert [e["details"]["n"] for e in bobs.entries] == [0, 3, 6] and bobs.next_cursor is None
+    recent = await audit.page(AuditQuery(start=now - timedelta(days=3), limit=50))
+    assert [e["details"]["n"] for e in recent.entries] == [0, 1, 2, 3, 4]
+    with pytest.raises(BadCursor):
+        await audit.page(AuditQuery(after="not a cursor"))
 
 
 async def test_only_admins_see_the_trail(runtime: Runtime, client: TestClient[Any, Any]) -> None:

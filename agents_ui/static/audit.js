@@ -4,13 +4,16 @@
 const { api, el, registerView } = window.Desk;
 const PAGE = 50;
 
-function query(form, offset) {
+function query(form, after) {
   const params = new URLSearchParams();
   for (const name of ["action", "actor", "from", "to"]) {
     const value = form.elements.namedItem(name).value.trim();
     if (value) params.set(name, value);
   }
-  if (offset !== undefined) { params.set("offset", String(offset)); params.set("limit", String(PAGE)); }
+  if (after !== undefined) {
+    params.set("limit", String(PAGE));
+    if (after) params.set("after", after);
+  }
   return params;
 }
 
@@ -33,29 +36,32 @@ async function render(container) {
   const status = el("span", { class: "muted", id: "audit-count" });
   const older = el("button", { type: "button", id: "audit-older" }, "Older");
   const newer = el("button", { type: "button", id: "audit-newer" }, "Newer");
-  let offset = 0;
+  // The pages seen so far, newest first, by where each starts (the trail is paged by cursor, not counted).
+  let starts = [""];
 
   async function load() {
     error.textContent = "";
+    const first = PAGE * (starts.length - 1);
     try {
-      const data = await api("GET", "/api/admin/audit?" + query(form, offset));
+      const data = await api("GET", "/api/admin/audit?" + query(form, starts[starts.length - 1]));
       if (actions.options.length === 1) {
         for (const a of data.actions) actions.appendChild(el("option", { value: a }, a));
       }
       body.replaceChildren(...data.entries.map((e) => el("tr", { dataset: { action: e.action } },
         el("td", {}, new Date(e.at).toLocaleString()), el("td", {}, e.actor), el("td", {}, e.action),
         el("td", {}, e.target), el("td", {}, e.ip || ""), el("td", { class: "muted" }, details(e)))));
-      const last = Math.min(offset + data.entries.length, data.total);
-      status.textContent = data.total ? `${offset + 1}–${last} of ${data.total}` : "nothing recorded";
-      older.disabled = last >= data.total;
-      newer.disabled = offset === 0;
+      const last = first + data.entries.length;
+      status.textContent = data.entries.length ? `newest ${first + 1}–${last}` : "nothing recorded";
+      older.disabled = !data.next_cursor;
+      older.dataset.after = data.next_cursor || "";
+      newer.disabled = starts.length === 1;
       csv.href = "/api/admin/audit.csv?" + query(form);
     } catch (ex) { error.textContent = ex.message; }
   }
 
-  form.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; load(); });
-  older.addEventListener("click", () => { offset += PAGE; load(); });
-  newer.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
+  form.addEventListener("submit", (e) => { e.preventDefault(); starts = [""]; load(); });
+  older.addEventListener("click", () => { starts.push(older.dataset.after); load(); });
+  newer.addEventListener("click", () => { if (starts.length > 1) starts.pop(); load(); });
   container.replaceChildren(el("div", { class: "audit", style: "padding:16px" },
     el("h2", {}, "Audit trail"), form, error,
     el("p", {}, status, " ", newer, " ", older, " ", csv),

@@ -78,4 +78,22 @@ async def test_admin_filters_the_trail_and_erases_a_contact(browser: Any, live_u
     await expect(table.locator("tr")).to_contain_text("sam")
     await expect(page.locator("#audit-csv")).to_have_attribute("href", "/api/admin/audit.csv?action=login.failed")
     await screenshot(page, "audit-filtered")
+
+    # Paging by cursor: 60 entries of one action are 50 and then 10, and back.
+    for n in range(60):
+        await runtime.hub.audit.record("agent.updated", target={"type": "agent", "name": f"agent {n}"})
+    await page.select_option("#audit-filters select[name=action]", "agent.updated")
+    await page.click("#audit-filters button[type=submit]")
+    await expect(table.locator("tr")).to_have_count(50)
+    await expect(page.locator("#audit-count")).to_have_text("newest 1–50")
+    await expect(page.locator("#audit-newer")).to_be_disabled()
+    await page.click("#audit-older")
+    await expect(table.locator("tr")).to_have_count(10)
+    await expect(page.locator("#audit-count")).to_have_text("newest 51–60")
+    await expect(table.locator("tr").last).to_contain_text("agent 0")
+    await expect(page.locator("#audit-older")).to_be_disabled()
+    await screenshot(page, "audit-older")
+    await page.click("#audit-newer")
+    await expect(table.locator("tr")).to_have_count(50)
+    await expect(table.locator("tr").first).to_contain_text("agent 59")
     await context.close()
