@@ -20,10 +20,15 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from bot.inbox import NLUInbox
+from hub.audit import AuditLog, AuditQuery
 from hub.departures import Departures
 from hub.history import Filters, HistoryService, tickets_per_assignee
+from hub.login_throttle import LoginThrottle
 from hub.models import utcnow
 from hub.outbox import Outbox
+from hub.privacy import Privacy
+from hub.retention import Retention, RetentionRule
 from hub.sla import EPOCH, SlaWatcher
 from hub.slawatch import at_risk
 from hub.store import ObjectId, Store
@@ -43,11 +48,30 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
     for i in range(start, start + count):
         oid = ObjectId(f"{i:024x}")
         if kind == "conversations":
+            # the closed half closed 100 days ago and was anonymised by retention 70 days ago
+            closed = {} if i % 2 == 0 else {"closed_at": now - timedelta(days=100),
+                                            "retained_at": now - timedelta(days=70)}
             docs.append({"_id": oid, "channel": "widget", "thread_key": f"v{i}", "open": i % 2 == 0,
-                         "token": f"t{i}", "contact_id": ObjectId(f"{i:024x}"), "last_message_at": now})
+                         "token": f"t{i}", "contact_id": ObjectId(f"{i:024x}"), "last_message_at": now, **closed})
         elif kind == "messages":
-            docs.append({"_id": oid, "channel": "widget", "external_id": f"x{i}",
-                         "conversation_id": ObjectId(f"{i // 4:024x}"), "created_at": now, "text": "hello " * 20})
+            docs.append({"_id": oid, "channel": "widget", "external_id": f"x{i}", "thread_key": f"v{i // 4}",
+                         "conversation_id": ObjectId(f"{i // 4:024x}"), "created_at": now, "text": "hello " * 20,
+                         **({"attachments": [{"blob_id": f"b{i}", "filename": "a.png"}]} if i % 10 == 0 else {}),
+                         # twenty wait in the trainer's inbox at either size (trainers work it down)
+                         **({"review": {"reason": "low_confidence", "at": now}} if i < SMALL and i % 50 == 0 else {})})
+        elif kind == "contacts":
+            # no search keys: the contact book's search is timed by tests/test_contact_search_cost.py, and their index
+            # makes this fill the slowest (a minute more for 20,000)
+            docs.append({"_id": oid, "number": i, "name": f"Customer {i}", "name_lower": f"customer {i}",
+                         "emails": [f"c{i}@example.com"], "identities": [{"channel": "widget", "external_id": f"v{i}"}],
+                         "created_at": now})
+        elif kind == "login_throttle":  # counters of an hour of logins (a credential-stuffing run makes many)
+            docs.append({"_id": f"pair:10.0.{i // 250}.{i % 250}|user{i}", "failures": i % 4,
+                         "expires_at": now + timedelta(hours=1)})
+        elif kind == "audit":  # the trail, one entry a minute back from now
+            docs.append({"_id": oid, "at": now - timedelta(minutes=i), "action": "login" if i % 5 else "agent.updated",
+                         "actor": {"id": ObjectId(f"{i % 7:024x}"), "username": f"agent{i % 7}"}, "target": None,
+                         "ip": "10.0.0.1", "details": {}})
         elif kind == "tickets":
             docs.append({"_id": oid, "number": i, "contact_id": ObjectId(f"{i:024x}"),
                          "status": "solved" if i % 3 else "open", "queue": "general", "created_at": now,
@@ -64,7 +88,7 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
 
 async def fill(store: Store, start: int, end: int) -> None:
     """Grow each hot collection to `end` documents, in batches (bounded memory and runtime)."""
-    for kind in ("conversations", "messages", "tickets", "outbox"):
+    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit"):
         for first in range(start, end, BATCH):
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
 
@@ -183,6 +207,34 @@ async def _departures_sweep(store: Store, i: int) -> Any:
     assert await Departures(store, tickets).sweep() == 0
 
 
+async def _login_attempt(store: Store, i: int) -> Any:
+    """A failed desk login's counting (the real `LoginThrottle`: admit, then the failure) and a right one's."""
+    throttle = LoginThrottle(store)
+    keys = await throttle.admit(f"newcomer{i}", "192.0.2.7")
+    await throttle.failed(keys)
+    await throttle.succeeded(f"newcomer{i}", "192.0.2.7", await throttle.admit(f"newcomer{i}", "192.0.2.7"))
+
+
+async def _privacy_export(store: Store, i: int) -> Any:
+    """A contact's data export (the real `Privacy.export`: contact, conversations, messages, tickets)."""
+    assert await Privacy(store, None, AuditLog(store)).export(ObjectId(f"{i:024x}"))
+
+
+_erased = iter(range(900, 1000))  # a contact not yet erased for each run (both sizes)
+
+
+async def _privacy_erase(store: Store, i: int) -> Any:
+    """A contact's erasure (the real `Privacy.erase`)."""
+    assert not (await Privacy(store, None, AuditLog(store)).erase(ObjectId(f"{next(_erased):024x}"))).already
+
+
+async def _retention_run(store: Store, i: int) -> Any:
+    """The nightly retention job when what is due was anonymised on earlier nights (the real `run_once`)."""
+    privacy = Privacy(store, None, AuditLog(store))
+    run = await Retention(store, privacy, [RetentionRule("widget", 30)], holder="bench").run_once()
+    assert run.ran and run.conversations == 0
+
+
 QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
@@ -223,6 +275,21 @@ QUERIES: dict[str, Query] = {
     "departures_sweep": _departures_sweep,
     # the supervisor's live view: tickets about to breach SLA (hub.slawatch); a scan would walk every ticket
     "tickets_at_risk": lambda s, i: at_risk(s),
+    # a desk user or a visitor opening a file: the message holding it (`Store.messages_with_file`; hinted until
+    # 2026-12-03: 1.1 s at 20,000 messages)
+    "attachment_owner": lambda s, i: s.messages_with_file(f"b{(i // 10) * 10}"),
+    "login_attempt": _login_attempt,
+    # the trainer's inbox: its first page, its counts, one item (bot.inbox; hinted until 2026-12-03)
+    "trainer_inbox": lambda s, i: NLUInbox(s).list(),
+    "trainer_inbox_counts": lambda s, i: NLUInbox(s).counts(),
+    "trainer_inbox_item": lambda s, i: NLUInbox(s).get(str(ObjectId(f"{(i // 50) * 50:024x}"))),
+    # the audit page, newest first, and filtered by an action (the real `AuditLog.page`; one sorted query and a
+    # count until 2026-12-03: 1.2 s and 1.0 s at 20,000 entries)
+    "audit_page": lambda s, i: AuditLog(s).page(AuditQuery()),
+    "audit_page_by_action": lambda s, i: AuditLog(s).page(AuditQuery(action="agent.updated")),
+    "privacy_export": _privacy_export,
+    "privacy_erase": _privacy_erase,
+    "retention_run": _retention_run,
     # the history's occupancy: active tickets per agent, grouped by the database, one status at a time (none
     # is pending here: an index finds none at once, a scan reads every ticket)
     "pending_per_assignee": lambda s, i: tickets_per_assignee(s, "pending"),
