@@ -1,4 +1,9 @@
-"""Time the message path's hot queries at two collection sizes: a scan shows as growth, not in `explain`.
+"""Time the hot queries at two collection sizes: a scan shows as growth, not in `explain`.
+
+The message path's, and since 2026-12-03 also the requests that would hold up the single-threaded
+embedded server for seconds as the data grows (a login, a file download, the trainer's inbox, the
+audit page, a contact's export and erasure, a retention run): whatever one request costs the
+database, every customer's message waits for.
 
 secantusd-py plans some queries as index scans in `explain` and still walks a whole index (a
 `hint`) or the whole collection (`_id` plus another condition). Timing each query against

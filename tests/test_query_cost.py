@@ -1,4 +1,5 @@
-"""The message path's hot queries cost the same with 1,000 and with 20,000 documents in their collection.
+"""The hot queries (the message path's, a login's, the admin pages') cost the same with 1,000 and with 20,000
+documents in their collection.
 
 secantusd-py's `explain` does not show every scan (a hint walks the whole hinted index, a findAndModify
 re-checks its query over the collection), so tests/test_store_indexes.py cannot catch them: this test

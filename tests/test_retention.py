@@ -93,6 +93,30 @@ async def test_old_closed_conversations_go_once_across_two_hubs(runtime: Runtime
     assert len(runs) == 1 and runs[0]["details"]["channels"]["sms"]["action"] == "delete"
 
 
+async def test_each_run_starts_where_the_last_stopped_and_a_reopened_chat_waits_for_its_new_close(
+        runtime: Runtime, shop_bot: Any) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.retention.rules = [RetentionRule("widget", 30, "anonymise")]
+    first = await _closed(runtime, "+15550000011", "widget")
+    back = await _closed(runtime, "+15550000012", "widget")
+    closed_at = (await hub.store.conversations.find_one({"_id": first}) or {})["closed_at"]
+    # `back` was reopened by its customer before the run: still open, its old `closed_at` kept
+    await hub.store.conversations.update_one({"_id": back}, {"$set": {"open": True}})
+    now = closed_at + timedelta(days=31)
+    assert (await hub.apply_retention(now)).conversations == 1
+    mark = await hub.store.settings.find_one({"_id": "retention"})
+    assert mark is not None and mark["done_before"]["widget"] == now - timedelta(days=30)
+    # it closes again 10 days later: the next run past its new cutoff retains it, and only it
+    await hub.store.conversations.update_one({"_id": back}, {"$set": {
+        "open": False, "closed_at": closed_at + timedelta(days=10)}})
+    assert (await hub.apply_retention(now + timedelta(days=5))).conversations == 0
+    later = await hub.apply_retention(now + timedelta(days=10))
+    assert later.conversations == 1
+    texts = {m["text"] for m in await hub.store.messages.find({"conversation_id": back}).to_list()}
+    assert texts == {ERASED_TEXT}
+
+
 def test_bad_retention_config_is_one_clear_error() -> None:
     assert parse_rules({"widget": {"days": 7, "action": "delete"}}) == [RetentionRule("widget", 7, "delete")]
     for raw, says in (({"widget": {"days": 0}}, "days"), ({"widget": {"days": 7, "action": "shred"}}, "action"),
