@@ -17,9 +17,9 @@ the database, across hub processes too: within the free budget the `$inc` applie
 come). Of 50 simultaneous guesses only the tickets within the budget (or past their backoff
 time) go on to verification; the others take none and are refused with the time to wait.
 
-No `find_one_and_update`: secantusd-py's findAndModify scans the whole collection (0.2 s a login
-at 1,000 counters, 2.6 s at 20,000: benchmarks/query_cost.py `login_attempt`), and a
-credential-stuffing run is exactly what fills this collection.
+No `find_one_and_update`: secantusd-py's findAndModify scans the whole collection (a failed login
+and a good one took 0.2 s at 1,000 counters, 2.6 s at 20,000: benchmarks/query_cost.py
+`login_attempt`), and a credential-stuffing run is exactly what fills this collection.
 """
 
 from __future__ import annotations
