@@ -39,6 +39,7 @@ KNOWN_ACTIONS = (
 FIRST_SPAN = timedelta(minutes=1)
 #: Nothing is recorded before this (the page stops looking back here).
 OLDEST = datetime(2020, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"^(\d{1,15})-([0-9a-f]{24})$")
 
 
@@ -80,7 +81,7 @@ class AuditQuery:
         found = _CURSOR.match(self.after)
         if found is None:
             raise BadCursor("after: the `next_cursor` of the previous page")
-        at = datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
+        at = _EPOCH + timedelta(milliseconds=int(found.group(1)))  # integers: a float could miss by a millisecond
         return min(top, at + timedelta(milliseconds=1)), (at, ObjectId(found.group(2)))
 
 
@@ -92,7 +93,8 @@ class AuditPage:
 
 
 def cursor_of(entry: Doc) -> str:
-    return f"{int(entry['at'].timestamp() * 1000)}-{entry['_id']}"
+    """The entry's time in whole milliseconds (BSON's precision) and its id."""
+    return f"{(entry['at'] - _EPOCH) // timedelta(milliseconds=1)}-{entry['_id']}"
 
 
 def _actor(agent: Doc | None) -> Doc | None:

@@ -166,16 +166,16 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
 
 
 async def test_pages_reach_back_in_widening_spans_each_entry_once(runtime: Runtime) -> None:
-    """Entries seconds, hours, days and years old, two in the same millisecond: pages of two by cursor walk
+    """Entries seconds, hours, days and years old, three in one millisecond: pages of two by cursor walk
     them newest first, each once; an action and an actor together keep only the entries with both."""
     assert runtime.hub is not None
     audit, now = runtime.hub.audit, utcnow()
     ada, bob = ObjectId(), ObjectId()
-    ages = [timedelta(seconds=5), timedelta(seconds=5), timedelta(minutes=3), timedelta(hours=5),
-            timedelta(days=2), timedelta(days=400), timedelta(days=1500)]
+    ages = [timedelta(seconds=5)] * 3 + [timedelta(minutes=3), timedelta(hours=5), timedelta(days=2),
+                                         timedelta(days=400), timedelta(days=1500)]
     for n, age in enumerate(ages):  # written directly: the trail's own API stamps the time itself
         await runtime.hub.store.audit.insert_one({
-            "_id": ObjectId(f"{10 - n:024x}") if n < 2 else ObjectId(), "at": now - age, "action": "agent.updated",
+            "_id": ObjectId(f"{10 - n:024x}") if n < 3 else ObjectId(), "at": now - age, "action": "agent.updated",
             "actor": {"id": bob if n % 3 == 0 else ada, "username": "x", "name": "X"}, "target": None,
             "details": {"n": n}})
     pages, after = [], None
@@ -184,11 +184,11 @@ async def test_pages_reach_back_in_widening_spans_each_entry_once(runtime: Runti
         pages.append([e["details"]["n"] for e in page.entries])
         if (after := page.next_cursor) is None:
             break
-    assert pages == [[0, 1], [2, 3], [4, 5], [6]]  # same millisecond: the larger _id first
+    assert pages == [[0, 1], [2, 3], [4, 5], [6, 7]]  # one millisecond across pages: the larger _id first
     bobs = await audit.page(AuditQuery(action="agent.updated", actor_id=bob, limit=50))
     assert [e["details"]["n"] for e in bobs.entries] == [0, 3, 6] and bobs.next_cursor is None
     recent = await audit.page(AuditQuery(start=now - timedelta(days=3), limit=50))
-    assert [e["details"]["n"] for e in recent.entries] == [0, 1, 2, 3, 4]
+    assert [e["details"]["n"] for e in recent.entries] == [0, 1, 2, 3, 4, 5]
     with pytest.raises(BadCursor):
         await audit.page(AuditQuery(after="not a cursor"))
 
