@@ -53,7 +53,7 @@ async def test_revision_bumps_on_every_change_and_the_published_filter(runtime: 
     assert [a.id for a in await kb.published("en")] == [draft.id]
     await kb.delete(german.id, actor=trainer)
     assert await kb.revision() == 6 and await kb.get(german.id) is None and await kb.get("nonsense") is None
-    actions = [r["action"] for r in await hub.audit.search(AuditQuery(limit=10))]
+    actions = [r["action"] for r in (await hub.audit.page(AuditQuery(limit=10))).entries]
     assert actions[:3] == ["kb.article_deleted", "kb.article_unpublished", "kb.article_published"]
     assert actions.count("kb.article_created") == 3
 

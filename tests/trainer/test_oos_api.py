@@ -16,7 +16,7 @@ from tests.trainer.conftest import Api, make_user
 
 async def _audit(runtime: Runtime, action: str) -> list[dict[str, Any]]:
     assert runtime.hub is not None
-    return await runtime.hub.audit.search(AuditQuery(action=action))
+    return (await runtime.hub.audit.page(AuditQuery(action=action))).entries
 
 
 async def test_out_of_scope_routes_need_a_trainer(trainer_runtime: Runtime, tclient: TestClient[Any, Any]) -> None:
