@@ -120,7 +120,7 @@ async def _status_is(store: Store, text: str, status: str) -> bool:
 
 async def test_a_burst_larger_than_the_free_slots_spills_its_excess(store: Store) -> None:
     """Three replies queued in one transaction on a process with two free slots: the third is marked at once (the
-    first two have the slots), and another process sends one while the busy process's two wait on a slow provider."""
+    first two have the slots), and another process sends while the busy process's slots wait on a slow provider."""
     log: list[tuple[str, str]] = []
     async with process(store, "busy", log, concurrency=2) as (busy, slow), process(store, "idle", log):
         slow.gate = asyncio.Event()
@@ -132,10 +132,15 @@ async def test_a_burst_larger_than_the_free_slots_spills_its_excess(store: Store
 
         await store.run_in_transaction(burst)
         assert [(await outbox_entry(store, f"reply {n}")).get("spill") for n in range(3)] == [None, None, True]
-        # Which of the three is the excess is not promised (all are equally due): one is sent by the idle process
-        # while the busy one's two slots hang on its provider.
-        await eventually(lambda: holds([who for who, _ in log] == ["idle"]), what="the idle process sending the excess")
+        # Which of the three is the excess is not promised (all are equally due), nor how many the idle process
+        # takes: woken by the spilled insert before the busy worker's own pass, it may claim all three. What is
+        # promised: the idle process sends while the busy one's slots hang on its provider (with no spill mark
+        # nothing would wake it: its poll is an hour).
+        try:
+            await eventually(lambda: holds(any(who == "idle" for who, _ in log)),
+                             what="the idle process sending the excess")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; sent so far: {log}") from None
         slow.gate.set()
-        await eventually(lambda: holds(len(log) == 3), what="the busy process's two sent")
-    assert sorted(who for who, _ in log) == ["busy", "busy", "idle"]
+        await eventually(lambda: holds(len(log) == 3), what="all three sent")
     assert sorted(text for _, text in log) == ["reply 0", "reply 1", "reply 2"]  # each once
