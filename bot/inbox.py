@@ -19,9 +19,9 @@ from hub.store import BY_ID, Doc, ObjectId, Store
 
 #: Why a message is in the inbox, in the order the desk shows the filters.
 REASONS = ("low_confidence", "ambiguous", "out_of_scope", "not_helpful", "escalated")
-#: The index `hub.store.ensure_indexes` creates for the inbox. Reads filter on its fields with no
-#: hint: secantusd-py walks a whole hinted index for a find, and this one holds every message.
-BY_REVIEW = [("review.reason", 1), ("created_at", -1)]
+# Reads filter on the fields of the `(review.reason, created_at)` index `hub.store.ensure_indexes`
+# creates, with no hint: secantusd-py walks a whole hinted index for a find, and this one holds
+# every message.
 
 
 @dataclass(frozen=True)

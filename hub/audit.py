@@ -40,7 +40,8 @@ FIRST_SPAN = timedelta(minutes=1)
 #: Nothing is recorded before this (the page stops looking back here).
 OLDEST = datetime(2020, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"^(\d{1,15})-([0-9a-f]{24})$")
+#: Milliseconds (13 digits reach the year 2286; more would overflow a datetime) and an id.
+_CURSOR = re.compile(r"^(\d{1,13})-([0-9a-f]{24})$")
 
 
 class BadCursor(ValueError):

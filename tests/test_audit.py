@@ -153,7 +153,7 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
     today = await (await client.get("/api/admin/audit", params={"to": utcnow().date().isoformat()})).json()
     assert len(today["entries"]) == 7  # a bare date `to` includes that day
     for bad in ({"from": "yesterday"}, {"limit": "5000"}, {"actor": "no-such-user"}, {"after": "-1"},
-                {"after": "12-zz"}):
+                {"after": "12-zz"}, {"after": "999999999999999-" + "a" * 24}):
         resp = await client.get("/api/admin/audit", params=bad)
         assert resp.status == 400 and (await resp.json())["error"], bad
 
