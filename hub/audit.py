@@ -10,7 +10,8 @@ an erasure is recorded by contact id and counts, not by what was erased.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,3 +140,14 @@ class AuditLog:
             high, span = low, span * 2
         entries = found[:query.limit]
         return AuditPage(entries, cursor_of(entries[-1]) if len(found) > query.limit else None)
+
+    async def walk(self, query: AuditQuery, size: int = 500) -> AsyncIterator[list[Doc]]:
+        """Every entry the query matches, newest first, `size` at a time (page after page by cursor), so
+        an export of the whole trail never holds more than a page, nor keeps the server busy longer."""
+        after = query.after
+        while True:
+            page = await self.page(replace(query, after=after, limit=size))
+            if page.entries:
+                yield page.entries
+            if (after := page.next_cursor) is None:
+                return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from agents_ui.audit import EXPORT_PAGE
 from hub.audit import AuditQuery, BadCursor
 from hub.models import Role, utcnow
 from hub.store import ObjectId
@@ -163,6 +165,26 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
     assert [r["ip"] for r in rows] == ["10.0.0.9"]
     assert rows[0]["target"] == "'=HYPERLINK(\"x\")"  # a spreadsheet shows it, never runs it
     assert (await runtime.hub.store.audit.count_documents({"action": "audit.exported"})) == 1
+
+
+async def test_the_csv_export_streams_every_matching_entry_page_after_page(
+        runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    """More entries than one round of the export holds: all of them arrive, newest first, each once, in a
+    streamed (chunked) response, and the export records how many rows it sent."""
+    await _setup(runtime)
+    assert runtime.hub is not None
+    now, total = utcnow(), EXPORT_PAGE * 2 + 7
+    await runtime.hub.store.audit.insert_many([
+        {"at": now - timedelta(seconds=3 * n), "action": "agent.updated", "actor": None, "target": None,
+         "details": {"n": n}} for n in range(total)])
+    await runtime.hub.audit.record("agent.created", details={"n": -1})  # another action: not exported
+    await login(client, "root", "a long admin password")
+    resp = await client.get("/api/admin/audit.csv", params={"action": "agent.updated"})
+    assert resp.status == 200 and resp.headers.get("Transfer-Encoding") == "chunked"
+    rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [json.loads(r["details"])["n"] for r in rows] == list(range(total))
+    recorded = await runtime.hub.store.audit.find_one({"action": "audit.exported"})
+    assert recorded is not None and recorded["details"]["rows"] == total and "complete" not in recorded["details"]
 
 
 async def test_pages_reach_back_in_widening_spans_each_entry_once(runtime: Runtime) -> None:
