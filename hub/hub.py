@@ -241,6 +241,7 @@ class Hub:
         self._spawn(self.bus.run(), "realtime")
         self._spawn(self.outbox.run(), "outbox")
         self._spawn(self.pipeline.run_recovery(), "recovery")
+        self._spawn(self.pipeline.run_lease_renewal(), "message leases")
         self._spawn(self.router.run(), "routing")
         self._spawn(self.presence.run(), "presence")
         self._spawn(self.departures.run(), "departures")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from hub.outbox import Outbox
 from hub.ports import Bot
 from hub.routing import Router
 from hub.store import (
+    BY_ID,
     Doc,
     DuplicateKeyError,
     ObjectId,
@@ -51,13 +53,19 @@ log = logging.getLogger(__name__)
 #: Bot decision reasons that put the customer's message in the trainers' NLU inbox.
 REVIEW_REASONS = frozenset({"low_confidence", "ambiguous", "out_of_scope"})
 NOT_HELPFUL = "not_helpful"
+#: A message's processing lease. Short, so that what a crashed process held is taken over within
+#: LEASE_SECONDS + RECOVERY_SECONDS; a live process renews the leases of what it is still working on
+#: (a slow bot, a database that stalls) every third of it, so that it is not taken over meanwhile.
+LEASE_SECONDS = 20.0
+#: How often a process looks for messages whose lease ran out (an index of the pending ones only).
+RECOVERY_SECONDS = 5.0
 
 
 
 class Pipeline:
     def __init__(self, store: Store, contacts: ContactService, conversations: ConversationService,
                  tickets: TicketService, outbox: Outbox, bot: Bot, router: Router, blobs: Any | None = None,
-                 lease_seconds: float = 60.0) -> None:
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.contacts = contacts
         self.conversations = conversations
@@ -67,11 +75,13 @@ class Pipeline:
         self.router = router
         self.blobs = blobs
         self.lease_seconds = lease_seconds
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         #: Set by the hub (hub.webhooks.Webhooks): customer messages announced when processed.
         self.webhooks: Any = None
         #: The scheduled processing task of each message still being processed (for `process_now`).
-        self._by_message: dict[ObjectId, asyncio.Task[None]] = {}
+        self._by_message: dict[ObjectId, asyncio.Task[bool]] = {}
+        #: The messages this process is processing now, and since when (monotonic): the leases it renews.
+        self._held: dict[ObjectId, float] = {}
         self.telemetry = Telemetry(store)
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
@@ -163,8 +173,10 @@ class Pipeline:
         task = asyncio.create_task(self._process_logged(message_id, (message, conversation, contact)))
         self._tasks.add(task)
         self._by_message[message_id] = task
+        self._held[message_id] = time.monotonic()
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda _task: self._by_message.pop(message_id, None))
+        task.add_done_callback(lambda _task: self._held.pop(message_id, None))
 
     async def process_now(self, message_id: ObjectId | str) -> None:
         """Return only once this message has been processed (answered, escalated or left alone).
@@ -182,13 +194,14 @@ class Pipeline:
             return
         await self._process_logged(key)
 
-    async def _process_logged(self, message_id: ObjectId, leased: tuple[Doc, Doc, Doc | None] | None = None) -> None:
+    async def _process_logged(self, message_id: ObjectId, leased: tuple[Doc, Doc, Doc | None] | None = None) -> bool:
         try:
-            await self.process(message_id, leased)
+            return await self.process(message_id, leased)
         except PyMongoError as exc:
             log.warning("pipeline: database error processing %s (%s); recovery will retry", message_id, exc)
         except Exception:
             log.exception("pipeline: processing %s failed; recovery will retry", message_id)
+        return False
 
     @property
     def in_flight(self) -> int:
@@ -200,8 +213,9 @@ class Pipeline:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def process(self, message_id: ObjectId, leased: tuple[Doc, Doc, Doc | None] | None = None) -> None:
-        """Decide what to do with one stored customer message; at most once per message.
+    async def process(self, message_id: ObjectId, leased: tuple[Doc, Doc, Doc | None] | None = None) -> bool:
+        """Decide what to do with one stored customer message; at most once per message. False when the
+        message was not this call's to process (done already, or its lease held by another).
 
         `leased`: the message, its conversation and its sender's contact as `ingest` just wrote and read
         them, under the lease it took with the insert (nothing to read again). Without it (recovery), the
@@ -212,14 +226,14 @@ class Pipeline:
         else:
             taken = await self._take(message_id)
             if taken is None:
-                return
+                return False
             (message, conversation), contact = taken, None
         decision: Decision | None = None
         if conversation["state"] == ConversationState.BOT.value and not message.get("suppress_bot"):
             decision = await self._decide(message, conversation)
         if self._lean(decision, conversation):
             await self._answer(message, conversation, decision)
-            return
+            return True
         number = None
         if decision is not None and decision.kind is DecisionKind.ESCALATE and not conversation.get("ticket_id"):
             number = await self.store.next_number("ticket")
@@ -247,6 +261,7 @@ class Pipeline:
         ticket = await self.store.run_in_transaction(work)
         if ticket is not None:
             await self.router.route_queue(ticket["queue"])
+        return True
 
     async def _take(self, message_id: ObjectId) -> tuple[Doc, Doc] | None:
         """The lease on a message left pending, and its conversation; None if not due or taken by another.
@@ -426,18 +441,43 @@ class Pipeline:
         return None
 
     async def recover(self, older_than_seconds: float = 0.0, limit: int = 500) -> int:
-        """Re-process messages left pending (crash, bot or database outage). Returns how many."""
+        """Re-process messages left pending (crash, bot or database outage). Returns how many it processed
+        (not those whose lease another process holds).
+
+        Skips what this process is processing itself: its leases are renewed, and a second task here
+        would only repeat the work."""
         cutoff = utcnow() - timedelta(seconds=older_than_seconds)
         cursor = self.store.messages.find(
             {"pending_bot": True, "created_at": {"$lte": cutoff}}, projection={"_id": 1},
             sort=[("created_at", 1)], limit=limit,
         )
-        ids = [doc["_id"] async for doc in cursor]
+        ids = [doc["_id"] async for doc in cursor if doc["_id"] not in self._held]
+        processed = 0
         for message_id in ids:
-            await self._process_logged(message_id)
-        return len(ids)
+            self._held[message_id] = time.monotonic()
+            try:
+                processed += await self._process_logged(message_id)
+            finally:
+                self._held.pop(message_id, None)
+        return processed
 
-    async def run_recovery(self, interval: float = 15.0) -> None:
+    async def renew_leases(self, older_than_seconds: float | None = None) -> int:
+        """Extend the lease of each message this process has been processing for a third of a lease or
+        more (`older_than_seconds`); how many were still pending.
+
+        One write for all of them, and none when nothing has been in flight that long (nearly always:
+        a message takes milliseconds), so the message paths pay nothing for it."""
+        age = self.lease_seconds / 3 if older_than_seconds is None else older_than_seconds
+        now = time.monotonic()
+        held = [message_id for message_id, since in self._held.items() if now - since >= age]
+        if not held:
+            return 0
+        renewed = await self.store.messages.update_many(
+            {"_id": {"$in": held}, "pending_bot": True},
+            {"$set": {"lease_until": utcnow() + timedelta(seconds=self.lease_seconds)}}, hint=BY_ID)
+        return renewed.modified_count
+
+    async def run_recovery(self, interval: float = RECOVERY_SECONDS) -> None:
         """Background loop: messages whose processing died are retried after their lease."""
         while True:
             try:
@@ -445,6 +485,15 @@ class Pipeline:
             except PyMongoError as exc:
                 log.warning("pipeline: recovery could not reach the database (%s)", exc)
             await asyncio.sleep(interval)
+
+    async def run_lease_renewal(self) -> None:
+        """Background loop: renew this process's leases every third of their length."""
+        while True:
+            await asyncio.sleep(max(self.lease_seconds / 3, 0.5))
+            try:
+                await self.renew_leases()
+            except PyMongoError as exc:
+                log.warning("pipeline: could not renew message leases (%s)", exc)
 
 
 def _arrival(message: Doc, sets: Doc | None = None, answered: bool = False) -> Doc:

@@ -106,7 +106,7 @@ class CommandLog(monitoring.CommandListener):
 
 
 #: Fields only the hub's periodic sweeps filter on: abandoned chats (hub.departures, every 5 s) and messages
-#: left pending (hub.pipeline recovery, every 15 s). Such a read that finds nothing is an idle poll.
+#: left pending (hub.pipeline recovery, every 5 s). Such a read that finds nothing is an idle poll.
 SWEEP_FIELDS = frozenset({"abandon_at", "pending_bot"})
 
 #: Collections written by a periodic batch, at most every few seconds whatever the traffic (hub.channelstatus

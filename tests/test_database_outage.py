@@ -93,3 +93,40 @@ async def test_a_stalled_process_is_taken_over_and_the_answer_is_written_once(
         await stalled.stop()
         await healthy.stop()
         await _drop(settings)
+
+
+async def test_a_slow_decision_keeps_its_lease_and_nobody_repeats_it(
+    tmp_path: Path, mongo_uri: str, shop_bot: Any
+) -> None:
+    """A process still working on a message renews its lease, so another process's recovery leaves it
+    alone (and the process's own recovery never starts a second task on it): one decision, one answer."""
+    from hub.models import InboundMessage, Sender
+
+    settings = make_settings(mongo_uri, tmp_path / "var")
+    slow_bot = HangingBot(shop_bot)
+    slow, other = Runtime(settings), Runtime(settings)
+    await slow.start(bot=slow_bot)
+    await other.start(bot=shop_bot)
+    try:
+        assert slow.hub is not None and other.hub is not None
+        pipeline = slow.hub.pipeline
+        pipeline.lease_seconds = -1  # the lease taken with the insert has already run out ...
+        await slow.hub.ingest(InboundMessage(channel="widget", external_id="demo:v8:1", thread_key="demo:v8",
+                                             sender=Sender("demo:v8"), text="what are your opening hours"))
+        await slow_bot.entered.wait()
+        assert await pipeline.recover() == 0  # its own recovery: the message is in hand here
+        pipeline.lease_seconds = 60
+        assert await pipeline.renew_leases(older_than_seconds=0) == 1  # ... and is renewed while it decides
+        assert await other.hub.pipeline.recover() == 0
+        store = other.hub.store
+        assert await store.messages.count_documents({"author.kind": "bot"}) == 0  # nobody answered meanwhile
+        slow_bot.release.set()
+        await pipeline.drain()
+        assert await store.messages.count_documents({"author.kind": "bot"}) == 1
+        assert await store.messages.count_documents({"pending_bot": True}) == 0
+        assert await pipeline.renew_leases(older_than_seconds=0) == 0  # nothing in hand any more
+    finally:
+        slow_bot.release.set()  # a failed assertion above must not leave the decision hanging at stop
+        await slow.stop()
+        await other.stop()
+        await _drop(settings)
