@@ -59,6 +59,9 @@ NOT_HELPFUL = "not_helpful"
 LEASE_SECONDS = 20.0
 #: How often a process looks for messages whose lease ran out (an index of the pending ones only).
 RECOVERY_SECONDS = 5.0
+#: Pending messages one sweep reads at most (it runs every RECOVERY_SECONDS; a long backlog is read again
+#: and again, so each read stays small).
+SWEEP_BATCH = 50
 
 
 
@@ -466,22 +469,33 @@ class Pipeline:
         more (`older_than_seconds`); how many were still pending.
 
         One write for all of them, and none when nothing has been in flight that long (nearly always:
-        a message takes milliseconds), so the message paths pay nothing for it."""
+        a message takes milliseconds), so the message paths pay nothing for it. The write is a
+        transaction: secantusd-py runs a multi-document update outside one holding the collection's lock
+        while it retries a write conflict, and the conflict here is with a processing transaction that
+        needs that lock to finish: under load it deadlocked every write to `messages` (seen in
+        `bench load`'s 40 msg/s step, the server retrying for minutes). In a transaction a conflict
+        aborts at once and the attempt is retried."""
         age = self.lease_seconds / 3 if older_than_seconds is None else older_than_seconds
         now = time.monotonic()
         held = [message_id for message_id, since in self._held.items() if now - since >= age]
         if not held:
             return 0
-        renewed = await self.store.messages.update_many(
-            {"_id": {"$in": held}, "pending_bot": True},
-            {"$set": {"lease_until": utcnow() + timedelta(seconds=self.lease_seconds)}}, hint=BY_ID)
-        return renewed.modified_count
+
+        async def renew(session: AsyncClientSession) -> int:
+            renewed = await self.store.messages.update_many(
+                {"_id": {"$in": held}, "pending_bot": True},
+                {"$set": {"lease_until": utcnow() + timedelta(seconds=self.lease_seconds)}}, hint=BY_ID,
+                session=session)
+            return renewed.modified_count
+
+        return await self.store.run_in_transaction(renew)
 
     async def run_recovery(self, interval: float = RECOVERY_SECONDS) -> None:
         """Background loop: messages whose processing died are retried after their lease."""
         while True:
             try:
-                await self.recover(older_than_seconds=self.lease_seconds)
+                # a few at a time: under a backlog the oldest pending are this process's own, in hand
+                await self.recover(older_than_seconds=self.lease_seconds, limit=SWEEP_BATCH)
             except PyMongoError as exc:
                 log.warning("pipeline: recovery could not reach the database (%s)", exc)
             await asyncio.sleep(interval)
