@@ -472,9 +472,9 @@ class Pipeline:
         a message takes milliseconds), so the message paths pay nothing for it. The write is a
         transaction: secantusd-py runs a multi-document update outside one holding the collection's lock
         while it retries a write conflict, and the conflict here is with a processing transaction that
-        needs that lock to finish: under load it deadlocked every write to `messages` (seen in
-        `bench load`'s 40 msg/s step, the server retrying for minutes). In a transaction a conflict
-        aborts at once and the attempt is retried."""
+        needs that lock to finish (`bench load`'s 40 msg/s step stopped with the server retrying such an
+        update for minutes, most likely this one). In a transaction a conflict aborts at once and the
+        attempt is retried."""
         age = self.lease_seconds / 3 if older_than_seconds is None else older_than_seconds
         now = time.monotonic()
         held = [message_id for message_id, since in self._held.items() if now - since >= age]
