@@ -141,7 +141,7 @@ class AuditLog:
         entries = found[:query.limit]
         return AuditPage(entries, cursor_of(entries[-1]) if len(found) > query.limit else None)
 
-    async def walk(self, query: AuditQuery, size: int = 500) -> AsyncIterator[list[Doc]]:
+    async def walk(self, query: AuditQuery, size: int) -> AsyncIterator[list[Doc]]:
         """Every entry the query matches, newest first, `size` at a time (page after page by cursor), so
         an export of the whole trail never holds more than a page, nor keeps the server busy longer."""
         after = query.after

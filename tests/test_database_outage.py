@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub.hub import Hub
+from hub.models import InboundMessage, Sender
 from switchboard.bootstrap import Runtime
 from switchboard.embedded import EmbeddedServer
 from tests.conftest import _drop, make_settings
@@ -62,26 +66,43 @@ class HangingBot:
         return await self.inner.decide(turn)
 
 
+@asynccontextmanager
+async def hanging_and_healthy(tmp_path: Path, mongo_uri: str, shop_bot: Any) -> AsyncIterator[
+        tuple[Hub, HangingBot, Hub]]:
+    """Two hubs on one database: the first decides with a bot that hangs until released, the second with the
+    shop's bot. The hanging bot is released before the hubs stop, even after a failed assertion."""
+    settings = make_settings(mongo_uri, tmp_path / "var")
+    hanging_bot = HangingBot(shop_bot)
+    hanging, healthy = Runtime(settings), Runtime(settings)
+    await hanging.start(bot=hanging_bot)
+    await healthy.start(bot=shop_bot)
+    try:
+        assert hanging.hub is not None and healthy.hub is not None
+        yield hanging.hub, hanging_bot, healthy.hub
+    finally:
+        hanging_bot.release.set()
+        await hanging.stop()
+        await healthy.stop()
+        await _drop(settings)
+
+
+async def ask(hub: Hub, visitor: str) -> None:
+    """A widget visitor's FAQ question, stored by `hub`."""
+    await hub.ingest(InboundMessage(channel="widget", external_id=f"demo:{visitor}:1", thread_key=f"demo:{visitor}",
+                                    sender=Sender(f"demo:{visitor}"), text="what are your opening hours"))
+
+
 async def test_a_stalled_process_is_taken_over_and_the_answer_is_written_once(
     tmp_path: Path, mongo_uri: str, shop_bot: Any
 ) -> None:
-    from hub.models import InboundMessage, Sender
-
-    settings = make_settings(mongo_uri, tmp_path / "var")
-    stalled_bot = HangingBot(shop_bot)
-    stalled, healthy = Runtime(settings), Runtime(settings)
-    await stalled.start(bot=stalled_bot)
-    await healthy.start(bot=shop_bot)
-    try:
-        assert stalled.hub is not None and healthy.hub is not None
-        stalled.hub.pipeline.lease_seconds = -1  # its lease is already over when it takes the message
-        await stalled.hub.ingest(InboundMessage(channel="widget", external_id="demo:v9:1", thread_key="demo:v9",
-                                                sender=Sender("demo:v9"), text="what are your opening hours"))
+    async with hanging_and_healthy(tmp_path, mongo_uri, shop_bot) as (stalled, stalled_bot, healthy):
+        stalled.pipeline.lease_seconds = -1  # its lease is already over when it takes the message
+        await ask(stalled, "v9")
         await stalled_bot.entered.wait()
-        assert await healthy.hub.pipeline.recover() == 1
+        assert await healthy.pipeline.recover() == 1
         stalled_bot.release.set()
-        await stalled.hub.pipeline.drain()
-        store = healthy.hub.store
+        await stalled.pipeline.drain()
+        store = healthy.store
         assert await store.messages.count_documents({"author.kind": "bot"}) == 1
         answers = await store.messages.find({"author.kind": "bot"}).to_list()
         assert [a["delivery"]["status"] for a in answers] == ["sent"]  # the widget's: delivered by being stored
@@ -89,10 +110,6 @@ async def test_a_stalled_process_is_taken_over_and_the_answer_is_written_once(
         assert await store.messages.count_documents({"pending_bot": True}) == 0
         conversation = await store.conversations.find_one({"thread_key": "demo:v9"})
         assert conversation is not None and conversation["bot"]["turns"] == 1  # the repeat did not count twice
-    finally:
-        await stalled.stop()
-        await healthy.stop()
-        await _drop(settings)
 
 
 async def test_a_slow_decision_keeps_its_lease_and_nobody_repeats_it(
@@ -100,33 +117,19 @@ async def test_a_slow_decision_keeps_its_lease_and_nobody_repeats_it(
 ) -> None:
     """A process still working on a message renews its lease, so another process's recovery leaves it
     alone (and the process's own recovery never starts a second task on it): one decision, one answer."""
-    from hub.models import InboundMessage, Sender
-
-    settings = make_settings(mongo_uri, tmp_path / "var")
-    slow_bot = HangingBot(shop_bot)
-    slow, other = Runtime(settings), Runtime(settings)
-    await slow.start(bot=slow_bot)
-    await other.start(bot=shop_bot)
-    try:
-        assert slow.hub is not None and other.hub is not None
-        pipeline = slow.hub.pipeline
+    async with hanging_and_healthy(tmp_path, mongo_uri, shop_bot) as (slow, slow_bot, other):
+        pipeline = slow.pipeline
         pipeline.lease_seconds = -1  # the lease taken with the insert has already run out ...
-        await slow.hub.ingest(InboundMessage(channel="widget", external_id="demo:v8:1", thread_key="demo:v8",
-                                             sender=Sender("demo:v8"), text="what are your opening hours"))
+        await ask(slow, "v8")
         await slow_bot.entered.wait()
         assert await pipeline.recover() == 0  # its own recovery: the message is in hand here
         pipeline.lease_seconds = 60
         assert await pipeline.renew_leases(older_than_seconds=0) == 1  # ... and is renewed while it decides
-        assert await other.hub.pipeline.recover() == 0
-        store = other.hub.store
+        assert await other.pipeline.recover() == 0
+        store = other.store
         assert await store.messages.count_documents({"author.kind": "bot"}) == 0  # nobody answered meanwhile
         slow_bot.release.set()
         await pipeline.drain()
         assert await store.messages.count_documents({"author.kind": "bot"}) == 1
         assert await store.messages.count_documents({"pending_bot": True}) == 0
         assert await pipeline.renew_leases(older_than_seconds=0) == 0  # nothing in hand any more
-    finally:
-        slow_bot.release.set()  # a failed assertion above must not leave the decision hanging at stop
-        await slow.stop()
-        await other.stop()
-        await _drop(settings)
