@@ -470,25 +470,16 @@ class Pipeline:
 
         One write for all of them, and none when nothing has been in flight that long (nearly always:
         a message takes milliseconds), so the message paths pay nothing for it. The write is a
-        transaction: secantusd-py runs a multi-document update outside one holding the collection's lock
-        while it retries a write conflict, and the conflict here is with a processing transaction that
-        needs that lock to finish (`bench load`'s 40 msg/s step stopped with the server retrying such an
-        update for minutes, most likely this one). In a transaction a conflict aborts at once and the
-        attempt is retried."""
+        transaction (`Store.update_in_batches`): outside one, `bench load`'s 40 msg/s step stopped with
+        the server retrying such an update for minutes against a processing transaction, most likely this one."""
         age = self.lease_seconds / 3 if older_than_seconds is None else older_than_seconds
         now = time.monotonic()
         held = [message_id for message_id, since in self._held.items() if now - since >= age]
         if not held:
             return 0
-
-        async def renew(session: AsyncClientSession) -> int:
-            renewed = await self.store.messages.update_many(
-                {"_id": {"$in": held}, "pending_bot": True},
-                {"$set": {"lease_until": utcnow() + timedelta(seconds=self.lease_seconds)}}, hint=BY_ID,
-                session=session)
-            return renewed.modified_count
-
-        return await self.store.run_in_transaction(renew)
+        until = utcnow() + timedelta(seconds=self.lease_seconds)
+        return await self.store.update_in_batches(self.store.messages, "_id", held, {"$set": {"lease_until": until}},
+                                                  condition={"pending_bot": True}, hint=BY_ID)
 
     async def run_recovery(self, interval: float = RECOVERY_SECONDS) -> None:
         """Background loop: messages whose processing died are retried after their lease."""

@@ -23,7 +23,7 @@ from hub.audit import AuditLog
 from hub.contactbook import TOMBSTONE_KEY
 from hub.models import utcnow
 from hub.store import (
-    MESSAGES_BY_CONVERSATION,
+    BY_ID,
     Doc,
     ObjectId,
     Store,
@@ -142,8 +142,8 @@ class Privacy:
         ticket_ids = [t["_id"] for t in tickets]
         await self._redact_tickets(ticket_ids)
         # Nobody can answer a ticket whose customer is gone: active ones are closed.
-        await self.store.tickets.update_many(
-            {"_id": {"$in": [t["_id"] for t in tickets if t["status"] in ("new", "open", "pending")]}},
+        await self.store.update_in_batches(
+            self.store.tickets, "_id", [t["_id"] for t in tickets if t["status"] in ("new", "open", "pending")],
             {"$set": {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}},
         )
         for ticket in tickets:  # the desk list's facets follow (its words were cleared above)
@@ -188,34 +188,37 @@ class Privacy:
         """Replace the text of every message of `conversations`, delete their files, clear subjects.
 
         `detach`: also cut the conversations from the channel thread (erasure: the person must not
-        come back into them), closing any still open.
+        come back into them), closing any still open. The messages are rewritten by `_id` a batch per
+        transaction (`Store.update_in_batches`): a customer may still be writing in one of these
+        conversations, and a plain multi-document update racing its processing stops the embedded
+        server's writes to messages.
         """
         removed = Redaction(conversations=len(conversations))
         ids = [c["_id"] for c in conversations]
         if not ids:
             return removed
-        messages = await self.store.messages.find({"conversation_id": {"$in": ids}},
-                                                  projection={"attachments.blob_id": 1}).to_list()
+        messages = await self.store.messages.find(
+            {"conversation_id": {"$in": ids}},
+            projection={"attachments.blob_id": 1, "author.kind": 1, "conversation_id": 1}).to_list()
         for message in messages:
             for attachment in message.get("attachments", []):
                 if self.blobs is not None and attachment.get("blob_id"):
                     removed.files += int(await self.blobs.delete(str(attachment["blob_id"])))
         message_ids = [m["_id"] for m in messages]
         removed.messages = len(message_ids)
-        await self.store.outbox.delete_many({"message_id": {"$in": message_ids}, "status": "pending"},
-                                            hint=[("message_id", 1)])
+        await self.store.delete_in_batches(self.store.outbox, "message_id", message_ids,
+                                           condition={"status": "pending"}, hint=[("message_id", 1)])
         now = utcnow()
-        await self.store.messages.update_many(
-            {"conversation_id": {"$in": ids}},
+        await self.store.update_in_batches(
+            self.store.messages, "_id", message_ids,
             {"$set": {"text": ERASED_TEXT, "subject": None, "attachments": [], "quick_replies": [],
                       "redacted_at": now},
              # `review`: out of the trainer's inbox too (nothing left there to learn from)
              "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": ""}},
-            hint=MESSAGES_BY_CONVERSATION,
         )
-        await self.store.messages.update_many(
-            {"conversation_id": {"$in": ids}, "author.kind": "customer"},
-            {"$set": {"author.name": ERASED_NAME}}, hint=MESSAGES_BY_CONVERSATION,
+        await self.store.update_in_batches(
+            self.store.messages, "_id", [m["_id"] for m in messages if m.get("author", {}).get("kind") == "customer"],
+            {"$set": {"author.name": ERASED_NAME}},
         )
         for conversation in conversations:
             changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now}
@@ -225,9 +228,10 @@ class Privacy:
                     changes.update(open=False, state="closed", closed_at=now)
             await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": changes})
             if detach:
-                await self.store.messages.update_many({"conversation_id": conversation["_id"]},
-                                                      {"$set": {"thread_key": changes["thread_key"]}},
-                                                      hint=MESSAGES_BY_CONVERSATION)
+                await self.store.update_in_batches(
+                    self.store.messages, "_id",
+                    [m["_id"] for m in messages if m["conversation_id"] == conversation["_id"]],
+                    {"$set": {"thread_key": changes["thread_key"]}})
         return removed
 
     async def delete_conversations(self, conversations: list[Doc]) -> Redaction:
@@ -237,8 +241,9 @@ class Privacy:
         """
         removed = await self.redact(conversations, detach=False)
         ids = [c["_id"] for c in conversations]
-        await self.store.messages.delete_many({"conversation_id": {"$in": ids}}, hint=MESSAGES_BY_CONVERSATION)
-        await self.store.conversations.delete_many({"_id": {"$in": ids}})
+        messages = await self.store.messages.find({"conversation_id": {"$in": ids}}, projection={"_id": 1}).to_list()
+        await self.store.delete_in_batches(self.store.messages, "_id", [m["_id"] for m in messages])
+        await self.store.delete_in_batches(self.store.conversations, "_id", ids)
         return removed
 
     async def redact_closed_tickets_of(self, conversation_ids: list[ObjectId]) -> int:
@@ -264,11 +269,10 @@ class Privacy:
     async def _redact_tickets(self, ticket_ids: list[ObjectId]) -> None:
         if not ticket_ids:
             return
-        await self.store.tickets.update_many({"_id": {"$in": ticket_ids}},
-                                             {"$set": {"subject": ERASED_TEXT, "entities": {}, "words": [],
-                                                       "active_words": []}})
-        await self.store.tickets.update_many({"_id": {"$in": ticket_ids}, "csat.comment": {"$exists": True}},
-                                             {"$set": {"csat.comment": ""}}, hint=[("_id", 1)])
+        await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {
+            "$set": {"subject": ERASED_TEXT, "entities": {}, "words": [], "active_words": []}})
+        await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {"$set": {"csat.comment": ""}},
+                                           condition={"csat.comment": {"$exists": True}}, hint=BY_ID)
 
     async def _agent_names(self, ids: set[ObjectId]) -> dict[ObjectId, str]:
         agents = await self.store.agents.find({"_id": {"$in": list(ids)}}, projection={"name": 1}).to_list()

@@ -121,7 +121,7 @@ class Retention:
             removed = await self.privacy.delete_conversations(due)
         else:
             removed = await self.privacy.redact(due, detach=False)
-            await self.store.conversations.update_many({"_id": {"$in": ids}}, {"$set": {"retained_at": now}})
+            await self.store.update_in_batches(self.store.conversations, "_id", ids, {"$set": {"retained_at": now}})
         removed.tickets += tickets
         return removed
 

@@ -13,7 +13,7 @@ seeds from one of them; `benchmarks/ticket_list.py` measures the cost at 1,000 a
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import Any, TypeVar
@@ -55,12 +55,20 @@ MAX_FILE_HOLDERS = 50
 #: before it is covered too: the journal and the oplog are sequential.
 ACCEPTED = WriteConcern(w="majority", j=True)
 
-#: Collections the realtime bus follows with a change stream.
+#: Documents one `update_in_batches` / `delete_in_batches` transaction writes at most: its writes
+#: are held in the server's memory until it commits, and a conflict repeats only the batch.
+WRITE_BATCH = 500
+
 #: The comment on a read or delete that walks a whole collection once on purpose (a schema migration, a
 #: rebuild of the metrics), never per request: tests/query_plans.py lets these scan.
 ONE_TIME = "one-time whole-collection pass"
 
+#: Collections the realtime bus follows with a change stream.
 WATCHED_COLLECTIONS = ("messages", "tickets", "events", "ticket_activity")
+
+
+def _batches(values: Sequence[Any]) -> list[Sequence[Any]]:
+    return [values[start:start + WRITE_BATCH] for start in range(0, len(values), WRITE_BATCH)]
 
 
 def oid(value: str | ObjectId) -> ObjectId:
@@ -297,6 +305,42 @@ class Store:
             callback()
         return result
 
+    async def update_in_batches(self, collection: Any, field: str, values: Sequence[Any], update: Doc, *,
+                                condition: Doc | None = None, hint: Any = None) -> int:
+        """Update the documents whose `field` is one of `values` (and that meet `condition`), a
+        transaction per `WRITE_BATCH` values; returns how many changed.
+
+        The way to write many documents of a collection that transactions also write (messages,
+        conversations, tickets, outbox) outside a transaction of the caller's. secantusd-py runs a
+        plain multi-document update in chunks and retries a chunk's write conflict *while holding the
+        collection's lock*; a transaction that wrote one of those documents and has another statement
+        for the same collection (processing updates the customer's message and inserts the answer) waits
+        for that lock, and neither ever finishes: every write to the collection stops
+        (docs/performance.md, "A deadlock of the embedded server"). In a transaction the conflict
+        aborts at once, the lock is let go and the batch is retried. On MongoDB it costs a commit per batch.
+        """
+        changed = 0
+        for batch in _batches(values):
+            async def write(session: AsyncClientSession, batch: Sequence[Any] = batch) -> int:
+                result = await collection.update_many({field: {"$in": list(batch)}, **(condition or {})}, update,
+                                                      hint=hint, session=session)
+                return int(result.modified_count)
+            changed += await self.run_in_transaction(write)
+        return changed
+
+    async def delete_in_batches(self, collection: Any, field: str, values: Sequence[Any], *,
+                                condition: Doc | None = None, hint: Any = None) -> int:
+        """Delete the documents whose `field` is one of `values` (and that meet `condition`), a
+        transaction per `WRITE_BATCH` values, for the reason `update_in_batches` gives; returns how many went."""
+        deleted = 0
+        for batch in _batches(values):
+            async def remove(session: AsyncClientSession, batch: Sequence[Any] = batch) -> int:
+                result = await collection.delete_many({field: {"$in": list(batch)}, **(condition or {})},
+                                                      hint=hint, session=session)
+                return int(result.deleted_count)
+            deleted += await self.run_in_transaction(remove)
+        return deleted
+
     def on_commit(self, session: AsyncClientSession | None, callback: Callable[[], None]) -> None:
         """Run `callback` once `session`'s transaction (from `run_in_transaction`) has committed;
         now when there is no such transaction. For side effects outside the database (counters)."""
@@ -387,3 +431,4 @@ __all__ = [
     "Store",
     "oid",
 ]
+
