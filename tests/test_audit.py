@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from hub.models import Role, utcnow
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
+from tests.helpers import eventually
 from tests.privacy_helpers import customer_writes
 
 
@@ -185,6 +188,40 @@ async def test_the_csv_export_streams_every_matching_entry_page_after_page(
     assert [json.loads(r["details"])["n"] for r in rows] == list(range(total))
     recorded = await runtime.hub.store.audit.find_one({"action": "audit.exported"})
     assert recorded is not None and recorded["details"]["rows"] == total and "complete" not in recorded["details"]
+
+
+async def test_an_export_cut_short_is_recorded_with_the_rows_it_sent(
+        runtime: Runtime, client: TestClient[Any, Any]) -> None:
+    """The admin's browser goes away mid-download: the export stops and is still recorded, with the rows
+    it had sent and `complete: false`. The file (7 MB) is larger than every buffer between the two ends:
+    the hub's send buffer autotunes to 4 MB at most here, and the reader's receive buffer is set small."""
+    await _setup(runtime)
+    assert runtime.hub is not None
+    now, total = utcnow(), EXPORT_PAGE * 2 + 200
+    await runtime.hub.store.audit.insert_many([
+        {"at": now - timedelta(seconds=n), "action": "agent.updated", "actor": None, "target": None,
+         "details": {"n": n, "note": "x" * 6000}} for n in range(total)])
+    await login(client, "root", "a long admin password")
+    cookies = "; ".join(f"{c.key}={c.value}" for c in client.session.cookie_jar)
+    reader_socket = socket.socket()
+    reader_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    reader_socket.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(reader_socket, (client.host, client.port))
+    reader, writer = await asyncio.open_connection(sock=reader_socket)
+    writer.write(f"GET /api/admin/audit.csv?action=agent.updated HTTP/1.1\r\nHost: {client.host}\r\n"
+                 f"Cookie: {cookies}\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    await reader.readuntil(b"\r\n")  # the first chunk's size, then the chunk: the CSV's header row
+    assert (await reader.readuntil(b"\r\n")).startswith(b"at,action,actor")
+    writer.transport.abort()  # unread bytes left behind: the connection is reset
+
+    async def recorded() -> dict[str, Any] | None:
+        return await runtime.hub.store.audit.find_one({"action": "audit.exported"})  # type: ignore[union-attr]
+
+    entry = await eventually(recorded, what="the cut-short export's audit entry")
+    assert entry["details"]["complete"] is False
+    assert 0 <= entry["details"]["rows"] < total and entry["details"]["action"] == "agent.updated"
 
 
 async def test_pages_reach_back_in_widening_spans_each_entry_once(runtime: Runtime) -> None:
