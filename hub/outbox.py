@@ -309,7 +309,11 @@ class Outbox:
         return taken, True
 
     async def _release_expired_leases(self) -> None:
-        """Entries left `sending` by a crashed process become due again."""
+        """Entries left `sending` by a crashed process become due again.
+
+        A plain multi-document update, the one kept (tests/test_many_writes.py): no transaction writes an
+        existing outbox entry (they only insert), so it cannot wait on one the way `Store.update_in_batches`
+        explains; and its filter needs the hinted index, which only a write can use without a scan."""
         await self.store.outbox.update_many(
             {"status": "sending", "next_attempt_at": {"$lte": utcnow()}, "lease_until": {"$lt": utcnow()}},
             {"$set": {"status": "pending", "released": True}},  # its attempt may have reached the provider

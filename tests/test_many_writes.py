@@ -8,7 +8,9 @@ documents of messages, conversations, tickets and the outbox only through these 
 
 from __future__ import annotations
 
+import ast
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from pymongo import monitoring
@@ -16,6 +18,9 @@ from pymongo import monitoring
 from hub.store import WRITE_BATCH, ObjectId
 from tests.helpers import scratch_store
 
+ROOT = Path(__file__).resolve().parent.parent
+#: Collections that transactions write (processing, escalation, ticket changes, merges).
+BUSY = {"messages", "conversations", "tickets", "outbox", "contacts", "events"}
 #: A guard against a hang, not a timing goal: what it guards takes milliseconds.
 HANG = 30.0
 
@@ -86,3 +91,33 @@ async def test_many_documents_are_written_a_bounded_batch_per_transaction(mongo_
         assert await many.count_documents({}) == len(ids) - WRITE_BATCH
         assert await store.update_in_batches(many, "_id", [], {"$set": {"seen": False}}) == 0
         assert commands.commits == 2  # nothing to write, no transaction
+
+
+def plain_many_writes(source: str) -> list[tuple[str, int]]:
+    """`<...>.<busy collection>.update_many(...)` or `delete_many(...)` calls without `session=`, with their lines."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("update_many", "delete_many")
+                and isinstance(node.func.value, ast.Attribute) and node.func.value.attr in BUSY
+                and not any(k.arg == "session" for k in node.keywords)):
+            found.append((f"{node.func.value.attr}.{node.func.attr}", node.lineno))
+    return found
+
+
+#: The one kept, and why: the outbox's release of expired leases (every 10 s) filters on its hinted index,
+#: which an id-first read could not (a find by an index it does not fully cover scans), and no transaction
+#: writes an existing outbox entry (they only insert new ones, which a plain update cannot conflict with).
+KEPT = {("hub/outbox.py", "outbox.update_many")}
+
+
+def test_no_plain_many_document_write_on_a_busy_collection() -> None:
+    """Outside a transaction of the caller's, many documents of these collections are written only
+    through `Store.update_in_batches` / `delete_in_batches`."""
+    found = [(str(path.relative_to(ROOT)), name, line)
+             for layer in ("hub", "bot", "channels", "agents_ui", "switchboard")
+             for path in sorted((ROOT / layer).rglob("*.py"))
+             for name, line in plain_many_writes(path.read_text())]
+    assert [f for f in found if f[:2] not in KEPT] == []
+    assert {f[:2] for f in found} == KEPT  # when it goes, so does its exemption
+    assert plain_many_writes("await self.store.messages.update_many({}, {})") == [("messages.update_many", 1)]
