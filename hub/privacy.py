@@ -16,7 +16,9 @@ import io
 import json
 import re
 import zipfile
+from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from hub.audit import AuditLog
@@ -34,6 +36,9 @@ from hub.views import jsonable
 ERASED_WEBHOOK_BODY = '{"erased":true}'
 ERASED_TEXT = "[erased]"
 ERASED_NAME = "Erased contact"
+#: `redact` reads a conversation's messages again after rewriting them, for any that arrived meanwhile,
+#: this many times at most (a sender faster than the redaction does not keep it going forever).
+REDACT_ROUNDS = 3
 #: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
 _CONVERSATION_PRIVATE = ("token", "bot")
 _MESSAGE_PRIVATE = ("pending_bot", "lease_until")
@@ -191,24 +196,47 @@ class Privacy:
         come back into them), closing any still open. The messages are rewritten by `_id` a batch per
         transaction (`Store.update_in_batches`): a customer may still be writing in one of these
         conversations, and a plain multi-document update racing its processing stops the embedded
-        server's writes to messages.
+        server's writes to messages. Because they are named by `_id`, the messages are read again
+        after each round, and one that arrived meanwhile is redacted in the next (`REDACT_ROUNDS`).
         """
         removed = Redaction(conversations=len(conversations))
         ids = [c["_id"] for c in conversations]
         if not ids:
             return removed
-        messages = await self.store.messages.find(
-            {"conversation_id": {"$in": ids}},
-            projection={"attachments.blob_id": 1, "author.kind": 1, "conversation_id": 1}).to_list()
+        now = utcnow()
+        thread_keys = {c["_id"]: f"erased:{c['_id']}" for c in conversations} if detach else {}
+        for _ in range(REDACT_ROUNDS):
+            messages = await self.store.messages.find(
+                {"conversation_id": {"$in": ids}}, projection={"attachments.blob_id": 1, "author.kind": 1,
+                                                              "conversation_id": 1, "redacted_at": 1, "thread_key": 1},
+            ).to_list()
+            fresh = [m for m in messages if m.get("redacted_at") is None]
+            # every message of a detached conversation, some perhaps redacted before (retention)
+            astray = [m for m in messages if m["conversation_id"] in thread_keys
+                      and m.get("thread_key") != thread_keys[m["conversation_id"]]]
+            if not fresh and not astray:
+                break
+            await self._redact_messages(fresh, now, removed)
+            await self._rethread(astray, thread_keys)
+        for conversation in conversations:
+            changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now}
+            if detach:
+                changes["thread_key"] = thread_keys[conversation["_id"]]
+                if conversation.get("open"):
+                    changes.update(open=False, state="closed", closed_at=now)
+            await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": changes})
+        return removed
+
+    async def _redact_messages(self, messages: list[Doc], now: datetime, removed: Redaction) -> None:
+        """One round of `redact`: these messages' files, pending deliveries, text and names."""
         for message in messages:
             for attachment in message.get("attachments", []):
                 if self.blobs is not None and attachment.get("blob_id"):
                     removed.files += int(await self.blobs.delete(str(attachment["blob_id"])))
         message_ids = [m["_id"] for m in messages]
-        removed.messages = len(message_ids)
+        removed.messages += len(message_ids)
         await self.store.delete_in_batches(self.store.outbox, "message_id", message_ids,
                                            condition={"status": "pending"}, hint=[("message_id", 1)])
-        now = utcnow()
         await self.store.update_in_batches(
             self.store.messages, "_id", message_ids,
             {"$set": {"text": ERASED_TEXT, "subject": None, "attachments": [], "quick_replies": [],
@@ -220,19 +248,15 @@ class Privacy:
             self.store.messages, "_id", [m["_id"] for m in messages if m.get("author", {}).get("kind") == "customer"],
             {"$set": {"author.name": ERASED_NAME}},
         )
-        for conversation in conversations:
-            changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now}
-            if detach:
-                changes["thread_key"] = f"erased:{conversation['_id']}"
-                if conversation.get("open"):
-                    changes.update(open=False, state="closed", closed_at=now)
-            await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": changes})
-            if detach:
-                await self.store.update_in_batches(
-                    self.store.messages, "_id",
-                    [m["_id"] for m in messages if m["conversation_id"] == conversation["_id"]],
-                    {"$set": {"thread_key": changes["thread_key"]}})
-        return removed
+
+    async def _rethread(self, messages: list[Doc], thread_keys: dict[ObjectId, str]) -> None:
+        """Give these messages their conversation's new thread key."""
+        by_conversation: dict[ObjectId, list[ObjectId]] = defaultdict(list)
+        for message in messages:
+            by_conversation[message["conversation_id"]].append(message["_id"])
+        for conversation_id, message_ids in by_conversation.items():
+            await self.store.update_in_batches(self.store.messages, "_id", message_ids,
+                                               {"$set": {"thread_key": thread_keys[conversation_id]}})
 
     async def delete_conversations(self, conversations: list[Doc]) -> Redaction:
         """Remove conversations outright with their messages and files (retention `delete`).

@@ -120,6 +120,35 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     assert (await hub.store.contacts.find_one({"_id": ObjectId(later.contact_id)}) or {}).get("name") == "Dana Scully"
 
 
+class WritesWhileDeleting:
+    """The hub's real file store; the first file it deletes, the customer writes again first (an erasure
+    of somebody who is still chatting, made to interleave the same way every run)."""
+
+    def __init__(self, blobs: Any, runtime: Runtime) -> None:
+        self.blobs, self.runtime, self.written = blobs, runtime, False
+
+    async def delete(self, blob_id: str) -> bool:
+        if not self.written:
+            self.written = True
+            await customer_writes(self.runtime, "visitor-dana", "one more thing, my phone is 555 0199")
+        return bool(await self.blobs.delete(blob_id))
+
+
+async def test_a_message_written_while_the_erasure_runs_is_erased_too(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    contact_id = await _dana(runtime)
+    before = await hub.store.messages.count_documents({"contact_id": contact_id})
+    hub.privacy.blobs = WritesWhileDeleting(hub.blobs, runtime)
+    await hub.privacy.erase(contact_id)
+    assert hub.privacy.blobs.written
+    messages = await hub.store.messages.find({"contact_id": contact_id}).to_list()
+    assert len(messages) > before  # the late message (and the bot's answer) joined the conversation
+    assert {m["text"] for m in messages} == {ERASED_TEXT}
+    assert len({m["thread_key"] for m in messages}) == 1 and messages[0]["thread_key"].startswith("erased:")
+    assert "555 0199" not in json.dumps(messages, default=str)
+
+
 async def test_two_erased_contacts_do_not_collide(runtime: Runtime, client: TestClient[Any, Any]) -> None:
     assert runtime.hub is not None
     one = await customer_writes(runtime, "visitor-1", "hi", name="One")
