@@ -55,7 +55,7 @@ MAX_FILE_HOLDERS = 50
 #: before it is covered too: the journal and the oplog are sequential.
 ACCEPTED = WriteConcern(w="majority", j=True)
 
-#: Documents one `update_in_batches` / `delete_in_batches` transaction writes at most: its writes
+#: Values (ids, mostly) one `update_in_batches` / `delete_in_batches` transaction takes: its writes
 #: are held in the server's memory until it commits, and a conflict repeats only the batch.
 WRITE_BATCH = 500
 
@@ -65,10 +65,6 @@ ONE_TIME = "one-time whole-collection pass"
 
 #: Collections the realtime bus follows with a change stream.
 WATCHED_COLLECTIONS = ("messages", "tickets", "events", "ticket_activity")
-
-
-def _batches(values: Sequence[Any]) -> list[Sequence[Any]]:
-    return [values[start:start + WRITE_BATCH] for start in range(0, len(values), WRITE_BATCH)]
 
 
 def oid(value: str | ObjectId) -> ObjectId:
@@ -316,30 +312,30 @@ class Store:
         collection's lock*; a transaction that wrote one of those documents and has another statement
         for the same collection (processing updates the customer's message and inserts the answer) waits
         for that lock, and neither ever finishes: every write to the collection stops
-        (docs/performance.md, "A deadlock of the embedded server"). In a transaction the conflict
-        aborts at once, the lock is let go and the batch is retried. On MongoDB it costs a commit per batch.
+        (docs/performance.md, "Every many-document write on a busy collection"). In a transaction the
+        conflict aborts at once, the lock is let go and the batch is retried. On MongoDB it costs a
+        commit per batch.
         """
-        changed = 0
-        for batch in _batches(values):
-            async def write(session: AsyncClientSession, batch: Sequence[Any] = batch) -> int:
-                result = await collection.update_many({field: {"$in": list(batch)}, **(condition or {})}, update,
-                                                      hint=hint, session=session)
-                return int(result.modified_count)
-            changed += await self.run_in_transaction(write)
-        return changed
+        return await self._in_batches(values, "modified_count", lambda among, session: collection.update_many(
+            {field: among, **(condition or {})}, update, hint=hint, session=session))
 
     async def delete_in_batches(self, collection: Any, field: str, values: Sequence[Any], *,
                                 condition: Doc | None = None, hint: Any = None) -> int:
         """Delete the documents whose `field` is one of `values` (and that meet `condition`), a
         transaction per `WRITE_BATCH` values, for the reason `update_in_batches` gives; returns how many went."""
-        deleted = 0
-        for batch in _batches(values):
-            async def remove(session: AsyncClientSession, batch: Sequence[Any] = batch) -> int:
-                result = await collection.delete_many({field: {"$in": list(batch)}, **(condition or {})},
-                                                      hint=hint, session=session)
-                return int(result.deleted_count)
-            deleted += await self.run_in_transaction(remove)
-        return deleted
+        return await self._in_batches(values, "deleted_count", lambda among, session: collection.delete_many(
+            {field: among, **(condition or {})}, hint=hint, session=session))
+
+    async def _in_batches(self, values: Sequence[Any], counted: str,
+                          write: Callable[[Doc, AsyncClientSession], Awaitable[Any]]) -> int:
+        total = 0
+        for start in range(0, len(values), WRITE_BATCH):
+            among = {"$in": list(values[start:start + WRITE_BATCH])}
+
+            async def attempt(session: AsyncClientSession, among: Doc = among) -> int:
+                return int(getattr(await write(among, session), counted))
+            total += await self.run_in_transaction(attempt)
+        return total
 
     def on_commit(self, session: AsyncClientSession | None, callback: Callable[[], None]) -> None:
         """Run `callback` once `session`'s transaction (from `run_in_transaction`) has committed;
@@ -431,4 +427,3 @@ __all__ = [
     "Store",
     "oid",
 ]
-
