@@ -115,13 +115,21 @@ class Retention:
         return total
 
     async def _retain(self, rule: RetentionRule, due: list[Doc], now: datetime) -> Redaction:
+        """Retain one batch of the day's conversations, those still closed now: the day was read before
+        the batches ahead of this one ran, and a customer's reply (an email answering the old thread)
+        reopens its conversation meanwhile. The conversation's own writes are conditioned on it being
+        closed too, for a reply landing while the batch runs."""
+        current = await self.store.conversations.find({"_id": {"$in": [c["_id"] for c in due]}},
+                                                      projection={"_id": 1, "open": 1, "retained_at": 1}).to_list()
+        due = [c for c in current if not c.get("open") and c.get("retained_at") is None]
         ids = [c["_id"] for c in due]
         tickets = await self.privacy.redact_closed_tickets_of(ids)
         if rule.action == "delete":
             removed = await self.privacy.delete_conversations(due)
         else:
             removed = await self.privacy.redact(due, detach=False)
-            await self.store.update_in_batches(self.store.conversations, "_id", ids, {"$set": {"retained_at": now}})
+            await self.store.update_in_batches(self.store.conversations, "_id", ids, {"$set": {"retained_at": now}},
+                                               condition={"open": False})
         removed.tickets += tickets
         return removed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -12,6 +13,7 @@ import pytest
 
 from hub.blobs import BlobStore
 from hub.hub import Hub
+from hub.models import InboundMessage, Sender, ThreadHints
 from hub.privacy import ERASED_TEXT
 from hub.retention import RetentionConfigError, RetentionRule, parse_rules
 from hub.store import ObjectId, Store
@@ -115,6 +117,46 @@ async def test_each_run_starts_where_the_last_stopped_and_a_reopened_chat_waits_
     assert later.conversations == 1
     texts = {m["text"] for m in await hub.store.messages.find({"conversation_id": back}).to_list()}
     assert texts == {ERASED_TEXT}
+
+
+async def test_a_conversation_a_reply_reopens_while_retention_runs_keeps_the_reply(
+        runtime: Runtime, shop_bot: Any) -> None:
+    """The day's conversations are read once, then retained a batch at a time: a customer's reply that
+    reopens one of them before its batch (an answer to the old thread) keeps it, and the reply, whole."""
+    hub = runtime.hub
+    assert hub is not None
+    hub.retention.rules = [RetentionRule("sms", 30, "delete")]
+    hub.retention.batch = 1
+    first = await _closed(runtime, "+15550000021", "sms")
+    second = await _closed(runtime, "+15550000022", "sms")
+    closed_at = (await hub.store.conversations.find_one({"_id": first}) or {})["closed_at"]
+    privacy, reopened = hub.retention.privacy, []
+    redact_tickets = privacy.redact_closed_tickets_of
+
+    async def a_reply_during_the_first_batch(ids: list[ObjectId]) -> int:
+        if not reopened:  # the first batch: the other conversation's customer answers its old thread
+            other = await hub.store.conversations.find_one({"_id": second if ids == [first] else first})
+            assert other is not None
+            await hub.ingest(InboundMessage(
+                channel="sms", external_id=uuid.uuid4().hex, thread_key=other["thread_key"],
+                sender=Sender(external_id=other["thread_key"], display_name="Back Again"),
+                text="one more question about that order", hints=ThreadHints(conversation_token=other["token"])))
+            await hub.pipeline.drain()
+            reopened.append(other["_id"])
+        return await redact_tickets(ids)
+
+    privacy.redact_closed_tickets_of = a_reply_during_the_first_batch  # type: ignore[method-assign]
+    run = await hub.apply_retention(closed_at + timedelta(days=31))
+    assert run.conversations == 1 and len(reopened) == 1
+    [kept] = reopened
+    gone = first if kept == second else second
+    assert await hub.store.conversations.count_documents({"_id": gone}) == 0
+    assert await hub.store.messages.count_documents({"conversation_id": gone}) == 0
+    conversation = await hub.store.conversations.find_one({"_id": kept})
+    assert conversation is not None and conversation["open"]
+    texts = [m["text"] for m in await hub.store.messages.find({"conversation_id": kept}).to_list()]
+    assert "where is my order?" in texts and "one more question about that order" in texts
+    assert ERASED_TEXT not in texts
 
 
 def test_bad_retention_config_is_one_clear_error() -> None:
