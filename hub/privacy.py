@@ -268,7 +268,8 @@ class Privacy:
         messages = await self.store.messages.find({"conversation_id": {"$in": ids}}, projection={"_id": 1}).to_list()
         await self.store.delete_in_batches(self.store.messages, "_id", [m["_id"] for m in messages])
         # one a reply reopened meanwhile stays, with the reply (retention's own re-read makes that rare)
-        await self.store.delete_in_batches(self.store.conversations, "_id", ids, condition={"open": False})
+        await self.store.delete_in_batches(self.store.conversations, "_id", ids, condition={"open": False},
+                                           hint=BY_ID)
         return removed
 
     async def redact_closed_tickets_of(self, conversation_ids: list[ObjectId]) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from hub.leases import Lease
 from hub.models import utcnow
 from hub.privacy import Privacy, Redaction
-from hub.store import CONVERSATIONS_BY_CLOSED, Doc, Store
+from hub.store import BY_ID, CONVERSATIONS_BY_CLOSED, Doc, Store
 
 ACTIONS = ("delete", "anonymise")
 #: How much of the past one read of the conversations covers.
@@ -129,7 +129,7 @@ class Retention:
         else:
             removed = await self.privacy.redact(due, detach=False)
             await self.store.update_in_batches(self.store.conversations, "_id", ids, {"$set": {"retained_at": now}},
-                                               condition={"open": False})
+                                               condition={"open": False}, hint=BY_ID)
         removed.tickets += tickets
         return removed
 
