@@ -28,7 +28,7 @@ from pymongo import monitoring
 
 from hub.models import utcnow
 from hub.store import Store
-from hub.ticketindex import TicketIndex, TicketQuery, index_fields
+from hub.ticketindex import TicketIndex, TicketQuery, index_fields, word_document
 from switchboard.embedded import EmbeddedServer
 
 VOCABULARY = [f"word{i}" for i in range(2000)]
@@ -76,6 +76,12 @@ def ticket(number: int, active: bool, rng: random.Random) -> dict[str, Any]:
     texts = [" ".join(rng.choice(COMMON + VOCABULARY) for _ in range(12)) for _ in range(4)]
     contact = {"name": f"Customer {number}", "emails": [f"c{number}@example.com"], "phones": [f"+4930{number:07d}"]}
     return {**doc, **index_fields(doc, contact, texts)}
+
+
+async def insert(store: Store, tickets: list[dict[str, Any]]) -> None:
+    """Tickets and their search words' documents (`hub.ticketindex`), as the hub writes them."""
+    await store.tickets.insert_many(tickets)
+    await store.ticket_words.insert_many([d for t in tickets if (d := word_document(t)) is not None])
 
 
 QUERIES: dict[str, TicketQuery] = {
@@ -145,15 +151,16 @@ async def run(small: int, large: int, active: int) -> list[dict[str, Any]]:
                 history += 1
                 batch.append(ticket(number, False, rng))
                 if len(batch) == 500:
-                    await store.tickets.insert_many(batch)
+                    await insert(store, batch)
                     batch = []
             if batch:
-                await store.tickets.insert_many(batch)
+                await insert(store, batch)
             await store.tickets.delete_many({"status": {"$in": ["new", "open", "pending"]}})
+            await store.ticket_words.delete_many({"live_words": {"$ne": []}})
             same_desk = random.Random(7)  # the same live desk at both sizes: only the history differs
             live = [ticket(number + i + 1, True, same_desk) for i in range(active)]
             number += active
-            await store.tickets.insert_many(live)
+            await insert(store, live)
             await store.counters.update_one({"_id": "ticket"}, {"$set": {"seq": number}}, upsert=True)
             results[size] = await measure(index)
         await store.close()

@@ -30,14 +30,15 @@ from hub.history import HistoryService
 from hub.leases import Lease
 from hub.models import utcnow
 from hub.queuebook import SEED_ID, stored_fields
-from hub.store import ONE_TIME, Store
-from hub.ticketindex import TicketIndex
+from hub.store import ONE_TIME, Doc, Store
+from hub.ticketindex import TicketIndex, word_document
 from hub.tickets import QueueConfig
 
 log = logging.getLogger(__name__)
 
 SCHEMA_ID = "schema"
 UNUSED_EVENT_INDEXES = ("type_1_at_1", "ticket_id_1_at_1")
+OLD_TICKET_WORD_INDEXES = ("words_1_number_-1", "active_words_1_number_-1")
 
 LEASE = "schema-migration"
 LEASE_SECONDS = 300.0
@@ -141,6 +142,37 @@ async def _unused_event_indexes(store: Store, queues: dict[str, QueueConfig]) ->
     return dropped
 
 
+async def _ticket_words_apart(store: Store, queues: dict[str, QueueConfig]) -> int:
+    """Tickets' search words indexed in `ticket_words` (hub.ticketindex), one document per ticket with all its
+    words, and the tickets' own word indexes dropped: the embedded server rewrote those entries on every write
+    of a ticket (benchmarks/ticket_write_cost.py). One read of the tickets; resumable (a ticket that has its
+    word documents already is left)."""
+    written = 0
+    batch: list[Doc] = []
+
+    async def index(tickets: list[Doc]) -> int:
+        have = {d["ticket_id"] async for d in store.ticket_words.find(
+            {"ticket_id": {"$in": [t["_id"] for t in tickets]}}, projection={"ticket_id": 1})}
+        docs = [d for t in tickets if t["_id"] not in have and (d := word_document(t)) is not None]
+        if docs:
+            await store.ticket_words.insert_many(docs)
+        return len(docs)
+
+    async for ticket in store.tickets.find({}, projection={"number": 1, "words": 1, "status": 1}, comment=ONE_TIME):
+        batch.append(ticket)
+        if len(batch) == 500:
+            written += await index(batch)
+            batch = []
+    if batch:
+        written += await index(batch)
+    existing = await store.tickets.index_information()
+    for name in OLD_TICKET_WORD_INDEXES:
+        if name in existing:
+            with suppress(OperationFailure):  # another hub process starting at the same time dropped it
+                await store.tickets.drop_index(name)
+    return written
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
@@ -151,6 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "agent table blocks of 4, 16 and 64 days from the day buckets", _agent_blocks),
     Migration(7, "queue definitions in the database (hub.queuebook)", _queue_definitions),
     Migration(8, "unused event-log indexes dropped", _unused_event_indexes),
+    Migration(9, "ticket search words indexed apart from the tickets", _ticket_words_apart),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -273,7 +273,7 @@ class Privacy:
         return removed
 
     async def redact_closed_tickets_of(self, conversation_ids: list[ObjectId]) -> int:
-        """Tickets linked to these conversations that are over: subject and rating comment redacted."""
+        """Tickets linked to these conversations that are over: subject, search words and rating comment redacted."""
         tickets = [t for t in await self.store.tickets.find(
             {"conversation_ids": {"$in": conversation_ids}}, projection={"status": 1}).to_list()
             if t.get("status") in ("solved", "closed")]
@@ -297,6 +297,8 @@ class Privacy:
             return
         await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {
             "$set": {"subject": ERASED_TEXT, "entities": {}, "words": [], "active_words": []}})
+        # the search index's copy of those words (hub.ticketindex)
+        await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", ticket_ids)
         await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {"$set": {"csat.comment": ""}},
                                            condition={"csat.comment": {"$exists": True}}, hint=BY_ID)
 

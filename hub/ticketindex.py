@@ -8,16 +8,25 @@ everything), and sorts every match before it applies a limit. So each ticket car
   `channel:widget`, `priority:high`, `tag:vip`), and the same facets prefixed `active.` while the
   ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
 * `words`: the lower-cased words of its number, subject, customer name, email, phone and every
-  message but the hub's own notices (a multikey index; `secantusd-py` has no `$text` index);
-* `active_words`: the same words while the ticket is active (else empty), so the default search
-  over the live desk costs the live desk, however long the history;
+  message but the hub's own notices (`secantusd-py` has no `$text` index); `active_words`: the same
+  words while the ticket is active (else empty). Neither is indexed on the ticket: the embedded server
+  rewrites every index entry of a document on each write, so a ticket of 300 words cost 40 ms of its
+  one core per write, 2,000 words a quarter of a second (`benchmarks/ticket_write_cost.py`). The
+  words are indexed in `ticket_words` instead: one document per write that brought words (the
+  escalation, each message, a transfer note; a refresh writes one with all of them), holding them in
+  `words` and, while the ticket is active, in `live_words` (so the default search over the live desk
+  costs the live desk, however long the history). Written once; `live_words` is emptied or refilled
+  when the ticket leaves or re-enters the active statuses. A search reads them for ticket numbers and
+  then the tickets, whose own `words` decide the match: a word document that says more than the
+  ticket (a word truncated away, a status that moved under a stale copy) costs a read, not a wrong row;
 * `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number);
 * `sla_next`: when the SLA watcher must next look at the ticket (hub.sla; None: nothing due).
 
 Each write to a ticket keeps these fields itself (`index_update`): the keys, ranks and `sla_next` are
 functions of the ticket document, computed from the one the write leaves, and a new message's words
-join with `$addToSet`. So the message paths pay no command for them; `TicketIndex.refresh`, which
-re-reads the ticket, its contact and every message, is for the rare paths (contact edits, merges).
+are appended; `TicketIndex.record` then indexes the words the write brought (one insert) and
+moves their live copy with the status. `TicketIndex.refresh`, which re-reads the ticket, its contact
+and every message, is for the rare paths (contact edits, merges).
 
 A list query seeds from the most selective single key and checks the other conditions in
 Python. Active tickets are seeded by an `active.` key or `active_words`. Every `oldest waiting`,
@@ -67,12 +76,15 @@ _WORD = re.compile(r"[^\W_]+(?:[.'@+-][^\W_]+)*", re.UNICODE)
 BY_KEYS_NEWEST = [("keys", 1), ("number", -1)]
 BY_KEYS_WAITING = [("keys", 1), ("wait_rank", 1)]
 BY_KEYS_SLA = [("keys", 1), ("sla_rank", 1)]
+#: `ticket_words`: its `words` or `live_words`, then the ticket's number (hub.store.Store.ensure_indexes).
 BY_WORDS_NEWEST = [("words", 1), ("number", -1)]
-BY_ACTIVE_WORDS_NEWEST = [("active_words", 1), ("number", -1)]
+BY_LIVE_WORDS_NEWEST = [("live_words", 1), ("number", -1)]
+#: The ticket field whose words a search seeds from -> the `ticket_words` field that indexes them, and its order.
+WORD_INDEX = {"words": ("words", BY_WORDS_NEWEST), "active_words": ("live_words", BY_LIVE_WORDS_NEWEST)}
 #: `words` is read (a search checks every word); its copy for active tickets is not.
 LIST_PROJECTION = {"active_words": 0}
 INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
-#: Compared as sets: an incremental `$addToSet` appends where a full refresh sorts.
+#: Compared as sets: an incremental write appends where a full refresh sorts.
 WORD_FIELDS = ("words", "active_words")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -178,6 +190,16 @@ def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
             "active_words": kept if ticket.get("status") in ACTIVE else []}
 
 
+def word_document(ticket: Doc) -> Doc | None:
+    """The `ticket_words` document holding all of a ticket's words (None: it has none): what a refresh writes,
+    and what a bulk load of tickets in the current shape writes beside them."""
+    words = list(ticket.get("words") or [])
+    if not words:
+        return None
+    return {"ticket_id": ticket["_id"], "number": ticket["number"], "words": words,
+            "live_words": words if ticket.get("status") in ACTIVE else []}
+
+
 def same_fields(ticket: Doc, fields: Doc) -> bool:
     """Whether the ticket holds these index fields already (words in any order)."""
     return all(sorted(ticket.get(k) or []) == sorted(v) if k in WORD_FIELDS else ticket.get(k) == v
@@ -185,7 +207,7 @@ def same_fields(ticket: Doc, fields: Doc) -> bool:
 
 
 def applied(ticket: Doc, update: Doc) -> Doc:
-    """The ticket as `update` (`$set`, `$unset`, `$inc`, `$addToSet`; dotted paths) leaves it: what the
+    """The ticket as `update` (`$set`, `$unset`, `$inc`, `$addToSet`, `$push`; dotted paths) leaves it: what the
     derived fields are computed from, without reading the document back."""
     after = copy.deepcopy(ticket)
 
@@ -205,22 +227,27 @@ def applied(ticket: Doc, update: Doc) -> Doc:
     for path, value in (update.get("$inc") or {}).items():
         node, last = parent(path)
         node[last] = (node.get(last) or 0) + value
-    for path, value in (update.get("$addToSet") or {}).items():
-        node, last = parent(path)
-        items = list(node.get(last) or [])
-        items += [v for v in (value["$each"] if isinstance(value, dict) and "$each" in value else [value])
-                  if v not in items]
-        node[last] = items
+    for op in ("$addToSet", "$push"):
+        for path, value in (update.get(op) or {}).items():
+            node, last = parent(path)
+            items = list(node.get(last) or [])
+            items += [v for v in (value["$each"] if isinstance(value, dict) and "$each" in value else [value])
+                      if op == "$push" or v not in items]
+            node[last] = items
     return after
 
 
-def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = ()) -> Doc:
+def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = (), fresh: bool = True) -> Doc:
     """`update` with the ticket's index fields folded in, so the write a path makes anyway keeps them:
     the derived fields as the update leaves the ticket (`$set` where they change), and the words of
-    `texts` (new messages) added with `$addToSet`, to `active_words` too while the ticket is active.
+    `texts` (new messages) that the ticket lacks appended, to `active_words` too while it is active.
 
-    `ticket` must be the document the update applies to (read in the same transaction; a caller
-    holding an older copy checks the written document with `TicketIndex.settle`). Leaving the active
+    `ticket` must be the document the update applies to, read in the same transaction (`fresh`): the new
+    words are then appended with `$push`. A caller holding an older copy says `fresh=False` and they are
+    added with `$addToSet` (a write in between may have added some), which the embedded server pays for by
+    comparing each new word with every word the ticket has: 87 ms for 20 words on a ticket of 500, against
+    9 with `$push` (scratch measurement, 2026-12-04); it checks the written document with
+    `TicketIndex.settle`. Leaving the active
     statuses empties `active_words`; coming back fills it with `words`. Past MAX_WORDS the kept words
     are the alphabetically first ones, as `index_fields` keeps them (`$set`, the rare long ticket).
     """
@@ -239,12 +266,13 @@ def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = ()) -> 
         sets["words"] = words
         sets["active_words"] = words if active else []
     else:
+        add = "$push" if fresh else "$addToSet"
         if new:
-            out.setdefault("$addToSet", {})["words"] = {"$each": sorted(new)}
+            out.setdefault(add, {})["words"] = {"$each": sorted(new)}
         if active and not was_active:
             sets["active_words"] = had + sorted(new)
         elif active and new:
-            out["$addToSet"]["active_words"] = {"$each": sorted(new)}
+            out[add]["active_words"] = {"$each": sorted(new)}
         elif not active and ticket.get("active_words"):
             sets["active_words"] = []
     return {op: fields for op, fields in out.items() if fields}
@@ -292,6 +320,43 @@ class TicketIndex:
         fields = index_fields(ticket, contact, texts)
         if not same_fields(ticket, fields):
             await self.store.tickets.update_one({"_id": ticket_id}, {"$set": fields}, session=session)
+        # the word documents start again from the full set (merges and splits move words between tickets)
+        await self.drop_words([ticket_id], session)
+        if (doc := word_document({**ticket, **fields})) is not None:
+            await self.store.ticket_words.insert_one(doc, session=session)
+
+    async def record(self, ticket: Doc, update: Doc, session: AsyncClientSession | None = None) -> None:
+        """Index what a write made from `index_update(ticket, ...)` did to the ticket's words: the words it
+        brought, in a word document of their own (one insert; none when it brought none), and their live copy
+        emptied or refilled when it moved the ticket out of or back into the active statuses."""
+        after = applied(ticket, update)
+        had = set(ticket.get("words") or [])
+        active = after.get("status") in ACTIVE
+        if active != (ticket.get("status") in ACTIVE):
+            await self.set_live(ticket["_id"], active, session)
+        await self.add_words(ticket["_id"], after["number"], [w for w in after.get("words") or [] if w not in had],
+                             active, session)
+
+    async def add_words(self, ticket_id: ObjectId, number: int, words: list[str], live: bool,
+                        session: AsyncClientSession | None = None) -> None:
+        if words:
+            await self.store.ticket_words.insert_one({"ticket_id": ticket_id, "number": number, "words": words,
+                                                      "live_words": words if live else []}, session=session)
+
+    async def set_live(self, ticket_id: ObjectId, live: bool, session: AsyncClientSession | None = None) -> None:
+        """The ticket's words searchable on the live desk (`live_words` = `words`) or not (empty)."""
+        change: Any = [{"$set": {"live_words": "$words"}}] if live else {"$set": {"live_words": []}}
+        if session is not None:
+            await self.store.ticket_words.update_many({"ticket_id": ticket_id}, change, session=session)
+        else:
+            await self.store.update_in_batches(self.store.ticket_words, "ticket_id", [ticket_id], change)
+
+    async def drop_words(self, ticket_ids: list[ObjectId], session: AsyncClientSession | None = None) -> None:
+        """Forget these tickets' indexed words (a refresh writes them again; an erasure does not)."""
+        if session is not None:
+            await self.store.ticket_words.delete_many({"ticket_id": {"$in": ticket_ids}}, session=session)
+        else:
+            await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", ticket_ids)
 
     async def texts(self, conversation_ids: list[ObjectId], session: AsyncClientSession | None = None
                     ) -> list[str]:
@@ -311,13 +376,16 @@ class TicketIndex:
         were folded in from an older copy: a change that landed between that copy and the write leaves
         them stale, and one more update puts them right (rare; nothing when they hold)."""
         fields = derived_fields(written)
-        active_words = list(written.get("words") or []) if written.get("status") in ACTIVE else []
+        active = written.get("status") in ACTIVE
+        active_words = list(written.get("words") or []) if active else []
         if set(written.get("active_words") or []) != set(active_words):
             fields["active_words"] = active_words
         stale = {k: v for k, v in fields.items() if written.get(k) != v}
         if stale:
             await self.store.tickets.update_one({"_id": written["_id"]}, {"$set": stale}, session=session)
             written = {**written, **stale}
+        if "active_words" in stale:  # the status moved under the older copy: the word documents follow it
+            await self.set_live(written["_id"], active, session)
         return written
 
     async def backfill(self, batch: int = 500) -> int:
@@ -396,11 +464,15 @@ class TicketIndex:
         direction = -1 if rank_field == "number" else 1
         cond: Doc = {seed_field: seed}
         # the cursor is a bound in the query where the seed's index holds the rank, else checked here
-        indexed_rank = "number" if seed_field == "active_words" else rank_field
+        indexed_rank = "number" if seed_field in WORD_INDEX else rank_field
         if q.after is not None and indexed_rank == rank_field:
             cond[rank_field] = {"$lt" if direction < 0 else "$gt": q.after}
-        rows = [t async for t in self.store.tickets.find(cond, projection=LIST_PROJECTION,
-                                                         sort=[(seed_field, 1), (indexed_rank, direction)])
+        if seed_field in WORD_INDEX:
+            found = await self._by_words(seed_field, seed, cond.get("number"))
+        else:
+            found = await self.store.tickets.find(cond, projection=LIST_PROJECTION,
+                                                  sort=[(seed_field, 1), (indexed_rank, direction)]).to_list()
+        rows = [t for t in found
                 if keep(t) and t.get(rank_field) is not None
                 and (q.after is None or (t[rank_field] - q.after) * direction > 0)]
         rows.sort(key=lambda t: t[rank_field] * direction)
@@ -425,13 +497,26 @@ class TicketIndex:
             lo = 0 if windows is not None and walked >= windows else max(0, hi - window)
             batch: list[Doc] = []
             for s in seeds:
-                batch += await self.store.tickets.find(
-                    {field_name: s, "number": {"$lt": hi, "$gte": lo}}, projection=LIST_PROJECTION,
-                    sort=[(field_name, 1), ("number", -1)]).to_list()
+                numbers = {"$lt": hi, "$gte": lo}
+                batch += await (self._by_words(field_name, s, numbers) if field_name in WORD_INDEX else
+                                self.store.tickets.find({field_name: s, "number": numbers}, projection=LIST_PROJECTION,
+                                                        sort=[(field_name, 1), ("number", -1)]).to_list())
             found += sorted((t for t in batch if keep(t)), key=lambda t: -t["number"])
             hi, window, walked = lo, window * 2, walked + 1
         page = found[:size]
         return Page(page, page[-1]["number"] if len(found) > size else None)
+
+    async def _by_words(self, field_name: str, word: str, numbers: Doc | None) -> list[Doc]:
+        """The tickets whose word documents hold `word` (in `words`, or `live_words` for `active_words`),
+        within `numbers` (a range condition on the ticket number, or None): two reads, the word documents'
+        numbers and then those tickets, which the caller's filter checks against their own words."""
+        indexed, order = WORD_INDEX[field_name]
+        cond: Doc = {indexed: word, **({"number": numbers} if numbers is not None else {})}
+        found = {d["number"] async for d in self.store.ticket_words.find(cond, projection={"number": 1, "_id": 0},
+                                                                          sort=order)}
+        if not found:
+            return []
+        return await self.store.tickets.find({"number": {"$in": sorted(found)}}, projection=LIST_PROJECTION).to_list()
 
     async def _next_number(self) -> int:
         counter = await self.store.counters.find_one({"_id": "ticket"})

@@ -159,6 +159,7 @@ class TicketService:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
                                              "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
             await self.store.tickets.update_one({"_id": existing["_id"]}, update, session=session)
+            await self.index.record(existing, update, session)
             ticket = applied(existing, update)  # read in this transaction: what the write left
         else:
             ticket = {
@@ -185,6 +186,7 @@ class TicketService:
                 contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
             ticket.update(index_fields(ticket, contact, texts))
             await self.store.tickets.insert_one(ticket, session=session)
+            await self.index.add_words(ticket_id, number, ticket["words"], True, session)
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
                                           queue=q.name, data={"reason": reason, "number": number,
@@ -246,6 +248,8 @@ class TicketService:
         written = await self.store.tickets.update_one({"_id": ticket["_id"]}, update, session=session)
         if written.matched_count == 0:
             return None
+        if message is not None:  # else the refresh below writes the words again
+            await self.index.record(ticket, update, session)
         updated = applied(ticket, update)  # read in this transaction: what the write left
         if "status" in update["$set"]:
             await self.notify("ticket.updated", updated, session)
@@ -339,8 +343,9 @@ class TicketService:
                 if ticket.get("assignee_id") is None and not agent.get("service"):  # a service token is nobody
                     update["assignee_id"] = agent["_id"]
                     update["assigned_at"] = now
-            await self.store.tickets.update_one({"_id": ticket["_id"]}, index_update(ticket, {"$set": update}, [text]),
-                                                session=session)
+            change = index_update(ticket, {"$set": update}, [text])
+            await self.store.tickets.update_one({"_id": ticket["_id"]}, change, session=session)
+            await self.index.record(ticket, change, session)
             if "status" in update or "assignee_id" in update:
                 await self.notify("ticket.updated", {**ticket, **update}, session)
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
@@ -379,6 +384,7 @@ class TicketService:
         async def work(session: AsyncClientSession) -> Doc:
             written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
             assert written is not None
+            await self.index.record(ticket, update, session)  # the words' live copy follows the status
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
             if new in (TicketStatus.SOLVED, TicketStatus.CLOSED):
                 await self.store.conversations.update_many(
@@ -500,6 +506,7 @@ class TicketService:
             )
             if written is None:
                 return None
+            await self.index.set_live(ticket_id, False, session)
             ticket = await self.index.settle(written, session)
             await self.store.conversations.update_many(
                 {"_id": {"$in": ticket["conversation_ids"]}},

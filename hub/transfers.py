@@ -162,13 +162,14 @@ class Transfers:
                 fields["assigned_at"] = now
             fields.update(sla)
             # the list's queue/assignee keys and SLA ranks, and the words of the timeline note, in this write
+            change = index_update(ticket, {"$set": fields}, [note] if line else [], fresh=False)
             written = await self.store.claim_by_id(
                 self.store.tickets, ticket_id,
-                {"status": {"$in": ACTIVE}, "queue": ticket["queue"], "assignee_id": current},
-                index_update(ticket, {"$set": fields}, [note] if line else []), session,
+                {"status": {"$in": ACTIVE}, "queue": ticket["queue"], "assignee_id": current}, change, session,
             )
             if written is None:
                 return None
+            await self.tickets.index.record(ticket, change, session)
             updated = await self.tickets.index.settle(written, session)  # `ticket` was read before the transaction
             conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]},
                                                                    session=session)

@@ -32,7 +32,7 @@ from hub.contactbook import search_keys
 from hub.migrations import mark_current
 from hub.models import Role, utcnow
 from hub.store import Store
-from hub.ticketindex import index_fields
+from hub.ticketindex import index_fields, word_document
 
 BATCH = 5000
 INTENTS = ["order_status", "refund", "delivery", "password_reset", "invoice", "shipping_cost", "returns",
@@ -180,6 +180,8 @@ async def seed(store: Any, queues: list[str], tickets: int, days: int, rng: rand
         texts = [f"{intent} question {i}"]
         ticket.update(index_fields(ticket, {"name": f"Customer {i}"}, texts))
         await out.add("tickets", ticket)
+        if (words := word_document(ticket)) is not None:
+            await out.add("ticket_words", words)
         conv: dict[str, Any] = {
             "_id": conv_id, "token": f"bench{i}", "contact_id": contact_id, "channel": channel, "thread_key": external,
             "inbox": None, "recipient": external, "subject": None, "state": "escalated", "open": closed_at is None,

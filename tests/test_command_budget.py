@@ -42,9 +42,14 @@ from tests.test_widget_flow import open_widget_ws, say, widget_session
 BUDGET = {
     "bot answer, first message": 9,  # 11 before: no reads before the contact and the conversation are inserted
     "bot answer, follow-up": 8,  # issue 13's target for a bot answer
-    "escalation": 14,  # issue 13's target for an escalation
-    "customer message, escalated": 9,
-    "agent reply (desk API)": 14,
+    # Issue 13's target for an escalation is 14: one over since 2026-12-04, the insert of the ticket's word document
+    # (hub.ticketindex), as on the two paths below: a ticket write on the embedded server cost more with every
+    # word the ticket held (rewritten in its indexes on each write); with the words indexed apart a long ticket's
+    # life costs the server 65 % less CPU and an escalation as much as before (docs/performance.md,
+    # "A long ticket made every write of it dear").
+    "escalation": 15,
+    "customer message, escalated": 10,
+    "agent reply (desk API)": 15,
 }
 TIMING_SLACK = 1
 

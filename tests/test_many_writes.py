@@ -20,7 +20,7 @@ from tests.helpers import scratch_store
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Collections that transactions write (processing, escalation, ticket changes, merges).
-BUSY = {"messages", "conversations", "tickets", "outbox", "contacts", "events"}
+BUSY = {"messages", "conversations", "tickets", "ticket_words", "outbox", "contacts", "events"}
 #: A guard against a hang, not a timing goal: what it guards takes milliseconds.
 HANG = 30.0
 

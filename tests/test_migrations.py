@@ -14,6 +14,7 @@ import pytest
 
 from hub.migrations import (
     MIGRATIONS,
+    OLD_TICKET_WORD_INDEXES,
     SCHEMA_ID,
     SCHEMA_VERSION,
     UNUSED_EVENT_INDEXES,
@@ -60,6 +61,31 @@ async def test_migrations_bring_it_to_the_current_schema_once(old_store: Store) 
     assert "login_failures" not in await old_store.db.list_collection_names()
     assert not set(UNUSED_EVENT_INDEXES) & set(await old_store.events.index_information())
     assert await migrate(old_store) == []  # idempotent: a second start does nothing
+
+
+async def test_tickets_words_move_to_documents_of_their_own(old_store: Store) -> None:
+    """A database of the release before migration 9: each ticket's words on it, indexed there, no word
+    documents. After it, every ticket's words are in one word document (live while it is active), the old
+    indexes are gone, and the desk finds a ticket by a word again."""
+    await migrate(old_store)
+    await old_store.ticket_words.delete_many({})
+    for field in ("words", "active_words"):
+        await old_store.tickets.create_index([(field, 1), ("number", -1)])
+    await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": 8}})
+    tickets = await old_store.tickets.find({}).to_list()
+    assert tickets and all(t["words"] for t in tickets)
+    assert await migrate(old_store) == [MIGRATIONS[-1].name]
+    assert not set(OLD_TICKET_WORD_INDEXES) & set(await old_store.tickets.index_information())
+    docs = {d["ticket_id"]: d async for d in old_store.ticket_words.find({})}
+    assert await old_store.ticket_words.count_documents({}) == len(docs) == len(tickets)
+    for t in tickets:
+        assert docs[t["_id"]]["words"] == t["words"] and docs[t["_id"]]["number"] == t["number"]
+        assert docs[t["_id"]]["live_words"] == (t["words"] if t["status"] in ("new", "open", "pending") else [])
+    from hub.ticketindex import TicketIndex, TicketQuery
+
+    statuses = ["new", "open", "pending", "solved", "closed"]
+    found = await TicketIndex(old_store).search(TicketQuery(text=tickets[0]["words"][0], statuses=statuses))
+    assert tickets[0]["number"] in [t["number"] for t in found.tickets]
 
 
 async def test_a_migration_stopped_halfway_finishes_on_the_next_start(old_store: Store) -> None:

@@ -69,6 +69,7 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     contact_id = await _dana(runtime)
     ticket = await hub.store.tickets.find_one({"contact_id": contact_id})
     assert ticket is not None
+    assert await hub.store.ticket_words.count_documents({"ticket_id": ticket["_id"]}) >= 1
     messages_before = await hub.store.messages.count_documents({"contact_id": contact_id})
     [blob_id] = [a["blob_id"] for m in await hub.store.messages.find({"contact_id": contact_id}).to_list()
                  for a in m["attachments"]]
@@ -95,6 +96,8 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     assert await hub.blobs.get(blob_id) is None
     erased_ticket = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert erased_ticket is not None and erased_ticket["subject"] == ERASED_TEXT
+    assert erased_ticket["words"] == []  # and the search index's copy of them:
+    assert await hub.store.ticket_words.count_documents({"ticket_id": ticket["_id"]}) == 0
     assert erased_ticket["number"] == ticket["number"] and erased_ticket["created_at"] == ticket["created_at"]
     report_after = await hub.metrics.window(since, since + timedelta(hours=2))
     assert report_after["overall"]["queued"] == report_before["overall"]["queued"] == 1

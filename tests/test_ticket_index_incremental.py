@@ -22,15 +22,26 @@ def index_of(ticket: Doc) -> Doc:
     return {k: set(ticket.get(k) or []) if k in WORD_FIELDS else ticket.get(k) for k in INDEX_FIELDS}
 
 
+async def indexed_words(hub: Hub, ticket_id: ObjectId) -> tuple[set[str], set[str], int]:
+    """What the ticket's word documents index (`ticket_words`): its words, its live words, how many documents."""
+    docs = await hub.store.ticket_words.find({"ticket_id": ticket_id}).to_list()
+    return ({w for d in docs for w in d["words"]}, {w for d in docs for w in d["live_words"]}, len(docs))
+
+
 async def assert_same_as_refresh(hub: Hub, ticket_id: ObjectId, step: str) -> Doc:
-    """The fields the paths left equal the fields a full refresh computes (refresh rewrites nothing)."""
+    """The fields the paths left equal the fields a full refresh computes (refresh rewrites nothing), and the
+    word documents the paths wrote index every word of the ticket, live exactly while it is active."""
     kept = await hub.store.tickets.find_one({"_id": ticket_id})
     assert kept is not None
+    words, live, _ = await indexed_words(hub, ticket_id)
+    assert set(kept["words"]) <= words, (step, set(kept["words"]) - words)
+    assert live == (words if kept["status"] in ACTIVE else set()), step
     await hub.tickets.index.refresh(ticket_id)
     fresh = await hub.store.tickets.find_one({"_id": ticket_id})
     assert fresh is not None
     assert index_of(kept) == index_of(fresh), step
     assert kept["words"] and (set(kept["active_words"]) == set(kept["words"])) == (kept["status"] in ACTIVE), step
+    assert await indexed_words(hub, ticket_id) == (set(kept["words"]), live and set(kept["words"]), 1), step
     return kept
 
 
@@ -143,3 +154,26 @@ async def test_a_write_folded_from_an_older_copy_is_put_right_by_settle(runtime:
     settled = await hub.tickets.index.settle(written)
     assert f"active.assignee:{someone}" in settled["keys"] and "active.priority:high" in settled["keys"]
     await assert_same_as_refresh(hub, tid, "settled")
+
+
+async def test_a_status_change_under_an_older_copy_moves_the_live_words_with_it(runtime: Runtime) -> None:
+    """The older copy says active, the ticket was solved in between, and the write reopens it: the copy saw no
+    change of status, so `settle` (which finds the live words stale) makes the word documents live again."""
+    hub = runtime.hub
+    assert hub is not None
+    thread = uuid.uuid4().hex
+    await say(hub, thread, "I want to talk to a human about my bicycle", Sender("visitor-di", display_name="Di"))
+    conversation = await hub.store.conversations.find_one({"thread_key": thread})
+    assert conversation is not None
+    tid = conversation["ticket_id"]
+    older = await hub.store.tickets.find_one({"_id": tid})
+    assert older is not None and older["status"] == "new"
+    await hub.tickets.set_status(tid, "solved", None)  # lands between the read and the write below
+    assert "bicycle" not in (await indexed_words(hub, tid))[1]
+    change = index_update(older, {"$set": {"status": "open"}})
+    written = await hub.store.tickets.find_one_and_update({"_id": tid}, change, return_document=ReturnDocument.AFTER)
+    await hub.tickets.index.record(older, change)
+    assert "bicycle" not in (await indexed_words(hub, tid))[1]  # the copy saw no change: nothing moved yet
+    await hub.tickets.index.settle(written)
+    assert "bicycle" in (await indexed_words(hub, tid))[1]
+    await assert_same_as_refresh(hub, tid, "reopened under an older copy")

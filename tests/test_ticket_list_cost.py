@@ -17,7 +17,7 @@ from pymongo import monitoring
 
 from hub.models import utcnow
 from hub.store import Doc, ObjectId
-from hub.ticketindex import TicketIndex, TicketQuery, index_fields
+from hub.ticketindex import TicketIndex, TicketQuery, index_fields, word_document
 from tests.helpers import scratch_store
 
 
@@ -56,7 +56,9 @@ def _ticket(number: int, status: str) -> Doc:
 
 
 async def _seed(index: TicketIndex, statuses: list[str]) -> None:
-    await index.store.tickets.insert_many([_ticket(n, s) for n, s in enumerate(statuses, start=1)])
+    tickets = [_ticket(n, s) for n, s in enumerate(statuses, start=1)]
+    await index.store.tickets.insert_many(tickets)
+    await index.store.ticket_words.insert_many([d for t in tickets if (d := word_document(t)) is not None])
     await index.store.counters.update_one({"_id": "ticket"}, {"$set": {"seq": len(statuses)}}, upsert=True)
 
 
