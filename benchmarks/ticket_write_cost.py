@@ -2,9 +2,10 @@
 
 `secantusd-py` rewrites every index entry of a document on every update, whichever fields the update
 touched (storage.py: the old document's entries deleted, the new one's written, index by index).
-MongoDB only rewrites the entries of the indexed fields that changed. A ticket carries its search
-words twice in multikey indexes (`words`, and `active_words` while it is active: hub.ticketindex), so
-on the embedded server a write that only moves `updated_at` costs more the longer the conversation.
+MongoDB only rewrites the entries of the indexed fields that changed. Until 2026-12-04 a ticket carried
+its search words twice in multikey indexes (`words`, and `active_words` while it is active), so on the
+embedded server a write that only moved `updated_at` cost more the longer the conversation; since then
+the words are indexed in `ticket_words`, one document per write that brings words (hub.ticketindex).
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/ticket_write_cost.py [--updates 100]
 
@@ -12,14 +13,14 @@ On a fresh embedded secantusd-py with the hub's indexes (`Store.ensure_indexes`)
 for tickets of 0 to 2,000 words (`MAX_WORDS`, the hub's cap), the server's CPU per `update_one` by
 `_id` of two time fields (what a customer's message repeating known words writes), from /proc:
 
-* `update_db_cpu_ms`: the hub's tickets collection as it is;
-* `without_word_indexes_db_cpu_ms`: the same documents in a collection with the same indexes but the
-  two word indexes (what a ticket write would cost with the words indexed in documents of their own).
+* `word_indexes_on_ticket_db_cpu_ms`: the same documents in a collection with the hub's ticket indexes
+  plus the two word indexes it had before;
+* `update_db_cpu_ms`: the hub's tickets collection as it is.
 
-Then `step: ticket_new_words`: what a message bringing 10 new words would add in such a design, the
-words indexed either as one document per word (`postings`: unique ticket and word; word and number;
-the live word, sparse) or as one document per message holding its new words (`chunks`: ticket; words
-and number; live words and number).
+Then `step: ticket_new_words`: what a message bringing 10 new words adds, the words indexed as one
+document per message holding them (`chunks`: the hub's `ticket_words`: ticket; words and number; live
+words and number) or, the design not taken, as one document per word (`postings`: unique ticket and
+word; word and number; the live word, sparse).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from switchboard.embedded import EmbeddedServer
 
 Doc = dict[str, Any]
 WORD_COUNTS = (0, 30, 100, 300, 1000, 2000)
-WORD_FIELDS = {"words", "active_words"}
+WORD_FIELDS = ("words", "active_words")
 
 
 def ticket(number: int, words: int) -> Doc:
@@ -67,29 +68,27 @@ async def cpu_per(pid: int, count: int, step: Any) -> float | None:
     return None if before is None or after is None else round((after - before) * 1000 / count, 2)
 
 
-async def twin_without_word_indexes(db: Any) -> Any:
-    """A collection indexed as the hub's tickets are, minus the indexes on `words` and `active_words`."""
-    twin = db["tickets_without_word_indexes"]
+async def twin_with_word_indexes(db: Any) -> Any:
+    """A collection indexed as the hub's tickets are, plus the indexes on `words` and `active_words` they had."""
+    twin = db["tickets_with_word_indexes"]
     async for index in await db["tickets"].list_indexes():
-        keys = list(index["key"].items())
-        if index["name"] == "_id_" or WORD_FIELDS & {k for k, _ in keys}:
+        if index["name"] == "_id_":
             continue
         options = {k: index[k] for k in ("unique", "sparse", "partialFilterExpression") if k in index}
-        await twin.create_index(keys, name=index["name"], **options)
+        await twin.create_index(list(index["key"].items()), name=index["name"], **options)
+    for field in WORD_FIELDS:
+        await twin.create_index([(field, 1), ("number", -1)])
     return twin
 
 
 async def new_words_cost(db: Any, pid: int, count: int, new: int = 10) -> list[Doc]:
-    """The CPU per message that brings `new` words, were the words indexed outside the ticket: as one
-    document per word (`postings`), or as one document per message holding its new words (`chunks`)."""
+    """The CPU per message that brings `new` words, indexed outside the ticket: as one document per message
+    holding them (`chunks`, the hub's), or as one document per word (`postings`)."""
     postings = db["ticket_word_postings"]
     await postings.create_index([("ticket_id", 1), ("word", 1)], unique=True)
     await postings.create_index([("word", 1), ("number", -1)])
     await postings.create_index([("live", 1), ("number", -1)], sparse=True)
-    chunks = db["ticket_word_chunks"]
-    await chunks.create_index("ticket_id")
-    await chunks.create_index([("words", 1), ("number", -1)])
-    await chunks.create_index([("live_words", 1), ("number", -1)])
+    chunks = db["ticket_words"]  # indexed by `Store.ensure_indexes`
     ids = [ObjectId() for _ in range(count)]
     per_word = await cpu_per(pid, count, lambda i: postings.insert_many(
         [{"ticket_id": ids[i], "word": f"p{i}x{j}", "live": f"p{i}x{j}", "number": i} for j in range(new)]))
@@ -107,13 +106,13 @@ async def measure(uri: str, pid: int, updates: int) -> list[Doc]:
     db = client["ticket_write_cost"]
     rows: list[Doc] = []
     try:
-        twin = await twin_without_word_indexes(db)
+        twin = await twin_with_word_indexes(db)
         for coll in (db["tickets"], twin):
             await coll.insert_many([ticket(n, 30) for n in range(1, 2001)])
         number = 10_000
         for words in WORD_COUNTS:
             row: Doc = {"step": "ticket_write_cost", "words": words}
-            for coll, name in ((db["tickets"], "update_db_cpu_ms"), (twin, "without_word_indexes_db_cpu_ms")):
+            for coll, name in ((twin, "word_indexes_on_ticket_db_cpu_ms"), (db["tickets"], "update_db_cpu_ms")):
                 docs = [ticket(number + i, words) for i in range(updates)]
                 number += updates
                 await coll.insert_many(docs)
