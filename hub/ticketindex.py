@@ -29,7 +29,7 @@ moves their live copy with the status. `TicketIndex.refresh`, which re-reads the
 and every message, is for the rare paths (contact edits, merges).
 
 A list query seeds from the most selective single key and checks the other conditions in
-Python. Active tickets are seeded by an `active.` key or `active_words`. Every `oldest waiting`,
+Python. Active tickets are seeded by an `active.` key or a word of `live_words`. Every `oldest waiting`,
 `SLA due first` and SLA state query reads all of the seed's matches: that costs the live desk.
 Newest-first pages walk back in windows of ticket numbers (doubling until the page is full), so a
 page costs the tickets in a window: over the history (solved, closed), never the whole collection
