@@ -167,6 +167,9 @@ async def test_filters_paging_and_csv(runtime: Runtime, client: TestClient[Any, 
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert [r["ip"] for r in rows] == ["10.0.0.9"]
     assert rows[0]["target"] == "'=HYPERLINK(\"x\")"  # a spreadsheet shows it, never runs it
+    # the export is recorded once its last row is out, so the client may read the end before the entry lands
+    await eventually(lambda: runtime.hub.store.audit.find_one({"action": "audit.exported"}),  # type: ignore[union-attr]
+                     what="the export's audit entry")
     assert (await runtime.hub.store.audit.count_documents({"action": "audit.exported"})) == 1
 
 
@@ -186,8 +189,9 @@ async def test_the_csv_export_streams_every_matching_entry_page_after_page(
     assert resp.status == 200 and resp.headers.get("Transfer-Encoding") == "chunked"
     rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert [json.loads(r["details"])["n"] for r in rows] == list(range(total))
-    recorded = await runtime.hub.store.audit.find_one({"action": "audit.exported"})
-    assert recorded is not None and recorded["details"]["rows"] == total and "complete" not in recorded["details"]
+    recorded = await eventually(lambda: runtime.hub.store.audit.find_one(  # type: ignore[union-attr]
+        {"action": "audit.exported"}), what="the export's audit entry")  # written once the last row is out
+    assert recorded["details"]["rows"] == total and "complete" not in recorded["details"]
 
 
 async def test_an_export_cut_short_is_recorded_with_the_rows_it_sent(
