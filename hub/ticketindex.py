@@ -194,10 +194,12 @@ def word_document(ticket: Doc) -> Doc | None:
     """The `ticket_words` document holding all of a ticket's words (None: it has none): what a refresh writes,
     and what a bulk load of tickets in the current shape writes beside them."""
     words = list(ticket.get("words") or [])
-    if not words:
-        return None
-    return {"ticket_id": ticket["_id"], "number": ticket["number"], "words": words,
-            "live_words": words if ticket.get("status") in ACTIVE else []}
+    return words_document(ticket["_id"], ticket["number"], words, ticket.get("status") in ACTIVE) if words else None
+
+
+def words_document(ticket_id: ObjectId, number: int, words: list[str], live: bool) -> Doc:
+    """A `ticket_words` document: `words` of the ticket numbered `number`, in `live_words` too while it is active."""
+    return {"ticket_id": ticket_id, "number": number, "words": words, "live_words": words if live else []}
 
 
 def same_fields(ticket: Doc, fields: Doc) -> bool:
@@ -325,23 +327,22 @@ class TicketIndex:
         if (doc := word_document({**ticket, **fields})) is not None:
             await self.store.ticket_words.insert_one(doc, session=session)
 
-    async def record(self, ticket: Doc, update: Doc, session: AsyncClientSession | None = None) -> None:
-        """Index what a write made from `index_update(ticket, ...)` did to the ticket's words: the words it
-        brought, in a word document of their own (one insert; none when it brought none), and their live copy
-        emptied or refilled when it moved the ticket out of or back into the active statuses."""
-        after = applied(ticket, update)
-        had = set(ticket.get("words") or [])
+    async def record(self, before: Doc, after: Doc, session: AsyncClientSession | None = None) -> None:
+        """Index what a write did to the ticket's words, from the copy it was computed from (`before`) and
+        the ticket it left (`after`: `applied`, or the document the write returned): the words it brought, in
+        a word document of their own (one insert; none when it brought none), and their live copy emptied or
+        refilled when it moved the ticket out of or back into the active statuses."""
+        had = set(before.get("words") or [])
         active = after.get("status") in ACTIVE
-        if active != (ticket.get("status") in ACTIVE):
-            await self.set_live(ticket["_id"], active, session)
-        await self.add_words(ticket["_id"], after["number"], [w for w in after.get("words") or [] if w not in had],
+        if active != (before.get("status") in ACTIVE):
+            await self.set_live(after["_id"], active, session)
+        await self.add_words(after["_id"], after["number"], [w for w in after.get("words") or [] if w not in had],
                              active, session)
 
     async def add_words(self, ticket_id: ObjectId, number: int, words: list[str], live: bool,
                         session: AsyncClientSession | None = None) -> None:
         if words:
-            await self.store.ticket_words.insert_one({"ticket_id": ticket_id, "number": number, "words": words,
-                                                      "live_words": words if live else []}, session=session)
+            await self.store.ticket_words.insert_one(words_document(ticket_id, number, words, live), session=session)
 
     async def set_live(self, ticket_id: ObjectId, live: bool, session: AsyncClientSession | None = None) -> None:
         """The ticket's words searchable on the live desk (`live_words` = `words`) or not (empty)."""

@@ -159,8 +159,8 @@ class TicketService:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
                                              "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
             await self.store.tickets.update_one({"_id": existing["_id"]}, update, session=session)
-            await self.index.record(existing, update, session)
             ticket = applied(existing, update)  # read in this transaction: what the write left
+            await self.index.record(existing, ticket, session)
         else:
             ticket = {
                 "_id": ticket_id,
@@ -248,9 +248,9 @@ class TicketService:
         written = await self.store.tickets.update_one({"_id": ticket["_id"]}, update, session=session)
         if written.matched_count == 0:
             return None
-        if message is not None:  # else the refresh below writes the words again
-            await self.index.record(ticket, update, session)
         updated = applied(ticket, update)  # read in this transaction: what the write left
+        if message is not None:  # else the refresh below writes the words again
+            await self.index.record(ticket, updated, session)
         if "status" in update["$set"]:
             await self.notify("ticket.updated", updated, session)
         if message is None:
@@ -345,7 +345,7 @@ class TicketService:
                     update["assigned_at"] = now
             change = index_update(ticket, {"$set": update}, [text])
             await self.store.tickets.update_one({"_id": ticket["_id"]}, change, session=session)
-            await self.index.record(ticket, change, session)
+            await self.index.record(ticket, applied(ticket, change), session)
             if "status" in update or "assignee_id" in update:
                 await self.notify("ticket.updated", {**ticket, **update}, session)
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
@@ -384,7 +384,7 @@ class TicketService:
         async def work(session: AsyncClientSession) -> Doc:
             written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
             assert written is not None
-            await self.index.record(ticket, update, session)  # the words' live copy follows the status
+            await self.index.record(ticket, written, session)  # the words' live copy follows the status
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
             if new in (TicketStatus.SOLVED, TicketStatus.CLOSED):
                 await self.store.conversations.update_many(

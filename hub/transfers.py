@@ -169,7 +169,7 @@ class Transfers:
             )
             if written is None:
                 return None
-            await self.tickets.index.record(ticket, change, session)
+            await self.tickets.index.record(ticket, written, session)
             updated = await self.tickets.index.settle(written, session)  # `ticket` was read before the transaction
             conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]},
                                                                    session=session)

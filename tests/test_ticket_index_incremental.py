@@ -52,6 +52,15 @@ async def say(hub: Hub, thread: str, text: str, who: Sender = ANA, token: str | 
     await hub.pipeline.drain()
 
 
+async def escalated(hub: Hub, text: str, who: Sender) -> ObjectId:
+    """The ticket a new widget customer's request for a person opened."""
+    thread = uuid.uuid4().hex
+    await say(hub, thread, text, who)
+    conversation = await hub.store.conversations.find_one({"thread_key": thread})
+    assert conversation is not None and conversation.get("ticket_id") is not None
+    return conversation["ticket_id"]
+
+
 async def test_every_change_keeps_the_fields_a_refresh_computes(client: TestClient[Any, Any],
                                                                 agent: dict[str, Any], runtime: Runtime) -> None:
     hub = runtime.hub
@@ -139,11 +148,7 @@ async def test_a_write_folded_from_an_older_copy_is_put_right_by_settle(runtime:
     document its write returns: a change that landed in between does not leave stale keys behind."""
     hub = runtime.hub
     assert hub is not None
-    thread = uuid.uuid4().hex
-    await say(hub, thread, "I want to talk to a human", Sender("visitor-cy", display_name="Cy"))
-    conversation = await hub.store.conversations.find_one({"thread_key": thread})
-    assert conversation is not None
-    tid = conversation["ticket_id"]
+    tid = await escalated(hub, "I want to talk to a human", Sender("visitor-cy", display_name="Cy"))
     older = await hub.store.tickets.find_one({"_id": tid})
     assert older is not None
     someone = ObjectId()
@@ -161,18 +166,14 @@ async def test_a_status_change_under_an_older_copy_moves_the_live_words_with_it(
     change of status, so `settle` (which finds the live words stale) makes the word documents live again."""
     hub = runtime.hub
     assert hub is not None
-    thread = uuid.uuid4().hex
-    await say(hub, thread, "I want to talk to a human about my bicycle", Sender("visitor-di", display_name="Di"))
-    conversation = await hub.store.conversations.find_one({"thread_key": thread})
-    assert conversation is not None
-    tid = conversation["ticket_id"]
+    tid = await escalated(hub, "I want to talk to a human about my bicycle", Sender("visitor-di", display_name="Di"))
     older = await hub.store.tickets.find_one({"_id": tid})
     assert older is not None and older["status"] == "new"
     await hub.tickets.set_status(tid, "solved", None)  # lands between the read and the write below
     assert "bicycle" not in (await indexed_words(hub, tid))[1]
     change = index_update(older, {"$set": {"status": "open"}})
     written = await hub.store.tickets.find_one_and_update({"_id": tid}, change, return_document=ReturnDocument.AFTER)
-    await hub.tickets.index.record(older, change)
+    await hub.tickets.index.record(older, written)
     assert "bicycle" not in (await indexed_words(hub, tid))[1]  # the copy saw no change: nothing moved yet
     await hub.tickets.index.settle(written)
     assert "bicycle" in (await indexed_words(hub, tid))[1]

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from pymongo import monitoring
 
+from benchmarks.ticket_list import insert
 from hub.models import utcnow
 from hub.store import Doc, ObjectId
-from hub.ticketindex import TicketIndex, TicketQuery, index_fields, word_document
+from hub.ticketindex import TicketIndex, TicketQuery, index_fields
 from tests.helpers import scratch_store
 
 
@@ -56,9 +57,7 @@ def _ticket(number: int, status: str) -> Doc:
 
 
 async def _seed(index: TicketIndex, statuses: list[str]) -> None:
-    tickets = [_ticket(n, s) for n, s in enumerate(statuses, start=1)]
-    await index.store.tickets.insert_many(tickets)
-    await index.store.ticket_words.insert_many([d for t in tickets if (d := word_document(t)) is not None])
+    await insert(index.store, [_ticket(n, s) for n, s in enumerate(statuses, start=1)])
     await index.store.counters.update_one({"_id": "ticket"}, {"$set": {"seq": len(statuses)}}, upsert=True)
 
 
