@@ -5,7 +5,8 @@ touched (storage.py: the old document's entries deleted, the new one's written, 
 MongoDB only rewrites the entries of the indexed fields that changed. Until 2026-12-04 a ticket carried
 its search words twice in multikey indexes (`words`, and `active_words` while it is active), so on the
 embedded server a write that only moved `updated_at` cost more the longer the conversation; since then
-the words are indexed in `ticket_words`, one document per write that brings words (hub.ticketindex).
+the words are indexed in `ticket_words`, one document per write that brings words (hub.ticketindex),
+and later that day the second copy left the ticket (a flag, `words_live`, says what it said).
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/ticket_write_cost.py [--updates 100]
 
@@ -13,9 +14,11 @@ On a fresh embedded secantusd-py with the hub's indexes (`Store.ensure_indexes`)
 for tickets of 0 to 2,000 words (`MAX_WORDS`, the hub's cap), the server's CPU per `update_one` by
 `_id` of two time fields (what a customer's message repeating known words writes), from /proc:
 
-* `word_indexes_on_ticket_db_cpu_ms`: the same documents in a collection with the hub's ticket indexes
-  plus the two word indexes it had before;
-* `update_db_cpu_ms`: the hub's tickets collection as it is.
+* `word_indexes_on_ticket_db_cpu_ms`: the words twice on the ticket, in a collection with the hub's ticket
+  indexes plus the two word indexes it had before;
+* `live_copy_db_cpu_ms`: the words twice on the ticket, not indexed (the hub's tickets collection, the
+  documents as they were between the two changes);
+* `update_db_cpu_ms`: the hub's tickets as they are (the words once, unindexed).
 
 Then `step: ticket_new_words`: what a message bringing 10 new words adds, the words indexed as one
 document per message holding them (`chunks`: the hub's `ticket_words`: ticket; words and number; live
@@ -46,8 +49,9 @@ WORD_COUNTS = (0, 30, 100, 300, 1000, 2000)
 WORD_FIELDS = ("words", "active_words")
 
 
-def ticket(number: int, words: int) -> Doc:
-    """An open ticket shaped by the hub's own `index_fields` whose texts hold `words` distinct words."""
+def ticket(number: int, words: int, live_copy: bool = False) -> Doc:
+    """An open ticket shaped by the hub's own `index_fields` whose texts hold `words` distinct words (and,
+    `live_copy`, the second copy of them that active tickets carried before 2026-12-04)."""
     now = utcnow()
     doc: Doc = {"number": number, "contact_id": ObjectId(), "conversation_ids": [ObjectId()], "channel": "email",
                 "subject": "", "queue": "support", "priority": "normal", "status": "open", "assignee_id": ObjectId(),
@@ -56,7 +60,8 @@ def ticket(number: int, words: int) -> Doc:
     texts = [" ".join(f"w{number}x{j}" for j in range(words))] if words else []
     doc.update(index_fields(doc, None, texts))
     doc["words"] = [w for w in doc["words"] if w != str(number)][:words]  # exactly `words` of them
-    doc["active_words"] = list(doc["words"])
+    if live_copy:
+        doc["active_words"] = list(doc["words"])
     return doc
 
 
@@ -110,10 +115,12 @@ async def measure(uri: str, pid: int, updates: int) -> list[Doc]:
         for coll in (db["tickets"], twin):
             await coll.insert_many([ticket(n, 30) for n in range(1, 2001)])
         number = 10_000
+        shapes = ((twin, "word_indexes_on_ticket_db_cpu_ms", True), (db["tickets"], "live_copy_db_cpu_ms", True),
+                  (db["tickets"], "update_db_cpu_ms", False))
         for words in WORD_COUNTS:
             row: Doc = {"step": "ticket_write_cost", "words": words}
-            for coll, name in ((twin, "word_indexes_on_ticket_db_cpu_ms"), (db["tickets"], "update_db_cpu_ms")):
-                docs = [ticket(number + i, words) for i in range(updates)]
+            for coll, name, live_copy in shapes:
+                docs = [ticket(number + i, words, live_copy) for i in range(updates)]
                 number += updates
                 await coll.insert_many(docs)
                 ids = [d["_id"] for d in docs]

@@ -416,7 +416,7 @@ class ContactBook:
     # ---- reads for the page ------------------------------------------------------------------
     async def tickets_of(self, contact_id: ObjectId, limit: int = 50) -> list[Doc]:
         return await self.store.tickets.find(
-            {"contact_id": contact_id}, projection={"words": 0, "active_words": 0, "keys": 0},
+            {"contact_id": contact_id}, projection={"words": 0, "keys": 0},
             sort=TICKETS_BY_CONTACT, limit=limit).to_list()
 
     async def conversations_of(self, contact_id: ObjectId) -> list[Doc]:

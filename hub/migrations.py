@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from pymongo.errors import OperationFailure
 
@@ -31,7 +32,7 @@ from hub.leases import Lease
 from hub.models import utcnow
 from hub.queuebook import SEED_ID, stored_fields
 from hub.store import ONE_TIME, Doc, Store
-from hub.ticketindex import TicketIndex, word_document
+from hub.ticketindex import ACTIVE, TicketIndex, word_document
 from hub.tickets import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,18 @@ async def _ticket_words_apart(store: Store, queues: dict[str, QueueConfig]) -> i
     return written
 
 
+async def _live_words_flag(store: Store, queues: dict[str, QueueConfig]) -> int:
+    """Tickets' second copy of their words (`active_words`, the live desk's, unindexed since migration 9)
+    replaced by a flag (`words_live`, hub.ticketindex): every write of a ticket carried the copy. One read
+    of the tickets, then writes in batches by status; resumable (a ticket with the flag is left)."""
+    by_state: dict[bool, list[Any]] = {True: [], False: []}
+    async for ticket in store.tickets.find({"words_live": {"$exists": False}}, projection={"status": 1},
+                                           comment=ONE_TIME):
+        by_state[ticket.get("status") in ACTIVE].append(ticket["_id"])
+    return sum([await store.update_in_batches(store.tickets, "_id", ids, {
+        "$set": {"words_live": live}, "$unset": {"active_words": ""}}) for live, ids in by_state.items()])
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
@@ -184,6 +197,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "queue definitions in the database (hub.queuebook)", _queue_definitions),
     Migration(8, "unused event-log indexes dropped", _unused_event_indexes),
     Migration(9, "ticket search words indexed apart from the tickets", _ticket_words_apart),
+    Migration(10, "tickets' live copy of their words replaced by a flag", _live_words_flag),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

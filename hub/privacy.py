@@ -30,7 +30,7 @@ from hub.store import (
     ObjectId,
     Store,
 )
-from hub.ticketindex import facet_keys
+from hub.ticketindex import INDEX_FIELDS, facet_keys
 from hub.views import jsonable
 
 ERASED_WEBHOOK_BODY = '{"erased":true}'
@@ -42,8 +42,6 @@ REDACT_ROUNDS = 3
 #: Internal fields that are neither the person's data nor safe to hand out (the visitor token is a credential).
 _CONVERSATION_PRIVATE = ("token", "bot")
 _MESSAGE_PRIVATE = ("pending_bot", "lease_until")
-#: hub.ticketindex's list fields
-_TICKET_PRIVATE = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -116,7 +114,7 @@ class Privacy:
                 "conversations": [jsonable({k: v for k, v in c.items() if k not in _CONVERSATION_PRIVATE})
                                   for c in conversations],
                 "messages": [jsonable({k: v for k, v in m.items() if k not in _MESSAGE_PRIVATE}) for m in messages],
-                "tickets": [{**jsonable({k: v for k, v in t.items() if k not in _TICKET_PRIVATE}),
+                "tickets": [{**jsonable({k: v for k, v in t.items() if k not in INDEX_FIELDS}),
                              "assignee_name": agent_names.get(t.get("assignee_id"))} for t in tickets],
                 "ratings": [{"ticket_number": t.get("number"), **jsonable(t["csat"])} for t in tickets
                             if t.get("csat")],
@@ -155,7 +153,7 @@ class Privacy:
             closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
             if closed is not None:
                 await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
-                    "keys": facet_keys(closed), "sla_rank": None, "sla_next": None, "active_words": []}})
+                    "keys": facet_keys(closed), "sla_rank": None, "sla_next": None, "words_live": False}})
         removed.tickets = len(ticket_ids)
         await self._forget_webhook_bodies(contact_id)
         # Last, so an interrupted erasure is simply run again: the contact is the tombstone.
@@ -296,7 +294,7 @@ class Privacy:
         if not ticket_ids:
             return
         await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {
-            "$set": {"subject": ERASED_TEXT, "entities": {}, "words": [], "active_words": []}})
+            "$set": {"subject": ERASED_TEXT, "entities": {}, "words": [], "words_live": False}})
         # the search index's copy of those words (hub.ticketindex)
         await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", ticket_ids)
         await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {"$set": {"csat.comment": ""}},

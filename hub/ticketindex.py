@@ -8,17 +8,21 @@ everything), and sorts every match before it applies a limit. So each ticket car
   `channel:widget`, `priority:high`, `tag:vip`), and the same facets prefixed `active.` while the
   ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
 * `words`: the lower-cased words of its number, subject, customer name, email, phone and every
-  message but the hub's own notices (`secantusd-py` has no `$text` index); `active_words`: the same
-  words while the ticket is active (else empty). Neither is indexed on the ticket: the embedded server
-  rewrites every index entry of a document on each write, so a ticket of 300 words cost 40 ms of its
-  one core per write, 2,000 words a quarter of a second (`benchmarks/ticket_write_cost.py`). The
-  words are indexed in `ticket_words` instead: one document per write that brought words (the
-  escalation, each message, a transfer note; a refresh writes one with all of them), holding them in
-  `words` and, while the ticket is active, in `live_words` (so the default search over the live desk
-  costs the live desk, however long the history). Written once; `live_words` is emptied or refilled
-  when the ticket leaves or re-enters the active statuses. A search reads them for ticket numbers and
-  then the tickets, whose own `words` decide the match: a word document that says more than the
-  ticket (a word truncated away, a status that moved under a stale copy) costs a read, not a wrong row;
+  message but the hub's own notices (`secantusd-py` has no `$text` index). They are not indexed on
+  the ticket: the embedded server rewrites every index entry of a document on each write, so a ticket
+  of 300 words cost 40 ms of its one core per write, 2,000 words a quarter of a second
+  (`benchmarks/ticket_write_cost.py`). The words are indexed in `ticket_words` instead: one document
+  per write that brought words (the escalation, each message, a transfer note; a refresh writes one
+  with all of them), holding them in `words` and, while the ticket is active, in `live_words` (so the
+  default search over the live desk costs the live desk, however long the history). Written once;
+  `live_words` is emptied or refilled when the ticket leaves or re-enters the active statuses, and the
+  ticket's `words_live` says which it last did (a boolean: a write computed from an older copy finds
+  there whether a status change it did not see moved the live copy). A search reads the word
+  documents for ticket numbers and then the tickets, whose own `words` decide the match: a word
+  document that says more than the ticket (a word truncated away, a status that moved under a stale
+  copy) costs a read, not a wrong row. Until 2026-12-04 the ticket held a second copy of its words
+  for the live desk (`active_words`, unindexed since the day before), which every write carried:
+  the ticket's own size is what a write still grows with (migration 10 removed it);
 * `wait_rank` / `sla_rank`: unique sortable integers (milliseconds * 10**6 + number);
 * `sla_next`: when the SLA watcher must next look at the ticket (hub.sla; None: nothing due).
 
@@ -79,13 +83,15 @@ BY_KEYS_SLA = [("keys", 1), ("sla_rank", 1)]
 #: `ticket_words`: its `words` or `live_words`, then the ticket's number (hub.store.Store.ensure_indexes).
 BY_WORDS_NEWEST = [("words", 1), ("number", -1)]
 BY_LIVE_WORDS_NEWEST = [("live_words", 1), ("number", -1)]
-#: The ticket field whose words a search seeds from -> the `ticket_words` field that indexes them, and its order.
-WORD_INDEX = {"words": ("words", BY_WORDS_NEWEST), "active_words": ("live_words", BY_LIVE_WORDS_NEWEST)}
-#: `words` is read (a search checks every word); its copy for active tickets is not.
-LIST_PROJECTION = {"active_words": 0}
-INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
+#: The words a search seeds from (all, or the live desk's) -> the `ticket_words` field that indexes them, and its order.
+WORD_INDEX = {"words": ("words", BY_WORDS_NEWEST), "live_words": ("live_words", BY_LIVE_WORDS_NEWEST)}
+#: The ticket's fields that only the list and its writes use: internal (`keys` names agents by id), never shown.
+INDEX_FIELDS = ("keys", "words", "words_live", "wait_rank", "sla_rank", "sla_next")
 #: Compared as sets: an incremental write appends where a full refresh sorts.
-WORD_FIELDS = ("words", "active_words")
+WORD_FIELDS = ("words",)
+#: A list read seeded by a key: the query has no words (a word seeds from `ticket_words`), so the tickets'
+#: words, most of a long ticket's size, stay on the server.
+WITHOUT_WORDS = {"words": 0}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -185,9 +191,8 @@ def index_fields(ticket: Doc, contact: Doc | None, texts: list[str]) -> Doc:
     words: set[str] = {str(ticket.get("number"))}
     for text in [ticket.get("subject"), *contact_texts(contact), *texts]:
         words |= words_of(text)
-    kept = sorted(words)[:MAX_WORDS]
-    return {**derived_fields(ticket), "words": kept,
-            "active_words": kept if ticket.get("status") in ACTIVE else []}
+    return {**derived_fields(ticket), "words": sorted(words)[:MAX_WORDS],
+            "words_live": ticket.get("status") in ACTIVE}
 
 
 def word_document(ticket: Doc) -> Doc | None:
@@ -241,17 +246,17 @@ def applied(ticket: Doc, update: Doc) -> Doc:
 
 def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = (), fresh: bool = True) -> Doc:
     """`update` with the ticket's index fields folded in, so the write a path makes anyway keeps them:
-    the derived fields as the update leaves the ticket (`$set` where they change), and the words of
-    `texts` (new messages) that the ticket lacks appended, to `active_words` too while it is active.
+    the derived fields as the update leaves the ticket (`$set` where they change), the words of `texts`
+    (new messages) that the ticket lacks appended, and `words_live` following the status (the caller's
+    `TicketIndex.record` moves the word documents' live copy with it).
 
     `ticket` must be the document the update applies to, read in the same transaction (`fresh`): the new
     words are then appended with `$push`. A caller holding an older copy says `fresh=False` and they are
     added with `$addToSet` (a write in between may have added some), which the embedded server pays for by
     comparing each new word with every word the ticket has: 87 ms for 20 words on a ticket of 500, against
     9 with `$push` (scratch measurement, 2026-12-04); it checks the written document with
-    `TicketIndex.settle`. Leaving the active
-    statuses empties `active_words`; coming back fills it with `words`. Past MAX_WORDS the kept words
-    are the alphabetically first ones, as `index_fields` keeps them (`$set`, the rare long ticket).
+    `TicketIndex.settle`. Past MAX_WORDS the kept words are the alphabetically first ones, as
+    `index_fields` keeps them (`$set`, the rare long ticket).
     """
     after = applied(ticket, update)
     out: Doc = {op: dict(fields) for op, fields in update.items()}
@@ -262,21 +267,13 @@ def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = (), fre
     for text in texts:
         new |= words_of(text)
     new -= set(had)
-    was_active, active = ticket.get("status") in ACTIVE, after.get("status") in ACTIVE
     if len(had) + len(new) > MAX_WORDS:
-        words = sorted(set(had) | new)[:MAX_WORDS]
-        sets["words"] = words
-        sets["active_words"] = words if active else []
-    else:
-        add = "$push" if fresh else "$addToSet"
-        if new:
-            out.setdefault(add, {})["words"] = {"$each": sorted(new)}
-        if active and not was_active:
-            sets["active_words"] = had + sorted(new)
-        elif active and new:
-            out[add]["active_words"] = {"$each": sorted(new)}
-        elif not active and ticket.get("active_words"):
-            sets["active_words"] = []
+        sets["words"] = sorted(set(had) | new)[:MAX_WORDS]
+    elif new:
+        out.setdefault("$push" if fresh else "$addToSet", {})["words"] = {"$each": sorted(new)}
+    active = after.get("status") in ACTIVE
+    if ticket.get("words_live") != active:
+        sets["words_live"] = active
     return {op: fields for op, fields in out.items() if fields}
 
 
@@ -375,17 +372,16 @@ class TicketIndex:
     async def settle(self, written: Doc, session: AsyncClientSession | None = None) -> Doc:
         """Check a document a write returned (`ReturnDocument.AFTER`, `claim_by_id`) whose index fields
         were folded in from an older copy: a change that landed between that copy and the write leaves
-        them stale, and one more update puts them right (rare; nothing when they hold)."""
-        fields = derived_fields(written)
+        them stale, and one more update puts them right (rare; nothing when they hold). A status change
+        the copy did not see (`words_live` no longer following the status) moves the word documents'
+        live copy too."""
         active = written.get("status") in ACTIVE
-        active_words = list(written.get("words") or []) if active else []
-        if set(written.get("active_words") or []) != set(active_words):
-            fields["active_words"] = active_words
+        fields = {**derived_fields(written), "words_live": active}
         stale = {k: v for k, v in fields.items() if written.get(k) != v}
         if stale:
             await self.store.tickets.update_one({"_id": written["_id"]}, {"$set": stale}, session=session)
             written = {**written, **stale}
-        if "active_words" in stale:  # the status moved under the older copy: the word documents follow it
+        if "words_live" in stale:
             await self.set_live(written["_id"], active, session)
         return written
 
@@ -450,7 +446,7 @@ class TicketIndex:
     def _active_seed(q: TicketQuery, wanted: list[str], words: list[str]) -> tuple[str, str]:
         """The field and value whose matches are active tickets only, the most selective one at hand."""
         if words:
-            return "active_words", words[0]
+            return "live_words", words[0]
         if wanted:
             return "keys", f"active.{wanted[0]}"
         if len(q.statuses) == 1:
@@ -471,7 +467,7 @@ class TicketIndex:
         if seed_field in WORD_INDEX:
             found = await self._by_words(seed_field, seed, cond.get("number"))
         else:
-            found = await self.store.tickets.find(cond, projection=LIST_PROJECTION,
+            found = await self.store.tickets.find(cond, projection=WITHOUT_WORDS,
                                                   sort=[(seed_field, 1), (indexed_rank, direction)]).to_list()
         rows = [t for t in found
                 if keep(t) and t.get(rank_field) is not None
@@ -500,7 +496,7 @@ class TicketIndex:
             for s in seeds:
                 numbers = {"$lt": hi, "$gte": lo}
                 batch += await (self._by_words(field_name, s, numbers) if field_name in WORD_INDEX else
-                                self.store.tickets.find({field_name: s, "number": numbers}, projection=LIST_PROJECTION,
+                                self.store.tickets.find({field_name: s, "number": numbers}, projection=WITHOUT_WORDS,
                                                         sort=[(field_name, 1), ("number", -1)]).to_list())
             found += sorted((t for t in batch if keep(t)), key=lambda t: -t["number"])
             hi, window, walked = lo, window * 2, walked + 1
@@ -508,7 +504,7 @@ class TicketIndex:
         return Page(page, page[-1]["number"] if len(found) > size else None)
 
     async def _by_words(self, field_name: str, word: str, numbers: Doc | None) -> list[Doc]:
-        """The tickets whose word documents hold `word` (in `words`, or `live_words` for `active_words`),
+        """The tickets whose word documents hold `word` (in `words`, or the live desk's in `live_words`),
         within `numbers` (a range condition on the ticket number, or None): two reads, the word documents'
         numbers and then those tickets, which the caller's filter checks against their own words."""
         indexed, order = WORD_INDEX[field_name]
@@ -517,7 +513,8 @@ class TicketIndex:
                                                                           sort=order)}
         if not found:
             return []
-        return await self.store.tickets.find({"number": {"$in": sorted(found)}}, projection=LIST_PROJECTION).to_list()
+        # with their words: the caller checks every word of the search against them
+        return await self.store.tickets.find({"number": {"$in": sorted(found)}}).to_list()
 
     async def _next_number(self) -> int:
         counter = await self.store.counters.find_one({"_id": "ticket"})

@@ -501,7 +501,7 @@ class TicketService:
             written = await self.store.claim_by_id(
                 self.store.tickets, ticket_id, {"status": TicketStatus.NEW.value, "first_agent_reply_at": None},
                 {"$set": {"status": TicketStatus.CLOSED.value, "abandoned_at": now, "abandon_reason": reason,
-                          "updated_at": now, "sla_rank": None, "sla_next": None, "active_words": []}},
+                          "updated_at": now, "sla_rank": None, "sla_next": None, "words_live": False}},
                 session,
             )
             if written is None:

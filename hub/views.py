@@ -11,6 +11,7 @@ from typing import Any
 
 from hub.slaclock import due_of, fired, live_target
 from hub.store import Doc, ObjectId
+from hub.ticketindex import INDEX_FIELDS
 
 
 def jsonable(value: Any) -> Any:
@@ -59,12 +60,8 @@ def message_for_desk(doc: Doc) -> dict[str, Any]:
     return view
 
 
-#: Denormalised list fields (hub.ticketindex): internal, and `keys` names agents by id.
-TICKET_INDEX_FIELDS = ("keys", "words", "active_words", "wait_rank", "sla_rank", "sla_next")
-
-
 def ticket_view(doc: Doc) -> dict[str, Any]:
-    view = jsonable({k: v for k, v in doc.items() if k not in TICKET_INDEX_FIELDS})
+    view = jsonable({k: v for k, v in doc.items() if k not in INDEX_FIELDS})
     view["id"] = view.pop("_id")
     view["sla_clock"] = sla_clock(doc)
     return view

@@ -74,7 +74,7 @@ async def test_tickets_words_move_to_documents_of_their_own(old_store: Store) ->
     await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": 8}})
     tickets = await old_store.tickets.find({}).to_list()
     assert tickets and all(t["words"] for t in tickets)
-    assert await migrate(old_store) == [MIGRATIONS[-1].name]
+    assert await migrate(old_store) == [m.name for m in MIGRATIONS if m.version >= 9]
     assert not set(OLD_TICKET_WORD_INDEXES) & set(await old_store.tickets.index_information())
     docs = {d["ticket_id"]: d async for d in old_store.ticket_words.find({})}
     assert await old_store.ticket_words.count_documents({}) == len(docs) == len(tickets)
@@ -86,6 +86,29 @@ async def test_tickets_words_move_to_documents_of_their_own(old_store: Store) ->
     statuses = ["new", "open", "pending", "solved", "closed"]
     found = await TicketIndex(old_store).search(TicketQuery(text=tickets[0]["words"][0], statuses=statuses))
     assert tickets[0]["number"] in [t["number"] for t in found.tickets]
+
+
+async def test_tickets_live_copy_of_their_words_becomes_a_flag(old_store: Store) -> None:
+    """A database of the release before migration 10: each ticket carries its words twice, the second copy
+    (`active_words`) while it is active. After it, the copy is gone and `words_live` says whether the
+    ticket's word documents are live; a live search finds an active ticket by a word, and not a solved one."""
+    await migrate(old_store)
+    tickets = await old_store.tickets.find({}).to_list()
+    for t in tickets:
+        active = t["status"] in ("new", "open", "pending")
+        await old_store.tickets.update_one({"_id": t["_id"]}, {"$set": {"active_words": t["words"] if active else []},
+                                                                "$unset": {"words_live": ""}})
+    await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": 9}})
+    assert {t["status"] in ("new", "open", "pending") for t in tickets} == {True, False}
+    assert await migrate(old_store) == [MIGRATIONS[-1].name]
+    for t in await old_store.tickets.find({}).to_list():
+        assert "active_words" not in t and t["words_live"] is (t["status"] in ("new", "open", "pending")), t["status"]
+    from hub.ticketindex import TicketIndex, TicketQuery
+
+    for t in tickets:
+        found = await TicketIndex(old_store).search(TicketQuery(text=str(t["number"])))
+        assert ([x["number"] for x in found.tickets] == [t["number"]]) is (t["status"] in ("new", "open", "pending"))
+    assert await migrate(old_store) == []
 
 
 async def test_a_migration_stopped_halfway_finishes_on_the_next_start(old_store: Store) -> None:

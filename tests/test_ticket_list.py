@@ -192,7 +192,7 @@ async def test_tickets_stored_before_the_list_fields_are_indexed_at_start(
         client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime) -> None:
     assert runtime.hub is not None
     t = await desk(runtime)
-    await runtime.hub.store.tickets.update_many({}, {"$unset": {"keys": "", "words": "", "active_words": ""}})
+    await runtime.hub.store.tickets.update_many({}, {"$unset": {"keys": "", "words": "", "words_live": ""}})
     assert await listed(client) == []
     assert await runtime.hub.tickets.index.backfill(batch=2) == 3
     assert await listed(client, "q=kettle") == [t["ana"]["number"]]
