@@ -92,22 +92,22 @@ async def test_tickets_live_copy_of_their_words_becomes_a_flag(old_store: Store)
     """A database of the release before migration 10: each ticket carries its words twice, the second copy
     (`active_words`) while it is active. After it, the copy is gone and `words_live` says whether the
     ticket's word documents are live; a live search finds an active ticket by a word, and not a solved one."""
+    from hub.ticketindex import ACTIVE, TicketIndex, TicketQuery
+
     await migrate(old_store)
     tickets = await old_store.tickets.find({}).to_list()
     for t in tickets:
-        active = t["status"] in ("new", "open", "pending")
+        active = t["status"] in ACTIVE
         await old_store.tickets.update_one({"_id": t["_id"]}, {"$set": {"active_words": t["words"] if active else []},
                                                                 "$unset": {"words_live": ""}})
     await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": 9}})
-    assert {t["status"] in ("new", "open", "pending") for t in tickets} == {True, False}
+    assert {t["status"] in ACTIVE for t in tickets} == {True, False}
     assert await migrate(old_store) == [MIGRATIONS[-1].name]
     for t in await old_store.tickets.find({}).to_list():
-        assert "active_words" not in t and t["words_live"] is (t["status"] in ("new", "open", "pending")), t["status"]
-    from hub.ticketindex import TicketIndex, TicketQuery
-
+        assert "active_words" not in t and t["words_live"] is (t["status"] in ACTIVE), t["status"]
     for t in tickets:
         found = await TicketIndex(old_store).search(TicketQuery(text=str(t["number"])))
-        assert ([x["number"] for x in found.tickets] == [t["number"]]) is (t["status"] in ("new", "open", "pending"))
+        assert ([x["number"] for x in found.tickets] == [t["number"]]) is (t["status"] in ACTIVE)
     assert await migrate(old_store) == []
 
 
