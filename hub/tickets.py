@@ -8,6 +8,7 @@ conversation to it instead of opening a second one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -39,6 +40,17 @@ class AlreadyRated(TicketError):
 
 class NotYours(TicketError):
     """The ticket is not assigned to the agent who tried to hand it back."""
+
+
+#: The statuses that end a ticket's work: its conversations close, its agent's slot frees up.
+CLOSING = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
+
+
+def _status(value: str) -> TicketStatus:
+    try:
+        return TicketStatus(value)
+    except ValueError as exc:
+        raise TicketError(f"unknown status {value!r}") from exc
 
 
 def refuse_merged(ticket: Doc) -> None:
@@ -304,10 +316,15 @@ class TicketService:
 
         `attachments`: files already stored (`{filename, content_type, size, blob_id}`); a
         reply may be files alone. The customer's channel must be able to carry them.
+        `then_status`: the status the ticket moves to with the reply (the desk's "Send and solve"), in the
+        reply's one transaction: one ticket write, one conversation write, the rating request with them
+        (`tests/test_command_budget.py`: 23 commands as a reply then a status change, now fewer).
         """
         text = text.strip()
         if not text and not attachments:
             raise TicketError("empty reply")
+        new = _status(then_status) if then_status else None
+        left: dict[str, Doc] = {}  # the ticket as the transaction left it
 
         async def work(session: AsyncClientSession) -> Doc:
             # read in the transaction: the index fields folded into the ticket's write are computed from it
@@ -326,9 +343,10 @@ class TicketService:
             if attachments and not private and file_delivery(self.outbox.senders.get(channel)) == FILES_NONE:
                 raise TicketError(f"files cannot be sent to the customer on {channel}; add them to a private note")
             now = utcnow()
+            closing = new in CLOSING
             message = await self.outbox.post(conversation, AuthorKind.AGENT, text, session=session,
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
-                                             attachments=attachments)
+                                             attachments=attachments, touch_conversation=not closing)
             update: dict[str, Any] = {"updated_at": now}
             if not private:
                 update["last_agent_reply_at"] = now
@@ -343,42 +361,91 @@ class TicketService:
                 if ticket.get("assignee_id") is None and not agent.get("service"):  # a service token is nobody
                     update["assignee_id"] = agent["_id"]
                     update["assigned_at"] = now
-            change = index_update(ticket, {"$set": update}, [text])
+            replied = {**ticket, **update}
+            old = TicketStatus(replied["status"])
+            moved = new is not None and new is not old
+            change: Doc = {"$set": update}
+            if moved:
+                assert new is not None
+                moving = await self._status_change(replied, old, new, now)
+                change = {**moving, "$set": {**update, **moving["$set"]}}
+                if closing:
+                    asked = await self._rating_request(replied, new, conversation, session)
+                    if asked is not None:
+                        change["$set"]["csat_asked"] = True
+                    # the reply's conversation's last message: the reply, or the rating request after it
+                    last = asked["created_at"] if asked is not None and asked["conversation_id"] == target else now
+                    await self._close_conversations(conv_ids, now, session, touched=(target, last))
+            elif closing:  # the status was `new` already: the conversation's touch the post left out
+                await self.store.conversations.update_one({"_id": target}, {"$set": {"last_message_at": now}},
+                                                          session=session)
+            change = index_update(ticket, change, [text])
             await self.store.tickets.update_one({"_id": ticket["_id"]}, change, session=session)
-            await self.index.record(ticket, applied(ticket, change), session)
+            after = left["ticket"] = applied(ticket, change)
+            await self.index.record(ticket, after, session)
             if "status" in update or "assignee_id" in update:
-                await self.notify("ticket.updated", {**ticket, **update}, session)
+                await self.notify("ticket.updated", replied, session)
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
                                           message_id=message["_id"], queue=ticket["queue"])
+            if moved:
+                assert new is not None
+                await self._status_changed(after, old, new, agent["_id"], now, session)
             return message
 
         message = await self.store.run_in_transaction(work)
-        if then_status:
-            await self.set_status(ticket_id, then_status, agent)
+        if new in CLOSING and self.router is not None:  # a slot of the queue's agents freed up
+            await self.router.route_queue(left["ticket"]["queue"])
         return message
 
+    async def _status_change(self, ticket: Doc, old: TicketStatus, new: TicketStatus, now: datetime) -> Doc:
+        """What moving the ticket from `old` to `new` writes on it: the status, the SLA clock's pause and
+        resume, the solve time (`$set`, and `$inc`/`$unset` when a pending ticket resumes)."""
+        change: dict[str, Any] = {"$set": {"status": new.value, "updated_at": now}}
+        if old is TicketStatus.PENDING and ticket.get("pending_since"):
+            change["$inc"] = {"sla.paused_seconds": (now - ticket["pending_since"]).total_seconds()}
+            change["$unset"] = {"pending_since": ""}
+            change["$set"].update(resume_fields(ticket, await self.calendars.for_queue(ticket["queue"]), now))
+        if new is TicketStatus.PENDING:
+            change["$set"]["pending_since"] = now
+        if new in CLOSING and ticket.get("solved_at") is None:
+            change["$set"]["solved_at"] = now
+        return change
+
+    async def _status_changed(self, ticket: Doc, old: TicketStatus, new: TicketStatus, agent_id: ObjectId | None,
+                              now: datetime, session: AsyncClientSession) -> None:
+        """The event, the count and the webhook of a status change (`ticket`: as the change left it)."""
+        await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket["_id"],
+                                      agent_id=agent_id, queue=ticket["queue"],
+                                      data={"from": old.value, "to": new.value})
+        if new is TicketStatus.SOLVED:
+            self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
+        await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", ticket, session)
+
+    async def _close_conversations(self, conversation_ids: list[ObjectId], now: datetime,
+                                   session: AsyncClientSession, touched: tuple[ObjectId, datetime] | None = None
+                                   ) -> None:
+        """A solved or closed ticket's conversations are closed; `touched`: one of them whose last message
+        (at that time) was just posted, its touch made in the same write."""
+        closed = {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}
+        rest = list(conversation_ids)
+        if touched is not None and touched[0] in rest:
+            rest.remove(touched[0])
+            await self.store.conversations.update_one({"_id": touched[0]},
+                                                      {"$set": {**closed, "last_message_at": touched[1]}},
+                                                      session=session)
+        if rest:
+            await self.store.conversations.update_many({"_id": {"$in": rest}}, {"$set": closed}, session=session)
+
     async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None) -> Doc:
-        try:
-            new = TicketStatus(status)
-        except ValueError as exc:
-            raise TicketError(f"unknown status {status!r}") from exc
+        new = _status(status)
         ticket = await self.get(ticket_id)
         refuse_merged(ticket)
         old = TicketStatus(ticket["status"])
         if new is old:
             return ticket
         now = utcnow()
-        update: dict[str, Any] = {"$set": {"status": new.value, "updated_at": now}}
-        if old is TicketStatus.PENDING and ticket.get("pending_since"):
-            update["$inc"] = {"sla.paused_seconds": (now - ticket["pending_since"]).total_seconds()}
-            update["$unset"] = {"pending_since": ""}
-            update["$set"].update(resume_fields(ticket, await self.calendars.for_queue(ticket["queue"]), now))
-        if new is TicketStatus.PENDING:
-            update["$set"]["pending_since"] = now
-        if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and ticket.get("solved_at") is None:
-            update["$set"]["solved_at"] = now
-        update = index_update(ticket, update)
+        update = index_update(ticket, await self._status_change(ticket, old, new, now))
         agent_id = agent["_id"] if agent else None
 
         async def work(session: AsyncClientSession) -> Doc:
@@ -386,24 +453,15 @@ class TicketService:
             assert written is not None
             await self.index.record(ticket, written, session)  # the words' live copy follows the status
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
-            if new in (TicketStatus.SOLVED, TicketStatus.CLOSED):
-                await self.store.conversations.update_many(
-                    {"_id": {"$in": ticket["conversation_ids"]}},
-                    {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
-                    session=session,
-                )
-            await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket_id,
-                                          agent_id=agent_id, queue=ticket["queue"],
-                                          data={"from": old.value, "to": new.value})
-            if new is TicketStatus.SOLVED:
-                self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
-            await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", updated, session)
+            if new in CLOSING:
+                await self._close_conversations(ticket["conversation_ids"], now, session)
+            await self._status_changed(updated, old, new, agent_id, now, session)
             return updated
 
         updated = await self.store.run_in_transaction(work)
         if new is TicketStatus.SOLVED and ticket.get("first_agent_reply_at") is not None:
             await self._ask_for_rating(updated)
-        if new in (TicketStatus.SOLVED, TicketStatus.CLOSED) and self.router is not None:
+        if new in CLOSING and self.router is not None:
             await self.router.route_queue(ticket["queue"])
         return updated
 
@@ -417,13 +475,31 @@ class TicketService:
         if conversation is None or conversation["channel"] not in self.csat_channels or ticket.get("csat_asked"):
             return
         await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"csat_asked": True}})
+        await self._post_rating_request(ticket, conversation)
+
+    async def _rating_request(self, ticket: Doc, new: TicketStatus, replied_in: Doc,
+                              session: AsyncClientSession) -> Doc | None:
+        """The CSAT request of a ticket solved with an agent's reply (`replied_in`: the conversation replied
+        in), posted in the reply's transaction; None when none is due. The caller marks `csat_asked`."""
+        if new is not TicketStatus.SOLVED or ticket.get("first_agent_reply_at") is None or ticket.get("csat_asked"):
+            return None
+        latest = ticket["conversation_ids"][-1]
+        conversation = replied_in if replied_in["_id"] == latest else \
+            await self.store.conversations.find_one({"_id": latest}, session=session)
+        if conversation is None or conversation["channel"] not in self.csat_channels:
+            return None
+        # the conversation replied in is touched by the caller's write; another one by the post
+        return await self._post_rating_request(ticket, conversation, session, touch=conversation is not replied_in)
+
+    async def _post_rating_request(self, ticket: Doc, conversation: Doc, session: AsyncClientSession | None = None,
+                                   touch: bool = True) -> Doc:
         question = (f"Your request #{ticket['number']} is solved. How happy are you with our help "
                     "(1 = not at all, 5 = very)?")
         choices = tuple(QuickReply(str(score), f"csat:{score}") for score in range(1, 6))
         if conversation["channel"] == "sms":
             question, choices = question + " Reply with a number from 1 to 5.", ()
-        await self.outbox.post(conversation, AuthorKind.SYSTEM, question, author_name="Switchboard",
-                               quick_replies=choices)
+        return await self.outbox.post(conversation, AuthorKind.SYSTEM, question, author_name="Switchboard",
+                                      quick_replies=choices, session=session, touch_conversation=touch)
 
     async def rate(self, ticket_id: ObjectId, score: int, comment: str | None = None,
                    channel: str | None = None) -> Doc:

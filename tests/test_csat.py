@@ -40,6 +40,47 @@ async def test_widget_rating_is_once_and_a_reload_shows_no_buttons_again(
     assert latest["text"] == "Thank you for your rating!" and not latest.get("quick_replies")
 
 
+async def test_send_and_solve_is_one_step_all_or_nothing(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    """The desk's "Send and solve": the reply, the solve, the closed chat and the rating request land together;
+    a status the hub does not know refuses the whole reply (before, the reply went out and then the status
+    change failed)."""
+    hub = runtime.hub
+    assert hub is not None
+    token, ticket = await escalate(client, runtime)
+    headers = {"X-CSRF-Token": agent["csrf"]}
+    bad = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Done!", "status": "teleported"},
+                            headers=headers)
+    assert bad.status == 400 and "unknown status" in (await bad.json())["error"]
+    conversation_id = ticket["conversation_ids"][0]
+    assert await hub.store.messages.count_documents({"conversation_id": conversation_id, "author.kind": "agent"}) == 0
+
+    ok = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Done!", "status": "solved"},
+                           headers=headers)
+    assert ok.status == 201, await ok.text()
+    solved = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert solved is not None and solved["status"] == "solved" and solved["csat_asked"] is True
+    assert solved["first_agent_reply_at"] is not None and solved["solved_at"] is not None
+    messages = await hub.store.messages.find({"conversation_id": conversation_id},
+                                             sort=[("created_at", 1), ("_id", 1)]).to_list()
+    assert [(m["author"]["kind"], m["text"][:5]) for m in messages[-2:]] == [("agent", "Done!"), ("system", "Your ")]
+    conversation = await hub.store.conversations.find_one({"_id": conversation_id})
+    assert conversation is not None and conversation["open"] is False and conversation["state"] == "closed"
+    assert conversation["last_message_at"] == messages[-1]["created_at"]  # the rating request is the last word
+    types = [e["type"] async for e in hub.store.events.find({"ticket_id": ticket["_id"]}, sort=[("at", 1), ("_id", 1)])]
+    assert types[-3:] == ["ticket.first_response", "ticket.agent_reply", "ticket.solved"]
+    # a second "Send and solve" on the solved ticket asks for no second rating
+    again = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "One more thing.",
+                                                                           "status": "solved"}, headers=headers)
+    assert again.status == 201
+    assert await hub.store.messages.count_documents({"conversation_id": conversation_id, "author.kind": "system",
+                                                     "quick_replies.payload": "csat:5"}) == 1
+    auth = {"Authorization": f"Bearer {token}"}
+    shown = (await (await client.get("/api/widget/messages", headers=auth)).json())["messages"]
+    assert shown[-1]["text"] == "One more thing."
+
+
 async def test_two_ratings_at_once_from_two_channels_count_once(
     client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
 ) -> None:

@@ -120,6 +120,12 @@ async def test_every_change_keeps_the_fields_a_refresh_computes(client: TestClie
     await post("assign", {"agent_id": None})
     ticket = await assert_same_as_refresh(hub, tid, "unassigned")
     assert "active.assignee:none" in ticket["keys"]
+    # "Send and solve" on a pending ticket: the reply, the SLA clock's resume and the solve in one write
+    await post("status", {"status": "pending"})
+    await post("reply", {"text": "the refund for the invoice went out", "status": "solved"})
+    ticket = await assert_same_as_refresh(hub, tid, "reply and solve")
+    assert ticket["status"] == "solved" and "pending_since" not in ticket and ticket["csat_asked"] is True
+    assert "refund" in ticket["words"] and await live_words(hub, tid) == set()
 
 
 async def test_an_abandoned_ticket_keeps_the_fields_a_refresh_computes(runtime: Runtime) -> None:
