@@ -357,16 +357,20 @@ const Desk = (() => {
     const err = document.getElementById("reply-error");
     err.textContent = "";
     if ((!text.value.trim() && !picker.files.length) || !state.ticketId) return;
-    const button = document.getElementById("reply-send");
-    button.disabled = true;
+    const buttons = [document.getElementById("reply-send"), document.getElementById("reply-solve")];
+    for (const b of buttons) b.disabled = true;
+    // "Send and solve": the reply and the solve in one request (one step in the hub: both or neither);
+    // "Send anyway" after a colleague's reply keeps what the agent first asked for
+    const by = e.submitter ? e.submitter.id : "";
+    const confirm = by === "reply-anyway";
+    if (!confirm) state.replyStatus = by === "reply-solve" ? "solved" : undefined;
     try {
       const attachments = [];
       for (const file of picker.files) attachments.push(await upload(state.ticketId, file));
       // `seen_at`: if a colleague answered after what this agent saw, the hub asks first (409).
-      const confirm = e.submitter && e.submitter.id === "reply-anyway";
       const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply",
                              { text: text.value, private: priv.checked, attachments,
-                               seen_at: state.seenAt || undefined, confirm });
+                               seen_at: state.seenAt || undefined, confirm, status: state.replyStatus });
       text.value = "";
       priv.checked = false;
       picker.value = "";
@@ -377,7 +381,7 @@ const Desk = (() => {
         err.appendChild(el("button", { type: "submit", id: "reply-anyway", form: "reply-form" }, "Send anyway"));
       }
     } finally {
-      button.disabled = false;
+      for (const b of buttons) b.disabled = false;
     }
   }
 

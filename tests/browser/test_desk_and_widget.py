@@ -9,6 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
+from tests.browser.conftest import screenshot
 from tests.helpers import eventually
 
 LABEL = b"%PDF-1.4\n% return label\n\x00\xff"
@@ -151,3 +152,42 @@ async def test_supervisor_edits_the_canned_response_library(browser: Any, live_u
     await expect(row).to_have_count(0)
     assert await runtime.hub.responses.list() == []
     await ctx.close()
+
+
+async def test_send_and_solve_answers_closes_and_asks_for_a_rating(browser: Any, live_url: str,
+                                                                   runtime: Runtime) -> None:
+    """The desk's "Send and solve": the customer reads the reply and the rating request, the desk shows the ticket
+    solved, in one click."""
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("agent2", "agent two password", name="Agent Two", roles=[Role.AGENT])
+    shop_ctx = await browser.new_context()
+    shop = await shop_ctx.new_page()
+    await shop.goto(f"{live_url}/demo")
+    await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+    box = shop.locator(".sb-form textarea")
+    await box.fill("My order never arrived, I want to talk to a human")
+    await box.press("Enter")
+    await expect(shop.locator(".sb-msg.system")).to_contain_text("ticket number is #")
+
+    desk_ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    desk = await desk_ctx.new_page()
+    await desk.goto(f"{live_url}/desk")
+    await desk.fill("input[name=username]", "agent2")
+    await desk.fill("input[name=password]", "agent two password")
+    await desk.click("#login-form button[type=submit]")
+    await desk.locator("#tickets li").first.click()
+    await expect(desk.locator("#messages li.customer .text").first).to_contain_text("never arrived")
+    await desk.fill("#reply-text", "It is on its way again, tracking number 4711. Anything else, just write.")
+    await expect(desk.get_by_role("button", name="Send and solve")).to_be_enabled()
+    await screenshot(desk, "desk-send-and-solve")
+    await desk.get_by_role("button", name="Send and solve").click()
+
+    await expect(desk.locator("#status")).to_have_value("solved")
+    await expect(desk.locator("#messages li.agent .text").last).to_contain_text("tracking number 4711")
+    await expect(shop.locator('.sb-msg.out[data-author="agent"]')).to_contain_text("tracking number 4711")
+    await expect(shop.locator(".sb-qr button")).to_have_count(5)  # the rating request's scores, after the reply
+    await screenshot(shop, "widget-after-send-and-solve")
+    ticket = await runtime.hub.store.tickets.find_one({})
+    assert ticket is not None and ticket["status"] == "solved" and ticket["csat_asked"] is True
+    await desk_ctx.close()
+    await shop_ctx.close()
