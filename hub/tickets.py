@@ -324,9 +324,10 @@ class TicketService:
         if not text and not attachments:
             raise TicketError("empty reply")
         new = _status(then_status) if then_status else None
-        left: dict[str, Doc] = {}  # the ticket as the transaction left it
+        left: dict[str, Any] = {}  # the ticket as the transaction left it, and whether it closed
 
         async def work(session: AsyncClientSession) -> Doc:
+            left.clear()  # a retried attempt starts again
             # read in the transaction: the index fields folded into the ticket's write are computed from it
             ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
             if ticket is None:
@@ -376,6 +377,7 @@ class TicketService:
                     # the reply's conversation's last message: the reply, or the rating request after it
                     last = asked["created_at"] if asked is not None and asked["conversation_id"] == target else now
                     await self._close_conversations(conv_ids, now, session, touched=(target, last))
+                left["closed"] = closing  # after the commit, the queue is routed again
             elif closing:  # the status was `new` already: the conversation's touch the post left out
                 await self.store.conversations.update_one({"_id": target}, {"$set": {"last_message_at": now}},
                                                           session=session)
@@ -394,7 +396,7 @@ class TicketService:
             return message
 
         message = await self.store.run_in_transaction(work)
-        if new in CLOSING and self.router is not None:  # a slot of the queue's agents freed up
+        if left.get("closed") and self.router is not None:  # a slot of the queue's agents freed up
             await self.router.route_queue(left["ticket"]["queue"])
         return message
 

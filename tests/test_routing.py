@@ -50,6 +50,13 @@ async def test_least_busy_routing_respects_capacity(runtime: Runtime) -> None:
     assert await hub.store.events.count_documents({"type": "ticket.assigned"}) == 3
     await assert_list_fields_current(hub)  # the desk list shows who the router assigned
 
+    # "Send and solve" frees the slot too: the next customer waiting goes to that agent
+    fourth = await _escalate(runtime, "demo:visitor:x4")
+    holder = next(agent for agent in (a, b) if agent["_id"] == tickets[second["_id"]]["assignee_id"])
+    await hub.tickets.reply(second["_id"], holder, "All done, bye!", then_status="solved")
+    fourth_now = await hub.store.tickets.find_one({"_id": fourth["_id"]})
+    assert fourth_now is not None and fourth_now["assignee_id"] == holder["_id"]
+
 
 async def test_waiting_customer_is_told_position_and_an_estimate_from_the_agents_online(runtime: Runtime) -> None:
     hub = runtime.hub
