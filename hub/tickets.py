@@ -371,12 +371,12 @@ class TicketService:
                 moving = await self._status_change(replied, old, new, now)
                 change = {**moving, "$set": {**update, **moving["$set"]}}
                 if closing:
-                    asked = await self._rating_request(replied, new, conversation, session)
+                    touched = {target: now}  # the reply's conversation: its last message, the touch the post left out
+                    asked = await self._rating_request(replied, new, session, conversation)
                     if asked is not None:
                         change["$set"]["csat_asked"] = True
-                    # the reply's conversation's last message: the reply, or the rating request after it
-                    last = asked["created_at"] if asked is not None and asked["conversation_id"] == target else now
-                    await self._close_conversations(conv_ids, now, session, touched=(target, last))
+                        touched[asked["conversation_id"]] = asked["created_at"]  # after the reply
+                    await self._close_conversations(conv_ids, now, session, touched)
                 left["closed"] = closing  # after the commit, the queue is routed again
             elif closing:  # the status was `new` already: the conversation's touch the post left out
                 await self.store.conversations.update_one({"_id": target}, {"$set": {"last_message_at": now}},
@@ -425,83 +425,82 @@ class TicketService:
         await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", ticket, session)
 
     async def _close_conversations(self, conversation_ids: list[ObjectId], now: datetime,
-                                   session: AsyncClientSession, touched: tuple[ObjectId, datetime] | None = None
+                                   session: AsyncClientSession, touched: dict[ObjectId, datetime] | None = None
                                    ) -> None:
-        """A solved or closed ticket's conversations are closed; `touched`: one of them whose last message
-        (at that time) was just posted, its touch made in the same write."""
+        """A solved or closed ticket's conversations are closed; `touched`: those of them where a message was
+        just posted without its touch (`last_message_at`), made in the same write."""
         closed = {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}
-        rest = list(conversation_ids)
-        if touched is not None and touched[0] in rest:
-            rest.remove(touched[0])
-            await self.store.conversations.update_one({"_id": touched[0]},
-                                                      {"$set": {**closed, "last_message_at": touched[1]}},
-                                                      session=session)
+        touched = touched or {}
+        for conversation_id, last in touched.items():
+            await self.store.conversations.update_one({"_id": conversation_id},
+                                                      {"$set": {**closed, "last_message_at": last}}, session=session)
+        rest = [c for c in conversation_ids if c not in touched]
         if rest:
             await self.store.conversations.update_many({"_id": {"$in": rest}}, {"$set": closed}, session=session)
 
     async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None) -> Doc:
+        """Move the ticket to `status` in one transaction: the ticket read and written once, its conversations
+        closed for a solve or close, and a solve's rating request posted with them (all or nothing)."""
         new = _status(status)
-        ticket = await self.get(ticket_id)
-        refuse_merged(ticket)
-        old = TicketStatus(ticket["status"])
-        if new is old:
-            return ticket
-        now = utcnow()
-        update = index_update(ticket, await self._status_change(ticket, old, new, now))
         agent_id = agent["_id"] if agent else None
+        left: dict[str, Any] = {}  # whether the transaction closed the ticket
 
         async def work(session: AsyncClientSession) -> Doc:
-            written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
-            assert written is not None
-            await self.index.record(ticket, written, session)  # the words' live copy follows the status
-            updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
+            left.clear()  # a retried attempt starts again
+            # read in the transaction: the index fields folded into the write are computed from it
+            ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
+            if ticket is None:
+                raise NotFound(f"no ticket {ticket_id}")
+            refuse_merged(ticket)
+            old = TicketStatus(ticket["status"])
+            if new is old:
+                return ticket
+            now = utcnow()
+            change = await self._status_change(ticket, old, new, now)
             if new in CLOSING:
-                await self._close_conversations(ticket["conversation_ids"], now, session)
-            await self._status_changed(updated, old, new, agent_id, now, session)
-            return updated
+                asked = await self._rating_request(ticket, new, session)
+                if asked is not None:
+                    change["$set"]["csat_asked"] = True
+                await self._close_conversations(ticket["conversation_ids"], now, session,
+                                                {asked["conversation_id"]: asked["created_at"]} if asked else None)
+            change = index_update(ticket, change)
+            await self.store.tickets.update_one({"_id": ticket_id}, change, session=session)
+            after = applied(ticket, change)
+            await self.index.record(ticket, after, session)  # the words' live copy follows the status
+            await self._status_changed(after, old, new, agent_id, now, session)
+            left["closed"] = new in CLOSING
+            return after
 
         updated = await self.store.run_in_transaction(work)
-        if new is TicketStatus.SOLVED and ticket.get("first_agent_reply_at") is not None:
-            await self._ask_for_rating(updated)
-        if new in CLOSING and self.router is not None:
-            await self.router.route_queue(ticket["queue"])
+        if left.get("closed") and self.router is not None:  # a slot of the queue's agents freed up
+            await self.router.route_queue(updated["queue"])
         return updated
 
-    async def _ask_for_rating(self, ticket: Doc) -> None:
-        """A CSAT request on the ticket's latest channel if it can carry one, once per ticket (hub.csat).
-
-        Buttons (`csat:N` quick replies) on the widget, Slack and Telegram; "Reply 1-5" on SMS; on
-        email the same quick replies, which the email channel renders as signed one-click links.
-        """
-        conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]})
-        if conversation is None or conversation["channel"] not in self.csat_channels or ticket.get("csat_asked"):
-            return
-        await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"csat_asked": True}})
-        await self._post_rating_request(ticket, conversation)
-
-    async def _rating_request(self, ticket: Doc, new: TicketStatus, replied_in: Doc,
-                              session: AsyncClientSession) -> Doc | None:
-        """The CSAT request of a ticket solved with an agent's reply (`replied_in`: the conversation replied
-        in), posted in the reply's transaction; None when none is due. The caller marks `csat_asked`."""
+    async def _rating_request(self, ticket: Doc, new: TicketStatus, session: AsyncClientSession,
+                              replied_in: Doc | None = None) -> Doc | None:
+        """A solve's CSAT request, posted in the caller's transaction on the ticket's latest conversation
+        (`replied_in`: a conversation the caller holds, read otherwise); None when none is due. The caller marks
+        `csat_asked` and touches the conversation in the write that closes it."""
         if new is not TicketStatus.SOLVED or ticket.get("first_agent_reply_at") is None or ticket.get("csat_asked"):
             return None
         latest = ticket["conversation_ids"][-1]
-        conversation = replied_in if replied_in["_id"] == latest else \
+        conversation = replied_in if replied_in is not None and replied_in["_id"] == latest else \
             await self.store.conversations.find_one({"_id": latest}, session=session)
         if conversation is None or conversation["channel"] not in self.csat_channels:
             return None
-        # the conversation replied in is touched by the caller's write; another one by the post
-        return await self._post_rating_request(ticket, conversation, session, touch=conversation is not replied_in)
+        return await self._post_rating_request(ticket, conversation, session)
 
-    async def _post_rating_request(self, ticket: Doc, conversation: Doc, session: AsyncClientSession | None = None,
-                                   touch: bool = True) -> Doc:
+    async def _post_rating_request(self, ticket: Doc, conversation: Doc, session: AsyncClientSession) -> Doc:
+        """The CSAT question on the conversation's channel, once per ticket (hub.csat): buttons (`csat:N` quick
+        replies) on the widget, Slack and Telegram; "Reply 1-5" on SMS; on email the same quick replies, which
+        the email channel renders as signed one-click links. Untouched conversation: the caller's write does it."""
         question = (f"Your request #{ticket['number']} is solved. How happy are you with our help "
                     "(1 = not at all, 5 = very)?")
         choices = tuple(QuickReply(str(score), f"csat:{score}") for score in range(1, 6))
         if conversation["channel"] == "sms":
             question, choices = question + " Reply with a number from 1 to 5.", ()
         return await self.outbox.post(conversation, AuthorKind.SYSTEM, question, author_name="Switchboard",
-                                      quick_replies=choices, session=session, touch_conversation=touch)
+                                      quick_replies=choices, session=session, touch_conversation=False)
 
     async def rate(self, ticket_id: ObjectId, score: int, comment: str | None = None,
                    channel: str | None = None) -> Doc:

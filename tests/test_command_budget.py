@@ -53,6 +53,9 @@ BUDGET = {
     # the desk's "Send and solve", what the load's agent does: 23 until 2026-12-04 (a reply, then a status change
     # re-reading the ticket, then the rating request), now one transaction with one write of ticket and chat
     "agent reply and solve (desk API)": 13,
+    # the status menu's "solved" on an answered ticket: 15 until 2026-12-04 (the ticket read before its transaction
+    # and read back after its write, then the rating request after the commit), now read and written once
+    "status solved (desk API)": 11,
 }
 TIMING_SLACK = 1
 
@@ -211,6 +214,25 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
                                                                         sort=[("created_at", 1), ("_id", 1)])]
     assert kinds == ["customer", "bot", "customer", "bot", "customer", "system", "customer", "agent",
                      "agent", "system"], kinds  # the last: the rating request
+
+    # the same customer comes back (a new chat), is answered, and the agent solves it from the status menu
+    await say(client, token, "I need a human again please")
+    await quiescent(rt, log, observer)
+    second = await observer.tickets.find_one({"status": "new"}, sort=[("created_at", -1)])
+    assert second is not None and second["_id"] != ticket["_id"]
+    resp = await client.post(f"/api/tickets/{second['_id']}/reply", json={"text": "Back again? Sure."},
+                             headers={"X-CSRF-Token": csrf})
+    assert resp.status == 201, await resp.text()
+    await quiescent(rt, log, observer)
+
+    async def solve() -> None:
+        resp = await client.post(f"/api/tickets/{second['_id']}/status", json={"status": "solved"},
+                                 headers={"X-CSRF-Token": csrf})
+        assert resp.status == 200, await resp.text()
+
+    counts["status solved (desk API)"] = await measure(rt, log, observer, solve)
+    solved = await observer.tickets.find_one({"_id": second["_id"]})
+    assert solved is not None and solved["status"] == "solved" and solved["csat_asked"] is True
     return counts
 
 

@@ -81,6 +81,34 @@ async def test_send_and_solve_is_one_step_all_or_nothing(
     assert shown[-1]["text"] == "One more thing."
 
 
+async def test_solving_from_the_status_menu_asks_for_a_rating_once(
+    client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
+) -> None:
+    """The status menu's "solved" on an answered ticket: the rating request is posted in the solve's transaction
+    (the chat closed and touched in the same write), and solving again after a reopen asks no second time."""
+    hub = runtime.hub
+    assert hub is not None
+    _token, ticket = await escalate(client, runtime)
+    headers = {"X-CSRF-Token": agent["csrf"]}
+    conversation_id = ticket["conversation_ids"][0]
+    assert (await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Sorted."},
+                              headers=headers)).status == 201
+    solved = await client.post(f"/api/tickets/{ticket['_id']}/status", json={"status": "solved"}, headers=headers)
+    assert solved.status == 200 and (await solved.json())["ticket"]["status"] == "solved"
+    last = await hub.store.messages.find_one({"conversation_id": conversation_id},
+                                             sort=[("created_at", -1), ("_id", -1)])
+    assert last is not None and [q["payload"] for q in last["quick_replies"]] == [f"csat:{n}" for n in range(1, 6)]
+    conversation = await hub.store.conversations.find_one({"_id": conversation_id})
+    assert conversation is not None and conversation["open"] is False
+    assert conversation["last_message_at"] == last["created_at"]
+    for status in ("open", "solved"):
+        assert (await client.post(f"/api/tickets/{ticket['_id']}/status", json={"status": status},
+                                  headers=headers)).status == 200
+    assert await hub.store.messages.count_documents({"conversation_id": conversation_id,
+                                                     "quick_replies.payload": "csat:1"}) == 1
+    assert await hub.store.events.count_documents({"ticket_id": ticket["_id"], "type": "ticket.solved"}) == 2
+
+
 async def test_two_ratings_at_once_from_two_channels_count_once(
     client: TestClient[Any, Any], runtime: Runtime, agent: dict[str, Any]
 ) -> None:
