@@ -364,15 +364,14 @@ class TicketService:
                     update["assigned_at"] = now
             replied = {**ticket, **update}
             old = TicketStatus(replied["status"])
-            moved = new is not None and new is not old
+            to = new if new is not old else None  # the status the step moves the ticket to, if it moves it
             change: Doc = {"$set": update}
-            if moved:
-                assert new is not None
-                moving = await self._status_change(replied, old, new, now)
+            if to is not None:
+                moving = await self._status_change(replied, old, to, now)
                 change = {**moving, "$set": {**update, **moving["$set"]}}
                 if closing:
                     touched = {target: now}  # the reply's conversation: its last message, the touch the post left out
-                    asked = await self._rating_request(replied, new, session, conversation)
+                    asked = await self._rating_request(replied, to, session, conversation)
                     if asked is not None:
                         change["$set"]["csat_asked"] = True
                         touched[asked["conversation_id"]] = asked["created_at"]  # after the reply
@@ -390,9 +389,8 @@ class TicketService:
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
                                           message_id=message["_id"], queue=ticket["queue"])
-            if moved:
-                assert new is not None
-                await self._status_changed(after, old, new, agent["_id"], now, session)
+            if to is not None:
+                await self._status_changed(after, old, to, agent["_id"], now, session)
             return message
 
         message = await self.store.run_in_transaction(work)

@@ -45,3 +45,18 @@ async def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+async def desk_login(browser: Any, url: str, username: str, password: str) -> Any:
+    """A desk page of its own (a new browser context) at `url` (the desk, or one of its views), signed in and
+    live (its socket connected)."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 760})
+    page = await context.new_page()
+    await page.goto(url)
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("body")).to_have_attribute("data-live", "1")
+    return page

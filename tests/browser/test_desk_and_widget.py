@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import desk_login, screenshot
 from tests.helpers import eventually
 
 LABEL = b"%PDF-1.4\n% return label\n\x00\xff"
@@ -169,12 +169,7 @@ async def test_send_and_solve_answers_closes_and_asks_for_a_rating(browser: Any,
     await box.press("Enter")
     await expect(shop.locator(".sb-msg.system")).to_contain_text("ticket number is #")
 
-    desk_ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
-    desk = await desk_ctx.new_page()
-    await desk.goto(f"{live_url}/desk")
-    await desk.fill("input[name=username]", "agent2")
-    await desk.fill("input[name=password]", "agent two password")
-    await desk.click("#login-form button[type=submit]")
+    desk = await desk_login(browser, f"{live_url}/desk", "agent2", "agent two password")
     await desk.locator("#tickets li").first.click()
     await expect(desk.locator("#messages li.customer .text").first).to_contain_text("never arrived")
     await desk.fill("#reply-text", "It is on its way again, tracking number 4711. Anything else, just write.")
@@ -189,5 +184,5 @@ async def test_send_and_solve_answers_closes_and_asks_for_a_rating(browser: Any,
     await screenshot(shop, "widget-after-send-and-solve")
     ticket = await runtime.hub.store.tickets.find_one({})
     assert ticket is not None and ticket["status"] == "solved" and ticket["csat_asked"] is True
-    await desk_ctx.close()
+    await desk.context.close()
     await shop_ctx.close()

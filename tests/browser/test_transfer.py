@@ -12,7 +12,7 @@ from hub.models import Role
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import desk_login, screenshot
 from tests.conftest import http_client, make_settings
 from tests.test_transfers import new_ticket
 
@@ -26,17 +26,6 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     return settings
 
 
-async def log_in(browser: Any, live_url: str, username: str, password: str) -> Any:
-    context = await browser.new_context(viewport={"width": 1280, "height": 760})
-    page = await context.new_page()
-    await page.goto(f"{live_url}/desk")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("body")).to_have_attribute("data-live", "1")
-    return page
-
-
 async def test_a_ticket_moved_to_billing_with_a_note_appears_live_for_a_colleague(
     browser: Any, live_url: str, runtime: Runtime
 ) -> None:
@@ -46,12 +35,12 @@ async def test_a_ticket_moved_to_billing_with_a_note_appears_live_for_a_colleagu
     async with http_client(runtime) as client:
         _token, ticket = await new_ticket(client, runtime, "Grace Hopper")
 
-    bob = await log_in(browser, live_url, "bob", "bob's long password")
+    bob = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password")
     await bob.locator("#queues li[data-queue=billing]").click()
     await expect(bob.locator("#queues li[data-queue=billing]")).to_have_class("active")
     await expect(bob.locator("#tickets li")).to_have_count(0)
 
-    alice = await log_in(browser, live_url, "alice", "alice's long password")
+    alice = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
     await alice.locator(f"#tickets li[data-number='{ticket['number']}']").click()
     await alice.locator("#take").click()
     await expect(alice.locator("#take")).to_be_hidden()

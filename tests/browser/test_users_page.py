@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import desk_login, screenshot
 from tests.conftest import http_client, make_settings
 from tests.helpers import eventually
 from tests.test_transfers import new_ticket
@@ -25,17 +25,6 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     settings = make_settings(mongo_uri, tmp_path)
     settings.queues["orders"] = dataclasses.replace(settings.queues["orders"], routing="least_busy")
     return settings
-
-
-async def desk_login(browser: Any, url: str, username: str, password: str) -> Any:
-    context = await browser.new_context(viewport={"width": 1280, "height": 760})
-    page = await context.new_page()
-    await page.goto(url)
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("body")).to_have_attribute("data-live", "1")
-    return page
 
 
 async def test_admin_invites_an_agent_for_one_queue_then_disables_them_live(
