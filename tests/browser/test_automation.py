@@ -13,8 +13,7 @@ from hub.models import Role, Sender
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import screenshot
-from tests.browser.test_transfer import log_in
+from tests.browser.conftest import desk_login, screenshot
 from tests.conftest import make_settings
 from tests.helpers import eventually
 from tests.test_ticket_list import open_ticket
@@ -34,7 +33,7 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     hub = runtime.hub
     assert hub is not None
     await hub.accounts.create("ada", "ada's long password", name="Ada", roles=[Role.ADMIN, Role.AGENT])
-    page = await log_in(browser, live_url, "ada", "ada's long password")
+    page = await desk_login(browser, f"{live_url}/desk", "ada", "ada's long password")
     await page.locator("#nav a[data-nav=automation]").click()
     form = page.locator("form.rule[data-rule=new]")
     await form.locator("input[name=name]").fill("Invoices")
@@ -78,7 +77,7 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
                                 "text": "Hi {{customer.first_name}}, I have sent the invoice again."}, by=sam["_id"])
     ticket = await open_ticket(runtime, "email", Sender("kay@example.com", email="kay@example.com",
                                                         display_name="Kay Mills"), "My invoice is missing")
-    boss = await log_in(browser, live_url, "sam", "sam's long password")
+    boss = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password")
     await boss.locator("#nav a[data-nav=macros]").click()
     form = boss.locator("form.macro[data-macro=new]")
     await form.locator("input[name=name]").fill("Invoice resent")
@@ -90,7 +89,7 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
     await screenshot(boss, "desk-macro-editor")
     await boss.context.close()
 
-    page = await log_in(browser, live_url, "alice", "alice's long password")
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
     await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
     await page.locator("#take").click()
     await expect(page.locator("#take")).to_be_hidden()

@@ -13,8 +13,7 @@ from playwright.async_api import expect
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import screenshot
-from tests.browser.test_transfer import log_in
+from tests.browser.conftest import desk_login, screenshot
 from tests.channels_admin.conftest import KEY
 from tests.conftest import running
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, slack_api  # noqa: F401 (fixture)
@@ -41,7 +40,7 @@ async def test_the_channels_page_checks_credentials_sends_a_test_and_keeps_secre
         browser: Any, live_url: str, runtime: Runtime, slack_api: SlackStandIn) -> None:  # noqa: F811
     assert runtime.hub is not None
     await runtime.hub.accounts.create("ada", "ada's long password", name="Ada", roles=[Role.ADMIN])
-    page = await log_in(browser, live_url, "ada", "ada's long password")
+    page = await desk_login(browser, f"{live_url}/desk", "ada", "ada's long password")
     await page.locator("#nav a[data-nav=channels]").click()
     slack = page.locator("article.channel-card[data-channel=slack]")
     await expect(slack.locator("input[aria-label='Event Subscriptions: Request URL']")).to_have_value(

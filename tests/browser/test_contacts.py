@@ -9,8 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
-from tests.browser.test_transfer import log_in
+from tests.browser.conftest import desk_login, screenshot
 from tests.conftest import http_client
 from tests.test_ticket_list import open_ticket
 from tests.test_widget_flow import say, widget_session
@@ -35,7 +34,7 @@ async def test_a_supervisor_merges_an_email_and_a_web_chat_contact_into_one_time
     await hub.contactbook.edit(ticket["contact_id"], {"name": "Sam Boss", "username": "sam"},
                                attributes={"plan": "gold", "city": "Lisbon"}, tags=["vip"])
 
-    page = await log_in(browser, live_url, "sam", "sam's long password")
+    page = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password")
     # from the ticket, the customer's name in the header leads to the contact page
     await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
     await expect(page.locator("#ticket-contact")).to_have_text("Mia Wong")

@@ -9,8 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
-from tests.browser.test_transfer import log_in
+from tests.browser.conftest import desk_login, screenshot
 from tests.conftest import http_client
 from tests.test_ticket_list import open_ticket
 from tests.test_widget_flow import history, say, widget_session
@@ -37,7 +36,7 @@ async def test_an_agent_merges_two_tickets_of_one_customer_into_one_timeline(
     assert chat is not None
     await hub.merges.merge(email["contact_id"], chat["contact_id"], alice)
 
-    page = await log_in(browser, live_url, "alice", "alice's long password")
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
     await page.locator(f"#tickets li[data-number='{email['number']}']").click()
     await expect(page.locator("#ticket-title")).to_contain_text("Missing parcel 4471")
     await page.locator("#merge-open").click()
