@@ -247,6 +247,11 @@ QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
     "conversation_by_id": lambda s, i: s.conversations.find_one({"_id": ObjectId(f"{i:024x}")}),
+    # the history aggregates' batch pass: the tickets, conversations and contributions it names, read together
+    # (hub.aggregates `_parts`, `_look`; a read per record until 2026-12-04)
+    "conversations_by_ids": lambda s, i: s.conversations.find(
+        {"_id": {"$in": [ObjectId(f"{(i + 7 * k) % 1000:024x}") for k in range(50)]}},
+        projection={"closed_at": 1, "channel": 1}).to_list(),
     # a widget visitor (re)connecting or leaving: the thread's conversations (hub.departures `_thread`)
     "thread_conversations": lambda s, i: s.conversations.find(
         {"channel": "widget", "thread_key": f"v{i}"}, projection={"ticket_id": 1, "open": 1, "abandon_at": 1}

@@ -9,6 +9,7 @@ import itertools
 import random
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from typing import Any
 from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pymongo import monitoring
 
-from hub.aggregates import Aggregates
+from hub.aggregates import TICKET, Aggregates, Record
 from hub.history import COUNTERS, HistoryService
 from hub.metricdefs import ALPHA
+from hub.models import utcnow
 from hub.store import Store
 from hub.tickets import QueueConfig
 
@@ -93,6 +96,16 @@ def sample_ticket(rng: random.Random) -> dict[str, Any]:
         doc.update(status="solved", solved_at=reply + timedelta(seconds=rng.uniform(1, 90_000)),
                    csat={"score": rng.randint(1, 5), "at": reply + timedelta(days=1)})
     return doc
+
+
+def sample_closed_conversation(rng: random.Random) -> dict[str, Any]:
+    """A bot conversation that closed, of fixed shape."""
+    started = START + timedelta(minutes=rng.randint(0, 6 * 24 * 60))
+    return {"_id": ObjectId(), "channel": rng.choice(["widget", "telegram"]), "thread_key": str(ObjectId()),
+            "token": str(ObjectId()), "started_at": started, "open": False, "state": "closed",
+            "closed_at": started + timedelta(minutes=rng.randint(1, 3000)),
+            "bot": {"turns": rng.randint(1, 4), "fallbacks": rng.randint(0, 1), "last_intent": "refund"},
+            **({"handoff_at": started} if rng.random() < 0.5 else {})}
 
 
 def intermediate(ticket: dict[str, Any]) -> dict[str, Any]:
@@ -249,20 +262,77 @@ async def test_a_batch_pass_whose_record_changed_under_it_still_counts_each_once
         look = aggregates._look
         raced: list[str] = []
 
-        async def look_then_race(record: Any) -> Any:
-            change = await look(record)
+        async def look_then_race(records: list[Record]) -> Any:
+            changes = await look(records)
             if not raced:  # the first record's contribution is written by the rival after our look
-                raced.append(record.source)
+                raced.append(records[0].source)
                 await rival.apply_ticket(docs[0]["_id"])
-            return change
+            return changes
 
         aggregates._look = look_then_race  # type: ignore[method-assign]
-        changed = await aggregates._apply_all([aggregates._ticket(t["_id"]) for t in docs], fenced=False)
+        changed = await aggregates._apply_all([Record(TICKET, t["_id"]) for t in docs], fenced=False)
         assert raced == [f"t:{docs[0]['_id']}"] and aggregates.conflicts == 1
         assert changed == len(docs) - 1  # the rival's record had nothing left to change
         start, end = START, START + timedelta(days=9)
         assert_same(await history.query(start, end, "day"), await history.raw(start, end, "day"))
         assert await store.db["metric_contributions"].count_documents({}) == len(docs)
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.close()
+
+
+class Finds(monitoring.CommandListener):
+    """The `find` commands a client sends, by collection."""
+
+    def __init__(self) -> None:
+        self.by_collection: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.by_collection[str(event.command["find"])] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_batch_pass_reads_its_records_together_not_one_by_one(mongo_uri: str) -> None:
+    """The batch job's pass over 60 records (30 tickets, 30 closed conversations, some named by their ticket's solve)
+    reads tickets, conversations and contributions a handful of times, not twice per record, and counts them
+    as the raw computation does."""
+    finds = Finds()
+    store = Store(mongo_uri, f"test_agg_batch_{next(_dbs)}", event_listeners=[finds])
+    try:
+        await store.ensure_indexes()
+        await store.agents.insert_many([{"_id": i, "username": u, "name": u, "roles": ["agent"]} for i, u in AGENTS])
+        rng = random.Random(7)
+        convs = [sample_closed_conversation(rng) for _ in range(30)]
+        ticket_docs = [sample_ticket(rng) for _ in range(30)]
+        for number, (ticket, conv) in enumerate(zip(ticket_docs, convs, strict=True), 1):
+            ticket.update(number=number, conversation_ids=[conv["_id"]] if number % 2 else [])
+        await store.tickets.insert_many(ticket_docs)
+        await store.conversations.insert_many(convs)
+        at = utcnow() - timedelta(seconds=5)
+        for ticket in ticket_docs:
+            await store.append_event("ticket.solved" if ticket["status"] == "solved" else "ticket.updated", at,
+                                     ticket_id=ticket["_id"])
+        by_solve = {t["conversation_ids"][0] for t in ticket_docs if t["status"] == "solved" and t["conversation_ids"]}
+        for conv in convs:  # the others are named by their ticket's solve only
+            if conv["_id"] not in by_solve:
+                await store.append_event("conversation.closed", at, conversation_id=conv["_id"])
+        history = HistoryService(store, QUEUES)
+        aggregates = Aggregates(store, history)
+        finds.by_collection.clear()
+        changed = await aggregates.catch_up(until=utcnow(), fenced=False)
+        assert by_solve and changed == len(ticket_docs) + len(convs)  # each added its first contribution
+        assert finds.by_collection["tickets"] == 2  # the solved tickets' conversations, then every named ticket
+        assert finds.by_collection["conversations"] == 1
+        assert finds.by_collection["metric_contributions"] == 1
+        start, end = START, START + timedelta(days=9)
+        assert_same(await history.query(start, end, "day"), await history.raw(start, end, "day"))
+        assert await aggregates.catch_up(until=utcnow(), fenced=False) == 0  # applied again: nothing to change
     finally:
         await store.client.drop_database(store.db.name)
         await store.close()
