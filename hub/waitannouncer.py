@@ -14,8 +14,9 @@ Passes run in one process at a time (a lease), the only writer of `wait_notices`
 `interval` seconds (agents come online, time passes) a full pass reads each queue's line and
 notices from the database. In between, a ticket change (the change stream) wakes a pass that
 reads nothing: the process keeps each line and its notices in memory and moves the changed
-tickets in them, so a pass costs only what it tells (a `queue.wait` event, a notice written or
-deleted). A customer appended at the end moves nobody else, and the escalation message already
+tickets in them, so a pass costs only what it tells (`queue.wait` events, notices written or
+deleted), each queue's in two or three commands however many customers moved (`_flush`). A
+customer appended at the end moves nobody else, and the escalation message already
 told them their place: only their notice is written. That message carries the place and wait as
 data (`metadata.wait`) and the widget's socket shows the banner from it, so no `queue.wait` event
 is written for them while what they were told holds (seen on the change stream: `message_seen`). The
@@ -31,12 +32,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import DeleteOne, UpdateOne
+
 from hub.leases import Lease
 from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.realtime import Change, RealtimeBus
 from hub.routing import Router
-from hub.store import Doc, PyMongoError, Store
+from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tickets import TicketService
 from hub.waitestimate import changed_enough, describe_wait, estimate_wait
 
@@ -78,6 +81,10 @@ class WaitAnnouncer:
         #: New tickets whose escalation message showed the banner (its `wait`): (position, estimate).
         self._shown: dict[Any, tuple[Any, Any]] = {}
         self._full_at: datetime | None = None  # when the next pass must read everything again
+        #: What settling a queue writes, sent together when it is done (`_flush`): its `queue.wait` events in
+        #: one insert, its notices' upserts and deletes in one bulk write (a command each per customer before).
+        self._events: list[Doc] = []
+        self._writes: list[UpdateOne | DeleteOne] = []
         self._lease_until: datetime | None = None
         self._retry_at: datetime | None = None  # not the holder: when to try for the lease again
 
@@ -119,14 +126,30 @@ class WaitAnnouncer:
         return await self._settle(queue, now)
 
     async def _settle(self, queue: str, now: datetime) -> int:
-        """Tell the queue's line (as remembered) their places; forget those no longer in it."""
+        """Tell the queue's line (as remembered) their places; forget those no longer in it. Its writes go
+        out together at the end: one insert of the events, one bulk write of the notices (and a message to
+        each customer of another channel whose wait moved a lot, as it is due)."""
+        self._events, self._writes = [], []
+        reached = await self._settle_line(queue, now)
+        await self._flush()
+        return reached
+
+    async def _flush(self) -> None:
+        events, writes = self._events, self._writes
+        self._events, self._writes = [], []
+        if events:  # first, as one at a time did: a reconnecting customer reads the notice after its event
+            await self.store.events.insert_many(events)
+        if writes:  # an upsert for each ticket in the line, a delete for each that left it: never both for one
+            await self.store.wait_notices.bulk_write(writes, ordered=False)
+
+    async def _settle_line(self, queue: str, now: datetime) -> int:
         waiting = self._lines[queue]
         ids = {t["_id"] for t in waiting}
         for notice in [n for n in self._notices.values() if n.get("queue") == queue and n["_id"] not in ids]:
             # answered, assigned, moved or gone
             if notice.get("channel") in LIVE_CHANNELS:
-                await self._publish(notice, None, None, now)
-            await self.store.wait_notices.delete_one({"_id": notice["_id"]})
+                self._publish(notice, None, None, now)
+            self._writes.append(DeleteOne({"_id": notice["_id"]}))
             del self._notices[notice["_id"]]
         if not waiting:
             return 0
@@ -167,8 +190,8 @@ class WaitAnnouncer:
             update["thread_key"] = thread_key
             shown = self._shown.pop(ticket["_id"], None)
             if not (notice is None and shown == after):  # else the escalation message showed it (its `wait`)
-                await self._publish({**update, "_id": ticket["_id"]}, position, after[1], now,
-                                     describe_wait(position, estimate))
+                self._publish({**update, "_id": ticket["_id"]}, position, after[1], now,
+                              describe_wait(position, estimate))
             told = True
         elif message_due:
             conversation = await self.store.conversations.find_one({"_id": ids[-1]})
@@ -179,7 +202,7 @@ class WaitAnnouncer:
             update.update(thread_key=conversation.get("thread_key"), conversation_id=conversation["_id"],
                           message_at=now, told_position=position, told_estimate=after[1])
             told = True
-        await self.store.wait_notices.update_one({"_id": ticket["_id"]}, {"$set": update}, upsert=True)
+        self._writes.append(UpdateOne({"_id": ticket["_id"]}, {"$set": update}, upsert=True))
         self._notices[ticket["_id"]] = {**(stored or {}), **update, "_id": ticket["_id"]}  # as `$set` leaves it
         return told
 
@@ -192,11 +215,12 @@ class WaitAnnouncer:
             thread_key = conversation.get("thread_key") if conversation is not None else None
         return thread_key
 
-    async def _publish(self, notice: Doc, position: int | None, estimate: int | None, now: datetime,
-                       text: str | None = None) -> None:
-        await self.store.append_event("queue.wait", now, ticket_id=notice["_id"], data={
+    def _publish(self, notice: Doc, position: int | None, estimate: int | None, now: datetime,
+                 text: str | None = None) -> None:
+        """A `queue.wait` event for the customer's socket (an empty place hides the banner), sent by `_flush`."""
+        self._events.append({"_id": ObjectId(), "type": "queue.wait", "at": now, "ticket_id": notice["_id"], "data": {
             "channel": notice.get("channel"), "thread_key": notice.get("thread_key"), "position": position,
-            "estimate_seconds": estimate, "text": text})
+            "estimate_seconds": estimate, "text": text}})
 
     async def current(self, channel: str, thread_key: str) -> Doc | None:
         """What a (re)connecting customer should see now: the last notice of their waiting ticket."""
@@ -229,6 +253,7 @@ class WaitAnnouncer:
         self._changed.clear()
         self._dirty.clear()
         self._full_at = None
+        self._events, self._writes = [], []
 
     def ticket_changed(self, ticket: Doc) -> None:
         """A ticket changed somewhere: its queue's line moved if its status, assignee or queue did."""

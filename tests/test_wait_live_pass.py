@@ -27,16 +27,28 @@ from tests.test_wait_announcements import _escalate
 
 @dataclass
 class Reads(monitoring.CommandListener):
-    """The hub's finds, as (collection, filter, projection)."""
+    """The hub's finds, as (collection, filter, projection), and its writes of the live wait: each command's
+    `queue.wait` events (inserts into `events`) or notice statements (updates and deletes of `wait_notices`)."""
 
     finds: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    wait_writes: list[tuple[str, int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
+        command = event.command
         if event.command_name == "find":
             with self._lock:
-                self.finds.append((str(event.command["find"]), dict(event.command.get("filter") or {}),
-                                   dict(event.command.get("projection") or {})))
+                self.finds.append((str(command["find"]), dict(command.get("filter") or {}),
+                                   dict(command.get("projection") or {})))
+        elif event.command_name == "insert" and command["insert"] == "events":
+            waits = [d for d in command.get("documents", []) if d.get("type") == "queue.wait"]
+            if waits:
+                with self._lock:
+                    self.wait_writes.append(("insert events", len(waits)))
+        elif event.command_name in ("update", "delete") and command[event.command_name] == "wait_notices":
+            statements = command.get("updates" if event.command_name == "update" else "deletes", [])
+            with self._lock:
+                self.wait_writes.append((f"{event.command_name} wait_notices", len(statements)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -93,6 +105,7 @@ async def test_passes_woken_by_changes_read_nothing(watched: tuple[Runtime, Read
     # a new customer's banner is their escalation message's: the passes wrote no frame for them
     assert await hub.store.events.count_documents({"type": "queue.wait"}) == 0
     ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT])
+    written = len(reads.wait_writes)
     await hub.tickets.assign(first["_id"], ann["_id"], ann)
     await _positions(hub, 1, [("demo:visitor:second", 2), ("demo:visitor:first", None), ("demo:visitor:second", 1)])
 
@@ -100,6 +113,10 @@ async def test_passes_woken_by_changes_read_nothing(watched: tuple[Runtime, Read
         return (await hub.store.wait_notices.find_one({"_id": sms["_id"]}) or {}).get("position") == 2
 
     await eventually(sms_moved, what="the SMS customer's place")
+    # the pass the assignment woke: the two banner frames in one insert, the two moved customers' notices in
+    # one update and the assigned one's in one delete (a command per customer and frame until 2026-12-04)
+    assert sorted(reads.wait_writes[written:]) == [("delete wait_notices", 1), ("insert events", 2),
+                                                   ("update wait_notices", 2)]
     assert await hub.waiting("widget", "demo:visitor:second") is not None  # the durable copy, for reconnects
     after = reads.finds[mark:]
     assert [f for f in after if f[0] == "wait_notices" and "queue" in f[1]] == []  # no queue's notices read
