@@ -137,7 +137,7 @@ class WaitAnnouncer:
     async def _flush(self) -> None:
         events, writes = self._events, self._writes
         self._events, self._writes = [], []
-        if events:  # first, as one at a time did: a reconnecting customer reads the notice after its event
+        if events:  # the frames first, then the notices, as each customer's were written before
             await self.store.events.insert_many(events)
         if writes:  # an upsert for each ticket in the line, a delete for each that left it: never both for one
             await self.store.wait_notices.bulk_write(writes, ordered=False)
