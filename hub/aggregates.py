@@ -220,10 +220,14 @@ class Aggregates:
                 parts[record] = ticket_parts(ticket, self.history.target(ticket.get("queue"))) if ticket else {}
                 continue
             conv = conversations.get(record.id)
-            # Never closed (`closed_at` is never unset, a reopened conversation keeps it): its contribution
-            # need not be read. Most events name such one.
-            parts[record] = None if conv is not None and conv.get("closed_at") is None \
-                else conversation_parts(conv) if conv else {}
+            if conv is None:
+                parts[record] = {}
+            elif conv.get("closed_at") is None:
+                # Never closed (`closed_at` is never unset, a reopened conversation keeps it): its contribution
+                # need not be read. Most events name such one.
+                parts[record] = None
+            else:
+                parts[record] = conversation_parts(conv)
         return parts
 
     @staticmethod
@@ -242,13 +246,11 @@ class Aggregates:
         read (or by its `_id` for a first one), so a contribution changed in between (another process, a
         rebuild) aborts the whole transaction and the record is looked at again; a record changed after it
         was read has an event of its own, applied by a later pass."""
-        parts = await self._parts(records)
-        counted = [r for r in records if parts[r] is not None]
+        counted = {r: new for r, new in (await self._parts(records)).items() if new is not None}
         stored = await self._by_id(self.contributions, [r.source for r in counted])
         changes = []
-        for record in counted:
-            new, before = parts[record], stored.get(record.source)
-            assert new is not None
+        for record, new in counted.items():
+            before = stored.get(record.source)
             change = delta(parts_from_doc(before["parts"]) if before else {}, new)
             if change:
                 changes.append(Change(record, new, before, change))

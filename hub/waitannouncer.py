@@ -81,8 +81,8 @@ class WaitAnnouncer:
         #: New tickets whose escalation message showed the banner (its `wait`): (position, estimate).
         self._shown: dict[Any, tuple[Any, Any]] = {}
         self._full_at: datetime | None = None  # when the next pass must read everything again
-        #: What settling a queue writes, sent together when it is done (`_flush`): its `queue.wait` events in
-        #: one insert, its notices' upserts and deletes in one bulk write (a command each per customer before).
+        #: What settling a queue writes (emptied when it starts), sent together when it is done (`_flush`): its
+        #: `queue.wait` events in one insert, its notices' upserts and deletes in one bulk write.
         self._events: list[Doc] = []
         self._writes: list[UpdateOne | DeleteOne] = []
         self._lease_until: datetime | None = None
@@ -135,12 +135,10 @@ class WaitAnnouncer:
         return reached
 
     async def _flush(self) -> None:
-        events, writes = self._events, self._writes
-        self._events, self._writes = [], []
-        if events:  # the frames first, then the notices, as each customer's were written before
-            await self.store.events.insert_many(events)
-        if writes:  # an upsert for each ticket in the line, a delete for each that left it: never both for one
-            await self.store.wait_notices.bulk_write(writes, ordered=False)
+        if self._events:  # the frames first, then the notices, as each customer's were written before
+            await self.store.events.insert_many(self._events)
+        if self._writes:  # an upsert for each ticket in the line, a delete for each that left it: never both for one
+            await self.store.wait_notices.bulk_write(self._writes, ordered=False)
 
     async def _settle_line(self, queue: str, now: datetime) -> int:
         waiting = self._lines[queue]
@@ -253,7 +251,6 @@ class WaitAnnouncer:
         self._changed.clear()
         self._dirty.clear()
         self._full_at = None
-        self._events, self._writes = [], []
 
     def ticket_changed(self, ticket: Doc) -> None:
         """A ticket changed somewhere: its queue's line moved if its status, assignee or queue did."""
