@@ -29,7 +29,7 @@ from hub.audit import AuditLog
 from hub.contactbook import ContactBook
 from hub.history import HistoryService
 from hub.leases import Lease
-from hub.models import utcnow
+from hub.models import LIVE_CHANNELS, utcnow
 from hub.queuebook import SEED_ID, stored_fields
 from hub.store import ONE_TIME, Doc, Store
 from hub.ticketindex import ACTIVE, TicketIndex, word_document
@@ -186,6 +186,16 @@ async def _live_words_flag(store: Store, queues: dict[str, QueueConfig]) -> int:
         "$set": {"words_live": live}, "$unset": {"active_words": ""}}) for live, ids in by_state.items()])
 
 
+async def _addresses_out_of_events(store: Store, queues: dict[str, QueueConfig]) -> int:
+    """The handoff events of channels without a live connection carried the thread key, the customer's address
+    there (a phone number on SMS and voice, a chat id on Telegram), in a log that erasure does not rewrite; they no
+    longer do (hub.models.LIVE_CHANNELS). One read of the log; resumable (an event without it is left)."""
+    ids = [e["_id"] async for e in store.events.find({"type": "conversation.handoff"},
+                                                     projection={"channel": 1, "thread_key": 1}, comment=ONE_TIME)
+           if e.get("thread_key") is not None and e.get("channel") not in LIVE_CHANNELS]
+    return await store.update_in_batches(store.events, "_id", ids, {"$unset": {"thread_key": ""}})
+
+
 #: In order. Add new ones at the end with the next number; never change a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "ticket list fields (search, filters, sorts)", _ticket_list_fields),
@@ -198,6 +208,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "unused event-log indexes dropped", _unused_event_indexes),
     Migration(9, "ticket search words indexed apart from the tickets", _ticket_words_apart),
     Migration(10, "tickets' live copy of their words replaced by a flag", _live_words_flag),
+    Migration(11, "customers' channel addresses out of the event log", _addresses_out_of_events),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -15,6 +15,11 @@ from typing import Any
 #: drops what it keeps of the desk's serving capacity (hub.routing, the wait estimate).
 AGENTS_CHANGED = "agents.changed"
 
+#: Channels whose customers hold a live connection to the hub (the chat widget's socket): the hub publishes what
+#: they should see at once (the handoff, the wait's banner) as events naming their thread. Other channels' thread
+#: keys are addresses (a phone number, a chat id) and stay out of the event log, which erasure does not rewrite.
+LIVE_CHANNELS = frozenset({"widget"})
+
 
 def utcnow() -> datetime:
     """One clock for the whole hub (aware, UTC, millisecond precision like BSON)."""

@@ -6,8 +6,9 @@ past window still add up), while text, subjects, files, names, addresses and cha
 go. The contact keeps only a tombstone identity (`erased`/its own id) so the unique identity
 index never sees two empty identity lists, and the conversations' thread keys are replaced, so
 the next message from the same person on the same channel finds nobody and starts a fresh
-contact. Metrics are computed from tickets and events on demand (no stored aggregates) and the
-only "search index" is the contacts' name/email/phone indexes, which are emptied with the fields.
+contact. The tickets and conversations it closes get their closing events, which the history's aggregates
+follow (hub.aggregates); the search indexes (the contacts' name/email/phone indexes, the tickets' word
+documents) are emptied with the fields.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from hub.store import (
     ObjectId,
     Store,
 )
-from hub.ticketindex import INDEX_FIELDS, facet_keys
+from hub.ticketindex import ACTIVE, INDEX_FIELDS, facet_keys
 from hub.views import jsonable
 
 ERASED_WEBHOOK_BODY = '{"erased":true}'
@@ -140,21 +141,9 @@ class Privacy:
         now = utcnow()
         conversations = await self._conversations(contact_id)
         removed = await self.redact(conversations, detach=True)
-        tickets = await self.store.tickets.find({"contact_id": contact_id}, projection={"_id": 1, "status": 1},
-                                                sort=[("contact_id", 1), ("created_at", -1)]).to_list()
-        ticket_ids = [t["_id"] for t in tickets]
-        await self._redact_tickets(ticket_ids)
-        # Nobody can answer a ticket whose customer is gone: active ones are closed.
-        await self.store.update_in_batches(
-            self.store.tickets, "_id", [t["_id"] for t in tickets if t["status"] in ("new", "open", "pending")],
-            {"$set": {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}},
-        )
-        for ticket in tickets:  # the desk list's facets follow (its words were cleared above)
-            closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
-            if closed is not None:
-                await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
-                    "keys": facet_keys(closed), "sla_rank": None, "sla_next": None, "words_live": False}})
-        removed.tickets = len(ticket_ids)
+        tickets = await self._tickets(contact_id)
+        await self._erase_tickets(tickets, now)
+        removed.tickets = len(tickets)
         await self._forget_webhook_bodies(contact_id)
         # Last, so an interrupted erasure is simply run again: the contact is the tombstone.
         await self.store.contacts.replace_one({"_id": contact_id}, {
@@ -163,12 +152,54 @@ class Privacy:
             "attributes": {}, "tags": [], "notes": [], "search_keys": [TOMBSTONE_KEY],
             "created_at": contact.get("created_at", now), "updated_at": now, "erased_at": now,
         })
+        removed.add(await self._sweep(contact_id, conversations, tickets, now))
         await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
                                 ip=ip, details={**removed.as_dict(), "via": via})
         # Records merged into this one (hub.contactmerge) keep the name, notes and addresses they had: erased too.
         for merged in await self.store.contacts.find({"merged_into": contact_id}, projection={"_id": 1}).to_list():
             await self.erase(merged["_id"], actor, ip, via)
         return Erasure(contact_id, False, removed)
+
+    async def _erase_tickets(self, tickets: list[Doc], now: datetime) -> None:
+        """Redact these tickets (`_tickets` docs) and close the active ones, as a status change closes them
+        (`solved_at` if they have none: one never answered counts as abandoned). Each closed ticket's
+        `ticket.closed` event lets the history's aggregates apply it (hub.aggregates), its conversations with it."""
+        ids = [t["_id"] for t in tickets]
+        await self._redact_tickets(ids)
+        active = [t for t in tickets if t["status"] in ACTIVE]
+        closing = {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}
+        for unsolved in (True, False):
+            await self.store.update_in_batches(
+                self.store.tickets, "_id", [t["_id"] for t in active if (t.get("solved_at") is None) is unsolved],
+                {"$set": {**closing, **({"solved_at": now} if unsolved else {})}})
+        for ticket in tickets:  # the desk list's facets follow (its words were cleared above)
+            closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
+            if closed is not None:
+                await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
+                    "keys": facet_keys(closed), "sla_rank": None, "sla_next": None, "words_live": False}})
+        if active:
+            await self.store.events.insert_many([
+                {"_id": ObjectId(), "type": "ticket.closed", "at": now, "ticket_id": t["_id"], "queue": t.get("queue"),
+                 "data": {"from": t["status"], "to": "closed", "by": "erasure"}} for t in active])
+
+    async def _sweep(self, contact_id: ObjectId, conversations: list[Doc], tickets: list[Doc],
+                     now: datetime) -> Redaction:
+        """After the tombstone: what the customer wrote while the erasure ran. Until then a message found the
+        contact by its identities, and one whose thread had been cut from its conversation opened a new one
+        (escalated, a new ticket); a message processed in a conversation it read before the cut could reopen
+        its ticket and give it search words again. All of it is erased here. A message already past the
+        identity's read when the tombstone was written and stored after this read is not (docs/security.md)."""
+        known = {c["_id"] for c in conversations}
+        now_conversations = await self._conversations(contact_id)
+        swept = await self.redact(now_conversations, detach=True)
+        swept.conversations = sum(1 for c in now_conversations if c["_id"] not in known)
+        seen = {t["_id"] for t in tickets}
+        now_tickets = await self._tickets(contact_id)
+        await self._erase_tickets([t for t in now_tickets if t["_id"] not in seen or t["status"] in ACTIVE], now)
+        # a word document an in-flight message wrote back after `_redact_tickets` deleted it
+        await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", [t["_id"] for t in now_tickets])
+        swept.tickets = sum(1 for t in now_tickets if t["_id"] not in seen)
+        return swept
 
     async def _forget_webhook_bodies(self, contact_id: ObjectId) -> None:
         """Webhook deliveries about this contact: not yet sent ones are dropped (the receiver never
@@ -216,13 +247,18 @@ class Privacy:
                 break
             await self._redact_messages(fresh, now, removed)
             await self._rethread(astray, thread_keys)
+        closed: list[Doc] = []
         for conversation in conversations:
             changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now}
             if detach:
                 changes["thread_key"] = thread_keys[conversation["_id"]]
                 if conversation.get("open"):
                     changes.update(open=False, state="closed", closed_at=now)
+                    closed.append({"_id": ObjectId(), "type": "conversation.closed", "at": now,
+                                   "conversation_id": conversation["_id"], "data": {"by": "erasure"}})
             await self.store.conversations.update_one({"_id": conversation["_id"]}, {"$set": changes})
+        if closed:  # the history's aggregates apply them (a bot conversation now counts as closed)
+            await self.store.events.insert_many(closed)
         return removed
 
     async def _redact_messages(self, messages: list[Doc], now: datetime, removed: Redaction) -> None:
@@ -285,6 +321,11 @@ class Privacy:
     async def _conversations(self, contact_id: ObjectId) -> list[Doc]:
         return await self.store.conversations.find({"contact_id": contact_id}, sort=[("contact_id", 1),
                                                    ("last_message_at", -1)]).to_list()
+
+    async def _tickets(self, contact_id: ObjectId) -> list[Doc]:
+        return await self.store.tickets.find({"contact_id": contact_id},
+                                             projection={"_id": 1, "status": 1, "solved_at": 1, "queue": 1},
+                                             sort=[("contact_id", 1), ("created_at", -1)]).to_list()
 
     async def _messages(self, conversation_ids: list[ObjectId]) -> list[Doc]:
         return await self.store.messages.find({"conversation_id": {"$in": conversation_ids}},

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.csat import CsatLinks
-from hub.models import AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
+from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
 from hub.sla import Calendars
@@ -207,10 +207,13 @@ class TicketService:
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
         await self.store.conversations.update_one({"_id": conversation["_id"]}, handoff, session=session)
-        # the thread: a live channel's open connections to it learn the customer now waits (Hub.customer_waiting)
+        # the thread: a live channel's open connections to it learn the customer now waits (Hub.customer_waiting);
+        # another channel's thread key is the customer's address, kept out of the log (hub.models.LIVE_CHANNELS)
+        live = conversation["channel"] in LIVE_CHANNELS
         await self.store.append_event("conversation.handoff", now, session=session, ticket_id=ticket["_id"],
                                       conversation_id=conversation["_id"], queue=ticket["queue"],
-                                      channel=conversation["channel"], thread_key=conversation["thread_key"],
+                                      channel=conversation["channel"],
+                                      thread_key=conversation["thread_key"] if live else None,
                                       data={"reason": reason})
         self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
         return ticket
@@ -240,7 +243,7 @@ class TicketService:
             return None
         now = utcnow()
         ticket = await self.store.tickets.find_one({"_id": conversation["ticket_id"]}, session=session)
-        if ticket is None:
+        if ticket is None or ticket.get("erased"):  # a message that read its conversation before the erasure
             return None
         update: dict[str, Any] = {"$set": {"updated_at": now, "last_customer_message_at": now}}
         status = TicketStatus(ticket["status"])

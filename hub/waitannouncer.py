@@ -35,7 +35,7 @@ from typing import Any
 from pymongo import DeleteOne, UpdateOne
 
 from hub.leases import Lease
-from hub.models import AuthorKind, TicketStatus, utcnow
+from hub.models import LIVE_CHANNELS, AuthorKind, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.realtime import Change, RealtimeBus
 from hub.routing import Router
@@ -45,7 +45,6 @@ from hub.waitestimate import changed_enough, describe_wait, estimate_wait
 
 log = logging.getLogger(__name__)
 
-LIVE_CHANNELS = ("widget",)
 #: A message on another channel: the wait moved by this share of itself and this many seconds.
 MESSAGE_SHARE = 0.5
 MESSAGE_FLOOR_SECONDS = 300.0

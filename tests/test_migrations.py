@@ -23,7 +23,8 @@ from hub.migrations import (
     migrate,
     schema_version,
 )
-from hub.store import Store
+from hub.models import utcnow
+from hub.store import ObjectId, Store
 from switchboard.backup import restore_backup
 from switchboard.config import Settings
 from tests.conftest import http_client, login, running
@@ -102,12 +103,33 @@ async def test_tickets_live_copy_of_their_words_becomes_a_flag(old_store: Store)
                                                                 "$unset": {"words_live": ""}})
     await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": 9}})
     assert {t["status"] in ACTIVE for t in tickets} == {True, False}
-    assert await migrate(old_store) == [MIGRATIONS[-1].name]
+    assert await migrate(old_store) == [m.name for m in MIGRATIONS if m.version >= 10]
     for t in await old_store.tickets.find({}).to_list():
         assert "active_words" not in t and t["words_live"] is (t["status"] in ACTIVE), t["status"]
     for t in tickets:
         found = await TicketIndex(old_store).search(TicketQuery(text=str(t["number"])))
         assert ([x["number"] for x in found.tickets] == [t["number"]]) is (t["status"] in ACTIVE)
+    assert await migrate(old_store) == []
+
+
+async def test_customers_channel_addresses_leave_the_event_log(old_store: Store) -> None:
+    """A database of the release before migration 11: the handoff event of an SMS chat names the customer's
+    number in its thread key. After it, only the chat widget's handoff events keep theirs (its sockets follow
+    them); nothing else of the events changes."""
+    await migrate(old_store)
+    await old_store.settings.update_one({"_id": SCHEMA_ID}, {"$set": {"version": 10}})
+    at = utcnow()
+    sms, widget = ObjectId(), ObjectId()
+    await old_store.events.insert_many([
+        {"_id": sms, "type": "conversation.handoff", "at": at, "ticket_id": ObjectId(), "channel": "sms",
+         "thread_key": "+15550100|+15550199", "queue": "general", "data": {"reason": "asked"}},
+        {"_id": widget, "type": "conversation.handoff", "at": at, "ticket_id": ObjectId(), "channel": "widget",
+         "thread_key": "demo:visitor:abc", "queue": "general", "data": {"reason": "asked"}},
+    ])
+    assert await migrate(old_store) == [MIGRATIONS[-1].name]
+    left = {e["_id"]: e async for e in old_store.events.find({"_id": {"$in": [sms, widget]}})}
+    assert "thread_key" not in left[sms] and left[sms]["channel"] == "sms" and left[sms]["data"] == {"reason": "asked"}
+    assert left[widget]["thread_key"] == "demo:visitor:abc"
     assert await migrate(old_store) == []
 
 

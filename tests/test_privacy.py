@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from hub.models import Role
+from hub.models import Role, utcnow
 from hub.privacy import ERASED_NAME, ERASED_TEXT
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
@@ -195,3 +195,95 @@ async def test_erasure_clears_what_webhooks_would_send_or_sent_about_the_contact
     left = await runtime.hub.store.outbox.find({"kind": "webhook"}).to_list()
     assert not any("Elm Street" in e["body"] or "Dana" in e["body"] for e in left), left
     assert all(e["status"] != "pending" for e in left)  # nothing more about her leaves the hub
+
+
+class WritesBeforeTheTombstone:
+    """The erasure's real step before the tombstone, but first the customer writes again: by then her thread is
+    cut from her conversation (a new one opens) and her ticket is closed (a new one opens), while her identity
+    still finds her contact. Made to interleave the same way every run."""
+
+    def __init__(self, runtime: Runtime, forget: Any) -> None:
+        self.runtime, self.forget, self.written = runtime, forget, False
+
+    async def __call__(self, contact_id: ObjectId) -> None:
+        if not self.written:
+            self.written = True
+            await customer_writes(self.runtime, "visitor-dana", "I want a human again, call me on 555 0199")
+        await self.forget(contact_id)
+
+
+async def test_what_the_customer_writes_until_the_tombstone_is_erased_too(runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    contact_id = await _dana(runtime)
+    writer = WritesBeforeTheTombstone(runtime, hub.privacy._forget_webhook_bodies)
+    hub.privacy._forget_webhook_bodies = writer  # type: ignore[method-assign]
+    erasure = await hub.privacy.erase(contact_id)
+    assert writer.written
+    assert erasure.removed.tickets == 2 and erasure.removed.conversations == 2  # the late chat and its ticket
+    conversations = await hub.store.conversations.find({"contact_id": contact_id}).to_list()
+    assert len(conversations) == 2 and all(c["thread_key"].startswith("erased:") and not c["open"]
+                                           for c in conversations)
+    messages = await hub.store.messages.find({"contact_id": contact_id}).to_list()
+    assert {m["text"] for m in messages} == {ERASED_TEXT}
+    tickets = await hub.store.tickets.find({"contact_id": contact_id}).to_list()
+    assert len(tickets) == 2 and {(t["status"], t["subject"]) for t in tickets} == {("closed", ERASED_TEXT)}
+    assert await hub.store.ticket_words.count_documents({"ticket_id": {"$in": [t["_id"] for t in tickets]}}) == 0
+    dumped = json.dumps([conversations, messages, tickets], default=str)
+    for personal in ("555 0199", "Dana", "visitor-dana"):
+        assert personal not in dumped, personal
+
+
+async def test_a_message_processed_after_the_erasure_leaves_the_ticket_closed(runtime: Runtime) -> None:
+    """A message stored before the erasure and processed after it (its conversation read before): the ticket
+    is not reopened and gets no search words back."""
+    hub = runtime.hub
+    assert hub is not None
+    contact_id = await _dana(runtime)
+    [conversation] = await hub.store.conversations.find({"contact_id": contact_id}).to_list()
+    assert conversation["ticket_id"] is not None
+    await hub.privacy.erase(contact_id)
+
+    async def work(session: Any) -> Any:
+        return await hub.tickets.on_customer_message(conversation, session, message={"text": "parcel 4711 again"})
+
+    assert await hub.store.run_in_transaction(work) is None
+    ticket = await hub.store.tickets.find_one({"_id": conversation["ticket_id"]})
+    assert ticket is not None and ticket["status"] == "closed" and ticket["erased"] is True
+    assert await hub.store.ticket_words.count_documents({"ticket_id": ticket["_id"]}) == 0
+
+
+async def test_the_history_counts_what_the_erasure_closed(runtime: Runtime) -> None:
+    """The supervisor's history (its aggregates, from the event log) agrees with the records after an erasure
+    closes a waiting customer's ticket and a bot chat: the ticket closed unanswered counts as abandoned."""
+    hub = runtime.hub
+    assert hub is not None
+    dana = await _dana(runtime)
+    carl = await customer_writes(runtime, "visitor-carl", "what are your opening hours?", name="Carl")
+    start, end = utcnow() - timedelta(hours=3), utcnow() + timedelta(hours=1)
+    keys = ("opened", "escalated", "solved", "abandoned", "abandoned_by_reason", "bot_closed", "bot_contained")
+    await hub.aggregates.catch_up(until=utcnow() + timedelta(seconds=1), fenced=False)
+    before = (await hub.history.raw(start, end))["totals"]
+    for contact_id in (dana, ObjectId(carl.contact_id)):
+        await hub.privacy.erase(contact_id)
+    await hub.aggregates.catch_up(until=utcnow() + timedelta(seconds=1), fenced=False)
+    raw, shown = (await hub.history.raw(start, end))["totals"], (await hub.history.query(start, end))["totals"]
+    assert {k: shown[k] for k in keys} == {k: raw[k] for k in keys}
+    assert (raw["solved"], raw["abandoned"], raw["bot_closed"]) == \
+        (before["solved"] + 1, before["abandoned"] + 1, before["bot_closed"] + 2)
+    assert raw["abandoned_by_reason"]["closed_unanswered"] == 1
+
+
+async def test_no_event_holds_the_address_of_a_customer_on_sms(runtime: Runtime) -> None:
+    """The event log is not rewritten by an erasure: a handoff event names the thread only for the chat widget,
+    whose sockets follow it; an SMS thread key holds the customer's number."""
+    hub = runtime.hub
+    assert hub is not None
+    texted = await customer_writes(runtime, "+15550100|+15550199", "I want to talk to a human", channel="sms",
+                                   name="Sam")
+    chatted = await customer_writes(runtime, "visitor-wendy", "I want to talk to a human", name="Wendy")
+    handoffs = {e["channel"]: e for e in await hub.store.events.find({"type": "conversation.handoff"}).to_list()}
+    assert "thread_key" not in handoffs["sms"] and handoffs["widget"]["thread_key"] == "visitor-wendy"
+    await hub.privacy.erase(ObjectId(texted.contact_id))
+    assert "555" not in json.dumps(await hub.store.events.find({}).to_list(), default=str)
+    assert chatted.contact_id != texted.contact_id
