@@ -177,6 +177,9 @@ class Privacy:
             if closed is not None:
                 await self.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {
                     "keys": facet_keys(closed), "sla_rank": None, "sla_next": None, "words_live": False}})
+        # what a waiting customer was last told, with their address on SMS (hub.waitannouncer): the announcer
+        # would delete it once it sees the ticket leave the line, if it runs
+        await self.store.delete_in_batches(self.store.wait_notices, "_id", [t["_id"] for t in active])
         if active:
             await self.store.events.insert_many([
                 {"_id": ObjectId(), "type": "ticket.closed", "at": now, "ticket_id": t["_id"], "queue": t.get("queue"),

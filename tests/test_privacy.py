@@ -284,6 +284,10 @@ async def test_no_event_holds_the_address_of_a_customer_on_sms(runtime: Runtime)
     chatted = await customer_writes(runtime, "visitor-wendy", "I want to talk to a human", name="Wendy")
     handoffs = {e["channel"]: e for e in await hub.store.events.find({"type": "conversation.handoff"}).to_list()}
     assert "thread_key" not in handoffs["sms"] and handoffs["widget"]["thread_key"] == "visitor-wendy"
+    await hub.waits.announce()  # a pass of the wait announcements: what each waiting customer was told
+    notices = {n["channel"]: n for n in await hub.store.wait_notices.find({}).to_list()}
+    assert set(notices) == {"sms", "widget"}
     await hub.privacy.erase(ObjectId(texted.contact_id))
     assert "555" not in json.dumps(await hub.store.events.find({}).to_list(), default=str)
+    assert [n["channel"] for n in await hub.store.wait_notices.find({}).to_list()] == ["widget"]
     assert chatted.contact_id != texted.contact_id
