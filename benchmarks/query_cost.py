@@ -302,6 +302,8 @@ QUERIES: dict[str, Query] = {
     "audit_page_by_action": lambda s, i: AuditLog(s).page(AuditQuery(action="agent.updated")),
     "privacy_export": _privacy_export,
     "privacy_erase": _privacy_erase,
+    # every hub's look, every 30 s, at contacts erased in the last ten minutes (none here: the audit trail's read)
+    "erasure_follow_up": lambda s, i: Privacy(s, None, AuditLog(s)).follow_up(utcnow() + timedelta(days=1)),
     "retention_run": _retention_run,
     # the history's occupancy: active tickets per agent, grouped by the database, one status at a time (none
     # is pending here: an index finds none at once, a scan reads every ticket)

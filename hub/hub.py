@@ -255,6 +255,7 @@ class Hub:
             self._spawn(self.aggregates.run(self.aggregate_interval_seconds), "aggregates")
         if self.retention.rules:
             self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
+        self._spawn(self.privacy.run_follow_up(), "erasure follow-up")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

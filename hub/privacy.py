@@ -13,13 +13,15 @@ documents) are emptied with the fields.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
 import re
 import zipfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.audit import AuditLog
@@ -29,14 +31,20 @@ from hub.store import (
     BY_ID,
     Doc,
     ObjectId,
+    PyMongoError,
     Store,
 )
 from hub.ticketindex import ACTIVE, INDEX_FIELDS, facet_keys
 from hub.views import jsonable
 
+log = logging.getLogger(__name__)
+
 ERASED_WEBHOOK_BODY = '{"erased":true}'
 ERASED_TEXT = "[erased]"
 ERASED_NAME = "Erased contact"
+#: `follow_up` looks at contacts erased this recently, every this many seconds (`run_follow_up`).
+FOLLOW_UP = timedelta(minutes=10)
+FOLLOW_UP_EVERY = 30.0
 #: `redact` reads a conversation's messages again after rewriting them, for any that arrived meanwhile,
 #: this many times at most (a sender faster than the redaction does not keep it going forever).
 REDACT_ROUNDS = 3
@@ -152,7 +160,7 @@ class Privacy:
             "attributes": {}, "tags": [], "notes": [], "search_keys": [TOMBSTONE_KEY],
             "created_at": contact.get("created_at", now), "updated_at": now, "erased_at": now,
         })
-        removed.add(await self._sweep(contact_id, conversations, tickets, now))
+        removed.add(await self._leftovers(contact_id, now))  # what the customer wrote meanwhile
         await self.audit.record("contact.erased", actor=actor, target={"type": "contact", "id": contact_id},
                                 ip=ip, details={**removed.as_dict(), "via": via})
         # Records merged into this one (hub.contactmerge) keep the name, notes and addresses they had: erased too.
@@ -161,17 +169,18 @@ class Privacy:
         return Erasure(contact_id, False, removed)
 
     async def _erase_tickets(self, tickets: list[Doc], now: datetime) -> None:
-        """Redact these tickets (`_tickets` docs) and close the active ones, as a status change closes them
-        (`solved_at` if they have none: one never answered counts as abandoned). Each closed ticket's
-        `ticket.closed` event lets the history's aggregates apply it (hub.aggregates), its conversations with it."""
-        ids = [t["_id"] for t in tickets]
-        await self._redact_tickets(ids)
+        """Close the active ones of these tickets (`_tickets` docs) as a status change closes them (`solved_at` if
+        they have none: one never answered counts as abandoned), then redact them all. Closed first: a customer's
+        message processed after the close leaves an erased ticket alone (`TicketService.on_customer_message`),
+        and one processed before has its words deleted with the others. Each closed ticket's `ticket.closed`
+        event lets the history's aggregates apply it (hub.aggregates), its conversations with it."""
         active = [t for t in tickets if t["status"] in ACTIVE]
         closing = {"status": "closed", "closed_at": now, "updated_at": now, "erased": True}
         for unsolved in (True, False):
             await self.store.update_in_batches(
                 self.store.tickets, "_id", [t["_id"] for t in active if (t.get("solved_at") is None) is unsolved],
                 {"$set": {**closing, **({"solved_at": now} if unsolved else {})}})
+        await self._redact_tickets([t["_id"] for t in tickets])
         for ticket in tickets:  # the desk list's facets follow (its words were cleared above)
             closed = await self.store.tickets.find_one({"_id": ticket["_id"]})
             if closed is not None:
@@ -185,24 +194,52 @@ class Privacy:
                 {"_id": ObjectId(), "type": "ticket.closed", "at": now, "ticket_id": t["_id"], "queue": t.get("queue"),
                  "data": {"from": t["status"], "to": "closed", "by": "erasure"}} for t in active])
 
-    async def _sweep(self, contact_id: ObjectId, conversations: list[Doc], tickets: list[Doc],
-                     now: datetime) -> Redaction:
-        """After the tombstone: what the customer wrote while the erasure ran. Until then a message found the
-        contact by its identities, and one whose thread had been cut from its conversation opened a new one
-        (escalated, a new ticket); a message processed in a conversation it read before the cut could reopen
-        its ticket and give it search words again. All of it is erased here. A message already past the
-        identity's read when the tombstone was written and stored after this read is not (docs/security.md)."""
-        known = {c["_id"] for c in conversations}
-        now_conversations = await self._conversations(contact_id)
-        swept = await self.redact(now_conversations, detach=True)
-        swept.conversations = sum(1 for c in now_conversations if c["_id"] not in known)
-        seen = {t["_id"] for t in tickets}
-        now_tickets = await self._tickets(contact_id)
-        await self._erase_tickets([t for t in now_tickets if t["_id"] not in seen or t["status"] in ACTIVE], now)
-        # a word document an in-flight message wrote back after `_redact_tickets` deleted it
-        await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", [t["_id"] for t in now_tickets])
-        swept.tickets = sum(1 for t in now_tickets if t["_id"] not in seen)
-        return swept
+    async def _leftovers(self, contact_id: ObjectId, now: datetime) -> Redaction:
+        """Erase what reached an erased contact after its conversations and tickets were erased: three reads when
+        there is nothing. Until the tombstone a message found the contact by its identities, and one whose
+        thread had been cut from its conversation opened a new one (and, asking for a person, a new ticket);
+        a message whose delivery read the contact just before the tombstone may be stored after it. Counts only
+        what is new: conversations still on a channel thread, tickets not yet redacted."""
+        conversations = await self._conversations(contact_id)
+        unerased: set[ObjectId] = set()
+        if conversations:  # on the conversation's index alone (a second condition makes secantusd-py scan)
+            unerased = {m["conversation_id"] async for m in self.store.messages.find(
+                {"conversation_id": {"$in": [c["_id"] for c in conversations]}},
+                projection={"conversation_id": 1, "redacted_at": 1}) if m.get("redacted_at") is None}
+        stray = [c for c in conversations if c["_id"] in unerased or c.get("open")
+                 or c.get("thread_key") != f"erased:{c['_id']}"]
+        removed = await self.redact(stray, detach=True) if stray else Redaction()
+        removed.conversations = sum(1 for c in stray if not str(c.get("thread_key", "")).startswith("erased:"))
+        tickets = await self._tickets(contact_id)
+        late = [t for t in tickets if t["status"] in ACTIVE or t.get("subject") != ERASED_TEXT]
+        if late:
+            await self._erase_tickets(late, now)
+        removed.tickets = sum(1 for t in late if t.get("subject") != ERASED_TEXT)
+        return removed
+
+    async def follow_up(self, now: datetime | None = None) -> Redaction:
+        """Look again at the contacts erased in the last `FOLLOW_UP` (the audit trail's entries, on its
+        `(action, at)` index) for anything that reached them after their erasure (`_leftovers`): a message
+        whose delivery read the contact before the tombstone and was stored after the erasure's last look.
+        Every hub process runs it every `FOLLOW_UP_EVERY` seconds; it writes only what it finds."""
+        now = now or utcnow()
+        found = Redaction()
+        entries = await self.store.audit.find({"action": "contact.erased", "at": {"$gte": now - FOLLOW_UP}},
+                                              projection={"target.id": 1}).to_list()
+        for contact_id in {e["target"]["id"] for e in entries}:
+            found.add(await self._leftovers(contact_id, now))
+        return found
+
+    async def run_follow_up(self) -> None:
+        """`follow_up` every `FOLLOW_UP_EVERY` seconds for the hub's lifetime."""
+        while True:
+            try:
+                found = await self.follow_up()
+                if found.messages or found.conversations or found.tickets:
+                    log.info("privacy: erased what reached erased contacts late: %s", found.as_dict())
+            except PyMongoError as exc:
+                log.warning("privacy: erasure follow-up: database unavailable (%s)", exc)
+            await asyncio.sleep(FOLLOW_UP_EVERY)
 
     async def _forget_webhook_bodies(self, contact_id: ObjectId) -> None:
         """Webhook deliveries about this contact: not yet sent ones are dropped (the receiver never
@@ -327,7 +364,7 @@ class Privacy:
 
     async def _tickets(self, contact_id: ObjectId) -> list[Doc]:
         return await self.store.tickets.find({"contact_id": contact_id},
-                                             projection={"_id": 1, "status": 1, "solved_at": 1, "queue": 1},
+                                             projection={"status": 1, "solved_at": 1, "queue": 1, "subject": 1},
                                              sort=[("contact_id", 1), ("created_at", -1)]).to_list()
 
     async def _messages(self, conversation_ids: list[ObjectId]) -> list[Doc]:

@@ -116,9 +116,10 @@ class CommandLog(monitoring.CommandListener):
         return any(c.name == "getMore" and c.done and c.empty for c in self.commands[since:])
 
 
-#: Fields only the hub's periodic sweeps filter on: abandoned chats (hub.departures, every 5 s) and messages
-#: left pending (hub.pipeline recovery, every 5 s). Such a read that finds nothing is an idle poll.
-SWEEP_FIELDS = frozenset({"abandon_at", "pending_bot"})
+#: Fields only the hub's periodic sweeps filter on: abandoned chats (hub.departures, every 5 s), messages
+#: left pending (hub.pipeline recovery, every 5 s) and recent erasures in the audit trail (hub.privacy follow-up,
+#: every 30 s). Such a read that finds nothing is an idle poll.
+SWEEP_FIELDS = frozenset({"abandon_at", "pending_bot", "action"})
 
 #: Collections written by a periodic batch, at most every few seconds whatever the traffic (hub.channelstatus
 #: writes what each channel last did every 5 s when something changed): a cost per second, listed apart.

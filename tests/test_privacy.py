@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -11,7 +12,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hub.models import Role, utcnow
-from hub.privacy import ERASED_NAME, ERASED_TEXT
+from hub.privacy import ERASED_NAME, ERASED_TEXT, Redaction
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
@@ -291,3 +292,37 @@ async def test_no_event_holds_the_address_of_a_customer_on_sms(runtime: Runtime)
     assert "555" not in json.dumps(await hub.store.events.find({}).to_list(), default=str)
     assert [n["channel"] for n in await hub.store.wait_notices.find({}).to_list()] == ["widget"]
     assert chatted.contact_id != texted.contact_id
+
+
+async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow_up(runtime: Runtime) -> None:
+    """The customer's delivery reads her contact before the tombstone and stores its message after the erasure's
+    last look (held here between the two): the follow-up that every hub runs finds it and erases it."""
+    hub = runtime.hub
+    assert hub is not None
+    contact_id = await _dana(runtime)
+    read_contact, erased = asyncio.Event(), asyncio.Event()
+    find_open = hub.pipeline.conversations.find_open
+
+    async def held(msg: Any) -> Any:  # called by ingest after it has found the contact
+        read_contact.set()
+        await erased.wait()
+        return await find_open(msg)
+
+    hub.pipeline.conversations.find_open = held  # type: ignore[method-assign]
+    late = asyncio.create_task(customer_writes(runtime, "visitor-dana", "one more thing, my phone is 555 0199"))
+    await read_contact.wait()
+    await hub.privacy.erase(contact_id)
+    erased.set()
+    assert ObjectId((await late).contact_id) == contact_id  # stored on the erased contact, in a new conversation
+    assert await hub.store.messages.count_documents({"contact_id": contact_id, "text": {"$ne": ERASED_TEXT}}) >= 1
+
+    too_late = await hub.privacy.follow_up(utcnow() + timedelta(minutes=11))  # it looks back ten minutes
+    assert (too_late.conversations, too_late.messages) == (0, 0)
+    found = await hub.privacy.follow_up()
+    assert found.conversations == 1 and found.messages >= 1
+    messages = await hub.store.messages.find({"contact_id": contact_id}).to_list()
+    assert {m["text"] for m in messages} == {ERASED_TEXT}
+    assert "555 0199" not in json.dumps(await hub.store.conversations.find({"contact_id": contact_id}).to_list()
+                                        + messages, default=str)
+    again = await hub.privacy.follow_up()  # nothing left: it writes nothing
+    assert again.as_dict() == Redaction().as_dict()
