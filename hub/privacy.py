@@ -8,7 +8,9 @@ index never sees two empty identity lists, and the conversations' thread keys ar
 the next message from the same person on the same channel finds nobody and starts a fresh
 contact. The tickets and conversations it closes get their closing events, which the history's aggregates
 follow (hub.aggregates); the search indexes (the contacts' name/email/phone indexes, the tickets' word
-documents) are emptied with the fields.
+documents) are emptied with the fields. What the customer writes while the erasure runs is erased too:
+after the tombstone the erasure looks again, and every hub process looks again for ten minutes
+(`follow_up`), for a message whose delivery found the contact just before the tombstone.
 """
 
 from __future__ import annotations
