@@ -24,6 +24,7 @@ KNOWN_ACTIONS = (
     "agent.password_reset", "agent.password_set", "agent.disabled", "agent.enabled",
     "ticket.assigned", "ticket.transferred", "ticket.merged", "ticket.split",
     "response.created", "response.updated", "response.deleted", "contact.exported", "contact.erased",
+    "contact.erased_late",
     "retention.run", "audit.exported", "metrics.rebuilt", "calendar.saved", "calendar.deleted",
     "kb.article_created", "kb.article_updated", "kb.article_published", "kb.article_unpublished", "kb.article_deleted",
     "bot.threshold_set", "bot.negative_excluded", "bot.negative_included",

@@ -229,7 +229,11 @@ class Privacy:
         entries = await self.store.audit.find({"action": "contact.erased", "at": {"$gte": now - FOLLOW_UP}},
                                               projection={"target.id": 1}).to_list()
         for contact_id in {e["target"]["id"] for e in entries}:
-            found.add(await self._leftovers(contact_id, now))
+            late = await self._leftovers(contact_id, now)
+            if late.messages or late.conversations or late.tickets:  # the trail says the erasure went on
+                await self.audit.record("contact.erased_late", target={"type": "contact", "id": contact_id},
+                                        details={**late.as_dict(), "via": "follow-up"})
+            found.add(late)
         return found
 
     async def run_follow_up(self) -> None:

@@ -325,5 +325,8 @@ async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow
     assert {m["text"] for m in messages} == {ERASED_TEXT}
     assert "555 0199" not in json.dumps(await hub.store.conversations.find({"contact_id": contact_id}).to_list()
                                         + messages, default=str)
+    [entry] = await hub.store.audit.find({"action": "contact.erased_late"}).to_list()
+    assert entry["target"]["id"] == contact_id and entry["details"]["messages"] == found.messages
     again = await hub.privacy.follow_up()  # nothing left: it writes nothing
     assert again.as_dict() == Redaction().as_dict()
+    assert await hub.store.audit.count_documents({"action": "contact.erased_late"}) == 1
