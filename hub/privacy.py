@@ -197,7 +197,7 @@ class Privacy:
                  "data": {"from": t["status"], "to": "closed", "by": "erasure"}} for t in active])
 
     async def _leftovers(self, contact_id: ObjectId, now: datetime) -> Redaction:
-        """Erase what reached an erased contact after its conversations and tickets were erased: three reads when
+        """Erase what reached an erased contact after its conversations and tickets were erased: four reads when
         there is nothing. Until the tombstone a message found the contact by its identities, and one whose
         thread had been cut from its conversation opened a new one (and, asking for a person, a new ticket);
         a message whose delivery read the contact just before the tombstone may be stored after it. Counts only
@@ -217,6 +217,7 @@ class Privacy:
         if late:
             await self._erase_tickets(late, now)
         removed.tickets = sum(1 for t in late if t.get("subject") != ERASED_TEXT)
+        await self._forget_webhook_bodies(contact_id)  # what webhooks would send about those (a read if none)
         return removed
 
     async def follow_up(self, now: datetime | None = None) -> Redaction:

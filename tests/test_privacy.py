@@ -301,6 +301,8 @@ async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow
     hub = runtime.hub
     assert hub is not None
     contact_id = await _dana(runtime)
+    admin = await hub.accounts.create("root", "a long admin password", name="Ada Admin", roles=[Role.ADMIN])
+    await hub.webhooks.register("http://127.0.0.1:9/hooks", ["message.created"], admin)
     read_contact, erased = asyncio.Event(), asyncio.Event()
     find_open = hub.pipeline.conversations.find_open
 
@@ -317,6 +319,11 @@ async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow
     assert ObjectId((await late).contact_id) == contact_id  # stored on the erased contact, in a new conversation
     assert await hub.store.messages.count_documents({"contact_id": contact_id, "text": {"$ne": ERASED_TEXT}}) >= 1
 
+    async def hooked() -> str:  # what webhook deliveries hold
+        return json.dumps([e.get("body") for e in await hub.store.outbox.find({"kind": "webhook"}).to_list()])
+
+    assert "555 0199" in await hooked()  # the late message's webhook too
+
     too_late = await hub.privacy.follow_up(utcnow() + timedelta(minutes=11))  # it looks back ten minutes
     assert (too_late.conversations, too_late.messages) == (0, 0)
     found = await hub.privacy.follow_up()
@@ -325,6 +332,7 @@ async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow
     assert {m["text"] for m in messages} == {ERASED_TEXT}
     assert "555 0199" not in json.dumps(await hub.store.conversations.find({"contact_id": contact_id}).to_list()
                                         + messages, default=str)
+    assert "555 0199" not in await hooked()
     [entry] = await hub.store.audit.find({"action": "contact.erased_late"}).to_list()
     assert entry["target"]["id"] == contact_id and entry["details"]["messages"] == found.messages
     again = await hub.privacy.follow_up()  # nothing left: it writes nothing
