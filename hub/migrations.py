@@ -188,7 +188,7 @@ async def _live_words_flag(store: Store, queues: dict[str, QueueConfig]) -> int:
 
 async def _addresses_out_of_events(store: Store, queues: dict[str, QueueConfig]) -> int:
     """The handoff events of channels without a live connection carried the thread key, the customer's address
-    there (a phone number on SMS and voice, a chat id on Telegram), in a log that erasure does not rewrite; they no
+    there (a phone number on SMS, a chat id on Telegram), in a log that erasure does not rewrite; they no
     longer do (hub.models.LIVE_CHANNELS). One read of the log; resumable (an event without it is left)."""
     ids = [e["_id"] async for e in store.events.find({"type": "conversation.handoff"},
                                                      projection={"channel": 1, "thread_key": 1}, comment=ONE_TIME)
