@@ -76,6 +76,9 @@ class Redaction:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def any(self) -> bool:
+        return any(self.as_dict().values())
+
 
 @dataclass(frozen=True)
 class Erasure:
@@ -231,7 +234,7 @@ class Privacy:
                                               projection={"target.id": 1}).to_list()
         for contact_id in {e["target"]["id"] for e in entries}:
             late = await self._leftovers(contact_id, now)
-            if late.messages or late.conversations or late.tickets:  # the trail says the erasure went on
+            if late.any():  # the trail says the erasure went on
                 await self.audit.record("contact.erased_late", target={"type": "contact", "id": contact_id},
                                         details={**late.as_dict(), "via": "follow-up"})
             found.add(late)
@@ -242,7 +245,7 @@ class Privacy:
         while True:
             try:
                 found = await self.follow_up()
-                if found.messages or found.conversations or found.tickets:
+                if found.any():
                     log.info("privacy: erased what reached erased contacts late: %s", found.as_dict())
             except PyMongoError as exc:
                 log.warning("privacy: erasure follow-up: database unavailable (%s)", exc)

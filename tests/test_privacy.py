@@ -124,18 +124,18 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     assert (await hub.store.contacts.find_one({"_id": ObjectId(later.contact_id)}) or {}).get("name") == "Dana Scully"
 
 
-class WritesWhileDeleting:
-    """The hub's real file store; the first file it deletes, the customer writes again first (an erasure
-    of somebody who is still chatting, made to interleave the same way every run)."""
+class WritesFirst:
+    """A real step of the erasure (`step`), but before its first call the customer writes `text` again: an
+    erasure of somebody who is still chatting, made to interleave the same way every run."""
 
-    def __init__(self, blobs: Any, runtime: Runtime) -> None:
-        self.blobs, self.runtime, self.written = blobs, runtime, False
+    def __init__(self, runtime: Runtime, text: str, step: Any) -> None:
+        self.runtime, self.text, self.step, self.written = runtime, text, step, False
 
-    async def delete(self, blob_id: str) -> bool:
+    async def __call__(self, *args: Any) -> Any:
         if not self.written:
             self.written = True
-            await customer_writes(self.runtime, "visitor-dana", "one more thing, my phone is 555 0199")
-        return bool(await self.blobs.delete(blob_id))
+            await customer_writes(self.runtime, "visitor-dana", self.text)
+        return await self.step(*args)
 
 
 async def test_a_message_written_while_the_erasure_runs_is_erased_too(runtime: Runtime) -> None:
@@ -143,9 +143,11 @@ async def test_a_message_written_while_the_erasure_runs_is_erased_too(runtime: R
     assert hub is not None
     contact_id = await _dana(runtime)
     before = await hub.store.messages.count_documents({"contact_id": contact_id})
-    hub.privacy.blobs = WritesWhileDeleting(hub.blobs, runtime)
+    # the first file it deletes
+    writer = WritesFirst(runtime, "one more thing, my phone is 555 0199", hub.blobs.delete)
+    hub.blobs.delete = writer  # type: ignore[method-assign]
     await hub.privacy.erase(contact_id)
-    assert hub.privacy.blobs.written
+    assert writer.written
     messages = await hub.store.messages.find({"contact_id": contact_id}).to_list()
     assert len(messages) > before  # the late message (and the bot's answer) joined the conversation
     assert {m["text"] for m in messages} == {ERASED_TEXT}
@@ -198,26 +200,13 @@ async def test_erasure_clears_what_webhooks_would_send_or_sent_about_the_contact
     assert all(e["status"] != "pending" for e in left)  # nothing more about her leaves the hub
 
 
-class WritesBeforeTheTombstone:
-    """The erasure's real step before the tombstone, but first the customer writes again: by then her thread is
-    cut from her conversation (a new one opens) and her ticket is closed (a new one opens), while her identity
-    still finds her contact. Made to interleave the same way every run."""
-
-    def __init__(self, runtime: Runtime, forget: Any) -> None:
-        self.runtime, self.forget, self.written = runtime, forget, False
-
-    async def __call__(self, contact_id: ObjectId) -> None:
-        if not self.written:
-            self.written = True
-            await customer_writes(self.runtime, "visitor-dana", "I want a human again, call me on 555 0199")
-        await self.forget(contact_id)
-
-
 async def test_what_the_customer_writes_until_the_tombstone_is_erased_too(runtime: Runtime) -> None:
     hub = runtime.hub
     assert hub is not None
     contact_id = await _dana(runtime)
-    writer = WritesBeforeTheTombstone(runtime, hub.privacy._forget_webhook_bodies)
+    # the step before the tombstone: by then her thread is cut from her conversation (a new one opens) and her
+    # ticket is closed (a new one opens), while her identity still finds her contact
+    writer = WritesFirst(runtime, "I want a human again, call me on 555 0199", hub.privacy._forget_webhook_bodies)
     hub.privacy._forget_webhook_bodies = writer  # type: ignore[method-assign]
     erasure = await hub.privacy.erase(contact_id)
     assert writer.written
