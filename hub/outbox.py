@@ -184,12 +184,13 @@ class Outbox:
             doc["metadata"] = metadata
         if answer_to is not None:
             doc["answer_to"] = answer_to
-        await self.store.messages.insert_one(doc, session=session)
+        await self.store.insert_later(self.store.messages, doc, session)  # in a transaction: with its last writes
         if by_store:  # counted when the caller's transaction commits, if there is one
             self.telemetry.count("delivery", session, channel=conversation["channel"], result="sent")
             self.telemetry.count("message", session, channel=conversation["channel"], direction="out")
         elif not private:
-            await self.store.outbox.insert_one(
+            await self.store.insert_later(
+                self.store.outbox,
                 {
                     "message_id": message_id,
                     "conversation_id": conversation["_id"],
@@ -200,12 +201,12 @@ class Outbox:
                     "created_at": now,
                     **self.spill_mark(),
                 },
-                session=session,
+                session,
             )
             self.store.on_commit(session, self.wake)  # now, or once the caller's transaction has committed
         if touch_conversation:
-            await self.store.conversations.update_one(
-                {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session=session
+            await self.store.update_later(
+                self.store.conversations, {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session
             )
         if not private and self.on_message is not None:
             await self.on_message(doc, conversation, session)

@@ -253,8 +253,8 @@ class Pipeline:
             if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
                 await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
             if decision is None:
-                await self.store.conversations.update_one({"_id": conversation["_id"]}, _arrival(message),
-                                                          session=session)
+                await self.store.update_later(self.store.conversations, {"_id": conversation["_id"]},
+                                              _arrival(message), session)
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
@@ -299,34 +299,39 @@ class Pipeline:
         return self.webhooks is not None and self.webhooks.subscribed("message.created") is False
 
     async def _answer(self, message: Doc, conversation: Doc, decision: Decision) -> None:
-        """The bot's answer in three single-document writes, each safe to repeat, the mark last.
+        """The bot's answer in three single-document writes, each safe to repeat, the mark last, sent
+        together in one round trip (`Store.gathered`: in order, stopping at the first that fails).
 
         1. the answer, with `answer_to` = the message's id, unique among messages (index `one_answer`):
            a second attempt (a process that stalled past its lease while another took the message
-           over, a crash before the mark) raises `DuplicateKeyError` and writes nothing;
+           over, a crash before the mark) raises `DuplicateKeyError` and writes nothing, and the two
+           writes after it are made on their own;
         2. the conversation: bot state and counts, guarded by `bot.last_message_id` so a repeat does not
            count the turn twice;
-        3. the message's mark (`pending_bot` cleared, the NLU record): the commit point. A crash before
+        3. the message's mark (`pending_bot` cleared, the NLU record): the commit point. A failure before
            it leaves the message to `recover`, which decides again and finds 1 and 2 done.
         Residual: a repeat after 2 decides from the bot state 2 wrote (one answer still goes out).
         """
         outcome = decision_outcome(decision)
         self.telemetry.count("bot_decision", outcome=outcome)
-        if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
-            try:
-                await self.outbox.post(conversation, AuthorKind.BOT, decision.text, author_name="Bot",
-                                       quick_replies=decision.quick_replies, touch_conversation=False,
-                                       metadata={"article": decision.article} if decision.kb == "offered" else None,
-                                       answer_to=message["_id"])
-            except DuplicateKeyError:
-                log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
         update = _arrival(message, self._bot_fields(decision, message), answered=True)
         update["$inc"] = _turns(outcome)
-        await self.store.conversations.update_one(
-            {"_id": conversation["_id"], "bot.last_message_id": {"$ne": message["_id"]}}, update)
-        await self.store.messages.update_one({"_id": message["_id"], "pending_bot": True},
-                                             {"$unset": {"pending_bot": "", "lease_until": ""},
-                                              "$set": self._marked(message, decision)})
+        turn = ({"_id": conversation["_id"], "bot.last_message_id": {"$ne": message["_id"]}}, update)
+        mark = ({"_id": message["_id"], "pending_bot": True},
+                {"$unset": {"pending_bot": "", "lease_until": ""}, "$set": self._marked(message, decision)})
+        try:
+            async with self.store.gathered() as session:
+                if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
+                    await self.outbox.post(conversation, AuthorKind.BOT, decision.text, author_name="Bot",
+                                           quick_replies=decision.quick_replies, touch_conversation=False,
+                                           metadata={"article": decision.article} if decision.kb == "offered"
+                                           else None, answer_to=message["_id"], session=session)
+                await self.store.update_later(self.store.conversations, *turn, session)
+                await self.store.update_later(self.store.messages, *mark, session)
+        except DuplicateKeyError:
+            log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
+            await self.store.conversations.update_one(*turn)
+            await self.store.messages.update_one(*mark)
 
     @staticmethod
     def _processed(message: Doc, decision: Decision | None) -> Doc:
@@ -361,7 +366,7 @@ class Pipeline:
         if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
             await self._mark_unhelpful(decision, message, session)
         if decision.kind is not DecisionKind.ESCALATE:
-            await self.store.conversations.update_one({"_id": conversation["_id"]}, update, session=session)
+            await self.store.update_later(self.store.conversations, {"_id": conversation["_id"]}, update, session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies,

@@ -25,6 +25,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
+from hub.laterwrites import LaterWrite, together_supported, write_all
 from hub.numbers import NumberBlocks
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,11 @@ class Store:
         self.db: AsyncDatabase[Doc] = self.client[db_name]
         #: Callbacks to run once the transaction of a session (by id) commits (`on_commit`).
         self._after_commit: dict[int, list[Callable[[], None]]] = {}
-        #: Events appended inside each `run_in_transaction` session, written together before it commits.
-        self._events: dict[int, list[Doc]] = {}
+        #: Writes (events among them) made inside each `run_in_transaction` session that wait for its last
+        #: round trip, just before it commits (hub.laterwrites).
+        self._later: dict[int, list[LaterWrite]] = {}
+        #: Whether those go in one client-level `bulkWrite` (MongoDB 8.0+, secantusd-py); None: ask the server.
+        self.together: bool | None = None
         #: Ticket and contact numbers come from blocks reserved with one command (hub.numbers).
         self.numbers = NumberBlocks(self._increment)
         self.contacts = self.db["contacts"]
@@ -285,16 +289,15 @@ class Store:
     async def run_in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run `work` in a transaction, retrying the whole of it on transient errors."""
         callbacks: list[Callable[[], None]] = []
-        events: list[Doc] = []
+        later: list[LaterWrite] = []
 
         async def attempt(session: AsyncClientSession) -> T:
             callbacks.clear()  # a retried attempt starts again: what the aborted one queued never happened
-            events.clear()
+            later.clear()
             self._after_commit[id(session)] = callbacks
-            self._events[id(session)] = events
+            self._later[id(session)] = later
             result = await work(session)
-            if events:  # the transaction's events in one write, just before it commits
-                await self.events.insert_many(list(events), session=session)
+            await self.flush(session)  # the writes that waited, in one command, just before the commit
             return result
 
         async with self.client.start_session() as session:
@@ -302,7 +305,7 @@ class Store:
                 result = await session.with_transaction(attempt)
             finally:
                 self._after_commit.pop(id(session), None)
-                self._events.pop(id(session), None)
+                self._later.pop(id(session), None)
         for callback in callbacks:
             callback()
         return result
@@ -342,6 +345,55 @@ class Store:
                 return int(getattr(await write(among, session), counted))
             total += await self.run_in_transaction(attempt)
         return total
+
+    async def insert_later(self, collection: Any, doc: Doc, session: AsyncClientSession | None) -> None:
+        """Insert `doc` with the transaction's other waiting writes (hub.laterwrites); at once outside one."""
+        await self._later_or_now(LaterWrite(collection, "insert", doc), session)
+
+    async def update_later(self, collection: Any, filter: Doc, update: Doc, session: AsyncClientSession | None,
+                           *, many: bool = False) -> None:
+        """`update_one` (`update_many` if `many`) with the transaction's other waiting writes; at once outside
+        one. For a write whose result nothing looks at, and whose document nothing reads before the commit."""
+        await self._later_or_now(LaterWrite(collection, "update_many" if many else "update", update, filter), session)
+
+    async def _later_or_now(self, write: LaterWrite, session: AsyncClientSession | None) -> None:
+        waiting = self._later.get(id(session)) if session is not None else None
+        if waiting is None:
+            await write.alone(session)
+        else:
+            waiting.append(write)
+
+    async def flush(self, session: AsyncClientSession | None) -> None:
+        """Make the transaction's waiting writes now: before a read in it that must see them."""
+        waiting = self._later.get(id(session)) if session is not None else None
+        if waiting:
+            writes = list(waiting)
+            waiting.clear()
+            await self.write_together(writes, session)
+
+    async def write_together(self, writes: list[LaterWrite], session: AsyncClientSession | None = None) -> None:
+        """Make `writes` in order, in one command where the server can (hub.laterwrites)."""
+        if self.together is None:
+            self.together = together_supported(self.client)
+        await write_all(self.client, writes, session, together=self.together)
+
+    @asynccontextmanager
+    async def gathered(self) -> AsyncIterator[AsyncClientSession]:
+        """A session, without a transaction, whose `insert_later` / `update_later` writes go out together when
+        the block ends (in order, stopping at the first that fails), then its `on_commit` callbacks run: a few
+        single-document writes, each safe to repeat, in one round trip (the bot's answer, hub.pipeline)."""
+        callbacks: list[Callable[[], None]] = []
+        async with self.client.start_session() as session:
+            self._later[id(session)] = []
+            self._after_commit[id(session)] = callbacks
+            try:
+                yield session
+                await self.flush(session)
+            finally:
+                self._later.pop(id(session), None)
+                self._after_commit.pop(id(session), None)
+        for callback in callbacks:
+            callback()
 
     def on_commit(self, session: AsyncClientSession | None, callback: Callable[[], None]) -> None:
         """Run `callback` once `session`'s transaction (from `run_in_transaction`) has committed;
@@ -402,15 +454,11 @@ class Store:
         self, event_type: str, at: datetime, session: AsyncClientSession | None = None, **fields: Any
     ) -> ObjectId:
         """Append one event to the log. Inside `run_in_transaction` it is written with the transaction's other
-        events in one `insert_many` before the commit (nothing reads the log inside a transaction): a ticket
-        change that logs two or three events pays one command for them."""
+        waiting writes in one command before the commit (nothing reads the log inside a transaction): a ticket
+        change that logs two or three events pays no command of its own for them (hub.laterwrites)."""
         doc = {"_id": ObjectId(), "type": event_type, "at": at, **{k: v for k, v in fields.items() if v is not None}}
-        pending = self._events.get(id(session)) if session is not None else None
-        if pending is not None:
-            pending.append(doc)
-            return doc["_id"]
-        result = await self.events.insert_one(doc, session=session)
-        return result.inserted_id
+        await self.insert_later(self.events, doc, session)
+        return doc["_id"]
 
 
 __all__ = [

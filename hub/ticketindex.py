@@ -311,6 +311,7 @@ class TicketIndex:
         the messages read grow with the conversation). For the rare paths (a contact edited or merged,
         tickets merged, a migration); the message paths fold the fields into their own write
         (`index_update`)."""
+        await self.store.flush(session)  # what this transaction wrote so far, read back below
         ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
         if ticket is None:
             return
@@ -339,19 +340,21 @@ class TicketIndex:
     async def add_words(self, ticket_id: ObjectId, number: int, words: list[str], live: bool,
                         session: AsyncClientSession | None = None) -> None:
         if words:
-            await self.store.ticket_words.insert_one(words_document(ticket_id, number, words, live), session=session)
+            await self.store.insert_later(self.store.ticket_words, words_document(ticket_id, number, words, live),
+                                          session)
 
     async def set_live(self, ticket_id: ObjectId, live: bool, session: AsyncClientSession | None = None) -> None:
         """The ticket's words searchable on the live desk (`live_words` = `words`) or not (empty)."""
         change: Any = [{"$set": {"live_words": "$words"}}] if live else {"$set": {"live_words": []}}
         if session is not None:
-            await self.store.ticket_words.update_many({"ticket_id": ticket_id}, change, session=session)
+            await self.store.update_later(self.store.ticket_words, {"ticket_id": ticket_id}, change, session, many=True)
         else:
             await self.store.update_in_batches(self.store.ticket_words, "ticket_id", [ticket_id], change)
 
     async def drop_words(self, ticket_ids: list[ObjectId], session: AsyncClientSession | None = None) -> None:
         """Forget these tickets' indexed words (a refresh writes them again; an erasure does not)."""
         if session is not None:
+            await self.store.flush(session)  # word documents this transaction inserted go too
             await self.store.ticket_words.delete_many({"ticket_id": {"$in": ticket_ids}}, session=session)
         else:
             await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", ticket_ids)
@@ -361,6 +364,7 @@ class TicketIndex:
         """The texts of the messages of these conversations that make a ticket's words (one read per
         conversation): the customer's, the bot's and the agents' (notes too), not the hub's own notices."""
         texts: list[str] = []
+        await self.store.flush(session)  # messages this transaction posted so far are read too
         for conversation_id in conversation_ids:
             async for m in self.store.messages.find({"conversation_id": conversation_id},
                                                     projection={"text": 1, "author.kind": 1},

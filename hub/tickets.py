@@ -170,7 +170,7 @@ class TicketService:
         if existing is not None:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
                                              "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
-            await self.store.tickets.update_one({"_id": existing["_id"]}, update, session=session)
+            await self.store.update_later(self.store.tickets, {"_id": existing["_id"]}, update, session)
             ticket = applied(existing, update)  # read in this transaction: what the write left
             await self.index.record(existing, ticket, session)
         else:
@@ -197,7 +197,7 @@ class TicketService:
             if contact is None or contact.get("_id") != conversation["contact_id"]:
                 contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
             ticket.update(index_fields(ticket, contact, texts))
-            await self.store.tickets.insert_one(ticket, session=session)
+            await self.store.insert_later(self.store.tickets, ticket, session)  # with the transaction's last writes
             await self.index.add_words(ticket_id, number, ticket["words"], True, session)
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],
                                           conversation_id=conversation["_id"], contact_id=conversation["contact_id"],
@@ -206,7 +206,7 @@ class TicketService:
                                                                  else {})})
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
-        await self.store.conversations.update_one({"_id": conversation["_id"]}, handoff, session=session)
+        await self.store.update_later(self.store.conversations, {"_id": conversation["_id"]}, handoff, session)
         # the thread: a live channel's open connections to it learn the customer now waits (Hub.customer_waiting);
         # another channel's thread key is the customer's address, kept out of the log (hub.models.LIVE_CHANNELS)
         live = conversation["channel"] in LIVE_CHANNELS
@@ -290,8 +290,8 @@ class TicketService:
             session=session, subject=(previous or {}).get("subject") or conversation.get("subject"),
         )
         if ticket["number"] == number and previous is not None:
-            await self.store.tickets.update_one(
-                {"_id": ticket["_id"]}, {"$set": {"follows_ticket_id": previous["_id"]}}, session=session
+            await self.store.update_later(  # after the ticket's insert, which may wait for the commit
+                self.store.tickets, {"_id": ticket["_id"]}, {"$set": {"follows_ticket_id": previous["_id"]}}, session
             )
             ticket["follows_ticket_id"] = previous["_id"]
         return ticket
@@ -381,10 +381,10 @@ class TicketService:
                     await self._close_conversations(conv_ids, now, session, touched)
                 left["closed"] = closing  # after the commit, the queue is routed again
             elif closing:  # the status was `new` already: the conversation's touch the post left out
-                await self.store.conversations.update_one({"_id": target}, {"$set": {"last_message_at": now}},
-                                                          session=session)
+                await self.store.update_later(self.store.conversations, {"_id": target},
+                                              {"$set": {"last_message_at": now}}, session)
             change = index_update(ticket, change, [text])
-            await self.store.tickets.update_one({"_id": ticket["_id"]}, change, session=session)
+            await self.store.update_later(self.store.tickets, {"_id": ticket["_id"]}, change, session)
             after = left["ticket"] = applied(ticket, change)
             await self.index.record(ticket, after, session)
             if "status" in update or "assignee_id" in update:
@@ -433,11 +433,12 @@ class TicketService:
         closed = {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}
         touched = touched or {}
         for conversation_id, last in touched.items():
-            await self.store.conversations.update_one({"_id": conversation_id},
-                                                      {"$set": {**closed, "last_message_at": last}}, session=session)
+            await self.store.update_later(self.store.conversations, {"_id": conversation_id},
+                                          {"$set": {**closed, "last_message_at": last}}, session)
         rest = [c for c in conversation_ids if c not in touched]
         if rest:
-            await self.store.conversations.update_many({"_id": {"$in": rest}}, {"$set": closed}, session=session)
+            await self.store.update_later(self.store.conversations, {"_id": {"$in": rest}}, {"$set": closed}, session,
+                                          many=True)
 
     async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None) -> Doc:
         """Move the ticket to `status` in one transaction: the ticket read and written once, its conversations
@@ -465,7 +466,7 @@ class TicketService:
                 await self._close_conversations(ticket["conversation_ids"], now, session,
                                                 {asked["conversation_id"]: asked["created_at"]} if asked else None)
             change = index_update(ticket, change)
-            await self.store.tickets.update_one({"_id": ticket_id}, change, session=session)
+            await self.store.update_later(self.store.tickets, {"_id": ticket_id}, change, session)
             after = applied(ticket, change)
             await self.index.record(ticket, after, session)  # the words' live copy follows the status
             await self._status_changed(after, old, new, agent_id, now, session)

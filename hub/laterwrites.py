@@ -1,0 +1,113 @@
+"""A transaction's writes that nothing reads back before its commit, sent together in one command.
+
+A ticket's escalation writes the ticket, its search words, the conversation's handoff, the notice and the
+events: five commands, each a round trip and a command for the single-threaded embedded server to parse,
+plan and log. MongoDB 8.0's client-level `bulkWrite` (wire version 25; secantusd-py has it) takes writes to
+several collections in one command, inside a transaction too: `Store.insert_later` / `update_later` gather
+them and `run_in_transaction` sends them just before it commits, in the order they were made. Against an
+older server each goes out on its own, as before (inserts into one collection in one `insert_many`).
+
+Only writes whose result the caller does not need can wait: a write whose `matched_count` decides what
+happens next (a claim, a compare-and-set) is made at once, and so is anything a later read of the same
+transaction must see (`Store.flush` sends what waits before such a read). Outside `run_in_transaction`
+they are made at once.
+
+Measured on secantusd-py (a scratch script, 300 rounds): a transaction of four writes 2.77 → 1.76 ms
+per round, the server's CPU 1.73 → 1.27 ms (docs/ingest.md, "Writes together").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, ClientBulkWriteException, DuplicateKeyError, PyMongoError, WriteError
+from pymongo.operations import InsertOne, UpdateMany, UpdateOne
+
+Doc = dict[str, Any]
+
+#: The wire version of MongoDB 8.0, the first with the client-level `bulkWrite` command.
+CLIENT_BULK_WIRE_VERSION = 25
+DUPLICATE_KEY = 11000
+
+
+@dataclass
+class LaterWrite:
+    """One write waiting for its transaction's last round trip."""
+
+    collection: AsyncCollection[Doc]
+    kind: Literal["insert", "update", "update_many"]
+    doc: Doc  # insert: the document; update: the update
+    filter: Doc = field(default_factory=dict)
+
+    def model(self) -> InsertOne[Doc] | UpdateOne | UpdateMany:
+        """The write as an entry of a client-level `bulkWrite`."""
+        namespace = self.collection.full_name
+        if self.kind == "insert":
+            return InsertOne(self.doc, namespace=namespace)
+        if self.kind == "update":
+            return UpdateOne(self.filter, self.doc, namespace=namespace)
+        return UpdateMany(self.filter, self.doc, namespace=namespace)
+
+    async def alone(self, session: AsyncClientSession | None) -> None:
+        if self.kind == "insert":
+            await self.collection.insert_one(self.doc, session=session)
+        elif self.kind == "update":
+            await self.collection.update_one(self.filter, self.doc, session=session)
+        else:
+            await self.collection.update_many(self.filter, self.doc, session=session)
+
+
+def together_supported(client: Any) -> bool:
+    """Whether every writable server the client knows takes a client-level `bulkWrite`."""
+    wires = [s.max_wire_version for s in client.topology_description.known_servers if s.is_writable]
+    return bool(wires) and min(wires) >= CLIENT_BULK_WIRE_VERSION
+
+
+async def write_all(client: Any, writes: list[LaterWrite], session: AsyncClientSession | None, *,
+                    together: bool) -> None:
+    """Make `writes` in their order, stopping at the first that fails: one `bulkWrite` when `together`, else
+    one command per write (the inserts into one collection in one `insert_many`). Errors are those the single
+    writes raise: a duplicate key is `DuplicateKeyError`, and a write conflict keeps its
+    `TransientTransactionError` label, so that `with_transaction` retries the transaction."""
+    if not writes:
+        return
+    if not together:
+        await _one_by_one(writes, session)
+        return
+    try:
+        await client.bulk_write([w.model() for w in writes], session=session, ordered=True)
+    except ClientBulkWriteException as exc:
+        raise _refused(exc) from exc
+
+
+def _refused(exc: ClientBulkWriteException) -> PyMongoError:
+    """The error the write that failed would have raised on its own."""
+    if isinstance(exc.error, PyMongoError):  # the command failed as a whole (a write conflict, a lost connection)
+        return exc.error
+    if exc.write_errors:
+        first = exc.write_errors[0]
+        cls = DuplicateKeyError if first.get("code") == DUPLICATE_KEY else WriteError
+        return cls(first.get("errmsg", "write refused"), first.get("code"), first)
+    return exc
+
+
+async def _one_by_one(writes: list[LaterWrite], session: AsyncClientSession | None) -> None:
+    inserts: dict[str, list[Doc]] = {}
+    for w in writes:
+        if w.kind == "insert":
+            inserts.setdefault(w.collection.full_name, []).append(w.doc)
+    for w in writes:
+        docs = inserts.pop(w.collection.full_name, None) if w.kind == "insert" else None
+        if w.kind != "insert" or (docs is not None and len(docs) == 1):
+            await w.alone(session)
+        elif docs is not None:  # a collection's inserts in one command, where its first one was made
+            try:
+                await w.collection.insert_many(docs, session=session)
+            except BulkWriteError as exc:
+                first = (exc.details.get("writeErrors") or [{}])[0]
+                if first.get("code") == DUPLICATE_KEY:
+                    raise DuplicateKeyError(first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first) from exc
+                raise
