@@ -18,13 +18,14 @@ per round, the server's CPU 1.73 → 1.27 ms (docs/ingest.md, "Writes together")
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ClientBulkWriteException, DuplicateKeyError, PyMongoError, WriteError
-from pymongo.operations import InsertOne, UpdateMany, UpdateOne
+from pymongo.operations import DeleteOne, InsertOne, UpdateMany, UpdateOne
 
 Doc = dict[str, Any]
 
@@ -38,24 +39,29 @@ class LaterWrite:
     """One write waiting for its transaction's last round trip."""
 
     collection: AsyncCollection[Doc]
-    kind: Literal["insert", "update", "update_many"]
-    doc: Doc  # insert: the document; update: the update
+    kind: Literal["insert", "update", "update_many", "delete"]
+    doc: Doc  # insert: the document; update: the update; delete: unused
     filter: Doc = field(default_factory=dict)
+    upsert: bool = False
 
-    def model(self) -> InsertOne[Doc] | UpdateOne | UpdateMany:
-        """The write as an entry of a client-level `bulkWrite`."""
-        namespace = self.collection.full_name
+    def model(self, *, client: bool = True) -> InsertOne[Doc] | UpdateOne | UpdateMany | DeleteOne:
+        """The write as an entry of a client-level `bulkWrite` (`client`), or of its collection's `bulk_write`."""
+        where: dict[str, Any] = {"namespace": self.collection.full_name} if client else {}
         if self.kind == "insert":
-            return InsertOne(self.doc, namespace=namespace)
+            return InsertOne(self.doc, **where)
         if self.kind == "update":
-            return UpdateOne(self.filter, self.doc, namespace=namespace)
-        return UpdateMany(self.filter, self.doc, namespace=namespace)
+            return UpdateOne(self.filter, self.doc, upsert=self.upsert, **where)
+        if self.kind == "delete":
+            return DeleteOne(self.filter, **where)
+        return UpdateMany(self.filter, self.doc, **where)
 
     async def alone(self, session: AsyncClientSession | None) -> None:
         if self.kind == "insert":
             await self.collection.insert_one(self.doc, session=session)
         elif self.kind == "update":
-            await self.collection.update_one(self.filter, self.doc, session=session)
+            await self.collection.update_one(self.filter, self.doc, upsert=self.upsert, session=session)
+        elif self.kind == "delete":
+            await self.collection.delete_one(self.filter, session=session)
         else:
             await self.collection.update_many(self.filter, self.doc, session=session)
 
@@ -95,19 +101,43 @@ def _refused(exc: ClientBulkWriteException) -> PyMongoError:
 
 
 async def _one_by_one(writes: list[LaterWrite], session: AsyncClientSession | None) -> None:
+    """Each collection's inserts in one `insert_many` where its first one was made, and each run of other writes
+    to one collection in one `bulk_write` (as the transaction's events and the wait notices were before)."""
     inserts: dict[str, list[Doc]] = {}
     for w in writes:
         if w.kind == "insert":
             inserts.setdefault(w.collection.full_name, []).append(w.doc)
-    for w in writes:
-        docs = inserts.pop(w.collection.full_name, None) if w.kind == "insert" else None
-        if w.kind != "insert" or (docs is not None and len(docs) == 1):
+    run: list[LaterWrite] = []
+    for w in [*writes, None]:
+        if run and (w is None or w.kind == "insert" or w.collection.full_name != run[0].collection.full_name):
+            await _alike(run, session)
+            run = []
+        if w is None:
+            break
+        if w.kind != "insert":
+            run.append(w)
+            continue
+        docs = inserts.pop(w.collection.full_name, None)
+        if docs is not None and len(docs) == 1:
             await w.alone(session)
-        elif docs is not None:  # a collection's inserts in one command, where its first one was made
-            try:
-                await w.collection.insert_many(docs, session=session)
-            except BulkWriteError as exc:
-                first = (exc.details.get("writeErrors") or [{}])[0]
-                if first.get("code") == DUPLICATE_KEY:
-                    raise DuplicateKeyError(first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first) from exc
-                raise
+        elif docs is not None:
+            await _duplicate_as_such(w.collection.insert_many(docs, session=session))
+
+
+async def _alike(run: list[LaterWrite], session: AsyncClientSession | None) -> None:
+    if len(run) == 1:
+        await run[0].alone(session)
+    else:
+        await _duplicate_as_such(run[0].collection.bulk_write([w.model(client=False) for w in run], ordered=True,
+                                                              session=session))
+
+
+async def _duplicate_as_such(write: Awaitable[Any]) -> None:
+    """A batch refused for a duplicate key raises `DuplicateKeyError`, as the single write would."""
+    try:
+        await write
+    except BulkWriteError as exc:
+        first = (exc.details.get("writeErrors") or [{}])[0]
+        if first.get("code") == DUPLICATE_KEY:
+            raise DuplicateKeyError(first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first) from exc
+        raise

@@ -260,10 +260,9 @@ class TicketService:
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
                                           data={"from": status.value, "to": new_status.value})
         update = index_update(ticket, update, [message.get("text")] if message is not None else [])
-        written = await self.store.tickets.update_one({"_id": ticket["_id"]}, update, session=session)
-        if written.matched_count == 0:
-            return None
-        updated = applied(ticket, update)  # read in this transaction: what the write left
+        # read in this transaction, so the write finds it (or meets a conflict, and the transaction is retried)
+        await self.store.update_later(self.store.tickets, {"_id": ticket["_id"]}, update, session)
+        updated = applied(ticket, update)  # what the write leaves
         if message is not None:  # else the refresh below writes the words again
             await self.index.record(ticket, updated, session)
         if "status" in update["$set"]:

@@ -15,7 +15,8 @@ Passes run in one process at a time (a lease), the only writer of `wait_notices`
 notices from the database. In between, a ticket change (the change stream) wakes a pass that
 reads nothing: the process keeps each line and its notices in memory and moves the changed
 tickets in them, so a pass costs only what it tells (`queue.wait` events, notices written or
-deleted), each queue's in two or three commands however many customers moved (`_flush`). A
+deleted), each queue's in one command however many customers moved (`_flush`; three against a
+server without the client-level `bulkWrite`, hub.laterwrites). A
 customer appended at the end moves nobody else, and the escalation message already
 told them their place: only their notice is written. That message carries the place and wait as
 data (`metadata.wait`) and the widget's socket shows the banner from it, so no `queue.wait` event
@@ -32,8 +33,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import DeleteOne, UpdateOne
-
+from hub.laterwrites import LaterWrite
 from hub.leases import Lease
 from hub.models import LIVE_CHANNELS, AuthorKind, TicketStatus, utcnow
 from hub.outbox import Outbox
@@ -83,7 +83,7 @@ class WaitAnnouncer:
         #: What settling a queue writes (emptied when it starts), sent together when it is done (`_flush`): its
         #: `queue.wait` events in one insert, its notices' upserts and deletes in one bulk write.
         self._events: list[Doc] = []
-        self._writes: list[UpdateOne | DeleteOne] = []
+        self._writes: list[LaterWrite] = []
         self._lease_until: datetime | None = None
         self._retry_at: datetime | None = None  # not the holder: when to try for the lease again
 
@@ -126,7 +126,7 @@ class WaitAnnouncer:
 
     async def _settle(self, queue: str, now: datetime) -> int:
         """Tell the queue's line (as remembered) their places; forget those no longer in it. Its writes go
-        out together at the end: one insert of the events, one bulk write of the notices (and a message to
+        out together at the end, the events and the notices in one command (and a message to
         each customer of another channel whose wait moved a lot, as it is due)."""
         self._events, self._writes = [], []
         reached = await self._settle_line(queue, now)
@@ -134,10 +134,10 @@ class WaitAnnouncer:
         return reached
 
     async def _flush(self) -> None:
-        if self._events:  # the frames first, then the notices, as each customer's were written before
-            await self.store.events.insert_many(self._events)
-        if self._writes:  # an upsert for each ticket in the line, a delete for each that left it: never both for one
-            await self.store.wait_notices.bulk_write(self._writes, ordered=False)
+        # the frames first, then the notices, as each customer's were written before, in one command where the
+        # server can (hub.laterwrites); an upsert for each ticket in the line, a delete for each that left it
+        await self.store.write_together([LaterWrite(self.store.events, "insert", e) for e in self._events]
+                                        + self._writes)
 
     async def _settle_line(self, queue: str, now: datetime) -> int:
         waiting = self._lines[queue]
@@ -146,7 +146,7 @@ class WaitAnnouncer:
             # answered, assigned, moved or gone
             if notice.get("channel") in LIVE_CHANNELS:
                 self._publish(notice, None, None, now)
-            self._writes.append(DeleteOne({"_id": notice["_id"]}))
+            self._writes.append(LaterWrite(self.store.wait_notices, "delete", {}, {"_id": notice["_id"]}))
             del self._notices[notice["_id"]]
         if not waiting:
             return 0
@@ -199,7 +199,8 @@ class WaitAnnouncer:
             update.update(thread_key=conversation.get("thread_key"), conversation_id=conversation["_id"],
                           message_at=now, told_position=position, told_estimate=after[1])
             told = True
-        self._writes.append(UpdateOne({"_id": ticket["_id"]}, {"$set": update}, upsert=True))
+        self._writes.append(LaterWrite(self.store.wait_notices, "update", {"$set": update}, {"_id": ticket["_id"]},
+                                       upsert=True))
         self._notices[ticket["_id"]] = {**(stored or {}), **update, "_id": ticket["_id"]}  # as `$set` leaves it
         return told
 

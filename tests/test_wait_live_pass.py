@@ -8,6 +8,7 @@ customers still see the line move.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,28 +28,37 @@ from tests.test_wait_announcements import _escalate
 
 @dataclass
 class Reads(monitoring.CommandListener):
-    """The hub's finds, as (collection, filter, projection), and its writes of the live wait: each command's
-    `queue.wait` events (inserts into `events`) or notice statements (updates and deletes of `wait_notices`)."""
+    """The hub's finds, as (collection, filter, projection), and its writes of the live wait: for each command
+    that made some, how many `queue.wait` events (inserts into `events`) and notice statements (updates and
+    deletes of `wait_notices`) it carried, one client-level `bulkWrite` carrying all three (hub.laterwrites)."""
 
     finds: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    wait_writes: list[tuple[str, int]] = field(default_factory=list)
+    wait_writes: list[Counter[str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         command = event.command
+        carried: Counter[str] = Counter()
         if event.command_name == "find":
             with self._lock:
                 self.finds.append((str(command["find"]), dict(command.get("filter") or {}),
                                    dict(command.get("projection") or {})))
         elif event.command_name == "insert" and command["insert"] == "events":
-            waits = [d for d in command.get("documents", []) if d.get("type") == "queue.wait"]
-            if waits:
-                with self._lock:
-                    self.wait_writes.append(("insert events", len(waits)))
+            carried["insert events"] = sum(1 for d in command.get("documents", []) if d.get("type") == "queue.wait")
         elif event.command_name in ("update", "delete") and command[event.command_name] == "wait_notices":
             statements = command.get("updates" if event.command_name == "update" else "deletes", [])
+            carried[f"{event.command_name} wait_notices"] = len(statements)
+        elif event.command_name == "bulkWrite":
+            names = [info["ns"].rsplit(".", 1)[-1] for info in command.get("nsInfo", [])]
+            for op in command.get("ops", []):
+                kind = next(k for k in ("insert", "update", "delete") if k in op)
+                if names[op[kind]] == "wait_notices":
+                    carried[f"{kind} wait_notices"] += 1
+                elif names[op[kind]] == "events" and kind == "insert" and op["document"].get("type") == "queue.wait":
+                    carried["insert events"] += 1
+        if +carried:
             with self._lock:
-                self.wait_writes.append((f"{event.command_name} wait_notices", len(statements)))
+                self.wait_writes.append(+carried)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -113,10 +123,10 @@ async def test_passes_woken_by_changes_read_nothing(watched: tuple[Runtime, Read
         return (await hub.store.wait_notices.find_one({"_id": sms["_id"]}) or {}).get("position") == 2
 
     await eventually(sms_moved, what="the SMS customer's place")
-    # the pass the assignment woke: the two banner frames in one insert, the two moved customers' notices in
-    # one update and the assigned one's in one delete (a command per customer and frame until 2026-12-04)
-    assert sorted(reads.wait_writes[written:]) == [("delete wait_notices", 1), ("insert events", 2),
-                                                   ("update wait_notices", 2)]
+    # the pass the assignment woke, in one command: the two banner frames, the two moved customers' notices and
+    # the assigned one's deletion (a command per customer and frame until 2026-12-04, three commands until 12-05)
+    assert reads.wait_writes[written:] == [Counter({"insert events": 2, "update wait_notices": 2,
+                                                    "delete wait_notices": 1})]
     assert await hub.waiting("widget", "demo:visitor:second") is not None  # the durable copy, for reconnects
     after = reads.finds[mark:]
     assert [f for f in after if f[0] == "wait_notices" and "queue" in f[1]] == []  # no queue's notices read
