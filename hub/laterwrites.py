@@ -66,10 +66,10 @@ class LaterWrite:
             await self.collection.update_many(self.filter, self.doc, session=session)
 
 
-def together_supported(client: Any) -> bool:
-    """Whether every writable server the client knows takes a client-level `bulkWrite`."""
+def together_supported(client: Any) -> bool | None:
+    """Whether every writable server the client knows takes a client-level `bulkWrite` (None: it knows none yet)."""
     wires = [s.max_wire_version for s in client.topology_description.known_servers if s.is_writable]
-    return bool(wires) and min(wires) >= CLIENT_BULK_WIRE_VERSION
+    return min(wires) >= CLIENT_BULK_WIRE_VERSION if wires else None
 
 
 async def write_all(client: Any, writes: list[LaterWrite], session: AsyncClientSession | None, *,

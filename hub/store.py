@@ -373,9 +373,10 @@ class Store:
 
     async def write_together(self, writes: list[LaterWrite], session: AsyncClientSession | None = None) -> None:
         """Make `writes` in order, in one command where the server can (hub.laterwrites)."""
-        if self.together is None:
-            self.together = together_supported(self.client)
-        await write_all(self.client, writes, session, together=self.together)
+        together = self.together
+        if together is None:  # asked once the client knows the server (a write follows the reads that found it)
+            together = self.together = together_supported(self.client)
+        await write_all(self.client, writes, session, together=bool(together))
 
     @asynccontextmanager
     async def gathered(self) -> AsyncIterator[AsyncClientSession]:
