@@ -1,16 +1,15 @@
-"""A transaction's writes that nothing reads back before its commit, sent together in one command.
+"""A transaction's inserts, and a few writes safe to repeat, sent together in one command.
 
-A ticket's escalation writes the ticket, its search words, the conversation's handoff, the notice and the
-events: five commands, each a round trip and a command for the single-threaded embedded server to parse,
-plan and log. MongoDB 8.0's client-level `bulkWrite` (wire version 25; secantusd-py has it) takes writes to
-several collections in one command, inside a transaction too: `Store.insert_later` / `update_later` gather
-them and `run_in_transaction` sends them just before it commits, in the order they were made. Against an
-older server each goes out on its own, as before (inserts into one collection in one `insert_many`).
-
-Only writes whose result the caller does not need can wait: a write whose `matched_count` decides what
-happens next (a claim, a compare-and-set) is made at once, and so is anything a later read of the same
-transaction must see (`Store.flush` sends what waits before such a read). Outside `run_in_transaction`
-they are made at once.
+An escalation inserts the ticket, its search words, the notice and the events: four commands, each a round
+trip and a command for the single-threaded embedded server to parse, plan and log. MongoDB 8.0's client-level
+`bulkWrite` (wire version 25; secantusd-py has it) takes writes to several collections in one command, inside a
+transaction too: `Store.insert_later` gathers a transaction's inserts (nothing in it reads them back) and
+`run_in_transaction` sends them just before it commits, in the order they were made. Updates in a transaction
+are made where the code makes them (`Store.update`): deferring them too was measured and dropped (it changes
+when a transaction takes the documents it changes, and the load's latency tail grew). Outside a transaction,
+`Store.gathered` sends a few single-document writes, each safe to repeat, in one ordered command (the bot's
+answer). Against an older server each write goes out on its own, as before (inserts into one collection in one
+`insert_many`).
 
 Measured on secantusd-py (a scratch script, 300 rounds): a transaction of four writes 2.77 → 1.76 ms
 per round, the server's CPU 1.73 → 1.27 ms (docs/ingest.md, "Writes together").

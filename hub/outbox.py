@@ -205,7 +205,7 @@ class Outbox:
             )
             self.store.on_commit(session, self.wake)  # now, or once the caller's transaction has committed
         if touch_conversation:
-            await self.store.update_later(
+            await self.store.update(
                 self.store.conversations, {"_id": conversation["_id"]}, {"$set": {"last_message_at": now}}, session
             )
         if not private and self.on_message is not None:

@@ -253,7 +253,7 @@ class Pipeline:
             if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
                 await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
             if decision is None:
-                await self.store.update_later(self.store.conversations, {"_id": conversation["_id"]},
+                await self.store.update(self.store.conversations, {"_id": conversation["_id"]},
                                               _arrival(message), session)
                 if conversation["state"] == ConversationState.ESCALATED.value:
                     await self.tickets.on_customer_message(conversation, session,
@@ -326,8 +326,8 @@ class Pipeline:
                                            quick_replies=decision.quick_replies, touch_conversation=False,
                                            metadata={"article": decision.article} if decision.kb == "offered"
                                            else None, answer_to=message["_id"], session=session)
-                await self.store.update_later(self.store.conversations, *turn, session)
-                await self.store.update_later(self.store.messages, *mark, session)
+                await self.store.update(self.store.conversations, *turn, session)
+                await self.store.update(self.store.messages, *mark, session)
         except DuplicateKeyError:
             log.info("pipeline: %s was answered already (a repeat after a lease ran out)", message["_id"])
             await self.store.conversations.update_one(*turn)
@@ -366,7 +366,7 @@ class Pipeline:
         if decision.kind is DecisionKind.ESCALATE and decision.reason == NOT_HELPFUL:
             await self._mark_unhelpful(decision, message, session)
         if decision.kind is not DecisionKind.ESCALATE:
-            await self.store.update_later(self.store.conversations, {"_id": conversation["_id"]}, update, session)
+            await self.store.update(self.store.conversations, {"_id": conversation["_id"]}, update, session)
         if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY) and decision.text:
             await self.outbox.post(conversation, AuthorKind.BOT, decision.text, session=session,
                                    author_name="Bot", quick_replies=decision.quick_replies,

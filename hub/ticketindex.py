@@ -347,7 +347,7 @@ class TicketIndex:
         """The ticket's words searchable on the live desk (`live_words` = `words`) or not (empty)."""
         change: Any = [{"$set": {"live_words": "$words"}}] if live else {"$set": {"live_words": []}}
         if session is not None:
-            await self.store.update_later(self.store.ticket_words, {"ticket_id": ticket_id}, change, session, many=True)
+            await self.store.update(self.store.ticket_words, {"ticket_id": ticket_id}, change, session, many=True)
         else:
             await self.store.update_in_batches(self.store.ticket_words, "ticket_id", [ticket_id], change)
 

@@ -170,7 +170,7 @@ class TicketService:
         if existing is not None:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
                                              "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
-            await self.store.update_later(self.store.tickets, {"_id": existing["_id"]}, update, session)
+            await self.store.update(self.store.tickets, {"_id": existing["_id"]}, update, session)
             ticket = applied(existing, update)  # read in this transaction: what the write left
             await self.index.record(existing, ticket, session)
         else:
@@ -206,7 +206,7 @@ class TicketService:
                                                                  else {})})
             self.telemetry.count("ticket", session, queue=q.name, change="created")
             await self.notify("ticket.created", ticket, session)
-        await self.store.update_later(self.store.conversations, {"_id": conversation["_id"]}, handoff, session)
+        await self.store.update(self.store.conversations, {"_id": conversation["_id"]}, handoff, session)
         # the thread: a live channel's open connections to it learn the customer now waits (Hub.customer_waiting);
         # another channel's thread key is the customer's address, kept out of the log (hub.models.LIVE_CHANNELS)
         live = conversation["channel"] in LIVE_CHANNELS
@@ -261,7 +261,7 @@ class TicketService:
                                           data={"from": status.value, "to": new_status.value})
         update = index_update(ticket, update, [message.get("text")] if message is not None else [])
         # read in this transaction, so the write finds it (or meets a conflict, and the transaction is retried)
-        await self.store.update_later(self.store.tickets, {"_id": ticket["_id"]}, update, session)
+        await self.store.update(self.store.tickets, {"_id": ticket["_id"]}, update, session)
         updated = applied(ticket, update)  # what the write leaves
         if message is not None:  # else the refresh below writes the words again
             await self.index.record(ticket, updated, session)
@@ -289,7 +289,7 @@ class TicketService:
             session=session, subject=(previous or {}).get("subject") or conversation.get("subject"),
         )
         if ticket["number"] == number and previous is not None:
-            await self.store.update_later(  # after the ticket's insert, which may wait for the commit
+            await self.store.update(  # after the ticket's insert, which may wait for the commit
                 self.store.tickets, {"_id": ticket["_id"]}, {"$set": {"follows_ticket_id": previous["_id"]}}, session
             )
             ticket["follows_ticket_id"] = previous["_id"]
@@ -380,10 +380,10 @@ class TicketService:
                     await self._close_conversations(conv_ids, now, session, touched)
                 left["closed"] = closing  # after the commit, the queue is routed again
             elif closing:  # the status was `new` already: the conversation's touch the post left out
-                await self.store.update_later(self.store.conversations, {"_id": target},
+                await self.store.update(self.store.conversations, {"_id": target},
                                               {"$set": {"last_message_at": now}}, session)
             change = index_update(ticket, change, [text])
-            await self.store.update_later(self.store.tickets, {"_id": ticket["_id"]}, change, session)
+            await self.store.update(self.store.tickets, {"_id": ticket["_id"]}, change, session)
             after = left["ticket"] = applied(ticket, change)
             await self.index.record(ticket, after, session)
             if "status" in update or "assignee_id" in update:
@@ -432,11 +432,11 @@ class TicketService:
         closed = {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}
         touched = touched or {}
         for conversation_id, last in touched.items():
-            await self.store.update_later(self.store.conversations, {"_id": conversation_id},
+            await self.store.update(self.store.conversations, {"_id": conversation_id},
                                           {"$set": {**closed, "last_message_at": last}}, session)
         rest = [c for c in conversation_ids if c not in touched]
         if rest:
-            await self.store.update_later(self.store.conversations, {"_id": {"$in": rest}}, {"$set": closed}, session,
+            await self.store.update(self.store.conversations, {"_id": {"$in": rest}}, {"$set": closed}, session,
                                           many=True)
 
     async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None) -> Doc:
@@ -465,7 +465,7 @@ class TicketService:
                 await self._close_conversations(ticket["conversation_ids"], now, session,
                                                 {asked["conversation_id"]: asked["created_at"]} if asked else None)
             change = index_update(ticket, change)
-            await self.store.update_later(self.store.tickets, {"_id": ticket_id}, change, session)
+            await self.store.update(self.store.tickets, {"_id": ticket_id}, change, session)
             after = applied(ticket, change)
             await self.index.record(ticket, after, session)  # the words' live copy follows the status
             await self._status_changed(after, old, new, agent_id, now, session)

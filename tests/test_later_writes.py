@@ -1,9 +1,9 @@
-"""A transaction's waiting writes (`Store.insert_later` / `update_later`, hub.laterwrites), sent together in one
-client-level `bulkWrite` just before the commit, or one by one against a server without that command.
+"""A transaction's waiting inserts (`Store.insert_later`, hub.laterwrites), sent together in one client-level
+`bulkWrite` just before the commit, or one by one against a server without that command.
 
-Both ways must behave like the single writes they replace: in order, visible at the commit and not before, a
-duplicate key raised as `DuplicateKeyError` with nothing of the transaction written, and a write conflict met at
-the last round trip retried with the whole transaction.
+Both ways must behave like the single writes they replace: in order, visible at the commit and not before, an
+update of a waiting document made after its insert, a duplicate key raised as `DuplicateKeyError` with nothing
+of the transaction written, and a write conflict met by a `bulkWrite` retried with the whole transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pymongo import monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from hub.laterwrites import LaterWrite
 from hub.models import InboundMessage, Sender, utcnow
 from hub.store import ObjectId
 from switchboard.config import Settings
@@ -45,7 +46,7 @@ class Counted(monitoring.CommandListener):
 
 
 @WAYS
-async def test_waiting_writes_are_made_in_order_at_the_commit(mongo_uri: str, together: bool) -> None:
+async def test_waiting_inserts_are_made_in_order_at_the_commit(mongo_uri: str, together: bool) -> None:
     counted = Counted()
     async with scratch_store(mongo_uri, "later", [counted]) as store:
         store.together = together
@@ -56,22 +57,43 @@ async def test_waiting_writes_are_made_in_order_at_the_commit(mongo_uri: str, to
         async def work(session: AsyncClientSession) -> None:
             await store.insert_later(tickets, {"_id": ticket_id, "n": 1}, session)
             await store.insert_later(words, {"ticket_id": ticket_id, "w": ["a"]}, session)
-            await store.update_later(tickets, {"_id": ticket_id}, {"$inc": {"n": 1}}, session)  # after its insert
             await store.append_event("t.created", utcnow(), session=session, ticket_id=ticket_id)
             await store.insert_later(words, {"ticket_id": ticket_id, "w": ["b"]}, session)
-            seen_inside.append(await tickets.find_one({"_id": ticket_id}))  # not written yet
+            seen_inside.append(await tickets.find_one({"_id": ticket_id}, session=session))  # not written yet
             counted.names.clear()
 
         await store.run_in_transaction(work)
         made = Counter(counted.names)  # the commands from the last statement of `work` to the commit
         assert seen_inside == [None]
-        assert await tickets.find_one({"_id": ticket_id}) == {"_id": ticket_id, "n": 2}
+        assert await tickets.find_one({"_id": ticket_id}) == {"_id": ticket_id, "n": 1}
         assert sorted([w["w"][0] async for w in words.find({"ticket_id": ticket_id})]) == ["a", "b"]
         assert await store.events.count_documents({"type": "t.created", "ticket_id": ticket_id}) == 1
         if together:
             assert made == Counter({"bulkWrite": 1, "commitTransaction": 1})
         else:  # a collection's inserts in one command
-            assert made == Counter({"insert": 3, "update": 1, "commitTransaction": 1})
+            assert made == Counter({"insert": 3, "commitTransaction": 1})
+
+
+@WAYS
+async def test_an_update_in_a_transaction_is_made_at_once_after_the_inserts_it_may_touch(
+        mongo_uri: str, together: bool) -> None:
+    async with scratch_store(mongo_uri, "later_update", []) as store:
+        store.together = together
+        tickets, other = store.db["t"], store.db["o"]
+        ticket_id, other_id = ObjectId(), ObjectId()
+        seen_inside: list[Any] = []
+
+        async def work(session: AsyncClientSession) -> None:
+            await store.insert_later(other, {"_id": other_id}, session)
+            await store.insert_later(tickets, {"_id": ticket_id, "n": 1}, session)
+            await store.update(tickets, {"_id": ticket_id}, {"$inc": {"n": 1}}, session)  # after its insert
+            seen_inside.append(await tickets.find_one({"_id": ticket_id}, session=session))
+            seen_inside.append(await other.find_one({"_id": other_id}, session=session))
+
+        await store.run_in_transaction(work)
+        assert seen_inside[0] == {"_id": ticket_id, "n": 2}  # made at once, its collection's inserts before it
+        assert await tickets.find_one({"_id": ticket_id}) == {"_id": ticket_id, "n": 2}
+        assert await other.count_documents({"_id": other_id}) == 1
 
 
 @WAYS
@@ -96,16 +118,17 @@ async def test_a_duplicate_among_the_waiting_writes_fails_the_transaction_as_a_s
 
 
 @WAYS
-async def test_a_write_conflict_at_the_last_round_trip_retries_the_transaction(
+async def test_a_write_conflict_met_by_writes_together_retries_the_transaction(
         mongo_uri: str, together: bool) -> None:
-    """Two transactions add to one counter read at their start; the second to commit meets the first one's write
-    in its last round trip. PyMongo wraps a failed `bulkWrite`'s write conflict in an exception without the
-    `TransientTransactionError` label: unless the store unwraps it, the transaction fails instead of retrying."""
+    """Two transactions add to one counter read at their start, with `write_together` (as the wait announcer's
+    pass does, here in a transaction); the second to commit meets the first one's write. PyMongo wraps a failed
+    `bulkWrite`'s write conflict in an exception without the `TransientTransactionError` label: unless the store
+    unwraps it, the transaction fails instead of retrying."""
     async with scratch_store(mongo_uri, "later_conflict", []) as store:
         store.together = together
         counters = store.db["counters"]
         await counters.insert_one({"_id": "c", "n": 0})
-        both_read = asyncio.Event()
+        both_read, early_done = asyncio.Event(), asyncio.Event()
         attempts: Counter[str] = Counter()
 
         def add(name: str) -> Any:
@@ -118,10 +141,10 @@ async def test_a_write_conflict_at_the_last_round_trip_retries_the_transaction(
                         await asyncio.wait_for(early_done.wait(), HANG)
                     else:
                         await asyncio.wait_for(both_read.wait(), HANG)
-                await store.update_later(counters, {"_id": "c"}, {"$inc": {"n": 1}}, session)
+                await store.write_together([LaterWrite(counters, "update", {"$inc": {"n": 1}}, {"_id": "c"}),
+                                            LaterWrite(store.events, "insert", {"type": "counted", "by": name})],
+                                           session)
             return work
-
-        early_done = asyncio.Event()
 
         async def early() -> None:
             await store.run_in_transaction(add("early"))
@@ -130,6 +153,7 @@ async def test_a_write_conflict_at_the_last_round_trip_retries_the_transaction(
         await asyncio.wait_for(asyncio.gather(early(), store.run_in_transaction(add("late"))), HANG)
         assert await counters.find_one({"_id": "c"}) == {"_id": "c", "n": 2}
         assert attempts == Counter({"early": 1, "late": 2})  # the late one met the conflict and ran again
+        assert await store.events.count_documents({"type": "counted"}) == 2  # the aborted attempt's insert is gone
 
 
 async def test_the_hubs_paths_write_the_same_without_the_bulk_command(settings: Settings, shop_bot: Any) -> None:
