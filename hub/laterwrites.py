@@ -35,7 +35,8 @@ DUPLICATE_KEY = 11000
 
 @dataclass
 class LaterWrite:
-    """One write waiting for its transaction's last round trip."""
+    """One write to be made with others in one command: a transaction's insert waiting for its last round trip,
+    a `gathered` session's write, a wait announcer pass's."""
 
     collection: AsyncCollection[Doc]
     kind: Literal["insert", "update", "update_many", "delete"]

@@ -81,7 +81,7 @@ class WaitAnnouncer:
         self._shown: dict[Any, tuple[Any, Any]] = {}
         self._full_at: datetime | None = None  # when the next pass must read everything again
         #: What settling a queue writes (emptied when it starts), sent together when it is done (`_flush`): its
-        #: `queue.wait` events in one insert, its notices' upserts and deletes in one bulk write.
+        #: `queue.wait` events, then its notices' upserts and deletes, in one command (hub.laterwrites).
         self._events: list[Doc] = []
         self._writes: list[LaterWrite] = []
         self._lease_until: datetime | None = None
