@@ -280,14 +280,14 @@ class Store:
         await self.outbox.create_index("message_id", unique=True, name="message_id_unique",
                                        partialFilterExpression={"message_id": {"$exists": True}})
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncClientSession]:
-        """A multi-document transaction (a replica set, or secantusd, is required)."""
-        async with self.client.start_session() as session, await session.start_transaction():
-            yield session
-
     async def run_in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run `work` in a transaction, retrying the whole of it on transient errors."""
+        """Run `work` in a transaction, retrying the whole of it on transient errors.
+
+        The session is not causally consistent: a retried attempt would otherwise send `readConcern:
+        {afterClusterTime}` with its first command, which secantusd-py refuses on a `bulkWrite` (the waiting
+        writes are the first command of an attempt whose work wrote nothing else). The session lives for one
+        transaction's attempts, all on the primary, and an aborted attempt leaves nothing to read back: causal
+        consistency adds nothing to it."""
         callbacks: list[Callable[[], None]] = []
         later: list[LaterWrite] = []
 
@@ -300,7 +300,7 @@ class Store:
             await self.flush(session)  # the writes that waited, in one command, just before the commit
             return result
 
-        async with self.client.start_session() as session:
+        async with self.client.start_session(causal_consistency=False) as session:
             try:
                 result = await session.with_transaction(attempt)
             finally:

@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,8 +178,10 @@ class EmbeddedServer:
     """
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None,
-                 log_file: Path | None = None, record: bool = True) -> None:
+                 log_file: Path | None = None, record: bool = True, extra_args: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
+        #: More of secantusd-py's own options (the tests' fail points need `--enable-test-commands`).
+        self.extra_args = tuple(extra_args)
         self.record = record
         self.host = host
         self.port = port or free_port(host)
@@ -214,7 +216,7 @@ class EmbeddedServer:
             # Popen only forks and execs (no waiting), so it does not block the loop.
             self.process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed program, our own arguments
                 [find_server(), "--host", self.host, "--port", str(self.port), "--storage-path", str(self.storage),
-                 "--log-level", "WARNING"],
+                 "--log-level", "WARNING", *self.extra_args],
                 stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 preexec_fn=_die_with_parent(os.getpid()),  # start runs on the loop (main) thread
