@@ -26,8 +26,10 @@ from datetime import timedelta
 from typing import Any
 
 from bot.inbox import NLUInbox
+from hub.aggregates import STATE, events_read_until
 from hub.audit import AuditLog, AuditQuery
 from hub.departures import Departures
+from hub.eventlog import EventLogRetention
 from hub.history import Filters, HistoryService, tickets_per_assignee
 from hub.login_throttle import LoginThrottle
 from hub.models import utcnow
@@ -77,6 +79,8 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
             docs.append({"_id": oid, "at": now - timedelta(minutes=i), "action": "login" if i % 5 else "agent.updated",
                          "actor": {"id": ObjectId(f"{i % 7:024x}"), "username": f"agent{i % 7}"}, "target": None,
                          "ip": "10.0.0.1", "details": {}})
+        elif kind == "events":  # the event log, one event a minute back from now (none due for retention)
+            docs.append({"_id": oid, "type": "ticket.created", "at": now - timedelta(minutes=i), "ticket_id": oid})
         elif kind == "tickets":
             docs.append({"_id": oid, "number": i, "contact_id": ObjectId(f"{i:024x}"),
                          "status": "solved" if i % 3 else "open", "queue": "general", "created_at": now,
@@ -93,7 +97,7 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
 
 async def fill(store: Store, start: int, end: int) -> None:
     """Grow each hot collection to `end` documents, in batches (bounded memory and runtime)."""
-    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit"):
+    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events"):
         for first in range(start, end, BATCH):
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
 
@@ -243,6 +247,17 @@ async def _retention_run(store: Store, i: int) -> Any:
     assert run.ran and run.conversations == 0
 
 
+async def _event_log_trim(store: Store, i: int) -> Any:
+    """The event log's hourly retention when nothing new is due (the real `EventLogRetention.run`)."""
+    await store.db[STATE].update_one({"_id": "events"}, {"$set": {"at": utcnow()}}, upsert=True)
+    trim = EventLogRetention(store, 30, lambda: events_read_until(store))
+    assert await trim.run(utcnow(), _still_mine) == 0
+
+
+async def _still_mine() -> bool:
+    return True
+
+
 QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
@@ -305,6 +320,7 @@ QUERIES: dict[str, Query] = {
     # every hub's look, every 30 s, at contacts erased in the last ten minutes (none here: the audit trail's read)
     "erasure_follow_up": lambda s, i: Privacy(s, None, AuditLog(s)).follow_up(utcnow() + timedelta(days=1)),
     "retention_run": _retention_run,
+    "event_log_trim": _event_log_trim,
     # the history's occupancy: active tickets per agent, grouped by the database, one status at a time (none
     # is pending here: an index finds none at once, a scan reads every ticket)
     "pending_per_assignee": lambda s, i: tickets_per_assignee(s, "pending"),

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 CONTRIBUTIONS = "metric_contributions"
 STATE = "metric_state"
+#: How far back of its watermark the batch job reads again (transactions that committed late).
+OVERLAP_SECONDS = 60.0
 LEASE = "metrics.aggregates"
 PAGE = 2000
 #: Records applied together in one transaction by the batch job (`_apply_all`).
@@ -167,8 +169,16 @@ def _nested(counters: Counters) -> Doc:
     return out
 
 
+async def events_read_until(store: Store, overlap: timedelta = timedelta(seconds=OVERLAP_SECONDS)) -> datetime | None:
+    """Every event before this time has been applied and will not be read again (the batch job's watermark minus
+    the overlap `catch_up` re-reads); None before its first pass on this database. The event log's retention
+    deletes nothing later (hub.eventlog)."""
+    state = await store.db[STATE].find_one({"_id": "events"})
+    return state["at"] - overlap if state else None  # type: ignore[no-any-return]
+
+
 class Aggregates:
-    def __init__(self, store: Store, history: HistoryService, *, overlap_seconds: float = 60.0,
+    def __init__(self, store: Store, history: HistoryService, *, overlap_seconds: float = OVERLAP_SECONDS,
                  settle_seconds: float = 1.0, lease_seconds: float = 60.0) -> None:
         self.store = store
         self.history = history
@@ -179,6 +189,9 @@ class Aggregates:
         self.conflicts = 0
         #: Events this process has applied recently (the overlap re-reads them): id -> at.
         self._seen: dict[ObjectId, datetime] = {}
+
+    async def read_until(self) -> datetime | None:
+        return await events_read_until(self.store, self.overlap)
 
     @property
     def hours(self) -> Any:

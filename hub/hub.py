@@ -125,6 +125,7 @@ class Hub:
         self.merges = ContactMerges(store, self.contactbook, self.audit)
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])
+        self.retention.events.read_until = self.aggregates.read_until  # never an event they have not read
         self.retention_interval_seconds = 3600.0
         #: Emits SLA warnings and breaches, once across processes (hub.sla); `calendars` seeds come from
         #: the configuration (`Hub.sla_calendars`, set by the composition root).

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.eventlog import EventLogRetention
 from hub.leases import Lease
 from hub.models import utcnow
 from hub.privacy import Privacy, Redaction
@@ -57,6 +58,8 @@ class RetentionRun:
 
     ran: bool
     done: dict[str, dict[str, Any]]
+    #: Events deleted from the event log (hub.eventlog).
+    events: int = 0
 
     @property
     def conversations(self) -> int:
@@ -71,21 +74,27 @@ class Retention:
         self.rules = rules
         self.batch = batch
         self.lease = Lease(store, "retention", lease_seconds, holder)
+        #: The event log's limit (`hub.event_log_days`), set by the composition root; None: the log is kept.
+        self.events = EventLogRetention(store, None)
 
     async def run_once(self, now: datetime | None = None, via: str = "schedule") -> RetentionRun:
-        """Apply every rule to what is due at `now` (injectable for tests), if we get the lease.
+        """Apply every rule to what is due at `now` (injectable for tests), then the event log's limit, if we
+        get the lease.
 
-        A run that changed anything is recorded in the audit trail (per channel counts)."""
+        A run that changed conversations is recorded in the audit trail (per channel counts, and the events
+        deleted); the event log's hourly trim alone is housekeeping, not recorded."""
         now = now or utcnow()
-        if not self.rules or not await self.lease.acquire(now):
+        if (not self.rules and self.events.days is None) or not await self.lease.acquire(now):
             return RetentionRun(False, {})
         done: dict[str, dict[str, Any]] = {}
         for rule in self.rules:
             total = await self._apply(rule, now)
             done[rule.channel] = {"days": rule.days, "action": rule.action, **total.as_dict()}
-        result = RetentionRun(True, done)
+        events = await self.events.run(now, lambda: self.lease.acquire(max(now, utcnow())))
+        result = RetentionRun(True, done, events)
         if result.conversations:
-            await self.privacy.audit.record("retention.run", details={"channels": done, "via": via})
+            await self.privacy.audit.record("retention.run", details={"channels": done, "events": events,
+                                                                      "via": via})
         return result
 
     async def _apply(self, rule: RetentionRule, now: datetime) -> Redaction:

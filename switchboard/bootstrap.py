@@ -144,6 +144,7 @@ class Runtime:
         self.webhook_transport = AiohttpWebhookTransport()
         self.hub.webhooks.transport = self.webhook_transport
         self.hub.retention.rules = retention_rules(settings)
+        self.hub.retention.events.days = settings.event_log_days
         self.hub.retention_interval_seconds = settings.retention_interval_seconds
         self.hub.waits.interval = settings.wait_announce_seconds
         self.hub.sla_calendars = settings.calendars

@@ -56,6 +56,8 @@ class Settings:
     #: Per channel: `{days: N, action: delete|anonymise}` for closed conversations (hub.retention).
     retention: dict[str, Any] = field(default_factory=dict)
     retention_interval_seconds: float = 3600.0
+    #: Events older than this many days leave the event log (hub.eventlog); None (`0` in the file): kept whole.
+    event_log_days: int | None = 30
     #: Waiting customers' place and wait are re-checked at least this often (0: never, tests drive passes).
     wait_announce_seconds: float = 15.0
     #: Canned responses: `name_fallback` is what `{{customer.first_name}}` says for a customer without a name.
@@ -158,6 +160,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         config_dir=path.resolve().parent,
         retention=raw.get("retention") or {},
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
+        event_log_days=_days(hub.get("event_log_days", 30), "hub.event_log_days"),
         wait_announce_seconds=float(hub.get("wait_announce_seconds", 15)),
         responses=raw.get("responses") or {},
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
@@ -190,6 +193,15 @@ def _calendars(raw: Any, queues: dict[str, QueueConfig]) -> dict[str, Any]:
         if q.calendar and q.calendar not in raw:
             raise ConfigError(f"queues.{q.name}.calendar: no calendar named {q.calendar!r} under calendars")
     return dict(raw)
+
+
+def _days(raw: Any, key: str) -> int | None:
+    """A whole number of days, or 0 for "no limit" (None); from an environment variable, its digits."""
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ConfigError(f"{key} must be a whole number of days (0: keep everything), not {raw!r}")
+    return raw or None
 
 
 def _flag(value: Any, key: str) -> bool:

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from hub.aggregates import events_read_until
 from hub.audit import AuditLog
 from hub.blobs import BlobStore
+from hub.eventlog import EventLogRetention
 from hub.privacy import NoSuchContact, Privacy
 from hub.retention import Retention, RetentionConfigError, parse_rules
 from hub.store import PyMongoError, oid
@@ -63,16 +65,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "retention":
         rules = parse_rules(settings.retention)
-        if not rules:
-            print("no retention rules configured (see `retention` in the configuration)")
+        if not rules and settings.event_log_days is None:
+            print("no retention rules configured (see `retention` and `hub.event_log_days` in the configuration)")
             return 0
         async with _privacy(settings) as privacy:
-            result = await Retention(privacy.store, privacy, rules).run_once(via="cli")
+            retention = Retention(privacy.store, privacy, rules)
+            retention.events = EventLogRetention(privacy.store, settings.event_log_days,
+                                                 lambda: events_read_until(privacy.store))
+            result = await retention.run_once(via="cli")
         if not result.ran:
             raise CommandError("another hub process is applying retention right now; try again later")
         for channel, done in result.done.items():
             print(f"{channel}: {done['action']} after {done['days']} days: {done['conversations']} conversation(s), "
                   f"{done['messages']} message(s), {done['files']} file(s)")
+        if settings.event_log_days is not None:
+            print(f"event log: {result.events} event(s) older than {settings.event_log_days} days deleted")
         return 0
     try:
         contact_id = oid(args.contact_id)

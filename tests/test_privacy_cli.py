@@ -78,10 +78,13 @@ async def test_retention_run_from_the_command_line(runtime: Runtime, tmp_path: P
     assert await runtime.hub.end_conversation(conversation_id) == "closed"
     await runtime.hub.store.conversations.update_one(  # closed long ago
         {"_id": conversation_id}, {"$set": {"closed_at": utcnow() - timedelta(days=400)}})
+    await runtime.hub.store.events.insert_one({"type": "ticket.created", "at": utcnow() - timedelta(days=31)})
+    await runtime.hub.aggregates.catch_up()  # the event log is trimmed only behind what the aggregates read
     code, out, err = await switchboard(runtime, tmp_path, "retention", "run",
                                        retention="{widget: {days: 365, action: anonymise}}")
     assert code == 0, err
     assert "widget: anonymise after 365 days: 1 conversation(s)" in out
+    assert "event log: 1 event(s) older than 30 days deleted" in out
     texts = {m["text"] for m in await runtime.hub.store.messages.find({"conversation_id": conversation_id}).to_list()}
     assert texts == {ERASED_TEXT}
 
