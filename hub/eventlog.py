@@ -25,12 +25,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.store import Store
+from hub.store import WRITE_BATCH, Store
 
 #: How much of the log one read covers (at 40 messages a second, a few thousand events).
 WINDOW = timedelta(minutes=5)
-#: Events deleted in one transaction: about 16 ms of the embedded server's time.
-BATCH = 100
 #: The `settings` document (the retention job's) and its field holding where the last run stopped.
 MARK_ID, MARK_FIELD = "retention", "events_done_before"
 
@@ -81,9 +79,9 @@ class EventLogRetention:
 
     async def _delete(self, ids: list[Any]) -> int:
         removed = 0
-        for first in range(0, len(ids), BATCH):
+        for first in range(0, len(ids), WRITE_BATCH):  # a transaction each (100: about 16 ms of the server's)
             began = time.monotonic()
-            removed += await self.store.delete_in_batches(self.store.events, "_id", ids[first:first + BATCH])
+            removed += await self.store.delete_in_batches(self.store.events, "_id", ids[first:first + WRITE_BATCH])
             await asyncio.sleep(time.monotonic() - began)  # pacing, not waiting for anything: the desk comes first
         return removed
 
