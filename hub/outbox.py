@@ -466,8 +466,10 @@ class Outbox:
             {"_id": entry["message_id"]},
             {"$set": {"delivery.status": "failed", "delivery.error": reason}},
         )
+        # The provider's words (an address, a number) stay on the message and the entry, where an erasure
+        # redacts them: the event log is not rewritten.
         await self.store.append_event("message.failed", now, message_id=entry["message_id"],
-                                      conversation_id=entry["conversation_id"], data={"reason": reason})
+                                      conversation_id=entry["conversation_id"])
 
     def _failed(self, entry: Doc, reason: str) -> None:
         if self.on_failure is not None and entry.get("channel") and not entry.get("kind"):
@@ -490,7 +492,7 @@ class Outbox:
             {"_id": message["_id"]}, {"$set": {"delivery.status": "failed", "delivery.error": reason}}
         )
         await self.store.append_event("message.failed", utcnow(), message_id=message["_id"],
-                                      conversation_id=message["conversation_id"], data={"reason": reason})
+                                      conversation_id=message["conversation_id"])  # the reason: as in `_fail`
         return True
 
     async def _build(self, entry: Doc, with_bytes: bool = False) -> OutboundMessage | None:

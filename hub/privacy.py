@@ -321,12 +321,17 @@ class Privacy:
         removed.messages += len(message_ids)
         await self.store.delete_in_batches(self.store.outbox, "message_id", message_ids,
                                            condition={"status": "pending"}, hint=[("message_id", 1)])
+        # What a provider said refusing a delivery often names the address or number. By conversation (an index's
+        # prefix): the same update by `message_id` needs the partial index's hint, which walks the whole index.
+        await self.store.update_in_batches(self.store.outbox, "conversation_id",
+                                           list({m["conversation_id"] for m in messages}),
+                                           {"$unset": {"last_error": ""}})
         await self.store.update_in_batches(
             self.store.messages, "_id", message_ids,
             {"$set": {"text": ERASED_TEXT, "subject": None, "attachments": [], "quick_replies": [],
                       "redacted_at": now},
              # `review`: out of the trainer's inbox too (nothing left there to learn from)
-             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": ""}},
+             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": "", "delivery.error": ""}},
         )
         await self.store.update_in_batches(
             self.store.messages, "_id", [m["_id"] for m in messages if m.get("author", {}).get("kind") == "customer"],
