@@ -69,6 +69,19 @@ async def drop_next_bulk_write(uri: str) -> None:
                                    "data": {"failCommands": ["bulkWrite"], "closeConnection": True}})
 
 
+async def say(hub: Any, thread: str, n: int, text: str) -> None:
+    """A widget customer's message, processed to its end."""
+    await hub.ingest(InboundMessage(channel="widget", external_id=f"{thread}:{n}", thread_key=thread,
+                                    sender=Sender(thread), text=text))
+    await hub.pipeline.drain()
+
+
+def only_lost(bulk: BulkWrites) -> tuple[frozenset[str], bool]:
+    """The one `bulkWrite` that lost its connection: its collections, and whether it was in a transaction."""
+    assert len(bulk.lost) == 1, bulk.lost
+    return bulk.lost[0]
+
+
 async def test_a_transaction_whose_last_write_loses_its_connection_runs_again(failing_uri: str) -> None:
     bulk = BulkWrites()
     async with scratch_store(failing_uri, "lost_txn", [bulk]) as store:
@@ -98,15 +111,10 @@ async def test_an_escalation_whose_last_write_loses_its_connection_makes_one_tic
         hub = runtime.hub
         assert hub is not None
         store = hub.store
-        await hub.ingest(InboundMessage(channel="widget", external_id="demo:lost:1", thread_key="demo:lost",
-                                        sender=Sender("demo:lost"), text="what are your opening hours"))
-        await hub.pipeline.drain()
+        await say(hub, "demo:lost", 1, "what are your opening hours")
         await drop_next_bulk_write(failing_uri)
-        await hub.ingest(InboundMessage(channel="widget", external_id="demo:lost:2", thread_key="demo:lost",
-                                        sender=Sender("demo:lost"), text="I want to talk to a human"))
-        await hub.pipeline.drain()
-        assert len(bulk.lost) == 1
-        namespaces, in_transaction = bulk.lost[0]
+        await say(hub, "demo:lost", 2, "I want to talk to a human")
+        namespaces, in_transaction = only_lost(bulk)
         assert in_transaction and {"tickets", "events"} <= namespaces
         conversation = await store.conversations.find_one({"thread_key": "demo:lost"})
         assert conversation is not None and conversation["state"] == "escalated"
@@ -129,11 +137,8 @@ async def test_a_bot_answer_that_loses_its_connection_is_answered_once_by_recove
         store = hub.store
         await store.client.admin.command("ping")
         await drop_next_bulk_write(failing_uri)
-        await hub.ingest(InboundMessage(channel="widget", external_id="demo:answer:1", thread_key="demo:answer",
-                                        sender=Sender("demo:answer"), text="what are your opening hours"))
-        await hub.pipeline.drain()
-        assert len(bulk.lost) == 1
-        namespaces, in_transaction = bulk.lost[0]
+        await say(hub, "demo:answer", 1, "what are your opening hours")
+        namespaces, in_transaction = only_lost(bulk)
         assert not in_transaction and {"messages", "conversations"} <= namespaces
         question = await store.messages.find_one({"external_id": "demo:answer:1"})
         assert question is not None and question["pending_bot"] is True  # nothing of the answer was written
