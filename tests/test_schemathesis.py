@@ -32,8 +32,11 @@ EXAMPLES_PER_OPERATION = 15
 
 
 async def _schemathesis(url: str, headers: dict[str, str], report: Path) -> tuple[int, str]:
+    # One worker: two threads generating cases at once hit CPython 3.11's AST recursion-depth race
+    # (python/cpython#106905: "SystemError: AST constructor recursion depth mismatch" inside hypothesis),
+    # which failed one CI run of three on 2026-12-05; one worker takes the same time here (41-43 s).
     args = [ST, "run", url, "--checks", CHECKS, "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", "9",
-            "--workers", "2", "--phases", "fuzzing", "--no-shrink", "--request-timeout", "20",
+            "--workers", "1", "--phases", "fuzzing", "--no-shrink", "--request-timeout", "20",
             "--suppress-health-check", "all", "--report", "junit", "--report-dir", str(report)]
     report.mkdir(parents=True, exist_ok=True)
     for path in EXCLUDED:
