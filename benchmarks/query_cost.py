@@ -330,20 +330,29 @@ QUERIES: dict[str, Query] = {
 }
 
 
-async def _time(store: Store, query: Query, size: int) -> float:
-    """Median milliseconds of one query over RUNS runs, each on another document of the first 1,000."""
+async def _time(store: Store, query: Query, size: int, shift: int = 0) -> float:
+    """Median milliseconds of one query over RUNS runs, each on another document of the first 1,000
+    (`shift` moves a series of runs to other documents)."""
     await query(store, 1)  # warm the connection and the plan
     samples = []
     for run in range(RUNS):
         started = time.perf_counter()
-        await query(store, (run * 37) % SMALL)
+        await query(store, (run * 37 + shift) % SMALL)
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
 
 
-async def measure(uri: str, db_name: str = "query_cost") -> list[dict[str, Any]]:
-    """Fill to SMALL, time every query, fill to LARGE, time again; one row per query."""
+async def measure(uri: str, db_name: str = "query_cost",
+                  suspect: Callable[[float, float], bool] | None = None,
+                  retimes: int = 2) -> list[dict[str, Any]]:
+    """Fill to SMALL, time every query, fill to LARGE, time again; one row per query.
+
+    With `suspect(small_ms, large_ms)`, a query it flags is timed again at LARGE up to `retimes` times and
+    keeps its lowest median (`retimed` in its row says how often): a scan is slow every time, while a
+    passing stall of the shared server (its TTL sweep, a write stall) slows one series of runs, not three.
+    """
     store = Store(uri, db_name)
+    retimed = dict.fromkeys(QUERIES, 0)
     try:
         await store.client.drop_database(db_name)
         await store.ensure_indexes()
@@ -351,11 +360,16 @@ async def measure(uri: str, db_name: str = "query_cost") -> list[dict[str, Any]]
         small = {name: await _time(store, q, SMALL) for name, q in QUERIES.items()}
         await fill(store, SMALL, LARGE)
         large = {name: await _time(store, q, LARGE) for name, q in QUERIES.items()}
+        for name, query in QUERIES.items():
+            while suspect is not None and suspect(small[name], large[name]) and retimed[name] < retimes:
+                retimed[name] += 1
+                large[name] = min(large[name], await _time(store, query, LARGE, shift=101 * retimed[name] + 3))
         await store.client.drop_database(db_name)
     finally:
         await store.close()
     return [{"query": name, "small_docs": SMALL, "large_docs": LARGE, "small_ms": round(small[name], 3),
-             "large_ms": round(large[name], 3), "ratio": round(large[name] / max(small[name], 1e-6), 2)}
+             "large_ms": round(large[name], 3), "ratio": round(large[name] / max(small[name], 1e-6), 2),
+             "retimed": retimed[name]}
             for name in QUERIES]
 
 
