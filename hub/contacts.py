@@ -35,34 +35,55 @@ class ContactService:
         (`Sender.email_verified`: a Slack profile email, a site-signed widget JWT). An
         address a browser merely claims never links, or anyone could attach to a customer.
         """
-        identity = {"channel": channel, "external_id": sender.external_id}
         email = _trusted_email(channel, sender)
         phone = _trusted_phone(channel, sender)
         # A sender the channel believes new is inserted straight away (its identity's unique index answers a
         # wrong belief), unless a trusted address may link it to a contact known on another channel.
-        if not (sender.probably_new and email is None and phone is None):
+        if not self.insertable_at_once(channel, sender):
             found = await self._by_identity(channel, sender.external_id)
             if found is not None:
                 return await self._refresh(found, sender), False
         now = utcnow()
-        new_identity = {**identity, "verified": sender.email_verified, "added_at": now}
-        if sender.display_name and channel not in ADDRESSED:
-            new_identity["display_name"] = sender.display_name.strip()[:200]  # the handle agents recognise
+        new_identity = self._identity(channel, sender, now)
         for field, value in (("emails", email), ("phones", phone)):
             if value is None:
                 continue
             linked = await self._link(field, value, new_identity, now)
             if linked is not None:
                 return linked, False
+        doc = await self.new_contact(channel, sender)
+        try:
+            await self.store.contacts.insert_one(doc)
+        except DuplicateKeyError:
+            # Known after all (`Sender.probably_new` was wrong), or another request created it since our find.
+            raced = await self._by_identity(channel, sender.external_id)
+            assert raced is not None
+            return await self._refresh(raced, sender), False
+        return doc, True
+
+    @staticmethod
+    def insertable_at_once(channel: str, sender: Sender) -> bool:
+        """The channel believes the sender new and no trusted address may link them to a known contact: the
+        contact is inserted with no read first (`resolve_new`, or ingest's first message in one command)."""
+        return (sender.probably_new and _trusted_email(channel, sender) is None
+                and _trusted_phone(channel, sender) is None)
+
+    async def new_contact(self, channel: str, sender: Sender) -> Doc:
+        """The contact document for a sender nobody knows, with its `_id`, not yet inserted: the identity's
+        unique index refuses it if the sender is known after all."""
+        now = utcnow()
+        email = _trusted_email(channel, sender)
+        phone = _trusted_phone(channel, sender)
         # The name the customer gave, or none: the desk derives "Visitor N" from `number`, never from an id.
         name = (sender.display_name or "").strip() or None
         doc: Doc = {
+            "_id": ObjectId(),
             "name": name,
             "name_lower": (name or "").lower(),
             "number": await self.store.next_number("contact"),
             "emails": [email] if email else [],
             "phones": [phone] if phone else [],
-            "identities": [new_identity],
+            "identities": [self._identity(channel, sender, now)],
             # An address the customer typed (widget pre-chat form): shown to agents, never used to link.
             **({"claimed_email": sender.email.strip().lower()} if sender.email and not email else {}),
             "attributes": {},
@@ -72,15 +93,15 @@ class ContactService:
             "updated_at": now,
         }
         doc["search_keys"] = search_keys(doc)
-        try:
-            result = await self.store.contacts.insert_one(doc)
-        except DuplicateKeyError:
-            # Known after all (`Sender.probably_new` was wrong), or another request created it since our find.
-            raced = await self._by_identity(channel, sender.external_id)
-            assert raced is not None
-            return await self._refresh(raced, sender), False
-        doc["_id"] = result.inserted_id
-        return doc, True
+        return doc
+
+    @staticmethod
+    def _identity(channel: str, sender: Sender, now: Any) -> Doc:
+        identity: Doc = {"channel": channel, "external_id": sender.external_id, "verified": sender.email_verified,
+                         "added_at": now}
+        if sender.display_name and channel not in ADDRESSED:
+            identity["display_name"] = sender.display_name.strip()[:200]  # the handle agents recognise
+        return identity
 
     async def _link(self, field: str, value: str, identity: Doc, now: Any) -> Doc | None:
         """Add `identity` to the live contact known by this trusted address, unless that contact holds a

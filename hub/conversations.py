@@ -124,8 +124,24 @@ class ConversationService:
         return reopened
 
     async def _open(self, msg: InboundMessage, contact: Doc, follows: Doc | None = None) -> Doc:
+        doc, opened = self.opening(msg, contact, follows)
+        try:
+            await self.store.conversations.insert_one(doc)
+        except DuplicateKeyError:
+            raced = await self.store.conversations.find_one(
+                {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
+            )
+            assert raced is not None
+            return raced
+        await self.store.events.insert_one(opened)
+        return doc
+
+    def opening(self, msg: InboundMessage, contact: Doc, follows: Doc | None = None) -> tuple[Doc, Doc]:
+        """A new conversation for `msg` (with its `_id`) and its `conversation.opened` event, neither written:
+        the open thread's unique index refuses the conversation if the thread is open already."""
         now = utcnow()
         doc: dict[str, Any] = {
+            "_id": ObjectId(),
             "token": new_token(),
             "contact_id": contact["_id"],
             "channel": msg.channel,
@@ -143,18 +159,9 @@ class ConversationService:
         if follows is not None:
             doc.update(state=ConversationState.ESCALATED.value, follows_conversation_id=follows["_id"],
                        follows_ticket_id=follows.get("ticket_id"))
-        try:
-            result = await self.store.conversations.insert_one(doc)
-        except DuplicateKeyError:
-            raced = await self.store.conversations.find_one(
-                {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
-            )
-            assert raced is not None
-            return raced
-        doc["_id"] = result.inserted_id
-        await self.store.append_event("conversation.opened", now, conversation_id=doc["_id"],
-                                      contact_id=contact["_id"], data={"channel": msg.channel})
-        return doc
+        opened = self.store.event("conversation.opened", now, conversation_id=doc["_id"],
+                                  contact_id=contact["_id"], data={"channel": msg.channel})
+        return doc, opened
 
     async def get(self, conversation_id: ObjectId) -> Doc | None:
         return await self.store.conversations.find_one({"_id": conversation_id})

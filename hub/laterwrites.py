@@ -18,13 +18,14 @@ per round, the server's CPU 1.73 → 1.27 ms (docs/ingest.md, "Writes together")
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ClientBulkWriteException, DuplicateKeyError, PyMongoError, WriteError
 from pymongo.operations import DeleteOne, InsertOne, UpdateMany, UpdateOne
+from pymongo.write_concern import WriteConcern
 
 Doc = dict[str, Any]
 
@@ -73,18 +74,21 @@ def together_supported(client: Any) -> bool | None:
 
 
 async def write_all(client: Any, writes: list[LaterWrite], session: AsyncClientSession | None, *,
-                    together: bool) -> None:
+                    together: bool, write_concern: WriteConcern | None = None) -> None:
     """Make `writes` in their order, stopping at the first that fails: one `bulkWrite` when `together`, else
-    one command per write (the inserts into one collection in one `insert_many`). Errors are those the single
-    writes raise: a duplicate key is `DuplicateKeyError`, and a write conflict keeps its
-    `TransientTransactionError` label, so that `with_transaction` retries the transaction."""
+    one command per write (the inserts into one collection in one `insert_many`), with `write_concern` if given.
+    Errors are those the single writes raise: a duplicate key is `DuplicateKeyError`, and a write conflict keeps
+    its `TransientTransactionError` label, so that `with_transaction` retries the transaction."""
     if not writes:
         return
     if not together:
+        if write_concern is not None:
+            writes = [replace(w, collection=w.collection.with_options(write_concern=write_concern)) for w in writes]
         await _one_by_one(writes, session)
         return
     try:
-        await client.bulk_write([w.model() for w in writes], session=session, ordered=True)
+        await client.bulk_write([w.model() for w in writes], session=session, ordered=True,
+                                write_concern=write_concern)
     except ClientBulkWriteException as exc:
         raise _refused(exc) from exc
 

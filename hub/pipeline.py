@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.contacts import ContactService
 from hub.conversations import ConversationService, plain
 from hub.display import human_name
+from hub.laterwrites import LaterWrite
 from hub.models import (
     AuthorKind,
     BotTurn,
@@ -37,6 +39,7 @@ from hub.outbox import Outbox
 from hub.ports import Bot
 from hub.routing import Router
 from hub.store import (
+    ACCEPTED,
     BY_ID,
     Doc,
     DuplicateKeyError,
@@ -91,15 +94,23 @@ class Pipeline:
         """Store one inbound message exactly once and schedule the bot/ticket step.
 
         The common case costs three commands: the contact, the open conversation of the thread, the
-        message. A sender's first message costs the contact's insert (a read first unless the channel
-        believes the sender new, `Sender.probably_new`), the conversation's insert (no read:
-        `ConversationService.find_or_open` with `thread_checked`) and the message. The
+        message. A sender's first message, when the channel believes the sender new (`Sender.probably_new`, the
+        widget's first message of a session), costs one: its contact, conversation, event and message go together
+        (`_ingest_first`). Otherwise it costs the contact's insert (a read first), the conversation's insert (no
+        read: `ConversationService.find_or_open` with `thread_checked`), its event and the message. The
         `(channel, external_id)` unique index turns a provider's retry into a duplicate; a read for it first is
         made only when something would be written before the message (a conversation opened, reopened or
         followed up, a file stored), so that a retry writes nothing, and not for a sender's first message, whose
         contact this call created: a retry of a delivery that got as far as storing anything would have found
         that contact.
         """
+        if msg.sender.probably_new and plain(msg) and not msg.attachments \
+                and self.contacts.insertable_at_once(msg.channel, msg.sender):
+            first = await self._ingest_first(msg)
+            if first is not None:
+                return first
+            # Known after all, or the thread is open: the path below finds what the first message met.
+            msg = replace(msg, sender=replace(msg.sender, probably_new=False))
         contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
         # A contact created just now has no conversation to continue: the open thread's unique index
         # answers the rare exception (a thread left open by a contact that no longer holds this identity).
@@ -112,6 +123,47 @@ class Pipeline:
         if conversation is None:
             conversation = await self.conversations.find_or_open(msg, contact, thread_checked=plain(msg))
         attachments = [await self._store_attachment(a) for a in msg.attachments]
+        doc = self._message(msg, conversation, contact, attachments)
+        try:
+            # Journaled (and majority on a replica set) before we answer "accepted": a database
+            # killed right after this returns still has the message, and the contact and
+            # conversation written before it (see store.ACCEPTED).
+            await self.store.accepted_messages.insert_one(doc)
+        except DuplicateKeyError:
+            # The same delivery raced us (provider retry while we were still working).
+            raced = await self._stored(msg)
+            assert raced is not None
+            return raced
+        return self._accepted(msg, doc, conversation, contact)
+
+    async def _ingest_first(self, msg: InboundMessage) -> IngestResult | None:
+        """A sender's first message, the channel believing them new: the contact, the conversation, its
+        `conversation.opened` event and the message in one ordered command, journaled as one accepted message
+        is (one command instead of four). None when it wrote nothing of the message: the contact's identity or
+        the open thread was taken after all (a wrong belief, a retry of a delivery that got that far, two tabs),
+        and the caller goes the ordinary way, which finds them."""
+        contact = await self.contacts.new_contact(msg.channel, msg.sender)
+        conversation, opened = self.conversations.opening(msg, contact)
+        doc = self._message(msg, conversation, contact, [])
+        try:
+            await self.store.write_together(
+                [LaterWrite(self.store.contacts, "insert", contact),
+                 LaterWrite(self.store.conversations, "insert", conversation),
+                 LaterWrite(self.store.events, "insert", opened),
+                 LaterWrite(self.store.messages, "insert", doc)], write_concern=ACCEPTED)
+        except DuplicateKeyError:
+            # In order, stopping at the first refused: what went before it is stored and will be found.
+            return None
+        return self._accepted(msg, doc, conversation, contact)
+
+    def _accepted(self, msg: InboundMessage, doc: Doc, conversation: Doc, contact: Doc) -> IngestResult:
+        self.telemetry.count("message", channel=msg.channel, direction="in")
+        self._schedule(doc["_id"], doc, conversation, contact)
+        return IngestResult(str(doc["_id"]), str(conversation["_id"]), str(contact["_id"]), duplicate=False,
+                            customer_was_away=conversation.get("abandon_at") is not None)
+
+    def _message(self, msg: InboundMessage, conversation: Doc, contact: Doc, attachments: list[Doc]) -> Doc:
+        """The customer's message as stored, holding this process's lease."""
         now = utcnow()
         doc: Doc = {
             "_id": ObjectId(),
@@ -138,20 +190,7 @@ class Pipeline:
         }
         if msg.reply_context:  # written to the conversation by `process`, with its other changes
             doc["reply_context"] = dict(msg.reply_context)
-        try:
-            # Journaled (and majority on a replica set) before we answer "accepted": a database
-            # killed right after this returns still has the message, and the contact and
-            # conversation written before it (see store.ACCEPTED).
-            await self.store.accepted_messages.insert_one(doc)
-        except DuplicateKeyError:
-            # The same delivery raced us (provider retry while we were still working).
-            raced = await self._stored(msg)
-            assert raced is not None
-            return raced
-        self.telemetry.count("message", channel=msg.channel, direction="in")
-        self._schedule(doc["_id"], doc, conversation, contact)
-        return IngestResult(str(doc["_id"]), str(conversation["_id"]), str(contact["_id"]), duplicate=False,
-                            customer_was_away=conversation.get("abandon_at") is not None)
+        return doc
 
     async def _stored(self, msg: InboundMessage) -> IngestResult | None:
         """The result of the earlier delivery of this message, if it is stored already."""

@@ -387,12 +387,14 @@ class Store:
             waiting.clear()
             await self.write_together(writes, session)
 
-    async def write_together(self, writes: list[LaterWrite], session: AsyncClientSession | None = None) -> None:
-        """Make `writes` in order, in one command where the server can (hub.laterwrites)."""
+    async def write_together(self, writes: list[LaterWrite], session: AsyncClientSession | None = None,
+                             write_concern: WriteConcern | None = None) -> None:
+        """Make `writes` in order, in one command where the server can (hub.laterwrites); `write_concern` (say
+        ACCEPTED) for all of them instead of the client's."""
         together = self.together
         if together is None:  # asked once the client knows the server (a write follows the reads that found it)
             together = self.together = together_supported(self.client)
-        await write_all(self.client, writes, session, together=bool(together))
+        await write_all(self.client, writes, session, together=bool(together), write_concern=write_concern)
 
     @asynccontextmanager
     async def gathered(self) -> AsyncIterator[AsyncClientSession]:
@@ -473,9 +475,14 @@ class Store:
         """Append one event to the log. Inside `run_in_transaction` it is written with the transaction's other
         waiting writes in one command before the commit (nothing reads the log inside a transaction): a ticket
         change that logs two or three events pays no command of its own for them (hub.laterwrites)."""
-        doc = {"_id": ObjectId(), "type": event_type, "at": at, **{k: v for k, v in fields.items() if v is not None}}
+        doc = self.event(event_type, at, **fields)
         await self.insert_later(self.events, doc, session)
         return doc["_id"]
+
+    @staticmethod
+    def event(event_type: str, at: datetime, **fields: Any) -> Doc:
+        """An event document of the log, not yet written (`append_event` writes one)."""
+        return {"_id": ObjectId(), "type": event_type, "at": at, **{k: v for k, v in fields.items() if v is not None}}
 
 
 __all__ = [

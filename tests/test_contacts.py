@@ -327,3 +327,41 @@ async def test_a_sender_wrongly_believed_new_keeps_one_contact(runtime: Runtime)
     verified = await say(runtime, "widget", Sender("demo:visitor:Hq2e7Rb0Zt5yKm3W", email="rosa@example.com",
                                                    email_verified=True, probably_new=True), "signed in")
     assert verified == by_mail  # a trusted address still links: the belief is not acted on
+
+
+async def test_a_first_message_on_a_thread_held_open_continues_it(runtime: Runtime) -> None:
+    """A first message the channel believes new writes its contact, conversation, event and message in one
+    ordered command; when the thread is held open already, the conversation is refused there, the contact
+    written before it stays, and the message continues the open conversation, with no second `opened` event."""
+    hub = runtime.hub
+    assert hub is not None
+    ada = await say(runtime, "widget", Sender("demo:visitor:Ad4a0000Thread01"), "hello", thread="demo:shared")
+    bo = await say(runtime, "widget", Sender("demo:visitor:Bo0b0000Thread02", display_name="Bo", probably_new=True),
+                   "me too", thread="demo:shared")
+    assert bo != ada
+    bo_contact = await hub.store.contacts.find_one({"_id": ObjectId(bo)})
+    assert bo_contact is not None and bo_contact["name"] == "Bo"
+    convs = await hub.store.conversations.find({"thread_key": "demo:shared"}).to_list()
+    assert len(convs) == 1 and convs[0]["open"]
+    texts = sorted([m["text"] async for m in hub.store.messages.find({"conversation_id": convs[0]["_id"],
+                                                                     "direction": "in"})])
+    assert texts == ["hello", "me too"]
+    opened = await hub.store.events.find({"type": "conversation.opened", "data.channel": "widget"}).to_list()
+    assert [e["conversation_id"] for e in opened] == [convs[0]["_id"]]
+
+
+async def test_one_first_message_delivered_twice_at_once_is_stored_once(runtime: Runtime) -> None:
+    """The same first message twice at once (a retried POST racing the first): both take the one-command way,
+    one stores everything, the other is refused at the contact and finds the stored message."""
+    hub = runtime.hub
+    assert hub is not None
+    who = Sender("demo:visitor:Tw1ce000Racing03", display_name="Twice", probably_new=True)
+    msg = InboundMessage(channel="widget", external_id="demo:twice:1", thread_key=who.external_id, sender=who,
+                         text="what are your opening hours")
+    results = await asyncio.gather(hub.ingest(msg), hub.ingest(msg))
+    await hub.pipeline.drain()
+    assert sorted(r.duplicate for r in results) == [False, True]
+    assert len({(r.message_id, r.conversation_id, r.contact_id) for r in results}) == 1
+    assert await hub.store.contacts.count_documents({"identities.external_id": who.external_id}) == 1
+    assert await hub.store.conversations.count_documents({"thread_key": who.external_id}) == 1
+    assert await hub.store.messages.count_documents({"external_id": "demo:twice:1"}) == 1

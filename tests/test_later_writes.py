@@ -157,8 +157,9 @@ async def test_a_write_conflict_met_by_writes_together_retries_the_transaction(
 
 
 async def test_the_hubs_paths_write_the_same_without_the_bulk_command(settings: Settings, shop_bot: Any) -> None:
-    """A server older than MongoDB 8.0 has no client-level `bulkWrite`: a bot answer and an escalation then make
-    their waiting writes one by one, with the same result (the rest of the suite runs them together)."""
+    """A server older than MongoDB 8.0 has no client-level `bulkWrite`: a visitor's first message, a bot answer and
+    an escalation then make their waiting writes one by one, with the same result (the rest of the suite runs them
+    together)."""
     counted = Counted()
     async with running(settings, shop_bot, [counted]) as runtime:
         hub = runtime.hub
@@ -167,13 +168,17 @@ async def test_the_hubs_paths_write_the_same_without_the_bulk_command(settings: 
 
         async def say(text: str, n: int) -> None:
             await hub.ingest(InboundMessage(channel="widget", external_id=f"demo:old:{n}", thread_key="demo:old",
-                                            sender=Sender("demo:old"), text=text))
+                                            sender=Sender("demo:old", probably_new=n == 1), text=text))
             await hub.pipeline.drain()
 
         await say("what are your opening hours", 1)
         store = hub.store
         conversation = await store.conversations.find_one({"thread_key": "demo:old"})
         assert conversation is not None and conversation["bot"]["turns"] == 1
+        # the first message's contact, conversation, event and message (one command where the server can)
+        assert await store.contacts.count_documents({"identities.external_id": "demo:old"}) == 1
+        assert await store.events.count_documents({"type": "conversation.opened",
+                                                   "conversation_id": conversation["_id"]}) == 1
         assert await store.messages.count_documents({"conversation_id": conversation["_id"],
                                                      "author.kind": "bot"}) == 1
         await say("I want to talk to a human", 2)

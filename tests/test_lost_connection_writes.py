@@ -5,7 +5,9 @@ behind `--enable-test-commands`, as mongod does) closes the connection when the 
 the server runs it. What must follow:
 - in a transaction (an escalation's last round trip before the commit), the driver labels the network error
   `TransientTransactionError` and the whole transaction runs again: one ticket, one of each event;
-- the bot's answer (no transaction) is left to recovery once its lease has run out, which answers once.
+- the bot's answer (no transaction) is left to recovery once its lease has run out, which answers once;
+- a visitor's first message (its contact, conversation, event and message in one command), written but answered
+  with an error, is found when the widget sends it again: stored once, answered once.
 
 The retried transaction's first command carries a `readConcern` when the session is causally consistent, and
 secantusd-py refuses that field on a `bulkWrite` ("BSON field 'bulkWrite.readConcern' is an unknown field"):
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from hub.models import InboundMessage, Sender, utcnow
 from hub.store import ObjectId
@@ -67,6 +70,15 @@ async def drop_next_bulk_write(uri: str) -> None:
     async with AsyncMongoClient(uri) as admin:
         await admin.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
                                    "data": {"failCommands": ["bulkWrite"], "closeConnection": True}})
+
+
+async def fail_next_bulk_write_after_it_ran(uri: str) -> None:
+    """Let the next `bulkWrite` run, then answer it with an error (a write-concern error): the client cannot tell
+    what was written, as when the connection drops after the server has run the command."""
+    async with AsyncMongoClient(uri) as admin:
+        await admin.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1},
+                                   "data": {"failCommands": ["bulkWrite"],
+                                            "writeConcernError": {"code": 64, "errmsg": "waiting for replication"}}})
 
 
 async def say(hub: Any, thread: str, n: int, text: str) -> None:
@@ -151,3 +163,34 @@ async def test_a_bot_answer_that_loses_its_connection_is_answered_once_by_recove
         conversation = await store.conversations.find_one({"_id": question["conversation_id"]})
         assert conversation is not None and conversation["bot"]["turns"] == 1
         assert await store.messages.count_documents({"pending_bot": True}) == 0
+
+
+async def test_a_first_message_whose_write_fails_after_it_ran_is_stored_once_when_sent_again(
+        failing_uri: str, tmp_path: Path, shop_bot: Any) -> None:
+    """A visitor's first message (contact, conversation, event and message in one `bulkWrite`) is written, but the
+    hub hears an error: it accepts nothing, the widget sends the same message again, and that finds what the first
+    attempt stored (a duplicate, nothing written twice); recovery answers the message once."""
+    async with running(make_settings(failing_uri, tmp_path), shop_bot) as runtime:
+        hub = runtime.hub
+        assert hub is not None
+        store = hub.store
+        await store.client.admin.command("ping")
+        who = Sender("demo:visitor:Wc0nc3rn00First1", display_name="Wendy", probably_new=True)
+        msg = InboundMessage(channel="widget", external_id="demo:wce:1", thread_key=who.external_id, sender=who,
+                             text="what are your opening hours")
+        await fail_next_bulk_write_after_it_ran(failing_uri)
+        with pytest.raises(PyMongoError):
+            await hub.ingest(msg)
+        assert await store.messages.count_documents({"external_id": "demo:wce:1"}) == 1  # it ran, all of it
+        again = await hub.ingest(msg)
+        assert again.duplicate
+        assert await store.contacts.count_documents({"identities.external_id": who.external_id}) == 1
+        assert await store.conversations.count_documents({"thread_key": who.external_id}) == 1
+        assert await store.events.count_documents({"type": "conversation.opened",
+                                                   "contact_id": ObjectId(again.contact_id)}) == 1
+        question = await store.messages.find_one({"external_id": "demo:wce:1"})
+        assert question is not None and str(question["_id"]) == again.message_id
+        await store.messages.update_one({"_id": question["_id"]},
+                                        {"$set": {"lease_until": utcnow() - timedelta(seconds=1)}})
+        assert await hub.pipeline.recover() == 1
+        assert await store.messages.count_documents({"answer_to": question["_id"]}) == 1
