@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +47,10 @@ class ChannelStatus:
 
     def error(self, channel: str, reason: str) -> None:
         """Something on `channel` failed: an outbox attempt (retried later or given up), or an adapter's
-        connection to its provider (an IMAP login, say)."""
+        connection to its provider (an IMAP login, say). Kept without the addresses a provider names in it: the
+        channel's status outlives an erasure of the customer it was about."""
         news = self._news.setdefault(channel, {})
-        news["last_error"] = reason[:MAX_REASON]
+        news["last_error"] = without_addresses(reason)[:MAX_REASON]
         news["last_error_at"] = utcnow()
 
     # -- written ------------------------------------------------------------------------------
@@ -118,6 +120,18 @@ class ChannelStatus:
             entry = counts.setdefault(channel, {"waiting": 0, "failed": 0})
             entry[kind] += int(doc["n"])
         return counts
+
+
+#: An email address, and a phone number or chat id: seven digits or more, with spaces, dashes or brackets between
+#: them but no dots (an IP address and a port stay, they are the host's, not a person's).
+_EMAIL = re.compile(r"[^\s@'\"<>()\[\],;:]+@[^\s@'\"<>()\[\],;:]+\.[A-Za-z]{2,}")
+_NUMBER = re.compile(r"(?<![\d+\-])(?!\d{4}-\d\d-\d\d)\+?\d(?:[\s()\-]*\d){6,}")  # not a date (2026-12-05)
+
+
+def without_addresses(reason: str) -> str:
+    """`reason` with the email addresses and phone numbers (or chat ids) a provider's refusal names replaced:
+    "The 'To' number +15551234567 is not valid" reads "The 'To' number [number] is not valid"."""
+    return _NUMBER.sub("[number]", _EMAIL.sub("[address]", reason))
 
 
 def _latest(a: datetime | None, b: datetime | None) -> Any:
