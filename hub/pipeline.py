@@ -104,8 +104,7 @@ class Pipeline:
         contact this call created: a retry of a delivery that got as far as storing anything would have found
         that contact.
         """
-        if msg.sender.probably_new and plain(msg) and not msg.attachments \
-                and self.contacts.insertable_at_once(msg.channel, msg.sender):
+        if plain(msg) and not msg.attachments and self.contacts.insertable_at_once(msg.channel, msg.sender):
             first = await self._ingest_first(msg)
             if first is not None:
                 return first

@@ -330,8 +330,10 @@ class Privacy:
             self.store.messages, "_id", message_ids,
             {"$set": {"text": ERASED_TEXT, "subject": None, "attachments": [], "quick_replies": [],
                       "redacted_at": now},
-             # `review`: out of the trainer's inbox too (nothing left there to learn from)
-             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": "", "delivery.error": ""}},
+             # `review`: out of the trainer's inbox too (nothing left there to learn from); `reply_context`: the
+             # channel's addressing (an SMS customer's number), cleared from the conversation's `channel_data` too
+             "$unset": {"metadata": "", "nlu.entities": "", "nlu.text": "", "review": "", "delivery.error": "",
+                        "reply_context": ""}},
         )
         await self.store.update_in_batches(
             self.store.messages, "_id", [m["_id"] for m in messages if m.get("author", {}).get("kind") == "customer"],

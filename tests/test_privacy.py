@@ -11,12 +11,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from hub.models import OutboundMessage, Role, SendError, SendResult, utcnow
+from hub.models import Role, utcnow
 from hub.privacy import ERASED_NAME, ERASED_TEXT, Redaction
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
-from tests.helpers import eventually
 from tests.privacy_helpers import customer_writes
 
 PHOTO = bytes(range(256)) * 40
@@ -283,38 +282,6 @@ async def test_no_event_holds_the_address_of_a_customer_on_sms(runtime: Runtime)
     assert "5550100" not in logged and "5550199" not in logged
     assert [n["channel"] for n in await hub.store.wait_notices.find({}).to_list()] == ["widget"]
     assert chatted.contact_id != texted.contact_id
-
-
-class RefusingSms:
-    """An SMS provider that refuses every message with an error naming the number, as Twilio's do."""
-
-    channel = "sms"
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        raise SendError(f"21211: The 'To' number {message.recipient} is not a valid phone number", transient=False)
-
-
-async def test_erasure_removes_the_address_a_provider_named_in_a_failed_delivery(runtime: Runtime) -> None:
-    hub = runtime.hub
-    assert hub is not None
-    hub.register_sender(RefusingSms())
-    texted = await customer_writes(runtime, "+15550123|+15550199", "what are your opening hours", channel="sms",
-                                   name="Sam")
-    conversation_id = ObjectId(texted.conversation_id)
-
-    async def failed() -> Any:
-        return await hub.store.messages.find_one({"conversation_id": conversation_id, "delivery.status": "failed"})
-
-    answer = await eventually(failed, what="the answer's failed delivery")
-    assert "5550123" in answer["delivery"]["error"]  # what the desk showed the agent
-    await hub.privacy.erase(ObjectId(texted.contact_id))
-    kept = [await hub.store.messages.find({"conversation_id": conversation_id}).to_list(),
-            await hub.store.outbox.find({"conversation_id": conversation_id}).to_list(),
-            await hub.store.events.find({}).to_list()]
-    assert "5550123" not in json.dumps(kept, default=str)
-    erased = await hub.store.messages.find_one({"_id": answer["_id"]})
-    assert erased is not None and erased["delivery"]["status"] == "failed"  # the failure stays, its text goes
-    assert await hub.store.events.count_documents({"type": "message.failed", "message_id": answer["_id"]}) == 1
 
 
 async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow_up(runtime: Runtime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -213,6 +214,30 @@ async def test_an_unsubscribed_recipient_is_a_permanent_failure(
     assert phone_runtime.hub is not None
     optout = await phone_runtime.hub.store.db["sms_optouts"].find_one({"_id": THREAD})
     assert optout is not None and optout["opted_out"] is True
+
+
+async def test_erasure_removes_the_number_twilio_named_in_a_refused_delivery(
+    phone: TestClient[Any, Any], phone_runtime: Runtime, twilio_api: TwilioStandIn
+) -> None:
+    """Twilio's refusal names the customer's number (error 21211): the desk shows it on the failed reply until
+    the contact is erased; then neither the message, its outbox entry nor the event log holds it, and the
+    failure itself stays."""
+    twilio_api.script = [Answer(400, {"code": 21211, "status": 400,
+                                      "message": f"The 'To' number {CUSTOMER} is not a valid phone number.",
+                                      "more_info": "https://www.twilio.com/docs/errors/21211"})]
+    await text_in(phone, fixture("sms_incoming.json"))
+    failed = await delivered(phone_runtime, status="failed")
+    assert CUSTOMER in failed["delivery"]["error"]  # what the desk showed the agent
+    hub = phone_runtime.hub
+    assert hub is not None
+    await hub.privacy.erase(failed["contact_id"])
+    kept = [await hub.store.messages.find({"conversation_id": failed["conversation_id"]}).to_list(),
+            await hub.store.outbox.find({"conversation_id": failed["conversation_id"]}).to_list(),
+            await hub.store.events.find({}).to_list()]
+    assert CUSTOMER.lstrip("+") not in json.dumps(kept, default=str)
+    erased = await hub.store.messages.find_one({"_id": failed["_id"]})
+    assert erased is not None and erased["delivery"]["status"] == "failed"  # the failure stays, its text goes
+    assert await hub.store.events.count_documents({"type": "message.failed", "message_id": failed["_id"]}) == 1
 
 
 async def test_a_delivery_failure_reported_later_marks_the_reply_failed(
