@@ -20,8 +20,9 @@ new state, finding no difference. Applying again is a no-op, so re-reading event
 
 What to apply comes from the event log (`events`, written with every ticket change already): a batch
 job (`run`), held by one process at a time through a lease, reads the events since its watermark
-(minus an overlap for transactions that committed late), and applies each ticket and conversation
-they name. The message path writes nothing more (tests/test_command_budget.py).
+(a few seconds back of it), then once more each slice of the log a minute after its time (for
+transactions that committed late; `catch_up`), and applies each ticket and conversation they name.
+The message path writes nothing more (tests/test_command_budget.py).
 """
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ log = logging.getLogger(__name__)
 
 CONTRIBUTIONS = "metric_contributions"
 STATE = "metric_state"
-#: How far back of its watermark the batch job reads again (transactions that committed late).
+#: How long after its time an event is read once more (transactions that committed late); the event log's
+#: retention keeps this much before the watermark (`events_read_until`).
 OVERLAP_SECONDS = 60.0
+#: How far back of its watermark each pass reads (an event whose transaction committed just after the pass
+#: before read past it is counted now, not a minute later).
+RECENT_SECONDS = 5.0
 LEASE = "metrics.aggregates"
 PAGE = 2000
 #: Records applied together in one transaction by the batch job (`_apply_all`).
@@ -179,10 +184,12 @@ async def events_read_until(store: Store, overlap: timedelta = timedelta(seconds
 
 class Aggregates:
     def __init__(self, store: Store, history: HistoryService, *, overlap_seconds: float = OVERLAP_SECONDS,
-                 settle_seconds: float = 1.0, lease_seconds: float = 60.0) -> None:
+                 recent_seconds: float = RECENT_SECONDS, settle_seconds: float = 1.0,
+                 lease_seconds: float = 60.0) -> None:
         self.store = store
         self.history = history
         self.overlap = timedelta(seconds=overlap_seconds)
+        self.recent = timedelta(seconds=min(recent_seconds, overlap_seconds))
         self.settle = timedelta(seconds=settle_seconds)
         self.lease = Lease(store, LEASE, lease_seconds)
         #: Applies redone because another process changed the same contribution first.
@@ -338,38 +345,66 @@ class Aggregates:
             return 0  # another process does it
         until = until or utcnow() - self.settle
         state = await self.store.db[STATE].find_one({"_id": "events"})
-        cursor_from = state["at"] - self.overlap if state else EPOCH
         changed = 0
-        while True:
-            page = await self.store.events.find(
-                {"at": {"$gte": cursor_from, "$lt": until}},
-                projection={"type": 1, "at": 1, "ticket_id": 1, "conversation_id": 1},
-                sort=[("at", 1)], limit=PAGE).to_list()
-            tickets: dict[ObjectId, bool] = {}
-            conversations: set[ObjectId] = set()
-            for event in page:
-                if event["_id"] in self._seen or event["type"] in UNCOUNTED:
-                    continue
-                if event.get("ticket_id") is not None:
-                    tickets[event["ticket_id"]] = tickets.get(event["ticket_id"], False) or event["type"] in CLOSING
-                if event.get("conversation_id") is not None:
-                    conversations.add(event["conversation_id"])
-            closed = await self._by_id(self.store.tickets, [t for t, closing in tickets.items() if closing],
-                                       {"conversation_ids": 1})
-            for ticket in closed.values():
-                conversations.update(ticket.get("conversation_ids") or [])
-            records = [Record(TICKET, t) for t in tickets] + [Record(CONVERSATION, c) for c in conversations]
-            for at in range(0, len(records), BATCH):
-                changed += await self._apply_all(records[at:at + BATCH], fenced)
-            for event in page:
-                self._seen[event["_id"]] = event["at"]
-            if len(page) < PAGE:
-                break
-            last = page[-1]["at"]
-            cursor_from = last if last > cursor_from else cursor_from + timedelta(milliseconds=1)
+        for start, end in self.windows(state["at"] if state else None, until):
+            async for page in self._events(start, end):
+                changed += await self._apply_page(page, fenced)
         await self.store.db[STATE].update_one({"_id": "events"}, {"$set": {"at": until}}, upsert=True)
         horizon = until - 2 * self.overlap
         self._seen = {k: at for k, at in self._seen.items() if at >= horizon}
+        return changed
+
+    def windows(self, mark: datetime | None, until: datetime) -> list[tuple[datetime, datetime]]:
+        """The spans of event time a pass reads, given the watermark `mark` the pass before left: the new
+        events (from `recent` back of the mark to `until`), then the slice whose time is now `overlap` behind,
+        [mark - overlap, until - overlap), which the pass before read too early to be sure of it.
+
+        The slices of successive passes tile the log (each starts where the one before ended, the mark), so
+        an event is read at least once after `overlap` has passed since its time, when its transaction has
+        long committed, whatever the pauses between passes. Until 2026-12-05 every pass read back the whole
+        overlap, [mark - overlap, until): about 3,100 events a pass at 40 msg/s for a few dozen records
+        (docs/performance.md, "The history's pass reads a slice of the log"), two long reads of the server
+        every 5 s that the customers' answers queued behind."""
+        if mark is None:
+            return [(EPOCH, until)]
+        recent = min(mark - self.recent, until)
+        late = (mark - self.overlap, min(until - self.overlap, recent))
+        return [(recent, until)] + ([late] if late[1] > late[0] else [])
+
+    async def _events(self, start: datetime, end: datetime) -> Any:
+        """The events of [start, end) in pages of PAGE, in time order."""
+        while True:
+            page = await self.store.events.find(
+                {"at": {"$gte": start, "$lt": end}},
+                projection={"type": 1, "at": 1, "ticket_id": 1, "conversation_id": 1},
+                sort=[("at", 1)], limit=PAGE).to_list()
+            yield page
+            if len(page) < PAGE:
+                return
+            last = page[-1]["at"]
+            start = last if last > start else start + timedelta(milliseconds=1)
+
+    async def _apply_page(self, page: list[Doc], fenced: bool) -> int:
+        """Apply the records a page of events names that this process has not applied for them yet."""
+        changed = 0
+        tickets: dict[ObjectId, bool] = {}
+        conversations: set[ObjectId] = set()
+        for event in page:
+            if event["_id"] in self._seen or event["type"] in UNCOUNTED:
+                continue
+            if event.get("ticket_id") is not None:
+                tickets[event["ticket_id"]] = tickets.get(event["ticket_id"], False) or event["type"] in CLOSING
+            if event.get("conversation_id") is not None:
+                conversations.add(event["conversation_id"])
+        closed = await self._by_id(self.store.tickets, [t for t, closing in tickets.items() if closing],
+                                   {"conversation_ids": 1})
+        for ticket in closed.values():
+            conversations.update(ticket.get("conversation_ids") or [])
+        records = [Record(TICKET, t) for t in tickets] + [Record(CONVERSATION, c) for c in conversations]
+        for at in range(0, len(records), BATCH):
+            changed += await self._apply_all(records[at:at + BATCH], fenced)
+        for event in page:
+            self._seen[event["_id"]] = event["at"]
         return changed
 
     async def run(self, interval: float) -> None:

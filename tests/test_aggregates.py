@@ -336,3 +336,92 @@ async def test_a_batch_pass_reads_its_records_together_not_one_by_one(mongo_uri:
     finally:
         await store.client.drop_database(store.db.name)
         await store.close()
+
+
+class EventsRead(monitoring.CommandListener):
+    """How many events the client's reads of `events` returned."""
+
+    def __init__(self) -> None:
+        self.returned = 0
+        self._events_cursors: set[int] = set()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "getMore" and event.command.get("collection") == "events":
+            self._events_cursors.add(event.request_id)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        if not cursor or not str(cursor.get("ns", "")).endswith(".events"):
+            return
+        self.returned += len(cursor.get("firstBatch", cursor.get("nextBatch", [])))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@given(st.lists(st.floats(min_value=0.05, max_value=400), min_size=1, max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_successive_passes_read_every_moment_of_the_log_once_it_is_a_minute_old(gaps: list[float]) -> None:
+    """Whatever the pauses between passes: a pass reads the events from a little back of its watermark to its end,
+    and what it reads of the time that is `overlap` old by then is exactly [mark - overlap, until - overlap), so the
+    passes one after another read every moment of the log at least once after its transactions have long
+    committed, and no moment twice that way."""
+    aggregates = Aggregates.__new__(Aggregates)
+    aggregates.overlap, aggregates.recent = timedelta(seconds=60), timedelta(seconds=5)
+    mark = START
+    for gap in gaps:
+        until = mark + timedelta(seconds=gap)
+        windows = aggregates.windows(mark, until)
+        assert windows[0][1] == until and windows[0][0] <= mark  # the new events, from a little back of the mark
+        old = until - aggregates.overlap
+        safe = sorted((start, min(end, old)) for start, end in windows if start < old)
+        merged = [safe[0]]
+        for start, end in safe[1:]:
+            assert start == merged[-1][1]  # one after the other, no gap, nothing read twice
+            merged[-1] = (merged[-1][0], end)
+        assert merged == [(mark - aggregates.overlap, old)]
+        assert len(windows) <= 2
+        mark = until
+    assert aggregates.windows(None, mark) == [(datetime(1970, 1, 1, tzinfo=UTC), mark)]
+
+
+async def test_a_pass_reads_a_slice_of_the_log_and_counts_a_late_commit_a_minute_on(mongo_uri: str) -> None:
+    """A pass reads the events since its watermark (a little back of it) and the slice a minute behind, not the
+    whole last minute again; a ticket whose event's transaction committed 30 s after its time, past a pass that
+    had read beyond it, is counted once, by the pass whose late slice reaches it."""
+    read = EventsRead()
+    store = Store(mongo_uri, f"test_agg_late_{next(_dbs)}", event_listeners=[read])
+    try:
+        await store.ensure_indexes()
+        await store.agents.insert_many([{"_id": i, "username": u, "name": u, "roles": ["agent"]} for i, u in AGENTS])
+        rng = random.Random(11)
+        base = utcnow().replace(microsecond=0)
+        history = HistoryService(store, QUEUES)
+        aggregates = Aggregates(store, history)
+        # a busy log: 2 events a second over the last two minutes, of open conversations (nothing to count)
+        await store.events.insert_many([{"_id": ObjectId(), "type": "conversation.opened",
+                                         "at": base - timedelta(seconds=n / 2), "conversation_id": ObjectId()}
+                                        for n in range(240)])
+        assert await aggregates.catch_up(until=base, fenced=False) == 0
+        early, late = sample_ticket(rng), sample_ticket(rng)
+        early["number"], late["number"] = 1, 2
+        await store.tickets.insert_many([early, late])
+        await store.append_event("ticket.solved", base - timedelta(seconds=2), ticket_id=early["_id"])
+        # committed now, 30 s after its time: the pass above had read past it
+        await store.append_event("ticket.solved", base - timedelta(seconds=30), ticket_id=late["_id"])
+        await store.events.insert_many([{"_id": ObjectId(), "type": "conversation.opened",
+                                         "at": base + timedelta(seconds=n / 2), "conversation_id": ObjectId()}
+                                        for n in range(120)])
+        read.returned = 0
+        assert await aggregates.catch_up(until=base + timedelta(seconds=5), fenced=False) == 1  # the early one
+        # [base - 5 s, base + 5 s) and [base - 60 s, base - 55 s): 21 + 1 + 10 events, not the last minute's 133
+        assert read.returned == 32
+        changed = []
+        for step in range(2, 9):  # passes every 5 s: the late slice reaches base - 30 s at base + 35 s
+            changed.append(await aggregates.catch_up(until=base + timedelta(seconds=5 * step), fenced=False))
+        assert changed == [0, 0, 0, 0, 0, 1, 0]
+        start, end = START, START + timedelta(days=9)
+        assert_same(await history.query(start, end, "day"), await history.raw(start, end, "day"))
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.close()
