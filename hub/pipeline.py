@@ -275,9 +275,27 @@ class Pipeline:
         if self._lean(decision, conversation):
             await self._answer(message, conversation, decision)
             return True
-        number = None
-        if decision is not None and decision.kind is DecisionKind.ESCALATE and not conversation.get("ticket_id"):
-            number = await self.store.next_number("ticket")
+        texts = self._texts_ahead(decision, conversation)
+        try:
+            return await self._process_in_transaction(message_id, message, conversation, contact, decision, texts)
+        finally:
+            if texts is not None:
+                _let_go(texts)
+
+    def _texts_ahead(self, decision: Decision | None, conversation: Doc) -> asyncio.Task[list[str]] | None:
+        """For an escalation that opens a ticket: start reading the conversation's texts (the ticket's words)
+        now, so that the read runs beside the transaction's first statements instead of after them, one round
+        trip less before the customer hears where they stand. The conversation's messages so far are all
+        stored (this one at ingest), and the transaction writes none before its escalation reads them, so the
+        read outside it finds what one inside would."""
+        if decision is None or decision.kind is not DecisionKind.ESCALATE or conversation.get("ticket_id"):
+            return None
+        return asyncio.create_task(self.tickets.index.texts([conversation["_id"]]))
+
+    async def _process_in_transaction(self, message_id: ObjectId, message: Doc, conversation: Doc,
+                                      contact: Doc | None, decision: Decision | None,
+                                      texts: asyncio.Task[list[str]] | None) -> bool:
+        number = await self.store.next_number("ticket") if texts is not None else None
 
         async def work(session: AsyncClientSession) -> Doc | None:
             claimed = await self.store.messages.update_one(
@@ -297,7 +315,7 @@ class Pipeline:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
                 return None
-            return await self._apply(decision, message, conversation, number, session, contact)
+            return await self._apply(decision, message, conversation, number, session, contact, texts)
 
         ticket = await self.store.run_in_transaction(work)
         if ticket is not None:
@@ -395,7 +413,8 @@ class Pipeline:
                             state=bot_state, handoff_text="Let me pass you to a colleague who can help.")
 
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
-                     session: AsyncClientSession, contact: Doc | None = None) -> Doc | None:
+                     session: AsyncClientSession, contact: Doc | None = None,
+                     texts: asyncio.Task[list[str]] | None = None) -> Doc | None:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
         outcome = decision_outcome(decision)
         self.telemetry.count("bot_decision", session, outcome=outcome)
@@ -418,7 +437,7 @@ class Pipeline:
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
-            contact=contact,
+            contact=contact, texts=texts,
         )
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."
@@ -542,6 +561,15 @@ class Pipeline:
                 await self.renew_leases()
             except PyMongoError as exc:
                 log.warning("pipeline: could not renew message leases (%s)", exc)
+
+
+def _let_go(task: asyncio.Task[Any]) -> None:
+    """A read started ahead that the transaction did not wait for (it stopped before): cancelled if still
+    running, its error taken if it failed, so that nothing is left running or reported as never retrieved."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def _arrival(message: Doc, sets: Doc | None = None, answered: bool = False) -> Doc:

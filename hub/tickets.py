@@ -7,6 +7,7 @@ conversation to it instead of opening a second one.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,13 +148,15 @@ class TicketService:
         entities: dict[str, str] | None = None,
         conversation_update: Doc | None = None,
         contact: Doc | None = None,
+        texts: asyncio.Future[list[str]] | None = None,
     ) -> Doc:
         """Hand a conversation to humans: link it to the contact's active ticket or open one.
 
         `conversation_update`: what the caller changes on the conversation besides the handoff (the bot's
         turn), made in the handoff's one write; it may not `$set` the handoff's own fields. `contact`: the
         conversation's contact if the caller holds it (the pipeline read it on ingest), else it is read.
-        The conversation's messages so far are read once for the ticket's search words."""
+        The conversation's messages so far are read once for the ticket's search words; `texts`: that read,
+        if the caller started it already (outside the transaction, awaited here, maybe once per attempt)."""
         now = utcnow()
         q = await self.landing_queue(queue, session)
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
@@ -166,10 +169,10 @@ class TicketService:
         # conversations opened by a release of 2026-12-02/03 kept their words for this (docs/ingest.md)
         handoff["$unset"] = {**handoff.get("$unset", {}), "words": "", "words_seq": ""}
         # the conversation's messages so far (the customer's and the bot's) become the ticket's words
-        texts = await self.index.texts([conversation["_id"]], session)
+        texts_read = await texts if texts is not None else await self.index.texts([conversation["_id"]], session)
         if existing is not None:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
-                                             "$set": {"updated_at": now, "last_customer_message_at": now}}, texts)
+                                             "$set": {"updated_at": now, "last_customer_message_at": now}}, texts_read)
             await self.store.update(self.store.tickets, {"_id": existing["_id"]}, update, session)
             ticket = applied(existing, update)  # read in this transaction: what the write left
             await self.index.record(existing, ticket, session)
@@ -196,7 +199,7 @@ class TicketService:
             }
             if contact is None or contact.get("_id") != conversation["contact_id"]:
                 contact = await self.store.contacts.find_one({"_id": conversation["contact_id"]}, session=session)
-            ticket.update(index_fields(ticket, contact, texts))
+            ticket.update(index_fields(ticket, contact, texts_read))
             await self.store.insert_later(self.store.tickets, ticket, session)  # with the transaction's last writes
             await self.index.add_words(ticket_id, number, ticket["words"], True, session)
             await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket["_id"],

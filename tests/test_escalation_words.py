@@ -26,9 +26,11 @@ from tests.test_ticket_index_incremental import assert_same_as_refresh, say
 
 @dataclass
 class MessageReads(monitoring.CommandListener):
-    """The hub's reads of a conversation's messages (`find` on messages by conversation_id)."""
+    """The hub's reads of a conversation's messages (`find` on messages by conversation_id), and whether each
+    was part of a transaction."""
 
     filters: list[dict[str, Any]] = field(default_factory=list)
+    in_transaction: list[bool] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -36,6 +38,7 @@ class MessageReads(monitoring.CommandListener):
         if event.command_name == "find" and event.command.get("find") == "messages" and "conversation_id" in query:
             with self._lock:
                 self.filters.append(dict(query))
+                self.in_transaction.append("txnNumber" in event.command)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -65,6 +68,8 @@ async def test_the_escalation_reads_the_conversations_messages_once_for_the_tick
     conversation = await hub.store.conversations.find_one({"thread_key": thread})
     assert conversation is not None and conversation["state"] == ConversationState.ESCALATED.value
     assert [f["conversation_id"] for f in reads.filters[mark:]] == [conversation["_id"]]  # one read
+    # started ahead, beside the transaction's first statements rather than after them (hub.pipeline._texts_ahead)
+    assert reads.in_transaction[mark:] == [False]
     ticket = await assert_same_as_refresh(hub, conversation["ticket_id"], "escalated")
     bot_answer = await hub.store.messages.find_one({"conversation_id": conversation["_id"], "author.kind": "bot"})
     assert bot_answer is not None and words_of(bot_answer["text"])
