@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -371,7 +371,7 @@ class Aggregates:
         late = (mark - self.overlap, min(until - self.overlap, recent))
         return [(recent, until)] + ([late] if late[1] > late[0] else [])
 
-    async def _events(self, start: datetime, end: datetime) -> Any:
+    async def _events(self, start: datetime, end: datetime) -> AsyncIterator[list[Doc]]:
         """The events of [start, end) in pages of PAGE, in time order."""
         while True:
             page = await self.store.events.find(

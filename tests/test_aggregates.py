@@ -343,14 +343,12 @@ class EventsRead(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.returned = 0
-        self._events_cursors: set[int] = set()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "getMore" and event.command.get("collection") == "events":
-            self._events_cursors.add(event.request_id)
+        pass
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        cursor = event.reply.get("cursor")
         if not cursor or not str(cursor.get("ns", "")).endswith(".events"):
             return
         self.returned += len(cursor.get("firstBatch", cursor.get("nextBatch", [])))
