@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
-from pymongo import monitoring
 
+from benchmarks.docs_read import DocsRead
 from benchmarks.raw_writes import process_cpu_seconds
 from hub.aggregates import Aggregates
 from hub.history import HistoryService
@@ -47,26 +47,8 @@ MIX = ["conversation.opened"] * 47 + ["queue.wait"] * 7 + \
     + ["ticket.created"]
 
 
-class EventsRead(monitoring.CommandListener):
-    """The documents the replies of reads of `events` carried."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        cursor = event.reply.get("cursor") or {}
-        if str(cursor.get("ns", "")).endswith(".events"):
-            self.count += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def one_way(uri: str, pid: int, name: str, recent: float, rate: float, passes: int) -> dict[str, Any]:
-    read = EventsRead()
+    read = DocsRead("events")
     store = Store(uri, f"bench_agg_{name}_{ObjectId()}", event_listeners=[read])
     try:
         await store.ensure_indexes()

@@ -24,8 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from pymongo import monitoring
-
+from benchmarks.docs_read import DocsRead
 from hub.audit import AuditLog
 from hub.contactbook import ContactBook, search_keys
 from hub.contacts import ContactService
@@ -41,23 +40,6 @@ MAX_RATIO = 1.5
 #: A search page (hub.contactbook.ContactBook.search's default size): a query that fills its page reads this many.
 PAGE = 20
 BATCH = 1000
-
-
-class DocsRead(monitoring.CommandListener):
-    """Counts the documents find/getMore/aggregate replies carry: what a query really read from the server."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        cursor = event.reply.get("cursor") or {}
-        self.count += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 def contact(number: int, rng: random.Random, slim: bool = False) -> dict[str, Any]:

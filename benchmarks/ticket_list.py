@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
-from pymongo import monitoring
 
+from benchmarks.docs_read import DocsRead
 from hub.models import utcnow
 from hub.store import Store
 from hub.ticketindex import TicketIndex, TicketQuery, index_fields, word_document
@@ -38,23 +38,6 @@ CHANNELS = ["widget", "email", "sms", "slack", "telegram"]
 AGENTS = [ObjectId() for _ in range(8)]
 ME = AGENTS[0]
 MAX_RATIO = 1.5
-
-
-class DocsRead(monitoring.CommandListener):
-    """Counts the documents find/getMore replies carry: what a query really read from the server."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        cursor = event.reply.get("cursor") or {}
-        self.count += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 READ = DocsRead()

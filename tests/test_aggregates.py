@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymongo import monitoring
 
+from benchmarks.docs_read import DocsRead
 from hub.aggregates import TICKET, Aggregates, Record
 from hub.history import COUNTERS, HistoryService
 from hub.metricdefs import ALPHA
@@ -338,25 +339,6 @@ async def test_a_batch_pass_reads_its_records_together_not_one_by_one(mongo_uri:
         await store.close()
 
 
-class EventsRead(monitoring.CommandListener):
-    """How many events the client's reads of `events` returned."""
-
-    def __init__(self) -> None:
-        self.returned = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        cursor = event.reply.get("cursor")
-        if not cursor or not str(cursor.get("ns", "")).endswith(".events"):
-            return
-        self.returned += len(cursor.get("firstBatch", cursor.get("nextBatch", [])))
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @given(st.lists(st.floats(min_value=0.05, max_value=400), min_size=1, max_size=30))
 @settings(max_examples=200, deadline=None)
 def test_successive_passes_read_every_moment_of_the_log_once_it_is_a_minute_old(gaps: list[float]) -> None:
@@ -387,7 +369,7 @@ async def test_a_pass_reads_a_slice_of_the_log_and_counts_a_late_commit_a_minute
     """A pass reads the events since its watermark (a little back of it) and the slice a minute behind, not the
     whole last minute again; a ticket whose event's transaction committed 30 s after its time, past a pass that
     had read beyond it, is counted once, by the pass whose late slice reaches it."""
-    read = EventsRead()
+    read = DocsRead("events")
     store = Store(mongo_uri, f"test_agg_late_{next(_dbs)}", event_listeners=[read])
     try:
         await store.ensure_indexes()
@@ -410,10 +392,10 @@ async def test_a_pass_reads_a_slice_of_the_log_and_counts_a_late_commit_a_minute
         await store.events.insert_many([{"_id": ObjectId(), "type": "conversation.opened",
                                          "at": base + timedelta(seconds=n / 2), "conversation_id": ObjectId()}
                                         for n in range(120)])
-        read.returned = 0
+        read.count = 0
         assert await aggregates.catch_up(until=base + timedelta(seconds=5), fenced=False) == 1  # the early one
         # [base - 5 s, base + 5 s) and [base - 60 s, base - 55 s): 21 + 1 + 10 events, not the last minute's 133
-        assert read.returned == 32
+        assert read.count == 32
         changed = []
         for step in range(2, 9):  # passes every 5 s: the late slice reaches base - 30 s at base + 35 s
             changed.append(await aggregates.catch_up(until=base + timedelta(seconds=5 * step), fenced=False))
