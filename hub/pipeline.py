@@ -37,6 +37,7 @@ from hub.models import (
 )
 from hub.outbox import Outbox
 from hub.ports import Bot
+from hub.readsahead import ReadsAhead
 from hub.routing import Router
 from hub.store import (
     ACCEPTED,
@@ -275,27 +276,25 @@ class Pipeline:
         if self._lean(decision, conversation):
             await self._answer(message, conversation, decision)
             return True
-        texts = self._texts_ahead(decision, conversation)
+        ahead = self._reads_ahead(decision, conversation)
         try:
-            return await self._process_in_transaction(message_id, message, conversation, contact, decision, texts)
+            return await self._process_in_transaction(message_id, message, conversation, contact, decision, ahead)
         finally:
-            if texts is not None:
-                _let_go(texts)
+            if ahead is not None:
+                ahead.let_go()
 
-    def _texts_ahead(self, decision: Decision | None, conversation: Doc) -> asyncio.Task[list[str]] | None:
-        """For an escalation that opens a ticket: start reading the conversation's texts (the ticket's words)
-        now, so that the read runs beside the transaction's first statements instead of after them, one round
-        trip less before the customer hears where they stand. The conversation's messages so far are all
-        stored (this one at ingest), and the transaction writes none before its escalation reads them, so the
-        read outside it finds what one inside would."""
+    def _reads_ahead(self, decision: Decision | None, conversation: Doc) -> ReadsAhead | None:
+        """For an escalation that opens a ticket: start its reads that need no transaction now (the ticket's
+        words, the customer's place in line), so that they run beside the transaction's first statements instead
+        of after them, two round trips less before the customer hears where they stand (hub.readsahead)."""
         if decision is None or decision.kind is not DecisionKind.ESCALATE or conversation.get("ticket_id"):
             return None
-        return asyncio.create_task(self.tickets.index.texts([conversation["_id"]]))
+        return self.tickets.read_ahead(conversation, decision.queue)
 
     async def _process_in_transaction(self, message_id: ObjectId, message: Doc, conversation: Doc,
                                       contact: Doc | None, decision: Decision | None,
-                                      texts: asyncio.Task[list[str]] | None) -> bool:
-        number = await self.store.next_number("ticket") if texts is not None else None
+                                      ahead: ReadsAhead | None) -> bool:
+        number = await self.store.next_number("ticket") if ahead is not None else None
 
         async def work(session: AsyncClientSession) -> Doc | None:
             claimed = await self.store.messages.update_one(
@@ -315,7 +314,7 @@ class Pipeline:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
                 return None
-            return await self._apply(decision, message, conversation, number, session, contact, texts)
+            return await self._apply(decision, message, conversation, number, session, contact, ahead)
 
         ticket = await self.store.run_in_transaction(work)
         if ticket is not None:
@@ -414,7 +413,7 @@ class Pipeline:
 
     async def _apply(self, decision: Decision, message: Doc, conversation: Doc, number: int | None,
                      session: AsyncClientSession, contact: Doc | None = None,
-                     texts: asyncio.Task[list[str]] | None = None) -> Doc | None:
+                     ahead: ReadsAhead | None = None) -> Doc | None:
         """Write the decision's effects; returns the ticket when the conversation was escalated."""
         outcome = decision_outcome(decision)
         self.telemetry.count("bot_decision", session, outcome=outcome)
@@ -437,14 +436,14 @@ class Pipeline:
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
-            contact=contact, texts=texts,
+            contact=contact, ahead=ahead,
         )
         told = self.tickets.queue(ticket["queue"]).escalation_message  # the queue's own words, if any
         text = told or decision.handoff_text or "I'm passing you to a colleague."
         text = f"{text} Your ticket number is #{ticket['number']}."
         metadata = None
         if ticket["status"] == "new" and ticket.get("assignee_id") is None:
-            position = await self.tickets.queue_position(ticket, session)
+            position = await self.tickets.queue_position(ticket, session, ahead)
             estimate = await self.router.estimated_wait_seconds(ticket["queue"], position)
             text = f"{text} {describe_wait(position, estimate)}"
             # the wait it tells, as data: the widget shows its banner from this message (hub.waitannouncer)
@@ -561,15 +560,6 @@ class Pipeline:
                 await self.renew_leases()
             except PyMongoError as exc:
                 log.warning("pipeline: could not renew message leases (%s)", exc)
-
-
-def _let_go(task: asyncio.Task[Any]) -> None:
-    """A read started ahead that the transaction did not wait for (it stopped before): cancelled if still
-    running, its error taken if it failed, so that nothing is left running or reported as never retrieved."""
-    if not task.done():
-        task.cancel()
-    elif not task.cancelled():
-        task.exception()
 
 
 def _arrival(message: Doc, sets: Doc | None = None, answered: bool = False) -> Doc:

@@ -18,6 +18,7 @@ from hub.csat import CsatLinks
 from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
+from hub.readsahead import ReadsAhead
 from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
@@ -148,15 +149,15 @@ class TicketService:
         entities: dict[str, str] | None = None,
         conversation_update: Doc | None = None,
         contact: Doc | None = None,
-        texts: asyncio.Future[list[str]] | None = None,
+        ahead: ReadsAhead | None = None,
     ) -> Doc:
         """Hand a conversation to humans: link it to the contact's active ticket or open one.
 
         `conversation_update`: what the caller changes on the conversation besides the handoff (the bot's
         turn), made in the handoff's one write; it may not `$set` the handoff's own fields. `contact`: the
         conversation's contact if the caller holds it (the pipeline read it on ingest), else it is read.
-        The conversation's messages so far are read once for the ticket's search words; `texts`: that read,
-        if the caller started it already (outside the transaction, awaited here, maybe once per attempt)."""
+        The conversation's messages so far are read once for the ticket's search words; `ahead`: the reads the
+        caller started already (`read_ahead`, outside the transaction; awaited here, maybe once per attempt)."""
         now = utcnow()
         q = await self.landing_queue(queue, session)
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
@@ -169,7 +170,7 @@ class TicketService:
         # conversations opened by a release of 2026-12-02/03 kept their words for this (docs/ingest.md)
         handoff["$unset"] = {**handoff.get("$unset", {}), "words": "", "words_seq": ""}
         # the conversation's messages so far (the customer's and the bot's) become the ticket's words
-        texts_read = await texts if texts is not None else await self.index.texts([conversation["_id"]], session)
+        texts_read = await ahead.texts if ahead is not None else await self.index.texts([conversation["_id"]], session)
         if existing is not None:
             update = index_update(existing, {"$addToSet": {"conversation_ids": conversation["_id"]},
                                              "$set": {"updated_at": now, "last_customer_message_at": now}}, texts_read)
@@ -221,15 +222,31 @@ class TicketService:
         self.telemetry.count("escalation", session, queue=ticket["queue"], reason=reason_label(reason))
         return ticket
 
-    async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None) -> int:
-        """1-based place among the queue's tickets still waiting for an agent (new and unassigned)."""
+    async def queue_position(self, ticket: Doc, session: AsyncClientSession | None = None,
+                             ahead: ReadsAhead | None = None) -> int:
+        """1-based place among the queue's tickets still waiting for an agent (new and unassigned); from the
+        read started `ahead` of the escalation's transaction when it answers for this ticket."""
+        started = ahead.position_for(ticket) if ahead is not None else None
+        if started is not None:
+            return await started + 1
+        return await self._waiting_before(ticket["queue"], ticket["created_at"], session) + 1
+
+    async def _waiting_before(self, queue: str, before: datetime, session: AsyncClientSession | None = None) -> int:
+        """How many of the queue's tickets created before `before` wait for an agent (new and unassigned)."""
         # `assignee_id: None` in the filter would make the server scan (a null match plans no index):
         # the queue's new tickets are read through the (status, queue, created_at) index instead.
         earlier = await self.store.tickets.find(
-            {"status": TicketStatus.NEW.value, "queue": ticket["queue"], "created_at": {"$lt": ticket["created_at"]}},
+            {"status": TicketStatus.NEW.value, "queue": queue, "created_at": {"$lt": before}},
             projection={"assignee_id": 1}, session=session,
         ).to_list()
-        return sum(1 for t in earlier if t.get("assignee_id") is None) + 1
+        return sum(1 for t in earlier if t.get("assignee_id") is None)
+
+    def read_ahead(self, conversation: Doc, queue: str | None) -> ReadsAhead:
+        """Start an escalation's reads that need no transaction (hub.readsahead): the conversation's texts and
+        the asked queue's waiting tickets, to run beside the transaction's first statements."""
+        name, since = self.queue(queue).name, utcnow()
+        return ReadsAhead(texts=asyncio.create_task(self.index.texts([conversation["_id"]])), queue=name,
+                          since=since, waiting=asyncio.create_task(self._waiting_before(name, since)))
 
     async def on_customer_message(self, conversation: Doc, session: AsyncClientSession,
                                   reopen: bool = True, message: Doc | None = None) -> Doc | None:
