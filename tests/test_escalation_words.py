@@ -68,7 +68,7 @@ async def test_the_escalation_reads_the_conversations_messages_once_for_the_tick
     conversation = await hub.store.conversations.find_one({"thread_key": thread})
     assert conversation is not None and conversation["state"] == ConversationState.ESCALATED.value
     assert [f["conversation_id"] for f in reads.filters[mark:]] == [conversation["_id"]]  # one read
-    # started ahead, beside the transaction's first statements rather than after them (hub.pipeline._texts_ahead)
+    # started ahead, beside the transaction's first statements rather than after them (hub.readsahead)
     assert reads.in_transaction[mark:] == [False]
     ticket = await assert_same_as_refresh(hub, conversation["ticket_id"], "escalated")
     bot_answer = await hub.store.messages.find_one({"conversation_id": conversation["_id"], "author.kind": "bot"})
