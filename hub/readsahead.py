@@ -1,16 +1,10 @@
 """An escalation's reads that need no transaction, started before it.
 
-An escalation that opens a ticket is answered after its transaction's round trips one after the other; three
+An escalation that opens a ticket is answered after its transaction's round trips one after the other; two
 of its reads do not need the transaction's snapshot, so they run beside its first statements instead:
 
 - the conversation's messages so far (the ticket's words): all stored already (the customer's at ingest), and
   the transaction writes none before it reads them;
-- the contact's active ticket, when there is none (the common case): the transaction would open one. The read
-  starts with the transaction's first statement (a round trip before it when a block of ticket numbers is
-  taken), so it sees what a read in the transaction would, give or take that moment; two
-  escalations of one contact in the same moment may open two tickets either way (neither transaction writes
-  what the other reads). A ticket found is read again inside the transaction, whose update of it must start
-  from its snapshot, and so is every retry of the transaction (`active_for_first_attempt`);
 - the tickets still waiting in the queue the bot asked for, created before the reads started (the customer's
   place in line): the transaction writes none of them, and a ticket created between this read and the new
   ticket is the same few milliseconds of race a read inside the transaction has between its snapshot and the
@@ -31,20 +25,11 @@ from hub.store import Doc
 @dataclass
 class ReadsAhead:
     texts: asyncio.Task[list[str]]
-    #: The contact's active ticket, or None.
-    active: asyncio.Task[Doc | None]
     #: The queue the bot asked for, and when the waiting read started.
     queue: str
     since: datetime
     #: How many of `queue`'s tickets, created before `since`, wait for an agent.
     waiting: asyncio.Task[int]
-
-    _attempts: int = 0
-
-    def active_for_first_attempt(self) -> asyncio.Task[Doc | None] | None:
-        """The active-ticket read, for the transaction's first attempt only (None after: read inside)."""
-        self._attempts += 1
-        return self.active if self._attempts == 1 else None
 
     def position_for(self, ticket: Doc) -> asyncio.Task[int] | None:
         """The waiting read, if it answers for this ticket: opened after it started, in its queue."""
@@ -55,7 +40,7 @@ class ReadsAhead:
     def let_go(self) -> None:
         """Cancel what the transaction did not wait for (it stopped before), and take the error of what failed,
         so that nothing is left running or reported as never retrieved."""
-        for task in (self.texts, self.active, self.waiting):
+        for task in (self.texts, self.waiting):
             _let_go(task)
 
 

@@ -162,7 +162,7 @@ class TicketService:
         q = await self.landing_queue(queue, session)
         asked = self.queue(queue).name  # q differs when nobody serving the asked queue was online
         calendar = await self.calendars.for_queue(q.name)
-        existing = await self._active_for(conversation["contact_id"], session, ahead)
+        existing = await self.active_ticket(conversation["contact_id"], session)
         ticket_id = existing["_id"] if existing is not None else ObjectId()
         handoff = {**(conversation_update or {})}
         handoff["$set"] = {**handoff.get("$set", {}), "state": ConversationState.ESCALATED.value,
@@ -242,13 +242,11 @@ class TicketService:
         return sum(1 for t in earlier if t.get("assignee_id") is None)
 
     def read_ahead(self, conversation: Doc, queue: str | None) -> ReadsAhead:
-        """Start an escalation's reads that need no transaction (hub.readsahead): the conversation's texts, the
-        contact's active ticket and the asked queue's waiting tickets, to run beside the transaction's first
-        statements."""
+        """Start an escalation's reads that need no transaction (hub.readsahead): the conversation's texts and
+        the asked queue's waiting tickets, to run beside the transaction's first statements."""
         name, since = self.queue(queue).name, utcnow()
-        return ReadsAhead(texts=asyncio.create_task(self.index.texts([conversation["_id"]])),
-                          active=asyncio.create_task(self.active_ticket(conversation["contact_id"])),
-                          queue=name, since=since, waiting=asyncio.create_task(self._waiting_before(name, since)))
+        return ReadsAhead(texts=asyncio.create_task(self.index.texts([conversation["_id"]])), queue=name,
+                          since=since, waiting=asyncio.create_task(self._waiting_before(name, since)))
 
     async def on_customer_message(self, conversation: Doc, session: AsyncClientSession,
                                   reopen: bool = True, message: Doc | None = None) -> Doc | None:
@@ -301,15 +299,6 @@ class TicketService:
             if ticket.get("status") in ACTIVE:
                 return ticket
         return None
-
-    async def _active_for(self, contact_id: ObjectId, session: AsyncClientSession,
-                          ahead: ReadsAhead | None) -> Doc | None:
-        """The contact's active ticket for an escalation: none if the read ahead found none on the transaction's
-        first attempt, else read in the transaction (hub.readsahead)."""
-        first = ahead.active_for_first_attempt() if ahead is not None else None
-        if first is not None and await first is None:
-            return None
-        return await self.active_ticket(contact_id, session)
 
     async def _open_follow_up(self, conversation: Doc, session: AsyncClientSession) -> Doc:
         """A reply to a closed ticket whose queue says `new`: a new ticket, linked to the closed one."""

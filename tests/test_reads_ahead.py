@@ -1,6 +1,5 @@
-"""An escalation that opens a ticket reads the contact's active ticket and the customer's place in line beside its
-transaction, not inside it (hub.readsahead); a ticket the conversation joins is read, and placed by its own time,
-inside the transaction."""
+"""An escalation that opens a ticket reads the customer's place in line beside its transaction, not inside it
+(hub.readsahead); a ticket the conversation joins is placed by its own time, read inside the transaction."""
 
 from __future__ import annotations
 
@@ -26,23 +25,19 @@ HUMAN = "I want to talk to a human"
 
 
 @dataclass
-class TicketReads(monitoring.CommandListener):
-    """The hub's reads of a queue's waiting tickets (`find` on tickets by status and queue) and of a contact's
-    tickets (by contact), and whether each was part of a transaction."""
+class PlaceReads(monitoring.CommandListener):
+    """The hub's reads of a queue's waiting tickets (`find` on tickets by status and queue), and whether each
+    was part of a transaction."""
 
-    place: list[bool] = field(default_factory=list)
-    active: list[bool] = field(default_factory=list)
+    in_transaction: list[bool] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         query = event.command.get("filter") or {}
-        if event.command_name != "find" or event.command.get("find") != "tickets":
-            return
-        with self._lock:
-            if "queue" in query and query.get("status") == "new":
-                self.place.append("txnNumber" in event.command)
-            elif set(query) == {"contact_id"}:
-                self.active.append("txnNumber" in event.command)
+        if event.command_name == "find" and event.command.get("find") == "tickets" and "queue" in query \
+                and query.get("status") == "new":
+            with self._lock:
+                self.in_transaction.append("txnNumber" in event.command)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -52,8 +47,8 @@ class TicketReads(monitoring.CommandListener):
 
 
 @pytest.fixture
-async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, TicketReads]]:
-    reads = TicketReads()
+async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, PlaceReads]]:
+    reads = PlaceReads()
     async with running(settings, shop_bot, db_listeners=[reads]) as rt:
         yield rt, reads
 
@@ -67,23 +62,20 @@ async def _notice(rt: Runtime, ticket_id: Any) -> str:
     return str(notices[0]["text"])
 
 
-async def test_a_new_ticket_is_opened_and_placed_by_reads_beside_the_transaction(
-        watched: tuple[Runtime, TicketReads]) -> None:
+async def test_a_new_ticket_is_placed_by_a_read_beside_the_transaction(watched: tuple[Runtime, PlaceReads]) -> None:
     rt, reads = watched
     hub = rt.hub
     assert hub is not None
     for who in ("Ada", "Bea"):
         await escalated(hub, HUMAN, Sender(f"demo:visitor:{who}", who))
-    place, active = len(reads.place), len(reads.active)
+    mark = len(reads.in_transaction)
     third = await escalated(hub, HUMAN, Sender("demo:visitor:Cy", "Cy"))
-    assert reads.active[active:] == [False]  # Cy has no active ticket: one read, outside the transaction
-    assert reads.place[place:] == [False]
+    assert reads.in_transaction[mark:] == [False]  # one read, outside the transaction
     assert "You are number 3 in the queue." in await _notice(rt, third)
-    assert await hub.store.tickets.count_documents({}) == 3
 
 
 async def test_a_joined_ticket_is_placed_by_its_own_time_inside_the_transaction(
-        watched: tuple[Runtime, TicketReads]) -> None:
+        watched: tuple[Runtime, PlaceReads]) -> None:
     """Dee's second chat joins her waiting ticket, opened before Eve's and Fay's: she is still first in line,
     where the read started ahead (every waiting ticket before it, hers included) would have said fourth."""
     rt, reads = watched
@@ -93,14 +85,12 @@ async def test_a_joined_ticket_is_placed_by_its_own_time_inside_the_transaction(
     first = await escalated(hub, HUMAN, dee)
     for who in ("Eve", "Fay"):
         await escalated(hub, HUMAN, Sender(f"demo:visitor:{who}", who))
-    place, active = len(reads.place), len(reads.active)
+    mark = len(reads.in_transaction)
     thread = uuid.uuid4().hex
     await say(hub, thread, HUMAN, dee)
     conversation = await hub.store.conversations.find_one({"thread_key": thread})
     assert conversation is not None and conversation["ticket_id"] == first  # joined, not a second ticket
-    # the reads ahead found her ticket, and were not used: her ticket is read, and placed, inside the transaction
-    assert reads.active[active:] == [False, True]
-    assert reads.place[place:] == [False, True]
+    assert reads.in_transaction[mark:] == [False, True]  # the read ahead, unused, then the ticket's own
     assert "You are number 1 in the queue." in await _notice(rt, first)
 
 
@@ -113,13 +103,8 @@ async def test_the_read_ahead_answers_only_for_a_ticket_opened_after_it_in_its_q
         return []
 
     since = utcnow()
-    async def active() -> None:
-        return None
-
-    ahead = ReadsAhead(texts=asyncio.create_task(texts()), active=asyncio.create_task(active()), queue="general",
-                       since=since, waiting=asyncio.create_task(waiting()))
-    assert ahead.active_for_first_attempt() is ahead.active
-    assert ahead.active_for_first_attempt() is None  # a retried transaction reads the contact's tickets itself
+    ahead = ReadsAhead(texts=asyncio.create_task(texts()), queue="general", since=since,
+                       waiting=asyncio.create_task(waiting()))
     assert ahead.position_for({"queue": "general", "created_at": since + timedelta(milliseconds=3)}) is ahead.waiting
     assert ahead.position_for({"queue": "general", "created_at": since}) is ahead.waiting
     assert ahead.position_for({"queue": "general", "created_at": since - timedelta(seconds=1)}) is None  # joined
