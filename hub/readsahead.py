@@ -8,8 +8,10 @@ of its reads do not need the transaction's snapshot, so they run beside its firs
 - the tickets still waiting in the queue the bot asked for, created before the reads started (the customer's
   place in line): the transaction writes none of them, and a ticket created between this read and the new
   ticket is the same few milliseconds of race a read inside the transaction has between its snapshot and the
-  ticket's time. It answers only for a ticket opened after it, in that queue (`position_for`); a ticket the
-  conversation joins, or a fallback queue, is read inside the transaction as before.
+  ticket's time (longer when the transaction is retried; the widget's banner then shows the place the line gives,
+  hub.waitannouncer). It answers only for a ticket opened after it, in that queue
+  (`position_for`); a ticket the conversation joins, or a fallback queue, is read inside the transaction as
+  before.
 """
 
 from __future__ import annotations
