@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+
+from pymongo import monitoring
 
 from hub.store import Doc, ObjectId, Store
 
@@ -25,6 +28,30 @@ async def scratch_store(mongo_uri: str, prefix: str, listeners: Sequence[Any] = 
     finally:
         await store.client.drop_database(store.db.name)
         await store.client.close()
+
+
+class FindReads(monitoring.CommandListener):
+    """The `find`s on `collection` whose filter `wanted` accepts: each filter, and whether it was part of a
+    transaction (for tests of which reads an operation makes inside its transaction and which beside it)."""
+
+    def __init__(self, collection: str, wanted: Callable[[Doc], bool]) -> None:
+        self.collection, self.wanted = collection, wanted
+        self.filters: list[Doc] = []
+        self.in_transaction: list[bool] = []
+        self._lock = threading.Lock()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        query = event.command.get("filter") or {}
+        if event.command_name == "find" and event.command.get("find") == self.collection and self.wanted(query):
+            with self._lock:
+                self.filters.append(dict(query))
+                self.in_transaction.append("txnNumber" in event.command)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 async def bare_conversation(store: Store, channel: str = "test") -> Doc:

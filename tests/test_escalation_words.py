@@ -7,55 +7,35 @@ looks up, about 2.3 KB instead of about 430 bytes (docs/ingest.md, docs/performa
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pymongo import monitoring
 
 from hub.models import ConversationState
 from hub.ticketindex import words_of
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import running
+from tests.helpers import FindReads
 from tests.test_ticket_index_incremental import assert_same_as_refresh, say
 
 
-@dataclass
-class MessageReads(monitoring.CommandListener):
-    """The hub's reads of a conversation's messages (`find` on messages by conversation_id), and whether each
-    was part of a transaction."""
-
-    filters: list[dict[str, Any]] = field(default_factory=list)
-    in_transaction: list[bool] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        query = event.command.get("filter") or {}
-        if event.command_name == "find" and event.command.get("find") == "messages" and "conversation_id" in query:
-            with self._lock:
-                self.filters.append(dict(query))
-                self.in_transaction.append("txnNumber" in event.command)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+def message_reads() -> FindReads:
+    """The hub's reads of a conversation's messages (`find` on messages by conversation_id)."""
+    return FindReads("messages", lambda query: "conversation_id" in query)
 
 
 @pytest.fixture
-async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, MessageReads]]:
-    reads = MessageReads()
+async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, FindReads]]:
+    reads = message_reads()
     async with running(settings, shop_bot, db_listeners=[reads]) as rt:
         yield rt, reads
 
 
 async def test_the_escalation_reads_the_conversations_messages_once_for_the_tickets_words(
-        watched: tuple[Runtime, MessageReads]) -> None:
+        watched: tuple[Runtime, FindReads]) -> None:
     rt, reads = watched
     hub = rt.hub
     assert hub is not None
@@ -79,7 +59,7 @@ async def test_the_escalation_reads_the_conversations_messages_once_for_the_tick
 
 
 async def test_a_conversation_that_kept_words_before_loses_them_at_its_handoff(
-        watched: tuple[Runtime, MessageReads]) -> None:
+        watched: tuple[Runtime, FindReads]) -> None:
     """A conversation opened by the release that kept words carries `words` and `words_seq`: the handoff drops them."""
     rt, _reads = watched
     hub = rt.hub

@@ -4,51 +4,32 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pymongo import monitoring
 
 from hub.models import Sender, utcnow
 from hub.readsahead import ReadsAhead
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import running
+from tests.helpers import FindReads
 from tests.test_ticket_index_incremental import escalated, say
 
 HUMAN = "I want to talk to a human"
 
 
-@dataclass
-class PlaceReads(monitoring.CommandListener):
-    """The hub's reads of a queue's waiting tickets (`find` on tickets by status and queue), and whether each
-    was part of a transaction."""
-
-    in_transaction: list[bool] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        query = event.command.get("filter") or {}
-        if event.command_name == "find" and event.command.get("find") == "tickets" and "queue" in query \
-                and query.get("status") == "new":
-            with self._lock:
-                self.in_transaction.append("txnNumber" in event.command)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+def place_reads() -> FindReads:
+    """The hub's reads of a queue's waiting tickets (`find` on tickets by status and queue)."""
+    return FindReads("tickets", lambda query: "queue" in query and query.get("status") == "new")
 
 
 @pytest.fixture
-async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, PlaceReads]]:
-    reads = PlaceReads()
+async def watched(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Runtime, FindReads]]:
+    reads = place_reads()
     async with running(settings, shop_bot, db_listeners=[reads]) as rt:
         yield rt, reads
 
@@ -62,7 +43,7 @@ async def _notice(rt: Runtime, ticket_id: Any) -> str:
     return str(notices[0]["text"])
 
 
-async def test_a_new_ticket_is_placed_by_a_read_beside_the_transaction(watched: tuple[Runtime, PlaceReads]) -> None:
+async def test_a_new_ticket_is_placed_by_a_read_beside_the_transaction(watched: tuple[Runtime, FindReads]) -> None:
     rt, reads = watched
     hub = rt.hub
     assert hub is not None
@@ -75,7 +56,7 @@ async def test_a_new_ticket_is_placed_by_a_read_beside_the_transaction(watched: 
 
 
 async def test_a_joined_ticket_is_placed_by_its_own_time_inside_the_transaction(
-        watched: tuple[Runtime, PlaceReads]) -> None:
+        watched: tuple[Runtime, FindReads]) -> None:
     """Dee's second chat joins her waiting ticket, opened before Eve's and Fay's: she is still first in line,
     where the read started ahead (every waiting ticket before it, hers included) would have said fourth."""
     rt, reads = watched
