@@ -94,8 +94,8 @@ class Pipeline:
     async def ingest(self, msg: InboundMessage) -> IngestResult:
         """Store one inbound message exactly once and schedule the bot/ticket step.
 
-        The common case costs three commands in two round trips: the contact and the open conversation of the
-        thread, read together (`_sender_and_thread`), then the message. A sender's first message, when the channel believes the sender new (`Sender.probably_new`, the
+        The common case costs three commands: the contact, the open conversation of the thread, the
+        message. A sender's first message, when the channel believes the sender new (`Sender.probably_new`, the
         widget's first message of a session), costs one: its contact, conversation, event and message go together
         (`_ingest_first`). Otherwise it costs the contact's insert (a read first), the conversation's insert (no
         read: `ConversationService.find_or_open` with `thread_checked`), its event and the message. The
@@ -111,7 +111,10 @@ class Pipeline:
                 return first
             # Known after all, or the thread is open: the path below finds what the first message met.
             msg = replace(msg, sender=replace(msg.sender, probably_new=False))
-        contact, new_contact, conversation = await self._sender_and_thread(msg)
+        contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
+        # A contact created just now has no conversation to continue: the open thread's unique index
+        # answers the rare exception (a thread left open by a contact that no longer holds this identity).
+        conversation = None if new_contact else await self.conversations.find_open(msg)
         # A retry must not open a conversation nor store a file.
         if (conversation is None and not new_contact) or msg.attachments:
             existing = await self._stored(msg)
@@ -132,22 +135,6 @@ class Pipeline:
             assert raced is not None
             return raced
         return self._accepted(msg, doc, conversation, contact)
-
-    async def _sender_and_thread(self, msg: InboundMessage) -> tuple[Doc, bool, Doc | None]:
-        """The sender's contact, whether this call created it, and the open conversation the message continues.
-
-        The two reads go out together (`find_open` needs only the thread key): a follow-up waits for one round
-        trip instead of two. When the contact turns out new, the conversation read is not used (one read spent:
-        a sender's first message on a channel that cannot tell it is new, such as a first email): a contact
-        created just now has no conversation to continue, and the open thread's unique index answers the rare
-        exception (a thread left open by a contact that no longer holds this identity). A sender the channel
-        believes new is inserted with no read first, so nothing is read beside it."""
-        if not plain(msg) or self.contacts.insertable_at_once(msg.channel, msg.sender):
-            contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
-            return contact, new_contact, None if new_contact else await self.conversations.find_open(msg)
-        (contact, new_contact), open_conversation = await asyncio.gather(
-            self.contacts.resolve_new(msg.channel, msg.sender), self.conversations.find_open(msg))
-        return contact, new_contact, None if new_contact else open_conversation
 
     async def _ingest_first(self, msg: InboundMessage) -> IngestResult | None:
         """A sender's first message, the channel believing them new: the contact, the conversation, its
