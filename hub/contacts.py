@@ -17,6 +17,11 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 PHONE_CHANNELS = frozenset({"sms", "voice"})
 
 
+def holds_identity(contact: Doc, channel: str, external_id: str) -> bool:
+    """Whether `contact` holds the identity `external_id` on `channel` (an exact element match)."""
+    return any(i["channel"] == channel and i["external_id"] == external_id for i in contact.get("identities", []))
+
+
 class ContactService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -129,9 +134,18 @@ class ContactService:
             {"identities.channel": channel, "identities.external_id": external_id}
         ).to_list()
         for contact in candidates:
-            if any(i["channel"] == channel and i["external_id"] == external_id for i in contact["identities"]):
+            if holds_identity(contact, channel, external_id):
                 return contact
         return None
+
+    async def known(self, contact: Doc | None, channel: str, sender: Sender) -> Doc | None:
+        """`contact` (read with the conversation the sender's thread holds open), brought up to date as
+        `resolve_new` brings a contact it finds, if it holds the sender's identity: the identity's unique index makes
+        it the contact `resolve_new` would find. None otherwise (a contact merged or erased since, a thread left
+        open by someone else): the caller resolves the sender as usual."""
+        if contact is None or not holds_identity(contact, channel, sender.external_id):
+            return None
+        return await self._refresh(contact, sender)
 
     async def _refresh(self, contact: Doc, sender: Sender) -> Doc:
         """Fill in a name or address the contact did not have yet; never overwrite."""

@@ -94,11 +94,12 @@ class Pipeline:
     async def ingest(self, msg: InboundMessage) -> IngestResult:
         """Store one inbound message exactly once and schedule the bot/ticket step.
 
-        The common case costs three commands: the contact, the open conversation of the thread, the
-        message. A sender's first message, when the channel believes the sender new (`Sender.probably_new`, the
-        widget's first message of a session), costs one: its contact, conversation, event and message go together
-        (`_ingest_first`). Otherwise it costs the contact's insert (a read first), the conversation's insert (no
-        read: `ConversationService.find_or_open` with `thread_checked`), its event and the message. The
+        The common case costs two commands: the thread's open conversation with its contact (one aggregate,
+        `_sender_and_thread`), then the message. A sender's first message, when the channel believes the sender
+        new (`Sender.probably_new`, the widget's first message of a session), costs one: its contact, conversation,
+        event and message go together (`_ingest_first`). Otherwise it costs the thread's read, the contact's
+        insert (a read first), the conversation's insert (no read: `ConversationService.find_or_open` with
+        `thread_checked`), its event and the message. The
         `(channel, external_id)` unique index turns a provider's retry into a duplicate; a read for it first is
         made only when something would be written before the message (a conversation opened, reopened or
         followed up, a file stored), so that a retry writes nothing, and not for a sender's first message, whose
@@ -111,10 +112,7 @@ class Pipeline:
                 return first
             # Known after all, or the thread is open: the path below finds what the first message met.
             msg = replace(msg, sender=replace(msg.sender, probably_new=False))
-        contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
-        # A contact created just now has no conversation to continue: the open thread's unique index
-        # answers the rare exception (a thread left open by a contact that no longer holds this identity).
-        conversation = None if new_contact else await self.conversations.find_open(msg)
+        contact, new_contact, conversation = await self._sender_and_thread(msg)
         # A retry must not open a conversation nor store a file.
         if (conversation is None and not new_contact) or msg.attachments:
             existing = await self._stored(msg)
@@ -135,6 +133,31 @@ class Pipeline:
             assert raced is not None
             return raced
         return self._accepted(msg, doc, conversation, contact)
+
+    async def _sender_and_thread(self, msg: InboundMessage) -> tuple[Doc, bool, Doc | None]:
+        """The sender's contact, whether this call created it, and the open conversation the message continues
+        on its thread (None: none found, or the message has threading hints).
+
+        A follow-up costs one read: the thread's open conversation with its contact (`open_with_contact`), taken
+        when that contact holds the sender's identity (`ContactService.known`). Otherwise the sender is resolved as
+        usual (`resolve_new`), and the conversation read is still the thread's: a sender's first message on a
+        channel that cannot tell it is new (a first email, Slack or Telegram message) spends that one read. A
+        sender the channel believes new is inserted with no read first, and its thread is not read: a contact
+        created just now has no conversation to continue, and the open thread's unique index answers the rare
+        exception (a thread left open by a contact that no longer holds this identity)."""
+        if plain(msg) and not self.contacts.insertable_at_once(msg.channel, msg.sender):
+            found = await self.conversations.open_with_contact(msg)
+            if found is None:
+                contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
+                return contact, new_contact, None
+            conversation, holder = found
+            contact = await self.contacts.known(holder, msg.channel, msg.sender)
+            if contact is not None:
+                return contact, False, conversation
+            contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
+            return contact, new_contact, conversation
+        contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
+        return contact, new_contact, None if new_contact else await self.conversations.find_open(msg)
 
     async def _ingest_first(self, msg: InboundMessage) -> IngestResult | None:
         """A sender's first message, the channel believing them new: the contact, the conversation, its
