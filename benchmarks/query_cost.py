@@ -28,11 +28,12 @@ from typing import Any
 from bot.inbox import NLUInbox
 from hub.aggregates import STATE, events_read_until
 from hub.audit import AuditLog, AuditQuery
+from hub.conversations import ConversationService
 from hub.departures import Departures
 from hub.eventlog import EventLogRetention
 from hub.history import Filters, HistoryService, tickets_per_assignee
 from hub.login_throttle import LoginThrottle
-from hub.models import utcnow
+from hub.models import InboundMessage, Sender, utcnow
 from hub.outbox import Outbox
 from hub.privacy import Privacy
 from hub.retention import Retention, RetentionRule
@@ -257,6 +258,14 @@ async def _event_log_trim(store: Store, i: int) -> Any:
     assert await trim.run(utcnow(), _still_mine) == 0
 
 
+async def _conversation_with_contact(store: Store, i: int) -> Any:
+    visitor = f"v{2 * (i // 2)}"  # the even conversations are open
+    found = await ConversationService(store).open_with_contact(InboundMessage(
+        channel="widget", external_id=f"q{i}", thread_key=visitor, sender=Sender(visitor), text="hello"))
+    assert found is not None and found[1] is not None and found[1]["identities"][0]["external_id"] == visitor
+    return found
+
+
 async def _still_mine() -> bool:
     return True
 
@@ -265,6 +274,9 @@ QUERIES: dict[str, Query] = {
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
     "conversation_by_id": lambda s, i: s.conversations.find_one({"_id": ObjectId(f"{i:024x}")}),
+    # a follow-up's one read: the thread's open conversation and its contact, a `$lookup` by `_id`
+    # (hub.conversations `open_with_contact`, 2026-12-05; two finds before)
+    "conversation_with_contact": _conversation_with_contact,
     # the history aggregates' batch pass: the tickets, conversations and contributions it names, read together
     # (hub.aggregates `_parts`, `_look`; a read per record until 2026-12-04)
     "conversations_by_ids": lambda s, i: s.conversations.find(

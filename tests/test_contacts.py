@@ -309,6 +309,28 @@ async def test_a_new_sender_on_a_thread_left_open_continues_it(runtime: Runtime)
     assert sorted(texts) == ["hello", "me too"]
 
 
+async def test_a_follow_up_is_the_identity_holders_even_when_its_thread_is_anothers(runtime: Runtime) -> None:
+    """A follow-up reads its thread's open conversation and that conversation's contact in one command
+    (hub.conversations `open_with_contact`), and takes that contact only if it holds the sender's identity. Here
+    the identity has moved to another contact since the thread opened: the message is that contact's, and it
+    continues the same open conversation."""
+    hub = runtime.hub
+    assert hub is not None
+    key = "demo:visitor:Mv0e1dent1ty0001"
+    first = await say(runtime, "widget", Sender(key), "hello")
+    holder = ObjectId()
+    await hub.store.contacts.update_one({"_id": ObjectId(first)}, {"$set": {"identities": []}})
+    await hub.store.contacts.insert_one({"_id": holder, "number": 990001, "name": "Mia Holder",
+                                         "identities": [{"channel": "widget", "external_id": key}]})
+    again = await say(runtime, "widget", Sender(key), "hello again")
+    assert again == str(holder)
+    convs = await hub.store.conversations.find({"thread_key": key}).to_list()
+    assert len(convs) == 1 and convs[0]["open"]
+    authors = {m["text"]: m["author"]["id"] async for m in hub.store.messages.find(
+        {"conversation_id": convs[0]["_id"], "direction": "in"})}
+    assert authors == {"hello": ObjectId(first), "hello again": holder}
+
+
 async def test_a_sender_wrongly_believed_new_keeps_one_contact(runtime: Runtime) -> None:
     """`Sender.probably_new` skips the read before the contact's insert; a wrong belief (a visitor already
     known, say from another tab) lands on the known contact, fills in a name it lacked, and never links past
