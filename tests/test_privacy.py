@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import uuid
 import zipfile
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
-from hub.models import Role, utcnow
+from hub.models import InboundMessage, Role, Sender, utcnow
 from hub.privacy import ERASED_NAME, ERASED_TEXT, Redaction
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
@@ -284,34 +286,49 @@ async def test_no_event_holds_the_address_of_a_customer_on_sms(runtime: Runtime)
     assert chatted.contact_id != texted.contact_id
 
 
-async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow_up(runtime: Runtime) -> None:
-    """The customer's delivery reads her contact and her open conversation (one read) before the tombstone, and
-    stores its message after the erasure's last look (held here between the two): the message lands in the
-    conversation the erasure has just emptied and cut from its thread, and the follow-up that every hub runs
-    finds it and erases it."""
+@pytest.mark.parametrize("thread", ["open", "new"])
+async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow_up(runtime: Runtime,
+                                                                                    thread: str) -> None:
+    """The customer's delivery reads her contact before the tombstone and stores its message after the erasure's
+    last look (held here between the two): the follow-up that every hub runs finds it and erases it.
+
+    `open`: a follow-up on her open thread reads the conversation with its contact (one read), so the message
+    lands in the conversation the erasure has just emptied and cut from its thread. `new`: a message on a thread
+    of hers with no open conversation reads the contact alone, and opens a new conversation after the erasure."""
     hub = runtime.hub
     assert hub is not None
     contact_id = await _dana(runtime)
     admin = await hub.accounts.create("root", "a long admin password", name="Ada Admin", roles=[Role.ADMIN])
     await hub.webhooks.register("http://127.0.0.1:9/hooks", ["message.created"], admin)
     read_contact, erased = asyncio.Event(), asyncio.Event()
-    open_with_contact = hub.pipeline.conversations.open_with_contact
+    owner: Any = hub.pipeline.conversations if thread == "open" else hub.pipeline.contacts
+    name = "open_with_contact" if thread == "open" else "resolve_new"
+    read = getattr(owner, name)
 
-    async def held(msg: Any) -> Any:  # ingest's read of the thread's conversation and its contact, made first
-        found = await open_with_contact(msg)
+    async def held(*args: Any) -> Any:  # ingest's read of the contact, held once it is made
+        found = await read(*args)
         read_contact.set()
         await erased.wait()
         return found
 
-    hub.pipeline.conversations.open_with_contact = held  # type: ignore[method-assign]
-    late = asyncio.create_task(customer_writes(runtime, "visitor-dana", "one more thing, my phone is 555 0199"))
+    setattr(owner, name, held)
+    text = "one more thing, my phone is 555 0199"
+    if thread == "open":
+        late = asyncio.create_task(customer_writes(runtime, "visitor-dana", text))
+    else:
+        late = asyncio.create_task(hub.ingest(InboundMessage(
+            channel="widget", external_id=uuid.uuid4().hex, thread_key="visitor-dana:another-tab",
+            sender=Sender("visitor-dana", display_name="Dana Scully"), text=text)))
     await read_contact.wait()
     await hub.privacy.erase(contact_id)
     erased.set()
-    assert ObjectId((await late).contact_id) == contact_id  # stored on the erased contact
+    stored = await late
+    await hub.pipeline.drain()
+    assert ObjectId(stored.contact_id) == contact_id  # stored on the erased contact
     assert await hub.store.messages.count_documents({"contact_id": contact_id, "text": {"$ne": ERASED_TEXT}}) >= 1
-    emptied = await hub.store.conversations.find_one({"_id": ObjectId((await late).conversation_id)})
-    assert emptied is not None and str(emptied["thread_key"]).startswith("erased:")
+    landed = await hub.store.conversations.find_one({"_id": ObjectId(stored.conversation_id)})
+    assert landed is not None
+    assert str(landed["thread_key"]).startswith("erased:") == (thread == "open")
 
     async def hooked() -> str:  # what webhook deliveries hold
         return json.dumps([e.get("body") for e in await hub.store.outbox.find({"kind": "webhook"}).to_list()])
@@ -321,8 +338,8 @@ async def test_a_message_stored_after_the_erasure_looked_is_erased_by_its_follow
     too_late = await hub.privacy.follow_up(utcnow() + timedelta(minutes=11))  # it looks back ten minutes
     assert (too_late.conversations, too_late.messages) == (0, 0)
     found = await hub.privacy.follow_up()
-    # counted once: the conversation was counted by the erasure, its late message now
-    assert found.conversations == 0 and found.messages >= 1
+    # a conversation is counted once: the emptied one by the erasure, a new one by the follow-up
+    assert found.conversations == (0 if thread == "open" else 1) and found.messages >= 1
     messages = await hub.store.messages.find({"contact_id": contact_id}).to_list()
     assert {m["text"] for m in messages} == {ERASED_TEXT}
     assert "555 0199" not in json.dumps(await hub.store.conversations.find({"contact_id": contact_id}).to_list()
