@@ -21,6 +21,11 @@ def plain(msg: InboundMessage) -> bool:
             and not hints.references)
 
 
+def _open_thread(msg: InboundMessage) -> Doc:
+    """The filter of the open conversation on a message's thread key (index `open_thread_unique`)."""
+    return {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
+
+
 class ConversationService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -57,7 +62,7 @@ class ConversationService:
         if not plain(msg):
             return None
         cursor = await self.store.conversations.aggregate([
-            {"$match": {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}},
+            {"$match": _open_thread(msg)},
             {"$limit": 1},
             {"$lookup": {"from": self.store.contacts.name, "localField": "contact_id", "foreignField": "_id",
                          "as": "_contact"}},
@@ -70,8 +75,7 @@ class ConversationService:
         return conversation, holders[0] if holders else None
 
     async def _open_on_thread(self, msg: InboundMessage) -> Doc | None:
-        found: Doc | None = await self.store.conversations.find_one(
-            {"channel": msg.channel, "thread_key": msg.thread_key, "open": True})
+        found: Doc | None = await self.store.conversations.find_one(_open_thread(msg))
         return found
 
     async def _by_hints(self, msg: InboundMessage, contact: Doc) -> Doc | None:
@@ -148,9 +152,7 @@ class ConversationService:
         try:
             await self.store.conversations.insert_one(doc)
         except DuplicateKeyError:
-            raced = await self.store.conversations.find_one(
-                {"channel": msg.channel, "thread_key": msg.thread_key, "open": True}
-            )
+            raced = await self.store.conversations.find_one(_open_thread(msg))
             assert raced is not None
             return raced
         await self.store.events.insert_one(opened)

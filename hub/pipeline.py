@@ -146,11 +146,7 @@ class Pipeline:
         created just now has no conversation to continue, and the open thread's unique index answers the rare
         exception (a thread left open by a contact that no longer holds this identity)."""
         if plain(msg) and not self.contacts.insertable_at_once(msg.channel, msg.sender):
-            found = await self.conversations.open_with_contact(msg)
-            if found is None:
-                contact, new_contact = await self.contacts.resolve_new(msg.channel, msg.sender)
-                return contact, new_contact, None
-            conversation, holder = found
+            conversation, holder = await self.conversations.open_with_contact(msg) or (None, None)
             contact = await self.contacts.known(holder, msg.channel, msg.sender)
             if contact is not None:
                 return contact, False, conversation
