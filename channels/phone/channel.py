@@ -54,6 +54,7 @@ class PhoneChannel:
 
     async def start(self) -> None:
         await self.store.db[PARTS_COLLECTION].create_index("message_id")
+        await self.store.db[PARTS_COLLECTION].create_index("sid")  # a retry's lookup: is this SID ours already?
         await self.store.db[CALLS].create_index("started_at")
         await self.api.start()
 

@@ -12,15 +12,17 @@ Twilio asks. `rebase` is also how customers' MMS media and recordings are fetche
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import AsyncHttpClient
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
@@ -99,7 +101,8 @@ class RebasedHttpClient(AsyncHttpClient):
 
 
 class TwilioMessages:
-    """`messages.create_async` with Twilio's failures mapped onto the outbox's transient/permanent split."""
+    """`messages.create_async`, and the list a retry looks in, with Twilio's failures mapped onto the
+    outbox's transient/permanent split."""
 
     def __init__(self, account_sid: str, auth_token: str, api_base_url: str, timeout_seconds: float) -> None:
         self.account_sid = account_sid
@@ -125,25 +128,54 @@ class TwilioMessages:
     async def send(self, to: str, from_: str, body: str, status_callback: str | None,
                    media_urls: Sequence[str] = ()) -> str:
         """Create one message (an MMS when `media_urls` are given: text and files in one call); its SID."""
-        if self._client is None:
-            raise SendError("the phone channel has not started", transient=True)
-        seen = _Seen()
-        token = _seen.set(seen)
         extra: dict[str, Any] = {"status_callback": status_callback} if status_callback else {}
         if media_urls:
             extra["media_url"] = list(media_urls)  # the SDK posts one `MediaUrl` field per URL
         if body or not media_urls:
             extra["body"] = body  # a files-only MMS has no Body at all
+        async with self._call() as client:
+            message = await client.messages.create_async(to=to, from_=from_, **extra)
+        return str(message.sid)
+
+    async def recent(self, to: str, from_: str, limit: int) -> list[SentMessage]:
+        """The newest messages Twilio holds from `from_` to `to`, newest first, at most `limit` (one page).
+
+        No date filter: Twilio filters only on the date *sent*, which a message still queued does not have."""
+        async with self._call() as client:
+            found = await client.messages.list_async(to=to, from_=from_, limit=limit, page_size=limit)
+        return [SentMessage(sid=str(m.sid), body=m.body or "", status=str(m.status or ""), created=m.date_created)
+                for m in found]
+
+    @contextlib.asynccontextmanager
+    async def _call(self) -> AsyncIterator[Client]:
+        """The client, with Twilio's failures mapped onto `SendError` (and `Retry-After` kept)."""
+        if self._client is None:
+            raise SendError("the phone channel has not started", transient=True)
+        seen = _Seen()
+        token = _seen.set(seen)
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                message = await self._client.messages.create_async(to=to, from_=from_, **extra)
+                yield self._client
         except (TwilioRestException, TwilioServiceException) as exc:
             raise classify(exc, seen.retry_after) from exc
+        except TwilioException as exc:  # a list page refused: the SDK says only "Unable to fetch page"
+            status = seen.status or 0
+            reason = f"Twilio {status}: {exc.args[0] if exc.args else exc}"
+            raise SendError(reason, transient=status == 429 or status >= 500, retry_after=seen.retry_after) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"Twilio API unreachable: {type(exc).__name__}: {exc}", transient=True) from exc
         finally:
             _seen.reset(token)
-        return str(message.sid)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message Twilio holds, as its list answers it."""
+
+    sid: str
+    body: str
+    status: str
+    created: datetime | None
 
 
 def classify(exc: TwilioRestException | TwilioServiceException, retry_after: float | None) -> SendError:

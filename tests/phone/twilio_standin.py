@@ -4,7 +4,10 @@
 AccountSid:AuthToken, a form body with To/From/Body (and one `MediaUrl` field per file for
 an MMS, as the SDK sends a list); it answers like Twilio does
 (201 and the message resource as JSON, or Twilio's error JSON). Tests script the
-answers (`script`) and read what arrived (`requests`, `next_request`).
+answers (`script`) and read what arrived (`requests`, `next_request`). A scripted error
+`after_accepting` creates the message first, as when Twilio took it and its answer was lost.
+`GET .../Messages.json` lists what was created, newest first, filtered by `To` and `From`
+(`lookups` records each list request; `lookup_script` scripts their answers).
 
 It also serves customers' MMS media and call recordings (`serve_media`) at their Twilio
 paths (`GET /2010-04-01/Accounts/{AccountSid}/...`), behind the same Basic auth, either
@@ -22,6 +25,8 @@ import itertools
 import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +47,8 @@ class Answer:
     status: int
     body: dict[str, Any] | None = None  # None: a created message resource
     headers: dict[str, str] = field(default_factory=dict)
+    #: An error answered after the message was created (Twilio took it; the answer is lost).
+    after_accepting: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,11 @@ class TwilioStandIn:
         self.script: list[Answer] = []
         self.requests: list[ApiRequest] = []
         self.created: list[ApiRequest] = []
+        #: The message resources created, oldest first (what the list answers).
+        self.resources: list[dict[str, Any]] = []
+        #: The list requests (their query), and the answers scripted for the next ones.
+        self.lookups: list[dict[str, str]] = []
+        self.lookup_script: list[Answer] = []
         #: Files served at their Twilio path (`/2010-04-01/Accounts/...`).
         self.media: dict[str, MediaFile] = {}
         #: Statuses the next fetches of a path answer with, in order, before the file is served.
@@ -111,6 +123,7 @@ class TwilioStandIn:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self.create_message)
+        app.router.add_get("/2010-04-01/Accounts/{account_sid}/Messages.json", self.list_messages)
         app.router.add_get("/2010-04-01/Accounts/{account_sid}.json", self.fetch_account)
         app.router.add_get("/2010-04-01/Accounts/{account_sid}/{rest:.+}", self.get_media)
         self._server = TestServer(app, host="127.0.0.1")
@@ -227,22 +240,43 @@ class TwilioStandIn:
             answer = self.script.pop(0)
         else:
             answer = Answer(201)
-        body = answer.body if answer.body is not None else self._resource(form, len(media_urls))
+        created = answer.status == 201 or answer.after_accepting
+        resource = self._resource(form, len(media_urls)) if created else None
+        body = answer.body if answer.body is not None else resource
+        assert body is not None, "a scripted error needs its body"
         record = ApiRequest(request.method, request.path, request.match_info["account_sid"], auth, form,
-                            answer.status, sid=body.get("sid") if answer.status == 201 else None,
-                            media_urls=media_urls)
+                            answer.status, sid=resource["sid"] if resource else None, media_urls=media_urls)
         self.requests.append(record)
-        if answer.status == 201:
+        if resource is not None:
             self.created.append(record)
+            self.resources.append(resource)
         self._arrivals.put_nowait(record)
         return web.json_response(body, status=answer.status, headers=answer.headers)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """Twilio's list of Message resources: one page, newest first, filtered by `To` and `From`."""
+        auth = _basic_auth(request.headers.get("Authorization", ""))
+        query = dict(request.query)
+        self.lookups.append(query)
+        if auth != (self.account_sid, self.auth_token) or request.match_info["account_sid"] != self.account_sid:
+            return web.json_response(fixture("api_error_20003.json"), status=401)
+        if self.lookup_script:
+            answer = self.lookup_script.pop(0)
+            return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+        size = int(query.get("PageSize", "50"))
+        found = [r for r in reversed(self.resources)
+                 if r["to"] == query.get("To", r["to"]) and r["from"] == query.get("From", r["from"])][:size]
+        uri = request.path_qs
+        return web.json_response({"messages": found, "start": 0, "end": max(len(found) - 1, 0), "page": 0,
+                                  "page_size": size, "uri": uri, "first_page_uri": uri, "next_page_uri": None,
+                                  "previous_page_uri": None})
 
     def _resource(self, form: dict[str, str], num_media: int) -> dict[str, Any]:
         sid = f"SM{next(self._sids):032x}"
         text = json.dumps(fixture("api_message_created.json")).replace("Messages/REPLACED", f"Messages/{sid}")
         resource: dict[str, Any] = json.loads(text)
         resource.update(sid=sid, body=form.get("Body", ""), to=form.get("To", ""), num_media=str(num_media),
-                        **{"from": form.get("From", "")})
+                        date_created=format_datetime(datetime.now(UTC)), **{"from": form.get("From", "")})
         return resource
 
 
