@@ -50,7 +50,7 @@ from hub.store import (
 )
 from hub.telemetry import Telemetry, decision_outcome
 from hub.tickets import TicketService
-from hub.waitestimate import describe_wait
+from hub.waitestimate import describe_wait, told_place
 
 log = logging.getLogger(__name__)
 
@@ -462,7 +462,7 @@ class Pipeline:
         text = f"{text} Your ticket number is #{ticket['number']}."
         metadata = None
         if ticket["status"] == "new" and ticket.get("assignee_id") is None:
-            position = await self.tickets.queue_position(ticket, session, ahead)
+            position = told_place(await self.tickets.queue_position(ticket, session, ahead))
             estimate = await self.router.estimated_wait_seconds(ticket["queue"], position)
             text = f"{text} {describe_wait(position, estimate)}"
             # the wait it tells, as data: the widget shows its banner from this message (hub.waitannouncer)

@@ -18,11 +18,13 @@ tickets in them, so a pass costs only what it tells (`queue.wait` events, notice
 deleted), each queue's in one command however many customers moved (`_flush`; three against a
 server without the client-level `bulkWrite`, hub.laterwrites). A
 customer appended at the end moves nobody else, and the escalation message already
-told them their place: only their notice is written. That message carries the place and wait as
-data (`metadata.wait`) and the widget's socket shows the banner from it, so no `queue.wait` event
-is written for them while what they were told holds (seen on the change stream: `message_seen`). The
-collection stays the durable copy: `current` reads it for reconnecting customers, and a process
-that takes the lease (or a pass that failed) starts from it again.
+told them their place: only their notice is written. A customer further back than the places told
+(`hub.waitestimate.told_place`: "at least 50 ahead of you") is not moved by the head of the line
+moving, so a pass writes for the first places only, however long the line. The escalation message
+carries the place and wait as data (`metadata.wait`) and the widget's socket shows the banner from
+it, so no `queue.wait` event is written for a new ticket while what it told holds (seen on the change
+stream: `message_seen`). The collection stays the durable copy: `current` reads it for reconnecting
+customers, and a process that takes the lease (or a pass that failed) starts from it again.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from hub.realtime import Change, RealtimeBus
 from hub.routing import Router
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tickets import TicketService
-from hub.waitestimate import changed_enough, describe_wait, estimate_wait
+from hub.waitestimate import changed_enough, describe_wait, estimate_wait, told_place, wait_view
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +155,7 @@ class WaitAnnouncer:
         snapshot = await self.router.queue_snapshot(queue)
         reached = 0
         for index, ticket in enumerate(waiting):
-            position = index + 1
+            position = told_place(index + 1)  # further back than told: the same as before, nothing written
             estimate = estimate_wait(position, snapshot)
             if await self._tell(ticket, queue, position, estimate, now):
                 reached += 1
@@ -225,8 +227,7 @@ class WaitAnnouncer:
         notice = await self.store.wait_notices.find_one({"channel": channel, "thread_key": thread_key})
         if notice is None:
             return None
-        return {"position": notice["position"], "estimate_seconds": notice.get("estimate_seconds"),
-                "text": describe_wait(notice["position"], notice.get("estimate_seconds"))}
+        return wait_view(notice["position"], notice.get("estimate_seconds"))
 
     async def _hold_lease(self) -> bool:
         """Whether this process runs the passes: the lease is renewed once half of it has gone by.

@@ -16,8 +16,12 @@ docs/routing.md has the figures.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
+#: Places told exactly; further back a customer hears that at least this many are ahead (`told_place`).
+TOLD_PLACES = 50
 #: Before a queue has history: a reaction time, and a handle time, that are typical of chat desks.
 DEFAULT_REACTION_SECONDS = 60.0
 DEFAULT_HANDLE_SECONDS = 600.0
@@ -48,13 +52,41 @@ def estimate_wait(position: int, snapshot: QueueSnapshot) -> float | None:
     return ahead * handle / snapshot.total_slots + reaction
 
 
+def told_place(position: int) -> int:
+    """The place a customer is told: exact up to `TOLD_PLACES`, `TOLD_PLACES` + 1 anywhere further back.
+
+    Further back, "at least 50 customers are ahead of you" holds however the line moves, so nothing is
+    rewritten for them: a pass of the wait announcer writes for the first places only, where it wrote a
+    notice and a frame for every waiting customer each time the head of a long line moved."""
+    return min(position, TOLD_PLACES + 1)
+
+
 def describe_wait(position: int, estimate: float | None) -> str:
     """The sentence a waiting customer reads (or hears)."""
-    text = f"You are number {position} in the queue."
+    beyond = position > TOLD_PLACES
+    text = (f"At least {TOLD_PLACES} customers are ahead of you." if beyond
+            else f"You are number {position} in the queue.")
     if estimate is None:
         return text + " No agent is online right now: we will answer as soon as someone is back."
-    minutes = max(1, round(estimate / 60))
-    return text + f" Estimated wait: about {minutes} minute{'s' if minutes != 1 else ''}."
+    return text + f" Estimated wait: {'at least' if beyond else 'about'} {_duration(estimate)}."
+
+
+def _duration(seconds: float) -> str:
+    """A wait in whole minutes, in hours from 90 minutes on (halves rounded up, as the widget does)."""
+    minutes = max(1, math.floor(seconds / 60 + 0.5))
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{math.floor(minutes / 60 + 0.5)} hours"
+
+
+def wait_view(position: int | None, estimate: float | None) -> dict[str, Any]:
+    """What a waiting customer's banner shows (the widget's `wait` frame): the place, the wait and the sentence
+    (none: not waiting, the banner hides), and for a place further back than told, how many are ahead at least."""
+    view: dict[str, Any] = {"position": position, "estimate_seconds": estimate,
+                            "text": describe_wait(position, estimate) if position else None}
+    if position and position > TOLD_PLACES:
+        view["ahead_at_least"] = TOLD_PLACES
+    return view
 
 
 def changed_enough(before: tuple[int, float | None] | None, after: tuple[int, float | None], *,

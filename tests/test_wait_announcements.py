@@ -15,6 +15,7 @@ from pymongo import ReturnDocument
 from hub.hub import Hub
 from hub.models import InboundMessage, Role, Sender
 from hub.waitannouncer import MESSAGE_EVERY, WaitAnnouncer
+from hub.waitestimate import TOLD_PLACES
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import make_settings
@@ -177,3 +178,26 @@ async def test_a_customer_moved_to_another_queue_takes_their_place_there(runtime
     assert await hub.waiting("widget", "demo:visitor:second") == {
         "position": 1, "estimate_seconds": None, "text": (await _frames(hub, 3))[0]["text"]}
     assert (await hub.store.wait_notices.find_one({"_id": moving["_id"]}) or {}).get("queue") == "orders"
+
+
+async def test_the_head_of_a_long_line_moving_rewrites_only_the_places_told(runtime: Runtime) -> None:
+    """Further back than `TOLD_PLACES`, customers hear "at least 50 ahead of you", which the head of the line
+    moving does not change: the pass writes for the places told and nothing for those behind them."""
+    hub = runtime.hub
+    assert hub is not None
+    line = [await _escalate(hub, "widget", f"demo:visitor:{n}") for n in range(1, TOLD_PLACES + 4)]
+    last = await hub.store.messages.find_one({"thread_key": f"demo:visitor:{TOLD_PLACES + 3}", "author.kind": "system"})
+    assert last is not None and f"At least {TOLD_PLACES} customers are ahead of you." in last["text"]
+    await hub.waits.announce()
+    told = len(await _frames(hub, 0))
+    ann = await hub.accounts.create("ann", "ann's password", roles=[Role.AGENT])
+    hub.waits.ticket_changed(await hub.tickets.assign(line[0]["_id"], ann["_id"], ann))
+    await hub.waits.announce_changes()
+    moved = await _frames(hub, told)
+    assert [(f["who"], f["position"]) for f in moved] == [("demo:visitor:1", None)] + [
+        (f"demo:visitor:{n}", n - 1) for n in range(2, TOLD_PLACES + 2)]  # 51 frames for a line of 53, no more
+    behind = await hub.waiting("widget", f"demo:visitor:{TOLD_PLACES + 3}")
+    assert behind is not None and behind["position"] == TOLD_PLACES + 1 and behind["ahead_at_least"] == TOLD_PLACES
+    assert behind["text"].startswith(f"At least {TOLD_PLACES} customers are ahead of you.")
+    notices = await hub.store.wait_notices.find({}, sort=[("position", 1)]).to_list()
+    assert [n["position"] for n in notices] == [*range(1, TOLD_PLACES + 1), TOLD_PLACES + 1, TOLD_PLACES + 1]

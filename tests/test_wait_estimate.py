@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.wait_simulation import score, simulate
-from hub.waitestimate import QueueSnapshot, changed_enough, describe_wait, estimate_wait
+from hub.waitestimate import (
+    TOLD_PLACES,
+    QueueSnapshot,
+    changed_enough,
+    describe_wait,
+    estimate_wait,
+    told_place,
+    wait_view,
+)
 
 
 def test_nobody_online_gives_no_number() -> None:
@@ -29,6 +37,21 @@ def test_behind_the_free_slots_each_turnover_of_a_slot_counts() -> None:
     assert estimate_wait(4, snap) == pytest.approx(2 * 100 + 45)
     # Twice the agents online, same pace: half the wait behind them.
     assert estimate_wait(4, QueueSnapshot(12, 2, 600, 45)) == pytest.approx(2 * 50 + 45)
+
+
+def test_places_further_back_than_told_are_told_as_at_least() -> None:
+    assert [told_place(p) for p in (1, TOLD_PLACES, TOLD_PLACES + 1, TOLD_PLACES + 500)] == [
+        1, TOLD_PLACES, TOLD_PLACES + 1, TOLD_PLACES + 1]
+    assert describe_wait(TOLD_PLACES, 600) == (f"You are number {TOLD_PLACES} in the queue. "
+                                               "Estimated wait: about 10 minutes.")
+    assert describe_wait(TOLD_PLACES + 1, 600) == (f"At least {TOLD_PLACES} customers are ahead of you. "
+                                                   "Estimated wait: at least 10 minutes.")
+    assert describe_wait(TOLD_PLACES + 1, 89 * 60).endswith("Estimated wait: at least 89 minutes.")
+    assert describe_wait(TOLD_PLACES + 1, 90 * 60).endswith("Estimated wait: at least 2 hours.")  # not 90 minutes
+    assert describe_wait(3, 4 * 3600 + 60).endswith("Estimated wait: about 4 hours.")
+    assert wait_view(TOLD_PLACES + 1, None)["ahead_at_least"] == TOLD_PLACES  # the widget says it in its language
+    assert "ahead_at_least" not in wait_view(TOLD_PLACES, None)
+    assert wait_view(None, None) == {"position": None, "estimate_seconds": None, "text": None}  # not waiting
 
 
 def test_what_counts_as_a_change_worth_telling() -> None:

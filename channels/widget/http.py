@@ -39,7 +39,7 @@ from hub.ports import FILES_LINK
 from hub.store import ObjectId
 from hub.tickets import AlreadyRated, NotFound, TicketError
 from hub.views import message_for_customer
-from hub.waitestimate import describe_wait
+from hub.waitestimate import wait_view
 
 log = logging.getLogger(__name__)
 CHANNEL = "widget"
@@ -563,8 +563,7 @@ class WidgetChannel:
             if change.collection == "events" and doc.get("type") == "queue.wait":
                 data = doc.get("data") or {}
                 if data.get("channel") == CHANNEL and data.get("thread_key") == visitor.key:
-                    await ws.send_json({"type": "wait", "position": data.get("position"),
-                                        "estimate_seconds": data.get("estimate_seconds"), "text": data.get("text")})
+                    await ws.send_json(_wait_frame(data))
                 continue
             if (change.collection != "messages" or doc.get("channel") != CHANNEL
                     or doc.get("thread_key") != visitor.key or doc.get("private")):
@@ -573,9 +572,12 @@ class WidgetChannel:
                 await ws.send_json({"type": "message", "message": message_for_customer(doc)})
                 wait = (doc.get("metadata") or {}).get("wait")
                 if isinstance(wait, dict) and doc.get("direction") == "out":  # an escalation told the wait: the banner
-                    await ws.send_json({"type": "wait", "position": wait.get("position"),
-                                        "estimate_seconds": wait.get("estimate_seconds"),
-                                        "text": describe_wait(wait.get("position"), wait.get("estimate_seconds"))})
+                    await ws.send_json(_wait_frame(wait))
+
+
+def _wait_frame(told: dict[str, Any]) -> dict[str, Any]:
+    """The banner's frame from what a `queue.wait` event or an escalation message's `wait` told."""
+    return {"type": "wait", **wait_view(told.get("position"), told.get("estimate_seconds"))}
 
 
 def _handed_over(change: Any, thread_key: str) -> bool:

@@ -9,10 +9,12 @@ import pytest
 from playwright.async_api import expect
 
 from hub.models import Role
+from hub.waitestimate import TOLD_PLACES
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.browser.conftest import screenshot
 from tests.conftest import make_settings
+from tests.test_wait_announcements import _escalate
 
 
 @pytest.fixture
@@ -48,4 +50,39 @@ async def test_the_widget_shows_the_wait_as_the_desk_changes(browser: Any, live_
     [ticket] = await hub.store.tickets.find({}).to_list()
     await hub.tickets.assign(ticket["_id"], ann["_id"], ann)
     await expect(page.locator(".sb-wait")).to_be_hidden()  # an agent has it: no longer waiting
+    await ctx.close()
+
+
+async def test_far_back_in_a_long_line_the_widget_says_how_many_are_ahead_at_least(
+    browser: Any, live_url: str, runtime: Runtime
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    hub.router.snapshot_seconds = 0
+    for n in range(TOLD_PLACES):  # a line already as long as the places told
+        await _escalate(hub, "widget", f"demo:visitor:ahead{n}")
+    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
+    page = await ctx.new_page()
+    await page.goto(f"{live_url}/demo")
+    await expect(page.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+    box = page.locator(".sb-form textarea")
+    await box.fill("I want to talk to a human please")
+    await box.press("Enter")
+    wait = page.locator(".sb-wait")
+    await expect(wait).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. No agent is online right "
+                                    "now: we will answer as soon as someone is back.")
+    ann = await hub.accounts.create("ann", "ann's password", name="Ann", roles=[Role.AGENT], capacity=1)
+    await hub.presence.connect(ann["_id"])
+    # place 51, one free slot: 50 turnovers of that slot at the default 600 s, then a reaction of 60 s
+    await expect(wait).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
+                                    "Estimated wait: at least 8 hours.")
+    await screenshot(page, "widget-wait-long-line")
+    bob = await hub.accounts.create("bob", "bob's password", name="Bob", roles=[Role.AGENT], capacity=19)
+    await hub.presence.connect(bob["_id"])
+    # 20 free slots: 31 turnovers of 20 slots, then the reaction
+    await expect(wait).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
+                                    "Estimated wait: at least 17 minutes.")
+    await page.reload()
+    await expect(page.locator(".sb-wait")).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
+                                                        "Estimated wait: at least 17 minutes.")
     await ctx.close()

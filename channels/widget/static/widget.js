@@ -212,11 +212,16 @@
       .format(bytes / (mb ? 1048576 : 1024));
   }
 
-  /** The waiting customer's place and estimated wait, in their language. */
+  /** The waiting customer's place and estimated wait, in their language; further back than the hub tells
+   *  places (`ahead_at_least`), how many are ahead at least and the least wait. */
   function waitText(data) {
-    var text = t("wait.position", { position: data.position }) + " ";
+    var beyond = data.ahead_at_least;
+    var text = (beyond ? t("wait.beyond", { count: beyond }) : t("wait.position", { position: data.position })) + " ";
     if (data.estimate_seconds === null || data.estimate_seconds === undefined) return text + t("wait.noAgent");
-    return text + t("wait.estimate", { count: Math.max(1, Math.round(data.estimate_seconds / 60)) });
+    var minutes = Math.max(1, Math.round(data.estimate_seconds / 60));
+    var key = beyond ? "wait.estimateAtLeast" : "wait.estimate";
+    if (minutes >= 90) return text + t(key + "Hours", { count: Math.round(minutes / 60) });  // as the hub words it
+    return text + t(key, { count: minutes });
   }
 
   // Unread replies while the panel is closed: a count on the launcher, cleared when it opens.
