@@ -26,7 +26,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from hub.waitestimate import QueueSnapshot, estimate_wait
+from hub.waitestimate import QueueSnapshot, estimate_wait, told_place, told_wait
 
 HISTORY = 50  # recent tickets the hub looks at (hub.routing.Router.queue_snapshot)
 
@@ -43,6 +43,8 @@ class Customer:
     arrived: float
     estimate_new: float | None = None
     estimate_old: float | None = None
+    #: Further back than the places told (`hub.waitestimate.told_place`): the least wait they were told.
+    told_at_least: float | None = None
     answered: float | None = None
 
 
@@ -107,6 +109,8 @@ def simulate(seed: int = 7, hours: float = 40.0, agents: int = 5) -> list[Custom
             desk.queue.append(customer)
             position = len(desk.queue)
             customer.estimate_new = estimate_wait(position, desk.snapshot())
+            if told_place(position) != position:  # "at least 50 ahead of you; estimated wait: at least ..."
+                customer.told_at_least = told_wait(told_place(position), desk.snapshot())
             customer.estimate_old = position * statistics.fmean(desk.waits) if desk.waits else None
             desk.dispatch(now)
         elif kind == "done":
@@ -146,6 +150,15 @@ def score(customers: list[Customer], estimator: str) -> dict[str, object]:
     }
 
 
+def score_at_least(customers: list[Customer]) -> dict[str, object]:
+    """The customers told a least wait (further back than the places told): how many, and the share of them
+    who waited at least that long (the claim held)."""
+    told = [(c.told_at_least, c.answered - c.arrived) for c in customers  # type: ignore[operator]
+            if c.told_at_least is not None]
+    return {"told_at_least": len(told),
+            "at_least_held": round(sum(w >= t for t, w in told) / len(told), 3) if told else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=7)
@@ -155,7 +168,7 @@ def main() -> None:
     customers = simulate(args.seed, args.hours, args.agents)
     for estimator in ("new", "old"):
         print(json.dumps({"bench": "wait_estimate", "seed": args.seed, "hours": args.hours, "agents": args.agents,
-                          **score(customers, estimator)}))
+                          **score(customers, estimator), **(score_at_least(customers) if estimator == "new" else {})}))
 
 
 if __name__ == "__main__":

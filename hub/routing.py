@@ -23,7 +23,7 @@ from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, TicketService
-from hub.waitestimate import QueueSnapshot, estimate_wait
+from hub.waitestimate import QueueSnapshot, told_wait
 
 log = logging.getLogger(__name__)
 
@@ -261,5 +261,6 @@ class Router:
         self._counted.clear()
 
     async def estimated_wait_seconds(self, queue: str, position: int) -> float | None:
-        """Seconds until an agent answers the customer at `position`; None when nobody serves the queue."""
-        return estimate_wait(position, await self.queue_snapshot(queue))
+        """Seconds until an agent answers the customer at `position` (a told place: further back than the places
+        told, the least wait, `hub.waitestimate.told_wait`); None when nobody serves the queue."""
+        return told_wait(position, await self.queue_snapshot(queue))

@@ -43,7 +43,7 @@ from hub.realtime import Change, RealtimeBus
 from hub.routing import Router
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tickets import TicketService
-from hub.waitestimate import changed_enough, describe_wait, estimate_wait, told_place, wait_view
+from hub.waitestimate import changed_enough, describe_wait, told_place, told_wait, wait_view
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class WaitAnnouncer:
         reached = 0
         for index, ticket in enumerate(waiting):
             position = told_place(index + 1)  # further back than told: the same as before, nothing written
-            estimate = estimate_wait(position, snapshot)
+            estimate = told_wait(position, snapshot)
             if await self._tell(ticket, queue, position, estimate, now):
                 reached += 1
         return reached

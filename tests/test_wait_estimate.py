@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.wait_simulation import score, simulate
+from benchmarks.wait_simulation import score, score_at_least, simulate
 from hub.waitestimate import (
+    LEAST_SHARE,
     TOLD_PLACES,
     QueueSnapshot,
     changed_enough,
     describe_wait,
     estimate_wait,
     told_place,
+    told_wait,
     wait_view,
 )
 
@@ -49,6 +51,10 @@ def test_places_further_back_than_told_are_told_as_at_least() -> None:
     assert describe_wait(TOLD_PLACES + 1, 89 * 60).endswith("Estimated wait: at least 89 minutes.")
     assert describe_wait(TOLD_PLACES + 1, 90 * 60).endswith("Estimated wait: at least 2 hours.")  # not 90 minutes
     assert describe_wait(3, 4 * 3600 + 60).endswith("Estimated wait: about 4 hours.")
+    snap = QueueSnapshot(total_slots=2, free_slots=0, handle_seconds=600, reaction_seconds=60)
+    assert told_wait(TOLD_PLACES, snap) == estimate_wait(TOLD_PLACES, snap)
+    assert told_wait(TOLD_PLACES + 1, snap) == pytest.approx(LEAST_SHARE * estimate_wait(TOLD_PLACES + 1, snap))
+    assert told_wait(TOLD_PLACES + 1, QueueSnapshot(0, 0)) is None  # nobody online: no number
     assert wait_view(TOLD_PLACES + 1, None)["ahead_at_least"] == TOLD_PLACES  # the widget says it in its language
     assert "ahead_at_least" not in wait_view(TOLD_PLACES, None)
     assert wait_view(None, None) == {"position": None, "estimate_seconds": None, "text": None}  # not waiting
@@ -68,6 +74,9 @@ def test_on_a_busy_desk_most_customers_hear_a_wait_within_30_percent() -> None:
     assert new["customers"] > 2000 and new["median_actual_wait_s"] > 300  # a desk where people really wait
     assert new["within_30pct"] >= 0.6  # measured 0.669 (seed 1)
     assert old["within_30pct"] < 0.2  # position x mean past wait: 0.079
+    further_back = score_at_least(customers)  # told "at least 50 ahead of you", and a least wait
+    assert further_back["told_at_least"] > 100  # measured 218 (seed 1)
+    assert further_back["at_least_held"] >= 0.95  # they waited at least that long: measured 1.0 (0.81 for the estimate)
 
 
 def test_on_a_quiet_desk_the_estimate_reads_right_to_the_minute() -> None:

@@ -73,16 +73,17 @@ async def test_far_back_in_a_long_line_the_widget_says_how_many_are_ahead_at_lea
                                     "now: we will answer as soon as someone is back.")
     ann = await hub.accounts.create("ann", "ann's password", name="Ann", roles=[Role.AGENT], capacity=1)
     await hub.presence.connect(ann["_id"])
-    # place 51, one free slot: 50 turnovers of that slot at the default 600 s, then a reaction of 60 s
+    # place 51, one free slot: 50 turnovers of that slot at the default 600 s, then a reaction of 60 s: 30,060 s;
+    # told as a least wait, LEAST_SHARE (0.6) of that: 301 minutes
     await expect(wait).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
-                                    "Estimated wait: at least 8 hours.")
+                                    "Estimated wait: at least 5 hours.")
     await screenshot(page, "widget-wait-long-line")
     bob = await hub.accounts.create("bob", "bob's password", name="Bob", roles=[Role.AGENT], capacity=19)
     await hub.presence.connect(bob["_id"])
-    # 20 free slots: 31 turnovers of 20 slots, then the reaction
+    # 20 free slots: 31 turnovers of 20 slots, then the reaction: 990 s, of which 0.6 is 9.9 minutes
     await expect(wait).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
-                                    "Estimated wait: at least 17 minutes.")
+                                    "Estimated wait: at least 10 minutes.")
     await page.reload()
     await expect(page.locator(".sb-wait")).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
-                                                        "Estimated wait: at least 17 minutes.")
+                                                        "Estimated wait: at least 10 minutes.")
     await ctx.close()
