@@ -47,6 +47,20 @@ async def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+async def widget_said(browser: Any, live_url: str, text: str, viewport: dict[str, int] | None = None) -> Any:
+    """A visitor's page of its own (a new browser context) on the demo site, its widget ready, having sent `text`."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(**({"viewport": viewport} if viewport else {}))
+    page = await context.new_page()
+    await page.goto(f"{live_url}/demo")
+    await expect(page.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+    box = page.locator(".sb-form textarea")
+    await box.fill(text)
+    await box.press("Enter")
+    return page
+
+
 async def desk_login(browser: Any, url: str, username: str, password: str) -> Any:
     """A desk page of its own (a new browser context) at `url` (the desk, or one of its views), signed in and
     live (its socket connected)."""

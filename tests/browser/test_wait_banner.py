@@ -12,9 +12,11 @@ from hub.models import Role
 from hub.waitestimate import TOLD_PLACES
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, widget_said
 from tests.conftest import make_settings
 from tests.test_wait_announcements import _escalate
+
+VIEWPORT = {"width": 1000, "height": 700}
 
 
 @pytest.fixture
@@ -27,13 +29,7 @@ async def test_the_widget_shows_the_wait_as_the_desk_changes(browser: Any, live_
     hub = runtime.hub
     assert hub is not None
     hub.router.snapshot_seconds = 0
-    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
-    page = await ctx.new_page()
-    await page.goto(f"{live_url}/demo")
-    await expect(page.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
-    box = page.locator(".sb-form textarea")
-    await box.fill("I want to talk to a human please")
-    await box.press("Enter")
+    page = await widget_said(browser, live_url, "I want to talk to a human please", VIEWPORT)
     wait = page.locator(".sb-wait")
     await expect(wait).to_have_text("You are number 1 in the queue. No agent is online right now: "
                                     "we will answer as soon as someone is back.")
@@ -50,7 +46,7 @@ async def test_the_widget_shows_the_wait_as_the_desk_changes(browser: Any, live_
     [ticket] = await hub.store.tickets.find({}).to_list()
     await hub.tickets.assign(ticket["_id"], ann["_id"], ann)
     await expect(page.locator(".sb-wait")).to_be_hidden()  # an agent has it: no longer waiting
-    await ctx.close()
+    await page.context.close()
 
 
 async def test_far_back_in_a_long_line_the_widget_says_how_many_are_ahead_at_least(
@@ -61,13 +57,7 @@ async def test_far_back_in_a_long_line_the_widget_says_how_many_are_ahead_at_lea
     hub.router.snapshot_seconds = 0
     for n in range(TOLD_PLACES):  # a line already as long as the places told
         await _escalate(hub, "widget", f"demo:visitor:ahead{n}")
-    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
-    page = await ctx.new_page()
-    await page.goto(f"{live_url}/demo")
-    await expect(page.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
-    box = page.locator(".sb-form textarea")
-    await box.fill("I want to talk to a human please")
-    await box.press("Enter")
+    page = await widget_said(browser, live_url, "I want to talk to a human please", VIEWPORT)
     wait = page.locator(".sb-wait")
     await expect(wait).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. No agent is online right "
                                     "now: we will answer as soon as someone is back.")
@@ -86,4 +76,4 @@ async def test_far_back_in_a_long_line_the_widget_says_how_many_are_ahead_at_lea
     await page.reload()
     await expect(page.locator(".sb-wait")).to_have_text(f"At least {TOLD_PLACES} customers are ahead of you. "
                                                         "Estimated wait: at least 10 minutes.")
-    await ctx.close()
+    await page.context.close()
