@@ -2,13 +2,21 @@
 
 Three counters limit password guessing (see docs/security.md#desk-login-proxies-rate-limits-password-hashing-sessions):
 
-* per (username, client IP): a few free failures, then each further attempt must wait
-  twice as long as the one before (1 s, 2 s, 4 s ... up to 15 min). It only ever slows
+* per client IP: 20 free failures, then each further attempt must wait twice as long as the one
+  before (1 s, 2 s, 4 s ... up to 15 min): one address spraying many usernames.
+* per (username, client IP): a few free failures, the same backoff. It only ever slows
   the address that made the failures, so nobody can lock another person out with it.
-* per client IP: a larger budget, the same backoff (one address spraying many usernames).
-* per username: a larger budget still, and a short cap (60 s), against guessing from many
+* per username: a larger budget, and a short cap (60 s), against guessing from many
   addresses; one address alone cannot exhaust it, because its own pair counter stops it
   first, and even many addresses delay the real user by at most the cap.
+
+The address's counter is asked first, and this process remembers an address held back until its time
+comes: a refused attempt from it then costs no database command and leaves no counter behind. Asked
+second until 2026-12-06, it let one address past its 20 failures leave a new username's counter per
+attempt (2,004 counters for 2,000 refused attempts, 7 commands each; a scratch flood), and every
+counter costs the embedded server's TTL sweep a read each minute (docs/security.md). A counter that an
+attempt created and gave back unused (refused further on, or the hashing pool full) is deleted, and so
+is the address's counter after a right password if it never counted a failure.
 
 Every attempt takes a numbered ticket on each counter *before* the password is checked, with
 an update keyed by `_id` that carries its own condition, so parallel attempts are serialised by
@@ -54,7 +62,9 @@ class Limit:
         return min(self.cap_seconds, self.base_seconds * 2 ** min(over - 1, 30))
 
 
-LIMITS = (Limit("pair", free=5), Limit("ip", free=20), Limit("user", free=20, cap_seconds=60))
+LIMITS = (Limit("ip", free=20), Limit("pair", free=5), Limit("user", free=20, cap_seconds=60))
+#: Addresses this process remembers as held back (the first remembered is forgotten first beyond it).
+HELD_MAX = 10_000
 
 
 class Throttled(Exception):
@@ -72,19 +82,40 @@ class LoginThrottle:
         self.limits = limits
         #: Replaceable so tests can walk the backoff without sleeping.
         self.clock = clock
+        #: Addresses the database held back, and until when: refused again here without asking it. In the database
+        #: that time only moves later (a right password gives back only its own ticket); tickets of parallel
+        #: attempts from the address given back can bring it a step sooner there, not here: held a little longer.
+        self._held: dict[str, datetime] = {}
 
     async def admit(self, username: str, ip: str) -> list[str]:
         """Take a ticket on every counter; the keys taken, or `Throttled` (tickets given back)."""
+        until = self._held.get(ip)
+        if until is not None:
+            if self.clock() < until:
+                raise _throttled(until, self.clock())
+            del self._held[ip]
         taken: list[str] = []
         for limit in self.limits:
             key = limit.key(username, ip)
             now = self.clock()
             allowed_at = await self._take_ticket(limit, key, now)
             if allowed_at is not None:
+                if limit.kind == "ip":
+                    self._hold(ip, allowed_at)
                 await self.give_back(taken)
-                raise Throttled(max(1, math.ceil((allowed_at - now).total_seconds())))
+                raise _throttled(allowed_at, now)
             taken.append(key)
         return taken
+
+    def _hold(self, ip: str, until: datetime) -> None:
+        """Remember a held-back address; beyond HELD_MAX, forget those whose time came, then the first remembered."""
+        if len(self._held) >= HELD_MAX:
+            now = self.clock()
+            for gone in [key for key, at in self._held.items() if at <= now]:
+                del self._held[gone]
+            while len(self._held) >= HELD_MAX:
+                del self._held[next(iter(self._held))]
+        self._held[ip] = until
 
     async def _take_ticket(self, limit: Limit, key: str, now: datetime) -> datetime | None:
         """Count this attempt on `key` if it may be made now: None, else when it may (nothing counted).
@@ -142,7 +173,17 @@ class LoginThrottle:
         await self.give_back([k for k in keys if k not in resets])
 
     async def give_back(self, keys: list[str]) -> None:
-        """Return the tickets of an attempt that was not made (refused, or the hashing pool was full)."""
+        """Return the tickets of an attempt that was not made (refused, or the hashing pool was full), and delete
+        the counters left with nothing to remember (no ticket out, no failure ever).
+
+        A parallel attempt that takes a ticket on one of them first keeps it (its count is no longer 0); one that
+        created it and has not counted yet finds it gone and creates it again (`_take_ticket` reads again)."""
         if keys:
             await self.collection.update_many(
                 {"_id": {"$in": keys}, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}}, hint=BY_ID)
+            await self.collection.delete_many(
+                {"_id": {"$in": keys}, "failures": 0, "last_failure_at": {"$exists": False}}, hint=BY_ID)
+
+
+def _throttled(allowed_at: datetime, now: datetime) -> Throttled:
+    return Throttled(max(1, math.ceil((allowed_at - now).total_seconds())))

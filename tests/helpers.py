@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -46,6 +47,22 @@ class FindReads(monitoring.CommandListener):
             with self._lock:
                 self.filters.append(dict(query))
                 self.in_transaction.append("txnNumber" in event.command)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class Counted(monitoring.CommandListener):
+    """The commands the client sent, by name."""
+
+    def __init__(self) -> None:
+        self.names: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names[event.command_name] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

@@ -13,7 +13,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from pymongo import monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -22,27 +21,11 @@ from hub.models import InboundMessage, Sender, utcnow
 from hub.store import ObjectId
 from switchboard.config import Settings
 from tests.conftest import running
-from tests.helpers import eventually, scratch_store
+from tests.helpers import Counted, eventually, scratch_store
 
 #: A guard against a hang, not a timing goal: what it guards takes milliseconds.
 HANG = 30.0
 WAYS = pytest.mark.parametrize("together", [True, False], ids=["bulkWrite", "one by one"])
-
-
-class Counted(monitoring.CommandListener):
-    """The commands the client sent, by name."""
-
-    def __init__(self) -> None:
-        self.names: Counter[str] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.names[event.command_name] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @WAYS

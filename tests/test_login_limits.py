@@ -14,10 +14,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 
-from hub.login_throttle import LIMITS
+from hub import login_throttle
+from hub.login_throttle import LIMITS, LoginThrottle, Throttled
 from hub.models import utcnow
 from switchboard.bootstrap import Runtime
-from tests.helpers import eventually
+from tests.helpers import Counted, eventually, scratch_store
 from tests.test_widget_flow import say, widget_session
 
 
@@ -204,3 +205,69 @@ async def test_sessions_are_stored_hashed(client: TestClient[Any, Any], runtime:
     # A database dump's key is no cookie: presenting it does not log anyone in.
     async with aiohttp.ClientSession(cookies={"sb_session": stored["_id"]}) as thief:
         assert (await thief.get(client.make_url("/api/me"))).status == 401
+
+
+async def _fail_until_held(throttle: LoginThrottle, ip: str) -> int:
+    """Wrong passwords from `ip`, each for another username, until the address is held back: how many failed."""
+    for k in range(100):
+        try:
+            keys = await throttle.admit(f"guess{k}", ip)
+        except Throttled:
+            return k
+        await throttle.failed(keys)
+    raise AssertionError("the address was never held back")
+
+
+async def test_a_held_back_address_leaves_no_counters_and_costs_no_commands(mongo_uri: str) -> None:
+    """One address spraying usernames past its budget: each refusal used to leave that username's counter behind
+    (2,004 for 2,000 refused attempts, 7 commands each), for the embedded server's TTL sweep to read every minute."""
+    counted = Counted()
+    async with scratch_store(mongo_uri, "throttle", [counted]) as store:
+        clock = Clock()
+        throttle = LoginThrottle(store, clock=clock)
+        ip_budget = next(limit.free for limit in LIMITS if limit.kind == "ip")
+        assert await _fail_until_held(throttle, "203.0.113.9") == ip_budget
+        counters = await store.login_throttle.count_documents({})
+        counted.names.clear()
+        for k in range(200, 250):
+            with pytest.raises(Throttled):
+                await throttle.admit(f"guess{k}", "203.0.113.9")
+        assert sum(counted.names.values()) == 0  # refused from memory
+        other_process = LoginThrottle(store, clock=clock)
+        for k in range(300, 310):
+            with pytest.raises(Throttled) as refused:
+                await other_process.admit(f"guess{k}", "203.0.113.9")
+        # its first refusal asks the address's counter (a conditional update, then a read); the later ones do not
+        assert counted.names == {"update": 1, "find": 1}
+        assert await store.login_throttle.count_documents({}) == counters  # nothing left behind
+        clock.advance(refused.value.retry_after)  # its time comes: asked again, and admitted
+        keys = await throttle.admit("guess400", "203.0.113.9")
+        assert len(keys) == 3
+        await throttle.give_back(keys)
+
+
+async def test_an_attempt_not_made_and_a_right_password_leave_nothing_behind(mongo_uri: str) -> None:
+    """The hashing pool full (the tickets given back) or a right password from an address that never failed:
+    no counter stays for an hour. One that counted a failure does."""
+    async with scratch_store(mongo_uri, "throttle") as store:
+        throttle = LoginThrottle(store)
+        await throttle.give_back(await throttle.admit("ann", "198.51.100.1"))
+        await throttle.succeeded("bob", "198.51.100.2", await throttle.admit("bob", "198.51.100.2"))
+        assert await store.login_throttle.count_documents({}) == 0
+        await throttle.failed(await throttle.admit("cy", "198.51.100.3"))
+        await throttle.succeeded("cy", "198.51.100.3", await throttle.admit("cy", "198.51.100.3"))
+        left = await store.login_throttle.find({}).to_list()
+        assert [(c["_id"], c["failures"]) for c in left] == [("ip:198.51.100.3", 1)]  # the address's failure stays
+
+
+async def test_held_back_addresses_remembered_are_bounded(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(login_throttle, "HELD_MAX", 3)
+    async with scratch_store(mongo_uri, "throttle") as store:
+        clock = Clock()
+        throttle = LoginThrottle(store, clock=clock)
+        for n in range(4):
+            await _fail_until_held(throttle, f"192.0.2.{n}")
+        assert list(throttle._held) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]  # the first remembered forgotten
+        clock.advance(2)  # the first backoff (1 s) has run out for all of them
+        await _fail_until_held(throttle, "192.0.2.9")  # meets the bound: the expired ones go, not a live one
+        assert list(throttle._held) == ["192.0.2.9"]
