@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 from importlib import resources
@@ -18,6 +17,7 @@ from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
 from agents_ui.users import agent_public
 from httpkit.bodies import accepts, body_of, fields_of
+from httpkit.sockets import stop_writer
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.accounts import (
     SESSIONS_ENDED,
@@ -466,10 +466,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             pass
     finally:
         sub.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await hub.presence.disconnect(connection, agent["_id"])
+        await stop_writer(task)
+        # to the end even if the handler is cancelled (a server that cancels the handlers of lost connections, a
+        # shutdown): an agent left online gets tickets routed to a desk nobody watches
+        await asyncio.shield(hub.presence.disconnect(connection, agent["_id"]))
     return ws
 
 

@@ -1,13 +1,17 @@
-"""The body gates of `httpkit.bodies` as pure functions: depth counted on raw bytes, storable text."""
+"""The body gates of `httpkit.bodies` as pure functions: depth counted on raw bytes, storable text; and the end of a
+socket's writing task (`httpkit.sockets`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 import pytest
 from aiohttp import web
 
 from httpkit.bodies import MAX_DEPTH, parse_object, too_deep
+from httpkit.sockets import stop_writer
 
 
 def _reason(exc: web.HTTPException) -> str:
@@ -42,3 +46,25 @@ def test_bodies_the_database_cannot_store_are_refused_with_the_field(raw: bytes,
 def test_a_valid_body_passes_unchanged() -> None:
     body = {"name": "Zoë 🦊", "nested": [[{"ok": True}]], "n": 2**40, "text": "[not structure]"}
     assert parse_object(json.dumps(body).encode()) == body
+
+
+async def test_a_writing_task_ends_quietly_however_it_ended(caplog: pytest.LogCaptureFixture) -> None:
+    """Running (cancelled), gone under a write (a peer that left), or failed (logged): `stop_writer` returns, so the
+    handler's cleanup after it runs."""
+    forever = asyncio.Event()
+
+    async def waits() -> None:
+        await forever.wait()
+
+    async def raises(exc: Exception) -> None:
+        raise exc
+
+    running = asyncio.create_task(waits())
+    gone = asyncio.create_task(raises(ConnectionResetError("Cannot write to closing transport")))
+    broken = asyncio.create_task(raises(ValueError("a bug")))
+    await asyncio.wait([gone, broken])  # both ended before they are stopped
+    with caplog.at_level(logging.ERROR, logger="httpkit.sockets"):
+        for task in (running, gone, broken, None):
+            await stop_writer(task)
+    assert running.cancelled() and gone.done() and broken.done()
+    assert [r.exc_info[1].args[0] for r in caplog.records if r.exc_info and r.exc_info[1]] == ["a bug"]

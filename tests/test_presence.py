@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.test_utils import TestClient
 
 from hub.models import Role, utcnow
@@ -175,3 +178,51 @@ async def _restamped(runtime: Runtime, before: dict[str, Any]) -> bool:
     assert runtime.hub is not None
     now = await runtime.hub.store.presence.find_one({"_id": before["_id"]})
     return now is not None and now["seen_at"] > before["seen_at"]
+
+
+#: A guard against a hang, not a timing goal: what it guards takes milliseconds.
+HANG = 30.0
+
+
+class _GoneUnderAWrite:
+    """The hub's side of a socket whose peer left while a frame was being written: aiohttp raises
+    `ClientConnectionResetError` from the write, before the handler sees the socket close (CI, 2026-12-06: the
+    desk's feed then skipped the agent's disconnect). Frames whose `type` is in `kinds` meet it; `met` is set."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, kinds: set[str] | None = None) -> None:
+        self.met = asyncio.Event()
+        real = web.WebSocketResponse.send_json
+
+        async def send_json(ws: web.WebSocketResponse, data: Any, *args: Any, **kwargs: Any) -> None:
+            if kinds is None or data.get("type") in kinds:
+                self.met.set()
+                raise ClientConnectionResetError("Cannot write to closing transport")
+            await real(ws, data, *args, **kwargs)
+
+        monkeypatch.setattr(web.WebSocketResponse, "send_json", send_json)
+
+
+async def test_a_desk_gone_while_a_frame_is_written_still_goes_offline(
+    runtime: Runtime, client: TestClient[Any, Any], agent: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_id = agent["account"]["_id"]
+    async with client.ws_connect("/api/desk/ws"):
+        await eventually(lambda: _is(runtime, agent_id, "online"), what="the desk connection")
+        gone = _GoneUnderAWrite(monkeypatch)
+        await escalate(client, runtime)  # a new ticket and its messages: frames for the desk
+        await asyncio.wait_for(gone.met.wait(), HANG)
+        checked = await _checked_at(runtime, agent_id)
+    await eventually(lambda: _settled(runtime, agent_id, 0, checked), what="the disconnect handled")
+    assert await _presence(runtime, agent_id) == "offline"  # not left online for routing
+
+
+async def test_a_visitor_gone_while_a_frame_is_written_is_counted_as_gone(
+    runtime: Runtime, client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, ticket = await escalate(client, runtime)
+    chat = await open_widget_ws(client, token)
+    gone = _GoneUnderAWrite(monkeypatch, {"message"})
+    await say(client, token, "are you still there?")  # the visitor's own message comes back as a frame
+    await asyncio.wait_for(gone.met.wait(), HANG)
+    await chat.close()
+    await eventually(lambda: _marked_left(runtime, ticket["conversation_ids"][0]), what="the visitor counted as gone")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -32,6 +31,7 @@ from channels.widget.identity import (
     verify_user_jwt,
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
+from httpkit.sockets import stop_writer
 from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.hub import LiveConnection
 from hub.models import Attachment, AuthorKind, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
@@ -511,15 +511,16 @@ class WidgetChannel:
         finally:
             sub.close()
             for task in (pump, expiry):
-                if task is None:
-                    continue
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if any(_handed_over(change, visitor.key) for change in sub.drain()):  # not pumped before the close
-                await self.hub.customer_waiting(connection)
-            await self.hub.customer_disconnected(connection, CHANNEL, visitor.key)
+                await stop_writer(task)
+            await asyncio.shield(self._left(connection, visitor.key, sub))  # to the end, as the desk's feed
         return ws
+
+    async def _left(self, connection: LiveConnection, thread_key: str, sub: Any) -> None:
+        """The visitor's socket closed: a handover the pump had not passed on yet still counts, then the departure
+        (a waiting customer gone long enough abandons the ticket, hub.departures)."""
+        if any(_handed_over(change, thread_key) for change in sub.drain()):
+            await self.hub.customer_waiting(connection)
+        await self.hub.customer_disconnected(connection, CHANNEL, thread_key)
 
     async def _authenticate(self, ws: web.WebSocketResponse) -> tuple[Visitor, bool] | None:
         """The visitor of the auth frame and whether it says the session is new (`schemas.Auth.fresh`), or None
