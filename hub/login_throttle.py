@@ -89,10 +89,10 @@ class LoginThrottle:
 
     async def admit(self, username: str, ip: str) -> list[str]:
         """Take a ticket on every counter; the keys taken, or `Throttled` (tickets given back)."""
-        until = self._held.get(ip)
+        until, now = self._held.get(ip), self.clock()
         if until is not None:
-            if self.clock() < until:
-                raise _throttled(until, self.clock())
+            if now < until:
+                raise _throttled(until, now)
             del self._held[ip]
         taken: list[str] = []
         for limit in self.limits:
