@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from importlib import resources
 from typing import Any
 
@@ -17,6 +16,7 @@ from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
 from agents_ui.users import agent_public
 from httpkit.bodies import accepts, body_of, fields_of
+from httpkit.errors import retry_later
 from httpkit.sockets import stop_writer
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
 from hub.accounts import (
@@ -109,14 +109,6 @@ async def session_response(request: web.Request, info: SessionInfo) -> web.Respo
                                   "enrolment_required": await _hub(request).totp.enrolment_required(info.agent)})
     set_session_cookie(request, response, info.token)
     return response
-
-
-def retry_later(status: int, reason: str, seconds: int) -> web.HTTPException:
-    """A 429/503 that tells the client when to try again."""
-    exc = error(status, reason) if status != 503 else web.HTTPServiceUnavailable(
-        text=json.dumps({"error": reason}), content_type="application/json")
-    exc.headers["Retry-After"] = str(seconds)
-    return exc
 
 
 @requires(enrolling=True)

@@ -18,9 +18,7 @@ the rendered body, which is sanitised HTML.
 from __future__ import annotations
 
 import hashlib
-import time
 import weakref
-from collections import deque
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +29,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.auth import same_origin
 from bot.kb.source import ArticleFinder
 from httpkit.markdown import render_html, snippet
+from httpkit.ratelimit import RateLimiter, Rule, address_key, admit, retry_after_seconds
 from hub.knowledge import Article
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
@@ -42,7 +41,7 @@ MAX_QUERY = 200
 PER_TOPIC = 6
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano",
                   "nl": "Nederlands", "pt": "Português", "pl": "Polski", "sv": "Svenska", "da": "Dansk"}
-_recent: dict[str, deque[float]] = {}
+_feedback_limit = RateLimiter([Rule(FEEDBACK_PER_WINDOW, FEEDBACK_WINDOW_SECONDS)])
 #: The search index of each knowledge base (one per hub in this process).
 _finders: weakref.WeakKeyDictionary[Any, ArticleFinder] = weakref.WeakKeyDictionary()
 
@@ -251,29 +250,14 @@ async def article_page(request: web.Request) -> web.Response:
     return _page(f"{article.title} · Help center", content, lang=article.language)
 
 
-def _allowed(address: str) -> bool:
-    """Whether this address may answer again now (a sliding window per process)."""
-    now = time.monotonic()
-    seen = _recent.setdefault(address, deque())
-    while seen and now - seen[0] > FEEDBACK_WINDOW_SECONDS:
-        seen.popleft()
-    if len(seen) >= FEEDBACK_PER_WINDOW:
-        return False
-    seen.append(now)
-    if len(_recent) > 10_000:  # forget idle addresses
-        for key in [k for k, v in _recent.items() if not v or now - v[-1] > FEEDBACK_WINDOW_SECONDS]:
-            del _recent[key]
-    return True
-
-
 async def feedback(request: web.Request) -> web.Response:
     """A reader's answer to "Was this article helpful?" (form: `answer` yes/no, `visitor` token)."""
     wants_json = "application/json" in request.headers.get("Accept", "")
 
-    def refuse(status: int, reason: str) -> web.Response:
+    def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
         if wants_json:
-            return web.json_response({"error": reason}, status=status)
-        return web.Response(text=reason, status=status, content_type="text/plain")
+            return web.json_response({"error": reason}, status=status, headers=headers)
+        return web.Response(text=reason, status=status, content_type="text/plain", headers=headers)
 
     if not same_origin(request):
         return refuse(403, "answers are taken from the help center's own pages only")
@@ -283,8 +267,11 @@ async def feedback(request: web.Request) -> web.Response:
     answer = form.get("answer")
     if answer not in ("yes", "no"):
         return refuse(400, "answer: yes or no")
-    if not _allowed(request.remote or "?"):
-        return refuse(429, "too many answers from this address; try again later")
+    wait = admit([(_feedback_limit, address_key(request.remote))])  # each address: a sliding window per process
+    if wait:
+        seconds = retry_after_seconds(wait)
+        return refuse(429, f"too many answers from this address; try again in {seconds} s",
+                      {"Retry-After": str(seconds)})
     visitor = str(form.get("visitor") or "")[:100]
     if len(visitor) < 16:  # no script: the address and browser stand in for the visitor
         seed = f"{request.remote}|{request.headers.get('User-Agent', '')}"
@@ -309,5 +296,5 @@ def routes() -> list[web.RouteDef]:
 
 def reset_limits() -> None:
     """Forget the feedback rate limits (tests)."""
-    _recent.clear()
+    _feedback_limit.clear()
 

@@ -10,8 +10,9 @@ from pydantic import Field
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires, same_origin
-from agents_ui.desk import retry_later, session_response
+from agents_ui.desk import session_response
 from httpkit.bodies import accepts, body_of
+from httpkit.errors import retry_later
 from httpkit.fields import Body, Secret, Token
 from hub.accounts import Throttled
 from hub.hub import Hub

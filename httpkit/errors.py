@@ -19,3 +19,12 @@ def error(status: int, reason: str) -> web.HTTPException:
     if status == 413:  # its constructor wants sizes; the reason says them
         return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=text, content_type="application/json")
     return _CLASSES[status](text=text, content_type="application/json")
+
+
+def retry_later(status: int, reason: str, seconds: int) -> web.HTTPException:
+    """A 429/503 that tells the client when to try again: the `Retry-After` header, and `retry_after` in the
+    body for a page on another origin, which reads only the headers a response exposes to it."""
+    cls = web.HTTPServiceUnavailable if status == 503 else _CLASSES[status]
+    exc = cls(text=json.dumps({"error": reason, "retry_after": seconds}), content_type="application/json")
+    exc.headers["Retry-After"] = str(seconds)
+    return exc

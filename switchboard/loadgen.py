@@ -169,10 +169,9 @@ class Cluster:
             self.uri = await self.server.start()
         # Shared by the hubs: the database's name, and the secret that signs visitor tokens.
         secret = secrets.token_urlsafe(24)
-        config = REPO / "config" / "switchboard.yml"
         if self.mail is not None:
             self.smtp_port = free_port()
-            config = self._email_config(config)
+        config = self._config(REPO / "config" / "switchboard.yml")
         self.hubs = [HubProcess(self.tmp, f"hub{n}", self.uri, self.db_name, secret, config, free_port(),
                                 self.extra_env)
                      for n in range(self.count)]
@@ -184,16 +183,19 @@ class Cluster:
             await hub.wait_ready()
         await self._add_agent(self.uri, config)
 
-    def _email_config(self, base: Path) -> Path:
-        """The repository's configuration plus the email channel: the hub's SMTP listener on a free port, and
-        its relay pointed at this generator's mail sink (where the bot's email answers arrive)."""
-        assert self.mail is not None
+    def _config(self, base: Path) -> Path:
+        """The repository's configuration, with every customer of the generator on one address: the widget's
+        limit per address is off (each chat keeps its own). With a mail sink, also the email channel: the hub's
+        SMTP listener on a free port, and its relay pointed at the sink (where the bot's email answers arrive)."""
         raw = yaml.safe_load(base.read_text(encoding="utf-8"))
         raw.setdefault("bot", {})["data_dir"] = str((base.parent / raw["bot"].get("data_dir", "bot")).resolve())
-        raw.setdefault("channels", {})["email"] = {
-            "mailboxes": {"support": {"address": SUPPORT_ADDRESS, "from_name": "Support", "bot": True}},
-            "smtp_listener": {"enabled": True, "host": "127.0.0.1", "port": self.smtp_port},
-            "relay": {"host": "127.0.0.1", "port": self.mail.port, "security": "none"}}
+        widget = raw.setdefault("channels", {}).setdefault("widget", {})
+        widget["rate_limits"] = {**(widget.get("rate_limits") or {}), "per_address": []}
+        if self.mail is not None:
+            raw["channels"]["email"] = {
+                "mailboxes": {"support": {"address": SUPPORT_ADDRESS, "from_name": "Support", "bot": True}},
+                "smtp_listener": {"enabled": True, "host": "127.0.0.1", "port": self.smtp_port},
+                "relay": {"host": "127.0.0.1", "port": self.mail.port, "security": "none"}}
         path = self.tmp / "switchboard.yml"
         path.write_text(yaml.safe_dump(raw), encoding="utf-8")
         return path

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-from channels.base import ChannelContext, bad_request
+from channels.base import ChannelConfigError, ChannelContext, bad_request
 from channels.widget import i18n, schemas
 from channels.widget.identity import (
     MIN_JWT_SECRET_BYTES,
@@ -31,6 +31,8 @@ from channels.widget.identity import (
     verify_user_jwt,
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
+from httpkit.errors import retry_later
+from httpkit.ratelimit import RateLimiter, address_key, admit, retry_after_seconds, rules_from
 from httpkit.sockets import stop_writer
 from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.hub import LiveConnection
@@ -60,6 +62,11 @@ WS_AUTH_TIMEOUT = 4408
 #: How far before the time in the last seen message's id the history is read again (`after`): its `created_at`
 #: and another process's ids may differ from that time by clock skew; the ids decide what is newer.
 AFTER_MARGIN = timedelta(seconds=60)
+#: Messages and files one chat may send (`rate_limits.per_chat`): far above anyone typing or pressing buttons.
+PER_CHAT_LIMITS = [{"messages": 10, "seconds": 10}, {"messages": 30, "seconds": 60}]
+#: Messages and files of every chat from one network address together (`rate_limits.per_address`; IPv6 by
+#: /64): an office or a mobile carrier's NAT holds many customers, a script holds one address.
+PER_ADDRESS_LIMITS = [{"messages": 300, "seconds": 60}]
 
 
 VISITOR = web.RequestKey("widget_visitor", Visitor)
@@ -115,6 +122,14 @@ class WidgetChannel:
         self.token_ttl = int(context.config.get("token_ttl_seconds", TOKEN_TTL_SECONDS))
         self.file_link_ttl = int(context.config.get("file_link_ttl_seconds", FILE_LINK_TTL_SECONDS))
         self.ws_auth_timeout = float(context.config.get("ws_auth_timeout_seconds", WS_AUTH_TIMEOUT_SECONDS))
+        limits = context.config.get("rate_limits") or {}
+        try:
+            self.per_chat = RateLimiter(rules_from(limits.get("per_chat", PER_CHAT_LIMITS), "rate_limits.per_chat"))
+            self.per_address = RateLimiter(rules_from(limits.get("per_address", PER_ADDRESS_LIMITS),
+                                                      "rate_limits.per_address"))
+        except (ValueError, AttributeError) as exc:
+            raise ChannelConfigError(str(exc) if isinstance(exc, ValueError) else
+                                     "rate_limits: per_chat and per_address lists are expected") from exc
         for name, cfg in self.sites.items():
             secret = str(cfg.get("identity_secret") or "")
             if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
@@ -141,7 +156,7 @@ class WidgetChannel:
 
     # -- wiring -------------------------------------------------------------------------
     def routes(self) -> list[web.RouteDef]:
-        return [
+        routes = [
             web.get("/widget.js", self.script),
             web.get("/demo", self.demo),
             web.get("/api/widget/sites/{site}", self.site_settings),
@@ -156,6 +171,7 @@ class WidgetChannel:
             web.post("/api/widget/end", self.end),
             web.options("/api/widget/{tail:.*}", self.preflight),
         ]
+        return [web.route(r.method, r.path, self._readable_errors(r.handler), **r.kwargs) for r in routes]
 
     def senders(self) -> list[WidgetSender]:
         return [WidgetSender()]
@@ -178,6 +194,24 @@ class WidgetChannel:
         if "*" in allowed or origin in allowed:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"
+
+    def _readable_errors(self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A refusal carries the same CORS headers as an answer: without them the page on the customer's site
+        cannot read it (a 401 to renew the token, a 413 to say the file is too large, a 429 to wait), and the
+        widget sees only a failed request."""
+
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException as exc:
+                self._cors(request, exc)
+                if "Retry-After" in exc.headers:
+                    exc.headers["Access-Control-Expose-Headers"] = "Retry-After"
+                raise
+
+        return wrapper
 
     async def preflight(self, request: web.Request) -> web.Response:
         response = web.Response(status=204)
@@ -320,6 +354,7 @@ class WidgetChannel:
     async def post_message(self, request: web.Request) -> web.Response:
         """The visitor sends a message (`client_id` makes retries safe): 202 once stored."""
         visitor = request[VISITOR]
+        self._admit(request, visitor)
         body = fields_of(request)
         result = await self._ingest(visitor, body)
         return self._json(request, result, status=202, site=visitor.site)
@@ -327,6 +362,7 @@ class WidgetChannel:
     async def post_file(self, request: web.Request) -> web.Response:
         """The visitor sends a file: multipart `file`, `client_id` (safe retries) and an optional `text`."""
         visitor = self._visitor(request)
+        self._admit(request, visitor)  # before the upload is read: a refused file costs no bandwidth
         limit = int(self.sites[visitor.site].get("max_upload_bytes", MAX_UPLOAD_BYTES))
         try:
             upload = await read_upload(request, limit)
@@ -337,6 +373,15 @@ class WidgetChannel:
         result = await self._ingest(visitor, {"text": upload.fields.get("text", ""),
                                               "client_id": upload.fields.get("client_id")}, (file,))
         return self._json(request, result, status=202, site=visitor.site)
+
+    def _admit(self, request: web.Request, visitor: Visitor) -> None:
+        """Count a message against its chat's and its address's limits, or refuse it with 429 and when to
+        send it again (the widget waits that long and sends it by itself; nothing is stored meanwhile)."""
+        wait = admit([(self.per_chat, visitor.key), (self.per_address, address_key(request.remote))])
+        if wait:
+            seconds = retry_after_seconds(wait)
+            log.info("widget: a message of %s refused for %d s (rate limit)", address_key(request.remote), seconds)
+            raise retry_later(429, f"too many messages; send again in {seconds} s", seconds)
 
     async def _ingest(self, visitor: Visitor, body: dict[str, Any],
                       attachments: tuple[Attachment, ...] = ()) -> dict[str, Any]:

@@ -294,6 +294,7 @@
         return r.json().catch(function () { return {}; }).then(function (d) {
           var err = new Error(d.error || "HTTP " + r.status);
           err.status = r.status;
+          err.retryAfter = d.retry_after;
           throw err;
         });
       });
@@ -433,13 +434,32 @@
     fresh = false;
     (function go() {
       api("POST", "/api/widget/messages", body).then(function () {
+        sentAgain();
         if (!ws || ws.readyState !== 1) poll();
-      }).catch(function () {
+      }).catch(function (err) {
         // Same client_id on retry: the hub stores the message once however often we send it.
+        if (tooFast(err.status, err.retryAfter, go)) return;
         if (tries++ < 5) setTimeout(go, 1000 * tries);
         else status.textContent = t("status.messageNotSent");
       });
     })();
+  }
+
+  // Refused for sending too fast (429): say so and send it again when the hub says, however often that takes
+  // (a limit is no failure: the message is kept until the hub takes it).
+  var waitingText = null;
+  function tooFast(code, seconds, go) {
+    if (code !== 429) return false;
+    seconds = Math.max(1, Math.ceil(Number(seconds) || 1));
+    waitingText = status.textContent = t("status.tooFast", { count: seconds });
+    setTimeout(go, seconds * 1000);
+    return true;
+  }
+
+  function sentAgain() {
+    if (waitingText === null || status.textContent !== waitingText) return;
+    waitingText = null;
+    status.textContent = t(ws && ws.readyState === 1 ? "status.online" : "status.reconnecting");
   }
 
   function sendFile(file, attempt) {
@@ -464,7 +484,11 @@
             status.textContent = t("status.fileNotSent");
             return;
           }
+          if (r.status === 429) {
+            return r.json().catch(function () { return {}; }).then(function (d) { tooFast(429, d.retry_after, go); });
+          }
           if (!r.ok) throw new Error("HTTP " + r.status);
+          sentAgain();
           if (!ws || ws.readyState !== 1) return poll();
         })
         .catch(function () {

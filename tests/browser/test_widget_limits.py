@@ -1,0 +1,65 @@
+"""A customer who writes faster than the chat's limit, on a shop's own site (another origin): the widget says
+why the message waits, and sends it by itself when the hub said."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from playwright.async_api import expect
+
+from switchboard.bootstrap import Runtime
+from switchboard.config import Settings
+from tests.browser.conftest import screenshot
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    settings = make_settings(mongo_uri, tmp_path)
+    settings.channels["widget"]["rate_limits"] = {"per_chat": [{"messages": 2, "seconds": 3}]}
+    return settings
+
+
+async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any, live_url: str,
+                                                                   runtime: Runtime) -> None:
+    assert runtime.hub is not None
+
+    async def shop_page(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><html><head><meta charset='utf-8'><title>Acme Outdoor</title></head>"
+                                 "<body style='font:16px system-ui;margin:40px'><h1>Acme Outdoor</h1>"
+                                 f"<script src='{live_url}/widget.js' data-site='demo' data-open='true' async>"
+                                 "</script></body></html>", content_type="text/html")
+    shop_app = web.Application()
+    shop_app.router.add_get("/", shop_page)
+    shop_server = TestServer(shop_app, host="127.0.0.1")
+    await shop_server.start_server()
+    ctx = await browser.new_context(viewport={"width": 1000, "height": 760})
+    try:
+        shop = await ctx.new_page()
+        await shop.goto(str(shop_server.make_url("/")))
+        await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+        await expect(shop.locator(".sb-status")).to_have_text("online")
+        box = shop.locator(".sb-form textarea")
+        for text in ("Hello", "My order has not arrived", "It is order 4711"):
+            await box.fill(text)
+            await box.press("Enter")
+        # The third is over 2 in 3 seconds: the hub refused it with when to send again, and the widget says so.
+        status = shop.locator(".sb-status")
+        await expect(status).to_have_text(
+            re.compile(r"^sending too fast: your message goes out in \d+ seconds?$"))
+        await expect(shop.locator(".sb-msg", has_text="My order has not arrived")).to_be_visible()
+        assert await shop.locator(".sb-msg", has_text="It is order 4711").count() == 0
+        await screenshot(shop, "widget-rate-limited")
+        # When the wait is over it goes out by itself, once, and the status is back.
+        await expect(shop.locator(".sb-msg", has_text="It is order 4711")).to_be_visible(timeout=15_000)
+        await expect(status).to_have_text("online")
+        assert await runtime.hub.store.messages.count_documents({"text": "It is order 4711"}) == 1
+        await screenshot(shop, "widget-rate-limited-sent")
+    finally:
+        await ctx.close()
+        await shop_server.close()
