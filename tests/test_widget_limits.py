@@ -70,7 +70,7 @@ async def test_a_chat_over_its_limit_is_told_when_to_send_again_and_nothing_is_s
 
 
 async def test_every_chat_from_one_address_shares_the_address_limit(
-        client: TestClient[Any, Any], runtime: Runtime) -> None:
+        client: TestClient[Any, Any], runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     assert runtime.hub is not None
     widget = widget_of(runtime)
     widget.per_chat.clock = widget.per_address.clock = Clock()
@@ -82,6 +82,8 @@ async def test_every_chat_from_one_address_shares_the_address_limit(
     file = await client.post("/api/widget/files", data={"client_id": uuid.uuid4().hex, "file": b"%PDF-1.4 tiny"},
                              headers={"Authorization": f"Bearer {late}"})
     assert file.status == 429  # files count too, refused before their upload is read
+    told = [r for r in caplog.records if "over the rate limit" in r.getMessage()]
+    assert len(told) == 1 and "127.0.0.1" in told[0].getMessage()  # the operator hears once, not per request
     await runtime.hub.pipeline.drain()
     assert await runtime.hub.store.messages.count_documents({"direction": "in"}) == 5
 

@@ -130,6 +130,8 @@ class WidgetChannel:
         except (ValueError, AttributeError) as exc:
             raise ChannelConfigError(str(exc) if isinstance(exc, ValueError) else
                                      "rate_limits: per_chat and per_address lists are expected") from exc
+        #: address -> when its next refusal is logged
+        self._refusals_logged: dict[str, float] = {}
         for name, cfg in self.sites.items():
             secret = str(cfg.get("identity_secret") or "")
             if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
@@ -377,10 +379,17 @@ class WidgetChannel:
     def _admit(self, request: web.Request, visitor: Visitor) -> None:
         """Count a message against its chat's and its address's limits, or refuse it with 429 and when to
         send it again (the widget waits that long and sends it by itself; nothing is stored meanwhile)."""
-        wait = admit([(self.per_chat, visitor.key), (self.per_address, address_key(request.remote))])
+        address = address_key(request.remote)
+        wait = admit([(self.per_chat, visitor.key), (self.per_address, address)])
         if wait:
             seconds = retry_after_seconds(wait)
-            log.info("widget: a message of %s refused for %d s (rate limit)", address_key(request.remote), seconds)
+            now = time.monotonic()
+            if self._refusals_logged.get(address, 0.0) <= now:  # once a minute per address, not once per request
+                if len(self._refusals_logged) >= 10_000:
+                    self._refusals_logged.clear()
+                self._refusals_logged[address] = now + 60
+                log.warning("widget: messages from %s over the rate limit (told to wait %d s; refusals are counted "
+                            "as 429 in switchboard_http_requests_total)", address, seconds)
             raise retry_later(429, f"too many messages; send again in {seconds} s", seconds)
 
     async def _ingest(self, visitor: Visitor, body: dict[str, Any],
