@@ -11,6 +11,7 @@ so nobody can claim to be https, another host or another address by sending a he
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import ip_address
 from typing import NoReturn
@@ -21,6 +22,9 @@ from aiohttp_remotes.exceptions import UntrustedIP
 from aiohttp_remotes.utils import check_ip, parse_trusted_element
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
+#: Peers an untrusted-forwarding warning is given for, at most (then the log has said enough).
+MAX_WARNED = 20
 
 
 class TrustedProxies(XForwardedStrict):
@@ -49,6 +53,33 @@ class TrustedProxies(XForwardedStrict):
         raise web.HTTPBadRequest(text=json.dumps({"error": "X-Forwarded-* headers from the proxy do not describe "
                                                            "exactly one hop (set X-Forwarded-For to $remote_addr)"}),
                                  content_type="application/json")
+
+
+class UntrustedForwarding:
+    """Without `hub.trusted_proxies`: warn, once per peer, when a request from a loopback or private address
+    carries `X-Forwarded-For`. That is most likely a reverse proxy the hub was not told about, and then every
+    client has the proxy's address: the login limits' per-address counter and the widget's per-address
+    message limit count all clients together (one guesser holds everyone's logins back), and the audit log
+    records the proxy. The headers stay ignored; only the operator is told."""
+
+    def __init__(self) -> None:
+        self._warned: set[str] = set()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if "X-Forwarded-For" in request.headers and len(self._warned) < MAX_WARNED:
+            peer = request.remote or ""
+            try:
+                behind = ip_address(peer).is_private or ip_address(peer).is_loopback
+            except ValueError:
+                behind = False
+            if behind and peer not in self._warned:
+                self._warned.add(peer)
+                log.warning("requests from %s carry X-Forwarded-For, which is ignored: hub.trusted_proxies is "
+                            "empty. If the hub runs behind a reverse proxy at %s, list it there; until then every "
+                            "client counts as %s (login and widget limits per address, the audit log)",
+                            peer, peer, peer)
+        return await handler(request)
 
 
 def parse_proxies(value: str | Sequence[str] | None) -> list[str]:

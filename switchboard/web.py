@@ -15,7 +15,7 @@ from httpkit.bodies import MAX_DEPTH, request_model
 from hub.hub import Hub
 from hub.store import PyMongoError
 from switchboard.database_supervisor import DatabaseSupervisor
-from switchboard.proxies import TrustedProxies
+from switchboard.proxies import TrustedProxies, UntrustedForwarding
 
 log = logging.getLogger(__name__)
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -160,6 +160,8 @@ def build_app(hub: Hub, routes: list[web.RouteDef], client_max_size: int = 25 * 
     middlewares: list[Any] = [errors, security_headers]
     if trusted_proxies:
         middlewares.insert(0, TrustedProxies(trusted_proxies).middleware)  # first: everything sees the rewrite
+    else:
+        middlewares.insert(0, UntrustedForwarding().middleware)
     if observe is not None:
         middlewares.insert(0, observe)
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)

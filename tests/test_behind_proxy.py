@@ -151,8 +151,10 @@ async def test_without_trusted_proxies_the_origin_check_fails(mongo_uri: str, tm
         assert "from this origin" in (await resp.json())["error"]
 
 
-async def test_public_url_alone_is_enough(mongo_uri: str, tmp_path: Path, shop_bot: Any) -> None:
-    """Without trusting the proxy's headers, a configured https public URL is the expected origin."""
+async def test_public_url_alone_is_enough(mongo_uri: str, tmp_path: Path, shop_bot: Any,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Without trusting the proxy's headers, a configured https public URL is the expected origin; the operator is
+    told once that every client now has the proxy's address."""
     port = _free_port()
     settings = make_settings(mongo_uri, tmp_path, public_url=f"https://127.0.0.1:{port}/")
     async with running(settings, shop_bot) as rt, http_client(rt) as hub:
@@ -161,6 +163,9 @@ async def test_public_url_alone_is_enough(mongo_uri: str, tmp_path: Path, shop_b
         async with nginx(tmp_path, hub.port, port) as proxy, browser(proxy) as session:
             resp = await session.post("/api/auth/login", json={"username": "paula", "password": PASSWORD})
             assert resp.status == 200, await resp.text()
+            assert (await session.get("/healthz")).status == 200
+            told = [r.getMessage() for r in caplog.records if "X-Forwarded-For, which is ignored" in r.getMessage()]
+            assert len(told) == 1 and "every client counts as 127.0.0.1" in told[0]
             assert "Secure" in resp.headers["Set-Cookie"]
             csrf = (await resp.json())["csrf"]
             away = await session.post("/api/me/status", json={"status": "away"}, headers={"X-CSRF-Token": csrf})
@@ -168,7 +173,8 @@ async def test_public_url_alone_is_enough(mongo_uri: str, tmp_path: Path, shop_b
 
 
 async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(mongo_uri: str, tmp_path: Path,
-                                                                     shop_bot: Any) -> None:
+                                                                     shop_bot: Any,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(mongo_uri, tmp_path, trusted_proxies=["10.9.9.9"])  # a proxy, but not us
     async with running(settings, shop_bot) as rt, http_client(rt) as client:
         assert rt.hub is not None
@@ -184,6 +190,7 @@ async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(mongo_uri: s
         ok = await client.post("/api/auth/login", json={"username": "paula", "password": PASSWORD}, headers=forged)
         assert ok.status == 200
         assert "Secure" not in ok.headers["Set-Cookie"]  # plain http stays plain http
+    assert not [r for r in caplog.records if "X-Forwarded-For, which is ignored" in r.getMessage()]  # proxies listed
 
 
 async def test_a_trusted_proxy_must_describe_exactly_one_hop(mongo_uri: str, tmp_path: Path, shop_bot: Any) -> None:
