@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.base import ChannelConfigError
+from httpkit.ratelimit import Rule, rules_from
 
 DEFAULT_ACK = ("Thank you for your message. We have opened ticket #{number} for it and will get back to you "
                "as soon as we can. Please keep [#{number}] in the subject if you write again.")
@@ -120,6 +121,9 @@ class EmailConfig:
     max_attachment_bytes: int = 10 * 1024 * 1024
     #: How much of the original text and HTML is kept with a message for agents to view.
     max_original_chars: int = 512 * 1024
+    #: How often the bot answers one sender (`bot_answers_per_sender`, per hub process): past it the sender's
+    #: mail goes to agents unanswered, so a robot that ignores `Auto-Submitted` cannot keep a loop going.
+    bot_answers_per_sender: tuple[Rule, ...] = (Rule(20, 3600),)
 
     def own_addresses(self) -> frozenset[str]:
         """Every address that is us: a mail from one of them is a loop, never a customer."""
@@ -219,5 +223,12 @@ def parse_config(raw: dict[str, Any]) -> EmailConfig:
             raise EmailConfigError("channels.email.relay.security must be `starttls`, `tls` or `none`")
     raw.pop("relay", None)
     domain = str(raw.pop("domain", "") or next(iter(mailboxes.values())).domain)
+    limits = {}
+    if "bot_answers_per_sender" in raw:
+        try:
+            limits["bot_answers_per_sender"] = rules_from(raw.pop("bot_answers_per_sender"),
+                                                          "channels.email.bot_answers_per_sender")
+        except ValueError as exc:
+            raise EmailConfigError(str(exc)) from exc
     rest = _known(raw, EmailConfig, "channels.email")
-    return EmailConfig(mailboxes=mailboxes, listener=listener, relay=relay, domain=domain, **rest)
+    return EmailConfig(mailboxes=mailboxes, listener=listener, relay=relay, domain=domain, **limits, **rest)

@@ -18,6 +18,7 @@ from channels.email.directory import Directory
 from channels.email.loops import find_bounce, noise_reason
 from channels.email.parse import ParsedEmail, ParseError, ParseLimits, parse_message
 from channels.email.threading import clean_subject, hints_for, thread_key
+from httpkit.ratelimit import RateLimiter, admit
 from hub.models import AuthorKind, ConversationState, InboundMessage, IngestResult, Sender
 from hub.store import ObjectId
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "email"
+#: The ticket's reason when the bot stopped answering a sender (`bot_answers_per_sender`).
+TOO_MANY_BOT_ANSWERS = "too_many_bot_answers"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Receiver:
         self.directory = Directory(config)
         self.limits = ParseLimits(max_attachment_bytes=config.max_attachment_bytes,
                                   max_original_chars=config.max_original_chars)
+        #: Bot answers per sender address, in this process.
+        self.bot_answers = RateLimiter(config.bot_answers_per_sender)
 
     async def receive(self, raw: bytes, *, recipients: list[str] | tuple[str, ...] = (),
                       envelope_from: str | None = None, mailbox: MailboxConfig | None = None,
@@ -75,16 +80,23 @@ class Receiver:
             target = self.directory.pick([self.config.mailbox(None).address])
         assert target is not None
         noise = noise_reason(parsed, self.directory.is_ours, envelope_from)
-        message = self._inbound(parsed, target.mailbox, target.token, noise, source)
+        held_back = (noise is None and target.mailbox.bot
+                     and admit([(self.bot_answers, parsed.from_address.lower())]) > 0)
+        message = self._inbound(parsed, target.mailbox, target.token, noise, source, bot=not held_back)
         result = await self.hub.ingest(message)
         log.info("email: %s %s from %s into conversation %s%s", "duplicate" if result.duplicate else "ingested",
                  parsed.message_id, parsed.from_address, result.conversation_id, f" (noise: {noise})" if noise else "")
-        if noise is None and not target.mailbox.bot:
+        if held_back:
+            log.warning("email: the bot answered %s as often as bot_answers_per_sender allows: %s goes to agents "
+                        "unanswered (a mail loop is stopped here)", parsed.from_address, parsed.message_id)
+            await self._ensure_ticket(result, target.mailbox, TOO_MANY_BOT_ANSWERS)
+        elif noise is None and not target.mailbox.bot:
             await self._ensure_ticket(result, target.mailbox)
         return Outcome("ingested", noise or "ok", parsed.message_id, result)
 
     def _inbound(self, parsed: ParsedEmail, mailbox: MailboxConfig, token: str | None, noise: str | None,
-                 source: str) -> InboundMessage:
+                 source: str, bot: bool = True) -> InboundMessage:
+        """The hub's message for this mail; `bot=False`: the bot must not answer it (the sender's limit)."""
         assert parsed.from_address is not None
         subject = clean_subject(parsed.subject) or None
         text = parsed.text or parsed.full_text or (subject or "")
@@ -105,6 +117,8 @@ class Receiver:
         }
         if noise:
             metadata["noise"] = noise
+        if not bot:
+            metadata["bot_held_back"] = "bot_answers_per_sender"
         if parsed.dropped:
             metadata["dropped_attachments"] = [
                 {"filename": d.filename, "content_type": d.content_type, "size": d.size, "reason": d.reason}
@@ -124,15 +138,16 @@ class Receiver:
             attachments=parsed.attachments,
             hints=hints_for(parsed, token, self.config.domain),
             subject=subject,
-            suppress_bot=noise is not None or not mailbox.bot,
+            suppress_bot=noise is not None or not mailbox.bot or not bot,
             automated=noise is not None,
             inbox=mailbox.name,
             metadata=metadata,
             reply_context={"reply_to": parsed.reply_to if parsed.reply_to != parsed.from_address else None},
         )
 
-    async def _ensure_ticket(self, result: IngestResult, mailbox: MailboxConfig) -> None:
-        """Bot off for this mailbox: a new conversation goes straight to agents (once, even on retries)."""
+    async def _ensure_ticket(self, result: IngestResult, mailbox: MailboxConfig, reason: str = "email") -> None:
+        """Bot off for this mailbox (`email`) or for this sender (`too_many_bot_answers`, with no automatic
+        acknowledgement either): a conversation the bot holds goes to agents (once, even on retries)."""
         store = self.hub.store
         conv_id = ObjectId(result.conversation_id)
         conversation = await store.conversations.find_one({"_id": conv_id})
@@ -144,9 +159,9 @@ class Receiver:
             current = await store.conversations.find_one({"_id": conv_id}, session=session)
             if current is None or current.get("ticket_id") or current["state"] != ConversationState.BOT:
                 return None
-            ticket = await self.hub.tickets.escalate(current, reason="email", queue=mailbox.queue, number=number,
+            ticket = await self.hub.tickets.escalate(current, reason=reason, queue=mailbox.queue, number=number,
                                                      session=session, subject=current.get("subject"))
-            if mailbox.auto_ack:
+            if mailbox.auto_ack and reason == "email":
                 text = mailbox.auto_ack_text.format(number=ticket["number"])
                 await self.hub.outbox.post({**current, "ticket_id": ticket["_id"]}, AuthorKind.SYSTEM, text,
                                            session=session, author_name=mailbox.from_name or "Switchboard")
@@ -154,5 +169,5 @@ class Receiver:
 
         ticket = await store.run_in_transaction(work)
         if ticket is not None:
-            log.info("email: conversation %s opened ticket #%s in %s (bot off for mailbox %s)", conv_id,
-                     ticket["number"], ticket["queue"], mailbox.name)
+            log.info("email: conversation %s opened ticket #%s in %s (%s)", conv_id, ticket["number"],
+                     ticket["queue"], f"bot off for mailbox {mailbox.name}" if reason == "email" else reason)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.email.conftest import CORPUS, EmailHub, customer_mail, msgid
+from switchboard.config import Settings
+from tests.conftest import _drop
+from tests.email.conftest import CORPUS, EmailHub, TlsFiles, customer_mail, email_config, msgid, start_email_hub
 from tests.email.relay import RelayStandIn
 from tests.helpers import eventually
 
@@ -144,3 +148,40 @@ async def test_an_out_of_office_reply_does_not_reopen_a_solved_ticket(email_hub:
     await email_hub.settle()
     reopened = await store.tickets.find_one({"_id": ticket["_id"]})
     assert reopened is not None and reopened["status"] in ("new", "open")
+
+
+async def test_a_robot_that_ignores_auto_submitted_gets_a_few_answers_then_agents(
+        settings: Settings, relay: RelayStandIn, tls_files: TlsFiles, shop_bot: Any) -> None:
+    """A mail loop with a broken auto-responder (no header says it is one): past `bot_answers_per_sender` the bot
+    stops answering that sender, and its mail waits for a person in a ticket, with no acknowledgement either."""
+    settings.channels["email"] = email_config(relay.port, tls_files.cert,
+                                              bot_answers_per_sender=[{"messages": 3, "seconds": 3600}])
+    email_hub = await start_email_hub(settings, shop_bot)
+    try:
+        robot = "Ticket Robot <robot@vendor.example.net>"
+        mail = customer_mail(QUESTION, QUESTION, sender=robot)
+        answers = 0
+        for turn in range(4):
+            await email_hub.deliver(mail, sender="robot@vendor.example.net")
+            await email_hub.settle()
+            if turn < 3:
+                reply = (await relay.next()).message
+                answers += 1
+                # The robot "answers" our answer, with the question quoted, and no Auto-Submitted.
+                mail = customer_mail("Re: " + str(reply["Subject"]), f"Received your message. {QUESTION}",
+                                     sender=robot, in_reply_to=str(reply["Message-ID"]))
+        store = email_hub.hub.store
+        held = await store.messages.find_one({"external_id": msgid(mail)})
+        assert held is not None and held["suppress_bot"] is True
+        assert held["metadata"]["bot_held_back"] == "bot_answers_per_sender"
+        assert await store.messages.count_documents({"direction": "out"}) == answers == 3  # no fourth, no ack
+        ticket = await store.tickets.find_one({})
+        assert ticket is not None and ticket["reason"] == "too_many_bot_answers"
+        assert ticket["conversation_ids"] == [held["conversation_id"]]  # the loop's own thread, for a person
+        # Anyone else is answered as before.
+        await email_hub.deliver(customer_mail(QUESTION, QUESTION))
+        await email_hub.settle()
+        assert "dana@example.org" in str((await relay.next()).message["To"])
+    finally:
+        await email_hub.runtime.stop()
+        await _drop(settings)
