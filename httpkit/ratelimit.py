@@ -1,4 +1,7 @@
-"""Request rate limits per key (a chat, a network address), counted in this process's memory.
+"""Rate limits per key (a chat, a network address, a mail sender), counted in this process's memory.
+
+Used by the widget's message limits, the help center's feedback and the email channel's bot answers per
+sender; nothing here is HTTP but `address_key` and `retry_after_seconds`.
 
 Each rule ("10 messages in 10 seconds") is a sliding-window counter: the count of the current fixed window
 plus the previous window's count, weighted by the part of it the sliding window still covers. Three numbers
