@@ -89,6 +89,17 @@ async def outbox_entry(store: Store, text: str) -> Doc:
     return entry
 
 
+class StoppedClock:
+    """Seconds that move only when the test moves them (`clock.now += 5`): for code that takes a `clock`
+    callable (the rate limiters, the Rasa backend's timers) instead of sleeping."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def holds(value: bool) -> bool:
     """A condition already computed, for `eventually(lambda: holds(...))` on state kept in memory."""
     return value

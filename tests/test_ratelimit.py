@@ -5,20 +5,11 @@ from __future__ import annotations
 import pytest
 
 from httpkit.ratelimit import RateLimiter, Rule, address_key, admit, retry_after_seconds, rules_from
-
-
-class Clock:
-    """Time that moves only when the test moves it."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import StoppedClock
 
 
 def test_a_key_gets_its_count_then_waits_as_long_as_it_is_told() -> None:
-    clock = Clock(1_000.25)  # a quarter into a window of 10 s (windows start at multiples of 10)
+    clock = StoppedClock(1_000.25)  # a quarter into a window of 10 s (windows start at multiples of 10)
     limiter = RateLimiter([Rule(3, 10)], clock=clock)
     for _ in range(3):
         assert admit([(limiter, "chat")]) == 0
@@ -32,7 +23,7 @@ def test_a_key_gets_its_count_then_waits_as_long_as_it_is_told() -> None:
 
 
 def test_the_previous_window_weighs_as_much_as_the_sliding_window_still_covers_it() -> None:
-    clock = Clock(1_009.0)
+    clock = StoppedClock(1_009.0)
     limiter = RateLimiter([Rule(10, 10)], clock=clock)
     for _ in range(10):
         limiter.count("chat")
@@ -47,7 +38,7 @@ def test_the_previous_window_weighs_as_much_as_the_sliding_window_still_covers_i
 
 
 def test_the_strictest_rule_decides_and_a_refusal_counts_nowhere() -> None:
-    clock = Clock(2_000.0)
+    clock = StoppedClock(2_000.0)
     chat = RateLimiter([Rule(2, 10), Rule(100, 3_600)], clock=clock)
     address = RateLimiter([Rule(3, 60)], clock=clock)
     assert admit([(chat, "a"), (address, "1.2.3.4")]) == 0
@@ -61,7 +52,7 @@ def test_the_strictest_rule_decides_and_a_refusal_counts_nowhere() -> None:
 
 
 def test_counters_whose_windows_passed_are_forgotten_and_the_keys_are_bounded() -> None:
-    clock = Clock(5_000.0)
+    clock = StoppedClock(5_000.0)
     limiter = RateLimiter([Rule(5, 10)], clock=clock, max_keys=1_000)
     for n in range(500):
         limiter.count(f"visitor-{n}")

@@ -13,7 +13,7 @@ from channels.widget.http import PER_CHAT_LIMITS, WidgetChannel
 from switchboard.bootstrap import ConfigError, Runtime
 from switchboard.config import Settings
 from tests.conftest import make_settings, running
-from tests.test_ratelimit import Clock
+from tests.helpers import StoppedClock
 from tests.test_widget_flow import say, widget_session
 
 SHOP = "https://shop.example"
@@ -41,7 +41,7 @@ async def post(client: TestClient[Any, Any], token: str, text: str, client_id: s
 async def test_a_chat_over_its_limit_is_told_when_to_send_again_and_nothing_is_stored(
         client: TestClient[Any, Any], runtime: Runtime) -> None:
     assert runtime.hub is not None
-    clock = Clock()
+    clock = StoppedClock()
     widget = widget_of(runtime)
     widget.per_chat.clock = widget.per_address.clock = clock
     ann = await widget_session(client, name="Ann")
@@ -73,7 +73,7 @@ async def test_every_chat_from_one_address_shares_the_address_limit(
         client: TestClient[Any, Any], runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     assert runtime.hub is not None
     widget = widget_of(runtime)
-    widget.per_chat.clock = widget.per_address.clock = Clock()
+    widget.per_chat.clock = widget.per_address.clock = StoppedClock()
     for n in range(5):  # five new chats from one address, a message each: a script's "conversation bombing"
         await say(client, await widget_session(client), f"hi from chat {n}")
     late = await widget_session(client)
@@ -97,7 +97,7 @@ async def test_the_default_limits_let_people_type_and_stop_a_flood(
 
         async with http_client(runtime) as client:
             widget = widget_of(runtime)
-            clock = Clock()
+            clock = StoppedClock()
             widget.per_chat.clock = widget.per_address.clock = clock
             token = await widget_session(client)
             burst = PER_CHAT_LIMITS[0]["messages"]

@@ -10,18 +10,11 @@ import pytest
 from bot.nlu.base import NLUUnavailable
 from bot.nlu.rasa import RasaNLU
 from switchboard.rasa_server import RasaServer
+from tests.helpers import StoppedClock
 from tests.rasa.data import shop_data
 
 # The first test may install the Rasa venv (minutes, once): allow for it.
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1800)]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_parse_without_a_model_is_unavailable(rasa_server: str) -> None:
@@ -69,7 +62,7 @@ async def test_training_error_is_reported(rasa_server: str) -> None:
 async def test_stopped_server_fails_fast_opens_circuit_and_recovers(
     rasa_server: str, rasa_server_process: RasaServer, stop_rasa_server: Callable[[], None]
 ) -> None:
-    clock = FakeClock()
+    clock = StoppedClock()
     async with RasaNLU(rasa_server, failure_threshold=2, reset_timeout=30.0, clock=clock) as nlu:
         await nlu.train(shop_data())
         assert (await nlu.parse("hi")).intent is not None
