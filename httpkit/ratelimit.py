@@ -96,6 +96,20 @@ class RateLimiter:
             _rolled(slot, rule, now)[1] += 1
         self._forget(now)
 
+    def give_back(self, key: str) -> None:
+        """Undo one `count` of `key` (the request was not taken after all): from the current window, or from
+        the one before if the count was made there."""
+        slots = self._counts.get(key)
+        if slots is None:
+            return
+        now = self.clock()
+        for rule, slot in zip(self.rules, slots, strict=True):
+            slot = _rolled(slot, rule, now)
+            if slot[1] > 0:
+                slot[1] -= 1
+            elif slot[2] > 0:
+                slot[2] -= 1
+
     def clear(self) -> None:
         """Forget every count (tests)."""
         self._counts.clear()
@@ -122,6 +136,14 @@ def admit(checks: Iterable[tuple[RateLimiter, str]]) -> float:
         if limiter.rules:
             limiter.count(key)
     return 0.0
+
+
+def give_back(checks: Iterable[tuple[RateLimiter, str]]) -> None:
+    """Undo an `admit` of these (limiter, key) pairs: the request was admitted but not taken (refused as
+    invalid, or the database failed), so a customer resending it is not held back for it."""
+    for limiter, key in checks:
+        if limiter.rules:
+            limiter.give_back(key)
 
 
 def retry_after_seconds(wait: float) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from httpkit.ratelimit import RateLimiter, Rule, address_key, admit, retry_after_seconds, rules_from
+from httpkit.ratelimit import RateLimiter, Rule, address_key, admit, give_back, retry_after_seconds, rules_from
 from tests.helpers import StoppedClock
 
 
@@ -49,6 +49,21 @@ def test_the_strictest_rule_decides_and_a_refusal_counts_nowhere() -> None:
     assert wait > 10  # now the address's rule of a minute decides
     assert chat.wait("c") == 0  # and "c" was not counted
     assert admit([(RateLimiter([]), "anything")] * 50) == 0  # no rules: no limit
+
+
+def test_an_admission_given_back_does_not_count_even_across_a_window() -> None:
+    clock = StoppedClock(3_009.0)
+    chat, address = RateLimiter([Rule(2, 10)], clock=clock), RateLimiter([Rule(5, 60)], clock=clock)
+    checks = [(chat, "a"), (address, "1.2.3.4")]
+    assert admit(checks) == 0 and admit(checks) == 0
+    assert chat.wait("a") > 0
+    give_back(checks)  # the second was not taken after all
+    assert chat.wait("a") == 0 and admit(checks) == 0
+    clock.now = 3_010.5  # the next window: the count given back now is the previous window's
+    give_back(checks)
+    assert chat._counts["a"][0][1:] == [0, 1] and address._counts["1.2.3.4"][0][1] == 1
+    give_back([(chat, "never counted")])  # nothing to give back: nothing happens
+    assert "never counted" not in chat._counts
 
 
 def test_counters_whose_windows_passed_are_forgotten_and_the_keys_are_bounded() -> None:

@@ -88,6 +88,22 @@ async def test_every_chat_from_one_address_shares_the_address_limit(
     assert await runtime.hub.store.messages.count_documents({"direction": "in"}) == 5
 
 
+async def test_a_message_the_hub_does_not_take_does_not_count(
+        client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """Refused as invalid, or the database down (the same path: any error after admission), a message is given
+    back: the widget's resends of it must not use up the chat's limit."""
+    assert runtime.hub is not None
+    widget = widget_of(runtime)
+    widget.per_chat.clock = widget.per_address.clock = StoppedClock()
+    token = await widget_session(client)
+    for _ in range(6):  # twice the chat's limit of 3, each refused by the hub after admission
+        blank = await post(client, token, "   ")
+        assert blank.status == 400 and "text is required" in (await blank.json())["error"]
+    for n in range(3):
+        await say(client, token, f"question {n}")  # the chat's whole limit is still there
+    assert (await post(client, token, "question 3")).status == 429
+
+
 async def test_the_default_limits_let_people_type_and_stop_a_flood(
         mongo_uri: str, tmp_path: Path, shop_bot: Any) -> None:
     settings = make_settings(mongo_uri, tmp_path)

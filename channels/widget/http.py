@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from importlib import resources
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from channels.widget.identity import (
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
 from httpkit.errors import retry_later
-from httpkit.ratelimit import RateLimiter, address_key, admit, retry_after_seconds, rules_from
+from httpkit.ratelimit import RateLimiter, address_key, admit, give_back, retry_after_seconds, rules_from
 from httpkit.sockets import stop_writer
 from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.hub import LiveConnection
@@ -356,31 +357,42 @@ class WidgetChannel:
     async def post_message(self, request: web.Request) -> web.Response:
         """The visitor sends a message (`client_id` makes retries safe): 202 once stored."""
         visitor = request[VISITOR]
-        self._admit(request, visitor)
-        body = fields_of(request)
-        result = await self._ingest(visitor, body)
+        async with self._admitted(request, visitor):
+            result = await self._ingest(visitor, fields_of(request))
         return self._json(request, result, status=202, site=visitor.site)
 
     async def post_file(self, request: web.Request) -> web.Response:
         """The visitor sends a file: multipart `file`, `client_id` (safe retries) and an optional `text`."""
         visitor = self._visitor(request)
-        self._admit(request, visitor)  # before the upload is read: a refused file costs no bandwidth
         limit = int(self.sites[visitor.site].get("max_upload_bytes", MAX_UPLOAD_BYTES))
-        try:
-            upload = await read_upload(request, limit)
-        except UploadError as exc:
-            raise bad_request(exc.reason, exc.status) from exc
-        file = Attachment(filename=upload.filename, content_type=upload.content_type, data=upload.data,
-                          size=len(upload.data))
-        result = await self._ingest(visitor, {"text": upload.fields.get("text", ""),
-                                              "client_id": upload.fields.get("client_id")}, (file,))
+        async with self._admitted(request, visitor):  # before the upload is read: a refused file costs no bandwidth
+            try:
+                upload = await read_upload(request, limit)
+            except UploadError as exc:
+                raise bad_request(exc.reason, exc.status) from exc
+            file = Attachment(filename=upload.filename, content_type=upload.content_type, data=upload.data,
+                              size=len(upload.data))
+            result = await self._ingest(visitor, {"text": upload.fields.get("text", ""),
+                                                  "client_id": upload.fields.get("client_id")}, (file,))
         return self._json(request, result, status=202, site=visitor.site)
 
-    def _admit(self, request: web.Request, visitor: Visitor) -> None:
+    @contextlib.asynccontextmanager
+    async def _admitted(self, request: web.Request, visitor: Visitor) -> AsyncIterator[None]:
         """Count a message against its chat's and its address's limits, or refuse it with 429 and when to
-        send it again (the widget waits that long and sends it by itself; nothing is stored meanwhile)."""
+        send it again (the widget waits that long and sends it by itself; nothing is stored meanwhile). A
+        message the hub then does not take (invalid, too large, the database down) is not counted: the
+        widget's resends of it after a 503 do not use up the chat's limit."""
         address = address_key(request.remote)
-        wait = admit([(self.per_chat, visitor.key), (self.per_address, address)])
+        checks = [(self.per_chat, visitor.key), (self.per_address, address)]
+        self._admit(checks, address)
+        try:
+            yield
+        except BaseException:
+            give_back(checks)
+            raise
+
+    def _admit(self, checks: list[tuple[RateLimiter, str]], address: str) -> None:
+        wait = admit(checks)
         if wait:
             seconds = retry_after_seconds(wait)
             now = time.monotonic()
