@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from channels.widget.http import PER_CHAT_LIMITS, WidgetChannel
 from switchboard.bootstrap import ConfigError, Runtime
 from switchboard.config import Settings
-from tests.conftest import make_settings, running
+from tests.conftest import http_client, make_settings, running
 from tests.helpers import StoppedClock
 from tests.test_widget_flow import say, widget_session
 
@@ -109,8 +109,6 @@ async def test_the_default_limits_let_people_type_and_stop_a_flood(
     settings = make_settings(mongo_uri, tmp_path)
     settings.channels["widget"].pop("rate_limits", None)
     async with running(settings, shop_bot) as runtime:
-        from tests.conftest import http_client
-
         async with http_client(runtime) as client:
             widget = widget_of(runtime)
             clock = StoppedClock()

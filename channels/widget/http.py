@@ -33,7 +33,7 @@ from channels.widget.identity import (
 )
 from httpkit.bodies import accepts, fields_of, parse_object, validate
 from httpkit.errors import retry_later
-from httpkit.ratelimit import RateLimiter, address_key, admit, give_back, retry_after_seconds, rules_from
+from httpkit.ratelimit import RateLimiter, Rule, address_key, admit, give_back, retry_after_seconds, rules_from
 from httpkit.sockets import stop_writer
 from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.hub import LiveConnection
@@ -124,15 +124,16 @@ class WidgetChannel:
         self.file_link_ttl = int(context.config.get("file_link_ttl_seconds", FILE_LINK_TTL_SECONDS))
         self.ws_auth_timeout = float(context.config.get("ws_auth_timeout_seconds", WS_AUTH_TIMEOUT_SECONDS))
         limits = context.config.get("rate_limits") or {}
+        if not isinstance(limits, dict):
+            raise ChannelConfigError("rate_limits: per_chat and per_address lists are expected")
         try:
             self.per_chat = RateLimiter(rules_from(limits.get("per_chat", PER_CHAT_LIMITS), "rate_limits.per_chat"))
             self.per_address = RateLimiter(rules_from(limits.get("per_address", PER_ADDRESS_LIMITS),
                                                       "rate_limits.per_address"))
-        except (ValueError, AttributeError) as exc:
-            raise ChannelConfigError(str(exc) if isinstance(exc, ValueError) else
-                                     "rate_limits: per_chat and per_address lists are expected") from exc
-        #: address -> when its next refusal is logged
-        self._refusals_logged: dict[str, float] = {}
+        except ValueError as exc:
+            raise ChannelConfigError(str(exc)) from exc
+        #: An address over a limit is logged once a minute, not once per refused request.
+        self._refusals_logged = RateLimiter([Rule(1, 60)])
         for name, cfg in self.sites.items():
             secret = str(cfg.get("identity_secret") or "")
             if secret and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
@@ -395,11 +396,7 @@ class WidgetChannel:
         wait = admit(checks)
         if wait:
             seconds = retry_after_seconds(wait)
-            now = time.monotonic()
-            if self._refusals_logged.get(address, 0.0) <= now:  # once a minute per address, not once per request
-                if len(self._refusals_logged) >= 10_000:
-                    self._refusals_logged.clear()
-                self._refusals_logged[address] = now + 60
+            if not admit([(self._refusals_logged, address)]):
                 log.warning("widget: messages from %s over the rate limit (told to wait %d s; refusals are counted "
                             "as 429 in switchboard_http_requests_total)", address, seconds)
             raise retry_later(429, f"too many messages; send again in {seconds} s", seconds)
