@@ -274,13 +274,16 @@ const Desk = (() => {
     box.selectionStart = box.selectionEnd = at + chosen.rendered.length;
   }
 
-  // Why a ticket reached a person, in words (the stored reason is a code, `bot.policy.Reason`).
+  // Why a ticket reached a person, in words (the stored reason is a code: `bot.policy.Reason` and the
+  // hub's and channels' own; tests/test_desk_reasons.py checks each has its words here).
   const REASONS = {
     human_requested: "asked for a person", repeated_fallback: "the bot did not understand twice",
     intent_escalation: "a topic for agents", not_helpful: "the answer did not help",
     nlu_unavailable: "the bot was unavailable", low_confidence: "the bot was unsure",
     out_of_scope: "outside what the bot handles", ambiguous: "the bot could not tell which question",
-    reply_after_close: "replied after the ticket closed",
+    reply_after_close: "replied after the ticket closed", no_response: "the bot had no answer for it",
+    escalated: "handed to agents", email: "mail to an agents' mailbox", split: "split from another ticket",
+    too_many_bot_answers: "the bot stopped answering this sender (a mail loop?)",
   };
   const reasonText = (code) => code ? (REASONS[code] || code.replaceAll("_", " ")) : null;
 

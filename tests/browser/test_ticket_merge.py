@@ -70,6 +70,9 @@ async def test_an_agent_merges_two_tickets_of_one_customer_into_one_timeline(
     await expect(timeline.locator("li.move").last).to_contain_text("Alice split a message out into #")
     await expect(page.locator("#tickets li", has_text="And my invoice 2231")).to_have_count(1)
     await screenshot(page, "desk-ticket-split")
+    await page.locator("#tickets li", has_text="And my invoice 2231").click()
+    await expect(page.locator("#ticket-meta")).to_contain_text("split from another ticket")  # words, not "split"
+    await screenshot(page, "desk-ticket-split-out")
 
     # the merged ticket still opens: closed, pointing to the survivor
     await page.goto(f"{live_url}/desk#/tickets/{email['_id']}")
