@@ -161,18 +161,15 @@ async def set_my_status(request: web.Request) -> web.Response:
 
 @requires(*TICKET_READERS, scope="tickets:read")
 async def queues(request: web.Request) -> web.Response:
-    """Queues with the number of tickets waiting for a first answer and active in each."""
+    """Queues with the number of tickets waiting for a first answer and active in each (`hub.desktally`)."""
     hub = _hub(request)
-    result = []
     me_ = agent_of(request)  # an agent who serves some queues only sees those in the desk's queue pane
     served = me_.get("queues") if not has_role(me_, *SUPERVISORS) else None
-    for q in await hub.store.queues.find({}, sort=[("name", 1)]).to_list():
-        if served and q["name"] not in served:
-            continue
-        waiting = await hub.store.tickets.count_documents({"status": TicketStatus.NEW.value, "queue": q["name"]})
-        active = await hub.store.tickets.count_documents({"status": {"$in": ACTIVE}, "queue": q["name"]})
-        result.append({"name": q["name"], "title": q.get("title"), "waiting": waiting, "active": active})
-    return web.json_response({"queues": result})
+    tally = await hub.tickets.tally.current()
+    return web.json_response({"queues": [
+        {"name": name, "title": q.title or None, "waiting": tally.new_by_queue[name],
+         "active": tally.active_by_queue[name]}
+        for name, q in sorted(hub.tickets.queues.items()) if not served or name in served]})
 
 
 def _ticket_query(request: web.Request) -> TicketQuery:
@@ -233,8 +230,10 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 @requires(*TICKET_READERS, scope="tickets:read")
 async def ticket_counts(request: web.Request) -> web.Response:
-    """Active tickets per desk view: all, mine, unassigned and each queue."""
-    return web.json_response(await _hub(request).tickets.index.counts(agent_of(request)["_id"]))
+    """Active tickets per desk view: all, mine, unassigned and each queue (`hub.desktally`)."""
+    hub = _hub(request)
+    tally = await hub.tickets.tally.current()
+    return web.json_response(tally.views(agent_of(request)["_id"], sorted(hub.tickets.queues)))
 
 
 @requires(Role.AGENT, scope="tickets:write")

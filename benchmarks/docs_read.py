@@ -7,14 +7,16 @@ from pymongo import monitoring
 
 
 class DocsRead(monitoring.CommandListener):
-    """Counts the documents find/getMore/aggregate replies carry, of every collection or of `collection` only."""
+    """Counts the documents find/getMore/aggregate replies carry, of every collection or of `collection` only,
+    and the commands sent (`commands`, of every collection)."""
 
     def __init__(self, collection: str | None = None) -> None:
         self.count = 0
+        self.commands = 0
         self._suffix = f".{collection}" if collection else None
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        pass
+        self.commands += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         cursor = event.reply.get("cursor") or {}

@@ -1,4 +1,4 @@
-"""The desk's ticket list: search, filters, sorts, paging and view counts, all served by indexes.
+"""The desk's ticket list: search, filters, sorts and paging, all served by indexes (its counts: hub.desktally).
 
 Why this shape: the embedded database (`secantusd-py`) serves a query from an index only when
 every filtered field is in it, seeds a lookup from ONE equality (a `$all` or a hint walks
@@ -402,15 +402,6 @@ class TicketIndex:
                 await self.refresh(ticket_id)
             done += len(ids)
         return done
-
-    async def counts(self, agent_id: ObjectId) -> dict[str, Any]:
-        """Active tickets per sidebar view: all, mine, unassigned, each queue (bounded by the live load)."""
-        c = self.store.tickets.count_documents
-        queues = [q["name"] async for q in self.store.queues.find({}, projection={"name": 1}, sort=[("name", 1)])]
-        return {"active": await c({"keys": "active"}),
-                "mine": await c({"keys": f"active.assignee:{agent_id}"}),
-                "unassigned": await c({"keys": "active.assignee:none"}),
-                "queues": {q: await c({"keys": f"active.queue:{q}"}) for q in queues}}
 
     async def search(self, q: TicketQuery, now: datetime | None = None) -> Page:
         now = now or utcnow()

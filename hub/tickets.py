@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.csat import CsatLinks
+from hub.desktally import DeskTally
 from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
@@ -108,6 +109,7 @@ class TicketService:
         #: The desk list's search fields: each write below folds them in (`index_update`); `refresh` recomputes
         #: them from scratch for the rare paths (contact edits, merges).
         self.index = TicketIndex(store)
+        self.tally = DeskTally(store)  # the desk's sidebar numbers, one pass for every agent asking at once
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
         #: Set by the hub (hub.webhooks.Webhooks): ticket events queued in the transaction of each change.
