@@ -31,10 +31,15 @@ class Returned(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         pass
 
+    #: Of those, the tickets read whole (with their subject), not only the fields that rank them.
+    whole: int = 0
+
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         cursor = (event.reply or {}).get("cursor") or {}
         if str(cursor.get("ns", "")).endswith(".tickets"):
-            self.docs += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
+            batch = cursor.get("firstBatch") or cursor.get("nextBatch") or []
+            self.docs += len(batch)
+            self.whole += sum(1 for d in batch if "subject" in d)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
@@ -93,3 +98,17 @@ async def test_a_quiet_desk_with_a_long_history_pages_every_active_ticket_in_ord
     # each page: a few windows of numbers, then every remaining active ticket below them (bounded by the
     # live desk), never the closed history
     assert returned.docs <= 3 * len(active)
+
+
+async def test_the_oldest_waiting_first_reads_the_ranks_of_the_desk_and_a_page_of_tickets(desk: Any) -> None:
+    """An order that is not the ticket number reads every active ticket, but only the fields that rank them;
+    the page's tickets are read whole after (at 1,000 active, half the server's time: docs/performance.md)."""
+    index, returned = desk
+    await _seed(index, ["solved"] * 50 + ["open"] * 200)
+
+    page = await index.search(TicketQuery(size=25, sort="oldest_waiting"))
+
+    assert [t["number"] for t in page.tickets] == list(range(51, 76))  # waiting since they were made
+    assert all("subject" in t for t in page.tickets)
+    assert returned.whole == 25  # every active ticket was read whole: 200
+    assert returned.docs <= 200 + 25
