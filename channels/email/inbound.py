@@ -18,7 +18,7 @@ from channels.email.directory import Directory
 from channels.email.loops import find_bounce, noise_reason
 from channels.email.parse import ParsedEmail, ParseError, ParseLimits, parse_message
 from channels.email.threading import clean_subject, hints_for, thread_key
-from httpkit.ratelimit import RateLimiter, admit
+from httpkit.ratelimit import RateLimiter, admit, give_back
 from hub.models import AuthorKind, ConversationState, InboundMessage, IngestResult, Sender
 from hub.store import ObjectId
 
@@ -80,19 +80,37 @@ class Receiver:
             target = self.directory.pick([self.config.mailbox(None).address])
         assert target is not None
         noise = noise_reason(parsed, self.directory.is_ours, envelope_from)
-        held_back = (noise is None and target.mailbox.bot
-                     and admit([(self.bot_answers, parsed.from_address.lower())]) > 0)
+        limited = noise is None and target.mailbox.bot  # a mail the bot would answer counts for its sender
+        checks = [(self.bot_answers, parsed.from_address.lower())]
+        held_back = limited and admit(checks) > 0
         message = self._inbound(parsed, target.mailbox, target.token, noise, source, bot=not held_back)
-        result = await self.hub.ingest(message)
+        try:
+            result = await self.hub.ingest(message)
+        except Exception:
+            if limited and not held_back:
+                give_back(checks)  # not stored (the sender is told to try later): its redelivery counts, not this
+            raise
         log.info("email: %s %s from %s into conversation %s%s", "duplicate" if result.duplicate else "ingested",
                  parsed.message_id, parsed.from_address, result.conversation_id, f" (noise: {noise})" if noise else "")
-        if held_back:
+        if result.duplicate and limited:
+            if not held_back:
+                give_back(checks)  # counted when it first came
+            held_back = await self._held_back(result)  # as its first delivery decided
+        elif held_back:
             log.warning("email: the bot answered %s as often as bot_answers_per_sender allows: %s goes to agents "
                         "unanswered (a mail loop is stopped here)", parsed.from_address, parsed.message_id)
+        if held_back:
             await self._ensure_ticket(result, target.mailbox, TOO_MANY_BOT_ANSWERS)
         elif noise is None and not target.mailbox.bot:
             await self._ensure_ticket(result, target.mailbox)
         return Outcome("ingested", noise or "ok", parsed.message_id, result)
+
+    async def _held_back(self, result: IngestResult) -> bool:
+        """Whether the stored copy of a mail delivered again was held back from the bot (then a ticket must
+        exist for it: the first delivery may have stopped before it opened one)."""
+        stored = await self.hub.store.messages.find_one({"_id": ObjectId(result.message_id)},
+                                                        projection={"metadata.bot_held_back": 1})
+        return bool(((stored or {}).get("metadata") or {}).get("bot_held_back"))
 
     def _inbound(self, parsed: ParsedEmail, mailbox: MailboxConfig, token: str | None, noise: str | None,
                  source: str, bot: bool = True) -> InboundMessage:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from switchboard.config import Settings
-from tests.conftest import _drop
+from switchboard.embedded import EmbeddedServer
+from tests.conftest import _drop, make_settings
 from tests.email.conftest import CORPUS, EmailHub, TlsFiles, customer_mail, email_config, msgid, start_email_hub
 from tests.email.relay import RelayStandIn
 from tests.helpers import eventually
@@ -185,3 +189,42 @@ async def test_a_robot_that_ignores_auto_submitted_gets_a_few_answers_then_agent
     finally:
         await email_hub.runtime.stop()
         await _drop(settings)
+
+
+async def test_the_senders_count_holds_each_mail_once_through_an_outage_and_a_redelivery(
+        tmp_path: Path, relay: RelayStandIn, tls_files: TlsFiles, shop_bot: Any) -> None:
+    """A mail the hub could not store (451) and the same mail delivered again after it was stored count once
+    towards `bot_answers_per_sender`, and a redelivery opens no ticket for a mail the bot answered."""
+    server = EmbeddedServer(tmp_path / "db")
+    settings = make_settings(await server.start(), tmp_path / "var")
+    settings.channels["email"] = email_config(relay.port, tls_files.cert,
+                                              bot_answers_per_sender=[{"messages": 1, "seconds": 3600}])
+    email_hub = await start_email_hub(settings, shop_bot)
+    try:
+        first = customer_mail(QUESTION, QUESTION)
+        await asyncio.to_thread(server.stop)
+        with pytest.raises(aiosmtplib.SMTPDataError) as deferred:
+            await email_hub.deliver(first, timeout=30)
+        assert deferred.value.code == 451
+        server = EmbeddedServer(tmp_path / "db", port=server.port)
+        await server.start()
+        await email_hub.deliver(first, timeout=30)  # the sending MTA tries again: the sender's one answer
+        await email_hub.settle()
+        assert "dana@example.org" in str((await relay.next()).message["To"])
+        await email_hub.deliver(first, timeout=30)  # and once more (it missed our 250)
+        await email_hub.settle()
+        store = email_hub.hub.store
+        assert await store.messages.count_documents({"direction": "out"}) == 1
+        assert await store.tickets.count_documents({}) == 0  # answered: the redelivery is no loop
+
+        second = customer_mail("Another question", QUESTION)  # past the limit of one: a person answers
+        await email_hub.deliver(second, timeout=30)
+        await email_hub.settle()
+        held = await store.messages.find_one({"external_id": msgid(second)})
+        assert held is not None and held["metadata"]["bot_held_back"] == "bot_answers_per_sender"
+        ticket = await store.tickets.find_one({})
+        assert ticket is not None and ticket["reason"] == "too_many_bot_answers"
+        assert ticket["conversation_ids"] == [held["conversation_id"]]
+    finally:
+        await email_hub.runtime.stop()
+        server.stop()
