@@ -185,12 +185,13 @@ class Cluster:
 
     def _config(self, base: Path) -> Path:
         """The repository's configuration, with every customer of the generator on one address: the widget's
-        limit per address is off (each chat keeps its own). With a mail sink, also the email channel: the hub's
-        SMTP listener on a free port, and its relay pointed at the sink (where the bot's email answers arrive)."""
+        limits per address (messages, history reads) are off (each chat keeps its own). With a mail sink, also
+        the email channel: the hub's SMTP listener on a free port, and its relay pointed at the sink (where the
+        bot's email answers arrive)."""
         raw = yaml.safe_load(base.read_text(encoding="utf-8"))
         raw.setdefault("bot", {})["data_dir"] = str((base.parent / raw["bot"].get("data_dir", "bot")).resolve())
         widget = raw.setdefault("channels", {}).setdefault("widget", {})
-        widget["rate_limits"] = {**(widget.get("rate_limits") or {}), "per_address": []}
+        widget["rate_limits"] = {**(widget.get("rate_limits") or {}), "per_address": [], "reads_per_address": []}
         if self.mail is not None:
             raw["channels"]["email"] = {
                 "mailboxes": {"support": {"address": SUPPORT_ADDRESS, "from_name": "Support", "bot": True}},

@@ -63,11 +63,13 @@ async def history(client: TestClient[Any, Any], token: str) -> list[dict[str, An
 
 async def test_widget_question_is_answered_by_the_bot(client: TestClient[Any, Any], runtime: Runtime) -> None:
     token = await widget_session(client)
-    await say(client, token, "what are your opening hours?")
+    await say(client, token, "what are your opening hours?", client_id="first-question-01")
     assert runtime.hub is not None
     await runtime.hub.pipeline.drain()
     messages = await history(client, token)
     assert [m["author"]["kind"] for m in messages] == ["customer", "bot"]
+    # the widget puts the stored copy where it showed the message while sending it: by its client id
+    assert messages[0]["client_id"] == "first-question-01" and "client_id" not in messages[1]
     stored = await runtime.hub.store.messages.find_one({"direction": "in"})
     assert stored is not None and stored["nlu"]["intent"] == "opening_hours"
     assert await runtime.hub.store.tickets.count_documents({}) == 0

@@ -138,3 +138,31 @@ async def test_a_wrong_limit_stops_the_hub_with_a_clear_error(mongo_uri: str, tm
     with pytest.raises(ConfigError, match=r"channels\.widget: rate_limits\.per_chat: a list of"):
         async with running(settings, shop_bot):
             pass
+
+
+async def test_history_reads_have_limits_of_their_own(mongo_uri: str, tmp_path: Path, shop_bot: Any) -> None:
+    """Each read of the history costs the database (the widget reads it every 3 s while its socket is down): a
+    script polling as fast as it can is told to wait, apart from the messages' limits."""
+    settings = make_settings(mongo_uri, tmp_path)
+    settings.channels["widget"]["rate_limits"] = {"reads_per_chat": [{"messages": 2, "seconds": 60}],
+                                                  "reads_per_address": [{"messages": 3, "seconds": 60}]}
+    async with running(settings, shop_bot) as runtime, http_client(runtime) as client:
+        widget = widget_of(runtime)
+        clock = StoppedClock()
+        widget.reads_per_chat.clock = widget.reads_per_address.clock = clock
+
+        async def read(token: str) -> Any:
+            return await client.get("/api/widget/messages", headers={"Authorization": f"Bearer {token}",
+                                                                     "Origin": SHOP})
+
+        ann, bob = await widget_session(client, name="Ann"), await widget_session(client, name="Bob")
+        assert [(await read(ann)).status for _ in range(3)] == [200, 200, 429]  # the chat's two
+        refused = await read(ann)
+        body = await refused.json()
+        assert "too many history reads" in body["error"] and body["retry_after"] == int(refused.headers["Retry-After"])
+        assert refused.headers["Access-Control-Allow-Origin"] == SHOP
+        assert (await read(bob)).status == 200  # another chat: its own count, the address's third
+        assert (await read(bob)).status == 429  # the address's three are used
+        await say(client, ann, "still here")  # reads never use up the messages' limits
+        clock.now += 60
+        assert (await read(ann)).status == 200

@@ -39,7 +39,7 @@ from httpkit.uploads import UploadError, file_headers, read_upload
 from hub.hub import LiveConnection
 from hub.models import Attachment, AuthorKind, InboundMessage, OutboundMessage, Sender, SendResult, utcnow
 from hub.ports import FILES_LINK
-from hub.store import ObjectId
+from hub.store import Doc, ObjectId
 from hub.tickets import AlreadyRated, NotFound, TicketError
 from hub.views import message_for_customer
 from hub.waitestimate import wait_view
@@ -68,6 +68,12 @@ PER_CHAT_LIMITS = [{"messages": 10, "seconds": 10}, {"messages": 30, "seconds": 
 #: Messages and files of every chat from one network address together (`rate_limits.per_address`; IPv6 by
 #: /64): an office or a mobile carrier's NAT holds many customers, a script holds one address.
 PER_ADDRESS_LIMITS = [{"messages": 300, "seconds": 60}]
+#: Reads of one chat's history (`rate_limits.reads_per_chat`): the widget reads it every 3 s and after each message
+#: while its socket is down, and once when the socket comes back.
+READS_PER_CHAT_LIMITS = [{"messages": 60, "seconds": 60}]
+#: Reads of every chat's history from one address together (`rate_limits.reads_per_address`): 60 visitors whose
+#: office blocks WebSockets, reading every 3 s.
+READS_PER_ADDRESS_LIMITS = [{"messages": 1200, "seconds": 60}]
 
 
 VISITOR = web.RequestKey("widget_visitor", Visitor)
@@ -84,6 +90,15 @@ def visitor_first(handler: WidgetHandler) -> WidgetHandler:
         return await handler(self, request)
 
     return wrapper
+
+
+def for_visitor(doc: Doc) -> dict[str, Any]:
+    """The customer's view of a message, and for their own the client id the widget sent it under: the widget
+    shows a message while it is being sent and puts the stored copy in its place."""
+    view = message_for_customer(doc)
+    if doc.get("direction") == "in":
+        view["client_id"] = str(doc.get("external_id") or "").rpartition(":")[2] or None
+    return view
 
 
 class SiteSource(Protocol):
@@ -125,11 +140,17 @@ class WidgetChannel:
         self.ws_auth_timeout = float(context.config.get("ws_auth_timeout_seconds", WS_AUTH_TIMEOUT_SECONDS))
         limits = context.config.get("rate_limits") or {}
         if not isinstance(limits, dict):
-            raise ChannelConfigError("rate_limits: per_chat and per_address lists are expected")
+            raise ChannelConfigError("rate_limits: per_chat, per_address, reads_per_chat and reads_per_address "
+                                     "lists are expected")
+
+        def limiter(key: str, default: list[dict[str, int]]) -> RateLimiter:
+            return RateLimiter(rules_from(limits.get(key, default), f"rate_limits.{key}"))
+
         try:
-            self.per_chat = RateLimiter(rules_from(limits.get("per_chat", PER_CHAT_LIMITS), "rate_limits.per_chat"))
-            self.per_address = RateLimiter(rules_from(limits.get("per_address", PER_ADDRESS_LIMITS),
-                                                      "rate_limits.per_address"))
+            self.per_chat = limiter("per_chat", PER_CHAT_LIMITS)
+            self.per_address = limiter("per_address", PER_ADDRESS_LIMITS)
+            self.reads_per_chat = limiter("reads_per_chat", READS_PER_CHAT_LIMITS)
+            self.reads_per_address = limiter("reads_per_address", READS_PER_ADDRESS_LIMITS)
         except ValueError as exc:
             raise ChannelConfigError(str(exc)) from exc
         #: An address over a limit is logged once a minute, not once per refused request.
@@ -385,21 +406,22 @@ class WidgetChannel:
         widget's resends of it after a 503 do not use up the chat's limit."""
         address = address_key(request.remote)
         checks = [(self.per_chat, visitor.key), (self.per_address, address)]
-        self._admit(checks, address)
+        self._admit(checks, address, "messages")
         try:
             yield
         except BaseException:
             give_back(checks)
             raise
 
-    def _admit(self, checks: list[tuple[RateLimiter, str]], address: str) -> None:
+    def _admit(self, checks: list[tuple[RateLimiter, str]], address: str, what: str) -> None:
         wait = admit(checks)
         if wait:
             seconds = retry_after_seconds(wait)
             if not admit([(self._refusals_logged, address)]):
-                log.warning("widget: messages from %s over the rate limit (told to wait %d s; refusals are counted "
-                            "as 429 in switchboard_http_requests_total)", address, seconds)
-            raise retry_later(429, f"too many messages; send again in {seconds} s", seconds)
+                log.warning("widget: %s from %s over the rate limit (told to wait %d s; refusals are counted "
+                            "as 429 in switchboard_http_requests_total)", what, address, seconds)
+            raise retry_later(429, f"too many {what}; {'send' if what == 'messages' else 'ask'} again in {seconds} s",
+                              seconds)
 
     async def _ingest(self, visitor: Visitor, body: dict[str, Any],
                       attachments: tuple[Attachment, ...] = ()) -> dict[str, Any]:
@@ -511,6 +533,9 @@ class WidgetChannel:
         after = request.query.get("after")
         if after and not ObjectId.is_valid(after):
             raise bad_request("after must be a message id")
+        # two reads and a write each: a script polling as fast as it can must not keep the database busy
+        address = address_key(request.remote)
+        self._admit([(self.reads_per_chat, visitor.key), (self.reads_per_address, address)], address, "history reads")
         messages = await self._history(visitor, ObjectId(after) if after else None)
         await self.hub.customer_seen(CHANNEL, visitor.key)  # polling (no WebSocket) means here
         return self._json(request, {"messages": messages}, site=visitor.site)
@@ -528,7 +553,7 @@ class WidgetChannel:
         if after is not None:
             query["created_at"] = {"$gte": after.generation_time - AFTER_MARGIN}
         docs = await store.messages.find(query, sort=[("created_at", 1), ("_id", 1)], limit=1000).to_list()
-        return [message_for_customer(d) for d in docs
+        return [for_visitor(d) for d in docs
                 if not d.get("private") and (after is None or d["_id"] > after)]
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -633,7 +658,7 @@ class WidgetChannel:
                     or doc.get("thread_key") != visitor.key or doc.get("private")):
                 continue
             if change.operation == "insert":
-                await ws.send_json({"type": "message", "message": message_for_customer(doc)})
+                await ws.send_json({"type": "message", "message": for_visitor(doc)})
                 wait = (doc.get("metadata") or {}).get("wait")
                 if isinstance(wait, dict) and doc.get("direction") == "out":  # an escalation told the wait: the banner
                     await ws.send_json(_wait_frame(wait))

@@ -52,14 +52,26 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
         status = shop.locator(".sb-status")
         await expect(status).to_have_text(
             re.compile(r"^sending too fast: your message goes out in \d+ seconds?$"))
-        await expect(shop.locator(".sb-msg", has_text="My order has not arrived")).to_be_visible()
-        assert await shop.locator(".sb-msg", has_text="It is order 4711").count() == 0
+        await expect(shop.locator(".sb-msg.in:not(.sb-pending)", has_text="My order has not arrived")).to_be_visible()
+        # The waiting message stays in the chat where it was written, marked as being sent; the hub has none of it.
+        waiting = shop.locator(".sb-msg.in.sb-pending", has_text="It is order 4711")
+        await expect(waiting).to_have_attribute("data-time", "sending…")
+        assert await runtime.hub.store.messages.count_documents({"text": "It is order 4711"}) == 0
+        await waiting.scroll_into_view_if_needed()
         await screenshot(shop, "widget-rate-limited")
-        # When the wait is over it goes out by itself, once, and the status is back.
-        await expect(shop.locator(".sb-msg", has_text="It is order 4711")).to_be_visible(timeout=15_000)
+        # When the wait is over it goes out by itself, once, takes its place as sent, and the status is back.
+        await expect(waiting).to_have_count(0, timeout=15_000)
+        await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
         await expect(status).to_have_text("online")
         assert await runtime.hub.store.messages.count_documents({"text": "It is order 4711"}) == 1
         await screenshot(shop, "widget-rate-limited-sent")
+
+        # A message the hub refuses as it is (longer than it takes) is marked not sent at once, not retried.
+        await box.fill("x" * 10_001)
+        await box.press("Enter")
+        await expect(shop.locator(".sb-msg.in.sb-failed")).to_have_attribute("data-time", "not sent")
+        await expect(status).to_have_text("message not sent")
+        await screenshot(shop, "widget-message-not-sent")
     finally:
         await ctx.close()
         await shop_server.close()

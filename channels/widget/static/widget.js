@@ -38,6 +38,8 @@
   var storeKey = "switchboard:" + site + ":token";
   var token = null;
   var seen = {};
+  // Messages sent and not yet back from the hub, by client id: shown at once, replaced by the hub's copy.
+  var pending = {};
   var loaded = false;  // the history is shown: later messages from others are new to the visitor
   var lastId = null;
   // This page made the visitor (a new anonymous session): its first message says so, and the hub creates
@@ -99,6 +101,8 @@
     ".sb-typing{font-size:12px;color:#5f6368;padding:0 14px 6px;background:#f6f7f9;font-style:italic}",
     ".sb-wait{background:#eef3ff;border-bottom:1px solid #d5e0fb;color:#1d3f91;font-size:13px;padding:7px 14px}",
     ".sb-msg[data-time]::after{content:attr(data-time);display:block;font-size:10px;opacity:.65;text-align:end;margin-top:2px}",
+    ".sb-msg.sb-pending{opacity:.7}",
+    ".sb-msg.sb-failed{background:#fff;color:#b3261e;border:1px dashed #b3261e}",
   ].join("");
   root.appendChild(style);
 
@@ -309,6 +313,7 @@
         // The old token expired: the team keeps that conversation, this chat starts afresh.
         log.textContent = "";
         seen = {};
+        pending = {};
         lastId = null;
         log.appendChild(el("div", "sb-msg system", t("chat.expired")));
       }
@@ -379,7 +384,11 @@
     // Quick replies answer the latest message only: older ones go (also when history is replayed
     // after a reload), so a button is never pressed twice.
     Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
-    log.appendChild(bubble);
+    var placeholder = m.client_id && pending[m.client_id];
+    if (placeholder) {  // where the customer wrote it, even if answers arrived meanwhile
+      delete pending[m.client_id];
+      placeholder.replaceWith(bubble);
+    } else log.appendChild(bubble);
     if (m.quick_replies && m.quick_replies.length) {
       var row = el("div", "sb-qr");
       m.quick_replies.forEach(function (q) {
@@ -432,6 +441,7 @@
     if (payload) body.payload = payload;
     if (fresh) body.first = true;
     fresh = false;
+    showPending(id, text);
     (function go() {
       api("POST", "/api/widget/messages", body).then(function () {
         sentAgain();
@@ -439,10 +449,35 @@
       }).catch(function (err) {
         // Same client_id on retry: the hub stores the message once however often we send it.
         if (tooFast(err.status, err.retryAfter, go)) return;
-        if (tries++ < 5) setTimeout(go, 1000 * tries);
-        else status.textContent = t("status.messageNotSent");
+        // Refused as it is (too long, say): sending it again changes nothing. 401: a new session is on its way.
+        var refused = err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 408;
+        if (!refused && tries++ < 5) setTimeout(go, 1000 * tries);
+        else {
+          status.textContent = t("status.messageNotSent");
+          notSent(id);
+        }
       });
     })();
+  }
+
+  // The customer's message in the chat at once, "sending…" until the hub's copy (same client id) takes its place:
+  // a message waiting out a limit, or a slow network, stays where it was written.
+  function showPending(id, text) {
+    var bubble = el("div", "sb-msg in sb-pending", text);
+    bubble.dataset.author = "customer";
+    bubble.dataset.time = t("message.sending");
+    pending[id] = bubble;
+    Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
+    log.appendChild(bubble);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function notSent(id) {
+    var bubble = pending[id];
+    if (!bubble) return;
+    bubble.classList.remove("sb-pending");
+    bubble.classList.add("sb-failed");
+    bubble.dataset.time = t("message.notSent");
   }
 
   // Refused for sending too fast (429): say so and send it again when the hub says, however often that takes
