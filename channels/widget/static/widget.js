@@ -444,6 +444,7 @@
     showPending(id, text);
     (function go() {
       api("POST", "/api/widget/messages", body).then(function () {
+        accepted(id);
         sentAgain();
         if (!ws || ws.readyState !== 1) poll();
       }).catch(function (err) {
@@ -470,6 +471,14 @@
     Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
     log.appendChild(bubble);
     log.scrollTop = log.scrollHeight;
+  }
+
+  // The hub has it (202): no longer "sending…", though its stored copy, with its time, may still be on its way.
+  function accepted(id) {
+    var bubble = pending[id];
+    if (!bubble) return;
+    bubble.classList.remove("sb-pending");
+    delete bubble.dataset.time;
   }
 
   function notSent(id) {
