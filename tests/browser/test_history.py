@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -207,9 +208,12 @@ async def test_live_view_changes_by_itself_when_a_customer_is_escalated(browser:
     await runtime.hub.accounts.create("al", "al's long password", name="Al Agent", roles=[Role.AGENT])
     desk_ctx = await browser.new_context(viewport={"width": 1280, "height": 1400})
     desk = await desk_ctx.new_page()
+    asked: list[str] = []
+    desk.on("request", lambda request: asked.append(request.url.split("?")[0].rsplit("/", 1)[-1]))
     await _log_in(desk, live_url)
     await expect(desk.locator("body")).to_have_attribute("data-live", "1")
     await desk.click("#nav a[data-nav=dashboard]")
+    opened = time.monotonic()
     live = desk.locator("#live-view")
     await expect(live).to_have_attribute("data-waiting", "0")
     await expect(desk.locator("#chart-agent-load")).to_have_attribute("data-drawn", "1", timeout=20000)
@@ -231,6 +235,10 @@ async def test_live_view_changes_by_itself_when_a_customer_is_escalated(browser:
     # the chart of the last hours follows once the aggregates caught up (every 5 s), redrawn by itself too
     await expect(desk.locator("#chart-last-hours")).to_have_attribute("data-opened", "1", timeout=20000)
     await expect(desk.locator("#chart-last-hours")).to_have_attribute("data-drawn", "1", timeout=20000)
+    # redrawn on the change, but the 24 hours and the 7 days (every ticket of a week read) only once a minute
+    minutes = int((time.monotonic() - opened) // 59)  # the view's own once-a-minute refresh, on a slow machine
+    assert asked.count("live") >= 2 and asked.count("report") == asked.count("daily") <= 1 + minutes, asked
+    await expect(desk.locator("#slow-note")).to_have_text(" · updated every minute")
 
     # Al takes it: his load moves; its first-response clock runs out: it is about to breach
     ticket = await runtime.hub.store.tickets.find_one({})
