@@ -8,6 +8,8 @@ kept it busy whenever the desk was. Here one pass reads three fields of the acti
 counts everything; calls that arrive while a pass runs share the next one. So a burst of reloads
 after a change costs at most two passes however many agents reload, and every answer counts every
 write finished before its call began (no pass begun earlier is reused: no cache to go stale).
+The supervisor's live view (queue depths, each agent's open tickets), which also redraws on every
+change, and the Prometheus scrape's queue depths read the same passes (hub.metrics).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ FIELDS = {"_id": 0, "status": 1, "queue": 1, "assignee_id": 1}
 
 
 @dataclass(frozen=True)
-class Tally:
+class ActiveCounts:
     """Active tickets counted in one pass."""
 
     active: int = 0
@@ -41,7 +43,7 @@ class Tally:
                 "queues": {q: self.active_by_queue[q] for q in queues}}
 
 
-def tally_of(tickets: Iterable[dict[str, Any]]) -> Tally:
+def tally_of(tickets: Iterable[dict[str, Any]]) -> ActiveCounts:
     by_assignee: Counter[ObjectId] = Counter()
     new_by_queue: Counter[str] = Counter()
     active_by_queue: Counter[str] = Counter()
@@ -55,7 +57,7 @@ def tally_of(tickets: Iterable[dict[str, Any]]) -> Tally:
             unassigned += 1
         else:
             by_assignee[t["assignee_id"]] += 1
-    return Tally(active, unassigned, by_assignee, new_by_queue, active_by_queue)
+    return ActiveCounts(active, unassigned, by_assignee, new_by_queue, active_by_queue)
 
 
 class DeskTally:
@@ -63,19 +65,19 @@ class DeskTally:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._running: asyncio.Task[Tally] | None = None
+        self._running: asyncio.Task[ActiveCounts] | None = None
         #: The pass that starts when the running one ends: every call arriving meanwhile waits for it.
-        self._next: asyncio.Task[Tally] | None = None
+        self._next: asyncio.Task[ActiveCounts] | None = None
         #: Passes read so far (tests and benchmarks count them).
         self.passes = 0
 
-    async def current(self) -> Tally:
+    async def current(self) -> ActiveCounts:
         """Counts read after this call began (a pass already running when it arrived is not enough)."""
         if self._next is None:
             self._next = asyncio.get_running_loop().create_task(self._pass(self._running))
         return await asyncio.shield(self._next)
 
-    async def _pass(self, before: asyncio.Task[Tally] | None) -> Tally:
+    async def _pass(self, before: asyncio.Task[ActiveCounts] | None) -> ActiveCounts:
         if before is not None:
             await asyncio.wait([before])  # its callers hear of its failure, if it failed; this pass reads anew
         me = asyncio.current_task()

@@ -106,7 +106,7 @@ class Hub:
         self.outbox.on_failure = self.channel_status.error
         self.channel_tests = ChannelTests(store, self.contacts, self.outbox)  # admins' "send a test"
         self.bus = RealtimeBus(store)
-        self.metrics = MetricsService(store, self.tickets.queues)
+        self.metrics = MetricsService(store, self.tickets.queues, self.tickets.tally)
         self.history = HistoryService(store, self.tickets.queues)
         self.aggregates = Aggregates(store, self.history)
         #: How often the history's aggregates catch up with the event log (0: never in this process).

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.history import active_by_agent
+from hub.desktally import ActiveCounts, DeskTally
 from hub.metricdefs import conversation_parts
 from hub.models import TicketStatus, utcnow
 from hub.store import Doc, Store
@@ -103,17 +103,21 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 class MetricsService:
-    def __init__(self, store: Store, queues: dict[str, QueueConfig]) -> None:
+    def __init__(self, store: Store, queues: dict[str, QueueConfig], tally: DeskTally | None = None) -> None:
         self.store = store
         self.queues = queues
+        #: The desk's shared count of the active tickets (hub.desktally): the live view redraws on every ticket
+        #: change, as every agent's sidebar does, and the same pass answers both.
+        self.tally = tally or DeskTally(store)
 
     async def live(self) -> dict[str, Any]:
         """Right now: depth and longest wait per queue, agent occupancy."""
         now = utcnow()
-        queues = await self.queue_depths(now)
+        tally = await self.tally.current()
+        queues = await self.queue_depths(now, tally)
         agents = []
         total_open = total_capacity = 0
-        active = await active_by_agent(self.store)
+        active = tally.by_assignee
         for agent in await self.store.agents.find({}, projection={"password_hash": 0}).to_list():
             if "agent" not in agent.get("roles", []):
                 continue
@@ -126,16 +130,18 @@ class MetricsService:
         return {"at": now.isoformat(), "queues": queues, "agents": agents,
                 "occupancy": _ratio(total_open, total_capacity)}
 
-    async def queue_depths(self, now: datetime | None = None) -> list[dict[str, Any]]:
+    async def queue_depths(self, now: datetime | None = None,
+                           tally: ActiveCounts | None = None) -> list[dict[str, Any]]:
         """Per configured queue: tickets waiting for a first agent answer, and the oldest one's wait."""
         now = now or utcnow()
+        tally = tally or await self.tally.current()
         queues = []
         for name, q in self.queues.items():
+            depth = tally.new_by_queue[name]
             waiting = await self.store.tickets.find(
                 {"status": TicketStatus.NEW.value, "queue": name}, projection={"handoff_at": 1},
                 sort=[("status", 1), ("queue", 1), ("created_at", 1)], limit=1,
-            ).to_list()
-            depth = await self.store.tickets.count_documents({"status": TicketStatus.NEW.value, "queue": name})
+            ).to_list() if depth else []
             longest = (now - waiting[0]["handoff_at"]).total_seconds() if waiting else 0.0
             queues.append({"queue": name, "title": q.title or name, "depth": depth,
                            "longest_wait_seconds": round(longest, 1)})

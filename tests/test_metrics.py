@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hub.models import Role, utcnow
+from hub.ticketindex import derived_fields
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
 from tests.test_widget_flow import escalate, say, widget_session
@@ -23,7 +24,7 @@ def _ticket(n: int, queue: str, handoff_offset: float, wait: float | None, base:
     if wait is not None:
         doc["first_agent_reply_at"] = handoff + timedelta(seconds=wait)
     doc.update(extra)
-    return doc
+    return {**doc, **derived_fields(doc)}  # its list facets, as every ticket the hub writes has (hub.ticketindex)
 
 
 async def test_window_metrics_follow_the_definitions(runtime: Runtime) -> None:
