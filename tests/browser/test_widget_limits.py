@@ -72,6 +72,14 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
         await expect(shop.locator(".sb-msg.in.sb-failed")).to_have_attribute("data-time", "not sent")
         await expect(status).to_have_text("message not sent")
         await screenshot(shop, "widget-message-not-sent")
+        # So is a file (an empty one): shown by its name while it goes, then marked not sent.
+        await shop.locator(".sb-form input[type=file]").set_input_files(
+            {"name": "empty-scan.pdf", "mimeType": "application/pdf", "buffer": b""})
+        refused_file = shop.locator(".sb-msg.in.sb-failed", has_text="empty-scan.pdf")
+        await expect(refused_file).to_have_attribute("data-time", "not sent")
+        await expect(status).to_have_text("file not sent")
+        assert await runtime.hub.store.messages.count_documents({"attachments.filename": "empty-scan.pdf"}) == 0
+        await screenshot(shop, "widget-file-not-sent")
     finally:
         await ctx.close()
         await shop_server.close()

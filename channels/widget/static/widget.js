@@ -76,6 +76,7 @@
     ".sb-msg.in{align-self:flex-end;background:var(--sb-primary,#2457d6);color:#fff;border-bottom-right-radius:3px}",
     ".sb-msg.out{align-self:flex-start;background:#fff;border:1px solid #e3e5e8;border-bottom-left-radius:3px}",
     ".sb-file{display:block;margin-top:4px;color:inherit;text-decoration:underline}",
+    ".sb-file-name{display:block}",
     ".sb-msg.system{align-self:center;background:#fff7e0;border:1px solid #f0e0b0;font-size:13px}",
     ".sb-who{display:block;font-size:11px;opacity:.7;margin-bottom:2px}",
     ".sb-article{display:block;margin:6px 0;padding:8px 10px;border:1px solid #d5dcea;border-left:3px solid var(--sb-primary,#2457d6);border-radius:8px;background:#fff;color:#1d2433}",
@@ -463,8 +464,13 @@
 
   // The customer's message in the chat at once, "sending…" until the hub's copy (same client id) takes its place:
   // a message waiting out a limit, or a slow network, stays where it was written.
-  function showPending(id, text) {
-    var bubble = el("div", "sb-msg in sb-pending", text);
+  function showPending(id, text, isFile) {
+    var bubble = el("div", "sb-msg in sb-pending", isFile ? "" : text);
+    if (isFile) {  // the file's name, as the stored copy shows it (without a link: nothing to download yet)
+      var name = el("span", "sb-file-name", " " + text);
+      name.insertBefore(paperclip(), name.firstChild);
+      bubble.appendChild(name);
+    }
     bubble.dataset.author = "customer";
     bubble.dataset.time = t("message.sending");
     pending[id] = bubble;
@@ -514,6 +520,7 @@
     var id = clientId();
     var tries = attempt || 0;
     fresh = false;  // a file as the first message creates the contact too
+    showPending(id, file.name, true);
     (function go() {
       var body = new FormData();
       body.append("client_id", id);
@@ -522,23 +529,29 @@
         .then(function (r) {
           if (r.status === 413 && maxUpload) {
             status.textContent = t("status.fileTooLarge", { size: size(maxUpload) });
+            notSent(id);
             return;
           }
           if (r.status === 413 || r.status === 400) {
             status.textContent = t("status.fileNotSent");
+            notSent(id);
             return;
           }
           if (r.status === 429) {
             return r.json().catch(function () { return {}; }).then(function (d) { tooFast(429, d.retry_after, go); });
           }
           if (!r.ok) throw new Error("HTTP " + r.status);
+          accepted(id);
           sentAgain();
           if (!ws || ws.readyState !== 1) return poll();
         })
         .catch(function () {
           // Same client_id on retry: the hub stores the file once however often we send it.
           if (tries++ < 5) setTimeout(go, 1000 * tries);
-          else status.textContent = t("status.fileNotSent");
+          else {
+            status.textContent = t("status.fileNotSent");
+            notSent(id);
+          }
         });
     })();
   }
