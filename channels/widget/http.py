@@ -406,22 +406,21 @@ class WidgetChannel:
         widget's resends of it after a 503 do not use up the chat's limit."""
         address = address_key(request.remote)
         checks = [(self.per_chat, visitor.key), (self.per_address, address)]
-        self._admit(checks, address, "messages")
+        self._admit(checks, address, "messages", "send")
         try:
             yield
         except BaseException:
             give_back(checks)
             raise
 
-    def _admit(self, checks: list[tuple[RateLimiter, str]], address: str, what: str) -> None:
+    def _admit(self, checks: list[tuple[RateLimiter, str]], address: str, what: str, verb: str) -> None:
         wait = admit(checks)
         if wait:
             seconds = retry_after_seconds(wait)
             if not admit([(self._refusals_logged, address)]):
                 log.warning("widget: %s from %s over the rate limit (told to wait %d s; refusals are counted "
                             "as 429 in switchboard_http_requests_total)", what, address, seconds)
-            raise retry_later(429, f"too many {what}; {'send' if what == 'messages' else 'ask'} again in {seconds} s",
-                              seconds)
+            raise retry_later(429, f"too many {what}; {verb} again in {seconds} s", seconds)
 
     async def _ingest(self, visitor: Visitor, body: dict[str, Any],
                       attachments: tuple[Attachment, ...] = ()) -> dict[str, Any]:
@@ -535,7 +534,8 @@ class WidgetChannel:
             raise bad_request("after must be a message id")
         # two reads and a write each: a script polling as fast as it can must not keep the database busy
         address = address_key(request.remote)
-        self._admit([(self.reads_per_chat, visitor.key), (self.reads_per_address, address)], address, "history reads")
+        self._admit([(self.reads_per_chat, visitor.key), (self.reads_per_address, address)], address,
+                    "history reads", "ask")
         messages = await self._history(visitor, ObjectId(after) if after else None)
         await self.hub.customer_seen(CHANNEL, visitor.key)  # polling (no WebSocket) means here
         return self._json(request, {"messages": messages}, site=visitor.site)

@@ -384,7 +384,7 @@
     });
     // Quick replies answer the latest message only: older ones go (also when history is replayed
     // after a reload), so a button is never pressed twice.
-    Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
+    dropQuickReplies();
     var placeholder = m.client_id && pending[m.client_id];
     if (placeholder) {  // where the customer wrote it, even if answers arrived meanwhile
       delete pending[m.client_id];
@@ -462,6 +462,10 @@
     })();
   }
 
+  function dropQuickReplies() {
+    Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
+  }
+
   // The customer's message in the chat at once, "sending…" until the hub's copy (same client id) takes its place:
   // a message waiting out a limit, or a slow network, stays where it was written.
   function showPending(id, text, isFile) {
@@ -474,7 +478,7 @@
     bubble.dataset.author = "customer";
     bubble.dataset.time = t("message.sending");
     pending[id] = bubble;
-    Array.prototype.forEach.call(log.querySelectorAll(".sb-qr"), function (r) { r.remove(); });
+    dropQuickReplies();
     log.appendChild(bubble);
     log.scrollTop = log.scrollHeight;
   }
