@@ -4,6 +4,7 @@ why the message waits, and sends it by itself when the hub said."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,12 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     return settings
 
 
-async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any, live_url: str,
-                                                                   runtime: Runtime) -> None:
-    assert runtime.hub is not None
+UNSENT = "switchboard:demo:unsent"
 
+
+@pytest.fixture
+async def shop_url(live_url: str) -> AsyncIterator[str]:
+    """A shop's page on an origin of its own, with the widget on it."""
     async def shop_page(request: web.Request) -> web.Response:
         return web.Response(text="<!doctype html><html><head><meta charset='utf-8'><title>Acme Outdoor</title></head>"
                                  "<body style='font:16px system-ui;margin:40px'><h1>Acme Outdoor</h1>"
@@ -38,16 +41,31 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
     shop_app.router.add_get("/", shop_page)
     shop_server = TestServer(shop_app, host="127.0.0.1")
     await shop_server.start_server()
+    try:
+        yield str(shop_server.make_url("/"))
+    finally:
+        await shop_server.close()
+
+
+async def write_three(shop: Any) -> None:
+    """Three messages at once: the third is over the chat's limit of two in three seconds."""
+    await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+    await expect(shop.locator(".sb-status")).to_have_text("online")
+    box = shop.locator(".sb-form textarea")
+    for text in ("Hello", "My order has not arrived", "It is order 4711"):
+        await box.fill(text)
+        await box.press("Enter")
+
+
+async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any, shop_url: str,
+                                                                   runtime: Runtime) -> None:
+    assert runtime.hub is not None
     ctx = await browser.new_context(viewport={"width": 1000, "height": 760})
     try:
         shop = await ctx.new_page()
-        await shop.goto(str(shop_server.make_url("/")))
-        await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
-        await expect(shop.locator(".sb-status")).to_have_text("online")
+        await shop.goto(shop_url)
+        await write_three(shop)
         box = shop.locator(".sb-form textarea")
-        for text in ("Hello", "My order has not arrived", "It is order 4711"):
-            await box.fill(text)
-            await box.press("Enter")
         # The third is over 2 in 3 seconds: the hub refused it with when to send again, and the widget says so.
         status = shop.locator(".sb-status")
         await expect(status).to_have_text(
@@ -82,4 +100,43 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
         await screenshot(shop, "widget-file-not-sent")
     finally:
         await ctx.close()
-        await shop_server.close()
+
+
+async def test_a_message_still_being_sent_survives_a_reload_and_is_stored_once(browser: Any, shop_url: str,
+                                                                               runtime: Runtime) -> None:
+    assert runtime.hub is not None
+    messages = runtime.hub.store.messages
+    ctx = await browser.new_context(viewport={"width": 1000, "height": 760})
+    try:
+        shop = await ctx.new_page()
+        await shop.goto(shop_url)
+        await write_three(shop)
+        await expect(shop.locator(".sb-msg.in.sb-pending", has_text="It is order 4711")).to_be_visible()
+        assert await messages.count_documents({"text": "It is order 4711"}) == 0
+        # The customer reloads while it waits out the limit: it is shown again, after the history, as being sent,
+        # and goes out by itself, once.
+        await shop.reload()
+        await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
+        await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
+        await expect(shop.locator(".sb-msg.in.sb-pending")).to_have_count(0, timeout=15_000)
+        await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
+        assert await messages.count_documents({"text": "It is order 4711"}) == 1
+        assert await shop.evaluate(f"sessionStorage.getItem({UNSENT!r})") is None
+        await shop.locator(".sb-msg.in", has_text="It is order 4711").evaluate(
+            "m => m.scrollIntoView({block: 'center'})")
+        await screenshot(shop, "widget-sent-after-reload")
+
+        # The page went after the hub stored a message and before its 202 arrived: the history shows it, so it is
+        # not sent (nor shown) a second time.
+        first = await messages.find_one({"text": "Hello"})
+        assert first is not None
+        client_id = str(first["external_id"]).rpartition(":")[2]
+        await shop.evaluate(f"sessionStorage.setItem({UNSENT!r}, "
+                            f"JSON.stringify([{{text: 'Hello', client_id: {client_id!r}}}]))")
+        await shop.reload()
+        await shop.wait_for_function(f"sessionStorage.getItem({UNSENT!r}) === null")
+        await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
+        await expect(shop.locator(".sb-msg.in.sb-pending")).to_have_count(0)
+        assert await messages.count_documents({"text": "Hello"}) == 1
+    finally:
+        await ctx.close()

@@ -40,6 +40,12 @@
   var seen = {};
   // Messages sent and not yet back from the hub, by client id: shown at once, replaced by the hub's copy.
   var pending = {};
+  // The client ids of the customer's messages the hub has shown back (history or socket): a message kept
+  // unsent across a reload that is among them was stored before the page went, and is not sent again.
+  var stored = {};
+  // Texts shown as "sending…" and not yet taken (202) or refused by the hub, kept in this tab's storage, so a
+  // reload sends them again with the same client id (the hub stores each once). Files are not kept.
+  var unsentKey = "switchboard:" + site + ":unsent";
   var loaded = false;  // the history is shown: later messages from others are new to the visitor
   var lastId = null;
   // This page made the visitor (a new anonymous session): its first message says so, and the hub creates
@@ -385,6 +391,7 @@
     // Quick replies answer the latest message only: older ones go (also when history is replayed
     // after a reload), so a button is never pressed twice.
     dropQuickReplies();
+    if (m.client_id) stored[m.client_id] = true;
     var placeholder = m.client_id && pending[m.client_id];
     if (placeholder) {  // where the customer wrote it, even if answers arrived meanwhile
       delete pending[m.client_id];
@@ -399,7 +406,7 @@
           row.remove();
           var csat = /^csat:([1-5])$/.exec(q.payload || "");
           if (csat) rate(m.id, parseInt(csat[1], 10));
-          else submit(q.title || q.payload, 0, /^\//.test(q.payload || "") ? q.payload : undefined);
+          else submit(q.title || q.payload, /^\//.test(q.payload || "") ? q.payload : undefined);
         });
         row.appendChild(b);
       });
@@ -432,17 +439,23 @@
   }
 
   /** Send a message; `payload`: the pressed quick reply's, for the bot (the customer's words are `text`). */
-  function submit(text, attempt, payload) {
+  function submit(text, payload) {
     text = (text || "").trim();
     if (!text) return;
     input.value = "";
-    var id = clientId();
-    var tries = attempt || 0;
-    var body = { text: text, client_id: id };
+    var body = { text: text, client_id: clientId() };
     if (payload) body.payload = payload;
+    keepUnsent(body);  // without `first`: after a reload the hub looks the visitor up, as it must
     if (fresh) body.first = true;
     fresh = false;
-    showPending(id, text);
+    deliver(body);
+  }
+
+  /** Show the message as being sent and send it until the hub takes it, refuses it, or five retries failed. */
+  function deliver(body) {
+    var id = body.client_id;
+    var tries = 0;
+    showPending(id, body.text);
     (function go() {
       api("POST", "/api/widget/messages", body).then(function () {
         accepted(id);
@@ -460,6 +473,35 @@
         }
       });
     })();
+  }
+
+  function unsent() {
+    try { return JSON.parse(sessionStorage.getItem(unsentKey) || "[]"); } catch (e) { return []; }
+  }
+
+  function saveUnsent(list) {
+    try {
+      if (list.length) sessionStorage.setItem(unsentKey, JSON.stringify(list));
+      else sessionStorage.removeItem(unsentKey);
+    } catch (e) { /* storage off or full: the message is only in the page, as before */ }
+  }
+
+  function keepUnsent(body) {
+    saveUnsent(unsent().concat([body]));
+  }
+
+  function forgetUnsent(id) {
+    var list = unsent();
+    var left = list.filter(function (b) { return b.client_id !== id; });
+    if (left.length !== list.length) saveUnsent(left);
+  }
+
+  /** After the history is shown: what an earlier page of this tab left unsent goes out now, in its order. */
+  function resendUnsent() {
+    unsent().forEach(function (body) {
+      if (stored[body.client_id]) forgetUnsent(body.client_id);
+      else deliver(body);
+    });
   }
 
   function dropQuickReplies() {
@@ -485,6 +527,7 @@
 
   // The hub has it (202): no longer "sending…", though its stored copy, with its time, may still be on its way.
   function accepted(id) {
+    forgetUnsent(id);
     var bubble = pending[id];
     if (!bubble) return;
     bubble.classList.remove("sb-pending");
@@ -492,6 +535,7 @@
   }
 
   function notSent(id) {
+    forgetUnsent(id);
     var bubble = pending[id];
     if (!bubble) return;
     bubble.classList.remove("sb-pending");
@@ -718,7 +762,10 @@
     if (!fresh) return poll();
     loaded = true;  // a visitor this page just made has no history to load
     return null;
-  }).then(connect).catch(function (e) {
+  }).then(function () {
+    resendUnsent();
+    connect();
+  }).catch(function (e) {
     status.textContent = t("status.unavailable");
     host.dataset.error = String(e);
   });
