@@ -31,7 +31,7 @@ from hub.accounts import (
 )
 from hub.display import DISPLAY_FIELDS, author_name, display_name
 from hub.hub import Hub
-from hub.models import Role, TicketStatus, utcnow
+from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
 from hub.store import Doc, ObjectId, oid
 from hub.ticketindex import MAX_PAGE, PRIORITIES, SLA_STATES, SORTS, TicketQuery, sla_due, sla_state
@@ -407,14 +407,18 @@ def desk_frame(change: Change) -> dict[str, Any] | None:
 
 async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: AccountService,
                         info: SessionInfo) -> None:
-    """Send each change this user may see (`hub.access`), after checking their session is still live.
+    """Send each change this user may see (`hub.access`), closing the socket once their session has ended.
 
-    The session is re-read before anything is sent, and at least every SESSION_RECHECK_SECONDS
-    even when nothing passes the filter, so a change written after a logout, a disabled account
-    or a removed role never reaches the socket (it is closed instead), and a granted role shows.
+    The session is re-read (one command) when a change of its own comes through the stream before anything after
+    it is sent: `SESSIONS_ENDED` (a logout, a disabled account, a password changed or reset, a removed user) or
+    `AGENTS_CHANGED` about this user (roles, queues); when it has expired; and at least every
+    SESSION_RECHECK_SECONDS. So a change written after a logout, a disabled account or a removed role through the
+    hub never reaches the socket (it is closed instead), and a granted role shows. Until 2026-12-06 it was re-read
+    before every batch: with the desk open, a session read for every few messages anywhere on the desk, per agent.
+    An edit made in the database by hand, past the hub, is seen at the periodic re-check.
     """
     loop = asyncio.get_running_loop()
-    agent, checked_at = info.agent, loop.time()
+    agent, expires_at, checked_at = info.agent, info.expires_at, loop.time()
     while not ws.closed:
         try:
             batch = [await asyncio.wait_for(sub.get(), SESSION_RECHECK_SECONDS)]
@@ -422,16 +426,16 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
             batch = []
         while not sub.queue.empty():
             batch.append(sub.queue.get_nowait())
-        ended = any(c.collection == "events" and c.document.get("type") == SESSIONS_ENDED
-                    and c.document.get("agent_id") == agent["_id"] for c in batch)  # e.g. disabled: check now
-        batch = [c for c in batch if may_see_change(agent, c.collection, c.document)]
-        if not batch and not ended and loop.time() - checked_at < SESSION_RECHECK_SECONDS:
-            continue  # nothing to send, and the session was checked recently
-        live, checked_at = await accounts.session(info.token), loop.time()
-        if live is None:
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
-            return
-        agent = live.agent
+        own = any(c.collection == "events" and c.document.get("type") in (SESSIONS_ENDED, AGENTS_CHANGED)
+                  and c.document.get("agent_id") == agent["_id"] for c in batch)
+        due = loop.time() - checked_at >= SESSION_RECHECK_SECONDS or (expires_at is not None
+                                                                      and expires_at <= utcnow())
+        if own or due:
+            live, checked_at = await accounts.session(info.token), loop.time()
+            if live is None:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+                return
+            agent, expires_at = live.agent, live.expires_at
         for change in batch:
             frame = desk_frame(change) if may_see_change(agent, change.collection, change.document) else None
             if frame is not None:

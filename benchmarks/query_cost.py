@@ -30,6 +30,7 @@ from typing import Any
 from pymongo import monitoring
 
 from bot.inbox import NLUInbox
+from hub.accounts import AccountService, session_key
 from hub.aggregates import STATE, events_read_until
 from hub.audit import AuditLog, AuditQuery
 from hub.conversations import ConversationService
@@ -47,6 +48,7 @@ from hub.store import ObjectId, Store
 from hub.tickets import TicketService
 
 SMALL, LARGE = 1_000, 20_000
+AGENTS = 50
 BATCH = 2_000
 RUNS = 7
 
@@ -84,6 +86,9 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
             docs.append({"_id": oid, "at": now - timedelta(minutes=i), "action": "login" if i % 5 else "agent.updated",
                          "actor": {"id": ObjectId(f"{i % 7:024x}"), "username": f"agent{i % 7}"}, "target": None,
                          "ip": "10.0.0.1", "details": {}})
+        elif kind == "sessions":  # desk sign-ins (seven days' worth on a large desk), fifty users
+            docs.append({"_id": session_key(f"t{i}"), "agent_id": ObjectId(f"{i % AGENTS:024x}"), "csrf": f"c{i}",
+                         "created_at": now, "expires_at": now + timedelta(days=7)})
         elif kind == "events":  # the event log, one event a minute back from now (none due for retention)
             docs.append({"_id": oid, "type": "ticket.created", "at": now - timedelta(minutes=i), "ticket_id": oid})
         elif kind == "tickets":
@@ -102,9 +107,13 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
 
 async def fill(store: Store, start: int, end: int) -> None:
     """Grow each hot collection to `end` documents, in batches (bounded memory and runtime)."""
-    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events"):
+    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events",
+                 "sessions"):
         for first in range(start, end, BATCH):
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
+    if start == 0:
+        await store.agents.insert_many([{"_id": ObjectId(f"{i:024x}"), "username": f"agent{i}", "roles": ["agent"]}
+                                        for i in range(AGENTS)])
 
 
 async def _claim(store: Store, i: int) -> Any:
@@ -270,6 +279,13 @@ async def _conversation_with_contact(store: Store, i: int) -> Any:
     return found
 
 
+async def _session_with_agent(store: Store, i: int) -> Any:
+    """What every desk request asks first: the cookie's session and its user (the real `AccountService.session`)."""
+    info = await AccountService(store).session(f"t{i}")
+    assert info is not None and info.agent["username"] == f"agent{i % AGENTS}"
+    return info
+
+
 async def _still_mine() -> bool:
     return True
 
@@ -281,6 +297,9 @@ QUERIES: dict[str, Query] = {
     # a follow-up's one read: the thread's open conversation and its contact, a `$lookup` by `_id`
     # (hub.conversations `open_with_contact`, 2026-12-05; two finds before)
     "conversation_with_contact": _conversation_with_contact,
+    # every desk request's sign-in check: the session and its user, a `$lookup` by `_id` (hub.accounts `session`,
+    # 2026-12-06; two finds before)
+    "session_with_agent": _session_with_agent,
     # the history aggregates' batch pass: the tickets, conversations and contributions it names, read together
     # (hub.aggregates `_parts`, `_look`; a read per record until 2026-12-04)
     "conversations_by_ids": lambda s, i: s.conversations.find(

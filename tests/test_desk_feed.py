@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from agents_ui import desk
 from hub.models import Role, utcnow
 from switchboard.bootstrap import Runtime
-from tests.test_widget_flow import escalate, say
+from tests.test_widget_flow import escalate, say, widget_session
 
 FRAME_TIMEOUT = 10
 
@@ -124,14 +124,60 @@ async def test_logging_out_or_disabling_closes_an_open_socket_before_the_next_ch
     assert hub is not None
     leaving = await users("leo", Role.AGENT)
     disabled = await users("dan", Role.AGENT)
-    async with leaving.http.ws_connect("/api/desk/ws") as l_ws, disabled.http.ws_connect("/api/desk/ws") as d_ws:
+    demoted = await users("dora", Role.AGENT)
+    async with leaving.http.ws_connect("/api/desk/ws") as l_ws, disabled.http.ws_connect("/api/desk/ws") as d_ws, \
+            demoted.http.ws_connect("/api/desk/ws") as t_ws:
+        # Each socket's opening set its agent online, a change of theirs the socket re-reads its session for: once a
+        # marker written after those is through, what follows is all that can end the sessions.
+        await hub.store.append_event("ticket.marker", utcnow())
+        for ws in (l_ws, d_ws, t_ws):
+            await frames_until(ws, is_event("ticket.marker"))
         assert (await leaving.post("/api/auth/logout", {})).status == 200
-        await hub.store.agents.update_one({"_id": disabled.account["_id"]}, {"$set": {"disabled": True}})
-        await escalate(client, runtime)  # a new ticket: both would have been shown it
+        await hub.accounts.update(disabled.account["_id"], disabled=True)
+        await hub.accounts.update(demoted.account["_id"], roles=[Role.TRAINER])  # no longer reads tickets
+        await escalate(client, runtime)  # a new ticket: all three would have been shown it
         for ws in (l_ws, d_ws):
             msg = await asyncio.wait_for(ws.receive(), FRAME_TIMEOUT)
             assert msg.type == WSMsgType.CLOSE, f"a frame reached a dead session's socket: {msg}"
             assert msg.data == aiohttp.WSCloseCode.POLICY_VIOLATION
+        # The trainer's socket stays open, and the ticket never reaches it: the next frame it gets is an event a
+        # trainer may see (training progress), written after the ticket.
+        await hub.store.append_event("bot.training", utcnow(), job_id="marker", kind="train", status="running")
+        got = await frames_until(t_ws, is_event("bot.training", job_id="marker"))
+        assert len(got) == 1, f"a former agent's socket was shown: {got[:-1]}"
+
+
+async def test_a_busy_desk_does_not_read_the_session_for_every_change(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    """The session is read when the socket opens, on a change of its own, and every SESSION_RECHECK_SECONDS: not
+    for each batch of changes the socket is sent (it was, until 2026-12-06: with the desk open, a session read
+    for every few messages anywhere on the desk)."""
+    hub = runtime.hub
+    assert hub is not None
+    agent = await users("bea", Role.AGENT)
+    reads: list[str] = []
+    session = hub.accounts.session
+
+    async def counted(token: str) -> Any:
+        reads.append(token)
+        return await session(token)
+
+    token = await widget_session(client)
+    async with agent.http.ws_connect("/api/desk/ws") as ws:
+        # Opening the socket set the agent online (a change of their own, read for): it was written before this
+        # message, so once the message's frame is here, that read is done.
+        await say(client, token, "Hello")
+        await frames_until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "Hello")
+        hub.accounts.session = counted  # type: ignore[method-assign]
+        try:
+            for n in range(5):  # five messages one after the other, each sent to the agent's socket on its own
+                await say(client, token, f"Where is my parcel {n}?")
+                await frames_until(ws, lambda f, n=n: f["type"] == "message" and f["message"]["text"]
+                                   == f"Where is my parcel {n}?")
+        finally:
+            hub.accounts.session = session  # type: ignore[method-assign]
+    assert reads == []
 
 
 async def test_an_idle_socket_closes_once_its_session_ends(
