@@ -7,7 +7,8 @@ widget exactly as the browser does: `POST /api/widget/session`, a WebSocket on `
 for everything the hub sends them (after a reconnect, `GET /api/widget/messages?after=` for what
 they missed), and `POST /api/widget/messages` with a `client_id` per message, retried with the
 same id after a failure (on the other hub when there are two, like a load balancer). An agent
-logged in to the desk API picks escalated tickets from `GET /api/tickets` and answers them with
+logged in to the desk reads what the desk page reads (its feed, and after each burst of ticket changes the
+list, its counts and the queue badges), picks escalated tickets from the list and answers them with
 `POST /api/tickets/{id}/reply`.
 
 Counted against what the generator sent (its client ids, checked in the database at the end of
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import json
 import math
 import os
 import random
@@ -463,9 +465,17 @@ async def send_email(smtp_port: int, mail: MailSink, text: str, tally: Tally) ->
 
 
 class Agent:
-    """A desk agent: polls the ticket list, answers each new ticket of a bench visitor once and solves it with
-    that reply ("send and solve": the customer is done), so the desk's active tickets are the chats in flight,
-    as on a staffed desk, not every escalation of the run."""
+    """A desk agent with the desk open: answers each new ticket of a bench visitor once and solves it with that
+    reply ("send and solve": the customer is done), so the desk's active tickets are the chats in flight, as on a
+    staffed desk, not every escalation of the run.
+
+    It reads what the desk page reads (`agents_ui/static/desk.js`): the desk's feed (`/api/desk/ws`, which also
+    marks the agent online), and 150 ms after a burst of ticket changes the list's first page (newest first), its
+    view counts and the queue badges, all three at once. It also looks when one of its visitors is told they wait
+    for a person: a person at the desk would see the ticket in the list they have just reloaded."""
+
+    PAGE = 25  # the desk list's page (agents_ui/static/ticketlist.js)
+    COALESCE_S = 0.15
 
     def __init__(self, http: aiohttp.ClientSession, url: str, username: str, password: str) -> None:
         self.http, self.url, self.username, self.password = http, url, username, password
@@ -473,6 +483,9 @@ class Agent:
         self.waiting: dict[str, Visitor] = {}  # conversation id -> escalated visitor
         self.replied: set[str] = set()
         self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.reloads: set[asyncio.Task[None]] = set()
+        self.reload_count = 0
 
     async def start(self) -> None:
         async with self.http.post(self.url + "/api/auth/login",
@@ -482,16 +495,47 @@ class Agent:
             self.csrf = str((await resp.json())["csrf"])
         self.task = asyncio.create_task(self._work())
 
-    async def _work(self) -> None:
-        while True:
-            if self.waiting:
-                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, KeyError):
-                    await self._answer_new()
-            await asyncio.sleep(0.5)  # an agent glancing at the ticket list twice a second
+    def expect(self, visitor: Visitor) -> None:
+        """`visitor` was told a person will answer: the agent looks at the list (as after a change)."""
+        self.waiting[visitor.conversation_id] = visitor
+        self.changed()
 
-    async def _answer_new(self) -> None:
-        async with self.http.get(self.url + "/api/tickets", params={"size": "100"}) as resp:
-            tickets = (await resp.json())["tickets"] if resp.status == 200 else []
+    def changed(self) -> None:
+        """A ticket changed: reload once the burst is over, as the desk does."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(self.COALESCE_S, self._spawn_reload)
+
+    def _spawn_reload(self) -> None:
+        task = asyncio.create_task(self._reload())
+        self.reloads.add(task)
+        task.add_done_callback(self.reloads.discard)
+
+    async def _work(self) -> None:
+        """The desk's feed, reconnected after 2 s when it drops, as the page does."""
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, ValueError):
+                async with self.http.ws_connect(self.url + "/api/desk/ws", heartbeat=25) as ws:
+                    self.changed()  # the page loads its lists when it opens
+                    async for frame in ws:
+                        if frame.type == aiohttp.WSMsgType.TEXT and '"ticket"' in frame.data \
+                                and json.loads(frame.data).get("type") == "ticket":
+                            self.changed()
+            await asyncio.sleep(2)
+
+    async def _reload(self) -> None:
+        self.reload_count += 1
+        with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, KeyError, ValueError):
+            tickets, _, _ = await asyncio.gather(
+                self._get("/api/tickets", {"size": str(self.PAGE)}), self._get("/api/tickets/counts"),
+                self._get("/api/queues"))
+            await self._answer_new((tickets or {}).get("tickets", []))
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any] | None:
+        async with self.http.get(self.url + path, params=params) as resp:
+            return await resp.json() if resp.status == 200 else None
+
+    async def _answer_new(self, tickets: list[dict[str, Any]]) -> None:
         for ticket in tickets:
             visitor = next((self.waiting.pop(c) for c in ticket.get("conversation_ids", []) if c in self.waiting),
                            None)
@@ -505,10 +549,13 @@ class Agent:
                 await resp.read()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        if self.timer is not None:
+            self.timer.cancel()
+        for task in [self.task, *self.reloads]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 class Crowd:
@@ -549,7 +596,7 @@ class Crowd:
             tally.escalations += 1
             visitor.agent_wait = asyncio.get_running_loop().create_future()
             if await visitor.say(self.rng.choice(ESCALATE), tally) is not None and visitor.conversation_id:
-                self.agent.waiting[visitor.conversation_id] = visitor
+                self.agent.expect(visitor)
                 with contextlib.suppress(TimeoutError):
                     done = await asyncio.wait_for(visitor.agent_wait, ANSWER_TIMEOUT * 2)
                     tally.agent_ms.append((done - visitor.agent_posted) * 1000)
@@ -713,6 +760,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     tally = Tally()
     cpu_before = _cpu(pids or {})
     before = await db.commands() if db else None
+    reloads_before = crowd.agent.reload_count if crowd.agent else 0
     if step.rate is not None:
         t0 = await open_loop(crowd, step.rate, seconds, tally)
     else:
@@ -740,6 +788,8 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "agent_reply_p50_ms": percentile(tally.agent_ms, 50), "agent_reply_p99_ms": percentile(tally.agent_ms, 99),
         "emails": len(tally.emails), "email_answer_p50_ms": percentile(tally.email_ms, 50),
         "email_answer_p99_ms": percentile(tally.email_ms, 99), "email_unanswered": tally.email_unanswered,
+        # the agent's desk reloads (list, counts and queue badges at once) during the step
+        "desk_reloads": crowd.agent.reload_count - reloads_before if crowd.agent else None,
         "lost": None, "lost_acknowledged": None, "duplicated": None,
         "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
         # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.
