@@ -216,7 +216,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     page = await hub.tickets.index.search(query, now)
     contact_ids = list({t["contact_id"] for t in page.tickets})
     contacts = {c["_id"]: c for c in await hub.store.contacts.find(
-        {"_id": {"$in": contact_ids}}, projection=DISPLAY_FIELDS).to_list()}
+        {"_id": {"$in": contact_ids}}, projection=DISPLAY_FIELDS).to_list()} if contact_ids else {}
     views = []
     for t in page.tickets:
         view = ticket_view(t)

@@ -496,7 +496,7 @@
     if (left.length !== list.length) saveUnsent(left);
   }
 
-  /** After the history is shown: what an earlier page of this tab left unsent goes out now, in its order. */
+  /** After the history is shown: what an earlier page of this tab left unsent is shown again, in its order, and sent. */
   function resendUnsent() {
     unsent().forEach(function (body) {
       if (stored[body.client_id]) forgetUnsent(body.client_id);
