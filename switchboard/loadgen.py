@@ -472,7 +472,9 @@ class Agent:
     It reads what the desk page reads (`agents_ui/static/desk.js`): the desk's feed (`/api/desk/ws`, which also
     marks the agent online), and 150 ms after a burst of ticket changes the list's first page (newest first), its
     view counts and the queue badges, all three at once. It also looks when one of its visitors is told they wait
-    for a person: a person at the desk would see the ticket in the list they have just reloaded."""
+    for a person: a person at the desk would see the ticket in the list they have just reloaded. It opens each
+    ticket it answers as the desk does (the ticket, its suggested responses, the collision hints: "viewing",
+    "typing", then "left") before "Send and solve"."""
 
     PAGE = 25  # the desk list's page (agents_ui/static/ticketlist.js)
     COALESCE_S = 0.15
@@ -542,11 +544,27 @@ class Agent:
             if visitor is None or ticket["id"] in self.replied:
                 continue
             self.replied.add(ticket["id"])
+            await self._open(ticket["id"])
             visitor.agent_posted = time.perf_counter()
             async with self.http.post(self.url + f"/api/tickets/{ticket['id']}/reply",
                                       json={"text": "Hello, I have sorted this out for you.", "status": "solved"},
                                       headers={"X-CSRF-Token": self.csrf}) as resp:
                 await resp.read()
+            await self._activity(ticket["id"], "left")
+
+    async def _open(self, ticket_id: str) -> None:
+        """What the desk does when the agent opens a ticket and starts typing (desk.js, collision.js): the ticket
+        with its messages and contact, its suggested responses, "viewing" and who else is on it, then "typing"."""
+        await asyncio.gather(self._get(f"/api/tickets/{ticket_id}"),
+                             self._get("/api/responses", {"ticket": ticket_id}),
+                             self._activity(ticket_id, "viewing"),
+                             self._get(f"/api/tickets/{ticket_id}/activity"))
+        await self._activity(ticket_id, "typing")
+
+    async def _activity(self, ticket_id: str, state: str) -> None:
+        async with self.http.post(self.url + f"/api/tickets/{ticket_id}/activity", json={"state": state},
+                                  headers={"X-CSRF-Token": self.csrf}) as resp:
+            await resp.read()
 
     async def stop(self) -> None:
         if self.timer is not None:
