@@ -160,7 +160,8 @@ class AccountService:
         if not token:
             return None
         # Every desk request asks this: the session and its user in one command, a `$lookup` by `_id`
-        # (`session_with_agent` in benchmarks/query_cost.py, flat to 20,000 sessions; two finds before 2026-12-06).
+        # (`session_with_agent` in benchmarks/query_cost.py, and flat to 20,000 sessions in a scratch run; two finds
+        # before 2026-12-06).
         cursor = await self.store.sessions.aggregate([
             {"$match": {"_id": session_key(token)}},
             {"$limit": 1},
