@@ -53,6 +53,9 @@ BUDGET = {
     # before the conversation and contact in one read
     "escalation": 11,
     "customer message, escalated": 9,  # 10 before the conversation and contact in one read
+    # the desk's five requests when an agent opens a ticket and starts typing (the ticket, its suggested responses,
+    # the collision hints "viewing", who else is on it, "typing"), what bench load's agent does since 2026-12-06
+    "agent opens the ticket (desk)": 23,
     # every desk request's sign-in check reads the session and its user in one aggregate since 2026-12-06 (two finds)
     "agent reply (desk API)": 10,  # 15 before the bulkWrite, 11 before the sign-in check in one read
     # the desk's "Send and solve", what the load's agent does: 23 until 2026-12-04 (a reply, then a status change
@@ -202,6 +205,18 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
     assert ticket is not None
     counts["customer message, escalated"] = await measure(rt, log, observer,
                                                           lambda: say(client, token, "are you still there?"))
+
+    async def open_ticket() -> None:  # what the desk page requests when the agent opens it and starts typing
+        tid = str(ticket["_id"])
+        got = await asyncio.gather(client.get(f"/api/tickets/{tid}"), client.get(f"/api/responses?ticket={tid}"),
+                                   client.post(f"/api/tickets/{tid}/activity", json={"state": "viewing"},
+                                               headers={"X-CSRF-Token": csrf}),
+                                   client.get(f"/api/tickets/{tid}/activity"))
+        typing = await client.post(f"/api/tickets/{tid}/activity", json={"state": "typing"},
+                                   headers={"X-CSRF-Token": csrf})
+        assert [r.status for r in (*got, typing)] == [200] * 5, [await r.text() for r in (*got, typing)]
+
+    counts["agent opens the ticket (desk)"] = await measure(rt, log, observer, open_ticket)
 
     async def reply() -> None:
         resp = await client.post(f"/api/tickets/{ticket['_id']}/reply", json={"text": "Hi, Alice here."},
