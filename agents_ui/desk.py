@@ -256,11 +256,11 @@ async def get_ticket(request: web.Request) -> web.Response:
     """One ticket with its contact, conversations and full message history."""
     hub = _hub(request)
     try:
-        ticket = await hub.tickets.get(_id(request))
+        ticket, contact, conversations = await hub.tickets.with_parts(_id(request))
     except NotFound as exc:
         raise error(404, str(exc)) from exc
-    contact = await hub.contacts.get(ticket["contact_id"])
-    conversations = await hub.store.conversations.find({"_id": {"$in": ticket["conversation_ids"]}}).to_list()
+    if contact is not None and contact.get("merged_into") is not None:  # shown as the contact it was merged into
+        contact = await hub.contacts.get(contact["_id"])
     messages = await hub.conversations.history(ticket["conversation_ids"])
     # the contact index's own fields (secantusd-py walks a hinted index whole and plans others as a scan)
     previous = [t for t in await hub.store.tickets.find(

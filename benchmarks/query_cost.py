@@ -295,6 +295,14 @@ async def _session_with_agent(store: Store, i: int) -> Any:
     return info
 
 
+async def _ticket_with_parts(store: Store, i: int) -> Any:
+    """The desk's ticket page: the ticket, its contact and its conversations (the real `TicketService.with_parts`)."""
+    ticket, contact, conversations = await TicketService(store, Outbox(store, {}), {}, "general").with_parts(
+        ObjectId(f"{i:024x}"))
+    assert contact is not None and contact["number"] == i and [c["_id"] for c in conversations] == [ticket["_id"]]
+    return ticket
+
+
 async def _still_mine() -> bool:
     return True
 
@@ -333,6 +341,9 @@ QUERIES: dict[str, Query] = {
         {"conversation_id": ObjectId(f"{i // 4:024x}"), "created_at": {"$lte": utcnow()}},
         projection={"_id": 1, "direction": 1}, sort=[("conversation_id", 1), ("created_at", -1)]).to_list(),
     "tickets_by_contact": _tickets_by_contact,
+    # the desk's ticket page: the ticket, its contact and conversations, two `$lookup`s by `_id` (hub.tickets
+    # `with_parts`, 2026-12-06; three finds before)
+    "ticket_with_parts": _ticket_with_parts,
     "previous_tickets": _previous_tickets,
     "ticket_status_change": _ticket_status_change,
     "ticket_rating": _ticket_rating,

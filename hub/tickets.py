@@ -323,6 +323,27 @@ class TicketService:
             raise NotFound(f"no ticket {ticket_id}")
         return ticket
 
+    async def with_parts(self, ticket_id: ObjectId) -> tuple[Doc, Doc | None, list[Doc]]:
+        """The ticket, its contact as stored (None if gone; it may have been merged into another) and its
+        conversations, in one command: an aggregate `$lookup`ing both by `_id` (the desk's ticket page; three finds
+        until 2026-12-06). `ticket_with_parts` in benchmarks/query_cost.py shows it flat with the data."""
+        cursor = await self.store.tickets.aggregate([
+            {"$match": {"_id": ticket_id}},
+            {"$limit": 1},
+            {"$lookup": {"from": self.store.contacts.name, "localField": "contact_id", "foreignField": "_id",
+                         "as": "_contact"}},
+            {"$lookup": {"from": self.store.conversations.name, "localField": "conversation_ids",
+                         "foreignField": "_id", "as": "_conversations"}},
+        ])
+        found = await cursor.to_list(1)
+        if not found:
+            raise NotFound(f"no ticket {ticket_id}")
+        ticket = found[0]
+        contacts, conversations = ticket.pop("_contact"), ticket.pop("_conversations")
+        order = {cid: n for n, cid in enumerate(ticket.get("conversation_ids") or [])}
+        conversations.sort(key=lambda c: order.get(c["_id"], len(order)))  # the ticket's own order
+        return ticket, contacts[0] if contacts else None, conversations
+
     async def list(self, *, status: list[str] | None = None, queue: str | None = None,
                    assignee_id: ObjectId | None = None, limit: int = 200) -> list[Doc]:
         query: dict[str, Any] = {"status": {"$in": status or ACTIVE}}

@@ -55,7 +55,7 @@ BUDGET = {
     "customer message, escalated": 9,  # 10 before the conversation and contact in one read
     # the desk's five requests when an agent opens a ticket and starts typing (the ticket, its suggested responses,
     # the collision hints "viewing", who else is on it, "typing"), what bench load's agent does since 2026-12-06
-    "agent opens the ticket (desk)": 23,
+    "agent opens the ticket (desk)": 21,  # 23 before the ticket page read its ticket, contact and conversations at once
     # every desk request's sign-in check reads the session and its user in one aggregate since 2026-12-06 (two finds)
     "agent reply (desk API)": 10,  # 15 before the bulkWrite, 11 before the sign-in check in one read
     # the desk's "Send and solve", what the load's agent does: 23 until 2026-12-04 (a reply, then a status change
