@@ -520,8 +520,7 @@ class Agent:
                 async with self.http.ws_connect(self.url + "/api/desk/ws", heartbeat=25) as ws:
                     self.changed()  # the page loads its lists when it opens
                     async for frame in ws:
-                        if frame.type == aiohttp.WSMsgType.TEXT and '"ticket"' in frame.data \
-                                and json.loads(frame.data).get("type") == "ticket":
+                        if frame.type == aiohttp.WSMsgType.TEXT and json.loads(frame.data).get("type") == "ticket":
                             self.changed()
             await asyncio.sleep(2)
 
