@@ -24,10 +24,15 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:
                            f"default {loadgen.DEFAULT_STEPS}")
     load.add_argument("--seconds", type=float, default=45.0, help="length of each step (default 45)")
     load.add_argument("--url", help="drive this running hub instead of starting a fresh one")
-    load.add_argument("--mongodb-uri", help="with --url: its database, for lost/duplicated and the command counts")
-    load.add_argument("--db-name", default="switchboard", help="with --url: the hub's database name")
+    load.add_argument("--mongodb-uri", help="with --url: its database, for lost/duplicated and the command counts; "
+                                            "without: the server the fresh hub uses instead of an embedded one")
+    load.add_argument("--db-name", help="with --url: the hub's database name (default switchboard); without: the "
+                                        "fresh hub's (default a new bench<hex>)")
     load.add_argument("--agent", help="with --url: a desk login USER that answers escalations; its password in "
                                       "BENCH_AGENT_PASSWORD (without it, no escalations)")
+    load.add_argument("--agents", type=int, default=1,
+                      help="without --url: how many desk agents the fresh hub gets, each with the desk open "
+                           "(default 1; at most 50)")
     load.add_argument("--seed", type=int, default=1, help="random seed of the message mix (default 1)")
     soak = bench_sub.add_parser(
         "soak", help="a steady rate across two hub processes on one database, one SIGKILLed and restarted "
@@ -70,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         from switchboard import rasa_bench
 
         return rasa_bench.run(steps, args.seconds, args.rasa_url, args.seed, _emit)
+    if not 1 <= args.agents <= 50 or (args.url and args.agents != 1):
+        print("switchboard: --agents 1-50, and only without --url (a running hub's desk login is --agent)",
+              file=sys.stderr)
+        return 2
     agent = None
     if args.url and args.agent:
         password = os.environ.get("BENCH_AGENT_PASSWORD", "")
@@ -78,5 +87,5 @@ def run(args: argparse.Namespace) -> int:
             return 2
         agent = (args.agent, password)
     asyncio.run(loadgen.bench_load(steps, args.seconds, args.url, args.mongodb_uri, args.db_name, agent, _emit,
-                                   seed=args.seed))
+                                   seed=args.seed, agents=args.agents))
     return 0

@@ -144,12 +144,18 @@ class HubProcess:
                 self.kill()
 
 
+def agent_names(count: int) -> list[str]:
+    """The desk users a fresh cluster adds: `bench-agent`, then `bench-agent-2`, `bench-agent-3`, ..."""
+    return [AGENT_USER if n == 1 else f"{AGENT_USER}-{n}" for n in range(1, count + 1)]
+
+
 class Cluster:
     """A fresh embedded database in a temporary directory and `hubs` hub processes sharing it."""
 
     def __init__(self, hubs: int = 1, uri: str | None = None, db_name: str | None = None,
-                 mail: MailSink | None = None, extra_env: dict[str, str] | None = None) -> None:
+                 mail: MailSink | None = None, extra_env: dict[str, str] | None = None, agents: int = 1) -> None:
         self.count = hubs
+        self.agent_names = agent_names(agents)
         self.extra_env = extra_env
         self.mail = mail
         self.smtp_port = 0
@@ -183,7 +189,8 @@ class Cluster:
             hub.start()
         for hub in self.hubs[1:]:
             await hub.wait_ready()
-        await self._add_agent(self.uri, config)
+        for name in self.agent_names:  # one at a time: each is a short-lived process writing the users
+            await self._add_agent(name, config)
 
     def _config(self, base: Path) -> Path:
         """The repository's configuration, with every customer of the generator on one address: the widget's
@@ -203,15 +210,19 @@ class Cluster:
         path.write_text(yaml.safe_dump(raw), encoding="utf-8")
         return path
 
-    async def _add_agent(self, uri: str, config: Path) -> None:
+    async def _add_agent(self, name: str, config: Path) -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "switchboard.cli", "users", "add", AGENT_USER, "--role", "agent", "--capacity",
-            "100000", "--password-stdin", "--mongodb-uri", uri, "--config", str(config),
+            sys.executable, "-m", "switchboard.cli", "users", "add", name, "--role", "agent", "--capacity",
+            "100000", "--password-stdin", "--mongodb-uri", self.uri, "--config", str(config),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.hubs[0].env(),
             cwd=str(REPO))
         out, _ = await proc.communicate((self.agent_password + "\n").encode())
         if proc.returncode != 0:
             raise RuntimeError(f"could not add the bench agent: {out.decode(errors='replace')}")
+
+    @property
+    def agent_logins(self) -> list[tuple[str, str]]:
+        return [(name, self.agent_password) for name in self.agent_names]
 
     @property
     def urls(self) -> list[str]:
@@ -465,42 +476,43 @@ async def send_email(smtp_port: int, mail: MailSink, text: str, tally: Tally) ->
 
 
 class Agent:
-    """A desk agent with the desk open: answers each new ticket of a bench visitor once and solves it with that
-    reply ("send and solve": the customer is done), so the desk's active tickets are the chats in flight, as on a
-    staffed desk, not every escalation of the run.
+    """A desk agent with the desk open, one of the run's `Staff`: answers each new ticket of a bench visitor once
+    and solves it with that reply ("send and solve": the customer is done), so the desk's active tickets are the
+    chats in flight, as on a staffed desk, not every escalation of the run.
 
     It reads what the desk page reads (`agents_ui/static/desk.js`): the desk's feed (`/api/desk/ws`, which also
     marks the agent online), and 150 ms after a burst of ticket changes the list's first page (newest first), its
-    view counts and the queue badges, all three at once. It also looks when one of its visitors is told they wait
-    for a person: a person at the desk would see the ticket in the list they have just reloaded. It opens each
-    ticket it answers as the desk does (the ticket, its suggested responses, the collision hints: "viewing",
-    "typing", then "left") before "Send and solve"."""
+    view counts and the queue badges, all three at once. It also looks when one of the staff's visitors is told
+    they wait for a person: a person at the desk would see the ticket in the list they have just reloaded. It
+    answers a waiting ticket routed to it or to nobody (one routed to a colleague is theirs), and opens it as the
+    desk does (the ticket, its suggested responses, the collision hints: "viewing", "typing", then "left") before
+    "Send and solve". Each agent has its own login, so its own cookie and session."""
 
     PAGE = 25  # the desk list's page (agents_ui/static/ticketlist.js)
     COALESCE_S = 0.15
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, username: str, password: str) -> None:
-        self.http, self.url, self.username, self.password = http, url, username, password
+    def __init__(self, connector: aiohttp.BaseConnector, url: str, username: str, password: str,
+                 staff: Staff) -> None:
+        self.connector, self.url, self.username, self.password, self.staff = connector, url, username, password, staff
+        self.http: aiohttp.ClientSession | None = None
+        self.id = ""
         self.csrf = ""
-        self.waiting: dict[str, Visitor] = {}  # conversation id -> escalated visitor
-        self.replied: set[str] = set()
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.reloads: set[asyncio.Task[None]] = set()
         self.reload_count = 0
+        self.replies = 0
 
     async def start(self) -> None:
+        self.http = aiohttp.ClientSession(connector=self.connector, connector_owner=False,
+                                          cookie_jar=aiohttp.CookieJar(unsafe=True))
         async with self.http.post(self.url + "/api/auth/login",
                                   json={"username": self.username, "password": self.password}) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"agent login: {resp.status} {await resp.text()}")
-            self.csrf = str((await resp.json())["csrf"])
+            body = await resp.json()
+            self.csrf, self.id = str(body["csrf"]), str(body["agent"]["id"])
         self.task = asyncio.create_task(self._work())
-
-    def expect(self, visitor: Visitor) -> None:
-        """`visitor` was told a person will answer: the agent looks at the list (as after a change)."""
-        self.waiting[visitor.conversation_id] = visitor
-        self.changed()
 
     def changed(self) -> None:
         """A ticket changed: reload once the burst is over, as the desk does."""
@@ -513,11 +525,16 @@ class Agent:
         self.reloads.add(task)
         task.add_done_callback(self.reloads.discard)
 
+    @property
+    def _session(self) -> aiohttp.ClientSession:
+        assert self.http is not None, "start() first"
+        return self.http
+
     async def _work(self) -> None:
         """The desk's feed, reconnected after 2 s when it drops, as the page does."""
         while True:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, ValueError):
-                async with self.http.ws_connect(self.url + "/api/desk/ws", heartbeat=25) as ws:
+                async with self._session.ws_connect(self.url + "/api/desk/ws", heartbeat=25) as ws:
                     self.changed()  # the page loads its lists when it opens
                     async for frame in ws:
                         if frame.type == aiohttp.WSMsgType.TEXT and json.loads(frame.data).get("type") == "ticket":
@@ -533,22 +550,24 @@ class Agent:
             await self._answer_new((tickets or {}).get("tickets", []))
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any] | None:
-        async with self.http.get(self.url + path, params=params) as resp:
+        async with self._session.get(self.url + path, params=params) as resp:
             return await resp.json() if resp.status == 200 else None
 
     async def _answer_new(self, tickets: list[dict[str, Any]]) -> None:
         for ticket in tickets:
-            visitor = next((self.waiting.pop(c) for c in ticket.get("conversation_ids", []) if c in self.waiting),
-                           None)
-            if visitor is None or ticket["id"] in self.replied:
+            if ticket.get("assignee_id") not in (None, self.id):
+                continue  # routed to a colleague: theirs to answer
+            visitor = self.staff.claim(ticket)
+            if visitor is None:
                 continue
-            self.replied.add(ticket["id"])
             await self._open(ticket["id"])
             visitor.agent_posted = time.perf_counter()
-            async with self.http.post(self.url + f"/api/tickets/{ticket['id']}/reply",
-                                      json={"text": "Hello, I have sorted this out for you.", "status": "solved"},
-                                      headers={"X-CSRF-Token": self.csrf}) as resp:
+            async with self._session.post(self.url + f"/api/tickets/{ticket['id']}/reply",
+                                          json={"text": "Hello, I have sorted this out for you.",
+                                                "status": "solved"},
+                                          headers={"X-CSRF-Token": self.csrf}) as resp:
                 await resp.read()
+            self.replies += 1
             await self._activity(ticket["id"], "left")
 
     async def _open(self, ticket_id: str) -> None:
@@ -561,8 +580,8 @@ class Agent:
         await self._activity(ticket_id, "typing")
 
     async def _activity(self, ticket_id: str, state: str) -> None:
-        async with self.http.post(self.url + f"/api/tickets/{ticket_id}/activity", json={"state": state},
-                                  headers={"X-CSRF-Token": self.csrf}) as resp:
+        async with self._session.post(self.url + f"/api/tickets/{ticket_id}/activity", json={"state": state},
+                                      headers={"X-CSRF-Token": self.csrf}) as resp:
             await resp.read()
 
     async def stop(self) -> None:
@@ -573,15 +592,57 @@ class Agent:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.http is not None:
+            await self.http.close()
+
+
+class Staff:
+    """The desk's agents in a run, each with their own login and desk open. They share the escalated visitors:
+    a ticket is answered once, by the first agent whose list shows it (routed to them or to nobody)."""
+
+    def __init__(self, connector: aiohttp.BaseConnector, url: str, logins: list[tuple[str, str]]) -> None:
+        self.agents = [Agent(connector, url, user, password, self) for user, password in logins]
+        self.waiting: dict[str, Visitor] = {}  # conversation id -> escalated visitor
+        self.replied: set[str] = set()
+
+    async def start(self) -> None:
+        await asyncio.gather(*(agent.start() for agent in self.agents))
+
+    def expect(self, visitor: Visitor) -> None:
+        """`visitor` was told a person will answer: the staff look at their lists (as after a change)."""
+        assert visitor.conversation_id is not None
+        self.waiting[visitor.conversation_id] = visitor
+        for agent in self.agents:
+            agent.changed()
+
+    def claim(self, ticket: dict[str, Any]) -> Visitor | None:
+        """The waiting visitor of `ticket` for the agent about to answer it; None: nobody waits, or answered."""
+        if ticket["id"] in self.replied:
+            return None
+        visitor = next((self.waiting.pop(c) for c in ticket.get("conversation_ids", []) if c in self.waiting), None)
+        if visitor is not None:
+            self.replied.add(ticket["id"])
+        return visitor
+
+    @property
+    def reload_count(self) -> int:
+        return sum(agent.reload_count for agent in self.agents)
+
+    def replies(self) -> list[int]:
+        return [agent.replies for agent in self.agents]
+
+    async def stop(self) -> None:
+        for agent in self.agents:
+            await agent.stop()
 
 
 class Crowd:
     """The customers of a run: a pool of idle visitors, new ones on demand, a realistic mix of what they say."""
 
-    def __init__(self, http: aiohttp.ClientSession, urls: list[str], agent: Agent | None, rng: random.Random,
+    def __init__(self, http: aiohttp.ClientSession, urls: list[str], staff: Staff | None, rng: random.Random,
                  escalate_share: float = 0.1, faq_turns: int = 3, mail: MailSink | None = None, smtp_port: int = 0,
                  email_share: float = 0.05, patience: float = SEND_RETRY_SECONDS) -> None:
-        self.http, self.urls, self.agent, self.rng = http, urls, agent, rng
+        self.http, self.urls, self.staff, self.rng = http, urls, staff, rng
         self.escalate_share, self.faq_turns = escalate_share, faq_turns
         self.mail, self.smtp_port, self.email_share = mail, smtp_port, email_share
         self.patience = patience  # how long a customer keeps retrying a send before giving up
@@ -609,11 +670,11 @@ class Crowd:
         except (TimeoutError, RuntimeError, aiohttp.ClientError, OSError):
             tally.sent.failed += 1
             return
-        if self.agent is not None and self.rng.random() < self.escalate_share:
+        if self.staff is not None and self.rng.random() < self.escalate_share:
             tally.escalations += 1
             visitor.agent_wait = asyncio.get_running_loop().create_future()
             if await visitor.say(self.rng.choice(ESCALATE), tally) is not None and visitor.conversation_id:
-                self.agent.expect(visitor)
+                self.staff.expect(visitor)
                 with contextlib.suppress(TimeoutError):
                     done = await asyncio.wait_for(visitor.agent_wait, ANSWER_TIMEOUT * 2)
                     tally.agent_ms.append((done - visitor.agent_posted) * 1000)
@@ -777,7 +838,9 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     tally = Tally()
     cpu_before = _cpu(pids or {})
     before = await db.commands() if db else None
-    reloads_before = crowd.agent.reload_count if crowd.agent else 0
+    staff = crowd.staff
+    reloads_before = staff.reload_count if staff else 0
+    replies_before = staff.replies() if staff else []
     if step.rate is not None:
         t0 = await open_loop(crowd, step.rate, seconds, tally)
     else:
@@ -805,8 +868,10 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "agent_reply_p50_ms": percentile(tally.agent_ms, 50), "agent_reply_p99_ms": percentile(tally.agent_ms, 99),
         "emails": len(tally.emails), "email_answer_p50_ms": percentile(tally.email_ms, 50),
         "email_answer_p99_ms": percentile(tally.email_ms, 99), "email_unanswered": tally.email_unanswered,
-        # the agent's desk reloads (list, counts and queue badges at once) during the step
-        "desk_reloads": crowd.agent.reload_count - reloads_before if crowd.agent else None,
+        # the agents' desk reloads (each: list, counts and queue badges at once) and replies during the step
+        "agents": len(staff.agents) if staff else 0,
+        "desk_reloads": staff.reload_count - reloads_before if staff else None,
+        "agent_replies": [n - m for n, m in zip(staff.replies(), replies_before, strict=True)] if staff else None,
         "lost": None, "lost_acknowledged": None, "duplicated": None,
         "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
         # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.
@@ -838,37 +903,45 @@ DEFAULT_STEPS = "5,10,20,c20,40"  # the overload step last
 
 
 async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb_uri: str | None,
-                     db_name: str, agent: tuple[str, str] | None, emit: Callable[[dict[str, Any]], None],
-                     seed: int = 1) -> None:
-    """Run the steps one after another (on a fresh embedded database and hub unless `url`), emitting a line each."""
+                     db_name: str | None, agent: tuple[str, str] | None, emit: Callable[[dict[str, Any]], None],
+                     seed: int = 1, agents: int = 1) -> None:
+    """Run the steps one after another, emitting a line each.
+
+    Without `url`: a fresh hub with `agents` desk users, on a fresh embedded database (on `mongodb_uri`'s server
+    when given, in the database `db_name`, by default a new one). With `url`: that running hub, its database at
+    `mongodb_uri` (`db_name`, by default `switchboard`) and the desk login `agent`, if any."""
     cluster: Cluster | None = None
     mail: MailSink | None = None
+    logins = [agent] if agent else []
     if url is None:  # a fresh hub with the email channel: its SMTP listener, its relay into our sink
         mail = MailSink()
         mail.start()
-        cluster = Cluster(hubs=1, db_name=db_name, mail=mail)
-        _progress(f"starting a fresh embedded database and a hub in {cluster.tmp}")
+        cluster = Cluster(hubs=1, uri=mongodb_uri, db_name=db_name, mail=mail, agents=agents)
+        _progress(f"starting a fresh {'database' if mongodb_uri else 'embedded database'} and a hub in "
+                  f"{cluster.tmp}")
         await cluster.start()
-        urls, uri, agent = cluster.urls, cluster.uri, (AGENT_USER, cluster.agent_password)
+        urls, uri, logins = cluster.urls, cluster.uri, cluster.agent_logins
     else:
         urls, uri = [url.rstrip("/")], mongodb_uri
-    db = Database(uri, db_name if cluster is None else cluster.db_name) if uri else None
+    db = Database(uri, cluster.db_name if cluster else db_name or "switchboard") if uri else None
     connector = aiohttp.TCPConnector(limit=0)
     try:
         async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            desk = Agent(http, urls[0], *agent) if agent else None
-            if desk is not None:
-                await desk.start()
-            crowd = Crowd(http, urls, desk, random.Random(seed), mail=mail,
-                          smtp_port=cluster.smtp_port if cluster else 0)
+            staff = Staff(connector, urls[0], logins) if logins else None
             try:
-                for step in steps:
-                    _progress(f"step {step.name}: {seconds:.0f} s")
-                    emit(await run_step(step, crowd, db, seconds, cluster.pids() if cluster else None))
+                if staff is not None:
+                    await staff.start()
+                crowd = Crowd(http, urls, staff, random.Random(seed), mail=mail,
+                              smtp_port=cluster.smtp_port if cluster else 0)
+                try:
+                    for step in steps:
+                        _progress(f"step {step.name}: {seconds:.0f} s")
+                        emit(await run_step(step, crowd, db, seconds, cluster.pids() if cluster else None))
+                finally:
+                    await crowd.close()
             finally:
-                await crowd.close()
-                if desk is not None:
-                    await desk.stop()
+                if staff is not None:
+                    await staff.stop()
     finally:
         if db is not None:
             await db.close()

@@ -91,7 +91,7 @@ class RestCrowd:
         self.http, self.url, self.rng, self.turns = http, url.rstrip("/"), rng, turns
         self.idle: list[tuple[str, int]] = []
         self.fallbacks = 0  # answered with utter_default (Rasa did not recognise the question)
-        self.agent: loadgen.Agent | None = None  # no desk: Rasa's own channel has none
+        self.staff: loadgen.Staff | None = None  # no desk: Rasa's own channel has none
 
     async def turn(self, tally: loadgen.Tally) -> None:
         sender, said = self.idle.pop() if self.idle else (uuid.uuid4().hex, 0)
