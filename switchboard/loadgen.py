@@ -506,12 +506,19 @@ class Agent:
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(connector=self.connector, connector_owner=False,
                                           cookie_jar=aiohttp.CookieJar(unsafe=True))
-        async with self.http.post(self.url + "/api/auth/login",
-                                  json={"username": self.username, "password": self.password}) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"agent login: {resp.status} {await resp.text()}")
-            body = await resp.json()
-            self.csrf, self.id = str(body["csrf"]), str(body["agent"]["id"])
+        for _attempt in range(30):  # the hub checks a few passwords at a time and says when to come back (503)
+            async with self.http.post(self.url + "/api/auth/login",
+                                      json={"username": self.username, "password": self.password}) as resp:
+                body = await resp.json(content_type=None)
+                if resp.status == 503:
+                    await asyncio.sleep(float(body.get("retry_after") or resp.headers.get("Retry-After") or 1))
+                    continue
+                if resp.status != 200:
+                    raise RuntimeError(f"agent login: {resp.status} {body}")
+                break
+        else:
+            raise RuntimeError("agent login: the hub kept answering 503")
+        self.csrf, self.id = str(body["csrf"]), str(body["agent"]["id"])
         self.task = asyncio.create_task(self._work())
 
     def changed(self) -> None:
