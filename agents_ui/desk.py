@@ -29,7 +29,7 @@ from hub.accounts import (
     Throttled,
     has_role,
 )
-from hub.display import DISPLAY_FIELDS, author_name, display_name
+from hub.display import author_name, display_name
 from hub.hub import Hub
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
@@ -211,16 +211,12 @@ async def list_tickets(request: web.Request) -> web.Response:
     """A page of tickets (default: active, newest first) matching a search and filters; `next` is the cursor
     for the following page (null on the last). See `_ticket_query` for the parameters."""
     hub = _hub(request)
-    query = _ticket_query(request)
+    page = await hub.tickets.index.listing(_ticket_query(request))  # shared with desks asking the same at once
     now = utcnow()
-    page = await hub.tickets.index.search(query, now)
-    contact_ids = list({t["contact_id"] for t in page.tickets})
-    contacts = {c["_id"]: c for c in await hub.store.contacts.find(
-        {"_id": {"$in": contact_ids}}, projection=DISPLAY_FIELDS).to_list()} if contact_ids else {}
     views = []
     for t in page.tickets:
         view = ticket_view(t)
-        view["contact_name"] = display_name(contacts.get(t["contact_id"]))
+        view["contact_name"] = display_name(page.contacts.get(t["contact_id"]))
         view["sla_state"] = sla_state(t, now)
         due = sla_due(t)
         view["sla_due"] = due.isoformat() if due else None

@@ -7,10 +7,12 @@ under the SHA-256 of their cookie token, so a copy of the database holds no live
 
 from __future__ import annotations
 
+import copy
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hub.freshreads import FreshReads
 from hub.hashing import HashingBusy, HashingPool, token_digest
 from hub.login_throttle import LoginThrottle, Throttled
 from hub.models import AGENTS_CHANGED, Role, utcnow
@@ -73,6 +75,7 @@ class AccountService:
         self.store = store
         self.hashing = hashing or HashingPool()
         self.throttle = LoginThrottle(store)
+        self._session_reads: FreshReads[str, Doc | None] = FreshReads()
 
     async def create(self, username: str, password: str | None, *, name: str | None = None,
                      roles: list[Role] | None = None, capacity: int = 5, queues: list[str] | None = None) -> Doc:
@@ -156,26 +159,35 @@ class AccountService:
         return await self.hashing.verify(agent["password_hash"], password)
 
     async def session(self, token: str) -> SessionInfo | None:
-        """The live session for a cookie value, or None (expired sessions are refused here too)."""
+        """The live session for a cookie value, or None (expired sessions are refused here too).
+
+        Requests of one session that arrive together (a desk reload is three) share a read begun after each of
+        them (hub.freshreads): never a session read before the request came, so a logout or a disabled user is
+        refused by the next request as before, and three requests cost one or two reads instead of three."""
         if not token:
             return None
+        key = session_key(token)
+        found = await self._session_reads.get(key, lambda: self._read_session(key))
+        if found is None or found["expires_at"] < utcnow():
+            return None
+        agent = found["_agent"][0] if found["_agent"] else None
+        if agent is None or agent.get("disabled"):
+            return None
+        # each request its own copy of the user: a handler may change what it was given
+        return SessionInfo(token, found["csrf"], copy.deepcopy(agent), found["expires_at"])
+
+    async def _read_session(self, key: str) -> Doc | None:
         # Every desk request asks this: the session and its user in one command, a `$lookup` by `_id`
         # (`session_with_agent` in benchmarks/query_cost.py, and flat to 20,000 sessions in a scratch run; two finds
         # before 2026-12-06).
         cursor = await self.store.sessions.aggregate([
-            {"$match": {"_id": session_key(token)}},
+            {"$match": {"_id": key}},
             {"$limit": 1},
             {"$lookup": {"from": self.store.agents.name, "localField": "agent_id", "foreignField": "_id",
                          "as": "_agent"}},
         ])
         found = await cursor.to_list(1)
-        if not found or found[0]["expires_at"] < utcnow():
-            return None
-        session = found[0]
-        agent = session["_agent"][0] if session["_agent"] else None
-        if agent is None or agent.get("disabled"):
-            return None
-        return SessionInfo(token, session["csrf"], agent, session["expires_at"])
+        return found[0] if found else None
 
     async def change_password(self, agent_id: ObjectId, current: str, new: str, keep_session: str) -> None:
         """Check the current password, store the new hash, end every other session of this user."""

@@ -5,21 +5,21 @@ badges (tickets new and active in each queue) and the view counts (all, mine, un
 one query per number, two per queue and three more, that cost the embedded server about 300 ms per
 agent per change at 1,000 active tickets (`secantusd-py` reads every counted document), so ten agents
 kept it busy whenever the desk was. Here one pass reads three fields of the active tickets and
-counts everything; calls that arrive while a pass runs share the next one. So a burst of reloads
-after a change costs at most two passes however many agents reload, and every answer counts every
-write finished before its call began (no pass begun earlier is reused: no cache to go stale).
+counts everything; calls that arrive while a pass runs share the next one (hub.freshreads). So a burst
+of reloads after a change costs at most two passes however many agents reload, and every answer counts
+every write finished before its call began (no pass begun earlier is reused: no cache to go stale).
 The supervisor's live view (queue depths, each agent's open tickets), which also redraws on every
 change, and the Prometheus scrape's queue depths read the same passes (hub.metrics).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.freshreads import FreshReads
 from hub.store import Doc, ObjectId, Store
 
 #: The facet every active (new, open, pending) ticket carries in `keys` (hub.ticketindex), indexed.
@@ -65,29 +65,19 @@ class DeskTally:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._running: asyncio.Task[ActiveCounts] | None = None
-        #: The pass that starts when the running one ends: every call arriving meanwhile waits for it.
-        self._next: asyncio.Task[ActiveCounts] | None = None
-        #: Passes read so far (tests and benchmarks count them).
-        self.passes = 0
+        self._passes: FreshReads[None, ActiveCounts] = FreshReads()
+
+    @property
+    def passes(self) -> int:
+        """Passes read so far (tests and benchmarks count them)."""
+        return self._passes.reads
 
     async def current(self) -> ActiveCounts:
         """Counts read after this call began (a pass already running when it arrived is not enough)."""
-        if self._next is None:
-            self._next = asyncio.get_running_loop().create_task(self._pass(self._running))
-        return await asyncio.shield(self._next)
+        return await self._passes.get(None, self._count)
 
-    async def _pass(self, before: asyncio.Task[ActiveCounts] | None) -> ActiveCounts:
-        if before is not None:
-            await asyncio.wait([before])  # its callers hear of its failure, if it failed; this pass reads anew
-        me = asyncio.current_task()
-        self._running, self._next = me, None  # from here on, a new call needs the pass after this one
-        try:
-            self.passes += 1
-            return tally_of(await self._read())
-        finally:
-            if self._running is me:
-                self._running = None
+    async def _count(self) -> ActiveCounts:
+        return tally_of(await self._read())
 
     async def _read(self) -> list[Doc]:
         """The three fields of every active ticket, through the `keys` index (bounded by the live desk)."""

@@ -56,6 +56,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub.display import DISPLAY_FIELDS
+from hub.freshreads import FreshReads
 from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.slaclock import due_of, fired, live_target, next_event_at
 from hub.store import MESSAGES_BY_CONVERSATION, Doc, ObjectId, Store
@@ -304,6 +306,8 @@ class TicketQuery:
 class Page:
     tickets: list[Doc]
     next_cursor: int | None
+    #: With `TicketIndex.listing`: the page's contacts by id, their display fields only.
+    contacts: dict[ObjectId, Doc] = field(default_factory=dict)
 
 
 class TicketIndex:
@@ -311,6 +315,21 @@ class TicketIndex:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._listings: FreshReads[str, Page] = FreshReads()
+
+    async def listing(self, q: TicketQuery) -> Page:
+        """The desk's list: `search` now, with the page's contacts. Every open desk reloads its list after each
+        ticket change, most with the same query: callers asking the same at the same time share one read begun
+        after each of them (hub.freshreads), so ten agents reloading cost the reads of one or two, never stale."""
+        return await self._listings.get(repr(q), lambda: self._listing(q))
+
+    async def _listing(self, q: TicketQuery) -> Page:
+        page = await self.search(q, utcnow())
+        contact_ids = list({t["contact_id"] for t in page.tickets})
+        if contact_ids:
+            page.contacts = {c["_id"]: c for c in await self.store.contacts.find(
+                {"_id": {"$in": contact_ids}}, projection=DISPLAY_FIELDS).to_list()}
+        return page
 
     async def refresh(self, ticket_id: ObjectId, session: AsyncClientSession | None = None) -> None:
         """Recompute a ticket's index fields from scratch: its contact and every message (4 commands, and

@@ -53,9 +53,16 @@ BUDGET = {
     # before the conversation and contact in one read
     "escalation": 11,
     "customer message, escalated": 9,  # 10 before the conversation and contact in one read
+    # what every agent's open desk requests 150 ms after a burst of ticket changes (desk.js): the list's first page,
+    # its view counts and the queue badges, three requests at once (bench load --agents, docs/performance.md). 8
+    # until 2026-12-06, when the three began to share their sign-in check and the list became shared by the desks
+    # reloading together (hub.freshreads)
+    "desk reload (list, counts, badges)": 6,
     # the desk's five requests when an agent opens a ticket and starts typing (the ticket, its suggested responses,
     # the collision hints "viewing", who else is on it, "typing"), what bench load's agent does since 2026-12-06
-    "agent opens the ticket (desk)": 21,  # 23 before the ticket page read its ticket, contact and conversations at once
+    # 23 before the ticket page read its ticket, contact and conversations at once; 21 before its requests sent
+    # together shared their sign-in check (hub.freshreads, 2026-12-06)
+    "agent opens the ticket (desk)": 19,
     # every desk request's sign-in check reads the session and its user in one aggregate since 2026-12-06 (two finds)
     "agent reply (desk API)": 10,  # 15 before the bulkWrite, 11 before the sign-in check in one read
     # the desk's "Send and solve", what the load's agent does: 23 until 2026-12-04 (a reply, then a status change
@@ -205,6 +212,14 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
     assert ticket is not None
     counts["customer message, escalated"] = await measure(rt, log, observer,
                                                           lambda: say(client, token, "are you still there?"))
+
+    async def reload_desk() -> None:  # what each agent's desk requests after ticket changes (desk.js)
+        got = await asyncio.gather(client.get("/api/tickets?size=25"), client.get("/api/tickets/counts"),
+                                   client.get("/api/queues"))
+        assert [r.status for r in got] == [200] * 3, [await r.text() for r in got]
+        assert [t["id"] for t in (await got[0].json())["tickets"]][:1] == [str(ticket["_id"])]
+
+    counts["desk reload (list, counts, badges)"] = await measure(rt, log, observer, reload_desk)
 
     async def open_ticket() -> None:  # what the desk page requests when the agent opens it and starts typing
         tid = str(ticket["_id"])
