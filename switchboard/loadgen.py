@@ -574,7 +574,11 @@ class Agent:
                                                 "status": "solved"},
                                           headers={"X-CSRF-Token": self.csrf}) as resp:
                 await resp.read()
-            self.replies += 1
+                sent = resp.status == 201
+            if sent:
+                self.replies += 1
+            else:  # refused or failed (a 503 after the hub's retries): sent again at a later reload, as a person would
+                self.staff.give_back(ticket, visitor)
             await self._activity(ticket["id"], "left")
 
     async def _open(self, ticket_id: str) -> None:
@@ -611,6 +615,7 @@ class Staff:
         self.agents = [Agent(connector, url, user, password, self) for user, password in logins]
         self.waiting: dict[str, Visitor] = {}  # conversation id -> escalated visitor
         self.replied: set[str] = set()
+        self.failed_replies = 0  # replies the hub refused or failed (each given back, to be sent again)
 
     async def start(self) -> None:
         await asyncio.gather(*(agent.start() for agent in self.agents))
@@ -630,6 +635,13 @@ class Staff:
         if visitor is not None:
             self.replied.add(ticket["id"])
         return visitor
+
+    def give_back(self, ticket: dict[str, Any], visitor: Visitor) -> None:
+        """A reply to `ticket` failed: the ticket waits for an answer again."""
+        self.replied.discard(ticket["id"])
+        assert visitor.conversation_id is not None
+        self.waiting[visitor.conversation_id] = visitor
+        self.failed_replies += 1
 
     @property
     def reload_count(self) -> int:
@@ -848,6 +860,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     staff = crowd.staff
     reloads_before = staff.reload_count if staff else 0
     replies_before = staff.replies() if staff else []
+    failed_before = staff.failed_replies if staff else 0
     if step.rate is not None:
         t0 = await open_loop(crowd, step.rate, seconds, tally)
     else:
@@ -879,6 +892,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "agents": len(staff.agents) if staff else 0,
         "desk_reloads": staff.reload_count - reloads_before if staff else None,
         "agent_replies": [n - m for n, m in zip(staff.replies(), replies_before, strict=True)] if staff else None,
+        "agent_replies_failed": staff.failed_replies - failed_before if staff else None,
         "lost": None, "lost_acknowledged": None, "duplicated": None,
         "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
         # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.

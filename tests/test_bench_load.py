@@ -35,6 +35,7 @@ async def test_a_short_load_with_two_agents_answers_everything_once(mongo_uri: s
     assert all("agent" in a["roles"] for a in agents)
     assert line["agents"] == 2 and len(line["agent_replies"]) == 2
     assert line["escalations"] >= 2 and sum(line["agent_replies"]) == line["escalations"] == replies
+    assert line["agent_replies_failed"] == 0
     assert line["active_tickets"] == 0  # each answered with "send and solve"
     assert line["desk_reloads"] >= 2  # each agent's desk loaded its lists at least once
     assert line["db_commands_per_message"] > 0 and line["raw_inserts_per_s"] > 0 and line["ratio"] > 0
