@@ -56,29 +56,33 @@ async def store(mongo_uri: str) -> AsyncIterator[Store]:
         yield s
 
 
-async def test_a_desk_reloads_requests_share_their_sign_in_check(store: Store) -> None:
+@pytest.fixture
+async def alice(store: Store) -> tuple[_HeldAccounts, str]:
+    """Accounts whose session reads the test can hold, and the token of Alice, logged in (no session read yet)."""
     accounts = _HeldAccounts(store)
     accounts.release.set()
     await accounts.create("alice", "correct horse battery", roles=[Role.AGENT])
     info = await accounts.login("alice", "correct horse battery")
     assert info is not None
-    three = await asyncio.gather(*(accounts.session(info.token) for _ in range(3)))
+    return accounts, info.token
+
+
+async def test_a_desk_reloads_requests_share_their_sign_in_check(alice: tuple[_HeldAccounts, str]) -> None:
+    accounts, token = alice
+    three = await asyncio.gather(*(accounts.session(token) for _ in range(3)))
     assert all(s is not None and s.agent["username"] == "alice" for s in three)
     assert accounts.reads == 1
     assert three[0] is not None and three[1] is not None and three[0].agent is not three[1].agent  # copies each
 
 
-async def test_a_request_after_a_logout_is_refused_though_a_read_of_its_session_is_running(store: Store) -> None:
-    accounts = _HeldAccounts(store)
-    accounts.release.set()
-    await accounts.create("alice", "correct horse battery", roles=[Role.AGENT])
-    info = await accounts.login("alice", "correct horse battery")
-    assert info is not None
+async def test_a_request_after_a_logout_is_refused_though_a_read_of_its_session_is_running(
+        alice: tuple[_HeldAccounts, str]) -> None:
+    accounts, token = alice
     accounts.release.clear()
-    before = asyncio.ensure_future(accounts.session(info.token))
+    before = asyncio.ensure_future(accounts.session(token))
     await accounts.read.wait()  # a read of the live session has been made and is still running
-    await accounts.logout(info.token)
-    after = asyncio.ensure_future(accounts.session(info.token))  # began after the logout: too late for that read
+    await accounts.logout(token)
+    after = asyncio.ensure_future(accounts.session(token))  # began after the logout: too late for that read
     accounts.release.set()
     assert await before is not None
     assert await after is None
