@@ -33,6 +33,9 @@ def add_arguments(bench_sub: argparse._SubParsersAction) -> None:
     load.add_argument("--agents", type=int, default=1,
                       help="without --url: how many desk agents the fresh hub gets, each with the desk open "
                            "(default 1; at most 50)")
+    load.add_argument("--browsing", type=int, default=0,
+                      help="visitors who keep the widget open through every step without writing, as on a busy "
+                           "site (default 0; at most 5000)")
     load.add_argument("--seed", type=int, default=1, help="random seed of the message mix (default 1)")
     soak = bench_sub.add_parser(
         "soak", help="a steady rate across two hub processes on one database, one SIGKILLed and restarted "
@@ -79,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         print("switchboard: --agents 1-50, and only without --url (a running hub's desk login is --agent)",
               file=sys.stderr)
         return 2
+    if not 0 <= args.browsing <= 5000:
+        print("switchboard: --browsing 0-5000", file=sys.stderr)
+        return 2
     agent = None
     if args.url and args.agent:
         password = os.environ.get("BENCH_AGENT_PASSWORD", "")
@@ -87,5 +93,6 @@ def run(args: argparse.Namespace) -> int:
             return 2
         agent = (args.agent, password)
     asyncio.run(loadgen.bench_load(steps, args.seconds, args.url, args.mongodb_uri, args.db_name, agent, _emit,
-                                   seed=args.seed, agents=args.agents))
+                                   seed=args.seed, agents=args.agents,
+                                   browsing=args.browsing))
     return 0

@@ -853,7 +853,7 @@ def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
 
 
 async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float,
-                   pids: dict[str, list[int]] | None = None) -> dict[str, Any]:
+                   pids: dict[str, list[int]] | None = None, browsing: int = 0) -> dict[str, Any]:
     tally = Tally()
     cpu_before = _cpu(pids or {})
     before = await db.commands() if db else None
@@ -893,6 +893,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "desk_reloads": staff.reload_count - reloads_before if staff else None,
         "agent_replies": [n - m for n, m in zip(staff.replies(), replies_before, strict=True)] if staff else None,
         "agent_replies_failed": staff.failed_replies - failed_before if staff else None,
+        "browsing": browsing,
         "lost": None, "lost_acknowledged": None, "duplicated": None,
         "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
         # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.
@@ -923,14 +924,24 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
 DEFAULT_STEPS = "5,10,20,c20,40"  # the overload step last
 
 
+async def open_widgets(http: aiohttp.ClientSession, urls: list[str], count: int) -> list[Visitor]:
+    """`count` visitors who only browse: the widget open (a session and its socket, as a page with the widget
+    makes), nothing written. Opened 50 at a time; each socket is ready (subscribed) when this returns."""
+    visitors = [Visitor(http, urls, n) for n in range(count)]
+    for start in range(0, count, 50):
+        await asyncio.gather(*(visitor.start() for visitor in visitors[start:start + 50]))
+    return visitors
+
+
 async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb_uri: str | None,
                      db_name: str | None, agent: tuple[str, str] | None, emit: Callable[[dict[str, Any]], None],
-                     seed: int = 1, agents: int = 1) -> None:
+                     seed: int = 1, agents: int = 1, browsing: int = 0) -> None:
     """Run the steps one after another, emitting a line each.
 
     Without `url`: a fresh hub with `agents` desk users, on a fresh embedded database (on `mongodb_uri`'s server
     when given, in the database `db_name`, by default a new one). With `url`: that running hub, its database at
-    `mongodb_uri` (`db_name`, by default `switchboard`) and the desk login `agent`, if any."""
+    `mongodb_uri` (`db_name`, by default `switchboard`) and the desk login `agent`, if any. `browsing` visitors
+    keep the widget open through every step without writing (`open_widgets`)."""
     cluster: Cluster | None = None
     mail: MailSink | None = None
     logins = [agent] if agent else []
@@ -954,12 +965,19 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
                     await staff.start()
                 crowd = Crowd(http, urls, staff, random.Random(seed), mail=mail,
                               smtp_port=cluster.smtp_port if cluster else 0)
+                readers: list[Visitor] = []
                 try:
+                    if browsing:
+                        _progress(f"opening the widget of {browsing} browsing visitors")
+                        readers = await open_widgets(http, urls, browsing)
                     for step in steps:
                         _progress(f"step {step.name}: {seconds:.0f} s")
-                        emit(await run_step(step, crowd, db, seconds, cluster.pids() if cluster else None))
+                        emit(await run_step(step, crowd, db, seconds, cluster.pids() if cluster else None,
+                                            browsing=len(readers)))
                 finally:
                     await crowd.close()
+                    for visitor in readers:
+                        await visitor.close()
             finally:
                 if staff is not None:
                     await staff.stop()
