@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from importlib import resources
 from typing import Any
 
@@ -433,9 +434,17 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
                 return
             agent, expires_at = live.agent, live.expires_at
         for change in batch:
-            frame = desk_frame(change) if may_see_change(agent, change.collection, change.document) else None
-            if frame is not None:
-                await ws.send_json(frame)
+            text = change.shared("desk", _desk_text) if may_see_change(agent, change.collection,
+                                                                        change.document) else None
+            if text is not None:
+                await ws.send_str(text)
+
+
+def _desk_text(change: Change) -> str | None:
+    """The desk's frame of a change, encoded: the same for every desk allowed to see it, so made once per change
+    (`Change.shared`), not once per open desk."""
+    frame = desk_frame(change)
+    return None if frame is None else json.dumps(frame)
 
 
 @requires()

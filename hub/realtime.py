@@ -4,6 +4,10 @@ Because the feed is the database's own change stream, every hub process behind a
 load balancer sees every message, ticket and event, whichever process wrote it.
 Subscribers (desk and widget WebSockets) get a bounded queue each; a slow one
 loses its oldest items rather than slowing everybody down, and re-syncs over REST.
+
+A customer's socket wants only the changes of its own thread, so it subscribes by thread key and
+the bus hands it only the changes that name that thread (`threads_of`): a change costs one
+dictionary lookup, not a wake-up of every open widget on the site (docs/realtime.md, "Fan-out").
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.store import WATCHED_COLLECTIONS, Doc, PyMongoError, Store
@@ -29,13 +33,43 @@ class Change:
     collection: str
     operation: str
     document: Doc
+    #: What subscribers derive from the change the same way each (a desk's frame, encoded): made once, shared.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def shared(self, key: str, make: Callable[[Change], Any]) -> Any:
+        """`make(self)`, computed by the first subscriber that asks for `key` and kept for the others."""
+        if key not in self.memo:
+            self.memo[key] = make(self)
+        return self.memo[key]
+
+
+def threads_of(collection: str, doc: Doc) -> set[str]:
+    """The conversation threads a change is about, for the subscriptions made by thread key.
+
+    A message names its thread; an event its thread (`conversation.handoff`) or, in its data, the thread it
+    tells about (`queue.wait`); a ticket's collision record the threads of the ticket's conversations
+    (`thread_keys`: who the typing hint goes to). Tickets and anything else name none.
+    """
+    keys: set[str] = set()
+    if collection == "messages" or collection == "events":
+        if isinstance(key := doc.get("thread_key"), str):
+            keys.add(key)
+        data = doc.get("data") if collection == "events" else None
+        if isinstance(data, dict) and isinstance(key := data.get("thread_key"), str):
+            keys.add(key)
+    elif collection == "ticket_activity":
+        keys.update(k for k in doc.get("thread_keys") or () if isinstance(k, str))
+    return keys
 
 
 class Subscription:
-    def __init__(self, bus: RealtimeBus, maxsize: int, accept: Callable[[Change], bool] | None = None) -> None:
+    def __init__(self, bus: RealtimeBus, maxsize: int, accept: Callable[[Change], bool] | None = None,
+                 thread_key: str | None = None) -> None:
         self._bus = bus
         self.queue: asyncio.Queue[Change] = asyncio.Queue(maxsize=maxsize)
         self._accept = accept
+        #: Offered only the changes naming this thread (`threads_of`); None: every change.
+        self.thread_key = thread_key
 
     def offer(self, change: Change) -> None:
         if self._accept is not None and not self._accept(change):
@@ -68,7 +102,8 @@ class RealtimeBus:
         self.store = store
         #: The pause after each change-stream read before the next (docs/realtime.md, "Reads").
         self.read_gap_seconds = read_gap_seconds
-        self._subs: set[Subscription] = set()
+        self._subs: set[Subscription] = set()  # offered every change
+        self._by_thread: dict[str, set[Subscription]] = {}  # offered the changes naming their thread
         self._resume_token: Any = None
         self.ready = asyncio.Event()
         #: Event type -> callbacks called (synchronously, in the stream's loop) for each such event: for
@@ -80,16 +115,21 @@ class RealtimeBus:
         self._insert_hooks: list[tuple[str, Doc, Callable[[Doc], None]]] = []
         self._reloads: set[asyncio.Task[None]] = set()
 
-    def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None) -> Subscription:
-        """A queue of the changes from now on (only those `accept` returns true for, if given)."""
-        sub = Subscription(self, maxsize, accept)
-        self._subs.add(sub)
+    def subscribe(self, maxsize: int = 1000, accept: Callable[[Change], bool] | None = None,
+                  thread_key: str | None = None) -> Subscription:
+        """A queue of the changes from now on: with `thread_key`, only those about that thread (`threads_of`); of
+        those, only the ones `accept` returns true for, if given."""
+        sub = Subscription(self, maxsize, accept, thread_key)
+        if thread_key is None:
+            self._subs.add(sub)
+        else:
+            self._by_thread.setdefault(thread_key, set()).add(sub)
         return sub
 
     @property
     def subscriber_count(self) -> int:
         """Subscribers in this process (operators' gauge)."""
-        return len(self._subs)
+        return len(self._subs) + sum(len(subs) for subs in self._by_thread.values())
 
     def on_event(self, event_type: str, callback: Callable[[Doc], None]) -> None:
         """Call `callback(event)` whenever an event of this type passes (any process wrote it)."""
@@ -124,7 +164,14 @@ class RealtimeBus:
         self.on_event(event_type, spawn)
 
     def unsubscribe(self, sub: Subscription) -> None:
-        self._subs.discard(sub)
+        if sub.thread_key is None:
+            self._subs.discard(sub)
+            return
+        subs = self._by_thread.get(sub.thread_key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_thread[sub.thread_key]
 
     async def run(self) -> None:
         """Follow the change stream forever, resuming after errors from the last token seen."""
@@ -192,6 +239,10 @@ class RealtimeBus:
             return
         for sub in list(self._subs):
             sub.offer(item)
+        if self._by_thread:
+            for key in threads_of(item.collection, doc):
+                for sub in list(self._by_thread.get(key, ())):
+                    sub.offer(item)
         for change_hook in self._change_hooks.get(item.collection, ()):
             change_hook(doc)
         if item.collection == "events" and self._event_hooks:

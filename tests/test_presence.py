@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -191,15 +192,15 @@ class _GoneUnderAWrite:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, kinds: set[str] | None = None) -> None:
         self.met = asyncio.Event()
-        real = web.WebSocketResponse.send_json
+        real = web.WebSocketResponse.send_str  # what send_json writes with too
 
-        async def send_json(ws: web.WebSocketResponse, data: Any, *args: Any, **kwargs: Any) -> None:
-            if kinds is None or data.get("type") in kinds:
+        async def send_str(ws: web.WebSocketResponse, data: str, *args: Any, **kwargs: Any) -> None:
+            if kinds is None or json.loads(data).get("type") in kinds:
                 self.met.set()
                 raise ClientConnectionResetError("Cannot write to closing transport")
             await real(ws, data, *args, **kwargs)
 
-        monkeypatch.setattr(web.WebSocketResponse, "send_json", send_json)
+        monkeypatch.setattr(web.WebSocketResponse, "send_str", send_str)
 
 
 async def test_a_desk_gone_while_a_frame_is_written_still_goes_offline(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from pymongo import monitoring
 
-from hub.realtime import RealtimeBus
+from hub.realtime import Change, RealtimeBus
 from hub.store import Store
 from hub.tasks import cancel_and_wait
 
@@ -91,3 +91,44 @@ async def test_without_a_pause_each_write_is_its_own_read(bus: tuple[RealtimeBus
         change = await asyncio.wait_for(sub.get(), 10)
         assert change.document["n"] == n
     assert reads.batches[-3:] == [1, 1, 1]
+
+
+async def test_a_subscription_by_thread_gets_only_the_changes_about_its_thread(
+        bus: tuple[RealtimeBus, StreamReads]) -> None:
+    """What a customer's socket subscribes to: its own thread's messages, the events about it and the typing
+    records that name it; never another chat's, never tickets. The desk's subscription gets everything."""
+    realtime, _ = bus
+    realtime.read_gap_seconds = 0.0
+    store = realtime.store
+    everything, mine, other = realtime.subscribe(), realtime.subscribe(thread_key="a"), realtime.subscribe(
+        thread_key="b")
+    assert realtime.subscriber_count == 3
+    await store.messages.insert_one({"thread_key": "a", "text": "mine"})
+    await store.messages.insert_one({"thread_key": "b", "text": "other"})
+    await store.tickets.insert_one({"number": 7})
+    await store.events.insert_one({"type": "conversation.handoff", "thread_key": "a"})
+    await store.events.insert_one({"type": "queue.wait", "data": {"thread_key": "a", "position": 2}})
+    await store.ticket_activity.insert_one({"_id": "t:x", "thread_keys": ["a", "b"], "typing_until": None})
+    seen = [await asyncio.wait_for(everything.get(), 10) for _ in range(6)]  # each offered to all in one dispatch
+    assert [c.collection for c in seen] == ["messages", "messages", "tickets", "events", "events", "ticket_activity"]
+    assert [(c.collection, c.document.get("text") or c.document.get("type")) for c in mine.drain()] == [
+        ("messages", "mine"), ("events", "conversation.handoff"), ("events", "queue.wait"), ("ticket_activity", None)]
+    assert [(c.collection, c.document.get("text")) for c in other.drain()] == [
+        ("messages", "other"), ("ticket_activity", None)]
+
+    mine.close()
+    assert realtime.subscriber_count == 2
+    await store.messages.insert_one({"thread_key": "a", "text": "after"})
+    await asyncio.wait_for(everything.get(), 10)
+    assert mine.drain() == [] and other.drain() == []
+
+
+def test_what_every_subscriber_derives_from_a_change_is_made_once() -> None:
+    change = Change("messages", "insert", {"text": "hi"})
+    made: list[str] = []
+
+    def frame(c: Change) -> str:
+        made.append(c.document["text"])
+        return c.document["text"].upper()
+
+    assert [change.shared("desk", frame) for _ in range(3)] == ["HI", "HI", "HI"] and made == ["hi"]

@@ -570,7 +570,7 @@ class WidgetChannel:
         if auth is None:
             return ws
         visitor, fresh = auth
-        sub = self.hub.bus.subscribe()
+        sub = self.hub.bus.subscribe(thread_key=visitor.key)  # only this chat's changes reach the pump below
         connection = await self.hub.customer_connected(CHANNEL, visitor.key, new=fresh)
         pump = expiry = None
         try:
