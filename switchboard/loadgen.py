@@ -853,7 +853,7 @@ def _cpu(pids: dict[str, list[int]]) -> dict[str, float]:
 
 
 async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float,
-                   pids: dict[str, list[int]] | None = None, browsing: int = 0) -> dict[str, Any]:
+                   pids: dict[str, list[int]] | None = None, browsing: list[Visitor] | None = None) -> dict[str, Any]:
     tally = Tally()
     cpu_before = _cpu(pids or {})
     before = await db.commands() if db else None
@@ -893,7 +893,8 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "desk_reloads": staff.reload_count - reloads_before if staff else None,
         "agent_replies": [n - m for n, m in zip(staff.replies(), replies_before, strict=True)] if staff else None,
         "agent_replies_failed": staff.failed_replies - failed_before if staff else None,
-        "browsing": browsing,
+        # visitors with the widget open who wrote nothing, and the messages their sockets received (none is theirs)
+        "browsing": len(browsing or []), "browsing_received": sum(len(v.seen) for v in browsing or []),
         "lost": None, "lost_acknowledged": None, "duplicated": None,
         "db_commands_per_message": None, "raw_inserts_per_s": None, "ratio": None,
         # CPU used during the step, in % of one core (2 cores = 200 %): where the time goes.
@@ -973,7 +974,7 @@ async def bench_load(steps: list[Step], seconds: float, url: str | None, mongodb
                     for step in steps:
                         _progress(f"step {step.name}: {seconds:.0f} s")
                         emit(await run_step(step, crowd, db, seconds, cluster.pids() if cluster else None,
-                                            browsing=len(readers)))
+                                            browsing=readers))
                 finally:
                     await crowd.close()
                     for visitor in readers:

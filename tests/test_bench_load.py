@@ -1,7 +1,8 @@
 """`switchboard bench load` in miniature, with real processes: a `switchboard serve` subprocess on the test's
-database server, customers driving the widget and email from this process, and two desk agents, each with their
-own login and desk open, answering the escalations. The step's line is checked against what can fail: every
-message stored once and answered, every escalation answered by one of the agents, the counts taken."""
+database server, customers driving the widget and email from this process, two desk agents, each with their
+own login and desk open, answering the escalations, and five visitors who only keep the widget open. The step's
+line is checked against what can fail: every message stored once and answered, every escalation answered by one
+of the agents, nothing sent to the browsing visitors, the counts taken."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ async def test_a_short_load_with_two_agents_answers_everything_once(mongo_uri: s
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
     try:
         await loadgen.bench_load(loadgen.parse_steps("8"), 8.0, None, mongo_uri, db_name, None, lines.append,
-                                 seed=3, agents=2)
+                                 seed=3, agents=2, browsing=5)
         agents = await client[db_name]["agents"].find({"username": {"$regex": "^bench-"}}).to_list(None)
         replies = await client[db_name]["messages"].count_documents({"author.kind": "agent"})
     finally:
@@ -38,6 +39,8 @@ async def test_a_short_load_with_two_agents_answers_everything_once(mongo_uri: s
     assert line["agent_replies_failed"] == 0
     assert line["active_tickets"] == 0  # each answered with "send and solve"
     assert line["desk_reloads"] >= 2  # each agent's desk loaded its lists at least once
+    # Five visitors only browsing, the widget open: their sockets got none of the other customers' messages.
+    assert line["browsing"] == 5 and line["browsing_received"] == 0
     assert line["db_commands_per_message"] > 0 and line["raw_inserts_per_s"] > 0 and line["ratio"] > 0
 
 
