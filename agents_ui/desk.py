@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from agents_ui import schemas
 from agents_ui.activity import activity_view
@@ -16,7 +17,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
 from agents_ui.users import agent_public
-from httpkit.bodies import accepts, body_of, fields_of
+from httpkit.bodies import accepts, body_of, fields_of, parse_object, validate
 from httpkit.errors import retry_later
 from httpkit.sockets import stop_writer
 from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
@@ -402,9 +403,32 @@ def desk_frame(change: Change) -> dict[str, Any] | None:
     return None
 
 
+@dataclass
+class FeedState:
+    """What one desk's feed is told by its page: the conversations of the ticket it shows (`schemas.Watch`)."""
+
+    watching: frozenset[str] = frozenset()
+
+    def wants(self, change: Change) -> bool:
+        """Tickets and events go to every desk; a message only to the desk showing its conversation's ticket
+        (desk.js appends nothing else: a desk was sent every bot chat's every message until 2026-12-06)."""
+        return change.collection != "messages" or str(change.document.get("conversation_id")) in self.watching
+
+    def read(self, data: str) -> dict[str, Any]:
+        """Take a frame from the page; the answer: `watching` once the feed follows what it asked for (what
+        arrives after it is filtered the new way), or an error saying why the frame was refused."""
+        try:
+            watch = validate(schemas.Watch, parse_object(data))
+        except web.HTTPException as exc:
+            return {"type": "error", "error": json.loads(exc.text or "{}").get("error", "invalid frame")}
+        self.watching = frozenset(watch.conversation_ids)
+        return {"type": "watching", "conversation_ids": sorted(self.watching)}
+
+
 async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: AccountService,
-                        info: SessionInfo) -> None:
-    """Send each change this user may see (`hub.access`), closing the socket once their session has ended.
+                        info: SessionInfo, feed: FeedState) -> None:
+    """Send each change this user may see (`hub.access`) and this desk shows (`FeedState.wants`), closing the
+    socket once their session has ended.
 
     The session is re-read (one command) when a change of its own comes through the stream before anything after
     it is sent: `SESSIONS_ENDED` (a logout, a disabled account, a password changed or reset, a removed user) or
@@ -434,8 +458,8 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
                 return
             agent, expires_at = live.agent, live.expires_at
         for change in batch:
-            text = change.shared("desk", _desk_text) if may_see_change(agent, change.collection,
-                                                                        change.document) else None
+            text = change.shared("desk", _desk_text) if feed.wants(change) and may_see_change(
+                agent, change.collection, change.document) else None
             if text is not None:
                 await ws.send_str(text)
 
@@ -449,7 +473,8 @@ def _desk_text(change: Change) -> str | None:
 
 @requires()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    """Live desk feed: the ticket, message and event changes your role may read over REST (`hub.access`)."""
+    """Live desk feed: the ticket and event changes your role may read over REST (`hub.access`), and the messages
+    of the conversations the page watches (a `watch` frame, `schemas.Watch`: the open ticket's)."""
     if not same_origin(request):
         raise error(403, "the desk feed only accepts connections from the desk's own origin")
     hub = _hub(request)
@@ -460,10 +485,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     sub = hub.bus.subscribe()
     connection = await hub.presence.connect(agent["_id"])
     await hub.router.route_all()
-    task = asyncio.create_task(_pump_visible(ws, sub, hub.accounts, info))
+    feed = FeedState()
+    task = asyncio.create_task(_pump_visible(ws, sub, hub.accounts, info, feed))
     try:
-        async for _frame in ws:
-            pass
+        async for frame in ws:
+            if frame.type == WSMsgType.TEXT:
+                await ws.send_json(feed.read(frame.data))
     finally:
         sub.close()
         await stop_writer(task)

@@ -50,6 +50,17 @@ class Activity(Body):
     state: Literal["viewing", "typing", "left"] = Field(description="what this agent does on the ticket now")
 
 
+#: The conversations one desk may follow at once: the open ticket's (a merged ticket has several).
+MAX_WATCHED = 200
+
+
+class Watch(Body):
+    """A frame the desk sends on its feed (`/api/desk/ws`): the conversations of the ticket it shows, whose
+    messages it is then sent live; an empty list when it shows none. Other messages are not sent to it."""
+    type: Literal["watch"]
+    conversation_ids: list[Token] = Field(max_length=MAX_WATCHED)
+
+
 class TicketStatus(Body):
     status: Token
 

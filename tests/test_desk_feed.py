@@ -66,6 +66,13 @@ async def frames_until(ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict
             return frames
 
 
+async def watch(ws: aiohttp.ClientWebSocketResponse, ticket: dict[str, Any]) -> list[Any]:
+    """Follow the ticket's conversations, as the desk does when it shows the ticket: every frame up to the
+    feed's `watching`, after which the ticket's messages come live."""
+    await ws.send_json({"type": "watch", "conversation_ids": [str(c) for c in ticket["conversation_ids"]]})
+    return await frames_until(ws, lambda f: f["type"] == "watching")
+
+
 def is_event(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
     return lambda f: f["type"] == "event" and f["event"]["type"] == kind and all(
         f["event"].get(k) == v for k, v in fields.items())
@@ -83,15 +90,18 @@ async def test_a_trainer_socket_gets_no_ticket_message_or_note_while_an_agents_d
             supervisor.http.ws_connect("/api/desk/ws") as s_ws:
         token, ticket = await escalate(client, runtime)
         ticket_id = str(ticket["_id"])
-        seen = await frames_until(a_ws, lambda f: f["type"] == "ticket" and f["ticket"]["id"] == ticket_id)
+        await frames_until(a_ws, lambda f: f["type"] == "ticket" and f["ticket"]["id"] == ticket_id)
+        for_supervisor = []
+        for ws in (a_ws, t_ws):  # the trainer's page asks too: what it may see is still the hub's to decide
+            await watch(ws, ticket)
+        for_supervisor += await watch(s_ws, ticket)
         await say(client, token, "my card 4111 was charged twice")
-        seen += await frames_until(a_ws, lambda f: f["type"] == "message" and "4111" in f["message"]["text"])
+        await frames_until(a_ws, lambda f: f["type"] == "message" and "4111" in f["message"]["text"])
         note = await agent.post(f"/api/tickets/{ticket_id}/reply", {"text": "internal: refund approved",
                                                                      "private": True})
         assert note.status == 201, await note.text()
-        seen += await frames_until(a_ws, lambda f: f["type"] == "message" and f["message"].get("private") is True)
-        assert any(f["type"] == "message" and f["message"]["text"] == "I want a human" for f in seen)
-        for_supervisor = await frames_until(s_ws, lambda f: f["type"] == "message" and f["message"].get("private"))
+        await frames_until(a_ws, lambda f: f["type"] == "message" and f["message"].get("private") is True)
+        for_supervisor += await frames_until(s_ws, lambda f: f["type"] == "message" and f["message"].get("private"))
         assert any(f["type"] == "ticket" for f in for_supervisor)
 
         # A marker only trainers may see: everything above was offered to the trainer's socket before it.
@@ -163,8 +173,9 @@ async def test_a_busy_desk_does_not_read_the_session_for_every_change(
         reads.append(token)
         return await session(token)
 
-    token = await widget_session(client)
+    token, ticket = await escalate(client, runtime)
     async with agent.http.ws_connect("/api/desk/ws") as ws:
+        await watch(ws, ticket)  # the ticket open on the desk: its messages come live
         # Opening the socket set the agent online (a change of their own, read for): it was written before this
         # message, so once the message's frame is here, that read is done.
         await say(client, token, "Hello")
@@ -268,3 +279,46 @@ async def test_supervisors_assign_and_agents_only_take_or_hand_back_their_own(
     assert (await sue.post(url, {"agent_id": None})).status == 200  # supervisors unassign anyone's
     assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}) or {})["assignee_id"] is None
     assert await hub.store.events.count_documents({"type": "ticket.assigned"}) == 5
+
+
+async def test_a_desk_is_sent_the_messages_of_the_ticket_it_shows_and_no_others(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    """desk.js appends only the open ticket's messages; the feed sent it every bot chat's every message too (each
+    customer message, its answer and its mark: most of what a desk received, until 2026-12-06)."""
+    hub = runtime.hub
+    assert hub is not None
+    agent = await users("wes", Role.AGENT)
+    waiting, ticket = await escalate(client, runtime)
+    async with agent.http.ws_connect("/api/desk/ws") as ws:
+        await watch(ws, ticket)
+        chatting = await widget_session(client)
+        await say(client, chatting, "how much is shipping")  # a bot chat: the bot answers, no ticket
+        await hub.pipeline.drain()
+        await say(client, waiting, "still there?")
+        seen = await frames_until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "still there?")
+        shown = {str(c) for c in ticket["conversation_ids"]}
+        assert [f for f in seen if f["type"] == "message" and f["message"]["conversation_id"] not in shown] == []
+
+        # The desk shows no ticket any more: the ticket's next message is not sent either (its ticket change is).
+        assert (await watch(ws, {"conversation_ids": []}))[-1] == {"type": "watching", "conversation_ids": []}
+        await say(client, waiting, "hello?")
+        await hub.store.append_event("ticket.marker", utcnow())
+        after = await frames_until(ws, is_event("ticket.marker"))
+        assert [f for f in after if f["type"] == "message"] == []
+
+
+async def test_a_frame_the_desk_feed_cannot_take_is_answered_with_the_reason(
+    client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    agent = await users("val", Role.AGENT)
+    async with agent.http.ws_connect("/api/desk/ws") as ws:
+        for frame, reason in [("not json", "malformed JSON"),
+                              ('{"type": "watch", "conversation_ids": "abc"}', "conversation_ids"),
+                              ('{"type": "watch", "conversation_ids": [' + ",".join(['"a"'] * 201) + "]}",
+                               "conversation_ids"),
+                              ('{"type": "subscribe"}', "type")]:
+            await ws.send_str(frame)
+            answer = (await frames_until(ws, lambda f: f["type"] in ("error", "watching")))[-1]
+            assert answer["type"] == "error" and reason in answer["error"], (frame, answer)
+        assert (await watch(ws, {"conversation_ids": ["abc"]}))[-1]["conversation_ids"] == ["abc"]  # still open

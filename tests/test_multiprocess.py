@@ -32,6 +32,10 @@ async def test_reply_written_on_one_process_reaches_a_widget_on_another(
                     desk.ws_connect("/api/desk/ws") as desk_ws:
                 tickets = (await (await desk.get("/api/tickets")).json())["tickets"]
                 assert len(tickets) == 1
+                # the desk shows the ticket: its feed follows the ticket's conversations
+                await desk_ws.send_json({"type": "watch", "conversation_ids": tickets[0]["conversation_ids"]})
+                while (await asyncio.wait_for(desk_ws.receive_json(), timeout=10))["type"] != "watching":
+                    pass
                 await desk.post(f"/api/tickets/{tickets[0]['id']}/reply", json={"text": "Hello from process A"},
                                 headers={"X-CSRF-Token": csrf})
                 frame = await asyncio.wait_for(ws.receive_json(), timeout=10)

@@ -5,7 +5,7 @@
 "use strict";
 
 const Desk = (() => {
-  const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, views: {} };
+  const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, watching: [], views: {} };
   // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
   const hooks = { secondFactor: null, enrol: null, account: [] };
 
@@ -166,7 +166,10 @@ const Desk = (() => {
     const ws = new WebSocket(url);
     state.ws = ws;
     const live = document.getElementById("live");
-    ws.onopen = () => { live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1"; };
+    ws.onopen = () => {
+      live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1";
+      watch(state.watching);  // a new socket follows the open ticket's conversations too
+    };
     ws.onclose = (e) => {  // 1008: the hub ended this session (logged out elsewhere, disabled): back to login
       live.textContent = "offline";
       live.classList.remove("on");
@@ -184,6 +187,13 @@ const Desk = (() => {
   const listeners = [];
   function onLive(fn) { listeners.push(fn); }
 
+  // The feed sends the messages of the conversations this desk watches (the open ticket's), no others.
+  function watch(ids) {
+    state.watching = ids || [];
+    if (state.ws && state.ws.readyState === WebSocket.OPEN)
+      state.ws.send(JSON.stringify({ type: "watch", conversation_ids: state.watching }));
+  }
+
   let refreshTimer = null;
   function onTicketChange(ticket) {
     // Coalesce bursts of changes into one refresh of the lists.
@@ -191,6 +201,7 @@ const Desk = (() => {
     refreshTimer = setTimeout(() => { loadQueues(); loadTickets(); }, 150);
     if (state.ticket && ticket.id === state.ticketId) {
       state.ticket = ticket;
+      if (ticket.conversation_ids.join() !== state.watching.join()) watch(ticket.conversation_ids);  // merged in
       renderTicketHead();
     }
   }
@@ -232,12 +243,16 @@ const Desk = (() => {
   const headHooks = [];
   function onTicketHead(fn) { headHooks.push(fn); }
 
-  async function openTicket(id) {
+  /** Show a ticket. `conversationIds` (known from the list) are watched before the ticket is read, so that
+   * a message written while it loads still arrives live. */
+  async function openTicket(id, conversationIds) {
     state.ticketId = id;
     if (!location.hash.startsWith("#/tickets/" + id)) history.replaceState(null, "", "#/tickets/" + id);
+    if (conversationIds) watch(conversationIds);
     const data = await api("GET", "/api/tickets/" + id);
     if (state.ticketId !== id) return;
     state.ticket = data.ticket;
+    if (data.ticket.conversation_ids.join() !== state.watching.join()) watch(data.ticket.conversation_ids);
     state.contactName = data.contact ? data.contact.display_name : null;
     document.getElementById("empty").hidden = true;
     document.getElementById("ticket").hidden = false;

@@ -49,7 +49,7 @@ function mount(root, openTicket) {
 
   function row(t) {
     return el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
-                      onclick: () => openTicket(t.id) },
+                      onclick: () => openTicket(t.id, t.conversation_ids) },
       el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
          el("small", { class: "muted" }, t.subject || ""),
          (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null),

@@ -98,6 +98,7 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
         files=[{"name": "broken chair.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0 chair"}])
     await expect(desk.locator("#messages li.customer a").last).to_have_text("📎 broken chair.jpg")
     await expect(shop.locator(".sb-msg.in .sb-file")).to_have_text("broken chair.jpg")
+    await screenshot(desk, "desk-ticket-live")  # the open ticket's messages arrived live (its feed watches them)
 
     # Markup stayed text on both sides: no element was created from it and nothing ran.
     assert await shop.evaluate("window.__pwned") is None
