@@ -502,6 +502,9 @@ class Agent:
         self.reloads: set[asyncio.Task[None]] = set()
         self.reload_count = 0
         self.replies = 0
+        self.ws: aiohttp.ClientWebSocketResponse | None = None  # the desk's feed, while open
+        self.feed_frames = 0  # what the desk's feed sent this agent: frames, and their bytes (UTF-8 text)
+        self.feed_bytes = 0
 
     async def start(self) -> None:
         self.http = aiohttp.ClientSession(connector=self.connector, connector_owner=False,
@@ -542,9 +545,14 @@ class Agent:
         while True:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, ValueError):
                 async with self._session.ws_connect(self.url + "/api/desk/ws", heartbeat=25) as ws:
+                    self.ws = ws
                     self.changed()  # the page loads its lists when it opens
                     async for frame in ws:
-                        if frame.type == aiohttp.WSMsgType.TEXT and json.loads(frame.data).get("type") == "ticket":
+                        if frame.type != aiohttp.WSMsgType.TEXT:
+                            continue
+                        self.feed_frames += 1
+                        self.feed_bytes += len(frame.data.encode())
+                        if json.loads(frame.data).get("type") == "ticket":
                             self.changed()
             await asyncio.sleep(2)
 
@@ -567,7 +575,7 @@ class Agent:
             visitor = self.staff.claim(ticket)
             if visitor is None:
                 continue
-            await self._open(ticket["id"])
+            await self._open(ticket["id"], ticket.get("conversation_ids") or [])
             visitor.agent_posted = time.perf_counter()
             async with self._session.post(self.url + f"/api/tickets/{ticket['id']}/reply",
                                           json={"text": "Hello, I have sorted this out for you.",
@@ -581,9 +589,13 @@ class Agent:
                 self.staff.give_back(ticket, visitor)
             await self._activity(ticket["id"], "left")
 
-    async def _open(self, ticket_id: str) -> None:
-        """What the desk does when the agent opens a ticket and starts typing (desk.js, collision.js): the ticket
-        with its messages and contact, its suggested responses, "viewing" and who else is on it, then "typing"."""
+    async def _open(self, ticket_id: str, conversation_ids: list[str]) -> None:
+        """What the desk does when the agent opens a ticket and starts typing (desk.js, collision.js): its feed
+        follows the ticket's conversations, then the ticket with its messages and contact, its suggested responses,
+        "viewing" and who else is on it, then "typing"."""
+        if self.ws is not None and not self.ws.closed:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                await self.ws.send_json({"type": "watch", "conversation_ids": conversation_ids})
         await asyncio.gather(self._get(f"/api/tickets/{ticket_id}"),
                              self._get("/api/responses", {"ticket": ticket_id}),
                              self._activity(ticket_id, "viewing"),
@@ -649,6 +661,10 @@ class Staff:
 
     def replies(self) -> list[int]:
         return [agent.replies for agent in self.agents]
+
+    def feed(self) -> tuple[int, int]:
+        """Frames and bytes the agents' desk feeds received so far, all agents together."""
+        return sum(a.feed_frames for a in self.agents), sum(a.feed_bytes for a in self.agents)
 
     async def stop(self) -> None:
         for agent in self.agents:
@@ -861,6 +877,7 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
     reloads_before = staff.reload_count if staff else 0
     replies_before = staff.replies() if staff else []
     failed_before = staff.failed_replies if staff else 0
+    feed_before = staff.feed() if staff else (0, 0)
     if step.rate is not None:
         t0 = await open_loop(crowd, step.rate, seconds, tally)
     else:
@@ -893,6 +910,8 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         "desk_reloads": staff.reload_count - reloads_before if staff else None,
         "agent_replies": [n - m for n, m in zip(staff.replies(), replies_before, strict=True)] if staff else None,
         "agent_replies_failed": staff.failed_replies - failed_before if staff else None,
+        # what one agent's desk feed carried a second, on average over the agents: frames, and kilobytes of text
+        **_feed_rates(staff, feed_before, end - t0),
         # visitors with the widget open who wrote nothing, and the messages their sockets received (none is theirs)
         "browsing": len(browsing or []), "browsing_received": sum(len(v.seen) for v in browsing or []),
         "lost": None, "lost_acknowledged": None, "duplicated": None,
@@ -920,6 +939,15 @@ async def run_step(step: Step, crowd: Crowd, db: Database | None, seconds: float
         result["raw_inserts_per_s"] = raw
         result["ratio"] = round(result["achieved_per_s"] / raw, 4) if raw else None
     return result
+
+
+def _feed_rates(staff: Staff | None, before: tuple[int, int], seconds: float) -> dict[str, float | None]:
+    if not staff or not staff.agents:
+        return {"desk_feed_frames_per_s": None, "desk_feed_kb_per_s": None}
+    frames, size = (now - then for now, then in zip(staff.feed(), before, strict=True))
+    per_agent_s = len(staff.agents) * max(seconds, 1e-6)
+    return {"desk_feed_frames_per_s": round(frames / per_agent_s, 1),
+            "desk_feed_kb_per_s": round(size / 1000 / per_agent_s, 1)}
 
 
 DEFAULT_STEPS = "5,10,20,c20,40"  # the overload step last
