@@ -39,6 +39,7 @@ async def test_a_short_load_with_two_agents_answers_everything_once(mongo_uri: s
     assert line["agent_replies_failed"] == 0
     assert line["active_tickets"] == 0  # each answered with "send and solve"
     assert line["desk_reloads"] >= 2  # each agent's desk loaded its lists at least once
+    assert line["desk_feed_frames_per_s"] > 0 and line["desk_feed_kb_per_s"] > 0  # their feeds were open
     # Five visitors only browsing, the widget open: their sockets got none of the other customers' messages.
     assert line["browsing"] == 5 and line["browsing_received"] == 0
     assert line["db_commands_per_message"] > 0 and line["raw_inserts_per_s"] > 0 and line["ratio"] > 0
