@@ -403,16 +403,31 @@ def desk_frame(change: Change) -> dict[str, Any] | None:
     return None
 
 
+#: Events about one conversation (they name it): sent only to the desks showing it, like its messages.
+CONVERSATION_EVENTS = ("conversation.", "message.")
+
+
 @dataclass
 class FeedState:
-    """What one desk's feed is told by its page: the conversations of the ticket it shows (`schemas.Watch`)."""
+    """What one desk's feed is told by its page: the ticket it shows and its conversations (`schemas.Watch`)."""
 
     watching: frozenset[str] = frozenset()
+    ticket: str | None = None
 
     def wants(self, change: Change) -> bool:
-        """Tickets and events go to every desk; a message only to the desk showing its conversation's ticket
-        (desk.js appends nothing else: a desk was sent every bot chat's every message until 2026-12-06)."""
-        return change.collection != "messages" or str(change.document.get("conversation_id")) in self.watching
+        """Tickets and ticket events go to every desk (its lists, counts and alerts); a message, or an event about
+        a conversation, only to the desks showing that conversation's ticket, and who views or types on a ticket
+        only to the desks showing it: desk.js uses nothing else (a desk was sent every bot chat's every message
+        and `conversation.opened` until 2026-12-06)."""
+        doc = change.document
+        if change.collection == "messages":
+            return str(doc.get("conversation_id")) in self.watching
+        if change.collection == "ticket_activity":
+            return self.ticket is not None and str(doc.get("ticket_id")) == self.ticket
+        if change.collection == "events" and str(doc.get("type", "")).startswith(CONVERSATION_EVENTS) \
+                and "conversation_id" in doc:
+            return str(doc["conversation_id"]) in self.watching
+        return True
 
     def read(self, data: str) -> dict[str, Any]:
         """Take a frame from the page; the answer: `watching` once the feed follows what it asked for (what
@@ -421,8 +436,8 @@ class FeedState:
             watch = validate(schemas.Watch, parse_object(data))
         except web.HTTPException as exc:
             return {"type": "error", "error": json.loads(exc.text or "{}").get("error", "invalid frame")}
-        self.watching = frozenset(watch.conversation_ids)
-        return {"type": "watching", "conversation_ids": sorted(self.watching)}
+        self.watching, self.ticket = frozenset(watch.conversation_ids), watch.ticket_id
+        return {"type": "watching", "ticket_id": self.ticket, "conversation_ids": sorted(self.watching)}
 
 
 async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: AccountService,

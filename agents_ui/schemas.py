@@ -55,10 +55,13 @@ MAX_WATCHED = 200
 
 
 class Watch(Body):
-    """A frame the desk sends on its feed (`/api/desk/ws`): the conversations of the ticket it shows, whose
-    messages it is then sent live; an empty list when it shows none. Other messages are not sent to it."""
+    """A frame the desk sends on its feed (`/api/desk/ws`): the ticket it shows and that ticket's conversations,
+    whose messages and conversation events it is then sent live, and who else views or types on the ticket; none
+    when it shows none. Other chats' messages and conversation events, and other tickets' collision records, are
+    not sent to it."""
     type: Literal["watch"]
     conversation_ids: list[Token] = Field(max_length=MAX_WATCHED)
+    ticket_id: Token | None = None
 
 
 class TicketStatus(Body):

@@ -595,7 +595,7 @@ class Agent:
         "viewing" and who else is on it, then "typing"."""
         if self.ws is not None and not self.ws.closed:
             with contextlib.suppress(aiohttp.ClientError, OSError):
-                await self.ws.send_json({"type": "watch", "conversation_ids": conversation_ids})
+                await self.ws.send_json({"type": "watch", "ticket_id": ticket_id, "conversation_ids": conversation_ids})
         await asyncio.gather(self._get(f"/api/tickets/{ticket_id}"),
                              self._get("/api/responses", {"ticket": ticket_id}),
                              self._activity(ticket_id, "viewing"),

@@ -35,6 +35,10 @@ async def test_agents_see_each_other_and_the_customer_sees_the_typing(client: Te
         alice = {"X-CSRF-Token": await login(alice_http, "alice", "alice's password")}
         bob = {"X-CSRF-Token": await login(bob_http, "bob", "bob's password")}
         async with bob_http.ws_connect("/api/desk/ws") as bob_desk, await open_widget_ws(client, token) as widget:
+            # Bob's desk shows the ticket: its feed follows the ticket (tests/test_desk_feed.py)
+            await bob_desk.send_json({"type": "watch", "ticket_id": str(ticket["_id"]),
+                                      "conversation_ids": [str(c) for c in ticket["conversation_ids"]]})
+            await _next(bob_desk, "watching")
             assert (await alice_http.post(path, json={"state": "viewing"}, headers=alice)).status == 200
             seen = await _next(bob_desk, "activity")
             assert seen["activity"]["agent_name"] == "Alice" and seen["activity"]["state"] == "viewing"

@@ -66,10 +66,11 @@ async def frames_until(ws: aiohttp.ClientWebSocketResponse, done: Callable[[dict
             return frames
 
 
-async def watch(ws: aiohttp.ClientWebSocketResponse, ticket: dict[str, Any]) -> list[Any]:
-    """Follow the ticket's conversations, as the desk does when it shows the ticket: every frame up to the
-    feed's `watching`, after which the ticket's messages come live."""
-    await ws.send_json({"type": "watch", "conversation_ids": [str(c) for c in ticket["conversation_ids"]]})
+async def watch(ws: aiohttp.ClientWebSocketResponse, ticket: dict[str, Any] | None) -> list[Any]:
+    """Follow the ticket and its conversations, as the desk does when it shows the ticket (None: it shows none):
+    every frame up to the feed's `watching`, after which the ticket's messages come live."""
+    await ws.send_json({"type": "watch", "ticket_id": str(ticket["_id"]) if ticket else None,
+                        "conversation_ids": [str(c) for c in ticket["conversation_ids"]] if ticket else []})
     return await frames_until(ws, lambda f: f["type"] == "watching")
 
 
@@ -284,24 +285,31 @@ async def test_supervisors_assign_and_agents_only_take_or_hand_back_their_own(
 async def test_a_desk_is_sent_the_messages_of_the_ticket_it_shows_and_no_others(
     runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
 ) -> None:
-    """desk.js appends only the open ticket's messages; the feed sent it every bot chat's every message too (each
-    customer message, its answer and its mark: most of what a desk received, until 2026-12-06)."""
+    """desk.js appends only the open ticket's messages and shows who else is on it; the feed sent it every bot
+    chat's every message too (each customer message, its answer and its mark), every chat's `conversation.opened`
+    and every ticket's collision records: most of what a desk received, until 2026-12-06."""
     hub = runtime.hub
     assert hub is not None
-    agent = await users("wes", Role.AGENT)
+    agent, colleague = await users("wes", Role.AGENT), await users("cy", Role.AGENT)
     waiting, ticket = await escalate(client, runtime)
+    other = await hub.store.tickets.insert_one({"number": 999, "status": "open", "queue": "general",
+                                                "conversation_ids": [], "created_at": utcnow()})
     async with agent.http.ws_connect("/api/desk/ws") as ws:
         await watch(ws, ticket)
         chatting = await widget_session(client)
-        await say(client, chatting, "how much is shipping")  # a bot chat: the bot answers, no ticket
+        await say(client, chatting, "how much is shipping")  # a bot chat: opened, answered, no ticket
         await hub.pipeline.drain()
+        assert (await colleague.post(f"/api/tickets/{other.inserted_id}/activity", {"state": "viewing"})).status == 200
         await say(client, waiting, "still there?")
         seen = await frames_until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "still there?")
         shown = {str(c) for c in ticket["conversation_ids"]}
         assert [f for f in seen if f["type"] == "message" and f["message"]["conversation_id"] not in shown] == []
+        assert not [f for f in seen if f["type"] == "event" and f["event"]["type"].startswith("conversation.")
+                    and f["event"]["conversation_id"] not in shown]  # the bot chat's `conversation.opened`
+        assert not [f for f in seen if f["type"] == "activity"]  # a colleague on another ticket
 
         # The desk shows no ticket any more: the ticket's next message is not sent either (its ticket change is).
-        assert (await watch(ws, {"conversation_ids": []}))[-1] == {"type": "watching", "conversation_ids": []}
+        assert (await watch(ws, None))[-1] == {"type": "watching", "ticket_id": None, "conversation_ids": []}
         await say(client, waiting, "hello?")
         await hub.store.append_event("ticket.marker", utcnow())
         after = await frames_until(ws, is_event("ticket.marker"))
@@ -321,4 +329,5 @@ async def test_a_frame_the_desk_feed_cannot_take_is_answered_with_the_reason(
             await ws.send_str(frame)
             answer = (await frames_until(ws, lambda f: f["type"] in ("error", "watching")))[-1]
             assert answer["type"] == "error" and reason in answer["error"], (frame, answer)
-        assert (await watch(ws, {"conversation_ids": ["abc"]}))[-1]["conversation_ids"] == ["abc"]  # still open
+        assert (await watch(ws, {"_id": "t1", "conversation_ids": ["abc"]}))[-1] == {
+            "type": "watching", "ticket_id": "t1", "conversation_ids": ["abc"]}  # still open, and it took this one

@@ -5,7 +5,8 @@
 "use strict";
 
 const Desk = (() => {
-  const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, watching: [], views: {} };
+  const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, views: {},
+    watching: { ticket_id: null, conversation_ids: [] } };
   // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
   const hooks = { secondFactor: null, enrol: null, account: [] };
 
@@ -168,7 +169,7 @@ const Desk = (() => {
     const live = document.getElementById("live");
     ws.onopen = () => {
       live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1";
-      watch(state.watching);  // a new socket follows the open ticket's conversations too
+      watch(state.watching.ticket_id, state.watching.conversation_ids);  // a new socket follows the open ticket too
     };
     ws.onclose = (e) => {  // 1008: the hub ended this session (logged out elsewhere, disabled): back to login
       live.textContent = "offline";
@@ -187,12 +188,15 @@ const Desk = (() => {
   const listeners = [];
   function onLive(fn) { listeners.push(fn); }
 
-  // The feed sends the messages of the conversations this desk watches (the open ticket's), no others.
-  function watch(ids) {
-    state.watching = ids || [];
+  // The feed sends the messages of the conversations this desk watches (the open ticket's), no others, and who
+  // else is on that ticket (collision.js).
+  function watch(ticketId, ids) {
+    state.watching = { ticket_id: ticketId, conversation_ids: ids || [] };
     if (state.ws && state.ws.readyState === WebSocket.OPEN)
-      state.ws.send(JSON.stringify({ type: "watch", conversation_ids: state.watching }));
+      state.ws.send(JSON.stringify({ type: "watch", ...state.watching }));
   }
+  const watched = (ticket) => ticket.id === state.watching.ticket_id
+    && ticket.conversation_ids.join() === state.watching.conversation_ids.join();
 
   let refreshTimer = null;
   function onTicketChange(ticket) {
@@ -201,7 +205,7 @@ const Desk = (() => {
     refreshTimer = setTimeout(() => { loadQueues(); loadTickets(); }, 150);
     if (state.ticket && ticket.id === state.ticketId) {
       state.ticket = ticket;
-      if (ticket.conversation_ids.join() !== state.watching.join()) watch(ticket.conversation_ids);  // merged in
+      if (!watched(ticket)) watch(ticket.id, ticket.conversation_ids);  // a conversation merged in
       renderTicketHead();
     }
   }
@@ -248,11 +252,11 @@ const Desk = (() => {
   async function openTicket(id, conversationIds) {
     state.ticketId = id;
     if (!location.hash.startsWith("#/tickets/" + id)) history.replaceState(null, "", "#/tickets/" + id);
-    if (conversationIds) watch(conversationIds);
+    if (conversationIds) watch(id, conversationIds);
     const data = await api("GET", "/api/tickets/" + id);
     if (state.ticketId !== id) return;
     state.ticket = data.ticket;
-    if (data.ticket.conversation_ids.join() !== state.watching.join()) watch(data.ticket.conversation_ids);
+    if (!watched(data.ticket)) watch(id, data.ticket.conversation_ids);
     state.contactName = data.contact ? data.contact.display_name : null;
     document.getElementById("empty").hidden = true;
     document.getElementById("ticket").hidden = false;
