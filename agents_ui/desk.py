@@ -488,8 +488,9 @@ def _desk_text(change: Change) -> str | None:
 
 @requires()
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    """Live desk feed: the ticket and event changes your role may read over REST (`hub.access`), and the messages
-    of the conversations the page watches (a `watch` frame, `schemas.Watch`: the open ticket's)."""
+    """Live desk feed: the ticket changes and ticket events your role may read over REST (`hub.access`), and of the
+    ticket the page watches (a `watch` frame, `schemas.Watch`: the open ticket) its conversations' messages and
+    events and who else views or types on it."""
     if not same_origin(request):
         raise error(403, "the desk feed only accepts connections from the desk's own origin")
     hub = _hub(request)
