@@ -161,6 +161,10 @@ async def monitored(settings: Settings, shop_bot: Any) -> AsyncIterator[tuple[Ru
     # The history's aggregates are a batch job every few seconds, not part of any path: one tick applies
     # every ticket changed since the last (docs/ingest.md, "The history's aggregates"); off here.
     settings.metrics_aggregate_seconds = 0
+    # Likewise the wait announcer's full pass over every line, every 15 s (its passes over what a path moved stay):
+    # a visitor's round takes about as long, so the pass kept landing in the same path's window (2026-12-06: the
+    # second escalation 19 commands in three runs of four, 4 of them `find wait_notices`). Out of reach here.
+    settings.wait_announce_seconds = 3600
     async with running(settings, shop_bot, db_listeners=[log]) as rt:
         yield rt, log
 
