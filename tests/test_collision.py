@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
+from tests.test_desk_feed import watch
 from tests.test_widget_flow import escalate, open_widget_ws
 
 
@@ -35,10 +36,7 @@ async def test_agents_see_each_other_and_the_customer_sees_the_typing(client: Te
         alice = {"X-CSRF-Token": await login(alice_http, "alice", "alice's password")}
         bob = {"X-CSRF-Token": await login(bob_http, "bob", "bob's password")}
         async with bob_http.ws_connect("/api/desk/ws") as bob_desk, await open_widget_ws(client, token) as widget:
-            # Bob's desk shows the ticket: its feed follows the ticket (tests/test_desk_feed.py)
-            await bob_desk.send_json({"type": "watch", "ticket_id": str(ticket["_id"]),
-                                      "conversation_ids": [str(c) for c in ticket["conversation_ids"]]})
-            await _next(bob_desk, "watching")
+            await watch(bob_desk, ticket)  # Bob's desk shows the ticket: its feed follows it
             assert (await alice_http.post(path, json={"state": "viewing"}, headers=alice)).status == 200
             seen = await _next(bob_desk, "activity")
             assert seen["activity"]["agent_name"] == "Alice" and seen["activity"]["state"] == "viewing"

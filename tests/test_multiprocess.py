@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import login
+from tests.test_desk_feed import watch
 from tests.test_widget_flow import open_widget_ws, say, widget_session
 
 
@@ -32,10 +33,7 @@ async def test_reply_written_on_one_process_reaches_a_widget_on_another(
                     desk.ws_connect("/api/desk/ws") as desk_ws:
                 tickets = (await (await desk.get("/api/tickets")).json())["tickets"]
                 assert len(tickets) == 1
-                # the desk shows the ticket: its feed follows the ticket's conversations
-                await desk_ws.send_json({"type": "watch", "conversation_ids": tickets[0]["conversation_ids"]})
-                while (await asyncio.wait_for(desk_ws.receive_json(), timeout=10))["type"] != "watching":
-                    pass
+                await watch(desk_ws, {"_id": tickets[0]["id"], **tickets[0]})  # the desk shows the ticket
                 await desk.post(f"/api/tickets/{tickets[0]['id']}/reply", json={"text": "Hello from process A"},
                                 headers={"X-CSRF-Token": csrf})
                 frame = await asyncio.wait_for(ws.receive_json(), timeout=10)
