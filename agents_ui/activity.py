@@ -35,15 +35,16 @@ async def _ticket(request: web.Request) -> Doc:
 @requires(*TICKET_READERS)
 @accepts(schemas.Activity)
 async def report(request: web.Request) -> web.Response:
-    """I am viewing / typing on / have left this ticket (the desk renews it while it holds)."""
+    """I am viewing / typing on / have left this ticket (the desk renews it while it holds); with who else is on
+    it now (`others`), so a desk opening the ticket needs no second request."""
     ticket = await _ticket(request)
-    doc = await request.app[HUB].activity.report(ticket, agent_of(request), fields_of(request)["state"])
-    return web.json_response({"activity": activity_view(doc)})
+    mine, others = await request.app[HUB].activity.report(ticket, agent_of(request), fields_of(request)["state"])
+    return web.json_response({"activity": activity_view(mine), "others": [activity_view(d) for d in others]})
 
 
 @requires(*TICKET_READERS)
 async def current(request: web.Request) -> web.Response:
-    """Who else is on this ticket now (for a desk that just opened it)."""
+    """Who else is on this ticket now (a report answers the same in its `others`)."""
     ticket = await _ticket(request)
     me = agent_of(request)["_id"]
     docs = await request.app[HUB].activity.on_ticket(ticket["_id"])

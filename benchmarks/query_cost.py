@@ -31,6 +31,7 @@ from pymongo import monitoring
 
 from bot.inbox import NLUInbox
 from hub.accounts import AccountService, session_key
+from hub.activity import TicketActivity
 from hub.aggregates import STATE, events_read_until
 from hub.audit import AuditLog, AuditQuery
 from hub.conversations import ConversationService
@@ -89,6 +90,11 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
         elif kind == "sessions":  # desk sign-ins, fifty users
             docs.append({"_id": session_key(f"t{i}"), "agent_id": ObjectId(f"{i % AGENTS:024x}"), "csrf": f"c{i}",
                          "created_at": now, "expires_at": now + timedelta(days=7)})
+        elif kind == "ticket_activity":  # who views a ticket: two agents on each of 10,000 tickets, through the run
+            ticket, agent = ObjectId(f"{i // 2:024x}"), ObjectId(f"{i % 2:024x}")
+            docs.append({"_id": f"{ticket}:{agent}", "ticket_id": ticket, "agent_id": agent,
+                         "agent_name": f"agent{i % 2}", "thread_keys": [f"v{i // 2}"], "state": "viewing",
+                         "viewing_until": now + timedelta(hours=2), "expires_at": now + timedelta(hours=3)})
         elif kind == "events":  # the event log, one event a minute back from now (none due for retention)
             docs.append({"_id": oid, "type": "ticket.created", "at": now - timedelta(minutes=i), "ticket_id": oid})
         elif kind == "tickets":
@@ -111,7 +117,8 @@ async def fill(store: Store, start: int, end: int) -> None:
     # filled, or one more of 20,000 under the server's TTL sweep, slowed whatever query came next in trials.
     for first in range(start // 10, end // 10, BATCH):
         await store.sessions.insert_many(_docs("sessions", first, min(BATCH, end // 10 - first)), ordered=False)
-    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events"):
+    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events",
+                 "ticket_activity"):
         for first in range(start, end, BATCH):
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
     if start == 0:
@@ -303,6 +310,14 @@ async def _ticket_with_parts(store: Store, i: int) -> Any:
     return ticket
 
 
+async def _activity_report(store: Store, i: int) -> Any:
+    """A desk's "viewing" on a ticket two agents are on: its record written, then the ticket's records read (the
+    real `TicketActivity.report`; its read by `_id` until 2026-12-06, the others in a second request)."""
+    ticket = {"_id": ObjectId(f"{i // 2:024x}"), "conversation_ids": []}
+    reported = await TicketActivity(store).report(ticket, {"_id": ObjectId(f"{i % 2:024x}"), "name": "A"}, "viewing")
+    assert reported.mine["state"] == "viewing" and len(reported.others) == 1, reported
+
+
 async def _still_mine() -> bool:
     return True
 
@@ -344,6 +359,7 @@ QUERIES: dict[str, Query] = {
     # the desk's ticket page: the ticket, its contact and conversations, two `$lookup`s by `_id` (hub.tickets
     # `with_parts`, 2026-12-06; three finds before)
     "ticket_with_parts": _ticket_with_parts,
+    "activity_report": _activity_report,
     "previous_tickets": _previous_tickets,
     "ticket_status_change": _ticket_status_change,
     "ticket_rating": _ticket_rating,

@@ -10,7 +10,7 @@ removes stale documents.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from hub.models import utcnow
 from hub.store import Doc, ObjectId, Store
@@ -22,14 +22,25 @@ HOLD = {"viewing": timedelta(seconds=45), "typing": timedelta(seconds=8), "left"
 KEEP = timedelta(minutes=10)
 
 
+class Reported(NamedTuple):
+    """What a report answers: the agent's own record as stored, and who else is on the ticket now."""
+
+    mine: Doc
+    others: list[Doc]
+
+
+def _holding(docs: list[Doc], now: datetime) -> list[Doc]:
+    return [d for d in docs if d.get("viewing_until") and d["viewing_until"] > now]
+
+
 class TicketActivity:
     def __init__(self, store: Store) -> None:
         self.store = store
         #: ticket id -> the customer's thread keys (a ticket's conversations rarely change).
         self._threads: dict[ObjectId, list[str]] = {}
 
-    async def report(self, ticket: Doc, agent: Doc, state: State) -> Doc:
-        """Record that `agent` is viewing, typing on, or has left `ticket`; the stored activity.
+    async def report(self, ticket: Doc, agent: Doc, state: State) -> Reported:
+        """Record that `agent` is viewing, typing on, or has left `ticket`; its stored record and the others'.
 
         Typing implies viewing: when the typing stops, the agent still shows as viewing until that
         lapses too. Leaving ends both at once.
@@ -46,15 +57,17 @@ class TicketActivity:
                 until["typing_until"] = now + HOLD["typing"]
             update = {"$set": fields, "$max": {**until, "expires_at": now + HOLD["viewing"] + KEEP}}
         key = f"{ticket['_id']}:{agent['_id']}"
-        # update + find by `_id` (secantusd-py's findAndModify scans the collection, its `_id` lookup does not)
+        # An update, then one read of the ticket's records: the agent's own as stored (`$max` keeps a later time
+        # another report set) and the others', so a desk opening the ticket learns who else is on it from its
+        # own "viewing" (secantusd-py's findAndModify scans the collection; this read uses the ticket's index).
         await self.store.ticket_activity.update_one({"_id": key}, update, upsert=True)
-        return await self.store.ticket_activity.find_one({"_id": key}) or {**fields, "_id": key}
+        docs = await self.store.ticket_activity.find({"ticket_id": ticket["_id"]}).to_list()
+        mine = next((d for d in docs if d["_id"] == key), None) or {**fields, "_id": key}
+        return Reported(mine, _holding([d for d in docs if d["_id"] != key], utcnow()))
 
     async def on_ticket(self, ticket_id: ObjectId) -> list[Doc]:
-        """Who is on the ticket now (for a desk that opens it)."""
-        now = utcnow()
-        docs = await self.store.ticket_activity.find({"ticket_id": ticket_id}).to_list()
-        return [d for d in docs if d.get("viewing_until") and d["viewing_until"] > now]
+        """Who is on the ticket now."""
+        return _holding(await self.store.ticket_activity.find({"ticket_id": ticket_id}).to_list(), utcnow())
 
     async def colleague_reply_since(self, ticket: Doc, since: datetime, me: ObjectId) -> Doc | None:
         """The newest reply another agent sent the customer on this ticket after `since`, if any."""

@@ -37,17 +37,29 @@ async def test_agents_see_each_other_and_the_customer_sees_the_typing(client: Te
         bob = {"X-CSRF-Token": await login(bob_http, "bob", "bob's password")}
         async with bob_http.ws_connect("/api/desk/ws") as bob_desk, await open_widget_ws(client, token) as widget:
             await watch(bob_desk, ticket)  # Bob's desk shows the ticket: its feed follows it
-            assert (await alice_http.post(path, json={"state": "viewing"}, headers=alice)).status == 200
+            first = await alice_http.post(path, json={"state": "viewing"}, headers=alice)
+            assert first.status == 200
+            answer = await first.json()
+            assert (answer["activity"]["agent_name"], answer["activity"]["state"], answer["others"]) == \
+                ("Alice", "viewing", [])  # nobody else on it yet
             seen = await _next(bob_desk, "activity")
             assert seen["activity"]["agent_name"] == "Alice" and seen["activity"]["state"] == "viewing"
             assert "agent_id" in seen["activity"] and "text" not in seen["activity"]
             listed = await (await bob_http.get(path)).json()
             assert [(a["agent_name"], a["state"]) for a in listed["activity"]] == [("Alice", "viewing")]
             assert (await (await alice_http.get(path)).json())["activity"] == []  # not herself
+            # Bob's desk opening the ticket reports "viewing" and learns from the answer who else is on it
+            bob_viewing = await (await bob_http.post(path, json={"state": "viewing"}, headers=bob)).json()
+            assert [(a["agent_name"], a["state"]) for a in bob_viewing["others"]] == [("Alice", "viewing")]
+            assert (await _next(bob_desk, "activity"))["activity"]["agent_name"] == "Bob"  # his own, live
 
             assert (await alice_http.post(path, json={"state": "typing"}, headers=alice)).status == 200
             assert (await _next(bob_desk, "activity"))["activity"]["state"] == "typing"
             assert await _next(widget, "typing", active=True) == {"type": "typing", "active": True, "name": "Alice"}
+            # her desk renews "viewing" while she types: the answer is her record as stored, still typing
+            renewed = await (await alice_http.post(path, json={"state": "viewing"}, headers=alice)).json()
+            assert renewed["activity"]["typing_until"] is not None
+            assert [a["agent_name"] for a in renewed["others"]] == ["Bob"]
 
             assert (await alice_http.post(path, json={"state": "left"}, headers=alice)).status == 200
             assert await _next(widget, "typing") == {"type": "typing", "active": False, "name": "Alice"}

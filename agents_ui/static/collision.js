@@ -38,11 +38,16 @@ function render() {
   node.classList.toggle("typing", typing.length > 0);
 }
 
+/** Report this agent's state; the answer says who else is on the ticket (null when it failed). */
 async function report(ticketId, what) {
-  if (!ticketId) return;
+  if (!ticketId) return null;
   try {
-    await api("POST", "/api/tickets/" + ticketId + "/activity", { state: what });
-  } catch (e) { /* best effort: collision hints never block work */ }
+    return await api("POST", "/api/tickets/" + ticketId + "/activity", { state: what });
+  } catch (e) { return null; /* best effort: collision hints never block work */ }
+}
+
+function remember(a) {
+  others.set(a.agent_id, { name: a.agent_name, viewing_until: a.viewing_until, typing_until: a.typing_until });
 }
 
 onTicketHead(async () => {
@@ -51,14 +56,12 @@ onTicketHead(async () => {
   current = state.ticketId;
   others.clear();
   render();
-  report(current, "viewing");
   clearInterval(renewTimer);
   renewTimer = setInterval(() => report(current, "viewing"), 20000);
   const id = current;
-  const data = await api("GET", "/api/tickets/" + id + "/activity").catch(() => ({ activity: [] }));
-  if (id !== current) return;
-  for (const a of data.activity) others.set(a.agent_id, { name: a.agent_name, viewing_until: a.viewing_until,
-                                                          typing_until: a.typing_until });
+  const data = await report(id, "viewing");  // its answer says who else is on the ticket
+  if (id !== current || !data) return;
+  for (const a of data.others) remember(a);
   render();
 });
 
@@ -66,7 +69,7 @@ onLive((frame) => {
   if (frame.type !== "activity") return;
   const a = frame.activity;
   if (a.ticket_id !== current || (state.me && a.agent_id === state.me.id)) return;
-  others.set(a.agent_id, { name: a.agent_name, viewing_until: a.viewing_until, typing_until: a.typing_until });
+  remember(a);
   render();
 });
 
