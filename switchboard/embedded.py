@@ -11,6 +11,11 @@ WiredTiger (a POSIX lock on `WiredTiger.lock`) for as long as a server has it op
 Because of that lock an admin command cannot open the storage while a hub runs, so the
 hub's server records its URI in `<data_dir>/embedded.json` (`running_record`): admin
 commands use the running hub's database instead of starting their own.
+
+The server's settings are the hub's alone: it is started with `--config <data_dir>/secantusd.toml`, a file
+the hub rewrites at each start, which turns off secantusd-py's search for a `secantusd.toml` in the working
+directory, `~/.secantus/` and `/etc/secantus/`. A file there, meant for another server, would otherwise set
+this one's authentication, TLS or topology, and the hub would fail against its own database.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ log = logging.getLogger(__name__)
 
 
 RECORD_NAME = "embedded.json"
+CONFIG_NAME = "secantusd.toml"
+CONFIG_TEXT = """\
+# Written by Switchboard at each start of its embedded database (switchboard/embedded.py): edits are lost.
+# Passed with --config so that no other secantusd.toml (./, ~/.secantus/, /etc/secantus/) configures it.
+# The server's defaults apply; the hub passes its host, port, storage path and log level as flags.
+"""
 
 
 class EmbeddedError(Exception):
@@ -193,6 +204,10 @@ class EmbeddedServer:
         return self.data_dir / "db"
 
     @property
+    def config_file(self) -> Path:
+        return self.data_dir / CONFIG_NAME
+
+    @property
     def uri(self) -> str:
         # retryWrites=false: secantusd-py records every retryable write and scans the
         # records on each one, so writes slow down as they accumulate (issue 13). The hub
@@ -208,6 +223,7 @@ class EmbeddedServer:
             for file in self.storage.iterdir():  # files written before they were made private
                 if file.is_file():
                     file.chmod(0o600)
+            self._write_config()
         except OSError as exc:
             raise EmbeddedError(f"cannot use {self.storage} for the database: {exc}") from exc
         await self._wait_for_lock(lock_wait_seconds)
@@ -215,8 +231,8 @@ class EmbeddedServer:
         try:
             # Popen only forks and execs (no waiting), so it does not block the loop.
             self.process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed program, our own arguments
-                [find_server(), "--host", self.host, "--port", str(self.port), "--storage-path", str(self.storage),
-                 "--log-level", "WARNING", *self.extra_args],
+                [find_server(), "--config", str(self.config_file), "--host", self.host, "--port", str(self.port),
+                 "--storage-path", str(self.storage), "--log-level", "WARNING", *self.extra_args],
                 stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 preexec_fn=_die_with_parent(os.getpid()),  # start runs on the loop (main) thread
@@ -235,6 +251,12 @@ class EmbeddedServer:
     @property
     def record_file(self) -> Path:
         return self.data_dir / RECORD_NAME
+
+    def _write_config(self) -> None:
+        """The server's own configuration file (see the module), readable by the owner only."""
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(CONFIG_TEXT)
 
     def _write_record(self, pid: int) -> None:
         """Write `embedded.json` atomically (a reader never sees half of it), readable by the owner only."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
 from pathlib import Path
 from typing import Any
+
+from pymongo import AsyncMongoClient
 
 from switchboard.bootstrap import Runtime
 from switchboard.embedded import EmbeddedServer
@@ -86,6 +89,31 @@ async def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -
     server.stop()
     assert _mode(data_dir) == 0o700 and _mode(server.storage) == 0o700
     assert {_mode(f) for f in server.storage.iterdir() if f.is_file()} == {0o600}
+
+
+async def test_a_stray_secantusd_toml_does_not_configure_the_embedded_database(tmp_path: Path,
+                                                                              monkeypatch: Any) -> None:
+    """secantusd-py looks for a secantusd.toml in the working directory and the home directory when it is not told
+    which file to read: one meant for another server must not turn on authentication or drop the replica-set
+    topology the hub's change streams need."""
+    foreign = '[server]\nauth = true\nstandalone = true\n'
+    (tmp_path / "secantusd.toml").write_text(foreign)
+    (tmp_path / ".secantus").mkdir()
+    (tmp_path / ".secantus" / "secantusd.toml").write_text(foreign)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    server = EmbeddedServer(tmp_path / "var")
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(await server.start())
+    try:
+        db = client["stray_config"]
+        async with await db.things.watch() as stream:  # refused by a standalone server
+            await db.things.insert_one({"_id": 1})  # refused without credentials under `auth`
+            change = await asyncio.wait_for(stream.next(), timeout=20)
+            assert change["documentKey"] == {"_id": 1}
+        assert _mode(server.config_file) == 0o600
+    finally:
+        await client.close()
+        server.stop()
 
 
 async def test_a_database_that_stays_dead_is_reported_down_and_the_hub_told_to_exit(
