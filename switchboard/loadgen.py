@@ -481,15 +481,17 @@ class Agent:
     chats in flight, as on a staffed desk, not every escalation of the run.
 
     It reads what the desk page reads (`agents_ui/static/desk.js`): the desk's feed (`/api/desk/ws`, which also
-    marks the agent online), and 150 ms after a burst of ticket changes the list's first page (newest first), its
-    view counts and the queue badges, all three at once. It also looks when one of the staff's visitors is told
-    they wait for a person: a person at the desk would see the ticket in the list they have just reloaded. It
-    answers a waiting ticket routed to it or to nobody (one routed to a colleague is theirs), and opens it as the
-    desk does (the ticket, its suggested responses, the collision hints: "viewing", "typing", then "left") before
-    "Send and solve". Each agent has its own login, so its own cookie and session."""
+    marks the agent online), and 150 ms after a ticket change, then at most once a second while changes keep
+    coming, the list's first page (newest first), its view counts and the queue badges, all three at once. It also
+    looks when one of the staff's visitors is told they wait for a person: a person at the desk would see the
+    ticket in the list they have just reloaded. It answers a waiting ticket routed to it or to nobody (one routed to
+    a colleague is theirs), and opens it as the desk does (the ticket, its suggested responses, the collision
+    hints: "viewing", "typing", then "left") before "Send and solve". Each agent has its own login, so its own
+    cookie and session."""
 
     PAGE = 25  # the desk list's page (agents_ui/static/ticketlist.js)
-    COALESCE_S = 0.15
+    RELOAD_AFTER_S = 0.15  # desk.js: REFRESH_AFTER_MS, REFRESH_EVERY_MS
+    RELOAD_EVERY_S = 1.0
 
     def __init__(self, connector: aiohttp.BaseConnector, url: str, username: str, password: str,
                  staff: Staff) -> None:
@@ -501,6 +503,7 @@ class Agent:
         self.timer: asyncio.TimerHandle | None = None
         self.reloads: set[asyncio.Task[None]] = set()
         self.reload_count = 0
+        self.last_reload = -math.inf  # loop time
         self.replies = 0
         self.ws: aiohttp.ClientWebSocketResponse | None = None  # the desk's feed, while open
         self.feed_frames = 0  # what the desk's feed sent this agent: frames, and their bytes (UTF-8 text)
@@ -525,12 +528,16 @@ class Agent:
         self.task = asyncio.create_task(self._work())
 
     def changed(self) -> None:
-        """A ticket changed: reload once the burst is over, as the desk does."""
+        """A ticket changed: reload as the desk does, 150 ms after it and at most once a second."""
         if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(self.COALESCE_S, self._spawn_reload)
+            return  # a reload is planned: it shows this change too
+        loop = asyncio.get_running_loop()
+        wait = max(self.RELOAD_AFTER_S, self.last_reload + self.RELOAD_EVERY_S - loop.time())
+        self.timer = loop.call_later(wait, self._spawn_reload)
 
     def _spawn_reload(self) -> None:
+        self.timer = None
+        self.last_reload = asyncio.get_running_loop().time()
         task = asyncio.create_task(self._reload())
         self.reloads.add(task)
         task.add_done_callback(self.reloads.discard)
