@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -20,7 +21,7 @@ from agents_ui.users import agent_public
 from httpkit.bodies import accepts, body_of, fields_of, parse_object, validate
 from httpkit.errors import retry_later
 from httpkit.sockets import stop_writer
-from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_see_change
+from hub.access import SUPERVISORS, TICKET_READERS, TICKET_WORKERS, may_read_tickets, may_see_change
 from hub.accounts import (
     SESSIONS_ENDED,
     AccountError,
@@ -407,12 +408,22 @@ def desk_frame(change: Change) -> dict[str, Any] | None:
 CONVERSATION_EVENTS = ("conversation.", "message.")
 
 
+#: A desk's feed records at most one activity frame of each state this often (the page sends typing every 3 s).
+ACTIVITY_EVERY_SECONDS = 1.0
+
+
 @dataclass
 class FeedState:
-    """What one desk's feed is told by its page: the ticket it shows and its conversations (`schemas.Watch`)."""
+    """What one desk's feed is told by its page: the ticket it shows and its conversations (`schemas.Watch`), and
+    the agent's typing on it (`schemas.FeedActivity`)."""
 
+    agent: Doc
     watching: frozenset[str] = frozenset()
     ticket: str | None = None
+    #: The watched ticket as read for its first activity frame (its conversations give the typing hint's threads).
+    ticket_doc: Doc | None = None
+    #: When each state was last recorded (loop time).
+    noted: dict[str, float] = field(default_factory=dict)
 
     def wants(self, change: Change) -> bool:
         """Tickets and ticket events go to every desk (its lists, counts and alerts); a message, or an event about
@@ -429,15 +440,47 @@ class FeedState:
             return str(doc["conversation_id"]) in self.watching
         return True
 
-    def read(self, data: str) -> dict[str, Any]:
-        """Take a frame from the page; the answer: `watching` once the feed follows what it asked for (what
-        arrives after it is filtered the new way), or an error saying why the frame was refused."""
+    def read(self, data: str) -> dict[str, Any] | schemas.FeedActivity:
+        """Take a frame from the page. A `watch` is answered `watching` once the feed follows what it asked for
+        (what arrives after it is filtered the new way); an `activity` is handed back to be recorded; a frame
+        that is neither is answered with an error saying why."""
         try:
-            watch = validate(schemas.Watch, parse_object(data))
+            frame = parse_object(data)
+            model = schemas.FEED_FRAMES.get(str(frame.get("type")))
+            if model is None:
+                raise error(422, f"type: must be one of {', '.join(schemas.FEED_FRAMES)}")
+            got = validate(model, frame)
         except web.HTTPException as exc:
             return {"type": "error", "error": json.loads(exc.text or "{}").get("error", "invalid frame")}
-        self.watching, self.ticket = frozenset(watch.conversation_ids), watch.ticket_id
+        if isinstance(got, schemas.FeedActivity):
+            return got
+        assert isinstance(got, schemas.Watch)
+        if got.ticket_id != self.ticket:
+            self.ticket_doc = None
+        self.watching, self.ticket = frozenset(got.conversation_ids), got.ticket_id
+        if self.ticket_doc is not None and {str(c) for c in self.ticket_doc.get("conversation_ids") or []} \
+                != self.watching:
+            self.ticket_doc = None  # a conversation merged in: its threads get the typing hint too
         return {"type": "watching", "ticket_id": self.ticket, "conversation_ids": sorted(self.watching)}
+
+    async def record(self, hub: Hub, activity: schemas.FeedActivity) -> dict[str, Any] | None:
+        """Record the agent's typing or viewing on the watched ticket (None: done, or skipped as too soon after the
+        last of its kind); an error frame when it cannot be."""
+        if not may_read_tickets(self.agent):
+            return {"type": "error", "error": "your role does not work on tickets"}
+        if self.ticket is None:
+            return {"type": "error", "error": "watch a ticket first"}
+        now = asyncio.get_running_loop().time()
+        if now - self.noted.get(activity.state, -math.inf) < ACTIVITY_EVERY_SECONDS:
+            return None
+        if self.ticket_doc is None:
+            try:
+                self.ticket_doc = await hub.tickets.get(oid(self.ticket))
+            except (NotFound, ValueError):
+                return {"type": "error", "error": f"no ticket {self.ticket}"}
+        self.noted[activity.state] = now
+        await hub.activity.note(self.ticket_doc, self.agent, activity.state)
+        return None
 
 
 async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: AccountService,
@@ -472,6 +515,7 @@ async def _pump_visible(ws: web.WebSocketResponse, sub: Subscription, accounts: 
                 await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
                 return
             agent, expires_at = live.agent, live.expires_at
+            feed.agent = agent  # what the page's activity frames are recorded as (a removed role stops them)
         for change in batch:
             text = change.shared("desk", _desk_text) if feed.wants(change) and may_see_change(
                 agent, change.collection, change.document) else None
@@ -501,12 +545,15 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     sub = hub.bus.subscribe()
     connection = await hub.presence.connect(agent["_id"])
     await hub.router.route_all()
-    feed = FeedState()
+    feed = FeedState(agent)
     task = asyncio.create_task(_pump_visible(ws, sub, hub.accounts, info, feed))
     try:
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:
-                await ws.send_json(feed.read(frame.data))
+                got = feed.read(frame.data)
+                answer = await feed.record(hub, got) if isinstance(got, schemas.FeedActivity) else got
+                if answer is not None:
+                    await ws.send_json(answer)
     finally:
         sub.close()
         await stop_writer(task)

@@ -64,6 +64,18 @@ class Watch(Body):
     ticket_id: Token | None = None
 
 
+class FeedActivity(Body):
+    """A frame the desk sends on its feed: this agent types on (every 3 s while typing) or still views (every 20 s)
+    the ticket it watches. Recorded as `POST /api/tickets/{id}/activity` records it, without a request, its sign-in
+    check and the ticket's read each time; the record comes back on the feed live, nothing else answers it."""
+    type: Literal["activity"]
+    state: Literal["viewing", "typing"]
+
+
+#: The frames a desk's feed takes, by their `type`.
+FEED_FRAMES: dict[str, type[Body]] = {"watch": Watch, "activity": FeedActivity}
+
+
 class TicketStatus(Body):
     status: Token
 

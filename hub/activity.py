@@ -45,6 +45,18 @@ class TicketActivity:
         Typing implies viewing: when the typing stops, the agent still shows as viewing until that
         lapses too. Leaving ends both at once.
         """
+        key, fields = await self.note(ticket, agent, state)
+        # The update, then one read of the ticket's records: the agent's own as stored (`$max` keeps a later time
+        # another report set) and the others', so a desk opening the ticket learns who else is on it from its
+        # own "viewing" (secantusd-py's findAndModify scans the collection; this read uses the ticket's index).
+        docs = await self.store.ticket_activity.find({"ticket_id": ticket["_id"]}).to_list()
+        mine = next((d for d in docs if d["_id"] == key), None) or {**fields, "_id": key}
+        return Reported(mine, _holding([d for d in docs if d["_id"] != key], utcnow()))
+
+    async def note(self, ticket: Doc, agent: Doc, state: State) -> tuple[str, Doc]:
+        """Record it as `report` does, reading nothing back (one command once the ticket's thread keys are known):
+        the desk's feed, to which the record comes back live, sends the agent's typing this way. The record's key
+        and the fields set."""
         now = utcnow()
         name = str(agent.get("name") or agent.get("username") or "An agent")
         fields: Doc = {"ticket_id": ticket["_id"], "agent_id": agent["_id"], "agent_name": name,
@@ -57,13 +69,8 @@ class TicketActivity:
                 until["typing_until"] = now + HOLD["typing"]
             update = {"$set": fields, "$max": {**until, "expires_at": now + HOLD["viewing"] + KEEP}}
         key = f"{ticket['_id']}:{agent['_id']}"
-        # An update, then one read of the ticket's records: the agent's own as stored (`$max` keeps a later time
-        # another report set) and the others', so a desk opening the ticket learns who else is on it from its
-        # own "viewing" (secantusd-py's findAndModify scans the collection; this read uses the ticket's index).
         await self.store.ticket_activity.update_one({"_id": key}, update, upsert=True)
-        docs = await self.store.ticket_activity.find({"ticket_id": ticket["_id"]}).to_list()
-        mine = next((d for d in docs if d["_id"] == key), None) or {**fields, "_id": key}
-        return Reported(mine, _holding([d for d in docs if d["_id"] != key], utcnow()))
+        return key, fields
 
     async def on_ticket(self, ticket_id: ObjectId) -> list[Doc]:
         """Who is on the ticket now."""

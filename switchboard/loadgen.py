@@ -599,13 +599,17 @@ class Agent:
     async def _open(self, ticket_id: str, conversation_ids: list[str]) -> None:
         """What the desk does when the agent opens a ticket and starts typing (desk.js, collision.js): its feed
         follows the ticket's conversations, then the ticket with its messages and contact, its suggested responses,
-        "viewing" (answered with who else is on it), then "typing"."""
+        "viewing" (answered with who else is on it), then "typing" on the feed."""
         if self.ws is not None and not self.ws.closed:
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 await self.ws.send_json({"type": "watch", "ticket_id": ticket_id, "conversation_ids": conversation_ids})
         await asyncio.gather(self._get(f"/api/tickets/{ticket_id}"),
                              self._get("/api/responses", {"ticket": ticket_id}),
                              self._activity(ticket_id, "viewing"))
+        if self.ws is not None and not self.ws.closed:  # the typing goes on the feed, as the page sends it
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                await self.ws.send_json({"type": "activity", "state": "typing"})
+                return
         await self._activity(ticket_id, "typing")
 
     async def _activity(self, ticket_id: str, state: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from agents_ui.activity import activity_view
 from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
@@ -83,3 +84,43 @@ async def test_agents_see_each_other_and_the_customer_sees_the_typing(client: Te
                                        headers=alice)
         assert anyway.status == 201
         assert await hub.store.messages.count_documents({"text": "Alice here!"}) == 1
+
+
+async def test_typing_told_on_the_desk_feed_reaches_colleagues_and_the_customer(client: TestClient[Any, Any],
+                                                                                 runtime: Runtime) -> None:
+    """The page sends its typing (and the renewals of "viewing") on its feed for the ticket it watches: one write,
+    no request. It reaches a colleague's desk and the customer's widget as a report does; frames coming faster
+    than once a second per state are not written again; a role without tickets is refused."""
+    hub = runtime.hub
+    assert hub is not None and runtime.app is not None
+    alice_id = (await hub.accounts.create("alice", "alice's password", name="Alice", roles=[Role.AGENT]))["_id"]
+    await hub.accounts.create("bob", "bob's password", name="Bob", roles=[Role.AGENT])
+    tom_id = (await hub.accounts.create("tom", "tom's password", name="Tom", roles=[Role.TRAINER]))["_id"]
+    token, ticket = await escalate(client, runtime)
+    async with TestClient(TestServer(runtime.app, host="127.0.0.1")) as alice_http, \
+            TestClient(TestServer(runtime.app, host="127.0.0.1")) as bob_http, \
+            TestClient(TestServer(runtime.app, host="127.0.0.1")) as tom_http:
+        for http, name in ((alice_http, "alice"), (bob_http, "bob"), (tom_http, "tom")):
+            await login(http, name, f"{name}'s password")
+        async with alice_http.ws_connect("/api/desk/ws") as alice_desk, \
+                bob_http.ws_connect("/api/desk/ws") as bob_desk, tom_http.ws_connect("/api/desk/ws") as tom_desk, \
+                await open_widget_ws(client, token) as widget:
+            await watch(alice_desk, ticket)
+            await watch(bob_desk, ticket)
+            await alice_desk.send_json({"type": "activity", "state": "typing"})
+            seen = (await _next(bob_desk, "activity"))["activity"]
+            assert (seen["agent_name"], seen["state"]) == ("Alice", "typing") and seen["typing_until"] is not None
+            assert await _next(widget, "typing", active=True) == {"type": "typing", "active": True, "name": "Alice"}
+            assert (await _next(alice_desk, "activity"))["activity"] == seen  # her own record comes back to her
+
+            # Again at once, then a frame that is answered: both handled in order, the second typing not written.
+            await alice_desk.send_json({"type": "activity", "state": "typing"})
+            await alice_desk.send_json({"type": "activity", "state": "left"})
+            assert "state" in (await _next(alice_desk, "error"))["error"]
+            record = await hub.store.ticket_activity.find_one({"agent_id": alice_id})
+            assert record is not None and activity_view(record)["typing_until"] == seen["typing_until"]
+
+            await watch(tom_desk, ticket)
+            await tom_desk.send_json({"type": "activity", "state": "typing"})
+            assert (await _next(tom_desk, "error"))["error"] == "your role does not work on tickets"
+            assert await hub.store.ticket_activity.count_documents({"agent_id": tom_id}) == 0

@@ -33,6 +33,7 @@ from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
 from tests.conftest import login, running
 from tests.helpers import eventually
+from tests.test_desk_feed import frames_until, watch
 from tests.test_widget_flow import open_widget_ws, say, widget_session
 
 #: Today's counts (commands that did work, per path; the most seen in quiet and loaded runs, where the change
@@ -58,12 +59,15 @@ BUDGET = {
     # until 2026-12-06, when the three began to share their sign-in check and the list became shared by the desks
     # reloading together (hub.freshreads)
     "desk reload (list, counts, badges)": 6,
-    # the desk's four requests when an agent opens a ticket and starts typing (the ticket, its suggested responses,
-    # the collision hints "viewing", answered with who else is on it, and "typing"), what bench load's agent does
-    # since 2026-12-06. 23 before the ticket page read its ticket, contact and conversations at once; 21 before its
-    # requests sent together shared their sign-in check (hub.freshreads); 19 before "viewing" answered who else is
-    # on the ticket (a fifth request, GET .../activity, until 2026-12-07)
-    "agent opens the ticket (desk)": 17,
+    # the desk's three requests when an agent opens a ticket (the ticket, its suggested responses, the collision
+    # hint "viewing", answered with who else is on it), what bench load's agent does since 2026-12-06. With
+    # "typing" (a request until the evening of 2026-12-06, 4 commands): 23 before the ticket page read its ticket,
+    # contact and conversations at once; 21 before its requests sent together shared their sign-in check
+    # (hub.freshreads); 19 before "viewing" answered who else is on the ticket (a request of its own until then)
+    "agent opens the ticket (desk)": 13,
+    # then typing, every 3 s while the agent types, on the desk's feed (a request of 4 commands until the evening
+    # of 2026-12-06: the sign-in check, the ticket, the write, its record read back)
+    "agent types (desk feed)": 2,
     # every desk request's sign-in check reads the session and its user in one aggregate since 2026-12-06 (two finds)
     "agent reply (desk API)": 10,  # 15 before the bulkWrite, 11 before the sign-in check in one read
     # the desk's "Send and solve", what the load's agent does: 23 until 2026-12-04 (a reply, then a status change
@@ -226,14 +230,12 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
 
     counts["desk reload (list, counts, badges)"] = await measure(rt, log, observer, reload_desk)
 
-    async def open_ticket() -> None:  # what the desk page requests when the agent opens it and starts typing
+    async def open_ticket() -> None:  # what the desk page requests when the agent opens it
         tid = str(ticket["_id"])
         got = await asyncio.gather(client.get(f"/api/tickets/{tid}"), client.get(f"/api/responses?ticket={tid}"),
                                    client.post(f"/api/tickets/{tid}/activity", json={"state": "viewing"},
                                                headers={"X-CSRF-Token": csrf}))
-        typing = await client.post(f"/api/tickets/{tid}/activity", json={"state": "typing"},
-                                   headers={"X-CSRF-Token": csrf})
-        assert [r.status for r in (*got, typing)] == [200] * 4, [await r.text() for r in (*got, typing)]
+        assert [r.status for r in got] == [200] * 3, [await r.text() for r in got]
 
     counts["agent opens the ticket (desk)"] = await measure(rt, log, observer, open_ticket)
 
@@ -275,6 +277,22 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
     counts["status solved (desk API)"] = await measure(rt, log, observer, solve)
     solved = await observer.tickets.find_one({"_id": second["_id"]})
     assert solved is not None and solved["status"] == "solved" and solved["csat_asked"] is True
+
+    # The agent types on a ticket their desk shows: told on the desk's feed (opened, and its first report made,
+    # before the count: opening the feed sets the agent online and routes; the first report reads the ticket).
+    async with client.ws_connect("/api/desk/ws") as feed:
+        await watch(feed, second)
+        await feed.send_json({"type": "activity", "state": "viewing"})
+        await frames_until(feed, lambda f: f["type"] == "activity")
+        await quiescent(rt, log, observer)
+
+        async def typing() -> None:
+            await feed.send_json({"type": "activity", "state": "typing"})
+            got = (await frames_until(feed, lambda f: f["type"] == "activity"))[-1]
+            assert got["activity"]["state"] == "typing", got
+
+        counts["agent types (desk feed)"] = await measure(rt, log, observer, typing)
+    await quiescent(rt, log, observer)
     return counts
 
 

@@ -325,9 +325,13 @@ async def test_a_frame_the_desk_feed_cannot_take_is_answered_with_the_reason(
                               ('{"type": "watch", "conversation_ids": "abc"}', "conversation_ids"),
                               ('{"type": "watch", "conversation_ids": [' + ",".join(['"a"'] * 201) + "]}",
                                "conversation_ids"),
-                              ('{"type": "subscribe"}', "type")]:
+                              ('{"type": "subscribe"}', "type: must be one of watch, activity"),
+                              ('{"type": "activity", "state": "typing"}', "watch a ticket first"),
+                              ('{"type": "activity", "state": "left"}', "state")]:
             await ws.send_str(frame)
             answer = (await frames_until(ws, lambda f: f["type"] in ("error", "watching")))[-1]
             assert answer["type"] == "error" and reason in answer["error"], (frame, answer)
         assert (await watch(ws, {"_id": "t1", "conversation_ids": ["abc"]}))[-1] == {
             "type": "watching", "ticket_id": "t1", "conversation_ids": ["abc"]}  # still open, and it took this one
+        await ws.send_json({"type": "activity", "state": "typing"})
+        assert (await frames_until(ws, lambda f: f["type"] == "error"))[-1]["error"] == "no ticket t1"

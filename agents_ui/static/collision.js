@@ -1,10 +1,10 @@
 /* Collision: who else is viewing the open ticket or typing a reply, live, above the reply box.
  * An ES module on window.Desk (loaded after desk.js). The desk reports its own "viewing" when a
  * ticket opens (renewed every 20 s), "typing" at most every 3 s while the agent types, and
- * "left" when it opens another ticket; the hub holds each state for a short while, so a closed
- * tab simply fades out. Names only, never ids.
+ * "left" when it opens another ticket (the renewals and the typing over the desk's feed); the hub
+ * holds each state for a short while, so a closed tab simply fades out. Names only, never ids.
  */
-const { api, el, state, onLive, onTicketHead } = window.Desk;
+const { api, el, state, onLive, onTicketHead, tellFeed } = window.Desk;
 
 const others = new Map();  // agent id -> { name, viewing_until, typing_until }
 let current = null;
@@ -46,6 +46,11 @@ async function report(ticketId, what) {
   } catch (e) { return null; /* best effort: collision hints never block work */ }
 }
 
+/** Typing, and the renewals of "viewing": over the desk's feed when it watches the ticket (one write, no request). */
+function keepUp(ticketId, what) {
+  if (ticketId && !tellFeed(ticketId, { type: "activity", state: what })) report(ticketId, what);
+}
+
 function remember(a) {
   others.set(a.agent_id, { name: a.agent_name, viewing_until: a.viewing_until, typing_until: a.typing_until });
 }
@@ -57,7 +62,7 @@ onTicketHead(async () => {
   others.clear();
   render();
   clearInterval(renewTimer);
-  renewTimer = setInterval(() => report(current, "viewing"), 20000);
+  renewTimer = setInterval(() => keepUp(current, "viewing"), 20000);
   const id = current;
   const data = await report(id, "viewing");  // its answer says who else is on the ticket
   if (id !== current || !data) return;
@@ -77,7 +82,7 @@ document.getElementById("reply-text").addEventListener("input", () => {
   const now = Date.now();
   if (now - lastTyping < 3000) return;
   lastTyping = now;
-  report(current, "typing");
+  keepUp(current, "typing");
 });
 
 setInterval(render, 2000);  // states fade when their holder stops renewing them

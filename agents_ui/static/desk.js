@@ -198,6 +198,14 @@ const Desk = (() => {
   const watched = (ticket) => ticket.id === state.watching.ticket_id
     && ticket.conversation_ids.join() === state.watching.conversation_ids.join();
 
+  /** Tell the feed what this agent does on the ticket it watches ({type: "activity", state}); false when the feed
+   * is closed or watches another ticket, and the caller should make the request instead. */
+  function tellFeed(ticketId, frame) {
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN || state.watching.ticket_id !== ticketId) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
   // The lists (list, counts, queue badges) are read again 150 ms after a ticket change, so a burst of changes
   // costs one reload, and then at most once a second while changes keep coming: on a busy desk each agent's page
   // reloaded after every burst, two or three times a second at 40 messages a second.
@@ -468,6 +476,6 @@ const Desk = (() => {
 
   document.addEventListener("DOMContentLoaded", boot);
   return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead,
-           openTicket, enter, showLogin, hooks };
+           openTicket, enter, showLogin, hooks, tellFeed };
 })();
 window.Desk = Desk;

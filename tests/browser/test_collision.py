@@ -36,8 +36,11 @@ async def test_two_agents_see_each_other_viewing_and_typing(browser: Any, live_u
     bob = await _desk(browser, live_url, "bob", "bob's password")
     await expect(alice.locator("#collision")).to_have_text("Bob is also viewing")
     await expect(bob.locator("#collision")).to_have_text("Alice is also viewing")
+    posted: list[str] = []  # Bob's typing goes on his desk's feed, not in requests
+    bob.on("request", lambda r: posted.append(r.post_data or "") if r.url.endswith("/activity") else None)
     await bob.locator("#reply-text").type("Hi Ana, I am checking with the courier")
     await expect(alice.locator("#collision")).to_have_text("Bob is typing a reply…")
+    assert not [body for body in posted if "typing" in body], posted
     await screenshot(alice, "desk-collision")
     await bob.locator("#reply-text").fill("")
     await expect(alice.locator("#collision")).to_have_text("Bob is also viewing", timeout=15_000)  # typing fades
