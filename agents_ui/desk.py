@@ -36,7 +36,7 @@ from hub.display import author_name, display_name
 from hub.hub import Hub
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
-from hub.store import Doc, ObjectId, oid
+from hub.store import Doc, ObjectId, PyMongoError, oid
 from hub.ticketindex import MAX_PAGE, PRIORITIES, SLA_STATES, SORTS, TicketQuery, sla_due, sla_state
 from hub.tickets import ACTIVE, NotFound, NotYours, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
@@ -473,13 +473,15 @@ class FeedState:
         now = asyncio.get_running_loop().time()
         if now - self.noted.get(activity.state, -math.inf) < ACTIVITY_EVERY_SECONDS:
             return None
-        if self.ticket_doc is None:
-            try:
+        try:
+            if self.ticket_doc is None:
                 self.ticket_doc = await hub.tickets.get(oid(self.ticket))
-            except (NotFound, ValueError):
-                return {"type": "error", "error": f"no ticket {self.ticket}"}
+            await hub.activity.note(self.ticket_doc, self.agent, activity.state)
+        except (NotFound, ValueError):
+            return {"type": "error", "error": f"no ticket {self.ticket}"}
+        except PyMongoError:  # a hint, not worth the socket: the next keystroke tells it again
+            return {"type": "error", "error": "the database is unavailable; try again shortly"}
         self.noted[activity.state] = now
-        await hub.activity.note(self.ticket_doc, self.agent, activity.state)
         return None
 
 

@@ -22,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
-from hub.models import InboundMessage, Sender, utcnow
+from hub.models import InboundMessage, Role, Sender, utcnow
 from hub.store import ObjectId
 from switchboard.embedded import EmbeddedServer
-from tests.conftest import make_settings, running
+from tests.conftest import login, make_settings, running
 from tests.helpers import scratch_store
+from tests.test_desk_feed import frames_until, watch
 
 
 class BulkWrites(monitoring.CommandListener):
@@ -194,3 +196,32 @@ async def test_a_first_message_whose_write_fails_after_it_ran_is_stored_once_whe
                                         {"$set": {"lease_until": utcnow() - timedelta(seconds=1)}})
         assert await hub.pipeline.recover() == 1
         assert await store.messages.count_documents({"answer_to": question["_id"]}) == 1
+
+
+async def test_a_typing_hint_the_database_refuses_leaves_the_desk_feed_open(
+        failing_uri: str, tmp_path: Path, shop_bot: Any) -> None:
+    """The desk's feed records the agent's typing (docs/realtime.md, "Collision"): a write the database refuses is
+    answered with an error frame, the socket stays open, and the next typing is recorded."""
+    async with running(make_settings(failing_uri, tmp_path), shop_bot) as runtime:
+        hub = runtime.hub
+        assert hub is not None and runtime.app is not None
+        await hub.accounts.create("ann", "ann's password", name="Ann", roles=[Role.AGENT])
+        await say(hub, "demo:typing", 1, "I want to talk to a human")
+        ticket = await hub.store.tickets.find_one({})
+        assert ticket is not None
+        async with TestClient(TestServer(runtime.app, host="127.0.0.1")) as http:
+            await login(http, "ann", "ann's password")
+            async with http.ws_connect("/api/desk/ws") as feed:
+                await watch(feed, ticket)
+                async with AsyncMongoClient(failing_uri) as admin:
+                    await admin.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn",  # timed out:
+                                               "data": {"failCommands": ["update"], "errorCode": 50}})
+                    try:
+                        await feed.send_json({"type": "activity", "state": "typing"})
+                        refused = await frames_until(feed, lambda f: f["type"] in ("error", "activity"))
+                    finally:
+                        await admin.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+                assert refused[-1] == {"type": "error", "error": "the database is unavailable; try again shortly"}
+                await feed.send_json({"type": "activity", "state": "typing"})
+                recorded = await frames_until(feed, lambda f: f["type"] in ("error", "activity"))
+                assert recorded[-1]["type"] == "activity" and recorded[-1]["activity"]["state"] == "typing"
