@@ -6,7 +6,7 @@
 
 const Desk = (() => {
   const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, views: {},
-    watching: { ticket_id: null, conversation_ids: [] } };
+    watching: { ticket_id: null, conversation_ids: [] }, arriving: null };
   // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
   const hooks = { secondFactor: null, enrol: null, account: [] };
 
@@ -82,7 +82,18 @@ const Desk = (() => {
   }
 
   // ---- auth --------------------------------------------------------------------------
+  /** The messages stay scrolled to the newest while the agent has not scrolled up, also when a message grows
+   * after it is shown (its delivery status comes later) or the panes around them change size. */
+  function keepNewestInView(list) {
+    let atEnd = true;
+    const stick = () => { if (atEnd) list.scrollTop = list.scrollHeight; };
+    list.addEventListener("scroll", () => { atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 24; });
+    new ResizeObserver(stick).observe(list);
+    new MutationObserver(stick).observe(list, { childList: true, subtree: true, characterData: true });
+  }
+
   async function boot() {
+    keepNewestInView(document.getElementById("messages"));
     document.getElementById("login-form").addEventListener("submit", onLogin);
     document.getElementById("logout").addEventListener("click", onLogout);
     document.getElementById("my-status").addEventListener("change", async (e) => {
@@ -233,6 +244,10 @@ const Desk = (() => {
   }
 
   function onMessage(message, op) {
+    if (state.arriving && state.watching.conversation_ids.includes(message.conversation_id)) {
+      state.arriving.push([message, op]);  // the ticket is being read: shown once it is (openTicket)
+      return;
+    }
     if (!state.ticket || !state.ticket.conversation_ids.includes(message.conversation_id)) return;
     const existing = document.querySelector(`#messages li[data-id="${message.id}"]`);
     const item = renderMessage(message);
@@ -270,12 +285,20 @@ const Desk = (() => {
   function onTicketHead(fn) { headHooks.push(fn); }
 
   /** Show a ticket. `conversationIds` (known from the list) are watched before the ticket is read, so that
-   * a message written while it loads still arrives live. */
+   * a message written while it loads still arrives live: kept aside until the ticket is shown, then shown
+   * (once: a message the read brought as well is replaced, not added). */
   async function openTicket(id, conversationIds) {
     state.ticketId = id;
     if (!location.hash.startsWith("#/tickets/" + id)) history.replaceState(null, "", "#/tickets/" + id);
+    const arriving = [];
+    state.arriving = arriving;
     if (conversationIds) watch(id, conversationIds);
-    const data = await api("GET", "/api/tickets/" + id);
+    let data;
+    try {
+      data = await api("GET", "/api/tickets/" + id);
+    } finally {
+      if (state.arriving === arriving) state.arriving = null;
+    }
     if (state.ticketId !== id) return;
     state.ticket = data.ticket;
     if (!watched(data.ticket)) watch(id, data.ticket.conversation_ids);
@@ -286,6 +309,7 @@ const Desk = (() => {
     const list = document.getElementById("messages");
     list.replaceChildren(...data.messages.map(renderMessage));
     state.seenAt = data.messages.reduce((t, m) => (m.created_at > t ? m.created_at : t), "");
+    for (const [message, op] of arriving) onMessage(message, op);
     list.scrollTop = list.scrollHeight;
     renderContact(data.contact, data.other_tickets);
     for (const li of document.querySelectorAll("#tickets li")) li.classList.toggle("active", li.dataset.ticket === id);
