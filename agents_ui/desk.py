@@ -536,7 +536,8 @@ def _desk_text(change: Change) -> str | None:
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Live desk feed: the ticket changes and ticket events your role may read over REST (`hub.access`), and of the
     ticket the page watches (a `watch` frame, `schemas.Watch`: the open ticket) its conversations' messages and
-    events and who else views or types on it."""
+    events and who else views or types on it. The page tells it too when its agent types on or still views that
+    ticket (`activity` frames, `schemas.FeedActivity`)."""
     if not same_origin(request):
         raise error(403, "the desk feed only accepts connections from the desk's own origin")
     hub = _hub(request)

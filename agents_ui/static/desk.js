@@ -82,16 +82,6 @@ const Desk = (() => {
   }
 
   // ---- auth --------------------------------------------------------------------------
-  /** The messages stay scrolled to the newest while the agent has not scrolled up, also when a message grows
-   * after it is shown (its delivery status comes later) or the panes around them change size. */
-  function keepNewestInView(list) {
-    let atEnd = true;
-    const stick = () => { if (atEnd) list.scrollTop = list.scrollHeight; };
-    list.addEventListener("scroll", () => { atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 24; });
-    new ResizeObserver(stick).observe(list);
-    new MutationObserver(stick).observe(list, { childList: true, subtree: true, characterData: true });
-  }
-
   async function boot() {
     keepNewestInView(document.getElementById("messages"));
     document.getElementById("login-form").addEventListener("submit", onLogin);
@@ -241,6 +231,16 @@ const Desk = (() => {
       if (!watched(ticket)) watch(ticket.id, ticket.conversation_ids);  // a conversation merged in
       renderTicketHead();
     }
+  }
+
+  /** The messages stay scrolled to the newest while the agent has not scrolled up, also when a message grows
+   * after it is shown (its delivery status comes later) or the panes around them change size. */
+  function keepNewestInView(list) {
+    let atEnd = true;
+    const stick = () => { if (atEnd) list.scrollTop = list.scrollHeight; };
+    list.addEventListener("scroll", () => { atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 24; });
+    new ResizeObserver(stick).observe(list);
+    new MutationObserver(stick).observe(list, { childList: true, subtree: true, characterData: true });
   }
 
   function onMessage(message, op) {

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from hub.models import InboundMessage, Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import desk_login, screenshot
 from tests.helpers import eventually
 from tests.test_ticket_list import open_ticket
 
@@ -69,12 +69,7 @@ async def test_the_list_keeps_up_with_a_desk_that_never_goes_quiet(browser: Any,
     ticket = await open_ticket(runtime, "email", Sender("ana@example.com", display_name="Ana Lima",
                                                         email="ana@example.com"),
                                "My parcel with the blue kettle never arrived", subject="Missing parcel")
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
-    desk = await ctx.new_page()
-    await desk.goto(f"{live_url}/desk")
-    await desk.fill("input[name=username]", "agent1")
-    await desk.fill("input[name=password]", "agent one password")
-    await desk.click("#login-form button[type=submit]")
+    desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
     item = desk.locator("#tickets li", has_text="Missing parcel")
     await expect(item).to_be_visible()
     lists: list[str] = []
@@ -96,7 +91,7 @@ async def test_the_list_keeps_up_with_a_desk_that_never_goes_quiet(browser: Any,
         writer.cancel()
     assert 1 <= elapsed_lists <= 6, lists  # about one a second over the two seconds and more, not one per change
     await screenshot(desk, "desk-ticket-list-busy")
-    await ctx.close()
+    await desk.context.close()
 
 
 async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, live_url: str,
@@ -112,14 +107,8 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
                                subject="Missing parcel")
     conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
     assert conversation is not None
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
-    desk = await ctx.new_page()
-    frames: list[str] = []
-    desk.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
-    await desk.goto(f"{live_url}/desk")
-    await desk.fill("input[name=username]", "agent1")
-    await desk.fill("input[name=password]", "agent one password")
-    await desk.click("#login-form button[type=submit]")
+    desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
+    await desk.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
 
     read: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     answer = asyncio.Event()
@@ -136,7 +125,8 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
                                     sender=ana, text="PS: the order number is 4417", subject="Missing parcel"))
 
     async def came_live() -> bool:
-        return any("the order number is 4417" in f for f in frames)
+        return bool(await desk.evaluate("""() => window.liveFrames.some((f) => f.type === "message"
+            && (f.message.text || "").includes("the order number is 4417"))"""))
 
     await eventually(came_live, what="the message's frame on the desk's feed")
     answer.set()
@@ -146,4 +136,4 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
     await desk.wait_for_function("""() => { const l = document.getElementById("messages");
                                             return l.scrollHeight - l.scrollTop - l.clientHeight < 2; }""")
     await screenshot(desk, "desk-ticket-message-while-loading")
-    await ctx.close()
+    await desk.context.close()
