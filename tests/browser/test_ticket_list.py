@@ -80,16 +80,18 @@ async def test_the_list_keeps_up_with_a_desk_that_never_goes_quiet(browser: Any,
             await hub.tickets.edit(ticket["_id"], agent, tags=[f"step{step}"])
             await asyncio.sleep(0.05)  # the pace of the changes, not a wait for the page
 
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     writer = asyncio.create_task(keep_changing())
     try:
         await expect(item).to_contain_text("#step", timeout=10_000)
         assert not writer.done(), "the list showed the changes only once they stopped"
         await writer
         await expect(item).to_contain_text("#step39")  # and the last one once they stop
-        elapsed_lists = len(lists)
+        reads, seconds = len(lists), loop.time() - started
     finally:
         writer.cancel()
-    assert 1 <= elapsed_lists <= 6, lists  # about one a second over the two seconds and more, not one per change
+    assert 1 <= reads <= 2 + seconds, (seconds, lists)  # about one a second however long it took, not one a change
     await screenshot(desk, "desk-ticket-list-busy")
     await desk.context.close()
 
