@@ -455,12 +455,11 @@ class FeedState:
         if isinstance(got, schemas.FeedActivity):
             return got
         assert isinstance(got, schemas.Watch)
-        if got.ticket_id != self.ticket:
-            self.ticket_doc = None
         self.watching, self.ticket = frozenset(got.conversation_ids), got.ticket_id
-        if self.ticket_doc is not None and {str(c) for c in self.ticket_doc.get("conversation_ids") or []} \
-                != self.watching:
-            self.ticket_doc = None  # a conversation merged in: its threads get the typing hint too
+        doc = self.ticket_doc  # read again for another ticket, or one whose conversations changed (a merge)
+        if doc is not None and (str(doc["_id"]) != self.ticket
+                                or {str(c) for c in doc.get("conversation_ids") or []} != self.watching):
+            self.ticket_doc = None
         return {"type": "watching", "ticket_id": self.ticket, "conversation_ids": sorted(self.watching)}
 
     async def record(self, hub: Hub, activity: schemas.FeedActivity) -> dict[str, Any] | None:
