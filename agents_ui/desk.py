@@ -440,10 +440,9 @@ class FeedState:
             return str(doc["conversation_id"]) in self.watching
         return True
 
-    def read(self, data: str) -> dict[str, Any] | schemas.FeedActivity:
-        """Take a frame from the page. A `watch` is answered `watching` once the feed follows what it asked for
-        (what arrives after it is filtered the new way); an `activity` is handed back to be recorded; a frame
-        that is neither is answered with an error saying why."""
+    def read(self, data: str) -> dict[str, Any] | schemas.Watch | schemas.FeedActivity:
+        """Take a frame from the page: a `watch` or an `activity`, to be followed (`watch`) or recorded (`record`);
+        a frame that is neither is answered with an error saying why."""
         try:
             frame = parse_object(data)
             model = schemas.FEED_FRAMES.get(str(frame.get("type")))
@@ -452,11 +451,30 @@ class FeedState:
             got = validate(model, frame)
         except web.HTTPException as exc:
             return {"type": "error", "error": json.loads(exc.text or "{}").get("error", "invalid frame")}
-        if isinstance(got, schemas.FeedActivity):
-            return got
-        assert isinstance(got, schemas.Watch)
-        self.watching, self.ticket = frozenset(got.conversation_ids), got.ticket_id
-        doc = self.ticket_doc  # read again for another ticket, or one whose conversations changed (a merge)
+        assert isinstance(got, schemas.Watch | schemas.FeedActivity)
+        return got
+
+    async def watch(self, hub: Hub, got: schemas.Watch) -> dict[str, Any]:
+        """Follow what the page asked for, answered `watching` once the feed does (what arrives after it is
+        filtered the new way): the page reads the ticket after that answer, so a message written in between
+        comes live. A watch that names the ticket alone is followed on the ticket's conversations, read here
+        (the read is kept for the agent's first typing); one the feed cannot follow is answered with an error
+        naming the ticket, and the feed follows none."""
+        ids, doc = got.conversation_ids, self.ticket_doc
+        if ids is None and got.ticket_id is not None:  # read each time: a split or a merge changes them
+            self.watching, self.ticket, self.ticket_doc = frozenset(), None, None
+            if not may_read_tickets(self.agent):
+                return {"type": "error", "error": "your role does not work on tickets", "ticket_id": got.ticket_id}
+            try:
+                doc = self.ticket_doc = await hub.tickets.get(oid(got.ticket_id))
+            except (NotFound, ValueError):
+                return {"type": "error", "error": f"no ticket {got.ticket_id}", "ticket_id": got.ticket_id}
+            except PyMongoError:
+                return {"type": "error", "error": "the database is unavailable; try again shortly",
+                        "ticket_id": got.ticket_id}
+            ids = [str(c) for c in doc.get("conversation_ids") or []]
+        self.watching, self.ticket = frozenset(ids or []), got.ticket_id
+        # the kept ticket is read again for another ticket, or one whose conversations changed (a merge)
         if doc is not None and (str(doc["_id"]) != self.ticket
                                 or {str(c) for c in doc.get("conversation_ids") or []} != self.watching):
             self.ticket_doc = None
@@ -553,7 +571,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         async for frame in ws:
             if frame.type == WSMsgType.TEXT:
                 got = feed.read(frame.data)
-                answer = await feed.record(hub, got) if isinstance(got, schemas.FeedActivity) else got
+                if isinstance(got, schemas.Watch):
+                    answer = await feed.watch(hub, got)
+                elif isinstance(got, schemas.FeedActivity):
+                    answer = await feed.record(hub, got)
+                else:
+                    answer = got
                 if answer is not None:
                     await ws.send_json(answer)
     finally:

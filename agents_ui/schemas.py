@@ -58,9 +58,11 @@ class Watch(Body):
     """A frame the desk sends on its feed (`/api/desk/ws`): the ticket it shows and that ticket's conversations,
     whose messages and conversation events it is then sent live, and who else views or types on the ticket; none
     when it shows none. Other chats' messages and conversation events, and other tickets' collision records, are
-    not sent to it."""
+    not sent to it. Without `conversation_ids` the feed reads the ticket's and answers with them: a page opening a
+    ticket by its link, which knows no more than its id, is then followed before it reads the ticket, so a message
+    written meanwhile still comes live."""
     type: Literal["watch"]
-    conversation_ids: list[Token] = Field(max_length=MAX_WATCHED)
+    conversation_ids: list[Token] | None = Field(None, max_length=MAX_WATCHED)
     ticket_id: Token | None = None
 
 

@@ -316,6 +316,40 @@ async def test_a_desk_is_sent_the_messages_of_the_ticket_it_shows_and_no_others(
         assert [f for f in after if f["type"] == "message"] == []
 
 
+async def test_a_watch_naming_the_ticket_alone_follows_its_conversations(
+    runtime: Runtime, client: TestClient[Any, Any], users: Callable[..., Any]
+) -> None:
+    """A page opening a ticket by its link knows its id only: the feed reads the ticket's conversations, answers
+    with them, and sends their messages from then on (the page reads the ticket after the answer)."""
+    hub = runtime.hub
+    assert hub is not None
+    agent, trainer = await users("lin", Role.AGENT), await users("tia", Role.TRAINER)
+    token, ticket = await escalate(client, runtime)
+    ticket_id = str(ticket["_id"])
+    async with agent.http.ws_connect("/api/desk/ws") as ws, trainer.http.ws_connect("/api/desk/ws") as t_ws:
+        await ws.send_json({"type": "watch", "ticket_id": ticket_id})
+        answer = (await frames_until(ws, lambda f: f["type"] == "watching"))[-1]
+        assert answer == {"type": "watching", "ticket_id": ticket_id,
+                          "conversation_ids": sorted(str(c) for c in ticket["conversation_ids"])}
+        await say(client, token, "are you there?")
+        await frames_until(ws, lambda f: f["type"] == "message" and f["message"]["text"] == "are you there?")
+
+        # One it cannot follow is answered with the reason and the ticket, and the feed then follows none.
+        missing = "0" * 24
+        for sent, reason in [({"type": "watch", "ticket_id": missing}, f"no ticket {missing}"),
+                             ({"type": "watch", "ticket_id": "t1"}, "no ticket t1")]:
+            await ws.send_json(sent)
+            got = (await frames_until(ws, lambda f: f["type"] in ("error", "watching")))[-1]
+            assert got == {"type": "error", "error": reason, "ticket_id": sent["ticket_id"]}
+        await t_ws.send_json({"type": "watch", "ticket_id": ticket_id})
+        got = (await frames_until(t_ws, lambda f: f["type"] in ("error", "watching")))[-1]
+        assert got == {"type": "error", "error": "your role does not work on tickets", "ticket_id": ticket_id}
+        await say(client, token, "hello?")
+        await hub.store.append_event("ticket.marker", utcnow())
+        after = await frames_until(ws, is_event("ticket.marker"))
+        assert [f for f in after if f["type"] == "message"] == []
+
+
 async def test_a_frame_the_desk_feed_cannot_take_is_answered_with_the_reason(
     client: TestClient[Any, Any], users: Callable[..., Any]
 ) -> None:

@@ -6,7 +6,8 @@
 
 const Desk = (() => {
   const state = { me: null, csrf: null, queue: null, ticketId: null, ticket: null, ws: null, views: {},
-    watching: { ticket_id: null, conversation_ids: [] }, arriving: null };
+    watching: { ticket_id: null, conversation_ids: [] }, arriving: null, connectedOnce: false };
+  // state.watching.conversation_ids is null while the feed has not said which (a ticket opened by its link)
   // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
   const hooks = { secondFactor: null, enrol: null, account: [] };
 
@@ -170,16 +171,20 @@ const Desk = (() => {
     const live = document.getElementById("live");
     ws.onopen = () => {
       live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1";
-      watch(state.watching.ticket_id, state.watching.conversation_ids);  // a new socket follows the open ticket too
+      if (!state.connectedOnce || !state.ticketId) watch(state.watching.ticket_id, state.watching.conversation_ids);
+      if (state.connectedOnce) catchUp();
+      state.connectedOnce = true;
     };
     ws.onclose = (e) => {  // 1008: the hub ended this session (logged out elsewhere, disabled): back to login
       live.textContent = "offline";
       live.classList.remove("on");
       document.body.dataset.live = "0";
+      for (const waiter of following.splice(0)) waiter.resolve();  // no answer will come: read now
       if (e.code === 1008) { state.me = null; showLogin(); } else if (state.me) setTimeout(connect, 2000);
     };
     ws.onmessage = (e) => {
       const data = JSON.parse(e.data);
+      if (data.type === "watching" || (data.type === "error" && "ticket_id" in data)) followed(data);
       for (const fn of listeners) fn(data);
       if (data.type === "ticket") onTicketChange(data.ticket);
       else if (data.type === "message") onMessage(data.message, data.op);
@@ -189,15 +194,45 @@ const Desk = (() => {
   const listeners = [];
   function onLive(fn) { listeners.push(fn); }
 
+  /** What a reopened socket missed while it was closed (a lost connection, a hub restarted): the lists, and the
+   * open ticket read again once the new socket follows it. */
+  function catchUp() {
+    if (state.ticketId) openTicket(state.ticketId, state.ticket ? state.ticket.conversation_ids : null, { refresh: true });
+    if (hasRole("agent", "supervisor")) { loadQueues(); loadTickets(); }
+  }
+
   // The feed sends the messages of the conversations this desk watches (the open ticket's), no others, and who
-  // else is on that ticket (collision.js).
+  // else is on that ticket (collision.js). Without `ids` (a ticket opened by its link) the feed reads them and
+  // answers with them. The promise settles on the feed's answer: the ticket read after it misses nothing written
+  // meanwhile. It settles at once when the feed is closed, and after WATCH_WAIT_MS if no answer comes.
+  // The first socket follows state.watching once open; a reopened one reads again what is shown (catchUp).
+  const WATCH_WAIT_MS = 3000;
+  const following = [];
   function watch(ticketId, ids) {
-    state.watching = { ticket_id: ticketId, conversation_ids: ids || [] };
-    if (state.ws && state.ws.readyState === WebSocket.OPEN)
-      state.ws.send(JSON.stringify({ type: "watch", ...state.watching }));
+    state.watching = { ticket_id: ticketId, conversation_ids: ticketId ? ids || null : [] };
+    const ws = state.ws;
+    if (!ws || ws.readyState > WebSocket.OPEN) return Promise.resolve();  // closed: a reopened one catches up
+    if (ws.readyState === WebSocket.OPEN) {  // (a socket still connecting sends state.watching once open)
+      const frame = { type: "watch", ticket_id: ticketId };
+      if (state.watching.conversation_ids) frame.conversation_ids = state.watching.conversation_ids;
+      ws.send(JSON.stringify(frame));
+    }
+    return new Promise((resolve) => {
+      const waiter = { ticketId, resolve };
+      following.push(waiter);
+      setTimeout(() => followed({ ticket_id: ticketId }, waiter), WATCH_WAIT_MS);
+    });
+  }
+  function followed(answer, only) {
+    if (answer.type === "watching" && answer.ticket_id === state.watching.ticket_id)
+      state.watching.conversation_ids = answer.conversation_ids;
+    for (const waiter of following.filter((w) => (only ? w === only : w.ticketId === answer.ticket_id))) {
+      following.splice(following.indexOf(waiter), 1);
+      waiter.resolve();
+    }
   }
   const watched = (ticket) => ticket.id === state.watching.ticket_id
-    && ticket.conversation_ids.join() === state.watching.conversation_ids.join();
+    && ticket.conversation_ids.join() === (state.watching.conversation_ids || []).join();
 
   /** Tell the feed what this agent does on the ticket it watches ({type: "activity", state}); false when the feed
    * is closed or watches another ticket, and the caller should make the request instead. */
@@ -244,7 +279,7 @@ const Desk = (() => {
   }
 
   function onMessage(message, op) {
-    if (state.arriving && state.watching.conversation_ids.includes(message.conversation_id)) {
+    if (state.arriving && (state.watching.conversation_ids || []).includes(message.conversation_id)) {
       state.arriving.push([message, op]);  // the ticket is being read: shown once it is (openTicket)
       return;
     }
@@ -284,17 +319,19 @@ const Desk = (() => {
   const headHooks = [];
   function onTicketHead(fn) { headHooks.push(fn); }
 
-  /** Show a ticket. `conversationIds` (known from the list) are watched before the ticket is read, so that
-   * a message written while it loads still arrives live: kept aside until the ticket is shown, then shown
-   * (once: a message the read brought as well is replaced, not added). */
-  async function openTicket(id, conversationIds) {
+  /** Show a ticket. The feed follows it before it is read (its conversations as the list knows them, or the
+   * feed reads them), so that a message written while it loads still arrives live: kept aside until the ticket
+   * is shown, then shown (once: a message the read brought as well is replaced, not added). `refresh`: read
+   * again what is shown (a reopened socket), leaving the agent's focus where it is. */
+  async function openTicket(id, conversationIds, { refresh = false } = {}) {
     state.ticketId = id;
     if (!location.hash.startsWith("#/tickets/" + id)) history.replaceState(null, "", "#/tickets/" + id);
     const arriving = [];
     state.arriving = arriving;
-    if (conversationIds) watch(id, conversationIds);
     let data;
     try {
+      await watch(id, conversationIds || null);
+      if (state.ticketId !== id) return;
       data = await api("GET", "/api/tickets/" + id);
     } finally {
       if (state.arriving === arriving) state.arriving = null;
@@ -313,6 +350,7 @@ const Desk = (() => {
     list.scrollTop = list.scrollHeight;
     renderContact(data.contact, data.other_tickets);
     for (const li of document.querySelectorAll("#tickets li")) li.classList.toggle("active", li.dataset.ticket === id);
+    if (refresh) return;
     document.getElementById("reply-text").focus();
     loadCanned(id);
   }

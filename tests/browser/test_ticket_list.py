@@ -139,3 +139,97 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
                                             return l.scrollHeight - l.scrollTop - l.clientHeight < 2; }""")
     await screenshot(desk, "desk-ticket-message-while-loading")
     await desk.context.close()
+
+
+async def test_a_ticket_opened_by_its_link_shows_a_message_written_while_it_loads(browser: Any, live_url: str,
+                                                                                 runtime: Runtime) -> None:
+    """Opened by its link (a reload, a link on a contact's card, a merge), the page knows the ticket's id only: it
+    asks the feed to follow the ticket by its id, and reads the ticket once the feed answers with its
+    conversations. A message written after the read comes live and is shown (until 2026-12-06 the feed followed
+    the ticket only after the read, and such a message was missing until the ticket was opened again)."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
+    ana = Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com")
+    ticket = await open_ticket(runtime, "email", ana, "My parcel with the blue kettle never arrived",
+                               subject="Missing parcel")
+    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
+    assert conversation is not None
+    desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
+    await desk.add_init_script("""window.addEventListener("DOMContentLoaded", () => {
+        window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); });""")
+    read: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    answer = asyncio.Event()
+
+    async def hold(route: Any) -> None:  # the hub reads the ticket now; the page gets the answer when told
+        read.set_result(await route.fetch())
+        await answer.wait()
+        await route.fulfill(response=read.result())
+
+    await desk.route(f"**/api/tickets/{ticket['_id']}", hold)
+    await desk.evaluate(f"() => {{ location.hash = '#/tickets/{ticket['_id']}'; }}")
+    await desk.reload()
+    await read
+    await hub.ingest(InboundMessage(channel="email", external_id="late-2", thread_key=conversation["thread_key"],
+                                    sender=ana, text="PS: the order number is 5120", subject="Missing parcel"))
+
+    async def came_live() -> bool:
+        return bool(await desk.evaluate("""() => window.liveFrames.some((f) => f.type === "message"
+            && (f.message.text || "").includes("the order number is 5120"))"""))
+
+    await eventually(came_live, what="the message's frame on the desk's feed, which followed the ticket by its id")
+    answer.set()
+    await expect(desk.locator("#messages li", has_text="the order number is 5120")).to_have_count(1)
+    await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
+    await desk.context.close()
+
+
+async def test_a_desk_whose_feed_was_lost_catches_up_once_it_is_back(browser: Any, live_url: str,
+                                                                      runtime: Runtime) -> None:
+    """While the desk's socket is down (a lost connection, a hub restarted) nothing comes live. Once it is back,
+    the page reads again the ticket it shows and its lists: a message written meanwhile is shown, and the list
+    shows the ticket as it is now (until 2026-12-06 both stayed as they were until the agent reloaded)."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
+    ana = Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com")
+    ticket = await open_ticket(runtime, "email", ana, "My parcel with the blue kettle never arrived",
+                               subject="Missing parcel")
+    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
+    assert conversation is not None
+    desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
+    await desk.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
+    await desk.locator("#tickets li", has_text="Missing parcel").click()
+    await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
+
+    back = asyncio.Event()
+    refused = 0
+
+    async def hub_unreachable(ws: Any) -> None:  # every new socket is closed until the hub is back
+        nonlocal refused
+        if back.is_set():
+            ws.connect_to_server()
+        else:
+            refused += 1
+            await ws.close(code=1011, reason="the hub is restarting")
+
+    await desk.route_web_socket("**/api/desk/ws", hub_unreachable)
+    await desk.evaluate("() => Desk.state.ws.close()")
+    await expect(desk.locator("body")).to_have_attribute("data-live", "0")
+    await hub.ingest(InboundMessage(channel="email", external_id="late-3", thread_key=conversation["thread_key"],
+                                    sender=ana, text="PS: the order number is 6231", subject="Missing parcel"))
+    await hub.pipeline.drain()  # the message handled (it reopens a pending ticket), then the ticket set pending
+    await hub.tickets.set_status(ticket["_id"], "pending", None)
+
+    async def tried() -> bool:
+        return refused >= 1
+
+    await eventually(tried, what="the page trying to reconnect while the hub is unreachable")
+    back.set()
+    await expect(desk.locator("#messages li", has_text="the order number is 6231")).to_have_count(1)
+    await expect(desk.locator("#tickets li", has_text="Missing parcel")).to_contain_text("pending")
+    await expect(desk.locator("body")).to_have_attribute("data-live", "1")
+    assert not await desk.evaluate("""() => window.liveFrames.some((f) => f.type === "message"
+        && (f.message.text || "").includes("the order number is 6231"))"""), "it came from the read, not live"
+    await screenshot(desk, "desk-feed-caught-up")
+    await desk.context.close()
