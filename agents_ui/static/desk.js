@@ -171,9 +171,9 @@ const Desk = (() => {
     const live = document.getElementById("live");
     ws.onopen = () => {
       live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1";
-      if (!state.connectedOnce || !state.ticketId) watch(state.watching.ticket_id, state.watching.conversation_ids);
-      if (state.connectedOnce) catchUp();
+      const reopened = state.connectedOnce;
       state.connectedOnce = true;
+      catchUp(reopened);
     };
     ws.onclose = (e) => {  // 1008: the hub ended this session (logged out elsewhere, disabled): back to login
       live.textContent = "offline";
@@ -194,18 +194,20 @@ const Desk = (() => {
   const listeners = [];
   function onLive(fn) { listeners.push(fn); }
 
-  /** What a reopened socket missed while it was closed (a lost connection, a hub restarted): the lists, and the
-   * open ticket read again once the new socket follows it. */
-  function catchUp() {
-    if (state.ticketId) openTicket(state.ticketId, state.ticket ? state.ticket.conversation_ids : null, { refresh: true });
-    if (hasRole("agent", "supervisor")) { loadQueues(); loadTickets(); }
+  /** A socket just open follows the open ticket. A ticket shown before it followed is read again once it does,
+   * and a `reopened` socket (a lost connection, a hub restarted) has the lists read again too: what was written
+   * while no socket followed them was not sent. */
+  function catchUp(reopened) {
+    const shown = state.ticket && state.ticket.id === state.ticketId;
+    if (shown) openTicket(state.ticketId, state.ticket.conversation_ids, { refresh: true });
+    else watch(state.watching.ticket_id, state.watching.conversation_ids);
+    if (reopened && hasRole("agent", "supervisor")) { loadQueues(); loadTickets(); }
   }
 
   // The feed sends the messages of the conversations this desk watches (the open ticket's), no others, and who
   // else is on that ticket (collision.js). Without `ids` (a ticket opened by its link) the feed reads them and
   // answers with them. The promise settles on the feed's answer: the ticket read after it misses nothing written
   // meanwhile. It settles at once when the feed is closed, and after WATCH_WAIT_MS if no answer comes.
-  // The first socket follows state.watching once open; a reopened one reads again what is shown (catchUp).
   const WATCH_WAIT_MS = 3000;
   const following = [];
   function watch(ticketId, ids) {
