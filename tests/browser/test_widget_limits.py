@@ -22,7 +22,10 @@ from tests.conftest import make_settings
 @pytest.fixture
 def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     settings = make_settings(mongo_uri, tmp_path)
-    settings.channels["widget"]["rate_limits"] = {"per_chat": [{"messages": 2, "seconds": 3}]}
+    # Two in ten seconds: with two in three, a run of the suite (2026-12-06) never saw the third refused, most
+    # likely the hub slowed so the three arrived over more than three seconds; ten leave room for that, and the
+    # refused message still goes out within the tests' 15 s.
+    settings.channels["widget"]["rate_limits"] = {"per_chat": [{"messages": 2, "seconds": 10}]}
     return settings
 
 
@@ -48,7 +51,7 @@ async def shop_url(live_url: str) -> AsyncIterator[str]:
 
 
 async def write_three(shop: Any) -> None:
-    """Three messages at once: the third is over the chat's limit of two in three seconds."""
+    """Three messages at once: the third is over the chat's limit of two in ten seconds."""
     await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
     await expect(shop.locator(".sb-status")).to_have_text("online")
     box = shop.locator(".sb-form textarea")
@@ -66,7 +69,7 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
         await shop.goto(shop_url)
         await write_three(shop)
         box = shop.locator(".sb-form textarea")
-        # The third is over 2 in 3 seconds: the hub refused it with when to send again, and the widget says so.
+        # The third is over 2 in 10 seconds: the hub refused it with when to send again, and the widget says so.
         status = shop.locator(".sb-status")
         await expect(status).to_have_text(
             re.compile(r"^sending too fast: your message goes out in \d+ seconds?$"))
@@ -94,7 +97,8 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
         await shop.locator(".sb-form input[type=file]").set_input_files(
             {"name": "empty-scan.pdf", "mimeType": "application/pdf", "buffer": b""})
         refused_file = shop.locator(".sb-msg.in.sb-failed", has_text="empty-scan.pdf")
-        await expect(refused_file).to_have_attribute("data-time", "not sent")
+        # (over the limit too, two sends within ten seconds before it: it waits its turn, then is refused)
+        await expect(refused_file).to_have_attribute("data-time", "not sent", timeout=15_000)
         await expect(status).to_have_text("file not sent")
         assert await runtime.hub.store.messages.count_documents({"attachments.filename": "empty-scan.pdf"}) == 0
         await screenshot(shop, "widget-file-not-sent")
