@@ -15,6 +15,40 @@ from tests.helpers import eventually
 from tests.test_ticket_list import open_ticket
 
 
+async def missing_parcel(runtime: Runtime) -> tuple[Sender, dict[str, Any], dict[str, Any]]:
+    """An agent, and Ana's ticket by email with its conversation: the customer, the ticket, the conversation."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
+    ana = Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com")
+    ticket = await open_ticket(runtime, "email", ana, "My parcel with the blue kettle never arrived",
+                               subject="Missing parcel")
+    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
+    assert conversation is not None
+    return ana, ticket, conversation
+
+
+async def hold_the_read(desk: Any, ticket: dict[str, Any]) -> tuple[asyncio.Future[Any], asyncio.Event]:
+    """Hold back the answer to the page's read of the ticket: the future is set once the hub has read it (the
+    read is made), and the page gets the answer once the event is set."""
+    read: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    answer = asyncio.Event()
+
+    async def hold(route: Any) -> None:
+        read.set_result(await route.fetch())
+        await answer.wait()
+        await route.fulfill(response=read.result())
+
+    await desk.route(f"**/api/tickets/{ticket['_id']}", hold)
+    return read, answer
+
+
+async def came_live(desk: Any, text: str) -> bool:
+    """Whether a message with `text` came on the desk's feed (the frames `window.liveFrames` records)."""
+    return bool(await desk.evaluate("""(text) => window.liveFrames.some((f) => f.type === "message"
+        && (f.message.text || "").includes(text))""", text))
+
+
 async def test_search_by_a_message_word_and_filter_by_tag(browser: Any, live_url: str, runtime: Runtime) -> None:
     assert runtime.hub is not None
     await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
@@ -103,34 +137,18 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
     dropped it until 2026-12-06: it came for a ticket not shown yet, and the read did not have it)."""
     hub = runtime.hub
     assert hub is not None
-    await hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
-    ana = Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com")
-    ticket = await open_ticket(runtime, "email", ana, "My parcel with the blue kettle never arrived",
-                               subject="Missing parcel")
-    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
-    assert conversation is not None
+    ana, ticket, conversation = await missing_parcel(runtime)
     desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
     await desk.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
 
-    read: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    answer = asyncio.Event()
-
-    async def hold(route: Any) -> None:  # the hub reads the ticket now; the page gets the answer when told
-        read.set_result(await route.fetch())
-        await answer.wait()
-        await route.fulfill(response=read.result())
-
-    await desk.route(f"**/api/tickets/{ticket['_id']}", hold)
+    read, answer = await hold_the_read(desk, ticket)
     await desk.locator("#tickets li", has_text="Missing parcel").click()
     await read
     await hub.ingest(InboundMessage(channel="email", external_id="late-1", thread_key=conversation["thread_key"],
                                     sender=ana, text="PS: the order number is 4417", subject="Missing parcel"))
 
-    async def came_live() -> bool:
-        return bool(await desk.evaluate("""() => window.liveFrames.some((f) => f.type === "message"
-            && (f.message.text || "").includes("the order number is 4417"))"""))
-
-    await eventually(came_live, what="the message's frame on the desk's feed")
+    await eventually(lambda: came_live(desk, "the order number is 4417"),
+                     what="the message's frame on the desk's feed")
     answer.set()
     await expect(desk.locator("#messages li", has_text="the order number is 4417")).to_have_count(1)
     await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
@@ -149,35 +167,19 @@ async def test_a_ticket_opened_by_its_link_shows_a_message_written_while_it_load
     the ticket only after the read, and such a message was missing until the ticket was opened again)."""
     hub = runtime.hub
     assert hub is not None
-    await hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
-    ana = Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com")
-    ticket = await open_ticket(runtime, "email", ana, "My parcel with the blue kettle never arrived",
-                               subject="Missing parcel")
-    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
-    assert conversation is not None
+    ana, ticket, conversation = await missing_parcel(runtime)
     desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
     await desk.add_init_script("""window.addEventListener("DOMContentLoaded", () => {
         window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); });""")
-    read: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    answer = asyncio.Event()
-
-    async def hold(route: Any) -> None:  # the hub reads the ticket now; the page gets the answer when told
-        read.set_result(await route.fetch())
-        await answer.wait()
-        await route.fulfill(response=read.result())
-
-    await desk.route(f"**/api/tickets/{ticket['_id']}", hold)
+    read, answer = await hold_the_read(desk, ticket)
     await desk.evaluate(f"() => {{ location.hash = '#/tickets/{ticket['_id']}'; }}")
     await desk.reload()
     await read
     await hub.ingest(InboundMessage(channel="email", external_id="late-2", thread_key=conversation["thread_key"],
                                     sender=ana, text="PS: the order number is 5120", subject="Missing parcel"))
 
-    async def came_live() -> bool:
-        return bool(await desk.evaluate("""() => window.liveFrames.some((f) => f.type === "message"
-            && (f.message.text || "").includes("the order number is 5120"))"""))
-
-    await eventually(came_live, what="the message's frame on the desk's feed, which followed the ticket by its id")
+    await eventually(lambda: came_live(desk, "the order number is 5120"),
+                     what="the message's frame on the desk's feed, which followed the ticket by its id")
     answer.set()
     await expect(desk.locator("#messages li", has_text="the order number is 5120")).to_have_count(1)
     await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
@@ -191,12 +193,7 @@ async def test_a_desk_whose_feed_was_lost_catches_up_once_it_is_back(browser: An
     shows the ticket as it is now (until 2026-12-06 both stayed as they were until the agent reloaded)."""
     hub = runtime.hub
     assert hub is not None
-    await hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
-    ana = Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com")
-    ticket = await open_ticket(runtime, "email", ana, "My parcel with the blue kettle never arrived",
-                               subject="Missing parcel")
-    conversation = await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][0]})
-    assert conversation is not None
+    ana, ticket, conversation = await missing_parcel(runtime)
     desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
     await desk.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
     await desk.locator("#tickets li", has_text="Missing parcel").click()
@@ -229,7 +226,6 @@ async def test_a_desk_whose_feed_was_lost_catches_up_once_it_is_back(browser: An
     await expect(desk.locator("#messages li", has_text="the order number is 6231")).to_have_count(1)
     await expect(desk.locator("#tickets li", has_text="Missing parcel")).to_contain_text("pending")
     await expect(desk.locator("body")).to_have_attribute("data-live", "1")
-    assert not await desk.evaluate("""() => window.liveFrames.some((f) => f.type === "message"
-        && (f.message.text || "").includes("the order number is 6231"))"""), "it came from the read, not live"
+    assert not await came_live(desk, "the order number is 6231"), "it came from the read, not live"
     await screenshot(desk, "desk-feed-caught-up")
     await desk.context.close()
