@@ -49,6 +49,23 @@ async def came_live(desk: Any, text: str) -> bool:
         && (f.message.text || "").includes(text))""", text))
 
 
+async def shown_once_though_written_while_read(runtime: Runtime, desk: Any, ana: Sender,
+                                               conversation: dict[str, Any], answer: asyncio.Event,
+                                               number: str) -> None:
+    """Ana writes while the page's read of her ticket is held (`hold_the_read`, the read made): her message comes
+    on the desk's feed, and once the read's answer is let through both it and the ticket's first message are
+    shown, once each."""
+    hub = runtime.hub
+    assert hub is not None
+    text = f"the order number is {number}"
+    await hub.ingest(InboundMessage(channel="email", external_id=f"late-{number}", sender=ana, text=f"PS: {text}",
+                                    thread_key=conversation["thread_key"], subject="Missing parcel"))
+    await eventually(lambda: came_live(desk, text), what="the message's frame on the desk's feed")
+    answer.set()
+    await expect(desk.locator("#messages li", has_text=text)).to_have_count(1)
+    await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
+
+
 async def test_search_by_a_message_word_and_filter_by_tag(browser: Any, live_url: str, runtime: Runtime) -> None:
     assert runtime.hub is not None
     await runtime.hub.accounts.create("agent1", "agent one password", name="Agent One", roles=[Role.AGENT])
@@ -135,8 +152,6 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
     """Opened from the list, the ticket's conversations are watched before the ticket is read. A message written
     after the read, whose live frame arrives before the read's answer, is shown once the ticket is (the page
     dropped it until 2026-12-06: it came for a ticket not shown yet, and the read did not have it)."""
-    hub = runtime.hub
-    assert hub is not None
     ana, ticket, conversation = await missing_parcel(runtime)
     desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
     await desk.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
@@ -144,14 +159,7 @@ async def test_a_message_written_while_the_ticket_loads_is_shown(browser: Any, l
     read, answer = await hold_the_read(desk, ticket)
     await desk.locator("#tickets li", has_text="Missing parcel").click()
     await read
-    await hub.ingest(InboundMessage(channel="email", external_id="late-1", thread_key=conversation["thread_key"],
-                                    sender=ana, text="PS: the order number is 4417", subject="Missing parcel"))
-
-    await eventually(lambda: came_live(desk, "the order number is 4417"),
-                     what="the message's frame on the desk's feed")
-    answer.set()
-    await expect(desk.locator("#messages li", has_text="the order number is 4417")).to_have_count(1)
-    await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
+    await shown_once_though_written_while_read(runtime, desk, ana, conversation, answer, "4417")
     # and the newest stays in view, though the messages above it grew (their delivery status came after)
     await desk.wait_for_function("""() => { const l = document.getElementById("messages");
                                             return l.scrollHeight - l.scrollTop - l.clientHeight < 2; }""")
@@ -165,8 +173,6 @@ async def test_a_ticket_opened_by_its_link_shows_a_message_written_while_it_load
     asks the feed to follow the ticket by its id, and reads the ticket once the feed answers with its
     conversations. A message written after the read comes live and is shown (until 2026-12-06 the feed followed
     the ticket only after the read, and such a message was missing until the ticket was opened again)."""
-    hub = runtime.hub
-    assert hub is not None
     ana, ticket, conversation = await missing_parcel(runtime)
     desk = await desk_login(browser, f"{live_url}/desk", "agent1", "agent one password")
     await desk.add_init_script("""window.addEventListener("DOMContentLoaded", () => {
@@ -175,14 +181,7 @@ async def test_a_ticket_opened_by_its_link_shows_a_message_written_while_it_load
     await desk.evaluate(f"() => {{ location.hash = '#/tickets/{ticket['_id']}'; }}")
     await desk.reload()
     await read
-    await hub.ingest(InboundMessage(channel="email", external_id="late-2", thread_key=conversation["thread_key"],
-                                    sender=ana, text="PS: the order number is 5120", subject="Missing parcel"))
-
-    await eventually(lambda: came_live(desk, "the order number is 5120"),
-                     what="the message's frame on the desk's feed, which followed the ticket by its id")
-    answer.set()
-    await expect(desk.locator("#messages li", has_text="the order number is 5120")).to_have_count(1)
-    await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
+    await shown_once_though_written_while_read(runtime, desk, ana, conversation, answer, "5120")
     await desk.context.close()
 
 
