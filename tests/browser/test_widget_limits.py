@@ -3,6 +3,7 @@ why the message waits, and sends it by itself when the hub said."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,9 +23,9 @@ from tests.conftest import make_settings
 @pytest.fixture
 def settings(mongo_uri: str, tmp_path: Path) -> Settings:
     settings = make_settings(mongo_uri, tmp_path)
-    # Two in ten seconds: with two in three, a run of the suite (2026-12-06) never saw the third refused, most
-    # likely the hub slowed so the three arrived over more than three seconds; ten leave room for that, and the
-    # refused message still goes out within the tests' 15 s.
+    # Two in ten seconds (a refused message waits up to 15 s). With two in three, a suite run (2026-12-06) did
+    # not show the third as refused; the cause was the widget's (the second's answer, arriving after the
+    # third's refusal, put the status back), tested below, but the wider limit is kept as room for a slow hub.
     settings.channels["widget"]["rate_limits"] = {"per_chat": [{"messages": 2, "seconds": 10}]}
     return settings
 
@@ -60,19 +61,47 @@ async def write_three(shop: Any) -> None:
         await box.press("Enter")
 
 
+async def answer_late(shop: Any, text: str, after: str) -> asyncio.Event:
+    """Hold back the hub's answer to the message `text` until the returned event is set, and send the message
+    `after` only once the hub has taken `text`: the answers come in the other order than the messages."""
+    taken, release = asyncio.Event(), asyncio.Event()
+
+    async def route(route: Any) -> None:
+        body = route.request.post_data_json if route.request.method == "POST" else None
+        said = body.get("text") if isinstance(body, dict) else None
+        if said == text:
+            answer = await route.fetch()
+            taken.set()
+            await release.wait()
+            await route.fulfill(response=answer)
+        else:
+            if said == after:
+                await taken.wait()
+            await route.continue_()
+    await shop.route("**/api/widget/messages", route)
+    return release
+
+
 async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any, shop_url: str,
                                                                    runtime: Runtime) -> None:
     assert runtime.hub is not None
     ctx = await browser.new_context(viewport={"width": 1000, "height": 760})
     try:
         shop = await ctx.new_page()
+        # The second message's 202 comes after the third's refusal, as it can when the hub is busy.
+        release = await answer_late(shop, "My order has not arrived", after="It is order 4711")
         await shop.goto(shop_url)
         await write_three(shop)
         box = shop.locator(".sb-form textarea")
         # The third is over 2 in 10 seconds: the hub refused it with when to send again, and the widget says so.
         status = shop.locator(".sb-status")
-        await expect(status).to_have_text(
-            re.compile(r"^sending too fast: your message goes out in \d+ seconds?$"))
+        too_fast = re.compile(r"^sending too fast: your message goes out in \d+ seconds?$")
+        await expect(status).to_have_text(too_fast)
+        # The second's answer then arrives (it leaves the tab's unsent list in the same step as it touches the
+        # status): the third still waits, and the notice stays.
+        release.set()
+        await shop.wait_for_function(f"!(sessionStorage.getItem({UNSENT!r}) || '').includes('My order')")
+        assert re.match(too_fast, await status.inner_text())
         await expect(shop.locator(".sb-msg.in:not(.sb-pending)", has_text="My order has not arrived")).to_be_visible()
         # The waiting message stays in the chat where it was written, marked as being sent; the hub has none of it.
         waiting = shop.locator(".sb-msg.in.sb-pending", has_text="It is order 4711")
@@ -81,7 +110,7 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
         await waiting.scroll_into_view_if_needed()
         await screenshot(shop, "widget-rate-limited")
         # When the wait is over it goes out by itself, once, takes its place as sent, and the status is back.
-        await expect(waiting).to_have_count(0, timeout=15_000)
+        await expect(waiting).to_have_count(0, timeout=20_000)
         await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
         await expect(status).to_have_text("online")
         assert await runtime.hub.store.messages.count_documents({"text": "It is order 4711"}) == 1
@@ -98,7 +127,7 @@ async def test_a_message_over_the_limit_waits_says_so_and_goes_out(browser: Any,
             {"name": "empty-scan.pdf", "mimeType": "application/pdf", "buffer": b""})
         refused_file = shop.locator(".sb-msg.in.sb-failed", has_text="empty-scan.pdf")
         # (over the limit too, two sends within ten seconds before it: it waits its turn, then is refused)
-        await expect(refused_file).to_have_attribute("data-time", "not sent", timeout=15_000)
+        await expect(refused_file).to_have_attribute("data-time", "not sent", timeout=20_000)
         await expect(status).to_have_text("file not sent")
         assert await runtime.hub.store.messages.count_documents({"attachments.filename": "empty-scan.pdf"}) == 0
         await screenshot(shop, "widget-file-not-sent")
@@ -122,7 +151,7 @@ async def test_a_message_still_being_sent_survives_a_reload_and_is_stored_once(b
         await shop.reload()
         await expect(shop.locator("#switchboard-widget")).to_have_attribute("data-ready", "true")
         await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
-        await expect(shop.locator(".sb-msg.in.sb-pending")).to_have_count(0, timeout=15_000)
+        await expect(shop.locator(".sb-msg.in.sb-pending")).to_have_count(0, timeout=20_000)
         await expect(shop.locator(".sb-msg.in")).to_have_text(["Hello", "My order has not arrived", "It is order 4711"])
         assert await messages.count_documents({"text": "It is order 4711"}) == 1
         assert await shop.evaluate(f"sessionStorage.getItem({UNSENT!r})") is None

@@ -459,11 +459,10 @@
     (function go() {
       api("POST", "/api/widget/messages", body).then(function () {
         accepted(id);
-        sentAgain();
         if (!ws || ws.readyState !== 1) poll();
       }).catch(function (err) {
         // Same client_id on retry: the hub stores the message once however often we send it.
-        if (tooFast(err.status, err.retryAfter, go)) return;
+        if (tooFast(id, err.status, err.retryAfter, go)) return;
         // Refused as it is (too long, say): sending it again changes nothing. 401: a new session is on its way.
         var refused = err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 408;
         if (!refused && tries++ < 5) setTimeout(go, 1000 * tries);
@@ -528,6 +527,7 @@
   // The hub has it (202): no longer "sending…", though its stored copy, with its time, may still be on its way.
   function accepted(id) {
     forgetUnsent(id);
+    doneWaiting(id);
     var bubble = pending[id];
     if (!bubble) return;
     bubble.classList.remove("sb-pending");
@@ -536,6 +536,7 @@
 
   function notSent(id) {
     forgetUnsent(id);
+    doneWaiting(id);
     var bubble = pending[id];
     if (!bubble) return;
     bubble.classList.remove("sb-pending");
@@ -544,20 +545,31 @@
   }
 
   // Refused for sending too fast (429): say so and send it again when the hub says, however often that takes
-  // (a limit is no failure: the message is kept until the hub takes it).
+  // (a limit is no failure: the message is kept until the hub takes it). The notice stays while any message
+  // waits: another message accepted meanwhile, or the socket back, does not clear it (their answers can come
+  // in any order).
+  var waiting = {};  // client id -> true, while that message waits out a limit
   var waitingText = null;
-  function tooFast(code, seconds, go) {
+  function tooFast(id, code, seconds, go) {
     if (code !== 429) return false;
     seconds = Math.max(1, Math.ceil(Number(seconds) || 1));
+    waiting[id] = true;
     waitingText = status.textContent = t("status.tooFast", { count: seconds });
     setTimeout(go, seconds * 1000);
     return true;
   }
 
-  function sentAgain() {
-    if (waitingText === null || status.textContent !== waitingText) return;
+  function stillWaiting() {
+    return Object.keys(waiting).length > 0;
+  }
+
+  /** The message `id` no longer waits (taken or refused): once none does, the notice gives way to the status. */
+  function doneWaiting(id) {
+    delete waiting[id];
+    if (stillWaiting() || waitingText === null) return;
+    var shown = status.textContent === waitingText;
     waitingText = null;
-    status.textContent = t(ws && ws.readyState === 1 ? "status.online" : "status.reconnecting");
+    if (shown) status.textContent = t(ws && ws.readyState === 1 ? "status.online" : "status.reconnecting");
   }
 
   function sendFile(file, attempt) {
@@ -586,11 +598,10 @@
             return;
           }
           if (r.status === 429) {
-            return r.json().catch(function () { return {}; }).then(function (d) { tooFast(429, d.retry_after, go); });
+            return r.json().catch(function () { return {}; }).then(function (d) { tooFast(id, 429, d.retry_after, go); });
           }
           if (!r.ok) throw new Error("HTTP " + r.status);
           accepted(id);
-          sentAgain();
           if (!ws || ws.readyState !== 1) return poll();
         })
         .catch(function () {
@@ -657,7 +668,7 @@
       }
       if (data.type === "ready") {
         retryDelay = 1000;
-        status.textContent = t("status.online");
+        if (!stillWaiting()) status.textContent = t("status.online");
         stopPolling();
         if (!fresh) poll().catch(function () {});  // what came before the socket; a new visitor has nothing yet
       }
