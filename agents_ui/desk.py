@@ -561,8 +561,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     info = session_of(request)
     agent = info.agent
     ws = web.WebSocketResponse(heartbeat=25)
-    await ws.prepare(request)
+    # Subscribed before the page learns the socket is open: the lists it reads after that miss no change.
     sub = hub.bus.subscribe()
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        sub.close()
+        raise
     connection = await hub.presence.connect(agent["_id"])
     await hub.router.route_all()
     feed = FeedState(agent)

@@ -156,6 +156,7 @@ const Desk = (() => {
     status.hidden = !hasRole("agent");
     status.value = me.agent.away ? "away" : "available";
     if (hasRole("agent", "supervisor")) {
+      await feedOpen();  // lists read once the feed sends changes: none falls between the read and the feed
       await loadQueues();
       await loadTickets();
       const m = location.hash.match(/^#\/tickets\/([0-9a-f]{24})/);
@@ -170,6 +171,7 @@ const Desk = (() => {
     state.ws = ws;
     const live = document.getElementById("live");
     ws.onopen = () => {
+      for (const resolve of opening.splice(0)) resolve();
       live.textContent = "live"; live.classList.add("on"); document.body.dataset.live = "1";
       const reopened = state.connectedOnce;
       state.connectedOnce = true;
@@ -180,6 +182,7 @@ const Desk = (() => {
       live.classList.remove("on");
       document.body.dataset.live = "0";
       for (const waiter of following.splice(0)) waiter.resolve();  // no answer will come: read now
+      for (const resolve of opening.splice(0)) resolve();
       if (e.code === 1008) { state.me = null; showLogin(); } else if (state.me) setTimeout(connect, 2000);
     };
     ws.onmessage = (e) => {
@@ -191,17 +194,27 @@ const Desk = (() => {
     };
   }
 
+  // Settles once the feed is open (the hub subscribes it to changes before it says so), closed, or after
+  // WATCH_WAIT_MS: a read made then misses no change.
+  const opening = [];
+  function feedOpen() {
+    if (!state.ws || state.ws.readyState !== WebSocket.CONNECTING) return Promise.resolve();
+    return new Promise((resolve) => { opening.push(resolve); setTimeout(resolve, WATCH_WAIT_MS); });
+  }
+
   const listeners = [];
   function onLive(fn) { listeners.push(fn); }
 
   /** A socket just open follows the open ticket. A ticket shown before it followed is read again once it does,
-   * and a `reopened` socket (a lost connection, a hub restarted) has the lists read again too: what was written
-   * while no socket followed them was not sent. */
+   * and a `reopened` socket (a lost connection, a hub restarted) has the lists read again too, and tells the
+   * other views (`{type: "reconnected"}` to `onLive`): what was written while no socket followed was not sent. */
   function catchUp(reopened) {
     const shown = state.ticket && state.ticket.id === state.ticketId;
     if (shown) openTicket(state.ticketId, state.ticket.conversation_ids, { refresh: true });
     else watch(state.watching.ticket_id, state.watching.conversation_ids);
-    if (reopened && hasRole("agent", "supervisor")) { loadQueues(); loadTickets(); }
+    if (!reopened) return;
+    if (hasRole("agent", "supervisor")) { loadQueues(); loadTickets(); }
+    for (const fn of listeners) fn({ type: "reconnected" });  // the other views read again what they show
   }
 
   // The feed sends the messages of the conversations this desk watches (the open ticket's), no others, and who

@@ -46,6 +46,7 @@ async function render(container) {
   if (root !== container || mine !== drawing) return;
   const o = report.overall;
   const waiting = live.queues.reduce((n, q) => n + q.depth, 0);
+  const queueTitle = Object.fromEntries(live.queues.map((q) => [q.queue, q.title]));  // as "Now" names them
   container.replaceChildren(el("div", { class: "dashboard", id: "live-view", dataset: { waiting: String(waiting) } },
     el("h2", {}, "Now"),
     table([["Queue"], ["Waiting", "depth"], ["Longest wait", "longest_wait"]],
@@ -60,9 +61,9 @@ async function render(container) {
       ["Abandoned", "abandoned"], ["FRT p50", "first_response_p50"], ["Resolution", "resolution"], ["CSAT", "csat"]],
     [["All", o.queued, o.answered, secs(o.asa_seconds), pct(o.service_level), pct(o.abandonment_rate),
       secs(o.first_response_p50_seconds), secs(o.resolution_seconds_avg), pct(o.csat)],
-    ...Object.entries(report.queues).map(([name, q]) => [name, q.queued, q.answered, secs(q.asa_seconds),
+    ...Object.entries(report.queues).map(([name, q]) => [queueTitle[name] || name, q.queued, q.answered, secs(q.asa_seconds),
       pct(q.service_level), pct(q.abandonment_rate), secs(q.first_response_p50_seconds),
-      secs(q.resolution_seconds_avg), pct(q.csat)])]),
+      secs(q.resolution_seconds_avg), pct(q.csat)])], "last-day"),
     el("p", { id: "abandoned-by" }, "Abandoned: " + o.abandoned_by.ended + " ended the chat, " +
       o.abandoned_by.left + " left the page, " + o.abandoned_by.closed_unanswered + " closed unanswered"),
     el("p", { id: "bot-containment", title: explain("bot_containment") }, "Bot containment: " +
@@ -82,7 +83,9 @@ function refreshSoon(delay) {
 
 let settled = null;
 onLive((event) => {
-  if (!root || !root.isConnected || event.type !== "ticket") return;
+  if (!root || !root.isConnected) return;
+  if (event.type === "reconnected") return refreshSoon(0);  // changes while the feed was down were not sent
+  if (event.type !== "ticket") return;
   refreshSoon(300);
   // the chart of the last hours reads the aggregates, which catch up with the change within
   // hub.metrics.aggregate_seconds (5 s): draw it once more after that

@@ -10,6 +10,7 @@
   const CHANNELS = ["", "widget", "email", "sms", "voice", "telegram", "slack"];
   const REASONS = { low_confidence: "unsure", ambiguous: "ambiguous", out_of_scope: "out of scope",
     not_helpful: "didn't help", escalated: "escalated" };
+  const TRAIN_HINT = "Train to use it.";
   const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + " %");
   let root = null;
   let intentNames = [];
@@ -71,7 +72,13 @@
       " · newest data v" + s.training_version.number + (s.trained ? " · up to date" : " · not trained yet");
     const running = s.running.train;
     document.getElementById("train-button").disabled = !!running;
-    if (running) setProgress("train", s.last_job && s.last_job.kind === "train" ? s.last_job : { progress: 0, message: "training" }, "running");
+    const job = s.last_job;
+    if (running) setProgress("train", job && job.kind === "train" ? job : { progress: 0, message: "training" }, "running");
+    else if (job && job.status !== "running") {
+      // A job that ended while the page was not told (its feed was down) is shown as it ended.
+      const label = document.getElementById(job.kind === "train" ? "train-status" : "eval-status");
+      if (label && label.dataset.state === "running") setProgress(job.kind, job, job.status === "succeeded" ? "done" : "failed");
+    }
   }
 
   async function loadIntentNames() {
@@ -88,6 +95,8 @@
     bar.value = job.progress || 0;
     label.dataset.state = state;
     label.textContent = state === "done" ? "done" : state === "failed" ? "failed: " + (job.error || job.message) : (job.message || "");
+    const box = document.getElementById("trainer-message");
+    if (kind === "train" && state === "done" && box && box.textContent.endsWith(TRAIN_HINT)) message("");  // trained now
   }
 
   async function onTrain() {
@@ -103,7 +112,13 @@
   }
 
   onLive((data) => {
-    if (!root || !root.isConnected || data.type !== "event") return;
+    if (!root || !root.isConnected) return;
+    if (data.type === "reconnected") {  // events missed while the feed was down: read the state again
+      guarded(refreshStatus);
+      if (route().tab === "evaluation") guarded(() => loadReport(document.getElementById("eval-report")));
+      return;
+    }
+    if (data.type !== "event") return;
     const e = data.event;
     if (e.type === "bot.training") {
       const state = e.status === "running" ? "running" : e.status === "succeeded" ? "done" : "failed";
@@ -205,11 +220,23 @@
   // ---- NLU inbox -----------------------------------------------------------------------------------
   async function renderInbox(body, reason) {
     const data = await api("GET", "/api/trainer/inbox" + (reason ? "?reason=" + encodeURIComponent(reason) : ""));
+    const counts = { ...data.counts };
+    const filterText = (r) => REASONS[r] + " (" + (counts[r] || 0) + ")";
     const filters = el("div", { class: "filters" },
       el("button", { type: "button", class: reason ? "secondary" : "", onclick: () => renderInbox(body, null) }, "All"),
-      ...Object.entries(REASONS).map(([r, title]) => el("button", {
+      ...Object.keys(REASONS).map((r) => el("button", {
         type: "button", class: r === reason ? "" : "secondary", dataset: { reason: r },
-        onclick: () => renderInbox(body, r) }, title + " (" + (data.counts[r] || 0) + ")")));
+        onclick: () => renderInbox(body, r) }, filterText(r))));
+    const empty = () => el("p", { id: "inbox-empty", class: "muted" }, "Nothing to review.");
+    // A labelled or dismissed message leaves the list and its reason's count; the last one leaves "Nothing to review".
+    const handled = (li, item) => {
+      li.remove();
+      counts[item.reason] = Math.max(0, (counts[item.reason] || 0) - 1);
+      const button = [...filters.children].find((b) => b.dataset.reason === item.reason);
+      if (button) button.textContent = filterText(item.reason);
+      const list = body.querySelector("#inbox");
+      if (list && !list.children.length) list.replaceWith(empty());
+    };
     const items = data.items.map((item) => {
       const select = el("select", { class: "label-intent", "aria-label": "Intent" },
         el("option", { value: "" }, "choose intent…"),
@@ -224,19 +251,18 @@
             if (!select.value) throw new Error("choose an intent first");
             const payload = select.value === "__oos__" ? { out_of_scope: true } : { intent: select.value };
             const saved = await api("POST", "/api/trainer/inbox/" + item.id + "/label", payload);
-            li.remove();
-            message("Added to " + saved.intent + (saved.changed ? " in version " + saved.version.number : " (already there)") + ". Train to use it.");
+            handled(li, item);
+            message("Added to " + saved.intent + (saved.changed ? " in version " + saved.version.number : " (already there)") + ". " + TRAIN_HINT);
             await refreshStatus();
           }) }, "Label"),
           el("button", { type: "button", class: "secondary label-dismiss", onclick: () => guarded(async () => {
             await api("POST", "/api/trainer/inbox/" + item.id + "/dismiss", {});
-            li.remove();
+            handled(li, item);
           }) }, "Dismiss")));
       return li;
     });
     body.replaceChildren(filters,
-      items.length ? el("ul", { id: "inbox", class: "inbox" }, ...items)
-        : el("p", { id: "inbox-empty", class: "muted" }, "Nothing to review."));
+      items.length ? el("ul", { id: "inbox", class: "inbox" }, ...items) : empty());
   }
 
   // ---- try it ------------------------------------------------------------------------------------------
@@ -280,7 +306,7 @@
         index === 0 ? null : el("button", { type: "button", class: "secondary rollback", onclick: () => guarded(async () => {
           if (!confirm("Create a new version equal to v" + v.number + "?")) return;
           const saved = await api("POST", "/api/trainer/versions/" + v.number + "/rollback", {});
-          message(saved.changed ? "Version " + saved.version.number + " restores v" + v.number + ". Train to use it." : "Already equal.");
+          message(saved.changed ? "Version " + saved.version.number + " restores v" + v.number + ". " + TRAIN_HINT : "Already equal.");
           await renderVersions(body);
         }) }, "Roll back to this"))));
     const numbers = data.versions.map((v) => v.number);

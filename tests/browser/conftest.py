@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from playwright.async_api import expect
 
 from switchboard.bootstrap import Runtime
 
@@ -74,3 +76,28 @@ async def desk_login(browser: Any, url: str, username: str, password: str) -> An
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("body")).to_have_attribute("data-live", "1")
     return page
+
+
+class FeedOutage:
+    """The desk's feed cut as if the hub were unreachable (a lost connection, a hub restarting): each socket the
+    page opens again is closed, and `refused` counted, until `back` is set; then it reaches the hub."""
+
+    def __init__(self) -> None:
+        self.back = asyncio.Event()
+        self.refused = 0
+
+    async def route(self, ws: Any) -> None:
+        if self.back.is_set():
+            ws.connect_to_server()
+        else:
+            self.refused += 1
+            await ws.close(code=1011, reason="the hub is restarting")
+
+
+async def cut_the_feed(desk: Any) -> FeedOutage:
+    """Close the desk page's live socket and keep it from reaching the hub until the outage's `back` is set."""
+    outage = FeedOutage()
+    await desk.route_web_socket("**/api/desk/ws", outage.route)
+    await desk.evaluate("() => Desk.state.ws.close()")
+    await expect(desk.locator("body")).to_have_attribute("data-live", "0")
+    return outage

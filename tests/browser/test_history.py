@@ -18,10 +18,11 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from hub.models import Role, utcnow
+from hub.models import Role, Sender, utcnow
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import cut_the_feed, screenshot
 from tests.conftest import http_client, login
+from tests.test_ticket_list import open_ticket
 from tests.test_widget_flow import say, widget_session
 
 CHARTS = ("chart-volume", "chart-first-response", "chart-resolution", "chart-service-level", "chart-abandonment",
@@ -259,3 +260,30 @@ async def test_live_view_changes_by_itself_when_a_customer_is_escalated(browser:
     await screenshot(desk, "live-view")
     await shop_ctx.close()
     await desk_ctx.close()
+
+
+async def test_live_view_catches_up_once_its_feed_is_back(browser: Any, live_url: str, runtime: Runtime) -> None:
+    """A ticket escalated while the supervisor's feed was down (a lost connection, a hub restarted) shows as soon
+    as the feed is back, not at the view's next once-a-minute read (until 2026-12-06 it waited for that)."""
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create(*SUPERVISOR, name="Sue Visor", roles=[Role.SUPERVISOR])
+    desk = await (await browser.new_context(viewport={"width": 1280, "height": 1500})).new_page()
+    await _log_in(desk, live_url)
+    await expect(desk.locator("body")).to_have_attribute("data-live", "1")
+    await desk.click("#nav a[data-nav=dashboard]")
+    live = desk.locator("#live-view")
+    await expect(live).to_have_attribute("data-waiting", "0")
+    outage = await cut_the_feed(desk)
+    await open_ticket(runtime, "email", Sender("ana@example.com", display_name="Ana Lima", email="ana@example.com"),
+                      "My parcel never arrived", subject="Missing parcel")
+    assert await live.get_attribute("data-waiting") == "0"  # not told: the feed is down
+    outage.back.set()
+    await expect(desk.locator("body")).to_have_attribute("data-live", "1")
+    await expect(live).to_have_attribute("data-waiting", "1")
+    await expect(desk.locator("#live-queues tbody tr").filter(has_text="General support")).to_contain_text("1")
+    # The last 24 hours name the queues as "Now" does, by their titles
+    last_day = desk.locator("#last-day tbody td:first-child")
+    await expect(last_day).to_contain_text(["All", "General support"])
+    assert "general" not in await last_day.all_inner_texts()
+    await screenshot(desk, "live-view-caught-up")
+    await desk.context.close()

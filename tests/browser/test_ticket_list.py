@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from hub.models import InboundMessage, Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import cut_the_feed, desk_login, screenshot
 from tests.helpers import eventually
 from tests.test_ticket_list import open_ticket
 
@@ -198,30 +198,17 @@ async def test_a_desk_whose_feed_was_lost_catches_up_once_it_is_back(browser: An
     await desk.locator("#tickets li", has_text="Missing parcel").click()
     await expect(desk.locator("#messages li", has_text="blue kettle")).to_have_count(1)
 
-    back = asyncio.Event()
-    refused = 0
-
-    async def hub_unreachable(ws: Any) -> None:  # every new socket is closed until the hub is back
-        nonlocal refused
-        if back.is_set():
-            ws.connect_to_server()
-        else:
-            refused += 1
-            await ws.close(code=1011, reason="the hub is restarting")
-
-    await desk.route_web_socket("**/api/desk/ws", hub_unreachable)
-    await desk.evaluate("() => Desk.state.ws.close()")
-    await expect(desk.locator("body")).to_have_attribute("data-live", "0")
+    outage = await cut_the_feed(desk)
     await hub.ingest(InboundMessage(channel="email", external_id="late-3", thread_key=conversation["thread_key"],
                                     sender=ana, text="PS: the order number is 6231", subject="Missing parcel"))
     await hub.pipeline.drain()  # the message handled (it reopens a pending ticket), then the ticket set pending
     await hub.tickets.set_status(ticket["_id"], "pending", None)
 
     async def tried() -> bool:
-        return refused >= 1
+        return outage.refused >= 1
 
     await eventually(tried, what="the page trying to reconnect while the hub is unreachable")
-    back.set()
+    outage.back.set()
     await expect(desk.locator("#messages li", has_text="the order number is 6231")).to_have_count(1)
     await expect(desk.locator("#tickets li", has_text="Missing parcel")).to_contain_text("pending")
     await expect(desk.locator("body")).to_have_attribute("data-live", "1")

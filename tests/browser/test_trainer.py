@@ -18,7 +18,9 @@ from bot.service import build_bot
 from hub.models import Role
 from switchboard.bootstrap import Runtime, bot_dir
 from switchboard.config import Settings, load_settings
+from tests.browser.conftest import cut_the_feed, screenshot
 from tests.conftest import _drop
+from tests.helpers import eventually
 
 #: The starter model takes this order question for out of scope (nothing in it names an order or a parcel).
 PHRASE = "I bought a lamp on monday, any news"
@@ -85,10 +87,27 @@ async def test_trainer_labels_an_inbox_message_retrains_and_try_it_returns_the_i
     await item.locator("button.label-save").click()
     await expect(desk.locator("#trainer-message")).to_contain_text("Added to order_status in version 2")
     await expect(desk.locator("#inbox li", has_text=PHRASE)).to_have_count(0)
+    # It was the only one: its reason's count goes with it, and the inbox says it is empty.
+    await expect(desk.locator('.filters button[data-reason="out_of_scope"]')).to_have_text("out of scope (0)")
+    await expect(desk.locator("#inbox-empty")).to_have_text("Nothing to review.")
 
-    # Train: the progress bar, fed by the desk WebSocket, reaches done.
+    # Train while the desk's feed is down (a lost connection, a hub restarted): the page is not told the
+    # training ended, and shows it once its feed is back (until 2026-12-06 it said "running" until a reload).
     await desk.click("#train-button")
-    await expect(desk.locator("#train-status")).to_have_attribute("data-state", "done", timeout=60_000)
+    await expect(desk.locator("#train-status")).to_have_attribute("data-state", "running")
+    outage = await cut_the_feed(desk)
+
+    async def trained() -> bool:
+        job = await runtime.hub.store.db["training_jobs"].find_one({}, sort=[("started_at", -1)])
+        return job is not None and job["status"] == "succeeded"
+
+    await eventually(trained, timeout=60, what="the training to end")
+    assert await desk.locator("#train-status").get_attribute("data-state") == "running"
+    outage.back.set()
+    await expect(desk.locator("body")).to_have_attribute("data-live", "1")
+    await expect(desk.locator("#train-status")).to_have_attribute("data-state", "done")
+    await expect(desk.locator("#trainer-message")).to_have_text("")  # "Train to use it" is done
+    await screenshot(desk, "trainer-trained-while-offline")
     assert await desk.locator("#train-progress").evaluate("bar => bar.value") == 1
     await expect(desk.locator("#model-status")).to_contain_text("training data v2")
 
