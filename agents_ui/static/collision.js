@@ -55,6 +55,16 @@ function remember(a) {
   others.set(a.agent_id, { name: a.agent_name, viewing_until: a.viewing_until, typing_until: a.typing_until });
 }
 
+/** Say this agent views the open ticket; the answer says who else is on it now, in place of what was known. */
+async function announce() {
+  const id = current;
+  const data = await report(id, "viewing");
+  if (id !== current || !data) return;
+  others.clear();
+  for (const a of data.others) remember(a);
+  render();
+}
+
 onTicketHead(async () => {
   if (current === state.ticketId) return;
   if (current) report(current, "left");
@@ -63,14 +73,12 @@ onTicketHead(async () => {
   render();
   clearInterval(renewTimer);
   renewTimer = setInterval(() => keepUp(current, "viewing"), 20000);
-  const id = current;
-  const data = await report(id, "viewing");  // its answer says who else is on the ticket
-  if (id !== current || !data) return;
-  for (const a of data.others) remember(a);
-  render();
+  await announce();
 });
 
 onLive((frame) => {
+  // A feed back after an outage missed who came or went meanwhile: ask now, not at their next renewal (20 s).
+  if (frame.type === "reconnected") return void announce();
   if (frame.type !== "activity") return;
   const a = frame.activity;
   if (a.ticket_id !== current || (state.me && a.agent_id === state.me.id)) return;
