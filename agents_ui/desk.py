@@ -32,6 +32,7 @@ from hub.accounts import (
     Throttled,
     has_role,
 )
+from hub.contactbook import identity_view, visible_identities
 from hub.display import author_name, display_name
 from hub.hub import Hub
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
@@ -272,7 +273,9 @@ async def get_ticket(request: web.Request) -> web.Response:
             view["author"]["name"] = author_name(view["author"].get("name"), contact)
     return web.json_response({
         "ticket": ticket_view(ticket),
-        "contact": {**jsonable(contact), "display_name": display_name(contact)},
+        # its identities as agents read them ("Web chat · visitor on demo"), never by the channel's internal id
+        "contact": {**jsonable(contact), "display_name": display_name(contact),
+                    "channels": [identity_view(i, contact) for i in visible_identities(contact)] if contact else []},
         "conversations": [jsonable({k: v for k, v in c.items() if k != "bot"}) for c in conversations],
         "messages": views,
         "other_tickets": jsonable(previous),

@@ -179,6 +179,7 @@ class Runtime:
         from agents_ui.history import routes as history_routes
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
+        from agents_ui.names import routes as name_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.responses import routes as response_routes
@@ -201,6 +202,7 @@ class Runtime:
         routes += queue_admin_routes()  # queues and routing (hub.queuebook)
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
+        routes += name_routes()  # the names of assignees and queues a ticket holds by id or key
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += trainer_oos_routes()
         routes += contact_routes()

@@ -2,7 +2,7 @@
  * runs of messages of one conversation sit under a line naming the channel and the ticket.
  * Paged with the API's cursor ("Load older"). Text via textContent only.
  */
-const { api, el, fmtTime } = window.Desk;
+const { api, el, fmtTime, fileIcon } = window.Desk;
 
 const PAGE = 30;
 
@@ -17,7 +17,7 @@ function groupHead(m) {
 
 function item(m) {
   const kind = (m.author.kind || "") + (m.private ? " private" : "");
-  const files = (m.attachments || []).map((a) => el("span", { class: "file" }, "📎 " + a.filename));
+  const files = (m.attachments || []).map((a) => el("span", { class: "file" }, fileIcon(), a.filename));
   return el("li", { class: "timeline-item " + kind, dataset: { id: m.id, channel: m.channel } },
     el("span", { class: "who" }, (m.author.name || m.author.kind) + " · " + fmtTime(m.created_at) +
        (m.private ? " · private note" : "")),

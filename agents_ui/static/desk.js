@@ -26,6 +26,19 @@ const Desk = (() => {
     return node;
   }
 
+  /** A paperclip before a file's name, drawn (an emoji needs a font the agent's system may lack). */
+  function fileIcon() {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "file-icon");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9");
+    svg.appendChild(path);
+    return svg;
+  }
+
   async function api(method, path, body) {
     const headers = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -408,10 +421,6 @@ const Desk = (() => {
   function renderTicketHead() {
     const t = state.ticket;
     document.getElementById("ticket-title").textContent = "#" + t.number + " " + (t.subject || "");
-    const left = t.customer_left_at && ["new", "open", "pending"].includes(t.status)
-      ? "customer left the chat at " + fmtTime(t.customer_left_at) : null;
-    document.getElementById("ticket-meta").textContent =
-      [t.queue, t.channel, reasonText(t.reason), t.assignee_id ? "assigned" : "unassigned", left].filter(Boolean).join(" · ");
     document.getElementById("status").value = t.status;
     document.getElementById("take").hidden = !!(t.assignee_id && t.assignee_id === state.me.id);
     for (const fn of headHooks) fn(t);
@@ -430,8 +439,8 @@ const Desk = (() => {
       ? el("span", { class: "delivery " + m.delivery.status }, m.delivery.status + (m.delivery.error ? ": " + m.delivery.error : ""))
       : null;
     const files = (m.attachments || []).map((a) => a.blob_id
-      ? el("a", { href: "/api/attachments/" + a.blob_id, target: "_blank", rel: "noopener" }, "📎 " + a.filename)
-      : el("span", {}, "📎 " + a.filename));
+      ? el("a", { href: "/api/attachments/" + a.blob_id, target: "_blank", rel: "noopener" }, fileIcon(), a.filename)
+      : el("span", {}, fileIcon(), a.filename));
     const meta = m.metadata || {};
     const extras = [];
     if (meta.noise) extras.push(el("span", { class: "note" }, "automated: " + meta.noise));
@@ -450,9 +459,6 @@ const Desk = (() => {
       el("span", { class: "who" }, who), el("span", { class: "text" }, m.text), ...files, ...extras, delivery);
   }
 
-  /** Channels whose identity is an address an agent can use; others' ids mean nothing to a person. */
-  const ADDRESSED = new Set(["email", "sms", "voice"]);
-
   function renderContact(c, others) {
     const box = document.getElementById("contact");
     if (!c) { box.replaceChildren(); return; }
@@ -462,8 +468,8 @@ const Desk = (() => {
         ...(c.claimed_email ? [c.claimed_email + " (unverified)"] : [])].join(", ") || "—"),
       el("dt", {}, "Phones"), el("dd", {}, (c.phones || []).join(", ") || "—"),
       el("dt", {}, "Channels"),
-      el("dd", {}, (c.identities || []).map((i) => el("div", {},
-        i.channel + (ADDRESSED.has(i.channel) ? ": " + i.external_id : "") + (i.verified ? " ✓" : "")))),
+      el("dd", {}, (c.channels || []).map((i) => el("div", { dataset: { channel: i.channel } },
+        i.channel_label + " · " + i.handle + (i.verified ? " ✓" : "")))),
       el("dt", {}, "Other tickets"),
       el("dd", {}, (others || []).length ? others.map((t) => el("div", {},
         el("a", { href: "#/tickets/" + t._id, onclick: () => openTicket(t._id) }, "#" + t.number), " " + (t.subject || "") + " (" + t.status + ")")) : "—"));
@@ -553,6 +559,6 @@ const Desk = (() => {
 
   document.addEventListener("DOMContentLoaded", boot);
   return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead,
-           openTicket, enter, showLogin, hooks, tellFeed };
+           openTicket, enter, showLogin, hooks, tellFeed, reasonText, fileIcon };
 })();
 window.Desk = Desk;

@@ -2,6 +2,8 @@
  * An ES module; desk.js hands it the list (Desk.useTicketList) and keeps the queues sidebar.
  * The queue filter is the queue picked in the sidebar (Desk.state.queue). Text only via textContent.
  */
+import { agentName, CHANNEL_CHOICES, onNames } from "./names.js";
+
 const { api, el, state } = window.Desk;
 
 const PAGE = 25;
@@ -19,8 +21,7 @@ function mount(root, openTicket) {
   const status = select("status", "Status", [["", "Active"], ["new", "New"], ["open", "Open"], ["pending", "Pending"],
                                              ["solved", "Solved"], ["closed", "Closed"],
                                              ["new,open,pending,solved,closed", "Any status"]]);
-  const channel = select("channel", "Channel", [["", "Any channel"], ...["widget", "email", "slack", "telegram", "sms",
-                                                                         "phone"].map((c) => [c, c])]);
+  const channel = select("channel", "Channel", [["", "Any channel"], ...CHANNEL_CHOICES]);
   const priority = select("priority", "Priority", [["", "Any priority"], ...["urgent", "high", "normal", "low"]
     .map((p) => [p, p])]);
   const sla = select("sla", "SLA", [["", "Any SLA"], ["breached", "Breached"], ["due_soon", "Due soon"], ["ok", "On time"],
@@ -47,12 +48,25 @@ function mount(root, openTicket) {
     return p;
   }
 
+  /** Who has the ticket: "you", or the colleague's name (filled in once the names are read). */
+  function holder(id) {
+    const node = el("small", { class: "assignee", dataset: { agent: id } });
+    node.textContent = state.me && id === state.me.id ? "you" : agentName(id) || "";
+    return node;
+  }
+  onNames(() => {
+    for (const node of list.querySelectorAll(".assignee")) {
+      if (!node.textContent) node.textContent = agentName(node.dataset.agent) || "";
+    }
+  });
+
   function row(t) {
     return el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
                       onclick: () => openTicket(t.id, t.conversation_ids) },
       el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
          el("small", { class: "muted" }, t.subject || ""),
-         (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null),
+         (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null,
+         t.assignee_id ? [el("br"), holder(t.assignee_id)] : null),
       el("span", { class: "badges" }, t.priority && t.priority !== "normal"
         ? el("span", { class: "badge prio " + t.priority }, t.priority) : null,
       window.Desk.slaBadge ? window.Desk.slaBadge(t) : null,  // sla.js: time left, in colour

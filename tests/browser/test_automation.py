@@ -60,7 +60,7 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     await row.click()
     await expect(page.locator("#messages li.automation .text")).to_have_text(LINE)
     await expect(page.locator("#ticket-tags")).to_have_value("billing")
-    await expect(page.locator("#ticket-meta")).to_contain_text("orders")
+    await expect(page.locator("#ticket-meta")).to_contain_text("Orders ·")  # the queue's title, not its key
     await expect(page.locator("#sla-alerts .automation-notice")).to_have_text(
         f"#{ticket['number']}: An invoice question came in")
     await screenshot(page, "desk-automation-run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     await ticket_item.click()
     customer_line = desk.locator("#messages li.customer .text").first
     await expect(customer_line).to_contain_text("<script>window.__pwned = 1</script>")
+    # The customer's card names the chat by what an agent can read: the channel and the site, not the visitor's id
+    await expect(desk.locator("#contact [data-channel=widget]")).to_have_text("Web chat · visitor on demo")
+    # and the head names the queue by its title and the channel in words
+    await expect(desk.locator("#ticket-meta")).to_have_text(re.compile(r"^General support · web chat · "))
 
     await desk.fill("#reply-text", "Hello from the desk " + XSS)
     await desk.click("#reply-send")
@@ -76,7 +81,8 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     download = await download_info.value
     assert download.suggested_filename == "return label.pdf"
     assert Path(await download.path()).read_bytes() == LABEL
-    await expect(desk.locator("#messages li.agent a").last).to_have_text("📎 return label.pdf")
+    await expect(desk.locator("#messages li.agent a").last).to_have_text("return label.pdf")
+    await expect(desk.locator("#messages li.agent a svg.file-icon")).to_have_count(1)  # a drawn paperclip
 
     # A canned response, filled for this customer, goes into the reply box where the agent edits it.
     assert runtime.hub is not None
@@ -96,7 +102,7 @@ async def test_customer_and_agent_talk_live_and_markup_stays_text(
     # The customer sends a photo from the widget; the agent sees it in the ticket, live.
     await shop.locator("#switchboard-widget input[type=file]").set_input_files(
         files=[{"name": "broken chair.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0 chair"}])
-    await expect(desk.locator("#messages li.customer a").last).to_have_text("📎 broken chair.jpg")
+    await expect(desk.locator("#messages li.customer a").last).to_have_text("broken chair.jpg")
     await expect(shop.locator(".sb-msg.in .sb-file")).to_have_text("broken chair.jpg")
     await screenshot(desk, "desk-ticket-live")  # the open ticket's messages arrived live (its feed watches them)
 

@@ -89,6 +89,17 @@ async def test_search_by_a_message_word_and_filter_by_tag(browser: Any, live_url
     await expect(items).to_have_count(27)
     await expect(desk.locator("#tickets-more")).to_be_hidden()
 
+    # The channel filter names the channels and filters by their codes: the 26 texts, then the one email
+    channel = desk.locator("#ticket-filters select[name=channel]")
+    await expect(channel.locator("option")).to_have_text(
+        ["Any channel", "Web chat", "Email", "Slack", "Telegram", "SMS", "Phone"])
+    await channel.select_option(label="SMS")
+    await expect(desk.locator("#tickets-more")).to_be_visible()
+    await expect(items).to_have_count(25)
+    await channel.select_option(label="Email")
+    await expect(items).to_have_count(1)
+    await channel.select_option(label="Any channel")
+
     await desk.fill("#ticket-search", "kettle")
     await expect(items).to_have_count(1)
     await expect(items.first).to_contain_text(f"#{kettle['number']}")

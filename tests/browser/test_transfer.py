@@ -52,13 +52,21 @@ async def test_a_ticket_moved_to_billing_with_a_note_appears_live_for_a_colleagu
     await alice.locator("#transfer-form button[type=submit]").click()
     line = f"Alice moved this to Billing: {NOTE}"
     await expect(alice.locator("#messages li.move")).to_contain_text(line)
-    await expect(alice.locator("#ticket-meta")).to_contain_text("billing")
+    # The head names the queue by its title and says who has the ticket (no one now: it waits in Billing)
+    await expect(alice.locator("#ticket-meta")).to_have_text("Billing · web chat · asked for a person · unassigned")
     await expect(alice.locator("#transfer-panel")).to_be_hidden()
 
     arrived = bob.locator(f"#tickets li[data-number='{ticket['number']}']")
     await expect(arrived).to_contain_text("Grace Hopper")  # no reload: the desk feed brought it
     await arrived.click()
     await expect(bob.locator("#messages li.move .text")).to_have_text(line)
+    await bob.locator("#take").click()  # Bob takes it: his head says so, and Alice's says who, by name
+    await expect(bob.locator("#ticket-meta")).to_contain_text("· assigned to you")
+    await expect(alice.locator("#ticket-meta")).to_contain_text("· assigned to Bob")
+    # and the lists say who has it too
+    await expect(bob.locator(f"#tickets li[data-number='{ticket['number']}'] .assignee")).to_have_text("you")
+    await expect(alice.locator(f"#tickets li[data-number='{ticket['number']}'] .assignee")).to_have_text("Bob")
+    await screenshot(alice, "desk-transfer-taken-by-colleague")
     await screenshot(bob, "desk-transfer-received")
     await alice.context.close()
     await bob.context.close()

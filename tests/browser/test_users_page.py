@@ -87,7 +87,8 @@ async def test_admin_invites_an_agent_for_one_queue_then_disables_them_live(
     await expect(mine).to_have_count(1)
     await expect(mine).to_contain_text("Alan Turing")
     await mine.click()
-    await expect(nina.locator("#ticket-meta")).to_contain_text("orders")
+    await expect(nina.locator("#ticket-meta")).to_contain_text("Orders and delivery")
+    await expect(nina.locator("#ticket-meta")).to_contain_text("assigned to you")
     await expect(nina.locator("#take")).to_be_hidden()  # hers already
     untouched = await hub.store.tickets.find_one({"_id": general["_id"]})
     assert untouched is not None and untouched["assignee_id"] is None  # the other queue's ticket is not hers

@@ -1,0 +1,30 @@
+"""The names the desk shows for what a ticket holds by id or key: its assignee and its queue.
+
+A ticket (read, listed or sent live) carries `assignee_id` and `queue`; agents read "assigned to Bob" and
+"General support", never an id or a key. The page reads these names once and again when a ticket names one it
+does not know (a colleague added, a queue created), so no ticket read or live frame pays for a lookup.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agents_ui.appkeys import HUB
+from agents_ui.auth import requires
+from hub.access import TICKET_READERS
+
+
+@requires(*TICKET_READERS, scope="tickets:read")
+async def names(request: web.Request) -> web.Response:
+    """Every desk user's name by id (a disabled one's too: old tickets still name them) and every queue's title
+    by key. A team is tens of people: one read."""
+    hub = request.app[HUB]
+    agents = await hub.store.agents.find({}, projection={"name": 1, "username": 1}).to_list()
+    return web.json_response({
+        "agents": {str(a["_id"]): a.get("name") or a.get("username") for a in agents},
+        "queues": {key: queue.title or key for key, queue in hub.tickets.queues.items()},
+    })
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/api/names", names)]

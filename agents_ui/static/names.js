@@ -1,0 +1,47 @@
+/* What agents read for the keys and ids a ticket holds: a channel's name ("web chat"), a queue's title, a desk
+ * user's name. Queues and users come from GET /api/names, read when first needed and again (at most every 30 s)
+ * when one is not known yet (a colleague added, a queue created); `onNames` callbacks run once an answer is in.
+ * An ES module. */
+const { api } = window.Desk;
+
+const CHANNELS = { widget: "web chat", email: "email", sms: "SMS", voice: "phone", telegram: "Telegram",
+                   slack: "Slack" };
+/** The channels an agent can filter on, with their names, in the order the list offers them. */
+export const CHANNEL_CHOICES = ["widget", "email", "slack", "telegram", "sms", "voice"]
+  .map((c) => [c, CHANNELS[c][0].toUpperCase() + CHANNELS[c].slice(1)]);
+const AGAIN_MS = 30000;
+const names = { agents: {}, queues: {} };
+const listeners = [];
+let read = false;  // answered once: a key still unknown after that is shown as it is (a queue since deleted)
+let asking = false;
+let askedAt = -Infinity;
+
+export function onNames(fn) { listeners.push(fn); }
+
+function learn() {
+  if (asking || Date.now() - askedAt < AGAIN_MS) return;
+  asking = true;
+  askedAt = Date.now();
+  api("GET", "/api/names")
+    .then((d) => { names.agents = d.agents; names.queues = d.queues; })
+    .catch(() => { /* shown by key meanwhile; asked again after AGAIN_MS */ })
+    .finally(() => {
+      asking = false;
+      read = true;
+      for (const fn of listeners) fn();
+    });
+}
+
+export function channelName(code) { return CHANNELS[code] || code; }
+
+/** The queue's title; null until the names are read (then the key, for a queue they do not hold). */
+export function queueName(key) {
+  if (!names.queues[key]) learn();
+  return names.queues[key] || (read ? key : null);
+}
+
+/** The desk user's name; null while not known. */
+export function agentName(id) {
+  if (!names.agents[id]) learn();
+  return names.agents[id] || null;
+}
