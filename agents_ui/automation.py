@@ -89,7 +89,12 @@ def _macro(doc: Doc) -> dict[str, Any]:
 async def list_rules(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     queues = [{"name": q.name, "title": q.title or q.name} for q in hub.tickets.queues.values()]
-    return web.json_response({"rules": [_rule(r) for r in await hub.automation.rules()], "queues": queues})
+    # whom a rule may assign to, by name (the rule keeps the username)
+    agents = await hub.store.agents.find({"disabled": {"$ne": True}, "service": {"$ne": True}},
+                                         projection={"username": 1, "name": 1}, sort=[("name", 1)]).to_list()
+    return web.json_response({"rules": [_rule(r) for r in await hub.automation.rules()], "queues": queues,
+                              "agents": [{"username": a["username"], "name": a.get("name") or a["username"]}
+                                         for a in agents]})
 
 
 async def _save_rule(request: web.Request, rule_id: ObjectId | None) -> web.Response:

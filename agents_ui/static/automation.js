@@ -2,6 +2,8 @@
  * leave on tickets. An ES module registered with Desk.registerView; talks to /api/admin/automation.
  * Text only via textContent.
  */
+import { CHANNEL_CHOICES } from "./names.js";
+
 const { api, el, registerView, onRenderMessage, onLive, fmtTime } = window.Desk;
 
 const EVENTS = [["ticket.created", "A ticket is created"], ["customer.replied", "The customer replies"],
@@ -29,7 +31,14 @@ onLive((frame) => {
   setTimeout(() => item.remove(), 60000);
 });
 
-function ruleForm(rule, queues, reload) {
+/** One checkbox per channel, by name; none ticked: any channel. */
+function channelChoice(chosen) {
+  return el("fieldset", { class: "channels" }, el("legend", {}, "Channels (none: any)"),
+    ...CHANNEL_CHOICES.map(([code, name]) => el("label", { class: "check" },
+      el("input", { type: "checkbox", name: "channel", value: code, checked: chosen.includes(code) }), " " + name)));
+}
+
+function ruleForm(rule, queues, agents, reload) {
   const fresh = !rule;
   rule = rule || { name: "", enabled: true, event: "ticket.created", conditions: {}, actions: {} };
   const c = rule.conditions, a = rule.actions;
@@ -50,7 +59,7 @@ function ruleForm(rule, queues, reload) {
            " enabled")),
       el("strong", {}, "If (all that are filled in)"),
       el("div", { class: "row" },
-        input("channels", "Channels", (c.channels || []).join(", "), { placeholder: "email, widget" }),
+        channelChoice(c.channels || []),
         queueSelect("cond-queue", "Queue", (c.queues || [])[0]),
         input("cond-tags", "Has tags", (c.tags || []).join(", ")),
         input("text", "Subject or message contains", c.text),
@@ -62,7 +71,12 @@ function ruleForm(rule, queues, reload) {
       el("strong", {}, "Then"),
       el("div", { class: "row" },
         queueSelect("queue", "Move to queue", a.queue),
-        input("assignee", "Assign to (username)", a.assignee),
+        el("label", {}, "Assign to", el("select", { name: "assignee", "aria-label": "Assign to" },
+          el("option", { value: "" }, "—"),
+          // a rule naming someone since disabled still shows them, so saving it does not drop them unseen
+          ...(a.assignee && !agents.some((x) => x.username === a.assignee) ? [{ username: a.assignee,
+            name: a.assignee + " (disabled or removed)" }] : []).concat(agents).map((x) =>
+            el("option", { value: x.username, selected: x.username === a.assignee }, x.name)))),
         input("tags", "Add tags", (a.tags || []).join(", ")),
         el("label", {}, "Priority", el("select", { name: "priority", "aria-label": "Priority" },
           ...["", "low", "normal", "high", "urgent"].map((p) => el("option", { value: p, selected: (a.priority || "") === p },
@@ -82,7 +96,7 @@ function ruleForm(rule, queues, reload) {
     const body = {
       name: v("name"), enabled: f.enabled.checked, event: f.event.value,
       idle_hours: f.event.value === "ticket.idle" && v("idle_hours") ? Number(v("idle_hours")) : null,
-      conditions: { channels: list(v("channels")), queues: v("cond-queue") ? [v("cond-queue")] : [],
+      conditions: { channels: [...form.querySelectorAll("input[name=channel]:checked")].map((b) => b.value), queues: v("cond-queue") ? [v("cond-queue")] : [],
                     tags: list(v("cond-tags")), text: v("text"), attribute: v("attribute"), value: v("value"),
                     business_hours: v("business_hours") || null },
       actions: { queue: v("queue") || null, assignee: v("assignee") || null, tags: list(v("tags")),
@@ -108,7 +122,8 @@ registerView("automation", "Automation", ["admin"], (container) => {
       const data = await api("GET", "/api/admin/automation");
       box.replaceChildren(el("h2", {}, "Automation"),
         el("p", { class: "muted" }, "Each rule runs once per event; what it did shows on the ticket as a private line."),
-        ...data.rules.map((r) => ruleForm(r, data.queues, reload)), ruleForm(null, data.queues, reload));
+        ...data.rules.map((r) => ruleForm(r, data.queues, data.agents, reload)),
+        ruleForm(null, data.queues, data.agents, reload));
     } catch (ex) {
       box.replaceChildren(el("p", { class: "error" }, ex.message));
     }

@@ -37,14 +37,20 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     await page.locator("#nav a[data-nav=automation]").click()
     form = page.locator("form.rule[data-rule=new]")
     await form.locator("input[name=name]").fill("Invoices")
-    await form.locator("input[name=channels]").fill("email")
+    await form.locator("label", has_text="Email").locator("input[name=channel]").check()
+    await expect(form.locator("input[name=channel]")).to_have_count(6)  # every channel, by name
     await form.locator("input[name=text]").fill("invoice")
     await form.locator("input[name=tags]").fill("billing")
     await form.locator("select[name=queue]").select_option("orders")
     await form.locator("input[name=notify]").fill("An invoice question came in")
     await screenshot(page, "desk-automation-rule")
+    # whom a rule assigns to is picked by name (the rule keeps the username)
+    await expect(form.locator("select[name=assignee] option[value=ada]")).to_have_text("Ada")
     await form.locator("button[type=submit]").click()
-    await expect(page.locator("form.rule[data-rule=Invoices]")).to_be_visible()
+    saved = page.locator("form.rule[data-rule=Invoices]")
+    await expect(saved).to_be_visible()
+    await expect(saved.locator("input[name=channel][value=email]")).to_be_checked()
+    await expect(saved.locator("input[name=channel]:checked")).to_have_count(1)
 
     async def cached() -> bool:
         return bool(hub.automation._rules)
