@@ -17,6 +17,7 @@ from agents_ui.auth import agent_of, error, requires
 from httpkit.bodies import accepts, body_of
 from httpkit.fields import Body, Flag, Name, Text, Token
 from hub.automation import AutomationError
+from hub.hub import Hub
 from hub.models import Role
 from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound, TicketError
@@ -85,16 +86,19 @@ def _macro(doc: Doc) -> dict[str, Any]:
     return {"id": str(doc["_id"]), "name": doc["name"], "actions": doc["actions"]}
 
 
+async def _choices(hub: Hub) -> dict[str, Any]:
+    """What a rule or a macro may move a ticket to and assign it to, by title and name (they keep the queue's key
+    and the username): the queues, and the active desk users."""
+    agents = await hub.store.agents.find({"disabled": {"$ne": True}, "service": {"$ne": True}},
+                                         projection={"username": 1, "name": 1}, sort=[("name", 1)]).to_list()
+    return {"queues": [{"name": q.name, "title": q.title or q.name} for q in hub.tickets.queues.values()],
+            "agents": [{"username": a["username"], "name": a.get("name") or a["username"]} for a in agents]}
+
+
 @requires(Role.ADMIN)
 async def list_rules(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    queues = [{"name": q.name, "title": q.title or q.name} for q in hub.tickets.queues.values()]
-    # whom a rule may assign to, by name (the rule keeps the username)
-    agents = await hub.store.agents.find({"disabled": {"$ne": True}, "service": {"$ne": True}},
-                                         projection={"username": 1, "name": 1}, sort=[("name", 1)]).to_list()
-    return web.json_response({"rules": [_rule(r) for r in await hub.automation.rules()], "queues": queues,
-                              "agents": [{"username": a["username"], "name": a.get("name") or a["username"]}
-                                         for a in agents]})
+    return web.json_response({"rules": [_rule(r) for r in await hub.automation.rules()], **await _choices(hub)})
 
 
 async def _save_rule(request: web.Request, rule_id: ObjectId | None) -> web.Response:
@@ -136,7 +140,10 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 @requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 async def list_macros(request: web.Request) -> web.Response:
-    return web.json_response({"macros": [_macro(m) for m in await request.app[HUB].automation.macros()]})
+    """The macros; with `?choices=1` (the editor) also the queues and desk users they may name."""
+    hub = request.app[HUB]
+    choices = await _choices(hub) if request.query.get("choices") == "1" else {}
+    return web.json_response({"macros": [_macro(m) for m in await hub.automation.macros()], **choices})
 
 
 async def _save_macro(request: web.Request, macro_id: ObjectId | None) -> web.Response:

@@ -38,7 +38,7 @@ function channelChoice(chosen) {
       el("input", { type: "checkbox", name: "channel", value: code, checked: chosen.includes(code) }), " " + name)));
 }
 
-function ruleForm(rule, queues, agents, reload) {
+function ruleForm(rule, queues, agents, responses, reload) {
   const fresh = !rule;
   rule = rule || { name: "", enabled: true, event: "ticket.created", conditions: {}, actions: {} };
   const c = rule.conditions, a = rule.actions;
@@ -81,7 +81,11 @@ function ruleForm(rule, queues, agents, reload) {
         el("label", {}, "Priority", el("select", { name: "priority", "aria-label": "Priority" },
           ...["", "low", "normal", "high", "urgent"].map((p) => el("option", { value: p, selected: (a.priority || "") === p },
                                                                 p || "—")))),
-        input("response", "Send canned reply (shortcut)", a.response),
+        el("label", {}, "Send canned reply", el("select", { name: "response", "aria-label": "Send canned reply" },
+          el("option", { value: "" }, "—"),
+          ...(a.response && !responses.some((r) => r.shortcut === a.response) ? [{ shortcut: a.response,
+            title: a.response + " (removed)" }] : []).concat(responses).map((r) =>
+            el("option", { value: r.shortcut, selected: r.shortcut === a.response }, r.title)))),
         input("note", "Add private note", a.note),
         input("notify", "Notify the desk", a.notify)),
       el("button", { type: "submit" }, "Save"), " ",
@@ -119,11 +123,12 @@ registerView("automation", "Automation", ["admin"], (container) => {
   container.replaceChildren(box);
   async function reload() {
     try {
-      const data = await api("GET", "/api/admin/automation");
+      const [data, library] = await Promise.all([api("GET", "/api/admin/automation"), api("GET", "/api/responses")]);
+      const responses = library.responses;
       box.replaceChildren(el("h2", {}, "Automation"),
         el("p", { class: "muted" }, "Each rule runs once per event; what it did shows on the ticket as a private line."),
-        ...data.rules.map((r) => ruleForm(r, data.queues, data.agents, reload)),
-        ruleForm(null, data.queues, data.agents, reload));
+        ...data.rules.map((r) => ruleForm(r, data.queues, data.agents, responses, reload)),
+        ruleForm(null, data.queues, data.agents, responses, reload));
     } catch (ex) {
       box.replaceChildren(el("p", { class: "error" }, ex.message));
     }

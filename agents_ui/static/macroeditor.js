@@ -7,7 +7,11 @@ const list = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
 const pick = (name, label, options, value) => el("label", {}, label, el("select", { name, "aria-label": label },
   ...options.map(([v, t]) => el("option", { value: v, selected: (value || "") === v }, t))));
 
-function macroForm(macro, reload) {
+/** A picker of `choices` ([value, label]) that keeps a stored value it no longer offers, marked as such. */
+const choose = (name, label, choices, value, gone) => pick(name, label, [["", "—"],
+  ...(value && !choices.some(([v]) => v === value) ? [[value, value + " (" + gone + ")"]] : []), ...choices], value);
+
+function macroForm(macro, data, reload) {
   const fresh = !macro;
   macro = macro || { name: "", actions: {} };
   const a = macro.actions;
@@ -21,9 +25,11 @@ function macroForm(macro, reload) {
         pick("priority", "Priority", [["", "—"], ["low", "low"], ["normal", "normal"], ["high", "high"],
                                       ["urgent", "urgent"]], a.priority),
         input("tags", "Add tags", (a.tags || []).join(", ")),
-        input("queue", "Move to queue", a.queue),
-        input("assignee", "Assign to (username)", a.assignee),
-        input("response", "Insert canned response (shortcut)", a.response)),
+        choose("queue", "Move to queue", data.queues.map((q) => [q.name, q.title]), a.queue, "removed"),
+        choose("assignee", "Assign to", data.agents.map((x) => [x.username, x.name]), a.assignee,
+               "disabled or removed"),
+        choose("response", "Insert canned response", data.responses.map((r) => [r.shortcut, r.title]), a.response,
+               "removed")),
       el("button", { type: "submit" }, "Save"), " ",
       fresh ? null : el("button", { type: "button", onclick: async () => {
         try { await api("DELETE", "/api/macros/" + macro.id); reload(); }
@@ -51,11 +57,12 @@ registerView("macros", "Macros", ["supervisor"], (container) => {
   container.replaceChildren(box);
   async function reload() {
     try {
-      const data = await api("GET", "/api/macros");
+      const [data, library] = await Promise.all([api("GET", "/api/macros?choices=1"), api("GET", "/api/responses")]);
+      data.responses = library.responses;
       box.replaceChildren(el("h2", {}, "Macros"),
         el("p", { class: "muted" }, "Agents apply a macro from the ticket head in one click; a canned response "
           + "goes into the reply box for them to read before sending."),
-        ...data.macros.map((m) => macroForm(m, reload)), macroForm(null, reload));
+        ...data.macros.map((m) => macroForm(m, data, reload)), macroForm(null, data, reload));
     } catch (ex) {
       box.replaceChildren(el("p", { class: "error" }, ex.message));
     }

@@ -32,7 +32,8 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
                                                                       runtime: Runtime) -> None:
     hub = runtime.hub
     assert hub is not None
-    await hub.accounts.create("ada", "ada's long password", name="Ada", roles=[Role.ADMIN, Role.AGENT])
+    ada = await hub.accounts.create("ada", "ada's long password", name="Ada", roles=[Role.ADMIN, Role.AGENT])
+    await hub.responses.create({"shortcut": "resend", "title": "Invoice resent", "text": "Sent again."}, by=ada["_id"])
     page = await desk_login(browser, f"{live_url}/desk", "ada", "ada's long password")
     await page.locator("#nav a[data-nav=automation]").click()
     form = page.locator("form.rule[data-rule=new]")
@@ -46,6 +47,7 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
     await screenshot(page, "desk-automation-rule")
     # whom a rule assigns to is picked by name (the rule keeps the username)
     await expect(form.locator("select[name=assignee] option[value=ada]")).to_have_text("Ada")
+    await expect(form.locator("select[name=response] option")).to_have_text(["—", "Invoice resent"])  # by title
     await form.locator("button[type=submit]").click()
     saved = page.locator("form.rule[data-rule=Invoices]")
     await expect(saved).to_be_visible()
@@ -89,7 +91,9 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
     await form.locator("input[name=name]").fill("Invoice resent")
     await form.locator("select[name=status]").select_option("pending")
     await form.locator("input[name=tags]").fill("invoice")
-    await form.locator("input[name=response]").fill("resend")
+    await form.locator("select[name=response]").select_option(label="Invoice resent")  # by title, not shortcut
+    await expect(form.locator("select[name=queue] option[value=general]")).to_have_text("General support")
+    await expect(form.locator("select[name=assignee] option[value=alice]")).to_have_text("Alice")
     await form.locator("button[type=submit]").click()
     await expect(boss.locator("form.macro[data-macro='Invoice resent']")).to_be_visible()
     await screenshot(boss, "desk-macro-editor")
