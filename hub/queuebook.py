@@ -142,13 +142,14 @@ class QueueBook:
     async def list(self) -> list[Doc]:
         """Every queue as the admin page shows it: definition, calendar, members, open tickets."""
         await self.load()
-        agents = [a for a in await self.store.agents.find({}, projection={"username": 1, "queues": 1, "roles": 1,
-                                                                          "disabled": 1}).to_list()
+        agents = [a for a in await self.store.agents.find({}, projection={"username": 1, "name": 1, "queues": 1,
+                                                                          "roles": 1, "disabled": 1}).to_list()
                   if "agent" in (a.get("roles") or [])]
         result = []
         for q in self.live.values():
             result.append({**self.describe(q), "members": members_of(q.name, agents),
-                           "all_queue_agents": sorted(a["username"] for a in agents
+                           # by name, as the page shows them
+                           "all_queue_agents": sorted(a.get("name") or a["username"] for a in agents
                                                       if not a.get("queues") and not a.get("disabled")),
                            "open_tickets": await self.open_tickets(q.name)})
         return result
@@ -250,14 +251,15 @@ class QueueBook:
         here (an empty list would make them serve every queue): give them another queue first."""
         wanted = set(usernames)
         plan: list[tuple[Any, list[str]]] = []
-        async for agent in self.store.agents.find({}, projection={"username": 1, "queues": 1}):
+        async for agent in self.store.agents.find({}, projection={"username": 1, "name": 1, "queues": 1}):
             queues = list(agent.get("queues") or [])
             if agent["username"] in wanted and queues and name not in queues:
                 plan.append((agent["_id"], sorted({*queues, name})))
             elif agent["username"] not in wanted and name in queues:
                 if len(queues) == 1:
-                    raise QueueError(f"members: {agent['username']} serves only {name!r}; "
-                                     f"give them another queue first")
+                    queue = self.live.get(name)
+                    raise QueueError(f"members: {agent.get('name') or agent['username']} serves only "
+                                     f"{(queue.title if queue else None) or name}; give them another queue first")
                 plan.append((agent["_id"], [n for n in queues if n != name]))
         return plan
 

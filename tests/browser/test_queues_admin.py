@@ -52,8 +52,11 @@ async def test_an_admin_edits_a_queues_routing_and_the_next_escalation_follows_i
     await expect(orders.locator(".saved")).to_have_text("Saved")
     await form.locator("label.check", has_text="Ann Agent").locator("input").uncheck()
     await form.locator("button[type=submit]").click()
-    await expect(form.locator("p.error")).to_have_text("members: ann serves only 'general'; give them another "
-                                                       "queue first")
+    await expect(form.locator("p.error")).to_have_text("members: Ann Agent serves only General support; give them "
+                                                       "another queue first")
+    # Those who serve every queue are named as the page names people, not by username
+    await expect(form.locator("p.muted", has_text="Also serving")).to_have_text(
+        "Also serving every queue (no queue list): Administrator, Ben Agent")
 
     async with aiohttp.ClientSession(live_url) as widget:
         token = await widget_session(widget)  # type: ignore[arg-type]
