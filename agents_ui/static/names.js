@@ -7,8 +7,7 @@ const { api } = window.Desk;
 const CHANNELS = { widget: "web chat", email: "email", sms: "SMS", voice: "phone", telegram: "Telegram",
                    slack: "Slack" };
 /** The channels an agent can filter on, with their names, in the order the list offers them. */
-export const CHANNEL_CHOICES = ["widget", "email", "slack", "telegram", "sms", "voice"]
-  .map((c) => [c, CHANNELS[c][0].toUpperCase() + CHANNELS[c].slice(1)]);
+export const CHANNEL_CHOICES = ["widget", "email", "slack", "telegram", "sms", "voice"].map((c) => [c, channelLabel(c)]);
 const AGAIN_MS = 30000;
 const names = { agents: {}, queues: {} };
 const listeners = [];
@@ -33,6 +32,12 @@ function learn() {
 }
 
 export function channelName(code) { return CHANNELS[code] || code; }
+
+/** The channel's name as a label or a table cell begins it ("Web chat"). */
+export function channelLabel(code) {
+  const name = channelName(code);
+  return name ? name[0].toUpperCase() + name.slice(1) : name;
+}
 
 /** The queue's title; null until the names are read (then the key, for a queue they do not hold). */
 export function queueName(key) {

@@ -1,6 +1,8 @@
 /* Data protection (admins): find a contact, download everything held about them, or erase them.
  * An ES module registering its view with the desk (window.Desk). Erasure asks for confirmation.
  */
+import { channelLabel } from "./names.js";
+
 const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 const { api, el, registerView } = window.Desk;
@@ -20,7 +22,7 @@ async function render(container) {
       const q = form.elements.namedItem("q").value.trim();
       const { contacts } = await api("GET", "/api/admin/contacts?q=" + encodeURIComponent(q));
       results.replaceChildren(...contacts.map((c) => el("tr", { dataset: { name: c.name } },
-        el("td", {}, c.name), el("td", {}, [...c.emails, ...c.phones].join(", ")), el("td", {}, c.channels.join(", ")),
+        el("td", {}, c.name), el("td", {}, [...c.emails, ...c.phones].join(", ")), el("td", {}, c.channels.map(channelLabel).join(", ")),
         el("td", {}, c.erased ? el("span", { class: "muted" }, "erased") : [
           el("a", { href: "/api/admin/contacts/" + c.id + "/export", download: "contact.zip", class: "export" },
             "Export"), " ",
