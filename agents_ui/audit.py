@@ -14,7 +14,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, requires
 from httpkit.errors import error
 from httpkit.query import iso_time
-from hub.audit import KNOWN_ACTIONS, AuditPage, AuditQuery, BadCursor
+from hub.audit import ACTION_WORDS, KNOWN_ACTIONS, AuditPage, AuditQuery, BadCursor
 from hub.models import Role
 from hub.store import Doc, ObjectId
 from hub.views import jsonable
@@ -92,10 +92,16 @@ async def _target_names(request: web.Request, entries: list[Doc]) -> dict[Object
     return names
 
 
+#: What a target is, in the desk's words (a kind not listed reads as its code, underscores as spaces).
+TARGET_WORDS = {"agent": "user", "contact": "customer", "response": "canned response", "automation_rule": "rule",
+                "calendar": "business hours", "setting": "setting", "article": "article"}
+
+
 def _describe_target(target: object, names: dict[ObjectId, str]) -> str:
     if not isinstance(target, dict):
         return "" if target is None else str(target)
     kind = str(target.get("type", ""))
+    kind = TARGET_WORDS.get(kind, kind.replace("_", " "))
     label = names.get(target.get("id")) or target.get("name") or ("(deleted)" if target.get("id") else "")
     return f"{kind} {label}".strip()
 
@@ -140,7 +146,7 @@ async def list_audit(request: web.Request) -> web.Response:
     page = await _page(request, query)
     names = await _target_names(request, page.entries)
     return web.json_response({"entries": [_view(e, names) for e in page.entries], "next_cursor": page.next_cursor,
-                              "limit": query.limit, "actions": list(KNOWN_ACTIONS)})
+                              "limit": query.limit, "actions": list(KNOWN_ACTIONS), "action_words": ACTION_WORDS})
 
 
 @requires(Role.ADMIN)

@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from agents_ui.audit import EXPORT_PAGE
-from hub.audit import AuditQuery, BadCursor
+from hub.audit import ACTION_WORDS, AuditQuery, BadCursor
 from hub.models import Role, utcnow
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
@@ -83,10 +83,10 @@ async def test_admin_and_supervisor_actions_are_recorded(runtime: Runtime, clien
     entries = (await (await client.get("/api/admin/audit", params={"limit": "100"})).json())["entries"]
     by_action = {e["action"]: e for e in entries}
     agent = by_action["agent.created"]
-    assert agent["actor"] == "Ada Admin" and agent["target"] == "agent Carol"
+    assert agent["actor"] == "Ada Admin" and agent["target"] == "user Carol"
     assert agent["details"]["roles"] == ["agent", "trainer"]
     assert [by_action[a]["target"] for a in ("response.created", "response.updated", "response.deleted")] == \
-        ["response /hi"] * 3
+        ["canned response /hi"] * 3
     assert by_action["response.deleted"]["actor"] == "Sam Super"
     handed = by_action["ticket.assigned"]
     assert (handed["actor"], handed["target"], handed["details"]) == ("Sam Super", f"ticket #{ticket['number']}",
@@ -118,7 +118,7 @@ async def test_role_changes_are_recorded_and_only_admins_make_them(
                               headers={"X-CSRF-Token": csrf})
     assert resp.status == 200 and (await resp.json())["agent"]["roles"] == ["agent"]
     [entry] = (await (await client.get("/api/admin/audit", params={"action": "agent.roles_changed"})).json())["entries"]
-    assert entry["actor"] == "Ada Admin" and entry["target"] == "agent Sam Super"
+    assert entry["actor"] == "Ada Admin" and entry["target"] == "user Sam Super"
     assert entry["details"]["roles"] == {"from": ["supervisor", "agent"], "to": ["agent"]}
     assert entry["details"]["capacity"] == {"from": 5, "to": 3}
 
@@ -277,3 +277,15 @@ def test_the_trail_has_no_update_or_delete_path() -> None:
             if path.name == "audit.py" and path.parent.name == "hub":
                 used |= set(re.findall(r"self\.collection\.(\w+)\(", text))
     assert used and used <= {"insert_one", "find", "count_documents", "create_index"}, used
+
+
+def test_every_action_the_code_records_by_name_has_words_in_the_desk() -> None:
+    """The trail's page shows actions in words (`ACTION_WORDS`); an action recorded without them would show as
+    its code. The actions the code names literally are checked here (a few are built from a name, and are in
+    `ACTION_WORDS` by hand)."""
+    root = Path(__file__).resolve().parent.parent
+    recorded = set()
+    for folder in ("hub", "agents_ui", "switchboard", "channels", "bot"):
+        for path in (root / folder).rglob("*.py"):
+            recorded |= set(re.findall(r'audit\.record\(\s*"([a-z_.]+)"', path.read_text(encoding="utf-8")))
+    assert len(recorded) > 20 and recorded <= set(ACTION_WORDS), recorded - set(ACTION_WORDS)

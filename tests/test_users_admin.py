@@ -90,7 +90,7 @@ async def test_a_new_user_sets_their_own_password_through_a_one_time_link(
     nina_row = next(u for u in users if u["username"] == "nina")
     assert nina_row["password_pending"] is None and nina_row["last_login_at"] is not None
     [created] = await audit(client, "agent.created")
-    assert created["target"] == "agent Nina Agent"
+    assert created["target"] == "user Nina Agent"
     assert created["details"]["queues"] == ["orders"] and created["details"]["setup_link"] is True
     [chosen] = await audit(client, "agent.password_set")
     assert chosen["actor"] == "Nina Agent"
@@ -132,7 +132,7 @@ async def test_reset_password_gives_a_new_link_and_ends_the_users_sessions(
                                    headers={"X-CSRF-Token": csrf})
         assert changed.status == 200 and (await other.get("/api/me")).status == 200
     [entry] = await audit(client, "agent.password_reset")
-    assert (entry["actor"], entry["target"]) == ("Ada Admin", "agent Pia")
+    assert (entry["actor"], entry["target"]) == ("Ada Admin", "user Pia")
     unknown = await client.post("/api/agents/0123456789abcdef01234567/password-link", json={}, headers=admin)
     assert unknown.status == 404
 
@@ -166,7 +166,7 @@ async def test_disabling_ends_sessions_live_and_hands_open_tickets_back(
         # Back in its queue, unassigned, so routing gave it to the online colleague.
         await eventually(routed_to_rosa, what="the ticket routed to Rosa")
         [disabled] = await audit(client, "agent.disabled")
-        assert disabled["target"] == "agent Quinn"
+        assert disabled["target"] == "user Quinn"
         assert disabled["details"]["disabled"] == {"from": None, "to": True}
         assert disabled["details"]["tickets_released"] == 1
 

@@ -44,11 +44,13 @@ async function render(container) {
     const first = PAGE * (starts.length - 1);
     try {
       const data = await api("GET", "/api/admin/audit?" + query(form, starts[starts.length - 1]));
+      const words = (code) => data.action_words[code] || code;  // in words; a code the desk has none for as is
       if (actions.options.length === 1) {
-        for (const a of data.actions) actions.appendChild(el("option", { value: a }, a));
+        for (const a of data.actions) actions.appendChild(el("option", { value: a }, words(a)));
       }
       body.replaceChildren(...data.entries.map((e) => el("tr", { dataset: { action: e.action } },
-        el("td", {}, new Date(e.at).toLocaleString()), el("td", {}, e.actor), el("td", {}, e.action),
+        el("td", {}, new Date(e.at).toLocaleString()), el("td", {}, e.actor),
+        el("td", { title: e.action }, words(e.action)),
         el("td", {}, e.target), el("td", {}, e.ip || ""), el("td", { class: "muted" }, details(e)))));
       const last = first + data.entries.length;
       status.textContent = data.entries.length ? `newest ${first + 1}–${last}` : "nothing recorded";
