@@ -16,6 +16,7 @@ from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
 from httpkit.bodies import accepts, body_of
 from httpkit.fields import Body, Flag, Name, Text, Token
+from hub.accounts import has_role
 from hub.automation import AutomationError
 from hub.hub import Hub
 from hub.models import Role
@@ -140,9 +141,11 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 @requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 async def list_macros(request: web.Request) -> web.Response:
-    """The macros; with `?choices=1` (the editor) also the queues and desk users they may name."""
+    """The macros; with `?choices=1` (the editor: supervisors and admins) also the queues and desk users they may
+    name. An agent applies macros and is not sent the team's usernames."""
     hub = request.app[HUB]
-    choices = await _choices(hub) if request.query.get("choices") == "1" else {}
+    editor = has_role(agent_of(request), Role.SUPERVISOR, Role.ADMIN)
+    choices = await _choices(hub) if editor and request.query.get("choices") == "1" else {}
     return web.json_response({"macros": [_macro(m) for m in await hub.automation.macros()], **choices})
 
 

@@ -169,6 +169,8 @@ async def test_a_macro_applies_in_one_click(runtime: Runtime, client: TestClient
     await hub.tickets.assign(ticket["_id"], agent["account"]["_id"], None)
     listed = await (await client.get("/api/macros")).json()
     assert [m["name"] for m in listed["macros"]] == ["Refund sent"]
+    # the editor's choices (the team's usernames) are for those who write macros, not for an agent
+    assert set(await (await client.get("/api/macros?choices=1")).json()) == {"macros"}
     resp = await client.post(f"/api/tickets/{ticket['_id']}/macros/{macro['_id']}", headers=headers)
     assert resp.status == 200, await resp.text()
     body = await resp.json()
