@@ -51,8 +51,10 @@ BUDGET = {
     "bot answer, follow-up": 4,
     # issue 13's target for an escalation is 14: 15 before the bulkWrite (the ticket, its word document, the notice
     # and the events, four inserts, now one command; the wait notice's write, the announcer's, is one too), 12
-    # before the conversation and contact in one read
-    "escalation": 11,
+    # before the conversation and contact in one read. 12 since 2026-12-07: the estimate's cached capacity read
+    # (find agents) is refreshed within a visitor's round in every run here, so 11 left no room for the change
+    # stream's batching (a CI run counted 13: that read and a second getMore)
+    "escalation": 12,
     "customer message, escalated": 9,  # 10 before the conversation and contact in one read
     # what every agent's open desk requests 150 ms after a burst of ticket changes (desk.js): the list's first page,
     # its view counts and the queue badges, three requests at once (bench load --agents, docs/performance.md). 8
