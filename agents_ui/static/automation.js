@@ -3,6 +3,7 @@
  * Text only via textContent.
  */
 import { CHANNEL_CHOICES } from "./names.js";
+import { choose, pick } from "./picker.js";
 
 const { api, el, registerView, onRenderMessage, onLive, fmtTime } = window.Desk;
 
@@ -44,9 +45,8 @@ function ruleForm(rule, queues, agents, responses, reload) {
   const c = rule.conditions, a = rule.actions;
   const input = (name, label, value, extra = {}) => el("label", {}, label,
     el("input", { name, value: value || "", "aria-label": label, ...extra }));
-  const queueSelect = (name, label, value) => el("label", {}, label, el("select", { name, "aria-label": label },
-    el("option", { value: "" }, "—"), ...queues.map((q) => el("option", { value: q.name, selected: q.name === value },
-                                                            q.title))));
+  const queueSelect = (name, label, value) => choose(name, label, queues.map((q) => [q.name, q.title]), value,
+                                                      "removed");
   const message = el("p", { class: "error", role: "alert" });
   const form = el("form", { class: "rule", dataset: { rule: rule.name || "new" } },
     el("fieldset", {}, el("legend", {}, fresh ? "New rule" : rule.name),
@@ -65,27 +65,15 @@ function ruleForm(rule, queues, agents, responses, reload) {
         input("text", "Subject or message contains", c.text),
         input("attribute", "Customer attribute", c.attribute, { placeholder: "plan" }),
         input("value", "equals", c.value, { placeholder: "enterprise" }),
-        el("label", {}, "Business hours", el("select", { name: "business_hours", "aria-label": "Business hours" },
-          ...[["", "any time"], ["open", "open"], ["closed", "closed"]].map(([v, t]) =>
-            el("option", { value: v, selected: (c.business_hours || "") === v }, t))))),
+        pick("business_hours", "Business hours", [["", "any time"], ["open", "open"], ["closed", "closed"]],
+             c.business_hours)),
       el("strong", {}, "Then"),
       el("div", { class: "row" },
         queueSelect("queue", "Move to queue", a.queue),
-        el("label", {}, "Assign to", el("select", { name: "assignee", "aria-label": "Assign to" },
-          el("option", { value: "" }, "—"),
-          // a rule naming someone since disabled still shows them, so saving it does not drop them unseen
-          ...(a.assignee && !agents.some((x) => x.username === a.assignee) ? [{ username: a.assignee,
-            name: a.assignee + " (disabled or removed)" }] : []).concat(agents).map((x) =>
-            el("option", { value: x.username, selected: x.username === a.assignee }, x.name)))),
+        choose("assignee", "Assign to", agents.map((x) => [x.username, x.name]), a.assignee, "disabled or removed"),
         input("tags", "Add tags", (a.tags || []).join(", ")),
-        el("label", {}, "Priority", el("select", { name: "priority", "aria-label": "Priority" },
-          ...["", "low", "normal", "high", "urgent"].map((p) => el("option", { value: p, selected: (a.priority || "") === p },
-                                                                p || "—")))),
-        el("label", {}, "Send canned reply", el("select", { name: "response", "aria-label": "Send canned reply" },
-          el("option", { value: "" }, "—"),
-          ...(a.response && !responses.some((r) => r.shortcut === a.response) ? [{ shortcut: a.response,
-            title: a.response + " (removed)" }] : []).concat(responses).map((r) =>
-            el("option", { value: r.shortcut, selected: r.shortcut === a.response }, r.title)))),
+        pick("priority", "Priority", ["", "low", "normal", "high", "urgent"].map((p) => [p, p || "—"]), a.priority),
+        choose("response", "Send canned reply", responses.map((r) => [r.shortcut, r.title]), a.response, "removed"),
         input("note", "Add private note", a.note),
         input("notify", "Notify the desk", a.notify)),
       el("button", { type: "submit" }, "Save"), " ",

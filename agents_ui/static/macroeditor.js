@@ -1,15 +1,11 @@
 /* "Macros" (supervisors, admins): the one-click actions agents apply from a ticket's head. An ES module
  * registered with Desk.registerView; talks to /api/macros. Text only via textContent.
  */
+import { choose, pick } from "./picker.js";
+
 const { api, el, registerView } = window.Desk;
 
 const list = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
-const pick = (name, label, options, value) => el("label", {}, label, el("select", { name, "aria-label": label },
-  ...options.map(([v, t]) => el("option", { value: v, selected: (value || "") === v }, t))));
-
-/** A picker of `choices` ([value, label]) that keeps a stored value it no longer offers, marked as such. */
-const choose = (name, label, choices, value, gone) => pick(name, label, [["", "—"],
-  ...(value && !choices.some(([v]) => v === value) ? [[value, value + " (" + gone + ")"]] : []), ...choices], value);
 
 function macroForm(macro, data, reload) {
   const fresh = !macro;
