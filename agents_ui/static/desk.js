@@ -10,6 +10,7 @@ const Desk = (() => {
   // state.watching.conversation_ids is null while the feed has not said which (a ticket opened by its link)
   // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
   const hooks = { secondFactor: null, enrol: null, account: [] };
+  const entered = [];  // onEnter: run with the signed-in user once the desk is shown (attention.js)
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -165,6 +166,7 @@ const Desk = (() => {
     buildNav();
     route();
     connect();
+    for (const fn of entered) fn(state.me);
     const status = document.getElementById("my-status");
     status.hidden = !hasRole("agent");
     status.value = me.agent.away ? "away" : "available";
@@ -217,6 +219,7 @@ const Desk = (() => {
 
   const listeners = [];
   function onLive(fn) { listeners.push(fn); }
+  function onEnter(fn) { entered.push(fn); }
 
   /** A socket just open follows the open ticket. A ticket shown before it followed is read again once it does,
    * and a `reopened` socket (a lost connection, a hub restarted) has the lists read again too, and tells the
@@ -558,7 +561,7 @@ const Desk = (() => {
   });
 
   document.addEventListener("DOMContentLoaded", boot);
-  return { api, el, registerView, onLive, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead,
+  return { api, el, registerView, onLive, onEnter, onRenderMessage, hasRole, fmtTime, state, useTicketList, onTicketHead,
            openTicket, enter, showLogin, hooks, tellFeed, reasonText, fileIcon };
 })();
 window.Desk = Desk;

@@ -2,6 +2,7 @@
  * An ES module; desk.js hands it the list (Desk.useTicketList) and keeps the queues sidebar.
  * The queue filter is the queue picked in the sidebar (Desk.state.queue). Text only via textContent.
  */
+import { onAttention, reasonWords, sawTickets, unreadReason } from "./attention.js";
 import { agentName, CHANNEL_CHOICES, onNames } from "./names.js";
 
 const { api, el, state } = window.Desk;
@@ -60,10 +61,22 @@ function mount(root, openTicket) {
     }
   });
 
+  /** The dot of a ticket that waits for this agent (attention.js): a customer's new message, or given to them. */
+  function mark(li) {
+    const why = unreadReason(li.dataset.ticket);
+    li.classList.toggle("unread", !!why);
+    const dot = li.querySelector(".dot");
+    dot.hidden = !why;
+    dot.title = reasonWords(why);
+    dot.setAttribute("aria-label", reasonWords(why));
+  }
+  onAttention(() => { for (const li of list.children) mark(li); });
+
   function row(t) {
-    return el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
-                      onclick: () => openTicket(t.id, t.conversation_ids) },
-      el("span", {}, el("span", { class: "num" }, "#" + t.number + " "), t.contact_name || "", el("br"),
+    const li = el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
+                          onclick: () => openTicket(t.id, t.conversation_ids) },
+      el("span", {}, el("span", { class: "dot", role: "img" }), el("span", { class: "num" }, "#" + t.number + " "),
+         t.contact_name || "", el("br"),
          el("small", { class: "muted" }, t.subject || ""),
          (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null,
          t.assignee_id ? [el("br"), holder(t.assignee_id)] : null),
@@ -71,6 +84,8 @@ function mount(root, openTicket) {
         ? el("span", { class: "badge prio " + t.priority }, t.priority) : null,
       window.Desk.slaBadge ? window.Desk.slaBadge(t) : null,  // sla.js: time left, in colour
       el("span", { class: "badge " + t.status }, t.status)));
+    mark(li);
+    return li;
   }
 
   async function load(append) {
@@ -81,6 +96,7 @@ function mount(root, openTicket) {
       const data = await api("GET", "/api/tickets?" + p.toString());
       if (mine !== generation) return;  // a newer search replaced this one
       error.textContent = "";
+      sawTickets(data.tickets);
       const rows = data.tickets.map(row);
       if (append) list.append(...rows); else list.replaceChildren(...rows);
       cursor = data.next;

@@ -1,0 +1,146 @@
+/* What needs this agent: a customer who wrote on one of their tickets, a ticket given to them by someone else
+ * (routing, a colleague, a supervisor). Each such ticket is "unread" until the agent looks at it: its row in the
+ * list carries a dot, the tab's title counts them ("(2) Switchboard desk"), and, if the agent turned them on in
+ * the header, the browser shows a desktop notification while they look at another ticket or another tab.
+ *
+ * An ES module with no request of its own: it reads the desk's live ticket frames (every desk gets every ticket
+ * change) and the list's rows (ticketlist.js hands them over), and keeps the unread set in the tab's session
+ * storage, so a reload keeps it. The preference is per user and browser (local storage).
+ */
+const { onEnter, onLive, onTicketHead, openTicket, state } = window.Desk;
+
+const STORE_KEY = "switchboard.unread";
+const BASE_TITLE = document.title;
+const WHY = { message: "New message from the customer", assigned: "Assigned to you" };
+
+const unread = new Map();  // ticket id -> "message" | "assigned"
+const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
+const listeners = [];
+let me = null;
+
+/** Call `fn()` whenever the unread set changes (the list redraws its dots). */
+export function onAttention(fn) { listeners.push(fn); }
+
+/** Why the ticket waits for this agent ("message", "assigned"), or undefined. */
+export function unreadReason(id) { return unread.get(id); }
+
+export function reasonWords(why) { return WHY[why] || ""; }
+
+/** The list's rows: what the agent has on screen is known, so only later changes count as news. */
+export function sawTickets(tickets) {
+  for (const t of tickets) {
+    known.set(t.id, { ...summary(t), name: t.contact_name || (known.get(t.id) || {}).name });
+  }
+}
+
+function summary(t) {
+  return { wrote: t.last_customer_message_at || null, assignee: t.assignee_id || null, number: t.number,
+           subject: t.subject || "", name: (known.get(t.id) || {}).name };
+}
+
+function changed() {
+  document.title = unread.size ? `(${unread.size}) ${BASE_TITLE}` : BASE_TITLE;
+  try {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify({ agent: me && me.id, unread: [...unread] }));
+  } catch (e) { /* storage off: the set lasts as long as the page */ }
+  for (const fn of listeners) fn();
+}
+
+function read(id) {
+  if (unread.delete(id)) changed();
+}
+
+/** The agent sees the ticket now: shown, in a tab in front. */
+const inView = (id) => state.ticketId === id && state.ticket && state.ticket.id === id
+  && document.visibilityState === "visible";
+
+/** What this ticket change brings the agent: "message", "assigned" or null. A ticket the page has not seen yet
+ * counts when the change itself is the news (a customer's message sets `last_customer_message_at` and
+ * `updated_at` to the same instant; an assignment `assigned_at` and `updated_at`). */
+function news(t, before) {
+  if (!me || t.assignee_id !== me.id) return null;
+  if (before) {
+    if (t.last_customer_message_at && t.last_customer_message_at !== before.wrote && before.assignee === me.id)
+      return "message";
+    if (before.assignee !== me.id) return "assigned";
+    return null;
+  }
+  if (t.last_customer_message_at && t.last_customer_message_at === t.updated_at) return "message";
+  if (t.assigned_at && t.assigned_at === t.updated_at) return "assigned";
+  return null;
+}
+
+onLive((frame) => {
+  if (frame.type !== "ticket" || !me) return;
+  const t = frame.ticket;
+  const before = known.get(t.id);
+  known.set(t.id, summary(t));
+  const why = news(t, before);
+  if (why === "assigned" && state.ticketId === t.id) return;  // taken, or answered, from this very page
+  if (why && !inView(t.id)) {
+    if (!unread.has(t.id) || why === "message") unread.set(t.id, why);
+    changed();
+    notify(t, why);
+  }
+});
+
+onTicketHead((t) => { if (inView(t.id)) read(t.id); });
+document.addEventListener("visibilitychange", () => { if (state.ticketId && inView(state.ticketId)) read(state.ticketId); });
+
+// ---- desktop notifications ------------------------------------------------------------------
+const prefKey = () => "switchboard.notify." + (me ? me.id : "");
+const supported = () => typeof Notification === "function";
+const wanted = () => supported() && Notification.permission === "granted" && localStorage.getItem(prefKey()) === "on";
+
+function notify(t, why) {
+  if (!wanted()) return;
+  const info = known.get(t.id) || {};
+  const who = info.name || "A customer";
+  const title = why === "message" ? `${who} wrote on #${t.number}` : `#${t.number} is assigned to you`;
+  const body = why === "message" ? (t.subject || "") : [info.name, t.subject].filter(Boolean).join(" · ");
+  try {
+    const shown = new Notification(title, { body, tag: "ticket-" + t.id });
+    shown.onclick = () => { window.focus(); openTicket(t.id, t.conversation_ids); shown.close(); };
+  } catch (e) { /* a browser that shows them only from a service worker: the title and the dot still tell */ }
+}
+
+const toggle = document.createElement("button");
+toggle.type = "button";
+toggle.id = "notify-toggle";
+toggle.hidden = true;
+
+function drawToggle() {
+  const blocked = supported() && Notification.permission === "denied";
+  toggle.textContent = wanted() ? "Notifications on" : "Notifications off";
+  toggle.setAttribute("aria-pressed", wanted() ? "true" : "false");
+  toggle.title = blocked ? "This browser blocks notifications from the desk: allow them in its site settings"
+    : "Desktop notifications when a customer writes on your ticket or a ticket is assigned to you";
+  toggle.disabled = blocked && !wanted();
+}
+
+toggle.addEventListener("click", async () => {
+  if (wanted()) {
+    localStorage.setItem(prefKey(), "off");
+  } else if (supported()) {
+    const answer = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
+    if (answer === "granted") localStorage.setItem(prefKey(), "on");
+  }
+  drawToggle();
+});
+
+onEnter((agent) => {
+  if (!me || me.id !== agent.id) {  // another user on this page: their own set
+    unread.clear();
+    known.clear();
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
+      if (kept && kept.agent === agent.id) for (const [id, why] of kept.unread) unread.set(id, why);
+    } catch (e) { /* nothing kept */ }
+  }
+  me = agent;
+  const roles = agent.roles || [];
+  toggle.hidden = !supported() || !(roles.includes("agent") || roles.includes("admin"));
+  if (!toggle.isConnected) document.getElementById("logout").before(toggle);
+  drawToggle();
+  changed();
+});

@@ -1,0 +1,111 @@
+"""What needs an agent shows without them looking for it: a customer who wrote on one of their tickets while they
+were on another, a ticket a supervisor gave them. The row gets a dot, the tab's title counts them, a reload keeps
+them, and with notifications on the browser shows one for each (recorded by wrapping the page's real
+`Notification`, which still runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.browser.conftest import screenshot
+from tests.conftest import http_client
+from tests.test_transfers import new_ticket
+from tests.test_widget_flow import say
+
+# Every desktop notification the page shows, kept for the test: the browser's own class, wrapped.
+RECORD_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  window.__shown = [];
+  class Recorded extends Real {
+    constructor(title, options) { super(title, options); window.__shown.push({ title, body: (options || {}).body }); }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Recorded;
+})();
+"""
+
+BASE = "Switchboard desk"
+
+
+async def shown(page: Any) -> list[dict[str, str]]:
+    return list(await page.evaluate("window.__shown"))
+
+
+async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_agent(
+    browser: Any, live_url: str, runtime: Runtime
+) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    sam = await hub.accounts.create("sam", "sam's long password", name="Sam", roles=[Role.SUPERVISOR])
+    async with http_client(runtime) as client:
+        grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
+        ada_token, ada = await new_ticket(client, runtime, "Ada Lovelace")
+        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+        await hub.tickets.assign(grace["_id"], alice["_id"], sam)
+        await hub.tickets.assign(ada["_id"], alice["_id"], sam)
+
+        context = await browser.new_context(viewport={"width": 1280, "height": 760})
+        await context.grant_permissions(["notifications"], origin=live_url)
+        await context.add_init_script(RECORD_NOTIFICATIONS)
+        page = await context.new_page()
+        await page.goto(f"{live_url}/desk")
+        await page.fill("input[name=username]", "alice")
+        await page.fill("input[name=password]", "alice's long password")
+        await page.click("#login-form button[type=submit]")
+        await expect(page.locator("body")).to_have_attribute("data-live", "1")
+        toggle = page.locator("#notify-toggle")
+        await expect(toggle).to_have_text("Notifications off")
+        await toggle.click()
+        await expect(toggle).to_have_text("Notifications on")
+
+        rows = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada, linus)}
+        await rows[ada["number"]].click()  # Alice works on Ada's ticket
+        await expect(page.locator("#ticket-title")).to_contain_text(f"#{ada['number']}")
+        await expect(page).to_have_title(BASE)
+
+        # Grace writes on her ticket, which Alice has but is not looking at
+        await say(client, grace_token, "Any news on my refund?")
+        await hub.pipeline.drain()
+        await expect(rows[grace["number"]]).to_have_class("unread")
+        await expect(rows[grace["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
+        await expect(page).to_have_title(f"(1) {BASE}")
+        assert await shown(page) == [{"title": f"Grace Hopper wrote on #{grace['number']}", "body": grace["subject"]}]
+
+        # Ada writes on the ticket Alice has in front of her: she reads it there, nothing more to tell
+        await say(client, ada_token, "Here is my order number: 5521")
+        await hub.pipeline.drain()
+        await expect(page.locator("#messages li.customer").last).to_contain_text("5521")
+        await expect(rows[ada["number"]]).not_to_have_class("unread")
+
+        # A supervisor gives Alice Linus's ticket
+        await hub.tickets.assign(linus["_id"], alice["_id"], sam)
+        await expect(rows[linus["number"]]).to_have_class("unread")
+        await expect(rows[linus["number"]].locator(".dot")).to_have_attribute("title", "Assigned to you")
+        await expect(page).to_have_title(f"(2) {BASE}")
+        assert (await shown(page))[1:] == [
+            {"title": f"#{linus['number']} is assigned to you", "body": f"Linus Torvalds · {linus['subject']}"}]
+        assert len(await shown(page)) == 2  # Ada's message made none
+        await expect(rows[linus["number"]].locator(".assignee")).to_have_text("you")  # the list read again
+        await expect(rows[linus["number"]]).to_have_class("unread")  # and the new row keeps its dot
+        await screenshot(page, "desk-attention-unread")
+
+        await page.reload()  # the tab keeps what is unread
+        await expect(page.locator("body")).to_have_attribute("data-live", "1")
+        await expect(page).to_have_title(f"(2) {BASE}")
+        await expect(rows[grace["number"]]).to_have_class("unread")
+        await expect(page.locator("#notify-toggle")).to_have_text("Notifications on")
+
+        await rows[grace["number"]].click()  # looking at it reads it
+        await expect(page.locator("#ticket-title")).to_contain_text(f"#{grace['number']}")
+        await expect(rows[grace["number"]]).not_to_have_class("unread")
+        await expect(page).to_have_title(f"(1) {BASE}")
+        await expect(rows[linus["number"]]).to_have_class("unread")
+        await context.close()
+
