@@ -39,7 +39,7 @@ from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
 from hub.store import Doc, ObjectId, PyMongoError, oid
 from hub.ticketindex import MAX_PAGE, PRIORITIES, SLA_STATES, SORTS, TicketQuery, sla_due, sla_state
-from hub.tickets import ACTIVE, NotFound, NotYours, TicketError
+from hub.tickets import ACTIVE, KEEP, NotFound, NotYours, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
 
 STATIC = resources.files("agents_ui") / "static"
@@ -332,10 +332,12 @@ async def reply(request: web.Request) -> web.Response:
 @requires(Role.AGENT, scope="tickets:write")
 @accepts(schemas.TicketStatus)
 async def set_status(request: web.Request) -> web.Response:
-    """Move a ticket to another status (open, pending, solved, closed)."""
+    """Move a ticket to another status (open, pending, solved, closed); `pending_until` with pending: when it is to be
+    open again (hub.sla's watcher opens it then; null clears the time of a pending ticket)."""
     body = fields_of(request)
     try:
-        ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request))
+        ticket = await _hub(request).tickets.set_status(_id(request), str(body.get("status")), agent_of(request),
+                                                        body.get("pending_until", KEEP))
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     except TicketError as exc:

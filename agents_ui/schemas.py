@@ -80,6 +80,9 @@ FEED_FRAMES: dict[str, type[Body]] = {"watch": Watch, "activity": FeedActivity}
 
 class TicketStatus(Body):
     status: Token
+    pending_until: datetime | None = Field(
+        None, description="with status pending: when the ticket is to be open again by itself (ISO 8601 with a "
+                          "time zone, at most a year ahead); null clears it; absent leaves a pending ticket's as it is")
 
 
 class TicketChange(Body):

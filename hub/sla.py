@@ -4,6 +4,9 @@ Calendars live in the `calendars` collection (`_id`: name; `queues`: the queues 
 seeded from the configuration's top-level `calendars` map when absent and edited by admins in the
 desk (agents_ui/calendars.py). Every hub process reads them through a short cache.
 
+The same watcher opens again a pending ticket whose `pending_until` has come (`TicketService.end_pending`):
+while a ticket is pending its SLA clock is paused, so its `sla_next` is that time instead.
+
 The watcher runs in every hub process; each round first takes the `sla` lease (hub.leases), so one
 process at a time does the work. A ticket's next warning or breach time is its indexed `sla_next`
 (hub.ticketindex keeps it with the list fields), so a round reads only the tickets that are due:
@@ -115,6 +118,7 @@ class SlaRun:
 
     ran: bool
     emitted: list[tuple[int, str, str]] = field(default_factory=list)  # (ticket number, target, kind)
+    reopened: list[int] = field(default_factory=list)  # numbers of the pending tickets whose time came
 
 
 class SlaWatcher:
@@ -144,6 +148,10 @@ class SlaWatcher:
                 return run
             for ticket in due:
                 seen.add(ticket["_id"])
+                if ticket.get("status") == "pending":  # its `sla_next` is its `pending_until`
+                    if await self.tickets.end_pending(ticket["_id"], now) is not None:
+                        run.reopened.append(int(ticket["number"]))
+                    continue
                 run.emitted += await self._emit(ticket, now)
 
     async def _emit(self, ticket: Doc, now: datetime) -> list[tuple[int, str, str]]:

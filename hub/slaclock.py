@@ -133,6 +133,9 @@ def pending_events(ticket: Doc) -> list[tuple[datetime, str, str]]:
 
 
 def next_event_at(ticket: Doc) -> datetime | None:
-    """When the watcher must next look at this ticket (the indexed `sla_next`)."""
+    """When the watcher must next look at this ticket (the indexed `sla_next`): its next SLA warning or breach, or,
+    while it is pending (its SLA clock paused, so none comes), the time it is to be open again (`pending_until`)."""
+    if ticket.get("status") == "pending":
+        return ticket.get("pending_until")
     events = pending_events(ticket)
     return events[0][0] if events else None

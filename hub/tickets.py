@@ -8,8 +8,9 @@ conversation to it instead of opening a second one.
 from __future__ import annotations
 
 import asyncio
+import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -54,6 +55,35 @@ def _status(value: str) -> TicketStatus:
         return TicketStatus(value)
     except ValueError as exc:
         raise TicketError(f"unknown status {value!r}") from exc
+
+
+class KeepType(enum.Enum):
+    KEEP = "keep"
+
+
+#: `set_status(pending_until=KEEP)`: leave a pending ticket's time to be open again as it is.
+KEEP = KeepType.KEEP
+#: How far ahead a pending ticket may be set to open again.
+MAX_PENDING = timedelta(days=366)
+#: The private line a pending ticket gets in its timeline when its time comes (the desk words it with the time).
+PENDING_ENDED = "The pending time ended: the ticket is open again."
+
+
+def check_pending_until(new: TicketStatus, until: datetime | KeepType | None,
+                        now: datetime) -> datetime | KeepType | None:
+    """`until` if it fits `new` (pending only, in the future, within MAX_PENDING), else TicketError."""
+    if not isinstance(until, datetime):
+        return until
+    if new is not TicketStatus.PENDING:
+        raise TicketError("a time to open again goes with the pending status only")
+    if until.tzinfo is None:
+        raise TicketError("pending_until needs a time zone (e.g. 2026-12-08T09:00:00Z)")
+    until = until.astimezone(UTC).replace(microsecond=0)
+    if until <= now:
+        raise TicketError("pending_until is in the past")
+    if until > now + MAX_PENDING:
+        raise TicketError(f"pending_until is more than {MAX_PENDING.days} days ahead")
+    return until
 
 
 def refuse_merged(ticket: Doc) -> None:
@@ -272,7 +302,7 @@ class TicketService:
         if reopen and status in (TicketStatus.PENDING, TicketStatus.SOLVED, TicketStatus.CLOSED):
             new_status = TicketStatus.OPEN if ticket.get("first_agent_reply_at") else TicketStatus.NEW
             update["$set"]["status"] = new_status.value
-            update["$unset"] = {"pending_since": "", "solved_at": ""}
+            update["$unset"] = {"pending_since": "", "pending_until": "", "solved_at": ""}
             if status is TicketStatus.PENDING and ticket.get("pending_since"):
                 paused = (now - ticket["pending_since"]).total_seconds()
                 update["$inc"] = {"sla.paused_seconds": paused}
@@ -443,26 +473,33 @@ class TicketService:
             await self.router.route_queue(left["ticket"]["queue"])
         return message
 
-    async def _status_change(self, ticket: Doc, old: TicketStatus, new: TicketStatus, now: datetime) -> Doc:
+    async def _status_change(self, ticket: Doc, old: TicketStatus, new: TicketStatus, now: datetime,
+                             pending_until: datetime | None = None) -> Doc:
         """What moving the ticket from `old` to `new` writes on it: the status, the SLA clock's pause and
-        resume, the solve time (`$set`, and `$inc`/`$unset` when a pending ticket resumes)."""
+        resume, the solve time (`$set`, and `$inc`/`$unset` when a pending ticket resumes), and the end of a
+        pending time (`pending_until`, when the SLA watcher opens the ticket again: hub.sla)."""
         change: dict[str, Any] = {"$set": {"status": new.value, "updated_at": now}}
-        if old is TicketStatus.PENDING and ticket.get("pending_since"):
-            change["$inc"] = {"sla.paused_seconds": (now - ticket["pending_since"]).total_seconds()}
-            change["$unset"] = {"pending_since": ""}
-            change["$set"].update(resume_fields(ticket, await self.calendars.for_queue(ticket["queue"]), now))
+        if old is TicketStatus.PENDING:
+            change["$unset"] = {"pending_until": ""}
+            if ticket.get("pending_since"):
+                change["$inc"] = {"sla.paused_seconds": (now - ticket["pending_since"]).total_seconds()}
+                change["$unset"]["pending_since"] = ""
+                change["$set"].update(resume_fields(ticket, await self.calendars.for_queue(ticket["queue"]), now))
         if new is TicketStatus.PENDING:
             change["$set"]["pending_since"] = now
+            if pending_until is not None:
+                change["$set"]["pending_until"] = pending_until
         if new in CLOSING and ticket.get("solved_at") is None:
             change["$set"]["solved_at"] = now
         return change
 
     async def _status_changed(self, ticket: Doc, old: TicketStatus, new: TicketStatus, agent_id: ObjectId | None,
-                              now: datetime, session: AsyncClientSession) -> None:
-        """The event, the count and the webhook of a status change (`ticket`: as the change left it)."""
+                              now: datetime, session: AsyncClientSession, **more: Any) -> None:
+        """The event, the count and the webhook of a status change (`ticket`: as the change left it; `more`: what
+        else the event's data says, e.g. the end of a pending time)."""
         await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket["_id"],
                                       agent_id=agent_id, queue=ticket["queue"],
-                                      data={"from": old.value, "to": new.value})
+                                      data={"from": old.value, "to": new.value, **more})
         if new is TicketStatus.SOLVED:
             self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
         await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", ticket, session)
@@ -482,10 +519,16 @@ class TicketService:
             await self.store.update(self.store.conversations, {"_id": {"$in": rest}}, {"$set": closed}, session,
                                           many=True)
 
-    async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None) -> Doc:
+    async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None,
+                         pending_until: datetime | KeepType | None = KEEP) -> Doc:
         """Move the ticket to `status` in one transaction: the ticket read and written once, its conversations
-        closed for a solve or close, and a solve's rating request posted with them (all or nothing)."""
+        closed for a solve or close, and a solve's rating request posted with them (all or nothing).
+
+        `pending_until` (with `pending` only): when the ticket is to be open again by itself, for whoever has it
+        (hub.sla's watcher does it). On a ticket pending already it changes that time, and None clears it; KEEP
+        (automation, macros) leaves it as it is."""
         new = _status(status)
+        until = check_pending_until(new, pending_until, utcnow())
         agent_id = agent["_id"] if agent else None
         left: dict[str, Any] = {}  # whether the transaction closed the ticket
 
@@ -498,9 +541,11 @@ class TicketService:
             refuse_merged(ticket)
             old = TicketStatus(ticket["status"])
             if new is old:
-                return ticket
+                if new is not TicketStatus.PENDING or until is KEEP or until == ticket.get("pending_until"):
+                    return ticket
+                return await self._move_pending_until(ticket, until, agent_id, session)
             now = utcnow()
-            change = await self._status_change(ticket, old, new, now)
+            change = await self._status_change(ticket, old, new, now, None if until is KEEP else until)
             if new in CLOSING:
                 asked = await self._rating_request(ticket, new, session)
                 if asked is not None:
@@ -511,7 +556,8 @@ class TicketService:
             await self.store.update(self.store.tickets, {"_id": ticket_id}, change, session)
             after = applied(ticket, change)
             await self.index.record(ticket, after, session)  # the words' live copy follows the status
-            await self._status_changed(after, old, new, agent_id, now, session)
+            await self._status_changed(after, old, new, agent_id, now, session,
+                                       **({"pending_until": until} if isinstance(until, datetime) else {}))
             left["closed"] = new in CLOSING
             return after
 
@@ -646,6 +692,51 @@ class TicketService:
         if self.router is not None:
             await self.router.route_queue(ticket["queue"])
         return True
+
+    async def _move_pending_until(self, ticket: Doc, until: datetime | None, agent_id: ObjectId | None,
+                                  session: AsyncClientSession) -> Doc:
+        """A pending ticket's time to be open again, changed (or cleared: None)."""
+        now = utcnow()
+        change: Doc = {"$set": {"updated_at": now, **({"pending_until": until} if until else {})}}
+        if until is None:
+            change["$unset"] = {"pending_until": ""}
+        change = index_update(ticket, change)  # the watcher's wake-up (`sla_next`) follows it
+        await self.store.update(self.store.tickets, {"_id": ticket["_id"]}, change, session)
+        await self.store.append_event("ticket.pending_until", now, session=session, ticket_id=ticket["_id"],
+                                      agent_id=agent_id, queue=ticket["queue"], data={"pending_until": until})
+        after = applied(ticket, change)
+        await self.notify("ticket.updated", after, session)
+        return after
+
+    async def end_pending(self, ticket_id: ObjectId, now: datetime) -> Doc | None:
+        """Open again a pending ticket whose `pending_until` has come (new if no agent answered yet): the SLA clock
+        resumes, and a private line in its timeline tells whoever has it. None when it is no longer due (a
+        customer replied, an agent moved it, another process did it): checked inside the transaction, so each
+        pending time ends once."""
+
+        async def work(session: AsyncClientSession) -> Doc | None:
+            ticket = await self.store.tickets.find_one({"_id": ticket_id}, session=session)
+            if ticket is None or ticket.get("status") != TicketStatus.PENDING.value \
+                    or ticket.get("pending_until") is None or ticket["pending_until"] > now:
+                return None
+            new = TicketStatus.OPEN if ticket.get("first_agent_reply_at") else TicketStatus.NEW
+            change = await self._status_change(ticket, TicketStatus.PENDING, new, now)
+            change["$set"]["pending_ended_at"] = now  # the desk tells the assignee (attention.js)
+            change = index_update(ticket, change)
+            await self.store.update(self.store.tickets, {"_id": ticket_id}, change, session)
+            after = applied(ticket, change)
+            await self.index.record(ticket, after, session)
+            conversation = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]},
+                                                                   session=session)
+            if conversation is not None:
+                await self.outbox.post(conversation, AuthorKind.SYSTEM, PENDING_ENDED, session=session, private=True,
+                                       touch_conversation=False,
+                                       metadata={"pending_ended": {"pending_until": ticket["pending_until"]}})
+            await self._status_changed(after, TicketStatus.PENDING, new, None, now, session,
+                                       pending_until=ticket["pending_until"], by="pending_until")
+            return after
+
+        return await self.store.run_in_transaction(work)
 
     async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None, *,
                      if_assigned_to: ObjectId | None = None) -> Doc:
