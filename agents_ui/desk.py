@@ -35,6 +35,8 @@ from hub.accounts import (
 from hub.contactbook import identity_view, visible_identities
 from hub.display import author_name, display_name
 from hub.hub import Hub
+from hub.mentions import MentionError
+from hub.mentions import resolve as resolve_mentions
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
 from hub.store import Doc, ObjectId, PyMongoError, oid
@@ -282,6 +284,16 @@ async def get_ticket(request: web.Request) -> web.Response:
     })
 
 
+async def _mentions(hub: Hub, ids: list[str] | None) -> list[Doc]:
+    """The colleagues a note mentions (hub.mentions), or 400 with the reason."""
+    if not ids:
+        return []
+    try:
+        return await resolve_mentions(hub.store, [oid(str(i)) for i in ids])
+    except (ValueError, MentionError) as exc:
+        raise error(400, f"mentions: {exc}") from exc
+
+
 async def _no_reply_meanwhile(hub: Hub, ticket_id: ObjectId, body: dict[str, Any], agent: Doc) -> None:
     """409 when a colleague answered the customer after the newest message this agent saw (`seen_at`)."""
     seen_at = body.get("seen_at")
@@ -317,11 +329,12 @@ async def reply(request: web.Request) -> web.Response:
             conversation_id = oid(str(body["conversation_id"]))
         except ValueError as exc:
             raise error(400, str(exc)) from exc
+    mentions = await _mentions(hub, body.get("mentions"))
     await _no_reply_meanwhile(hub, ticket_id, body, agent_of(request))
     try:
         message = await hub.tickets.reply(ticket_id, agent_of(request), text, private=bool(body.get("private")),
                                           conversation_id=conversation_id, then_status=body.get("status"),
-                                          attachments=files)
+                                          attachments=files, mentions=mentions)
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     except TicketError as exc:

@@ -1,4 +1,5 @@
-"""The names the desk shows for what a ticket holds by id or key: its assignee and its queue.
+"""The names the desk shows for what a ticket holds by id or key: its assignee and its queue; and whom a note may
+mention.
 
 A ticket (read, listed or sent live) carries `assignee_id` and `queue`; agents read "assigned to Bob" and
 "General support", never an id or a key. The page reads these names once and again when a ticket names one it
@@ -12,6 +13,7 @@ from aiohttp import web
 from agents_ui.appkeys import HUB
 from agents_ui.auth import requires
 from hub.access import TICKET_READERS
+from hub.mentions import may_be_mentioned
 
 
 @requires(*TICKET_READERS, scope="tickets:read")
@@ -19,10 +21,13 @@ async def names(request: web.Request) -> web.Response:
     """Every desk user's name by id (a disabled one's too: old tickets still name them) and every queue's title
     by key. A team is tens of people: one read."""
     hub = request.app[HUB]
-    agents = await hub.store.agents.find({}, projection={"name": 1, "username": 1}).to_list()
+    agents = await hub.store.agents.find({}, projection={"name": 1, "username": 1, "roles": 1, "disabled": 1}
+                                         ).to_list()
     return web.json_response({
         "agents": {str(a["_id"]): a.get("name") or a.get("username") for a in agents},
         "queues": {key: queue.title or key for key, queue in hub.tickets.queues.items()},
+        # whom a private note may mention ("@"): active colleagues who read tickets (hub.mentions)
+        "mentionable": [str(a["_id"]) for a in agents if may_be_mentioned(a)],
     })
 
 

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from agents_ui.attachments import MAX_FILES_PER_REPLY
 from httpkit.fields import Body, Count, Flag, LongText, Name, Roles, Secret, Text, Token, Username
 from hub.apitokens import SCOPES
+from hub.mentions import MAX_MENTIONS
 from hub.models import Role
 from hub.webhooks import EVENTS
 
@@ -44,6 +45,8 @@ class Reply(Body):
     seen_at: datetime | None = Field(
         None, description="the newest message the agent saw; a colleague's reply after it asks first (409)")
     confirm: Flag = Field(False, description="send even though a colleague replied after `seen_at`")
+    mentions: Annotated[list[Token], Field(max_length=MAX_MENTIONS)] | None = Field(
+        None, description="with private: the ids of the colleagues the note mentions (GET /api/names: mentionable)")
 
 
 class Activity(Body):

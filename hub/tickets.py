@@ -386,8 +386,11 @@ class TicketService:
 
     async def reply(self, ticket_id: ObjectId, agent: Doc, text: str, *, private: bool = False,
                     conversation_id: ObjectId | None = None, then_status: str | None = None,
-                    attachments: list[Doc] | None = None) -> Doc:
+                    attachments: list[Doc] | None = None, mentions: list[Doc] | None = None) -> Doc:
         """An agent's answer (or private note) on the ticket's latest conversation.
+
+        `mentions`: the colleagues a private note mentions (`hub.mentions.resolve`: `{_id, name}`), kept on the
+        note and, as the latest mention, on the ticket (`mentioned`), where their desks see it.
 
         `attachments`: files already stored (`{filename, content_type, size, blob_id}`); a
         reply may be files alone. The customer's channel must be able to carry them.
@@ -399,6 +402,9 @@ class TicketService:
         if not text and not attachments:
             raise TicketError("empty reply")
         new = _status(then_status) if then_status else None
+        if mentions and not private:
+            raise TicketError("mentions go in private notes: the customer would read them in a reply")
+        mentioned = [{"id": m["_id"], "name": m["name"]} for m in mentions or []]
         left: dict[str, Any] = {}  # the ticket as the transaction left it, and whether it closed
 
         async def work(session: AsyncClientSession) -> Doc:
@@ -422,8 +428,11 @@ class TicketService:
             closing = new in CLOSING
             message = await self.outbox.post(conversation, AuthorKind.AGENT, text, session=session,
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
-                                             attachments=attachments, touch_conversation=not closing)
+                                             attachments=attachments, touch_conversation=not closing,
+                                             metadata={"mentions": mentioned} if mentioned else None)
             update: dict[str, Any] = {"updated_at": now}
+            if mentioned:  # every desk gets the ticket's change: the colleagues named see it is for them
+                update["mentioned"] = {"ids": [m["id"] for m in mentioned], "at": now, "by": agent["_id"]}
             if not private:
                 update["last_agent_reply_at"] = now
                 if ticket.get("first_agent_reply_at") is None:
@@ -463,7 +472,9 @@ class TicketService:
                 await self.notify("ticket.updated", replied, session)
             await self.store.append_event("ticket.note" if private else "ticket.agent_reply", now,
                                           session=session, ticket_id=ticket["_id"], agent_id=agent["_id"],
-                                          message_id=message["_id"], queue=ticket["queue"])
+                                          message_id=message["_id"], queue=ticket["queue"],
+                                          **({"data": {"mentions": [m["id"] for m in mentioned]}} if mentioned
+                                             else {}))
             if to is not None:
                 await self._status_changed(after, old, to, agent["_id"], now, session)
             return message

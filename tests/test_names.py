@@ -23,6 +23,7 @@ async def test_names_are_every_desk_user_s_name_and_every_queue_s_title(runtime:
     assert names["queues"]["general"] == "General support"
     assert set(names["queues"]) == set(hub.tickets.queues)
     # names only: no usernames, roles or hashes
-    assert set(names) == {"agents", "queues"}
+    assert set(names) == {"agents", "queues", "mentionable"}
+    assert str(olga["_id"]) not in names["mentionable"] and str(alice["_id"]) in names["mentionable"]
     assert all(isinstance(name, str) for name in names["agents"].values())
     assert "alice" not in names["agents"].values()

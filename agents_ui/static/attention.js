@@ -1,5 +1,6 @@
 /* What needs this agent: a customer who wrote on one of their tickets, a ticket given to them by someone else
- * (routing, a colleague, a supervisor), a pending ticket of theirs whose time came (pendinguntil.js). Each such
+ * (routing, a colleague, a supervisor), a pending ticket of theirs whose time came (pendinguntil.js), a colleague's
+ * note that mentions them (mentions.js, on any ticket). Each such
  * ticket is "unread" until the agent looks at it: its row in the list carries a dot, the tab's title counts them
  * ("(2) Switchboard desk"), and, if the agent turned them on in the header, the browser shows a desktop
  * notification while they look at another ticket or another tab.
@@ -8,14 +9,16 @@
  * change) and the list's rows (ticketlist.js hands them over), and keeps the unread set in the tab's session
  * storage, so a reload keeps it. The preference is per user and browser (local storage).
  */
+import { agentName } from "./names.js";
+
 const { onEnter, onLive, onTicketHead, openTicket, state } = window.Desk;
 
 const STORE_KEY = "switchboard.unread";
 const BASE_TITLE = document.title;
 const WHY = { message: "New message from the customer", assigned: "Assigned to you",
-              reminder: "Its pending time ended" };
+              reminder: "Its pending time ended", mention: "A colleague mentioned you" };
 
-const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder"
+const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
 const listeners = [];
 let me = null;
@@ -56,12 +59,15 @@ function read(id) {
 const inView = (id) => state.ticketId === id && state.ticket && state.ticket.id === id
   && document.visibilityState === "visible";
 
-/** What this ticket change brings the agent: "message", "assigned", "reminder" or null. A ticket the page has not
- * seen yet counts when the change itself is the news (a customer's message sets `last_customer_message_at` and
- * `updated_at` to the same instant; an assignment `assigned_at` and `updated_at`; the end of a pending time,
- * pendinguntil.js, `pending_ended_at` and `updated_at`). */
+/** What this ticket change brings the agent: "mention", "message", "assigned", "reminder" or null. A ticket the
+ * page has not seen yet counts when the change itself is the news (a customer's message sets
+ * `last_customer_message_at` and `updated_at` to the same instant; an assignment `assigned_at` and `updated_at`;
+ * the end of a pending time, pendinguntil.js, `pending_ended_at` and `updated_at`; a mention `mentioned.at`). */
 function news(t, before) {
-  if (!me || t.assignee_id !== me.id) return null;
+  if (!me) return null;
+  const m = t.mentioned;  // a colleague's note named this agent in this very change (hub/mentions.py)
+  if (m && m.at === t.updated_at && m.by !== me.id && (m.ids || []).includes(me.id)) return "mention";
+  if (t.assignee_id !== me.id) return null;
   if (t.pending_ended_at && t.pending_ended_at === t.updated_at) return "reminder";
   if (before) {
     if (t.last_customer_message_at && t.last_customer_message_at !== before.wrote && before.assignee === me.id)
@@ -101,7 +107,9 @@ function notify(t, why) {
   const info = known.get(t.id) || {};
   const who = info.name || "A customer";
   const title = why === "message" ? `${who} wrote on #${t.number}`
-    : why === "reminder" ? `#${t.number} is open again` : `#${t.number} is assigned to you`;
+    : why === "reminder" ? `#${t.number} is open again`
+    : why === "mention" ? `${agentName(t.mentioned.by) || "A colleague"} mentioned you on #${t.number}`
+    : `#${t.number} is assigned to you`;
   const body = why === "message" ? (t.subject || "")
     : [why === "reminder" ? "Its pending time ended" : null, info.name, t.subject].filter(Boolean).join(" · ");
   try {
@@ -120,8 +128,8 @@ function drawToggle() {
   toggle.textContent = wanted() ? "Notifications on" : "Notifications off";
   toggle.setAttribute("aria-pressed", wanted() ? "true" : "false");
   toggle.title = blocked ? "This browser blocks notifications from the desk: allow them in its site settings"
-    : "Desktop notifications when a customer writes on your ticket, a ticket is assigned to you, or a pending "
-      + "ticket of yours is open again";
+    : "Desktop notifications when a customer writes on your ticket, a ticket is assigned to you, a pending "
+      + "ticket of yours is open again, or a colleague mentions you";
   toggle.disabled = blocked && !wanted();
 }
 

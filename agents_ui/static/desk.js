@@ -9,7 +9,8 @@ const Desk = (() => {
     watching: { ticket_id: null, conversation_ids: [] }, arriving: null, connectedOnce: false };
   // state.watching.conversation_ids is null while the feed has not said which (a ticket opened by its link)
   // totp.js: the login's code step, the enrolment a role requires, the Account view's panels.
-  const hooks = { secondFactor: null, enrol: null, account: [] };
+  // replyFields: functions (text, private) -> fields the reply's body adds (mentions.js: whom a note mentions).
+  const hooks = { secondFactor: null, enrol: null, account: [], replyFields: [] };
   const entered = [];  // onEnter: run with the signed-in user once the desk is shown (attention.js)
 
   function el(tag, attrs, ...children) {
@@ -458,7 +459,8 @@ const Desk = (() => {
       } }, "Show original");
       extras.push(toggle, original);
     }
-    return el("li", { class: kind, dataset: { id: m.id, author: m.author.kind } },
+    const forMe = state.me && (meta.mentions || []).some((x) => x.id === state.me.id);  // "@you" in a note
+    return el("li", { class: kind + (forMe ? " mentions-me" : ""), dataset: { id: m.id, author: m.author.kind } },
       el("span", { class: "who" }, who), el("span", { class: "text" }, m.text), ...files, ...extras, delivery);
   }
 
@@ -498,9 +500,10 @@ const Desk = (() => {
       const attachments = [];
       for (const file of picker.files) attachments.push(await upload(state.ticketId, file));
       // `seen_at`: if a colleague answered after what this agent saw, the hub asks first (409).
+      const extra = Object.assign({}, ...hooks.replyFields.map((fn) => fn(text.value, priv.checked)));
       const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply",
                              { text: text.value, private: priv.checked, attachments,
-                               seen_at: state.seenAt || undefined, confirm, status: state.replyStatus });
+                               seen_at: state.seenAt || undefined, confirm, status: state.replyStatus, ...extra });
       text.value = "";
       priv.checked = false;
       picker.value = "";

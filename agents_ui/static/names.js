@@ -9,7 +9,7 @@ const CHANNELS = { widget: "web chat", email: "email", sms: "SMS", voice: "phone
 /** The channels an agent can filter on, with their names, in the order the list offers them. */
 export const CHANNEL_CHOICES = ["widget", "email", "slack", "telegram", "sms", "voice"].map((c) => [c, channelLabel(c)]);
 const AGAIN_MS = 30000;
-const names = { agents: {}, queues: {} };
+const names = { agents: {}, queues: {}, mentionable: [] };
 const listeners = [];
 let read = false;  // answered once: a key still unknown after that is shown as it is (a queue since deleted)
 let asking = false;
@@ -22,7 +22,7 @@ function learn() {
   asking = true;
   askedAt = Date.now();
   api("GET", "/api/names")
-    .then((d) => { names.agents = d.agents; names.queues = d.queues; })
+    .then((d) => { names.agents = d.agents; names.queues = d.queues; names.mentionable = d.mentionable || []; })
     .catch(() => { /* shown by key meanwhile; asked again after AGAIN_MS */ })
     .finally(() => {
       asking = false;
@@ -49,4 +49,11 @@ export function queueName(key) {
 export function agentName(id) {
   if (!names.agents[id]) learn();
   return names.agents[id] || null;
+}
+
+/** The colleagues a private note may mention, `[{id, name}]` by name (mentions.js); empty until the names are read. */
+export function mentionable() {
+  if (!read) learn();
+  return names.mentionable.filter((id) => names.agents[id]).map((id) => ({ id, name: names.agents[id] }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
