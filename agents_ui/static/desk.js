@@ -354,8 +354,9 @@ const Desk = (() => {
   /** Show a ticket. The feed follows it before it is read (its conversations as the list knows them, or the
    * feed reads them), so that a message written while it loads still arrives live: kept aside until the ticket
    * is shown, then shown (once: a message the read brought as well is replaced, not added). `refresh`: read
-   * again what is shown (a reopened socket), leaving the agent's focus where it is. */
-  async function openTicket(id, conversationIds, { refresh = false } = {}) {
+   * again what is shown (a reopened socket), leaving the agent's focus where it is; `focus`: put the caret in the
+   * reply box (not when the agent moves through the list by keyboard, shortcuts.js). */
+  async function openTicket(id, conversationIds, { refresh = false, focus = true } = {}) {
     state.ticketId = id;
     if (!location.hash.startsWith("#/tickets/" + id)) history.replaceState(null, "", "#/tickets/" + id);
     const arriving = [];
@@ -383,7 +384,7 @@ const Desk = (() => {
     renderContact(data.contact, data.other_tickets);
     for (const li of document.querySelectorAll("#tickets li")) li.classList.toggle("active", li.dataset.ticket === id);
     if (refresh) return;
-    document.getElementById("reply-text").focus();
+    if (focus) document.getElementById("reply-text").focus();
     loadCanned(id);
   }
 

@@ -73,7 +73,8 @@ function mount(root, openTicket) {
   onAttention(() => { for (const li of list.children) mark(li); });
 
   function row(t) {
-    const li = el("li", { class: t.id === state.ticketId ? "active" : "", dataset: { ticket: t.id, number: t.number },
+    const li = el("li", { class: t.id === state.ticketId ? "active" : "",
+                          dataset: { ticket: t.id, number: t.number, conversations: t.conversation_ids.join(",") },
                           onclick: () => openTicket(t.id, t.conversation_ids) },
       el("span", {}, el("span", { class: "dot", role: "img" }), el("span", { class: "num" }, "#" + t.number + " "),
          t.contact_name || "", el("br"),
