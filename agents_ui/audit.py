@@ -15,6 +15,7 @@ from agents_ui.auth import agent_of, requires
 from httpkit.errors import error
 from httpkit.query import iso_time
 from hub.audit import ACTION_WORDS, KNOWN_ACTIONS, AuditPage, AuditQuery, BadCursor
+from hub.display import DISPLAY_FIELDS, display_name
 from hub.models import Role
 from hub.store import Doc, ObjectId
 from hub.views import jsonable
@@ -75,7 +76,7 @@ async def _with_actor(request: web.Request, query: AuditQuery) -> AuditQuery:
 
 async def _target_names(request: web.Request, entries: list[Doc]) -> dict[ObjectId, str]:
     """Today's readable names of the agents, tickets and contacts entries point at (an erased
-    contact reads "Erased contact": the trail itself keeps no customer's name)."""
+    customer reads "customer (erased)": the trail itself keeps no customer's name)."""
     store = request.app[HUB].store
     wanted: dict[str, set[ObjectId]] = {"agent": set(), "ticket": set(), "contact": set()}
     for e in entries:
@@ -87,8 +88,9 @@ async def _target_names(request: web.Request, entries: list[Doc]) -> dict[Object
         names[a["_id"]] = a.get("name") or ""
     for t in await store.tickets.find({"_id": {"$in": list(wanted["ticket"])}}, projection={"number": 1}).to_list():
         names[t["_id"]] = f"#{t['number']}"
-    for c in await store.contacts.find({"_id": {"$in": list(wanted["contact"])}}, projection={"name": 1}).to_list():
-        names[c["_id"]] = c.get("name") or "(no name)"
+    for c in await store.contacts.find({"_id": {"$in": list(wanted["contact"])}},
+                                       projection={**DISPLAY_FIELDS, "erased_at": 1}).to_list():
+        names[c["_id"]] = "(erased)" if c.get("erased_at") else display_name(c)  # as the desk names them
     return names
 
 

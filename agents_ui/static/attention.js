@@ -11,7 +11,7 @@
  */
 import { agentName } from "./names.js";
 
-const { onEnter, onLive, onTicketHead, openTicket, state } = window.Desk;
+const { el, onEnter, onLive, onTicketHead, openTicket, state } = window.Desk;
 
 const STORE_KEY = "switchboard.unread";
 const BASE_TITLE = document.title;
@@ -123,13 +123,32 @@ toggle.type = "button";
 toggle.id = "notify-toggle";
 toggle.hidden = true;
 
+/** A bell, struck through while notifications are off (drawn: an emoji needs a font the agent may lack). */
+function bell(on) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "bell");
+  svg.setAttribute("aria-hidden", "true");
+  const lines = ["M6 16V11a6 6 0 0 1 12 0v5l2 2H4z", "M10 20a2 2 0 0 0 4 0"];
+  if (!on) lines.push("M3 3l18 18");
+  for (const d of lines) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+  }
+  return svg;
+}
+
 function drawToggle() {
   const blocked = supported() && Notification.permission === "denied";
-  toggle.textContent = wanted() ? "Notifications on" : "Notifications off";
+  const words = el("span", { class: "sr-only" }, wanted() ? "Notifications on" : "Notifications off");
+  toggle.replaceChildren(bell(wanted()), words);
   toggle.setAttribute("aria-pressed", wanted() ? "true" : "false");
-  toggle.title = blocked ? "This browser blocks notifications from the desk: allow them in its site settings"
-    : "Desktop notifications when a customer writes on your ticket, a ticket is assigned to you, a pending "
-      + "ticket of yours is open again, or a colleague mentions you";
+  toggle.title = (wanted() ? "Notifications on" : "Notifications off") + ": "
+    + (blocked ? "this browser blocks notifications from the desk; allow them in its site settings"
+      : "desktop notifications when a customer writes on your ticket, a ticket is assigned to you, a pending "
+        + "ticket of yours is open again, or a colleague mentions you");
   toggle.disabled = blocked && !wanted();
 }
 
