@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from agents_ui import schemas
 from agents_ui.activity import activity_view
 from agents_ui.appkeys import HUB
+from agents_ui.assigning import assignment, audit_assignment
 from agents_ui.attachments import files_for_reply
 from agents_ui.auth import agent_of, error, requires, same_origin, session_of, set_session_cookie
 from agents_ui.users import agent_public
@@ -367,41 +368,15 @@ async def assign(request: web.Request) -> web.Response:
     unassign any ticket, and need not be agents themselves. The assignee must hold the agent role.
     """
     hub = _hub(request)
-    body = fields_of(request)
     me_ = agent_of(request)
-    # A service token (created by an admin) routes work like a supervisor does.
-    supervisor = has_role(me_, *SUPERVISORS) or bool(me_.get("service"))
-    target = body.get("agent_id", "me")
-    other: Doc | None = None
-    if target == "me":
-        if me_.get("service"):
-            raise error(400, "a service token cannot take tickets; give an agent's id")
-        if not has_role(me_, *TICKET_WORKERS):
-            raise error(403, "only agents take tickets; assign it to an agent")
-        assignee: ObjectId | None = me_["_id"]
-    elif target is None:
-        assignee = None
-    else:
-        if not supervisor:
-            raise error(403, "only supervisors assign tickets to others")
-        try:
-            assignee = oid(str(target))
-        except ValueError as exc:
-            raise error(400, str(exc)) from exc
-        other = await hub.accounts.get(assignee)
-        if other is None or other.get("disabled") or not has_role(other, *TICKET_WORKERS):
-            raise error(400, "no such agent (the assignee must be an active user with the agent role)")
-    only_mine = me_["_id"] if assignee is None and not supervisor else None
+    chosen = await assignment(hub, me_, fields_of(request).get("agent_id", "me"))
     try:
-        ticket = await hub.tickets.assign(_id(request), assignee, me_, if_assigned_to=only_mine)
+        ticket = await hub.tickets.assign(_id(request), chosen.assignee, me_, if_assigned_to=chosen.only_mine)
     except NotYours as exc:
         raise error(403, str(exc)) from exc
     except NotFound as exc:
         raise error(404, str(exc)) from exc
-    if other is not None:  # a supervisor's decision about someone else's work
-        target = {"type": "ticket", "id": ticket["_id"], "name": f"#{ticket['number']}"}
-        await hub.audit.record("ticket.assigned", actor=me_, target=target, ip=request.remote,
-                                         details={"assignee": (other or {}).get("username")})
+    await audit_assignment(hub, me_, chosen, ticket, request.remote)
     return web.json_response({"ticket": ticket_view(ticket)})
 
 

@@ -1,5 +1,5 @@
 """The names the desk shows for what a ticket holds by id or key: its assignee and its queue; and whom a note may
-mention.
+mention and whom a supervisor may assign tickets to.
 
 A ticket (read, listed or sent live) carries `assignee_id` and `queue`; agents read "assigned to Bob" and
 "General support", never an id or a key. The page reads these names once and again when a ticket names one it
@@ -12,7 +12,8 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import requires
-from hub.access import TICKET_READERS
+from hub.access import TICKET_READERS, TICKET_WORKERS
+from hub.accounts import has_role
 from hub.mentions import may_be_mentioned
 
 
@@ -28,6 +29,8 @@ async def names(request: web.Request) -> web.Response:
         "queues": {key: queue.title or key for key, queue in hub.tickets.queues.items()},
         # whom a private note may mention ("@"): active colleagues who read tickets (hub.mentions)
         "mentionable": [str(a["_id"]) for a in agents if may_be_mentioned(a)],
+        # whom a supervisor may give tickets to (agents_ui.assigning): active users with the agent role
+        "assignable": [str(a["_id"]) for a in agents if not a.get("disabled") and has_role(a, *TICKET_WORKERS)],
     })
 
 

@@ -94,6 +94,14 @@ class TicketChange(Body):
     priority: Literal["low", "normal", "high", "urgent"] | None = None
 
 
+class Bulk(Body):
+    ticket_ids: Annotated[list[Token], Field(min_length=1, max_length=100)] = Field(
+        description="the tickets to change (at most 100, a page of the list)")
+    status: Token | None = Field(None, description="the status every ticket moves to (open, pending, solved, closed)")
+    agent_id: Token | None = Field(None, description='"me", an agent\'s id (supervisors) or null for nobody; '
+                                                    "give either this or status")
+
+
 class Assign(Body):
     agent_id: Token | None = Field("me", description='"me", an agent\'s id (supervisors) or null for nobody')
 

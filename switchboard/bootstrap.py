@@ -172,6 +172,7 @@ class Runtime:
         from agents_ui.attachments import routes as attachment_routes
         from agents_ui.audit import routes as audit_routes
         from agents_ui.automation import routes as automation_routes
+        from agents_ui.bulk import routes as bulk_routes
         from agents_ui.calendars import routes as calendar_routes
         from agents_ui.contacts import routes as contact_routes
         from agents_ui.csat import routes as csat_routes
@@ -203,6 +204,7 @@ class Runtime:
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += name_routes()  # the names of assignees and queues a ticket holds by id or key
+        routes += bulk_routes()  # several tickets' status or assignee from the list
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += trainer_oos_routes()
         routes += contact_routes()

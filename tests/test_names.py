@@ -23,7 +23,10 @@ async def test_names_are_every_desk_user_s_name_and_every_queue_s_title(runtime:
     assert names["queues"]["general"] == "General support"
     assert set(names["queues"]) == set(hub.tickets.queues)
     # names only: no usernames, roles or hashes
-    assert set(names) == {"agents", "queues", "mentionable"}
+    assert set(names) == {"agents", "queues", "mentionable", "assignable"}
+    admin = await hub.store.agents.find_one({"username": "admin"})  # seeded with every role, agent too
+    assert admin is not None
+    assert sorted(names["assignable"]) == sorted([str(alice["_id"]), str(admin["_id"])])  # not Olga: disabled
     assert str(olga["_id"]) not in names["mentionable"] and str(alice["_id"]) in names["mentionable"]
     assert all(isinstance(name, str) for name in names["agents"].values())
     assert "alice" not in names["agents"].values()

@@ -173,7 +173,7 @@ onEnter((agent) => {
   }
   me = agent;
   const roles = agent.roles || [];
-  toggle.hidden = !supported() || !(roles.includes("agent") || roles.includes("admin"));
+  toggle.hidden = !supported() || !["agent", "supervisor", "admin"].some((r) => roles.includes(r));  // ticket readers
   if (!toggle.isConnected) document.getElementById("logout").before(toggle);
   drawToggle();
   changed();

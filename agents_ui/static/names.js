@@ -9,7 +9,7 @@ const CHANNELS = { widget: "web chat", email: "email", sms: "SMS", voice: "phone
 /** The channels an agent can filter on, with their names, in the order the list offers them. */
 export const CHANNEL_CHOICES = ["widget", "email", "slack", "telegram", "sms", "voice"].map((c) => [c, channelLabel(c)]);
 const AGAIN_MS = 30000;
-const names = { agents: {}, queues: {}, mentionable: [] };
+const names = { agents: {}, queues: {}, mentionable: [], assignable: [] };
 const listeners = [];
 let read = false;  // answered once: a key still unknown after that is shown as it is (a queue since deleted)
 let asking = false;
@@ -22,7 +22,10 @@ function learn() {
   asking = true;
   askedAt = Date.now();
   api("GET", "/api/names")
-    .then((d) => { names.agents = d.agents; names.queues = d.queues; names.mentionable = d.mentionable || []; })
+    .then((d) => {
+      Object.assign(names, { agents: d.agents, queues: d.queues, mentionable: d.mentionable || [],
+                             assignable: d.assignable || [] });
+    })
     .catch(() => { /* shown by key meanwhile; asked again after AGAIN_MS */ })
     .finally(() => {
       asking = false;
@@ -51,9 +54,14 @@ export function agentName(id) {
   return names.agents[id] || null;
 }
 
-/** The colleagues a private note may mention, `[{id, name}]` by name (mentions.js); empty until the names are read. */
-export function mentionable() {
+function people(ids) {
   if (!read) learn();
-  return names.mentionable.filter((id) => names.agents[id]).map((id) => ({ id, name: names.agents[id] }))
+  return ids.filter((id) => names.agents[id]).map((id) => ({ id, name: names.agents[id] }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/** The colleagues a private note may mention, `[{id, name}]` by name (mentions.js); empty until the names are read. */
+export function mentionable() { return people(names.mentionable); }
+
+/** Whom a supervisor may give tickets to (active agents), `[{id, name}]` by name (bulkbar.js). */
+export function assignable() { return people(names.assignable); }

@@ -3,6 +3,7 @@
  * The queue filter is the queue picked in the sidebar (Desk.state.queue). Text only via textContent.
  */
 import { onAttention, reasonWords, sawTickets, unreadReason } from "./attention.js";
+import { mountBar, pickBox, picking, shown } from "./bulkbar.js";
 import { agentName, CHANNEL_CHOICES, onNames } from "./names.js";
 
 const { api, el, state } = window.Desk;
@@ -37,6 +38,7 @@ function mount(root, openTicket) {
                   el("div", { class: "row" }, assignee), el("div", { class: "row" }, status, channel),
                   el("div", { class: "row" }, priority, sla), el("div", { class: "row" }, tag, sort));
   root.replaceChildren(form, list, more, error);
+  mountBar(list, () => Promise.all([load(false), counts()]));
   let cursor = null;
   let generation = 0;
 
@@ -76,7 +78,8 @@ function mount(root, openTicket) {
     const li = el("li", { class: t.id === state.ticketId ? "active" : "",
                           dataset: { ticket: t.id, number: t.number, conversations: t.conversation_ids.join(",") },
                           onclick: () => openTicket(t.id, t.conversation_ids) },
-      el("span", {}, el("span", { class: "dot", role: "img" }), el("span", { class: "num" }, "#" + t.number + " "),
+      el("span", {}, picking() ? pickBox(t) : null, el("span", { class: "dot", role: "img" }),
+         el("span", { class: "num" }, "#" + t.number + " "),
          t.contact_name || "", el("br"),
          el("small", { class: "muted" }, t.subject || ""),
          (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null,
@@ -100,6 +103,7 @@ function mount(root, openTicket) {
       sawTickets(data.tickets);
       const rows = data.tickets.map(row);
       if (append) list.append(...rows); else list.replaceChildren(...rows);
+      shown(data.tickets.map((t) => t.id), append);
       cursor = data.next;
       more.hidden = !cursor;
     } catch (ex) {

@@ -1,0 +1,98 @@
+/* Several tickets at once: a box on each row of the list, and over the list, once some are picked, what to do with
+ * them (a status for agents; "assign to me", to nobody, or, for supervisors, to a colleague) and Apply. The hub
+ * changes each as one change (POST /api/tickets/bulk) and says which it could not change and why; the list then
+ * reads again. The picked rows are the ones shown: a new search or filter drops the others. An ES module. */
+import { assignable, onNames } from "./names.js";
+
+const { api, el, hasRole, state } = window.Desk;
+
+const picked = new Set();
+const listeners = [];
+const count = el("strong", { id: "bulk-count" });
+const action = el("select", { id: "bulk-action", "aria-label": "What to do with the picked tickets" });
+const note = el("p", { id: "bulk-result", class: "muted", role: "status" });
+const apply = el("button", { type: "button", id: "bulk-apply" }, "Apply");
+const clear = el("button", { type: "button", class: "link" }, "Clear");
+const bar = el("div", { id: "bulk-bar", class: "bulk-bar", hidden: true }, count, action, apply, clear);
+
+/** Whether this user picks rows at all (agents and supervisors work tickets). */
+export const picking = () => hasRole("agent", "supervisor");
+
+/** The box of one row, checked while it is picked. */
+export function pickBox(ticket) {
+  const box = el("input", { type: "checkbox", class: "pick", "aria-label": "Pick #" + ticket.number,
+                            onclick: (e) => e.stopPropagation() });
+  box.checked = picked.has(ticket.id);
+  box.addEventListener("change", () => {
+    if (box.checked) picked.add(ticket.id); else picked.delete(ticket.id);
+    note.textContent = "";
+    draw();
+  });
+  return box;
+}
+
+/** The list now shows `ids` (a new page or search): picks it no longer shows are dropped. */
+export function shown(ids, appended) {
+  if (appended) return;
+  const visible = new Set(ids);
+  for (const id of [...picked]) if (!visible.has(id)) picked.delete(id);
+  draw();
+}
+
+/** Mount the bar over the list; `reload` reads the list again after a change. */
+export function mountBar(before, reload) {
+  before.before(bar, note);
+  listeners.push(reload);
+}
+
+function options() {
+  const choices = [];
+  if (hasRole("agent")) {
+    choices.push(el("optgroup", { label: "Status" }, ...["open", "pending", "solved", "closed"].map(
+      (s) => el("option", { value: "status:" + s }, "Mark " + s))));
+  }
+  const assign = [];
+  if (hasRole("agent")) assign.push(el("option", { value: "agent:me" }, "Assign to me"));
+  assign.push(el("option", { value: "agent:" }, "Unassign"));
+  if (hasRole("supervisor")) {
+    const me = state.me ? state.me.id : null;
+    for (const a of assignable()) if (a.id !== me) assign.push(el("option", { value: "agent:" + a.id }, "Assign to " + a.name));
+  }
+  choices.push(el("optgroup", { label: "Assignee" }, ...assign));
+  action.replaceChildren(el("option", { value: "" }, "Do with them…"), ...choices);
+}
+
+function draw() {
+  bar.hidden = picked.size === 0;
+  count.textContent = picked.size === 1 ? "1 picked" : picked.size + " picked";
+  if (!bar.hidden && action.options.length <= 1) options();
+  for (const box of document.querySelectorAll("#tickets .pick")) {
+    box.checked = picked.has(box.closest("li").dataset.ticket);
+  }
+}
+
+onNames(() => { if (!bar.hidden) options(); });
+
+apply.addEventListener("click", async () => {
+  const [kind, value] = action.value.split(/:(.*)/s);
+  if (!kind) { note.textContent = "Choose what to do first."; return; }
+  const body = { ticket_ids: [...picked] };
+  if (kind === "status") body.status = value; else body.agent_id = value || null;
+  apply.disabled = true;
+  try {
+    const answer = await api("POST", "/api/tickets/bulk", body);
+    for (const d of answer.done) picked.delete(d.id);
+    note.textContent = (answer.done.length === 1 ? "1 ticket changed." : answer.done.length + " tickets changed.")
+      + (answer.failed.length ? " Not changed: " + answer.failed.map(
+        (f) => (f.number ? "#" + f.number + " " : "") + "(" + f.error + ")").join(", ") + "." : "");
+    action.value = "";
+  } catch (ex) {
+    note.textContent = "Nothing changed: " + ex.message;
+  } finally {
+    apply.disabled = false;
+  }
+  draw();
+  for (const reload of listeners) reload();
+});
+
+clear.addEventListener("click", () => { picked.clear(); note.textContent = ""; draw(); });

@@ -1,0 +1,66 @@
+"""An agent picks rows of the list and changes them together: one that cannot be changed is named with the reason
+while the rest are changed; a supervisor gives picked tickets to a colleague by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.browser.conftest import desk_login, screenshot
+from tests.conftest import http_client
+from tests.test_transfers import new_ticket
+
+
+async def test_picked_tickets_change_together(browser: Any, live_url: str, runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    await hub.accounts.create("bob", "bob's long password", name="Bob Stone", roles=[Role.AGENT])
+    await hub.accounts.create("sam", "sam's long password", name="Sam", roles=[Role.SUPERVISOR])
+    async with http_client(runtime) as client:
+        one, two, three = [(await new_ticket(client, runtime, name))[1] for name in ("Grace Hopper", "Ada Lovelace",
+                                                                                      "Linus Torvalds")]
+    await hub.tickets.assign(one["_id"], alice["_id"], alice)
+
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    row = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (one, two, three)}
+    bar = page.locator("#bulk-bar")
+    await expect(page.locator("#tickets li")).to_have_count(3)
+    await expect(bar).to_be_hidden()
+    await row[one["number"]].locator(".pick").check()
+    await row[two["number"]].locator(".pick").check()
+    await expect(bar).to_be_visible()
+    await expect(page.locator("#bulk-count")).to_have_text("2 picked")
+    await expect(page.locator("#ticket")).to_be_hidden()  # picking a row does not open it
+    await page.locator("#bulk-action").select_option(label="Unassign")
+    await page.locator("#bulk-apply").click()
+    result = page.locator("#bulk-result")
+    await expect(result).to_have_text(
+        f"1 ticket changed. Not changed: #{two['number']} (this ticket is not assigned to you).")
+    await expect(row[one["number"]].locator(".assignee")).to_have_count(0)  # handed back
+    await expect(page.locator("#bulk-count")).to_have_text("1 picked")  # the one not changed stays picked
+
+    await row[three["number"]].locator(".pick").check()
+    await page.locator("#bulk-action").select_option(label="Mark solved")
+    await screenshot(page, "desk-bulk-picked")
+    await page.locator("#bulk-apply").click()
+    await expect(result).to_have_text("2 tickets changed.")
+    await expect(page.locator("#tickets li")).to_have_count(1)  # solved: no longer in the active list
+    await expect(bar).to_be_hidden()
+    await page.context.close()
+
+    sam = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password")
+    remaining = sam.locator(f"#tickets li[data-number='{one['number']}']")
+    await remaining.locator(".pick").check()
+    await sam.locator("#bulk-action").select_option(label="Assign to Bob Stone")
+    await sam.locator("#bulk-apply").click()
+    await expect(sam.locator("#bulk-result")).to_have_text("1 ticket changed.")
+    await expect(remaining.locator(".assignee")).to_have_text("Bob Stone")
+    await screenshot(sam, "desk-bulk-assigned")
+    statuses = {t["number"]: t["status"] async for t in hub.store.tickets.find({}, projection={"number": 1,
+                                                                                                "status": 1})}
+    assert statuses == {one["number"]: "new", two["number"]: "solved", three["number"]: "solved"}
+    await sam.context.close()
