@@ -242,11 +242,11 @@ async def ticket_counts(request: web.Request) -> web.Response:
 @requires(Role.AGENT, scope="tickets:write")
 @accepts(schemas.TicketChange)
 async def edit_ticket(request: web.Request) -> web.Response:
-    """Change a ticket's `tags` (the whole list) and/or `priority` (low, normal, high, urgent)."""
+    """Change a ticket's `tags` (the whole list), `priority` (low, normal, high, urgent) and/or `subject`."""
     body = body_of(request, schemas.TicketChange)
     try:
         ticket = await _hub(request).tickets.edit(_id(request), agent_of(request), tags=body.tags,
-                                                  priority=body.priority)
+                                                  priority=body.priority, subject=body.subject)
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     except TicketError as exc:

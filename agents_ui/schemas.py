@@ -17,6 +17,7 @@ from httpkit.fields import Body, Count, Flag, LongText, Name, Roles, Secret, Tex
 from hub.apitokens import SCOPES
 from hub.mentions import MAX_MENTIONS
 from hub.models import Role
+from hub.tickets import MAX_SUBJECT
 from hub.webhooks import EVENTS
 
 
@@ -92,6 +93,8 @@ class TicketChange(Body):
     tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]] | None = Field(
         None, max_length=20, description="the ticket's tags (replaces them)")
     priority: Literal["low", "normal", "high", "urgent"] | None = None
+    subject: Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT)] | None = Field(
+        None, description="the ticket's title as agents read it in the list")
 
 
 class Bulk(Body):

@@ -11,6 +11,7 @@ no command for a note that mentions nobody.
 from __future__ import annotations
 
 from hub.access import TICKET_READERS
+from hub.accounts import has_role
 from hub.store import Doc, ObjectId, Store
 
 #: At most this many colleagues in one note.
@@ -41,6 +42,6 @@ async def resolve(store: Store, ids: list[ObjectId]) -> list[Doc]:
 
 
 def may_be_mentioned(agent: Doc) -> bool:
-    """Whether the desk offers this user when an agent types "@": active, and reads tickets."""
-    readers = {role.value for role in TICKET_READERS} | {"admin"}
-    return not agent.get("disabled") and bool(readers & set(agent.get("roles") or []))
+    """Whether the desk offers this user when an agent types "@": active, and reads tickets (admins hold every
+    role)."""
+    return not agent.get("disabled") and has_role(agent, *TICKET_READERS)

@@ -63,6 +63,8 @@ class KeepType(enum.Enum):
 
 #: `set_status(pending_until=KEEP)`: leave a pending ticket's time to be open again as it is.
 KEEP = KeepType.KEEP
+#: The longest subject an agent may give a ticket.
+MAX_SUBJECT = 200
 #: How far ahead a pending ticket may be set to open again.
 MAX_PENDING = timedelta(days=366)
 #: The private line a pending ticket gets in its timeline when its time comes (the desk words it with the time).
@@ -786,13 +788,21 @@ class TicketService:
         return ticket
 
     async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
-                   priority: str | None = None) -> Doc:
-        """Set a ticket's tags and/or priority; each change is an event in the ticket's history."""
+                   priority: str | None = None, subject: str | None = None) -> Doc:
+        """Set a ticket's tags, priority and/or subject; each change is an event in the ticket's history. A new
+        subject's words join the ticket's search words (the old subject's stay: a search by what it was called
+        still finds it)."""
         if priority is not None and priority not in PRIORITIES:
             raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
+        if subject is not None:
+            subject = " ".join(subject.split())
+            if not subject or len(subject) > MAX_SUBJECT:
+                raise TicketError(f"a subject is 1 to {MAX_SUBJECT} characters")
         ticket = await self.get(ticket_id)
         now = utcnow()
         changes: Doc = {}
+        if subject is not None and subject != (ticket.get("subject") or ""):
+            changes["subject"] = {"from": ticket.get("subject") or "", "to": subject}
         if tags is not None:
             clean = sorted({t.strip().lower() for t in tags if t.strip()})
             if clean != sorted(ticket.get("tags") or []):
@@ -802,12 +812,16 @@ class TicketService:
         if not changes:
             return ticket
 
-        update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}})
+        renamed = [changes["subject"]["to"]] if "subject" in changes else []
+        update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}},
+                              renamed, fresh=False)
 
         async def work(session: AsyncClientSession) -> Doc:
             written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
             assert written is not None
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
+            if renamed:  # the new subject's words, in a word document of their own (the list's search)
+                await self.index.record(ticket, updated, session)
             for name, change in changes.items():
                 await self.store.append_event(f"ticket.{name}_changed", now, session=session, ticket_id=ticket_id,
                                               agent_id=agent["_id"], queue=ticket["queue"], data=change)

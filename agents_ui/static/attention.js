@@ -26,7 +26,7 @@ let me = null;
 /** Call `fn()` whenever the unread set changes (the list redraws its dots). */
 export function onAttention(fn) { listeners.push(fn); }
 
-/** Why the ticket waits for this agent ("message", "assigned"), or undefined. */
+/** Why the ticket waits for this agent ("message", "assigned", "reminder", "mention"), or undefined. */
 export function unreadReason(id) { return unread.get(id); }
 
 export function reasonWords(why) { return WHY[why] || ""; }

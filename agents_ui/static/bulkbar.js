@@ -71,7 +71,7 @@ function draw() {
   }
 }
 
-onNames(() => { if (!bar.hidden) options(); });
+onNames(() => { if (state.me) options(); });  // the colleagues' names came (or changed)
 
 apply.addEventListener("click", async () => {
   const [kind, value] = action.value.split(/:(.*)/s);
