@@ -59,7 +59,10 @@ function options() {
     for (const a of assignable()) if (a.id !== me) assign.push(el("option", { value: "agent:" + a.id }, "Assign to " + a.name));
   }
   choices.push(el("optgroup", { label: "Assignee" }, ...assign));
+  const chosen = action.value;  // rebuilt when the names come: what the agent chose stays chosen
   action.replaceChildren(el("option", { value: "" }, "Do with them…"), ...choices);
+  action.value = chosen;
+  if (action.value !== chosen) action.value = "";
 }
 
 function draw() {
