@@ -63,12 +63,40 @@ async def widget_said(browser: Any, live_url: str, text: str, viewport: dict[str
     return page
 
 
-async def desk_login(browser: Any, url: str, username: str, password: str) -> Any:
+# Every desktop notification a page shows, kept for the test (`shown`): the browser's own class, wrapped.
+RECORD_NOTIFICATIONS = """
+(() => {
+  const Real = window.Notification;
+  window.__shown = [];
+  class Recorded extends Real {
+    constructor(title, options) { super(title, options); window.__shown.push({ title, body: (options || {}).body }); }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Recorded;
+})();
+"""
+
+
+async def shown(page: Any) -> list[dict[str, str]]:
+    """The desktop notifications a page opened with `desk_login(..., notifications=True)` has shown."""
+    return list(await page.evaluate("window.__shown"))
+
+
+async def desk_login(browser: Any, url: str, username: str, password: str, *, notifications: bool = False,
+                     **options: Any) -> Any:
     """A desk page of its own (a new browser context) at `url` (the desk, or one of its views), signed in and
-    live (its socket connected)."""
+    live (its socket connected). `notifications`: the browser allows the desk's notifications and records each
+    it shows (`shown`); `options`: more for the context (a time zone, a locale)."""
+    from urllib.parse import urlsplit
+
     from playwright.async_api import expect
 
-    context = await browser.new_context(viewport={"width": 1280, "height": 760})
+    context = await browser.new_context(viewport={"width": 1280, "height": 760}, **options)
+    if notifications:
+        where = urlsplit(url)
+        await context.grant_permissions(["notifications"], origin=f"{where.scheme}://{where.netloc}")
+        await context.add_init_script(RECORD_NOTIFICATIONS)
     page = await context.new_page()
     await page.goto(url)
     await page.fill("input[name=username]", username)

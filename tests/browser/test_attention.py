@@ -11,30 +11,12 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import desk_login, screenshot, shown
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 from tests.test_widget_flow import say
 
-# Every desktop notification the page shows, kept for the test: the browser's own class, wrapped.
-RECORD_NOTIFICATIONS = """
-(() => {
-  const Real = window.Notification;
-  window.__shown = [];
-  class Recorded extends Real {
-    constructor(title, options) { super(title, options); window.__shown.push({ title, body: (options || {}).body }); }
-  }
-  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
-  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
-  window.Notification = Recorded;
-})();
-"""
-
 BASE = "Switchboard desk"
-
-
-async def shown(page: Any) -> list[dict[str, str]]:
-    return list(await page.evaluate("window.__shown"))
 
 
 async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_agent(
@@ -51,15 +33,7 @@ async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_
         await hub.tickets.assign(grace["_id"], alice["_id"], sam)
         await hub.tickets.assign(ada["_id"], alice["_id"], sam)
 
-        context = await browser.new_context(viewport={"width": 1280, "height": 760})
-        await context.grant_permissions(["notifications"], origin=live_url)
-        await context.add_init_script(RECORD_NOTIFICATIONS)
-        page = await context.new_page()
-        await page.goto(f"{live_url}/desk")
-        await page.fill("input[name=username]", "alice")
-        await page.fill("input[name=password]", "alice's long password")
-        await page.click("#login-form button[type=submit]")
-        await expect(page.locator("body")).to_have_attribute("data-live", "1")
+        page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password", notifications=True)
         toggle = page.locator("#notify-toggle")
         await expect(toggle).to_have_text("Notifications off")
         await toggle.click()
@@ -107,5 +81,5 @@ async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_
         await expect(rows[grace["number"]]).not_to_have_class("unread")
         await expect(page).to_have_title(f"(1) {BASE}")
         await expect(rows[linus["number"]]).to_have_class("unread")
-        await context.close()
+        await page.context.close()
 

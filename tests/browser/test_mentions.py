@@ -10,8 +10,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
-from tests.browser.test_attention import RECORD_NOTIFICATIONS, shown
+from tests.browser.conftest import desk_login, screenshot, shown
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 from tests.test_widget_flow import history
@@ -27,15 +26,7 @@ async def test_a_note_that_mentions_a_colleague_reaches_them(browser: Any, live_
         grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
         _, ada = await new_ticket(client, runtime, "Ada Lovelace")
 
-        context = await browser.new_context(viewport={"width": 1280, "height": 760})
-        await context.grant_permissions(["notifications"], origin=live_url)
-        await context.add_init_script(RECORD_NOTIFICATIONS)
-        bob_page = await context.new_page()
-        await bob_page.goto(f"{live_url}/desk")
-        await bob_page.fill("input[name=username]", "bob")
-        await bob_page.fill("input[name=password]", "bob's long password")
-        await bob_page.click("#login-form button[type=submit]")
-        await expect(bob_page.locator("body")).to_have_attribute("data-live", "1")
+        bob_page = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password", notifications=True)
         await bob_page.locator("#notify-toggle").click()
         await expect(bob_page.locator("#notify-toggle")).to_have_text("Notifications on")
         await bob_page.locator(f"#tickets li[data-number='{ada['number']}']").click()  # Bob works on Ada's ticket
@@ -77,5 +68,5 @@ async def test_a_note_that_mentions_a_colleague_reaches_them(browser: Any, live_
         assert stored is not None and stored["mentioned"]["ids"] == [bob["_id"]]
         texts = [m["text"] for m in await history(client, grace_token)]
         assert not any("5521" in t for t in texts)  # a private note: the customer never gets it
-        await context.close()
+        await bob_page.context.close()
         await alice.context.close()

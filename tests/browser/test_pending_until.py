@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, utcnow
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import desk_login, screenshot
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 
@@ -27,14 +27,8 @@ async def test_a_ticket_pending_until_a_time_comes_back_to_its_agent(browser: An
     async with http_client(runtime) as client:
         _, grace = await new_ticket(client, runtime, "Grace Hopper")
         _, ada = await new_ticket(client, runtime, "Ada Lovelace")
-    context = await browser.new_context(viewport={"width": 1280, "height": 760}, timezone_id="Europe/Berlin",
-                                        locale="en-GB")
-    page = await context.new_page()
-    await page.goto(f"{live_url}/desk")
-    await page.fill("input[name=username]", "alice")
-    await page.fill("input[name=password]", "alice's long password")
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("body")).to_have_attribute("data-live", "1")
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password",
+                            timezone_id="Europe/Berlin", locale="en-GB")
     rows = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada)}
 
     await rows[grace["number"]].click()
@@ -80,4 +74,4 @@ async def test_a_ticket_pending_until_a_time_comes_back_to_its_agent(browser: An
     await expect(page.locator("#pending-until")).to_be_hidden()
     await expect(page).to_have_title("Switchboard desk")
     await screenshot(page, "desk-pending-ended")
-    await context.close()
+    await page.context.close()
