@@ -157,11 +157,16 @@ const Desk = (() => {
     showLogin();
   }
 
+  /** Show the desk to a signed-in user. `#app` is aria-busy until the lists are read and the ticket in the
+   * address (if any) is being opened: what is done to the page before then (its address changed, say) may still
+   * be overtaken by what it does at sign-in. */
   async function enter(me) {
     state.me = me.agent;
     state.csrf = me.csrf;
+    const app = document.getElementById("app");
+    app.setAttribute("aria-busy", "true");
     document.getElementById("login").hidden = true;
-    document.getElementById("app").hidden = false;
+    app.hidden = false;
     document.getElementById("whoami").textContent = me.agent.name + " (" + me.agent.roles.join(", ") + ")";
     if (me.enrolment_required && hooks.enrol) return hooks.enrol(me);  // before anything else
     buildNav();
@@ -178,6 +183,7 @@ const Desk = (() => {
       const m = location.hash.match(/^#\/tickets\/([0-9a-f]{24})/);
       if (m) openTicket(m[1]);
     }
+    app.setAttribute("aria-busy", "false");
   }
 
   // ---- live updates ---------------------------------------------------------------------

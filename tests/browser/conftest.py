@@ -85,9 +85,10 @@ async def shown(page: Any) -> list[dict[str, str]]:
 
 async def desk_login(browser: Any, url: str, username: str, password: str, *, notifications: bool = False,
                      **options: Any) -> Any:
-    """A desk page of its own (a new browser context) at `url` (the desk, or one of its views), signed in and
-    live (its socket connected). `notifications`: the browser allows the desk's notifications and records each
-    it shows (`shown`); `options`: more for the context (a time zone, a locale)."""
+    """A desk page of its own (a new browser context) at `url` (the desk, or one of its views), signed in, live
+    (its socket connected) and done with what it does at sign-in (its lists read, `#app` no longer aria-busy).
+    `notifications`: the browser allows the desk's notifications and records each it shows (`shown`); `options`:
+    more for the context (a time zone, a locale)."""
     from urllib.parse import urlsplit
 
     from playwright.async_api import expect
@@ -103,6 +104,7 @@ async def desk_login(browser: Any, url: str, username: str, password: str, *, no
     await page.fill("input[name=password]", password)
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("body")).to_have_attribute("data-live", "1")
+    await expect(page.locator("#app")).to_have_attribute("aria-busy", "false")
     return page
 
 

@@ -35,6 +35,7 @@ async def hold_the_read(desk: Any, ticket: dict[str, Any]) -> tuple[asyncio.Futu
     answer = asyncio.Event()
 
     async def hold(route: Any) -> None:
+        assert not read.done(), "the page read the ticket a second time"
         read.set_result(await route.fetch())
         await answer.wait()
         await route.fulfill(response=read.result())
