@@ -46,6 +46,7 @@ from hub.retention import Retention, RetentionRule
 from hub.sla import EPOCH, SlaWatcher
 from hub.slawatch import at_risk
 from hub.store import ObjectId, Store
+from hub.ticketreads import TicketReads
 from hub.tickets import TicketService
 
 SMALL, LARGE = 1_000, 20_000
@@ -95,6 +96,9 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
             docs.append({"_id": f"{ticket}:{agent}", "ticket_id": ticket, "agent_id": agent,
                          "agent_name": f"agent{i % 2}", "thread_keys": [f"v{i // 2}"], "state": "viewing",
                          "viewing_until": now + timedelta(hours=2), "expires_at": now + timedelta(hours=3)})
+        elif kind == "ticket_reads":  # what each of the fifty agents read, one ticket each (hub.ticketreads)
+            docs.append({"_id": f"{ObjectId(f'{i % AGENTS:024x}')}:{oid}", "at": now - timedelta(hours=2),
+                         "expires_at": now + timedelta(days=60)})
         elif kind == "events":  # the event log, one event a minute back from now (none due for retention)
             docs.append({"_id": oid, "type": "ticket.created", "at": now - timedelta(minutes=i), "ticket_id": oid})
         elif kind == "tickets":
@@ -111,6 +115,22 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
     return docs
 
 
+def _agents_tickets() -> list[dict[str, Any]]:
+    """Open tickets of the fifty agents, four each, a customer having written since each was given to them, and
+    thirty mentioning agent 0 (hub.ticketreads), the same at either size; numbered apart from the others."""
+    now = utcnow()
+    docs = []
+    for k in range(4 * AGENTS):
+        i = 10**8 + k
+        docs.append({"_id": ObjectId(f"{i:024x}"), "number": i, "contact_id": ObjectId(f"{i:024x}"), "status": "open",
+                     "queue": "general", "created_at": now, "updated_at": now, "conversation_ids": [],
+                     "assignee_id": ObjectId(f"{k % AGENTS:024x}"), "assigned_at": now - timedelta(hours=1),
+                     "last_customer_message_at": now,
+                     **({"mentioned": {"ids": [ObjectId(f"{0:024x}")], "at": now, "by": ObjectId(f"{1:024x}")}}
+                        if k < 30 else {})})
+    return docs
+
+
 async def fill(store: Store, start: int, end: int) -> None:
     """Grow each hot collection to `end` documents, in batches (bounded memory and runtime)."""
     # Desk sign-ins first, and a tenth as many (2,000 at the large size: a big desk's week): a collection just
@@ -121,10 +141,12 @@ async def fill(store: Store, start: int, end: int) -> None:
     for kind in ("sessions", "ticket_activity"):
         for first in range(start // 10, end // 10, BATCH):
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end // 10 - first)), ordered=False)
-    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events"):
+    for kind in ("conversations", "messages", "tickets", "outbox", "contacts", "login_throttle", "audit", "events",
+                 "ticket_reads"):
         for first in range(start, end, BATCH):
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
     if start == 0:
+        await store.tickets.insert_many(_agents_tickets(), ordered=False)
         await store.agents.insert_many([{"_id": ObjectId(f"{i:024x}"), "username": f"agent{i}", "roles": ["agent"]}
                                         for i in range(AGENTS)])
 
@@ -327,6 +349,9 @@ async def _still_mine() -> bool:
 
 
 QUERIES: dict[str, Query] = {
+    # a desk signing in: the agent's tickets with news not read since (the real `TicketReads.unread`: their active
+    # tickets, those mentioning them, their reads of those by `_id`)
+    "unread_for_agent": lambda s, i: TicketReads(s).unread(ObjectId(f"{(i * 7) % AGENTS:024x}")),
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
     "conversation_by_id": lambda s, i: s.conversations.find_one({"_id": ObjectId(f"{i:024x}")}),

@@ -44,6 +44,7 @@ from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tasks import cancel_and_wait
 from hub.telemetry import Telemetry
 from hub.ticketmerge import TicketMerges
+from hub.ticketreads import TicketReads
 from hub.tickets import QueueConfig, TicketService
 from hub.totp import TotpService
 from hub.transfers import Transfers
@@ -86,6 +87,7 @@ class Hub:
         self.departures = Departures(store, self.tickets)
         self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)
         self.activity = TicketActivity(store)
+        self.reads = TicketReads(store)  # what each agent has read (the desk's unread marks)
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.departures.connected_now = self.presence.customer_connected_now
         self.tickets.router = self.router

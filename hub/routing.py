@@ -87,7 +87,8 @@ class Router:
         now = utcnow()
         claimed = await self.store.claim_by_id(
             self.store.tickets, waiting["_id"], {"assignee_id": None},
-            index_update(waiting, {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "updated_at": now}}),
+            index_update(waiting, {"$set": {"assignee_id": agent["_id"], "assigned_at": now, "assigned_by": None,
+                                            "updated_at": now}}),
             session=session,
         )
         if claimed is None:

@@ -125,6 +125,7 @@ class Store:
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
         self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
         self.ticket_activity = self.db["ticket_activity"]  # hub.activity: who views / types on a ticket now
+        self.ticket_reads = self.db["ticket_reads"]  # hub.ticketreads: when each agent last read each ticket
         self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
         self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
         self.automation_rules = self.db["automation_rules"]  # hub.automation: admins' rules
@@ -256,6 +257,8 @@ class Store:
         await self.wait_notices.create_index([("queue", ASCENDING)])
         await self.ticket_activity.create_index([("ticket_id", ASCENDING)])
         await self.ticket_activity.create_index("expires_at", expireAfterSeconds=0)
+        await self.ticket_reads.create_index("expires_at", expireAfterSeconds=0)
+        await self.tickets.create_index("mentioned.ids", sparse=True)  # hub.ticketreads: who was mentioned
         await self.wait_notices.create_index([("thread_key", ASCENDING), ("channel", ASCENDING)])
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)

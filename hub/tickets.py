@@ -448,6 +448,7 @@ class TicketService:
                 if ticket.get("assignee_id") is None and not agent.get("service"):  # a service token is nobody
                     update["assignee_id"] = agent["_id"]
                     update["assigned_at"] = now
+                    update["assigned_by"] = agent["_id"]  # hub.ticketreads: answering a ticket is no news to you
             replied = {**ticket, **update}
             old = TicketStatus(replied["status"])
             to = new if new is not old else None  # the status the step moves the ticket to, if it moves it
@@ -768,6 +769,7 @@ class TicketService:
                     (if_assigned_to is not None and current.get("assignee_id") != if_assigned_to):
                 return None
             update = index_update(current, {"$set": {"assignee_id": assignee_id, "assigned_at": now,
+                                                     "assigned_by": by["_id"] if by else None,
                                                      "updated_at": now}})
             if (await self.store.tickets.update_one(query, update, session=session)).matched_count == 0:
                 return None

@@ -160,6 +160,7 @@ class Transfers:
                                       "transferred_at": now}
             if agent_id is not None and agent_id != current:
                 fields["assigned_at"] = now
+                fields["assigned_by"] = by["_id"]  # news to the agent given it (hub.ticketreads), unless them
             fields.update(sla)
             # the list's queue/assignee keys and SLA ranks, and the words of the timeline note, in this write
             change = index_update(ticket, {"$set": fields}, [note] if line else [], fresh=False)

@@ -183,6 +183,7 @@ class Runtime:
         from agents_ui.names import routes as name_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.queues_admin import routes as queue_admin_routes
+        from agents_ui.reads import routes as read_routes
         from agents_ui.responses import routes as response_routes
         from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.ticketmerge import routes as ticket_merge_routes
@@ -204,6 +205,7 @@ class Runtime:
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += name_routes()  # the names of assignees and queues a ticket holds by id or key
+        routes += read_routes()  # what each desk user has read: the unread marks that outlive a page
         routes += bulk_routes()  # several tickets' status or assignee from the list
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += trainer_oos_routes()

@@ -599,13 +599,13 @@ class Agent:
     async def _open(self, ticket_id: str, conversation_ids: list[str]) -> None:
         """What the desk does when the agent opens a ticket and starts typing (desk.js, collision.js): its feed
         follows the ticket's conversations, then the ticket with its messages and contact, its suggested responses,
-        "viewing" (answered with who else is on it), then "typing" on the feed."""
+        "viewing" (answered with who else is on it) and "seen" (attention.js), then "typing" on the feed."""
         if self.ws is not None and not self.ws.closed:
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 await self.ws.send_json({"type": "watch", "ticket_id": ticket_id, "conversation_ids": conversation_ids})
         await asyncio.gather(self._get(f"/api/tickets/{ticket_id}"),
                              self._get("/api/responses", {"ticket": ticket_id}),
-                             self._activity(ticket_id, "viewing"))
+                             self._activity(ticket_id, "viewing"), self._seen(ticket_id))
         if self.ws is not None and not self.ws.closed:  # the typing goes on the feed, as the page sends it
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 await self.ws.send_json({"type": "activity", "state": "typing"})
@@ -614,6 +614,11 @@ class Agent:
 
     async def _activity(self, ticket_id: str, state: str) -> None:
         async with self._session.post(self.url + f"/api/tickets/{ticket_id}/activity", json={"state": state},
+                                      headers={"X-CSRF-Token": self.csrf}) as resp:
+            await resp.read()
+
+    async def _seen(self, ticket_id: str) -> None:
+        async with self._session.post(self.url + f"/api/tickets/{ticket_id}/seen",
                                       headers={"X-CSRF-Token": self.csrf}) as resp:
             await resp.read()
 

@@ -61,12 +61,14 @@ BUDGET = {
     # until 2026-12-06, when the three began to share their sign-in check and the list became shared by the desks
     # reloading together (hub.freshreads)
     "desk reload (list, counts, badges)": 6,
-    # the desk's three requests when an agent opens a ticket (the ticket, its suggested responses, the collision
-    # hint "viewing", answered with who else is on it), what bench load's agent does since 2026-12-06. With
+    # the desk's four requests when an agent opens a ticket (the ticket, its suggested responses, the collision
+    # hint "viewing", answered with who else is on it, and "seen"), what bench load's agent does since 2026-12-06. With
     # "typing" (a request until the evening of 2026-12-06, 4 commands): 23 before the ticket page read its ticket,
     # contact and conversations at once; 21 before its requests sent together shared their sign-in check
-    # (hub.freshreads); 19 before "viewing" answered who else is on the ticket (a request of its own until then)
-    "agent opens the ticket (desk)": 13,
+    # (hub.freshreads); 19 before "viewing" answered who else is on the ticket (a request of its own until then).
+    # 13 until 2026-12-07, when the page began to tell the hub the agent read it (POST seen, sent with "viewing":
+    # the ticket's existence and the read's upsert, hub.ticketreads), so the unread marks outlive the page
+    "agent opens the ticket (desk)": 15,
     # then typing, every 3 s while the agent types, on the desk's feed (a request of 4 commands until the evening
     # of 2026-12-06: the sign-in check, the ticket, the write, its record read back)
     "agent types (desk feed)": 2,
@@ -236,8 +238,9 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
         tid = str(ticket["_id"])
         got = await asyncio.gather(client.get(f"/api/tickets/{tid}"), client.get(f"/api/responses?ticket={tid}"),
                                    client.post(f"/api/tickets/{tid}/activity", json={"state": "viewing"},
-                                               headers={"X-CSRF-Token": csrf}))
-        assert [r.status for r in got] == [200] * 3, [await r.text() for r in got]
+                                               headers={"X-CSRF-Token": csrf}),
+                                   client.post(f"/api/tickets/{tid}/seen", headers={"X-CSRF-Token": csrf}))
+        assert [r.status for r in got] == [200] * 4, [await r.text() for r in got]
 
     counts["agent opens the ticket (desk)"] = await measure(rt, log, observer, open_ticket)
 

@@ -5,21 +5,24 @@
  * ("(2) Switchboard desk"), and, if the agent turned them on in the header, the browser shows a desktop
  * notification while they look at another ticket or another tab.
  *
- * An ES module with no request of its own: it reads the desk's live ticket frames (every desk gets every ticket
- * change) and the list's rows (ticketlist.js hands them over), and keeps the unread set in the tab's session
- * storage, so a reload keeps it. The preference is per user and browser (local storage).
+ * It reads the desk's live ticket frames (every desk gets every ticket change) and the list's rows (ticketlist.js
+ * hands them over). The hub keeps what each user has read (hub/ticketreads.py): at sign-in or a reload the page
+ * asks it which tickets have news not read since (GET /api/me/unread), on any computer, also news that came while
+ * no desk of theirs was open; and the page tells it whenever it shows the user a ticket in a tab in front
+ * (POST /api/tickets/{id}/seen). A ticket read on another computer keeps its dot here until it is opened here or
+ * the page reloads. The notification preference is per user and browser (local storage).
  */
 import { agentName } from "./names.js";
 
-const { el, onEnter, onLive, onTicketHead, openTicket, state } = window.Desk;
+const { api, el, hasRole, onEnter, onLive, onTicketHead, openTicket, state } = window.Desk;
 
-const STORE_KEY = "switchboard.unread";
 const BASE_TITLE = document.title;
 const WHY = { message: "New message from the customer", assigned: "Assigned to you",
               reminder: "Its pending time ended", mention: "A colleague mentioned you" };
 
 const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
+const marked = new Map();  // ticket id -> the newest news time this page told the hub the user has read
 const listeners = [];
 let me = null;
 
@@ -45,14 +48,22 @@ function summary(t) {
 
 function changed() {
   document.title = unread.size ? `(${unread.size}) ${BASE_TITLE}` : BASE_TITLE;
-  try {
-    sessionStorage.setItem(STORE_KEY, JSON.stringify({ agent: me && me.id, unread: [...unread] }));
-  } catch (e) { /* storage off: the set lasts as long as the page */ }
   for (const fn of listeners) fn();
 }
 
-function read(id) {
-  if (unread.delete(id)) changed();
+/** The newest time the ticket holds that may be news for someone (the hub's rule, hub/ticketreads.py). */
+function newsAt(t) {
+  return [t.last_customer_message_at, t.assigned_at, t.pending_ended_at, t.mentioned && t.mentioned.at]
+    .filter(Boolean).reduce((a, b) => (b > a ? b : a), "");
+}
+
+/** The user sees the ticket `t` now: its dot goes, and the hub learns it (once per news, not per change). */
+function read(t) {
+  if (unread.delete(t.id)) changed();
+  const at = newsAt(t);
+  if (marked.has(t.id) && marked.get(t.id) >= at) return;
+  marked.set(t.id, at);
+  api("POST", "/api/tickets/" + t.id + "/seen").catch(() => marked.delete(t.id));  // told again next time
 }
 
 /** The agent sees the ticket now: shown, in a tab in front. */
@@ -94,8 +105,8 @@ onLive((frame) => {
   }
 });
 
-onTicketHead((t) => { if (inView(t.id)) read(t.id); });
-document.addEventListener("visibilitychange", () => { if (state.ticketId && inView(state.ticketId)) read(state.ticketId); });
+onTicketHead((t) => { if (inView(t.id)) read(t); });
+document.addEventListener("visibilitychange", () => { if (state.ticketId && inView(state.ticketId)) read(state.ticket); });
 
 // ---- desktop notifications ------------------------------------------------------------------
 const prefKey = () => "switchboard.notify." + (me ? me.id : "");
@@ -162,14 +173,24 @@ toggle.addEventListener("click", async () => {
   drawToggle();
 });
 
+/** What the hub says is unread for this user (news while no desk of theirs was open, or read elsewhere). */
+async function fetchUnread(agent) {
+  let data;
+  try {
+    data = await api("GET", "/api/me/unread");
+  } catch (e) {
+    return;  // the database is away for a moment: the page still marks what comes live
+  }
+  if (!me || me.id !== agent.id) return;  // signed out meanwhile
+  for (const t of data.tickets) if (!inView(t.id) && !unread.has(t.id)) unread.set(t.id, t.why);
+  changed();
+}
+
 onEnter((agent) => {
   if (!me || me.id !== agent.id) {  // another user on this page: their own set
     unread.clear();
     known.clear();
-    try {
-      const kept = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
-      if (kept && kept.agent === agent.id) for (const [id, why] of kept.unread) unread.set(id, why);
-    } catch (e) { /* nothing kept */ }
+    marked.clear();
   }
   me = agent;
   const roles = agent.roles || [];
@@ -177,4 +198,5 @@ onEnter((agent) => {
   if (!toggle.isConnected) document.getElementById("logout").before(toggle);
   drawToggle();
   changed();
+  if (hasRole("agent", "supervisor")) fetchUnread(agent);  // those who work tickets (admins with them)
 });

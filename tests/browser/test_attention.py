@@ -1,7 +1,8 @@
-"""What needs an agent shows without them looking for it: a customer who wrote on one of their tickets while they
-were on another, a ticket a supervisor gave them. The row gets a dot, the tab's title counts them, a reload keeps
-them, and with notifications on the browser shows one for each (recorded by wrapping the page's real
-`Notification`, which still runs)."""
+"""What needs an agent shows without them looking for it: tickets given to them while they were away, a customer
+who wrote on one of their tickets while they were on another, a ticket a supervisor gave them. The row gets a dot,
+the tab's title counts them, and with notifications on the browser shows one for each (recorded by wrapping the
+page's real `Notification`, which still runs). The hub keeps what they have read: a reload, or signing in on
+another computer after a customer wrote while no desk of theirs was open, shows the same marks."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.test_widget_flow import say
 BASE = "Switchboard desk"
 
 
-async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_agent(
+async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
     browser: Any, live_url: str, runtime: Runtime
 ) -> None:
     hub = runtime.hub
@@ -40,15 +41,18 @@ async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_
         await expect(toggle).to_have_text("Notifications on")
 
         rows = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada, linus)}
+        for given in (grace, ada):  # given to her before she signed in
+            await expect(rows[given["number"]].locator(".dot")).to_have_attribute("title", "Assigned to you")
+        await expect(page).to_have_title(f"(2) {BASE}")
         await rows[ada["number"]].click()  # Alice works on Ada's ticket
         await expect(page.locator("#ticket-title")).to_contain_text(f"#{ada['number']}")
-        await expect(page).to_have_title(BASE)
+        await expect(page).to_have_title(f"(1) {BASE}")
 
         # Grace writes on her ticket, which Alice has but is not looking at
         await say(client, grace_token, "Any news on my refund?")
         await hub.pipeline.drain()
-        await expect(rows[grace["number"]]).to_have_class("unread")
         await expect(rows[grace["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
+        await expect(rows[grace["number"]]).to_have_class("unread")
         await expect(page).to_have_title(f"(1) {BASE}")
         assert await shown(page) == [{"title": f"Grace Hopper wrote on #{grace['number']}", "body": grace["subject"]}]
 
@@ -70,10 +74,12 @@ async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_
         await expect(rows[linus["number"]]).to_have_class("unread")  # and the new row keeps its dot
         await screenshot(page, "desk-attention-unread")
 
-        await page.reload()  # the tab keeps what is unread
-        await expect(page.locator("body")).to_have_attribute("data-live", "1")
+        await page.reload()  # the hub says what is unread: Ada's message was read where it came
+        await expect(page.locator("#app")).to_have_attribute("aria-busy", "false")
+        await expect(rows[grace["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
+        await expect(rows[linus["number"]]).to_have_class("unread")
         await expect(page).to_have_title(f"(2) {BASE}")
-        await expect(rows[grace["number"]]).to_have_class("unread")
+        await expect(rows[ada["number"]]).not_to_have_class("unread")
         await expect(page.locator("#notify-toggle")).to_have_text("Notifications on")
 
         await rows[grace["number"]].click()  # looking at it reads it
@@ -83,3 +89,14 @@ async def test_a_customer_writing_on_another_ticket_and_an_assignment_reach_the_
         await expect(rows[linus["number"]]).to_have_class("unread")
         await page.context.close()
 
+        # No desk of Alice's is open when Ada writes; she signs in on another computer
+        await say(client, ada_token, "Sorry, the order number is 5512")
+        await hub.pipeline.drain()
+        other = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+        marks = {t["number"]: other.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada, linus)}
+        await expect(marks[ada["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
+        await expect(marks[linus["number"]].locator(".dot")).to_have_attribute("title", "Assigned to you")
+        await expect(other).to_have_title(f"(2) {BASE}")
+        await expect(marks[grace["number"]]).not_to_have_class("unread")  # read on the first computer
+        await screenshot(other, "desk-attention-signed-in")
+        await other.context.close()

@@ -1,0 +1,101 @@
+"""What each agent has read: the tickets with news for them they have not looked at since.
+
+News for an agent is what the desk marks with a dot (agents_ui/static/attention.js): a customer's message on
+one of their tickets, a ticket given to them by someone else (routing, a colleague, a supervisor), the end of
+a pending time on one of theirs, a colleague's note that mentions them (on any ticket). The page sees these
+live; this module keeps the mark when no page of theirs was open, or they sign in on another computer.
+
+Nothing is written on the message path: each kind of news is a time the ticket already holds
+(`last_customer_message_at`, `assigned_at` with `assigned_by`, `pending_ended_at`, `mentioned.at`), and an
+agent's reads are one small document per (agent, ticket) in `ticket_reads`, written when the desk shows them
+the ticket. Unread is news later than the read or, on their own tickets, than the last reply to the customer
+(answering shows the ticket was read: the tickets answered before reads were kept are not all marked at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from hub.models import utcnow
+from hub.store import Doc, ObjectId, Store
+from hub.tickets import ACTIVE
+
+Why = Literal["message", "assigned", "reminder", "mention"]
+
+#: A read is kept this long after it was last made (TTL): an agent's reads do not grow with all history. A ticket
+#: unread for longer is judged by the agent's last reply on it.
+KEEP = timedelta(days=60)
+#: At most this many of an agent's active tickets, and of the tickets mentioning them, are looked at.
+LIMIT = 200
+FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
+          "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1}
+
+
+@dataclass(frozen=True)
+class Unread:
+    ticket_id: ObjectId
+    number: int
+    why: Why
+    at: datetime
+
+
+def read_key(agent_id: ObjectId, ticket_id: ObjectId) -> str:
+    return f"{agent_id}:{ticket_id}"
+
+
+def news_of(ticket: Doc, agent_id: ObjectId) -> tuple[Why, datetime] | None:
+    """The newest news the ticket holds for this agent, with its time (None: nothing for them)."""
+    found: list[tuple[datetime, Why]] = []
+    mentioned = ticket.get("mentioned") or {}
+    if agent_id in (mentioned.get("ids") or []) and mentioned.get("by") != agent_id and mentioned.get("at"):
+        found.append((mentioned["at"], "mention"))
+    if ticket.get("assignee_id") == agent_id:
+        assigned = ticket.get("assigned_at")
+        if assigned and ticket.get("assigned_by") != agent_id:  # taking a ticket yourself is not news
+            found.append((assigned, "assigned"))
+        wrote = ticket.get("last_customer_message_at")
+        if wrote and (assigned is None or wrote > assigned):  # written while it was theirs
+            found.append((wrote, "message"))
+        if ticket.get("pending_ended_at"):
+            found.append((ticket["pending_ended_at"], "reminder"))
+    if not found:
+        return None
+    at, why = max(found, key=lambda f: f[0])
+    return why, at
+
+
+class TicketReads:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reads = store.ticket_reads
+
+    async def mark(self, agent_id: ObjectId, ticket_id: ObjectId) -> datetime:
+        """The agent has read the ticket now (one command: an upsert by `_id`)."""
+        now = utcnow()
+        await self.reads.update_one({"_id": read_key(agent_id, ticket_id)},
+                                    {"$max": {"at": now}, "$set": {"expires_at": now + KEEP}}, upsert=True)
+        return now
+
+    async def unread(self, agent_id: ObjectId) -> list[Unread]:
+        """The tickets with news for the agent they have not read, newest news first (three reads: their active
+        tickets, the active tickets mentioning them, and their reads of those)."""
+        active = {"$in": list(ACTIVE)}
+        tickets = {t["_id"]: t for t in await self.store.tickets.find(
+            {"assignee_id": agent_id, "status": active}, projection=FIELDS, limit=LIMIT).to_list()}
+        for t in await self.store.tickets.find({"mentioned.ids": agent_id, "status": active}, projection=FIELDS,
+                                               limit=LIMIT).to_list():
+            tickets.setdefault(t["_id"], t)
+        news = {tid: found for tid, t in tickets.items() if (found := news_of(t, agent_id)) is not None}
+        if not news:
+            return []
+        keys = {read_key(agent_id, tid): tid for tid in news}
+        seen = {keys[r["_id"]]: r["at"] for r in await self.reads.find({"_id": {"$in": list(keys)}}).to_list()}
+        found: list[Unread] = []
+        for tid, (why, at) in news.items():
+            replied = tickets[tid].get("last_agent_reply_at") if why != "mention" else None
+            last = max((t for t in (seen.get(tid), replied) if t), default=None)
+            if last is None or at > last:
+                found.append(Unread(tid, int(tickets[tid].get("number") or 0), why, at))
+        return sorted(found, key=lambda u: u.at, reverse=True)
