@@ -89,10 +89,14 @@ class TicketStatus(Body):
                           "time zone, at most a year ahead); null clears it; absent leaves a pending ticket's as it is")
 
 
+#: A ticket's tag as agents type it (the list filters by it).
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
 class TicketChange(Body):
-    tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]] | None = Field(
-        None, max_length=20, description="the ticket's tags (replaces them)")
-    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    tags: list[Tag] | None = Field(None, max_length=20, description="the ticket's tags (replaces them)")
+    priority: Priority | None = None
     subject: Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT)] | None = Field(
         None, description="the ticket's title as agents read it in the list")
 
@@ -101,8 +105,12 @@ class Bulk(Body):
     ticket_ids: Annotated[list[Token], Field(min_length=1, max_length=100)] = Field(
         description="the tickets to change (at most 100, a page of the list)")
     status: Token | None = Field(None, description="the status every ticket moves to (open, pending, solved, closed)")
-    agent_id: Token | None = Field(None, description='"me", an agent\'s id (supervisors) or null for nobody; '
-                                                    "give either this or status")
+    agent_id: Token | None = Field(None, description='"me", an agent\'s id (supervisors) or null for nobody')
+    priority: Priority | None = Field(None, description="the priority every ticket gets")
+    add_tags: list[Tag] | None = Field(None, min_length=1, max_length=20,
+                                       description="tags added to each ticket's own (those it has stay)")
+    queue: Token | None = Field(None, description="the queue every ticket moves to, unassigned, to wait there "
+                                                  "(a transfer each: agents move their own or nobody's tickets)")
 
 
 class Assign(Body):

@@ -18,7 +18,7 @@ from httpkit.bodies import accepts, body_of
 from hub.access import SUPERVISORS, TICKET_WORKERS
 from hub.accounts import has_role
 from hub.hub import Hub
-from hub.store import ObjectId, oid
+from hub.store import Doc, ObjectId, oid
 from hub.tickets import NotFound, NotYours, TicketError
 from hub.transfers import Load, MovedMeanwhile, TransferRefused
 from hub.views import ticket_view
@@ -82,17 +82,24 @@ async def transfer(request: web.Request) -> web.Response:
         raise error(409, str(exc)) from exc
     except TicketError as exc:
         raise error(400, str(exc)) from exc
-    others = {before.get("assignee_id"), agent_id} - {None, me["_id"]}
-    if supervisor and others:  # a supervisor's decision about someone else's work
-        names = {a["_id"]: a.get("username") for a in await hub.store.agents.find(
-            {"_id": {"$in": [before.get("assignee_id"), agent_id]}}, projection={"username": 1}).to_list()}
-        await hub.audit.record(
-            "ticket.transferred", actor=me, ip=request.remote,
-            target={"type": "ticket", "id": ticket["_id"], "name": f"#{ticket['number']}"},
-            details={"from_queue": before["queue"], "to_queue": ticket["queue"],
-                     "from_agent": names.get(before.get("assignee_id")), "to_agent": names.get(agent_id),
-                     "note": bool(body.note.strip())})
+    if supervisor:
+        await audit_transfer(hub, me, before, ticket, request.remote, note=bool(body.note.strip()))
     return web.json_response({"ticket": ticket_view(ticket)})
+
+
+async def audit_transfer(hub: Hub, me: Doc, before: Doc, after: Doc, ip: str | None, *, note: bool) -> None:
+    """A supervisor's move of someone else's ticket (from or to a colleague) goes in the audit trail (the single
+    transfer and the list's bulk move, agents_ui.bulk)."""
+    if not ({before.get("assignee_id"), after.get("assignee_id")} - {None, me["_id"]}):
+        return  # their own or nobody's work
+    names = {a["_id"]: a.get("username") for a in await hub.store.agents.find(
+        {"_id": {"$in": [before.get("assignee_id"), after.get("assignee_id")]}}, projection={"username": 1}).to_list()}
+    await hub.audit.record(
+        "ticket.transferred", actor=me, ip=ip,
+        target={"type": "ticket", "id": after["_id"], "name": f"#{after['number']}"},
+        details={"from_queue": before["queue"], "to_queue": after["queue"],
+                 "from_agent": names.get(before.get("assignee_id")), "to_agent": names.get(after.get("assignee_id")),
+                 "note": note})
 
 
 def routes() -> list[web.RouteDef]:

@@ -790,10 +790,10 @@ class TicketService:
         return ticket
 
     async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
-                   priority: str | None = None, subject: str | None = None) -> Doc:
-        """Set a ticket's tags, priority and/or subject; each change is an event in the ticket's history. A new
-        subject's words join the ticket's search words (the old subject's stay: a search by what it was called
-        still finds it)."""
+                   priority: str | None = None, subject: str | None = None, add_tags: list[str] | None = None) -> Doc:
+        """Set a ticket's tags (or add `add_tags` to those it has), priority and/or subject; each change is an
+        event in the ticket's history. A new subject's words join the ticket's search words (the old subject's
+        stay: a search by what it was called still finds it)."""
         if priority is not None and priority not in PRIORITIES:
             raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
         if subject is not None:
@@ -803,6 +803,8 @@ class TicketService:
         ticket = await self.get(ticket_id)
         now = utcnow()
         changes: Doc = {}
+        if add_tags is not None:
+            tags = [*(tags if tags is not None else ticket.get("tags") or []), *add_tags]
         if subject is not None and subject != (ticket.get("subject") or ""):
             changes["subject"] = {"from": ticket.get("subject") or "", "to": subject}
         if tags is not None:

@@ -85,8 +85,13 @@ async def test_bad_bulk_requests_change_nothing(client: TestClient[Any, Any], ag
     tickets = await three(runtime)
     ids = [str(t["_id"]) for t in tickets]
     cases = [
-        ({"ticket_ids": ids}, 400, "either status or agent_id"),
-        ({"ticket_ids": ids, "status": "solved", "agent_id": "me"}, 400, "either status or agent_id"),
+        ({"ticket_ids": ids}, 400, "give exactly one of status, agent_id, priority, add_tags, queue"),
+        ({"ticket_ids": ids, "status": "solved", "agent_id": "me"}, 400, "give exactly one of"),
+        ({"ticket_ids": ids, "priority": "urgent", "add_tags": ["vip"]}, 400, "give exactly one of"),
+        ({"ticket_ids": ids, "priority": "asap"}, 422, "priority"),
+        ({"ticket_ids": ids, "add_tags": []}, 422, "add_tags"),
+        ({"ticket_ids": ids, "add_tags": ["#no"]}, 422, "add_tags"),
+        ({"ticket_ids": ids, "queue": "nowhere"}, 400, "no queue named 'nowhere'"),
         ({"ticket_ids": ids, "status": "done"}, 400, "status must be one of"),
         ({"ticket_ids": ["nope"], "status": "solved"}, 400, "ticket_ids"),
         ({"ticket_ids": [], "status": "solved"}, 422, "ticket_ids"),
@@ -97,3 +102,60 @@ async def test_bad_bulk_requests_change_nothing(client: TestClient[Any, Any], ag
         assert resp.status == status, (body, resp.status, await resp.text())
         assert reason in (await resp.json())["error"], body
     assert [(await status_of(runtime, t))[0] for t in tickets] == ["new"] * 3
+    assert runtime.hub is not None
+    assert await runtime.hub.store.tickets.count_documents({"$or": [{"priority": "urgent"}, {"tags": "vip"},
+                                                                    {"queue": {"$ne": "general"}}]}) == 0
+
+
+async def test_priority_tags_and_queue_for_several(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                   runtime: Runtime) -> None:
+    """An agent makes two urgent and tags them (a tag they had stays), and moves hers and an unassigned one to
+    another queue but not Bob's; a supervisor moves Bob's, which goes in the audit trail."""
+    hub = runtime.hub
+    assert hub is not None
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    await hub.accounts.create("sam", "sam's long password", name="Sam", roles=[Role.SUPERVISOR])
+    a, b, c = await three(runtime)
+    await hub.tickets.edit(a["_id"], agent["account"], tags=["billing"])
+    headers = {"X-CSRF-Token": agent["csrf"]}
+
+    async def bulk(body: dict[str, Any]) -> dict[str, Any]:
+        resp = await client.post("/api/tickets/bulk", json={"ticket_ids": [str(a["_id"]), str(b["_id"])], **body},
+                                 headers=headers)
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    assert len((await bulk({"priority": "urgent"}))["done"]) == 2
+    assert len((await bulk({"add_tags": ["VIP", "refund"]}))["done"]) == 2
+    stored = {t["_id"]: t async for t in hub.store.tickets.find({})}
+    assert [stored[t["_id"]].get("priority") for t in (a, b, c)] == ["urgent", "urgent", "normal"]
+    assert [stored[t["_id"]].get("tags") for t in (a, b, c)] == [["billing", "refund", "vip"], ["refund", "vip"],
+                                                                 None]
+    assert await hub.store.events.count_documents({"type": "ticket.tags_changed"}) == 3  # the billing tag's too
+    assert await hub.store.events.count_documents({"type": "ticket.priority_changed"}) == 2
+    tagged = await client.get("/api/tickets?tag=vip")
+    assert {t["number"] for t in (await tagged.json())["tickets"]} == {a["number"], b["number"]}
+
+    await hub.tickets.assign(a["_id"], agent["account"]["_id"], None)
+    await hub.tickets.assign(c["_id"], bob["_id"], None)
+    resp = await client.post("/api/tickets/bulk", headers=headers, json={
+        "ticket_ids": [str(t["_id"]) for t in (a, b, c)], "queue": "returns"})
+    answer = await resp.json()
+    assert [d["number"] for d in answer["done"]] == [a["number"], b["number"]]
+    assert [(f["number"], "ask a supervisor" in f["error"]) for f in answer["failed"]] == [(c["number"], True)]
+    moved = {t["_id"]: t async for t in hub.store.tickets.find({})}
+    assert [(moved[t["_id"]]["queue"], moved[t["_id"]].get("assignee_id")) for t in (a, b, c)] == [
+        ("returns", None), ("returns", None), ("general", bob["_id"])]  # moved tickets wait unassigned there
+    assert await hub.store.audit.count_documents({"action": "ticket.transferred"}) == 0  # an agent's own work
+
+    async with http_client(runtime) as sam:
+        csrf = await login(sam, "sam", "sam's long password")
+        resp = await sam.post("/api/tickets/bulk", json={"ticket_ids": [str(c["_id"])], "queue": "returns"},
+                              headers={"X-CSRF-Token": csrf})
+        assert [d["number"] for d in (await resp.json())["done"]] == [c["number"]]
+        resp = await sam.post("/api/tickets/bulk", json={"ticket_ids": [str(c["_id"])], "priority": "low"},
+                              headers={"X-CSRF-Token": csrf})
+        assert resp.status == 403 and "only agents change a ticket's priority" in (await resp.json())["error"]
+    audited = await hub.store.audit.find_one({"action": "ticket.transferred"})
+    assert audited is not None and audited["details"]["from_agent"] == "bob" and audited["details"]["to_queue"] \
+        == "returns"

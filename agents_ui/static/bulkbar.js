@@ -1,8 +1,9 @@
 /* Several tickets at once: a box on each row of the list, and over the list, once some are picked, what to do with
- * them (a status for agents; "assign to me", to nobody, or, for supervisors, to a colleague) and Apply. The hub
- * changes each as one change (POST /api/tickets/bulk) and says which it could not change and why; the list then
- * reads again. The picked rows are the ones shown: a new search or filter drops the others. An ES module. */
-import { assignable, onNames } from "./names.js";
+ * them (for agents a status, a priority, a tag added; "assign to me", to nobody, or, for supervisors, to a
+ * colleague; a queue to move them to) and Apply. The hub changes each as one change (POST /api/tickets/bulk) and
+ * says which it could not change and why; the list then reads again. The picked rows are the ones shown: a new
+ * search or filter drops the others. An ES module. */
+import { assignable, onNames, queues } from "./names.js";
 
 const { api, el, hasRole, state } = window.Desk;
 
@@ -11,9 +12,16 @@ const listeners = [];
 const count = el("strong", { id: "bulk-count" });
 const action = el("select", { id: "bulk-action", "aria-label": "What to do with the picked tickets" });
 const note = el("p", { id: "bulk-result", class: "muted", role: "status" });
+const tag = el("input", { type: "text", id: "bulk-tag", "aria-label": "Tag to add", placeholder: "tag", size: "10",
+                          maxlength: "40", hidden: true });
 const apply = el("button", { type: "button", id: "bulk-apply" }, "Apply");
 const clear = el("button", { type: "button", class: "link" }, "Clear");
-const bar = el("div", { id: "bulk-bar", class: "bulk-bar", hidden: true }, count, action, apply, clear);
+const bar = el("div", { id: "bulk-bar", class: "bulk-bar", hidden: true }, count, action, tag, apply, clear);
+action.addEventListener("change", () => {
+  tag.hidden = action.value !== "add_tags:";
+  if (!tag.hidden) tag.focus();
+});
+tag.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); apply.click(); } });
 
 /** Whether this user picks rows at all (agents and supervisors work tickets). */
 export const picking = () => hasRole("agent", "supervisor");
@@ -59,6 +67,13 @@ function options() {
     for (const a of assignable()) if (a.id !== me) assign.push(el("option", { value: "agent:" + a.id }, "Assign to " + a.name));
   }
   choices.push(el("optgroup", { label: "Assignee" }, ...assign));
+  if (hasRole("agent")) {
+    choices.push(el("optgroup", { label: "Priority" }, ...["urgent", "high", "normal", "low"].map(
+      (p) => el("option", { value: "priority:" + p }, "Priority " + p))));
+    choices.push(el("optgroup", { label: "Tags" }, el("option", { value: "add_tags:" }, "Add a tag…")));
+  }
+  const moves = queues().map((q) => el("option", { value: "queue:" + q.key }, "Move to " + q.title));
+  if (moves.length) choices.push(el("optgroup", { label: "Queue (waits unassigned there)" }, ...moves));
   const chosen = action.value;  // rebuilt when the names come: what the agent chose stays chosen
   action.replaceChildren(el("option", { value: "" }, "Do with them…"), ...choices);
   action.value = chosen;
@@ -80,7 +95,12 @@ apply.addEventListener("click", async () => {
   const [kind, value] = action.value.split(/:(.*)/s);
   if (!kind) { note.textContent = "Choose what to do first."; return; }
   const body = { ticket_ids: [...picked] };
-  if (kind === "status") body.status = value; else body.agent_id = value || null;
+  if (kind === "agent") body.agent_id = value || null;
+  else if (kind === "add_tags") {
+    const words = tag.value.split(",").map((t) => t.trim()).filter(Boolean);
+    if (!words.length) { note.textContent = "Type the tag to add first."; tag.focus(); return; }
+    body.add_tags = words;
+  } else body[kind] = value;
   apply.disabled = true;
   try {
     const answer = await api("POST", "/api/tickets/bulk", body);
@@ -89,6 +109,8 @@ apply.addEventListener("click", async () => {
       + (answer.failed.length ? " Not changed: " + answer.failed.map(
         (f) => (f.number ? "#" + f.number + " " : "") + "(" + f.error + ")").join(", ") + "." : "");
     action.value = "";
+    tag.value = "";
+    tag.hidden = true;
   } catch (ex) {
     note.textContent = "Nothing changed: " + ex.message;
   } finally {

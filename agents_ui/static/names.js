@@ -65,3 +65,10 @@ export function mentionable() { return people(names.mentionable); }
 
 /** Whom a supervisor may give tickets to (active agents), `[{id, name}]` by name (bulkbar.js). */
 export function assignable() { return people(names.assignable); }
+
+/** Every queue, `[{key, title}]` by title (bulkbar.js); empty until the names are read. */
+export function queues() {
+  if (!read) learn();
+  return Object.entries(names.queues).map(([key, title]) => ({ key, title }))
+    .sort((a, b) => a.title.localeCompare(b.title));
+}

@@ -64,3 +64,46 @@ async def test_picked_tickets_change_together(browser: Any, live_url: str, runti
                                                                                                 "status": 1})}
     assert statuses == {one["number"]: "new", two["number"]: "solved", three["number"]: "solved"}
     await sam.context.close()
+
+
+async def test_picked_tickets_get_a_priority_a_tag_and_another_queue(browser: Any, live_url: str,
+                                                                      runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    async with http_client(runtime) as client:
+        one, two = [(await new_ticket(client, runtime, name))[1] for name in ("Grace Hopper", "Ada Lovelace")]
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    rows = [page.locator(f"#tickets li[data-number='{t['number']}']") for t in (one, two)]
+    for row in rows:
+        await row.locator(".pick").check()
+    action, result = page.locator("#bulk-action"), page.locator("#bulk-result")
+
+    await action.select_option(label="Priority urgent")
+    await page.locator("#bulk-apply").click()
+    await expect(result).to_have_text("2 tickets changed.")
+    for row in rows:
+        await expect(row.locator(".badge.prio")).to_have_text("urgent")
+
+    for row in rows:  # picked again: the change unpicked them
+        await row.locator(".pick").check()
+    tag = page.locator("#bulk-tag")
+    await expect(tag).to_be_hidden()
+    await action.select_option(label="Add a tag…")
+    await expect(tag).to_be_focused()
+    await page.keyboard.type("VIP")
+    await screenshot(page, "desk-bulk-tag")
+    await page.keyboard.press("Enter")
+    await expect(result).to_have_text("2 tickets changed.")
+    await expect(tag).to_be_hidden()
+    for row in rows:
+        await expect(row).to_contain_text("#vip")
+
+    for row in rows:
+        await row.locator(".pick").check()
+    await action.select_option(label="Move to Returns and refunds")
+    await page.locator("#bulk-apply").click()
+    await expect(result).to_have_text("2 tickets changed.")
+    stored = [await hub.store.tickets.find_one({"_id": t["_id"]}) for t in (one, two)]
+    assert [(t["queue"], t["priority"], t["tags"]) for t in stored if t] == [("returns", "urgent", ["vip"])] * 2
+    await page.context.close()
