@@ -57,6 +57,13 @@ log = logging.getLogger(__name__)
 #: Bot decision reasons that put the customer's message in the trainers' NLU inbox.
 REVIEW_REASONS = frozenset({"low_confidence", "ambiguous", "out_of_scope"})
 NOT_HELPFUL = "not_helpful"
+#: Escalations whose message asks for a person ("a human please", "No, that didn't help") rather than says what
+#: it is about: the ticket's subject is the customer's question before it (`bot.last_question`), if there is one.
+ASKING_FOR_SOMEONE = frozenset({"human_requested", NOT_HELPFUL, "article_not_helpful"})
+#: Turns whose message is no question (a thank-you, nothing): not kept as the question.
+NOT_A_QUESTION = frozenset({"feedback_positive", "empty_message"})
+#: A ticket's subject made of a message's text is at most this long (then "…").
+SUBJECT_CHARS = 80
 #: A message's processing lease. Short, so that what a crashed process held is taken over within
 #: LEASE_SECONDS + RECOVERY_SECONDS; a live process renews the leases of what it is still working on
 #: (a slow bot, a database that stalls) every third of it, so that it is not taken over meanwhile.
@@ -413,8 +420,12 @@ class Pipeline:
 
     @staticmethod
     def _bot_fields(decision: Decision, message: Doc) -> Doc:
-        return {"bot.state": decision.state, "bot.last_intent": decision.intent,
-                "bot.last_message_id": message["_id"]}
+        fields = {"bot.state": decision.state, "bot.last_intent": decision.intent,
+                  "bot.last_message_id": message["_id"]}
+        if (decision.reason not in ASKING_FOR_SOMEONE | NOT_A_QUESTION and message.get("text")
+                and not (message.get("metadata") or {}).get("quick_reply")):  # typed, not a button pressed
+            fields["bot.last_question"] = _subject(message)  # the next ticket's subject, if it is asked for
+        return fields
 
     async def _decide(self, message: Doc, conversation: Doc) -> Decision:
         bot_state = conversation.get("bot", {}).get("state", {})
@@ -453,7 +464,8 @@ class Pipeline:
         entities = {e.type: e.value for e in decision.entities}
         ticket = await self.tickets.escalate(
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
-            number=number or 0, session=session, subject=_subject(message), intent=decision.intent,
+            number=number or 0, session=session, subject=_subject(message, conversation, decision.reason),
+            intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
             contact=contact, ahead=ahead,
         )
@@ -602,9 +614,15 @@ def replace_conv(conversation: Doc, ticket: Doc) -> Doc:
     return {**conversation, "ticket_id": ticket["_id"]}
 
 
-def _subject(message: Doc) -> str:
+def _subject(message: Doc, conversation: Doc | None = None, reason: str | None = None) -> str:
+    """A ticket's subject: the email's, or the start of the message; for a message that asks for a person
+    (`ASKING_FOR_SOMEONE`), the start of the customer's question before it, so that the list reads "My card was
+    declined", not "I want to talk to a human" (the question as kept by `Pipeline._bot_fields`)."""
     if message.get("subject"):
         return str(message["subject"])
+    asked = ((conversation or {}).get("bot") or {}).get("last_question") if reason in ASKING_FOR_SOMEONE else None
+    if asked:
+        return str(asked)
     text = " ".join(str(message.get("text", "")).split())
-    return text[:80] + ("…" if len(text) > 80 else "")
+    return text[:SUBJECT_CHARS] + ("…" if len(text) > SUBJECT_CHARS else "")
 

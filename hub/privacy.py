@@ -299,7 +299,8 @@ class Privacy:
             await self._rethread(astray, thread_keys)
         closed: list[Doc] = []
         for conversation in conversations:
-            changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now}
+            changes: Doc = {"subject": None, "recipient": None, "channel_data": {}, "redacted_at": now,
+                            "bot.last_question": None}  # the start of a question (hub.pipeline: a ticket's subject)
             if detach:
                 changes["thread_key"] = thread_keys[conversation["_id"]]
                 if conversation.get("open"):

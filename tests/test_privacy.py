@@ -78,6 +78,9 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
                  for a in m["attachments"]]
     since = ticket["created_at"] - timedelta(hours=1)
     report_before = await hub.metrics.window(since, since + timedelta(hours=2))
+    # the question a chat asked before it asked for a person, kept for the ticket's subject (hub.pipeline)
+    await hub.store.conversations.update_many({"contact_id": contact_id},
+                                              {"$set": {"bot.last_question": "my parcel is broken"}})
 
     refused = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={}, headers={"X-CSRF-Token": csrf})
     assert refused.status == 400 and "confirm" in (await refused.json())["error"]
@@ -97,6 +100,8 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     assert all(m["attachments"] == [] and not m.get("subject") for m in messages)
     assert all(m["author"]["name"] == ERASED_NAME for m in messages if m["author"]["kind"] == "customer")
     assert await hub.blobs.get(blob_id) is None
+    conversations = await hub.store.conversations.find({"contact_id": contact_id}).to_list()
+    assert conversations and all(c["bot"]["last_question"] is None for c in conversations)
     erased_ticket = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert erased_ticket is not None and erased_ticket["subject"] == ERASED_TEXT
     assert erased_ticket["words"] == []  # and the search index's copy of them:

@@ -1,15 +1,18 @@
-"""An agent renames a ticket: the list shows and finds it by the new subject (and still by the old one), the change is
-an event in its history, and an empty or overlong subject is refused with nothing changed."""
+"""A ticket's subject: what the customer asked (not "I want to talk to a human"); an agent renames a ticket: the list
+shows and finds it by the new subject (and still by the old one), the change is an event in its history, and an empty
+or overlong subject is refused with nothing changed."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from hub.models import Sender
+from hub.models import InboundMessage, Sender
 from switchboard.bootstrap import Runtime
 from tests.test_ticket_list import listed, open_ticket
+from tests.test_widget_flow import history, say, widget_session
 
 
 async def test_a_renamed_ticket_is_listed_and_found_by_its_new_subject(
@@ -39,3 +42,33 @@ async def test_a_renamed_ticket_is_listed_and_found_by_its_new_subject(
         assert "subject" in (await resp.json())["error"]
     stored = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert stored is not None and stored["subject"] == "Refund for kettle"
+
+
+async def test_a_ticket_asked_for_is_named_by_the_question_before_it(client: TestClient[Any, Any],
+                                                                     runtime: Runtime) -> None:
+    """"I want to talk to a human" or "No" under "Did that help?" say nothing of what the ticket is about: its
+    subject is the question the customer typed before, the start of it; the words themselves when there was none."""
+    hub = runtime.hub
+    assert hub is not None
+    question = "My card payment was declined at the till twice this morning and the shop kept my receipt, why"
+    for sender, lines in ((Sender("+447700900222", phone="+447700900222"), [question, "I want to talk to a human"]),
+                          (Sender("+447700900333", phone="+447700900333"), ["I want to talk to a human"])):
+        for line in lines:
+            await hub.ingest(InboundMessage(channel="sms", external_id=uuid.uuid4().hex, thread_key=sender.external_id,
+                                            sender=sender, text=line))
+            await hub.pipeline.drain()
+    subjects = [t["subject"] async for t in hub.store.tickets.find({}, sort=[("number", 1)])]
+    assert subjects == [question[:80] + "…", "I want to talk to a human"]
+
+    token = await widget_session(client)
+    await say(client, token, "what are your opening hours?")
+    await hub.pipeline.drain()
+    [answer] = [m for m in await history(client, token) if m["author"]["kind"] == "bot"]
+    [no] = [q for q in answer["quick_replies"] if q["payload"] == "/deny"]
+    resp = await client.post("/api/widget/messages", headers={"Authorization": f"Bearer {token}"},
+                             json={"text": no["title"], "payload": no["payload"], "client_id": uuid.uuid4().hex})
+    assert resp.status == 202, await resp.text()
+    await hub.pipeline.drain()
+    ticket = await hub.store.tickets.find_one({}, sort=[("number", -1)])
+    assert ticket is not None and ticket["reason"] == "not_helpful"
+    assert ticket["subject"] == "what are your opening hours?"
