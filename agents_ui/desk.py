@@ -394,6 +394,9 @@ def desk_frame(change: Change) -> dict[str, Any] | None:
         return {"type": "event", "event": jsonable(change.document)}
     if change.collection == "ticket_activity":
         return {"type": "activity", "activity": activity_view(change.document)}
+    if change.collection == "ticket_reads":  # the user read a ticket on one of their desks (hub.ticketreads)
+        return {"type": "read", "ticket_id": str(change.document["ticket_id"]),
+                "at": change.document["at"].isoformat()}
     return None
 
 
@@ -428,6 +431,8 @@ class FeedState:
             return str(doc.get("conversation_id")) in self.watching
         if change.collection == "ticket_activity":
             return self.ticket is not None and str(doc.get("ticket_id")) == self.ticket
+        if change.collection == "ticket_reads":
+            return doc.get("agent_id") == self.agent.get("_id")
         if change.collection == "events" and str(doc.get("type", "")).startswith(CONVERSATION_EVENTS) \
                 and "conversation_id" in doc:
             return str(doc["conversation_id"]) in self.watching

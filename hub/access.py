@@ -50,6 +50,8 @@ def may_see_change(agent: Doc, collection: str, document: Doc) -> bool:
     """Whether a change to `document` in `collection` may be shown live to this desk user."""
     if collection in ("tickets", "messages", "ticket_activity"):
         return may_read_tickets(agent)
+    if collection == "ticket_reads":  # what a user read: their own desks only
+        return document.get("agent_id") == agent.get("_id")
     if collection == "events":
         return may_see_event(agent, document)
     return False

@@ -69,7 +69,7 @@ WRITE_BATCH = 100
 ONE_TIME = "one-time whole-collection pass"
 
 #: Collections the realtime bus follows with a change stream.
-WATCHED_COLLECTIONS = ("messages", "tickets", "events", "ticket_activity")
+WATCHED_COLLECTIONS = ("messages", "tickets", "events", "ticket_activity", "ticket_reads")
 
 
 def oid(value: str | ObjectId) -> ObjectId:

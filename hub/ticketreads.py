@@ -72,10 +72,12 @@ class TicketReads:
         self.reads = store.ticket_reads
 
     async def mark(self, agent_id: ObjectId, ticket_id: ObjectId) -> datetime:
-        """The agent has read the ticket now (one command: an upsert by `_id`)."""
+        """The agent has read the ticket now (one command: an upsert by `_id`). The change reaches the agent's
+        other open desks (hub.realtime), whose dot on the ticket goes too."""
         now = utcnow()
         await self.reads.update_one({"_id": read_key(agent_id, ticket_id)},
-                                    {"$max": {"at": now}, "$set": {"expires_at": now + KEEP}}, upsert=True)
+                                    {"$max": {"at": now}, "$set": {"agent_id": agent_id, "ticket_id": ticket_id,
+                                                                   "expires_at": now + KEEP}}, upsert=True)
         return now
 
     async def unread(self, agent_id: ObjectId) -> list[Unread]:

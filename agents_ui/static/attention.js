@@ -9,8 +9,8 @@
  * hands them over). The hub keeps what each user has read (hub/ticketreads.py): at sign-in or a reload the page
  * asks it which tickets have news not read since (GET /api/me/unread), on any computer, also news that came while
  * no desk of theirs was open; and the page tells it whenever it shows the user a ticket in a tab in front
- * (POST /api/tickets/{id}/seen). A ticket read on another computer keeps its dot here until it is opened here or
- * the page reloads. The notification preference is per user and browser (local storage).
+ * (POST /api/tickets/{id}/seen), which its other open desks hear on their feed (a `read` frame): the dot goes
+ * there too. The notification preference is per user and browser (local storage).
  */
 import { agentName } from "./names.js";
 
@@ -23,6 +23,7 @@ const WHY = { message: "New message from the customer", assigned: "Assigned to y
 const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
 const marked = new Map();  // ticket id -> the newest news time this page told the hub the user has read
+const since = new Map();   // ticket id -> the time of its newest unread news (a read before it leaves the dot)
 const listeners = [];
 let me = null;
 
@@ -92,6 +93,11 @@ function news(t, before) {
 }
 
 onLive((frame) => {
+  if (frame.type === "read" && me) {  // read on another desk of this user's: the dot goes here too
+    if (!marked.has(frame.ticket_id) || marked.get(frame.ticket_id) < frame.at) marked.set(frame.ticket_id, frame.at);
+    if ((since.get(frame.ticket_id) || "") <= frame.at && unread.delete(frame.ticket_id)) changed();
+    return;
+  }
   if (frame.type !== "ticket" || !me) return;
   const t = frame.ticket;
   const before = known.get(t.id);
@@ -100,6 +106,7 @@ onLive((frame) => {
   if (why === "assigned" && state.ticketId === t.id) return;  // taken, or answered, from this very page
   if (why && !inView(t.id)) {
     if (!unread.has(t.id) || why === "message") unread.set(t.id, why);
+    since.set(t.id, t.updated_at);  // the instant of this news (the hub sets both to it)
     changed();
     notify(t, why);
   }
@@ -182,13 +189,18 @@ async function fetchUnread(agent) {
     return;  // the database is away for a moment: the page still marks what comes live
   }
   if (!me || me.id !== agent.id) return;  // signed out meanwhile
-  for (const t of data.tickets) if (!inView(t.id) && !unread.has(t.id)) unread.set(t.id, t.why);
+  for (const t of data.tickets) {
+    if (inView(t.id) || unread.has(t.id)) continue;
+    unread.set(t.id, t.why);
+    since.set(t.id, t.at);
+  }
   changed();
 }
 
 onEnter((agent) => {
   if (!me || me.id !== agent.id) {  // another user on this page: their own set
     unread.clear();
+    since.clear();
     known.clear();
     marked.clear();
   }

@@ -100,3 +100,37 @@ async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
         await expect(marks[grace["number"]]).not_to_have_class("unread")  # read on the first computer
         await screenshot(other, "desk-attention-signed-in")
         await other.context.close()
+
+
+async def test_a_ticket_read_on_one_desk_is_read_on_the_others(browser: Any, live_url: str, runtime: Runtime) -> None:
+    """Alice has the desk open in two windows: Grace's message marks the ticket in both, opening it in one reads it
+    in the other. Bob's desk is told nothing of what Alice read."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    async with http_client(runtime) as client:
+        grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
+        await hub.tickets.assign(grace["_id"], alice["_id"], alice)  # she took it: no news
+        first = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+        second = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+        bob = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password")
+        await bob.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
+        rows = [page.locator(f"#tickets li[data-number='{grace['number']}']") for page in (first, second)]
+        for row in rows:
+            await expect(row).not_to_have_class("unread")
+
+        await say(client, grace_token, "Any news on my refund?")
+        await hub.pipeline.drain()
+        for page, row in zip((first, second), rows, strict=True):
+            await expect(row.locator(".dot")).to_have_attribute("title", "New message from the customer")
+            await expect(page).to_have_title(f"(1) {BASE}")
+
+        await rows[0].click()  # read in the first window
+        await expect(first.locator("#messages li.customer").last).to_contain_text("refund")
+        await expect(rows[1]).not_to_have_class("unread")  # and so in the second
+        await expect(second).to_have_title(BASE)
+        frames = await bob.evaluate("() => window.liveFrames.map((f) => f.type)")
+        assert "ticket" in frames and "read" not in frames  # Bob saw the ticket change, not Alice's read
+    for page in (first, second, bob):
+        await page.context.close()
