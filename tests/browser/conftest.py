@@ -83,6 +83,11 @@ async def shown(page: Any) -> list[dict[str, str]]:
     return list(await page.evaluate("window.__shown"))
 
 
+def ticket_row(page: Any, ticket: dict[str, Any]) -> Any:
+    """The ticket's row in the desk's list (found by its number, as agents read it)."""
+    return page.locator(f"#tickets li[data-number='{ticket['number']}']")
+
+
 async def desk_login(browser: Any, url: str, username: str, password: str, *, notifications: bool = False,
                      **options: Any) -> Any:
     """A desk page of its own (a new browser context) at `url` (the desk, or one of its views), signed in, live

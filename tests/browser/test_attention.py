@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot, shown
+from tests.browser.conftest import desk_login, screenshot, shown, ticket_row
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 from tests.test_widget_flow import say
@@ -40,7 +40,7 @@ async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
         await toggle.click()
         await expect(toggle).to_have_text("Notifications on")
 
-        rows = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada, linus)}
+        rows = {t["number"]: ticket_row(page, t) for t in (grace, ada, linus)}
         for given in (grace, ada):  # given to her before she signed in
             await expect(rows[given["number"]].locator(".dot")).to_have_attribute("title", "Assigned to you")
         await expect(page).to_have_title(f"(2) {BASE}")
@@ -93,7 +93,7 @@ async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
         await say(client, ada_token, "Sorry, the order number is 5512")
         await hub.pipeline.drain()
         other = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-        marks = {t["number"]: other.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada, linus)}
+        marks = {t["number"]: ticket_row(other, t) for t in (grace, ada, linus)}
         await expect(marks[ada["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
         await expect(marks[linus["number"]].locator(".dot")).to_have_attribute("title", "Assigned to you")
         await expect(other).to_have_title(f"(2) {BASE}")
@@ -116,7 +116,7 @@ async def test_a_ticket_read_on_one_desk_is_read_on_the_others(browser: Any, liv
         second = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
         bob = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password")
         await bob.evaluate("() => { window.liveFrames = []; Desk.onLive((f) => window.liveFrames.push(f)); }")
-        rows = [page.locator(f"#tickets li[data-number='{grace['number']}']") for page in (first, second)]
+        rows = [ticket_row(page, grace) for page in (first, second)]
         for row in rows:
             await expect(row).not_to_have_class("unread")
 

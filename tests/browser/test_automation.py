@@ -13,7 +13,7 @@ from hub.models import Role, Sender
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import make_settings
 from tests.helpers import eventually
 from tests.test_ticket_list import open_ticket
@@ -63,7 +63,7 @@ async def test_an_automation_rule_tags_and_routes_a_new_email_ticket(browser: An
                                "Could you send my invoice again?", subject="Invoice 2211 missing")
     await page.locator("#nav a[data-nav=tickets]").click()
     await page.locator("#queues li[data-queue=orders]").click()
-    row = page.locator(f"#tickets li[data-number='{ticket['number']}']")
+    row = ticket_row(page, ticket)
     await expect(row).to_contain_text("Kay Mills")
     await row.click()
     await expect(page.locator("#messages li.automation .text")).to_have_text(LINE)
@@ -100,7 +100,7 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
     await boss.context.close()
 
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
+    await ticket_row(page, ticket).click()
     await page.locator("#take").click()
     await expect(page.locator("#take")).to_be_hidden()
     await page.locator("#macro").select_option(label="Invoice resent")

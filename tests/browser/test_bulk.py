@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 
@@ -26,7 +26,7 @@ async def test_picked_tickets_change_together(browser: Any, live_url: str, runti
     await hub.tickets.assign(one["_id"], alice["_id"], alice)
 
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    row = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (one, two, three)}
+    row = {t["number"]: ticket_row(page, t) for t in (one, two, three)}
     bar = page.locator("#bulk-bar")
     await expect(page.locator("#tickets li")).to_have_count(3)
     await expect(bar).to_be_hidden()
@@ -53,7 +53,7 @@ async def test_picked_tickets_change_together(browser: Any, live_url: str, runti
     await page.context.close()
 
     sam = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password")
-    remaining = sam.locator(f"#tickets li[data-number='{one['number']}']")
+    remaining = ticket_row(sam, one)
     await remaining.locator(".pick").check()
     await sam.locator("#bulk-action").select_option(label="Assign to Bob Stone")
     await sam.locator("#bulk-apply").click()
@@ -74,7 +74,7 @@ async def test_picked_tickets_get_a_priority_a_tag_and_another_queue(browser: An
     async with http_client(runtime) as client:
         one, two = [(await new_ticket(client, runtime, name))[1] for name in ("Grace Hopper", "Ada Lovelace")]
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    rows = [page.locator(f"#tickets li[data-number='{t['number']}']") for t in (one, two)]
+    rows = [ticket_row(page, t) for t in (one, two)]
     for row in rows:
         await row.locator(".pick").check()
     action, result = page.locator("#bulk-action"), page.locator("#bulk-result")

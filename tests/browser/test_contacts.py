@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
 from tests.test_ticket_list import open_ticket
 from tests.test_widget_flow import say, widget_session
@@ -36,7 +36,7 @@ async def test_a_supervisor_merges_an_email_and_a_web_chat_contact_into_one_time
 
     page = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password")
     # from the ticket, the customer's name in the header leads to the contact page
-    await page.locator(f"#tickets li[data-number='{ticket['number']}']").click()
+    await ticket_row(page, ticket).click()
     await expect(page.locator("#ticket-contact")).to_have_text("Mia Wong")
     await screenshot(page, "desk-ticket-contact-link")
     await page.locator("#ticket-contact").click()

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot, shown
+from tests.browser.conftest import desk_login, screenshot, shown, ticket_row
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 from tests.test_widget_flow import history
@@ -29,11 +29,11 @@ async def test_a_note_that_mentions_a_colleague_reaches_them(browser: Any, live_
         bob_page = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password", notifications=True)
         await bob_page.locator("#notify-toggle").click()
         await expect(bob_page.locator("#notify-toggle")).to_have_text("Notifications on")
-        await bob_page.locator(f"#tickets li[data-number='{ada['number']}']").click()  # Bob works on Ada's ticket
+        await ticket_row(bob_page, ada).click()  # Bob works on Ada's ticket
         await expect(bob_page.locator("#ticket-title")).to_contain_text(f"#{ada['number']}")
 
         alice = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-        await alice.locator(f"#tickets li[data-number='{grace['number']}']").click()
+        await ticket_row(alice, grace).click()
         box = alice.locator("#reply-text")
         await box.press_sequentially("@Bo")
         await expect(alice.locator("#mention-list")).to_be_hidden()  # a reply to the customer mentions nobody
@@ -54,7 +54,7 @@ async def test_a_note_that_mentions_a_colleague_reaches_them(browser: Any, live_
         await expect(sent).to_contain_text("@Bob Stone can you check the refund for 5521?")
         await expect(sent).not_to_have_class("mentions-me")  # Alice's own view: not for her
 
-        row = bob_page.locator(f"#tickets li[data-number='{grace['number']}']")
+        row = ticket_row(bob_page, grace)
         await expect(row.locator(".dot")).to_have_attribute("title", "A colleague mentioned you")
         await expect(bob_page).to_have_title("(1) Switchboard desk")
         assert await shown(bob_page) == [{"title": f"Alice Ng mentioned you on #{grace['number']}",

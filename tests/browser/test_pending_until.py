@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, utcnow
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 
@@ -29,7 +29,7 @@ async def test_a_ticket_pending_until_a_time_comes_back_to_its_agent(browser: An
         _, ada = await new_ticket(client, runtime, "Ada Lovelace")
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password",
                             timezone_id="Europe/Berlin", locale="en-GB")
-    rows = {t["number"]: page.locator(f"#tickets li[data-number='{t['number']}']") for t in (grace, ada)}
+    rows = {t["number"]: ticket_row(page, t) for t in (grace, ada)}
 
     await rows[grace["number"]].click()
     await page.locator("#take").click()

@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, ticket_row
 from tests.test_ticket_list import open_ticket
 
 
@@ -37,7 +37,7 @@ async def test_an_sla_warning_appears_on_a_ticket_with_a_frozen_clock(browser: A
     page = await ctx.new_page()
     await page.clock.set_fixed_time(frozen.timestamp())
     await log_in(page, live_url, "sue", "sue's password")
-    row = page.locator(f"#tickets li[data-number='{ticket['number']}']")
+    row = ticket_row(page, ticket)
     await expect(row.locator(".sla-clock")).to_have_text("SLA 10m left")
     await expect(row.locator(".sla-clock")).to_have_attribute("data-state", "warning")
     await row.click()

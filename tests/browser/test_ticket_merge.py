@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from hub.models import Role, Sender
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
 from tests.test_ticket_list import open_ticket
 from tests.test_widget_flow import history, say, widget_session
@@ -37,7 +37,7 @@ async def test_an_agent_merges_two_tickets_of_one_customer_into_one_timeline(
     await hub.merges.merge(email["contact_id"], chat["contact_id"], alice)
 
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    await page.locator(f"#tickets li[data-number='{email['number']}']").click()
+    await ticket_row(page, email).click()
     await expect(page.locator("#ticket-title")).to_contain_text("Missing parcel 4471")
     await page.locator("#merge-open").click()
     await page.locator("#merge-search").fill(str(chat["number"]))
@@ -55,7 +55,7 @@ async def test_an_agent_merges_two_tickets_of_one_customer_into_one_timeline(
     await expect(timeline.locator("li.move .text")).to_have_text(
         f"Alice merged #{email['number']} (Missing parcel 4471) into this ticket")
     await expect(timeline).to_contain_text(f"We have combined your requests into ticket #{chat['number']}.")
-    await expect(page.locator(f"#tickets li[data-number='{email['number']}']")).to_have_count(0)
+    await expect(ticket_row(page, email)).to_have_count(0)
     await screenshot(page, "desk-ticket-merged-timeline")
     async with http_client(runtime) as client:
         assert f"We have combined your requests into ticket #{chat['number']}." in [

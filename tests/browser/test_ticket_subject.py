@@ -8,7 +8,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 
@@ -19,7 +19,7 @@ async def test_an_agent_renames_a_ticket(browser: Any, live_url: str, runtime: R
     async with http_client(runtime) as client:
         _, ticket = await new_ticket(client, runtime, "Grace Hopper")
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    row = page.locator(f"#tickets li[data-number='{ticket['number']}']")
+    row = ticket_row(page, ticket)
     await row.click()
     await page.locator("#ticket-rename").click()
     field = page.locator("#ticket-subject")

@@ -12,7 +12,7 @@ from hub.models import Role
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
-from tests.browser.conftest import desk_login, screenshot
+from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client, make_settings
 from tests.test_transfers import new_ticket
 
@@ -41,7 +41,7 @@ async def test_a_ticket_moved_to_billing_with_a_note_appears_live_for_a_colleagu
     await expect(bob.locator("#tickets li")).to_have_count(0)
 
     alice = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    await alice.locator(f"#tickets li[data-number='{ticket['number']}']").click()
+    await ticket_row(alice, ticket).click()
     await alice.locator("#take").click()
     await expect(alice.locator("#take")).to_be_hidden()
     await alice.locator("#transfer").click()
@@ -56,7 +56,7 @@ async def test_a_ticket_moved_to_billing_with_a_note_appears_live_for_a_colleagu
     await expect(alice.locator("#ticket-meta")).to_have_text("Billing · web chat · asked for a person · unassigned")
     await expect(alice.locator("#transfer-panel")).to_be_hidden()
 
-    arrived = bob.locator(f"#tickets li[data-number='{ticket['number']}']")
+    arrived = ticket_row(bob, ticket)
     await expect(arrived).to_contain_text("Grace Hopper")  # no reload: the desk feed brought it
     await arrived.click()
     await expect(bob.locator("#messages li.move .text")).to_have_text(line)
@@ -64,8 +64,8 @@ async def test_a_ticket_moved_to_billing_with_a_note_appears_live_for_a_colleagu
     await expect(bob.locator("#ticket-meta")).to_contain_text("· assigned to you")
     await expect(alice.locator("#ticket-meta")).to_contain_text("· assigned to Bob")
     # and the lists say who has it too
-    await expect(bob.locator(f"#tickets li[data-number='{ticket['number']}'] .assignee")).to_have_text("you")
-    await expect(alice.locator(f"#tickets li[data-number='{ticket['number']}'] .assignee")).to_have_text("Bob")
+    await expect(ticket_row(bob, ticket).locator(".assignee")).to_have_text("you")
+    await expect(ticket_row(alice, ticket).locator(".assignee")).to_have_text("Bob")
     await screenshot(alice, "desk-transfer-taken-by-colleague")
     await screenshot(bob, "desk-transfer-received")
     await alice.context.close()
