@@ -17,6 +17,7 @@ only the account the session already loaded; the secret itself lives in the `tot
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 import time
@@ -93,6 +94,9 @@ class TotpService:
         self.pending = store.login_pending
         self.throttle = throttle
         self._policy: tuple[float, frozenset[str]] | None = None
+        #: The policy's read in flight: requests arriving while it runs share it (a desk's three requests at once
+        #: made three reads whenever the cache had just expired).
+        self._reading: asyncio.Future[frozenset[str]] | None = None
         #: Replaceable so tests can ask for the code of a given moment.
         self.clock = time.time
 
@@ -104,17 +108,29 @@ class TotpService:
 
     async def required_roles(self) -> frozenset[str]:
         now = time.monotonic()
-        if self._policy is None or now - self._policy[0] > POLICY_CACHE_SECONDS:
-            doc = await self.store.settings.find_one({"_id": POLICY_ID})
-            self._policy = (now, frozenset((doc or {}).get("roles", [])))
-        return self._policy[1]
+        if self._policy is not None and now - self._policy[0] <= POLICY_CACHE_SECONDS:
+            return self._policy[1]
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read_policy(now))
+        reading = self._reading
+        try:
+            return await asyncio.shield(reading)
+        finally:
+            if self._reading is reading and reading.done():
+                self._reading = None
+
+    async def _read_policy(self, now: float) -> frozenset[str]:
+        doc = await self.store.settings.find_one({"_id": POLICY_ID})
+        roles = frozenset((doc or {}).get("roles", []))
+        self._policy = (now, roles)
+        return roles
 
     async def set_required_roles(self, roles: list[str]) -> tuple[list[str], list[str]]:
         """Store the roles that must use TOTP: (before, after)."""
         after = check_roles(roles)
         before = await self.store.settings.find_one({"_id": POLICY_ID})
         await self.store.settings.update_one({"_id": POLICY_ID}, {"$set": {"roles": after}}, upsert=True)
-        self._policy = None
+        self._policy = self._reading = None
         return list((before or {}).get("roles", [])), after
 
     async def required_for(self, agent: Doc) -> bool:
