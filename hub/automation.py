@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.display import person
 from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.realtime import Change, RealtimeBus
 from hub.responses import ResponseLibrary
@@ -40,7 +41,7 @@ from hub.sla import EPOCH
 from hub.store import Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
 from hub.ticketindex import PRIORITIES
 from hub.tickets import ACTIVE, TicketError, TicketService
-from hub.transfers import Transfers, person
+from hub.transfers import Transfers
 
 log = logging.getLogger(__name__)
 
@@ -223,20 +224,22 @@ class Automation:
         if macro is None:
             raise AutomationError("no such macro")
         actions = Actions(**{k: v for k, v in (macro.get("actions") or {}).items() if k in Actions.__annotations__})
-        return await self.execute(ticket_id, actions, agent, any_ticket=supervisor, send_response=False)
+        return await self.execute(ticket_id, actions, agent, any_ticket=supervisor, send_response=False, lines=True)
 
     # -- the executor ----------------------------------------------------------------------------
     async def execute(self, ticket_id: ObjectId, actions: Actions, actor: Doc, *, any_ticket: bool,
-                      send_response: bool) -> Outcome:
+                      send_response: bool, lines: bool = False) -> Outcome:
         """Apply `actions` to the ticket as `actor`, each through the service a person would use. A refused
-        action (an agent offline, a closed ticket) is skipped with its reason; the others still apply."""
+        action (an agent offline, a closed ticket) is skipped with its reason; the others still apply.
+        `lines`: each change writes its own line in the ticket's timeline, as when a person makes it (a macro);
+        a rule's run writes one line for all it did instead."""
         out = Outcome()
         ticket = await self.tickets.get(ticket_id)
         new_tags = sorted(set(ticket.get("tags") or []) | set(actions.tags))
         if (actions.tags and new_tags != sorted(ticket.get("tags") or [])) or actions.priority:
             try:
                 ticket = await self.tickets.edit(ticket_id, actor, tags=new_tags if actions.tags else None,
-                                                 priority=actions.priority)
+                                                 priority=actions.priority, line=lines)
                 if actions.tags:
                     out.done.append("tagged " + ", ".join(actions.tags))
                 if actions.priority:
@@ -254,7 +257,7 @@ class Automation:
             try:
                 ticket = await self.transfers.transfer(
                     ticket_id, actor, queue=queue, agent_id=agent_id if agent_id is not None
-                    else ticket.get("assignee_id") if not queue else None, any_ticket=any_ticket, line=False)
+                    else ticket.get("assignee_id") if not queue else None, any_ticket=any_ticket, line=lines)
                 if queue:
                     out.done.append(f"moved this to {self.transfers.queue_title(queue)}")
                 if agent_id is not None:
@@ -263,7 +266,7 @@ class Automation:
                 out.failed.append(str(exc))
         if actions.status and actions.status != ticket["status"]:
             try:
-                ticket = await self.tickets.set_status(ticket_id, actions.status, actor)
+                ticket = await self.tickets.set_status(ticket_id, actions.status, actor, line=lines)
                 out.done.append(f"set status {actions.status}")
             except TicketError as exc:
                 out.failed.append(str(exc))

@@ -71,3 +71,10 @@ def visitor_number(contact: Doc) -> int:
 def _identity_ids(contact: Doc) -> set[str]:
     identities: list[dict[str, Any]] = contact.get("identities", [])
     return {str(i.get("external_id")) for i in identities if i.get("external_id")}
+
+
+def person(agent: Doc | None) -> str:
+    """How a desk user is named to colleagues (never an id)."""
+    if agent is None:
+        return "nobody"
+    return str(agent.get("name") or agent.get("username") or ("an API client" if agent.get("service") else "someone"))

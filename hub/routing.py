@@ -19,9 +19,11 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub.display import person
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.ticketindex import index_update
+from hub.ticketlines import assignee_item, item
 from hub.tickets import ACTIVE, TicketService
 from hub.waitestimate import QueueSnapshot, told_wait
 
@@ -94,6 +96,8 @@ class Router:
         if claimed is None:
             return None
         taken = await self.tickets.index.settle(claimed, session)  # `waiting` was read before the transaction
+        await self.tickets.lines.write(taken, None, [assignee_item(None, None, agent["_id"],
+                                                                   {agent["_id"]: person(agent)})], session)
         await self.store.append_event("ticket.assigned", now, session=session, ticket_id=taken["_id"],
                                       agent_id=agent["_id"], queue=queue, data={"by": "least_busy"})
         await self.tickets.notify("ticket.updated", taken, session)
@@ -131,7 +135,11 @@ class Router:
                 )
                 if released is None:
                     continue  # answered or moved meanwhile
-                await self.tickets.index.settle(released)  # its assignee keys
+                settled = await self.tickets.index.settle(released)  # its assignee keys
+                names = await self.tickets.lines.names(ticket["assignee_id"])
+                await self.tickets.lines.write(settled, None, [item(
+                    "assignee", names.get(ticket["assignee_id"], "someone"), None, how="no_answer",
+                    after_seconds=queue.auto_transfer_seconds)], None)
                 await self.store.append_event("ticket.transferred", now, ticket_id=ticket["_id"],
                                               agent_id=ticket["assignee_id"], queue=name,
                                               data={"reason": "no answer", "after_seconds":

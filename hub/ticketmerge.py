@@ -31,11 +31,12 @@ import re
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.conversations import new_token
+from hub.display import person
 from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
 from hub.slaclock import start_clock
 from hub.store import Doc, ObjectId, Store, oid
 from hub.tickets import NotFound, TicketError, TicketService
-from hub.transfers import SYSTEM_NAME, person
+from hub.transfers import SYSTEM_NAME
 
 #: What the customer reads on the surviving ticket's channel.
 COMBINED = "We have combined your requests into ticket #{number}."

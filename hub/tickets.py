@@ -17,6 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.csat import CsatLinks
 from hub.desktally import DeskTally
+from hub.display import person
 from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
@@ -26,6 +27,7 @@ from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
 from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
+from hub.ticketlines import HUB, TicketLines, assignee_item, item, pending_item
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -141,6 +143,8 @@ class TicketService:
         #: The desk list's search fields: each write below folds them in (`index_update`); `refresh` recomputes
         #: them from scratch for the rare paths (contact edits, merges).
         self.index = TicketIndex(store)
+        #: Each change's line in the ticket's timeline (hub.ticketlines).
+        self.lines = TicketLines(store, outbox)
         self.tally = DeskTally(store)  # the desk's sidebar numbers, one pass for every agent asking at once
         #: Set by the hub: re-routes a queue when an agent's capacity frees up.
         self.router: Any = None
@@ -454,6 +458,8 @@ class TicketService:
             to = new if new is not old else None  # the status the step moves the ticket to, if it moves it
             change: Doc = {"$set": update}
             if to is not None:
+                # its line after the reply, before a rating request (hub.ticketlines)
+                await self.lines.write(ticket, agent, [item("status", old.value, to.value)], session, conversation)
                 moving = await self._status_change(replied, old, to, now)
                 change = {**moving, "$set": {**update, **moving["$set"]}}
                 if closing:
@@ -534,13 +540,14 @@ class TicketService:
                                           many=True)
 
     async def set_status(self, ticket_id: ObjectId, status: str, agent: Doc | None,
-                         pending_until: datetime | KeepType | None = KEEP) -> Doc:
+                         pending_until: datetime | KeepType | None = KEEP, *, line: bool = True) -> Doc:
         """Move the ticket to `status` in one transaction: the ticket read and written once, its conversations
         closed for a solve or close, and a solve's rating request posted with them (all or nothing).
 
         `pending_until` (with `pending` only): when the ticket is to be open again by itself, for whoever has it
         (hub.sla's watcher does it). On a ticket pending already it changes that time, and None clears it; KEEP
-        (automation, macros) leaves it as it is."""
+        (automation, macros) leaves it as it is. `line=False`: no line of its own in the ticket's timeline (an
+        automation run writes one for all it did)."""
         new = _status(status)
         until = check_pending_until(new, pending_until, utcnow())
         agent_id = agent["_id"] if agent else None
@@ -557,11 +564,22 @@ class TicketService:
             if new is old:
                 if new is not TicketStatus.PENDING or until is KEEP or until == ticket.get("pending_until"):
                     return ticket
+                if line:
+                    await self.lines.write(ticket, agent, [item("pending_until", ticket.get("pending_until"), until)],
+                                           session)
                 return await self._move_pending_until(ticket, until, agent_id, session)
             now = utcnow()
             change = await self._status_change(ticket, old, new, now, None if until is KEEP else until)
+            # the latest conversation: the line goes there, and so does a solve's rating request
+            latest = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]},
+                                                             session=session) if line else None
+            if line:
+                await self.lines.write(ticket, agent, [pending_item(old.value, until if isinstance(until, datetime)
+                                                                     else None) if new is TicketStatus.PENDING
+                                                        else item("status", old.value, new.value)],
+                                       session, latest)
             if new in CLOSING:
-                asked = await self._rating_request(ticket, new, session)
+                asked = await self._rating_request(ticket, new, session, latest)
                 if asked is not None:
                     change["$set"]["csat_asked"] = True
                 await self._close_conversations(ticket["conversation_ids"], now, session,
@@ -694,6 +712,8 @@ class TicketService:
                 {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
                 session=session,
             )
+            await self.lines.write(ticket, HUB, [item("status", TicketStatus.NEW.value, TicketStatus.CLOSED.value,
+                                                      why=f"abandoned_{reason}")], session)
             await self.store.append_event("ticket.abandoned", now, session=session, ticket_id=ticket_id,
                                           queue=ticket["queue"], data={"reason": reason})
             self.telemetry.count("ticket", session, queue=ticket["queue"], change="abandoned")
@@ -753,9 +773,10 @@ class TicketService:
         return await self.store.run_in_transaction(work)
 
     async def assign(self, ticket_id: ObjectId, assignee_id: ObjectId | None, by: Doc | None, *,
-                     if_assigned_to: ObjectId | None = None) -> Doc:
+                     if_assigned_to: ObjectId | None = None, line: bool = True) -> Doc:
         """Set the assignee of an active ticket; `if_assigned_to` makes it conditional (an agent
-        handing back their own ticket), checked in the same write so a concurrent reassignment wins."""
+        handing back their own ticket), checked in the same write so a concurrent reassignment wins.
+        The change gets a line in the ticket's timeline unless `line=False`."""
         now = utcnow()
         query: Doc = {"_id": ticket_id, "status": {"$in": ACTIVE}}
         if if_assigned_to is not None:
@@ -774,6 +795,9 @@ class TicketService:
             if (await self.store.tickets.update_one(query, update, session=session)).matched_count == 0:
                 return None
             ticket = applied(current, update)
+            if line:
+                await self.lines.write(ticket, by, [await self._assignee_item(by, current.get("assignee_id"),
+                                                                              assignee_id, session)], session)
             await self.store.append_event("ticket.assigned", now, session=session, ticket_id=ticket_id,
                                           agent_id=assignee_id, queue=ticket["queue"],
                                           data={"by": by["_id"] if by else None})
@@ -789,11 +813,20 @@ class TicketService:
             raise NotFound("no active ticket with that id")
         return ticket
 
+    async def _assignee_item(self, by: Doc | None, before: ObjectId | None, after: ObjectId | None,
+                             session: AsyncClientSession | None = None) -> Doc:
+        """An assignee change for its timeline line, named: the names not at hand are read (one read)."""
+        names = {by["_id"]: person(by)} if by is not None else {}
+        names.update(await self.lines.names(*(a for a in (before, after) if a not in names), session=session))
+        return assignee_item(by["_id"] if by is not None else None, before, after, names)
+
     async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
-                   priority: str | None = None, subject: str | None = None, add_tags: list[str] | None = None) -> Doc:
+                   priority: str | None = None, subject: str | None = None, add_tags: list[str] | None = None,
+                   line: bool = True) -> Doc:
         """Set a ticket's tags (or add `add_tags` to those it has), priority and/or subject; each change is an
-        event in the ticket's history. A new subject's words join the ticket's search words (the old subject's
-        stay: a search by what it was called still finds it)."""
+        event in the ticket's history, and all of them one line in its timeline (`line=False`: none, for an
+        automation run, which writes one line for all it did). A new subject's words join the ticket's search
+        words (the old subject's stay: a search by what it was called still finds it)."""
         if priority is not None and priority not in PRIORITIES:
             raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
         if subject is not None:
@@ -829,6 +862,9 @@ class TicketService:
             for name, change in changes.items():
                 await self.store.append_event(f"ticket.{name}_changed", now, session=session, ticket_id=ticket_id,
                                               agent_id=agent["_id"], queue=ticket["queue"], data=change)
+            if line:
+                await self.lines.write(updated, agent, [item(name, c["from"], c["to"]) for name, c in changes.items()],
+                                       session)
             await self.notify("ticket.updated", updated, session)
             return updated
 

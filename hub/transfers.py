@@ -21,6 +21,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub.display import person
 from hub.models import AuthorKind, Role, utcnow
 from hub.presence import ONLINE
 from hub.responses import ResponseLibrary
@@ -39,13 +40,6 @@ class TransferRefused(TicketError):
 
 class MovedMeanwhile(TicketError):
     """Someone else moved the ticket between reading and writing it."""
-
-
-def person(agent: Doc | None) -> str:
-    """How a desk user is named to colleagues (never an id)."""
-    if agent is None:
-        return "nobody"
-    return str(agent.get("name") or agent.get("username") or ("an API client" if agent.get("service") else "someone"))
 
 
 def works_tickets(agent: Doc) -> bool:

@@ -262,7 +262,7 @@ async def one_visitor(client: TestClient[Any, Any], rt: Runtime, log: CommandLog
     kinds = [m["author"]["kind"] async for m in observer.messages.find({"conversation_id": conversation_id},
                                                                         sort=[("created_at", 1), ("_id", 1)])]
     assert kinds == ["customer", "bot", "customer", "bot", "customer", "system", "customer", "agent",
-                     "agent", "system"], kinds  # the last: the rating request
+                     "agent", "system", "system"], kinds  # the last two: "Alice solved the ticket.", the rating request
 
     # the same customer comes back (a new chat), is answered, and the agent solves it from the status menu
     await say(client, token, "I need a human again please")

@@ -64,7 +64,9 @@ async def test_send_and_solve_is_one_step_all_or_nothing(
     assert solved["first_agent_reply_at"] is not None and solved["solved_at"] is not None
     messages = await hub.store.messages.find({"conversation_id": conversation_id},
                                              sort=[("created_at", 1), ("_id", 1)]).to_list()
-    assert [(m["author"]["kind"], m["text"][:5]) for m in messages[-2:]] == [("agent", "Done!"), ("system", "Your ")]
+    # the reply, its "solved" line (hub.ticketlines), the rating request
+    assert [(m["author"]["kind"], m["text"][:5], m["private"]) for m in messages[-3:]] == [
+        ("agent", "Done!", False), ("system", "Alice", True), ("system", "Your ", False)]
     conversation = await hub.store.conversations.find_one({"_id": conversation_id})
     assert conversation is not None and conversation["open"] is False and conversation["state"] == "closed"
     assert conversation["last_message_at"] == messages[-1]["created_at"]  # the rating request is the last word

@@ -136,7 +136,10 @@ async def test_ticket_lifecycle_through_the_api(
     detail = await (await client.get(f"/api/tickets/{ticket_id}")).json()
     assert detail["ticket"]["status"] == "pending"
     assert detail["contact"]["name"] == "Eve"
-    assert [m["author"]["kind"] for m in detail["messages"]] == ["customer", "system", "agent"]
+    assert [m["author"]["kind"] for m in detail["messages"]] == ["customer", "system", "system", "agent", "system"]
+    # the handoff notice, then the ticket's changes as private lines (hub.ticketlines) around the reply
+    assert [m["text"] for m in detail["messages"] if m.get("private")] == ["Alice took the ticket.",
+                                                                      "Alice set the ticket to pending."]
     # The customer answers while pending: the ticket opens again and the SLA pause is accounted.
     await say(client, token, "thanks, one more thing")
     await runtime.hub.pipeline.drain()

@@ -76,8 +76,8 @@ async def test_waiting_customer_is_told_position_and_an_estimate_from_the_agents
         await hub.tickets.assign(ticket["_id"], ann["_id"], ann)
     await _escalate(runtime, "demo:visitor:a")
     await _escalate(runtime, "demo:visitor:b")
-    notices = [m["text"] for m in await hub.store.messages.find({"author.kind": "system"}, sort=[("created_at", 1)])
-               .to_list()]
+    notices = [m["text"] for m in await hub.store.messages.find({"author.kind": "system", "private": False},
+                                                                sort=[("created_at", 1)]).to_list()]
     assert "You are number 1 in the queue. No agent is online right now" in notices[0]
     assert "You are number 1 in the queue. Estimated wait: about 1 minute." in notices[1]
     # 2 slots turning over every 10 minutes free one every 5: 1st in line 5 + 1, 2nd 10 + 1 minutes.

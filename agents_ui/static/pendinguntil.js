@@ -7,7 +7,7 @@ const { api, el, onTicketHead, onRenderMessage, state, fmtTime } = window.Desk;
 
 const MORNING = 9;  // the quick choices open the ticket at 09:00, the agent's time
 
-function when(iso) {
+export function when(iso) {
   return new Date(iso).toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit",
                                             minute: "2-digit" });
 }
