@@ -109,6 +109,8 @@ class Bulk(Body):
     priority: Priority | None = Field(None, description="the priority every ticket gets")
     add_tags: list[Tag] | None = Field(None, min_length=1, max_length=20,
                                        description="tags added to each ticket's own (those it has stay)")
+    remove_tags: list[Tag] | None = Field(None, min_length=1, max_length=20,
+                                          description="tags taken off each ticket that has them (the others stay)")
     queue: Token | None = Field(None, description="the queue every ticket moves to, unassigned, to wait there "
                                                   "(a transfer each: agents move their own or nobody's tickets)")
 

@@ -822,8 +822,9 @@ class TicketService:
 
     async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
                    priority: str | None = None, subject: str | None = None, add_tags: list[str] | None = None,
-                   line: bool = True) -> Doc:
-        """Set a ticket's tags (or add `add_tags` to those it has), priority and/or subject; each change is an
+                   remove_tags: list[str] | None = None, line: bool = True) -> Doc:
+        """Set a ticket's tags (or add `add_tags` to those it has, or take `remove_tags` from them), priority and/or
+        subject; each change is an
         event in the ticket's history, and all of them one line in its timeline (`line=False`: none, for an
         automation run, which writes one line for all it did). A new subject's words join the ticket's search
         words (the old subject's stay: a search by what it was called still finds it)."""
@@ -838,6 +839,9 @@ class TicketService:
         changes: Doc = {}
         if add_tags is not None:
             tags = [*(tags if tags is not None else ticket.get("tags") or []), *add_tags]
+        if remove_tags is not None:
+            gone = {t.strip().lower() for t in remove_tags}
+            tags = [t for t in (tags if tags is not None else ticket.get("tags") or []) if t.strip().lower() not in gone]
         if subject is not None and subject != (ticket.get("subject") or ""):
             changes["subject"] = {"from": ticket.get("subject") or "", "to": subject}
         if tags is not None:

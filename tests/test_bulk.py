@@ -85,11 +85,12 @@ async def test_bad_bulk_requests_change_nothing(client: TestClient[Any, Any], ag
     tickets = await three(runtime)
     ids = [str(t["_id"]) for t in tickets]
     cases = [
-        ({"ticket_ids": ids}, 400, "give exactly one of status, agent_id, priority, add_tags, queue"),
+        ({"ticket_ids": ids}, 400, "give exactly one of status, agent_id, priority, add_tags, remove_tags, queue"),
         ({"ticket_ids": ids, "status": "solved", "agent_id": "me"}, 400, "give exactly one of"),
         ({"ticket_ids": ids, "priority": "urgent", "add_tags": ["vip"]}, 400, "give exactly one of"),
         ({"ticket_ids": ids, "priority": "asap"}, 422, "priority"),
         ({"ticket_ids": ids, "add_tags": []}, 422, "add_tags"),
+        ({"ticket_ids": ids, "remove_tags": []}, 422, "remove_tags"),
         ({"ticket_ids": ids, "add_tags": ["#no"]}, 422, "add_tags"),
         ({"ticket_ids": ids, "queue": "nowhere"}, 400, "no queue named 'nowhere'"),
         ({"ticket_ids": ids, "status": "done"}, 400, "status must be one of"),
@@ -135,6 +136,15 @@ async def test_priority_tags_and_queue_for_several(client: TestClient[Any, Any],
     assert await hub.store.events.count_documents({"type": "ticket.priority_changed"}) == 2
     tagged = await client.get("/api/tickets?tag=vip")
     assert {t["number"] for t in (await tagged.json())["tickets"]} == {a["number"], b["number"]}
+    # a tag taken off both (and one only a has): the others stay, and the list's filter no longer finds them by it
+    assert len((await bulk({"remove_tags": ["refund", "Billing"]}))["done"]) == 2
+    stored = {t["_id"]: t async for t in hub.store.tickets.find({})}
+    assert [stored[t["_id"]].get("tags") for t in (a, b)] == [["vip"], ["vip"]]
+    assert (await (await client.get("/api/tickets?tag=refund")).json())["tickets"] == []
+    lines = [m["text"] async for m in hub.store.messages.find({"conversation_id": a["conversation_ids"][0],
+                                                                "metadata.change": {"$exists": True}},
+                                                               sort=[("created_at", 1), ("_id", 1)])]
+    assert lines[-1] == "Alice removed the tags billing, refund."
 
     await hub.tickets.assign(a["_id"], agent["account"]["_id"], None)
     await hub.tickets.assign(c["_id"], bob["_id"], None)

@@ -1,5 +1,5 @@
 /* Several tickets at once: a box on each row of the list, and over the list, once some are picked, what to do with
- * them (for agents a status, a priority, a tag added; "assign to me", to nobody, or, for supervisors, to a
+ * them (for agents a status, a priority, a tag added or removed; "assign to me", to nobody, or, for supervisors, to a
  * colleague; a queue to move them to) and Apply. The hub changes each as one change (POST /api/tickets/bulk) and
  * says which it could not change and why; the list then reads again. The picked rows are the ones shown: a new
  * search or filter drops the others. An ES module. */
@@ -17,9 +17,10 @@ const tag = el("input", { type: "text", id: "bulk-tag", "aria-label": "Tag to ad
 const apply = el("button", { type: "button", id: "bulk-apply" }, "Apply");
 const clear = el("button", { type: "button", class: "link" }, "Clear");
 const bar = el("div", { id: "bulk-bar", class: "bulk-bar", hidden: true }, count, action, tag, apply, clear);
+const TAGGING = { "add_tags:": "Tag to add", "remove_tags:": "Tag to remove" };
 action.addEventListener("change", () => {
-  tag.hidden = action.value !== "add_tags:";
-  if (!tag.hidden) tag.focus();
+  tag.hidden = !(action.value in TAGGING);
+  if (!tag.hidden) { tag.setAttribute("aria-label", TAGGING[action.value]); tag.focus(); }
 });
 tag.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); apply.click(); } });
 
@@ -70,7 +71,8 @@ function options() {
   if (hasRole("agent")) {
     choices.push(el("optgroup", { label: "Priority" }, ...["urgent", "high", "normal", "low"].map(
       (p) => el("option", { value: "priority:" + p }, "Priority " + p))));
-    choices.push(el("optgroup", { label: "Tags" }, el("option", { value: "add_tags:" }, "Add a tag…")));
+    choices.push(el("optgroup", { label: "Tags" }, el("option", { value: "add_tags:" }, "Add a tag…"),
+                    el("option", { value: "remove_tags:" }, "Remove a tag…")));
   }
   const moves = queues().map((q) => el("option", { value: "queue:" + q.key }, "Move to " + q.title));
   if (moves.length) choices.push(el("optgroup", { label: "Queue (waits unassigned there)" }, ...moves));
@@ -96,10 +98,14 @@ apply.addEventListener("click", async () => {
   if (!kind) { note.textContent = "Choose what to do first."; return; }
   const body = { ticket_ids: [...picked] };
   if (kind === "agent") body.agent_id = value || null;
-  else if (kind === "add_tags") {
+  else if (kind === "add_tags" || kind === "remove_tags") {
     const words = tag.value.split(",").map((t) => t.trim()).filter(Boolean);
-    if (!words.length) { note.textContent = "Type the tag to add first."; tag.focus(); return; }
-    body.add_tags = words;
+    if (!words.length) {
+      note.textContent = "Type the tag to " + (kind === "add_tags" ? "add" : "remove") + " first.";
+      tag.focus();
+      return;
+    }
+    body[kind] = words;
   } else body[kind] = value;
   apply.disabled = true;
   try {

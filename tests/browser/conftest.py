@@ -63,13 +63,19 @@ async def widget_said(browser: Any, live_url: str, text: str, viewport: dict[str
     return page
 
 
-# Every desktop notification a page shows, kept for the test (`shown`): the browser's own class, wrapped.
+# Every desktop notification a page shows, kept for the test (`shown`, `click_notification`): the browser's own
+# class, wrapped.
 RECORD_NOTIFICATIONS = """
 (() => {
   const Real = window.Notification;
   window.__shown = [];
+  window.__notes = [];
   class Recorded extends Real {
-    constructor(title, options) { super(title, options); window.__shown.push({ title, body: (options || {}).body }); }
+    constructor(title, options) {
+      super(title, options);
+      window.__shown.push({ title, body: (options || {}).body });
+      window.__notes.push(this);
+    }
   }
   Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
   Recorded.requestPermission = (...args) => Real.requestPermission(...args);
@@ -81,6 +87,12 @@ RECORD_NOTIFICATIONS = """
 async def shown(page: Any) -> list[dict[str, str]]:
     """The desktop notifications a page opened with `desk_login(..., notifications=True)` has shown."""
     return list(await page.evaluate("window.__shown"))
+
+
+async def click_notification(page: Any, index: int) -> None:
+    """What the browser does when the agent clicks the page's `index`-th desktop notification: its click handler
+    runs (a headless browser shows none to click)."""
+    await page.evaluate("i => window.__notes[i].onclick()", index)
 
 
 def ticket_row(page: Any, ticket: dict[str, Any]) -> Any:

@@ -1,8 +1,9 @@
 """What needs an agent shows without them looking for it: tickets given to them while they were away, a customer
 who wrote on one of their tickets while they were on another, a ticket a supervisor gave them. The row gets a dot,
 the tab's title counts them, and with notifications on the browser shows one for each (recorded by wrapping the
-page's real `Notification`, which still runs). The hub keeps what they have read: a reload, or signing in on
-another computer after a customer wrote while no desk of theirs was open, shows the same marks."""
+page's real `Notification`, which still runs); clicking one opens its ticket. The hub keeps what they have read: a
+reload, or signing in on another computer after a customer wrote while no desk of theirs was open, shows the same
+marks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from playwright.async_api import expect
 
 from hub.models import Role
 from switchboard.bootstrap import Runtime
-from tests.browser.conftest import desk_login, screenshot, shown, ticket_row
+from tests.browser.conftest import click_notification, desk_login, screenshot, shown, ticket_row
 from tests.conftest import http_client
 from tests.test_transfers import new_ticket
 from tests.test_widget_flow import say
@@ -30,7 +31,7 @@ async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
     async with http_client(runtime) as client:
         grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
         ada_token, ada = await new_ticket(client, runtime, "Ada Lovelace")
-        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+        linus_token, linus = await new_ticket(client, runtime, "Linus Torvalds")
         await hub.tickets.assign(grace["_id"], alice["_id"], sam)
         await hub.tickets.assign(ada["_id"], alice["_id"], sam)
 
@@ -87,6 +88,17 @@ async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
         await expect(rows[grace["number"]]).not_to_have_class("unread")
         await expect(page).to_have_title(f"(1) {BASE}")
         await expect(rows[linus["number"]]).to_have_class("unread")
+
+        # Linus writes while she reads Grace's: she clicks the notification, which opens his ticket and reads it
+        await say(client, linus_token, "Hello? Anyone there?")
+        await hub.pipeline.drain()
+        await expect(rows[linus["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
+        assert await shown(page) == [{"title": f"Linus Torvalds wrote on #{linus['number']}", "body": linus["subject"]}]
+        await click_notification(page, 0)
+        await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+        await expect(page.locator("#messages li.customer").last).to_contain_text("Anyone there?")
+        await expect(rows[linus["number"]]).not_to_have_class("unread")
+        await expect(page).to_have_title(BASE)
         await page.context.close()
 
         # No desk of Alice's is open when Ada writes; she signs in on another computer
@@ -95,9 +107,9 @@ async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
         other = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
         marks = {t["number"]: ticket_row(other, t) for t in (grace, ada, linus)}
         await expect(marks[ada["number"]].locator(".dot")).to_have_attribute("title", "New message from the customer")
-        await expect(marks[linus["number"]].locator(".dot")).to_have_attribute("title", "Assigned to you")
-        await expect(other).to_have_title(f"(2) {BASE}")
-        await expect(marks[grace["number"]]).not_to_have_class("unread")  # read on the first computer
+        await expect(other).to_have_title(f"(1) {BASE}")
+        for read in (grace, linus):  # read on the first computer
+            await expect(marks[read["number"]]).not_to_have_class("unread")
         await screenshot(other, "desk-attention-signed-in")
         await other.context.close()
 

@@ -106,4 +106,17 @@ async def test_picked_tickets_get_a_priority_a_tag_and_another_queue(browser: An
     await expect(result).to_have_text("2 tickets changed.")
     stored = [await hub.store.tickets.find_one({"_id": t["_id"]}) for t in (one, two)]
     assert [(t["queue"], t["priority"], t["tags"]) for t in stored if t] == [("returns", "urgent", ["vip"])] * 2
+
+    for row in rows:  # and the tag taken off both again
+        await row.locator(".pick").check()
+    await action.select_option(label="Remove a tag…")
+    await expect(page.get_by_role("textbox", name="Tag to remove")).to_be_focused()
+    await page.keyboard.type("vip")
+    await screenshot(page, "desk-bulk-untag")
+    await page.keyboard.press("Enter")
+    await expect(result).to_have_text("2 tickets changed.")
+    for row in rows:
+        await expect(row).not_to_contain_text("#vip")
+    stored = [await hub.store.tickets.find_one({"_id": t["_id"]}) for t in (one, two)]
+    assert [t["tags"] for t in stored if t] == [[], []]
     await page.context.close()
