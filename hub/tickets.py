@@ -841,7 +841,8 @@ class TicketService:
             tags = [*(tags if tags is not None else ticket.get("tags") or []), *add_tags]
         if remove_tags is not None:
             gone = {t.strip().lower() for t in remove_tags}
-            tags = [t for t in (tags if tags is not None else ticket.get("tags") or []) if t.strip().lower() not in gone]
+            had = tags if tags is not None else ticket.get("tags") or []
+            tags = [t for t in had if t.strip().lower() not in gone]
         if subject is not None and subject != (ticket.get("subject") or ""):
             changes["subject"] = {"from": ticket.get("subject") or "", "to": subject}
         if tags is not None:
