@@ -49,7 +49,7 @@ from hub.store import (
     Store,
 )
 from hub.telemetry import Telemetry, decision_outcome
-from hub.tickets import TicketService
+from hub.tickets import TicketService, subject_of, typed
 from hub.waitestimate import describe_wait, told_place
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,6 @@ NOT_HELPFUL = "not_helpful"
 ASKING_FOR_SOMEONE = frozenset({"human_requested", NOT_HELPFUL, "article_not_helpful"})
 #: Turns whose message is no question (a thank-you, nothing): not kept as the question.
 NOT_A_QUESTION = frozenset({"feedback_positive", "empty_message"})
-#: A ticket's subject made of a message's text is at most this long (then "…").
-SUBJECT_CHARS = 80
 #: A message's processing lease. Short, so that what a crashed process held is taken over within
 #: LEASE_SECONDS + RECOVERY_SECONDS; a live process renews the leases of what it is still working on
 #: (a slow bot, a database that stalls) every third of it, so that it is not taken over meanwhile.
@@ -422,8 +420,7 @@ class Pipeline:
     def _bot_fields(decision: Decision, message: Doc) -> Doc:
         fields = {"bot.state": decision.state, "bot.last_intent": decision.intent,
                   "bot.last_message_id": message["_id"]}
-        if (decision.reason not in ASKING_FOR_SOMEONE | NOT_A_QUESTION and message.get("text")
-                and not (message.get("metadata") or {}).get("quick_reply")):  # typed, not a button pressed
+        if decision.reason not in ASKING_FOR_SOMEONE | NOT_A_QUESTION and typed(message):
             fields["bot.last_question"] = _subject(message)  # the next ticket's subject, if it is asked for
         return fields
 
@@ -465,6 +462,7 @@ class Pipeline:
         ticket = await self.tickets.escalate(
             conversation, reason=decision.reason or "escalated", queue=decision.queue,
             number=number or 0, session=session, subject=_subject(message, conversation, decision.reason),
+            subject_for_now=_subject_for_now(message, conversation, decision.reason),
             intent=decision.intent,
             entities=entities, conversation_update=update,  # the bot's turn, in the handoff's one write
             contact=contact, ahead=ahead,
@@ -623,6 +621,12 @@ def _subject(message: Doc, conversation: Doc | None = None, reason: str | None =
     asked = ((conversation or {}).get("bot") or {}).get("last_question") if reason in ASKING_FOR_SOMEONE else None
     if asked:
         return str(asked)
-    text = " ".join(str(message.get("text", "")).split())
-    return text[:SUBJECT_CHARS] + ("…" if len(text) > SUBJECT_CHARS else "")
+    return subject_of(str(message.get("text", "")))
+
+
+def _subject_for_now(message: Doc, conversation: Doc, reason: str | None) -> bool:
+    """Whether the subject `_subject` gives is only the words that asked for a person ("I want to talk to a
+    human", the first thing said): the customer's next typed message names the ticket instead."""
+    return reason in ASKING_FOR_SOMEONE and not message.get("subject") \
+        and not (conversation.get("bot") or {}).get("last_question")
 

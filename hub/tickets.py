@@ -65,6 +65,22 @@ class KeepType(enum.Enum):
 
 #: `set_status(pending_until=KEEP)`: leave a pending ticket's time to be open again as it is.
 KEEP = KeepType.KEEP
+#: A ticket's subject made of a message's text is at most this long (then "…").
+SUBJECT_CHARS = 80
+
+
+def subject_of(text: str) -> str:
+    """A subject made of a customer's message: its start, on one line."""
+    text = " ".join(str(text).split())
+    return text[:SUBJECT_CHARS] + ("…" if len(text) > SUBJECT_CHARS else "")
+
+
+def typed(message: Doc) -> bool:
+    """Whether the customer typed the message's text (not a button pressed, not an automated reply, not empty)."""
+    return bool(str(message.get("text") or "").strip()) and not message.get("automated") \
+        and not (message.get("metadata") or {}).get("quick_reply")
+
+
 #: The longest subject an agent may give a ticket.
 MAX_SUBJECT = 200
 #: How far ahead a pending ticket may be set to open again.
@@ -183,6 +199,7 @@ class TicketService:
         number: int,
         session: AsyncClientSession,
         subject: str | None = None,
+        subject_for_now: bool = False,
         intent: str | None = None,
         entities: dict[str, str] | None = None,
         conversation_update: Doc | None = None,
@@ -190,6 +207,10 @@ class TicketService:
         ahead: ReadsAhead | None = None,
     ) -> Doc:
         """Hand a conversation to humans: link it to the contact's active ticket or open one.
+
+        `subject_for_now`: the subject says nothing of what the ticket is about (the customer only asked for a
+        person): a new ticket takes the start of the customer's next typed message instead, unless an agent names
+        it first (`on_customer_message`, `edit`).
 
         `conversation_update`: what the caller changes on the conversation besides the handoff (the bot's
         turn), made in the handoff's one write; it may not `$set` the handoff's own fields. `contact`: the
@@ -223,6 +244,7 @@ class TicketService:
                 "conversation_ids": [conversation["_id"]],
                 "channel": conversation["channel"],
                 "subject": subject or conversation.get("subject") or "",
+                **({"subject_for_now": True} if subject_for_now else {}),
                 "queue": q.name,
                 "priority": "normal",
                 "status": TicketStatus.NEW.value,
@@ -317,6 +339,10 @@ class TicketService:
                                           else "ticket.customer_replied", now, session=session,
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
                                           data={"from": status.value, "to": new_status.value})
+        if ticket.get("subject_for_now") and message is not None and typed(message):
+            # the customer says now what the ticket is about: its subject, in the write the message makes anyway
+            update["$set"]["subject"] = subject_of(message["text"])
+            update.setdefault("$unset", {})["subject_for_now"] = ""
         update = index_update(ticket, update, [message.get("text")] if message is not None else [])
         # read in this transaction, so the write finds it (or meets a conflict, and the transaction is retried)
         await self.store.update(self.store.tickets, {"_id": ticket["_id"]}, update, session)
@@ -855,8 +881,9 @@ class TicketService:
             return ticket
 
         renamed = [changes["subject"]["to"]] if "subject" in changes else []
-        update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now}},
-                              renamed, fresh=False)
+        named: Doc = {"$unset": {"subject_for_now": ""}} if renamed and ticket.get("subject_for_now") else {}
+        update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now},
+                                       **named}, renamed, fresh=False)
 
         async def work(session: AsyncClientSession) -> Doc:
             written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)

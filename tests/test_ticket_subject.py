@@ -72,3 +72,40 @@ async def test_a_ticket_asked_for_is_named_by_the_question_before_it(client: Tes
     ticket = await hub.store.tickets.find_one({}, sort=[("number", -1)])
     assert ticket is not None and ticket["reason"] == "not_helpful"
     assert ticket["subject"] == "what are your opening hours?"
+
+
+async def test_a_ticket_asked_for_first_is_named_by_what_the_customer_writes_next(
+    client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime
+) -> None:
+    """A chat that starts with "I want to talk to a human" has no question to name it by: the customer's next typed
+    message names it (in the write that message makes anyway), once; a ticket an agent named first keeps its name."""
+    hub = runtime.hub
+    assert hub is not None
+
+    async def chat(first: str) -> tuple[str, Any]:
+        token = await widget_session(client)
+        await say(client, token, first)
+        await hub.pipeline.drain()
+        ticket = await hub.store.tickets.find_one({}, sort=[("number", -1)])
+        assert ticket is not None
+        return token, ticket
+
+    token, ticket = await chat("I want to talk to a human")
+    assert ticket["subject"] == "I want to talk to a human" and ticket["subject_for_now"] is True
+    long = "My parcel for order 5521 never arrived, the tracking page has said out for delivery since Monday"
+    for line in (long, "Hello? Are you there?"):
+        await say(client, token, line)
+        await hub.pipeline.drain()
+    named = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert named is not None and named["subject"] == long[:80] + "…" and "subject_for_now" not in named
+    assert await listed(client, "q=tracking") == [ticket["number"]]
+
+    token, other = await chat("can I speak to someone please")
+    assert other["reason"] == "human_requested" and other["subject_for_now"] is True
+    resp = await client.patch(f"/api/tickets/{other['_id']}", json={"subject": "Wrong size shoes"},
+                              headers={"X-CSRF-Token": agent["csrf"]})
+    assert resp.status == 200, await resp.text()
+    await say(client, token, "They sent me a 42 instead of a 44")
+    await hub.pipeline.drain()
+    kept = await hub.store.tickets.find_one({"_id": other["_id"]})
+    assert kept is not None and kept["subject"] == "Wrong size shoes" and "subject_for_now" not in kept
