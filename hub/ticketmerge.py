@@ -26,8 +26,6 @@ concurrent change to either ticket makes it retry on what is there now.
 
 from __future__ import annotations
 
-import re
-
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.conversations import new_token
@@ -35,26 +33,15 @@ from hub.display import person
 from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
 from hub.slaclock import start_clock
 from hub.store import Doc, ObjectId, Store, oid
-from hub.tickets import NotFound, TicketError, TicketService
+from hub.tickets import NotFound, TicketError, TicketService, subject_of
 from hub.transfers import SYSTEM_NAME
 
 #: What the customer reads on the surviving ticket's channel.
 COMBINED = "We have combined your requests into ticket #{number}."
-SUBJECT_LENGTH = 80
 
 
 class MergeRefused(TicketError):
     """The merge or split cannot be done as asked; the message says why (by ticket number)."""
-
-
-def subject_of(text: str) -> str:
-    """A new ticket's subject from a message: its first non-empty line, cut at a word."""
-    line = next((s.strip() for s in (text or "").splitlines() if s.strip()), "")
-    line = re.sub(r"\s+", " ", line)
-    if len(line) <= SUBJECT_LENGTH:
-        return line or "Split message"
-    cut = line[:SUBJECT_LENGTH].rsplit(" ", 1)[0]
-    return cut + "…"
 
 
 class TicketMerges:
@@ -170,7 +157,7 @@ class TicketMerges:
                 raise NotFound("the message's conversation vanished")
             now = utcnow()
             new_id, conv_id = ObjectId(), ObjectId()
-            subject = subject_of(message.get("text") or "")
+            subject = subject_of(message.get("text")) or "Split message"
             conversation: Doc = {
                 **{k: v for k, v in source_conv.items() if k not in ("_id", "bot", "follow_up_id", "reopened_at",
                                                                      "closed_at")},
@@ -217,8 +204,14 @@ class TicketMerges:
                     message_id=message_id, data={"role": role, "from_ticket_id": ticket_id, "new_ticket_id": new_id,
                                                  "from_number": original["number"], "new_number": number})
             self.tickets.telemetry.count("ticket", session, queue=queue.name, change="created")
-            updated = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, {"$set": {"updated_at": now}},
-                                                   session=session)
+            back: Doc = {}
+            if (original.get("subject_named") or {}).get("message_id") == message_id:
+                # the message that named the ticket leaves it: it is called what it was, until the next one
+                back = {"$set": {"subject": original["subject_named"].get("was") or "", "subject_for_now": True},
+                        "$unset": {"subject_named": ""}}
+            updated = await self.store.claim_by_id(
+                self.store.tickets, ticket_id, {}, {**back, "$set": {"updated_at": now, **back.get("$set", {})}},
+                session=session)
             assert updated is not None
             await self.tickets.notify("ticket.created", new, session)
             await self.tickets.notify("ticket.updated", updated, session)

@@ -69,10 +69,13 @@ KEEP = KeepType.KEEP
 SUBJECT_CHARS = 80
 
 
-def subject_of(text: str) -> str:
-    """A subject made of a customer's message: its start, on one line."""
-    text = " ".join(str(text).split())
-    return text[:SUBJECT_CHARS] + ("…" if len(text) > SUBJECT_CHARS else "")
+def subject_of(text: str | None) -> str:
+    """A subject made of a customer's message: its first non-empty line, cut at a word ("…"); "" for none."""
+    line = next((s.strip() for s in (text or "").splitlines() if s.strip()), "")
+    line = " ".join(line.split())
+    if len(line) <= SUBJECT_CHARS:
+        return line
+    return line[:SUBJECT_CHARS].rsplit(" ", 1)[0] + "…"
 
 
 def typed(message: Doc) -> bool:
@@ -342,6 +345,8 @@ class TicketService:
         if ticket.get("subject_for_now") and message is not None and typed(message):
             # the customer says now what the ticket is about: its subject, in the write the message makes anyway
             update["$set"]["subject"] = subject_of(message["text"])
+            # which message named it, and what it was called before: a split of that message gives it back
+            update["$set"]["subject_named"] = {"message_id": message["_id"], "was": ticket.get("subject") or ""}
             update.setdefault("$unset", {})["subject_for_now"] = ""
         update = index_update(ticket, update, [message.get("text")] if message is not None else [])
         # read in this transaction, so the write finds it (or meets a conflict, and the transaction is retried)
@@ -881,7 +886,8 @@ class TicketService:
             return ticket
 
         renamed = [changes["subject"]["to"]] if "subject" in changes else []
-        named: Doc = {"$unset": {"subject_for_now": ""}} if renamed and ticket.get("subject_for_now") else {}
+        named: Doc = {"$unset": {"subject_for_now": "", "subject_named": ""}} \
+            if renamed and (ticket.get("subject_for_now") or ticket.get("subject_named")) else {}
         update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now},
                                        **named}, renamed, fresh=False)
 

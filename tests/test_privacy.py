@@ -81,6 +81,9 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     # the question a chat asked before it asked for a person, kept for the ticket's subject (hub.pipeline)
     await hub.store.conversations.update_many({"contact_id": contact_id},
                                               {"$set": {"bot.last_question": "my parcel is broken"}})
+    # and what the ticket was called before the customer's message named it (hub.tickets)
+    await hub.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"subject_named": {
+        "message_id": ticket["_id"], "was": "please a person, my parcel is broken"}}})
 
     refused = await client.post(f"/api/admin/contacts/{contact_id}/erase", json={}, headers={"X-CSRF-Token": csrf})
     assert refused.status == 400 and "confirm" in (await refused.json())["error"]
@@ -104,6 +107,7 @@ async def test_erase_removes_content_keeps_counts_and_is_idempotent(
     assert conversations and all(c["bot"]["last_question"] is None for c in conversations)
     erased_ticket = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert erased_ticket is not None and erased_ticket["subject"] == ERASED_TEXT
+    assert "subject_named" not in erased_ticket
     assert erased_ticket["words"] == []  # and the search index's copy of them:
     assert await hub.store.ticket_words.count_documents({"ticket_id": ticket["_id"]}) == 0
     assert erased_ticket["number"] == ticket["number"] and erased_ticket["created_at"] == ticket["created_at"]

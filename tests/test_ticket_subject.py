@@ -58,7 +58,8 @@ async def test_a_ticket_asked_for_is_named_by_the_question_before_it(client: Tes
                                             sender=sender, text=line))
             await hub.pipeline.drain()
     subjects = [t["subject"] async for t in hub.store.tickets.find({}, sort=[("number", 1)])]
-    assert subjects == [question[:80] + "…", "I want to talk to a human"]
+    assert subjects == ["My card payment was declined at the till twice this morning and the shop kept…",
+                        "I want to talk to a human"]  # cut at a word
 
     token = await widget_session(client)
     await say(client, token, "what are your opening hours?")
@@ -78,7 +79,8 @@ async def test_a_ticket_asked_for_first_is_named_by_what_the_customer_writes_nex
     client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime
 ) -> None:
     """A chat that starts with "I want to talk to a human" has no question to name it by: the customer's next typed
-    message names it (in the write that message makes anyway), once; a ticket an agent named first keeps its name."""
+    message names it (in the write that message makes anyway), once; split out, that message takes the name with it;
+    a ticket an agent named first keeps its name."""
     hub = runtime.hub
     assert hub is not None
 
@@ -97,8 +99,21 @@ async def test_a_ticket_asked_for_first_is_named_by_what_the_customer_writes_nex
         await say(client, token, line)
         await hub.pipeline.drain()
     named = await hub.store.tickets.find_one({"_id": ticket["_id"]})
-    assert named is not None and named["subject"] == long[:80] + "…" and "subject_for_now" not in named
+    assert named is not None and "subject_for_now" not in named
+    assert named["subject"] == "My parcel for order 5521 never arrived, the tracking page has said out for…"
     assert await listed(client, "q=tracking") == [ticket["number"]]
+
+    # that message split out into a ticket of its own: this one is called what it was, until the next message
+    naming = await hub.store.messages.find_one({"text": long})
+    assert naming is not None
+    new, _ = await hub.ticket_merges.split(ticket["_id"], naming["_id"], agent["account"])
+    assert new["subject"] == named["subject"]
+    back = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert back is not None and back["subject"] == "I want to talk to a human" and back["subject_for_now"] is True
+    await say(client, token, "Also the invoice has the wrong address")
+    await hub.pipeline.drain()
+    renamed = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert renamed is not None and renamed["subject"] == "Also the invoice has the wrong address"
 
     token, other = await chat("can I speak to someone please")
     assert other["reason"] == "human_requested" and other["subject_for_now"] is True

@@ -20,7 +20,7 @@ function words(m, change) {
 onRenderMessage((m) => {
   const change = m.metadata && m.metadata.change;
   if (!change || !Array.isArray(change.items)) return null;
-  return el("li", { class: "move change", dataset: { id: m.id, author: "change" } },
+  return el("li", { class: "change", dataset: { id: m.id, author: "change" } },
     el("span", { class: "who" }, fmtTime(m.created_at) + " · private"),
     el("span", { class: "text" }, words(m, change)));
 });
