@@ -855,10 +855,10 @@ class TicketService:
                    priority: str | None = None, subject: str | None = None, add_tags: list[str] | None = None,
                    remove_tags: list[str] | None = None, line: bool = True) -> Doc:
         """Set a ticket's tags (or add `add_tags` to those it has, or take `remove_tags` from them), priority and/or
-        subject; each change is an
-        event in the ticket's history, and all of them one line in its timeline (`line=False`: none, for an
-        automation run, which writes one line for all it did). A new subject's words join the ticket's search
-        words (the old subject's stay: a search by what it was called still finds it)."""
+        subject; each change is an event in the ticket's history, and all of them one line in its timeline
+        (`line=False`: none, for an automation run, which writes one line for all it did). A new subject's words
+        join the ticket's search words (the old subject's stay: a search by what it was called still finds it);
+        a subject an agent gives is kept (the customer's next message no longer names the ticket)."""
         if priority is not None and priority not in PRIORITIES:
             raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
         if subject is not None:
