@@ -16,6 +16,8 @@ from hub.store import Doc
 
 #: Fallback word for `{{customer.first_name}}` when the customer gave no name (`responses.name_fallback`).
 DEFAULT_NAME_FALLBACK = "there"
+#: The name the hub's own messages and lines go under (a transfer message, the CSAT request, a line of its own).
+SYSTEM_NAME = "Switchboard"
 #: Fields `display_name` reads: project contacts with these to show them.
 DISPLAY_FIELDS = {"name": 1, "emails": 1, "claimed_email": 1, "phones": 1, "identities": 1, "number": 1}
 

@@ -27,9 +27,8 @@ from hub.models import AuthorKind
 from hub.outbox import Outbox
 from hub.store import Doc, ObjectId, Store
 
-#: Who a change is told as when no person made it: routing, and the hub's own sweeps.
+#: Who a change is told as when no person made it: routing (the hub's own sweeps: `hub.display.SYSTEM_NAME`).
 ROUTING = "Routing"
-HUB = "Switchboard"
 #: Why the hub closed a ticket itself (`item(..., why=…)`), said after the change.
 WHY = {"abandoned_ended": "the customer ended the chat before anyone answered",
        "abandoned_left": "the customer left the page before anyone answered"}

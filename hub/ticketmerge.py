@@ -29,12 +29,11 @@ from __future__ import annotations
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.conversations import new_token
-from hub.display import person
+from hub.display import SYSTEM_NAME, person
 from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
 from hub.slaclock import start_clock
 from hub.store import Doc, ObjectId, Store, oid
 from hub.tickets import NotFound, TicketError, TicketService, subject_of
-from hub.transfers import SYSTEM_NAME
 
 #: What the customer reads on the surviving ticket's channel.
 COMBINED = "We have combined your requests into ticket #{number}."
@@ -204,14 +203,12 @@ class TicketMerges:
                     message_id=message_id, data={"role": role, "from_ticket_id": ticket_id, "new_ticket_id": new_id,
                                                  "from_number": original["number"], "new_number": number})
             self.tickets.telemetry.count("ticket", session, queue=queue.name, change="created")
-            back: Doc = {}
+            touched: Doc = {"$set": {"updated_at": now}}
             if (original.get("subject_named") or {}).get("message_id") == message_id:
                 # the message that named the ticket leaves it: it is called what it was, until the next one
-                back = {"$set": {"subject": original["subject_named"].get("was") or "", "subject_for_now": True},
-                        "$unset": {"subject_named": ""}}
-            updated = await self.store.claim_by_id(
-                self.store.tickets, ticket_id, {}, {**back, "$set": {"updated_at": now, **back.get("$set", {})}},
-                session=session)
+                touched["$set"].update(subject=original["subject_named"].get("was") or "", subject_for_now=True)
+                touched["$unset"] = {"subject_named": ""}
+            updated = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, touched, session=session)
             assert updated is not None
             await self.tickets.notify("ticket.created", new, session)
             await self.tickets.notify("ticket.updated", updated, session)

@@ -17,7 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.csat import CsatLinks
 from hub.desktally import DeskTally
-from hub.display import person
+from hub.display import SYSTEM_NAME, person
 from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
 from hub.ports import FILES_NONE, file_delivery
@@ -27,7 +27,7 @@ from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
 from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
-from hub.ticketlines import HUB, TicketLines, assignee_item, item, pending_item
+from hub.ticketlines import TicketLines, assignee_item, item, pending_item
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -743,8 +743,8 @@ class TicketService:
                 {"$set": {"open": False, "state": ConversationState.CLOSED.value, "closed_at": now}},
                 session=session,
             )
-            await self.lines.write(ticket, HUB, [item("status", TicketStatus.NEW.value, TicketStatus.CLOSED.value,
-                                                      why=f"abandoned_{reason}")], session)
+            closed = item("status", TicketStatus.NEW.value, TicketStatus.CLOSED.value, why=f"abandoned_{reason}")
+            await self.lines.write(ticket, SYSTEM_NAME, [closed], session)
             await self.store.append_event("ticket.abandoned", now, session=session, ticket_id=ticket_id,
                                           queue=ticket["queue"], data={"reason": reason})
             self.telemetry.count("ticket", session, queue=ticket["queue"], change="abandoned")

@@ -17,7 +17,6 @@ only the account the session already loaded; the secret itself lives in the `tot
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import secrets
 import time
@@ -27,6 +26,7 @@ from datetime import timedelta
 import pyotp
 import segno
 
+from hub.freshreads import FreshReads
 from hub.hashing import token_digest
 from hub.login_throttle import LoginThrottle
 from hub.models import Role, utcnow
@@ -94,9 +94,9 @@ class TotpService:
         self.pending = store.login_pending
         self.throttle = throttle
         self._policy: tuple[float, frozenset[str]] | None = None
-        #: The policy's read in flight: requests arriving while it runs share it (a desk's three requests at once
-        #: made three reads whenever the cache had just expired).
-        self._reading: asyncio.Future[frozenset[str]] | None = None
+        #: Requests arriving together when the cache has expired share the policy's read (a desk's three requests at
+        #: once made three reads).
+        self._reads: FreshReads[None, frozenset[str]] = FreshReads()
         #: Replaceable so tests can ask for the code of a given moment.
         self.clock = time.time
 
@@ -108,18 +108,18 @@ class TotpService:
 
     async def required_roles(self) -> frozenset[str]:
         now = time.monotonic()
+        cached = self._cached(now)
+        return cached if cached is not None else await self._reads.get(None, lambda: self._read_policy(now))
+
+    def _cached(self, now: float) -> frozenset[str] | None:
         if self._policy is not None and now - self._policy[0] <= POLICY_CACHE_SECONDS:
             return self._policy[1]
-        if self._reading is None:
-            self._reading = asyncio.ensure_future(self._read_policy(now))
-        reading = self._reading
-        try:
-            return await asyncio.shield(reading)
-        finally:
-            if self._reading is reading and reading.done():
-                self._reading = None
+        return None
 
     async def _read_policy(self, now: float) -> frozenset[str]:
+        cached = self._cached(time.monotonic())  # a read that ended while this one waited for it
+        if cached is not None:
+            return cached
         doc = await self.store.settings.find_one({"_id": POLICY_ID})
         roles = frozenset((doc or {}).get("roles", []))
         self._policy = (now, roles)
@@ -130,7 +130,7 @@ class TotpService:
         after = check_roles(roles)
         before = await self.store.settings.find_one({"_id": POLICY_ID})
         await self.store.settings.update_one({"_id": POLICY_ID}, {"$set": {"roles": after}}, upsert=True)
-        self._policy = self._reading = None
+        self._policy = None
         return list((before or {}).get("roles", [])), after
 
     async def required_for(self, agent: Doc) -> bool:

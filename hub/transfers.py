@@ -21,7 +21,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.display import person
+from hub.display import SYSTEM_NAME, person
 from hub.models import AuthorKind, Role, utcnow
 from hub.presence import ONLINE
 from hub.responses import ResponseLibrary
@@ -29,9 +29,6 @@ from hub.slaclock import transfer_fields
 from hub.store import Doc, ObjectId, Store
 from hub.ticketindex import index_update
 from hub.tickets import ACTIVE, NotFound, NotYours, TicketError, TicketService
-
-#: The name a configured transfer message is sent under (as the CSAT request is).
-SYSTEM_NAME = "Switchboard"
 
 
 class TransferRefused(TicketError):

@@ -298,3 +298,30 @@ async def test_every_two_factor_query_uses_an_index(settings: Settings, shop_bot
                                              {"totp", "login_pending", "settings", "agents", "sessions"})
     # Everything else is keyed by `_id` (the enrolment, codes, the pending login, the policy).
     assert "login_pending ['agent_id'] None" in seen and scans == [], "collection scans:\n" + "\n".join(scans)
+
+
+async def test_requests_together_share_the_policys_read(enforced: tuple[Runtime, TestClient[Any, Any]]) -> None:
+    """A desk sends three requests at once; when the policy's cache has just expired, they make one read, not three
+    (each read is a `find settings` of the real store, counted on its way there)."""
+    runtime, _ = enforced
+    totp = runtime.hub.totp if runtime.hub is not None else None
+    assert totp is not None
+    real = totp.store.settings
+    reads: list[Any] = []
+
+    class Counted:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        async def find_one(self, *args: Any, **kwargs: Any) -> Any:
+            reads.append(args)
+            return await real.find_one(*args, **kwargs)
+
+    totp.store.settings = Counted()  # type: ignore[assignment]
+    try:
+        totp._policy = None
+        assert await asyncio.gather(*(totp.required_roles() for _ in range(3))) == [frozenset({"supervisor"})] * 3
+        assert len(reads) == 1
+        assert await totp.required_roles() == {"supervisor"} and len(reads) == 1  # then cached
+    finally:
+        totp.store.settings = real
