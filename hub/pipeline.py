@@ -49,7 +49,7 @@ from hub.store import (
     Store,
 )
 from hub.telemetry import Telemetry, decision_outcome
-from hub.tickets import TicketService, subject_of, typed
+from hub.tickets import TicketService, says_what, subject_of, typed
 from hub.waitestimate import describe_wait, told_place
 
 log = logging.getLogger(__name__)
@@ -420,7 +420,8 @@ class Pipeline:
     def _bot_fields(decision: Decision, message: Doc) -> Doc:
         fields = {"bot.state": decision.state, "bot.last_intent": decision.intent,
                   "bot.last_message_id": message["_id"]}
-        if decision.reason not in ASKING_FOR_SOMEONE | NOT_A_QUESTION and typed(message):
+        if decision.reason not in ASKING_FOR_SOMEONE | NOT_A_QUESTION and typed(message) \
+                and says_what(message.get("text")):  # not "Hi": a greeting answered is no question
             fields["bot.last_question"] = _subject(message)  # the next ticket's subject, if it is asked for
         return fields
 

@@ -29,6 +29,9 @@ from hub.store import Doc, ObjectId, Store
 
 #: Who a change is told as when no person made it: routing (the hub's own sweeps: `hub.display.SYSTEM_NAME`).
 ROUTING = "Routing"
+#: Who a change made by the customer's own message is told as: never by name, which an erasure could not reach in
+#: a line (it clears the customer's messages' author names, not the hub's), and the desk shows the name just above.
+CUSTOMER = "The customer"
 #: Why the hub closed a ticket itself (`item(..., why=…)`), said after the change.
 WHY = {"abandoned_ended": "the customer ended the chat before anyone answered",
        "abandoned_left": "the customer left the page before anyone answered"}
@@ -40,9 +43,11 @@ def item(what: str, before: Any, after: Any, **more: Any) -> Doc:
 
 
 def sentence(by: str, items: Iterable[Doc]) -> str:
-    """The line's text: what `by` did, each change in words, joined."""
+    """The line's text: what `by` did, each change in words: two joined by "and" ("took the ticket by answering it
+    and solved the ticket"), by semicolons where there are more or a part has commas of its own (a list of tags)."""
     parts = [_part(i) for i in items]
-    return by + " " + "; ".join(parts) + "."
+    plain = len(parts) == 2 and not any("," in p or ":" in p for p in parts)
+    return by + " " + (" and " if plain else "; ").join(parts) + "."
 
 
 def _part(i: Doc) -> str:
@@ -53,6 +58,9 @@ def _part(i: Doc) -> str:
 def _change(i: Doc) -> str:
     what, before, after = i["what"], i.get("from"), i.get("to")
     if what == "status":
+        if i.get("how") == "customer":  # the customer's message woke the ticket up (TicketService.on_customer_message)
+            return "replied: the ticket is no longer pending" if before == "pending" \
+                else "wrote again and reopened the ticket"
         if after == "pending" and i.get("until") is not None:
             return f"set the ticket to pending until {_utc(i['until'])}"
         return {"solved": "solved the ticket", "closed": "closed the ticket",
@@ -66,6 +74,8 @@ def _change(i: Doc) -> str:
             return f"took the ticket from {before}: no answer within {minutes} minute{'s' if minutes != 1 else ''}"
         if how == "returned":
             return "handed the ticket back to its queue"
+        if how == "answered":  # an agent's reply to a ticket nobody held makes it theirs (TicketService.reply)
+            return "took the ticket by answering it"
         if how == "took":
             return f"took the ticket from {before}" if before else "took the ticket"
         if after is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
 from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
-from hub.ticketlines import TicketLines, assignee_item, item, pending_item
+from hub.ticketlines import CUSTOMER, TicketLines, assignee_item, item, pending_item
 
 ACTIVE = [TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value]
 
@@ -76,6 +77,24 @@ def subject_of(text: str | None) -> str:
     if len(line) <= SUBJECT_CHARS:
         return line
     return line[:SUBJECT_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+#: Words that say nothing of what a customer needs: greetings, nudges, thanks, yes and no, asking for a person.
+#: A message of these alone ("Hello?", "Are you still there?", "Any news on this?") names no ticket
+#: (`says_what`). English only, as the bot's default training data; a message in another language names the ticket.
+SMALL_TALK = frozenset("""
+    hi hello hey hallo hiya yo good morning afternoon evening day there here anyone anybody someone somebody still
+    are you is it me i i'm im am please pls thanks thank ok okay yes yeah yep no nope waiting wait can could would
+    need want help talk speak chat to with a an the person human agent real have got question quick problem issue
+    any news update updates on this so far yet
+    """.split())
+
+
+def says_what(text: str | None) -> bool:
+    """Whether a customer's message says what they need, so that it can name a ticket or stand as their question:
+    any word beyond small talk (`SMALL_TALK`)."""
+    words = re.findall(r"[\w']+", (text or "").lower())
+    return any(w not in SMALL_TALK for w in words)
 
 
 def typed(message: Doc) -> bool:
@@ -342,7 +361,10 @@ class TicketService:
                                           else "ticket.customer_replied", now, session=session,
                                           ticket_id=ticket["_id"], queue=ticket["queue"],
                                           data={"from": status.value, "to": new_status.value})
-        if ticket.get("subject_for_now") and message is not None and typed(message):
+            # its line after the customer's message, which is stored already (insert_later: no round trip of its own)
+            await self.lines.write(ticket, CUSTOMER, [item("status", status.value, new_status.value, how="customer")],
+                                   session, conversation)
+        if ticket.get("subject_for_now") and message is not None and typed(message) and says_what(message["text"]):
             # the customer says now what the ticket is about: its subject, in the write the message makes anyway
             update["$set"]["subject"] = subject_of(message["text"])
             # which message named it, and what it was called before: a split of that message gives it back
@@ -488,9 +510,11 @@ class TicketService:
             old = TicketStatus(replied["status"])
             to = new if new is not old else None  # the status the step moves the ticket to, if it moves it
             change: Doc = {"$set": update}
+            # the reply's changes in one line after it, before a rating request (hub.ticketlines)
+            said = [item("assignee", None, person(agent), how="answered")] if "assignee_id" in update else []
+            said += [item("status", old.value, to.value)] if to is not None else []
+            await self.lines.write(ticket, agent, said, session, conversation)
             if to is not None:
-                # its line after the reply, before a rating request (hub.ticketlines)
-                await self.lines.write(ticket, agent, [item("status", old.value, to.value)], session, conversation)
                 moving = await self._status_change(replied, old, to, now)
                 change = {**moving, "$set": {**update, **moving["$set"]}}
                 if closing:

@@ -5,13 +5,14 @@ automation rule's run keeps its one line, a macro applied by an agent writes the
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from hub.automation import Actions
-from hub.models import Role, Sender, utcnow
+from hub.models import InboundMessage, Role, Sender, ThreadHints, utcnow
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from tests.test_routing import _escalate
@@ -61,7 +62,7 @@ async def test_a_ticket_tells_who_changed_what(client: TestClient[Any, Any], age
         f"Alice set the ticket to pending until {until:%Y-%m-%d} 09:00 UTC.",
         "Sam Lead gave the ticket to Bob (it was Alice's).",
         "Bob handed the ticket back to its queue.",
-        "Alice solved the ticket.",
+        "Alice took the ticket by answering it and solved the ticket.",  # nobody held it: answering makes it hers
     ]
     # the desk reads them with the ticket, with what changed; the customer got the reply and no line
     view = await client.get(f"/api/tickets/{tid}")
@@ -113,3 +114,47 @@ async def test_a_rule_keeps_its_one_line_and_a_macro_writes_each_change(runtime:
     assert done.done and not done.failed
     assert await lines(runtime, ticket) == ["Alice changed the priority from high to low.",
                                             "Alice set the status to open."]
+
+
+async def test_an_answer_and_the_customers_messages_say_what_they_changed(runtime: Runtime) -> None:
+    """Answering a ticket nobody holds makes it the agent's; the customer's message wakes a pending or solved ticket.
+    Both are changes an agent reading the ticket later asks about ("why is it mine?", "why is it open again?")."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice3", "alice's password", name="Alice", roles=[Role.AGENT])
+    ticket = await open_ticket(runtime, "email", ANA, "Where is my parcel?")
+    tid = ticket["_id"]
+    thread = (await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]}))["thread_key"]
+
+    async def customer_writes(text: str, automated: bool = False) -> None:  # a reply to "[#N]": the ticket's thread
+        await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread,
+                                        sender=ANA, text=text, automated=automated,
+                                        hints=ThreadHints(ticket_number=ticket["number"])))
+        await hub.pipeline.drain()
+
+    await hub.tickets.reply(tid, alice, "Looking into it.")
+    await hub.tickets.reply(tid, alice, "Carrier asked.", private=True)  # a note: hers already, nothing new
+    await hub.tickets.set_status(tid, "pending", alice)
+    await customer_writes("I am away until Monday.", automated=True)  # leaves the ticket pending: no line
+    assert (await hub.tickets.get(tid))["status"] == "pending"
+    await customer_writes("Any news?")
+    await hub.tickets.set_status(tid, "solved", alice)
+    await customer_writes("It came, but the box is damaged.")
+    ticket = await hub.tickets.get(tid)
+    assert ticket["status"] == "open", ticket["status"]
+
+    assert await lines(runtime, ticket) == [
+        "Alice took the ticket by answering it.",
+        "Alice set the ticket to pending.",
+        "The customer replied: the ticket is no longer pending.",
+        "Alice solved the ticket.",
+        "The customer wrote again and reopened the ticket.",
+    ]
+    # each line right after the message that made the change
+    timeline = await hub.store.messages.find({"conversation_id": {"$in": ticket["conversation_ids"]}},
+                                             sort=[("created_at", 1), ("_id", 1)]).to_list()
+    texts = [m["text"] for m in timeline]
+    assert texts[texts.index("Looking into it.") + 1] == "Alice took the ticket by answering it."
+    assert texts[texts.index("Any news?") + 1] == "The customer replied: the ticket is no longer pending."
+    assert texts[-1] == "The customer wrote again and reopened the ticket."
+    assert all("Ana" not in t for t in texts if t.startswith("The customer"))  # no name an erasure cannot reach

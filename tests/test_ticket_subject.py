@@ -47,12 +47,15 @@ async def test_a_renamed_ticket_is_listed_and_found_by_its_new_subject(
 async def test_a_ticket_asked_for_is_named_by_the_question_before_it(client: TestClient[Any, Any],
                                                                      runtime: Runtime) -> None:
     """"I want to talk to a human" or "No" under "Did that help?" say nothing of what the ticket is about: its
-    subject is the question the customer typed before, the start of it; the words themselves when there was none."""
+    subject is the question the customer typed before, the start of it (not a greeting since); the words themselves
+    when there was none."""
     hub = runtime.hub
     assert hub is not None
     question = "My card payment was declined at the till twice this morning and the shop kept my receipt, why"
-    for sender, lines in ((Sender("+447700900222", phone="+447700900222"), [question, "I want to talk to a human"]),
-                          (Sender("+447700900333", phone="+447700900333"), ["I want to talk to a human"])):
+    # a greeting the bot answered is no question: neither after the question nor as the only thing said before
+    for sender, lines in ((Sender("+447700900222", phone="+447700900222"),
+                           [question, "Hello", "I want to talk to a human"]),
+                          (Sender("+447700900333", phone="+447700900333"), ["Hi there!", "I want to talk to a human"])):
         for line in lines:
             await hub.ingest(InboundMessage(channel="sms", external_id=uuid.uuid4().hex, thread_key=sender.external_id,
                                             sender=sender, text=line))
@@ -94,6 +97,12 @@ async def test_a_ticket_asked_for_first_is_named_by_what_the_customer_writes_nex
 
     token, ticket = await chat("I want to talk to a human")
     assert ticket["subject"] == "I want to talk to a human" and ticket["subject_for_now"] is True
+    # they say nothing of what the ticket is about
+    for nudge in ("Hello?", "are you still there??", "I need help please", "Any news on this?"):
+        await say(client, token, nudge)
+        await hub.pipeline.drain()
+    waiting = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert waiting is not None and waiting["subject"] == "I want to talk to a human" and waiting["subject_for_now"]
     long = "My parcel for order 5521 never arrived, the tracking page has said out for delivery since Monday"
     for line in (long, "Hello? Are you there?"):
         await say(client, token, line)
