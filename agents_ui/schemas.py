@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from agents_ui.attachments import MAX_FILES_PER_REPLY
-from httpkit.fields import Body, Count, Flag, LongText, Name, Roles, Secret, Text, Token, Username
+from httpkit.fields import Body, Count, Email, Flag, LongText, Name, Roles, Secret, Text, Token, Username
 from hub.apitokens import SCOPES
 from hub.mentions import MAX_MENTIONS
 from hub.models import Role
@@ -34,6 +34,12 @@ class ChangePassword(Body):
 
 class MyStatus(Body):
     status: Token = Field(description="available or away")
+
+
+class NewsMail(Body):
+    address: Email = Field("", description="where my news goes (empty: nowhere)")
+    kinds: Annotated[list[Literal["message", "assigned", "mention", "reminder"]], Field(max_length=4)] = Field(
+        default_factory=list, description="the news I want by email while away from the desk (hub.newsmail.KINDS)")
 
 
 class Reply(Body):

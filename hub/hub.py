@@ -29,6 +29,7 @@ from hub.knowledge import KnowledgeBase
 from hub.metrics import MetricsService
 from hub.migrations import migrate
 from hub.models import InboundMessage, IngestResult, utcnow
+from hub.newsmail import NewsMail
 from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
@@ -88,6 +89,7 @@ class Hub:
         self.waits = WaitAnnouncer(store, self.tickets, self.router, self.outbox)
         self.activity = TicketActivity(store)
         self.reads = TicketReads(store)  # what each agent has read (the desk's unread marks)
+        self.news = NewsMail(store, self.reads)  # that news by email to agents away from the desk
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.departures.connected_now = self.presence.customer_connected_now
         self.tickets.router = self.router
@@ -259,6 +261,8 @@ class Hub:
         if self.retention.rules:
             self._spawn(self._retention_loop(self.retention_interval_seconds), "retention")
         self._spawn(self.privacy.run_follow_up(), "erasure follow-up")
+        if self.news.interval > 0:
+            self._spawn(self.news.run(), "news by email")
         await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

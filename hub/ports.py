@@ -42,6 +42,14 @@ def file_delivery(sender: OutboundSender | None) -> str:
 
 
 @runtime_checkable
+class NewsMailer(Protocol):
+    """Sends the hub's own email to a desk user (hub.newsmail): plain text, from the support address.
+
+    Raise `hub.models.SendError` when it could not be sent (the next round tries again)."""
+
+    async def send_notice(self, to: str, subject: str, text: str) -> None: ...
+
+
 class Bot(Protocol):
     """Message and conversation in, decision out."""
 

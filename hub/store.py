@@ -126,6 +126,7 @@ class Store:
         self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
         self.ticket_activity = self.db["ticket_activity"]  # hub.activity: who views / types on a ticket now
         self.ticket_reads = self.db["ticket_reads"]  # hub.ticketreads: when each agent last read each ticket
+        self.news_mail = self.db["news_mail"]  # hub.newsmail: the news each agent was emailed, per ticket
         self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
         self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
         self.automation_rules = self.db["automation_rules"]  # hub.automation: admins' rules

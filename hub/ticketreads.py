@@ -30,7 +30,8 @@ KEEP = timedelta(days=60)
 #: At most this many of an agent's active tickets, and of the tickets mentioning them, are looked at.
 LIMIT = 200
 FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
-          "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1}
+          "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1,
+          "subject": 1, "contact_id": 1}  # the last two: what an email of the news names (hub.newsmail)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class TicketReads:
     async def unread(self, agent_id: ObjectId) -> list[Unread]:
         """The tickets with news for the agent they have not read, newest news first (three reads: their active
         tickets, the active tickets mentioning them, and their reads of those)."""
+        return [u for u, _ in await self.unread_tickets(agent_id)]
+
+    async def unread_tickets(self, agent_id: ObjectId) -> list[tuple[Unread, Doc]]:
+        """`unread`, each with the ticket as read (`FIELDS`)."""
         active = {"$in": list(ACTIVE)}
         tickets = {t["_id"]: t for t in await self.store.tickets.find(
             {"assignee_id": agent_id, "status": active}, projection=FIELDS, limit=LIMIT).to_list()}
@@ -94,10 +99,10 @@ class TicketReads:
             return []
         keys = {read_key(agent_id, tid): tid for tid in news}
         seen = {keys[r["_id"]]: r["at"] for r in await self.reads.find({"_id": {"$in": list(keys)}}).to_list()}
-        found: list[Unread] = []
+        found: list[tuple[Unread, Doc]] = []
         for tid, (why, at) in news.items():
             replied = tickets[tid].get("last_agent_reply_at") if why != "mention" else None
             last = max((t for t in (seen.get(tid), replied) if t), default=None)
             if last is None or at > last:
-                found.append(Unread(tid, int(tickets[tid].get("number") or 0), why, at))
-        return sorted(found, key=lambda u: u.at, reverse=True)
+                found.append((Unread(tid, int(tickets[tid].get("number") or 0), why, at), tickets[tid]))
+        return sorted(found, key=lambda f: f[0].at, reverse=True)

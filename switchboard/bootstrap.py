@@ -10,6 +10,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,8 @@ class Runtime:
         self.hub.waits.interval = settings.wait_announce_seconds
         self.hub.sla_calendars = settings.calendars
         self.hub.tickets.csat_links = CsatLinks(settings.secret, settings.base_url)  # email rating links
+        self.hub.news.desk_url = settings.base_url + "/desk"  # the links in agents' news by email
+        self.hub.news.delay = timedelta(seconds=settings.news_mail_delay_seconds)
         self.hub.aggregate_interval_seconds = settings.metrics_aggregate_seconds
         await self.hub.totp.seed_policy(settings.require_totp_roles)  # auth.require_totp_roles, on first start
         if settings.responses.get("name_fallback") is not None:
@@ -167,6 +170,9 @@ class Runtime:
             routes += channel.routes()
             for sender in channel.senders():
                 self.hub.register_sender(sender)
+            mailer = getattr(channel, "news_mailer", None)  # the email channel's relay, if it has one (hub.newsmail)
+            if mailer is not None and mailer() is not None:
+                self.hub.news.mailer = mailer()
         from agents_ui.activity import routes as activity_routes
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes
@@ -181,6 +187,7 @@ class Runtime:
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.names import routes as name_routes
+        from agents_ui.newsmail import routes as news_mail_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.reads import routes as read_routes
@@ -205,6 +212,7 @@ class Runtime:
         routes += automation_routes()  # automation rules (admins) and macros (hub.automation)
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += name_routes()  # the names of assignees and queues a ticket holds by id or key
+        routes += news_mail_routes()  # my news by email while away from the desk (hub.newsmail)
         routes += read_routes()  # what each desk user has read: the unread marks that outlive a page
         routes += bulk_routes()  # several tickets' status or assignee from the list
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages

@@ -60,6 +60,8 @@ class Settings:
     event_log_days: int | None = 30
     #: Waiting customers' place and wait are re-checked at least this often (0: never, tests drive passes).
     wait_announce_seconds: float = 15.0
+    #: An agent's news waits this long unread before it is emailed to them (hub.newsmail).
+    news_mail_delay_seconds: float = 120.0
     #: Canned responses: `name_fallback` is what `{{customer.first_name}}` says for a customer without a name.
     responses: dict[str, Any] = field(default_factory=dict)
     #: Serve `GET /metrics` (Prometheus; supervisors and API tokens with the `metrics` scope only).
@@ -162,6 +164,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         retention_interval_seconds=float(hub.get("retention_interval_seconds", 3600)),
         event_log_days=_days(hub.get("event_log_days", 30), "hub.event_log_days"),
         wait_announce_seconds=float(hub.get("wait_announce_seconds", 15)),
+        news_mail_delay_seconds=_seconds(hub, "news_mail_delay_seconds", 120),
         responses=raw.get("responses") or {},
         metrics_enabled=_flag((hub.get("metrics") or {}).get("enabled", True), "hub.metrics.enabled"),
         metrics_refresh_seconds=float((hub.get("metrics") or {}).get("refresh_seconds", 10)),

@@ -41,6 +41,10 @@ class EmailChannel:
     def senders(self) -> list[EmailSender]:
         return [self.sender]
 
+    def news_mailer(self) -> EmailSender | None:
+        """What sends the hub's own email to desk users (hub.newsmail): the relay's sender, if there is a relay."""
+        return self.sender if self.config.relay is not None else None
+
     async def start(self) -> None:
         if self.listener is not None:
             await self.listener.start()

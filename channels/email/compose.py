@@ -17,7 +17,7 @@ import html
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, make_msgid
 
 from channels.email.config import MailboxConfig
 from channels.email.threading import outbound_subject
@@ -79,6 +79,21 @@ def _in_reply_to(references: tuple[str, ...]) -> str | None:
     mail_ids = [r for r in references if "@" in r]
     pick = (theirs or mail_ids or [None])[-1]
     return f"<{pick}>" if pick else None
+
+
+def compose_notice(recipient: str, subject: str, text: str, mailbox: MailboxConfig, domain: str) -> EmailMessage:
+    """The hub's own email to a desk user (hub.newsmail): plain text from the mailbox, marked as generated (RFC 3834:
+    no out-of-office answers it) and with the mailbox's `X-Loop` (the hub drops it should it come back)."""
+    mail = EmailMessage()
+    mail["Message-ID"] = make_msgid(domain=domain)
+    mail["Date"] = format_datetime(utcnow())
+    mail["From"] = Address(display_name=mailbox.from_name or "", addr_spec=mailbox.address)
+    mail["To"] = recipient
+    mail["Subject"] = subject
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Loop"] = mailbox.address
+    mail.set_content(text)
+    return mail
 
 
 def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str,

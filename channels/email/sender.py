@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+from email.message import EmailMessage
 
 import aiosmtplib
 
 from channels.email.addresses import clean_address
-from channels.email.compose import compose, message_id_for
+from channels.email.compose import compose, compose_notice, message_id_for
 from channels.email.config import EmailConfig, RelayConfig
 from hub.csat import CsatLinks
 from hub.models import OutboundMessage, SendError, SendResult
@@ -87,8 +88,27 @@ class EmailSender:
             raise SendError(f"not a deliverable address: {message.recipient!r}", transient=False)
         mailbox = self.config.mailbox(message.inbox)
         mail = compose(message, mailbox, self.config.domain, self.csat_links)
+        await self._relay(mail, self.relay.bounce_address or mailbox.address, recipient)
+        provider_id = message_id_for(message, self.config.domain)
+        log.info("email: sent %s to %s via %s:%s", provider_id, recipient, self.relay.host, self.relay.port)
+        return SendResult(provider_id=provider_id)
+
+    async def send_notice(self, to: str, subject: str, text: str) -> None:
+        """The hub's own email to a desk user (hub.newsmail: their news while away), from the default mailbox."""
+        if self.relay is None:
+            raise SendError("no SMTP relay configured (channels.email.relay)", transient=False)
+        recipient = clean_address(to)
+        if recipient is None:
+            raise SendError(f"not a deliverable address: {to!r}", transient=False)
+        mailbox = self.config.mailbox(None)
+        mail = compose_notice(recipient, subject, text, mailbox, self.config.domain)
+        await self._relay(mail, self.relay.bounce_address or mailbox.address, recipient)
+        log.info("email: sent a desk notice to %s", recipient)
+
+    async def _relay(self, mail: EmailMessage, sender: str, recipient: str) -> None:
+        """Hand one mail to the relay; its refusals as `SendError`, transient or not (the module's docstring)."""
         relay = self.relay
-        sender = relay.bounce_address or mailbox.address
+        assert relay is not None
         try:
             await aiosmtplib.send(
                 mail,
@@ -124,6 +144,3 @@ class EmailSender:
         except aiosmtplib.SMTPException as exc:
             # aiosmtplib's own refusals to go on: the relay offers no AUTH or STARTTLS that the settings ask for.
             raise SendError(f"relay does not support what {_CHECK_RELAY} asks: {exc}"[:500], transient=False) from exc
-        provider_id = message_id_for(message, self.config.domain)
-        log.info("email: sent %s to %s via %s:%s", provider_id, recipient, relay.host, relay.port)
-        return SendResult(provider_id=provider_id)

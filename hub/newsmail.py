@@ -1,0 +1,203 @@
+"""News by email: an agent away from the desk hears of the tickets that wait for them.
+
+The desk marks an agent's news with a dot and a browser notification (hub.ticketreads, agents_ui/static/attention.js):
+a customer's message on one of their tickets, a ticket given to them, the end of a pending time on one of theirs, a
+colleague's note mentioning them. None of it reaches an agent who is not at the desk, so each agent may give an
+address and choose which of these they want by email (the Account page; `notify_email` on their account), as
+Chatwoot's and Zammad's agents do.
+
+A round a minute, once across processes (the lease `news-mail`): the agents who asked and are not online at the desk
+(signed out, or "away"), each with their unread news (`TicketReads.unread`) that came since they left the desk and at
+least `delay` ago (read in the meantime, on a phone or a colleague's screen: no email), and not emailed before
+(`news_mail`, one document per agent: the time of the news emailed, per ticket). One email per agent and round lists
+it all, by ticket number, subject and names, with a link to each ticket. Nothing is written on the message path: the
+news is what the tickets hold already.
+
+Delivery goes through the mailer the composition root hands over (the email channel's relay: `hub.ports.NewsMailer`);
+without one, nothing is sent and the Account page says so. Sent, then recorded: a process dying between the two sends
+that email again the next round (at least once), and a relay refusing or down leaves it for the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.display import DISPLAY_FIELDS, display_name, person
+from hub.leases import Lease
+from hub.models import SendError, utcnow
+from hub.ports import NewsMailer
+from hub.presence import ONLINE
+from hub.store import Doc, ObjectId, PyMongoError, Store
+from hub.ticketreads import TicketReads, Unread
+
+log = logging.getLogger(__name__)
+
+#: The news an agent may want by email, as the desk names them (`hub.ticketreads.Why`).
+KINDS = ("message", "assigned", "mention", "reminder")
+#: An address as agents type it (the same shape contacts' addresses are checked for).
+ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+#: The most tickets one email lists (the rest: "and N more").
+MAX_LISTED = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class NewsMailError(ValueError):
+    """An address or a choice the hub cannot use: the reason, for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class NewsWanted:
+    """What an agent asked for: the address, and which news (`KINDS`); no kinds: no email."""
+
+    address: str
+    kinds: tuple[str, ...]
+
+
+def wanted(agent: Doc) -> NewsWanted:
+    raw = agent.get("notify_email") or {}
+    return NewsWanted(str(raw.get("address") or ""), tuple(k for k in raw.get("kinds") or () if k in KINDS))
+
+
+def checked(address: str, kinds: list[str]) -> NewsWanted:
+    """An agent's choice, checked: a real-looking address when any news is chosen, known kinds only."""
+    address = address.strip()
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise NewsMailError(f"unknown news {', '.join(unknown)}: choose among {', '.join(KINDS)}")
+    if address and not ADDRESS.fullmatch(address):
+        raise NewsMailError(f"{address!r} is not an email address")
+    if kinds and not address:
+        raise NewsMailError("give the address the news should go to")
+    return NewsWanted(address, tuple(k for k in KINDS if k in kinds))
+
+
+class NewsMail:
+    def __init__(self, store: Store, reads: TicketReads, *, delay_seconds: float = 120.0,
+                 interval_seconds: float = 60.0) -> None:
+        self.store = store
+        self.reads = reads
+        #: How long news waits unread before it is emailed: a quick look at the desk makes the email needless.
+        self.delay = timedelta(seconds=delay_seconds)
+        self.interval = interval_seconds
+        #: Sends the emails (set by the composition root when the email channel has a relay); None: none sent.
+        self.mailer: NewsMailer | None = None
+        #: The desk's address, for the links (`hub.public_url` + "/desk", set by the composition root).
+        self.desk_url = ""
+        self.lease = Lease(store, "news-mail", seconds=max(120.0, 3 * interval_seconds))
+
+    async def get(self, agent_id: ObjectId) -> NewsWanted:
+        agent = await self.store.agents.find_one({"_id": agent_id}, projection={"notify_email": 1})
+        return wanted(agent or {})
+
+    async def set(self, agent_id: ObjectId, address: str, kinds: list[str]) -> NewsWanted:
+        """Keep an agent's choice (`checked` first: a bad one raises `NewsMailError`)."""
+        choice = checked(address, kinds)
+        before = (await self.store.agents.find_one({"_id": agent_id}, projection={"notify_email": 1}) or {}).get(
+            "notify_email") or {}
+        # `since`: news from before email was turned on, or before its kinds widened, is not emailed (no pile of old
+        # news); a new address, or fewer kinds, keep it
+        kept = before.get("since") and before.get("kinds") and set(choice.kinds) <= set(before["kinds"])
+        since = before["since"] if kept else utcnow()
+        await self.store.agents.update_one({"_id": agent_id}, {"$set": {"notify_email": {
+            "address": choice.address, "kinds": list(choice.kinds), "since": since}}})
+        return choice
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """One round, if this process holds the lease: the emails sent."""
+        now = now or utcnow()
+        if self.mailer is None or not await self.lease.acquire(now):
+            return 0
+        agents = await self.store.agents.find(
+            {"notify_email.kinds.0": {"$exists": True}},
+            projection={"name": 1, "username": 1, "notify_email": 1, "presence": 1, "presence_at": 1,
+                        "disabled": 1}).to_list()
+        sent = 0
+        for agent in agents:
+            if agent.get("disabled") or agent.get("presence") == ONLINE:
+                continue
+            try:
+                sent += await self._tell(agent, now)
+            except SendError as exc:  # the next round tries again
+                log.warning("news mail to %s not sent: %s", person(agent), exc)
+        return sent
+
+    async def _tell(self, agent: Doc, now: datetime) -> int:
+        choice = wanted(agent)
+        # news that came while they were away from the desk, and since they asked for it
+        since = max(_aware(agent.get("presence_at")), _aware((agent.get("notify_email") or {}).get("since")))
+        due = [(u, t) for u, t in await self.reads.unread_tickets(agent["_id"])
+               if u.why in choice.kinds and since <= u.at <= now - self.delay]
+        if not due or not choice.address:
+            return 0
+        record = await self.store.news_mail.find_one({"_id": agent["_id"]}) or {}
+        told: dict[str, datetime] = record.get("told") or {}
+        fresh = [(u, t) for u, t in due if _aware(told.get(str(u.ticket_id))) < u.at]
+        if not fresh:
+            return 0
+        assert self.mailer is not None
+        subject, text = await self._email(agent, fresh)
+        await self.mailer.send_notice(choice.address, subject, text)
+        # what is due now, emailed: a ticket read since, or no longer theirs, drops out (the record stays small)
+        await self.store.news_mail.update_one({"_id": agent["_id"]}, {"$set": {
+            "told": {str(u.ticket_id): u.at for u, _ in due}, "sent_at": now}}, upsert=True)
+        return 1
+
+    async def _email(self, agent: Doc, news: list[tuple[Unread, Doc]]) -> tuple[str, str]:
+        """The subject and plain text: each ticket by number, subject and what happened, named, with its link."""
+        customers = sorted({t["contact_id"] for u, t in news if u.why == "message" and t.get("contact_id")})
+        contacts = {c["_id"]: c for c in await self.store.contacts.find(
+            {"_id": {"$in": customers}}, projection=DISPLAY_FIELDS).to_list()} if customers else {}
+        by = sorted({i for _, t in news for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by")) if i})
+        agents = {a["_id"]: person(a) for a in await self.store.agents.find(
+            {"_id": {"$in": by}}, projection={"name": 1, "username": 1, "service": 1}).to_list()} if by else {}
+        items = [_item(u, t, contacts.get(t.get("contact_id")), agents) for u, t in news]
+        if len(items) == 1:
+            subject = f"#{news[0][0].number} {items[0]}"
+        else:
+            subject = f"{len(items)} tickets wait for you"
+        lines = [f"Hello {person(agent)},", "", "while you were away from the desk:", ""]
+        for (u, t), said in list(zip(news, items, strict=True))[:MAX_LISTED]:
+            lines.append(f"#{u.number} “{t.get('subject') or 'No subject'}”: {said}.")
+            if self.desk_url:
+                lines.append(f"  {self.desk_url}#/tickets/{u.ticket_id}")
+        if len(items) > MAX_LISTED:
+            lines.append(f"… and {len(items) - MAX_LISTED} more in the desk.")
+        lines += ["", "Answer in the desk, not to this email.",
+                  "You get these emails because you asked for them (Account, Email notifications)."]
+        return subject, "\n".join(lines) + "\n"
+
+    async def run(self) -> None:
+        """Background loop: a round every `interval` (the lease keeps it to one process)."""
+        while True:
+            try:
+                await self.run_once()
+            except PyMongoError as exc:
+                log.warning("news mail: database unavailable (%s)", exc)
+            except Exception:  # one bad round must not end agents' email for the process's life
+                log.exception("news mail: the round failed")
+            await asyncio.sleep(self.interval)
+
+
+def _item(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str]) -> str:
+    """What happened on the ticket, in words: "Grace Hopper wrote", "Sam Lead gave it to you"."""
+    if u.why == "message":
+        return f"{display_name(contact)} wrote"
+    if u.why == "assigned":
+        giver = ticket.get("assigned_by")
+        return f"{agents.get(giver, 'a colleague')} gave it to you" if giver else "routing gave it to you"
+    if u.why == "mention":
+        return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
+    return "its pending time ended"
+
+
+def _aware(at: Any) -> datetime:
+    """A stored time as an aware datetime (the driver may hand back naive UTC); EPOCH for none."""
+    if not isinstance(at, datetime):
+        return EPOCH
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
