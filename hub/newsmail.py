@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.contactbook import EMAIL
 from hub.display import DISPLAY_FIELDS, display_name, person
 from hub.leases import Lease
 from hub.models import SendError, utcnow
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: The news an agent may want by email, as the desk names them (`hub.ticketreads.Why`).
 KINDS = ("message", "assigned", "mention", "reminder")
-#: An address as agents type it (the same shape contacts' addresses are checked for).
-ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 #: The most tickets one email lists (the rest: "and N more").
 MAX_LISTED = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -69,7 +67,7 @@ def checked(address: str, kinds: list[str]) -> NewsWanted:
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise NewsMailError(f"unknown news {', '.join(unknown)}: choose among {', '.join(KINDS)}")
-    if address and not ADDRESS.fullmatch(address):
+    if address and not EMAIL.fullmatch(address):  # the shape a contact's address is checked for
         raise NewsMailError(f"{address!r} is not an email address")
     if kinds and not address:
         raise NewsMailError("give the address the news should go to")
