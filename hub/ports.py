@@ -41,7 +41,6 @@ def file_delivery(sender: OutboundSender | None) -> str:
     return str(getattr(sender, "files", FILES_NONE)) if sender is not None else FILES_NONE
 
 
-@runtime_checkable
 class NewsMailer(Protocol):
     """Sends the hub's own email to a desk user (hub.newsmail): plain text, from the support address.
 
@@ -50,6 +49,7 @@ class NewsMailer(Protocol):
     async def send_notice(self, to: str, subject: str, text: str) -> None: ...
 
 
+@runtime_checkable
 class Bot(Protocol):
     """Message and conversation in, decision out."""
 
