@@ -17,6 +17,8 @@ from httpkit.fields import Body, Count, Email, Flag, LongText, Name, Roles, Secr
 from hub.apitokens import SCOPES
 from hub.mentions import MAX_MENTIONS
 from hub.models import Role
+from hub.signatures import MAX_CHARS as MAX_SIGNATURE_CHARS
+from hub.signatures import MAX_LINES as MAX_SIGNATURE_LINES
 from hub.tickets import MAX_SUBJECT
 from hub.webhooks import EVENTS
 
@@ -40,6 +42,11 @@ class NewsMail(Body):
     address: Email = Field("", description="where my news goes (empty: nowhere)")
     kinds: Annotated[list[Literal["message", "assigned", "mention", "reminder"]], Field(max_length=4)] = Field(
         default_factory=list, description="the news I want by email while away from the desk (hub.newsmail.KINDS)")
+
+
+class Signature(Body):
+    signature: Text = Field(description="under my replies by email (hub.signatures; empty: none; at most "
+                                        f"{MAX_SIGNATURE_CHARS} characters in {MAX_SIGNATURE_LINES} lines)")
 
 
 class Reply(Body):

@@ -40,6 +40,7 @@ from hub.realtime import RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
 from hub.routing import Router
+from hub.signatures import Signatures
 from hub.sla import SlaRun, SlaWatcher
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.tasks import cancel_and_wait
@@ -90,6 +91,7 @@ class Hub:
         self.activity = TicketActivity(store)
         self.reads = TicketReads(store)  # what each agent has read (the desk's unread marks)
         self.news = NewsMail(store, self.reads)  # that news by email to agents away from the desk
+        self.signatures = Signatures(store)  # each agent's signature under their replies by email
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.departures.connected_now = self.presence.customer_connected_now
         self.tickets.router = self.router

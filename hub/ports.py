@@ -36,6 +36,12 @@ def delivered_by_store(sender: OutboundSender | None) -> bool:
     return bool(getattr(sender, "delivers_by_store", False))
 
 
+def signs(sender: OutboundSender | None) -> bool:
+    """Whether an agent's reply on this channel carries their signature (hub.signatures): its messages are mails
+    (a sender's `signed` attribute, True for email)."""
+    return bool(getattr(sender, "signed", False)) if sender is not None else False
+
+
 def file_delivery(sender: OutboundSender | None) -> str:
     """How `sender` takes attachments: "bytes", "link" or "none"."""
     return str(getattr(sender, "files", FILES_NONE)) if sender is not None else FILES_NONE

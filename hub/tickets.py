@@ -21,8 +21,9 @@ from hub.desktally import DeskTally
 from hub.display import SYSTEM_NAME, person
 from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
-from hub.ports import FILES_NONE, file_delivery
+from hub.ports import FILES_NONE, file_delivery, signs
 from hub.readsahead import ReadsAhead
+from hub.signatures import signed
 from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
@@ -485,7 +486,9 @@ class TicketService:
                 raise TicketError(f"files cannot be sent to the customer on {channel}; add them to a private note")
             now = utcnow()
             closing = new in CLOSING
-            message = await self.outbox.post(conversation, AuthorKind.AGENT, text, session=session,
+            # a reply by mail carries the agent's signature, in the text kept (the timeline shows what was sent)
+            sent = signed(text, agent) if not private and signs(self.outbox.senders.get(channel)) else text
+            message = await self.outbox.post(conversation, AuthorKind.AGENT, sent, session=session,
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
                                              attachments=attachments, touch_conversation=not closing,
                                              metadata={"mentions": mentioned} if mentioned else None)

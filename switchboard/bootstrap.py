@@ -192,6 +192,7 @@ class Runtime:
         from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.reads import routes as read_routes
         from agents_ui.responses import routes as response_routes
+        from agents_ui.signatures import routes as signature_routes
         from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.ticketmerge import routes as ticket_merge_routes
         from agents_ui.totp import routes as totp_routes
@@ -213,6 +214,7 @@ class Runtime:
         routes += activity_routes()  # who views / types on a ticket (collision)
         routes += name_routes()  # the names of assignees and queues a ticket holds by id or key
         routes += news_mail_routes()  # my news by email while away from the desk (hub.newsmail)
+        routes += signature_routes()  # my signature under replies by email (hub.signatures)
         routes += read_routes()  # what each desk user has read: the unread marks that outlive a page
         routes += bulk_routes()  # several tickets' status or assignee from the list
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages

@@ -6,7 +6,7 @@
 const { api, el, hasRole, hooks } = window.Desk;
 
 function panel() {
-  const card = el("section", { class: "card news-panel", id: "news-mail" }, el("h2", {}, "Email notifications"));
+  const card = el("section", { class: "card account-panel", id: "news-mail" }, el("h2", {}, "Email notifications"));
   const form = el("form");
   card.appendChild(form);
   api("GET", "/api/me/news-mail").then((s) => {

@@ -72,6 +72,8 @@ class EmailSender:
     channel = "email"
     #: Agents' files go out as MIME attachments.
     files = FILES_BYTES
+    #: An agent's reply carries their signature (hub.signatures), as mail does.
+    signed = True
 
     def __init__(self, config: EmailConfig, csat_links: CsatLinks | None = None) -> None:
         self.config = config
