@@ -27,6 +27,8 @@ def _shown(request: web.Request, choice: NewsWanted) -> web.Response:
     return web.json_response({"address": choice.address, "kinds": list(choice.kinds),
                               "offered": [{"kind": k, "label": LABELS[k]} for k in KINDS],
                               "can_send": hub.news.mailer is not None,
+                              "refused": {"reason": choice.refused["reason"], "at": choice.refused["at"].isoformat()}
+                              if choice.refused else None,
                               "delay_minutes": round(hub.news.delay.total_seconds() / 60, 1)})
 
 

@@ -50,15 +50,18 @@ class NewsMailError(ValueError):
 
 @dataclass(frozen=True)
 class NewsWanted:
-    """What an agent asked for: the address, and which news (`KINDS`); no kinds: no email."""
+    """What an agent asked for: the address, and which news (`KINDS`); no kinds: no email. `refused`: why the last
+    email was refused for good (`{reason, at}`), until the choice is saved again."""
 
     address: str
     kinds: tuple[str, ...]
+    refused: Doc | None = None
 
 
 def wanted(agent: Doc) -> NewsWanted:
     raw = agent.get("notify_email") or {}
-    return NewsWanted(str(raw.get("address") or ""), tuple(k for k in raw.get("kinds") or () if k in KINDS))
+    return NewsWanted(str(raw.get("address") or ""), tuple(k for k in raw.get("kinds") or () if k in KINDS),
+                      raw.get("refused"))
 
 
 def checked(address: str, kinds: list[str]) -> NewsWanted:
@@ -120,7 +123,7 @@ class NewsMail:
                 continue
             try:
                 sent += await self._tell(agent, now)
-            except SendError as exc:  # the next round tries again
+            except SendError as exc:  # for now: the next round tries again
                 log.warning("news mail to %s not sent: %s", person(agent), exc)
         return sent
 
@@ -139,11 +142,23 @@ class NewsMail:
             return 0
         assert self.mailer is not None
         subject, text = await self._email(agent, fresh)
-        await self.mailer.send_notice(choice.address, subject, text)
+        try:
+            await self.mailer.send_notice(choice.address, subject, text)
+        except SendError as exc:
+            if exc.transient:
+                raise  # the next round tries again
+            # refused for good (the address, or the relay's settings): trying each minute cannot fix it, so this
+            # news counts as told and the Account page says why (until the agent saves their choice again)
+            await self.store.agents.update_one({"_id": agent["_id"]}, {"$set": {
+                "notify_email.refused": {"reason": exc.reason, "at": now}}})
+            log.warning("news mail to %s refused: %s", person(agent), exc.reason)
+            sent = 0
+        else:
+            sent = 1
         # what is due now, emailed: a ticket read since, or no longer theirs, drops out (the record stays small)
         await self.store.news_mail.update_one({"_id": agent["_id"]}, {"$set": {
             "told": {str(u.ticket_id): u.at for u, _ in due}, "sent_at": now}}, upsert=True)
-        return 1
+        return sent
 
     async def _email(self, agent: Doc, news: list[tuple[Unread, Doc]]) -> tuple[str, str]:
         """The subject and plain text: each ticket by number, subject and what happened, named, with its link."""

@@ -18,6 +18,8 @@ function panel() {
         + " minutes is emailed to you, all of it in one email."),
       ...(s.can_send ? [] : [el("p", { class: "error", id: "news-mail-off" },
         "This hub has no mail relay yet (an admin sets one up under Channels, Email): no email is sent for now.")]),
+      ...(s.refused ? [el("p", { class: "error", id: "news-mail-refused" },
+        "The last email to you was refused (" + s.refused.reason + "). Check the address, or ask an admin, then save.")] : []),
       el("label", {}, "Email address", address),
       el("fieldset", {}, el("legend", {}, "Email me when"),
         ...s.offered.map((o) => el("label", { class: "check" },

@@ -41,6 +41,8 @@ class RelayStandIn:
         self.received: list[Relayed] = []
         self.queue: asyncio.Queue[Relayed] = asyncio.Queue()
         self.refuse: dict[str, str] = {}
+        #: Each recipient refused (by `refuse`), in order.
+        self.refused: list[str] = []
         self.port = 0
         self.server: asyncio.AbstractServer | None = None
         self.connections = 0
@@ -61,6 +63,7 @@ class RelayStandIn:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         if address in self.refuse:
+            self.refused.append(address)
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"

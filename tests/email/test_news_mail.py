@@ -111,6 +111,31 @@ async def test_no_email_while_online_nor_for_news_not_chosen_and_again_after_the
     assert mail.message["Subject"] == "#3 Sam Lead gave it to you"
 
 
+async def test_an_address_the_relay_refuses_is_not_tried_each_minute_and_the_agent_is_told(
+        email_hub: EmailHub, relay: RelayStandIn) -> None:
+    hub = email_hub.hub
+    news = hub.news
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    sam = await hub.accounts.create("sam", "sam's long password", name="Sam Lead", roles=[Role.SUPERVISOR])
+    await news.set(alice["_id"], "nobody@example.net", ["assigned"])
+    relay.refuse["nobody@example.net"] = "550 5.1.1 no such user"
+    ticket = await open_ticket(email_hub.runtime, "email", ANA, "Refund for order 5521")
+    await hub.tickets.assign(ticket["_id"], alice["_id"], sam)
+    due = utcnow() + news.delay + timedelta(seconds=1)
+    assert await news.run_once(due) == 0
+    assert relay.refused == ["nobody@example.net"]  # tried once
+    refused = (await news.get(alice["_id"])).refused
+    assert refused is not None and "550" in refused["reason"] and "nobody@example.net" in refused["reason"]
+    assert await news.run_once(due + timedelta(minutes=1)) == 0
+    assert relay.refused == ["nobody@example.net"]  # not again each minute
+    async with http_client(email_hub.runtime) as client:  # the Account page says why
+        await login(client, "alice", "alice's long password")
+        shown = await (await client.get("/api/me/news-mail")).json()
+        assert "550 5.1.1 no such user" in shown["refused"]["reason"] and shown["refused"]["at"]
+    await news.set(alice["_id"], ALICE, ["assigned"])  # saving the choice again clears the refusal
+    assert (await news.get(alice["_id"])).refused is None
+
+
 async def test_an_agent_chooses_their_news_on_the_account_api(email_hub: EmailHub) -> None:
     hub = email_hub.hub
     await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
