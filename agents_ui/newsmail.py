@@ -19,7 +19,8 @@ from hub.newsmail import KINDS, NewsMailError, NewsWanted
 LABELS = {"message": "A customer writes on a ticket of mine",
           "assigned": "Someone gives me a ticket",
           "mention": "A colleague mentions me in a note",
-          "reminder": "A pending ticket of mine opens again"}
+          "reminder": "A pending ticket of mine opens again",
+          "followed": "A customer writes on a ticket I follow"}
 
 
 def _shown(request: web.Request, choice: NewsWanted) -> web.Response:

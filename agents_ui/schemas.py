@@ -38,15 +38,22 @@ class MyStatus(Body):
     status: Token = Field(description="available or away")
 
 
+NewsKind = Literal["message", "assigned", "mention", "reminder", "followed"]
+
+
 class NewsMail(Body):
     address: Email = Field("", description="where my news goes (empty: nowhere)")
-    kinds: Annotated[list[Literal["message", "assigned", "mention", "reminder"]], Field(max_length=4)] = Field(
+    kinds: Annotated[list[NewsKind], Field(max_length=5)] = Field(
         default_factory=list, description="the news I want by email while away from the desk (hub.newsmail.KINDS)")
 
 
 class Signature(Body):
     signature: Text = Field(description="under my replies by email (hub.signatures; empty: none; at most "
                                         f"{MAX_SIGNATURE_CHARS} characters in {MAX_SIGNATURE_LINES} lines)")
+
+
+class Follow(Body):
+    follow: Flag = Field(True, description="follow the ticket (false: stop following it)")
 
 
 class Reply(Body):

@@ -116,8 +116,9 @@ def _docs(kind: str, start: int, count: int) -> list[dict[str, Any]]:
 
 
 def _agents_tickets() -> list[dict[str, Any]]:
-    """Open tickets of the fifty agents, four each, a customer having written since each was given to them, and
-    thirty mentioning agent 0 (hub.ticketreads), the same at either size; numbered apart from the others."""
+    """Open tickets of the fifty agents, four each, a customer having written since each was given to them, thirty
+    mentioning agent 0 and thirty more followed by agent 0 (hub.ticketreads), the same at either size; numbered apart
+    from the others."""
     now = utcnow()
     docs = []
     for k in range(4 * AGENTS):
@@ -127,7 +128,8 @@ def _agents_tickets() -> list[dict[str, Any]]:
                      "assignee_id": ObjectId(f"{k % AGENTS:024x}"), "assigned_at": now - timedelta(hours=1),
                      "last_customer_message_at": now,
                      **({"mentioned": {"ids": [ObjectId(f"{0:024x}")], "at": now, "by": ObjectId(f"{1:024x}")}}
-                        if k < 30 else {})})
+                        if k < 30 else {}),
+                     **({"followers": [ObjectId(f"{0:024x}")]} if 30 <= k < 60 else {})})
     return docs
 
 
@@ -350,7 +352,7 @@ async def _still_mine() -> bool:
 
 QUERIES: dict[str, Query] = {
     # a desk signing in: the agent's tickets with news not read since (the real `TicketReads.unread`: their active
-    # tickets, those mentioning them, their reads of those by `_id`)
+    # tickets, those mentioning them, those they follow, their reads of those by `_id`)
     "unread_for_agent": lambda s, i: TicketReads(s).unread(ObjectId(f"{(i * 7) % AGENTS:024x}")),
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),

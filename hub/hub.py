@@ -24,6 +24,7 @@ from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
 from hub.departures import Departures
+from hub.followers import Followers
 from hub.history import HistoryService
 from hub.knowledge import KnowledgeBase
 from hub.metrics import MetricsService
@@ -92,6 +93,7 @@ class Hub:
         self.reads = TicketReads(store)  # what each agent has read (the desk's unread marks)
         self.news = NewsMail(store, self.reads)  # that news by email to agents away from the desk
         self.signatures = Signatures(store)  # each agent's signature under their replies by email
+        self.followers = Followers(store)  # colleagues who follow a ticket they do not hold
         self.presence = PresenceService(store, presence_ttl_seconds, on_customer_left=self.departures.left)
         self.departures.connected_now = self.presence.customer_connected_now
         self.tickets.router = self.router

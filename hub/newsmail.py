@@ -38,7 +38,9 @@ from hub.ticketreads import TicketReads, Unread
 log = logging.getLogger(__name__)
 
 #: The news an agent may want by email, as the desk names them (`hub.ticketreads.Why`).
-KINDS = ("message", "assigned", "mention", "reminder")
+KINDS = ("message", "assigned", "mention", "reminder", "followed")
+#: The news that is a customer's message (the email names the customer).
+WROTE = ("message", "followed")
 #: The most tickets one email lists (the rest: "and N more").
 MAX_LISTED = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -162,7 +164,7 @@ class NewsMail:
 
     async def _email(self, agent: Doc, news: list[tuple[Unread, Doc]]) -> tuple[str, str]:
         """The subject and plain text: each ticket by number, subject and what happened, named, with its link."""
-        customers = sorted({t["contact_id"] for u, t in news if u.why == "message" and t.get("contact_id")})
+        customers = sorted({t["contact_id"] for u, t in news if u.why in WROTE and t.get("contact_id")})
         contacts = {c["_id"]: c for c in await self.store.contacts.find(
             {"_id": {"$in": customers}}, projection=DISPLAY_FIELDS).to_list()} if customers else {}
         by = sorted({i for _, t in news for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by")) if i})
@@ -205,6 +207,8 @@ def _item(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, st
         return f"{agents.get(giver, 'a colleague')} gave it to you" if giver else "routing gave it to you"
     if u.why == "mention":
         return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
+    if u.why == "followed":
+        return f"{display_name(contact)} wrote (you follow it)"
     return "its pending time ended"
 
 

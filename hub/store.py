@@ -260,6 +260,7 @@ class Store:
         await self.ticket_activity.create_index("expires_at", expireAfterSeconds=0)
         await self.ticket_reads.create_index("expires_at", expireAfterSeconds=0)
         await self.tickets.create_index("mentioned.ids", sparse=True)  # hub.ticketreads: who was mentioned
+        await self.tickets.create_index("followers", sparse=True)  # hub.ticketreads: who follows a ticket
         await self.wait_notices.create_index([("thread_key", ASCENDING), ("channel", ASCENDING)])
         await self.models.create_index([("created_at", DESCENDING)])
         # the bot trainer's workbench (bot.versions, bot.model_sync)

@@ -2,7 +2,8 @@
 
 News for an agent is what the desk marks with a dot (agents_ui/static/attention.js): a customer's message on
 one of their tickets, a ticket given to them by someone else (routing, a colleague, a supervisor), the end of
-a pending time on one of theirs, a colleague's note that mentions them (on any ticket). The page sees these
+a pending time on one of theirs, a colleague's note that mentions them (on any ticket), a customer's message on a
+ticket they follow and do not hold (hub.followers). The page sees these
 live; this module keeps the mark when no page of theirs was open, or they sign in on another computer.
 
 Nothing is written on the message path: each kind of news is a time the ticket already holds
@@ -22,7 +23,7 @@ from hub.models import utcnow
 from hub.store import Doc, ObjectId, Store
 from hub.tickets import ACTIVE
 
-Why = Literal["message", "assigned", "reminder", "mention"]
+Why = Literal["message", "assigned", "reminder", "mention", "followed"]
 
 #: A read is kept this long after it was last made (TTL): an agent's reads do not grow with all history. A ticket
 #: unread for longer is judged by the agent's last reply on it.
@@ -31,6 +32,7 @@ KEEP = timedelta(days=60)
 LIMIT = 200
 FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
           "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1,
+          "followers": 1,
           "subject": 1, "contact_id": 1}  # the last two: what an email of the news names (hub.newsmail)
 
 
@@ -61,6 +63,8 @@ def news_of(ticket: Doc, agent_id: ObjectId) -> tuple[Why, datetime] | None:
             found.append((wrote, "message"))
         if ticket.get("pending_ended_at"):
             found.append((ticket["pending_ended_at"], "reminder"))
+    elif agent_id in (ticket.get("followers") or []) and ticket.get("last_customer_message_at"):
+        found.append((ticket["last_customer_message_at"], "followed"))  # hub.followers: someone else's ticket
     if not found:
         return None
     at, why = max(found, key=lambda f: f[0])
@@ -82,8 +86,8 @@ class TicketReads:
         return now
 
     async def unread(self, agent_id: ObjectId) -> list[Unread]:
-        """The tickets with news for the agent they have not read, newest news first (three reads: their active
-        tickets, the active tickets mentioning them, and their reads of those)."""
+        """The tickets with news for the agent they have not read, newest news first (four reads: their active
+        tickets, the active tickets mentioning them, those they follow, and their reads of those)."""
         return [u for u, _ in await self.unread_tickets(agent_id)]
 
     async def unread_tickets(self, agent_id: ObjectId) -> list[tuple[Unread, Doc]]:
@@ -91,9 +95,10 @@ class TicketReads:
         active = {"$in": list(ACTIVE)}
         tickets = {t["_id"]: t for t in await self.store.tickets.find(
             {"assignee_id": agent_id, "status": active}, projection=FIELDS, limit=LIMIT).to_list()}
-        for t in await self.store.tickets.find({"mentioned.ids": agent_id, "status": active}, projection=FIELDS,
-                                               limit=LIMIT).to_list():
-            tickets.setdefault(t["_id"], t)
+        for watched in ("mentioned.ids", "followers"):  # the active tickets mentioning them, and those they follow
+            for t in await self.store.tickets.find({watched: agent_id, "status": active}, projection=FIELDS,
+                                                   limit=LIMIT).to_list():
+                tickets.setdefault(t["_id"], t)
         news = {tid: found for tid, t in tickets.items() if (found := news_of(t, agent_id)) is not None}
         if not news:
             return []

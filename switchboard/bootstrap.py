@@ -183,6 +183,7 @@ class Runtime:
         from agents_ui.contacts import routes as contact_routes
         from agents_ui.csat import routes as csat_routes
         from agents_ui.desk import routes as desk_routes
+        from agents_ui.followers import routes as follower_routes
         from agents_ui.history import routes as history_routes
         from agents_ui.kb import routes as kb_routes
         from agents_ui.metrics import routes as metrics_routes
@@ -215,6 +216,7 @@ class Runtime:
         routes += name_routes()  # the names of assignees and queues a ticket holds by id or key
         routes += news_mail_routes()  # my news by email while away from the desk (hub.newsmail)
         routes += signature_routes()  # my signature under replies by email (hub.signatures)
+        routes += follower_routes()  # following a ticket someone else holds (hub.followers)
         routes += read_routes()  # what each desk user has read: the unread marks that outlive a page
         routes += bulk_routes()  # several tickets' status or assignee from the list
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages

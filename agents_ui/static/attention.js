@@ -1,6 +1,7 @@
 /* What needs this agent: a customer who wrote on one of their tickets, a ticket given to them by someone else
  * (routing, a colleague, a supervisor), a pending ticket of theirs whose time came (pendinguntil.js), a colleague's
- * note that mentions them (mentions.js, on any ticket). Each such
+ * note that mentions them (mentions.js, on any ticket), a customer who wrote on a ticket they follow (follow.js).
+ * Each such
  * ticket is "unread" until the agent looks at it: its row in the list carries a dot, the tab's title counts them
  * ("(2) Switchboard desk"), and, if the agent turned them on in the header, the browser shows a desktop
  * notification while they look at another ticket or another tab.
@@ -18,7 +19,8 @@ const { api, el, hasRole, onEnter, onLive, onTicketHead, openTicket, state } = w
 
 const BASE_TITLE = document.title;
 const WHY = { message: "New message from the customer", assigned: "Assigned to you",
-              reminder: "Its pending time ended", mention: "A colleague mentioned you" };
+              reminder: "Its pending time ended", mention: "A colleague mentioned you",
+              followed: "New message on a ticket you follow" };
 
 const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
@@ -79,7 +81,11 @@ function news(t, before) {
   if (!me) return null;
   const m = t.mentioned;  // a colleague's note named this agent in this very change (hub/mentions.py)
   if (m && m.at === t.updated_at && m.by !== me.id && (m.ids || []).includes(me.id)) return "mention";
-  if (t.assignee_id !== me.id) return null;
+  if (t.assignee_id !== me.id) {  // someone else's, or nobody's: news only if this agent follows it (follow.js)
+    if (!(t.followers || []).includes(me.id) || !t.last_customer_message_at) return null;
+    const wrote = before ? t.last_customer_message_at !== before.wrote : t.last_customer_message_at === t.updated_at;
+    return wrote ? "followed" : null;
+  }
   if (t.pending_ended_at && t.pending_ended_at === t.updated_at) return "reminder";
   if (before) {
     if (t.last_customer_message_at && t.last_customer_message_at !== before.wrote && before.assignee === me.id)
@@ -124,11 +130,11 @@ function notify(t, why) {
   if (!wanted()) return;
   const info = known.get(t.id) || {};
   const who = info.name || "A customer";
-  const title = why === "message" ? `${who} wrote on #${t.number}`
+  const title = why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
     : why === "reminder" ? `#${t.number} is open again`
     : why === "mention" ? `${agentName(t.mentioned.by) || "A colleague"} mentioned you on #${t.number}`
     : `#${t.number} is assigned to you`;
-  const body = why === "message" ? (t.subject || "")
+  const body = why === "message" ? (t.subject || "") : why === "followed" ? "You follow it · " + (t.subject || "")
     : [why === "reminder" ? "Its pending time ended" : null, info.name, t.subject].filter(Boolean).join(" · ");
   try {
     const shown = new Notification(title, { body, tag: "ticket-" + t.id });

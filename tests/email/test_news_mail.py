@@ -111,6 +111,24 @@ async def test_no_email_while_online_nor_for_news_not_chosen_and_again_after_the
     assert mail.message["Subject"] == "#3 Sam Lead gave it to you"
 
 
+async def test_a_ticket_she_follows(email_hub: EmailHub, relay: RelayStandIn) -> None:
+    hub = email_hub.hub
+    news = hub.news
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    await news.set(alice["_id"], ALICE, ["followed"])
+    ticket = await open_ticket(email_hub.runtime, "email", ANA, "Refund for order 5521")
+    await hub.tickets.assign(ticket["_id"], bob["_id"], bob)  # Bob's
+    await hub.followers.follow(ticket["_id"], alice["_id"])
+    thread = (await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]}))["thread_key"]
+    await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread, sender=ANA,
+                                    text="Any news?", hints=ThreadHints(ticket_number=ticket["number"])))
+    await hub.pipeline.drain()
+    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 1
+    [mail] = to_alice(relay)
+    assert mail.message["Subject"] == "#1 Ana Lima wrote (you follow it)"
+
+
 async def test_an_address_the_relay_refuses_is_not_tried_each_minute_and_the_agent_is_told(
         email_hub: EmailHub, relay: RelayStandIn) -> None:
     hub = email_hub.hub
@@ -145,7 +163,7 @@ async def test_an_agent_chooses_their_news_on_the_account_api(email_hub: EmailHu
         assert got.status == 200
         shown = await got.json()
         assert shown["address"] == "" and shown["kinds"] == [] and shown["can_send"] is True
-        assert [o["kind"] for o in shown["offered"]] == ["message", "assigned", "mention", "reminder"]
+        assert [o["kind"] for o in shown["offered"]] == ["message", "assigned", "mention", "reminder", "followed"]
         saved = await client.put("/api/me/news-mail", json={"address": " Alice@Example.net ",
                                                             "kinds": ["mention", "message"]}, headers=csrf)
         assert saved.status == 200, await saved.text()

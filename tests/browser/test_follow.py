@@ -1,0 +1,56 @@
+"""Following a ticket in the desk (hub.followers): Bob follows Grace's ticket, which Alice holds; when Grace writes
+while he reads another ticket, his row of hers gets the dot "New message on a ticket you follow", live, and keeps it
+after a reload (the hub knows); he stops following from the same button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.browser.conftest import desk_login, screenshot, ticket_row
+from tests.conftest import http_client
+from tests.test_transfers import new_ticket
+from tests.test_widget_flow import say
+
+
+async def test_a_colleague_follows_a_ticket_and_hears_the_customer(browser: Any, live_url: str,
+                                                                   runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    async with http_client(runtime) as client:
+        grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
+        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+    await hub.tickets.assign(grace["_id"], alice["_id"], alice)
+    page = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password")
+    await ticket_row(page, grace).click()
+    button = page.locator("#follow")
+    await expect(button).to_have_text("Follow")
+    await button.click()
+    await expect(button).to_have_text("Following")
+    await expect(button).to_have_attribute("aria-pressed", "true")
+
+    await ticket_row(page, linus).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+    async with http_client(runtime) as client:
+        await say(client, grace_token, "My invoice shows the wrong address")
+    dot = ticket_row(page, grace).locator(".dot")
+    await expect(dot).to_have_attribute("title", "New message on a ticket you follow")
+    await expect(page).to_have_title("(1) Switchboard desk")
+    await screenshot(page, "desk-follow-news")
+
+    await page.reload()  # the hub keeps it unread for him
+    await expect(page.locator("#app")).to_have_attribute("aria-busy", "false")
+    await expect(ticket_row(page, grace).locator(".dot")).to_have_attribute(
+        "title", "New message on a ticket you follow")
+    await ticket_row(page, grace).click()  # reading it takes the dot away
+    await expect(ticket_row(page, grace)).not_to_have_class("unread")
+    await expect(button).to_have_text("Following")
+    await button.click()
+    await expect(button).to_have_text("Follow")
+    assert (await hub.store.tickets.find_one({"_id": grace["_id"]}))["followers"] == []
+    await page.context.close()

@@ -1,0 +1,79 @@
+"""Following a ticket (hub.followers): a colleague who does not hold it hears when its customer writes: the ticket
+is unread for them (why "followed") until they read it, and no longer once they stop following; following writes no
+timeline line and leaves `updated_at` alone; the API refuses what it cannot do, with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from hub.followers import MAX_FOLLOWERS
+from hub.models import Role
+from hub.store import ObjectId
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.test_ticket_list import open_ticket
+from tests.test_ticket_reads import ANA, customer_writes, seen, unread
+
+
+async def follow(client: TestClient[Any, Any], csrf: str, ticket_id: Any, on: bool = True) -> Any:
+    return await client.post(f"/api/tickets/{ticket_id}/follow", json={"follow": on}, headers={"X-CSRF-Token": csrf})
+
+
+async def test_a_follower_hears_when_the_customer_writes(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                         runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    ticket = await open_ticket(runtime, "email", ANA, "Refund for order 5521")
+    await hub.tickets.assign(ticket["_id"], bob["_id"], agent["account"])  # Bob's ticket; Alice follows it
+    csrf = agent["csrf"]
+    before = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    lines = await hub.store.messages.count_documents({"conversation_id": {"$in": ticket["conversation_ids"]}})
+    resp = await follow(client, csrf, ticket["_id"])
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["ticket"]["followers"] == [str(agent["account"]["_id"])]
+    after = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert after is not None and before is not None and after["updated_at"] == before["updated_at"]
+    assert await hub.store.messages.count_documents({"conversation_id": {"$in": ticket["conversation_ids"]}}) == lines
+    assert (await follow(client, csrf, ticket["_id"])).status == 200  # again: as it is
+    assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}))["followers"] == [agent["account"]["_id"]]
+    assert await seen(client, agent, ticket["_id"]) == 200
+    assert await unread(client) == {}
+
+    await customer_writes(runtime, ticket, ANA, "Any news on my refund?")
+    assert await unread(client) == {ticket["number"]: "followed"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    assert await unread(client) == {}
+    await customer_writes(runtime, ticket, ANA, "Hello?")
+    assert (await follow(client, csrf, ticket["_id"], on=False)).status == 200
+    assert await unread(client) == {}  # no longer followed: not news for her
+    assert "followers" in (await hub.store.tickets.find_one({"_id": ticket["_id"]}))
+    assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}))["followers"] == []
+
+    # refusals: an unknown ticket, a body that is not a flag, a full list
+    assert (await follow(client, csrf, ObjectId())).status == 404
+    bad = await client.post(f"/api/tickets/{ticket['_id']}/follow", json={"follow": "yes"},
+                            headers={"X-CSRF-Token": csrf})
+    assert bad.status == 422 and "follow" in await bad.text()
+    await hub.store.tickets.update_one({"_id": ticket["_id"]},
+                                       {"$set": {"followers": [ObjectId() for _ in range(MAX_FOLLOWERS)]}})
+    full = await follow(client, csrf, ticket["_id"])
+    assert full.status == 409 and f"{MAX_FOLLOWERS} followers" in await full.text()
+
+
+async def test_the_assignee_hears_of_their_own_ticket_as_theirs_not_as_followed(
+        client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    ticket = await open_ticket(runtime, "email", ANA, "Refund for order 5521")
+    assert (await follow(client, agent["csrf"], ticket["_id"])).status == 200
+    await hub.tickets.assign(ticket["_id"], agent["account"]["_id"], agent["account"])
+    await customer_writes(runtime, ticket, ANA, "Any news?")
+    assert await unread(client) == {ticket["number"]: "message"}
+    other = await client.post("/api/auth/logout", headers={"X-CSRF-Token": agent["csrf"]})
+    assert other.status in (200, 204)
+    await hub.accounts.create("tess", "tess's long password", name="Tess", roles=[Role.TRAINER])
+    csrf = await login(client, "tess", "tess's long password")
+    assert (await follow(client, csrf, ticket["_id"])).status == 403  # a trainer reads no tickets
