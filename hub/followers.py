@@ -2,10 +2,10 @@
 
 A supervisor watching an escalation, an agent who handed a ticket on and wants to know how it ends: Zammad calls it
 subscribing to a ticket, Chatwoot adding a participant. A follower's news is the customer's messages on the ticket
-while they do not hold it themselves (`hub.ticketreads`: "followed"): the dot in the desk and, if they asked, the email while
-away from the desk (hub.newsmail). The ticket keeps its followers (`followers`: ids, at most `MAX_FOLLOWERS`), which
-every desk sees with the ticket's change (the Follow button's state). Following writes no timeline line and does
-not touch `updated_at`: it changes nothing of the ticket itself, only who hears of it.
+while they do not hold it themselves (`hub.ticketreads`: "followed"): the dot in the desk and, if they asked, the
+email while away from the desk (hub.newsmail). The ticket keeps its followers (`followers`: ids, at most
+`MAX_FOLLOWERS`), which every desk sees with the ticket's change (the Follow button's state). Following writes no
+timeline line and does not touch `updated_at`: it changes nothing of the ticket itself, only who hears of it.
 """
 
 from __future__ import annotations
