@@ -30,6 +30,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.conversations import new_token
 from hub.display import SYSTEM_NAME, person
+from hub.followers import MAX_FOLLOWERS
 from hub.models import AuthorKind, ConversationState, TicketStatus, utcnow
 from hub.slaclock import start_clock
 from hub.store import Doc, ObjectId, Store, oid
@@ -80,6 +81,9 @@ class TicketMerges:
             times = [t for t in (source.get("last_customer_message_at"), target.get("last_customer_message_at")) if t]
             if times:
                 fields["last_customer_message_at"] = max(times)
+            if source.get("followers"):  # who followed either goes on hearing of the one left (hub.followers)
+                fields["followers"] = list(dict.fromkeys([*(target.get("followers") or []),
+                                                          *source["followers"]]))[:MAX_FOLLOWERS]
             survivor = await self.store.claim_by_id(
                 self.store.tickets, into_id, {}, {"$set": fields, "$addToSet": {"merged_from": source_id}},
                 session=session)

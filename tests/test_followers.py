@@ -77,3 +77,18 @@ async def test_the_assignee_hears_of_their_own_ticket_as_theirs_not_as_followed(
     await hub.accounts.create("tess", "tess's long password", name="Tess", roles=[Role.TRAINER])
     csrf = await login(client, "tess", "tess's long password")
     assert (await follow(client, csrf, ticket["_id"])).status == 403  # a trainer reads no tickets
+
+
+async def test_a_merge_keeps_who_followed_either_ticket(agent: dict[str, Any], runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    first = await open_ticket(runtime, "email", ANA, "Refund for order 5521")
+    await hub.followers.follow(first["_id"], bob["_id"])
+    await hub.tickets.set_status(first["_id"], "solved", agent["account"])  # her next question: a ticket of its own
+    second = await open_ticket(runtime, "email", ANA, "Refund, again")
+    assert second["_id"] != first["_id"]
+    await hub.followers.follow(second["_id"], agent["account"]["_id"])
+    await hub.followers.follow(second["_id"], bob["_id"])
+    survivor, _ = await hub.ticket_merges.merge(second["_id"], first["_id"], agent["account"])
+    assert survivor["followers"] == [bob["_id"], agent["account"]["_id"]]  # each once
