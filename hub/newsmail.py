@@ -128,6 +128,10 @@ class NewsMail:
                 sent += await self._tell(agent, now)
             except SendError as exc:  # for now: the next round tries again
                 log.warning("news mail to %s not sent: %s", person(agent), exc)
+            except PyMongoError:
+                raise  # the database, not this agent: the round ends (`run` says so)
+            except Exception:  # this agent's email only: the others still get theirs
+                log.exception("news mail to %s failed", person(agent))
         return sent
 
     async def _tell(self, agent: Doc, now: datetime) -> int:
@@ -176,6 +180,7 @@ class NewsMail:
             subject = f"#{news[0][0].number} {items[0]}"
         else:
             subject = f"{len(items)} tickets wait for you"
+        subject = " ".join(subject.split())[:200]  # a customer's name is theirs to write: one line, as headers are
         lines = [f"Hello {person(agent)},", "", "while you were away from the desk:", ""]
         for (u, t), said in list(zip(news, items, strict=True))[:MAX_LISTED]:
             lines.append(f"#{u.number} “{t.get('subject') or 'No subject'}”: {said}.")

@@ -170,9 +170,9 @@ class Runtime:
             routes += channel.routes()
             for sender in channel.senders():
                 self.hub.register_sender(sender)
-            mailer = getattr(channel, "news_mailer", None)  # the email channel's relay, if it has one (hub.newsmail)
-            if mailer is not None and mailer() is not None:
-                self.hub.news.mailer = mailer()
+            mailer = getattr(channel, "news_mailer", lambda: None)()  # the email channel's relay, if any (hub.newsmail)
+            if mailer is not None:
+                self.hub.news.mailer = mailer
         from agents_ui.activity import routes as activity_routes
         from agents_ui.apitokens import routes as token_routes
         from agents_ui.attachments import routes as attachment_routes

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import get_args
 
+from agents_ui.schemas import NewsKind
 from hub.models import InboundMessage, Role, Sender, ThreadHints, utcnow
+from hub.newsmail import KINDS
 from tests.conftest import http_client, login
 from tests.email.conftest import EmailHub
 from tests.email.relay import Relayed, RelayStandIn
@@ -128,6 +131,17 @@ async def test_a_ticket_she_follows(email_hub: EmailHub, relay: RelayStandIn) ->
     [mail] = to_alice(relay)
     assert mail.message["Subject"] == "#1 Ana Lima wrote (you follow it)"
 
+    # a customer's name is theirs to write, line breaks too: the subject stays one line, no header is added
+    await hub.store.contacts.update_one({"_id": ticket["contact_id"]},
+                                        {"$set": {"name": "Ana\r\nBcc: evil@example.org"}})
+    await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread, sender=ANA,
+                                    text="Still waiting", hints=ThreadHints(ticket_number=ticket["number"])))
+    await hub.pipeline.drain()
+    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 1
+    mail = to_alice(relay)[-1]
+    assert mail.message["Subject"] == "#1 Ana Bcc: evil@example.org wrote (you follow it)"
+    assert mail.message["Bcc"] is None and mail.rcpt_tos == (ALICE,)
+
 
 async def test_an_address_the_relay_refuses_is_not_tried_each_minute_and_the_agent_is_told(
         email_hub: EmailHub, relay: RelayStandIn) -> None:
@@ -164,6 +178,7 @@ async def test_an_agent_chooses_their_news_on_the_account_api(email_hub: EmailHu
         shown = await got.json()
         assert shown["address"] == "" and shown["kinds"] == [] and shown["can_send"] is True
         assert [o["kind"] for o in shown["offered"]] == ["message", "assigned", "mention", "reminder", "followed"]
+        assert set(get_args(NewsKind)) == set(KINDS)  # the schema takes every kind the hub knows, no other
         saved = await client.put("/api/me/news-mail", json={"address": " Alice@Example.net ",
                                                             "kinds": ["mention", "message"]}, headers=csrf)
         assert saved.status == 200, await saved.text()
