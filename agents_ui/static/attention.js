@@ -22,7 +22,7 @@ const WHY = { message: "New message from the customer", assigned: "Assigned to y
               reminder: "Its pending time ended", mention: "A colleague mentioned you",
               followed: "New message on a ticket you follow" };
 
-const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention"
+const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention" | "followed"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
 const marked = new Map();  // ticket id -> the newest news time this page told the hub the user has read
 const since = new Map();   // ticket id -> the time of its newest unread news (a read before it leaves the dot)
@@ -171,8 +171,8 @@ function drawToggle() {
   toggle.setAttribute("aria-pressed", wanted() ? "true" : "false");
   toggle.title = (wanted() ? "Notifications on" : "Notifications off") + ": "
     + (blocked ? "this browser blocks notifications from the desk; allow them in its site settings"
-      : "desktop notifications when a customer writes on your ticket, a ticket is assigned to you, a pending "
-        + "ticket of yours is open again, or a colleague mentions you");
+      : "desktop notifications when a customer writes on your ticket or one you follow, a ticket is assigned to "
+        + "you, a pending ticket of yours is open again, or a colleague mentions you");
   toggle.disabled = blocked && !wanted();
 }
 
