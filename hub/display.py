@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from hub.store import Doc
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from hub.store import Doc, ObjectId, Store
 
 #: Fallback word for `{{customer.first_name}}` when the customer gave no name (`responses.name_fallback`).
 DEFAULT_NAME_FALLBACK = "there"
@@ -80,3 +82,13 @@ def person(agent: Doc | None) -> str:
     if agent is None:
         return "nobody"
     return str(agent.get("name") or agent.get("username") or ("an API client" if agent.get("service") else "someone"))
+
+
+async def agent_names(store: Store, *agent_ids: ObjectId | None, session: AsyncClientSession | None = None
+                      ) -> dict[ObjectId, str]:
+    """Desk users' names by id (`person`), in one read: who gave a ticket, who mentioned someone."""
+    wanted = sorted({a for a in agent_ids if a is not None})
+    if not wanted:
+        return {}
+    return {a["_id"]: person(a) async for a in store.agents.find(
+        {"_id": {"$in": wanted}}, projection={"name": 1, "username": 1, "service": 1}, session=session)}

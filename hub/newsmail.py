@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.contactbook import EMAIL
-from hub.display import DISPLAY_FIELDS, display_name, person
+from hub.display import DISPLAY_FIELDS, agent_names, display_name, person
 from hub.leases import Lease
 from hub.models import SendError, utcnow
 from hub.ports import NewsMailer
@@ -172,9 +172,8 @@ class NewsMail:
         customers = sorted({t["contact_id"] for u, t in news if u.why in WROTE and t.get("contact_id")})
         contacts = {c["_id"]: c for c in await self.store.contacts.find(
             {"_id": {"$in": customers}}, projection=DISPLAY_FIELDS).to_list()} if customers else {}
-        by = sorted({i for _, t in news for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by")) if i})
-        agents = {a["_id"]: person(a) for a in await self.store.agents.find(
-            {"_id": {"$in": by}}, projection={"name": 1, "username": 1, "service": 1}).to_list()} if by else {}
+        agents = await agent_names(self.store, *(i for _, t in news
+                                                 for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by"))))
         items = [_item(u, t, contacts.get(t.get("contact_id")), agents) for u, t in news]
         if len(items) == 1:
             subject = f"#{news[0][0].number} {items[0]}"

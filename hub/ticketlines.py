@@ -22,7 +22,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.display import person
+from hub.display import agent_names, person
 from hub.models import AuthorKind
 from hub.outbox import Outbox
 from hub.store import Doc, ObjectId, Store
@@ -131,11 +131,7 @@ class TicketLines:
     async def names(self, *agent_ids: ObjectId | None, session: AsyncClientSession | None = None
                     ) -> dict[ObjectId, str]:
         """Desk users' names by id (one read), for a line that names who was given or taken a ticket."""
-        wanted = sorted({a for a in agent_ids if a is not None})
-        if not wanted:
-            return {}
-        return {a["_id"]: person(a) async for a in self.store.agents.find(
-            {"_id": {"$in": wanted}}, projection={"name": 1, "username": 1, "service": 1}, session=session)}
+        return await agent_names(self.store, *agent_ids, session=session)
 
 
 def assignee_item(by_id: ObjectId | None, before: ObjectId | None, after: ObjectId | None,

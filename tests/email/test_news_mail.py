@@ -4,21 +4,26 @@ tickets, nothing while they are online or once they read it, and again the next 
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import get_args
 
 from agents_ui.schemas import NewsKind
-from hub.models import InboundMessage, Role, Sender, ThreadHints, utcnow
-from hub.newsmail import KINDS
+from hub.models import Role, Sender, utcnow
+from hub.newsmail import KINDS, NewsMail
 from tests.conftest import http_client, login
 from tests.email.conftest import EmailHub
 from tests.email.relay import Relayed, RelayStandIn
 from tests.test_ticket_list import open_ticket
+from tests.test_ticket_reads import customer_writes
 
 ANA = Sender("ana@example.org", display_name="Ana Lima", email="ana@example.org")
 BEN = Sender("ben@example.org", display_name="Ben Okafor", email="ben@example.org")
 ALICE = "alice@example.net"
+
+
+def due_time(news: NewsMail) -> datetime:
+    """A round's time at which news that came just now is due (its delay passed)."""
+    return utcnow() + news.delay + timedelta(seconds=1)
 
 
 def to_alice(relay: RelayStandIn) -> list[Relayed]:
@@ -36,7 +41,7 @@ async def test_an_agent_away_gets_their_news_by_email_once(email_hub: EmailHub, 
     await hub.tickets.assign(ticket["_id"], alice["_id"], sam)
 
     assert await news.run_once(utcnow()) == 0  # not yet: she may look at the desk within the delay
-    later = utcnow() + news.delay + timedelta(seconds=1)
+    later = due_time(news)
     assert await news.run_once(later) == 1
     [mail] = to_alice(relay)
     message = mail.message
@@ -50,19 +55,14 @@ async def test_an_agent_away_gets_their_news_by_email_once(email_hub: EmailHub, 
     assert await news.run_once(later + timedelta(minutes=5)) == 0  # told once
 
     # Ana writes again: news again, emailed once it is due
-    thread = (await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]}))["thread_key"]
-    await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread, sender=ANA,
-                                    text="Any news?", hints=ThreadHints(ticket_number=ticket["number"])))
-    await hub.pipeline.drain()
-    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 1
+    await customer_writes(email_hub.runtime, ticket, ANA, "Any news?")
+    assert await news.run_once(due_time(news)) == 1
     assert to_alice(relay)[-1].message["Subject"] == "#1 Ana Lima wrote"
 
     # read at the desk (or anywhere) before it was due: no email
-    await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread, sender=ANA,
-                                    text="Hello again", hints=ThreadHints(ticket_number=ticket["number"])))
-    await hub.pipeline.drain()
+    await customer_writes(email_hub.runtime, ticket, ANA, "Hello again")
     await hub.reads.mark(alice["_id"], ticket["_id"])
-    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 0
+    assert await news.run_once(due_time(news)) == 0
 
     # two tickets with news: one email names both; a mention she chose, a pending one she did not
     other = await open_ticket(email_hub.runtime, "email", BEN, "Wrong size shoes")
@@ -70,7 +70,7 @@ async def test_an_agent_away_gets_their_news_by_email_once(email_hub: EmailHub, 
     bob = await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
     await hub.tickets.reply(ticket["_id"], bob, "@Alice can you check the carrier?", private=True,
                             mentions=[{"_id": alice["_id"], "name": "Alice"}])
-    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 1
+    assert await news.run_once(due_time(news)) == 1
     digest = to_alice(relay)[-1].message
     assert digest["Subject"] == "2 tickets wait for you"
     text = digest.get_content()
@@ -88,7 +88,7 @@ async def test_no_email_while_online_nor_for_news_not_chosen_and_again_after_the
     await news.set(alice["_id"], ALICE, ["mention"])
     ticket = await open_ticket(email_hub.runtime, "email", ANA, "Refund for order 5521")
     await hub.tickets.assign(ticket["_id"], alice["_id"], sam)
-    due = utcnow() + news.delay + timedelta(seconds=1)
+    due = due_time(news)
     assert await news.run_once(due) == 0 and to_alice(relay) == []  # given a ticket: not what she chose
 
     await news.set(alice["_id"], ALICE, ["assigned", "mention"])
@@ -97,7 +97,7 @@ async def test_no_email_while_online_nor_for_news_not_chosen_and_again_after_the
     assert (await hub.store.agents.find_one({"_id": alice["_id"]}))["presence"] == "online"
     second = await open_ticket(email_hub.runtime, "email", BEN, "Wrong size shoes")
     await hub.tickets.assign(second["_id"], alice["_id"], sam)  # while she is online
-    due = utcnow() + news.delay + timedelta(seconds=1)
+    due = due_time(news)
     assert await news.run_once(due) == 0
     await hub.presence.disconnect(connection, alice["_id"])  # she leaves: only news from now on is emailed
     assert await news.run_once(due) == 0
@@ -106,7 +106,7 @@ async def test_no_email_while_online_nor_for_news_not_chosen_and_again_after_the
                               "Invoice address")
     await hub.tickets.assign(third["_id"], alice["_id"], sam)
     await relay.stop()  # the relay is down: nothing recorded, the next round sends it
-    due = utcnow() + news.delay + timedelta(seconds=1)
+    due = due_time(news)
     assert await news.run_once(due) == 0
     await relay.start()
     assert await news.run_once(due) == 1
@@ -123,21 +123,16 @@ async def test_a_ticket_she_follows(email_hub: EmailHub, relay: RelayStandIn) ->
     ticket = await open_ticket(email_hub.runtime, "email", ANA, "Refund for order 5521")
     await hub.tickets.assign(ticket["_id"], bob["_id"], bob)  # Bob's
     await hub.followers.follow(ticket["_id"], alice["_id"])
-    thread = (await hub.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]}))["thread_key"]
-    await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread, sender=ANA,
-                                    text="Any news?", hints=ThreadHints(ticket_number=ticket["number"])))
-    await hub.pipeline.drain()
-    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 1
+    await customer_writes(email_hub.runtime, ticket, ANA, "Any news?")
+    assert await news.run_once(due_time(news)) == 1
     [mail] = to_alice(relay)
     assert mail.message["Subject"] == "#1 Ana Lima wrote (you follow it)"
 
     # a customer's name is theirs to write, line breaks too: the subject stays one line, no header is added
     await hub.store.contacts.update_one({"_id": ticket["contact_id"]},
                                         {"$set": {"name": "Ana\r\nBcc: evil@example.org"}})
-    await hub.ingest(InboundMessage(channel="email", external_id=uuid.uuid4().hex, thread_key=thread, sender=ANA,
-                                    text="Still waiting", hints=ThreadHints(ticket_number=ticket["number"])))
-    await hub.pipeline.drain()
-    assert await news.run_once(utcnow() + news.delay + timedelta(seconds=1)) == 1
+    await customer_writes(email_hub.runtime, ticket, ANA, "Still waiting")
+    assert await news.run_once(due_time(news)) == 1
     mail = to_alice(relay)[-1]
     assert mail.message["Subject"] == "#1 Ana Bcc: evil@example.org wrote (you follow it)"
     assert mail.message["Bcc"] is None and mail.rcpt_tos == (ALICE,)
@@ -153,7 +148,7 @@ async def test_an_address_the_relay_refuses_is_not_tried_each_minute_and_the_age
     relay.refuse["nobody@example.net"] = "550 5.1.1 no such user"
     ticket = await open_ticket(email_hub.runtime, "email", ANA, "Refund for order 5521")
     await hub.tickets.assign(ticket["_id"], alice["_id"], sam)
-    due = utcnow() + news.delay + timedelta(seconds=1)
+    due = due_time(news)
     assert await news.run_once(due) == 0
     assert relay.refused == ["nobody@example.net"]  # tried once
     refused = (await news.get(alice["_id"])).refused
