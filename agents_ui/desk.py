@@ -181,8 +181,9 @@ async def queues(request: web.Request) -> web.Response:
 
 def _ticket_query(request: web.Request) -> TicketQuery:
     """The list's query string: `q`, `status` (comma list), `queue`, `assignee` (me, none or an id; `mine=1`
-    is `assignee=me`), `channel`, `tag`, `priority`, `sla` (breached, due_soon, ok), `sort` (newest,
-    oldest_waiting, sla_due), `size` (1-100) and `after` (the `next` cursor of the previous page)."""
+    is `assignee=me`), `following=1` (the tickets I follow, whoever holds them), `channel`, `tag`, `priority`,
+    `sla` (breached, due_soon, ok), `sort` (newest, oldest_waiting, sla_due), `size` (1-100) and `after` (the
+    `next` cursor of the previous page)."""
     args = request.query
     statuses = [s for s in args.get("status", "").split(",") if s]
     for s in statuses:
@@ -193,6 +194,9 @@ def _ticket_query(request: web.Request) -> TicketQuery:
         assignee = str(agent_of(request)["_id"])
     elif assignee not in (None, "none") and not ObjectId.is_valid(assignee):
         raise error(400, "assignee: me, none or an agent's id")
+    if args.get("following") not in (None, "", "0", "1"):
+        raise error(400, "following: 1 (the tickets I follow) or 0")
+    follower = agent_of(request)["_id"] if args.get("following") == "1" else None
     choices = {"sort": SORTS, "sla": SLA_STATES, "priority": PRIORITIES}
     for name, allowed in choices.items():
         if args.get(name) and args[name] not in allowed:
@@ -210,7 +214,7 @@ def _ticket_query(request: web.Request) -> TicketQuery:
     return TicketQuery(text=args.get("q", "")[:200], statuses=statuses, queue=args.get("queue") or None,
                        assignee=assignee, channel=args.get("channel") or None, tag=(args.get("tag") or "").lower()
                        or None, priority=args.get("priority") or None, sla=args.get("sla") or None, sort=sort,
-                       size=size, after=after)
+                       size=size, after=after, follower=follower)
 
 
 @requires(*TICKET_READERS, scope="tickets:read")

@@ -46,6 +46,7 @@ from hub.retention import Retention, RetentionRule
 from hub.sla import EPOCH, SlaWatcher
 from hub.slawatch import at_risk
 from hub.store import ObjectId, Store
+from hub.ticketindex import TicketIndex, TicketQuery
 from hub.ticketreads import TicketReads
 from hub.tickets import TicketService
 
@@ -354,6 +355,8 @@ QUERIES: dict[str, Query] = {
     # a desk signing in: the agent's tickets with news not read since (the real `TicketReads.unread`: their active
     # tickets, those mentioning them, those they follow, their reads of those by `_id`)
     "unread_for_agent": lambda s, i: TicketReads(s).unread(ObjectId(f"{(i * 7) % AGENTS:024x}")),
+    # the desk's "Following" list: the tickets agent 0 follows (thirty), by the `followers` index, then the page's
+    "following_list": lambda s, i: TicketIndex(s).search(TicketQuery(follower=ObjectId(f"{0:024x}"))),
     "conversation_by_thread": lambda s, i: s.conversations.find_one(
         {"channel": "widget", "thread_key": f"v{i}", "open": True}),
     "conversation_by_id": lambda s, i: s.conversations.find_one({"_id": ObjectId(f"{i:024x}")}),

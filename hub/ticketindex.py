@@ -287,7 +287,8 @@ def index_update(ticket: Doc, update: Doc, texts: Iterable[str | None] = (), fre
 
 @dataclass
 class TicketQuery:
-    """What the desk asked for. `assignee`: an agent id, or "none" (unassigned)."""
+    """What the desk asked for. `assignee`: an agent id, or "none" (unassigned). `follower`: the tickets this
+    agent follows (hub.followers), whoever holds them."""
 
     text: str = ""
     statuses: list[str] = field(default_factory=list)  # empty: active
@@ -300,6 +301,7 @@ class TicketQuery:
     sort: str = "newest"
     size: int = 25
     after: int | None = None  # the cursor: the last row's sort value
+    follower: ObjectId | None = None
 
 
 @dataclass
@@ -447,8 +449,12 @@ class TicketIndex:
                 return False
             if not set(words) <= set(t.get("words") or []):
                 return False
+            if q.follower is not None and q.follower not in (t.get("followers") or []):
+                return False
             return q.sla is None or sla_state(t, now) == q.sla
 
+        if q.follower is not None:
+            return await self._following(q, words, keep, size)
         if active_only and q.sort == "newest" and not q.sla:  # the desk's default view
             seed_field, seed = self._active_seed(q, wanted, words)
             return await self._newest(seed_field, seed, q, keep, size, first_window=size + 1,
@@ -489,13 +495,33 @@ class TicketIndex:
             found = await self._by_words(seed_field, seed, cond.get("number"))
         else:
             found = await self.store.tickets.find(cond, projection=RANKING).to_list()
+        page, cursor = self._ranked(found, q, keep, size)
+        return Page(page if words_read else await self._whole(page, keep), cursor)
+
+    async def _following(self, q: TicketQuery, words: list[str], keep: Any, size: int) -> Page:
+        """The tickets an agent follows, in any order and status asked: every one they follow is read (the
+        `followers` index; bounded by what they chose to follow, not by the desk), filtered and ordered here like
+        the live desk's orders. Read whole when the search has words (their words decide), else what ranks them
+        and then the page's tickets."""
+        cond = {"followers": q.follower}
+        if words:
+            page, cursor = self._ranked(await self.store.tickets.find(cond).to_list(), q, keep, size)
+            return Page(page, cursor)
+        found = await self.store.tickets.find(cond, projection={**RANKING, "followers": 1}).to_list()
+        page, cursor = self._ranked(found, q, keep, size)
+        return Page(await self._whole(page, keep), cursor)
+
+    @staticmethod
+    def _ranked(found: list[Doc], q: TicketQuery, keep: Any, size: int) -> tuple[list[Doc], int | None]:
+        """The page of `found` that `keep` keeps, in the order asked, after the cursor; and the next cursor."""
+        rank_field = {"sla_due": "sla_rank", "oldest_waiting": "wait_rank"}.get(q.sort, "number")
+        direction = -1 if rank_field == "number" else 1
         rows = [t for t in found
                 if keep(t) and t.get(rank_field) is not None
                 and (q.after is None or (t[rank_field] - q.after) * direction > 0)]
         rows.sort(key=lambda t: t[rank_field] * direction)
         page = rows[:size]
-        cursor = page[-1][rank_field] if len(rows) > size else None
-        return Page(page if words_read else await self._whole(page, keep), cursor)
+        return page, (page[-1][rank_field] if len(rows) > size else None)
 
     async def _whole(self, ranked: list[Doc], keep: Any) -> list[Doc]:
         """The page's tickets read whole (but their words), in the order ranked; one that left the view

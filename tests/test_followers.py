@@ -13,7 +13,7 @@ from hub.models import Role
 from hub.store import ObjectId
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
-from tests.test_ticket_list import open_ticket
+from tests.test_ticket_list import desk, listed, open_ticket
 from tests.test_ticket_reads import ANA, customer_writes, seen, unread
 
 
@@ -92,3 +92,32 @@ async def test_a_merge_keeps_who_followed_either_ticket(agent: dict[str, Any], r
     await hub.followers.follow(second["_id"], bob["_id"])
     survivor, _ = await hub.ticket_merges.merge(second["_id"], first["_id"], agent["account"])
     assert survivor["followers"] == [bob["_id"], agent["account"]["_id"]]  # each once
+
+
+async def test_the_list_shows_the_tickets_i_follow_whoever_holds_them(
+        client: TestClient[Any, Any], agent: dict[str, Any], runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    tickets = await desk(runtime)
+    ana, bo, cy = tickets["ana"], tickets["bo"], tickets["cy"]
+    await hub.tickets.assign(ana["_id"], bob["_id"], agent["account"])  # Bob's; Alice follows it
+    for ticket in (ana, bo):
+        assert (await follow(client, agent["csrf"], ticket["_id"])).status == 200
+    await hub.followers.follow(cy["_id"], bob["_id"])  # Bob's choice, not hers
+    assert await listed(client, "following=1") == [bo["number"], ana["number"]]
+    assert set(await listed(client, "q=my")) == {ana["number"], cy["number"]}
+    assert await listed(client, "following=1&q=my") == [ana["number"]]  # a search within them
+    assert await listed(client, "following=1&channel=sms") == [bo["number"]]
+    assert await listed(client, "following=1&size=1") == [bo["number"]]
+    first = await client.get("/api/tickets?following=1&size=1")
+    cursor = (await first.json())["next"]
+    assert await listed(client, f"following=1&size=1&after={cursor}") == [ana["number"]]
+
+    await hub.tickets.set_status(bo["_id"], "solved", agent["account"])
+    assert await listed(client, "following=1") == [ana["number"]]  # the live desk by default
+    assert await listed(client, "following=1&status=solved") == [bo["number"]]
+    assert (await follow(client, agent["csrf"], ana["_id"], on=False)).status == 200
+    assert await listed(client, "following=1") == []
+    bad = await client.get("/api/tickets?following=yes")
+    assert bad.status == 400 and "following" in await bad.text()

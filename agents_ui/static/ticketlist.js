@@ -19,7 +19,8 @@ function select(name, label, options) {
 function mount(root, openTicket) {
   const search = el("input", { type: "search", id: "ticket-search", name: "q", "aria-label": "Search tickets",
                                placeholder: "Search #, name, email, phone, text" });
-  const assignee = select("assignee", "Assignee", [["", "Everyone"], ["me", "Mine"], ["none", "Unassigned"]]);
+  const assignee = select("assignee", "Assignee", [["", "Everyone"], ["me", "Mine"], ["none", "Unassigned"],
+                                                   ["following", "Following"]]);
   const status = select("status", "Status", [["", "Active"], ["new", "New"], ["open", "Open"], ["pending", "Pending"],
                                              ["solved", "Solved"], ["closed", "Closed"],
                                              ["new,open,pending,solved,closed", "Any status"]]);
@@ -46,6 +47,10 @@ function mount(root, openTicket) {
     const p = new URLSearchParams({ size: String(PAGE) });
     for (const field of [search, assignee, status, channel, priority, sla, sort, tag]) {
       if (field.value.trim()) p.set(field.name, field.value.trim());
+    }
+    if (assignee.value === "following") {  // the tickets I follow (follow.js), whoever holds them
+      p.delete("assignee");
+      p.set("following", "1");
     }
     if (state.queue) p.set("queue", state.queue);
     return p;

@@ -1,6 +1,7 @@
 """Following a ticket in the desk (hub.followers): Bob follows Grace's ticket, which Alice holds; when Grace writes
 while he reads another ticket, his row of hers gets the dot "New message on a ticket you follow", live, and keeps it
-after a reload (the hub knows); he stops following from the same button."""
+after a reload (the hub knows); the list's "Following" view shows it, whoever holds it; he stops following from the
+same button, and it leaves that view."""
 
 from __future__ import annotations
 
@@ -49,8 +50,14 @@ async def test_a_colleague_follows_a_ticket_and_hears_the_customer(browser: Any,
         "title", "New message on a ticket you follow")
     await ticket_row(page, grace).click()  # reading it takes the dot away
     await expect(ticket_row(page, grace)).not_to_have_class("unread")
+    await page.select_option("#ticket-filters select[name=assignee]", "following")  # the tickets he follows
+    await expect(page.locator("#tickets li")).to_have_count(1)
+    await expect(ticket_row(page, grace)).to_be_visible()
+    await expect(ticket_row(page, grace)).to_contain_text("Alice")  # whoever holds it
+    await screenshot(page, "desk-following-list")
     await expect(button).to_have_text("Following")
     await button.click()
     await expect(button).to_have_text("Follow")
+    await expect(page.locator("#tickets li")).to_have_count(0)  # the list hears the change
     assert (await hub.store.tickets.find_one({"_id": grace["_id"]}))["followers"] == []
     await page.context.close()
