@@ -246,11 +246,12 @@ async def ticket_counts(request: web.Request) -> web.Response:
 @requires(Role.AGENT, scope="tickets:write")
 @accepts(schemas.TicketChange)
 async def edit_ticket(request: web.Request) -> web.Response:
-    """Change a ticket's `tags` (the whole list), `priority` (low, normal, high, urgent) and/or `subject`."""
+    """Change a ticket's `tags` (the whole list), `priority` (low, normal, high, urgent), `subject` and/or the
+    values of admins' ticket `fields` (key -> value; null clears)."""
     body = body_of(request, schemas.TicketChange)
     try:
         ticket = await _hub(request).tickets.edit(_id(request), agent_of(request), tags=body.tags,
-                                                  priority=body.priority, subject=body.subject)
+                                                  priority=body.priority, subject=body.subject, fields=body.fields)
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     except TicketError as exc:

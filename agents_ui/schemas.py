@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, Strict
 
 from agents_ui.attachments import MAX_FILES_PER_REPLY
 from httpkit.fields import Body, Count, Email, Flag, LongText, Name, Roles, Secret, Text, Token, Username
@@ -19,6 +19,12 @@ from hub.mentions import MAX_MENTIONS
 from hub.models import Role
 from hub.signatures import MAX_CHARS as MAX_SIGNATURE_CHARS
 from hub.signatures import MAX_LINES as MAX_SIGNATURE_LINES
+from hub.ticketfields import MAX_DESCRIPTION as MAX_FIELD_DESCRIPTION
+from hub.ticketfields import MAX_FIELDS as MAX_TICKET_FIELDS
+from hub.ticketfields import MAX_LABEL as MAX_FIELD_LABEL
+from hub.ticketfields import MAX_OPTION as MAX_FIELD_OPTION
+from hub.ticketfields import MAX_OPTIONS as MAX_FIELD_OPTIONS
+from hub.ticketfields import MAX_TEXT as MAX_FIELD_TEXT
 from hub.tickets import MAX_SUBJECT
 from hub.webhooks import EVENTS
 
@@ -112,6 +118,12 @@ class TicketStatus(Body):
 #: A ticket's tag as agents type it (the list filters by it).
 Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]
 Priority = Literal["low", "normal", "high", "urgent"]
+FieldKind = Literal["text", "number", "date", "list", "checkbox", "link"]
+
+
+#: A ticket field's value as sent: what each kind takes is checked by hub.ticketfields (a number for a number field).
+FieldValue = Annotated[str, Strict(), Field(max_length=MAX_FIELD_TEXT)] | Annotated[float, Strict()] \
+    | Annotated[int, Strict()] | Flag | None
 
 
 class TicketChange(Body):
@@ -119,6 +131,22 @@ class TicketChange(Body):
     priority: Priority | None = None
     subject: Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT)] | None = Field(
         None, description="the ticket's title as agents read it in the list")
+    fields: dict[Annotated[Token, Field(max_length=40)], FieldValue] | None = Field(
+        None, max_length=MAX_TICKET_FIELDS,
+        description="admins' ticket fields, key -> value (null clears; GET /api/ticket-fields lists them)")
+
+
+class TicketFieldDef(Body):
+    """An admin's ticket field (hub.ticketfields); the key is in the path and does not change."""
+
+    label: Annotated[Token, Field(min_length=1, max_length=MAX_FIELD_LABEL)] = Field(
+        description="what agents read beside the value")
+    kind: FieldKind = Field(description="what the value is; it cannot change once the field exists")
+    options: Annotated[list[Annotated[Token, Field(min_length=1, max_length=MAX_FIELD_OPTION)]],
+                       Field(max_length=MAX_FIELD_OPTIONS)] = Field(
+        default_factory=list, description="a list field's choices, in order (only a list field has them)")
+    description: Annotated[Token, Field(max_length=MAX_FIELD_DESCRIPTION)] = Field(
+        "", description="a hint for agents, shown under the field")
 
 
 class Bulk(Body):

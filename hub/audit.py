@@ -33,6 +33,7 @@ ACTION_WORDS: dict[str, str] = {
     "contact.erased_late": "customer's late messages erased",
     "retention.run": "retention run", "audit.exported": "audit trail exported", "metrics.rebuilt": "metrics rebuilt",
     "calendar.saved": "business hours saved", "calendar.deleted": "business hours deleted",
+    "ticket_field.saved": "ticket field saved", "ticket_field.deleted": "ticket field deleted",
     "kb.article_created": "article created", "kb.article_updated": "article changed",
     "kb.article_published": "article published", "kb.article_unpublished": "article unpublished",
     "kb.article_deleted": "article deleted",

@@ -394,7 +394,8 @@ class Privacy:
             return
         await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {
             "$set": {"subject": ERASED_TEXT, "entities": {}, "words": [], "words_live": False},
-            "$unset": {"subject_named": ""}})  # what the customer's words named it before (hub.tickets)
+            # what the customer's words named it before (hub.tickets); the values agents gave (hub.ticketfields)
+            "$unset": {"subject_named": "", "fields": ""}})
         # the search index's copy of those words (hub.ticketindex)
         await self.store.delete_in_batches(self.store.ticket_words, "ticket_id", ticket_ids)
         await self.store.update_in_batches(self.store.tickets, "_id", ticket_ids, {"$set": {"csat.comment": ""}},

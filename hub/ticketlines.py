@@ -26,6 +26,7 @@ from hub.display import agent_names, person
 from hub.models import AuthorKind
 from hub.outbox import Outbox
 from hub.store import Doc, ObjectId, Store
+from hub.ticketfields import shown
 
 #: Who a change is told as when no person made it: routing (the hub's own sweeps: `hub.display.SYSTEM_NAME`).
 ROUTING = "Routing"
@@ -38,7 +39,7 @@ WHY = {"abandoned_ended": "the customer ended the chat before anyone answered",
 
 
 def item(what: str, before: Any, after: Any, **more: Any) -> Doc:
-    """One change of a line: `what` (status, assignee, priority, tags, subject) from `before` to `after`."""
+    """One change of a line: `what` (status, assignee, priority, tags, subject, field) from `before` to `after`."""
     return {"what": what, "from": before, "to": after, **more}
 
 
@@ -94,6 +95,13 @@ def _change(i: Doc) -> str:
         return " and ".join(said) or "left the tags as they were"
     if what == "subject":
         return f"renamed the ticket “{after}”"
+    if what == "field":  # an admin's ticket field (hub.ticketfields): its label, the values in words
+        label = i.get("label") or "a field"
+        if after is None:
+            return f"cleared {label}"
+        if before is None:
+            return f"set {label} to {shown(after)}"
+        return f"changed {label} from {shown(before)} to {shown(after)}"
     return f"changed the {what}"
 
 

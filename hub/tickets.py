@@ -28,6 +28,7 @@ from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
+from hub.ticketfields import FieldDef, FieldError, TicketFields, search_texts
 from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
 from hub.ticketlines import CUSTOMER, TicketLines, assignee_item, item, pending_item
 
@@ -196,6 +197,8 @@ class TicketService:
         self.telemetry = Telemetry(store)
         #: Queues' business-hours calendars: SLA due times count their open time (hub.sla).
         self.calendars = Calendars(store)
+        #: Admins' ticket fields (hub.ticketfields): an order number, a product; agents fill them in.
+        self.fields = TicketFields(store)
 
     def queue(self, name: str | None) -> QueueConfig:
         return self.queues.get(name or self.default_queue) or self.queues[self.default_queue]
@@ -880,12 +883,14 @@ class TicketService:
 
     async def edit(self, ticket_id: ObjectId, agent: Doc, *, tags: list[str] | None = None,
                    priority: str | None = None, subject: str | None = None, add_tags: list[str] | None = None,
-                   remove_tags: list[str] | None = None, line: bool = True) -> Doc:
-        """Set a ticket's tags (or add `add_tags` to those it has, or take `remove_tags` from them), priority and/or
-        subject; each change is an event in the ticket's history, and all of them one line in its timeline
+                   remove_tags: list[str] | None = None, fields: Doc | None = None, line: bool = True) -> Doc:
+        """Set a ticket's tags (or add `add_tags` to those it has, or take `remove_tags` from them), priority,
+        subject and/or the values of admins' ticket fields (`fields`: key -> value, None clears; hub.ticketfields);
+        each change is an event in the ticket's history, and all of them one line in its timeline
         (`line=False`: none, for an automation run, which writes one line for all it did). A new subject's words
-        join the ticket's search words (the old subject's stay: a search by what it was called still finds it);
-        a subject an agent gives is kept (the customer's next message no longer names the ticket)."""
+        join the ticket's search words (the old subject's stay: a search by what it was called still finds it),
+        and so do the new text, number and link values; a subject an agent gives is kept (the customer's next
+        message no longer names the ticket)."""
         if priority is not None and priority not in PRIORITIES:
             raise TicketError(f"priority must be one of {', '.join(PRIORITIES)}")
         if subject is not None:
@@ -909,31 +914,50 @@ class TicketService:
                 changes["tags"] = {"from": ticket.get("tags") or [], "to": clean}
         if priority is not None and priority != (ticket.get("priority") or "normal"):
             changes["priority"] = {"from": ticket.get("priority") or "normal", "to": priority}
-        if not changes:
+        defs, set_fields = await self._field_changes(ticket, fields)
+        if not changes and not set_fields:
             return ticket
 
         renamed = [changes["subject"]["to"]] if "subject" in changes else []
-        named: Doc = {"$unset": {"subject_for_now": "", "subject_named": ""}} \
+        unset: Doc = {"subject_for_now": "", "subject_named": ""} \
             if renamed and (ticket.get("subject_for_now") or ticket.get("subject_named")) else {}
-        update = index_update(ticket, {"$set": {**{k: v["to"] for k, v in changes.items()}, "updated_at": now},
-                                       **named}, renamed, fresh=False)
+        unset |= {f"fields.{k}": "" for k, c in set_fields.items() if c["to"] is None}
+        sets = {k: v["to"] for k, v in changes.items()} | {
+            f"fields.{k}": c["to"] for k, c in set_fields.items() if c["to"] is not None}
+        words = renamed + search_texts(defs, {k: c["to"] for k, c in set_fields.items()})
+        update = index_update(ticket, {"$set": {**sets, "updated_at": now}, **({"$unset": unset} if unset else {})},
+                              words, fresh=False)
 
         async def work(session: AsyncClientSession) -> Doc:
             written = await self.store.claim_by_id(self.store.tickets, ticket_id, {}, update, session)
             assert written is not None
             updated = await self.index.settle(written, session)  # `ticket` was read before the transaction
-            if renamed:  # the new subject's words, in a word document of their own (the list's search)
+            if words:  # the new subject's and values' words, in a word document of their own (the list's search)
                 await self.index.record(ticket, updated, session)
             for name, change in changes.items():
                 await self.store.append_event(f"ticket.{name}_changed", now, session=session, ticket_id=ticket_id,
                                               agent_id=agent["_id"], queue=ticket["queue"], data=change)
+            for key, change in set_fields.items():
+                await self.store.append_event("ticket.field_changed", now, session=session, ticket_id=ticket_id,
+                                              agent_id=agent["_id"], queue=ticket["queue"],
+                                              data={"field": key, "label": defs[key].label, **change})
             if line:
-                await self.lines.write(updated, agent, [item(name, c["from"], c["to"]) for name, c in changes.items()],
-                                       session)
+                items = [item(name, c["from"], c["to"]) for name, c in changes.items()]
+                items += [item("field", c["from"], c["to"], label=defs[k].label) for k, c in set_fields.items()]
+                await self.lines.write(updated, agent, items, session)
             await self.notify("ticket.updated", updated, session)
             return updated
 
         return await self.store.run_in_transaction(work)
+
+    async def _field_changes(self, ticket: Doc, values: Doc | None) -> tuple[dict[str, FieldDef], dict[str, Doc]]:
+        """The ticket fields' definitions and what setting `values` changes (nothing asked: no read)."""
+        if not values:
+            return {}, {}
+        try:
+            return await self.fields.changes(ticket, values)
+        except FieldError as exc:
+            raise TicketError(str(exc)) from exc
 
     async def notify(self, event: str, ticket: Doc, session: AsyncClientSession | None) -> None:
         """A webhook event for this ticket change, written with it (no webhooks configured: nothing)."""

@@ -195,6 +195,7 @@ class Runtime:
         from agents_ui.responses import routes as response_routes
         from agents_ui.signatures import routes as signature_routes
         from agents_ui.supervisor import routes as supervisor_routes
+        from agents_ui.ticketfields import routes as ticket_field_routes
         from agents_ui.ticketmerge import routes as ticket_merge_routes
         from agents_ui.totp import routes as totp_routes
         from agents_ui.trainer import routes as trainer_routes
@@ -224,6 +225,7 @@ class Runtime:
         routes += contact_routes()
         routes += history_routes()
         routes += ticket_merge_routes()  # merge a ticket into another, split a message out
+        routes += ticket_field_routes()  # admins' ticket fields (hub.ticketfields)
         routes += supervisor_routes() + vendor_routes()
         routes += csat_routes()  # the public page an email rating link opens
         routes += totp_routes()  # two-factor sign-in: the login's code step, enrolment, admins' reset and policy

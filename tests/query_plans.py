@@ -13,8 +13,9 @@ from pymongo import AsyncMongoClient, monitoring
 
 from hub.store import ONE_TIME
 
-#: Collections whose whole content is listed on purpose (a handful of configured rows).
-LISTED_WHOLE = {"queues", "agents", "responses", "calendars", "widget_sites"}  # small libraries an admin curates
+#: Collections whose whole content is listed on purpose (a handful of configured rows: small libraries an admin
+#: curates).
+LISTED_WHOLE = {"queues", "agents", "responses", "calendars", "widget_sites", "ticket_fields"}
 
 
 class Recorder(monitoring.CommandListener):

@@ -110,7 +110,7 @@ async def desk_login(browser: Any, url: str, username: str, password: str, *, no
 
     from playwright.async_api import expect
 
-    context = await browser.new_context(viewport={"width": 1280, "height": 760}, **options)
+    context = await browser.new_context(**{"viewport": {"width": 1280, "height": 760}, **options})
     if notifications:
         where = urlsplit(url)
         await context.grant_permissions(["notifications"], origin=f"{where.scheme}://{where.netloc}")

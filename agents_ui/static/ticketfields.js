@@ -1,0 +1,69 @@
+/* The ticket's fields in the right column, above the customer: the admins' fields (hub.ticketfields: an order
+ * number, a product, a refund approved) with the ticket's values, each saved when changed (PATCH /api/tickets/{id}
+ * {fields}); the hub writes the change's line in the timeline. Hidden while a desk has no fields. An ES module;
+ * text via textContent.
+ */
+const { api, el, onTicketHead, state } = window.Desk;
+
+let defs = null;  // GET /api/ticket-fields, read once per page
+const box = el("section", { id: "ticket-fields", class: "ticket-fields", hidden: true, "aria-label": "Ticket fields" });
+const list = el("div", { class: "fields" });
+const error = el("p", { class: "error", role: "alert" });
+box.append(el("h2", {}, "Ticket"), list, error);
+
+async function save(key, value) {
+  try {
+    const data = await api("PATCH", "/api/tickets/" + state.ticketId, { fields: { [key]: value } });
+    error.textContent = "";
+    show(data.ticket);
+  } catch (ex) {
+    error.textContent = ex.message;
+  }
+}
+
+/** One field's control, bound to its key: what the kind takes, an empty choice or box clearing it. */
+function control(f, value) {
+  const id = "field-" + f.key;
+  const common = { id, name: f.key, "aria-label": f.label, dataset: { kind: f.kind } };
+  let input;
+  if (f.kind === "list") {
+    input = el("select", common, el("option", { value: "" }, "—"), ...f.options.map((o) => el("option", { value: o }, o)));
+    input.value = value ?? "";
+    input.addEventListener("change", () => save(f.key, input.value || null));
+  } else if (f.kind === "checkbox") {
+    input = el("input", { ...common, type: "checkbox", checked: value === true });
+    input.addEventListener("change", () => save(f.key, input.checked));
+  } else {
+    const type = { number: "number", date: "date", link: "url" }[f.kind] || "text";
+    input = el("input", { ...common, type, step: f.kind === "number" ? "any" : null, value: value ?? "",
+                          placeholder: f.kind === "link" ? "https://…" : null });
+    input.addEventListener("change", () => {
+      const raw = input.value.trim();
+      save(f.key, raw === "" ? null : f.kind === "number" ? Number(raw) : raw);
+    });
+  }
+  const open = f.kind === "link" && /^https?:\/\//i.test(value || "")
+    ? el("a", { href: value, target: "_blank", rel: "noopener noreferrer", class: "field-open" }, "Open") : null;
+  return el("div", { class: "field", dataset: { field: f.key } },
+    f.kind === "checkbox" ? el("label", { class: "check" }, input, " " + f.label)
+      : [el("label", { for: id }, f.label), el("div", { class: "field-row" }, input, open)],
+    f.description ? el("small", { class: "muted" }, f.description) : null);
+}
+
+function show(ticket) {
+  if (!defs) return;
+  const pane = document.getElementById("contact-pane");
+  if (pane && !box.isConnected) pane.prepend(box);
+  box.hidden = !defs.length;
+  if (box.contains(document.activeElement) && document.activeElement.dataset.kind !== "checkbox") return;  // typing
+  const values = ticket.fields || {};
+  list.replaceChildren(...defs.map((f) => control(f, values[f.key])));
+}
+
+onTicketHead(async (ticket) => {
+  if (defs === null) {
+    defs = [];  // one read at a time; a desk user the hub refuses sees no fields
+    try { defs = (await api("GET", "/api/ticket-fields")).fields; } catch { defs = []; }
+  }
+  if (state.ticket && state.ticket.id === ticket.id) show(ticket);
+});

@@ -1,0 +1,76 @@
+"""Ticket fields in the desk (hub.ticketfields): an admin adds "Order number" and a "Product" list on the Ticket fields
+page (the key follows the label as typed); on a ticket, above the customer, an agent fills them in, each saved as
+it changes, with its line in the timeline; a second desk on the same ticket sees the values live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.browser.conftest import desk_login, screenshot, ticket_row
+from tests.test_ticket_list import open_ticket
+from tests.test_ticket_reads import ANA
+
+
+async def test_an_admin_adds_fields_and_an_agent_fills_them_in(browser: Any, live_url: str,
+                                                                runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("sam", "sam's long password", name="Sam Lead", roles=[Role.ADMIN, Role.AGENT])
+    await hub.accounts.create("bob", "bob's long password", name="Bob", roles=[Role.AGENT])
+    ticket = await open_ticket(runtime, "email", ANA, "My kettle arrived broken", subject="Broken kettle")
+
+    admin = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password",
+                             viewport={"width": 1280, "height": 1000})
+    await admin.click("#nav a[data-nav='ticket-fields']")
+    new = admin.locator("form.field-def[data-field='new']")
+    await new.locator("input[name=label]").fill("Order number")
+    await expect(new.locator("input[name=key]")).to_have_value("order_number")
+    await new.locator("input[name=description]").fill("From the order confirmation")
+    await new.locator("button[type=submit]").click()
+    await expect(admin.locator("form.field-def[data-field='order_number'] legend")).to_have_text("Order number")
+    new = admin.locator("form.field-def[data-field='new']")
+    await new.locator("input[name=label]").fill("Product")
+    await new.locator("select[name=kind]").select_option("list")
+    await new.locator("textarea[name=options]").fill("Kettle\nToaster\nBlender")
+    await new.locator("button[type=submit]").click()
+    product = admin.locator("form.field-def[data-field='product']")
+    await expect(product.locator("select[name=kind]")).to_be_disabled()  # a field's kind stays
+    new = admin.locator("form.field-def[data-field='new']")
+    await new.locator("input[name=label]").fill("Refund approved")
+    await new.locator("select[name=kind]").select_option("checkbox")
+    await new.locator("button[type=submit]").click()
+    await expect(admin.locator("form.field-def")).to_have_count(4)
+    new = admin.locator("form.field-def[data-field='new']")
+    await new.locator("input[name=label]").fill("Size")
+    await new.locator("select[name=kind]").select_option("list")
+    await new.locator("button[type=submit]").click()  # a list without choices: the reason, nothing saved
+    await expect(new.locator("p.error")).to_contain_text("1 to 50 choices")
+    await screenshot(admin, "admin-ticket-fields")
+    assert [f.key for f in await hub.tickets.fields.list()] == ["order_number", "product", "refund_approved"]
+
+    agent = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password")
+    await ticket_row(agent, ticket).click()
+    await admin.click("#nav a[data-nav='tickets']")
+    await ticket_row(admin, ticket).click()
+    fields = agent.locator("#ticket-fields")
+    await expect(fields.locator("label[for=field-order_number]")).to_have_text("Order number")
+    await expect(fields).to_contain_text("From the order confirmation")
+    await fields.locator("#field-order_number").fill("A-1001")
+    await fields.locator("#field-order_number").press("Enter")
+    await fields.locator("#field-product").select_option("Kettle")
+    await fields.locator("#field-refund_approved").check()
+    await expect(agent.locator("#messages li.change", has_text="Bob set Refund approved to yes.")).to_have_count(1)
+    await expect(agent.locator("#messages li.change", has_text="Bob set Order number to A-1001.")).to_have_count(1)
+    await expect(admin.locator("#field-product")).to_have_value("Kettle")  # live on the other desk
+    await expect(admin.locator("#field-order_number")).to_have_value("A-1001")
+    await expect(admin.locator("#field-refund_approved")).to_be_checked()
+    await screenshot(agent, "desk-ticket-fields")
+    stored = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert stored is not None and stored["fields"] == {"order_number": "A-1001", "product": "Kettle",
+                                                       "refund_approved": True}
+    await agent.context.close()
+    await admin.context.close()

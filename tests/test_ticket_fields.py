@@ -1,0 +1,189 @@
+"""Admins' ticket fields (hub.ticketfields): an admin defines them, agents fill them in on the ticket; each change is
+a line in the timeline and an event; what a field does not take is refused with the reason; a text value finds the
+ticket in the list's search; a deleted field is no longer listed or settable, and its key keeps its kind; erasing the
+customer erases the values."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from aiohttp.test_utils import TestClient
+
+from agents_ui.schemas import FieldKind
+from hub.models import Role
+from hub.ticketfields import KINDS, FieldDef, FieldError, checked_value
+from switchboard.bootstrap import Runtime
+from tests.conftest import login
+from tests.test_ticket_list import listed, open_ticket
+from tests.test_ticket_reads import ANA
+
+FIELDS = {
+    "order_number": {"label": "Order number", "kind": "text", "description": "From the confirmation email"},
+    "product": {"label": "Product", "kind": "list", "options": ["Kettle", "Toaster", "Blender"]},
+    "refund_approved": {"label": "Refund approved", "kind": "checkbox"},
+    "amount": {"label": "Amount", "kind": "number"},
+    "delivered_on": {"label": "Delivered on", "kind": "date"},
+    "tracking": {"label": "Tracking page", "kind": "link"},
+}
+
+
+async def define(client: TestClient[Any, Any], csrf: str, key: str, body: dict[str, Any]) -> Any:
+    return await client.put(f"/api/admin/ticket-fields/{key}", json=body, headers={"X-CSRF-Token": csrf})
+
+
+async def admin_defines_fields(client: TestClient[Any, Any], runtime: Runtime) -> str:
+    """Sam, an admin, defines FIELDS; his CSRF token (the client is signed in as him)."""
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("sam", "sam's long password", name="Sam Lead", roles=[Role.ADMIN])
+    csrf = await login(client, "sam", "sam's long password")
+    for key, body in FIELDS.items():
+        resp = await define(client, csrf, key, body)
+        assert resp.status == 200, await resp.text()
+    return csrf
+
+
+async def edit(client: TestClient[Any, Any], csrf: str, ticket: Any, fields: dict[str, Any]) -> Any:
+    return await client.patch(f"/api/tickets/{ticket['_id']}", json={"fields": fields},
+                              headers={"X-CSRF-Token": csrf})
+
+
+async def lines(runtime: Runtime, ticket: Any) -> list[str]:
+    assert runtime.hub is not None
+    return [m["text"] async for m in runtime.hub.store.messages.find(
+        {"conversation_id": {"$in": ticket["conversation_ids"]}, "metadata.change": {"$exists": True}},
+        sort=[("created_at", 1), ("_id", 1)])]
+
+
+def test_the_schema_offers_the_kinds_the_hub_takes() -> None:
+    assert set(get_args(FieldKind)) == set(KINDS)
+
+
+def test_each_kind_takes_its_values_and_says_what_it_wants() -> None:
+    def check(kind: str, value: Any, options: tuple[str, ...] = ()) -> Any:
+        return checked_value(FieldDef("f", "Field", kind, options), value)
+
+    assert check("text", "  A-1001  x ") == "A-1001 x"
+    assert check("number", 12.0) == 12 and isinstance(check("number", 12.0), int) and check("number", 2.5) == 2.5
+    assert check("date", "2026-12-07") == "2026-12-07"
+    assert check("list", "Kettle", ("Kettle",)) == "Kettle"
+    assert check("checkbox", False) is False
+    assert check("link", "https://track.example.com/A1") == "https://track.example.com/A1"
+    assert check("text", "") is None and check("date", None) is None
+    for kind, value, says in [("number", "12", "is a number"), ("number", True, "is a number"),
+                              ("number", float("inf"), "is a number"), ("date", "2026-13-01", "YYYY-MM-DD"),
+                              ("date", "20261207", "YYYY-MM-DD"), ("list", "Fridge", "one of Kettle"),
+                              ("checkbox", "yes", "true or false"), ("link", "javascript:alert(1)", "http"),
+                              ("link", "https://", "http"), ("text", "x" * 501, "at most 500"), ("text", 5, "a text")]:
+        try:
+            check(kind, value, ("Kettle",))
+        except FieldError as exc:
+            assert says in str(exc), (kind, value, exc)
+        else:
+            raise AssertionError(f"{kind} took {value!r}")
+
+
+async def test_an_admin_defines_fields_and_an_agent_fills_them_in(client: TestClient[Any, Any],
+                                                                  runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    listing = await client.get("/api/ticket-fields")
+    assert [f["key"] for f in (await listing.json())["fields"]] == list(FIELDS)  # in the order defined
+    assert (await listing.json())["fields"][1]["options"] == ["Kettle", "Toaster", "Blender"]
+
+    ticket = await open_ticket(runtime, "email", ANA, "My kettle arrived broken", subject="Broken kettle")
+    resp = await edit(client, csrf, ticket, {"order_number": "A-1001", "product": "Kettle", "amount": 49.5,
+                                             "refund_approved": False})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["ticket"]["fields"] == {"order_number": "A-1001", "product": "Kettle",
+                                                       "amount": 49.5, "refund_approved": False}
+    resp = await edit(client, csrf, ticket, {"refund_approved": True, "order_number": None,
+                                             "delivered_on": "2026-12-01", "product": "Kettle"})
+    assert resp.status == 200, await resp.text()
+    stored = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert stored is not None and stored["fields"] == {"product": "Kettle", "amount": 49.5, "refund_approved": True,
+                                                       "delivered_on": "2026-12-01"}
+    assert (await lines(runtime, ticket))[-2:] == [
+        "Sam Lead set Order number to A-1001; set Product to Kettle; set Amount to 49.5; "
+        "set Refund approved to no.",
+        "Sam Lead changed Refund approved from no to yes; cleared Order number; set Delivered on to 2026-12-01."]
+    events = [e["data"] async for e in hub.store.events.find({"type": "ticket.field_changed",
+                                                                "ticket_id": ticket["_id"]})]
+    assert {"field": "order_number", "label": "Order number", "from": "A-1001", "to": None} in events
+    assert len(events) == 7
+
+    # the same values again: no change, no line
+    before = await lines(runtime, ticket)
+    assert (await edit(client, csrf, ticket, {"product": "Kettle"})).status == 200
+    assert await lines(runtime, ticket) == before
+
+    # what a field does not take, with the reason, and nothing changed
+    for fields, says in [({"product": "Fridge"}, "Product is one of Kettle, Toaster, Blender"),
+                         ({"amount": "49"}, "Amount is a number"), ({"colour": "red"}, "no ticket field 'colour'"),
+                         ({"tracking": "ftp://x"}, "http"), ({"delivered_on": "yesterday"}, "YYYY-MM-DD")]:
+        bad = await edit(client, csrf, ticket, fields)
+        assert bad.status == 422 and says in await bad.text(), (fields, await bad.text())
+    bad = await client.patch(f"/api/tickets/{ticket['_id']}", json={"fields": {"amount": [1]}},
+                             headers={"X-CSRF-Token": csrf})
+    assert bad.status == 422 and "fields" in await bad.text()
+    assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}))["fields"] == stored["fields"]
+
+    # a text value is a search word of the ticket
+    assert (await edit(client, csrf, ticket, {"order_number": "B-7788"})).status == 200
+    assert await listed(client, "q=B-7788") == [ticket["number"]]
+
+    # erasing the customer erases what agents wrote about them in the fields, and the lines that said it
+    await hub.privacy.erase(ticket["contact_id"])
+    erased = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert erased is not None and "fields" not in erased
+    assert not [m async for m in hub.store.messages.find({"conversation_id": {"$in": ticket["conversation_ids"]},
+                                                          "text": {"$regex": "B-7788"}})]
+    assert await listed(client, "q=B-7788&status=new,open,pending,solved,closed") == []
+
+
+async def test_definitions_are_checked_kept_and_only_for_admins(client: TestClient[Any, Any],
+                                                                runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    for key, body, says in [
+            ("Order", {"label": "Order", "kind": "text"}, "lower-case"),
+            ("size", {"label": "Size", "kind": "list"}, "1 to 50 choices"),
+            ("size", {"label": "Size", "kind": "list", "options": ["S", "S"]}, "all different"),
+            ("note", {"label": "Note", "kind": "text", "options": ["a"]}, "only a list field"),
+            ("amount", {"label": "Amount", "kind": "text"}, "kind cannot change")]:
+        resp = await define(client, csrf, key, body)
+        assert resp.status == 400 and says in await resp.text(), (key, await resp.text())
+    wrong = await define(client, csrf, "size", {"label": "Size", "kind": "colour"})
+    assert wrong.status == 422 and "kind" in await wrong.text()
+
+    # a new label and choices for a field that has values: the values stay
+    ticket = await open_ticket(runtime, "email", ANA, "Which toaster fits?")
+    assert (await edit(client, csrf, ticket, {"product": "Toaster"})).status == 200
+    renamed = await define(client, csrf, "product", {"label": "Item", "kind": "list",
+                                                     "options": ["Kettle", "Toaster", "Fridge"]})
+    assert renamed.status == 200
+    assert (await edit(client, csrf, ticket, {"product": "Fridge"})).status == 200
+    assert (await lines(runtime, ticket))[-1] == "Sam Lead changed Item from Toaster to Fridge."
+
+    # deleted: not listed, not settable; the value stays on the ticket
+    assert (await client.delete("/api/admin/ticket-fields/product", headers={"X-CSRF-Token": csrf})).status == 200
+    assert (await client.delete("/api/admin/ticket-fields/product", headers={"X-CSRF-Token": csrf})).status == 404
+    assert "product" not in [f["key"] for f in (await (await client.get("/api/ticket-fields")).json())["fields"]]
+    assert (await edit(client, csrf, ticket, {"product": "Kettle"})).status == 422
+    assert (await hub.store.tickets.find_one({"_id": ticket["_id"]}))["fields"] == {"product": "Fridge"}
+    again = await define(client, csrf, "product", {"label": "Product", "kind": "text"})  # its key keeps its kind
+    assert again.status == 400 and "product was a list field" in await again.text()
+    assert (await define(client, csrf, "product", {"label": "Product", "kind": "list",
+                                                   "options": ["Kettle", "Fridge"]})).status == 200
+    assert [f["key"] for f in (await (await client.get("/api/ticket-fields")).json())["fields"]][-1] == "product"
+    assert (await client.delete("/api/admin/ticket-fields/product", headers={"X-CSRF-Token": csrf})).status == 200
+    actions = [r["action"] async for r in hub.store.audit.find({"action": {"$regex": "^ticket_field"}})]
+    assert actions.count("ticket_field.saved") == len(FIELDS) + 2 and actions.count("ticket_field.deleted") == 2
+
+    # an agent reads the fields but does not define them
+    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    agent_csrf = await login(client, "alice", "alice's long password")
+    assert (await client.get("/api/ticket-fields")).status == 200
+    assert (await define(client, agent_csrf, "colour", {"label": "Colour", "kind": "text"})).status == 403
+    assert (await edit(client, agent_csrf, ticket, {"amount": 3})).status == 200
