@@ -514,6 +514,7 @@ const Desk = (() => {
       text.value = "";
       priv.checked = false;
       picker.value = "";
+      document.getElementById("reply-form").dispatchEvent(new Event("replysent"));  // drafts.js: the draft is done
       onMessage(data.message, "insert");
     } catch (ex) {
       err.textContent = ex.message;

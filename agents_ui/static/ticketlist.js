@@ -4,6 +4,7 @@
  */
 import { onAttention, reasonWords, sawTickets, unreadReason } from "./attention.js";
 import { mountBar, pickBox, picking, shown } from "./bulkbar.js";
+import { hasDraft, onDrafts } from "./drafts.js";
 import { agentName, CHANNEL_CHOICES, onNames } from "./names.js";
 
 const { api, el, state } = window.Desk;
@@ -78,6 +79,10 @@ function mount(root, openTicket) {
     dot.setAttribute("aria-label", reasonWords(why));
   }
   onAttention(() => { for (const li of list.children) mark(li); });
+  onDrafts((id) => {  // drafts.js: a reply begun or ended on a ticket in the list
+    const badge = [...list.children].find((li) => li.dataset.ticket === id)?.querySelector(".badge.draft");
+    if (badge) badge.hidden = !hasDraft(id);
+  });
 
   function row(t) {
     const li = el("li", { class: t.id === state.ticketId ? "active" : "",
@@ -89,7 +94,9 @@ function mount(root, openTicket) {
          el("small", { class: "muted" }, t.subject || ""),
          (t.tags || []).length ? el("small", { class: "tags" }, " " + t.tags.map((x) => "#" + x).join(" ")) : null,
          t.assignee_id ? [el("br"), holder(t.assignee_id)] : null),
-      el("span", { class: "badges" }, t.priority && t.priority !== "normal"
+      el("span", { class: "badges" }, el("span", { class: "badge draft", hidden: !hasDraft(t.id),
+                                                   title: "You began a reply here" }, "draft"),
+      t.priority && t.priority !== "normal"
         ? el("span", { class: "badge prio " + t.priority }, t.priority) : null,
       window.Desk.slaBadge ? window.Desk.slaBadge(t) : null,  // sla.js: time left, in colour
       el("span", { class: "badge " + t.status }, t.status)));

@@ -1,0 +1,73 @@
+"""Reply drafts (drafts.js): a reply begun on one ticket stays with it. Opening another ticket shows that ticket's
+own empty box (a reply to Grace is never sent to Linus by mistake; the "Private note" choice goes with the draft),
+the first ticket's row says "draft", and coming back, or reloading the page, brings the text back; sending ends the
+draft; logging out forgets the user's drafts in this browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import expect
+
+from hub.models import Role
+from switchboard.bootstrap import Runtime
+from tests.browser.conftest import desk_login, screenshot, ticket_row
+from tests.conftest import http_client
+from tests.test_transfers import new_ticket
+
+
+async def drafts_kept(page: Any) -> int:
+    return int(await page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('sb.draft.')).length"))
+
+
+async def test_a_reply_begun_on_one_ticket_stays_with_it(browser: Any, live_url: str, runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    async with http_client(runtime) as client:
+        _, grace = await new_ticket(client, runtime, "Grace Hopper")
+        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    box = page.locator("#reply-text")
+    await ticket_row(page, grace).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{grace['number']}")
+    await box.fill("Dear Grace, your refund is on its way")
+    await page.locator("#reply-private").check()
+
+    await ticket_row(page, linus).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+    await expect(box).to_have_value("")  # Linus's own box
+    await expect(page.locator("#reply-private")).not_to_be_checked()
+    await expect(ticket_row(page, grace).locator(".badge.draft")).to_be_visible()
+    await expect(ticket_row(page, linus).locator(".badge.draft")).to_be_hidden()
+    await box.fill("Hi Linus")
+    await screenshot(page, "desk-reply-draft")
+
+    await ticket_row(page, grace).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{grace['number']}")
+    await expect(box).to_have_value("Dear Grace, your refund is on its way")
+    await expect(page.locator("#reply-private")).to_be_checked()
+    await expect(ticket_row(page, linus).locator(".badge.draft")).to_be_visible()
+
+    await page.reload()  # the drafts outlive the page
+    await expect(page.locator("#app")).to_have_attribute("aria-busy", "false")
+    await ticket_row(page, linus).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+    await expect(box).to_have_value("Hi Linus")
+    await page.locator("#reply-send").click()
+    await expect(page.locator("#messages li", has_text="Hi Linus")).to_have_count(1)
+    await expect(box).to_have_value("")
+    await expect(ticket_row(page, linus).locator(".badge.draft")).to_be_hidden()  # sent: no draft left
+    await ticket_row(page, grace).click()
+    await expect(box).to_have_value("Dear Grace, your refund is on its way")
+    await ticket_row(page, linus).click()
+    await expect(box).to_have_value("")
+    assert await drafts_kept(page) == 1  # Grace's only
+    texts = [m["text"] async for m in hub.store.messages.find({"conversation_id": {"$in": grace["conversation_ids"]},
+                                                               "author.kind": "agent"})]
+    assert texts == []  # nothing of Grace's draft reached her
+
+    await page.locator("#logout").click()
+    await expect(page.locator("#login")).to_be_visible()
+    assert await drafts_kept(page) == 0
+    await page.context.close()
