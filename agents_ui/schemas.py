@@ -136,6 +136,20 @@ class TicketChange(Body):
         description="admins' ticket fields, key -> value (null clears; GET /api/ticket-fields lists them)")
 
 
+class NewTicket(Body):
+    """An agent writes to a customer first (hub.outbound): a new ticket, held by them, with this message."""
+
+    channel: Token = Field(description="a channel an agent can write first on (GET /api/new-ticket lists them)")
+    to: Email = Field(description="the customer's address on that channel (email: a mailbox address)")
+    name: Name | None = Field(None, description="the customer's name, for a customer the hub does not know yet")
+    subject: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_SUBJECT)] = Field(
+        description="the ticket's subject, and the mail's")
+    text: Annotated[Text, Field(min_length=1)] = Field(description="the message, signed like a reply")
+    queue: Token | None = Field(None, description="the ticket's queue (default: the hub's default queue)")
+    status: Literal["open", "pending", "solved"] = Field(
+        "open", description="the ticket once the message is sent: open, pending (waiting for the customer), solved")
+
+
 class TicketFieldDef(Body):
     """An admin's ticket field (hub.ticketfields); the key is in the path and does not change."""
 

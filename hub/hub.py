@@ -31,6 +31,7 @@ from hub.metrics import MetricsService
 from hub.migrations import migrate
 from hub.models import InboundMessage, IngestResult, utcnow
 from hub.newsmail import NewsMail
+from hub.outbound import NewTickets
 from hub.outbox import Outbox, RetryPolicy
 from hub.pipeline import Pipeline
 from hub.ports import Bot, OutboundSender
@@ -123,6 +124,7 @@ class Hub:
         self.transfers = Transfers(store, self.tickets, self.responses)
         self.users = UserAdmin(store, self.accounts, self.transfers)  # setup links, disabling hands work back
         self.ticket_merges = TicketMerges(store, self.tickets)  # merge a ticket into another, split one out
+        self.new_tickets = NewTickets(store, self.contacts, self.tickets)  # an agent writes to a customer first
         self.audit = AuditLog(store)
         #: Admins' automation rules (run once per event across processes) and agents' macros (hub.automation).
         self.automation = Automation(store, self.tickets, self.transfers, self.responses)

@@ -42,6 +42,20 @@ def signs(sender: OutboundSender | None) -> bool:
     return bool(getattr(sender, "signed", False)) if sender is not None else False
 
 
+def address_for(sender: OutboundSender | None, typed: str) -> str | None:
+    """The channel's handle for the address an agent typed to write to someone first (hub.outbound), or None when it
+    is not one. A sender that can start a conversation has an `address_for` method (email: a mailbox address,
+    lower-cased); one without it cannot (a chat waits for the customer to open it)."""
+    method = getattr(sender, "address_for", None)
+    return method(typed) if callable(method) else None
+
+
+def starts_conversations(sender: OutboundSender | None) -> bool:
+    """Whether an agent can write first on this sender's channel now: it has `address_for`, and its `can_start`
+    (when it has one: email's is whether a relay is set) is true."""
+    return callable(getattr(sender, "address_for", None)) and bool(getattr(sender, "can_start", True))
+
+
 def file_delivery(sender: OutboundSender | None) -> str:
     """How `sender` takes attachments: "bytes", "link" or "none"."""
     return str(getattr(sender, "files", FILES_NONE)) if sender is not None else FILES_NONE

@@ -75,6 +75,8 @@ def _change(i: Doc) -> str:
             return f"took the ticket from {before}: no answer within {minutes} minute{'s' if minutes != 1 else ''}"
         if how == "returned":
             return "handed the ticket back to its queue"
+        if how == "started":  # an agent wrote to the customer first (hub.outbound)
+            return "started the ticket by writing to the customer"
         if how == "answered":  # an agent's reply to a ticket nobody held makes it theirs (TicketService.reply)
             return "took the ticket by answering it"
         if how == "took":

@@ -189,6 +189,7 @@ class Runtime:
         from agents_ui.metrics import routes as metrics_routes
         from agents_ui.names import routes as name_routes
         from agents_ui.newsmail import routes as news_mail_routes
+        from agents_ui.newtickets import routes as new_ticket_routes
         from agents_ui.privacy import routes as privacy_routes
         from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.reads import routes as read_routes
@@ -226,6 +227,7 @@ class Runtime:
         routes += history_routes()
         routes += ticket_merge_routes()  # merge a ticket into another, split a message out
         routes += ticket_field_routes()  # admins' ticket fields (hub.ticketfields)
+        routes += new_ticket_routes()  # an agent writes to a customer first (hub.outbound)
         routes += supervisor_routes() + vendor_routes()
         routes += csat_routes()  # the public page an email rating link opens
         routes += totp_routes()  # two-factor sign-in: the login's code step, enrolment, admins' reset and policy

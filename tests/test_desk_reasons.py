@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.policy import Reason
 from channels.email.inbound import TOO_MANY_BOT_ANSWERS
+from hub.outbound import REASON as OUTBOUND
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,7 @@ def test_every_ticket_reason_has_words_in_the_desk() -> None:
     from_policy = _policy_escalation_reasons()
     assert {Reason.HUMAN_REQUESTED, Reason.NO_RESPONSE, Reason.NLU_UNAVAILABLE} <= from_policy  # the walk works
     # the hub's and the channels' own: the pipeline's fallback, a reply to a closed ticket, a split, the email
-    # channel's mailbox without a bot and its sender the bot stopped answering
-    others = {"escalated", "reply_after_close", "split", "email", TOO_MANY_BOT_ANSWERS}
+    # channel's mailbox without a bot and its sender the bot stopped answering, a ticket an agent started
+    others = {"escalated", "reply_after_close", "split", "email", TOO_MANY_BOT_ANSWERS, OUTBOUND}
     missing = (from_policy | others) - _desk_labels()
     assert not missing, f"desk.js REASONS has no words for {sorted(missing)}"

@@ -426,6 +426,7 @@ const Desk = (() => {
     reply_after_close: "replied after the ticket closed", no_response: "the bot had no answer for it",
     escalated: "handed to agents", email: "mail to an agents' mailbox", split: "split from another ticket",
     too_many_bot_answers: "the bot stopped answering this sender (a mail loop?)",
+    outbound: "an agent wrote first",
   };
   const reasonText = (code) => code ? (REASONS[code] || code.replaceAll("_", " ")) : null;
 

@@ -106,8 +106,9 @@ def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str,
     mail["To"] = recipient
     mail["Reply-To"] = Address(display_name=mailbox.from_name or "",
                                addr_spec=reply_address(mailbox, message.conversation_token))
-    mail["Subject"] = outbound_subject(message.subject, message.ticket_number)
     in_reply_to = _in_reply_to(message.references)
+    # "Re:" on an answer; a mail that starts the thread (an agent writing first, hub.outbound) has none
+    mail["Subject"] = outbound_subject(message.subject, message.ticket_number, reply=in_reply_to is not None)
     if in_reply_to:
         mail["In-Reply-To"] = in_reply_to
         refs = [r for r in message.references if "@" in r]

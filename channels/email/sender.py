@@ -75,6 +75,16 @@ class EmailSender:
     #: An agent's reply carries their signature (hub.signatures), as mail does.
     signed = True
 
+    @property
+    def can_start(self) -> bool:
+        """An agent can write first only through a relay (hub.ports.starts_conversations)."""
+        return self.relay is not None
+
+    @staticmethod
+    def address_for(typed: str) -> str | None:
+        """An agent writes first to a mailbox (hub.outbound): the address typed, checked and lower-cased."""
+        return clean_address(typed)
+
     def __init__(self, config: EmailConfig, csat_links: CsatLinks | None = None) -> None:
         self.config = config
         #: Signs the one-click rating links of a CSAT request (hub.csat); None: the scores as plain options.

@@ -43,11 +43,12 @@ def clean_subject(subject: str) -> str:
     return " ".join(text.split())
 
 
-def outbound_subject(subject: str | None, number: int | None) -> str:
-    """`Re: <subject> [#123]`: the tag is what threads the customer's next reply if all else fails."""
+def outbound_subject(subject: str | None, number: int | None, reply: bool = True) -> str:
+    """`Re: <subject> [#123]` (`<subject> [#123]` for a mail that starts the thread): the tag is what threads the
+    customer's next reply if all else fails."""
     base = clean_subject(subject or "") or "Your message"
     tag = f" [#{number}]" if number else ""
-    return f"Re: {base}{tag}"
+    return f"{'Re: ' if reply else ''}{base}{tag}"
 
 
 def references_of(parsed: ParsedEmail, domain: str) -> tuple[str, ...]:

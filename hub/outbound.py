@@ -1,0 +1,117 @@
+"""A ticket an agent starts: writing to a customer first (a call to follow up in writing, an order problem the shop
+found before the customer did).
+
+Zammad's "new ticket" by email and Chatwoot's "new conversation" do this. The agent names the channel (one whose
+sender can start a conversation: `hub.ports.starts_conversations`; email, through its relay), the address, a
+subject and the message; the hub finds the customer's record by that address on that channel (or another channel's
+record that has it as a trusted address, as an inbound mail would), or creates it, and opens a conversation and a
+ticket held by the agent (`reason` "outbound"). The message is then the agent's reply on that ticket
+(`TicketService.reply`: signed, delivered by the outbox, its first response), so the customer's answer threads
+into the ticket like any reply (email: the reply address and the `[#number]` of the subject). The ticket is open, or
+pending or solved if the agent says so, with the message.
+
+Two steps, not one: the ticket and its conversation in one transaction, then the reply in its own. If the reply
+fails (a database error between the two), the ticket is there, held by the agent, with no message; the desk shows
+it and the agent writes again. A reply refused before anything is written (an empty text) is checked first.
+"""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from hub.contacts import ContactService
+from hub.conversations import new_token
+from hub.display import person
+from hub.models import ConversationState, Sender, TicketStatus, utcnow
+from hub.ports import address_for, starts_conversations
+from hub.slaclock import start_clock
+from hub.store import Doc, ObjectId, Store
+from hub.ticketlines import item
+from hub.tickets import MAX_SUBJECT, QueueConfig, TicketError, TicketService
+
+#: What the new ticket can be once the message is sent: open (the agent's to follow), pending (waiting for the
+#: customer) or solved (the message was all that was needed).
+STATUSES = (TicketStatus.OPEN.value, TicketStatus.PENDING.value, TicketStatus.SOLVED.value)
+REASON = "outbound"
+
+
+class NewTickets:
+    def __init__(self, store: Store, contacts: ContactService, tickets: TicketService) -> None:
+        self.store = store
+        self.contacts = contacts
+        self.tickets = tickets
+
+    def channels(self) -> list[str]:
+        """The channels on which an agent can write first now."""
+        return sorted(name for name, sender in self.tickets.outbox.senders.items() if starts_conversations(sender))
+
+    async def start(self, agent: Doc, *, channel: str, to: str, subject: str, text: str, name: str | None = None,
+                    queue: str | None = None, status: str = TicketStatus.OPEN.value) -> tuple[Doc, Doc]:
+        """Open a ticket for `agent` by writing `text` to `to` on `channel`; the ticket and the message."""
+        sender = self.tickets.outbox.senders.get(channel)
+        if not starts_conversations(sender):
+            raise TicketError(f"an agent cannot write first on {channel}" if sender is not None
+                              else f"no {channel} channel on this hub")
+        address = address_for(sender, to)
+        if address is None:
+            raise TicketError(f"{to!r} is not an address on {channel}")
+        subject = " ".join(subject.split())
+        if not subject or len(subject) > MAX_SUBJECT:
+            raise TicketError(f"a subject is 1 to {MAX_SUBJECT} characters")
+        if not text.strip():
+            raise TicketError("empty message")
+        if status not in STATUSES:
+            raise TicketError(f"a new ticket is {', '.join(STATUSES)}")
+        if queue is not None and queue not in self.tickets.queues:
+            raise TicketError(f"no queue {queue!r}")
+        place = self.tickets.queue(queue)  # the agent holds it: no fallback for a queue nobody serves now
+        display = " ".join((name or "").split()) or None
+        contact = await self.contacts.resolve(channel, Sender(address, display_name=display, email=address
+                                                                 if channel == "email" else None))
+        ticket = await self._open(agent, contact, channel, address, subject, place)
+        message = await self.tickets.reply(ticket["_id"], agent, text,
+                                           then_status=None if status == TicketStatus.OPEN.value else status)
+        return await self.tickets.get(ticket["_id"]), message
+
+    async def _open(self, agent: Doc, contact: Doc, channel: str, address: str, subject: str,
+                    place: QueueConfig) -> Doc:
+        """The conversation and the ticket, held by the agent, in one transaction."""
+        calendar = await self.tickets.calendars.for_queue(place.name)
+        number = await self.store.next_number("ticket")
+
+        async def work(session: AsyncClientSession) -> Doc:
+            now = utcnow()
+            ticket_id, conversation_id = ObjectId(), ObjectId()
+            conversation: Doc = {
+                "_id": conversation_id, "token": new_token(), "contact_id": contact["_id"], "channel": channel,
+                # a thread of its own: the customer's answer finds it by the reply address and the ticket number
+                "thread_key": f"{channel}:started-{conversation_id}", "inbox": None, "recipient": address,
+                "subject": subject, "state": ConversationState.ESCALATED.value, "open": True,
+                "bot": {"state": {}, "turns": 0}, "channel_data": {}, "started_at": now, "last_message_at": now,
+                "handoff_at": now, "ticket_id": ticket_id, "started_by": agent["_id"],
+            }
+            ticket: Doc = {
+                "_id": ticket_id, "number": number, "contact_id": contact["_id"], "conversation_ids": [conversation_id],
+                "channel": channel, "subject": subject, "queue": place.name, "priority": "normal",
+                "status": TicketStatus.OPEN.value, "assignee_id": agent["_id"], "assigned_at": now,
+                "assigned_by": agent["_id"], "reason": REASON, "intent": None, "entities": {}, "created_at": now,
+                "handoff_at": now, "updated_at": now, "started_by": agent["_id"],
+                "sla": {**start_clock(place, calendar, now), "paused_seconds": 0},
+            }
+            await self.store.conversations.insert_one(conversation, session=session)
+            await self.store.tickets.insert_one(ticket, session=session)
+            await self.store.append_event("conversation.opened", now, session=session,
+                                          conversation_id=conversation_id, contact_id=contact["_id"],
+                                          data={"channel": channel, "by": "agent"})
+            await self.store.append_event("ticket.created", now, session=session, ticket_id=ticket_id,
+                                          conversation_id=conversation_id, contact_id=contact["_id"],
+                                          queue=place.name, agent_id=agent["_id"],
+                                          data={"reason": REASON, "number": number})
+            self.tickets.telemetry.count("ticket", session, queue=place.name, change="created")
+            await self.tickets.lines.write(ticket, agent, [item("assignee", None, person(agent), how="started")],
+                                           session, conversation)
+            await self.tickets.notify("ticket.created", ticket, session)
+            await self.tickets.index.refresh(ticket_id, session)
+            return ticket
+
+        return await self.store.run_in_transaction(work)
