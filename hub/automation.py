@@ -2,7 +2,8 @@
 
 A **rule** (collection `automation_rules`, edited by admins) names an event, conditions and actions:
 
-- events: `ticket.created`, `customer.replied` (a customer wrote on an escalated ticket),
+- events: `ticket.created` (not a ticket an agent started by writing first, hub.outbound: a rule's greeting or
+  routing is for a customer's request), `customer.replied` (a customer wrote on an escalated ticket),
   `ticket.sla_warning` (hub.sla), `csat.received` (a rating), `ticket.idle` (an active ticket unchanged for
   the rule's `idle_hours`: a sweep every `idle_interval_seconds` reads those tickets by (status, updated_at));
 - conditions, all of which must hold: `channels`, `queues` (any of), `tags` (all on the ticket),
@@ -35,6 +36,7 @@ from typing import Any
 
 from hub.display import person
 from hub.models import AuthorKind, TicketStatus, utcnow
+from hub.outbound import REASON as STARTED_BY_AGENT
 from hub.realtime import Change, RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.sla import EPOCH
@@ -354,8 +356,11 @@ class Automation:
         doc = change.document
         if change.collection == "events":
             name = TRIGGERS.get(str(doc.get("type")))
-            if name is None or (doc.get("data") or {}).get("by") == AUTOMATION or doc.get("ticket_id") is None:
+            data = doc.get("data") or {}
+            if name is None or data.get("by") == AUTOMATION or doc.get("ticket_id") is None:
                 return None
+            if name == "ticket.created" and data.get("reason") == STARTED_BY_AGENT:
+                return None  # an agent wrote first (hub.outbound): no customer's request for a rule to greet or route
             return name, doc["_id"], doc
         if change.collection == "messages" and (doc.get("author") or {}).get("kind") == AuthorKind.CUSTOMER.value \
                 and not doc.get("private"):

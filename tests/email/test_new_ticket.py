@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.models import Role, Sender
+from hub.realtime import Change
 from tests.conftest import http_client, login
 from tests.email.conftest import EmailHub, customer_mail
 from tests.email.relay import RelayStandIn
@@ -55,6 +56,14 @@ async def test_an_agent_writes_first_and_the_customers_answer_threads_into_the_t
                      "Thank you, I will wait for it."]  # and no bot answer
     again = await hub.store.tickets.find_one({"_id": stored["_id"]})
     assert again is not None and again["last_customer_message_at"] is not None and again["status"] == "open"
+
+    # a rule on new tickets (a greeting, routing) is for customers' requests: an agent's own ticket does not run it
+    await hub.automation.save_rule({"name": "Greet", "event": "ticket.created", "actions": {"tags": ["greeted"]}})
+    created = await hub.store.events.find_one({"type": "ticket.created", "ticket_id": stored["_id"]})
+    assert created is not None and created["data"]["reason"] == "outbound"
+    assert await hub.automation.handle(Change("events", "insert", created)) == []
+    assert await hub.automation.handle(Change("events", "insert", {**created, "data": {"reason": "escalated"}})) \
+        == ["Greet"]  # the same event of a customer's ticket would
 
 
 async def test_a_known_customer_keeps_their_record_and_refusals_say_why(email_hub: EmailHub,
