@@ -35,8 +35,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.display import person
+from hub.metricdefs import STARTED_BY_AGENT
 from hub.models import AuthorKind, TicketStatus, utcnow
-from hub.outbound import REASON as STARTED_BY_AGENT
 from hub.realtime import Change, RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.sla import EPOCH

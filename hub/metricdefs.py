@@ -8,7 +8,9 @@ keep them summed in buckets. Both call these functions, so they cannot disagree 
 Figures are counted in the hour the thing happened (event time, UTC):
 
 - `opened` at `created_at`; `escalated` at `handoff_at` for tickets the bot handed over (not
-  e-mail or follow-ups after close). A ticket is opened once however often it is reopened.
+  e-mail or follow-ups after close). A ticket is opened once however often it is reopened. A ticket an agent
+  started by writing first (`STARTED_BY_AGENT`) is opened, solved and rated, never escalated, answered or
+  abandoned: nobody waited.
 - `answered`, the first-response histogram, `wait_sum` and `within_target` at the first human
   agent reply (`first_agent_reply_at`: bot and system messages never set it, and a transfer keeps it).
 - `solved`, the resolution histogram and `res_sum` at the LAST solve (`solved_at` is cleared when a
@@ -38,6 +40,10 @@ PERCENTILE_ERROR = "≤ 1 % relative (log buckets, gamma = 1.0202); values under
 
 #: Handoff reasons that are not a bot handing over (so not counted as `escalated`).
 NOT_BOT_REASONS = frozenset({"email", "reply_after_close"})
+#: The reason of a ticket an agent started by writing to the customer first (hub.outbound). Nobody waited for an
+#: answer: it is opened, solved and rated like any ticket, but neither escalated, answered (its first message is no
+#: first response) nor abandoned.
+STARTED_BY_AGENT = "outbound"
 
 #: Dimensions of a part, in key order.
 DIMENSIONS = ("queue", "channel", "agent", "intent", "tags")
@@ -120,10 +126,11 @@ def ticket_parts(ticket: Mapping[str, Any], answer_target_seconds: float,
         return parts
     _add(parts, created, owner, opened=1)
     handoff = ticket.get("handoff_at") or created
-    if ticket.get("reason") not in NOT_BOT_REASONS:
+    waited = ticket.get("reason") != STARTED_BY_AGENT  # a customer waited for an answer
+    if waited and ticket.get("reason") not in NOT_BOT_REASONS:
         _add(parts, handoff, owner, escalated=1)
     first = ticket.get("first_agent_reply_at")
-    if first is not None:
+    if first is not None and waited:
         wait = max(0.0, (first - handoff).total_seconds())
         key = _add(parts, first, (queue, channel, responder, intent, tags), answered=1, wait_sum=wait,
                    within_target=int(wait <= answer_target_seconds), **{f"fr_{bin_of(wait)}": 1})
@@ -136,10 +143,10 @@ def ticket_parts(ticket: Mapping[str, Any], answer_target_seconds: float,
         key = _add(parts, solved, owner, solved=1, res_sum=resolution, **{f"rs_{bin_of(resolution)}": 1})
         if values is not None:
             values.setdefault(("rs", key), []).append(resolution)
-        if first is None and ticket.get("abandoned_at") is None:
+        if first is None and ticket.get("abandoned_at") is None and waited:
             _add(parts, solved, owner, abandoned=1, ab_unanswered=1)
     abandoned = ticket.get("abandoned_at")
-    if abandoned is not None and first is None:
+    if abandoned is not None and first is None and waited:
         reason = ticket.get("abandon_reason") or "ended"
         _add(parts, abandoned, owner, abandoned=1, **{"ab_left" if reason == "left" else "ab_ended": 1})
     csat = ticket.get("csat") or {}

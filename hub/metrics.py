@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.desktally import ActiveCounts, DeskTally
-from hub.metricdefs import conversation_parts
+from hub.metricdefs import STARTED_BY_AGENT, conversation_parts
 from hub.models import TicketStatus, utcnow
 from hub.store import Doc, Store
 from hub.tickets import QueueConfig
 
 TICKET_FIELDS = {"queue": 1, "status": 1, "created_at": 1, "handoff_at": 1, "first_agent_reply_at": 1,
-                 "solved_at": 1, "abandoned_at": 1, "abandon_reason": 1, "sla": 1, "csat": 1}
+                 "solved_at": 1, "abandoned_at": 1, "abandon_reason": 1, "sla": 1, "csat": 1, "reason": 1}
 
 
 @dataclass
@@ -40,16 +40,17 @@ class Tally:
     first_response: list[float] = field(default_factory=list)
 
     def add(self, ticket: Doc, target_seconds: float) -> None:
-        self.queued += 1
-        if ticket.get("first_agent_reply_at") is not None:
+        waited = ticket.get("reason") != STARTED_BY_AGENT  # an agent's own ticket was never queued (hub.metricdefs)
+        self.queued += int(waited)
+        if waited and ticket.get("first_agent_reply_at") is not None:
             wait = (ticket["first_agent_reply_at"] - ticket["handoff_at"]).total_seconds()
             self.answered += 1
             self.wait_seconds_total += wait
             self.first_response.append(wait)
             if wait <= target_seconds:
                 self.answered_within_target += 1
-        elif ticket.get("abandoned_at") is not None or ticket["status"] in (TicketStatus.SOLVED.value,
-                                                                            TicketStatus.CLOSED.value):
+        elif waited and (ticket.get("abandoned_at") is not None
+                         or ticket["status"] in (TicketStatus.SOLVED.value, TicketStatus.CLOSED.value)):
             self.abandoned += 1
             reason = ticket.get("abandon_reason") if ticket.get("abandoned_at") is not None else None
             self.abandoned_ended += int(reason == "ended")

@@ -22,6 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from hub.contacts import ContactService
 from hub.conversations import new_token
 from hub.display import person
+from hub.metricdefs import STARTED_BY_AGENT
 from hub.models import ConversationState, Sender, TicketStatus, utcnow
 from hub.ports import address_for, starts_conversations
 from hub.slaclock import start_clock
@@ -32,7 +33,7 @@ from hub.tickets import MAX_SUBJECT, QueueConfig, TicketError, TicketService
 #: What the new ticket can be once the message is sent: open (the agent's to follow), pending (waiting for the
 #: customer) or solved (the message was all that was needed).
 STATUSES = (TicketStatus.OPEN.value, TicketStatus.PENDING.value, TicketStatus.SOLVED.value)
-REASON = "outbound"
+REASON = STARTED_BY_AGENT
 
 
 class NewTickets:

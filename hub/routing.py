@@ -20,6 +20,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from hub.display import person
+from hub.metricdefs import STARTED_BY_AGENT
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.store import Doc, ObjectId, PyMongoError, Store
 from hub.ticketindex import index_update
@@ -232,9 +233,11 @@ class Router:
     async def _read_pace(self, queue: str, now: datetime) -> _Pace:
         recent = await self.store.tickets.find(
             {"queue": queue, "first_agent_reply_at": {"$gte": now - timedelta(days=7)}},
-            projection={"handoff_at": 1, "assigned_at": 1, "first_agent_reply_at": 1, "solved_at": 1},
+            projection={"handoff_at": 1, "assigned_at": 1, "first_agent_reply_at": 1, "solved_at": 1, "reason": 1},
             sort=[("queue", 1), ("first_agent_reply_at", -1)], limit=PACE_SAMPLE,
         ).to_list()
+        # an agent's own ticket (hub.outbound) had no customer waiting: its first message is no reaction
+        recent = [t for t in recent if t.get("reason") != STARTED_BY_AGENT]
         handles = [(t["solved_at"] - t["assigned_at"]).total_seconds() for t in recent
                    if t.get("solved_at") and t.get("assigned_at")]
         reactions = [(t["first_agent_reply_at"] - max(t.get("assigned_at") or t["handoff_at"], t["handoff_at"]))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.metricdefs import ticket_parts
+from hub.metrics import Tally
 from hub.models import Role, Sender
 from hub.realtime import Change
 from tests.conftest import http_client, login
@@ -56,6 +58,22 @@ async def test_an_agent_writes_first_and_the_customers_answer_threads_into_the_t
                      "Thank you, I will wait for it."]  # and no bot answer
     again = await hub.store.tickets.find_one({"_id": stored["_id"]})
     assert again is not None and again["last_customer_message_at"] is not None and again["status"] == "open"
+
+    # nobody waited: opened and solved like any ticket, but neither escalated, answered nor abandoned in the history
+    await hub.tickets.set_status(stored["_id"], "solved", alice)
+    solved = await hub.store.tickets.find_one({"_id": stored["_id"]})
+    assert solved is not None
+    counted: dict[str, float] = {}
+    for counters in ticket_parts(solved, 60).values():
+        for name, value in counters.items():
+            counted[name] = counted.get(name, 0) + value
+    assert counted.get("opened") == 1 and counted.get("solved") == 1
+    assert not {"escalated", "answered", "abandoned"} & set(counted), counted
+    as_customers = {name for part in ticket_parts({**solved, "reason": "escalated"}, 60).values() for name in part}
+    assert {"escalated", "answered"} <= as_customers  # the same ticket from a customer's request would count
+    live = Tally()  # the live dashboard's day: the same
+    live.add(solved, 60)
+    assert (live.queued, live.answered, live.abandoned, live.solved) == (0, 0, 0, 1)
 
     # a rule on new tickets (a greeting, routing) is for customers' requests: an agent's own ticket does not run it
     await hub.automation.save_rule({"name": "Greet", "event": "ticket.created", "actions": {"tags": ["greeted"]}})
