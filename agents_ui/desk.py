@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -179,12 +180,13 @@ async def queues(request: web.Request) -> web.Response:
         for name, q in sorted(hub.tickets.queues.items()) if not served or name in served]})
 
 
-def _ticket_query(request: web.Request) -> TicketQuery:
+def ticket_query(request: web.Request, args: Mapping[str, str] | None = None) -> TicketQuery:
     """The list's query string: `q`, `status` (comma list), `queue`, `assignee` (me, none or an id; `mine=1`
     is `assignee=me`), `following=1` (the tickets I follow, whoever holds them), `channel`, `tag`, `priority`,
     `sla` (breached, due_soon, ok), `sort` (newest, oldest_waiting, sla_due), `size` (1-100) and `after` (the
-    `next` cursor of the previous page)."""
-    args = request.query
+    `next` cursor of the previous page). `args`: these instead of the request's (a saved view's filters, checked
+    when saved: agents_ui.savedviews)."""
+    args = request.query if args is None else args
     statuses = [s for s in args.get("status", "").split(",") if s]
     for s in statuses:
         if s not in TicketStatus.__members__.values():
@@ -220,9 +222,9 @@ def _ticket_query(request: web.Request) -> TicketQuery:
 @requires(*TICKET_READERS, scope="tickets:read")
 async def list_tickets(request: web.Request) -> web.Response:
     """A page of tickets (default: active, newest first) matching a search and filters; `next` is the cursor
-    for the following page (null on the last). See `_ticket_query` for the parameters."""
+    for the following page (null on the last). See `ticket_query` for the parameters."""
     hub = _hub(request)
-    page = await hub.tickets.index.listing(_ticket_query(request))  # shared with desks asking the same at once
+    page = await hub.tickets.index.listing(ticket_query(request))  # shared with desks asking the same at once
     now = utcnow()
     views = []
     for t in page.tickets:

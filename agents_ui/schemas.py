@@ -17,6 +17,8 @@ from httpkit.fields import Body, Count, Email, Flag, LongText, Name, Roles, Secr
 from hub.apitokens import SCOPES
 from hub.mentions import MAX_MENTIONS
 from hub.models import Role
+from hub.savedviews import MAX_NAME as MAX_VIEW_NAME
+from hub.savedviews import MAX_VIEWS
 from hub.signatures import MAX_CHARS as MAX_SIGNATURE_CHARS
 from hub.signatures import MAX_LINES as MAX_SIGNATURE_LINES
 from hub.ticketfields import MAX_DESCRIPTION as MAX_FIELD_DESCRIPTION
@@ -56,6 +58,17 @@ class NewsMail(Body):
 class Signature(Body):
     signature: Text = Field(description="under my replies by email (hub.signatures; empty: none; at most "
                                         f"{MAX_SIGNATURE_CHARS} characters in {MAX_SIGNATURE_LINES} lines)")
+
+
+class SavedViewFields(Body):
+    name: Annotated[Token, Field(min_length=1, max_length=MAX_VIEW_NAME)] = Field(description="what the view is called")
+    filters: dict[ViewFilter, Annotated[Token, Field(max_length=200)]] = Field(
+        default_factory=dict, description="the list's query parameters (as GET /api/tickets takes them)")
+
+
+class SavedViewList(Body):
+    views: Annotated[list[SavedViewFields], Field(max_length=MAX_VIEWS)] = Field(
+        description="all my views, in the order shown (replaces them)")
 
 
 class Follow(Body):
@@ -119,6 +132,7 @@ class TicketStatus(Body):
 Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]
 Priority = Literal["low", "normal", "high", "urgent"]
 FieldKind = Literal["text", "number", "date", "list", "checkbox", "link"]
+ViewFilter = Literal["q", "assignee", "following", "status", "channel", "priority", "sla", "tag", "sort", "queue"]
 
 
 #: A ticket field's value as sent: what each kind takes is checked by hub.ticketfields (a number for a number field).

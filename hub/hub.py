@@ -42,6 +42,7 @@ from hub.realtime import RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.retention import Retention, RetentionRun
 from hub.routing import Router
+from hub.savedviews import SavedViews
 from hub.signatures import Signatures
 from hub.sla import SlaRun, SlaWatcher
 from hub.store import Doc, ObjectId, PyMongoError, Store
@@ -125,6 +126,7 @@ class Hub:
         self.users = UserAdmin(store, self.accounts, self.transfers)  # setup links, disabling hands work back
         self.ticket_merges = TicketMerges(store, self.tickets)  # merge a ticket into another, split one out
         self.new_tickets = NewTickets(store, self.contacts, self.tickets)  # an agent writes to a customer first
+        self.saved_views = SavedViews(store)  # each desk user's named filters of the ticket list
         self.audit = AuditLog(store)
         #: Admins' automation rules (run once per event across processes) and agents' macros (hub.automation).
         self.automation = Automation(store, self.tickets, self.transfers, self.responses)

@@ -124,6 +124,7 @@ class Store:
         self.audit = self.db["audit"]  # hub.audit: append-only
         self.leases = self.db["leases"]  # hub.leases: once-across-processes jobs
         self.wait_notices = self.db["wait_notices"]  # hub.waitannouncer: what each waiting customer was told
+        self.saved_views = self.db["saved_views"]  # hub.savedviews: each desk user's views of the list (_id: user)
         self.ticket_fields = self.db["ticket_fields"]  # hub.ticketfields: admins' ticket fields (_id: key)
         self.ticket_activity = self.db["ticket_activity"]  # hub.activity: who views / types on a ticket now
         self.ticket_reads = self.db["ticket_reads"]  # hub.ticketreads: when each agent last read each ticket

@@ -194,6 +194,7 @@ class Runtime:
         from agents_ui.queues_admin import routes as queue_admin_routes
         from agents_ui.reads import routes as read_routes
         from agents_ui.responses import routes as response_routes
+        from agents_ui.savedviews import routes as saved_view_routes
         from agents_ui.signatures import routes as signature_routes
         from agents_ui.supervisor import routes as supervisor_routes
         from agents_ui.ticketfields import routes as ticket_field_routes
@@ -228,6 +229,7 @@ class Runtime:
         routes += ticket_merge_routes()  # merge a ticket into another, split a message out
         routes += ticket_field_routes()  # admins' ticket fields (hub.ticketfields)
         routes += new_ticket_routes()  # an agent writes to a customer first (hub.outbound)
+        routes += saved_view_routes()  # my saved views of the ticket list (hub.savedviews)
         routes += supervisor_routes() + vendor_routes()
         routes += csat_routes()  # the public page an email rating link opens
         routes += totp_routes()  # two-factor sign-in: the login's code step, enrolment, admins' reset and policy

@@ -5,6 +5,7 @@
 import { onAttention, reasonWords, sawTickets, unreadReason } from "./attention.js";
 import { mountBar, pickBox, picking, shown } from "./bulkbar.js";
 import { hasDraft, onDrafts } from "./drafts.js";
+import { mountViews } from "./savedviews.js";
 import { agentName, CHANNEL_CHOICES, onNames } from "./names.js";
 
 const { api, el, state } = window.Desk;
@@ -40,6 +41,8 @@ function mount(root, openTicket) {
                   el("div", { class: "row" }, assignee), el("div", { class: "row" }, status, channel),
                   el("div", { class: "row" }, priority, sla), el("div", { class: "row" }, tag, sort));
   root.replaceChildren(form, list, more, error);
+  const views = mountViews(form, { q: search, assignee, status, channel, priority, sla, sort, tag },
+                          () => Promise.all([load(false), counts()]));
   mountBar(list, () => Promise.all([load(false), counts()]));
   let cursor = null;
   let generation = 0;
@@ -106,6 +109,7 @@ function mount(root, openTicket) {
 
   async function load(append) {
     const mine = ++generation;
+    views.leave();  // the filters as they are now may no longer be the view picked
     const p = params();
     if (append && cursor) p.set("after", cursor);
     try {

@@ -1,0 +1,94 @@
+/* Saved views of the ticket list (hub.savedviews, GET/PUT /api/me/views): a row above the filters to pick one of my
+ * views by name ("Urgent email"), which sets the filters and the sidebar's queue as saved, to keep the filters as
+ * they are now under a name, and to delete the view picked. Changing a filter by hand leaves the view (the picker
+ * says "Views…" again). An ES module that ticketlist.js mounts; text via textContent.
+ */
+const { api, el, state } = window.Desk;
+
+const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+
+/** `fields`: the list's filter controls by query name; `reload`: read the list again. */
+export function mountViews(form, fields, reload) {
+  const pick = el("select", { id: "ticket-views", "aria-label": "Saved views" });
+  const save = el("button", { type: "button", id: "view-save", class: "secondary",
+                              title: "Keep the filters as they are now under a name" }, "Save view");
+  const remove = el("button", { type: "button", id: "view-delete", class: "secondary", hidden: true,
+                                title: "Delete the view picked", "aria-label": "Delete view" }, "Delete");
+  const name = el("input", { id: "view-name", "aria-label": "Name of the view", placeholder: "Name this view",
+                             maxlength: "60" });
+  const keep = el("button", { type: "button", id: "view-keep" }, "Keep");
+  const naming = el("div", { class: "row view-naming", hidden: true }, name, keep);
+  const error = el("p", { class: "error", role: "alert" });
+  let views = [];
+
+  /** The list's filters as they are now, as the list asks for them. */
+  function current() {
+    const filters = {};
+    for (const [key, field] of Object.entries(fields)) {
+      if (field.value.trim() && field.value !== field.dataset.plain) filters[key] = field.value.trim();
+    }
+    if (filters.assignee === "following") { delete filters.assignee; filters.following = "1"; }
+    if (state.queue) filters.queue = state.queue;
+    return filters;
+  }
+
+  function draw(selected) {
+    pick.replaceChildren(el("option", { value: "" }, views.length ? "Views…" : "No saved views"),
+      ...views.map((v) => el("option", { value: v.name }, v.name)));
+    pick.value = selected || "";
+    remove.hidden = !pick.value;
+  }
+
+  async function store(next, selected) {
+    try {
+      views = (await api("PUT", "/api/me/views", { views: next })).views;
+      error.textContent = "";
+      draw(selected);
+      return true;
+    } catch (ex) {
+      error.textContent = ex.message;
+      return false;
+    }
+  }
+
+  function apply(view) {
+    for (const [key, field] of Object.entries(fields)) field.value = view.filters[key] || field.dataset.plain || "";
+    if (view.filters.following === "1") fields.assignee.value = "following";
+    const queue = view.filters.queue || null;
+    if (queue !== state.queue) {  // the sidebar's queue, as a click on it would pick it
+      const entry = queue ? [...document.querySelectorAll("#queues li")].find((li) => li.dataset.queue === queue)
+        : document.querySelector("#queues li");
+      if (entry) { entry.click(); return; }
+    }
+    reload();
+  }
+
+  pick.addEventListener("change", () => {
+    const view = views.find((v) => v.name === pick.value);
+    remove.hidden = !view;
+    if (view) apply(view);
+  });
+  save.addEventListener("click", () => { naming.hidden = false; name.value = ""; name.focus(); });
+  const keepIt = async () => {
+    const label = name.value.trim();
+    if (!label) return;
+    const others = views.filter((v) => v.name.toLowerCase() !== label.toLowerCase());  // a name again: replaced
+    if (await store([...others, { name: label, filters: current() }], label)) naming.hidden = true;
+  };
+  keep.addEventListener("click", keepIt);
+  name.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); keepIt(); } });
+  remove.addEventListener("click", () => store(views.filter((v) => v.name !== pick.value), ""));
+  const leave = () => {  // a filter changed by hand: no longer the view picked
+    const view = views.find((v) => v.name === pick.value);
+    if (view && !same(view.filters, current())) draw("");
+  };
+  form.addEventListener("change", (e) => { if (e.target !== pick) leave(); });
+  form.addEventListener("input", (e) => { if (e.target !== name && e.target !== pick) leave(); });
+
+  for (const field of Object.values(fields)) {
+    if (field.tagName === "SELECT") field.dataset.plain = field.options[0].value;  // "Everyone", "Newest"...
+  }
+  form.prepend(el("div", { class: "row views" }, pick, save, remove), naming, error);
+  api("GET", "/api/me/views").then((data) => { views = data.views; draw(""); }).catch(() => draw(""));
+  return { leave };  // the list calls it on each read: a queue picked in the sidebar leaves the view too
+}
