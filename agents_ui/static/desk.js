@@ -379,6 +379,7 @@ const Desk = (() => {
     state.ticket = data.ticket;
     if (!watched(data.ticket)) watch(id, data.ticket.conversation_ids);
     state.contactName = data.contact ? data.contact.display_name : null;
+    state.conversations = data.conversations || [];  // their channel data (copies.js: whom a reply copies)
     document.getElementById("empty").hidden = true;
     document.getElementById("ticket").hidden = false;
     renderTicketHead();

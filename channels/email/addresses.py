@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import re
+from collections.abc import Iterable
 
 from channels.email.charsets import decode_header, raw_header
 
@@ -78,3 +79,22 @@ def split_plus(address: str) -> tuple[str, str | None]:
     local, _, domain = address.rpartition("@")
     base, plus, tag = local.partition("+")
     return f"{base}@{domain}", (tag if plus else None)
+
+
+#: The most people an agent's reply copies ("reply all" to the customer's Cc); a mail that copied more still gets
+#: its answer, copied to the first MAX_CC.
+MAX_CC = 10
+
+
+def copied(cc: Iterable[str], sender: str | None, own: frozenset[str]) -> list[str]:
+    """The people a customer's mail copied, whom an agent's reply copies too: each address checked and lower-cased,
+    without the sender, without us (any mailbox of the hub, plus-addressed or not), once each, at most MAX_CC."""
+    out: list[str] = []
+    for raw in cc:
+        address = clean_address(raw)
+        if address is None or address == sender or address in out:
+            continue
+        if address in own or split_plus(address)[0] in own:
+            continue
+        out.append(address)
+    return out[:MAX_CC]

@@ -19,6 +19,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from channels.email.addresses import MAX_CC, clean_address
 from channels.email.config import MailboxConfig
 from channels.email.threading import outbound_subject
 from hub.csat import CsatLinks, score_of
@@ -96,6 +97,16 @@ def compose_notice(recipient: str, subject: str, text: str, mailbox: MailboxConf
     return mail
 
 
+def copies(message: OutboundMessage, recipient: str) -> list[str]:
+    """Whom an agent's reply copies: the people the customer's latest mail copied (`cc` in the conversation's
+    channel data, channels.email.addresses.copied), never on the bot's or the hub's own mail: a stranger who copies
+    addresses into a mail to support must not make the hub mail them by itself."""
+    if message.author_kind is not AuthorKind.AGENT:
+        return []
+    kept = [clean_address(str(a)) for a in message.metadata.get("cc") or []]
+    return [a for a in dict.fromkeys(kept) if a is not None and a != clean_address(recipient)][:MAX_CC]
+
+
 def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str,
             csat_links: CsatLinks | None = None) -> EmailMessage:
     recipient = str(message.metadata.get("reply_to") or message.recipient)
@@ -104,6 +115,9 @@ def compose(message: OutboundMessage, mailbox: MailboxConfig, domain: str,
     mail["Date"] = format_datetime(utcnow())
     mail["From"] = Address(display_name=mailbox.from_name or "", addr_spec=mailbox.address)
     mail["To"] = recipient
+    cc = copies(message, recipient)
+    if cc:  # "reply all": the people the customer's mail copied
+        mail["Cc"] = ", ".join(cc)
     mail["Reply-To"] = Address(display_name=mailbox.from_name or "",
                                addr_spec=reply_address(mailbox, message.conversation_token))
     in_reply_to = _in_reply_to(message.references)

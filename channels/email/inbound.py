@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from channels.email.addresses import copied
 from channels.email.config import EmailConfig, MailboxConfig
 from channels.email.directory import Directory
 from channels.email.loops import find_bounce, noise_reason
@@ -160,7 +161,9 @@ class Receiver:
             automated=noise is not None,
             inbox=mailbox.name,
             metadata=metadata,
-            reply_context={"reply_to": parsed.reply_to if parsed.reply_to != parsed.from_address else None},
+            reply_context={"reply_to": parsed.reply_to if parsed.reply_to != parsed.from_address else None,
+                           # "reply all": the people this mail copied get the agents' replies too (compose)
+                           "cc": copied(parsed.cc, parsed.from_address, self.config.own_addresses())},
         )
 
     async def _ensure_ticket(self, result: IngestResult, mailbox: MailboxConfig, reason: str = "email") -> None:

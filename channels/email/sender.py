@@ -19,7 +19,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from channels.email.addresses import clean_address
-from channels.email.compose import compose, compose_notice, message_id_for
+from channels.email.compose import compose, compose_notice, copies, message_id_for
 from channels.email.config import EmailConfig, RelayConfig
 from hub.csat import CsatLinks
 from hub.models import OutboundMessage, SendError, SendResult
@@ -100,7 +100,8 @@ class EmailSender:
             raise SendError(f"not a deliverable address: {message.recipient!r}", transient=False)
         mailbox = self.config.mailbox(message.inbox)
         mail = compose(message, mailbox, self.config.domain, self.csat_links)
-        await self._relay(mail, self.relay.bounce_address or mailbox.address, recipient)
+        # the copies ride in the same transaction: a relay refusing one of them still delivers to the customer
+        await self._relay(mail, self.relay.bounce_address or mailbox.address, recipient, copies(message, recipient))
         provider_id = message_id_for(message, self.config.domain)
         log.info("email: sent %s to %s via %s:%s", provider_id, recipient, self.relay.host, self.relay.port)
         return SendResult(provider_id=provider_id)
@@ -117,15 +118,17 @@ class EmailSender:
         await self._relay(mail, self.relay.bounce_address or mailbox.address, recipient)
         log.info("email: sent a desk notice to %s", recipient)
 
-    async def _relay(self, mail: EmailMessage, sender: str, recipient: str) -> None:
-        """Hand one mail to the relay; its refusals as `SendError`, transient or not (the module's docstring)."""
+    async def _relay(self, mail: EmailMessage, sender: str, recipient: str, cc: list[str] | None = None) -> None:
+        """Hand one mail to the relay; its refusals as `SendError`, transient or not (the module's docstring).
+        `cc`: more recipients of the same mail; refusing some of them is no refusal of the mail (the customer's
+        address is the one that counts), refusing all of them is."""
         relay = self.relay
         assert relay is not None
         try:
-            await aiosmtplib.send(
+            refused, _ = await aiosmtplib.send(
                 mail,
                 sender=sender,
-                recipients=[recipient],
+                recipients=[recipient, *(cc or [])],
                 hostname=relay.host,
                 port=relay.port,
                 username=relay.username or None,
@@ -156,3 +159,8 @@ class EmailSender:
         except aiosmtplib.SMTPException as exc:
             # aiosmtplib's own refusals to go on: the relay offers no AUTH or STARTTLS that the settings ask for.
             raise SendError(f"relay does not support what {_CHECK_RELAY} asks: {exc}"[:500], transient=False) from exc
+        if recipient in refused:  # the copies went; the customer's own address did not: not delivered
+            code, text = refused[recipient]
+            raise _refusal(code, text, f"recipient {recipient}")
+        for address, (code, text) in refused.items():
+            log.warning("email: the relay refused a copy to %s (%s %s)", address, code, text)

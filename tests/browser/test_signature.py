@@ -1,5 +1,6 @@
 """My signature (hub.signatures) in the desk: written on the Account view, said under the reply box of a ticket
-answered by email (not when the reply is a private note, nor on a chat ticket), and under the reply sent."""
+answered by email (not when the reply is a private note, nor on a chat ticket), and under the reply sent; the line
+saying whom the reply copies beside it."""
 
 from __future__ import annotations
 
@@ -41,14 +42,21 @@ async def test_an_agent_signs_her_replies_by_email(browser: Any, live_url: str, 
     await expect(panel.locator("#signature-status")).to_have_text("Saved.")
     await screenshot(page, "desk-account-signature")
 
+    # Ana's mail copied a colleague (channels.email: "reply all"): the desk says who else gets the reply
+    await hub.store.conversations.update_one({"_id": mailed["conversation_ids"][-1]},
+                                             {"$set": {"channel_data.cc": ["fox@example.org"]}})
     await page.goto(f"{live_url}/desk#/tickets")
     await ticket_row(page, mailed).click()
     hint = page.locator("#reply-signature")
+    copies = page.locator("#reply-copies")
     await expect(hint).to_have_text("Your signature goes under this reply: Alice Ng …")
+    await expect(copies).to_have_text("Copies go to fox@example.org")
     await page.locator("#reply-private").check()
     await expect(hint).to_be_hidden()
+    await expect(copies).to_be_hidden()  # a private note goes to nobody
     await page.locator("#reply-private").uncheck()
     await expect(hint).to_be_visible()
+    await expect(copies).to_be_visible()
     await page.locator("#reply-text").fill("Refunded today.")
     await page.locator("#reply-send").click()
     sent = page.locator("#messages li").filter(has_text="Refunded today.")
@@ -58,4 +66,5 @@ async def test_an_agent_signs_her_replies_by_email(browser: Any, live_url: str, 
     await ticket_row(page, chat).click()  # a chat: no signature
     await expect(page.locator("#ticket-title")).to_contain_text("Where is my parcel?")
     await expect(hint).to_be_hidden()
+    await expect(copies).to_be_hidden()
     await page.context.close()
