@@ -7,13 +7,14 @@ answered 400 with the reason. Every change is on the audit trail.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, error, requires
+from agents_ui.schemas import FieldValue
 from httpkit.bodies import accepts, body_of
 from httpkit.fields import Body, Flag, Name, Text, Token
 from hub.accounts import has_role
@@ -21,10 +22,12 @@ from hub.automation import AutomationError
 from hub.hub import Hub
 from hub.models import Role
 from hub.store import Doc, ObjectId, oid
+from hub.ticketfields import MAX_FIELDS
 from hub.tickets import NotFound, TicketError
 
 Event = Literal["ticket.created", "customer.replied", "ticket.sla_warning", "csat.received", "ticket.idle"]
 Tags = list[Token]
+SetFields = dict[Annotated[Token, Field(max_length=40)], FieldValue]
 
 
 class Conditions(Body):
@@ -45,6 +48,8 @@ class Actions(Body):
     response: Token | None = None
     note: Text = ""
     notify: Token = ""
+    fields: SetFields = Field(default_factory=dict, max_length=MAX_FIELDS,
+                              description="ticket fields' values to set (GET /api/ticket-fields)")
 
 
 class MacroActions(Body):
@@ -54,6 +59,8 @@ class MacroActions(Body):
     priority: Token | None = None
     status: Literal["new", "open", "pending", "solved", "closed"] | None = None
     response: Token | None = None
+    fields: SetFields = Field(default_factory=dict, max_length=MAX_FIELDS,
+                              description="ticket fields' values to set (GET /api/ticket-fields)")
 
 
 class RuleFields(Body):

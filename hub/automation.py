@@ -41,6 +41,7 @@ from hub.realtime import Change, RealtimeBus
 from hub.responses import ResponseLibrary
 from hub.sla import EPOCH
 from hub.store import Doc, DuplicateKeyError, ObjectId, PyMongoError, ReturnDocument, Store
+from hub.ticketfields import FieldError, checked_value, shown
 from hub.ticketindex import PRIORITIES
 from hub.tickets import ACTIVE, TicketError, TicketService
 from hub.transfers import Transfers
@@ -71,10 +72,13 @@ class Actions:
     response: str | None = None
     note: str = ""
     notify: str = ""
+    #: Ticket fields' values (hub.ticketfields), key -> value, checked against the definitions when saved.
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def as_doc(self) -> Doc:
         return {"queue": self.queue, "assignee": self.assignee, "tags": self.tags, "priority": self.priority,
-                "status": self.status, "response": self.response, "note": self.note, "notify": self.notify}
+                "status": self.status, "response": self.response, "note": self.note, "notify": self.notify,
+                "fields": self.fields}
 
 
 @dataclass
@@ -129,11 +133,29 @@ class Automation:
         if actions.response and await self.store.responses.find_one({"shortcut": actions.response},
                                                                     projection={"_id": 1}) is None:
             raise AutomationError(f"actions.response: no canned response with shortcut {actions.response!r}")
+        actions.fields = await self._field_values(raw.get("fields") or {})
         if macro and (actions.note or actions.notify):
             raise AutomationError("actions: a macro has no note or notify (the agent writes notes)")
         if not any(actions.as_doc().values()):
             raise AutomationError("actions: at least one action")
         return actions
+
+    async def _field_values(self, raw: Doc) -> Doc:
+        """The ticket fields an action sets, each value as the field takes it (a value to set; none clears)."""
+        if not raw:
+            return {}
+        defs = await self.tickets.fields.by_key()
+        out: Doc = {}
+        for key, value in raw.items():
+            if key not in defs:
+                raise AutomationError(f"actions.fields: no ticket field {key!r}")
+            try:
+                out[key] = checked_value(defs[key], value)
+            except FieldError as exc:
+                raise AutomationError(f"actions.fields: {exc}") from exc
+            if out[key] is None:
+                raise AutomationError(f"actions.fields: a value for {defs[key].label}")
+        return out
 
     def _conditions(self, raw: Doc) -> Doc:
         conditions = {
@@ -238,14 +260,17 @@ class Automation:
         out = Outcome()
         ticket = await self.tickets.get(ticket_id)
         new_tags = sorted(set(ticket.get("tags") or []) | set(actions.tags))
-        if (actions.tags and new_tags != sorted(ticket.get("tags") or [])) or actions.priority:
+        if (actions.tags and new_tags != sorted(ticket.get("tags") or [])) or actions.priority or actions.fields:
             try:
                 ticket = await self.tickets.edit(ticket_id, actor, tags=new_tags if actions.tags else None,
-                                                 priority=actions.priority, line=lines)
+                                                 priority=actions.priority, fields=actions.fields or None, line=lines)
                 if actions.tags:
                     out.done.append("tagged " + ", ".join(actions.tags))
                 if actions.priority:
                     out.done.append(f"set priority {actions.priority}")
+                if actions.fields:
+                    labels = {f.key: f.label for f in await self.tickets.fields.list()}
+                    out.done += [f"set {labels.get(k, k)} to {shown(v)}" for k, v in actions.fields.items()]
             except TicketError as exc:
                 out.failed.append(str(exc))
         agent_doc = await self.store.agents.find_one({"username": actions.assignee},

@@ -10,10 +10,12 @@ from typing import Any, get_args
 from aiohttp.test_utils import TestClient
 
 from agents_ui.schemas import FieldKind
-from hub.models import Role
+from hub.models import Role, Sender
 from hub.ticketfields import KINDS, FieldDef, FieldError, checked_value
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
+from tests.helpers import eventually
+from tests.test_automation import automation_lines
 from tests.test_ticket_list import listed, open_ticket
 from tests.test_ticket_reads import ANA
 
@@ -187,3 +189,41 @@ async def test_definitions_are_checked_kept_and_only_for_admins(client: TestClie
     assert (await client.get("/api/ticket-fields")).status == 200
     assert (await define(client, agent_csrf, "colour", {"label": "Colour", "kind": "text"})).status == 403
     assert (await edit(client, agent_csrf, ticket, {"amount": 3})).status == 200
+
+
+async def test_a_macro_sets_fields_in_one_click(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    headers = {"X-CSRF-Token": csrf}
+    saved = await client.post("/api/macros", headers=headers, json={"name": "Kettle refund", "actions": {
+        "fields": {"product": "Kettle", "refund_approved": True}, "status": "pending"}})
+    assert saved.status == 201, await saved.text()
+    for fields, says in [({"colour": "red"}, "no ticket field 'colour'"), ({"product": "Fridge"}, "one of Kettle"),
+                         ({"amount": None}, "a value for Amount")]:
+        refused = await client.post("/api/macros", headers=headers, json={"name": "Bad", "actions": {"fields": fields}})
+        assert refused.status == 400 and says in await refused.text(), (fields, await refused.text())
+    ticket = await open_ticket(runtime, "email", ANA, "My kettle arrived broken")
+    resp = await client.post(f"/api/tickets/{ticket['_id']}/macros/{(await saved.json())['macro']['id']}",
+                             headers=headers)
+    assert resp.status == 200 and (await resp.json())["failed"] == [], await resp.text()
+    after = await hub.tickets.get(ticket["_id"])
+    assert after["fields"] == {"product": "Kettle", "refund_approved": True} and after["status"] == "pending"
+    assert "Sam Lead set Product to Kettle and set Refund approved to yes." in await lines(runtime, ticket)
+
+    # a rule sets them too, on a customer's new ticket, in its one line
+    await hub.automation.save_rule({"name": "Toasters", "event": "ticket.created",
+                                    "conditions": {"text": "toaster"}, "actions": {"fields": {"product": "Toaster"}}})
+
+    async def rules_read() -> bool:  # the hub's rule cache follows the change on its bus
+        return bool(hub.automation._rules)
+
+    await eventually(rules_read, what="the rule cache")
+    toaster = await open_ticket(runtime, "email", Sender("bo@example.org", email="bo@example.org"),
+                                "My toaster burns everything")
+
+    async def run_line() -> list[str]:  # written after the run's changes
+        return await automation_lines(runtime, toaster)
+
+    assert await eventually(run_line, what="the rule's run") == ["Automation 'Toasters' set Product to Toaster"]
+    assert (await hub.tickets.get(toaster["_id"]))["fields"] == {"product": "Toaster"}

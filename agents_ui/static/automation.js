@@ -2,6 +2,7 @@
  * leave on tickets. An ES module registered with Desk.registerView; talks to /api/admin/automation.
  * Text only via textContent.
  */
+import { fieldPicks } from "./fieldpicks.js";
 import { CHANNEL_CHOICES } from "./names.js";
 import { choose, pick } from "./picker.js";
 
@@ -39,7 +40,7 @@ function channelChoice(chosen) {
       el("input", { type: "checkbox", name: "channel", value: code, checked: chosen.includes(code) }), " " + name)));
 }
 
-function ruleForm(rule, queues, agents, responses, reload) {
+function ruleForm(rule, queues, agents, responses, defs, reload) {
   const fresh = !rule;
   rule = rule || { name: "", enabled: true, event: "ticket.created", conditions: {}, actions: {} };
   const c = rule.conditions, a = rule.actions;
@@ -48,6 +49,7 @@ function ruleForm(rule, queues, agents, responses, reload) {
   const queueSelect = (name, label, value) => choose(name, label, queues.map((q) => [q.name, q.title]), value,
                                                       "removed");
   const message = el("p", { class: "error", role: "alert" });
+  const fields = fieldPicks(defs, a.fields);
   const form = el("form", { class: "rule", dataset: { rule: rule.name || "new" } },
     el("fieldset", {}, el("legend", {}, fresh ? "New rule" : rule.name),
       el("div", { class: "row" }, input("name", "Name", rule.name, { required: true }),
@@ -76,6 +78,7 @@ function ruleForm(rule, queues, agents, responses, reload) {
         choose("response", "Send canned reply", responses.map((r) => [r.shortcut, r.title]), a.response, "removed"),
         input("note", "Add private note", a.note),
         input("notify", "Notify the desk", a.notify)),
+      fields.node,
       el("button", { type: "submit" }, "Save"), " ",
       fresh ? null : el("button", { type: "button", onclick: async () => {
         try { await api("DELETE", "/api/admin/automation/" + rule.id); reload(); }
@@ -93,7 +96,7 @@ function ruleForm(rule, queues, agents, responses, reload) {
                     business_hours: v("business_hours") || null },
       actions: { queue: v("queue") || null, assignee: v("assignee") || null, tags: list(v("tags")),
                  priority: v("priority") || null, response: v("response") || null, note: v("note"),
-                 notify: v("notify") },
+                 notify: v("notify"), fields: fields.read() },
     };
     try {
       await api(fresh ? "POST" : "PUT", "/api/admin/automation" + (fresh ? "" : "/" + rule.id), body);
@@ -111,12 +114,14 @@ registerView("automation", "Automation", ["admin"], (container) => {
   container.replaceChildren(box);
   async function reload() {
     try {
-      const [data, library] = await Promise.all([api("GET", "/api/admin/automation"), api("GET", "/api/responses")]);
+      const [data, library, defs] = await Promise.all([api("GET", "/api/admin/automation"), api("GET", "/api/responses"),
+                                                       api("GET", "/api/ticket-fields")]);
       const responses = library.responses;
+      const fields = defs.fields;
       box.replaceChildren(el("h2", {}, "Automation"),
         el("p", { class: "muted" }, "Each rule runs once per event; what it did shows on the ticket as a private line."),
-        ...data.rules.map((r) => ruleForm(r, data.queues, data.agents, responses, reload)),
-        ruleForm(null, data.queues, data.agents, responses, reload));
+        ...data.rules.map((r) => ruleForm(r, data.queues, data.agents, responses, fields, reload)),
+        ruleForm(null, data.queues, data.agents, responses, fields, reload));
     } catch (ex) {
       box.replaceChildren(el("p", { class: "error" }, ex.message));
     }

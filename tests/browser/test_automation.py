@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from hub.models import Role, Sender
+from hub.ticketfields import definition
 from hub.tickets import QueueConfig
 from switchboard.bootstrap import Runtime
 from switchboard.config import Settings
@@ -83,6 +84,7 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
     await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
     await hub.responses.create({"shortcut": "resend", "title": "Invoice resent",
                                 "text": "Hi {{customer.first_name}}, I have sent the invoice again."}, by=sam["_id"])
+    await hub.tickets.fields.save(definition("topic", "Topic", "list", ["Invoice", "Delivery"]))  # a ticket field
     ticket = await open_ticket(runtime, "email", Sender("kay@example.com", email="kay@example.com",
                                                         display_name="Kay Mills"), "My invoice is missing")
     boss = await desk_login(browser, f"{live_url}/desk", "sam", "sam's long password")
@@ -90,6 +92,7 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
     form = boss.locator("form.macro[data-macro=new]")
     await form.locator("input[name=name]").fill("Invoice resent")
     await form.locator("select[name=status]").select_option("pending")
+    await form.locator("select[name=field-topic]").select_option("Invoice")
     await form.locator("input[name=tags]").fill("invoice")
     await form.locator("select[name=response]").select_option(label="Invoice resent")  # by title, not shortcut
     await expect(form.locator("select[name=queue] option[value=general]")).to_have_text("General support")
@@ -111,5 +114,6 @@ async def test_a_supervisor_writes_a_macro_and_an_agent_applies_it(browser: Any,
         return (await hub.tickets.get(ticket["_id"]))["status"] == "pending"
 
     await eventually(pending, what="the macro's status")
+    await expect(page.locator("#field-topic")).to_have_value("Invoice")  # the ticket field, set by the macro
     await screenshot(page, "desk-macro-applied")
     await page.context.close()
