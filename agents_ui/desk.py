@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -47,6 +48,8 @@ from hub.tickets import ACTIVE, KEEP, NotFound, NotYours, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
 
 STATIC = resources.files("agents_ui") / "static"
+#: The list's `field` filter: a ticket field's key, "=", and a value as the list keeps it (hub.ticketindex).
+FIELD_FILTER = re.compile(r"[a-z][a-z0-9_]{0,39}=.{1,80}", re.S)
 
 
 def _hub(request: web.Request) -> Hub:
@@ -182,7 +185,8 @@ async def queues(request: web.Request) -> web.Response:
 
 def ticket_query(request: web.Request, args: Mapping[str, str] | None = None) -> TicketQuery:
     """The list's query string: `q`, `status` (comma list), `queue`, `assignee` (me, none or an id; `mine=1`
-    is `assignee=me`), `following=1` (the tickets I follow, whoever holds them), `channel`, `tag`, `priority`,
+    is `assignee=me`), `following=1` (the tickets I follow, whoever holds them), `field` (a ticket field's value,
+    `product=Kettle`), `channel`, `tag`, `priority`,
     `sla` (breached, due_soon, ok), `sort` (newest, oldest_waiting, sla_due), `size` (1-100) and `after` (the
     `next` cursor of the previous page). `args`: these instead of the request's (a saved view's filters, checked
     when saved: agents_ui.savedviews)."""
@@ -196,6 +200,9 @@ def ticket_query(request: web.Request, args: Mapping[str, str] | None = None) ->
         assignee = str(agent_of(request)["_id"])
     elif assignee not in (None, "none") and not ObjectId.is_valid(assignee):
         raise error(400, "assignee: me, none or an agent's id")
+    field_value = args.get("field") or None
+    if field_value is not None and not FIELD_FILTER.fullmatch(field_value):
+        raise error(400, "field: a ticket field's key and value, like product=Kettle")
     if args.get("following") not in (None, "", "0", "1"):
         raise error(400, "following: 1 (the tickets I follow) or 0")
     follower = agent_of(request)["_id"] if args.get("following") == "1" else None
@@ -216,7 +223,7 @@ def ticket_query(request: web.Request, args: Mapping[str, str] | None = None) ->
     return TicketQuery(text=args.get("q", "")[:200], statuses=statuses, queue=args.get("queue") or None,
                        assignee=assignee, channel=args.get("channel") or None, tag=(args.get("tag") or "").lower()
                        or None, priority=args.get("priority") or None, sla=args.get("sla") or None, sort=sort,
-                       size=size, after=after, follower=follower)
+                       size=size, after=after, follower=follower, field=field_value)
 
 
 @requires(*TICKET_READERS, scope="tickets:read")

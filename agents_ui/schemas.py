@@ -132,7 +132,8 @@ class TicketStatus(Body):
 Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\w][\w .:-]*$")]
 Priority = Literal["low", "normal", "high", "urgent"]
 FieldKind = Literal["text", "number", "date", "list", "checkbox", "link"]
-ViewFilter = Literal["q", "assignee", "following", "status", "channel", "priority", "sla", "tag", "sort", "queue"]
+ViewFilter = Literal["q", "assignee", "following", "status", "channel", "priority", "sla", "tag", "sort", "queue",
+                     "field"]
 
 
 #: A ticket field's value as sent: what each kind takes is checked by hub.ticketfields (a number for a number field).

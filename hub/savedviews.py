@@ -16,7 +16,7 @@ from hub.store import ObjectId, Store
 MAX_VIEWS = 20
 MAX_NAME = 60
 #: The list's query parameters a view keeps (the sidebar's queue among them).
-FILTERS = ("q", "assignee", "following", "status", "channel", "priority", "sla", "tag", "sort", "queue")
+FILTERS = ("q", "assignee", "following", "status", "channel", "priority", "sla", "tag", "sort", "queue", "field")
 
 
 class ViewError(ValueError):

@@ -5,8 +5,8 @@ every filtered field is in it, seeds a lookup from ONE equality (a `$all` or a h
 everything), and sorts every match before it applies a limit. So each ticket carries
 
 * `keys`: one string per facet (`status:open`, `queue:billing`, `assignee:<id>` or `assignee:none`,
-  `channel:widget`, `priority:high`, `tag:vip`), and the same facets prefixed `active.` while the
-  ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
+  `channel:widget`, `priority:high`, `tag:vip`, `field.product=Kettle`), and the same facets prefixed `active.`
+  while the ticket is new/open/pending (those match sets are bounded by the live workload, not by history);
 * `words`: the lower-cased words of its number, subject, customer name, email, phone and every
   message but the hub's own notices (`secantusd-py` has no `$text` index). They are not indexed on
   the ticket: the embedded server rewrites every index entry of a document on each write, so a ticket
@@ -69,6 +69,8 @@ SLA_STATES = ("breached", "due_soon", "ok", "paused")
 #: "Due soon": the SLA falls due within this long (a new ticket's first-response clock is often 1 h).
 DUE_SOON = timedelta(minutes=15)
 MAX_PAGE = 100
+#: A ticket field's value up to this long is a facet of the list (a choice, a day, an order number).
+MAX_FIELD_FACET = 80
 MAX_WORDS = 2000
 #: Facet order for picking the seed key: the likelier a facet is to be selective, the earlier.
 SEED_ORDER = ("tag", "assignee", "queue", "channel", "priority", "status")
@@ -158,12 +160,25 @@ def sla_state(ticket: Doc, now: datetime) -> str | None:
     return "due_soon" if soon else "ok"
 
 
+def field_facets(ticket: Doc) -> list[str]:
+    """`field.<key>=<value>` for each ticket field's value the list can filter by (hub.ticketfields): a choice, a
+    checkbox (`true`/`false`), a day or a short text; not a long text nor a number."""
+    out = []
+    for key, value in sorted((ticket.get("fields") or {}).items()):
+        if isinstance(value, bool):
+            out.append(f"field.{key}={'true' if value else 'false'}")
+        elif isinstance(value, str) and len(value) <= MAX_FIELD_FACET:
+            out.append(f"field.{key}={value}")
+    return out
+
+
 def facet_keys(ticket: Doc) -> list[str]:
     assignee = ticket.get("assignee_id")
     facets = [f"status:{ticket.get('status')}", f"queue:{ticket.get('queue')}",
               f"assignee:{assignee if assignee is not None else 'none'}", f"channel:{ticket.get('channel')}",
               f"priority:{ticket.get('priority') or 'normal'}"]
     facets += [f"tag:{t}" for t in ticket.get("tags") or []]
+    facets += field_facets(ticket)
     if ticket.get("status") in ACTIVE:
         facets += ["active"] + [f"active.{f}" for f in facets if not f.startswith("status:")]
     return facets
@@ -302,6 +317,8 @@ class TicketQuery:
     size: int = 25
     after: int | None = None  # the cursor: the last row's sort value
     follower: ObjectId | None = None
+    #: A ticket field's value, `key=value` (hub.ticketfields; `field_facets`).
+    field: str | None = None
 
 
 @dataclass
@@ -436,6 +453,8 @@ class TicketIndex:
         wanted = [f"{name}:{value}" for name, value in
                   (("tag", q.tag), ("assignee", q.assignee), ("queue", q.queue), ("channel", q.channel),
                    ("priority", q.priority)) if value]
+        if q.field:  # a field's value first: the likeliest to be selective
+            wanted.insert(0, f"field.{q.field}")
         active_only = not q.statuses or set(q.statuses) <= set(ACTIVE)
         words = query_words(q.text)
 

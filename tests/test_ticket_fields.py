@@ -16,7 +16,7 @@ from switchboard.bootstrap import Runtime
 from tests.conftest import login
 from tests.helpers import eventually
 from tests.test_automation import automation_lines
-from tests.test_ticket_list import listed, open_ticket
+from tests.test_ticket_list import assert_list_fields_current, listed, open_ticket
 from tests.test_ticket_reads import ANA
 
 FIELDS = {
@@ -227,3 +227,25 @@ async def test_a_macro_sets_fields_in_one_click(client: TestClient[Any, Any], ru
 
     assert await eventually(run_line, what="the rule's run") == ["Automation 'Toasters' set Product to Toaster"]
     assert (await hub.tickets.get(toaster["_id"]))["fields"] == {"product": "Toaster"}
+
+
+async def test_the_list_filters_by_a_fields_value(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    kettle = await open_ticket(runtime, "email", ANA, "My kettle arrived broken")
+    toaster = await open_ticket(runtime, "email", Sender("bo@example.org", email="bo@example.org"),
+                                "My toaster burns everything")
+    assert (await edit(client, csrf, kettle, {"product": "Kettle", "refund_approved": True})).status == 200
+    assert (await edit(client, csrf, toaster, {"product": "Toaster", "refund_approved": False})).status == 200
+    assert await listed(client, "field=product%3DKettle") == [kettle["number"]]
+    assert await listed(client, "field=refund_approved%3Dfalse") == [toaster["number"]]
+    assert await listed(client, "field=product%3DKettle&channel=sms") == []
+    await hub.tickets.set_status(kettle["_id"], "solved", None)
+    assert await listed(client, "field=product%3DKettle") == []  # the live desk by default
+    assert await listed(client, "field=product%3DKettle&status=solved") == [kettle["number"]]
+    assert (await edit(client, csrf, toaster, {"product": None})).status == 200
+    assert await listed(client, "field=product%3DToaster") == []  # cleared: no longer found by it
+    bad = await client.get("/api/tickets?field=Product")
+    assert bad.status == 400 and "product=Kettle" in await bad.text()
+    await assert_list_fields_current(hub)

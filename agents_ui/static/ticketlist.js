@@ -18,6 +18,16 @@ function select(name, label, options) {
   return el("select", { name, "aria-label": label }, ...options.map(([v, l]) => option(v, l)));
 }
 
+/** The values of the admins' list and checkbox fields (hub.ticketfields) as choices: "Product: Kettle". */
+async function fieldChoices(select) {
+  const { fields } = await api("GET", "/api/ticket-fields").catch(() => ({ fields: [] }));
+  const choices = fields.flatMap((f) => f.kind === "list" ? f.options.map((o) => [f.key + "=" + o, f.label + ": " + o])
+    : f.kind === "checkbox" ? [[f.key + "=true", f.label + ": yes"], [f.key + "=false", f.label + ": no"]] : []);
+  select.append(...choices.map(([v, l]) => el("option", { value: v }, l)));
+  select.hidden = !choices.length;
+  if (select.parentElement) select.parentElement.hidden = select.hidden;  // its row in the filters
+}
+
 function mount(root, openTicket) {
   const search = el("input", { type: "search", id: "ticket-search", name: "q", "aria-label": "Search tickets",
                                placeholder: "Search #, name, email, phone, text" });
@@ -34,14 +44,18 @@ function mount(root, openTicket) {
   const sort = select("sort", "Sort", [["newest", "Newest"], ["oldest_waiting", "Oldest waiting"],
                                        ["sla_due", "SLA due first"]]);
   const tag = el("input", { type: "text", name: "tag", "aria-label": "Tag", placeholder: "tag", size: "8" });
+  const field = el("select", { name: "field", "aria-label": "Ticket field", hidden: true },
+    el("option", { value: "" }, "Any ticket field"));
+  fieldChoices(field);
   const list = el("ul", { id: "tickets" });
   const more = el("button", { type: "button", id: "tickets-more", hidden: true }, "Load more");
   const error = el("p", { class: "error", role: "alert" });
   const form = el("form", { id: "ticket-filters", class: "ticket-filters" }, search,
                   el("div", { class: "row" }, assignee), el("div", { class: "row" }, status, channel),
-                  el("div", { class: "row" }, priority, sla), el("div", { class: "row" }, tag, sort));
+                  el("div", { class: "row" }, priority, sla), el("div", { class: "row" }, tag, sort),
+                  el("div", { class: "row", hidden: true }, field));
   root.replaceChildren(form, list, more, error);
-  const views = mountViews(form, { q: search, assignee, status, channel, priority, sla, sort, tag },
+  const views = mountViews(form, { q: search, assignee, status, channel, priority, sla, sort, tag, field },
                           () => Promise.all([load(false), counts()]));
   mountBar(list, () => Promise.all([load(false), counts()]));
   let cursor = null;
@@ -49,8 +63,8 @@ function mount(root, openTicket) {
 
   function params() {
     const p = new URLSearchParams({ size: String(PAGE) });
-    for (const field of [search, assignee, status, channel, priority, sla, sort, tag]) {
-      if (field.value.trim()) p.set(field.name, field.value.trim());
+    for (const control of [search, assignee, status, channel, priority, sla, sort, tag, field]) {
+      if (control.value.trim()) p.set(control.name, control.value.trim());
     }
     if (assignee.value === "following") {  // the tickets I follow (follow.js), whoever holds them
       p.delete("assignee");
@@ -139,7 +153,7 @@ function mount(root, openTicket) {
   search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(false), 250); });
   tag.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(false), 250); });
   form.addEventListener("submit", (e) => { e.preventDefault(); load(false); });
-  for (const s of [assignee, status, channel, priority, sla, sort]) s.addEventListener("change", () => load(false));
+  for (const s of [assignee, status, channel, priority, sla, sort, field]) s.addEventListener("change", () => load(false));
   more.addEventListener("click", () => load(true));
   return { reload: () => Promise.all([load(false), counts()]) };
 }

@@ -69,6 +69,19 @@ async def test_an_admin_adds_fields_and_an_agent_fills_them_in(browser: Any, liv
     await expect(admin.locator("#field-order_number")).to_have_value("A-1001")
     await expect(admin.locator("#field-refund_approved")).to_be_checked()
     await screenshot(agent, "desk-ticket-fields")
+
+    # the list filters by a field's value (a fresh page reads the fields' choices)
+    await agent.reload()
+    await expect(agent.locator("#app")).to_have_attribute("aria-busy", "false")
+    pick = agent.locator("#ticket-filters select[name=field]")
+    await expect(pick.locator("option")).to_have_text(["Any ticket field", "Product: Kettle", "Product: Toaster",
+                                                       "Product: Blender", "Refund approved: yes",
+                                                       "Refund approved: no"])
+    await pick.select_option(label="Product: Toaster")
+    await expect(agent.locator("#tickets li")).to_have_count(0)
+    await pick.select_option(label="Product: Kettle")
+    await expect(agent.locator("#tickets li")).to_have_count(1)
+    await expect(ticket_row(agent, ticket)).to_be_visible()
     stored = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert stored is not None and stored["fields"] == {"order_number": "A-1001", "product": "Kettle",
                                                        "refund_approved": True}
