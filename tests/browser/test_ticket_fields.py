@@ -82,6 +82,7 @@ async def test_an_admin_adds_fields_and_an_agent_fills_them_in(browser: Any, liv
     await pick.select_option(label="Product: Kettle")
     await expect(agent.locator("#tickets li")).to_have_count(1)
     await expect(ticket_row(agent, ticket)).to_be_visible()
+    await screenshot(agent, "desk-field-filter")
     stored = await hub.store.tickets.find_one({"_id": ticket["_id"]})
     assert stored is not None and stored["fields"] == {"order_number": "A-1001", "product": "Kettle",
                                                        "refund_approved": True}
