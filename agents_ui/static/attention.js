@@ -37,10 +37,16 @@ export function unreadReason(id) { return unread.get(id); }
 
 export function reasonWords(why) { return WHY[why] || ""; }
 
-/** The list's rows: what the agent has on screen is known, so only later changes count as news. */
+/** The list's rows: a ticket the page first sees in the list is known as it is there, so only later changes count
+ * as news. A ticket the page already knows stays as the feed told it (the list gives only its name): a row read
+ * after a change but before the change's frame came (a busy hub, a slow socket) would otherwise make that frame
+ * look like no change, and its news would be lost; a row read before a frame that came first would make the next
+ * frame tell that news again. */
 export function sawTickets(tickets) {
   for (const t of tickets) {
-    known.set(t.id, { ...summary(t), name: t.contact_name || (known.get(t.id) || {}).name });
+    const prev = known.get(t.id);
+    const name = t.contact_name || (prev || {}).name;
+    known.set(t.id, prev ? { ...prev, name } : { ...summary(t), name });
   }
 }
 
@@ -99,6 +105,11 @@ function news(t, before) {
 }
 
 onLive((frame) => {
+  if (frame.type === "reconnected" && me) {  // frames were lost while no socket followed: start again from the list
+    known.clear();  // (desk.js reads it again) and from what the hub says is unread
+    fetchUnread(me);
+    return;
+  }
   if (frame.type === "read" && me) {  // read on another desk of this user's: the dot goes here too
     if (!marked.has(frame.ticket_id) || marked.get(frame.ticket_id) < frame.at) marked.set(frame.ticket_id, frame.at);
     if ((since.get(frame.ticket_id) || "") <= frame.at && unread.delete(frame.ticket_id)) changed();

@@ -7,6 +7,8 @@ marks."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from playwright.async_api import expect
@@ -15,6 +17,7 @@ from hub.models import Role
 from switchboard.bootstrap import Runtime
 from tests.browser.conftest import click_notification, desk_login, screenshot, shown, ticket_row
 from tests.conftest import http_client
+from tests.helpers import eventually
 from tests.test_transfers import new_ticket
 from tests.test_widget_flow import say
 
@@ -149,3 +152,65 @@ async def test_a_ticket_read_on_one_desk_is_read_on_the_others(browser: Any, liv
         assert "ticket" in frames and "read" not in frames  # Bob saw the ticket change, not Alice's read
     for page in (first, second, bob):
         await page.context.close()
+
+
+class HeldFrames:
+    """The desk's feed through a hold: while `holding`, the frames about one ticket wait here (a busy hub, a slow
+    socket) until `release` sends them on, in order; everything else passes."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.holding = False
+        self.frames: list[str] = []
+        self.page_side: Any = None
+
+    def route(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+        self.page_side = ws
+
+        def from_hub(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if self.holding and frame.get("type") == "ticket" and frame["ticket"].get("number") == self.number:
+                self.frames.append(str(message))
+            else:
+                ws.send(message)
+
+        server.on_message(from_hub)
+        ws.on_message(lambda message: server.send(message))
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.frames:
+            self.page_side.send(message)
+
+
+async def test_news_the_list_shows_before_its_frame_comes_still_counts(browser: Any, live_url: str,
+                                                                      runtime: Runtime) -> None:
+    """The list read after a change, but before the change's frame came, already shows it (the ticket assigned to
+    her); when the frame comes it is still news for her: the dot, as when the frame comes first."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    sam = await hub.accounts.create("sam", "sam's long password", name="Sam", roles=[Role.SUPERVISOR])
+    async with http_client(runtime) as client:
+        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    feed = HeldFrames(linus["number"])
+    await page.route_web_socket("**/api/desk/ws", feed.route)
+    await page.evaluate("() => Desk.state.ws.close()")  # it opens again, through the hold
+    await expect(page.locator("body")).to_have_attribute("data-live", "0")
+    await expect(page.locator("body")).to_have_attribute("data-live", "1")
+    row = ticket_row(page, linus)
+    await expect(row).to_be_visible()
+    await expect(row).not_to_have_class("unread")
+
+    feed.holding = True
+    await hub.tickets.assign(linus["_id"], alice["_id"], sam)
+    await eventually(lambda: asyncio.sleep(0, result=bool(feed.frames)), what="the assignment's frame held")
+    await page.locator("#ticket-search").fill("Linus")  # the list is read again, ahead of the frame
+    await expect(row.locator(".assignee")).to_have_text("you")
+    await expect(row).not_to_have_class("unread")
+    feed.release()
+    await expect(row).to_have_class("unread")
+    await expect(row.locator(".dot")).to_have_attribute("title", "Assigned to you")
+    await page.context.close()
