@@ -5,7 +5,8 @@ Zammad's "new ticket" by email and Chatwoot's "new conversation" do this. The ag
 sender can start a conversation: `hub.ports.starts_conversations`; email, through its relay), the address, a
 subject and the message; the hub finds the customer's record by that address on that channel (or another channel's
 record that has it as a trusted address, as an inbound mail would), or creates it, and opens a conversation and a
-ticket held by the agent (`reason` "outbound"). The message is then the agent's reply on that ticket
+ticket held by the agent (`reason` "outbound"; an integration's service token holds nothing: its ticket is open in
+its queue, for whoever takes it). The message is then the agent's reply on that ticket
 (`TicketService.reply`: signed, delivered by the outbox, its first response), so the customer's answer threads
 into the ticket like any reply (email: the reply address and the `[#number]` of the subject). The ticket is open, or
 pending or solved if the agent says so, with the message.
@@ -80,6 +81,10 @@ class NewTickets:
         calendar = await self.tickets.calendars.for_queue(place.name)
         number = await self.store.next_number("ticket")
 
+        # a service token (an integration writing first) is nobody: the ticket waits in its queue, as a reply by one
+        # leaves a ticket (TicketService.reply)
+        holder = None if agent.get("service") else agent["_id"]
+
         async def work(session: AsyncClientSession) -> Doc:
             now = utcnow()
             ticket_id, conversation_id = ObjectId(), ObjectId()
@@ -94,8 +99,8 @@ class NewTickets:
             ticket: Doc = {
                 "_id": ticket_id, "number": number, "contact_id": contact["_id"], "conversation_ids": [conversation_id],
                 "channel": channel, "subject": subject, "queue": place.name, "priority": "normal",
-                "status": TicketStatus.OPEN.value, "assignee_id": agent["_id"], "assigned_at": now,
-                "assigned_by": agent["_id"], "reason": REASON, "intent": None, "entities": {}, "created_at": now,
+                "status": TicketStatus.OPEN.value, "assignee_id": holder, "assigned_at": now if holder else None,
+                "assigned_by": holder, "reason": REASON, "intent": None, "entities": {}, "created_at": now,
                 "handoff_at": now, "updated_at": now, "started_by": agent["_id"],
                 "sla": {**start_clock(place, calendar, now), "paused_seconds": 0},
             }
@@ -109,8 +114,9 @@ class NewTickets:
                                           queue=place.name, agent_id=agent["_id"],
                                           data={"reason": REASON, "number": number})
             self.tickets.telemetry.count("ticket", session, queue=place.name, change="created")
-            await self.tickets.lines.write(ticket, agent, [item("assignee", None, person(agent), how="started")],
-                                           session, conversation)
+            if holder is not None:
+                await self.tickets.lines.write(ticket, agent, [item("assignee", None, person(agent), how="started")],
+                                               session, conversation)
             await self.tickets.notify("ticket.created", ticket, session)
             await self.tickets.index.refresh(ticket_id, session)
             return ticket

@@ -116,3 +116,17 @@ async def test_a_known_customer_keeps_their_record_and_refusals_say_why(email_hu
         await hub.accounts.create("tess", "tess's long password", name="Tess", roles=[Role.TRAINER])
         trainer = {"X-CSRF-Token": await login(client, "tess", "tess's long password")}
         assert (await client.post("/api/tickets", json=WRITE, headers=trainer)).status == 403
+
+
+async def test_an_integration_writes_first_and_the_ticket_waits_in_its_queue(email_hub: EmailHub,
+                                                                             relay: RelayStandIn) -> None:
+    hub = email_hub.hub
+    admin = await hub.accounts.create("root", "root's long password", name="Root", roles=[Role.ADMIN])
+    token, _ = await hub.apitokens.create("shop", ["tickets:write"], owner=None, created_by=admin)
+    async with http_client(email_hub.runtime) as client:
+        resp = await client.post("/api/tickets", json=WRITE, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 201, await resp.text()
+        number = (await resp.json())["ticket"]["number"]
+    ticket = await hub.store.tickets.find_one({"number": number})
+    assert ticket is not None and ticket["assignee_id"] is None and ticket["status"] == "open"  # a token is nobody
+    assert (await relay.next()).rcpt_tos == ("dana.scully@example.org",)
