@@ -91,9 +91,15 @@ def checked_value(field: FieldDef, value: Any) -> Any:
             raise FieldError(f"{label} is true or false")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise FieldError(f"{label} is a number")
-        return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+        if isinstance(value, int):  # exact up to 2^53, as every client's JSON reads it (and the database stores it)
+            if abs(value) >= 2**53:
+                raise FieldError(f"{label} is a number of at most 15 digits")
+            return value
+        if not math.isfinite(value):
+            raise FieldError(f"{label} is a number")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
     if not isinstance(value, str):
         raise FieldError(f"{label} is a text")
     text = " ".join(value.split())

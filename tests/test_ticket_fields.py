@@ -72,7 +72,8 @@ def test_each_kind_takes_its_values_and_says_what_it_wants() -> None:
     assert check("link", "https://track.example.com/A1") == "https://track.example.com/A1"
     assert check("text", "") is None and check("date", None) is None
     for kind, value, says in [("number", "12", "is a number"), ("number", True, "is a number"),
-                              ("number", float("inf"), "is a number"), ("date", "2026-13-01", "YYYY-MM-DD"),
+                              ("number", float("inf"), "is a number"), ("number", 10**400, "at most 15 digits"),
+                              ("date", "2026-13-01", "YYYY-MM-DD"),
                               ("date", "20261207", "YYYY-MM-DD"), ("list", "Fridge", "one of Kettle"),
                               ("checkbox", "yes", "true or false"), ("link", "javascript:alert(1)", "http"),
                               ("link", "https://", "http"), ("text", "x" * 501, "at most 500"), ("text", 5, "a text")]:
