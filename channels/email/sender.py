@@ -120,8 +120,8 @@ class EmailSender:
 
     async def _relay(self, mail: EmailMessage, sender: str, recipient: str, cc: list[str] | None = None) -> None:
         """Hand one mail to the relay; its refusals as `SendError`, transient or not (the module's docstring).
-        `cc`: more recipients of the same mail; refusing some of them is no refusal of the mail (the customer's
-        address is the one that counts), refusing all of them is."""
+        `cc`: more recipients of the same mail. Refusing copies is no refusal of the mail (logged); refusing the
+        customer's own address is, whatever the copies did."""
         relay = self.relay
         assert relay is not None
         try:
