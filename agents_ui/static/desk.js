@@ -502,21 +502,31 @@ const Desk = (() => {
     for (const b of buttons) b.disabled = true;
     // "Send and solve": the reply and the solve in one request (one step in the hub: both or neither);
     // "Send anyway" after a colleague's reply keeps what the agent first asked for
+    // What is sent, and to which ticket, is read now: the agent may open another ticket (and its draft, drafts.js)
+    // while the files upload and the hub answers, and that ticket must get nothing of this reply.
+    const sentOn = state.ticketId;
+    const said = text.value;
+    const isPrivate = priv.checked;
+    const files = [...picker.files];
+    const seenAt = state.seenAt || undefined;
     const by = e.submitter ? e.submitter.id : "";
     const confirm = by === "reply-anyway";
     if (!confirm) state.replyStatus = by === "reply-solve" ? "solved" : undefined;
+    const status = state.replyStatus;
     try {
+      const extra = Object.assign({}, ...hooks.replyFields.map((fn) => fn(said, isPrivate)));
       const attachments = [];
-      for (const file of picker.files) attachments.push(await upload(state.ticketId, file));
+      for (const file of files) attachments.push(await upload(sentOn, file));
       // `seen_at`: if a colleague answered after what this agent saw, the hub asks first (409).
-      const extra = Object.assign({}, ...hooks.replyFields.map((fn) => fn(text.value, priv.checked)));
-      const data = await api("POST", "/api/tickets/" + state.ticketId + "/reply",
-                             { text: text.value, private: priv.checked, attachments,
-                               seen_at: state.seenAt || undefined, confirm, status: state.replyStatus, ...extra });
-      text.value = "";
-      priv.checked = false;
-      picker.value = "";
-      document.getElementById("reply-form").dispatchEvent(new Event("replysent"));  // drafts.js: the draft is done
+      const data = await api("POST", "/api/tickets/" + sentOn + "/reply",
+                             { text: said, private: isPrivate, attachments, seen_at: seenAt, confirm, status, ...extra });
+      if (state.ticketId === sentOn) {  // (another ticket's box, opened meanwhile, stays as it is)
+        text.value = "";
+        priv.checked = false;
+        picker.value = "";
+      }
+      // drafts.js: the sent ticket's draft is done
+      document.getElementById("reply-form").dispatchEvent(new CustomEvent("replysent", { detail: { ticketId: sentOn } }));
       onMessage(data.message, "insert");
     } catch (ex) {
       err.textContent = ex.message;

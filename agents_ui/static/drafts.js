@@ -71,9 +71,15 @@ box.addEventListener("input", () => {  // kept as typed (a reload keeps it), onc
   pending = setTimeout(() => { if (ticketId === current) keep(ticketId); }, 400);
 });
 privateBox.addEventListener("change", () => { if (current && box.value.trim()) keep(current); });
-document.getElementById("reply-form").addEventListener("replysent", () => {
-  clearTimeout(pending);
-  keep(current);  // the box is empty now: the draft is done
+document.getElementById("reply-form").addEventListener("replysent", (e) => {
+  const sent = (e.detail && e.detail.ticketId) || current;
+  if (sent === current) {
+    clearTimeout(pending);
+    keep(current);  // the box is empty now: the draft is done
+  } else if (user && read(sent)) {  // sent, then another ticket opened before the hub answered: that draft is done too
+    localStorage.removeItem(key(sent));
+    changed(sent);
+  }
 });
 document.getElementById("logout").addEventListener("click", () => {
   forget(true);

@@ -5,6 +5,7 @@ draft; logging out forgets the user's drafts in this browser."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from playwright.async_api import expect
@@ -70,4 +71,49 @@ async def test_a_reply_begun_on_one_ticket_stays_with_it(browser: Any, live_url:
     await page.locator("#logout").click()
     await expect(page.locator("#login")).to_be_visible()
     assert await drafts_kept(page) == 0
+    await page.context.close()
+
+
+async def test_opening_another_ticket_while_a_reply_is_sent(browser: Any, live_url: str, runtime: Runtime) -> None:
+    """A reply sent on Grace's ticket goes to Grace whole, even when Alice opens Linus's ticket before the hub has
+    answered: his box, with his own draft, is left as it is, and Grace's draft is done."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    async with http_client(runtime) as client:
+        _, grace = await new_ticket(client, runtime, "Grace Hopper")
+        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    box = page.locator("#reply-text")
+    await ticket_row(page, linus).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+    await box.fill("Hi Linus, one moment")
+    await ticket_row(page, grace).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{grace['number']}")
+    await box.fill("Dear Grace, your refund is on its way")
+
+    sent: asyncio.Queue[Any] = asyncio.Queue()
+    go = asyncio.Event()
+
+    async def hold(route: Any) -> None:  # the hub's answer waits until Alice is on Linus's ticket
+        await sent.put(route.request)
+        await go.wait()
+        await route.continue_()
+
+    await page.route("**/api/tickets/*/reply", hold)
+    await page.locator("#reply-send").click()
+    request = await sent.get()
+    assert str(grace["_id"]) in request.url
+    assert request.post_data_json["text"] == "Dear Grace, your refund is on its way"
+    await ticket_row(page, linus).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+    await expect(box).to_have_value("Hi Linus, one moment")
+    go.set()
+    await expect(ticket_row(page, grace).locator(".badge.draft")).to_be_hidden()  # sent: its draft is done
+    await expect(box).to_have_value("Hi Linus, one moment")  # his box untouched by the answer
+    await expect(ticket_row(page, linus).locator(".badge.draft")).to_be_visible()
+    texts = [m["text"] async for m in hub.store.messages.find({"author.kind": "agent"})]
+    assert texts == ["Dear Grace, your refund is on its way"]
+    stored = await hub.store.messages.find_one({"author.kind": "agent"})
+    assert stored is not None and stored["conversation_id"] in grace["conversation_ids"]
     await page.context.close()
