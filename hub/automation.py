@@ -141,7 +141,8 @@ class Automation:
         return actions
 
     async def _field_values(self, raw: Doc) -> Doc:
-        """The ticket fields an action sets, each value as the field takes it (a value to set; none clears)."""
+        """The ticket fields an action sets, each value as the field takes it: a rule or a macro sets a value, it does
+        not clear one (an empty value is refused with the reason)."""
         if not raw:
             return {}
         defs = await self.tickets.fields.by_key()
