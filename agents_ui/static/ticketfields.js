@@ -12,12 +12,14 @@ const error = el("p", { class: "error", role: "alert" });
 box.append(el("h2", {}, "Ticket"), list, error);
 
 async function save(key, value) {
+  const ticketId = state.ticketId;  // the field left by a click on another ticket's row belongs to this one
   try {
-    const data = await api("PATCH", "/api/tickets/" + state.ticketId, { fields: { [key]: value } });
+    const data = await api("PATCH", "/api/tickets/" + ticketId, { fields: { [key]: value } });
+    if (state.ticketId !== ticketId) return;  // another ticket is shown now: its own values stay
     error.textContent = "";
     show(data.ticket);
   } catch (ex) {
-    error.textContent = ex.message;
+    if (state.ticketId === ticketId) error.textContent = ex.message;
   }
 }
 
