@@ -1,5 +1,6 @@
 """Several tickets at once from the list: one status (solve five duplicates, close a burst of spam), one assignee
-(take them, hand them to Bob, unassign them), one priority, tags added, or one queue to move them to.
+(take them, hand them to Bob, unassign them), one priority, tags added, a ticket field's value (hub.ticketfields), or
+one queue to move them to.
 
 Each ticket goes through the same service call as a single change (its own transaction, events, webhooks, SLA
 clock, routing), and the same rules (`agents_ui.assigning`; only agents change a status, a priority or tags, as on
@@ -28,16 +29,16 @@ from hub.store import Doc, ObjectId, oid
 from hub.tickets import TicketError
 
 #: What a bulk change may do, one per request; the ones only agents make (as on the ticket's head).
-ACTIONS = ("status", "agent_id", "priority", "add_tags", "remove_tags", "queue")
+ACTIONS = ("status", "agent_id", "priority", "add_tags", "remove_tags", "fields", "queue")
 AGENTS_ONLY = {"status": "a ticket's status", "priority": "a ticket's priority", "add_tags": "a ticket's tags",
-               "remove_tags": "a ticket's tags"}
+               "remove_tags": "a ticket's tags", "fields": "a ticket's fields"}
 
 
 @requires(*TICKET_WORKERS, *SUPERVISORS, scope="tickets:write")
 @accepts(schemas.Bulk)
 async def bulk(request: web.Request) -> web.Response:
-    """`{ticket_ids}` and one of `status`, `agent_id`, `priority`, `add_tags`, `remove_tags`, `queue`: `done` (id and
-    number of each ticket changed) and `failed` (id, number when known, and why) in the order given."""
+    """`{ticket_ids}` and one of `status`, `agent_id`, `priority`, `add_tags`, `remove_tags`, `fields`, `queue`:
+    `done` (id and number of each ticket changed) and `failed` (id, number when known, and why) in the order given."""
     hub: Hub = request.app[HUB]
     body = fields_of(request)
     me = agent_of(request)
@@ -77,9 +78,9 @@ async def _change(request: web.Request, hub: Hub, me: Doc, ticket_id: ObjectId, 
         return ticket
     if "status" in body:
         return await hub.tickets.set_status(ticket_id, str(body["status"]), me)
-    if "priority" in body or "add_tags" in body or "remove_tags" in body:
+    if "priority" in body or "add_tags" in body or "remove_tags" in body or "fields" in body:
         return await hub.tickets.edit(ticket_id, me, priority=body.get("priority"), add_tags=body.get("add_tags"),
-                                      remove_tags=body.get("remove_tags"))
+                                      remove_tags=body.get("remove_tags"), fields=body.get("fields"))
     supervisor = has_role(me, *SUPERVISORS) or bool(me.get("service"))
     before = await hub.tickets.get(ticket_id)
     if before["queue"] == body["queue"]:

@@ -188,6 +188,9 @@ class Bulk(Body):
                                        description="tags added to each ticket's own (those it has stay)")
     remove_tags: list[Tag] | None = Field(None, min_length=1, max_length=20,
                                           description="tags taken off each ticket that has them (the others stay)")
+    fields: dict[Annotated[Token, Field(max_length=40)], FieldValue] | None = Field(
+        None, min_length=1, max_length=MAX_TICKET_FIELDS,
+        description="ticket fields' values set on each ticket (GET /api/ticket-fields; null clears one)")
     queue: Token | None = Field(None, description="the queue every ticket moves to, unassigned, to wait there "
                                                   "(a transfer each: agents move their own or nobody's tickets)")
 

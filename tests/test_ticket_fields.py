@@ -250,3 +250,28 @@ async def test_the_list_filters_by_a_fields_value(client: TestClient[Any, Any], 
     bad = await client.get("/api/tickets?field=Product")
     assert bad.status == 400 and "product=Kettle" in await bad.text()
     await assert_list_fields_current(hub)
+
+
+async def test_the_bulk_bar_sets_a_field_on_each_ticket(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    one = await open_ticket(runtime, "email", ANA, "My kettle arrived broken")
+    two = await open_ticket(runtime, "email", Sender("bo@example.org", email="bo@example.org"), "Kettle broken too")
+    ids = [str(one["_id"]), str(two["_id"])]
+
+    async def bulk(body: dict[str, Any], token: str = csrf) -> Any:
+        return await client.post("/api/tickets/bulk", json={"ticket_ids": ids, **body}, headers={"X-CSRF-Token": token})
+
+    resp = await bulk({"fields": {"product": "Kettle", "refund_approved": True}})
+    assert resp.status == 200 and [d["number"] for d in (await resp.json())["done"]] == [one["number"], two["number"]]
+    for ticket in (one, two):
+        assert (await hub.tickets.get(ticket["_id"]))["fields"] == {"product": "Kettle", "refund_approved": True}
+    refused = await (await bulk({"fields": {"product": "Fridge"}})).json()
+    assert refused["done"] == [] and {f["error"] for f in refused["failed"]} == {
+        "Product is one of Kettle, Toaster, Blender"}  # each ticket says why, nothing changed
+    await client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
+    await hub.accounts.create("sue", "sue's long password", name="Sue", roles=[Role.SUPERVISOR])
+    sue = await login(client, "sue", "sue's long password")
+    only = await bulk({"fields": {"product": "Toaster"}}, sue)
+    assert only.status == 403 and "fields" in await only.text()

@@ -5,7 +5,7 @@
  * search or filter drops the others. An ES module. */
 import { assignable, onNames, queues } from "./names.js";
 
-const { api, el, hasRole, state } = window.Desk;
+const { api, el, hasRole, onEnter, state } = window.Desk;
 
 const picked = new Set();
 const listeners = [];
@@ -73,6 +73,12 @@ function options() {
       (p) => el("option", { value: "priority:" + p }, "Priority " + p))));
     choices.push(el("optgroup", { label: "Tags" }, el("option", { value: "add_tags:" }, "Add a tag…"),
                     el("option", { value: "remove_tags:" }, "Remove a tag…")));
+    const values = fieldValues.flatMap((f) => f.kind === "list" ? f.options.map((o) => [f, o, o])
+      : f.kind === "checkbox" ? [[f, true, "yes"], [f, false, "no"]] : []);
+    if (values.length) {  // the admins' ticket fields with choices (hub.ticketfields): "Set Product: Kettle"
+      choices.push(el("optgroup", { label: "Ticket fields" }, ...values.map(([f, v, shown]) =>
+        el("option", { value: "fields:" + JSON.stringify({ [f.key]: v }) }, "Set " + f.label + ": " + shown))));
+    }
   }
   const moves = queues().map((q) => el("option", { value: "queue:" + q.key }, "Move to " + q.title));
   if (moves.length) choices.push(el("optgroup", { label: "Queue (waits unassigned there)" }, ...moves));
@@ -93,6 +99,13 @@ function draw() {
 
 onNames(() => { if (state.me) options(); });  // the colleagues' names came (or changed)
 
+let fieldValues = [];  // GET /api/ticket-fields, read once a sign-in (agents set fields)
+onEnter(async () => {
+  if (!hasRole("agent")) return;
+  fieldValues = (await api("GET", "/api/ticket-fields").catch(() => ({ fields: [] }))).fields;
+  options();
+});
+
 apply.addEventListener("click", async () => {
   const [kind, value] = action.value.split(/:(.*)/s);
   if (!kind) { note.textContent = "Choose what to do first."; return; }
@@ -106,7 +119,8 @@ apply.addEventListener("click", async () => {
       return;
     }
     body[kind] = words;
-  } else body[kind] = value;
+  } else if (kind === "fields") body.fields = JSON.parse(value);
+  else body[kind] = value;
   apply.disabled = true;
   try {
     const answer = await api("POST", "/api/tickets/bulk", body);

@@ -8,6 +8,7 @@ from typing import Any
 from playwright.async_api import expect
 
 from hub.models import Role
+from hub.ticketfields import definition
 from switchboard.bootstrap import Runtime
 from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
@@ -119,4 +120,17 @@ async def test_picked_tickets_get_a_priority_a_tag_and_another_queue(browser: An
         await expect(row).not_to_contain_text("#vip")
     stored = [await hub.store.tickets.find_one({"_id": t["_id"]}) for t in (one, two)]
     assert [t["tags"] for t in stored if t] == [[], []]
+
+    # a ticket field's value on both (hub.ticketfields; the bar reads the fields at sign-in)
+    await hub.tickets.fields.save(definition("topic", "Topic", "list", ["Refund", "Delivery"]))
+    await page.reload()
+    await expect(page.locator("#app")).to_have_attribute("aria-busy", "false")
+    for row in rows:
+        await row.locator(".pick").check()
+    await action.select_option(label="Set Topic: Refund")
+    await screenshot(page, "desk-bulk-field")
+    await page.locator("#bulk-apply").click()
+    await expect(result).to_have_text("2 tickets changed.")
+    stored = [await hub.store.tickets.find_one({"_id": t["_id"]}) for t in (one, two)]
+    assert [t["fields"] for t in stored if t] == [{"topic": "Refund"}] * 2
     await page.context.close()
