@@ -85,7 +85,8 @@ async def test_bad_bulk_requests_change_nothing(client: TestClient[Any, Any], ag
     tickets = await three(runtime)
     ids = [str(t["_id"]) for t in tickets]
     cases = [
-        ({"ticket_ids": ids}, 400, "give exactly one of status, agent_id, priority, add_tags, remove_tags, queue"),
+        ({"ticket_ids": ids}, 400,
+         "give exactly one of status, agent_id, priority, add_tags, remove_tags, fields, queue"),
         ({"ticket_ids": ids, "status": "solved", "agent_id": "me"}, 400, "give exactly one of"),
         ({"ticket_ids": ids, "priority": "urgent", "add_tags": ["vip"]}, 400, "give exactly one of"),
         ({"ticket_ids": ids, "priority": "asap"}, 422, "priority"),
