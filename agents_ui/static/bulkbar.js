@@ -3,6 +3,7 @@
  * colleague; a queue to move them to) and Apply. The hub changes each as one change (POST /api/tickets/bulk) and
  * says which it could not change and why; the list then reads again. The picked rows are the ones shown: a new
  * search or filter drops the others. An ES module. */
+import { fieldChoices, fieldDefs } from "./fielddefs.js";
 import { assignable, onNames, queues } from "./names.js";
 
 const { api, el, hasRole, onEnter, state } = window.Desk;
@@ -73,11 +74,11 @@ function options() {
       (p) => el("option", { value: "priority:" + p }, "Priority " + p))));
     choices.push(el("optgroup", { label: "Tags" }, el("option", { value: "add_tags:" }, "Add a tag…"),
                     el("option", { value: "remove_tags:" }, "Remove a tag…")));
-    const values = fieldValues.flatMap((f) => f.kind === "list" ? f.options.map((o) => [f, o, o])
-      : f.kind === "checkbox" ? [[f, true, "yes"], [f, false, "no"]] : []);
+    const values = fieldChoices(fieldDefsRead);
     if (values.length) {  // the admins' ticket fields with choices (hub.ticketfields): "Set Product: Kettle"
-      choices.push(el("optgroup", { label: "Ticket fields" }, ...values.map(([f, v, shown]) =>
-        el("option", { value: "fields:" + JSON.stringify({ [f.key]: v }) }, "Set " + f.label + ": " + shown))));
+      choices.push(el("optgroup", { label: "Ticket fields" }, ...values.map((c) =>
+        el("option", { value: "fields:" + JSON.stringify({ [c.field.key]: c.value }) },
+           "Set " + c.field.label + ": " + c.shown))));
     }
   }
   const moves = queues().map((q) => el("option", { value: "queue:" + q.key }, "Move to " + q.title));
@@ -99,10 +100,10 @@ function draw() {
 
 onNames(() => { if (state.me) options(); });  // the colleagues' names came (or changed)
 
-let fieldValues = [];  // GET /api/ticket-fields, read once a sign-in (agents set fields)
+let fieldDefsRead = [];  // the ticket fields (fielddefs.js), once a sign-in: agents set them
 onEnter(async () => {
   if (!hasRole("agent")) return;
-  fieldValues = (await api("GET", "/api/ticket-fields").catch(() => ({ fields: [] }))).fields;
+  fieldDefsRead = await fieldDefs();
   options();
 });
 

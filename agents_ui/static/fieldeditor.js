@@ -2,6 +2,8 @@
  * choices, a hint. The key names the field in the API and cannot change, nor can the kind. An ES module registered
  * with Desk.registerView; talks to /api/ticket-fields and /api/admin/ticket-fields. Text via textContent only.
  */
+import { fieldsChanged } from "./fielddefs.js";
+
 const { api, el, registerView } = window.Desk;
 
 const KINDS = [["text", "Text"], ["number", "Number"], ["date", "Date"], ["list", "List of choices"],
@@ -36,7 +38,7 @@ function fieldForm(f, reload) {
   key.addEventListener("input", () => { key.dataset.typed = "1"; });
   const remove = fresh ? null : el("button", { type: "button", class: "secondary", onclick: async () => {
     if (!window.confirm(`Delete the field “${f.label}”? Tickets keep their values, but agents no longer see them.`)) return;
-    try { await api("DELETE", "/api/admin/ticket-fields/" + encodeURIComponent(f.key)); reload(); }
+    try { await api("DELETE", "/api/admin/ticket-fields/" + encodeURIComponent(f.key)); fieldsChanged(); reload(); }
     catch (ex) { message.textContent = ex.message; }
   } }, "Delete");
   const form = el("form", { class: "field-def", dataset: { field: f.key || "new" } },
@@ -51,6 +53,7 @@ function fieldForm(f, reload) {
                    options: kind.value === "list" ? options.value.split("\n").map((o) => o.trim()).filter(Boolean) : [] };
     try {
       await api("PUT", "/api/admin/ticket-fields/" + encodeURIComponent(key.value.trim()), body);
+      fieldsChanged();  // the ticket's panel, the list and the bulk bar read them again
       message.textContent = "";
       reload();
     } catch (ex) {

@@ -7,8 +7,9 @@ const { api, el, state } = window.Desk;
 
 const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
-/** `fields`: the list's filter controls by query name; `reload`: read the list again. */
-export function mountViews(form, fields, reload) {
+/** `fields`: the list's filter controls by query name; `current`: the list's filters as they are now (as it asks the
+ * hub for them); `reload`: read the list again. */
+export function mountViews(form, fields, current, reload) {
   const pick = el("select", { id: "ticket-views", "aria-label": "Saved views" });
   const save = el("button", { type: "button", id: "view-save", class: "secondary",
                               title: "Keep the filters as they are now under a name" }, "Save view");
@@ -20,17 +21,6 @@ export function mountViews(form, fields, reload) {
   const naming = el("div", { class: "row view-naming", hidden: true }, name, keep);
   const error = el("p", { class: "error", role: "alert" });
   let views = [];
-
-  /** The list's filters as they are now, as the list asks for them. */
-  function current() {
-    const filters = {};
-    for (const [key, field] of Object.entries(fields)) {
-      if (field.value.trim() && field.value !== field.dataset.plain) filters[key] = field.value.trim();
-    }
-    if (filters.assignee === "following") { delete filters.assignee; filters.following = "1"; }
-    if (state.queue) filters.queue = state.queue;
-    return filters;
-  }
 
   function draw(selected) {
     pick.replaceChildren(el("option", { value: "" }, views.length ? "Views…" : "No saved views"),
@@ -52,7 +42,9 @@ export function mountViews(form, fields, reload) {
   }
 
   function apply(view) {
-    for (const [key, field] of Object.entries(fields)) field.value = view.filters[key] || field.dataset.plain || "";
+    for (const [key, field] of Object.entries(fields)) {  // what the view does not say: the control's first choice
+      field.value = view.filters[key] || (field.tagName === "SELECT" ? field.options[0].value : "");
+    }
     if (view.filters.following === "1") fields.assignee.value = "following";
     const queue = view.filters.queue || null;
     if (queue !== state.queue) {  // the sidebar's queue, as a click on it would pick it
@@ -85,9 +77,6 @@ export function mountViews(form, fields, reload) {
   form.addEventListener("change", (e) => { if (e.target !== pick) leave(); });
   form.addEventListener("input", (e) => { if (e.target !== name && e.target !== pick) leave(); });
 
-  for (const field of Object.values(fields)) {
-    if (field.tagName === "SELECT") field.dataset.plain = field.options[0].value;  // "Everyone", "Newest"...
-  }
   form.prepend(el("div", { class: "row views" }, pick, save, remove), naming, error);
   api("GET", "/api/me/views").then((data) => { views = data.views; draw(""); }).catch(() => draw(""));
   return { leave };  // the list calls it on each read: a queue picked in the sidebar leaves the view too

@@ -3,9 +3,11 @@
  * {fields}); the hub writes the change's line in the timeline. Hidden while a desk has no fields. An ES module;
  * text via textContent.
  */
+import { fieldDefs } from "./fielddefs.js";
+
 const { api, el, onTicketHead, state } = window.Desk;
 
-let defs = null;  // GET /api/ticket-fields, read once per page
+let defs = null;  // the ticket fields (fielddefs.js), read once per page
 const box = el("section", { id: "ticket-fields", class: "ticket-fields", hidden: true, "aria-label": "Ticket fields" });
 const list = el("div", { class: "fields" });
 const error = el("p", { class: "error", role: "alert" });
@@ -63,9 +65,6 @@ function show(ticket) {
 }
 
 onTicketHead(async (ticket) => {
-  if (defs === null) {
-    defs = [];  // one read at a time; a desk user the hub refuses sees no fields
-    try { defs = (await api("GET", "/api/ticket-fields")).fields; } catch { defs = []; }
-  }
+  defs = await fieldDefs();  // read once per page, shared (a desk user the hub refuses sees no fields)
   if (state.ticket && state.ticket.id === ticket.id) show(ticket);
 });

@@ -5,6 +5,7 @@
 import { onAttention, reasonWords, sawTickets, unreadReason } from "./attention.js";
 import { mountBar, pickBox, picking, shown } from "./bulkbar.js";
 import { hasDraft, onDrafts } from "./drafts.js";
+import { fieldChoices, fieldDefs } from "./fielddefs.js";
 import { mountViews } from "./savedviews.js";
 import { agentName, CHANNEL_CHOICES, onNames } from "./names.js";
 
@@ -18,12 +19,10 @@ function select(name, label, options) {
   return el("select", { name, "aria-label": label }, ...options.map(([v, l]) => option(v, l)));
 }
 
-/** The values of the admins' list and checkbox fields (hub.ticketfields) as choices: "Product: Kettle". */
-async function fieldChoices(select) {
-  const { fields } = await api("GET", "/api/ticket-fields").catch(() => ({ fields: [] }));
-  const choices = fields.flatMap((f) => f.kind === "list" ? f.options.map((o) => [f.key + "=" + o, f.label + ": " + o])
-    : f.kind === "checkbox" ? [[f.key + "=true", f.label + ": yes"], [f.key + "=false", f.label + ": no"]] : []);
-  select.append(...choices.map(([v, l]) => el("option", { value: v }, l)));
+/** The values of the admins' list and checkbox fields as the filter's choices: "Product: Kettle". */
+async function fillFieldFilter(select) {
+  const choices = fieldChoices(await fieldDefs());
+  select.append(...choices.map((c) => el("option", { value: c.field.key + "=" + c.value }, c.field.label + ": " + c.shown)));
   select.hidden = !choices.length;
   if (select.parentElement) select.parentElement.hidden = select.hidden;  // its row in the filters
 }
@@ -46,7 +45,7 @@ function mount(root, openTicket) {
   const tag = el("input", { type: "text", name: "tag", "aria-label": "Tag", placeholder: "tag", size: "8" });
   const field = el("select", { name: "field", "aria-label": "Ticket field", hidden: true },
     el("option", { value: "" }, "Any ticket field"));
-  fieldChoices(field);
+  fillFieldFilter(field);
   const list = el("ul", { id: "tickets" });
   const more = el("button", { type: "button", id: "tickets-more", hidden: true }, "Load more");
   const error = el("p", { class: "error", role: "alert" });
@@ -55,23 +54,30 @@ function mount(root, openTicket) {
                   el("div", { class: "row" }, priority, sla), el("div", { class: "row" }, tag, sort),
                   el("div", { class: "row", hidden: true }, field));
   root.replaceChildren(form, list, more, error);
-  const views = mountViews(form, { q: search, assignee, status, channel, priority, sla, sort, tag, field },
-                          () => Promise.all([load(false), counts()]));
+  const controls = { q: search, assignee, status, channel, priority, sla, sort, tag, field };
+  const views = mountViews(form, controls, filters, () => Promise.all([load(false), counts()]));
   mountBar(list, () => Promise.all([load(false), counts()]));
   let cursor = null;
   let generation = 0;
 
+  /** The list's query as the hub takes it, without what the hub does anyway (a select's first choice: "Everyone",
+   * "Active", "Newest"...); savedviews.js keeps and compares these. */
+  function filters() {
+    const out = {};
+    for (const [key, control] of Object.entries(controls)) {
+      const value = control.value.trim();
+      if (value && value !== (control.tagName === "SELECT" ? control.options[0].value : "")) out[key] = value;
+    }
+    if (out.assignee === "following") {  // the tickets I follow (follow.js), whoever holds them
+      delete out.assignee;
+      out.following = "1";
+    }
+    if (state.queue) out.queue = state.queue;
+    return out;
+  }
+
   function params() {
-    const p = new URLSearchParams({ size: String(PAGE) });
-    for (const control of [search, assignee, status, channel, priority, sla, sort, tag, field]) {
-      if (control.value.trim()) p.set(control.name, control.value.trim());
-    }
-    if (assignee.value === "following") {  // the tickets I follow (follow.js), whoever holds them
-      p.delete("assignee");
-      p.set("following", "1");
-    }
-    if (state.queue) p.set("queue", state.queue);
-    return p;
+    return new URLSearchParams({ size: String(PAGE), ...filters() });
   }
 
   /** Who has the ticket: "you", or the colleague's name (filled in once the names are read). */

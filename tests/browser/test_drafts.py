@@ -21,14 +21,20 @@ async def drafts_kept(page: Any) -> int:
     return int(await page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('sb.draft.')).length"))
 
 
-async def test_a_reply_begun_on_one_ticket_stays_with_it(browser: Any, live_url: str, runtime: Runtime) -> None:
-    hub = runtime.hub
-    assert hub is not None
-    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+async def alice_with_two_chats(browser: Any, live_url: str, runtime: Runtime) -> tuple[Any, Any, Any]:
+    """Alice's desk, signed in, with Grace's and Linus's chats waiting: the page and the two tickets."""
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
     async with http_client(runtime) as client:
         _, grace = await new_ticket(client, runtime, "Grace Hopper")
         _, linus = await new_ticket(client, runtime, "Linus Torvalds")
-    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    return await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password"), grace, linus
+
+
+async def test_a_reply_begun_on_one_ticket_stays_with_it(browser: Any, live_url: str, runtime: Runtime) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    page, grace, linus = await alice_with_two_chats(browser, live_url, runtime)
     box = page.locator("#reply-text")
     await ticket_row(page, grace).click()
     await expect(page.locator("#ticket-title")).to_contain_text(f"#{grace['number']}")
@@ -79,11 +85,7 @@ async def test_opening_another_ticket_while_a_reply_is_sent(browser: Any, live_u
     answered: his box, with his own draft, is left as it is, and Grace's draft is done."""
     hub = runtime.hub
     assert hub is not None
-    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
-    async with http_client(runtime) as client:
-        _, grace = await new_ticket(client, runtime, "Grace Hopper")
-        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
-    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    page, grace, linus = await alice_with_two_chats(browser, live_url, runtime)
     box = page.locator("#reply-text")
     await ticket_row(page, linus).click()
     await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
