@@ -349,7 +349,7 @@ async def reply(request: web.Request) -> web.Response:
     try:
         message = await hub.tickets.reply(ticket_id, agent_of(request), text, private=bool(body.get("private")),
                                           conversation_id=conversation_id, then_status=body.get("status"),
-                                          attachments=files, mentions=mentions)
+                                          attachments=files, mentions=mentions, cc=body.get("cc"))
     except NotFound as exc:
         raise error(404, str(exc)) from exc
     except TicketError as exc:

@@ -17,6 +17,7 @@ from httpkit.fields import Body, Count, Email, Flag, LongText, Name, Roles, Secr
 from hub.apitokens import SCOPES
 from hub.mentions import MAX_MENTIONS
 from hub.models import Role
+from hub.ports import MAX_COPIES
 from hub.savedviews import MAX_NAME as MAX_VIEW_NAME
 from hub.savedviews import MAX_VIEWS
 from hub.signatures import MAX_CHARS as MAX_SIGNATURE_CHARS
@@ -87,6 +88,9 @@ class Reply(Body):
     confirm: Flag = Field(False, description="send even though a colleague replied after `seen_at`")
     mentions: Annotated[list[Token], Field(max_length=MAX_MENTIONS)] | None = Field(
         None, description="with private: the ids of the colleagues the note mentions (GET /api/names: mentionable)")
+    cc: Annotated[list[Email], Field(max_length=MAX_COPIES)] | None = Field(
+        None, description="email only: whom the reply copies ([]: nobody); absent: the people the customer's latest "
+                          "mail copied")
 
 
 class Activity(Body):

@@ -78,6 +78,17 @@ class RetryPolicy:
         return max(backoff, retry_after or 0.0)
 
 
+def _channel_data(conversation: Doc, message: Doc) -> Doc:
+    """What the sender reads about the conversation (`OutboundMessage.metadata`: the channel's data), with whom the
+    message itself copies (`metadata.cc`, hub.tickets.copies) over the conversation's: the reply goes to the people
+    named when it was written, not to whoever a later mail copied."""
+    data = dict(conversation.get("channel_data") or {})
+    kept = (message.get("metadata") or {}).get("cc")
+    if kept is not None:
+        data["cc"] = kept
+    return data
+
+
 class Outbox:
     def __init__(self, store: Store, senders: dict[str, OutboundSender], policy: RetryPolicy | None = None,
                  concurrency: int = 8, blobs: Any | None = None, poll_seconds: float = POLL_SECONDS) -> None:
@@ -524,7 +535,7 @@ class Outbox:
             conversation_token=conversation.get("token"),
             inbox=conversation.get("inbox"),
             references=references,
-            metadata=conversation.get("channel_data", {}),
+            metadata=_channel_data(conversation, message),
             attachments=await self._attachments(message, with_bytes),
             maybe_delivered_since=entry["created_at"] if entry.get("attempts") or entry.get("released") else None,
         )

@@ -50,6 +50,23 @@ def address_for(sender: OutboundSender | None, typed: str) -> str | None:
     return method(typed) if callable(method) else None
 
 
+#: The most people an agent's reply copies (email's Cc), whether the customer's mail copied them or the agent did.
+MAX_COPIES = 10
+
+
+def copy_address(sender: OutboundSender | None, typed: str) -> str | None:
+    """The address an agent typed to copy a reply to (email's Cc), checked by the channel: None when the channel
+    copies nobody (a sender without `copy_for`: a chat has one reader) or when it is not one the channel copies (not
+    an address, or one of the hub's own mailboxes, which would bring the reply back in)."""
+    method = getattr(sender, "copy_for", None)
+    return method(typed) if callable(method) else None
+
+
+def takes_copies(sender: OutboundSender | None) -> bool:
+    """Whether a reply on this sender's channel can copy other people (it has `copy_for`: email)."""
+    return callable(getattr(sender, "copy_for", None))
+
+
 def starts_conversations(sender: OutboundSender | None) -> bool:
     """Whether an agent can write first on this sender's channel now: it has `address_for`, and its `can_start`
     (when it has one: email's is whether a relay is set) is true."""

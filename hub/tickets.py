@@ -21,7 +21,7 @@ from hub.desktally import DeskTally
 from hub.display import SYSTEM_NAME, person
 from hub.models import LIVE_CHANNELS, AuthorKind, ConversationState, QuickReply, TicketStatus, utcnow
 from hub.outbox import Outbox
-from hub.ports import FILES_NONE, file_delivery, signs
+from hub.ports import FILES_NONE, MAX_COPIES, copy_address, file_delivery, signs, takes_copies
 from hub.readsahead import ReadsAhead
 from hub.signatures import signed
 from hub.sla import Calendars
@@ -172,6 +172,28 @@ class QueueConfig:
     #: What the customer is told when their conversation is escalated into this queue (before the ticket
     #: number and the wait); empty: the bot's own handoff text.
     escalation_message: str = ""
+
+
+def copies(sender: Any, conversation: Doc, cc: list[str] | None) -> Doc:
+    """Whom an agent's reply on `conversation` copies, as the message keeps it (`{"cc": [...]}`, nothing on a channel
+    that copies nobody): the addresses given, each checked by the channel (`hub.ports.copy_address`), without the
+    customer, once each; or, given none, those the customer's latest mail copied (the conversation's channel data)."""
+    if not takes_copies(sender):
+        if cc:
+            raise TicketError(f"a reply on {conversation['channel']} goes to the customer alone: only email copies")
+        return {}
+    if cc is None:
+        return {"cc": list((conversation.get("channel_data") or {}).get("cc") or [])}
+    kept: list[str] = []
+    for typed in cc:
+        address = copy_address(sender, typed)
+        if address is None:
+            raise TicketError(f"cannot copy {typed.strip()!r}: not an email address, or one of the hub's own mailboxes")
+        if address != conversation.get("recipient") and address not in kept:
+            kept.append(address)
+    if len(kept) > MAX_COPIES:
+        raise TicketError(f"a reply copies at most {MAX_COPIES} people")
+    return {"cc": kept}
 
 
 class TicketService:
@@ -449,8 +471,14 @@ class TicketService:
 
     async def reply(self, ticket_id: ObjectId, agent: Doc, text: str, *, private: bool = False,
                     conversation_id: ObjectId | None = None, then_status: str | None = None,
-                    attachments: list[Doc] | None = None, mentions: list[Doc] | None = None) -> Doc:
+                    attachments: list[Doc] | None = None, mentions: list[Doc] | None = None,
+                    cc: list[str] | None = None) -> Doc:
         """An agent's answer (or private note) on the ticket's latest conversation.
+
+        `cc`: whom the reply copies on a channel that copies (email's Cc; `copies`): the addresses the agent kept or
+        typed, [] for nobody; None: the people the customer's latest mail copied ("reply all"). Either way they are
+        kept on the message (`metadata.cc`: the timeline says who got it, delivery sends to them, an erasure forgets
+        them).
 
         `mentions`: the colleagues a private note mentions (`hub.mentions.resolve`: `{_id, name}`), kept on the
         note and, as the latest mention, on the ticket (`mentioned`), where their desks see it.
@@ -467,6 +495,8 @@ class TicketService:
         new = _status(then_status) if then_status else None
         if mentions and not private:
             raise TicketError("mentions go in private notes: the customer would read them in a reply")
+        if cc and private:
+            raise TicketError("a private note copies nobody: only a reply goes to the people in Cc")
         mentioned = [{"id": m["_id"], "name": m["name"]} for m in mentions or []]
         left: dict[str, Any] = {}  # the ticket as the transaction left it, and whether it closed
 
@@ -491,10 +521,13 @@ class TicketService:
             closing = new in CLOSING
             # a reply by mail carries the agent's signature, in the text kept (the timeline shows what was sent)
             sent = signed(text, agent) if not private and signs(self.outbox.senders.get(channel)) else text
+            metadata: Doc = {"mentions": mentioned} if mentioned else {}
+            if not private:
+                metadata.update(copies(self.outbox.senders.get(channel), conversation, cc))
             message = await self.outbox.post(conversation, AuthorKind.AGENT, sent, session=session,
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
                                              attachments=attachments, touch_conversation=not closing,
-                                             metadata={"mentions": mentioned} if mentioned else None)
+                                             metadata=metadata or None)
             update: dict[str, Any] = {"updated_at": now}
             if mentioned:  # every desk gets the ticket's change: the colleagues named see it is for them
                 update["mentioned"] = {"ids": [m["id"] for m in mentioned], "at": now, "by": agent["_id"]}

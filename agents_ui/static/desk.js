@@ -457,6 +457,7 @@ const Desk = (() => {
     const meta = m.metadata || {};
     const extras = [];
     if (meta.noise) extras.push(el("span", { class: "note" }, "automated: " + meta.noise));
+    if ((meta.cc || []).length) extras.push(el("span", { class: "note copied" }, "Cc: " + meta.cc.join(", ")));
     for (const d of meta.dropped_attachments || []) {
       extras.push(el("span", { class: "note" }, "not stored: " + d.filename + " (" + d.reason + ")"));
     }

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 
 from channels.email.charsets import decode_header, raw_header
+from hub.ports import MAX_COPIES
 
 _MSGID = re.compile(r"<([^<>]{1,998})>")
 _BARE_ID = re.compile(r"[^\s<>,;\"]+@[^\s<>,;\"]+")
@@ -81,9 +82,9 @@ def split_plus(address: str) -> tuple[str, str | None]:
     return f"{base}@{domain}", (tag if plus else None)
 
 
-#: The most people an agent's reply copies ("reply all" to the customer's Cc); a mail that copied more still gets
-#: its answer, copied to the first MAX_CC.
-MAX_CC = 10
+#: The most people an agent's reply copies ("reply all" to the customer's Cc, or whom the agent added); a mail that
+#: copied more still gets its answer, copied to the first MAX_CC.
+MAX_CC = MAX_COPIES
 
 
 def copied(cc: Iterable[str], sender: str | None, own: frozenset[str]) -> list[str]:

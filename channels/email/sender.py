@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import ssl
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 import aiosmtplib
 
-from channels.email.addresses import clean_address
+from channels.email.addresses import clean_address, split_plus
 from channels.email.compose import compose, compose_notice, copies, message_id_for
 from channels.email.config import EmailConfig, RelayConfig
 from hub.csat import CsatLinks
@@ -84,6 +85,14 @@ class EmailSender:
     def address_for(typed: str) -> str | None:
         """An agent writes first to a mailbox (hub.outbound): the address typed, checked and lower-cased."""
         return clean_address(typed)
+
+    def copy_for(self, typed: str) -> str | None:
+        """An agent's reply copies an address they typed (hub.ports.copy_address): checked and lower-cased, never one
+        of the hub's own mailboxes (the copy would come back in as a customer's mail). A pasted "Name <address>" is
+        its address."""
+        address = clean_address(parseaddr(typed)[1] or typed)
+        own = self.config.own_addresses()
+        return None if address is None or address in own or split_plus(address)[0] in own else address
 
     def __init__(self, config: EmailConfig, csat_links: CsatLinks | None = None) -> None:
         self.config = config

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from channels.email.addresses import MAX_CC, copied
 from hub.models import Role
+from hub.tickets import TicketError, copies
 from tests.email.conftest import EmailHub, customer_mail
 from tests.email.relay import RelayStandIn
 from tests.helpers import eventually
@@ -20,6 +21,15 @@ def test_whom_a_reply_copies() -> None:
     assert copied(cc, "dana@example.org", OURS) == ["fox@example.org"]
     assert copied([f"p{i}@example.org" for i in range(MAX_CC + 5)], None, OURS) == \
         [f"p{i}@example.org" for i in range(MAX_CC)]
+    # a chat has one reader: copies are refused there, an empty Cc line is nothing
+    chat = {"channel": "widget", "recipient": "v-1", "channel_data": {}}
+    assert copies(None, chat, None) == {} and copies(None, chat, []) == {}
+    try:
+        copies(None, chat, ["fox@example.org"])
+    except TicketError as exc:
+        assert "only email copies" in str(exc)
+    else:
+        raise AssertionError("a copy on a chat was accepted")
 
 
 async def test_an_agents_reply_copies_whom_the_customer_copied(email_hub: EmailHub, relay: RelayStandIn) -> None:
@@ -74,3 +84,56 @@ async def test_an_agents_reply_copies_whom_the_customer_copied(email_hub: EmailH
 
     assert "dana@example.org" in await eventually(failed, what="the reply marked failed")
     assert (await relay.next()).rcpt_tos == ("walter@example.org",)  # the copy went out
+
+
+async def test_the_agent_decides_whom_a_reply_copies(email_hub: EmailHub, relay: RelayStandIn) -> None:
+    """The desk's Cc line: the agent keeps, drops or adds addresses (`cc`); the message keeps whom it copied, and a
+    later mail's Cc does not change a reply already written."""
+    hub = email_hub.hub
+    await email_hub.deliver(customer_mail("Broken chair", "I want to talk to a human please",
+                                          headers={"Cc": "fox@example.org"}))
+    await email_hub.settle()
+    await relay.next()  # the hand-off notice
+    ticket = await hub.store.tickets.find_one({})
+    assert ticket is not None
+    alice = await hub.accounts.create("alice", "correct horse battery", name="Alice", roles=[Role.AGENT])
+
+    # added one, kept one; the customer's own address and a repeat are dropped, case does not matter
+    sent = await hub.tickets.reply(ticket["_id"], alice, "Copying our courier.",
+                                   cc=["fox@example.org", " Courier <COURIER@example.net>", "dana@example.org",
+                                       "courier@example.net"])
+    assert sent["metadata"]["cc"] == ["fox@example.org", "courier@example.net"]
+    mail = await relay.next()
+    assert mail.rcpt_tos == ("dana@example.org", "fox@example.org", "courier@example.net")
+    assert str(mail.message["Cc"]) == "fox@example.org, courier@example.net"
+
+    # nobody: the customer alone, though their mail copied Fox
+    alone = await hub.tickets.reply(ticket["_id"], alice, "Just between us.", cc=[])
+    assert alone["metadata"] == {"cc": []}
+    mail = await relay.next()
+    assert mail.rcpt_tos == ("dana@example.org",) and mail.message["Cc"] is None
+
+    # not given: reply all, kept on the message as written
+    default = await hub.tickets.reply(ticket["_id"], alice, "To all of you.")
+    assert default["metadata"] == {"cc": ["fox@example.org"]}
+    assert (await relay.next()).rcpt_tos == ("dana@example.org", "fox@example.org")
+
+    # refused before anything is written: not an address, the hub's own mailbox (plus-addressed too), too many, a note
+    before = await hub.store.messages.count_documents({})
+    refusals = {
+        "not an address": (["fox at example"], False),
+        "own": (["support+x1@example.com"], False),
+        "too many": ([f"p{i}@example.org" for i in range(MAX_CC + 1)], False),
+        "a note": (["fox@example.org"], True),
+    }
+    for what, (cc, private) in refusals.items():
+        try:
+            await hub.tickets.reply(ticket["_id"], alice, "Nope.", cc=cc, private=private)
+        except TicketError as exc:
+            assert str(exc), what
+        else:
+            raise AssertionError(f"{what}: accepted")
+    assert await hub.store.messages.count_documents({}) == before
+    # a note with no copies is a note; the "cc": [] of an empty Cc line is no refusal
+    note = await hub.tickets.reply(ticket["_id"], alice, "Courier booked.", private=True, cc=[])
+    assert "metadata" not in note
