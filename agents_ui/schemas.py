@@ -159,11 +159,12 @@ class NewTicket(Body):
     """An agent writes to a customer first (hub.outbound): a new ticket, held by them, with this message."""
 
     channel: Token = Field(description="a channel an agent can write first on (GET /api/new-ticket lists them)")
-    to: Email = Field(description="the customer's address on that channel (email: a mailbox address)")
+    to: Email = Field(description="the customer's address on that channel (email: a mailbox address; SMS: a phone "
+                                  "number with its country code, +4915112345678)")
     name: Name | None = Field(None, description="the customer's name, for a customer the hub does not know yet")
     subject: Annotated[str, Strict(), Field(min_length=1, max_length=MAX_SUBJECT)] = Field(
-        description="the ticket's subject, and the mail's")
-    text: Annotated[Text, Field(min_length=1)] = Field(description="the message, signed like a reply")
+        description="the ticket's subject, and the mail's (a text has none)")
+    text: Annotated[Text, Field(min_length=1)] = Field(description="the message, signed like a reply by email")
     queue: Token | None = Field(None, description="the ticket's queue (default: the hub's default queue)")
     status: Literal["open", "pending", "solved"] = Field(
         "open", description="the ticket once the message is sent: open, pending (waiting for the customer), solved")

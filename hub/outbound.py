@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from hub.contacts import ContactService
+from hub.contacts import EMAIL_CHANNELS, PHONE_CHANNELS, ContactService
 from hub.conversations import new_token
 from hub.display import person
 from hub.metricdefs import STARTED_BY_AGENT
-from hub.models import ConversationState, Sender, TicketStatus, utcnow
-from hub.ports import address_for, starts_conversations
+from hub.models import ConversationState, Sender, SendError, TicketStatus, utcnow
+from hub.ports import address_for, start_thread, starts_conversations
 from hub.slaclock import start_clock
-from hub.store import Doc, ObjectId, Store
+from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 from hub.ticketlines import item
 from hub.tickets import MAX_SUBJECT, QueueConfig, TicketError, TicketService
 
@@ -56,7 +56,7 @@ class NewTickets:
                               else f"no {channel} channel on this hub")
         address = address_for(sender, to)
         if address is None:
-            raise TicketError(f"{to!r} is not an address on {channel}")
+            raise TicketError(f"{to!r} is not {getattr(sender, 'address_kind', f'an address on {channel}')}")
         subject = " ".join(subject.split())
         if not subject or len(subject) > MAX_SUBJECT:
             raise TicketError(f"a subject is 1 to {MAX_SUBJECT} characters")
@@ -68,16 +68,45 @@ class NewTickets:
             raise TicketError(f"no queue {queue!r}")
         place = self.tickets.queue(queue)  # the agent holds it: no fallback for a queue nobody serves now
         display = " ".join((name or "").split()) or None
-        contact = await self.contacts.resolve(channel, Sender(address, display_name=display, email=address
-                                                                 if channel == "email" else None))
-        ticket = await self._open(agent, contact, channel, address, subject, place)
+        conversation_id = ObjectId()
+        try:
+            thread_key, inbox, channel_data = await start_thread(sender, address, conversation_id)
+        except SendError as exc:  # e.g. a number that sent STOP
+            raise TicketError(exc.reason) from exc
+        await self._no_open_thread(channel, thread_key)
+        contact = await self.contacts.resolve(channel, Sender(
+            address, display_name=display, email=address if channel in EMAIL_CHANNELS else None,
+            phone=address if channel in PHONE_CHANNELS else None))
+        try:
+            ticket = await self._open(agent, contact, channel, address, subject, place,
+                                      conversation_id, (thread_key, inbox, channel_data))
+        except DuplicateKeyError as exc:  # the customer wrote on that thread meanwhile
+            await self._no_open_thread(channel, thread_key)
+            raise TicketError(f"the customer's {channel} conversation opened meanwhile; write on its ticket") from exc
         message = await self.tickets.reply(ticket["_id"], agent, text,
                                            then_status=None if status == TicketStatus.OPEN.value else status)
         return await self.tickets.get(ticket["_id"]), message
 
+    async def _no_open_thread(self, channel: str, thread_key: str) -> None:
+        """Refuses to start a conversation on a thread that holds an open one (SMS: the customer's texts with our
+        number), naming its ticket: the agent writes there instead (the open thread's index allows one)."""
+        found = await self.store.conversations.find_one({"channel": channel, "thread_key": thread_key, "open": True},
+                                                        projection={"ticket_id": 1})
+        if found is None:
+            return
+        ticket = (await self.store.tickets.find_one({"_id": found["ticket_id"]}, projection={"number": 1})
+                  if found.get("ticket_id") is not None else None)
+        if ticket is not None:
+            raise TicketError(f"this customer's {channel} conversation is open on ticket #{ticket['number']}: "
+                              "write there")
+        raise TicketError(f"this customer is talking with the bot on {channel} right now: their request will reach "
+                          "a queue if they ask for a person")
+
     async def _open(self, agent: Doc, contact: Doc, channel: str, address: str, subject: str,
-                    place: QueueConfig) -> Doc:
-        """The conversation and the ticket, held by the agent, in one transaction."""
+                    place: QueueConfig, conversation_id: ObjectId, thread: tuple[str, str | None, Doc]) -> Doc:
+        """The conversation and the ticket, held by the agent, in one transaction (`thread`: its key, inbox and
+        channel data, hub.ports.start_thread)."""
+        thread_key, inbox, channel_data = thread
         calendar = await self.tickets.calendars.for_queue(place.name)
         number = await self.store.next_number("ticket")
 
@@ -87,14 +116,14 @@ class NewTickets:
 
         async def work(session: AsyncClientSession) -> Doc:
             now = utcnow()
-            ticket_id, conversation_id = ObjectId(), ObjectId()
+            ticket_id = ObjectId()
             conversation: Doc = {
                 "_id": conversation_id, "token": new_token(), "contact_id": contact["_id"], "channel": channel,
-                # a thread of its own: the customer's answer finds it by the reply address and the ticket number
-                "thread_key": f"{channel}:started-{conversation_id}", "inbox": None, "recipient": address,
+                # email: a thread of its own, found by the reply address and the ticket number; SMS: the numbers' pair
+                "thread_key": thread_key, "inbox": inbox, "recipient": address,
                 "subject": subject, "state": ConversationState.ESCALATED.value, "open": True,
-                "bot": {"state": {}, "turns": 0}, "channel_data": {}, "started_at": now, "last_message_at": now,
-                "handoff_at": now, "ticket_id": ticket_id, "started_by": agent["_id"],
+                "bot": {"state": {}, "turns": 0}, "channel_data": channel_data, "started_at": now,
+                "last_message_at": now, "handoff_at": now, "ticket_id": ticket_id, "started_by": agent["_id"],
             }
             ticket: Doc = {
                 "_id": ticket_id, "number": number, "contact_id": contact["_id"], "conversation_ids": [conversation_id],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from hub.models import BotTurn, Decision, OutboundMessage, SendResult
 
@@ -45,7 +45,8 @@ def signs(sender: OutboundSender | None) -> bool:
 def address_for(sender: OutboundSender | None, typed: str) -> str | None:
     """The channel's handle for the address an agent typed to write to someone first (hub.outbound), or None when it
     is not one. A sender that can start a conversation has an `address_for` method (email: a mailbox address,
-    lower-cased); one without it cannot (a chat waits for the customer to open it)."""
+    lower-cased; SMS: a number in E.164); one without it cannot (a chat waits for the customer to open it). Its
+    `address_kind` says what that is, for the refusal ("is not an email address")."""
     method = getattr(sender, "address_for", None)
     return method(typed) if callable(method) else None
 
@@ -71,6 +72,19 @@ def starts_conversations(sender: OutboundSender | None) -> bool:
     """Whether an agent can write first on this sender's channel now: it has `address_for`, and its `can_start`
     (when it has one: email's is whether a relay is set) is true."""
     return callable(getattr(sender, "address_for", None)) and bool(getattr(sender, "can_start", True))
+
+
+async def start_thread(sender: OutboundSender | None, address: str,
+                       conversation_id: object) -> tuple[str, str | None, dict[str, Any]]:
+    """The thread key, inbox and channel data of a conversation an agent starts with `address` (hub.outbound). A
+    sender whose customers' answers are found by their thread key says them (`start_thread`: SMS, the pair of
+    numbers, and ours as the inbox) and may refuse there (`SendError`: a number that sent STOP); by default a thread
+    of its own, which the answer finds by its hints (email: the reply address and the ticket number)."""
+    method = getattr(sender, "start_thread", None)
+    if callable(method):
+        key, inbox, data = await method(address)
+        return str(key), inbox, dict(data)
+    return f"{getattr(sender, 'channel', 'channel')}:started-{conversation_id}", None, {}
 
 
 def file_delivery(sender: OutboundSender | None) -> str:

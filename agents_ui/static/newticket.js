@@ -1,5 +1,6 @@
 /* "New ticket": an agent writes to a customer first (hub.outbound, POST /api/tickets) — on a channel that can start
- * a conversation (email, when its relay is set: GET /api/new-ticket), to an address, with a subject, a queue, the
+ * a conversation (email when its relay is set, SMS when a number to text from is set: GET /api/new-ticket), to an
+ * address (a mailbox, or a phone number with its country code), with a subject, a queue, the
  * message and what the ticket is once it is sent (open, pending, solved). The button sits at the top of the queues
  * column and shows only where the hub can; the new ticket opens when it is sent. An ES module; text via textContent.
  */
@@ -13,16 +14,26 @@ const STATUSES = [["open", "Open: I follow it up"], ["pending", "Pending: waitin
 function form(channels, queues, dialog) {
   const channel = el("select", { name: "channel", id: "new-channel", "aria-label": "Channel" },
     ...channels.map((c) => el("option", { value: c }, channelName(c) || c)));
-  const to = el("input", { name: "to", id: "new-to", type: "email", required: true, autocomplete: "off",
-                           placeholder: "customer@example.com" });
+  const to = el("input", { name: "to", id: "new-to", required: true, autocomplete: "off" });
   const name = el("input", { name: "name", id: "new-name", placeholder: "for a customer we do not know yet" });
   const subject = el("input", { name: "subject", id: "new-subject", required: true, maxlength: "200" });
   const queue = el("select", { name: "queue", id: "new-queue" },
     ...queues.map((q) => el("option", { value: q.name }, q.title || queueName(q.name) || q.name)));
   const status = el("select", { name: "status", id: "new-status" },
     ...STATUSES.map(([v, l]) => el("option", { value: v }, l)));
-  const text = el("textarea", { name: "text", id: "new-text", required: true, rows: "7",
-                                placeholder: "Your message; your signature goes under it" });
+  const text = el("textarea", { name: "text", id: "new-text", required: true, rows: "7" });
+  const subjectHint = el("span", { class: "muted hint" });
+  // what the address is and what the customer gets differ by channel: a mail is signed and has the subject,
+  // a text has neither (the subject is the ticket's title in the list)
+  const fit = () => {
+    const sms = channel.value === "sms";
+    to.type = sms ? "tel" : "email";
+    to.placeholder = sms ? "+4915112345678 (with the country code)" : "customer@example.com";
+    text.placeholder = sms ? "Your text message" : "Your message; your signature goes under it";
+    subjectHint.textContent = sms ? " (the ticket's title; not sent in the text)" : "";
+  };
+  channel.addEventListener("change", fit);
+  fit();
   const error = el("p", { class: "error", role: "alert" });
   const send = el("button", { type: "submit", id: "new-send" }, "Send");
   const cancel = el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel");
@@ -30,7 +41,7 @@ function form(channels, queues, dialog) {
   const node = el("form", { id: "new-ticket-form", method: "dialog" },
     el("h2", {}, "New ticket"),
     channels.length > 1 ? row("Channel", channel) : null,
-    row("To", to), row("Name", name), row("Subject", subject),
+    row("To", to), row("Name", name), el("label", { for: subject.id }, el("span", {}, "Subject", subjectHint), subject),
     el("div", { class: "row" }, row("Queue", queue), row("Then the ticket is", status)),
     row("Message", text), error, el("div", { class: "buttons" }, cancel, send));
   node.addEventListener("submit", async (e) => {

@@ -71,6 +71,8 @@ def _sender_refused(code: int, text: str, sender: str) -> SendError:
 
 class EmailSender:
     channel = "email"
+    #: What an agent types to write to someone first (hub.outbound's refusal names it).
+    address_kind = "an email address"
     #: Agents' files go out as MIME attachments.
     files = FILES_BYTES
     #: An agent's reply carries their signature (hub.signatures), as mail does.

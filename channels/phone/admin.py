@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import aiohttp
@@ -11,13 +10,12 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from channels.base import ChannelConfigError, CheckLine, PasteUrl, TestTarget
-from channels.phone.config import PhoneConfig
+from channels.phone.config import E164, PhoneConfig
 from channels.phone.sms import SMS_PATH, SMS_STATUS_PATH
 from channels.phone.voice_twiml import STATUS_PATH, VOICE_PATH
 
 DESTINATION = "Phone number in E.164 form (+4915112345678)"
 SENDER = "From: one of your Twilio numbers (E.164)"
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def paste_urls(raw: dict[str, Any], public_url: str) -> list[PasteUrl]:

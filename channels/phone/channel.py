@@ -42,7 +42,8 @@ class PhoneChannel:
         # Twilio fetches MMS media from the URL it reaches the hub at, like its webhooks.
         self.media = MediaLinks(hub, self.config.public_url, context.secret)
         self._senders: list[OutboundSender] = [
-            SmsSender(hub.store, self.api, self.optouts, self.config.sms_max_chars, status_callback, self.media),
+            SmsSender(hub.store, self.api, self.optouts, self.config.sms_max_chars, status_callback, self.media,
+                      starts_from=self.config.sms_from),
             VoiceSender(),  # no `files`: the desk refuses attachments on a call
         ]
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from channels.base import ChannelConfigError
+
+#: A phone number as Twilio writes it: +, a country code, at most 15 digits.
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class PhoneConfigError(ChannelConfigError):
@@ -44,6 +48,9 @@ class PhoneConfig:
     status_callbacks: bool = True
     #: Twilio's Messages API refuses bodies longer than 1600 characters.
     sms_max_chars: int = 1600
+    #: The Twilio number an agent's first text to a customer comes from ("New ticket" by SMS, hub.outbound); empty:
+    #: agents answer texts but cannot start one.
+    sms_from: str = ""
     language: str = "en-US"
     #: A TwiML `<Say>` voice such as `Polly.Joanna`; empty = Twilio's default voice.
     voice: str = ""
@@ -71,6 +78,10 @@ class PhoneConfig:
         public_url = str(raw.get("public_url") or hub_public_url or "").rstrip("/")
         if not public_url.startswith(("http://", "https://")):
             raise PhoneConfigError("channels.phone.public_url (or hub.public_url) must be an http(s) URL")
+        sms_from = str(raw.get("sms_from") or "").replace(" ", "")
+        if sms_from and not E164.match(sms_from):
+            raise PhoneConfigError("channels.phone.sms_from must be one of your Twilio numbers in E.164 form "
+                                   "(+4930123456789)")
         voice_raw = raw.get("voice_texts") or {}
         known_texts = {f.name for f in fields(VoiceTexts)}
         unknown = set(voice_raw) - known_texts
@@ -85,6 +96,7 @@ class PhoneConfig:
                 timeout_seconds=float(raw.get("timeout_seconds", cls.timeout_seconds)),
                 status_callbacks=bool(raw.get("status_callbacks", cls.status_callbacks)),
                 sms_max_chars=max(1, min(1600, int(raw.get("sms_max_chars", cls.sms_max_chars)))),
+                sms_from=sms_from,
                 language=str(raw.get("language", cls.language)),
                 voice=str(raw.get("voice", cls.voice) or ""),
                 max_silent_prompts=max(1, int(raw.get("max_silent_prompts", cls.max_silent_prompts))),

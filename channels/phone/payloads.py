@@ -31,6 +31,11 @@ def geo(form: MultiDictProxy[str]) -> dict[str, str]:
     return {k: form[k] for k in _GEO if form.get(k)}
 
 
+def pair_thread(customer: str, our_number: str) -> str:
+    """The thread key of the texts between a customer's number and one of ours, whoever wrote first."""
+    return f"{customer}|{our_number}"
+
+
 @dataclass(frozen=True)
 class IncomingSms:
     message_sid: str
@@ -44,7 +49,7 @@ class IncomingSms:
     @property
     def thread_key(self) -> str:
         """One conversation per pair of numbers: the customer's and the one they texted."""
-        return f"{self.customer}|{self.our_number}"
+        return pair_thread(self.customer, self.our_number)
 
     @classmethod
     def parse(cls, form: MultiDictProxy[str]) -> IncomingSms:

@@ -22,12 +22,15 @@ earlier reply with the same text is never mistaken for it, since its SID is held
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 
+from channels.phone.config import E164
 from channels.phone.media import MediaLinks
 from channels.phone.options import with_numbered_options
 from channels.phone.optouts import OptOutBook
+from channels.phone.payloads import pair_thread
 from channels.phone.rest import RecipientOptedOut, TwilioMessages
 from channels.text import split_text
 from hub.models import OutboundMessage, SendError, SendResult, utcnow
@@ -50,16 +53,45 @@ class SmsSender:
     channel = CHANNEL
     #: Files reach Twilio as links to the hub (`/api/phone/media/...`), not as bytes.
     files = FILES_LINK
+    #: What an agent types to text someone first (hub.outbound's refusal names it).
+    address_kind = "a phone number with its country code (+4915112345678)"
 
     def __init__(self, store: Store, api: TwilioMessages, optouts: OptOutBook, max_chars: int,
-                 status_callback: str | None, media: MediaLinks) -> None:
+                 status_callback: str | None, media: MediaLinks, starts_from: str = "") -> None:
         self.store = store
+        #: The number an agent's first text comes from (`channels.phone.sms_from`); empty: agents cannot text first.
+        self.starts_from = starts_from
         self.api = api
         self.optouts = optouts
         self.max_chars = max_chars
         self.status_callback = status_callback
         self.media = media
         self.parts = store.db[PARTS_COLLECTION]
+
+    @property
+    def can_start(self) -> bool:
+        """An agent can text a customer first only from a number set for it (hub.ports.starts_conversations)."""
+        return bool(self.starts_from)
+
+    @staticmethod
+    def address_for(typed: str) -> str | None:
+        """The customer's number an agent typed to text first (hub.outbound), in E.164 as Twilio gives it in the
+        customer's answer (so the answer finds the conversation): spaces, dashes, dots and brackets dropped, a
+        leading 00 read as +. A number without its country code is refused: the hub cannot guess it."""
+        number = re.sub(r"[\s\-.()/]", "", typed)
+        if number.startswith("00"):
+            number = "+" + number[2:]
+        return number if E164.match(number) else None
+
+    async def start_thread(self, address: str) -> tuple[str, str, dict[str, str]]:
+        """The thread key, inbox and channel data of a conversation an agent starts with `address`
+        (hub.ports.start_thread): those of the customer's texts to `sms_from`, so their answer continues it. A number
+        that sent STOP is refused before anything is written."""
+        if await self.optouts.is_opted_out(address, self.starts_from):
+            raise SendError(f"{address} has opted out of texts from {self.starts_from} (STOP): it cannot be texted",
+                            transient=False)
+        return (pair_thread(address, self.starts_from), self.starts_from,
+                {"our_number": self.starts_from, "customer": address})
 
     async def send(self, message: OutboundMessage) -> SendResult:
         our_number = str(message.metadata.get("our_number") or "")

@@ -1,6 +1,7 @@
 """Writing to a customer first from the desk (hub.outbound): "New ticket" above the queues opens a form; a wrong
 address is refused with the reason in the form; sent, the new ticket opens, held by the agent, with the message
-and its line, and the mail leaves through the relay. A hub whose email channel has no relay shows no button."""
+and its line, and the mail leaves through the relay. With a number to text from, the form offers SMS: the address is
+a phone number, and the text leaves through Twilio's Messages API (its stand-in)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,21 @@ from switchboard.config import Settings
 from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.email.conftest import TlsFiles, email_config, relay, tls_files
 from tests.email.relay import RelayStandIn
+from tests.phone.conftest import twilio_api
+from tests.phone.twilio_standin import TwilioStandIn
+from tests.phone.twilio_webhooks import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, OUR_NUMBER, PUBLIC_URL
 
-__all__ = ["relay", "tls_files"]  # the email tests' fixtures: the relay stand-in and its certificate
+# the email tests' fixtures (the relay stand-in and its certificate) and the phone tests' Twilio stand-in
+__all__ = ["relay", "tls_files", "twilio_api"]
 
 
 @pytest.fixture
-def settings(settings: Settings, relay: RelayStandIn, tls_files: TlsFiles) -> Settings:
+def settings(settings: Settings, relay: RelayStandIn, tls_files: TlsFiles, twilio_api: TwilioStandIn) -> Settings:
     config = email_config(relay.port, tls_files.cert)
     config["smtp_listener"]["enabled"] = False
     settings.channels["email"] = config
+    settings.channels["phone"] = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "public_url": PUBLIC_URL,
+                                  "api_base_url": twilio_api.url, "timeout_seconds": 5, "sms_from": OUR_NUMBER}
     return settings
 
 
@@ -42,7 +49,7 @@ async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, 
     await dialog.locator("#new-queue").select_option("orders")
     await dialog.locator("#new-text").fill("Your parcel was damaged in our warehouse. We send a new one today.")
     await dialog.locator("#new-send").click()
-    await expect(dialog.locator("p.error")).to_contain_text("not an address on email")
+    await expect(dialog.locator("p.error")).to_contain_text("is not an email address")
     await dialog.locator("#new-to").fill("dana@example.org")
     await dialog.locator("#new-status").select_option("pending")
     await screenshot(page, "desk-new-ticket")
@@ -62,4 +69,39 @@ async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, 
     await screenshot(page, "desk-new-ticket-sent")
     mail = (await relay.next()).message
     assert str(mail["Subject"]) == "Your order 5521 [#1]" and str(mail["To"]) == "dana@example.org"
+    await page.context.close()
+
+
+async def test_an_agent_texts_a_customer_first(browser: Any, live_url: str, runtime: Runtime,
+                                               twilio_api: TwilioStandIn) -> None:
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+    await page.locator("#new-ticket").click()
+    dialog = page.locator("#new-ticket-dialog")
+    await dialog.locator("#new-channel").select_option("sms")
+    to = dialog.locator("#new-to")
+    await expect(to).to_have_attribute("type", "tel")
+    await expect(to).to_have_attribute("placeholder", "+4915112345678 (with the country code)")
+    await expect(dialog).to_contain_text("not sent in the text")
+    await to.fill("415 555 0123")  # no country code: the hub cannot guess it
+    await dialog.locator("#new-name").fill("Rosa Diaz")
+    await dialog.locator("#new-subject").fill("Kettle repaired")
+    await dialog.locator("#new-text").fill("Hello Rosa, your kettle is repaired. Reply to choose a delivery day.")
+    await dialog.locator("#new-send").click()
+    await expect(dialog.locator("p.error")).to_contain_text("is not a phone number with its country code")
+    await to.fill("+1 415 555 0123")
+    await screenshot(page, "desk-new-ticket-sms")
+    await dialog.locator("#new-send").click()
+
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#ticket-title")).to_have_text("#1 Kettle repaired")
+    await expect(page.locator("#ticket-meta")).to_contain_text("SMS")
+    await expect(page.locator("#contact")).to_contain_text(CUSTOMER)
+    sent = page.locator("#messages li", has_text="your kettle is repaired")
+    await expect(sent.locator(".delivery")).to_have_text("sent")
+    request = await twilio_api.next_request()
+    assert (request.form["To"], request.form["From"]) == (CUSTOMER, OUR_NUMBER)
+    await screenshot(page, "desk-new-ticket-sms-sent")
     await page.context.close()

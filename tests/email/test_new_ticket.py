@@ -103,7 +103,7 @@ async def test_a_known_customer_keeps_their_record_and_refusals_say_why(email_hu
         stored = await hub.store.tickets.find_one({"number": ticket["number"]})
         assert stored is not None and stored["contact_id"] == known["contact_id"] and stored["status"] == "pending"
         assert await hub.store.contacts.count_documents({}) == contacts
-        for changes, status, says in [({"to": "not an address"}, 400, "not an address on email"),
+        for changes, status, says in [({"to": "not an address"}, 400, "is not an email address"),
                                       ({"channel": "widget"}, 400, "cannot write first on widget"),
                                       ({"channel": "telegram"}, 400, "no telegram channel"),
                                       ({"queue": "nowhere"}, 400, "no queue 'nowhere'"),
