@@ -181,6 +181,8 @@ class TicketFieldDef(Body):
         default_factory=list, description="a list field's choices, in order (only a list field has them)")
     description: Annotated[Token, Field(max_length=MAX_FIELD_DESCRIPTION)] = Field(
         "", description="a hint for agents, shown under the field")
+    required: Flag = Field(False, description="required to solve: a ticket is not solved or closed while it is empty "
+                                              "(not for a checkbox)")
 
 
 class Bulk(Body):

@@ -245,6 +245,8 @@ class Hub:
                                                                self.configured_queues.values() if q.calendar})
         await self.queuebook.load()
         self.queuebook.follow(self.bus)  # every process re-reads the queues when one changes them
+        await self.tickets.fields.load()  # what a solve checks (required fields), with no read per solve
+        self.tickets.fields.follow(self.bus)
         await self.webhooks.load()  # endpoints' subscriptions, in memory: asked on every message
         self.webhooks.follow(self.bus)
         self.router.follow(self.bus)  # the estimate's cached capacities, dropped when they change

@@ -28,6 +28,7 @@ from hub.models import ConversationState, Sender, SendError, TicketStatus, utcno
 from hub.ports import address_for, start_thread, starts_conversations
 from hub.slaclock import start_clock
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
+from hub.ticketfields import missing_text
 from hub.ticketlines import item
 from hub.tickets import MAX_SUBJECT, QueueConfig, TicketError, TicketService
 
@@ -50,6 +51,9 @@ class NewTickets:
     async def start(self, agent: Doc, *, channel: str, to: str, subject: str, text: str, name: str | None = None,
                     queue: str | None = None, status: str = TicketStatus.OPEN.value) -> tuple[Doc, Doc]:
         """Open a ticket for `agent` by writing `text` to `to` on `channel`; the ticket and the message."""
+        if status == TicketStatus.SOLVED.value and (missing := self.tickets.fields.missing({})):
+            # refused now: the reply would refuse the solve after the ticket was written, leaving it without its message
+            raise TicketError(missing_text(missing, "solving") + ": start it open or pending")
         sender = self.tickets.outbox.senders.get(channel)
         if not starts_conversations(sender):
             raise TicketError(f"an agent cannot write first on {channel}" if sender is not None

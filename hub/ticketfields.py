@@ -14,6 +14,12 @@ A field's kind cannot change once defined (the values stored under the old kind 
 says); a new field is the way. Deleting a field leaves the values on the tickets, unshown, and keeps its key and
 kind (`deleted_at`): defining the key again, of the same kind, shows them again. Text, number and link values are
 search words of the ticket (an order number finds it).
+
+A field can be **required to solve** (Zammad's mandatory fields on close): an agent cannot solve or close a ticket
+while it is empty, by the status menu, "Send and solve", the bulk bar or a macro; the refusal names the fields. A
+checkbox cannot be required (it is yes or no already). Every process keeps the definitions in memory (`live`,
+re-read when any process announces a change on the realtime bus, as the queue book does), so a solve checks them
+without a database command.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ MAX_OPTIONS = 50
 MAX_OPTION = 80
 MAX_DESCRIPTION = 200
 KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+#: The event every process re-reads the definitions on (hub.realtime.RealtimeBus.reload_on).
+FIELDS_CHANGED = "ticket_fields.changed"
 
 
 class FieldError(ValueError):
@@ -51,15 +59,18 @@ class FieldDef:
     kind: str
     options: tuple[str, ...] = ()
     description: str = ""
+    #: A ticket is not solved or closed while this field is empty.
+    required: bool = False
 
     def public(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "kind": self.kind, "options": list(self.options),
-                "description": self.description}
+                "description": self.description, "required": self.required}
 
 
-def definition(key: str, label: str, kind: str, options: list[str] | None = None, description: str = "") -> FieldDef:
+def definition(key: str, label: str, kind: str, options: list[str] | None = None, description: str = "",
+               required: bool = False) -> FieldDef:
     """A checked definition: a key of lower-case letters, digits and `_`, a label, a known kind, and for a list
-    1 to MAX_OPTIONS distinct choices (no other kind has choices)."""
+    1 to MAX_OPTIONS distinct choices (no other kind has choices); any kind but a checkbox may be required."""
     if not KEY.fullmatch(key):
         raise FieldError("a field's key is 1 to 40 lower-case letters, digits or _, starting with a letter")
     label = " ".join(label.split())
@@ -78,7 +89,9 @@ def definition(key: str, label: str, kind: str, options: list[str] | None = None
     description = " ".join(description.split())
     if len(description) > MAX_DESCRIPTION:
         raise FieldError(f"a field's description is at most {MAX_DESCRIPTION} characters")
-    return FieldDef(key, label, kind, tuple(choices), description)
+    if required and kind == "checkbox":
+        raise FieldError("a checkbox is yes or no already: it cannot be required")
+    return FieldDef(key, label, kind, tuple(choices), description, required)
 
 
 def checked_value(field: FieldDef, value: Any) -> Any:
@@ -138,18 +151,44 @@ def search_texts(fields: dict[str, FieldDef], values: dict[str, Any]) -> list[st
     return [str(v) for k, v in values.items() if v is not None and k in fields and fields[k].kind in SEARCHED]
 
 
+def missing_text(missing: list[FieldDef], doing: str) -> str:
+    """The refusal of a solve or close while required fields are empty, naming them."""
+    return f"fill in {', '.join(f.label for f in missing)} before {doing} the ticket"
+
+
 class TicketFields:
     """The admins' definitions (`ticket_fields`, read whole: at most MAX_FIELDS)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        #: The definitions as this process last read them (`load`, `follow`): what a solve checks, with no read.
+        self.live: dict[str, FieldDef] = {}
+
+    async def load(self) -> dict[str, FieldDef]:
+        """Re-read the definitions into the live copy."""
+        self.live = await self.by_key()
+        return self.live
+
+    def follow(self, bus: Any) -> None:
+        """Re-read the definitions whenever any process announces a change (`ticket_fields.changed`)."""
+        bus.reload_on(FIELDS_CHANGED, self.load, "ticket fields")
+
+    async def _changed(self) -> None:
+        """After a save or delete: this process reads again now, the others when the event passes their bus."""
+        await self.store.append_event(FIELDS_CHANGED, utcnow(), data={"by": "ticketfields"})
+        await self.load()
+
+    def missing(self, ticket: Doc) -> list[FieldDef]:
+        """The required fields `ticket` leaves empty (from the live copy: no database command)."""
+        values = ticket.get("fields") or {}
+        return [f for f in self.live.values() if f.required and values.get(f.key) is None]
 
     async def list(self) -> list[FieldDef]:
         """Every field, in the order they were defined (not the deleted ones)."""
         docs = [d for d in await self.store.ticket_fields.find({}).to_list() if not d.get("deleted_at")]
         docs.sort(key=lambda d: (d["created_at"], d["_id"]))
-        return [FieldDef(d["_id"], d["label"], d["kind"], tuple(d.get("options") or ()), d.get("description") or "")
-                for d in docs]
+        return [FieldDef(d["_id"], d["label"], d["kind"], tuple(d.get("options") or ()), d.get("description") or "",
+                         bool(d.get("required"))) for d in docs]
 
     async def by_key(self) -> dict[str, FieldDef]:
         return {f.key: f for f in await self.list()}
@@ -170,9 +209,11 @@ class TicketFields:
         await self.store.ticket_fields.update_one(
             {"_id": field.key},
             {"$set": {"label": field.label, "kind": field.kind, "options": list(field.options),
-                      "description": field.description, "created_at": created, "updated_at": now},
+                      "description": field.description, "required": field.required, "created_at": created,
+                      "updated_at": now},
              "$unset": {"deleted_at": ""}},
             upsert=True)
+        await self._changed()
         return field
 
     async def delete(self, key: str) -> bool:
@@ -181,6 +222,7 @@ class TicketFields:
         if doc is None or doc.get("deleted_at"):
             return False
         await self.store.ticket_fields.update_one({"_id": key}, {"$set": {"deleted_at": utcnow()}})
+        await self._changed()
         return True
 
     async def changes(self, ticket: Doc, values: dict[str, Any]) -> tuple[dict[str, FieldDef], dict[str, Doc]]:

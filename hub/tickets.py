@@ -28,7 +28,7 @@ from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
 from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
-from hub.ticketfields import FieldDef, FieldError, TicketFields, search_texts
+from hub.ticketfields import FieldDef, FieldError, TicketFields, missing_text, search_texts
 from hub.ticketindex import PRIORITIES, TicketIndex, applied, index_fields, index_update
 from hub.ticketlines import CUSTOMER, TicketLines, assignee_item, item, pending_item
 
@@ -507,6 +507,8 @@ class TicketService:
             if ticket is None:
                 raise NotFound(f"no ticket {ticket_id}")
             refuse_merged(ticket)
+            if new in CLOSING and new.value != ticket["status"] and (missing := self.fields.missing(ticket)):
+                raise TicketError(missing_text(missing, "solving" if new is TicketStatus.SOLVED else "closing"))
             conv_ids = ticket["conversation_ids"]
             target = conversation_id if conversation_id is not None else conv_ids[-1]
             if target not in conv_ids:
@@ -662,6 +664,8 @@ class TicketService:
                     await self.lines.write(ticket, agent, [item("pending_until", ticket.get("pending_until"), until)],
                                            session)
                 return await self._move_pending_until(ticket, until, agent_id, session)
+            if new in CLOSING and (missing := self.fields.missing(ticket)):
+                raise TicketError(missing_text(missing, "solving" if new is TicketStatus.SOLVED else "closing"))
             now = utcnow()
             change = await self._status_change(ticket, old, new, now, None if until is KEEP else until)
             # the latest conversation: the line goes there, and so does a solve's rating request

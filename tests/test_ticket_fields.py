@@ -10,8 +10,9 @@ from typing import Any, get_args
 from aiohttp.test_utils import TestClient
 
 from agents_ui.schemas import FieldKind
-from hub.models import Role, Sender
-from hub.ticketfields import KINDS, FieldDef, FieldError, checked_value
+from hub.models import Role, Sender, utcnow
+from hub.ticketfields import FIELDS_CHANGED, KINDS, FieldDef, FieldError, checked_value
+from hub.tickets import TicketError
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
 from tests.helpers import eventually
@@ -275,3 +276,69 @@ async def test_the_bulk_bar_sets_a_field_on_each_ticket(client: TestClient[Any, 
     sue = await login(client, "sue", "sue's long password")
     only = await bulk({"fields": {"product": "Toaster"}}, sue)
     assert only.status == 403 and "fields" in await only.text()
+
+
+async def test_a_required_field_is_filled_in_before_a_solve(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """Required to solve: the status menu, "Send and solve", the bulk bar and a close are refused while the field is
+    empty, naming it, and nothing is written; pending is not a solve; filled in, the solve goes. Another process's
+    change reaches this one's live copy through the bus."""
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    headers = {"X-CSRF-Token": csrf}
+    box = await define(client, csrf, "refund_approved", {**FIELDS["refund_approved"], "required": True})
+    assert box.status == 400 and "cannot be required" in await box.text()
+    assert (await define(client, csrf, "order_number", {**FIELDS["order_number"], "required": True})).status == 200
+    listed_fields = (await (await client.get("/api/ticket-fields")).json())["fields"]
+    assert [f["key"] for f in listed_fields if f["required"]] == ["order_number"]
+    ticket = await open_ticket(runtime, "email", ANA, "My kettle arrived broken")
+    tid = ticket["_id"]
+    messages = await hub.store.messages.count_documents({})
+    says = "fill in Order number before solving the ticket"
+
+    solve = await client.post(f"/api/tickets/{tid}/status", json={"status": "solved"}, headers=headers)
+    assert solve.status == 400 and says in await solve.text()
+    close = await client.post(f"/api/tickets/{tid}/status", json={"status": "closed"}, headers=headers)
+    assert close.status == 400 and "before closing the ticket" in await close.text()
+    reply = await client.post(f"/api/tickets/{tid}/reply", json={"text": "All done.", "status": "solved"},
+                              headers=headers)
+    assert reply.status == 400 and says in await reply.text()
+    bulk = await (await client.post("/api/tickets/bulk", json={"ticket_ids": [str(tid)], "status": "solved"},
+                                    headers=headers)).json()
+    assert bulk["done"] == [] and [f["error"] for f in bulk["failed"]] == [says]
+    assert await hub.store.messages.count_documents({}) == messages  # no reply, no line
+    assert (await hub.tickets.get(tid))["status"] != "solved"
+    pending = await client.post(f"/api/tickets/{tid}/status", json={"status": "pending"}, headers=headers)
+    assert pending.status == 200
+
+    # written first, a ticket cannot start solved while the field is empty: refused before anything is written
+    tickets = await hub.store.tickets.count_documents({})
+    assert "start it open or pending" in str(await _refused_start(hub))
+    assert await hub.store.tickets.count_documents({}) == tickets
+
+    assert (await edit(client, csrf, ticket, {"order_number": "A-1001"})).status == 200
+    reply = await client.post(f"/api/tickets/{tid}/reply", json={"text": "All done.", "status": "solved"},
+                              headers=headers)
+    assert reply.status == 201 and (await hub.tickets.get(tid))["status"] == "solved"
+
+    # another process makes the field optional: its event reaches this process's live copy
+    again = await open_ticket(runtime, "email", Sender("bo@example.org", email="bo@example.org"), "Kettle broken too")
+    await hub.store.ticket_fields.update_one({"_id": "order_number"}, {"$set": {"required": False}})
+    await hub.store.append_event(FIELDS_CHANGED, utcnow(), data={"by": "another process"})
+
+    async def optional() -> bool:
+        return not hub.tickets.fields.live["order_number"].required
+
+    await eventually(optional, what="the live copy re-read")
+    assert (await client.post(f"/api/tickets/{again['_id']}/status", json={"status": "solved"},
+                              headers=headers)).status == 200
+
+
+async def _refused_start(hub: Any) -> Exception:
+    agent = await hub.store.agents.find_one({"username": "sam"})
+    try:
+        await hub.new_tickets.start(agent, channel="email", to="cy@example.org", subject="Your kettle",
+                                    text="It is repaired.", status="solved")
+    except TicketError as exc:
+        return exc
+    raise AssertionError("a ticket started solved with a required field empty")

@@ -556,6 +556,7 @@ const Desk = (() => {
       state.ticket = data.ticket;
       renderTicketHead();
     } catch (ex) {
+      e.target.value = state.ticket.status;  // refused (a required field empty): the menu shows the ticket as it is
       document.getElementById("reply-error").textContent = ex.message;
     }
   }

@@ -1,5 +1,5 @@
 /* "Ticket fields" (admins): the fields agents fill in on every ticket (hub.ticketfields) — a label, a kind, a list's
- * choices, a hint. The key names the field in the API and cannot change, nor can the kind. An ES module registered
+ * choices, a hint, and whether it is required to solve (not a checkbox: it is yes or no already). The key names the field in the API and cannot change, nor can the kind. An ES module registered
  * with Desk.registerView; talks to /api/ticket-fields and /api/admin/ticket-fields. Text via textContent only.
  */
 import { fieldsChanged } from "./fielddefs.js";
@@ -17,7 +17,7 @@ function keyOf(label) {
 
 function fieldForm(f, reload) {
   const fresh = !f;
-  f = f || { key: "", label: "", kind: "text", options: [], description: "" };
+  f = f || { key: "", label: "", kind: "text", options: [], description: "", required: false };
   const label = el("input", { name: "label", value: f.label, required: true, "aria-label": "Label", size: "20",
                               placeholder: "Order number" });
   const key = el("input", { name: "key", value: f.key, "aria-label": "Key", size: "16", placeholder: "order_number",
@@ -30,8 +30,15 @@ function fieldForm(f, reload) {
   const choices = el("label", { class: "choices" }, "Choices, one a line", options);
   const description = el("input", { name: "description", value: f.description, "aria-label": "Hint for agents",
                                     size: "30", placeholder: "optional, shown under the field" });
+  const required = el("input", { type: "checkbox", name: "required", checked: !!f.required });
+  const mandatory = el("label", { class: "check", title: "A ticket is not solved or closed while this field is empty" },
+                       required, " Required to solve");
   const message = el("p", { class: "error", role: "alert" });
-  const sync = () => { choices.hidden = kind.value !== "list"; };
+  const sync = () => {
+    choices.hidden = kind.value !== "list";
+    required.disabled = kind.value === "checkbox";
+    if (required.disabled) required.checked = false;
+  };
   kind.addEventListener("change", sync);
   sync();
   if (fresh) label.addEventListener("input", () => { if (!key.dataset.typed) key.value = keyOf(label.value); });
@@ -44,12 +51,13 @@ function fieldForm(f, reload) {
   const form = el("form", { class: "field-def", dataset: { field: f.key || "new" } },
     el("fieldset", {}, el("legend", {}, fresh ? "New field" : f.label),
       el("div", { class: "row" }, el("label", {}, "Label", label), el("label", {}, "Key", key),
-         el("label", {}, "Kind", kind), el("label", {}, "Hint for agents", description)),
+         el("label", {}, "Kind", kind), el("label", {}, "Hint for agents", description), mandatory),
       choices,
       el("div", { class: "row" }, el("button", { type: "submit" }, fresh ? "Add field" : "Save"), remove), message));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { label: label.value.trim(), kind: kind.value, description: description.value.trim(),
+                   required: required.checked,
                    options: kind.value === "list" ? options.value.split("\n").map((o) => o.trim()).filter(Boolean) : [] };
     try {
       await api("PUT", "/api/admin/ticket-fields/" + encodeURIComponent(key.value.trim()), body);
@@ -72,7 +80,8 @@ registerView("ticket-fields", "Ticket fields", ["admin"], (container) => {
       box.replaceChildren(el("h2", {}, "Ticket fields"),
         el("p", { class: "muted" }, "Facts agents fill in on each ticket, beside the customer: an order number, "
           + "a product, whether a refund was approved. Each change is a line in the ticket's timeline; text, number "
-          + "and link values find the ticket in the search."),
+          + "and link values find the ticket in the search. A field required to solve must be filled in before "
+          + "the ticket is solved or closed."),
         ...data.fields.map((f) => fieldForm(f, reload)), fieldForm(null, reload));
     } catch (ex) {
       box.replaceChildren(el("p", { class: "error", role: "alert" }, ex.message));

@@ -1,6 +1,7 @@
 /* The ticket's fields in the right column, above the customer: the admins' fields (hub.ticketfields: an order
  * number, a product, a refund approved) with the ticket's values, each saved when changed (PATCH /api/tickets/{id}
- * {fields}); the hub writes the change's line in the timeline. Hidden while a desk has no fields. An ES module;
+ * {fields}); the hub writes the change's line in the timeline. A field required to solve is marked, and while it
+ * is empty says so: the hub refuses a solve until it is filled in. Hidden while a desk has no fields. An ES module;
  * text via textContent.
  */
 import { fieldDefs } from "./fielddefs.js";
@@ -48,9 +49,14 @@ function control(f, value) {
   }
   const open = f.kind === "link" && /^https?:\/\//i.test(value || "")
     ? el("a", { href: value, target: "_blank", rel: "noopener noreferrer", class: "field-open" }, "Open") : null;
-  return el("div", { class: "field", dataset: { field: f.key } },
+  const empty = f.required && (value === undefined || value === null);
+  if (f.required) input.required = true;
+  return el("div", { class: "field" + (empty ? " missing" : ""), dataset: { field: f.key } },
     f.kind === "checkbox" ? el("label", { class: "check" }, input, " " + f.label)
-      : [el("label", { for: id }, f.label), el("div", { class: "field-row" }, input, open)],
+      : [el("label", { for: id }, f.label, f.required ? el("span", { class: "required", title: "required to solve" },
+                                                             " *") : null),
+         el("div", { class: "field-row" }, input, open)],
+    empty ? el("small", { class: "required-hint" }, "Required before the ticket is solved") : null,
     f.description ? el("small", { class: "muted" }, f.description) : null);
 }
 
