@@ -28,7 +28,7 @@ async def start(request: web.Request) -> web.Response:
     try:
         ticket, message = await request.app[HUB].new_tickets.start(
             agent_of(request), channel=body.channel, to=body.to, name=body.name, subject=body.subject,
-            text=body.text, queue=body.queue, status=body.status)
+            text=body.text, queue=body.queue, status=body.status, cc=body.cc)
     except TicketError as exc:
         raise error(400, str(exc)) from exc
     return web.json_response({"ticket": ticket_view(ticket), "message": message_for_desk(message)}, status=201)

@@ -168,6 +168,8 @@ class NewTicket(Body):
     queue: Token | None = Field(None, description="the ticket's queue (default: the hub's default queue)")
     status: Literal["open", "pending", "solved"] = Field(
         "open", description="the ticket once the message is sent: open, pending (waiting for the customer), solved")
+    cc: Annotated[list[Email], Field(max_length=MAX_COPIES)] | None = Field(
+        None, description="email only: whom the message copies")
 
 
 class TicketFieldDef(Body):

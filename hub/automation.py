@@ -270,7 +270,7 @@ class Automation:
                 if actions.priority:
                     out.done.append(f"set priority {actions.priority}")
                 if actions.fields:
-                    labels = {f.key: f.label for f in await self.tickets.fields.list()}
+                    labels = {k: f.label for k, f in self.tickets.fields.live.items()}  # no read: the live copy
                     out.done += [f"set {labels.get(k, k)} to {shown(v)}" for k, v in actions.fields.items()]
             except TicketError as exc:
                 out.failed.append(str(exc))

@@ -30,7 +30,7 @@ from hub.slaclock import start_clock
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 from hub.ticketfields import missing_text
 from hub.ticketlines import item
-from hub.tickets import MAX_SUBJECT, QueueConfig, TicketError, TicketService
+from hub.tickets import MAX_SUBJECT, QueueConfig, TicketError, TicketService, copies
 
 #: What the new ticket can be once the message is sent: open (the agent's to follow), pending (waiting for the
 #: customer) or solved (the message was all that was needed).
@@ -49,8 +49,10 @@ class NewTickets:
         return sorted(name for name, sender in self.tickets.outbox.senders.items() if starts_conversations(sender))
 
     async def start(self, agent: Doc, *, channel: str, to: str, subject: str, text: str, name: str | None = None,
-                    queue: str | None = None, status: str = TicketStatus.OPEN.value) -> tuple[Doc, Doc]:
-        """Open a ticket for `agent` by writing `text` to `to` on `channel`; the ticket and the message."""
+                    queue: str | None = None, status: str = TicketStatus.OPEN.value,
+                    cc: list[str] | None = None) -> tuple[Doc, Doc]:
+        """Open a ticket for `agent` by writing `text` to `to` on `channel`; the ticket and the message. `cc`: whom
+        the message copies (email; hub.tickets.copies), checked before anything is written."""
         if status == TicketStatus.SOLVED.value and (missing := self.tickets.fields.missing({})):
             # refused now: the reply would refuse the solve after the ticket was written, leaving it without its message
             raise TicketError(missing_text(missing, "solving") + ": start it open or pending")
@@ -61,6 +63,8 @@ class NewTickets:
         address = address_for(sender, to)
         if address is None:
             raise TicketError(f"{to!r} is not {getattr(sender, 'address_kind', f'an address on {channel}')}")
+        if cc:  # refused now, not by the reply after the ticket was written
+            copies(sender, {"channel": channel, "recipient": address}, cc)
         subject = " ".join(subject.split())
         if not subject or len(subject) > MAX_SUBJECT:
             raise TicketError(f"a subject is 1 to {MAX_SUBJECT} characters")
@@ -87,7 +91,7 @@ class NewTickets:
         except DuplicateKeyError as exc:  # the customer wrote on that thread meanwhile
             await self._no_open_thread(channel, thread_key)
             raise TicketError(f"the customer's {channel} conversation opened meanwhile; write on its ticket") from exc
-        message = await self.tickets.reply(ticket["_id"], agent, text,
+        message = await self.tickets.reply(ticket["_id"], agent, text, cc=cc or None,
                                            then_status=None if status == TicketStatus.OPEN.value else status)
         return await self.tickets.get(ticket["_id"]), message
 

@@ -16,6 +16,8 @@ function form(channels, queues, dialog) {
     ...channels.map((c) => el("option", { value: c }, channelName(c) || c)));
   const to = el("input", { name: "to", id: "new-to", required: true, autocomplete: "off" });
   const name = el("input", { name: "name", id: "new-name", placeholder: "for a customer we do not know yet" });
+  const cc = el("input", { name: "cc", id: "new-cc", autocomplete: "off", placeholder: "optional: fox@example.org, …" });
+  const ccRow = el("label", { for: cc.id }, "Cc", cc);
   const subject = el("input", { name: "subject", id: "new-subject", required: true, maxlength: "200" });
   const queue = el("select", { name: "queue", id: "new-queue" },
     ...queues.map((q) => el("option", { value: q.name }, q.title || queueName(q.name) || q.name)));
@@ -31,6 +33,7 @@ function form(channels, queues, dialog) {
     to.placeholder = sms ? "+4915112345678 (with the country code)" : "customer@example.com";
     text.placeholder = sms ? "Your text message" : "Your message; your signature goes under it";
     subjectHint.textContent = sms ? " (the ticket's title; not sent in the text)" : "";
+    ccRow.hidden = channel.value !== "email";  // a text goes to one number
   };
   channel.addEventListener("change", fit);
   fit();
@@ -41,7 +44,7 @@ function form(channels, queues, dialog) {
   const node = el("form", { id: "new-ticket-form", method: "dialog" },
     el("h2", {}, "New ticket"),
     channels.length > 1 ? row("Channel", channel) : null,
-    row("To", to), row("Name", name), el("label", { for: subject.id }, el("span", {}, "Subject", subjectHint), subject),
+    row("To", to), ccRow, row("Name", name), el("label", { for: subject.id }, el("span", {}, "Subject", subjectHint), subject),
     el("div", { class: "row" }, row("Queue", queue), row("Then the ticket is", status)),
     row("Message", text), error, el("div", { class: "buttons" }, cancel, send));
   node.addEventListener("submit", async (e) => {
@@ -50,7 +53,8 @@ function form(channels, queues, dialog) {
     try {
       const data = await api("POST", "/api/tickets", {
         channel: channel.value, to: to.value.trim(), name: name.value.trim() || null, subject: subject.value.trim(),
-        queue: queue.value || null, status: status.value, text: text.value });
+        queue: queue.value || null, status: status.value, text: text.value,
+        cc: ccRow.hidden ? null : cc.value.split(/[,;]/).map((a) => a.trim()).filter(Boolean) });
       dialog.close();
       if (location.hash.split("/")[1] !== "tickets") location.hash = "#/tickets";
       openTicket(data.ticket.id, data.ticket.conversation_ids);

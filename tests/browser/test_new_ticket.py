@@ -51,6 +51,7 @@ async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, 
     await dialog.locator("#new-send").click()
     await expect(dialog.locator("p.error")).to_contain_text("is not an email address")
     await dialog.locator("#new-to").fill("dana@example.org")
+    await dialog.locator("#new-cc").fill("fox@example.org")
     await dialog.locator("#new-status").select_option("pending")
     await screenshot(page, "desk-new-ticket")
     await dialog.locator("#new-send").click()
@@ -69,6 +70,7 @@ async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, 
     await screenshot(page, "desk-new-ticket-sent")
     mail = (await relay.next()).message
     assert str(mail["Subject"]) == "Your order 5521 [#1]" and str(mail["To"]) == "dana@example.org"
+    assert str(mail["Cc"]) == "fox@example.org"
     await page.context.close()
 
 
@@ -85,6 +87,7 @@ async def test_an_agent_texts_a_customer_first(browser: Any, live_url: str, runt
     await expect(to).to_have_attribute("type", "tel")
     await expect(to).to_have_attribute("placeholder", "+4915112345678 (with the country code)")
     await expect(dialog).to_contain_text("not sent in the text")
+    await expect(dialog.locator("#new-cc")).to_be_hidden()  # a text goes to one number
     await to.fill("415 555 0123")  # no country code: the hub cannot guess it
     await dialog.locator("#new-name").fill("Rosa Diaz")
     await dialog.locator("#new-subject").fill("Kettle repaired")

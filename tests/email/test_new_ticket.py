@@ -97,9 +97,11 @@ async def test_a_known_customer_keeps_their_record_and_refusals_say_why(email_hu
         async def write(**changes: Any) -> Any:
             return await client.post("/api/tickets", json={**WRITE, **changes}, headers=csrf)
 
-        resp = await write(to="ANA@example.org", name=None, status="pending", subject="Your refund")
+        resp = await write(to="ANA@example.org", name=None, status="pending", subject="Your refund",
+                           cc=["Bank <refunds@bank.example>"])
         assert resp.status == 201, await resp.text()
-        ticket = (await resp.json())["ticket"]
+        ticket, message = (await resp.json())["ticket"], (await resp.json())["message"]
+        assert message["metadata"]["cc"] == ["refunds@bank.example"]  # the first mail copies whom the agent named
         stored = await hub.store.tickets.find_one({"number": ticket["number"]})
         assert stored is not None and stored["contact_id"] == known["contact_id"] and stored["status"] == "pending"
         assert await hub.store.contacts.count_documents({}) == contacts
@@ -108,6 +110,8 @@ async def test_a_known_customer_keeps_their_record_and_refusals_say_why(email_hu
                                       ({"channel": "telegram"}, 400, "no telegram channel"),
                                       ({"queue": "nowhere"}, 400, "no queue 'nowhere'"),
                                       ({"subject": "   "}, 400, "subject"),
+                                      ({"cc": ["support@example.com"]}, 400, "cannot copy"),
+                                      ({"cc": ["x@example.org"] * 11}, 422, "cc"),
                                       ({"text": ""}, 422, "text"), ({"status": "new"}, 422, "status")]:
             refused = await write(**changes)
             assert refused.status == status and says in await refused.text(), (changes, await refused.text())
