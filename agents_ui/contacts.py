@@ -55,6 +55,10 @@ class ContactChange(Body):
     tags: Annotated[list[ContactTag], Field(max_length=30)] | None = None
 
 
+class ContactBlock(Body):
+    blocked: Annotated[bool, Strict()] = Field(description="true: block the contact (spam, abuse); false: unblock")
+
+
 class ContactNote(Body):
     text: Annotated[Text, Field(min_length=1, max_length=5000)]
 
@@ -97,6 +101,8 @@ def contact_view(contact: Doc) -> dict[str, Any]:
         "merges": [{"contact_id": str(m.get("contact_id")), "name": m.get("name"), "by": m.get("by"),
                     "at": jsonable(m.get("at"))} for m in contact.get("merges") or []],
         "erased": contact.get("erased_at") is not None,
+        "blocked": ({"at": jsonable(contact["blocked"].get("at")), "by_name": contact["blocked"].get("by_name")}
+                    if contact.get("blocked") else None),
         "created_at": jsonable(contact.get("created_at")), "updated_at": jsonable(contact.get("updated_at")),
     }
 
@@ -175,6 +181,20 @@ async def edit_contact(request: web.Request) -> web.Response:
         contact = await _hub(request).contactbook.edit(
             _contact_id(request), agent_of(request), name=body.name, email=body.email, phone=body.phone,
             attributes=body.attributes, tags=body.tags, ip=request.remote)
+    except ContactError as exc:
+        raise _failed(exc) from exc
+    return web.json_response({"contact": contact_view(contact)})
+
+
+@requires(*CONTACT_EDITORS, scope="contacts")
+@accepts(ContactBlock)
+async def block_contact(request: web.Request) -> web.Response:
+    """Block a contact (spam, abuse) or unblock them. A blocked contact's messages are still stored on their record,
+    but no bot answers them, they open or reopen no ticket and are nobody's news. Recorded in the audit trail."""
+    body = body_of(request, ContactBlock)
+    try:
+        contact = await _hub(request).contactbook.block(_contact_id(request), agent_of(request), body.blocked,
+                                                        ip=request.remote)
     except ContactError as exc:
         raise _failed(exc) from exc
     return web.json_response({"contact": contact_view(contact)})
@@ -269,6 +289,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/contacts/{id}", get_contact),
         web.patch("/api/contacts/{id}", edit_contact),
         web.post("/api/contacts/{id}/notes", add_note),
+        web.post("/api/contacts/{id}/block", block_contact),
         web.get("/api/contacts/{id}/timeline", timeline),
         web.get("/api/contacts/{id}/merge", merge_plan),
         web.post("/api/contacts/{id}/merge", merge),

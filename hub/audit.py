@@ -40,6 +40,7 @@ ACTION_WORDS: dict[str, str] = {
     "bot.threshold_set": "bot's out-of-scope threshold set", "bot.negative_excluded": "out-of-scope example left out",
     "bot.negative_included": "out-of-scope example taken back",
     "contact.updated": "customer record changed", "contact.merged": "customer records merged",
+    "contact.blocked": "customer blocked", "contact.unblocked": "customer unblocked",
     "automation.rule_saved": "automation rule saved", "automation.rule_deleted": "automation rule deleted",
     "automation.macro_saved": "macro saved", "automation.macro_deleted": "macro deleted",
     "totp.enabled": "two-factor sign-in turned on", "totp.disabled": "two-factor sign-in turned off",

@@ -391,6 +391,27 @@ class ContactBook:
             if other["_id"] != contact_id:
                 raise ContactConflict(f"{value} belongs to {display_name(other)}: merge the two contacts instead")
 
+    async def block(self, contact_id: ObjectId, actor: Doc, on: bool = True, ip: str | None = None) -> Doc:
+        """Block the contact (`on`) or unblock them: spam, abuse. What a blocked contact sends is still stored, on
+        their record, but no bot answers it, it opens or reopens no ticket and is nobody's news (hub.pipeline:
+        `blocked` on the message). Their tickets stay as they are. Audited (`contact.blocked` / `unblocked`)."""
+        contact = await self.live(contact_id)
+        if on == bool(contact.get("blocked")):
+            return contact  # already as asked
+        now = utcnow()
+        if on:
+            blocked: Doc = {"at": now, "by": actor.get("_id"),
+                            "by_name": actor.get("name") or actor.get("username") or "an API client"}
+            update: Doc = {"$set": {"blocked": blocked, "updated_at": now}}
+            after = {**contact, "blocked": blocked, "updated_at": now}
+        else:
+            update = {"$unset": {"blocked": ""}, "$set": {"updated_at": now}}
+            after = {k: v for k, v in contact.items() if k != "blocked"} | {"updated_at": now}
+        await self.store.contacts.update_one({"_id": contact["_id"]}, update)
+        await self.audit.record("contact.blocked" if on else "contact.unblocked", actor=actor, ip=ip,
+                                target={"type": "contact", "id": contact["_id"]})
+        return after
+
     async def add_note(self, contact_id: ObjectId, author: Doc, text: str) -> Doc:
         """A private note on the contact (agents only ever see it), with its author and time."""
         text = text.strip()

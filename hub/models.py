@@ -277,6 +277,8 @@ class IngestResult:
     duplicate: bool
     #: The conversation was marked as left by its customer (hub.departures): writing is coming back.
     customer_was_away: bool = False
+    #: The sender is blocked (hub.contactbook.block): the message is kept, and a channel opens no ticket for it.
+    blocked: bool = False
 
 
 @dataclass(frozen=True)

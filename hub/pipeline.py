@@ -184,7 +184,8 @@ class Pipeline:
         self.telemetry.count("message", channel=msg.channel, direction="in")
         self._schedule(doc["_id"], doc, conversation, contact)
         return IngestResult(str(doc["_id"]), str(conversation["_id"]), str(contact["_id"]), duplicate=False,
-                            customer_was_away=conversation.get("abandon_at") is not None)
+                            customer_was_away=conversation.get("abandon_at") is not None,
+                            blocked=bool(doc.get("blocked")))
 
     def _message(self, msg: InboundMessage, conversation: Doc, contact: Doc, attachments: list[Doc]) -> Doc:
         """The customer's message as stored, holding this process's lease."""
@@ -214,19 +215,21 @@ class Pipeline:
         }
         if msg.reply_context:  # written to the conversation by `process`, with its other changes
             doc["reply_context"] = dict(msg.reply_context)
+        if contact.get("blocked"):  # hub.contactbook.block: kept, and left alone by `process`
+            doc["blocked"] = True
         return doc
 
     async def _stored(self, msg: InboundMessage) -> IngestResult | None:
         """The result of the earlier delivery of this message, if it is stored already."""
         existing = await self.store.messages.find_one(
             {"channel": msg.channel, "external_id": msg.external_id},
-            projection={"conversation_id": 1, "contact_id": 1},
+            projection={"conversation_id": 1, "contact_id": 1, "blocked": 1},
         )
         if existing is None:
             return None
         self.telemetry.count("duplicate", channel=msg.channel)
         return IngestResult(str(existing["_id"]), str(existing["conversation_id"]),
-                            str(existing["contact_id"]), duplicate=True)
+                            str(existing["contact_id"]), duplicate=True, blocked=bool(existing.get("blocked")))
 
     async def _store_attachment(self, attachment: Any) -> Doc:
         record: Doc = {"filename": attachment.filename, "content_type": attachment.content_type,
@@ -295,7 +298,8 @@ class Pipeline:
                 return False
             (message, conversation), contact = taken, None
         decision: Decision | None = None
-        if conversation["state"] == ConversationState.BOT.value and not message.get("suppress_bot"):
+        if conversation["state"] == ConversationState.BOT.value and not message.get("suppress_bot") \
+                and not message.get("blocked"):
             decision = await self._decide(message, conversation)
         if self._lean(decision, conversation):
             await self._answer(message, conversation, decision)
@@ -329,12 +333,13 @@ class Pipeline:
             )
             if claimed.modified_count == 0:
                 return None
-            if self.webhooks is not None:  # message.created, once: only the claiming transaction gets here
+            blocked = bool(message.get("blocked"))  # a blocked sender's message: kept, told to nobody
+            if self.webhooks is not None and not blocked:  # message.created, once: only the claiming transaction
                 await self.webhooks.emit_message(message, conversation.get("ticket_id"), session)
             if decision is None:
                 await self.store.update(self.store.conversations, {"_id": conversation["_id"]},
                                               _arrival(message), session)
-                if conversation["state"] == ConversationState.ESCALATED.value:
+                if conversation["state"] == ConversationState.ESCALATED.value and not blocked:
                     await self.tickets.on_customer_message(conversation, session,
                                                            reopen=not message.get("automated"), message=message)
                 return None

@@ -1,7 +1,8 @@
 /* The contact page's card: name, identities on every channel (by handle, never an internal id), addresses,
- * attributes, tags, private notes and tickets; an Edit form (PATCH /api/contacts/{id}) and, for
- * supervisors, the merge dialog (contactmerge.js). Text via textContent only.
+ * attributes, tags, private notes and tickets; an Edit form (PATCH /api/contacts/{id}), Block / Unblock
+ * (contactblock.js) and, for supervisors, the merge dialog (contactmerge.js). Text via textContent only.
  */
+import { blockParts } from "./contactblock.js";
 import { openMerge } from "./contactmerge.js";
 
 const { api, el, fmtTime } = window.Desk;
@@ -85,12 +86,13 @@ function tickets(data) {
 export function mountCard(root, data, reload) {
   const c = data.contact;
   const edit = el("button", { type: "button", class: "secondary", id: "contact-edit-open" }, "Edit");
+  const blocking = blockParts(c, reload);
   const merge = data.may_merge ? el("button", { type: "button", class: "secondary", id: "contact-merge-open" },
                                     "Merge…") : null;
   const head = el("div", { class: "contact-head" },
     el("div", {}, el("h2", { id: "contact-name" }, c.display_name),
        el("div", { class: "tags" }, ...c.tags.map((t) => el("span", { class: "badge tag" }, "#" + t)))),
-    el("div", { class: "row" }, edit, merge));
+    el("div", { class: "row" }, edit, merge, blocking.button));
   const body = el("div", { class: "contact-body" });
   const show = () => body.replaceChildren(...[
     section("Channels", identities(c)),
@@ -101,6 +103,6 @@ export function mountCard(root, data, reload) {
       el("li", { class: "muted" }, m.name + " — by " + m.by + ", " + fmtTime(m.at))))) : null].filter(Boolean));
   edit.addEventListener("click", () => body.replaceChildren(editForm(c, reload, show)));
   if (merge) merge.addEventListener("click", () => openMerge(c, reload));
-  root.replaceChildren(head, body);
+  root.replaceChildren(head, blocking.banner, body);
   show();
 }

@@ -457,6 +457,7 @@ const Desk = (() => {
     const meta = m.metadata || {};
     const extras = [];
     if (meta.noise) extras.push(el("span", { class: "note" }, "automated: " + meta.noise));
+    if (m.blocked) extras.push(el("span", { class: "note" }, "from a blocked contact: not answered, no ticket news"));
     if ((meta.cc || []).length) extras.push(el("span", { class: "note copied" }, "Cc: " + meta.cc.join(", ")));
     for (const d of meta.dropped_attachments || []) {
       extras.push(el("span", { class: "note" }, "not stored: " + d.filename + " (" + d.reason + ")"));
@@ -478,7 +479,8 @@ const Desk = (() => {
     const box = document.getElementById("contact");
     if (!c) { box.replaceChildren(); return; }
     const dl = el("dl", {},
-      el("dt", {}, "Name"), el("dd", { class: "contact-name" }, c.display_name),
+      el("dt", {}, "Name"), el("dd", { class: "contact-name" }, c.display_name,
+        c.blocked ? el("span", { class: "badge blocked", title: "their messages open no ticket" }, "blocked") : null),
       el("dt", {}, "Emails"), el("dd", {}, [...(c.emails || []),
         ...(c.claimed_email ? [c.claimed_email + " (unverified)"] : [])].join(", ") || "—"),
       el("dt", {}, "Phones"), el("dd", {}, (c.phones || []).join(", ") || "—"),

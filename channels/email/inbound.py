@@ -100,7 +100,9 @@ class Receiver:
         elif held_back:
             log.warning("email: the bot answered %s as often as bot_answers_per_sender allows: %s goes to agents "
                         "unanswered (a mail loop is stopped here)", parsed.from_address, parsed.message_id)
-        if held_back:
+        if result.blocked:
+            pass  # a blocked sender (hub.contactbook.block): the mail is kept on their record, and opens no ticket
+        elif held_back:
             await self._ensure_ticket(result, target.mailbox, TOO_MANY_BOT_ANSWERS)
         elif noise is None and not target.mailbox.bot:
             await self._ensure_ticket(result, target.mailbox)

@@ -76,3 +76,37 @@ async def test_a_supervisor_merges_an_email_and_a_web_chat_contact_into_one_time
     await expect(page.locator("#contact-redirected")).to_contain_text("was merged into this contact")
     await expect(page.locator("#contact-name")).to_have_text("Mia Wong")
     await page.context.close()
+
+
+async def test_an_agent_blocks_a_spammer_from_the_contact_page(browser: Any, live_url: str, runtime: Runtime) -> None:
+    """Block on the contact page (a confirmation first): the banner says who blocked them, the ticket's card says
+    "blocked", and the customer's next message is kept without touching the ticket; Unblock takes it back."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
+    spammer = Sender("deals@spam.example", display_name="Best Deals", email="deals@spam.example")
+    ticket = await open_ticket(runtime, "email", spammer, "Cheap watches, 90% off")
+    page = await desk_login(browser, f"{live_url}/desk#/contacts/{ticket['contact_id']}", "alice",
+                            "alice's long password")
+    await expect(page.locator("#contact-name")).to_have_text("Best Deals")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.locator("#contact-block").click()
+    banner = page.locator("#contact-blocked")
+    await expect(banner).to_contain_text("Blocked by Alice Ng")
+    await expect(page.locator("#contact-block")).to_have_count(0)
+    await screenshot(page, "contact-blocked")
+    stored = await hub.store.contacts.find_one({"_id": ticket["contact_id"]})
+    assert stored is not None and stored["blocked"]["by_name"] == "Alice Ng"
+
+    await page.locator('#nav a[data-nav="tickets"]').click()
+    await ticket_row(page, ticket).click()
+    await expect(page.locator("#contact .badge.blocked")).to_have_text("blocked")
+    await screenshot(page, "desk-ticket-blocked-contact")
+
+    await page.locator("#ticket-contact").click()
+    await page.locator("#contact-unblock").click()
+    await expect(page.locator("#contact-block")).to_be_visible()
+    await expect(banner).to_have_count(0)
+    stored = await hub.store.contacts.find_one({"_id": ticket["contact_id"]})
+    assert stored is not None and "blocked" not in stored
+    await page.context.close()

@@ -137,3 +137,4 @@ async def test_the_agent_decides_whom_a_reply_copies(email_hub: EmailHub, relay:
     # a note with no copies is a note; the "cc": [] of an empty Cc line is no refusal
     note = await hub.tickets.reply(ticket["_id"], alice, "Courier booked.", private=True, cc=[])
     assert "metadata" not in note
+
