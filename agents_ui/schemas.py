@@ -185,6 +185,8 @@ class TicketFieldDef(Body):
         "", description="a hint for agents, shown under the field")
     required: Flag = Field(False, description="required to solve: a ticket is not solved or closed while it is empty "
                                               "(not for a checkbox)")
+    queues: Annotated[list[Token], Field(max_length=100)] = Field(
+        default_factory=list, description="the queues whose tickets have the field (empty: every queue)")
 
 
 class Bulk(Body):

@@ -33,7 +33,8 @@ async def save_field(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     try:
         field = await request.app[HUB].tickets.fields.save(
-            definition(key, body.label, body.kind, body.options, body.description, body.required))
+            definition(key, body.label, body.kind, body.options, body.description, body.required, body.queues,
+                       known_queues=request.app[HUB].tickets.queues))
     except FieldError as exc:
         raise error(400, str(exc)) from exc
     await request.app[HUB].audit.record("ticket_field.saved", actor=agent_of(request), ip=request.remote,

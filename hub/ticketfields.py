@@ -15,6 +15,10 @@ says); a new field is the way. Deleting a field leaves the values on the tickets
 kind (`deleted_at`): defining the key again, of the same kind, shows them again. Text, number and link values are
 search words of the ticket (an order number finds it).
 
+A field can belong to some **queues** only (Zammad shows attributes per group): Billing needs an invoice number,
+Returns an order number. Such a field is shown, and required, on the tickets of those queues; a value set on a
+ticket elsewhere (before a transfer, by the API) is kept and shown. No queues: every ticket.
+
 A field can be **required to solve** (Zammad's mandatory fields on close): an agent cannot solve or close a ticket
 while it is empty, by the status menu, "Send and solve", the bulk bar or a macro; the refusal names the fields. A
 checkbox cannot be required (it is yes or no already). Every process keeps the definitions in memory (`live`,
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -61,16 +66,24 @@ class FieldDef:
     description: str = ""
     #: A ticket is not solved or closed while this field is empty.
     required: bool = False
+    #: The queues whose tickets have the field; empty: every queue's.
+    queues: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "kind": self.kind, "options": list(self.options),
-                "description": self.description, "required": self.required}
+                "description": self.description, "required": self.required, "queues": list(self.queues)}
+
+    def applies(self, queue: str | None) -> bool:
+        """Whether a ticket of `queue` has this field."""
+        return not self.queues or queue in self.queues
 
 
 def definition(key: str, label: str, kind: str, options: list[str] | None = None, description: str = "",
-               required: bool = False) -> FieldDef:
+               required: bool = False, queues: list[str] | None = None,
+               known_queues: Collection[str] | None = None) -> FieldDef:
     """A checked definition: a key of lower-case letters, digits and `_`, a label, a known kind, and for a list
-    1 to MAX_OPTIONS distinct choices (no other kind has choices); any kind but a checkbox may be required."""
+    1 to MAX_OPTIONS distinct choices (no other kind has choices); any kind but a checkbox may be required; the
+    queues it belongs to, each one of `known_queues` when given (none: every queue)."""
     if not KEY.fullmatch(key):
         raise FieldError("a field's key is 1 to 40 lower-case letters, digits or _, starting with a letter")
     label = " ".join(label.split())
@@ -91,7 +104,11 @@ def definition(key: str, label: str, kind: str, options: list[str] | None = None
         raise FieldError(f"a field's description is at most {MAX_DESCRIPTION} characters")
     if required and kind == "checkbox":
         raise FieldError("a checkbox is yes or no already: it cannot be required")
-    return FieldDef(key, label, kind, tuple(choices), description, required)
+    picked = tuple(dict.fromkeys(queues or ()))
+    unknown = [q for q in picked if known_queues is not None and q not in known_queues]
+    if unknown:
+        raise FieldError(f"no queue {unknown[0]!r}")
+    return FieldDef(key, label, kind, tuple(choices), description, required, picked)
 
 
 def checked_value(field: FieldDef, value: Any) -> Any:
@@ -179,16 +196,17 @@ class TicketFields:
         await self.load()
 
     def missing(self, ticket: Doc) -> list[FieldDef]:
-        """The required fields `ticket` leaves empty (from the live copy: no database command)."""
+        """The required fields of `ticket`'s queue it leaves empty (from the live copy: no database command)."""
         values = ticket.get("fields") or {}
-        return [f for f in self.live.values() if f.required and values.get(f.key) is None]
+        return [f for f in self.live.values()
+                if f.required and f.applies(ticket.get("queue")) and values.get(f.key) is None]
 
     async def list(self) -> list[FieldDef]:
         """Every field, in the order they were defined (not the deleted ones)."""
         docs = [d for d in await self.store.ticket_fields.find({}).to_list() if not d.get("deleted_at")]
         docs.sort(key=lambda d: (d["created_at"], d["_id"]))
         return [FieldDef(d["_id"], d["label"], d["kind"], tuple(d.get("options") or ()), d.get("description") or "",
-                         bool(d.get("required"))) for d in docs]
+                         bool(d.get("required")), tuple(d.get("queues") or ())) for d in docs]
 
     async def by_key(self) -> dict[str, FieldDef]:
         return {f.key: f for f in await self.list()}
@@ -209,7 +227,8 @@ class TicketFields:
         await self.store.ticket_fields.update_one(
             {"_id": field.key},
             {"$set": {"label": field.label, "kind": field.kind, "options": list(field.options),
-                      "description": field.description, "required": field.required, "created_at": created,
+                      "description": field.description, "required": field.required,
+                      "queues": list(field.queues), "created_at": created,
                       "updated_at": now},
              "$unset": {"deleted_at": ""}},
             upsert=True)

@@ -342,3 +342,26 @@ async def _refused_start(hub: Any) -> Exception:
     except TicketError as exc:
         return exc
     raise AssertionError("a ticket started solved with a required field empty")
+
+
+async def test_a_field_of_some_queues_is_theirs_alone(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """A field of one queue: required there, not on another queue's ticket; an unknown queue is refused."""
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    headers = {"X-CSRF-Token": csrf}
+    ticket = await open_ticket(runtime, "email", ANA, "My kettle arrived broken")
+    other = await open_ticket(runtime, "email", Sender("bo@example.org", email="bo@example.org"), "Kettle broken too")
+    elsewhere = next(q for q in hub.tickets.queues if q != ticket["queue"])
+    await hub.store.tickets.update_one({"_id": other["_id"]}, {"$set": {"queue": elsewhere}})
+    body = {**FIELDS["order_number"], "required": True}
+    bad = await define(client, csrf, "order_number", {**body, "queues": ["nowhere"]})
+    assert bad.status == 400 and "no queue 'nowhere'" in await bad.text()
+    assert (await define(client, csrf, "order_number", {**body, "queues": [ticket["queue"]]})).status == 200
+    listed_fields = {f["key"]: f for f in (await (await client.get("/api/ticket-fields")).json())["fields"]}
+    assert listed_fields["order_number"]["queues"] == [ticket["queue"]]
+
+    refused = await client.post(f"/api/tickets/{ticket['_id']}/status", json={"status": "solved"}, headers=headers)
+    assert refused.status == 400 and "fill in Order number" in await refused.text()
+    solved = await client.post(f"/api/tickets/{other['_id']}/status", json={"status": "solved"}, headers=headers)
+    assert solved.status == 200, await solved.text()  # not a field of its queue

@@ -1,5 +1,6 @@
 /* "Ticket fields" (admins): the fields agents fill in on every ticket (hub.ticketfields) — a label, a kind, a list's
- * choices, a hint, and whether it is required to solve (not a checkbox: it is yes or no already). The key names the field in the API and cannot change, nor can the kind. An ES module registered
+ * choices, a hint, whether it is required to solve (not a checkbox: it is yes or no already) and the queues whose
+ * tickets have it (none: every queue). The key names the field in the API and cannot change, nor can the kind. An ES module registered
  * with Desk.registerView; talks to /api/ticket-fields and /api/admin/ticket-fields. Text via textContent only.
  */
 import { fieldsChanged } from "./fielddefs.js";
@@ -15,9 +16,20 @@ function keyOf(label) {
   return /^[a-z]/.test(key) ? key.slice(0, 40) : ("field_" + key).slice(0, 40);
 }
 
-function fieldForm(f, reload) {
+/** "Queues": a box per queue; none ticked, every queue's tickets have the field. */
+function queuePicks(queues, picked) {
+  const boxes = queues.map((q) => el("label", { class: "check" },
+    el("input", { type: "checkbox", name: "queue", value: q.name, checked: picked.includes(q.name) }),
+    " " + (q.title || q.name)));
+  const node = el("div", { class: "field-queues", role: "group", "aria-label": "Queues" },
+    el("span", { class: "muted" }, "Queues (none ticked: every queue):"), ...boxes);
+  return { node, value: () => boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value) };
+}
+
+function fieldForm(f, reload, queues) {
   const fresh = !f;
-  f = f || { key: "", label: "", kind: "text", options: [], description: "", required: false };
+  f = f || { key: "", label: "", kind: "text", options: [], description: "", required: false, queues: [] };
+  const where = queuePicks(queues, f.queues || []);
   const label = el("input", { name: "label", value: f.label, required: true, "aria-label": "Label", size: "20",
                               placeholder: "Order number" });
   const key = el("input", { name: "key", value: f.key, "aria-label": "Key", size: "16", placeholder: "order_number",
@@ -52,12 +64,12 @@ function fieldForm(f, reload) {
     el("fieldset", {}, el("legend", {}, fresh ? "New field" : f.label),
       el("div", { class: "row" }, el("label", {}, "Label", label), el("label", {}, "Key", key),
          el("label", {}, "Kind", kind), el("label", {}, "Hint for agents", description), mandatory),
-      choices,
+      choices, where.node,
       el("div", { class: "row" }, el("button", { type: "submit" }, fresh ? "Add field" : "Save"), remove), message));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { label: label.value.trim(), kind: kind.value, description: description.value.trim(),
-                   required: required.checked,
+                   required: required.checked, queues: where.value(),
                    options: kind.value === "list" ? options.value.split("\n").map((o) => o.trim()).filter(Boolean) : [] };
     try {
       await api("PUT", "/api/admin/ticket-fields/" + encodeURIComponent(key.value.trim()), body);
@@ -77,12 +89,13 @@ registerView("ticket-fields", "Ticket fields", ["admin"], (container) => {
   async function reload() {
     try {
       const data = await api("GET", "/api/ticket-fields");
+      const { queues } = await api("GET", "/api/queues").catch(() => ({ queues: [] }));
       box.replaceChildren(el("h2", {}, "Ticket fields"),
         el("p", { class: "muted" }, "Facts agents fill in on each ticket, beside the customer: an order number, "
           + "a product, whether a refund was approved. Each change is a line in the ticket's timeline; text, number "
           + "and link values find the ticket in the search. A field required to solve must be filled in before "
           + "the ticket is solved or closed."),
-        ...data.fields.map((f) => fieldForm(f, reload)), fieldForm(null, reload));
+        ...data.fields.map((f) => fieldForm(f, reload, queues)), fieldForm(null, reload, queues));
     } catch (ex) {
       box.replaceChildren(el("p", { class: "error", role: "alert" }, ex.message));
     }

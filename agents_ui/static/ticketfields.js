@@ -1,7 +1,8 @@
 /* The ticket's fields in the right column, above the customer: the admins' fields (hub.ticketfields: an order
  * number, a product, a refund approved) with the ticket's values, each saved when changed (PATCH /api/tickets/{id}
  * {fields}); the hub writes the change's line in the timeline. A field required to solve is marked, and while it
- * is empty says so: the hub refuses a solve until it is filled in. Hidden while a desk has no fields. An ES module;
+ * is empty says so: the hub refuses a solve until it is filled in. A field of some queues only shows on their tickets
+ * (and on a ticket that holds a value for it). Hidden while a ticket has no fields. An ES module;
  * text via textContent.
  */
 import { fieldDefs } from "./fielddefs.js";
@@ -64,10 +65,12 @@ function show(ticket) {
   if (!defs) return;
   const pane = document.getElementById("contact-pane");
   if (pane && !box.isConnected) pane.prepend(box);
-  box.hidden = !defs.length;
-  if (box.contains(document.activeElement) && document.activeElement.dataset.kind !== "checkbox") return;  // typing
   const values = ticket.fields || {};
-  list.replaceChildren(...defs.map((f) => control(f, values[f.key])));
+  const shown = defs.filter((f) => !f.queues.length || f.queues.includes(ticket.queue)
+                                   || (values[f.key] !== undefined && values[f.key] !== null));
+  box.hidden = !shown.length;
+  if (box.contains(document.activeElement) && document.activeElement.dataset.kind !== "checkbox") return;  // typing
+  list.replaceChildren(...shown.map((f) => control(f, values[f.key])));
 }
 
 onTicketHead(async (ticket) => {

@@ -1,7 +1,8 @@
 """Ticket fields in the desk (hub.ticketfields): an admin adds "Order number" and a "Product" list on the Ticket fields
 page (the key follows the label as typed); on a ticket, above the customer, an agent fills them in, each saved as
 it changes, with its line in the timeline; a second desk on the same ticket sees the values live. The order number is
-required to solve: the status menu's "solved" is refused, naming it, until it is filled in."""
+required to solve: the status menu's "solved" is refused, naming it, until it is filled in. An invoice number of the
+Complaints queue only is not on this ticket of another queue."""
 
 from __future__ import annotations
 
@@ -47,14 +48,20 @@ async def test_an_admin_adds_fields_and_an_agent_fills_them_in(browser: Any, liv
     await expect(new.get_by_label("Required to solve")).to_be_disabled()  # a checkbox is yes or no already
     await new.locator("button[type=submit]").click()
     await expect(admin.locator("form.field-def")).to_have_count(4)
+    new = admin.locator("form.field-def[data-field='new']")  # a field of the Complaints queue only
+    await new.locator("input[name=label]").fill("Invoice number")
+    await new.get_by_label("Complaints").check()
+    await new.locator("button[type=submit]").click()
+    await expect(admin.locator("form.field-def")).to_have_count(5)
     new = admin.locator("form.field-def[data-field='new']")
     await new.locator("input[name=label]").fill("Size")
     await new.locator("select[name=kind]").select_option("list")
     await new.locator("button[type=submit]").click()  # a list without choices: the reason, nothing saved
     await expect(new.locator("p.error")).to_contain_text("1 to 50 choices")
     await screenshot(admin, "admin-ticket-fields")
-    assert [(f.key, f.required) for f in await hub.tickets.fields.list()] == [
-        ("order_number", True), ("product", False), ("refund_approved", False)]
+    assert [(f.key, f.required, f.queues) for f in await hub.tickets.fields.list()] == [
+        ("order_number", True, ()), ("product", False, ()), ("refund_approved", False, ()),
+        ("invoice_number", False, ("complaints",))]
 
     agent = await desk_login(browser, f"{live_url}/desk", "bob", "bob's long password")
     await ticket_row(agent, ticket).click()
@@ -63,6 +70,7 @@ async def test_an_admin_adds_fields_and_an_agent_fills_them_in(browser: Any, liv
     fields = agent.locator("#ticket-fields")
     await expect(fields.locator("label[for=field-order_number]")).to_have_text("Order number *")
     await expect(fields).to_contain_text("From the order confirmation")
+    await expect(fields.locator("[data-field]")).to_have_count(3)  # not Complaints' invoice number
     await expect(fields.locator("[data-field=order_number] .required-hint")).to_have_text(
         "Required before the ticket is solved")
     status = agent.locator("#status")
