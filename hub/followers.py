@@ -1,11 +1,12 @@
-"""Following a ticket: a colleague who does not hold it hears when its customer writes.
+"""Following a ticket: a colleague who does not hold it hears when its customer or a colleague writes on it.
 
 A supervisor watching an escalation, an agent who handed a ticket on and wants to know how it ends: Zammad calls it
-subscribing to a ticket, Chatwoot adding a participant. A follower's news is the customer's messages on the ticket
-while they do not hold it themselves (`hub.ticketreads`: "followed"): the dot in the desk and, if they asked, the
-email while away from the desk (hub.newsmail). The ticket keeps its followers (`followers`: ids, at most
-`MAX_FOLLOWERS`), which every desk sees with the ticket's change (the Follow button's state). Following writes no
-timeline line and does not touch `updated_at`: it changes nothing of the ticket itself, only who hears of it.
+subscribing to a ticket, Chatwoot adding a participant. A follower's news is the customer's messages on the ticket,
+and a colleague's replies and notes (`agent_activity`), while they do not hold it themselves (`hub.ticketreads`:
+"followed"): the dot in the desk and, if they asked, the email while away from the desk (hub.newsmail). The ticket
+keeps its followers (`followers`: ids, at most `MAX_FOLLOWERS`), which every desk sees with the ticket's change (the
+Follow button's state). Following writes no timeline line and does not touch `updated_at`: it changes nothing of the
+ticket itself, only who hears of it.
 """
 
 from __future__ import annotations

@@ -173,7 +173,8 @@ class NewsMail:
         contacts = {c["_id"]: c for c in await self.store.contacts.find(
             {"_id": {"$in": customers}}, projection=DISPLAY_FIELDS).to_list()} if customers else {}
         agents = await agent_names(self.store, *(i for _, t in news
-                                                 for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by"))))
+                                                 for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by"),
+                                                           (t.get("agent_activity") or {}).get("by"))))
         items = [_item(u, t, contacts.get(t.get("contact_id")), agents) for u, t in news]
         if len(items) == 1:
             subject = f"#{news[0][0].number} {items[0]}"
@@ -213,6 +214,9 @@ def _item(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, st
     if u.why == "mention":
         return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
     if u.why == "followed":
+        activity = ticket.get("agent_activity") or {}
+        if activity.get("at") is not None and _aware(activity["at"]) >= _aware(ticket.get("last_customer_message_at")):
+            return f"{agents.get(activity.get('by'), 'a colleague')} wrote on it (you follow it)"
         return f"{display_name(contact)} wrote (you follow it)"
     return "its pending time ended"
 

@@ -1,13 +1,14 @@
 """What each agent has read: the tickets with news for them they have not looked at since.
 
-News for an agent is what the desk marks with a dot (agents_ui/static/attention.js): a customer's message on
-one of their tickets, a ticket given to them by someone else (routing, a colleague, a supervisor), the end of
-a pending time on one of theirs, a colleague's note that mentions them (on any ticket), a customer's message on a
-ticket they follow and do not hold (hub.followers). The page sees these
-live; this module keeps the mark when no page of theirs was open, or they sign in on another computer.
+News for an agent is what the desk marks with a dot (agents_ui/static/attention.js): a customer's message on one of
+their tickets, a ticket given to them by someone else (routing, a colleague, a supervisor), the end of a pending
+time on one of theirs, a colleague's note that mentions them (on any ticket), a customer's message or a colleague's
+reply or note on a ticket they follow and do not hold (hub.followers). The page sees these live; this module keeps
+the mark when no page of theirs was open, or they sign in on another computer.
 
 Nothing is written on the message path: each kind of news is a time the ticket already holds
-(`last_customer_message_at`, `assigned_at` with `assigned_by`, `pending_ended_at`, `mentioned.at`), and an
+(`last_customer_message_at`, `assigned_at` with `assigned_by`, `pending_ended_at`, `mentioned.at`,
+`agent_activity.at` with its `by`), and an
 agent's reads are one small document per (agent, ticket) in `ticket_reads`, written when the desk shows them
 the ticket. Unread is news later than the read or, on their own tickets, than the last reply to the customer
 (answering shows the ticket was read: the tickets answered before reads were kept are not all marked at once).
@@ -32,7 +33,7 @@ KEEP = timedelta(days=60)
 LIMIT = 200
 FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
           "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1,
-          "followers": 1,
+          "followers": 1, "agent_activity": 1,
           "subject": 1, "contact_id": 1}  # the last two: what an email of the news names (hub.newsmail)
 
 
@@ -63,8 +64,12 @@ def news_of(ticket: Doc, agent_id: ObjectId) -> tuple[Why, datetime] | None:
             found.append((wrote, "message"))
         if ticket.get("pending_ended_at"):
             found.append((ticket["pending_ended_at"], "reminder"))
-    elif agent_id in (ticket.get("followers") or []) and ticket.get("last_customer_message_at"):
-        found.append((ticket["last_customer_message_at"], "followed"))  # hub.followers: someone else's ticket
+    elif agent_id in (ticket.get("followers") or []):  # hub.followers: someone else's ticket
+        if ticket.get("last_customer_message_at"):
+            found.append((ticket["last_customer_message_at"], "followed"))
+        activity = ticket.get("agent_activity") or {}
+        if activity.get("at") and activity.get("by") != agent_id:  # a colleague's reply or note on it
+            found.append((activity["at"], "followed"))
     if not found:
         return None
     at, why = max(found, key=lambda f: f[0])
@@ -106,7 +111,8 @@ class TicketReads:
         seen = {keys[r["_id"]]: r["at"] for r in await self.reads.find({"_id": {"$in": list(keys)}}).to_list()}
         found: list[tuple[Unread, Doc]] = []
         for tid, (why, at) in news.items():
-            replied = tickets[tid].get("last_agent_reply_at") if why != "mention" else None
+            # answering your own ticket shows you read it; a colleague's answer on one you follow is news instead
+            replied = tickets[tid].get("last_agent_reply_at") if why not in ("mention", "followed") else None
             last = max((t for t in (seen.get(tid), replied) if t), default=None)
             if last is None or at > last:
                 found.append((Unread(tid, int(tickets[tid].get("number") or 0), why, at), tickets[tid]))

@@ -530,7 +530,8 @@ class TicketService:
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
                                              attachments=attachments, touch_conversation=not closing,
                                              metadata=metadata or None)
-            update: dict[str, Any] = {"updated_at": now}
+            # who last wrote on it, reply or note: news for the colleagues who follow it (hub.ticketreads)
+            update: dict[str, Any] = {"updated_at": now, "agent_activity": {"at": now, "by": agent["_id"]}}
             if mentioned:  # every desk gets the ticket's change: the colleagues named see it is for them
                 update["mentioned"] = {"ids": [m["id"] for m in mentioned], "at": now, "by": agent["_id"]}
             if not private:

@@ -1,4 +1,5 @@
-"""Following a ticket (hub.followers): a colleague who does not hold it hears when its customer writes: the ticket
+"""Following a ticket (hub.followers): a colleague who does not hold it hears when its customer writes, or a colleague
+answers or writes a note on it: the ticket
 is unread for them (why "followed") until they read it, and no longer once they stop following; following writes no
 timeline line and leaves `updated_at` alone; the API refuses what it cannot do, with a reason."""
 
@@ -45,6 +46,15 @@ async def test_a_follower_hears_when_the_customer_writes(client: TestClient[Any,
     await customer_writes(runtime, ticket, ANA, "Any news on my refund?")
     assert await unread(client) == {ticket["number"]: "followed"}
     assert await seen(client, agent, ticket["_id"]) == 200
+    assert await unread(client) == {}
+    # Bob, who holds it, answers, then writes a note: news for her each time; her own note is not
+    await hub.tickets.reply(ticket["_id"], bob, "Your refund left today.")
+    assert await unread(client) == {ticket["number"]: "followed"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    await hub.tickets.reply(ticket["_id"], bob, "Bank confirmed.", private=True)
+    assert await unread(client) == {ticket["number"]: "followed"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    await hub.tickets.reply(ticket["_id"], agent["account"], "Thanks Bob.", private=True)
     assert await unread(client) == {}
     await customer_writes(runtime, ticket, ANA, "Hello?")
     assert (await follow(client, csrf, ticket["_id"], on=False)).status == 200

@@ -1,6 +1,7 @@
 /* What needs this agent: a customer who wrote on one of their tickets, a ticket given to them by someone else
  * (routing, a colleague, a supervisor), a pending ticket of theirs whose time came (pendinguntil.js), a colleague's
- * note that mentions them (mentions.js, on any ticket), a customer who wrote on a ticket they follow (follow.js).
+ * note that mentions them (mentions.js, on any ticket), a customer or a colleague who wrote on a ticket they follow
+ * (follow.js).
  * Each such
  * ticket is "unread" until the agent looks at it: its row in the list carries a dot, the tab's title counts them
  * ("(2) Switchboard desk"), and, if the agent turned them on in the header, the browser shows a desktop
@@ -52,7 +53,8 @@ export function sawTickets(tickets) {
 
 function summary(t) {
   return { wrote: t.last_customer_message_at || null, assignee: t.assignee_id || null, number: t.number,
-           subject: t.subject || "", name: (known.get(t.id) || {}).name };
+           subject: t.subject || "", name: (known.get(t.id) || {}).name,
+           acted: (t.agent_activity && t.agent_activity.at) || null };
 }
 
 function changed() {
@@ -88,9 +90,12 @@ function news(t, before) {
   const m = t.mentioned;  // a colleague's note named this agent in this very change (hub/mentions.py)
   if (m && m.at === t.updated_at && m.by !== me.id && (m.ids || []).includes(me.id)) return "mention";
   if (t.assignee_id !== me.id) {  // someone else's, or nobody's: news only if this agent follows it (follow.js)
-    if (!(t.followers || []).includes(me.id) || !t.last_customer_message_at) return null;
-    const wrote = before ? t.last_customer_message_at !== before.wrote : t.last_customer_message_at === t.updated_at;
-    return wrote ? "followed" : null;
+    if (!(t.followers || []).includes(me.id)) return null;
+    const at = t.last_customer_message_at;
+    const wrote = !!at && (before ? at !== before.wrote : at === t.updated_at);
+    const act = t.agent_activity;  // a colleague's reply or note (hub/tickets.py), not this agent's own
+    const answered = !!act && act.by !== me.id && (before ? act.at !== before.acted : act.at === t.updated_at);
+    return wrote || answered ? "followed" : null;
   }
   if (t.pending_ended_at && t.pending_ended_at === t.updated_at) return "reminder";
   if (before) {
@@ -141,7 +146,10 @@ function notify(t, why) {
   if (!wanted()) return;
   const info = known.get(t.id) || {};
   const who = info.name || "A customer";
-  const title = why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
+  const act = t.agent_activity;
+  const colleague = why === "followed" && act && act.by !== me.id && act.at === t.updated_at;  // not the customer
+  const title = colleague ? `${agentName(act.by) || "A colleague"} wrote on #${t.number}`
+    : why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
     : why === "reminder" ? `#${t.number} is open again`
     : why === "mention" ? `${agentName(t.mentioned.by) || "A colleague"} mentioned you on #${t.number}`
     : `#${t.number} is assigned to you`;

@@ -1,7 +1,7 @@
 """Following a ticket in the desk (hub.followers): Bob follows Grace's ticket, which Alice holds; when Grace writes
 while he reads another ticket, his row of hers gets the dot "New message on a ticket you follow", live, and keeps it
-after a reload (the hub knows); the list's "Following" view shows it, whoever holds it; he stops following from the
-same button, and it leaves that view."""
+after a reload (the hub knows); so does Alice's answer to Grace; the list's "Following" view shows it, whoever holds
+it; he stops following from the same button, and it leaves that view."""
 
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ async def test_a_colleague_follows_a_ticket_and_hears_the_customer(browser: Any,
     await expect(ticket_row(page, grace).locator(".dot")).to_have_attribute(
         "title", "New message on a ticket you follow")
     await ticket_row(page, grace).click()  # reading it takes the dot away
+    await expect(ticket_row(page, grace)).not_to_have_class("unread")
+
+    # Alice, who holds it, answers Grace while he is on Linus's ticket: news for him too, live
+    await ticket_row(page, linus).click()
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+    await hub.tickets.reply(grace["_id"], alice, "We corrected the address on your invoice.")
+    await expect(ticket_row(page, grace).locator(".dot")).to_have_attribute(
+        "title", "New message on a ticket you follow")
+    await ticket_row(page, grace).click()
     await expect(ticket_row(page, grace)).not_to_have_class("unread")
     await page.select_option("#ticket-filters select[name=assignee]", "following")  # the tickets he follows
     await expect(page.locator("#tickets li")).to_have_count(1)

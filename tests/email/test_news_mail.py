@@ -137,6 +137,11 @@ async def test_a_ticket_she_follows(email_hub: EmailHub, relay: RelayStandIn) ->
     assert mail.message["Subject"] == "#1 Ana Bcc: evil@example.org wrote (you follow it)"
     assert mail.message["Bcc"] is None and mail.rcpt_tos == (ALICE,)
 
+    # Bob answers: that is the news now, by his name
+    await hub.tickets.reply(ticket["_id"], bob, "Refunded today.")
+    assert await news.run_once(due_time(news)) == 1
+    assert to_alice(relay)[-1].message["Subject"] == "#1 Bob wrote on it (you follow it)"
+
 
 async def test_an_address_the_relay_refuses_is_not_tried_each_minute_and_the_agent_is_told(
         email_hub: EmailHub, relay: RelayStandIn) -> None:
