@@ -25,7 +25,7 @@ from hub.conversations import new_token
 from hub.display import person
 from hub.metricdefs import STARTED_BY_AGENT
 from hub.models import ConversationState, Sender, SendError, TicketStatus, utcnow
-from hub.ports import address_for, start_thread, starts_conversations
+from hub.ports import address_for, shares_threads, start_thread, starts_conversations
 from hub.slaclock import start_clock
 from hub.store import Doc, DuplicateKeyError, ObjectId, Store
 from hub.ticketfields import missing_text
@@ -81,7 +81,8 @@ class NewTickets:
             thread_key, inbox, channel_data = await start_thread(sender, address, conversation_id)
         except SendError as exc:  # e.g. a number that sent STOP
             raise TicketError(exc.reason) from exc
-        await self._no_open_thread(channel, thread_key)
+        if shares_threads(sender):  # a thread of its own (email) holds nothing yet: no read
+            await self._no_open_thread(channel, thread_key)
         contact = await self.contacts.resolve(channel, Sender(
             address, display_name=display, email=address if channel in EMAIL_CHANNELS else None,
             phone=address if channel in PHONE_CHANNELS else None))

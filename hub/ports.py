@@ -74,15 +74,20 @@ def starts_conversations(sender: OutboundSender | None) -> bool:
     return callable(getattr(sender, "address_for", None)) and bool(getattr(sender, "can_start", True))
 
 
+def shares_threads(sender: OutboundSender | None) -> bool:
+    """Whether a conversation an agent starts on this channel joins the thread the customer's own messages make
+    (`start_thread`: SMS), where one may be open already; otherwise it is a thread of its own."""
+    return callable(getattr(sender, "start_thread", None))
+
+
 async def start_thread(sender: OutboundSender | None, address: str,
                        conversation_id: object) -> tuple[str, str | None, dict[str, Any]]:
     """The thread key, inbox and channel data of a conversation an agent starts with `address` (hub.outbound). A
     sender whose customers' answers are found by their thread key says them (`start_thread`: SMS, the pair of
     numbers, and ours as the inbox) and may refuse there (`SendError`: a number that sent STOP); by default a thread
     of its own, which the answer finds by its hints (email: the reply address and the ticket number)."""
-    method = getattr(sender, "start_thread", None)
-    if callable(method):
-        key, inbox, data = await method(address)
+    if shares_threads(sender):
+        key, inbox, data = await sender.start_thread(address)  # type: ignore[union-attr]
         return str(key), inbox, dict(data)
     return f"{getattr(sender, 'channel', 'channel')}:started-{conversation_id}", None, {}
 

@@ -34,14 +34,18 @@ def settings(settings: Settings, relay: RelayStandIn, tls_files: TlsFiles, twili
     return settings
 
 
-async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, runtime: Runtime,
-                                                   relay: RelayStandIn) -> None:
-    hub = runtime.hub
-    assert hub is not None
-    await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
+async def open_form(browser: Any, live_url: str, runtime: Runtime) -> tuple[Any, Any]:
+    """Alice, an agent, signed in, with the New ticket dialog open: the page and the dialog."""
+    assert runtime.hub is not None
+    await runtime.hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
     page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
     await page.locator("#new-ticket").click()
-    dialog = page.locator("#new-ticket-dialog")
+    return page, page.locator("#new-ticket-dialog")
+
+
+async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, runtime: Runtime,
+                                                   relay: RelayStandIn) -> None:
+    page, dialog = await open_form(browser, live_url, runtime)
     await expect(dialog).to_be_visible()
     await dialog.locator("#new-to").fill("dana@example")  # the browser takes it; the hub does not
     await dialog.locator("#new-name").fill("Dana Scully")
@@ -76,12 +80,7 @@ async def test_an_agent_writes_to_a_customer_first(browser: Any, live_url: str, 
 
 async def test_an_agent_texts_a_customer_first(browser: Any, live_url: str, runtime: Runtime,
                                                twilio_api: TwilioStandIn) -> None:
-    hub = runtime.hub
-    assert hub is not None
-    await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
-    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
-    await page.locator("#new-ticket").click()
-    dialog = page.locator("#new-ticket-dialog")
+    page, dialog = await open_form(browser, live_url, runtime)
     await dialog.locator("#new-channel").select_option("sms")
     to = dialog.locator("#new-to")
     await expect(to).to_have_attribute("type", "tel")
