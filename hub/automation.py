@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.display import person
+from hub.latestread import LatestRead
 from hub.metricdefs import STARTED_BY_AGENT
 from hub.models import AuthorKind, TicketStatus, utcnow
 from hub.realtime import Change, RealtimeBus
@@ -112,6 +113,7 @@ class Automation:
         self.max_runs_per_minute = max_runs_per_minute
         self.idle_interval_seconds = idle_interval_seconds
         self._rules: list[Doc] = []  # the enabled rules, cached
+        self._reads = LatestRead()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- validation ------------------------------------------------------------------------------
@@ -220,7 +222,10 @@ class Automation:
         await self.store.append_event(RULES_CHANGED, utcnow(), data={"by": AUTOMATION})
 
     async def load(self) -> None:
-        self._rules = await self.store.automation_rules.find({"enabled": True}).to_list()
+        turn = self._reads.begin()
+        rules = await self.store.automation_rules.find({"enabled": True}).to_list()
+        if self._reads.apply(turn):  # not a reload begun before a newer one already applied (hub.latestread)
+            self._rules = rules
 
     # -- macros ----------------------------------------------------------------------------------
     async def macros(self) -> list[Doc]:

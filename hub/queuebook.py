@@ -27,6 +27,7 @@ import re
 from dataclasses import asdict, fields
 from typing import Any
 
+from hub.latestread import LatestRead
 from hub.models import utcnow
 from hub.store import Doc, Store
 from hub.tickets import ACTIVE, QueueConfig
@@ -97,6 +98,7 @@ class QueueBook:
         self.default_queue = default_queue
         #: hub.sla.Calendars whose cache is dropped on a reload (a queue may have changed calendar).
         self.calendars = calendars
+        self._reads = LatestRead()
 
     # -- start-up ----------------------------------------------------------------------------------
     async def seed(self, configured: dict[str, QueueConfig]) -> list[str]:
@@ -121,12 +123,14 @@ class QueueBook:
         return added
 
     async def load(self) -> dict[str, QueueConfig]:
-        """Re-read every definition into the live copy (in place) and return it."""
+        """Re-read every definition into the live copy (in place, unless a read begun later was applied
+        already: hub.latestread) and return it."""
+        turn = self._reads.begin()
         calendars = {q: doc["_id"] async for doc in self.store.calendars.find({}, projection={"queues": 1})
                      for q in doc.get("queues") or []}
         docs = await self.store.queues.find({}, sort=[("name", 1)]).to_list()
         fresh = {d["name"]: from_doc(d, calendars.get(d["name"], "")) for d in docs}
-        if fresh:
+        if fresh and self._reads.apply(turn):
             self.live.clear()
             self.live.update(fresh)
         if self.calendars is not None:

@@ -9,7 +9,8 @@ the desk, and `switchboard config apply` re-applies a file (`diff` / `apply` bel
 Every process keeps all sites in memory (`SiteBook.sites`): the widget's CORS checks and
 session handling read memory only, never the database. A change writes the site and a
 `widget.sites_changed` event; each process's `run` follows the realtime bus and reloads on
-that event, and the writing process updates its own memory at once.
+that event, and the writing process reads them again at once (`hub.latestread` keeps overlapping
+reloads in order).
 
 Identity secrets are generated here (never typed by an admin) and shown once. Rotation keeps the
 previous secret valid for a grace period (default one day) so a site's backend can switch keys
@@ -27,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from hub.latestread import LatestRead
 from hub.models import utcnow
 from hub.realtime import Change, RealtimeBus
 from hub.store import Doc, PyMongoError, Store
@@ -175,6 +177,7 @@ class SiteBook:
         #: name -> the site's settings (the shape the widget reads: title, allowed_origins, prechat, ...).
         self.sites: dict[str, Doc] = {}
         self.loaded = asyncio.Event()
+        self._reads = LatestRead()
 
     def normalise(self, raw: dict[str, Any], name: str = "") -> Doc:
         """`normalise` plus the widget's check of the text overrides (raises SiteError)."""
@@ -217,11 +220,13 @@ class SiteBook:
         return added
 
     async def load(self) -> None:
+        turn = self._reads.begin()
         sites: dict[str, Doc] = {}
         for doc in await self.collection.find({}).to_list():
             name = doc.pop("_id")
             sites[str(name)] = doc
-        self.sites = sites
+        if self._reads.apply(turn):  # not a reload begun before a newer one already applied
+            self.sites = sites
         self.loaded.set()
 
     async def run(self, bus: RealtimeBus) -> None:
@@ -254,14 +259,13 @@ class SiteBook:
                 cfg[key] = base[key]
         cfg["updated_at"] = utcnow()
         await self.collection.replace_one({"_id": name}, {"_id": name, **cfg}, upsert=True)
-        await self._changed(name, cfg)
+        await self._changed(name)
         return cfg, current is None
 
     async def delete(self, name: str) -> bool:
         result = await self.collection.delete_one({"_id": name})
         if result.deleted_count:
-            self.sites.pop(name, None)
-            await self.store.append_event(SITES_CHANGED, utcnow(), data={"site": name})
+            await self._changed(name)
         return result.deleted_count > 0
 
     async def rotate_secret(self, name: str, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> tuple[str, Doc]:
@@ -282,12 +286,14 @@ class SiteBook:
             update.update(identity_secret_previous=None, previous_valid_until=None)
         await self.collection.update_one({"_id": name}, {"$set": update})
         cfg = {**{k: v for k, v in doc.items() if k != "_id"}, **update}
-        await self._changed(name, cfg)
+        await self._changed(name)
         return secret, cfg
 
-    async def _changed(self, name: str, cfg: Doc) -> None:
-        self.sites = {**self.sites, name: cfg}
+    async def _changed(self, name: str) -> None:
+        """This process reads every site again now (a read begun after the write: it holds it, and whatever
+        other processes changed), the others when the event passes their bus."""
         await self.store.append_event(SITES_CHANGED, utcnow(), data={"site": name})
+        await self.load()
 
     async def stop(self) -> None:
         return None
@@ -353,7 +359,7 @@ async def apply(book: SiteBook, desired: dict[str, Any], prune: bool = False) ->
             update = {"identity_secret": secret, "identity_secret_set_at": now, "identity_secret_previous": None,
                       "previous_valid_until": None}
             await book.collection.update_one({"_id": str(name)}, {"$set": update})
-            await book._changed(str(name), {**cfg, **update})
+            await book._changed(str(name))
     if prune:
         for line in lines:
             if line.startswith("- "):

@@ -36,6 +36,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+from hub.latestread import LatestRead
 from hub.models import utcnow
 from hub.store import Doc, Store
 
@@ -180,10 +181,14 @@ class TicketFields:
         self.store = store
         #: The definitions as this process last read them (`load`, `follow`): what a solve checks, with no read.
         self.live: dict[str, FieldDef] = {}
+        self._reads = LatestRead()
 
     async def load(self) -> dict[str, FieldDef]:
-        """Re-read the definitions into the live copy."""
-        self.live = await self.by_key()
+        """Re-read the definitions into the live copy (unless a read begun later was applied already)."""
+        turn = self._reads.begin()
+        fresh = await self.by_key()
+        if self._reads.apply(turn):
+            self.live = fresh
         return self.live
 
     def follow(self, bus: Any) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub.latestread import LatestRead
 from hub.models import SendError, utcnow
 from hub.names import choices_problem
 from hub.store import Doc, ObjectId, Store
@@ -110,6 +111,7 @@ class Webhooks:
         #: database each time, as a hub that was never started does). Kept fresh in every process by the
         #: `webhooks.changed` event (`follow`).
         self._subscribed: dict[str, list[ObjectId]] | None = None
+        self._reads = LatestRead()
         #: Told when deliveries were queued (once the caller's transaction has committed): the outbox's `wake`,
         #: set by the hub, so it reads due entries only when there may be some.
         self.on_queued: Callable[[], None] | None = None
@@ -119,12 +121,14 @@ class Webhooks:
 
     async def load(self) -> None:
         """Read the active endpoints' subscriptions into memory."""
+        turn = self._reads.begin()
         subscribed: dict[str, list[ObjectId]] = {event: [] for event in EVENTS}
         async for endpoint in self.store.webhooks.find({"active": True}, projection={"events": 1},
                                                        sort=[("created_at", 1)]):
             for event in endpoint.get("events", []):
                 subscribed.setdefault(event, []).append(endpoint["_id"])
-        self._subscribed = subscribed
+        if self._reads.apply(turn):  # not a reload begun before a newer one already applied (hub.latestread)
+            self._subscribed = subscribed
 
     def follow(self, bus: Any) -> None:
         """Re-read the subscriptions whenever any process registers or removes an endpoint."""
