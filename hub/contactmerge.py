@@ -1,7 +1,8 @@
 """Merging two contact records that are one person (a supervisor's decision, never automatic across proofs).
 
 `merge(survivor, other)` moves everything of `other` to `survivor` in one transaction: its channel
-identities, addresses, tags, attributes (the survivor's values win) and notes, and its
+identities, addresses, tags, attributes (the survivor's values win), notes and a block (one
+person: what blocked their addresses blocks them all; the dialog says so first), and its
 conversations, their messages and its tickets. `other` stays as a tombstone: its name, notes,
 attributes and a snapshot of the identities and addresses it had are kept, with `merged_into`
 pointing at the survivor, so every lookup of the old id (`ContactBook.resolve`, the contact API,
@@ -178,4 +179,6 @@ def _joined(survivor: Doc, other: Doc, now: Any) -> Doc:
     claimed = survivor.get("claimed_email") or other.get("claimed_email")
     if claimed:
         joined["claimed_email"] = claimed
+    if other.get("blocked") and not survivor.get("blocked"):
+        joined["blocked"] = other["blocked"]  # the spammer's addresses move here: so does the block
     return joined

@@ -87,3 +87,29 @@ async def test_only_desk_users_who_work_contacts_block(client: TestClient[Any, A
     assert resp.status == 403
     stored = await hub.store.contacts.find_one({"_id": ticket["contact_id"]})
     assert stored is not None and "blocked" not in stored
+
+
+async def test_a_merge_keeps_the_block(runtime: Runtime) -> None:
+    """Merged into another record, a blocked spammer's addresses stay blocked: the survivor is blocked too (one
+    person), so what they send from either address is kept and left alone."""
+    hub = runtime.hub
+    assert hub is not None
+    spam = await open_ticket(runtime, "email", BEA, "Buy cheap watches")
+    other = Sender("bea.s@example.net", display_name="Bea S", email="bea.s@example.net")
+    kept = await open_ticket(runtime, "email", other, "Where is my order 12?")
+    sam = {"name": "Sam Boss", "username": "sam"}
+    await hub.contactbook.block(spam["contact_id"], sam)
+    merged = await hub.merges.merge(kept["contact_id"], spam["contact_id"], sam)
+    assert merged.survivor["blocked"]["by_name"] == "Sam Boss"
+    await write(runtime, "Watches, 95% off", uuid.uuid4().hex)  # from the spammer's address, now the survivor's
+    stored = await hub.store.messages.find_one({"text": "Watches, 95% off"})
+    assert stored is not None and stored["contact_id"] == kept["contact_id"] and stored["blocked"] is True
+    assert await hub.store.tickets.count_documents({}) == 2
+    # the survivor's own block wins over the one merged in
+    await hub.contactbook.block(kept["contact_id"], sam, on=False)
+    await hub.contactbook.block(kept["contact_id"], {"name": "Alice Ng"})
+    third = await open_ticket(runtime, "email", Sender("bea3@example.com", display_name="B3", email="bea3@example.com"),
+                              "hello")
+    await hub.contactbook.block(third["contact_id"], sam)
+    again = await hub.merges.merge(kept["contact_id"], third["contact_id"], sam)
+    assert again.survivor["blocked"]["by_name"] == "Alice Ng"

@@ -43,6 +43,10 @@ export function openMerge(survivor, done) {
         "Moves " + plural(m.identities, "channel identity") + ", " + plural(m.conversations, "conversation") + " and " +
         plural(m.tickets, "ticket") + " to " + plan.survivor.display_name + ". " + plan.other.display_name +
         " stays on record as merged, and its links lead here."),
+      !plan.conflict && plan.other.blocked && !plan.survivor.blocked
+        ? el("p", { id: "merge-blocked", class: "merge-blocked" }, plan.other.display_name + " is blocked: " +
+             plan.survivor.display_name + " will be blocked too (unblock them after the merge if they should not be).")
+        : null,
       error,
       el("div", { class: "row" }, confirm,
         el("button", { type: "button", class: "secondary", onclick: () => choose_again() }, "Pick another")));

@@ -110,3 +110,26 @@ async def test_an_agent_blocks_a_spammer_from_the_contact_page(browser: Any, liv
     stored = await hub.store.contacts.find_one({"_id": ticket["contact_id"]})
     assert stored is not None and "blocked" not in stored
     await page.context.close()
+
+
+async def test_merging_a_blocked_contact_says_the_block_follows(browser: Any, live_url: str,
+                                                                runtime: Runtime) -> None:
+    """The merge dialog warns that the survivor will be blocked too; after the merge its page says so."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("sam", "sam's long password", name="Sam Boss", roles=[Role.SUPERVISOR])
+    spam = await open_ticket(runtime, "email", Sender("deals@spam.example", display_name="Best Deals"),
+                             "Cheap watches, 90% off")
+    kept = await open_ticket(runtime, "email", Sender("dee@example.org", display_name="Dee Alvarez"), "My order 12?")
+    await hub.contactbook.block(spam["contact_id"], {"name": "Alice Ng"})
+    page = await desk_login(browser, f"{live_url}/desk#/contacts/{kept['contact_id']}", "sam", "sam's long password")
+    await expect(page.locator("#contact-name")).to_have_text("Dee Alvarez")
+    await page.locator("#contact-merge-open").click()
+    await page.locator("#merge-search").fill("best")
+    await page.locator("#merge-search-results li", has_text="Best Deals").click()
+    await expect(page.locator("#merge-blocked")).to_have_text(
+        "Best Deals is blocked: Dee Alvarez will be blocked too (unblock them after the merge if they should not be).")
+    await screenshot(page, "contact-merge-blocked")
+    await page.locator("#merge-confirm").click()
+    await expect(page.locator("#contact-blocked")).to_contain_text("Blocked by Alice Ng")
+    await page.context.close()
