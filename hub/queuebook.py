@@ -30,6 +30,7 @@ from typing import Any
 from hub.latestread import LatestRead
 from hub.models import utcnow
 from hub.store import Doc, Store
+from hub.ticketfields import FIELDS_CHANGED
 from hub.tickets import ACTIVE, QueueConfig
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,8 @@ class QueueBook:
         return before, await self.get(name)
 
     async def delete(self, name: str) -> Doc:
-        """Remove a queue; refused while it has open tickets, is the default or another queue's fallback."""
+        """Remove a queue; refused while it has open tickets, is the default or another queue's fallback, or
+        is the only queue a ticket field belongs to (the field would then be on no ticket, or on every one)."""
         before = await self.get(name)
         if name == self.default_queue:
             raise QueueError(f"{name!r} is the default queue (default_queue in the configuration)")
@@ -219,7 +221,15 @@ class QueueBook:
         waiting = await self.open_tickets(name)
         if waiting:
             raise QueueError(f"{name!r} has {waiting} open ticket(s): move them to another queue first")
+        fields = [f for f in await self.store.ticket_fields.find({"queues": name}).to_list() if not f.get("deleted_at")]
+        only = sorted(f["label"] for f in fields if len(f["queues"]) == 1)
+        if only:
+            raise QueueError(f"{', '.join(only)} belong{'s' if len(only) == 1 else ''} to {name!r} alone: "
+                             "give the field other queues, or every queue, first")
         await self.store.queues.delete_one({"name": name})
+        if fields:  # the other queues keep them
+            await self.store.ticket_fields.update_many({"queues": name}, {"$pull": {"queues": name}})
+            await self.store.append_event(FIELDS_CHANGED, utcnow(), data={"by": "queuebook"})
         await self._move_calendar(name, "")
         # An agent whose only queue this was keeps the name (an empty list would mean "every queue").
         async for agent in self.store.agents.find({"queues": name}, projection={"queues": 1}):

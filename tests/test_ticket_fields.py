@@ -377,3 +377,35 @@ async def test_a_field_of_some_queues_is_theirs_alone(client: TestClient[Any, An
     assert refused.status == 400 and "fill in Order number" in await refused.text()
     solved = await client.post(f"/api/tickets/{other['_id']}/status", json={"status": "solved"}, headers=headers)
     assert solved.status == 200, await solved.text()  # not a field of its queue
+
+
+async def test_deleting_a_queue_keeps_its_fields_where_they_were(client: TestClient[Any, Any],
+                                                                 runtime: Runtime) -> None:
+    """A queue that is some field's only queue is not deleted (the field would be on no ticket, or on every one,
+    silently): the admin is told which field; a field of several queues loses the deleted one, in every process."""
+    hub = runtime.hub
+    assert hub is not None
+    csrf = await admin_defines_fields(client, runtime)
+    headers = {"X-CSRF-Token": csrf}
+    created = await client.post("/api/admin/queues", headers=headers, json={"name": "billing"})
+    assert created.status == 201, await created.text()
+    general = next(q for q in hub.tickets.queues if q != "billing")
+    assert (await define(client, csrf, "order_number", {**FIELDS["order_number"], "queues": ["billing"]})).status == 200
+    assert (await define(client, csrf, "amount", {**FIELDS["amount"], "queues": ["billing", general]})).status == 200
+
+    refused = await client.delete("/api/admin/queues/billing", headers=headers)
+    assert refused.status == 409
+    assert "Order number belongs to 'billing' alone" in (await refused.json())["error"]
+    assert await hub.store.queues.find_one({"name": "billing"}) is not None
+
+    assert (await define(client, csrf, "order_number", {**FIELDS["order_number"], "queues": []})).status == 200
+    assert (await client.delete("/api/admin/queues/billing", headers=headers)).status == 200
+    listed_fields = {f["key"]: f for f in (await (await client.get("/api/ticket-fields")).json())["fields"]}
+    assert listed_fields["amount"]["queues"] == [general]
+
+    # every process's live copy reads them again: the queue book announces it on the bus
+    assert await hub.store.events.count_documents({"type": FIELDS_CHANGED, "data.by": "queuebook"}) == 1
+
+    async def followed() -> bool | None:
+        return hub.tickets.fields.live["amount"].queues == (general,) or None
+    await eventually(followed, what="the live copy without the deleted queue")
