@@ -206,6 +206,11 @@ class Bulk(Body):
                                                   "(a transfer each: agents move their own or nobody's tickets)")
 
 
+class ReadAll(Body):
+    ticket_ids: Annotated[list[Token], Field(min_length=1, max_length=200)] = Field(
+        description="the tickets the user has read now: those the News list showed them (at most 200)")
+
+
 class Assign(Body):
     agent_id: Token | None = Field("me", description='"me", an agent\'s id (supervisors) or null for nobody')
 

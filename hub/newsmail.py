@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.contactbook import EMAIL
-from hub.display import DISPLAY_FIELDS, agent_names, display_name, person
+from hub.display import person
 from hub.leases import Lease
 from hub.models import SendError, utcnow
+from hub.newswords import news_words
 from hub.ports import NewsMailer
 from hub.presence import ONLINE
 from hub.store import Doc, ObjectId, PyMongoError, Store
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 
 #: The news an agent may want by email, as the desk names them (`hub.ticketreads.Why`).
 KINDS = ("message", "assigned", "mention", "reminder", "followed")
-#: The news that is a customer's message (the email names the customer).
-WROTE = ("message", "followed")
 #: The most tickets one email lists (the rest: "and N more").
 MAX_LISTED = 20
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -169,13 +168,7 @@ class NewsMail:
 
     async def _email(self, agent: Doc, news: list[tuple[Unread, Doc]]) -> tuple[str, str]:
         """The subject and plain text: each ticket by number, subject and what happened, named, with its link."""
-        customers = sorted({t["contact_id"] for u, t in news if u.why in WROTE and t.get("contact_id")})
-        contacts = {c["_id"]: c for c in await self.store.contacts.find(
-            {"_id": {"$in": customers}}, projection=DISPLAY_FIELDS).to_list()} if customers else {}
-        agents = await agent_names(self.store, *(i for _, t in news
-                                                 for i in (t.get("assigned_by"), (t.get("mentioned") or {}).get("by"),
-                                                           (t.get("agent_activity") or {}).get("by"))))
-        items = [_item(u, t, contacts.get(t.get("contact_id")), agents) for u, t in news]
+        items = await news_words(self.store, news)
         if len(items) == 1:
             subject = f"#{news[0][0].number} {items[0]}"
         else:
@@ -202,23 +195,6 @@ class NewsMail:
             except Exception:  # one bad round must not end agents' email for the process's life
                 log.exception("news mail: the round failed")
             await asyncio.sleep(self.interval)
-
-
-def _item(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str]) -> str:
-    """What happened on the ticket, in words: "Grace Hopper wrote", "Sam Lead gave it to you"."""
-    if u.why == "message":
-        return f"{display_name(contact)} wrote"
-    if u.why == "assigned":
-        giver = ticket.get("assigned_by")
-        return f"{agents.get(giver, 'a colleague')} gave it to you" if giver else "routing gave it to you"
-    if u.why == "mention":
-        return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
-    if u.why == "followed":
-        activity = ticket.get("agent_activity") or {}
-        if activity.get("at") is not None and _aware(activity["at"]) >= _aware(ticket.get("last_customer_message_at")):
-            return f"{agents.get(activity.get('by'), 'a colleague')} wrote on it (you follow it)"
-        return f"{display_name(contact)} wrote (you follow it)"
-    return "its pending time ended"
 
 
 def _aware(at: Any) -> datetime:

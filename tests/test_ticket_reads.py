@@ -106,3 +106,33 @@ async def test_reading_a_ticket_that_is_not_there(client: TestClient[Any, Any], 
     for ticket_id, reason in (("0123456789abcdef01234567", "no ticket"), ("not-an-id", "not an id")):
         resp = await client.post(f"/api/tickets/{ticket_id}/seen", headers={"X-CSRF-Token": agent["csrf"]})
         assert resp.status == 404 and reason in (await resp.json())["error"]
+
+
+async def test_the_news_list_says_what_happened_and_marks_all_read(client: TestClient[Any, Any],
+                                                                   agent: dict[str, Any], runtime: Runtime) -> None:
+    """GET /api/me/unread names who did what ("Ana Lima wrote", "Sam Lead gave it to you") with the subject; POST
+    /api/me/unread/read marks the tickets the list showed, one command, and only those."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = agent["account"]
+    sam = await hub.accounts.create("sam", "sam's long password", name="Sam Lead", roles=[Role.SUPERVISOR])
+    given = await open_ticket(runtime, "email", ANA, "Refund for order 5521", subject="Refund 5521")
+    taken = await open_ticket(runtime, "sms", LEO, "My card is blocked")
+    await hub.tickets.assign(given["_id"], alice["_id"], sam)
+    await hub.tickets.assign(taken["_id"], alice["_id"], alice)
+    await customer_writes(runtime, taken, LEO, "It is still blocked")
+    listed = (await (await client.get("/api/me/unread")).json())["tickets"]
+    assert [(t["number"], t["said"], t["subject"]) for t in listed] == [
+        (taken["number"], "+447700900111 wrote", taken.get("subject") or ""),
+        (given["number"], "Sam Lead gave it to you", "Refund 5521")]
+
+    csrf = {"X-CSRF-Token": agent["csrf"]}
+    assert (await client.post("/api/me/unread/read", json={"ticket_ids": []}, headers=csrf)).status == 422
+    assert (await client.post("/api/me/unread/read", json={"ticket_ids": ["nope"]}, headers=csrf)).status == 400
+    resp = await client.post("/api/me/unread/read", json={"ticket_ids": [str(given["_id"])]}, headers=csrf)
+    assert resp.status == 200 and (await resp.json())["tickets"] == 1
+    assert await unread(client) == {taken["number"]: "message"}  # only what was sent
+    resp = await client.post("/api/me/unread/read", json={"ticket_ids": [t["id"] for t in listed]}, headers=csrf)
+    assert resp.status == 200 and await unread(client) == {}
+    await customer_writes(runtime, given, ANA, "Any news?")  # news after the marks is news
+    assert await unread(client) == {given["number"]: "message"}

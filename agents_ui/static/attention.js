@@ -38,6 +38,9 @@ export function unreadReason(id) { return unread.get(id); }
 
 export function reasonWords(why) { return WHY[why] || ""; }
 
+/** How many tickets wait for this agent (the News list's count, newslist.js). */
+export function unreadCount() { return unread.size; }
+
 /** The list's rows: a ticket the page first sees in the list is known as it is there, so only later changes count
  * as news. A ticket the page already knows stays as the feed told it (the list gives only its name): a row read
  * after a change but before the change's frame came (a busy hub, a slow socket) would otherwise make that frame

@@ -214,3 +214,56 @@ async def test_news_the_list_shows_before_its_frame_comes_still_counts(browser: 
     await expect(row).to_have_class("unread")
     await expect(row.locator(".dot")).to_have_attribute("title", "Assigned to you")
     await page.context.close()
+
+
+async def test_the_news_list_says_who_did_what_and_marks_it_read(browser: Any, live_url: str,
+                                                                 runtime: Runtime) -> None:
+    """The header's News list: the count, each ticket with who did what and its subject, newest first; a click opens
+    the ticket (its row's dot goes); news that comes while it is open joins it; "Mark all as read" empties it."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    sam = await hub.accounts.create("sam", "sam's long password", name="Sam Lead", roles=[Role.SUPERVISOR])
+    async with http_client(runtime) as client:
+        grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
+        _, ada = await new_ticket(client, runtime, "Ada Lovelace")
+        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
+        await hub.tickets.assign(grace["_id"], alice["_id"], sam)
+        await hub.tickets.assign(ada["_id"], alice["_id"], sam)
+        await say(client, grace_token, "Any news on my refund?")
+        await hub.pipeline.drain()
+
+        page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password")
+        opener = page.locator("#news-open")
+        await expect(opener.locator("#news-count")).to_have_text("2")
+        await opener.click()
+        items = page.locator("#news-items li")
+        await expect(items).to_have_count(2)
+        await expect(items.nth(0)).to_contain_text(f"#{grace['number']} Grace Hopper wrote")
+        await expect(items.nth(1)).to_contain_text(f"#{ada['number']} Sam Lead gave it to you")
+        await expect(items.nth(1)).to_contain_text(ada["subject"])
+
+        await hub.tickets.assign(linus["_id"], alice["_id"], sam)  # while the list is open
+        await expect(items).to_have_count(3)
+        await expect(items.nth(0)).to_contain_text(f"#{linus['number']} Sam Lead gave it to you")
+        await expect(opener.locator("#news-count")).to_have_text("3")
+        await screenshot(page, "desk-news-list")
+
+        await items.nth(1).locator("a").click()  # Grace's: it opens, and is read
+        await expect(page.locator("#ticket-title")).to_contain_text(f"#{grace['number']}")
+        await expect(page.locator("#news-panel")).to_be_hidden()
+        await expect(opener.locator("#news-count")).to_have_text("2")
+        await expect(ticket_row(page, grace)).not_to_have_class("unread")
+
+        await opener.click()
+        await expect(items).to_have_count(2)
+        await page.locator("#news-read-all").click()
+        await expect(page.locator("#news-items")).to_have_text("Nothing new: you have read everything.")
+        await expect(opener.locator("#news-count")).to_have_text("")
+        for t in (ada, linus):
+            await expect(ticket_row(page, t)).not_to_have_class("unread")
+        await expect(page).to_have_title(BASE)
+        await screenshot(page, "desk-news-list-read")
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#news-panel")).to_be_hidden()
+        await page.context.close()
