@@ -41,9 +41,21 @@ def said(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str
     if u.why == "followed":
         activity = ticket.get("agent_activity") or {}
         if activity.get("at") is not None and _aware(activity["at"]) >= _aware(ticket.get("last_customer_message_at")):
-            return f"{agents.get(activity.get('by'), 'a colleague')} wrote on it (you follow it)"
+            return f"{agents.get(activity.get('by'), 'a colleague')} {did_words(activity.get('did'))} (you follow it)"
         return f"{display_name(contact)} wrote (you follow it)"
     return "its pending time ended"
+
+
+#: What a colleague's status change did, in words (hub.tickets: `agent_activity.did`).
+STATUS_WORDS = {"solved": "solved it", "closed": "closed it", "pending": "set it to pending",
+                "open": "opened it again", "new": "set it to new"}
+
+
+def did_words(did: list[str] | None) -> str:
+    """"wrote on it", "solved it", "wrote on it and solved it" (no `did`: a reply or note, as before it was kept)."""
+    did = did or ["wrote"]
+    said = ["wrote on it" if d == "wrote" else STATUS_WORDS.get(d, f"set it to {d}") for d in did]
+    return " and ".join(said)
 
 
 def _aware(at: Any) -> datetime:

@@ -3,7 +3,8 @@
 News for an agent is what the desk marks with a dot (agents_ui/static/attention.js): a customer's message on one of
 their tickets, a ticket given to them by someone else (routing, a colleague, a supervisor), the end of a pending
 time on one of theirs, a colleague's note that mentions them (on any ticket), a customer's message or a colleague's
-reply or note on a ticket they follow and do not hold (hub.followers). The page sees these live; this module keeps
+reply, note or status change (solved, closed, pending, open again) on a ticket they follow and do not hold
+(hub.followers; a followed ticket solved or closed is read for `DONE_NEWS`). The page sees these live; this module keeps
 the mark when no page of theirs was open, or they sign in on another computer.
 
 Nothing is written on the message path: each kind of news is a time the ticket already holds
@@ -22,7 +23,7 @@ from typing import Literal
 
 from pymongo import UpdateOne
 
-from hub.models import utcnow
+from hub.models import TicketStatus, utcnow
 from hub.store import Doc, ObjectId, Store
 from hub.tickets import ACTIVE
 
@@ -33,6 +34,8 @@ Why = Literal["message", "assigned", "reminder", "mention", "followed"]
 KEEP = timedelta(days=60)
 #: At most this many of an agent's active tickets, and of the tickets mentioning them, are looked at.
 LIMIT = 200
+#: A followed ticket a colleague solved or closed is news for this long (then only its active tickets are read).
+DONE_NEWS = timedelta(days=7)
 FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
           "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1,
           "followers": 1, "agent_activity": 1,
@@ -105,8 +108,9 @@ class TicketReads:
         return now
 
     async def unread(self, agent_id: ObjectId) -> list[Unread]:
-        """The tickets with news for the agent they have not read, newest news first (four reads: their active
-        tickets, the active tickets mentioning them, those they follow, and their reads of those)."""
+        """The tickets with news for the agent they have not read, newest news first (five reads: their active
+        tickets, the active tickets mentioning them, those they follow, those they follow a colleague solved or
+        closed lately, and their reads of those)."""
         return [u for u, _ in await self.unread_tickets(agent_id)]
 
     async def unread_tickets(self, agent_id: ObjectId) -> list[tuple[Unread, Doc]]:
@@ -118,6 +122,10 @@ class TicketReads:
             for t in await self.store.tickets.find({watched: agent_id, "status": active}, projection=FIELDS,
                                                    limit=LIMIT).to_list():
                 tickets.setdefault(t["_id"], t)
+        done = {"followers": agent_id, "status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]},
+                "agent_activity.at": {"$gte": utcnow() - DONE_NEWS}}  # a colleague solved or closed it lately
+        for t in await self.store.tickets.find(done, projection=FIELDS, limit=LIMIT).to_list():
+            tickets.setdefault(t["_id"], t)
         news = {tid: found for tid, t in tickets.items() if (found := news_of(t, agent_id)) is not None}
         if not news:
             return []

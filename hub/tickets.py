@@ -530,8 +530,11 @@ class TicketService:
                                              author_id=agent["_id"], author_name=agent.get("name"), private=private,
                                              attachments=attachments, touch_conversation=not closing,
                                              metadata=metadata or None)
-            # who last wrote on it, reply or note: news for the colleagues who follow it (hub.ticketreads)
-            update: dict[str, Any] = {"updated_at": now, "agent_activity": {"at": now, "by": agent["_id"]}}
+            # who last wrote on it, reply or note, and the status they chose with it: news for the colleagues who
+            # follow it (hub.ticketreads, hub.newswords)
+            did = ["wrote", new.value] if new is not None and new.value != ticket["status"] else ["wrote"]
+            update: dict[str, Any] = {"updated_at": now,
+                                      "agent_activity": {"at": now, "by": agent["_id"], "did": did}}
             if mentioned:  # every desk gets the ticket's change: the colleagues named see it is for them
                 update["mentioned"] = {"ids": [m["id"] for m in mentioned], "at": now, "by": agent["_id"]}
             if not private:
@@ -669,6 +672,8 @@ class TicketService:
                 raise TicketError(missing_text(missing, "solving" if new is TicketStatus.SOLVED else "closing"))
             now = utcnow()
             change = await self._status_change(ticket, old, new, now, None if until is KEEP else until)
+            if agent_id is not None:  # a colleague's solve, close, pending or reopen: news for who follows it
+                change["$set"]["agent_activity"] = {"at": now, "by": agent_id, "did": [new.value]}
             # the latest conversation: the line goes there, and so does a solve's rating request
             latest = await self.store.conversations.find_one({"_id": ticket["conversation_ids"][-1]},
                                                              session=session) if line else None

@@ -1,17 +1,19 @@
 """Following a ticket (hub.followers): a colleague who does not hold it hears when its customer writes, or a colleague
-answers or writes a note on it: the ticket
+answers, writes a note on it or changes its status: the ticket
 is unread for them (why "followed") until they read it, and no longer once they stop following; following writes no
 timeline line and leaves `updated_at` alone; the API refuses what it cannot do, with a reason."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from hub.followers import MAX_FOLLOWERS
-from hub.models import Role
+from hub.models import Role, utcnow
 from hub.store import ObjectId
+from hub.ticketreads import DONE_NEWS
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
 from tests.test_ticket_list import desk, listed, open_ticket
@@ -131,3 +133,46 @@ async def test_the_list_shows_the_tickets_i_follow_whoever_holds_them(
     assert await listed(client, "following=1") == []
     bad = await client.get("/api/tickets?following=yes")
     assert bad.status == 400 and "following" in await bad.text()
+
+
+async def said(client: TestClient[Any, Any]) -> dict[int, str]:
+    """The News list's words, by ticket number."""
+    resp = await client.get("/api/me/unread")
+    assert resp.status == 200, await resp.text()
+    return {t["number"]: t["said"] for t in (await resp.json())["tickets"]}
+
+
+async def test_a_follower_hears_a_colleague_change_the_status(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                              runtime: Runtime) -> None:
+    """Bob, who holds the ticket, sets it pending, answers and solves it, reopens it, closes it: each is news for
+    Alice, who follows it, named ("Bob solved it"), solved and closed included (for `DONE_NEWS`); her own is not."""
+    hub = runtime.hub
+    assert hub is not None
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob Stone", roles=[Role.AGENT])
+    ticket = await open_ticket(runtime, "email", ANA, "Refund for order 5521")
+    await hub.tickets.assign(ticket["_id"], bob["_id"], bob)
+    assert (await follow(client, agent["csrf"], ticket["_id"])).status == 200
+    assert await seen(client, agent, ticket["_id"]) == 200
+    n = ticket["number"]
+
+    await hub.tickets.set_status(ticket["_id"], "pending", bob)
+    assert await said(client) == {n: "Bob Stone set it to pending (you follow it)"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    await hub.tickets.reply(ticket["_id"], bob, "Refund sent.", then_status="solved")
+    assert await said(client) == {n: "Bob Stone wrote on it and solved it (you follow it)"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    await hub.tickets.set_status(ticket["_id"], "open", bob)
+    assert await said(client) == {n: "Bob Stone opened it again (you follow it)"}
+    await hub.tickets.set_status(ticket["_id"], "closed", bob)
+    assert await said(client) == {n: "Bob Stone closed it (you follow it)"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    assert await said(client) == {}
+    await hub.tickets.set_status(ticket["_id"], "closed", agent["account"])  # as it is: nothing written
+    await hub.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"status": "open"}})
+    await hub.tickets.set_status(ticket["_id"], "solved", agent["account"])  # her own change: no news for her
+    assert await said(client) == {}
+    await hub.tickets.set_status(ticket["_id"], "closed", bob)
+    assert await said(client) == {n: "Bob Stone closed it (you follow it)"}
+    long_ago = utcnow() - DONE_NEWS - timedelta(minutes=1)  # a ticket closed longer ago is no longer read
+    await hub.store.tickets.update_one({"_id": ticket["_id"]}, {"$set": {"agent_activity.at": long_ago}})
+    assert await said(client) == {}

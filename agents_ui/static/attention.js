@@ -21,7 +21,7 @@ const { api, el, hasRole, onEnter, onLive, onTicketHead, openTicket, state } = w
 const BASE_TITLE = document.title;
 const WHY = { message: "New message from the customer", assigned: "Assigned to you",
               reminder: "Its pending time ended", mention: "A colleague mentioned you",
-              followed: "New message on a ticket you follow" };
+              followed: "News on a ticket you follow" };
 
 const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention" | "followed"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
@@ -145,13 +145,24 @@ const prefKey = () => "switchboard.notify." + (me ? me.id : "");
 const supported = () => typeof Notification === "function";
 const wanted = () => supported() && Notification.permission === "granted" && localStorage.getItem(prefKey()) === "on";
 
+/** What a colleague's status change did to `what` ("#12", or "it"), as the news email says it (hub/newswords.py). */
+const STATUS_WORDS = { solved: (w) => `solved ${w}`, closed: (w) => `closed ${w}`, pending: (w) => `set ${w} to pending`,
+                       open: (w) => `opened ${w} again`, new: (w) => `set ${w} to new` };
+const didOne = (d, w) => (d === "wrote" ? `wrote on ${w}` : (STATUS_WORDS[d] || ((x) => `set ${x} to ${d}`))(w));
+
+/** "wrote on #12", "solved #12", "wrote on #12 and solved it" (a colleague's `agent_activity.did`, hub/tickets.py). */
+function didWords(did, number) {
+  const [first, ...rest] = did && did.length ? did : ["wrote"];
+  return [didOne(first, "#" + number), ...rest.map((d) => didOne(d, "it"))].join(" and ");
+}
+
 function notify(t, why) {
   if (!wanted()) return;
   const info = known.get(t.id) || {};
   const who = info.name || "A customer";
   const act = t.agent_activity;
   const colleague = why === "followed" && act && act.by !== me.id && act.at === t.updated_at;  // not the customer
-  const title = colleague ? `${agentName(act.by) || "A colleague"} wrote on #${t.number}`
+  const title = colleague ? `${agentName(act.by) || "A colleague"} ${didWords(act.did, t.number)}`
     : why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
     : why === "reminder" ? `#${t.number} is open again`
     : why === "mention" ? `${agentName(t.mentioned.by) || "A colleague"} mentioned you on #${t.number}`

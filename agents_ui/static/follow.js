@@ -12,8 +12,8 @@ function draw(t) {
   const following = !!me && (t.followers || []).includes(me);
   button.textContent = following ? "Following" : "Follow";
   button.setAttribute("aria-pressed", following ? "true" : "false");
-  button.title = following ? "You hear when the customer writes; click to stop following"
-    : "Hear when the customer writes, while someone else has the ticket";
+  button.title = following ? "You hear when the customer or a colleague writes or changes its status; click to stop"
+    : "Hear when the customer or a colleague writes or changes its status, while someone else has the ticket";
   button.hidden = !!t.merged_into && !following;
 }
 
