@@ -20,6 +20,7 @@ from hub.automation import Automation
 from hub.channelstatus import ChannelStatus
 from hub.channeltest import ChannelTests
 from hub.contactbook import ContactBook
+from hub.contactimport import ContactImport
 from hub.contactmerge import ContactMerges
 from hub.contacts import ContactService
 from hub.conversations import ConversationService
@@ -135,6 +136,7 @@ class Hub:
         self.privacy = Privacy(store, blobs, self.audit)
         self.contactbook = ContactBook(store, self.tickets.index, self.audit)  # contact page, search, merges
         self.merges = ContactMerges(store, self.contactbook, self.audit)
+        self.contact_import = ContactImport(store, self.contacts, self.contactbook, self.audit)  # a CSV file
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])
         self.retention.events.read_until = self.aggregates.read_until  # never an event they have not read

@@ -180,6 +180,7 @@ class Runtime:
         from agents_ui.automation import routes as automation_routes
         from agents_ui.bulk import routes as bulk_routes
         from agents_ui.calendars import routes as calendar_routes
+        from agents_ui.contactimport import routes as contact_import_routes
         from agents_ui.contacts import routes as contact_routes
         from agents_ui.csat import routes as csat_routes
         from agents_ui.desk import routes as desk_routes
@@ -224,7 +225,7 @@ class Runtime:
         routes += bulk_routes()  # several tickets' status or assignee from the list
         routes += kb_routes()  # help-center articles: the trainer's API and the public /help pages
         routes += trainer_oos_routes()
-        routes += contact_routes()
+        routes += contact_import_routes() + contact_routes()
         routes += history_routes()
         routes += ticket_merge_routes()  # merge a ticket into another, split a message out
         routes += ticket_field_routes()  # admins' ticket fields (hub.ticketfields)

@@ -5,8 +5,9 @@
 import { mountSearch } from "./contactsearch.js";
 import { mountCard } from "./contactcard.js";
 import { mountTimeline } from "./contacttimeline.js";
+import { importOpener } from "./contactimport.js";
 
-const { api, el, registerView } = window.Desk;
+const { api, el, hasRole, registerView } = window.Desk;
 
 async function showContact(container, id) {
   container.replaceChildren(el("p", { class: "muted contact-loading" }, "Loading…"));
@@ -36,6 +37,15 @@ async function showContact(container, id) {
 
 registerView("contacts", "Contacts", ["agent", "supervisor"], (container) => {
   const m = location.hash.match(/^#\/contacts\/([0-9a-f]{24})/);
-  if (m) showContact(container, m[1]);
-  else mountSearch(container);
+  if (m) {
+    showContact(container, m[1]);
+    return;
+  }
+  mountSearch(container);
+  if (hasRole("supervisor", "admin")) {  // an import is a supervisor's (hub/contactimport.py)
+    const title = container.querySelector(".contacts-index h2");
+    const head = el("div", { class: "contacts-head" });
+    title.replaceWith(head);
+    head.append(title, importOpener());
+  }
 });

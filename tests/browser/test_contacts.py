@@ -133,3 +133,35 @@ async def test_merging_a_blocked_contact_says_the_block_follows(browser: Any, li
     await page.locator("#merge-confirm").click()
     await expect(page.locator("#contact-blocked")).to_contain_text("Blocked by Alice Ng")
     await page.context.close()
+
+
+async def test_a_supervisor_imports_contacts_from_a_csv_file(browser: Any, live_url: str, runtime: Runtime,
+                                                             tmp_path: Any) -> None:
+    """Check first (nothing written, a refused line shown with its reason), then Import; the new contact is found by
+    name with its attributes."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("sam", "sam's long password", name="Sam Boss", roles=[Role.SUPERVISOR])
+    path = tmp_path / "crm-export.csv"
+    path.write_text("Name,Email,Phone,Tags,Company\nGrace Hopper,grace@example.com,+4930123456,vip,Acme\n"
+                    "Ada Lovelace,ada@example.com,,,\nBroken Row,not-an-address,,,\n", encoding="utf-8")
+    page = await desk_login(browser, f"{live_url}/desk#/contacts", "sam", "sam's long password")
+    await page.locator("#contact-import-open").click()
+    await page.locator("#import-file").set_input_files(str(path))
+    await page.locator("#import-check").click()
+    await expect(page.locator("#import-summary")).to_have_text(
+        "2 new contacts, 0 known contacts to update; 1 line refused:")
+    await expect(page.locator("#import-refused")).to_have_text("Line 4: 'not-an-address' is not an email address")
+    assert await hub.store.contacts.count_documents({}) == 0
+    await screenshot(page, "contacts-import-check")
+    await page.locator("#import-run").click()
+    await expect(page.locator("#import-summary")).to_have_text(
+        "2 contacts created, 0 updated, 0 unchanged; 1 line refused:")
+    await expect(page.locator("#import-run")).to_be_hidden()
+    await screenshot(page, "contacts-import-done")
+    await page.locator("#import-dialog button[aria-label=Close]").click()
+    await page.locator("#contact-search").fill("grace")
+    await page.locator("#contact-search-results li", has_text="Grace Hopper").click()
+    await expect(page.locator("#contact-name")).to_have_text("Grace Hopper")
+    await expect(page.locator("#contact-card")).to_contain_text("Acme")
+    await page.context.close()

@@ -1,0 +1,189 @@
+"""Contacts from a CSV file: a desk moving from another tool, or a CRM's export, so that the first message of a known
+customer lands on a record that already has their name, company and tags.
+
+Columns (the header row names them, in any order and case): `name`, `email`, `phone`, `tags` (separated by `;` or
+`,`), and any other column is an attribute, its key the header made a key ("Company name" -> `company_name`). Each
+row needs an email or a phone. A row whose email (else phone) a contact holds updates that contact: the file's name
+and attributes replace theirs, its tags are added, an address they lack is added; an empty cell changes nothing.
+Otherwise a contact is created with the row's address as its identity, as writing first to a customer does
+(hub.outbound), so their next email or text joins it.
+
+A row the hub refuses (no address, a malformed one, an address another contact holds, a bad tag) is reported with
+its line number and the reason; the other rows are imported. A check (`dry_run`) reads and reports without writing.
+Each change is audited as an edit of that contact (`contact.updated`), the import as a whole once
+(`contacts.imported`, the counts). At most `MAX_ROWS` rows per file: larger files are split.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from hub.audit import AuditLog
+from hub.contactbook import (
+    ATTRIBUTE_KEY,
+    EMAIL,
+    MAX_ATTRIBUTES,
+    PHONE,
+    TAG,
+    ContactBook,
+    ContactConflict,
+    ContactError,
+)
+from hub.contacts import ContactService
+from hub.display import display_name
+from hub.models import Sender
+from hub.store import Doc, Store
+
+MAX_ROWS = 1000
+#: The columns the hub reads as such; every other column is an attribute.
+KNOWN = ("name", "email", "phone", "tags")
+
+
+class NotContacts(ValueError):
+    """A file the hub cannot read as contacts at all (no header, no address column, too many rows)."""
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: (line number in the file, reason) for each row not imported.
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    def public(self) -> dict[str, object]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "refused": [{"line": line, "reason": reason} for line, reason in self.refused]}
+
+
+def column_key(header: str) -> str:
+    """A header as the key it names: "Company name" -> "company_name"."""
+    return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
+
+
+def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of the file, each with its line number and its non-empty cells by column key; raises NotContacts
+    for a file that is not a table of contacts."""
+    sample = text.lstrip("\ufeff")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(sample), dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise NotContacts("the file is empty") from None
+    keys = [column_key(h) for h in header]
+    if not {"email", "phone"} & set(keys):
+        raise NotContacts("the first row names the columns, and one of them is email or phone")
+    bad = [h for h, k in zip(header, keys, strict=True) if k and k not in KNOWN and not ATTRIBUTE_KEY.fullmatch(k)]
+    if bad:
+        raise NotContacts(f"column {bad[0]!r} cannot be an attribute: it must start with a letter "
+                           "(at most 40 letters, digits and _)")
+    named = [k for k in keys if k]
+    if len(set(named)) != len(named):
+        raise NotContacts("two columns have the same name")
+    if len([k for k in named if k not in KNOWN]) > MAX_ATTRIBUTES:
+        raise NotContacts(f"at most {MAX_ATTRIBUTES} attribute columns")
+    rows: list[tuple[int, dict[str, str]]] = []
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(rows) == MAX_ROWS:
+            raise NotContacts(f"at most {MAX_ROWS} contacts per file: split it")
+        rows.append((reader.line_num, {k: c.strip() for k, c in zip(keys, cells, strict=False) if k and c.strip()}))
+    return rows
+
+
+def _address(row: dict[str, str]) -> tuple[str | None, str | None]:
+    """The row's email and phone, checked (raises ContactError with the reason)."""
+    email = row.get("email", "").lower() or None
+    if email and not EMAIL.fullmatch(email):
+        raise ContactError(f"{row['email']!r} is not an email address")
+    phone = re.sub(r"[\s().-]", "", row.get("phone", "")) or None
+    if phone and phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if phone and not PHONE.fullmatch(phone):
+        raise ContactError(f"{row['phone']!r} is not a phone number with its country code (+4930123456)")
+    if not email and not phone:
+        raise ContactError("no email and no phone")
+    return email, phone
+
+
+def _tags(row: dict[str, str]) -> list[str]:
+    """The row's tags, checked as the contact page checks them (raises ContactError)."""
+    tags = sorted({t.strip().lower() for t in re.split(r"[;,]", row.get("tags", "")) if t.strip()})
+    if len(tags) > 30 or any(not TAG.fullmatch(t) for t in tags):
+        raise ContactError("tags: at most 30, each a word of up to 40 letters, digits, space . : -")
+    return tags
+
+
+class ContactImport:
+    def __init__(self, store: Store, contacts: ContactService, book: ContactBook, audit: AuditLog) -> None:
+        self.store = store
+        self.contacts = contacts
+        self.book = book
+        self.audit = audit
+
+    async def run(self, text: str, actor: Doc, *, dry_run: bool = False, ip: str | None = None) -> ImportReport:
+        """Import (or with `dry_run`, check) the file; raises NotContacts for a file that is not contacts."""
+        report = ImportReport()
+        for line, row in read_rows(text):
+            try:
+                outcome = await self._row(row, actor, dry_run, ip)
+            except (ContactError, ContactConflict) as exc:
+                report.refused.append((line, str(exc)))
+                continue
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        if not dry_run:
+            await self.audit.record("contacts.imported", actor=actor, ip=ip,
+                                    details={"created": report.created, "updated": report.updated,
+                                             "refused": len(report.refused)})
+        return report
+
+    async def _holder(self, key: str, value: str | None) -> Doc | None:
+        """The live contact holding this address."""
+        if value is None:
+            return None
+        for contact in await self.store.contacts.find({key: value}).to_list():
+            if contact.get("merged_into") is None and contact.get("erased_at") is None:
+                return contact
+        return None
+
+    async def _found(self, email: str | None, phone: str | None) -> Doc | None:
+        """The live contact holding the row's email, else its phone; refused (before anything is written) when
+        two contacts hold them."""
+        by_email, by_phone = await self._holder("emails", email), await self._holder("phones", phone)
+        if by_email is not None and by_phone is not None and by_email["_id"] != by_phone["_id"]:
+            raise ContactConflict(f"{email} belongs to {display_name(by_email)} and {phone} to "
+                                  f"{display_name(by_phone)}: merge the two contacts first")
+        return by_email or by_phone
+
+    async def _row(self, row: dict[str, str], actor: Doc, dry_run: bool, ip: str | None) -> str:
+        """"created", "updated" or "unchanged" (raises ContactError with the reason)."""
+        email, phone = _address(row)
+        tags = _tags(row)
+        attributes = {k: v for k, v in row.items() if k not in KNOWN}
+        contact = await self._found(email, phone)
+        if dry_run:
+            return "updated" if contact is not None else "created"
+        created = contact is None
+        if contact is None:
+            channel, address = ("email", email) if email else ("sms", phone)
+            assert address is not None
+            contact = await self.contacts.resolve(channel, Sender(address, display_name=row.get("name"),
+                                                                  email=email, phone=phone))
+        edited = await self.book.edit(
+            contact["_id"], actor, name=row.get("name"),
+            email=email if email and email not in (contact.get("emails") or []) else None,
+            phone=phone if phone and phone not in (contact.get("phones") or []) else None,
+            attributes=attributes or None,
+            tags=sorted(set(contact.get("tags") or []) | set(tags)) if tags else None, ip=ip)
+        if created:
+            return "created"
+        return "updated" if edited.get("updated_at") != contact.get("updated_at") else "unchanged"
+
