@@ -167,6 +167,8 @@ class ContactImport:
         """"created", "updated" or "unchanged" (raises ContactError with the reason)."""
         email, phone = _address(row)
         tags = _tags(row)
+        if len(" ".join(row.get("name", "").split())) > 200:  # checked before a contact is created for the row
+            raise ContactError("name: at most 200 characters")
         attributes = {k: v for k, v in row.items() if k not in KNOWN}
         contact = await self._found(email, phone)
         if dry_run:

@@ -26,7 +26,8 @@ Bad Address,not-an-address,,,,
 Nobody,,,,Umbrella,
 Linus T,,0044 20 7946 0000,,,
 Two People,ana@example.com,+14155550100,,,
-"""
+{long},long@example.com,,,,
+""".replace("{long}", "N" * 201)
 
 
 async def as_supervisor(client: TestClient[Any, Any], runtime: Runtime) -> dict[str, str]:
@@ -50,7 +51,7 @@ async def test_a_csv_file_creates_and_updates_contacts(client: TestClient[Any, A
     checked = await post(client, headers, FILE, dry_run=True)
     assert checked.status == 200, await checked.text()
     report = await checked.json()
-    assert (report["created"], report["updated"]) == (2, 1)
+    assert (report["created"], report["updated"], len(report["refused"])) == (2, 1, 4)
     assert await hub.store.contacts.count_documents({}) == before  # a check writes nothing
 
     resp = await post(client, headers, FILE)
@@ -61,7 +62,8 @@ async def test_a_csv_file_creates_and_updates_contacts(client: TestClient[Any, A
         {"line": 4, "reason": "'not-an-address' is not an email address"},
         {"line": 6, "reason": "no email and no phone"},
         {"line": 8, "reason": "ana@example.com belongs to Ana Lima-Souza and +14155550100 to +14155550100: "
-                              "merge the two contacts first"}]
+                              "merge the two contacts first"},
+        {"line": 9, "reason": "name: at most 200 characters"}]
     assert await hub.store.contacts.count_documents({}) == before + 2
 
     grace = await hub.store.contacts.find_one({"emails": "grace@example.com"})
