@@ -32,12 +32,16 @@ async def browser() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def live_url(runtime: Runtime) -> AsyncIterator[str]:
-    """The hub on a real loopback port the browser can reach."""
+async def live_url(runtime: Runtime, browser: Any) -> AsyncIterator[str]:
+    """The hub on a real loopback port the browser can reach. Afterwards, the pages a test left open are closed
+    first: an open desk keeps its WebSocket, and the server's close waited for it (38 s a test), while the page
+    went on retrying a server that was gone through every later test."""
     assert runtime.app is not None
     server = TestServer(runtime.app, host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/")
+    for context in list(browser.contexts):
+        await context.close()
     await server.close()
 
 
