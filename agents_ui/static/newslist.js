@@ -18,6 +18,7 @@ const panel = el("div", { id: "news-panel", class: "news-panel", role: "dialog",
   el("div", { class: "news-title" }, el("strong", {}, "News"), readAll), items, error);
 let shown = [];  // the ticket ids the list shows now (what "Mark all as read" marks)
 let reading = 0;
+let again = 0;
 
 function ago(iso) {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -64,7 +65,10 @@ function drawCount() {
   const n = unreadCount();
   count.textContent = n ? String(n) : "";
   opener.setAttribute("aria-label", n ? `News: ${n} unread` : "News: nothing unread");
-  if (!panel.hidden) load();
+  if (!panel.hidden) {  // news while the list is open: read it again once the burst is over
+    clearTimeout(again);
+    again = setTimeout(load, 250);
+  }
 }
 
 opener.addEventListener("click", () => toggle(panel.hidden));
