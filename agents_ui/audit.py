@@ -12,6 +12,7 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import agent_of, requires
+from httpkit.csvcells import cell
 from httpkit.errors import error
 from httpkit.query import iso_time
 from hub.audit import ACTION_WORDS, KNOWN_ACTIONS, AuditPage, AuditQuery, BadCursor
@@ -127,12 +128,6 @@ def _view(entry: Doc, names: dict[ObjectId, str]) -> dict[str, object]:
     }
 
 
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (usernames of failed logins are anyone's text)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 async def _page(request: web.Request, query: AuditQuery) -> AuditPage:
     try:
         return await request.app[HUB].audit.page(query)
@@ -178,8 +173,8 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
 
 
 def _csv_row(v: dict[str, object]) -> list[str]:
-    return [_cell(v["at"]), _cell(v["action"]), _cell(v["actor"]), _cell(v["actor_username"]),
-            _cell(v["target"]), _cell(v["ip"]), _cell(json.dumps(v["details"], ensure_ascii=False, sort_keys=True))]
+    return [cell(v["at"]), cell(v["action"]), cell(v["actor"]), cell(v["actor_username"]),
+            cell(v["target"]), cell(v["ip"]), cell(json.dumps(v["details"], ensure_ascii=False, sort_keys=True))]
 
 
 def _csv_rows(rows: list[list[str]]) -> bytes:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from agents_ui.appkeys import HUB
 from agents_ui.auth import error, requires
+from httpkit.csvcells import cell
 from httpkit.query import iso_time
 from hub.history import FILTERS, HistoryError
 from hub.models import Role, utcnow
@@ -38,20 +39,6 @@ async def history(request: web.Request) -> web.Response:
     return web.json_response(await _history(request))
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) else text
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 @requires(Role.SUPERVISOR, scope="metrics")
 async def history_csv(request: web.Request) -> web.Response:
     """One table of the history (`table=series|agents|totals`) as a CSV file, with the same filters."""
@@ -70,13 +57,13 @@ async def history_csv(request: web.Request) -> web.Response:
                 flat[name] = value
         writer.writerow(["metric", "value"])
         for name, value in flat.items():
-            writer.writerow([_cell(name), _cell(value)])
+            writer.writerow([cell(name), cell(value)])
     else:
         rows: list[dict[str, Any]] = data[table]
         header = list(rows[0]) if rows else (["t"] if table == "series" else ["agent", "name", "handled"])
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_cell(row.get(name)) for name in header])
+            writer.writerow([cell(row.get(name)) for name in header])
     name = f"history-{table}-{data['from'][:10]}-{data['to'][:10]}.csv"
     return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,5 +1,6 @@
-"""Contacts from a CSV file: a desk moving from another tool, or a CRM's export, so that the first message of a known
-customer lands on a record that already has their name, company and tags.
+"""Contacts from a CSV file, and back: a desk moving from another tool, or a CRM's export, so that the first message of
+a known customer lands on a record that already has their name, company and tags; and the desk's contacts exported
+in the same columns (`export_rows`), which this import reads back.
 
 Columns (the header row names them, in any order and case): `name`, `email`, `phone`, `tags` (separated by `;` or
 `,`), and any other column is an attribute, its key the header made a key ("Company name" -> `company_name`). Each
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from hub.audit import AuditLog
@@ -95,8 +97,14 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
             continue
         if len(rows) == MAX_ROWS:
             raise NotContacts(f"at most {MAX_ROWS} contacts per file: split it")
-        rows.append((reader.line_num, {k: c.strip() for k, c in zip(keys, cells, strict=False) if k and c.strip()}))
+        rows.append((reader.line_num, {k: _unquoted(c.strip()) for k, c in zip(keys, cells, strict=False)
+                                       if k and c.strip()}))
     return rows
+
+
+def _unquoted(text: str) -> str:
+    """A cell as it was before an export kept a spreadsheet from running it (httpkit.csvcells: "'=x" -> "=x")."""
+    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@") else text
 
 
 def _address(row: dict[str, str]) -> tuple[str | None, str | None]:
@@ -120,6 +128,33 @@ def _tags(row: dict[str, str]) -> list[str]:
     if len(tags) > 30 or any(not TAG.fullmatch(t) for t in tags):
         raise ContactError("tags: at most 30, each a word of up to 40 letters, digits, space . : -")
     return tags
+
+
+#: Contacts read per round of an export (the server reads one batch per round, the hub holds one).
+EXPORT_BATCH = 500
+#: The contacts an export leaves out: merged-away records (their survivor holds them) and erased ones.
+LIVE = {"merged_into": None, "erased_at": None}
+
+
+async def export_rows(store: Store) -> AsyncIterator[list[list[str]]]:
+    """The contacts as rows, a batch at a time, the header first: name, email, phone, tags, then every attribute
+    any contact has, by key (their first email and phone; the columns `ContactImport` reads)."""
+    keys: set[str] = set()
+    async for doc in store.contacts.find(LIVE, projection={"attributes": 1}, batch_size=EXPORT_BATCH):
+        keys.update(doc.get("attributes") or {})
+    attributes = sorted(keys)
+    yield [["name", "email", "phone", "tags", *attributes]]
+    batch: list[list[str]] = []
+    async for c in store.contacts.find(LIVE, sort=[("_id", 1)], batch_size=EXPORT_BATCH,  # oldest first
+                                       projection={"name": 1, "emails": 1, "phones": 1, "tags": 1, "attributes": 1}):
+        values = c.get("attributes") or {}
+        batch.append([c.get("name") or "", (c.get("emails") or [""])[0], (c.get("phones") or [""])[0],
+                      "; ".join(c.get("tags") or []), *(str(values.get(k, "")) for k in attributes)])
+        if len(batch) == EXPORT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class ContactImport:

@@ -119,3 +119,45 @@ async def test_what_is_not_a_file_of_contacts_is_refused(client: TestClient[Any,
     csrf = await login(client, "alice", "alice's long password")
     refused = await post(client, {"X-CSRF-Token": csrf}, "Email\na@example.com\n")
     assert refused.status == 403  # agents edit contacts one by one; an import is a supervisor's
+
+
+async def test_the_export_is_read_back_by_the_import(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """GET /api/contacts/export.csv: every live contact in the import's columns (a merged-away one left out), cells a
+    spreadsheet will not run; imported back, it changes nothing; audited with its row count."""
+    import csv
+    import io
+
+    hub = runtime.hub
+    assert hub is not None
+    headers = await as_supervisor(client, runtime)
+    assert (await post(client, headers, FILE)).status == 200
+    evil = await open_ticket(runtime, "email", Sender("eve@example.net", display_name='=HYPERLINK("http://x")'),
+                             "hi")
+    dup = await open_ticket(runtime, "email", Sender("grace.h@example.org", display_name="G H"), "hello")
+    grace = await hub.store.contacts.find_one({"emails": "grace@example.com"})
+    assert grace is not None
+    await hub.merges.merge(grace["_id"], dup["contact_id"], {"name": "Sam Lead"})
+
+    resp = await client.get("/api/contacts/export.csv")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
+    text = await resp.text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["name", "email", "phone", "tags", "company_name", "plan"]
+    by_email = {r["email"]: r for r in rows}
+    assert by_email["grace@example.com"] == {"name": "Grace Hopper", "email": "grace@example.com",
+                                             "phone": "+49301234567", "tags": "navy; vip",
+                                             "company_name": "Acme", "plan": "gold"}
+    assert by_email["eve@example.net"]["name"] == "'=HYPERLINK(\"http://x\")"  # shown, never run
+    assert "grace.h@example.org" not in by_email  # merged into Grace: her record holds it
+    live = await hub.store.contacts.count_documents({"merged_into": None})
+    assert len(rows) == live
+    assert evil["contact_id"] in {c["_id"] async for c in hub.store.contacts.find({"emails": "eve@example.net"})}
+
+    back = await (await post(client, headers, text)).json()
+    assert (back["created"], back["updated"], back["refused"]) == (0, 0, [])  # Eve's name read back without the quote
+    assert back["unchanged"] == len(rows)
+    audited = await hub.store.audit.find_one({"action": "contacts.exported"})
+    assert audited is not None and audited["details"]["rows"] == len(rows)
+    await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    await login(client, "alice", "alice's long password")
+    assert (await client.get("/api/contacts/export.csv")).status == 403

@@ -1,4 +1,4 @@
-/* Import contacts from a CSV file (supervisors, on the Contacts page): pick the file, "Check" says what would happen
+/* Import contacts from a CSV file, or export them (supervisors, on the Contacts page): pick the file, "Check" says what would happen
  * (new contacts, known ones updated, each refused line with its reason) and writes nothing; "Import" does it and says
  * what it did. The browser reads the file and sends its text (POST /api/contacts/import, hub/contactimport.py).
  * Text via textContent only.
@@ -7,6 +7,12 @@ const { api, el } = window.Desk;
 
 const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
 const MAX_SHOWN = 50;
+
+/** "Export CSV": every contact, in the columns the import reads (GET /api/contacts/export.csv, a download). */
+export function exportLink() {
+  return el("a", { href: "/api/contacts/export.csv", id: "contact-export", class: "contact-export", download: "" },
+            "Export CSV");
+}
 
 /** The "Import CSV…" button that opens the dialog. */
 export function importOpener() {

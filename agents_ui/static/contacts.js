@@ -5,7 +5,7 @@
 import { mountSearch } from "./contactsearch.js";
 import { mountCard } from "./contactcard.js";
 import { mountTimeline } from "./contacttimeline.js";
-import { importOpener } from "./contactimport.js";
+import { exportLink, importOpener } from "./contactimport.js";
 
 const { api, el, hasRole, registerView } = window.Desk;
 
@@ -46,6 +46,6 @@ registerView("contacts", "Contacts", ["agent", "supervisor"], (container) => {
     const title = container.querySelector(".contacts-index h2");
     const head = el("div", { class: "contacts-head" });
     title.replaceWith(head);
-    head.append(title, importOpener());
+    head.append(title, el("div", { class: "contacts-tools" }, exportLink(), importOpener()));
   }
 });

@@ -3,6 +3,7 @@ and sees one timeline with both conversations; the merged-away contact's link le
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
@@ -137,8 +138,8 @@ async def test_merging_a_blocked_contact_says_the_block_follows(browser: Any, li
 
 async def test_a_supervisor_imports_contacts_from_a_csv_file(browser: Any, live_url: str, runtime: Runtime,
                                                              tmp_path: Any) -> None:
-    """Check first (nothing written, a refused line shown with its reason), then Import; the new contact is found by
-    name with its attributes."""
+    """Check first (nothing written, a refused line shown with its reason), then Import; Export CSV downloads them in
+    the same columns; the new contact is found by name with its attributes."""
     hub = runtime.hub
     assert hub is not None
     await hub.accounts.create("sam", "sam's long password", name="Sam Boss", roles=[Role.SUPERVISOR])
@@ -160,6 +161,11 @@ async def test_a_supervisor_imports_contacts_from_a_csv_file(browser: Any, live_
     await expect(page.locator("#import-run")).to_be_hidden()
     await screenshot(page, "contacts-import-done")
     await page.locator("#import-dialog button[aria-label=Close]").click()
+    async with page.expect_download() as info:  # the export holds what was imported, in the same columns
+        await page.locator("#contact-export").click()
+    exported = Path(await (await info.value).path()).read_text(encoding="utf-8")
+    assert exported.splitlines()[0] == "name,email,phone,tags,company"
+    assert "Grace Hopper,grace@example.com,+4930123456,vip,Acme" in exported.splitlines()
     await page.locator("#contact-search").fill("grace")
     await page.locator("#contact-search-results li", has_text="Grace Hopper").click()
     await expect(page.locator("#contact-name")).to_have_text("Grace Hopper")
