@@ -68,7 +68,14 @@ def column_key(header: str) -> str:
 
 def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     """The rows of the file, each with its line number and its non-empty cells by column key; raises NotContacts
-    for a file that is not a table of contacts."""
+    for a file that is not a table of contacts (or that the csv module cannot read: a cell over its size limit)."""
+    try:
+        return _read_rows(text)
+    except csv.Error as exc:
+        raise NotContacts(f"the file cannot be read as CSV: {exc}") from None
+
+
+def _read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     sample = text.lstrip("\ufeff")
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample[:4096], delimiters=",;\t")

@@ -107,7 +107,8 @@ async def test_what_is_not_a_file_of_contacts_is_refused(client: TestClient[Any,
     headers = await as_supervisor(client, runtime)
     for text, reason in (("", None), ("Email,Email\na@example.com,b@example.com\n", "two columns have the same name"),
                          ("Email,2nd phone\na@example.com,1\n", "column '2nd phone' cannot be an attribute"),
-                         ("Email\n" + "".join(f"u{i}@example.com\n" for i in range(1001)), "at most 1000 contacts")):
+                         ("Email\n" + "".join(f"u{i}@example.com\n" for i in range(1001)), "at most 1000 contacts"),
+                         ('Email,Note\na@example.com,"' + "x" * 140_000 + '"\n', "cannot be read as CSV: field")):
         resp = await post(client, headers, text)
         if reason is None:
             assert resp.status == 422
