@@ -189,12 +189,7 @@ class ContactImport:
 
     async def _holder(self, key: str, value: str | None) -> Doc | None:
         """The live contact holding this address."""
-        if value is None:
-            return None
-        for contact in await self.store.contacts.find({key: value}).to_list():
-            if contact.get("merged_into") is None and contact.get("erased_at") is None:
-                return contact
-        return None
+        return None if value is None else await self.store.contacts.find_one({key: value, **LIVE})
 
     async def _found(self, email: str | None, phone: str | None) -> Doc | None:
         """The live contact holding the row's email, else its phone; refused (before anything is written) when

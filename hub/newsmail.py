@@ -23,14 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from hub.contactbook import EMAIL
 from hub.display import person
 from hub.leases import Lease
 from hub.models import SendError, utcnow
-from hub.newswords import news_words
+from hub.newswords import aware, news_words
 from hub.ports import NewsMailer
 from hub.presence import ONLINE
 from hub.store import Doc, ObjectId, PyMongoError, Store
@@ -42,7 +41,6 @@ log = logging.getLogger(__name__)
 KINDS = ("message", "assigned", "mention", "reminder", "followed")
 #: The most tickets one email lists (the rest: "and N more").
 MAX_LISTED = 20
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class NewsMailError(ValueError):
@@ -136,14 +134,14 @@ class NewsMail:
     async def _tell(self, agent: Doc, now: datetime) -> int:
         choice = wanted(agent)
         # news that came while they were away from the desk, and since they asked for it
-        since = max(_aware(agent.get("presence_at")), _aware((agent.get("notify_email") or {}).get("since")))
+        since = max(aware(agent.get("presence_at")), aware((agent.get("notify_email") or {}).get("since")))
         due = [(u, t) for u, t in await self.reads.unread_tickets(agent["_id"])
                if u.why in choice.kinds and since <= u.at <= now - self.delay]
         if not due or not choice.address:
             return 0
         record = await self.store.news_mail.find_one({"_id": agent["_id"]}) or {}
         told: dict[str, datetime] = record.get("told") or {}
-        fresh = [(u, t) for u, t in due if _aware(told.get(str(u.ticket_id))) < u.at]
+        fresh = [(u, t) for u, t in due if aware(told.get(str(u.ticket_id))) < u.at]
         if not fresh:
             return 0
         assert self.mailer is not None
@@ -195,11 +193,4 @@ class NewsMail:
             except Exception:  # one bad round must not end agents' email for the process's life
                 log.exception("news mail: the round failed")
             await asyncio.sleep(self.interval)
-
-
-def _aware(at: Any) -> datetime:
-    """A stored time as an aware datetime (the driver may hand back naive UTC); EPOCH for none."""
-    if not isinstance(at, datetime):
-        return EPOCH
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 

@@ -40,7 +40,7 @@ def said(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str
         return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
     if u.why == "followed":
         activity = ticket.get("agent_activity") or {}
-        if activity.get("at") is not None and _aware(activity["at"]) >= _aware(ticket.get("last_customer_message_at")):
+        if activity.get("at") is not None and aware(activity["at"]) >= aware(ticket.get("last_customer_message_at")):
             return f"{agents.get(activity.get('by'), 'a colleague')} {did_words(activity.get('did'))} (you follow it)"
         return f"{display_name(contact)} wrote (you follow it)"
     return "its pending time ended"
@@ -58,8 +58,8 @@ def did_words(did: list[str] | None) -> str:
     return " and ".join(said)
 
 
-def _aware(at: Any) -> datetime:
-    """A stored time as an aware datetime (the driver may hand back naive UTC); EPOCH for none."""
+def aware(at: Any) -> datetime:
+    """A stored time as an aware datetime (the driver may hand back naive UTC); EPOCH for none (hub.newsmail too)."""
     if not isinstance(at, datetime):
         return EPOCH
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

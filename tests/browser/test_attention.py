@@ -24,19 +24,27 @@ from tests.test_widget_flow import say
 BASE = "Switchboard desk"
 
 
+async def alice_given_two_of_three(runtime: Runtime, client: Any, supervisor: str) -> tuple[Any, Any, list[Any]]:
+    """Alice (an agent) and Sam (a supervisor, named `supervisor`); Grace's, Ada's and Linus's chats escalated, and
+    Sam gives Alice Grace's and Ada's. Returns alice, sam and the three (token, ticket) pairs."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
+    sam = await hub.accounts.create("sam", "sam's long password", name=supervisor, roles=[Role.SUPERVISOR])
+    chats = [await new_ticket(client, runtime, name) for name in ("Grace Hopper", "Ada Lovelace", "Linus Torvalds")]
+    for _, ticket in chats[:2]:
+        await hub.tickets.assign(ticket["_id"], alice["_id"], sam)
+    return alice, sam, chats
+
+
 async def test_what_needs_the_agent_reaches_them_live_and_when_they_sign_in(
     browser: Any, live_url: str, runtime: Runtime
 ) -> None:
     hub = runtime.hub
     assert hub is not None
-    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
-    sam = await hub.accounts.create("sam", "sam's long password", name="Sam", roles=[Role.SUPERVISOR])
     async with http_client(runtime) as client:
-        grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
-        ada_token, ada = await new_ticket(client, runtime, "Ada Lovelace")
-        linus_token, linus = await new_ticket(client, runtime, "Linus Torvalds")
-        await hub.tickets.assign(grace["_id"], alice["_id"], sam)
-        await hub.tickets.assign(ada["_id"], alice["_id"], sam)
+        alice, sam, chats = await alice_given_two_of_three(runtime, client, "Sam")
+        (grace_token, grace), (ada_token, ada), (linus_token, linus) = chats
 
         page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password", notifications=True)
         toggle = page.locator("#notify-toggle")
@@ -222,14 +230,9 @@ async def test_the_news_list_says_who_did_what_and_marks_it_read(browser: Any, l
     the ticket (its row's dot goes); news that comes while it is open joins it; "Mark all as read" empties it."""
     hub = runtime.hub
     assert hub is not None
-    alice = await hub.accounts.create("alice", "alice's long password", name="Alice", roles=[Role.AGENT])
-    sam = await hub.accounts.create("sam", "sam's long password", name="Sam Lead", roles=[Role.SUPERVISOR])
     async with http_client(runtime) as client:
-        grace_token, grace = await new_ticket(client, runtime, "Grace Hopper")
-        _, ada = await new_ticket(client, runtime, "Ada Lovelace")
-        _, linus = await new_ticket(client, runtime, "Linus Torvalds")
-        await hub.tickets.assign(grace["_id"], alice["_id"], sam)
-        await hub.tickets.assign(ada["_id"], alice["_id"], sam)
+        alice, sam, chats = await alice_given_two_of_three(runtime, client, "Sam Lead")
+        (grace_token, grace), (_, ada), (_, linus) = chats
         await say(client, grace_token, "Any news on my refund?")
         await hub.pipeline.drain()
 
