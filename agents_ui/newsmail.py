@@ -18,6 +18,7 @@ from hub.newsmail import KINDS, NewsMailError, NewsWanted
 #: What each kind of news is called on the Account page.
 LABELS = {"message": "A customer writes on a ticket of mine",
           "assigned": "Someone gives me a ticket",
+          "colleague": "A colleague answers, notes or solves a ticket of mine",
           "mention": "A colleague mentions me in a note",
           "reminder": "A pending ticket of mine opens again",
           "followed": "A customer writes on a ticket I follow"}

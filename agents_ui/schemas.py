@@ -47,12 +47,12 @@ class MyStatus(Body):
     status: Token = Field(description="available or away")
 
 
-NewsKind = Literal["message", "assigned", "mention", "reminder", "followed"]
+NewsKind = Literal["message", "assigned", "colleague", "mention", "reminder", "followed"]
 
 
 class NewsMail(Body):
     address: Email = Field("", description="where my news goes (empty: nowhere)")
-    kinds: Annotated[list[NewsKind], Field(max_length=5)] = Field(
+    kinds: Annotated[list[NewsKind], Field(max_length=6)] = Field(
         default_factory=list, description="the news I want by email while away from the desk (hub.newsmail.KINDS)")
 
 

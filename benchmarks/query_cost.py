@@ -150,6 +150,11 @@ async def fill(store: Store, start: int, end: int) -> None:
             await store.db[kind].insert_many(_docs(kind, first, min(BATCH, end - first)), ordered=False)
     if start == 0:
         await store.tickets.insert_many(_agents_tickets(), ordered=False)
+        # a colleague solved three tickets of each agent's this week (hub.donenews): notes on solved tickets
+        await store.done_news.insert_many([
+            {"_id": f"{ObjectId(f'{a:024x}')}:{ObjectId(f'{t:024x}')}", "agent_id": ObjectId(f"{a:024x}"),
+             "ticket_id": ObjectId(f"{t:024x}"), "at": utcnow(), "expires_at": utcnow() + timedelta(days=7)}
+            for a in range(AGENTS) for t in (3 * a + 1, 3 * a + 2, 3 * a + 4)], ordered=False)
         await store.agents.insert_many([{"_id": ObjectId(f"{i:024x}"), "username": f"agent{i}", "roles": ["agent"]}
                                         for i in range(AGENTS)])
 
@@ -353,7 +358,8 @@ async def _still_mine() -> bool:
 
 QUERIES: dict[str, Query] = {
     # a desk signing in: the agent's tickets with news not read since (the real `TicketReads.unread`: their active
-    # tickets, those mentioning them, those they follow, their reads of those by `_id`)
+    # tickets, those mentioning them, those they follow, their notes of tickets a colleague solved and those by
+    # `_id`, their reads of all these by `_id`)
     "unread_for_agent": lambda s, i: TicketReads(s).unread(ObjectId(f"{(i * 7) % AGENTS:024x}")),
     # the desk's "Following" list: the tickets agent 0 follows (thirty), by the `followers` index, then the page's
     "following_list": lambda s, i: TicketIndex(s).search(TicketQuery(follower=ObjectId(f"{0:024x}"))),

@@ -38,7 +38,7 @@ from hub.ticketreads import TicketReads, Unread
 log = logging.getLogger(__name__)
 
 #: The news an agent may want by email, as the desk names them (`hub.ticketreads.Why`).
-KINDS = ("message", "assigned", "mention", "reminder", "followed")
+KINDS = ("message", "assigned", "colleague", "mention", "reminder", "followed")
 #: The most tickets one email lists (the rest: "and N more").
 MAX_LISTED = 20
 

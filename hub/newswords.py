@@ -1,6 +1,6 @@
 """What happened on a ticket with news for an agent, in words that name people: "Ada Lovelace wrote", "Sam Lead gave
-it to you", "Bob mentioned you in a note". The news email (hub.newsmail) and the desk's News list
-(agents_ui/reads.py) say it the same way.
+it to you", "Bob mentioned you in a note", "Bob Stone solved it" (a colleague, on one of theirs). The news email
+(hub.newsmail) and the desk's News list (agents_ui/reads.py) say it the same way.
 """
 
 from __future__ import annotations
@@ -38,10 +38,13 @@ def said(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str
         return f"{agents.get(giver, 'a colleague')} gave it to you" if giver else "routing gave it to you"
     if u.why == "mention":
         return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
+    activity = ticket.get("agent_activity") or {}
+    colleague = f"{agents.get(activity.get('by'), 'a colleague')} {did_words(activity.get('did'))}"
+    if u.why == "colleague":
+        return colleague
     if u.why == "followed":
-        activity = ticket.get("agent_activity") or {}
         if activity.get("at") is not None and aware(activity["at"]) >= aware(ticket.get("last_customer_message_at")):
-            return f"{agents.get(activity.get('by'), 'a colleague')} {did_words(activity.get('did'))} (you follow it)"
+            return f"{colleague} (you follow it)"
         return f"{display_name(contact)} wrote (you follow it)"
     return "its pending time ended"
 

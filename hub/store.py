@@ -128,6 +128,7 @@ class Store:
         self.ticket_fields = self.db["ticket_fields"]  # hub.ticketfields: admins' ticket fields (_id: key)
         self.ticket_activity = self.db["ticket_activity"]  # hub.activity: who views / types on a ticket now
         self.ticket_reads = self.db["ticket_reads"]  # hub.ticketreads: when each agent last read each ticket
+        self.done_news = self.db["done_news"]  # hub.donenews: who hears that a colleague solved a ticket, for a week
         self.news_mail = self.db["news_mail"]  # hub.newsmail: the news each agent was emailed, per ticket
         self.calendars = self.db["calendars"]  # hub.sla: business-hours calendars (_id: name)
         self.kb_articles = self.db["kb_articles"]  # hub.knowledge: help-center articles
@@ -261,6 +262,8 @@ class Store:
         await self.ticket_activity.create_index([("ticket_id", ASCENDING)])
         await self.ticket_activity.create_index("expires_at", expireAfterSeconds=0)
         await self.ticket_reads.create_index("expires_at", expireAfterSeconds=0)
+        await self.done_news.create_index("agent_id")  # hub.donenews: an agent's notes, read with their news
+        await self.done_news.create_index("expires_at", expireAfterSeconds=0)
         await self.tickets.create_index("mentioned.ids", sparse=True)  # hub.ticketreads: who was mentioned
         await self.tickets.create_index("followers", sparse=True)  # hub.ticketreads: who follows a ticket
         await self.wait_notices.create_index([("thread_key", ASCENDING), ("channel", ASCENDING)])

@@ -2,9 +2,11 @@
 
 News for an agent is what the desk marks with a dot (agents_ui/static/attention.js): a customer's message on one of
 their tickets, a ticket given to them by someone else (routing, a colleague, a supervisor), the end of a pending
-time on one of theirs, a colleague's note that mentions them (on any ticket), a customer's message or a colleague's
-reply, note or status change (solved, closed, pending, open again) on a ticket they follow and do not hold
-(hub.followers; a followed ticket solved or closed is read for `DONE_NEWS`). The page sees these live; this module keeps
+time on one of theirs, a colleague's reply, note or status change (solved, closed, pending, open again) on one of
+theirs ("colleague": what Zendesk tells an assignee when someone else updates their ticket), a colleague's note that
+mentions them (on any ticket), a customer's message or a colleague's reply, note or status change on a ticket they
+follow and do not hold (hub.followers). A ticket of theirs or one they follow that a colleague solved or closed is
+read for a week (hub.donenews). The page sees these live; this module keeps
 the mark when no page of theirs was open, or they sign in on another computer.
 
 Nothing is written on the message path: each kind of news is a time the ticket already holds
@@ -23,19 +25,18 @@ from typing import Literal
 
 from pymongo import UpdateOne
 
-from hub.models import TicketStatus, utcnow
+from hub.donenews import done_for
+from hub.models import utcnow
 from hub.store import Doc, ObjectId, Store
 from hub.tickets import ACTIVE
 
-Why = Literal["message", "assigned", "reminder", "mention", "followed"]
+Why = Literal["message", "assigned", "reminder", "mention", "colleague", "followed"]
 
 #: A read is kept this long after it was last made (TTL): an agent's reads do not grow with all history. A ticket
 #: unread for longer is judged by the agent's last reply on it.
 KEEP = timedelta(days=60)
 #: At most this many of an agent's active tickets, and of the tickets mentioning them, are looked at.
 LIMIT = 200
-#: A followed ticket a colleague solved or closed is news for this long (then only its active tickets are read).
-DONE_NEWS = timedelta(days=7)
 FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
           "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1,
           "followers": 1, "agent_activity": 1,
@@ -69,16 +70,24 @@ def news_of(ticket: Doc, agent_id: ObjectId) -> tuple[Why, datetime] | None:
             found.append((wrote, "message"))
         if ticket.get("pending_ended_at"):
             found.append((ticket["pending_ended_at"], "reminder"))
+        if (colleague := _colleague_at(ticket, agent_id)) and (assigned is None or colleague > assigned):
+            found.append((colleague, "colleague"))  # a colleague answered, noted or moved it while it was theirs
     elif agent_id in (ticket.get("followers") or []):  # hub.followers: someone else's ticket
         if ticket.get("last_customer_message_at"):
             found.append((ticket["last_customer_message_at"], "followed"))
-        activity = ticket.get("agent_activity") or {}
-        if activity.get("at") and activity.get("by") != agent_id:  # a colleague's reply or note on it
-            found.append((activity["at"], "followed"))
+        if colleague := _colleague_at(ticket, agent_id):
+            found.append((colleague, "followed"))
     if not found:
         return None
     at, why = max(found, key=lambda f: f[0])
     return why, at
+
+
+def _colleague_at(ticket: Doc, agent_id: ObjectId) -> datetime | None:
+    """When someone else last replied, wrote a note or changed the status (hub.tickets `agent_activity`), if anyone
+    did: your own work is no news to you."""
+    activity = ticket.get("agent_activity") or {}
+    return activity.get("at") if activity.get("by") not in (None, agent_id) else None
 
 
 class TicketReads:
@@ -108,9 +117,9 @@ class TicketReads:
         return now
 
     async def unread(self, agent_id: ObjectId) -> list[Unread]:
-        """The tickets with news for the agent they have not read, newest news first (five reads: their active
-        tickets, the active tickets mentioning them, those they follow, those they follow a colleague solved or
-        closed lately, and their reads of those)."""
+        """The tickets with news for the agent they have not read, newest news first (at most six reads: their
+        active tickets, the active tickets mentioning them, those they follow, the notes of those of theirs or
+        followed that a colleague solved or closed lately and those tickets, and their reads of all these)."""
         return [u for u, _ in await self.unread_tickets(agent_id)]
 
     async def unread_tickets(self, agent_id: ObjectId) -> list[tuple[Unread, Doc]]:
@@ -122,10 +131,11 @@ class TicketReads:
             for t in await self.store.tickets.find({watched: agent_id, "status": active}, projection=FIELDS,
                                                    limit=LIMIT).to_list():
                 tickets.setdefault(t["_id"], t)
-        done = {"followers": agent_id, "status": {"$in": [TicketStatus.SOLVED.value, TicketStatus.CLOSED.value]},
-                "agent_activity.at": {"$gte": utcnow() - DONE_NEWS}}  # a colleague solved or closed it lately
-        for t in await self.store.tickets.find(done, projection=FIELDS, limit=LIMIT).to_list():
-            tickets.setdefault(t["_id"], t)
+        # theirs or followed, that a colleague solved or closed lately (hub.donenews): by their notes, then by `_id`
+        done = [tid for tid in await done_for(self.store, agent_id, LIMIT) if tid not in tickets]
+        if done:
+            for t in await self.store.tickets.find({"_id": {"$in": done}}, projection=FIELDS).to_list():
+                tickets.setdefault(t["_id"], t)
         news = {tid: found for tid, t in tickets.items() if (found := news_of(t, agent_id)) is not None}
         if not news:
             return []
@@ -133,8 +143,9 @@ class TicketReads:
         seen = {keys[r["_id"]]: r["at"] for r in await self.reads.find({"_id": {"$in": list(keys)}}).to_list()}
         found: list[tuple[Unread, Doc]] = []
         for tid, (why, at) in news.items():
-            # answering your own ticket shows you read it; a colleague's answer on one you follow is news instead
-            replied = tickets[tid].get("last_agent_reply_at") if why not in ("mention", "followed") else None
+            # answering your own ticket shows you read it; a colleague's answer on it or on one you follow is news
+            replied = tickets[tid].get("last_agent_reply_at") if why not in ("mention", "colleague", "followed") \
+                else None
             last = max((t for t in (seen.get(tid), replied) if t), default=None)
             if last is None or at > last:
                 found.append((Unread(tid, int(tickets[tid].get("number") or 0), why, at), tickets[tid]))

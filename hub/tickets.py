@@ -16,6 +16,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub import donenews
 from hub.csat import CsatLinks
 from hub.desktally import DeskTally
 from hub.display import SYSTEM_NAME, person
@@ -620,6 +621,8 @@ class TicketService:
         await self.store.append_event(f"ticket.{new.value}", now, session=session, ticket_id=ticket["_id"],
                                       agent_id=agent_id, queue=ticket["queue"],
                                       data={"from": old.value, "to": new.value, **more})
+        if new in CLOSING and agent_id is not None:  # news for its assignee and followers (hub.donenews)
+            await donenews.tell(self.store, ticket, agent_id, now, session)
         if new is TicketStatus.SOLVED:
             self.telemetry.count("ticket", session, queue=ticket["queue"], change="solved")
         await self.notify("ticket.solved" if new is TicketStatus.SOLVED else "ticket.updated", ticket, session)

@@ -2,8 +2,8 @@
 they have not read since, whichever desk was open when the news came; POST /api/tickets/{id}/seen reads one.
 
 News: a customer's message on their ticket, a ticket given to them by someone else, the end of a pending time on
-theirs, a colleague's note mentioning them. Not news: a ticket they took or answered themselves, a message they
-answered, a solved ticket."""
+theirs, a colleague's reply, note or status change on theirs, a colleague's note mentioning them. Not news: a ticket
+they took or answered themselves, a message they answered, a ticket they solved."""
 
 from __future__ import annotations
 
@@ -136,3 +136,50 @@ async def test_the_news_list_says_what_happened_and_marks_all_read(client: TestC
     assert resp.status == 200 and await unread(client) == {}
     await customer_writes(runtime, given, ANA, "Any news?")  # news after the marks is news
     assert await unread(client) == {given["number"]: "message"}
+
+
+async def test_a_colleague_working_on_my_ticket_is_news_for_me(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                               runtime: Runtime) -> None:
+    """Bob answers, writes a note on, solves and reopens Alice's ticket: each is news for her, in his name ("Bob
+    Stone solved it"), the solved ticket too though it left the active ones; her own work is not, nor is Bob's
+    answer a sign that she read it. A solve tells who held it and who follows it, never who solved it."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = agent["account"]
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob Stone", roles=[Role.AGENT])
+    cy = await hub.accounts.create("cy", "cy's long password", name="Cy Watt", roles=[Role.AGENT])
+    ticket = await open_ticket(runtime, "email", ANA, "Refund for order 5521")
+    await hub.tickets.assign(ticket["_id"], alice["_id"], alice)
+    await hub.followers.follow(ticket["_id"], cy["_id"])
+    n = ticket["number"]
+    assert await unread(client) == {}
+
+    await customer_writes(runtime, ticket, ANA, "Any news?")
+    await hub.tickets.reply(ticket["_id"], bob, "The refund left today.")  # while she was away
+    assert await unread(client) == {n: "colleague"}
+    assert await said(client) == {n: "Bob Stone wrote on it"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    await hub.tickets.reply(ticket["_id"], bob, "Checked with the bank.", private=True)
+    assert await said(client) == {n: "Bob Stone wrote on it"}  # a note too
+    await hub.tickets.reply(ticket["_id"], alice, "Thanks Bob.", private=True)  # her own: read by writing it
+    await hub.tickets.set_status(ticket["_id"], "pending", alice)
+    assert await unread(client) == {}
+
+    await hub.tickets.set_status(ticket["_id"], "solved", bob)
+    assert await said(client) == {n: "Bob Stone solved it"}
+    assert {n["agent_id"] for n in await hub.store.done_news.find().to_list()} == {alice["_id"], cy["_id"]}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    assert await unread(client) == {}
+    await hub.tickets.set_status(ticket["_id"], "open", bob)
+    assert await said(client) == {n: "Bob Stone opened it again"}
+    assert await seen(client, agent, ticket["_id"]) == 200
+    await hub.tickets.set_status(ticket["_id"], "solved", alice)  # her own solve tells Cy, not her
+    assert await unread(client) == {}
+    assert await hub.store.done_news.count_documents({"agent_id": alice["_id"]}) == 1  # Bob's, not hers
+
+
+async def said(client: TestClient[Any, Any]) -> dict[int, str]:
+    """The News list's words, by ticket number."""
+    resp = await client.get("/api/me/unread")
+    assert resp.status == 200, await resp.text()
+    return {t["number"]: t["said"] for t in (await resp.json())["tickets"]}

@@ -1,7 +1,7 @@
 /* What needs this agent: a customer who wrote on one of their tickets, a ticket given to them by someone else
- * (routing, a colleague, a supervisor), a pending ticket of theirs whose time came (pendinguntil.js), a colleague's
- * note that mentions them (mentions.js, on any ticket), a customer or a colleague who wrote on a ticket they follow
- * (follow.js).
+ * (routing, a colleague, a supervisor), a pending ticket of theirs whose time came (pendinguntil.js), a colleague who
+ * answered, wrote a note on or changed the status of one of theirs, a colleague's note that mentions them
+ * (mentions.js, on any ticket), a customer or a colleague who wrote on a ticket they follow (follow.js).
  * Each such
  * ticket is "unread" until the agent looks at it: its row in the list carries a dot, the tab's title counts them
  * ("(2) Switchboard desk"), and, if the agent turned them on in the header, the browser shows a desktop
@@ -21,9 +21,9 @@ const { api, el, hasRole, onEnter, onLive, onTicketHead, openTicket, state } = w
 const BASE_TITLE = document.title;
 const WHY = { message: "New message from the customer", assigned: "Assigned to you",
               reminder: "Its pending time ended", mention: "A colleague mentioned you",
-              followed: "News on a ticket you follow" };
+              colleague: "A colleague worked on your ticket", followed: "News on a ticket you follow" };
 
-const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention" | "followed"
+const unread = new Map();  // ticket id -> "message" | "assigned" | "reminder" | "mention" | "colleague" | "followed"
 const known = new Map();   // ticket id -> {wrote: last_customer_message_at, assignee, number, name, subject}
 const marked = new Map();  // ticket id -> the newest news time this page told the hub the user has read
 const since = new Map();   // ticket id -> the time of its newest unread news (a read before it leaves the dot)
@@ -33,7 +33,7 @@ let me = null;
 /** Call `fn()` whenever the unread set changes (the list redraws its dots). */
 export function onAttention(fn) { listeners.push(fn); }
 
-/** Why the ticket waits for this agent ("message", "assigned", "reminder", "mention"), or undefined. */
+/** Why the ticket waits for this agent (a key of WHY), or undefined. */
 export function unreadReason(id) { return unread.get(id); }
 
 export function reasonWords(why) { return WHY[why] || ""; }
@@ -65,10 +65,14 @@ function changed() {
   for (const fn of listeners) fn();
 }
 
-/** The newest time the ticket holds that may be news for someone (the hub's rule, hub/ticketreads.py). */
+/** When someone else last answered, wrote a note on or changed the status of the ticket (hub/tickets.py
+ * `agent_activity`), or null: this agent's own work is no news to them. */
+const colleagueAt = (t) => (t.agent_activity && t.agent_activity.by !== me.id ? t.agent_activity.at : null);
+
+/** The newest time the ticket holds that may be news for this agent (the hub's rule, hub/ticketreads.py). */
 function newsAt(t) {
-  return [t.last_customer_message_at, t.assigned_at, t.pending_ended_at, t.mentioned && t.mentioned.at]
-    .filter(Boolean).reduce((a, b) => (b > a ? b : a), "");
+  return [t.last_customer_message_at, t.assigned_at, t.pending_ended_at, t.mentioned && t.mentioned.at,
+          colleagueAt(t)].filter(Boolean).reduce((a, b) => (b > a ? b : a), "");
 }
 
 /** The user sees the ticket `t` now: its dot goes, and the hub learns it (once per news, not per change). */
@@ -84,10 +88,10 @@ function read(t) {
 const inView = (id) => state.ticketId === id && state.ticket && state.ticket.id === id
   && document.visibilityState === "visible";
 
-/** What this ticket change brings the agent: "mention", "message", "assigned", "reminder" or null. A ticket the
- * page has not seen yet counts when the change itself is the news (a customer's message sets
- * `last_customer_message_at` and `updated_at` to the same instant; an assignment `assigned_at` and `updated_at`;
- * the end of a pending time, pendinguntil.js, `pending_ended_at` and `updated_at`; a mention `mentioned.at`). */
+/** What this ticket change brings the agent: a key of WHY, or null. A ticket the page has not seen yet counts when
+ * the change itself is the news (a customer's message sets `last_customer_message_at` and `updated_at` to the same
+ * instant; an assignment `assigned_at` and `updated_at`; the end of a pending time, pendinguntil.js,
+ * `pending_ended_at` and `updated_at`; a mention `mentioned.at`; a colleague's work `agent_activity.at`). */
 function news(t, before) {
   if (!me) return null;
   const m = t.mentioned;  // a colleague's note named this agent in this very change (hub/mentions.py)
@@ -96,20 +100,24 @@ function news(t, before) {
     if (!(t.followers || []).includes(me.id)) return null;
     const at = t.last_customer_message_at;
     const wrote = !!at && (before ? at !== before.wrote : at === t.updated_at);
-    const act = t.agent_activity;  // a colleague's reply or note (hub/tickets.py), not this agent's own
-    const answered = !!act && act.by !== me.id && (before ? act.at !== before.acted : act.at === t.updated_at);
-    return wrote || answered ? "followed" : null;
+    return wrote || acted(t, before) ? "followed" : null;
   }
   if (t.pending_ended_at && t.pending_ended_at === t.updated_at) return "reminder";
   if (before) {
     if (t.last_customer_message_at && t.last_customer_message_at !== before.wrote && before.assignee === me.id)
       return "message";
     if (before.assignee !== me.id) return "assigned";
-    return null;
+    return acted(t, before) ? "colleague" : null;
   }
   if (t.last_customer_message_at && t.last_customer_message_at === t.updated_at) return "message";
   if (t.assigned_at && t.assigned_at === t.updated_at) return "assigned";
-  return null;
+  return acted(t, before) ? "colleague" : null;
+}
+
+/** Whether this change is a colleague's reply, note or status change (hub/tickets.py `agent_activity`). */
+function acted(t, before) {
+  const at = colleagueAt(t);
+  return !!at && (before ? at !== before.acted : at === t.updated_at);
 }
 
 onLive((frame) => {
@@ -161,13 +169,15 @@ function notify(t, why) {
   const info = known.get(t.id) || {};
   const who = info.name || "A customer";
   const act = t.agent_activity;
-  const colleague = why === "followed" && act && act.by !== me.id && act.at === t.updated_at;  // not the customer
+  const colleague = why === "colleague"  // on a ticket they follow: a colleague's, not the customer's
+    || (why === "followed" && act && act.by !== me.id && act.at === t.updated_at);
   const title = colleague ? `${agentName(act.by) || "A colleague"} ${didWords(act.did, t.number)}`
     : why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
     : why === "reminder" ? `#${t.number} is open again`
     : why === "mention" ? `${agentName(t.mentioned.by) || "A colleague"} mentioned you on #${t.number}`
     : `#${t.number} is assigned to you`;
   const body = why === "message" ? (t.subject || "") : why === "followed" ? "You follow it · " + (t.subject || "")
+    : why === "colleague" ? "Your ticket · " + (t.subject || "")
     : [why === "reminder" ? "Its pending time ended" : null, info.name, t.subject].filter(Boolean).join(" · ");
   try {
     const shown = new Notification(title, { body, tag: "ticket-" + t.id });
@@ -205,7 +215,8 @@ function drawToggle() {
   toggle.title = (wanted() ? "Notifications on" : "Notifications off") + ": "
     + (blocked ? "this browser blocks notifications from the desk; allow them in its site settings"
       : "desktop notifications when a customer writes on your ticket or one you follow, a ticket is assigned to "
-        + "you, a pending ticket of yours is open again, or a colleague mentions you");
+        + "you, a colleague works on one of yours, a pending ticket of yours is open again, or a colleague "
+        + "mentions you");
   toggle.disabled = blocked && !wanted();
 }
 

@@ -270,3 +270,43 @@ async def test_the_news_list_says_who_did_what_and_marks_it_read(browser: Any, l
         await page.keyboard.press("Escape")
         await expect(page.locator("#news-panel")).to_be_hidden()
         await page.context.close()
+
+
+async def test_a_colleague_working_on_my_ticket_reaches_me(browser: Any, live_url: str, runtime: Runtime) -> None:
+    """Sam answers Grace on Alice's ticket while she reads Linus's: her row of Grace's gets the dot "A colleague
+    worked on your ticket" and a notification in his name; a reload keeps it. Sam then solves Ada's: it leaves her
+    active list, and the News list says so ("Sam Lead solved it")."""
+    hub = runtime.hub
+    assert hub is not None
+    async with http_client(runtime) as client:
+        _, sam, chats = await alice_given_two_of_three(runtime, client, "Sam Lead")
+        (_, grace), (_, ada), (_, linus) = chats
+    page = await desk_login(browser, f"{live_url}/desk", "alice", "alice's long password", notifications=True)
+    await page.locator("#notify-toggle").click()
+    await expect(page.locator("#notify-toggle")).to_have_text("Notifications on")
+    for t in (grace, ada):
+        await ticket_row(page, t).click()  # she reads both
+        await expect(ticket_row(page, t)).not_to_have_class("unread")
+    await ticket_row(page, linus).click()  # nobody's yet
+    await expect(page.locator("#ticket-title")).to_contain_text(f"#{linus['number']}")
+
+    await hub.tickets.reply(grace["_id"], sam, "Your refund left today.")  # while she is on Linus's
+    dot = ticket_row(page, grace).locator(".dot")
+    await expect(dot).to_have_attribute("title", "A colleague worked on your ticket")
+    await expect(page).to_have_title(f"(1) {BASE}")
+    assert await shown(page) == [{"title": f"Sam Lead wrote on #{grace['number']}",
+                                  "body": f"Your ticket · {grace['subject']}"}]
+    await page.reload()  # the hub keeps it unread for her
+    await expect(page.locator("#app")).to_have_attribute("aria-busy", "false")
+    await expect(dot).to_have_attribute("title", "A colleague worked on your ticket")
+    await screenshot(page, "desk-colleague-news")
+
+    await hub.tickets.set_status(ada["_id"], "solved", sam)
+    await expect(ticket_row(page, ada)).to_have_count(0)  # solved: not in the active list
+    await expect(page.locator("#news-count")).to_have_text("2")
+    await page.locator("#news-open").click()
+    items = page.locator("#news-items li")
+    await expect(items.nth(0)).to_contain_text(f"#{ada['number']} Sam Lead solved it")
+    await expect(items.nth(1)).to_contain_text(f"#{grace['number']} Sam Lead wrote on it")
+    await screenshot(page, "desk-colleague-solved-news")
+    await page.context.close()

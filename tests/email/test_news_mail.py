@@ -177,7 +177,8 @@ async def test_an_agent_chooses_their_news_on_the_account_api(email_hub: EmailHu
         assert got.status == 200
         shown = await got.json()
         assert shown["address"] == "" and shown["kinds"] == [] and shown["can_send"] is True
-        assert [o["kind"] for o in shown["offered"]] == ["message", "assigned", "mention", "reminder", "followed"]
+        assert [o["kind"] for o in shown["offered"]] == ["message", "assigned", "colleague", "mention", "reminder",
+                                                          "followed"]
         assert set(get_args(NewsKind)) == set(KINDS)  # the schema takes every kind the hub knows, no other
         saved = await client.put("/api/me/news-mail", json={"address": " Alice@Example.net ",
                                                             "kinds": ["mention", "message"]}, headers=csrf)
