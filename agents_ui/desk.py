@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -42,8 +43,9 @@ from hub.mentions import MentionError
 from hub.mentions import resolve as resolve_mentions
 from hub.models import AGENTS_CHANGED, Role, TicketStatus, utcnow
 from hub.realtime import Change, Subscription
+from hub.savedviews import MAX_VIEWS
 from hub.store import Doc, ObjectId, PyMongoError, oid
-from hub.ticketindex import MAX_PAGE, PRIORITIES, SLA_STATES, SORTS, TicketQuery, sla_due, sla_state
+from hub.ticketindex import MAX_PAGE, PRIORITIES, SLA_STATES, SORTS, TicketQuery, counted_live, sla_due, sla_state
 from hub.tickets import ACTIVE, KEEP, NotFound, NotYours, TicketError
 from hub.views import jsonable, message_for_desk, ticket_view
 
@@ -246,10 +248,19 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 @requires(*TICKET_READERS, scope="tickets:read")
 async def ticket_counts(request: web.Request) -> web.Response:
-    """Active tickets per desk view: all, mine, unassigned and each queue (`hub.desktally`)."""
+    """Active tickets per desk view: all, mine, unassigned and each queue (`hub.desktally`); with `view` (repeated,
+    each a saved view's filters as a query string, `status=new&channel=email`), `views`: each one's count, in order,
+    or null for a view of words or of solved tickets, which the live counts do not read."""
     hub = _hub(request)
+    wanted = request.query.getall("view", [])
+    if len(wanted) > MAX_VIEWS:
+        raise error(400, f"view: at most {MAX_VIEWS}")
+    queries = [ticket_query(request, dict(parse_qsl(v))) for v in wanted]  # each checked as the list checks it
     tally = await hub.tickets.tally.current()
-    return web.json_response(tally.views(agent_of(request)["_id"], sorted(hub.tickets.queues)))
+    answer = tally.views(agent_of(request)["_id"], sorted(hub.tickets.queues))
+    if queries:
+        answer["views"] = [tally.listed.count(q) if counted_live(q) else None for q in queries]
+    return web.json_response(answer)
 
 
 @requires(Role.AGENT, scope="tickets:write")

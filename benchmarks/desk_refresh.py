@@ -6,7 +6,8 @@ Each agent's desk reloads its queue badges (`GET /api/queues`) and view counts (
 after every ticket change on the desk. Until 2026-12-06 each number was a count query: three views and two per
 queue, plus a read of the queues. `hub.desktally` reads the active tickets' three fields once and shares the pass
 with every agent who asks meanwhile. Prints one JSON line per desk size: the fastest of five runs (ms) of one
-agent's reload each way, and `--agents` reloading at once: wall time and the commands sent each way.
+agent's reload each way, and `--agents` reloading at once: wall time and the commands sent each way; and the same
+for desk users with five saved views, counted in the same pass's tickets (`with_views`).
 Runs a private secantusd-py server in a temporary directory.
 """
 
@@ -25,6 +26,7 @@ from benchmarks.docs_read import DocsRead
 from benchmarks.ticket_list import AGENTS, QUEUES, insert, ticket
 from hub.desktally import DeskTally
 from hub.store import Store
+from hub.ticketindex import TicketQuery
 from switchboard.embedded import EmbeddedServer
 
 ACTIVE = ["new", "open", "pending"]
@@ -47,6 +49,19 @@ async def shared(desk: DeskTally, agent: Any) -> None:
     """The reload now: the desk sends both requests at once, and both ask the tally (queue names are in memory)."""
     tallies = await asyncio.gather(desk.current(), desk.current())
     tallies[0].views(agent, QUEUES)
+
+
+#: Five saved views a desk user might keep (hub.savedviews), counted with each reload when they have views.
+VIEWS = [TicketQuery(priority="urgent", assignee="none"), TicketQuery(channel="email"), TicketQuery(tag="vip"),
+         TicketQuery(queue="complaints", priority="high"), TicketQuery(queue="orders", statuses=["new"])]
+
+
+async def with_views(desk: DeskTally, agent: Any) -> None:
+    """The reload of a desk user with saved views: the same, and the views counted in the pass's tickets."""
+    tallies = await asyncio.gather(desk.current(), desk.current())
+    tallies[0].views(agent, QUEUES)
+    for q in VIEWS:
+        tallies[1].listed.count(q)
 
 
 async def best(call: Any, runs: int = 5) -> float:
@@ -84,7 +99,10 @@ async def measure(active: int, history: int, agents: int) -> dict[str, Any]:
         ms, commands = await burst([per_number(store, AGENTS[i % len(AGENTS)]) for i in range(agents)], sent)
         line |= {"agents": agents, "burst_per_number_ms": ms, "burst_per_number_commands": commands}
         ms, commands = await burst([shared(desk, AGENTS[i % len(AGENTS)]) for i in range(agents)], sent)
-        line |= {"burst_shared_ms": ms, "burst_shared_commands": commands}
+        line |= {"burst_shared_ms": ms, "burst_shared_commands": commands,
+                 "one_reload_with_views_ms": await best(lambda: with_views(desk, AGENTS[0]))}
+        ms, commands = await burst([with_views(desk, AGENTS[i % len(AGENTS)]) for i in range(agents)], sent)
+        line |= {"burst_with_views_ms": ms, "burst_with_views_commands": commands}
         await store.close()
         server.stop()
     return line

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -321,6 +321,46 @@ class TicketQuery:
     field: str | None = None
 
 
+def wanted_keys(q: TicketQuery) -> list[str]:
+    """The facets (`keys`) a ticket must carry to match the query, the likeliest to be selective first."""
+    wanted = [f"{name}:{value}" for name, value in
+              (("tag", q.tag), ("assignee", q.assignee), ("queue", q.queue), ("channel", q.channel),
+               ("priority", q.priority)) if value]
+    if q.field:  # a field's value first: the likeliest to be selective
+        wanted.insert(0, f"field.{q.field}")
+    return wanted
+
+
+def matcher(q: TicketQuery, now: datetime) -> Callable[[Doc], bool]:
+    """Whether a ticket matches: its `keys` and `status`, and where the query needs them its `followers`, `words`
+    and SLA clock (`RANKING`)."""
+    wanted = wanted_keys(q)
+    words = set(query_words(q.text))
+
+    def keep(t: Doc) -> bool:
+        keys = set(t.get("keys") or [])
+        if not all(k in keys for k in wanted):
+            return False
+        if q.statuses and t.get("status") not in q.statuses:
+            return False
+        if not q.statuses and t.get("status") not in ACTIVE:
+            return False
+        if not words <= set(t.get("words") or []):
+            return False
+        if q.follower is not None and q.follower not in (t.get("followers") or []):
+            return False
+        return q.sla is None or sla_state(t, now) == q.sla
+
+    return keep
+
+
+def counted_live(q: TicketQuery) -> bool:
+    """Whether the desk's live counts can count the query (a saved view's count, hub.desktally): active tickets
+    only, no words, no SLA state. A search's words and the solved history are not read there, and an SLA state
+    changes with the clock, not with the ticket changes the counts are read again after."""
+    return not query_words(q.text) and not q.sla and (not q.statuses or set(q.statuses) <= set(ACTIVE))
+
+
 @dataclass
 class Page:
     tickets: list[Doc]
@@ -450,28 +490,10 @@ class TicketIndex:
     async def search(self, q: TicketQuery, now: datetime | None = None) -> Page:
         now = now or utcnow()
         size = max(1, min(q.size, MAX_PAGE))
-        wanted = [f"{name}:{value}" for name, value in
-                  (("tag", q.tag), ("assignee", q.assignee), ("queue", q.queue), ("channel", q.channel),
-                   ("priority", q.priority)) if value]
-        if q.field:  # a field's value first: the likeliest to be selective
-            wanted.insert(0, f"field.{q.field}")
+        wanted = wanted_keys(q)
         active_only = not q.statuses or set(q.statuses) <= set(ACTIVE)
         words = query_words(q.text)
-
-        def keep(t: Doc) -> bool:
-            keys = set(t.get("keys") or [])
-            if not all(k in keys for k in wanted):
-                return False
-            if q.statuses and t.get("status") not in q.statuses:
-                return False
-            if not q.statuses and t.get("status") not in ACTIVE:
-                return False
-            if not set(words) <= set(t.get("words") or []):
-                return False
-            if q.follower is not None and q.follower not in (t.get("followers") or []):
-                return False
-            return q.sla is None or sla_state(t, now) == q.sla
-
+        keep = matcher(q, now)
         if q.follower is not None:
             return await self._following(q, words, keep, size)
         if active_only and q.sort == "newest" and not q.sla:  # the desk's default view

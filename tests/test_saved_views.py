@@ -56,3 +56,41 @@ async def test_an_agent_keeps_named_views_of_the_list(client: TestClient[Any, An
     assert (await keep(client, bob, [SMS])).status == 200
     assert (await hub.saved_views.of(agent["account"]["_id"]))[0].name == "Urgent email"
     assert (await keep(client, bob, [])).status == 200 and await hub.saved_views.of(agent["account"]["_id"])
+
+
+async def test_each_view_of_active_tickets_has_its_count(client: TestClient[Any, Any], agent: dict[str, Any],
+                                                         runtime: Runtime) -> None:
+    """GET /api/tickets/counts?view=… counts each saved view as the list would list it (active tickets only, every
+    filter, "me" as the asker); a view of words, of solved tickets or of an SLA state has none (null); a view the
+    list refuses is a 400 with the list's reason."""
+    hub = runtime.hub
+    assert hub is not None
+    tickets = await desk(runtime)
+    me = agent["account"]
+    await hub.tickets.edit(tickets["ana"]["_id"], me, priority="urgent")
+    await hub.tickets.assign(tickets["bo"]["_id"], me["_id"], me)
+    await hub.followers.follow(tickets["cy"]["_id"], me["_id"])
+    views = [URGENT_EMAIL["filters"], SMS["filters"], {"assignee": "me"}, {"following": "1"},
+             {"status": "new,open", "channel": "widget"}, {"priority": "low"}, {"queue": "general"},
+             {}, {"q": "kettle"}, {"status": "solved"}, {"sla": "ok"}]
+
+    async def counted(filters: list[dict[str, str]]) -> Any:
+        resp = await client.get("/api/tickets/counts?" + urlencode([("view", urlencode(f)) for f in filters]))
+        assert resp.status == 200, await resp.text()
+        return (await resp.json())["views"]
+
+    got = await counted(views)
+    assert got[-3:] == [None, None, None]  # words, solved tickets, an SLA state (it moves with the clock): none
+    for filters, count in zip(views[:-3], got[:-3], strict=True):
+        assert count == len(await listed(client, urlencode(filters))), filters  # what the list lists
+    assert got[:4] == [1, 1, 1, 1] and got[5] == 0 and got[7] == 3
+
+    await hub.tickets.edit(tickets["bo"]["_id"], me, priority="urgent")  # the counts follow the desk
+    await hub.tickets.set_status(tickets["cy"]["_id"], "solved", me)
+    assert await counted([{"priority": "urgent"}, {"following": "1"}, {}]) == [2, 0, 2]
+    assert (await (await client.get("/api/tickets/counts")).json()).get("views") is None  # none asked: none read
+
+    for asked, says in [([("view", "status=lost")], "unknown status 'lost'"),
+                        ([("view", "")] * 21, "at most 20")]:
+        resp = await client.get("/api/tickets/counts?" + urlencode(asked))
+        assert resp.status == 400 and says in await resp.text(), await resp.text()

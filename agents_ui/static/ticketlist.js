@@ -55,7 +55,7 @@ function mount(root, openTicket) {
                   el("div", { class: "row", hidden: true }, field));
   root.replaceChildren(form, list, more, error);
   const controls = { q: search, assignee, status, channel, priority, sla, sort, tag, field };
-  const views = mountViews(form, controls, filters, () => Promise.all([load(false), counts()]));
+  const views = mountViews(form, controls, filters, () => Promise.all([load(false), counts()]), () => counts());
   mountBar(list, () => Promise.all([load(false), counts()]));
   let cursor = null;
   let generation = 0;
@@ -148,8 +148,10 @@ function mount(root, openTicket) {
   }
 
   async function counts() {
-    const c = await api("GET", "/api/tickets/counts").catch(() => null);
+    const asked = views.countQuery();  // the saved views as they are when asked: renamed meanwhile, not mixed up
+    const c = await api("GET", "/api/tickets/counts" + (asked.query ? "?" + asked.query : "")).catch(() => null);
     if (!c) return;
+    views.showCounts(asked.names, c.views || []);
     assignee.options[0].textContent = `Everyone (${c.active})`;
     assignee.options[1].textContent = `Mine (${c.mine})`;
     assignee.options[2].textContent = `Unassigned (${c.unassigned})`;

@@ -1,6 +1,6 @@
 """Saved views in the desk (savedviews.js): an agent sets the list's filters, keeps them as "Urgent email", leaves
 them by changing a filter, picks the view again (the filters and the list follow), finds it after a reload, and
-deletes it."""
+deletes it. The view says how many tickets it holds, and follows the desk's changes."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ async def test_an_agent_keeps_and_picks_a_view(browser: Any, live_url: str, runt
     await page.locator("#view-name").press("Enter")
     views = page.locator("#ticket-views")
     await expect(views).to_have_value("Urgent email")
+    option = views.locator("option[value='Urgent email']")
+    await expect(option).to_have_text("Urgent email (1)")  # how many it holds now
+    await hub.tickets.edit(tickets["ana"]["_id"], alice, priority="high")  # a colleague's change: counted again
+    await expect(option).to_have_text("Urgent email (0)")
+    await hub.tickets.edit(tickets["ana"]["_id"], alice, priority="urgent")
+    await expect(option).to_have_text("Urgent email (1)")
     assert [v.public() for v in await hub.saved_views.of(alice["_id"])] == [
         {"name": "Urgent email", "filters": {"channel": "email", "priority": "urgent", "queue": "returns"}}]
 
