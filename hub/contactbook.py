@@ -214,6 +214,65 @@ class TimelinePage:
     next_cursor: str | None
 
 
+def edit_changes(contact: Doc, *, name: str | None = None, email: str | None = None, phone: str | None = None,
+                 attributes: dict[str, str | None] | None = None, tags: list[str] | None = None
+                 ) -> tuple[Doc, list[tuple[str, str]]]:
+    """What `ContactBook.edit` would change on the contact (empty: nothing), and the addresses it would add, which
+    no other contact may hold (`(field, value)`); raises ContactError for a value it refuses. Reads nothing: the
+    contact import's check says "updated" or "unchanged" from it without writing."""
+    changes: Doc = {}
+    claimed: list[tuple[str, str]] = []
+    if name is not None:
+        clean = " ".join(name.split())
+        if len(clean) > 200:
+            raise ContactError("name: at most 200 characters")
+        if clean != (contact.get("name") or ""):
+            changes["name"] = clean or None
+            changes["name_lower"] = clean.lower()
+    if email is not None:
+        address = email.strip().lower()
+        if address and not EMAIL.fullmatch(address):
+            raise ContactError(f"email: {email!r} is not an email address")
+        kept = [i["external_id"].lower() for i in visible_identities(contact) if i.get("channel") == "email"]
+        emails = list(dict.fromkeys(([address] if address else []) + kept))
+        if address and address not in contact.get("emails", []):
+            claimed.append(("emails", address))
+        if emails != contact.get("emails", []):
+            changes["emails"] = emails
+    if phone is not None:
+        number = re.sub(r"[\s().-]", "", phone)
+        if number and not PHONE.fullmatch(number):
+            raise ContactError(f"phone: {phone!r} is not a phone number in international form (+4930123456)")
+        kept = [i["external_id"] for i in visible_identities(contact) if i.get("channel") in ("sms", "voice")
+                and PHONE.fullmatch(str(i["external_id"]))]
+        phones = list(dict.fromkeys(([number] if number else []) + kept))
+        if number and number not in contact.get("phones", []):
+            claimed.append(("phones", number))
+        if phones != contact.get("phones", []):
+            changes["phones"] = phones
+    if attributes is not None:
+        merged = dict(contact.get("attributes") or {})
+        for key, value in attributes.items():
+            if not ATTRIBUTE_KEY.fullmatch(key):
+                raise ContactError(f"attribute {key!r}: lower-case letters, digits and _ (at most 40)")
+            if value is None or not str(value).strip():
+                merged.pop(key, None)
+            else:
+                merged[key] = str(value).strip()[:500]
+        if len(merged) > MAX_ATTRIBUTES:
+            raise ContactError(f"at most {MAX_ATTRIBUTES} attributes")
+        if merged != (contact.get("attributes") or {}):
+            changes["attributes"] = merged
+    if tags is not None:
+        clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
+        bad = [t for t in clean_tags if not TAG.fullmatch(t)]
+        if bad or len(clean_tags) > 30:
+            raise ContactError("tags: at most 30, each a word of up to 40 letters, digits, space . : -")
+        if clean_tags != sorted(contact.get("tags") or []):
+            changes["tags"] = clean_tags
+    return changes, claimed
+
+
 class ContactBook:
     def __init__(self, store: Store, index: TicketIndex, audit: AuditLog) -> None:
         self.store = store
@@ -320,55 +379,10 @@ class ContactBook:
         if contact.get("erased_at") is not None:
             raise ContactConflict("this contact was erased")
         cid = contact["_id"]
-        changes: Doc = {}
-        if name is not None:
-            clean = " ".join(name.split())
-            if len(clean) > 200:
-                raise ContactError("name: at most 200 characters")
-            if clean != (contact.get("name") or ""):
-                changes["name"] = clean or None
-                changes["name_lower"] = clean.lower()
-        if email is not None:
-            address = email.strip().lower()
-            if address and not EMAIL.fullmatch(address):
-                raise ContactError(f"email: {email!r} is not an email address")
-            kept = [i["external_id"].lower() for i in visible_identities(contact) if i.get("channel") == "email"]
-            emails = list(dict.fromkeys(([address] if address else []) + kept))
-            if address and address not in contact.get("emails", []):
-                await self._not_held_elsewhere("emails", address, cid)
-            if emails != contact.get("emails", []):
-                changes["emails"] = emails
-        if phone is not None:
-            number = re.sub(r"[\s().-]", "", phone)
-            if number and not PHONE.fullmatch(number):
-                raise ContactError(f"phone: {phone!r} is not a phone number in international form (+4930123456)")
-            kept = [i["external_id"] for i in visible_identities(contact) if i.get("channel") in ("sms", "voice")
-                    and PHONE.fullmatch(str(i["external_id"]))]
-            phones = list(dict.fromkeys(([number] if number else []) + kept))
-            if number and number not in contact.get("phones", []):
-                await self._not_held_elsewhere("phones", number, cid)
-            if phones != contact.get("phones", []):
-                changes["phones"] = phones
-        if attributes is not None:
-            merged = dict(contact.get("attributes") or {})
-            for key, value in attributes.items():
-                if not ATTRIBUTE_KEY.fullmatch(key):
-                    raise ContactError(f"attribute {key!r}: lower-case letters, digits and _ (at most 40)")
-                if value is None or not str(value).strip():
-                    merged.pop(key, None)
-                else:
-                    merged[key] = str(value).strip()[:500]
-            if len(merged) > MAX_ATTRIBUTES:
-                raise ContactError(f"at most {MAX_ATTRIBUTES} attributes")
-            if merged != (contact.get("attributes") or {}):
-                changes["attributes"] = merged
-        if tags is not None:
-            clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
-            bad = [t for t in clean_tags if not TAG.fullmatch(t)]
-            if bad or len(clean_tags) > 30:
-                raise ContactError("tags: at most 30, each a word of up to 40 letters, digits, space . : -")
-            if clean_tags != sorted(contact.get("tags") or []):
-                changes["tags"] = clean_tags
+        changes, claimed = edit_changes(contact, name=name, email=email, phone=phone, attributes=attributes,
+                                        tags=tags)
+        for field_name, value in claimed:
+            await self._not_held_elsewhere(field_name, value, cid)
         if not changes:
             return contact
         updated = {**contact, **changes, "updated_at": utcnow()}

@@ -22,6 +22,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.audit import AuditLog
 from hub.contactbook import (
@@ -33,6 +34,7 @@ from hub.contactbook import (
     ContactBook,
     ContactConflict,
     ContactError,
+    edit_changes,
 )
 from hub.contacts import ContactService
 from hub.display import display_name
@@ -174,9 +176,10 @@ class ContactImport:
     async def run(self, text: str, actor: Doc, *, dry_run: bool = False, ip: str | None = None) -> ImportReport:
         """Import (or with `dry_run`, check) the file; raises NotContacts for a file that is not contacts."""
         report = ImportReport()
+        planned: dict[tuple[str, str], Doc] = {}  # a check's contacts to be created, by their addresses
         for line, row in read_rows(text):
             try:
-                outcome = await self._row(row, actor, dry_run, ip)
+                outcome = await (self._check(row, planned) if dry_run else self._row(row, actor, ip))
             except (ContactError, ContactConflict) as exc:
                 report.refused.append((line, str(exc)))
                 continue
@@ -200,29 +203,55 @@ class ContactImport:
                                   f"{display_name(by_phone)}: merge the two contacts first")
         return by_email or by_phone
 
-    async def _row(self, row: dict[str, str], actor: Doc, dry_run: bool, ip: str | None) -> str:
+    async def _check(self, row: dict[str, str], planned: dict[tuple[str, str], Doc]) -> str:
+        """What importing the row would do, written nowhere: "created", "updated" or "unchanged" (raises ContactError
+        with the reason). `planned`: the contacts as the rows before left them, by address: a later row with the
+        address of a contact an earlier row creates updates it, as the import will."""
+        email, phone, tags, attributes = _parts(row)
+        found = await self._found(email, phone)
+        # as an earlier row left it, if one did: a contact it created, or changed
+        contact = planned.get(("emails", email or "")) or planned.get(("phones", phone or "")) or found
+        created = contact is None
+        if contact is None:
+            contact = {"emails": [email] if email else [], "phones": [phone] if phone else []}
+        changes, _ = edit_changes(contact, **_edit(row, contact, email, phone, tags, attributes))
+        contact = {**contact, **changes}
+        for key, value in (("emails", email), ("phones", phone)):
+            if value:
+                planned[(key, value)] = contact
+        return "created" if created else "updated" if changes else "unchanged"
+
+    async def _row(self, row: dict[str, str], actor: Doc, ip: str | None) -> str:
         """"created", "updated" or "unchanged" (raises ContactError with the reason)."""
-        email, phone = _address(row)
-        tags = _tags(row)
-        if len(" ".join(row.get("name", "").split())) > 200:  # checked before a contact is created for the row
-            raise ContactError("name: at most 200 characters")
-        attributes = {k: v for k, v in row.items() if k not in KNOWN}
+        email, phone, tags, attributes = _parts(row)
         contact = await self._found(email, phone)
-        if dry_run:
-            return "updated" if contact is not None else "created"
         created = contact is None
         if contact is None:
             channel, address = ("email", email) if email else ("sms", phone)
             assert address is not None
             contact = await self.contacts.resolve(channel, Sender(address, display_name=row.get("name"),
                                                                   email=email, phone=phone))
-        edited = await self.book.edit(
-            contact["_id"], actor, name=row.get("name"),
-            email=email if email and email not in (contact.get("emails") or []) else None,
-            phone=phone if phone and phone not in (contact.get("phones") or []) else None,
-            attributes=attributes or None,
-            tags=sorted(set(contact.get("tags") or []) | set(tags)) if tags else None, ip=ip)
+        edited = await self.book.edit(contact["_id"], actor, **_edit(row, contact, email, phone, tags, attributes),
+                                      ip=ip)
         if created:
             return "created"
         return "updated" if edited.get("updated_at") != contact.get("updated_at") else "unchanged"
 
+
+def _parts(row: dict[str, str]) -> tuple[str | None, str | None, list[str], dict[str, str]]:
+    """The row's email, phone, tags and attributes, checked (raises ContactError) before anything is written."""
+    email, phone = _address(row)
+    tags = _tags(row)
+    if len(" ".join(row.get("name", "").split())) > 200:  # checked before a contact is created for the row
+        raise ContactError("name: at most 200 characters")
+    return email, phone, tags, {k: v for k, v in row.items() if k not in KNOWN}
+
+
+def _edit(row: dict[str, str], contact: Doc, email: str | None, phone: str | None, tags: list[str],
+          attributes: dict[str, str]) -> dict[str, Any]:
+    """The row as an edit of the contact (`ContactBook.edit`'s arguments): its tags added to the contact's."""
+    return {"name": row.get("name"),
+            "email": email if email and email not in (contact.get("emails") or []) else None,
+            "phone": phone if phone and phone not in (contact.get("phones") or []) else None,
+            "attributes": attributes or None,
+            "tags": sorted(set(contact.get("tags") or []) | set(tags)) if tags else None}

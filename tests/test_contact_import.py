@@ -89,6 +89,25 @@ async def test_a_csv_file_creates_and_updates_contacts(client: TestClient[Any, A
     assert actions == ["contacts.imported", "contacts.imported"]
 
 
+async def test_the_check_says_what_the_import_then_does(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """A check's counts are the import's: a new address on three lines is one contact created, then updated once
+    and left unchanged; a known contact the row does not change is unchanged, not updated. Until 2026-12-08 the
+    check counted the new address as three contacts created, and every known one as updated."""
+    hub = runtime.hub
+    assert hub is not None
+    await open_ticket(runtime, "email", ANA, "Where is my order?")
+    headers = await as_supervisor(client, runtime)
+    text = ("Email,Name,Plan\nnew@example.com,New One,gold\nnew@example.com,New One,platinum\n"
+            "new@example.com,New One,platinum\nana@example.com,Ana Lima,\nana@example.com,Ana Lima,gold\n")
+    said = []
+    for _ in range(2):  # the second time, the file's first line changes the plan back from platinum to gold
+        checked = await (await post(client, headers, text, dry_run=True)).json()
+        done = await (await post(client, headers, text)).json()
+        assert {**checked, "dry_run": False} == done
+        said.append((done["created"], done["updated"], done["unchanged"]))
+    assert said == [(1, 2, 2), (0, 2, 3)]
+
+
 async def test_a_semicolon_file_from_a_spreadsheet_is_read(client: TestClient[Any, Any], runtime: Runtime) -> None:
     hub = runtime.hub
     assert hub is not None
