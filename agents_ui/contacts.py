@@ -57,6 +57,8 @@ class ContactChange(Body):
 
 class ContactBlock(Body):
     blocked: Annotated[bool, Strict()] = Field(description="true: block the contact (spam, abuse); false: unblock")
+    close_tickets: Annotated[bool, Strict()] = Field(
+        False, description="with a block: also close the contact's active tickets (hub.blocking)")
 
 
 class ContactNote(Body):
@@ -190,14 +192,16 @@ async def edit_contact(request: web.Request) -> web.Response:
 @accepts(ContactBlock)
 async def block_contact(request: web.Request) -> web.Response:
     """Block a contact (spam, abuse) or unblock them. A blocked contact's messages are still stored on their record,
-    but no bot answers them, they open or reopen no ticket and are nobody's news. Recorded in the audit trail."""
+    but no bot answers them, they open or reopen no ticket and are nobody's news. With `close_tickets`, their active
+    tickets are closed too: `closed` (numbers) and `not_closed` ({number, reason}) say how it went. Recorded in the
+    audit trail."""
     body = body_of(request, ContactBlock)
     try:
-        contact = await _hub(request).contactbook.block(_contact_id(request), agent_of(request), body.blocked,
-                                                        ip=request.remote)
+        contact, closed = await _hub(request).blocking.block(_contact_id(request), agent_of(request), body.blocked,
+                                                             close_tickets=body.close_tickets, ip=request.remote)
     except ContactError as exc:
         raise _failed(exc) from exc
-    return web.json_response({"contact": contact_view(contact)})
+    return web.json_response({"contact": contact_view(contact), **(closed.public() if closed else {})})
 
 
 @requires(*CONTACT_EDITORS, scope="contacts")

@@ -41,6 +41,7 @@ ACTION_WORDS: dict[str, str] = {
     "bot.negative_included": "out-of-scope example taken back",
     "contact.updated": "customer record changed", "contact.merged": "customer records merged",
     "contact.blocked": "customer blocked", "contact.unblocked": "customer unblocked",
+    "contact.tickets_closed": "blocked customer's tickets closed",
     "contacts.imported": "customer records imported", "contacts.exported": "customer records exported",
     "automation.rule_saved": "automation rule saved", "automation.rule_deleted": "automation rule deleted",
     "automation.macro_saved": "macro saved", "automation.macro_deleted": "macro deleted",

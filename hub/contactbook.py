@@ -408,7 +408,8 @@ class ContactBook:
     async def block(self, contact_id: ObjectId, actor: Doc, on: bool = True, ip: str | None = None) -> Doc:
         """Block the contact (`on`) or unblock them: spam, abuse. What a blocked contact sends is still stored, on
         their record, but no bot answers it, it opens or reopens no ticket and is nobody's news (hub.pipeline:
-        `blocked` on the message). Their tickets stay as they are. Audited (`contact.blocked` / `unblocked`)."""
+        `blocked` on the message). Their tickets stay as they are (hub.blocking can close them). Audited
+        (`contact.blocked` / `unblocked`)."""
         contact = await self.live(contact_id)
         if on == bool(contact.get("blocked")):
             return contact  # already as asked

@@ -17,6 +17,7 @@ from hub.aggregates import Aggregates
 from hub.apitokens import ApiTokenService
 from hub.audit import AuditLog
 from hub.automation import Automation
+from hub.blocking import Blocking
 from hub.channelstatus import ChannelStatus
 from hub.channeltest import ChannelTests
 from hub.contactbook import ContactBook
@@ -136,6 +137,7 @@ class Hub:
         self.privacy = Privacy(store, blobs, self.audit)
         self.contactbook = ContactBook(store, self.tickets.index, self.audit)  # contact page, search, merges
         self.merges = ContactMerges(store, self.contactbook, self.audit)
+        self.blocking = Blocking(store, self.contactbook, self.tickets, self.audit)  # a block, and their tickets
         self.contact_import = ContactImport(store, self.contacts, self.contactbook, self.audit)  # a CSV file
         #: Rules are set by the composition root (`retention` in the configuration); none: nothing expires.
         self.retention = Retention(store, self.privacy, [])

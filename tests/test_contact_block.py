@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hub.models import InboundMessage, Role, Sender
+from hub.ticketfields import FieldDef
 from switchboard.bootstrap import Runtime
 from tests.conftest import login
 from tests.test_ticket_list import open_ticket
@@ -113,3 +114,48 @@ async def test_a_merge_keeps_the_block(runtime: Runtime) -> None:
     await hub.contactbook.block(third["contact_id"], sam)
     again = await hub.merges.merge(kept["contact_id"], third["contact_id"], sam)
     assert again.survivor["blocked"]["by_name"] == "Alice Ng"
+
+
+async def test_a_block_can_close_the_spammers_tickets(client: TestClient[Any, Any], runtime: Runtime) -> None:
+    """Blocking with `close_tickets` closes the contact's active tickets as an agent's close does (no rating
+    request), names one the hub will not close (a required field is empty) with the reason, leaves a
+    solved one and everyone else's alone, and is audited with the numbers."""
+    hub = runtime.hub
+    assert hub is not None
+    first = await open_ticket(runtime, "email", BEA, "Buy cheap watches")
+    await hub.tickets.set_status(first["_id"], "solved", None)
+    pills = await open_ticket(runtime, "email", BEA, "Cheap pills")
+    crypto = await hub.store.messages.find_one({"conversation_id": pills["conversation_ids"][-1],
+                                                "text": "Cheap pills"})
+    assert crypto is not None
+    alice = await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
+    split, pills = await hub.ticket_merges.split(pills["_id"], crypto["_id"], alice)
+    spam = [pills, split]  # two active tickets of hers
+    other = await open_ticket(runtime, "email", Sender("cy@example.org", display_name="Cy"), "My order is late")
+    await hub.tickets.fields.save(FieldDef("order_number", "Order number", "text", required=True, queues=("returns",)))
+    await hub.store.tickets.update_one({"_id": spam[1]["_id"]}, {"$set": {"queue": "returns"}})
+    csrf = {"X-CSRF-Token": await login(client, "alice", "alice's long password")}
+    asked = await hub.store.messages.count_documents({"text": {"$regex": "How happy"}})
+
+    resp = await client.post(f"/api/contacts/{spam[0]['contact_id']}/block",
+                             json={"blocked": True, "close_tickets": True}, headers=csrf)
+    assert resp.status == 200, await resp.text()
+    answer = await resp.json()
+    assert answer["contact"]["blocked"]["by_name"] == "Alice Ng"
+    assert answer["closed"] == [spam[0]["number"]]
+    assert answer["not_closed"] == [{"number": spam[1]["number"],
+                                     "reason": "fill in Order number before closing the ticket"}]
+    status = {t["number"]: t["status"] async for t in hub.store.tickets.find({})}
+    assert status[first["number"]] == "solved" and status[spam[0]["number"]] == "closed"
+    assert status[spam[1]["number"]] in ("new", "open") and status[other["number"]] in ("new", "open")
+    assert await hub.store.messages.count_documents({"text": {"$regex": "How happy"}}) == asked  # no rating request
+    audited = await hub.store.audit.find_one({"action": "contact.tickets_closed"})
+    assert audited is not None and audited["details"]["closed"] == [spam[0]["number"]]
+
+    unblocked = await client.post(f"/api/contacts/{spam[0]['contact_id']}/block",
+                                  json={"blocked": False, "close_tickets": True}, headers=csrf)
+    assert unblocked.status == 200 and "closed" not in await unblocked.json()  # an unblock closes nothing
+    bad = await client.post(f"/api/contacts/{spam[0]['contact_id']}/block", json={"blocked": True,
+                                                                                  "close_tickets": "yes"},
+                            headers=csrf)
+    assert bad.status == 422 and "close_tickets" in await bad.text()

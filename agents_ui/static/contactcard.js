@@ -86,7 +86,7 @@ function tickets(data) {
 export function mountCard(root, data, reload) {
   const c = data.contact;
   const edit = el("button", { type: "button", class: "secondary", id: "contact-edit-open" }, "Edit");
-  const blocking = blockParts(c, reload);
+  const blocking = blockParts(c, data.tickets, reload);
   const merge = data.may_merge ? el("button", { type: "button", class: "secondary", id: "contact-merge-open" },
                                     "Merge…") : null;
   const head = el("div", { class: "contact-head" },

@@ -9,6 +9,7 @@ from typing import Any
 from playwright.async_api import expect
 
 from hub.models import Role, Sender
+from hub.ticketfields import FieldDef
 from switchboard.bootstrap import Runtime
 from tests.browser.conftest import desk_login, screenshot, ticket_row
 from tests.conftest import http_client
@@ -80,8 +81,9 @@ async def test_a_supervisor_merges_an_email_and_a_web_chat_contact_into_one_time
 
 
 async def test_an_agent_blocks_a_spammer_from_the_contact_page(browser: Any, live_url: str, runtime: Runtime) -> None:
-    """Block on the contact page (a confirmation first): the banner says who blocked them, the ticket's card says
-    "blocked", and the customer's next message is kept without touching the ticket; Unblock takes it back."""
+    """Block on the contact page (a dialog first, which offers to close their open tickets): the banner says who
+    blocked them, the ticket's card says "blocked"; Unblock takes it back. Blocked again with the box ticked, their
+    ticket is closed."""
     hub = runtime.hub
     assert hub is not None
     await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
@@ -90,8 +92,14 @@ async def test_an_agent_blocks_a_spammer_from_the_contact_page(browser: Any, liv
     page = await desk_login(browser, f"{live_url}/desk#/contacts/{ticket['contact_id']}", "alice",
                             "alice's long password")
     await expect(page.locator("#contact-name")).to_have_text("Best Deals")
-    page.once("dialog", lambda dialog: dialog.accept())
     await page.locator("#contact-block").click()
+    dialog = page.locator("#block-dialog")
+    await expect(dialog.locator(".block-tickets")).to_have_text(f" Also close their open ticket (#{ticket['number']})")
+    await expect(dialog.locator("#block-close-tickets")).to_be_checked()
+    await screenshot(page, "contact-block-dialog")
+    await dialog.locator("#block-close-tickets").uncheck()  # this time the ticket stays
+    await dialog.locator("#block-confirm").click()
+    await expect(dialog).to_have_count(0)
     banner = page.locator("#contact-blocked")
     await expect(banner).to_contain_text("Blocked by Alice Ng")
     await expect(page.locator("#contact-block")).to_have_count(0)
@@ -110,6 +118,37 @@ async def test_an_agent_blocks_a_spammer_from_the_contact_page(browser: Any, liv
     await expect(banner).to_have_count(0)
     stored = await hub.store.contacts.find_one({"_id": ticket["contact_id"]})
     assert stored is not None and "blocked" not in stored
+
+    # blocked again, with the box ticked: the ticket is closed, and the card's list says so
+    await page.locator("#contact-block").click()
+    await page.locator("#block-confirm").click()
+    await expect(banner).to_contain_text("Blocked by Alice Ng")
+    await expect(page.locator(".contact-tickets .badge")).to_have_text("closed")
+    stored_ticket = await hub.store.tickets.find_one({"_id": ticket["_id"]})
+    assert stored_ticket is not None and stored_ticket["status"] == "closed"
+    await page.context.close()
+
+
+async def test_blocking_names_a_ticket_the_hub_would_not_close(browser: Any, live_url: str,
+                                                                runtime: Runtime) -> None:
+    """A ticket a required field keeps open is named in the dialog with the reason; the block itself is done."""
+    hub = runtime.hub
+    assert hub is not None
+    await hub.accounts.create("alice", "alice's long password", name="Alice Ng", roles=[Role.AGENT])
+    await hub.tickets.fields.save(FieldDef("order_number", "Order number", "text", required=True))
+    ticket = await open_ticket(runtime, "email", Sender("deals@spam.example", display_name="Best Deals"),
+                               "Cheap watches, 90% off")
+    page = await desk_login(browser, f"{live_url}/desk#/contacts/{ticket['contact_id']}", "alice",
+                            "alice's long password")
+    await page.locator("#contact-block").click()
+    await page.locator("#block-confirm").click()
+    await expect(page.locator("#block-dialog h3")).to_have_text("Best Deals is blocked")
+    await expect(page.locator("#block-outcome")).to_have_text("Left open:")
+    await expect(page.locator("#block-left li")).to_have_text(
+        f"#{ticket['number']}: fill in Order number before closing the ticket")
+    await screenshot(page, "contact-block-left-open")
+    await page.locator("#block-dialog button", has_text="Done").click()
+    await expect(page.locator("#contact-blocked")).to_contain_text("Blocked by Alice Ng")
     await page.context.close()
 
 
