@@ -250,7 +250,8 @@ async def list_tickets(request: web.Request) -> web.Response:
 async def ticket_counts(request: web.Request) -> web.Response:
     """Active tickets per desk view: all, mine, unassigned and each queue (`hub.desktally`); with `view` (repeated,
     each a saved view's filters as a query string, `status=new&channel=email`), `views`: each one's count, in order,
-    or null for a view of words or of solved tickets, which the live counts do not read."""
+    or null for a view of words, of solved tickets or of an SLA state, which the live counts do not read
+    (`hub.ticketindex.counted_live`)."""
     hub = _hub(request)
     wanted = request.query.getall("view", [])
     if len(wanted) > MAX_VIEWS:

@@ -39,6 +39,7 @@ from hub.outbox import Outbox
 from hub.ports import Bot
 from hub.readsahead import ReadsAhead
 from hub.routing import Router
+from hub.smalltalk import says_what
 from hub.store import (
     ACCEPTED,
     BY_ID,
@@ -49,7 +50,7 @@ from hub.store import (
     Store,
 )
 from hub.telemetry import Telemetry, decision_outcome
-from hub.tickets import TicketService, says_what, subject_of, typed
+from hub.tickets import TicketService, subject_of, typed
 from hub.waitestimate import describe_wait, told_place
 
 log = logging.getLogger(__name__)

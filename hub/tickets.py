@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from hub.readsahead import ReadsAhead
 from hub.signatures import signed
 from hub.sla import Calendars
 from hub.slaclock import resume_fields, start_clock
+from hub.smalltalk import says_what
 from hub.store import Doc, ObjectId, Store
 from hub.telemetry import Telemetry, reason_label
 from hub.ticketfields import FieldDef, FieldError, TicketFields, missing_text, search_texts
@@ -80,24 +80,6 @@ def subject_of(text: str | None) -> str:
     if len(line) <= SUBJECT_CHARS:
         return line
     return line[:SUBJECT_CHARS].rsplit(" ", 1)[0] + "…"
-
-
-#: Words that say nothing of what a customer needs: greetings, nudges, thanks, yes and no, asking for a person.
-#: A message of these alone ("Hello?", "Are you still there?", "Any news on this?") names no ticket
-#: (`says_what`). English only, as the bot's default training data; a message in another language names the ticket.
-SMALL_TALK = frozenset("""
-    hi hello hey hallo hiya yo good morning afternoon evening day there here anyone anybody someone somebody still
-    are you is it me i i'm im am please pls thanks thank ok okay yes yeah yep no nope waiting wait can could would
-    need want help talk speak chat to with a an the person human agent real have got question quick problem issue
-    any news update updates on this so far yet
-    """.split())
-
-
-def says_what(text: str | None) -> bool:
-    """Whether a customer's message says what they need, so that it can name a ticket or stand as their question:
-    any word beyond small talk (`SMALL_TALK`)."""
-    words = re.findall(r"[\w']+", (text or "").lower())
-    return any(w not in SMALL_TALK for w in words)
 
 
 def typed(message: Doc) -> bool:

@@ -98,7 +98,9 @@ async def test_a_ticket_asked_for_first_is_named_by_what_the_customer_writes_nex
     token, ticket = await chat("I want to talk to a human")
     assert ticket["subject"] == "I want to talk to a human" and ticket["subject_for_now"] is True
     # they say nothing of what the ticket is about
-    for nudge in ("Hello?", "are you still there??", "I need help please", "Any news on this?"):
+    # (more of them, in each language: tests/test_smalltalk.py; a visitor may send only so many in a row)
+    for nudge in ("are you still there??", "Hallo, ist da jemand?", "Bonjour, il y a quelqu\u2019un ?",
+                  "¿Hola, hay alguien ahí?"):
         await say(client, token, nudge)
         await hub.pipeline.drain()
     waiting = await hub.store.tickets.find_one({"_id": ticket["_id"]})

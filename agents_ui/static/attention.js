@@ -169,7 +169,7 @@ function notify(t, why) {
   const info = known.get(t.id) || {};
   const who = info.name || "A customer";
   const act = t.agent_activity;
-  const colleague = why === "colleague"  // on a ticket they follow: a colleague's, not the customer's
+  const colleague = why === "colleague"  // a colleague's work on theirs, or on one they follow (not the customer's)
     || (why === "followed" && act && act.by !== me.id && act.at === t.updated_at);
   const title = colleague ? `${agentName(act.by) || "A colleague"} ${didWords(act.did, t.number)}`
     : why === "message" || why === "followed" ? `${who} wrote on #${t.number}`

@@ -2,8 +2,8 @@
  * views by name ("Urgent email"), which sets the filters and the sidebar's queue as saved, to keep the filters as
  * they are now under a name, and to delete the view picked. Changing a filter by hand leaves the view (the picker
  * says "Views…" again). Each view of active tickets shows how many it holds now ("Urgent email (3)"), counted with
- * the list's other counts (GET /api/tickets/counts?view=…, hub.desktally); a view of solved tickets or of words has
- * no count. An ES module that ticketlist.js mounts; text via textContent.
+ * the list's other counts (GET /api/tickets/counts?view=…, hub.desktally); a view of solved tickets, of words or of
+ * an SLA state has no count. An ES module that ticketlist.js mounts; text via textContent.
  */
 const { api, el, state } = window.Desk;
 
