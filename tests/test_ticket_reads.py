@@ -164,6 +164,9 @@ async def test_a_colleague_working_on_my_ticket_is_news_for_me(client: TestClien
     await hub.tickets.reply(ticket["_id"], alice, "Thanks Bob.", private=True)  # her own: read by writing it
     await hub.tickets.set_status(ticket["_id"], "pending", alice)
     assert await unread(client) == {}
+    rule = {"_id": None, "name": "Automation 'Tag refunds'", "service": True}  # as hub.automation acts
+    await hub.tickets.reply(ticket["_id"], rule, "Refund request: checked by the rules.", private=True)
+    assert await unread(client) == {}  # an automation rule is nobody's news
 
     await hub.tickets.set_status(ticket["_id"], "solved", bob)
     assert await said(client) == {n: "Bob Stone solved it"}

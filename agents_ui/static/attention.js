@@ -66,8 +66,12 @@ function changed() {
 }
 
 /** When someone else last answered, wrote a note on or changed the status of the ticket (hub/tickets.py
- * `agent_activity`), or null: this agent's own work is no news to them. */
-const colleagueAt = (t) => (t.agent_activity && t.agent_activity.by !== me.id ? t.agent_activity.at : null);
+ * `agent_activity`), or null: this agent's own work is no news to them, nor is an automation rule's (no `by`), as
+ * the hub has it (hub/ticketreads.py `_colleague_at`). */
+const colleagueAt = (t) => {
+  const act = t.agent_activity;
+  return me && act && act.by && act.by !== me.id ? act.at : null;
+};
 
 /** The newest time the ticket holds that may be news for this agent (the hub's rule, hub/ticketreads.py). */
 function newsAt(t) {
@@ -170,7 +174,7 @@ function notify(t, why) {
   const who = info.name || "A customer";
   const act = t.agent_activity;
   const colleague = why === "colleague"  // a colleague's work on theirs, or on one they follow (not the customer's)
-    || (why === "followed" && act && act.by !== me.id && act.at === t.updated_at);
+    || (why === "followed" && colleagueAt(t) === t.updated_at);
   const title = colleague ? `${agentName(act.by) || "A colleague"} ${didWords(act.did, t.number)}`
     : why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
     : why === "reminder" ? `#${t.number} is open again`
