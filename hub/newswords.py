@@ -39,7 +39,8 @@ def said(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str
     if u.why == "mention":
         return f"{agents.get((ticket.get('mentioned') or {}).get('by'), 'a colleague')} mentioned you in a note"
     activity = ticket.get("agent_activity") or {}
-    colleague = f"{agents.get(activity.get('by'), 'a colleague')} {did_words(activity.get('did'))}"
+    colleague = (f"{agents.get(activity.get('by'), 'a colleague')} "
+                 f"{did_words(activity.get('did'), ticket.get('merged_into_number'))}")
     if u.why == "colleague":
         return colleague
     if u.why == "followed":
@@ -51,13 +52,15 @@ def said(u: Unread, ticket: Doc, contact: Doc | None, agents: dict[ObjectId, str
 
 #: What a colleague's status change did, in words (hub.tickets: `agent_activity.did`).
 STATUS_WORDS = {"solved": "solved it", "closed": "closed it", "pending": "set it to pending",
-                "open": "opened it again", "new": "set it to new"}
+                "open": "opened it again", "new": "set it to new", "merged": "merged it into another ticket"}
 
 
-def did_words(did: list[str] | None) -> str:
-    """"wrote on it", "solved it", "wrote on it and solved it" (no `did`: a reply or note, as before it was kept)."""
+def did_words(did: list[str] | None, merged_into: int | None = None) -> str:
+    """"wrote on it", "solved it", "wrote on it and solved it", "merged it into #7" (no `did`: a reply or note, as
+    before it was kept; `merged_into`: the number of the ticket a merge left, hub.ticketmerge)."""
     did = did or ["wrote"]
-    said = ["wrote on it" if d == "wrote" else STATUS_WORDS.get(d, f"set it to {d}") for d in did]
+    said = ["wrote on it" if d == "wrote" else f"merged it into #{merged_into}" if d == "merged" and merged_into
+            else STATUS_WORDS.get(d, f"set it to {d}") for d in did]
     return " and ".join(said)
 
 

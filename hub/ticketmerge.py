@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from hub import donenews
 from hub.conversations import new_token
 from hub.display import SYSTEM_NAME, person
 from hub.followers import MAX_FOLLOWERS
@@ -93,9 +94,13 @@ class TicketMerges:
                            "conversation_ids": [], "updated_at": now}
             if source.get("solved_at") is None:
                 closed["solved_at"] = now
+            if by.get("_id") is not None:  # news for its holder and followers: "Sam merged it into #7" (hub.donenews)
+                closed["agent_activity"] = {"at": now, "by": by["_id"], "did": ["merged"]}
             merged = await self.store.claim_by_id(self.store.tickets, source_id, {},
                                                   {"$set": closed, "$unset": {"pending_since": ""}}, session=session)
             assert survivor is not None and merged is not None
+            if by.get("_id") is not None:
+                await donenews.tell(self.store, source, by["_id"], now, session)
             if moved:
                 await self.store.conversations.update_many({"_id": {"$in": moved}},
                                                            {"$set": {"ticket_id": into_id}}, session=session)

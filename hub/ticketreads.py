@@ -40,6 +40,7 @@ LIMIT = 200
 FIELDS = {"number": 1, "assignee_id": 1, "assigned_at": 1, "assigned_by": 1, "last_customer_message_at": 1,
           "last_agent_reply_at": 1, "pending_ended_at": 1, "mentioned": 1,
           "followers": 1, "agent_activity": 1,
+          "merged_into_number": 1,  # "Sam merged it into #7" (hub.newswords)
           "subject": 1, "contact_id": 1}  # the last two: what an email of the news names (hub.newsmail)
 
 

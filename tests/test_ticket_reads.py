@@ -186,3 +186,23 @@ async def said(client: TestClient[Any, Any]) -> dict[int, str]:
     resp = await client.get("/api/me/unread")
     assert resp.status == 200, await resp.text()
     return {t["number"]: t["said"] for t in (await resp.json())["tickets"]}
+
+
+async def test_a_colleague_merging_my_ticket_tells_me_where_it_went(client: TestClient[Any, Any],
+                                                                    agent: dict[str, Any], runtime: Runtime) -> None:
+    """Bob merges Alice's ticket into another: it leaves her active list, and her News list says "Bob Stone merged
+    it into #2" (hub.ticketmerge leaves the note, and the words name the ticket left)."""
+    hub = runtime.hub
+    assert hub is not None
+    alice = agent["account"]
+    bob = await hub.accounts.create("bob", "bob's long password", name="Bob Stone", roles=[Role.AGENT])
+    kept = await open_ticket(runtime, "email", ANA, "Refund for order 5521")
+    question = await hub.store.messages.find_one({"text": "Refund for order 5521"})
+    assert question is not None
+    mine, _ = await hub.ticket_merges.split(kept["_id"], question["_id"], alice)  # two tickets of Ana's
+    await hub.tickets.assign(mine["_id"], alice["_id"], alice)
+    assert await unread(client) == {}
+    await hub.ticket_merges.merge(mine["_id"], kept["_id"], bob)
+    assert await said(client) == {mine["number"]: f"Bob Stone merged it into #{kept['number']}"}
+    assert await seen(client, agent, mine["_id"]) == 200
+    assert await unread(client) == {}

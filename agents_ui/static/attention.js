@@ -159,13 +159,16 @@ const wanted = () => supported() && Notification.permission === "granted" && loc
 
 /** What a colleague's status change did to `what` ("#12", or "it"), as the news email says it (hub/newswords.py). */
 const STATUS_WORDS = { solved: (w) => `solved ${w}`, closed: (w) => `closed ${w}`, pending: (w) => `set ${w} to pending`,
-                       open: (w) => `opened ${w} again`, new: (w) => `set ${w} to new` };
-const didOne = (d, w) => (d === "wrote" ? `wrote on ${w}` : (STATUS_WORDS[d] || ((x) => `set ${x} to ${d}`))(w));
+                       open: (w) => `opened ${w} again`, new: (w) => `set ${w} to new`,
+                       merged: (w, into) => `merged ${w} into ${into ? "#" + into : "another ticket"}` };
+const didOne = (d, w, into) => (d === "wrote" ? `wrote on ${w}`
+  : (STATUS_WORDS[d] || ((x) => `set ${x} to ${d}`))(w, into));
 
-/** "wrote on #12", "solved #12", "wrote on #12 and solved it" (a colleague's `agent_activity.did`, hub/tickets.py). */
-function didWords(did, number) {
+/** "wrote on #12", "solved #12", "wrote on #12 and solved it", "merged #12 into #14" (a colleague's
+ * `agent_activity.did`, hub/tickets.py and hub/ticketmerge.py; `into`: the merge's ticket number). */
+function didWords(did, number, into) {
   const [first, ...rest] = did && did.length ? did : ["wrote"];
-  return [didOne(first, "#" + number), ...rest.map((d) => didOne(d, "it"))].join(" and ");
+  return [didOne(first, "#" + number, into), ...rest.map((d) => didOne(d, "it", into))].join(" and ");
 }
 
 function notify(t, why) {
@@ -175,7 +178,7 @@ function notify(t, why) {
   const act = t.agent_activity;
   const colleague = why === "colleague"  // a colleague's work on theirs, or on one they follow (not the customer's)
     || (why === "followed" && colleagueAt(t) === t.updated_at);
-  const title = colleague ? `${agentName(act.by) || "A colleague"} ${didWords(act.did, t.number)}`
+  const title = colleague ? `${agentName(act.by) || "A colleague"} ${didWords(act.did, t.number, t.merged_into_number)}`
     : why === "message" || why === "followed" ? `${who} wrote on #${t.number}`
     : why === "reminder" ? `#${t.number} is open again`
     : why === "mention" ? `${agentName(t.mentioned.by) || "A colleague"} mentioned you on #${t.number}`
